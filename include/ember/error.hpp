@@ -1,0 +1,141 @@
+// ember: error codes of the runtime and the statuses carried by error frames.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+namespace ember {
+
+/// Local failures of the runtime, reported as `std::error_code` values.
+enum class errc {
+  // wire: a peer sent bytes that are not a valid frame
+  frame_too_large = 1,  ///< a frame announced a body larger than the configured maximum
+  bad_magic,            ///< a Firefly header whose magic or version bytes differ from the configured ones
+  bad_length,           ///< a Firefly length field below 4 (it must count the command id)
+  unknown_kind,         ///< a native header with a kind this version does not know
+  unexpected_frame,     ///< a valid kind that this side must not receive (e.g. a client's push)
+  truncated_frame,      ///< the stream ended inside a frame
+  // codec: a body that does not decode into its message
+  malformed_body,       ///< bytes or JSON that do not form a valid message
+  truncated_body,       ///< a binary body that ends inside a field
+  wrong_wire_type,      ///< a known field tag encoded with another wire type
+  value_out_of_range,   ///< a number that does not fit its field, or an unknown enum value
+  nesting_too_deep,     ///< nested messages deeper than the decoder allows
+  // sessions and calls
+  unknown_command,      ///< no handler for this command id
+  handshake_required,   ///< a native session sent a request before its handshake
+  unsupported_version,  ///< the peer speaks a protocol version we do not
+  write_queue_full,     ///< the peer does not read: its write queue passed its bound
+  too_many_requests,    ///< the peer has more requests in flight than allowed
+  rate_limited,         ///< the peer sends requests faster than allowed
+  idle_timeout,         ///< nothing received within the idle timeout
+  frame_timeout,        ///< a frame stayed half-received too long
+  server_full,          ///< the server or this address has its maximum of sessions
+  shutting_down,        ///< the server is stopping and takes no new work
+  timeout,              ///< a call's deadline passed before its reply came
+  disconnected,         ///< the connection closed before the reply came
+  not_connected,        ///< no connection to send on
+  remote_error,         ///< the peer answered with an error frame (see its status and message)
+  unavailable,          ///< no peer is available to serve the call
+  overloaded,           ///< a bounded queue is full; the call was not sent
+};
+
+/// The category of `ember::errc`.
+class error_category final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "ember"; }
+  std::string message(int value) const override {
+    switch (static_cast<errc>(value)) {
+      case errc::frame_too_large: return "frame larger than the maximum";
+      case errc::bad_magic: return "bad Firefly header magic or version";
+      case errc::bad_length: return "Firefly length below 4";
+      case errc::unknown_kind: return "unknown frame kind";
+      case errc::unexpected_frame: return "frame kind not allowed here";
+      case errc::truncated_frame: return "stream ended inside a frame";
+      case errc::malformed_body: return "malformed message body";
+      case errc::truncated_body: return "message body ends inside a field";
+      case errc::wrong_wire_type: return "field encoded with the wrong wire type";
+      case errc::value_out_of_range: return "value out of range for its field";
+      case errc::nesting_too_deep: return "messages nested too deeply";
+      case errc::unknown_command: return "unknown command";
+      case errc::handshake_required: return "handshake required before requests";
+      case errc::unsupported_version: return "unsupported protocol version";
+      case errc::write_queue_full: return "write queue full (peer not reading)";
+      case errc::too_many_requests: return "too many requests in flight";
+      case errc::rate_limited: return "request rate limit exceeded";
+      case errc::idle_timeout: return "idle timeout";
+      case errc::frame_timeout: return "frame not completed in time";
+      case errc::server_full: return "server full";
+      case errc::shutting_down: return "server shutting down";
+      case errc::timeout: return "deadline passed";
+      case errc::disconnected: return "connection closed";
+      case errc::not_connected: return "not connected";
+      case errc::remote_error: return "remote error";
+      case errc::unavailable: return "unavailable";
+      case errc::overloaded: return "overloaded";
+    }
+    return "unknown ember error";
+  }
+};
+
+/// The one instance of ember's error category.
+inline const std::error_category& ember_category() noexcept {
+  static const error_category instance;
+  return instance;
+}
+
+/// Makes `errc` values usable as `std::error_code`.
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), ember_category()};
+}
+
+/// The status carried by an error frame (PROTOCOL.md). 1..999 belong to ember; schemas
+/// define game errors from 1000 up.
+enum class status : std::uint16_t {
+  ok = 0,
+  bad_request = 1,        ///< the body did not decode
+  unknown_command = 2,    ///< no handler for the command id
+  internal_error = 3,     ///< the handler failed with something other than a game error
+  overloaded = 4,         ///< a queue on the way is full; retry later
+  rate_limited = 5,       ///< too many requests per second
+  unavailable = 6,        ///< the server that handles the command is not reachable
+  timeout = 7,            ///< a deadline passed on the server side
+  shutting_down = 8,      ///< the server is stopping
+  server_full = 9,        ///< no room for another session
+  handshake_required = 10,///< a request came before the handshake
+  unsupported_version = 11,///< the handshake asked for a protocol version the server lacks
+  too_many_requests = 12, ///< more requests in flight than the session may have
+  session_expired = 13,   ///< the session to resume is gone; log in again
+  first_game_error = 1000,
+};
+
+/// The error status and message that a failed request reports.
+struct failure {
+  std::error_code code;   ///< `errc::remote_error` when the peer sent an error frame
+  std::uint16_t status = 0;   ///< the error frame's status, 0 for local failures
+  std::string message;
+
+  /// True when the failure came from the remote handler rather than from transport.
+  bool remote() const noexcept { return code == errc::remote_error; }
+};
+
+/// A game-level failure thrown by a handler; the session maps it to an error frame with this
+/// status. Schemas generate named codes for it.
+class game_error : public std::runtime_error {
+ public:
+  game_error(std::uint16_t code, std::string message)
+      : std::runtime_error(std::move(message)), code_(code) {}
+  std::uint16_t code() const noexcept { return code_; }
+
+ private:
+  std::uint16_t code_;
+};
+
+}  // namespace ember
+
+template <>
+struct std::is_error_code_enum<ember::errc> : std::true_type {};

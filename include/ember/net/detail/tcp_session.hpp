@@ -1,0 +1,151 @@
+// ember: a client session on one TCP connection (internal; users see ember::session).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+
+#include "ember/error.hpp"
+#include "ember/net/dispatch.hpp"
+#include "ember/net/groups.hpp"
+#include "ember/net/server_options.hpp"
+#include "ember/net/session.hpp"
+#include "ember/wire/decoder.hpp"
+#include "ember/wire/handshake.hpp"
+
+namespace ember::net {
+
+class server;
+
+namespace detail {
+
+using coarse_time = std::chrono::steady_clock::time_point;
+
+/// One client connection: reads frames, runs requests, queues replies and pushes.
+///
+/// Reading waits for readability and then reads into the server's shared buffer, so an idle
+/// session holds no read buffer; only a partial frame is kept. Writes go into one contiguous
+/// output buffer that is flushed once per event-loop round (replies produced together leave
+/// in one write), first with a non-blocking write and only when that falls short with an
+/// asynchronous one.
+class tcp_session final : public session,
+                          public responder,
+                          public group_member,
+                          public std::enable_shared_from_this<tcp_session> {
+ public:
+  tcp_session(server& srv, asio::ip::tcp::socket socket, std::uint64_t id);
+  ~tcp_session() override;
+
+  void start();
+
+  // ember::session
+  std::uint64_t id() const noexcept override { return id_; }
+  void join(std::string_view group) override;
+  void leave(std::string_view group) override;
+  bool in_group(std::string_view group) const override;
+  void bind_user(std::uint64_t user) override { user_ = user; }
+  std::optional<std::uint64_t> user() const override {
+    return user_ ? std::optional<std::uint64_t>(user_) : std::nullopt;
+  }
+  void set_attribute(std::string_view key, std::string value) override;
+  std::optional<std::string_view> attribute(std::string_view key) const override;
+  std::string remote_address() const override { return remote_; }
+  void close(std::string_view reason) override;
+  bool is_open() const noexcept override { return state_ == state::open; }
+  void push_body(std::uint16_t push_id, const body_writer& body) override;
+  void broadcast_body(std::string_view group, std::uint16_t push_id,
+                      const body_writer& body) override;
+
+  // ember::responder
+  void reply_body(const request_info& req, const body_writer& body) override;
+
+  /// Queues a push whose body is already encoded in `enc` (broadcasts encode once).
+  void push_encoded(std::uint16_t push_id, codec::encoding enc, bytes_view body);
+  /// The encoding this client wants pushes in.
+  codec::encoding push_encoding() const noexcept { return push_encoding_; }
+
+  /// Closes at once with a logged reason (protocol fault, limit, timeout).
+  void abort(std::error_code why);
+  /// Checks the timeouts; called by the server's sweep.
+  void sweep(coarse_time now);
+  /// Writes what is queued; called by the server once per event-loop round.
+  void flush();
+
+  std::uint32_t in_flight() const noexcept { return in_flight_; }
+  const asio::ip::address& address() const noexcept { return address_; }
+
+ private:
+  enum class state : std::uint8_t { open, closing, closed };
+
+  asio::awaitable<void> read_loop();
+  bool on_frame(const wire::frame& f);
+  bool on_handshake(const wire::frame& f);
+  bool on_request(const wire::frame& f);
+  bool take_token();
+
+  void run_ordered(request_info info, asio::awaitable<void> work);
+  asio::awaitable<void> ordered_worker(request_info info, asio::awaitable<void> work);
+  void finish_request(const request_info& info, std::exception_ptr error);
+
+  void send_error(std::uint32_t command, std::uint32_t seq, codec::encoding enc, status code,
+                  std::string_view message);
+  void send_error(const request_info& info, std::uint16_t code, std::string_view message);
+  /// Appends one frame: header, then the body written by `write_body` in place.
+  template <class WriteBody>
+  void append_frame(wire::frame_kind kind, std::uint32_t command, std::uint32_t seq,
+                    codec::encoding enc, WriteBody&& write_body);
+  void queued();
+  void after_drain();
+  void finish_close();
+  void teardown();
+
+  server& srv_;
+  asio::ip::tcp::socket socket_;
+  std::uint64_t id_;
+  std::variant<wire::native_decoder, wire::firefly_decoder> decoder_;
+  buffer out_;      // frames waiting for the socket
+  buffer writing_;  // frames handed to an asynchronous write
+  std::string remote_;
+  asio::ip::address address_;
+  std::vector<std::pair<std::string, std::string>> attributes_;
+
+  struct pending_request {
+    request_info info;
+    asio::awaitable<void> work;
+    std::unique_ptr<pending_request> next;
+  };
+  std::unique_ptr<pending_request> queue_head_;  // ordered requests waiting their turn
+  pending_request* queue_tail_ = nullptr;
+
+  coarse_time created_;
+  coarse_time last_receive_;
+  coarse_time partial_since_{};
+  coarse_time last_refill_;
+  double tokens_;
+  std::uint64_t user_ = 0;
+  std::uint32_t in_flight_ = 0;
+  std::uint32_t push_seq_ = 0;
+  std::uint32_t acked_push_seq_ = 0;
+  std::uint32_t last_request_seq_ = 0;
+  std::uint32_t firefly_seq_ = 0;
+  state state_ = state::open;
+  codec::encoding push_encoding_ = codec::encoding::binary;
+  bool handshaken_ = false;
+  bool ordered_running_ = false;
+  bool write_active_ = false;
+  bool flush_scheduled_ = false;
+  bool torn_down_ = false;
+  bool native_;
+};
+
+}  // namespace detail
+}  // namespace ember::net

@@ -1,0 +1,124 @@
+// ember: the command table that maps command ids to generated, typed handler calls.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+
+#include "ember/codec/codec.hpp"
+#include "ember/net/session.hpp"
+
+namespace ember {
+
+class responder;
+
+/// What a running request needs besides its body: who asked, how to answer.
+struct request_info {
+  std::shared_ptr<session> owner;  ///< keeps the session alive while the request runs
+  responder* out = nullptr;        ///< where the reply goes (the session's transport)
+  std::uint32_t seq = 0;
+  std::uint32_t command = 0;
+  codec::encoding encoding = codec::encoding::binary;
+};
+
+/// The transport side of a session: sends a request's reply.
+class responder {
+ public:
+  virtual void reply_body(const request_info& req, const body_writer& body) = 0;
+
+ protected:
+  ~responder() = default;
+};
+
+/// One command of a dispatch table.
+struct command_entry {
+  std::uint16_t id = 0;
+  bool ordered = true;
+  std::string_view name;
+  void* handler = nullptr;
+  /// Decodes `body` into the typed request and returns the coroutine that runs the handler
+  /// and sends its reply; on a decode failure sets `ec` and returns an invalid awaitable.
+  asio::awaitable<void> (*start)(void* handler, const request_info& info, bytes_view body,
+                                 std::error_code& ec) = nullptr;
+};
+
+/// Command id -> typed handler call, filled by the generated `register_commands`.
+class dispatch_table {
+ public:
+  /// Registers `Fn` (a member of `Handler` such as `&chat_handler::login`) for `Cmd`; the
+  /// signature is checked at compile time.
+  template <class Cmd, auto Fn, class Handler>
+  void add(Handler& handler) {
+    static_assert(
+        std::is_same_v<decltype(Fn), asio::awaitable<typename Cmd::reply> (Handler::*)(
+                                         session&, const typename Cmd::request&)>,
+        "a handler must be: asio::awaitable<Cmd::reply> name(ember::session&, const Cmd::request&)");
+    command_entry e;
+    e.id = Cmd::id;
+    e.ordered = Cmd::ordered;
+    e.name = Cmd::name;
+    e.handler = &handler;
+    e.start = &start_command<Cmd, Fn, Handler>;
+    insert(e);
+  }
+
+  /// Makes failed requests on a Firefly listener answer with a `T` holding `code` and
+  /// `message` (the schema's `[firefly] error_reply`).
+  template <class T>
+  void set_error_reply() {
+    error_reply_ = [](buffer& out, codec::encoding enc, std::uint16_t code, std::string_view msg) {
+      T reply{};
+      reply.code = static_cast<decltype(reply.code)>(code);
+      reply.message = std::string(msg);
+      codec::encode(out, reply, enc);
+    };
+  }
+  using error_reply_fn = void (*)(buffer&, codec::encoding, std::uint16_t, std::string_view);
+  error_reply_fn error_reply() const noexcept { return error_reply_; }
+
+  /// The entry for `id`, or null.
+  const command_entry* find(std::uint32_t id) const noexcept {
+    auto it = std::lower_bound(entries_.begin(), entries_.end(), id,
+                               [](const command_entry& e, std::uint32_t v) { return e.id < v; });
+    return it != entries_.end() && it->id == id ? &*it : nullptr;
+  }
+  std::size_t size() const noexcept { return entries_.size(); }
+  const std::vector<command_entry>& entries() const noexcept { return entries_; }
+
+ private:
+  void insert(const command_entry& e) {
+    auto it = std::lower_bound(entries_.begin(), entries_.end(), e.id,
+                               [](const command_entry& x, std::uint32_t v) { return x.id < v; });
+    if (it != entries_.end() && it->id == e.id)
+      throw std::logic_error("command id " + std::to_string(e.id) + " registered twice");
+    entries_.insert(it, e);
+  }
+
+  template <class Cmd, auto Fn, class Handler>
+  static asio::awaitable<void> run_command(Handler& h, request_info info,
+                                           typename Cmd::request req) {
+    typename Cmd::reply reply = co_await (h.*Fn)(*info.owner, req);
+    info.out->reply_body(info, body_writer(reply));
+  }
+
+  template <class Cmd, auto Fn, class Handler>
+  static asio::awaitable<void> start_command(void* handler, const request_info& info,
+                                             bytes_view body, std::error_code& ec) {
+    typename Cmd::request req{};
+    ec = codec::decode(body, info.encoding, req);
+    if (ec) return {};
+    return run_command<Cmd, Fn, Handler>(*static_cast<Handler*>(handler), info, std::move(req));
+  }
+
+  std::vector<command_entry> entries_;
+  error_reply_fn error_reply_ = nullptr;
+};
+
+}  // namespace ember

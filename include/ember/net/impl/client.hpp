@@ -1,0 +1,405 @@
+// ember: bodies of ember::client (included by ember/net/client.hpp).
+#pragma once
+
+#include <array>
+#include <unordered_map>
+#include <variant>
+
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include "ember/log.hpp"
+#include "ember/wire/decoder.hpp"
+#include "ember/wire/handshake.hpp"
+
+namespace ember::detail {
+
+/// The shared state of a client; coroutines that outlive a call hold it alive.
+class client_core : public std::enable_shared_from_this<client_core> {
+ public:
+  /// A call waiting for its reply: woken by cancelling its timer.
+  struct pending_call {
+    asio::steady_timer* timer;
+    client::decode_fn decode;
+    void* out;
+    failure result;
+    bool done = false;
+  };
+
+  client_core(asio::any_io_executor ex, client_options options)
+      : ex_(ex),
+        options_(options),
+        socket_(ex),
+        ping_timer_(ex),
+        decoder_(options.framing == net::framing::native
+                     ? decltype(decoder_)(std::in_place_index<0>,
+                                          wire::decoder_limits{options.max_frame})
+                     : decltype(decoder_)(std::in_place_index<1>, options.firefly,
+                                          wire::decoder_limits{options.max_frame})) {}
+
+  bool native() const noexcept { return options_.framing == net::framing::native; }
+
+  asio::awaitable<std::error_code> connect(std::string host, std::uint16_t port) {
+    auto self = shared_from_this();
+    using asio::ip::tcp;
+    constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+    tcp::resolver resolver(ex_);
+    auto [rec, results] = co_await resolver.async_resolve(host, std::to_string(port), use_tuple);
+    if (rec) co_return rec;
+    // A timer closes the socket if connecting and handshaking take too long.
+    asio::steady_timer deadline(ex_, options_.connect_timeout);
+    auto expired = std::make_shared<bool>(false);
+    deadline.async_wait([self, expired](std::error_code ec) {
+      if (ec || self->handshaken_) return;
+      *expired = true;
+      std::error_code ignored;
+      self->socket_.close(ignored);
+      if (self->handshake_timer_) self->handshake_timer_->cancel();
+    });
+    std::error_code cec = asio::error::host_not_found;
+    for (const auto& entry : results) {
+      if (*expired) break;
+      socket_.close(cec);
+      auto [ec] = co_await socket_.async_connect(entry.endpoint(), use_tuple);
+      cec = ec;
+      if (!ec) break;
+    }
+    if (*expired) cec = make_error_code(errc::timeout);
+    if (cec) co_return cec;
+    std::error_code ignored;
+    socket_.set_option(tcp::no_delay(true), ignored);
+    socket_.non_blocking(true, ignored);
+    open_ = true;
+    asio::co_spawn(ex_, read_loop(), [](std::exception_ptr) {});
+    if (!native()) co_return std::error_code{};
+    // The handshake: say which protocol and encoding we speak, wait for the answer (woken
+    // by its arrival, by the connection closing or by the deadline above).
+    wire::client_hello hello;
+    hello.encoding = static_cast<std::uint8_t>(options_.encoding);
+    append_frame(wire::frame_kind::handshake, 0, 0, [&](buffer& b) { hello.encode(b); });
+    schedule_flush();
+    asio::steady_timer wake(ex_, std::chrono::steady_clock::time_point::max());
+    handshake_timer_ = &wake;
+    co_await wake.async_wait(use_tuple);
+    handshake_timer_ = nullptr;
+    deadline.cancel();
+    if (!handshaken_) {
+      auto why = make_error_code(*expired ? errc::timeout : errc::disconnected);
+      close(why);
+      co_return why;
+    }
+    auto interval = options_.ping_interval;
+    if (interval.count() == 0 && idle_timeout_ms_ > 0)
+      interval = std::chrono::milliseconds(idle_timeout_ms_ / 3);
+    if (interval.count() > 0) asio::co_spawn(ex_, ping_loop(interval), [](std::exception_ptr) {});
+    co_return std::error_code{};
+  }
+
+  asio::awaitable<failure> call(std::uint16_t command, const body_writer& body, call_options opts,
+                                client::decode_fn decode, void* out) {
+    auto self = shared_from_this();
+    if (!open_ || (native() && !handshaken_)) co_return failure{make_error_code(errc::not_connected), 0, {}};
+    const std::uint32_t seq = ++next_seq_;
+    append_frame(wire::frame_kind::request, command, seq,
+                 [&](buffer& b) { body(b, options_.encoding); });
+    schedule_flush();
+    asio::steady_timer timer(ex_, opts.timeout.count() ? opts.timeout : options_.default_timeout);
+    pending_call p{&timer, decode, out, {}, false};
+    pending_.emplace(seq, &p);
+    co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    if (!p.done) {
+      // Deadline passed: forget the call, so a late reply is dropped, not misdelivered.
+      pending_.erase(seq);
+      co_return failure{make_error_code(errc::timeout), 0, {}};
+    }
+    co_return std::move(p.result);
+  }
+
+  void close(std::error_code why) {
+    if (!open_) return;
+    open_ = false;
+    std::error_code ignored;
+    socket_.shutdown(asio::socket_base::shutdown_both, ignored);
+    socket_.close(ignored);
+    ping_timer_.cancel();
+    if (handshake_timer_) handshake_timer_->cancel();
+    // Every call in flight ends now.
+    auto pending = std::move(pending_);
+    pending_.clear();
+    for (auto& [seq, p] : pending) {
+      p->done = true;
+      p->result = failure{make_error_code(errc::disconnected), 0, {}};
+      p->timer->cancel();
+    }
+    if (on_close_) {
+      auto f = std::move(on_close_);
+      f(why);
+    }
+  }
+
+  asio::any_io_executor ex_;
+  client_options options_;
+  asio::ip::tcp::socket socket_;
+  asio::steady_timer ping_timer_;
+  asio::steady_timer* handshake_timer_ = nullptr;
+  std::variant<wire::native_decoder, wire::firefly_decoder> decoder_;
+  std::unordered_map<std::uint32_t, pending_call*> pending_;
+  std::unordered_map<std::uint16_t, std::function<void(bytes_view, codec::encoding)>> pushes_;
+  std::function<void(std::error_code)> on_close_;
+  buffer out_;
+  buffer writing_;
+  std::uint64_t session_id_ = 0;
+  std::uint32_t idle_timeout_ms_ = 0;
+  std::uint32_t next_seq_ = 0;
+  std::uint32_t next_reply_seq_ = 0;  // Firefly: replies come in request order
+  std::uint32_t last_push_seq_ = 0;
+  bool open_ = false;
+  bool handshaken_ = false;
+  bool write_active_ = false;
+  bool flush_scheduled_ = false;
+
+ private:
+  template <class WriteBody>
+  void append_frame(wire::frame_kind kind, std::uint32_t command, std::uint32_t seq,
+                    WriteBody&& write_body) {
+    const std::size_t start = out_.size();
+    const std::size_t header = native() ? wire::native_header_size : wire::firefly_header_size;
+    out_.prepare(header);
+    out_.commit(header);
+    write_body(out_);
+    const auto length = static_cast<std::uint32_t>(out_.size() - start - header);
+    if (native()) {
+      wire::frame_header h;
+      h.length = length;
+      h.kind = kind;
+      h.flags = options_.encoding == codec::encoding::json ? wire::flag::json : 0;
+      h.command = static_cast<std::uint16_t>(command);
+      h.seq = seq;
+      h.ack = last_push_seq_;
+      wire::write_header(out_.data() + start, h);
+    } else {
+      wire::write_firefly_header(out_.data() + start, options_.firefly, command, length);
+    }
+  }
+
+  // Calls made in the same event-loop round leave in one write.
+  void schedule_flush() {
+    if (flush_scheduled_ || write_active_) return;
+    flush_scheduled_ = true;
+    asio::post(ex_, [self = shared_from_this()] { self->flush(); });
+  }
+
+  void flush() {
+    flush_scheduled_ = false;
+    if (write_active_ || out_.empty() || !open_) return;
+    std::error_code ec;
+    std::size_t n = socket_.write_some(asio::buffer(out_.data(), out_.size()), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      ec = {};
+      n = 0;
+    }
+    if (ec) return close(ec);
+    out_.consume(n);
+    if (out_.empty()) return;
+    writing_.swap(out_);
+    write_active_ = true;
+    asio::async_write(socket_, asio::buffer(writing_.data(), writing_.size()),
+                      [self = shared_from_this()](std::error_code wec, std::size_t) {
+                        self->write_active_ = false;
+                        self->writing_.clear();
+                        if (wec) return self->close(wec);
+                        self->flush();
+                      });
+  }
+
+  asio::awaitable<void> read_loop() {
+    auto self = shared_from_this();
+    constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+    // One read buffer per thread: an idle client holds none.
+    thread_local std::array<std::byte, 64 * 1024> read_buffer;
+    while (open_) {
+      auto [ec] = co_await socket_.async_wait(asio::socket_base::wait_read, use_tuple);
+      if (!open_) co_return;
+      if (ec) co_return close(ec);
+      for (int round = 0; round < 8 && open_; ++round) {
+        std::error_code rec;
+        std::size_t n = socket_.read_some(asio::buffer(read_buffer), rec);
+        if (rec == asio::error::would_block || rec == asio::error::try_again) break;
+        if (rec) co_return close(rec == asio::error::eof ? make_error_code(errc::disconnected) : rec);
+        std::error_code derr = std::visit(
+            [&](auto& d) {
+              return d.feed(bytes_view(read_buffer.data(), n),
+                            [this](const wire::frame& f) { return on_frame(f); });
+            },
+            decoder_);
+        if (derr) {
+          log::warn("client: bad frame from server: {}", derr.message());
+          co_return close(derr);
+        }
+        if (n < read_buffer.size()) break;
+      }
+      if (!std::visit([](auto& d) { return d.has_partial(); }, decoder_))
+        std::visit([](auto& d) { d.shrink(); }, decoder_);
+    }
+  }
+
+  asio::awaitable<void> ping_loop(std::chrono::milliseconds interval) {
+    auto self = shared_from_this();
+    std::uint32_t n = 0;
+    while (open_) {
+      ping_timer_.expires_after(interval);
+      auto [ec] = co_await ping_timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      if (ec || !open_) co_return;
+      append_frame(wire::frame_kind::ping, 0, ++n, [](buffer&) {});
+      schedule_flush();
+    }
+  }
+
+  bool on_frame(const wire::frame& f) {
+    using wire::frame_kind;
+    if (!native()) return on_reply(++next_reply_seq_, f, false);
+    switch (f.kind) {
+      case frame_kind::response:
+        return on_reply(f.seq, f, false);
+      case frame_kind::error:
+        return on_reply(f.seq, f, true);
+      case frame_kind::push: {
+        last_push_seq_ = f.seq;
+        auto it = pushes_.find(static_cast<std::uint16_t>(f.command));
+        if (it != pushes_.end()) it->second(f.body, body_encoding(f));
+        return open_;
+      }
+      case frame_kind::handshake: {
+        auto hello = wire::server_hello::decode(f.body);
+        if (!hello) {
+          close(make_error_code(errc::malformed_body));
+          return false;
+        }
+        handshaken_ = true;
+        session_id_ = hello->session_id;
+        idle_timeout_ms_ = hello->idle_timeout_ms;
+        if (handshake_timer_) handshake_timer_->cancel();
+        return true;
+      }
+      case frame_kind::ping:
+        append_frame(frame_kind::pong, 0, f.seq, [](buffer&) {});
+        schedule_flush();
+        return true;
+      case frame_kind::pong:
+        return true;
+      default:
+        close(make_error_code(errc::unexpected_frame));
+        return false;
+    }
+  }
+
+  static codec::encoding body_encoding(const wire::frame& f) {
+    return (f.flags & wire::flag::json) ? codec::encoding::json : codec::encoding::binary;
+  }
+
+  bool on_reply(std::uint32_t seq, const wire::frame& f, bool is_error) {
+    if (!native() && seq == 0) return true;
+    if (native() && seq == 0 && is_error) {
+      // An error about the connection itself (refused, wrong version): it is closing.
+      codec::error_body e;
+      codec::decode(f.body, codec::encoding::binary, e);
+      log::warn("client: server error {}: {}", e.status, e.message);
+      return true;
+    }
+    auto it = pending_.find(seq);
+    if (it == pending_.end()) return true;  // its caller gave up (timeout): drop it
+    pending_call* p = it->second;
+    pending_.erase(it);
+    const auto enc = native() ? body_encoding(f) : options_.encoding;
+    if (is_error) {
+      codec::error_body e;
+      if (auto ec = codec::decode(f.body, enc, e))
+        p->result = failure{ec, 0, "undecodable error frame"};
+      else
+        p->result = failure{make_error_code(errc::remote_error), e.status, std::move(e.message)};
+    } else if (auto ec = p->decode(f.body, enc, p->out)) {
+      p->result = failure{ec, 0, "undecodable reply"};
+    }
+    p->done = true;
+    p->timer->cancel();
+    return true;
+  }
+};
+
+}  // namespace ember::detail
+
+namespace ember {
+
+inline client::client(asio::any_io_executor ex, client_options options)
+    : core_(std::make_shared<detail::client_core>(ex, options)) {}
+
+inline client::~client() {
+  if (core_) core_->close(make_error_code(errc::disconnected));
+}
+inline client::client(client&&) noexcept = default;
+inline client& client::operator=(client&& other) noexcept {
+  if (this != &other) {
+    if (core_) core_->close(make_error_code(errc::disconnected));
+    core_ = std::move(other.core_);
+  }
+  return *this;
+}
+
+inline asio::awaitable<std::error_code> client::connect(std::string host, std::uint16_t port) {
+  auto core = core_;
+  co_return co_await core->connect(std::move(host), port);
+}
+
+inline asio::awaitable<failure> client::call_erased(std::uint16_t command, const body_writer& body,
+                                                    call_options opts, decode_fn decode,
+                                                    void* out) {
+  auto core = core_;
+  co_return co_await core->call(command, body, opts, decode, out);
+}
+
+inline asio::awaitable<outcome<buffer>> client::call_raw(std::uint16_t command, bytes_view body,
+                                                         call_options opts) {
+  struct raw_body {
+    bytes_view bytes;
+  };
+  buffer reply;
+  auto core = core_;
+  // A raw body is written as it is, whatever the encoding.
+  struct raw_writer {
+    static void write(const void* p, buffer& out, codec::encoding) {
+      out.append(static_cast<const raw_body*>(p)->bytes);
+    }
+  };
+  raw_body rb{body};
+  failure f = co_await core->call(
+      command, body_writer::raw(&rb, &raw_writer::write), opts,
+      [](bytes_view b, codec::encoding, void* o) -> std::error_code {
+        static_cast<buffer*>(o)->append(b);
+        return {};
+      },
+      &reply);
+  if (f.code) co_return f;
+  co_return std::move(reply);
+}
+
+inline void client::on_push_raw(std::uint16_t push_id,
+                                std::function<void(bytes_view, codec::encoding)> f) {
+  core_->pushes_[push_id] = std::move(f);
+}
+inline void client::on_close(std::function<void(std::error_code)> f) {
+  core_->on_close_ = std::move(f);
+}
+inline void client::close() {
+  if (core_) core_->close(make_error_code(errc::disconnected));
+}
+inline bool client::connected() const noexcept { return core_ && core_->open_; }
+inline std::uint64_t client::session_id() const noexcept { return core_->session_id_; }
+inline std::uint32_t client::last_push_seq() const noexcept { return core_->last_push_seq_; }
+inline std::size_t client::in_flight() const noexcept { return core_->pending_.size(); }
+
+}  // namespace ember

@@ -1,0 +1,689 @@
+// ember: bodies of net::server and its tcp_session (included by ember/net/server.hpp).
+#pragma once
+
+#include <algorithm>
+#include <exception>
+#include <stdexcept>
+
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <fmt/format.h>
+#include <sodium.h>
+
+#include "ember/log.hpp"
+
+namespace ember::net {
+namespace detail {
+
+inline constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+// ---------------------------------------------------------------- tcp_session
+
+inline tcp_session::tcp_session(server& srv, asio::ip::tcp::socket socket, std::uint64_t id)
+    : srv_(srv),
+      socket_(std::move(socket)),
+      id_(id),
+      decoder_(srv.options_.framing == framing::native
+                   ? decltype(decoder_)(std::in_place_index<0>,
+                                        wire::decoder_limits{srv.options_.max_frame})
+                   : decltype(decoder_)(std::in_place_index<1>, srv.options_.firefly,
+                                        wire::decoder_limits{srv.options_.max_frame})),
+      created_(srv.now()),
+      last_receive_(srv.now()),
+      last_refill_(srv.now()),
+      tokens_(srv.options_.request_burst),
+      native_(srv.options_.framing == framing::native) {
+  std::error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  if (!ec) {
+    address_ = ep.address();
+    remote_ = fmt::format("{}:{}", address_.to_string(), ep.port());
+  }
+  if (!native_) push_encoding_ = srv.options_.firefly_encoding;
+}
+
+inline tcp_session::~tcp_session() = default;
+
+inline void tcp_session::start() {
+  std::error_code ec;
+  socket_.non_blocking(true, ec);
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  asio::co_spawn(socket_.get_executor(), read_loop(), [id = id_](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      log::error("session {}: read loop failed: {}", id, x.what());
+    }
+  });
+}
+
+inline asio::awaitable<void> tcp_session::read_loop() {
+  auto self = shared_from_this();
+  while (state_ == state::open) {
+    auto [ec] = co_await socket_.async_wait(asio::socket_base::wait_read, use_tuple);
+    if (state_ != state::open) break;
+    if (ec) {
+      abort(ec);
+      break;
+    }
+    // Drain what is there (a few rounds at most, to stay fair to other sessions).
+    for (int round = 0; round < 8 && state_ == state::open; ++round) {
+      auto buf = srv_.read_buffer();
+      std::error_code rec;
+      std::size_t n = socket_.read_some(asio::buffer(buf.data(), buf.size()), rec);
+      if (rec == asio::error::would_block || rec == asio::error::try_again) break;
+      if (rec == asio::error::eof) {
+        bool partial = std::visit([](auto& d) { return d.has_partial(); }, decoder_);
+        if (partial) log::info("session {} ({}): stream ended inside a frame", id_, remote_);
+        close("peer closed the connection");
+        co_return;
+      }
+      if (rec) {
+        abort(rec);
+        co_return;
+      }
+      last_receive_ = srv_.now();
+      std::error_code derr = std::visit(
+          [&](auto& d) {
+            return d.feed(bytes_view(buf.data(), n),
+                          [this](const wire::frame& f) { return on_frame(f); });
+          },
+          decoder_);
+      if (derr) {
+        abort(derr);
+        co_return;
+      }
+      if (n < buf.size()) break;
+    }
+    if (std::visit([](auto& d) { return d.has_partial(); }, decoder_)) {
+      if (partial_since_ == coarse_time{}) partial_since_ = srv_.now();
+    } else {
+      partial_since_ = {};
+      std::visit([](auto& d) { d.shrink(); }, decoder_);
+    }
+  }
+}
+
+inline bool tcp_session::on_frame(const wire::frame& f) {
+  if (state_ != state::open) return false;
+  if (!native_) return on_request(f);
+  using wire::frame_kind;
+  acked_push_seq_ = std::max(acked_push_seq_, f.ack);
+  switch (f.kind) {
+    case frame_kind::request:
+      return on_request(f);
+    case frame_kind::handshake:
+      return on_handshake(f);
+    case frame_kind::ping:
+      append_frame(frame_kind::pong, 0, f.seq, codec::encoding::binary, [](buffer&) {});
+      queued();
+      return state_ == state::open;
+    case frame_kind::pong:
+      return true;
+    default:
+      log::info("session {} ({}): a client may not send frames of kind {}", id_, remote_,
+                static_cast<int>(f.kind));
+      abort(make_error_code(errc::unexpected_frame));
+      return false;
+  }
+}
+
+inline bool tcp_session::on_handshake(const wire::frame& f) {
+  if (handshaken_) {
+    abort(make_error_code(errc::unexpected_frame));
+    return false;
+  }
+  auto hello = wire::client_hello::decode(f.body);
+  if (!hello || hello->encoding > 1) {
+    abort(make_error_code(errc::malformed_body));
+    return false;
+  }
+  if (hello->version != wire::protocol_version) {
+    send_error(0, f.seq, codec::encoding::binary, status::unsupported_version,
+               fmt::format("this server speaks protocol version {}", wire::protocol_version));
+    close("unsupported protocol version");
+    return false;
+  }
+  handshaken_ = true;
+  push_encoding_ = codec::encoding(hello->encoding);
+  wire::server_hello reply;
+  reply.encoding = hello->encoding;
+  reply.session_id = id_;
+  reply.idle_timeout_ms = static_cast<std::uint32_t>(srv_.options_.idle_timeout.count());
+  reply.max_frame = static_cast<std::uint32_t>(srv_.options_.max_frame);
+  randombytes_buf(reply.token.data(), reply.token.size());
+  append_frame(wire::frame_kind::handshake, 0, 0, codec::encoding::binary,
+               [&](buffer& b) { reply.encode(b); });
+  queued();
+  return state_ == state::open;
+}
+
+inline bool tcp_session::take_token() {
+  const auto& o = srv_.options_;
+  if (o.max_request_rate <= 0) return true;
+  auto now = srv_.now();
+  double dt = std::chrono::duration<double>(now - last_refill_).count();
+  last_refill_ = now;
+  tokens_ = std::min(o.request_burst, tokens_ + dt * o.max_request_rate);
+  if (tokens_ < 1) return false;
+  tokens_ -= 1;
+  return true;
+}
+
+inline bool tcp_session::on_request(const wire::frame& f) {
+  codec::encoding enc;
+  std::uint32_t seq;
+  if (native_) {
+    enc = (f.flags & wire::flag::json) ? codec::encoding::json : codec::encoding::binary;
+    seq = f.seq;
+    if (!handshaken_) {
+      send_error(f.command, seq, enc, status::handshake_required, "send a handshake first");
+      close("request before handshake");
+      return false;
+    }
+    last_request_seq_ = seq;
+  } else {
+    enc = srv_.options_.firefly_encoding;
+    seq = ++firefly_seq_;
+  }
+  ++srv_.stats_.requests;
+  if (srv_.stopping_) {
+    send_error(f.command, seq, enc, status::shutting_down, "the server is stopping");
+    return state_ == state::open;
+  }
+  if (!take_token()) {
+    send_error(f.command, seq, enc, status::rate_limited, "too many requests per second");
+    return state_ == state::open;
+  }
+  if (in_flight_ >= srv_.options_.max_in_flight) {
+    abort(make_error_code(errc::too_many_requests));
+    return false;
+  }
+  const command_entry* entry = srv_.table_->find(f.command);
+  if (!entry) {
+    send_error(f.command, seq, enc, status::unknown_command,
+               fmt::format("unknown command {}", f.command));
+    return state_ == state::open;
+  }
+  request_info info{shared_from_this(), this, seq, f.command, enc};
+  std::error_code ec;
+  asio::awaitable<void> work = entry->start(entry->handler, info, f.body, ec);
+  if (ec) {
+    send_error(f.command, seq, enc, status::bad_request,
+               fmt::format("{}: {}", entry->name, ec.message()));
+    return state_ == state::open;
+  }
+  ++in_flight_;
+  ++srv_.in_flight_;
+  if (entry->ordered || !native_) {
+    run_ordered(std::move(info), std::move(work));
+  } else {
+    asio::co_spawn(socket_.get_executor(), std::move(work),
+                   [self = shared_from_this(), info](std::exception_ptr e) {
+                     self->finish_request(info, e);
+                   });
+  }
+  return state_ == state::open;
+}
+
+inline void tcp_session::run_ordered(request_info info, asio::awaitable<void> work) {
+  if (ordered_running_) {
+    auto node = std::make_unique<pending_request>(
+        pending_request{std::move(info), std::move(work), nullptr});
+    pending_request* raw = node.get();
+    if (queue_tail_)
+      queue_tail_->next = std::move(node);
+    else
+      queue_head_ = std::move(node);
+    queue_tail_ = raw;
+    return;
+  }
+  ordered_running_ = true;
+  asio::co_spawn(socket_.get_executor(), ordered_worker(std::move(info), std::move(work)),
+                 [](std::exception_ptr) {});
+}
+
+inline asio::awaitable<void> tcp_session::ordered_worker(request_info info,
+                                                         asio::awaitable<void> work) {
+  auto self = shared_from_this();
+  for (;;) {
+    std::exception_ptr error;
+    try {
+      co_await std::move(work);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    finish_request(info, error);
+    if (!queue_head_) break;
+    auto node = std::move(queue_head_);
+    queue_head_ = std::move(node->next);
+    if (!queue_head_) queue_tail_ = nullptr;
+    info = std::move(node->info);
+    work = std::move(node->work);
+    if (state_ != state::open) {
+      // The client is gone: requests that have not started are dropped, not run.
+      finish_request(info, nullptr);
+      while (queue_head_) {
+        auto n = std::move(queue_head_);
+        queue_head_ = std::move(n->next);
+        finish_request(n->info, nullptr);
+      }
+      queue_tail_ = nullptr;
+      break;
+    }
+  }
+  ordered_running_ = false;
+}
+
+inline void tcp_session::finish_request(const request_info& info, std::exception_ptr error) {
+  --in_flight_;
+  --srv_.in_flight_;
+  if (!error) return;
+  ++srv_.stats_.failed;
+  try {
+    std::rethrow_exception(error);
+  } catch (const game_error& e) {
+    send_error(info, e.code(), e.what());
+  } catch (const std::exception& e) {
+    log::error("session {}: command {} failed: {}", id_, info.command, e.what());
+    send_error(info, static_cast<std::uint16_t>(status::internal_error), "internal error");
+  } catch (...) {
+    log::error("session {}: command {} failed with a non-standard exception", id_, info.command);
+    send_error(info, static_cast<std::uint16_t>(status::internal_error), "internal error");
+  }
+}
+
+template <class WriteBody>
+void tcp_session::append_frame(wire::frame_kind kind, std::uint32_t command, std::uint32_t seq,
+                               codec::encoding enc, WriteBody&& write_body) {
+  const std::size_t start = out_.size();
+  const std::size_t header = native_ ? wire::native_header_size : wire::firefly_header_size;
+  out_.prepare(header);
+  out_.commit(header);
+  write_body(out_);
+  const auto length = static_cast<std::uint32_t>(out_.size() - start - header);
+  if (native_) {
+    wire::frame_header h;
+    h.length = length;
+    h.kind = kind;
+    h.flags = enc == codec::encoding::json ? wire::flag::json : 0;
+    h.command = static_cast<std::uint16_t>(command);
+    h.seq = seq;
+    wire::write_header(out_.data() + start, h);
+  } else {
+    wire::write_firefly_header(out_.data() + start, srv_.options_.firefly, command, length);
+  }
+}
+
+inline void tcp_session::send_error(std::uint32_t command, std::uint32_t seq,
+                                    codec::encoding enc, status code, std::string_view message) {
+  send_error(request_info{nullptr, this, seq, command, enc}, static_cast<std::uint16_t>(code),
+             message);
+}
+
+inline void tcp_session::send_error(const request_info& info, std::uint16_t code,
+                                    std::string_view message) {
+  if (state_ != state::open) return;
+  if (native_) {
+    append_frame(wire::frame_kind::error, info.command, info.seq, info.encoding, [&](buffer& b) {
+      codec::encode(b, codec::error_body{code, std::string(message)}, info.encoding);
+    });
+  } else if (auto custom = srv_.table_->error_reply()) {
+    // Firefly has no error frames: the reply the schema defines for errors goes instead.
+    append_frame(wire::frame_kind::response, info.command, info.seq, info.encoding,
+                 [&](buffer& b) { custom(b, info.encoding, code, message); });
+  } else {
+    append_frame(wire::frame_kind::response, info.command, info.seq, info.encoding, [&](buffer& b) {
+      codec::encode(b, codec::error_body{code, std::string(message)}, info.encoding);
+    });
+  }
+  queued();
+}
+
+inline void tcp_session::reply_body(const request_info& req, const body_writer& body) {
+  if (state_ != state::open) return;
+  append_frame(wire::frame_kind::response, req.command, req.seq, req.encoding,
+               [&](buffer& b) { body(b, req.encoding); });
+  queued();
+}
+
+inline void tcp_session::push_body(std::uint16_t push_id, const body_writer& body) {
+  if (state_ != state::open) return;
+  append_frame(wire::frame_kind::push, push_id, ++push_seq_, push_encoding_,
+               [&](buffer& b) { body(b, push_encoding_); });
+  queued();
+}
+
+inline void tcp_session::push_encoded(std::uint16_t push_id, codec::encoding enc,
+                                      bytes_view body) {
+  if (state_ != state::open) return;
+  append_frame(wire::frame_kind::push, push_id, ++push_seq_, enc,
+               [&](buffer& b) { b.append(body); });
+  queued();
+}
+
+inline void tcp_session::broadcast_body(std::string_view group, std::uint16_t push_id,
+                                        const body_writer& body) {
+  srv_.broadcast_body(group, push_id, body);
+}
+
+inline void tcp_session::join(std::string_view group) {
+  if (state_ == state::open) srv_.groups_.join(group, *this);
+}
+inline void tcp_session::leave(std::string_view group) { srv_.groups_.leave(group, *this); }
+inline bool tcp_session::in_group(std::string_view group) const {
+  return srv_.groups_.contains(group, *this);
+}
+
+inline void tcp_session::set_attribute(std::string_view key, std::string value) {
+  for (auto& [k, v] : attributes_) {
+    if (k == key) {
+      v = std::move(value);
+      return;
+    }
+  }
+  attributes_.emplace_back(std::string(key), std::move(value));
+}
+
+inline std::optional<std::string_view> tcp_session::attribute(std::string_view key) const {
+  for (auto& [k, v] : attributes_)
+    if (k == key) return std::string_view(v);
+  return std::nullopt;
+}
+
+inline void tcp_session::queued() {
+  if (out_.size() + writing_.size() > srv_.options_.max_write_queue) {
+    abort(make_error_code(errc::write_queue_full));
+    return;
+  }
+  if (!flush_scheduled_ && !write_active_) {
+    flush_scheduled_ = true;
+    srv_.schedule_flush(shared_from_this());
+  }
+}
+
+inline void tcp_session::flush() {
+  flush_scheduled_ = false;
+  if (write_active_ || out_.empty() || state_ == state::closed) return;
+  // Most replies fit in the socket's send buffer: try a plain non-blocking write first.
+  std::error_code ec;
+  std::size_t n = socket_.write_some(asio::buffer(out_.data(), out_.size()), ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    ec = {};
+    n = 0;
+  }
+  if (ec) {
+    abort(ec);
+    return;
+  }
+  if (n == out_.size()) {
+    out_.clear();
+    after_drain();
+    return;
+  }
+  out_.consume(n);
+  writing_.swap(out_);
+  write_active_ = true;
+  asio::async_write(socket_, asio::buffer(writing_.data(), writing_.size()),
+                    [self = shared_from_this()](std::error_code wec, std::size_t) {
+                      self->write_active_ = false;
+                      self->writing_.clear();
+                      if (wec) {
+                        if (self->state_ != state::closed) self->abort(wec);
+                        return;
+                      }
+                      if (!self->out_.empty())
+                        self->flush();
+                      else
+                        self->after_drain();
+                    });
+}
+
+inline void tcp_session::after_drain() {
+  // An idle session keeps at most a small output buffer and no asynchronous one.
+  writing_.release();
+  if (out_.capacity() > 512) out_.release();
+  if (state_ == state::closing) finish_close();
+}
+
+inline void tcp_session::close(std::string_view reason) {
+  if (state_ != state::open) return;
+  log::debug("session {} ({}) closing: {}", id_, remote_, reason);
+  state_ = state::closing;
+  // Ends the read loop without cancelling a write that is still flushing replies.
+  std::error_code ec;
+  socket_.shutdown(asio::socket_base::shutdown_receive, ec);
+  if (!write_active_ && out_.empty())
+    finish_close();
+  else if (!write_active_ && !flush_scheduled_) {
+    flush_scheduled_ = true;
+    srv_.schedule_flush(shared_from_this());
+  }
+}
+
+inline void tcp_session::finish_close() {
+  if (state_ == state::closed) return;
+  state_ = state::closed;
+  std::error_code ec;
+  socket_.shutdown(asio::socket_base::shutdown_both, ec);
+  socket_.close(ec);
+  asio::post(srv_.io_, [self = shared_from_this()] { self->teardown(); });
+}
+
+inline void tcp_session::abort(std::error_code why) {
+  if (state_ == state::closed) return;
+  log::info("session {} ({}) closed: {}", id_, remote_, why.message());
+  state_ = state::closed;
+  std::error_code ec;
+  socket_.close(ec);
+  asio::post(srv_.io_, [self = shared_from_this()] { self->teardown(); });
+}
+
+inline void tcp_session::teardown() {
+  if (torn_down_) return;
+  torn_down_ = true;
+  queue_head_.reset();
+  queue_tail_ = nullptr;
+  srv_.remove(*this);
+}
+
+inline void tcp_session::sweep(coarse_time now) {
+  if (state_ != state::open) return;
+  const auto& o = srv_.options_;
+  if (native_ && !handshaken_ && now - created_ > o.handshake_timeout) {
+    abort(make_error_code(errc::handshake_required));
+  } else if (partial_since_ != coarse_time{} && now - partial_since_ > o.frame_timeout) {
+    abort(make_error_code(errc::frame_timeout));
+  } else if (in_flight_ == 0 && now - last_receive_ > o.idle_timeout) {
+    abort(make_error_code(errc::idle_timeout));
+  }
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------- server
+
+inline server::server(asio::io_context& io, server_options options, dispatch_table table)
+    : io_(io),
+      options_(std::move(options)),
+      table_(std::make_shared<const dispatch_table>(std::move(table))),
+      acceptor_(io),
+      sweep_timer_(io),
+      now_(std::chrono::steady_clock::now()) {
+  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+}
+
+inline server::~server() {
+  std::error_code ec;
+  acceptor_.close(ec);
+  sweep_timer_.cancel();
+  for (auto& [id, s] : sessions_) s->abort(make_error_code(errc::shutting_down));
+}
+
+inline void server::start() {
+  asio::ip::tcp::endpoint ep(asio::ip::make_address(options_.host), options_.port);
+  acceptor_.open(ep.protocol());
+  acceptor_.set_option(asio::socket_base::reuse_address(true));
+  acceptor_.bind(ep);
+  acceptor_.listen(asio::socket_base::max_listen_connections);
+  port_ = acceptor_.local_endpoint().port();
+  log::info("{} listening on {}:{} ({} framing)", options_.name, options_.host, port_,
+            options_.framing == framing::native ? "native" : "firefly");
+  auto report = [name = options_.name](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      log::error("{}: {}", name, x.what());
+    }
+  };
+  asio::co_spawn(io_, accept_loop(), report);
+  asio::co_spawn(io_, sweep_loop(), report);
+}
+
+inline asio::awaitable<void> server::accept_loop() {
+  std::weak_ptr<bool> alive = alive_;
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_.async_accept(detail::use_tuple);
+    if (alive.expired() || stopping_ || !acceptor_.is_open()) co_return;
+    if (ec) {
+      log::warn("{}: accept failed: {}", options_.name, ec.message());
+      if (ec == asio::error::no_descriptors) {
+        // Out of file descriptors: back off instead of spinning.
+        asio::steady_timer t(io_, std::chrono::milliseconds(50));
+        co_await t.async_wait(detail::use_tuple);
+      }
+      continue;
+    }
+    std::error_code aec;
+    auto address = socket.remote_endpoint(aec).address();
+    if (aec) continue;
+    if (sessions_.size() >= options_.max_sessions) {
+      refuse(socket, status::server_full);
+      continue;
+    }
+    auto& count = per_address_[address];
+    if (count >= options_.max_sessions_per_address) {
+      refuse(socket, status::server_full);
+      continue;
+    }
+    ++count;
+    ++stats_.accepted;
+    auto s = std::make_shared<detail::tcp_session>(*this, std::move(socket), ++next_id_);
+    sessions_.emplace(s->id(), s);
+    s->start();
+  }
+}
+
+inline void server::refuse(asio::ip::tcp::socket& socket, status why) {
+  ++stats_.refused;
+  std::error_code ec;
+  if (options_.framing == framing::native) {
+    buffer b;
+    b.resize(wire::native_header_size);
+    codec::encode(b, codec::error_body{static_cast<std::uint16_t>(why), "server full"},
+                  codec::encoding::binary);
+    wire::frame_header h;
+    h.length = static_cast<std::uint32_t>(b.size() - wire::native_header_size);
+    h.kind = wire::frame_kind::error;
+    wire::write_header(b.data(), h);
+    socket.non_blocking(true, ec);
+    socket.write_some(asio::buffer(b.data(), b.size()), ec);
+  }
+  socket.close(ec);
+  log::warn("{}: refused a connection: server full", options_.name);
+}
+
+inline asio::awaitable<void> server::sweep_loop() {
+  std::weak_ptr<bool> alive = alive_;
+  using namespace std::chrono;
+  auto shortest = std::min({options_.idle_timeout, options_.frame_timeout,
+                            options_.handshake_timeout});
+  auto period = std::clamp<milliseconds>(shortest / 4, milliseconds(20), milliseconds(1000));
+  for (;;) {
+    sweep_timer_.expires_after(period);
+    auto [ec] = co_await sweep_timer_.async_wait(detail::use_tuple);
+    if (ec || alive.expired()) co_return;
+    now_ = steady_clock::now();
+    for (auto& [id, s] : sessions_) s->sweep(now_);
+    if (stopping_ && sessions_.empty()) co_return;
+  }
+}
+
+inline void server::schedule_flush(std::shared_ptr<detail::tcp_session> s) {
+  to_flush_.push_back(std::move(s));
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  asio::post(io_, [this, alive = std::weak_ptr<bool>(alive_)] {
+    if (alive.expired()) return;
+    flush_posted_ = false;
+    flushing_.swap(to_flush_);
+    for (auto& s : flushing_) s->flush();
+    flushing_.clear();
+  });
+}
+
+inline void server::remove(detail::tcp_session& s) {
+  groups_.leave_all(s);
+  auto it = per_address_.find(s.address());
+  if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
+  ++stats_.closed;
+  if (on_closed_) on_closed_(s);
+  sessions_.erase(s.id());
+}
+
+inline std::size_t server::broadcast_body(std::string_view group, std::uint16_t push_id,
+                                          const body_writer& body) {
+  buffer encoded[2];
+  bool ready[2] = {false, false};
+  std::size_t count = 0;
+  auto send = [&](detail::tcp_session& s) {
+    if (!s.is_open()) return;
+    auto enc = s.push_encoding();
+    auto i = static_cast<std::size_t>(enc);
+    if (!ready[i]) {
+      body(encoded[i], enc);
+      ready[i] = true;
+    }
+    s.push_encoded(push_id, enc, encoded[i].view());
+    ++count;
+  };
+  if (group.empty()) {
+    for (auto& [id, s] : sessions_) send(*s);
+  } else {
+    for (group_member* m : groups_.members(group)) send(static_cast<detail::tcp_session&>(*m));
+  }
+  return count;
+}
+
+inline asio::awaitable<void> server::stop(std::chrono::milliseconds grace) {
+  if (stopping_) co_return;
+  stopping_ = true;
+  std::error_code ec;
+  acceptor_.close(ec);
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  asio::steady_timer t(io_);
+  auto wait_until = [&](auto done) -> asio::awaitable<void> {
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      t.expires_after(std::chrono::milliseconds(5));
+      co_await t.async_wait(detail::use_tuple);
+    }
+  };
+  co_await wait_until([&] { return in_flight_ == 0; });
+  if (in_flight_ > 0)
+    log::warn("{}: stopping with {} requests still running", options_.name, in_flight_);
+  std::vector<std::shared_ptr<detail::tcp_session>> all;
+  all.reserve(sessions_.size());
+  for (auto& [id, s] : sessions_) all.push_back(s);
+  for (auto& s : all) s->close("server stopping");
+  co_await wait_until([&] { return sessions_.empty(); });
+  for (auto& s : all) s->abort(make_error_code(errc::shutting_down));
+  sweep_timer_.cancel();
+  log::info("{} stopped", options_.name);
+}
+
+}  // namespace ember::net

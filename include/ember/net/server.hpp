@@ -1,0 +1,133 @@
+// ember: the client-facing server: accepts sessions, dispatches their requests to a command
+// table, pushes and broadcasts, enforces limits and timeouts, and stops gracefully.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "ember/net/detail/tcp_session.hpp"
+#include "ember/net/dispatch.hpp"
+#include "ember/net/groups.hpp"
+#include "ember/net/server_options.hpp"
+
+namespace ember::net {
+
+/// Counters of a server, for status pages and tests.
+struct server_stats {
+  std::uint64_t accepted = 0;
+  std::uint64_t refused = 0;   ///< connections turned away by session limits
+  std::uint64_t closed = 0;
+  std::uint64_t requests = 0;
+  std::uint64_t failed = 0;    ///< requests answered with an error frame
+};
+
+/// A listener of client sessions on one `io_context` (one thread, no locks).
+///
+/// The server must outlive every handler it runs and the `io_context`'s last run.
+class server {
+ public:
+  server(asio::io_context& io, server_options options, dispatch_table table);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  /// Binds, listens and starts accepting; throws `std::system_error` if the port is taken.
+  void start();
+  /// The port listened on (useful when options.port was 0).
+  std::uint16_t port() const noexcept { return port_; }
+
+  /// Stops gracefully: no new sessions, new requests are refused with `shutting_down`,
+  /// in-flight requests finish (up to `grace`), queued writes are flushed, sessions close.
+  asio::awaitable<void> stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
+
+  /// Replaces the command table; requests already running finish on the old one.
+  void set_table(dispatch_table table) {
+    table_ = std::make_shared<const dispatch_table>(std::move(table));
+  }
+  const std::shared_ptr<const dispatch_table>& table() const noexcept { return table_; }
+
+  /// Sends a push to one session; false if there is no such open session.
+  template <class Push>
+  bool push(std::uint64_t session_id, const Push& p) {
+    auto* s = find_session(session_id);
+    if (!s || !s->is_open()) return false;
+    s->push(p);
+    return true;
+  }
+  /// Sends a push to each member of `group`, or to every session if `group` is empty;
+  /// encodes the body once per encoding. Returns how many sessions it was queued for.
+  template <class Push>
+  std::size_t broadcast(std::string_view group, const Push& p) {
+    return broadcast_body(group, Push::push_id, body_writer(p));
+  }
+  std::size_t broadcast_body(std::string_view group, std::uint16_t push_id,
+                             const body_writer& body);
+
+  /// The open session with this id, or null.
+  std::shared_ptr<session> find(std::uint64_t id) const {
+    auto it = sessions_.find(id);
+    return it == sessions_.end() ? nullptr : it->second;
+  }
+  std::size_t session_count() const noexcept { return sessions_.size(); }
+  std::size_t in_flight() const noexcept { return in_flight_; }
+  const server_stats& stats() const noexcept { return stats_; }
+  const server_options& options() const noexcept { return options_; }
+  group_registry& groups() noexcept { return groups_; }
+  asio::io_context& context() noexcept { return io_; }
+  bool stopping() const noexcept { return stopping_; }
+
+  /// Called when a session has closed (after it left its groups), e.g. to save its player.
+  void on_session_closed(std::function<void(session&)> f) { on_closed_ = std::move(f); }
+
+ private:
+  friend class detail::tcp_session;
+
+  asio::awaitable<void> accept_loop();
+  asio::awaitable<void> sweep_loop();
+  void refuse(asio::ip::tcp::socket& socket, status why);
+  detail::tcp_session* find_session(std::uint64_t id) const {
+    auto it = sessions_.find(id);
+    return it == sessions_.end() ? nullptr : it->second.get();
+  }
+  // Called by sessions.
+  void schedule_flush(std::shared_ptr<detail::tcp_session> s);
+  void remove(detail::tcp_session& s);
+  std::span<std::byte> read_buffer() noexcept { return read_buffer_; }
+  detail::coarse_time now() const noexcept { return now_; }
+
+  asio::io_context& io_;
+  server_options options_;
+  std::shared_ptr<const dispatch_table> table_;
+  asio::ip::tcp::acceptor acceptor_;
+  asio::steady_timer sweep_timer_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<detail::tcp_session>> sessions_;
+  std::unordered_map<asio::ip::address, std::uint32_t> per_address_;
+  group_registry groups_;
+  std::vector<std::shared_ptr<detail::tcp_session>> to_flush_;
+  std::vector<std::shared_ptr<detail::tcp_session>> flushing_;
+  std::function<void(session&)> on_closed_;
+  std::array<std::byte, 64 * 1024> read_buffer_;
+  server_stats stats_;
+  detail::coarse_time now_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  std::uint64_t next_id_ = 0;
+  std::size_t in_flight_ = 0;
+  std::uint16_t port_ = 0;
+  bool stopping_ = false;
+  bool flush_posted_ = false;
+};
+
+}  // namespace ember::net
+
+#include "ember/net/impl/server.hpp"

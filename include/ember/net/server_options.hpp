@@ -1,0 +1,43 @@
+// ember: what a client listener is configured with: framing, limits and timeouts.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "ember/codec/codec.hpp"
+#include "ember/wire/frame.hpp"
+
+namespace ember::net {
+
+/// How a listener frames its bytes.
+enum class framing : std::uint8_t {
+  native,   ///< ember's 16-byte header: many requests in flight, pushes with sequence numbers
+  firefly,  ///< Firefly's 17-byte datapack: replies in request order, no handshake
+};
+
+/// A client listener's configuration. Every buffer and queue has a bound; passing one closes
+/// that session only.
+struct server_options {
+  std::string name = "server";     ///< for logs
+  std::string host = "127.0.0.1";  ///< address to listen on
+  std::uint16_t port = 0;          ///< 0 picks a free port (server::port() tells which)
+  framing framing = framing::native;
+  wire::firefly_config firefly{};  ///< header values a Firefly client must send
+  codec::encoding firefly_encoding = codec::encoding::json;  ///< body encoding on Firefly
+
+  std::size_t max_frame = 64 * 1024;        ///< largest request body accepted
+  std::size_t max_write_queue = 1 << 20;    ///< bytes queued to a client that does not read
+  std::uint32_t max_in_flight = 1024;       ///< requests of one session not yet answered
+  std::size_t max_sessions = 100'000;
+  std::size_t max_sessions_per_address = 10'000;
+  double max_request_rate = 2'000;  ///< per session per second (token bucket); 0 = unlimited
+  double request_burst = 4'000;     ///< requests a session may send at once
+
+  std::chrono::milliseconds idle_timeout{60'000};  ///< nothing received for this long: close
+  std::chrono::milliseconds frame_timeout{10'000}; ///< a frame half-received for this long: close
+  std::chrono::milliseconds handshake_timeout{10'000};  ///< native: no handshake by then: close
+};
+
+}  // namespace ember::net

@@ -1,0 +1,94 @@
+// ember: the bodies of the native handshake frames (fixed layouts, big-endian; PROTOCOL.md).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+
+#include "ember/wire/buffer.hpp"
+#include "ember/wire/frame.hpp"
+
+namespace ember::wire {
+
+/// A session's resume token: 32 random bytes.
+using resume_token = std::array<std::uint8_t, 32>;
+
+/// The client's handshake: the first frame it sends on the native framing.
+struct client_hello {
+  std::uint16_t version = protocol_version;
+  std::uint8_t encoding = 0;  ///< encoding of pushes: 0 binary, 1 JSON
+  bool resume = false;        ///< the client asks to resume the session of `token`
+  resume_token token{};
+  std::uint32_t last_push_seq = 0;  ///< resume: highest push seq the client has
+
+  static constexpr std::size_t base_size = 4;
+  static constexpr std::size_t resume_size = base_size + 32 + 4;
+
+  void encode(buffer& out) const {
+    std::byte* p = out.prepare(resume_size);
+    detail::put_u16(p, version);
+    p[2] = std::byte(encoding);
+    p[3] = std::byte(resume ? 1 : 0);
+    if (!resume) return out.commit(base_size);
+    for (std::size_t i = 0; i < 32; ++i) p[4 + i] = std::byte(token[i]);
+    detail::put_u32(p + 36, last_push_seq);
+    out.commit(resume_size);
+  }
+  /// Parses a client handshake body; nullopt when it is too short for what its flags say.
+  static std::optional<client_hello> decode(bytes_view b) {
+    if (b.size() < base_size) return std::nullopt;
+    client_hello h;
+    h.version = detail::get_u16(b.data());
+    h.encoding = std::uint8_t(b[2]);
+    h.resume = (std::uint8_t(b[3]) & 1) != 0;
+    if (!h.resume) return h;
+    if (b.size() < resume_size) return std::nullopt;
+    for (std::size_t i = 0; i < 32; ++i) h.token[i] = std::uint8_t(b[4 + i]);
+    h.last_push_seq = detail::get_u32(b.data() + 36);
+    return h;
+  }
+};
+
+/// The server's handshake answer.
+struct server_hello {
+  std::uint16_t version = protocol_version;
+  std::uint8_t encoding = 0;
+  bool resumed = false;
+  std::uint64_t session_id = 0;
+  std::uint32_t idle_timeout_ms = 0;  ///< the client should send something (a ping) more often
+  std::uint32_t max_frame = 0;        ///< largest body the server accepts
+  std::uint32_t last_request_seq = 0; ///< resume: highest request seq the server has received
+  resume_token token{};
+
+  static constexpr std::size_t size = 56;
+
+  void encode(buffer& out) const {
+    std::byte* p = out.prepare(size);
+    detail::put_u16(p, version);
+    p[2] = std::byte(encoding);
+    p[3] = std::byte(resumed ? 1 : 0);
+    detail::put_u32(p + 4, std::uint32_t(session_id >> 32));
+    detail::put_u32(p + 8, std::uint32_t(session_id));
+    detail::put_u32(p + 12, idle_timeout_ms);
+    detail::put_u32(p + 16, max_frame);
+    detail::put_u32(p + 20, last_request_seq);
+    for (std::size_t i = 0; i < 32; ++i) p[24 + i] = std::byte(token[i]);
+    out.commit(size);
+  }
+  static std::optional<server_hello> decode(bytes_view b) {
+    if (b.size() < size) return std::nullopt;
+    server_hello h;
+    h.version = detail::get_u16(b.data());
+    h.encoding = std::uint8_t(b[2]);
+    h.resumed = (std::uint8_t(b[3]) & 1) != 0;
+    h.session_id = (std::uint64_t(detail::get_u32(b.data() + 4)) << 32) |
+                   detail::get_u32(b.data() + 8);
+    h.idle_timeout_ms = detail::get_u32(b.data() + 12);
+    h.max_frame = detail::get_u32(b.data() + 16);
+    h.last_request_seq = detail::get_u32(b.data() + 20);
+    for (std::size_t i = 0; i < 32; ++i) h.token[i] = std::uint8_t(b[24 + i]);
+    return h;
+  }
+};
+
+}  // namespace ember::wire
