@@ -1,0 +1,120 @@
+// The chat example's server: log in, join rooms, say things; a line said in a room is pushed
+// to every member of the room (a group). Shows one coroutine per command, game errors, groups,
+// and a graceful stop on Ctrl-C.
+//
+// usage: chat_server [--port N] [--port-file PATH]
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <string>
+
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+
+#include "chat_server.hpp"
+#include "ember/log.hpp"
+#include "ember/net/server.hpp"
+
+namespace {
+
+std::uint64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+class chat_service final : public chat::chat_handler {
+ public:
+  asio::awaitable<chat::login_reply> login(ember::session& s, const chat::login_request& req) override {
+    // A real game checks a password store; here any non-empty password that is not "wrong" works.
+    if (req.user.empty() || req.password.empty() || req.password == "wrong") chat::fail(chat::error::bad_password);
+    auto& id = users_[req.user];
+    if (id == 0) id = users_.size();
+    s.bind_user(id);
+    s.set_attribute("name", req.user);
+    ember::log::info("{} logged in as user {}", req.user, id);
+    co_return chat::login_reply{id, "welcome to ember chat, " + req.user};
+  }
+
+  asio::awaitable<chat::join_room_reply> join_room(ember::session& s, const chat::join_room_request& req) override {
+    require_login(s);
+    s.join("room:" + req.room);
+    co_return chat::join_room_reply{info(req.room)};
+  }
+
+  asio::awaitable<chat::leave_room_reply> leave_room(ember::session& s, const chat::leave_room_request& req) override {
+    require_login(s);
+    s.leave("room:" + req.room);
+    co_return chat::leave_room_reply{};
+  }
+
+  asio::awaitable<chat::say_reply> say(ember::session& s, const chat::say_request& req) override {
+    require_login(s);
+    if (!s.in_group("room:" + req.room)) chat::fail(chat::error::not_in_room);
+    chat::chat_message msg{req.room, std::string(*s.attribute("name")), req.text, now_ms()};
+    s.broadcast("room:" + req.room, msg);
+    co_return chat::say_reply{static_cast<std::uint32_t>(server->groups().members("room:" + req.room).size())};
+  }
+
+  asio::awaitable<chat::list_rooms_reply> list_rooms(ember::session&, const chat::list_rooms_request&) override {
+    chat::list_rooms_reply reply;
+    server->groups().for_each([&](std::string_view name, std::size_t) {
+      if (name.starts_with("room:")) reply.rooms.push_back(info(std::string(name.substr(5))));
+    });
+    co_return reply;
+  }
+
+  ember::net::server* server = nullptr;
+
+ private:
+  static void require_login(ember::session& s) {
+    if (!s.user()) chat::fail(chat::error::not_logged_in);
+  }
+  chat::room_info info(const std::string& room) const {
+    auto members = server->groups().members("room:" + room).size();
+    return {room, static_cast<std::uint32_t>(members), room == "lobby" ? chat::room_kind::lobby : chat::room_kind::open};
+  }
+  std::map<std::string, std::uint64_t> users_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::uint16_t port = 7001;
+  std::string port_file;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--port" && i + 1 < argc) port = static_cast<std::uint16_t>(std::atoi(argv[++i]));
+    else if (a == "--port-file" && i + 1 < argc) port_file = argv[++i];
+    else {
+      std::fprintf(stderr, "usage: %s [--port N] [--port-file PATH]\n", argv[0]);
+      return EXIT_FAILURE;
+    }
+  }
+  ember::log::set_tag("chat");
+  asio::io_context io;
+  chat_service service;
+  ember::dispatch_table table;
+  chat::register_commands(table, service);
+  ember::net::server_options options;
+  options.name = "chat";
+  options.port = port;
+  ember::net::server server(io, options, std::move(table));
+  service.server = &server;
+  try {
+    server.start();
+  } catch (const std::system_error& e) {
+    ember::log::error("cannot listen on port {}: {} (is another server running?)", port, e.what());
+    return EXIT_FAILURE;
+  }
+  if (!port_file.empty()) std::ofstream(port_file) << server.port() << "\n";
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](std::error_code ec, int) {
+    if (ec) return;
+    ember::log::info("stopping");
+    asio::co_spawn(io, server.stop(), [&](std::exception_ptr) { io.stop(); });
+  });
+  io.run();
+  return EXIT_SUCCESS;
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Builds ember and runs every test: the Meson suites (unit, loopback, multi-process, the
+# example, the consumer project), then each fuzz target for a short bounded time.
+# Ends with a line "N passed, N failed".
+#   EMBER_BUILD=dir         build directory (default: build)
+#   EMBER_MESON_ARGS="..."  extra `meson setup` arguments (e.g. -Db_sanitize=address,undefined)
+#   EMBER_FUZZ_SECONDS=N    seconds per fuzz target (default 20; 0 skips fuzzing)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+tools/install-deps.sh || exit 1
+build=${EMBER_BUILD:-build}
+if [ ! -f "$build/build.ninja" ]; then
+  # shellcheck disable=SC2086
+  meson setup "$build" ${EMBER_MESON_ARGS:-} || exit 1
+fi
+ninja -C "$build" || { echo "0 passed, 1 failed (build)"; exit 1; }
+meson test -C "$build" --print-errorlogs --num-processes 2
+passed=$(/usr/bin/python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["result"] in ("OK","EXPECTEDFAIL")))' "$build/meson-logs/testlog.json")
+failed=$(/usr/bin/python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["result"] not in ("OK","EXPECTEDFAIL","SKIP")))' "$build/meson-logs/testlog.json")
+fuzz_seconds=${EMBER_FUZZ_SECONDS:-20}
+if [ "$fuzz_seconds" != 0 ] && [ -x tools/fuzz.sh ]; then
+  fuzz_out=$(tools/fuzz.sh "$fuzz_seconds" 2>&1 | tee /dev/stderr | tail -n 1)
+  if [[ $fuzz_out =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+    passed=$((passed + BASH_REMATCH[1]))
+    failed=$((failed + BASH_REMATCH[2]))
+  fi
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
