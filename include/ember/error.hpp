@@ -44,6 +44,13 @@ enum class errc {
   overloaded,           ///< a bounded queue is full; the call was not sent
 };
 
+}  // namespace ember
+
+template <>
+struct std::is_error_code_enum<ember::errc> : std::true_type {};
+
+namespace ember {
+
 /// The category of `ember::errc`.
 class error_category final : public std::error_category {
  public:
@@ -136,6 +143,3 @@ class game_error : public std::runtime_error {
 };
 
 }  // namespace ember
-
-template <>
-struct std::is_error_code_enum<ember::errc> : std::true_type {};

@@ -87,8 +87,10 @@ class client {
   /// Calls waiting for their reply.
   std::size_t in_flight() const noexcept;
 
- private:
+ /// Decodes a reply body into `out` (the caller's typed reply).
   using decode_fn = std::error_code (*)(bytes_view, codec::encoding, void* out);
+
+ private:
   asio::awaitable<failure> call_erased(std::uint16_t command, const body_writer& body,
                                        call_options opts, decode_fn decode, void* out);
 

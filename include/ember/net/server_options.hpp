@@ -23,7 +23,7 @@ struct server_options {
   std::string name = "server";     ///< for logs
   std::string host = "127.0.0.1";  ///< address to listen on
   std::uint16_t port = 0;          ///< 0 picks a free port (server::port() tells which)
-  framing framing = framing::native;
+  net::framing framing = net::framing::native;
   wire::firefly_config firefly{};  ///< header values a Firefly client must send
   codec::encoding firefly_encoding = codec::encoding::json;  ///< body encoding on Firefly
 

@@ -13,6 +13,7 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include "ember/codec/json_reader.hpp"
 #include "ember/log.hpp"
 #include "ember/wire/decoder.hpp"
 #include "ember/wire/handshake.hpp"

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <sodium.h>
 
+#include "ember/codec/json_reader.hpp"
 #include "ember/log.hpp"
 
 namespace ember::net {

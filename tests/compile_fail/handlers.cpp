@@ -1,0 +1,46 @@
+// Compile-time checks of the generated handler interface. Built as is, it must compile; with
+// EMBER_OMIT_HANDLER (a command has no handler) or EMBER_WRONG_SIGNATURE (a handler takes the
+// wrong type) it must not: tests/compile_fail/expect_failure.py checks the compiler's message.
+#include "nettest_server.hpp"
+
+namespace {
+
+class service final : public nettest::test_handler {
+ public:
+  asio::awaitable<nettest::echo_reply> echo(ember::session&, const nettest::echo_request& r) override {
+    co_return nettest::echo_reply{r.n, r.text};
+  }
+#ifndef EMBER_OMIT_HANDLER
+  asio::awaitable<nettest::echo_overlapping_reply> echo_overlapping(
+      ember::session&, const nettest::echo_overlapping_request& r) override {
+    co_return nettest::echo_overlapping_reply{r.n, r.text};
+  }
+#endif
+#ifdef EMBER_WRONG_SIGNATURE
+  asio::awaitable<nettest::fail_reply> fail(ember::session&, const nettest::echo_request&) override {
+    co_return nettest::fail_reply{};
+  }
+#else
+  asio::awaitable<nettest::fail_reply> fail(ember::session&, const nettest::fail_request&) override {
+    co_return nettest::fail_reply{};
+  }
+#endif
+  asio::awaitable<nettest::join_reply> join(ember::session&, const nettest::join_request&) override {
+    co_return nettest::join_reply{};
+  }
+  asio::awaitable<nettest::broadcast_reply> broadcast(ember::session&, const nettest::broadcast_request&) override {
+    co_return nettest::broadcast_reply{};
+  }
+  asio::awaitable<nettest::push_me_reply> push_me(ember::session&, const nettest::push_me_request&) override {
+    co_return nettest::push_me_reply{};
+  }
+};
+
+}  // namespace
+
+int main() {
+  service s;
+  ember::dispatch_table table;
+  nettest::register_commands(table, s);
+  return table.size() == 6 ? 0 : 1;
+}

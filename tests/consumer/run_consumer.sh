@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds and runs tests/consumer/project against ember twice: as a subproject, then installed
+# (pkg-config + ember-codegen on PATH). usage: run_consumer.sh EMBER_SOURCE_DIR
+set -euo pipefail
+src=$(cd "$1" && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cp -r "$src/tests/consumer/project" "$work/sub"
+mkdir -p "$work/sub/subprojects"
+# A copy, not a link: Meson wants subprojects inside the project tree.
+mkdir -p "$work/sub/subprojects/ember"
+(cd "$src" && tar --exclude='./build*' --exclude='./.git' -cf - .) | tar -C "$work/sub/subprojects/ember" -xf -
+echo "== as a subproject"
+meson setup "$work/sub/build" "$work/sub" >/dev/null
+ninja -C "$work/sub/build" >/dev/null
+"$work/sub/build/hello"
+
+echo "== installed, through pkg-config"
+meson setup "$work/ember-build" "$src" --prefix "$work/prefix" -Dtests=false -Dexamples=false -Dtools=false >/dev/null
+meson install -C "$work/ember-build" >/dev/null
+cp -r "$src/tests/consumer/project" "$work/inst"
+export PKG_CONFIG_PATH="$work/prefix/lib/x86_64-linux-gnu/pkgconfig:$work/prefix/lib/pkgconfig:$work/prefix/share/pkgconfig"
+export PATH="$work/prefix/bin:$PATH"
+meson setup "$work/inst/build" "$work/inst" -Duse_subproject=false >/dev/null
+ninja -C "$work/inst/build" >/dev/null
+"$work/inst/build/hello"
+echo "consumer project built and ran both ways"
