@@ -96,7 +96,6 @@ const std::size_t small_body_sizes[] = {0, 1, 3, 16, 17, 0, 200, 2};
 struct native {
   using decoder = wire::native_decoder;
   static constexpr std::size_t header_size = wire::native_header_size;
-  static constexpr const char* name = "native";
 
   static decoder make(wire::decoder_limits limits = {}) { return decoder(limits); }
 
@@ -123,7 +122,6 @@ struct native {
 struct firefly {
   using decoder = wire::firefly_decoder;
   static constexpr std::size_t header_size = wire::firefly_header_size;
-  static constexpr const char* name = "firefly";
   static constexpr wire::firefly_config config{{78, 37, 38, 48}, 9, 0};
 
   static decoder make(wire::decoder_limits limits = {}) { return decoder(config, limits); }
