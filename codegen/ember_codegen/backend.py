@@ -1,0 +1,148 @@
+"""Back end of ember-codegen: renders a validated model into C++ through Jinja2 templates.
+
+Templates live in ../templates; `macros.j2` holds the snippets they share. Filters are
+registered explicitly in `environment()`; every template file read is recorded, so the
+command line can write a depfile.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+
+from . import CODEGEN_ABI, __version__
+from .model import Enum, Field, Message, Schema, Type
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+#: (template, output name pattern) for every generated file, in the order they are written.
+OUTPUTS = (
+    ("header.hpp.j2", "{name}.hpp"),
+    ("source.cpp.j2", "{name}.cpp"),
+    ("server.hpp.j2", "{name}_server.hpp"),
+    ("client.hpp.j2", "{name}_client.hpp"),
+)
+
+
+class _TrackingLoader(jinja2.FileSystemLoader):
+    """A file loader that remembers which files it read."""
+
+    def __init__(self, path: Path):
+        super().__init__(str(path))
+        self.used: set[str] = set()
+
+    def get_source(self, environment, template):
+        source, filename, uptodate = super().get_source(environment, template)
+        self.used.add(filename)
+        return source, filename, uptodate
+
+
+def doc_lines(text: str) -> list[str]:
+    """A doc string as lines (without trailing blanks); empty lines stay empty."""
+    lines = [line.rstrip() for line in str(text).strip().splitlines()]
+    return lines
+
+
+def cpp_string(text: str) -> str:
+    """A C++ string literal for `text` (UTF-8 kept, quotes, backslashes and controls escaped)."""
+    out = []
+    for ch in text:
+        if ch in "\"\\":
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ord(ch) < 0x20 or ch == "\x7f":
+            out.append(f"\\{ord(ch):03o}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def hex64(value: int) -> str:
+    return f"0x{value:016x}ULL"
+
+
+def qualified(t: Type, schema: Schema) -> str:
+    """The C++ type of `t`, with the schema's own types qualified by its namespace (a member
+    may then share its name with a type)."""
+    if t.kind in ("enum", "struct"):
+        return f"{schema.name}::{t.ref}"
+    if t.kind == "list":
+        return f"std::vector<{qualified(t.elem, schema)}>"
+    if t.kind == "map":
+        return f"std::map<std::string, {qualified(t.elem, schema)}>"
+    if t.kind == "optional":
+        return f"std::optional<{qualified(t.elem, schema)}>"
+    return t.cpp
+
+
+def default_init(f: Field, schema: Schema) -> str:
+    """The default member initializer of a field: the value that is not encoded."""
+    t = f.type
+    if t.kind == "bool":
+        return " = false"
+    if t.kind in ("sint", "uint"):
+        return " = 0"
+    if t.kind == "f32":
+        return " = 0.0f"
+    if t.kind == "f64":
+        return " = 0.0"
+    if t.kind == "enum":
+        enum: Enum = next(e for e in schema.enums if e.name == t.ref)
+        return f" = {schema.name}::{t.ref}::{enum.zero.cpp_name}"
+    return ""
+
+
+def message_doc(msg: Message, schema: Schema) -> str:
+    """The doc line of a message without its own `doc`."""
+    if msg.origin in ("request", "reply"):
+        c = next(c for c in schema.commands if msg in (c.request, c.reply))
+        return f"The {msg.origin} of command `{c.name}` (id {c.id})."
+    if msg.origin == "push":
+        return f"Push `{msg.name}` (id {msg.push_id}), sent by the server."
+    return f"Struct `{msg.name}` of the schema."
+
+
+def environment() -> tuple[jinja2.Environment, _TrackingLoader]:
+    loader = _TrackingLoader(TEMPLATE_DIR)
+    env = jinja2.Environment(
+        loader=loader,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["doc_lines"] = doc_lines
+    env.filters["cpp_string"] = cpp_string
+    env.filters["hex64"] = hex64
+    env.filters["qualified"] = qualified
+    env.filters["default_init"] = default_init
+    env.filters["message_doc"] = message_doc
+    env.globals["version"] = __version__
+    env.globals["abi"] = CODEGEN_ABI
+    return env, loader
+
+
+def render(schema: Schema) -> tuple[dict[str, str], list[str]]:
+    """Renders every output: ({file name: text}, [template files read])."""
+    env, loader = environment()
+    files = {}
+    for template, pattern in OUTPUTS:
+        text = env.get_template(template).render(schema=schema)
+        files[pattern.format(name=schema.name)] = _tidy(text)
+    return files, sorted(loader.used)
+
+
+def _tidy(text: str) -> str:
+    """Drops trailing blanks and runs of blank lines that template conditionals leave."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if not line and out and not out[-1]:
+            continue
+        out.append(line)
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out) + "\n"

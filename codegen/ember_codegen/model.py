@@ -1,0 +1,150 @@
+"""The validated model of a schema, as the front end builds it and the back end reads it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Kinds of values that lists pack into one length-delimited field (numbers, bools, enums).
+PACKED_KINDS = frozenset({"bool", "sint", "uint", "f32", "f64", "enum"})
+
+
+@dataclass(frozen=True)
+class Type:
+    """A field type.
+
+    `kind` is the codec kind: bool, sint (zigzag varint), uint (varint), f32, f64, string,
+    bytes, enum, struct; or a container: list, map (string keys), optional.
+    """
+
+    kind: str
+    spelling: str  # normalised schema spelling: "u32", "list<room_info>", "map<string,u32>"
+    cpp: str  # the C++ type
+    elem: Type | None = None  # element of list / value of map / payload of optional
+    ref: str | None = None  # the enum or struct name, for kind enum / struct
+
+    @property
+    def packed(self) -> bool:
+        """True for a list whose elements are packed."""
+        return self.kind == "list" and self.elem is not None and self.elem.kind in PACKED_KINDS
+
+
+@dataclass
+class Field:
+    tag: int
+    name: str
+    type: Type
+    doc: str = ""
+    secret: bool = False
+    line: int = 0
+
+
+@dataclass
+class EnumValue:
+    name: str  # schema (and JSON) name
+    cpp_name: str  # C++ enumerator: the name, with '_' appended to C++ keywords
+    value: int
+    line: int = 0
+
+
+@dataclass
+class Enum:
+    name: str
+    values: list[EnumValue]
+    doc: str = ""
+    line: int = 0
+
+    @property
+    def zero(self) -> EnumValue:
+        """The value 0, every field's default (the front end requires it)."""
+        return next(v for v in self.values if v.value == 0)
+
+
+@dataclass
+class Message:
+    """A struct on the wire: a [[struct]], a command's request or reply, or a [[push]]."""
+
+    name: str
+    origin: str  # "struct", "request", "reply", "push"
+    fields: list[Field]
+    doc: str = ""
+    line: int = 0
+    reserved_tags: list[int] = field(default_factory=list)
+    reserved_names: list[str] = field(default_factory=list)
+    push_id: int | None = None
+    push_name: str | None = None
+
+    @property
+    def fields_by_tag(self) -> list[Field]:
+        """Fields in tag order: the order they are encoded in."""
+        return sorted(self.fields, key=lambda f: f.tag)
+
+
+@dataclass
+class Command:
+    id: int
+    name: str
+    server: str
+    ordered: bool
+    request: Message
+    reply: Message
+    doc: str = ""
+    line: int = 0
+
+
+@dataclass
+class Push:
+    id: int
+    name: str
+    message: Message
+    doc: str = ""
+    line: int = 0
+
+
+@dataclass
+class ErrorCode:
+    code: int
+    name: str
+    message: str
+    doc: str = ""
+    line: int = 0
+
+
+@dataclass
+class Schema:
+    name: str
+    source: str  # file name of the schema, for banners
+    doc: str
+    enums: list[Enum]
+    structs: list[Message]  # [[struct]]s, dependencies first
+    commands: list[Command]
+    pushes: list[Push]
+    errors: list[ErrorCode]
+    error_reply: Message | None
+    hash: int
+
+    @property
+    def messages(self) -> list[Message]:
+        """Every message in the order the header defines them."""
+        out = list(self.structs)
+        for c in self.commands:
+            out += [c.request, c.reply]
+        out += [p.message for p in self.pushes]
+        return out
+
+    @property
+    def servers(self) -> list[str]:
+        """Server types that handle commands, in order of first mention."""
+        seen: list[str] = []
+        for c in self.commands:
+            if c.server not in seen:
+                seen.append(c.server)
+        return seen
+
+    def commands_of(self, server: str) -> list[Command]:
+        return [c for c in self.commands if c.server == server]
+
+    @property
+    def ids(self) -> list[tuple[str, int]]:
+        """Command and push ids, ascending."""
+        return sorted([(c.name, c.id) for c in self.commands] +
+                      [(p.name, p.id) for p in self.pushes], key=lambda x: x[1])

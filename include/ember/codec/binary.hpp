@@ -1,0 +1,614 @@
+// ember: the binary body encoding (protobuf-compatible wire format, docs/body-encoding.md).
+// Generated code calls these small inline functions field by field; nothing here allocates
+// except the strings and vectors the message itself owns.
+#pragma once
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "ember/codec/text.hpp"
+#include "ember/error.hpp"
+#include "ember/wire/buffer.hpp"
+
+namespace ember::codec {
+
+/// The low three bits of a field key: how the value that follows is laid out.
+enum class wire_type : std::uint8_t {
+  varint = 0,   ///< base-128 varint: integers, bools, enums
+  fixed64 = 1,  ///< 8 bytes little-endian: f64
+  len = 2,      ///< varint length, then that many bytes: strings, bytes, structs, packed lists
+  fixed32 = 5,  ///< 4 bytes little-endian: f32
+};
+
+/// The largest field tag the key's 29 tag bits can hold.
+inline constexpr std::uint32_t max_tag = (1u << 29) - 1;
+/// Decoders refuse structs nested deeper than this (the top-level message is depth 0).
+inline constexpr int max_depth = 64;
+
+/// Maps signed to unsigned so that small magnitudes make short varints (0,-1,1,-2 → 0,1,2,3).
+constexpr std::uint64_t zigzag_encode(std::int64_t v) noexcept {
+  return (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
+}
+/// The inverse of `zigzag_encode`.
+constexpr std::int64_t zigzag_decode(std::uint64_t v) noexcept {
+  return static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1);
+}
+/// Bytes a varint of `v` takes (1..10).
+constexpr std::size_t varint_size(std::uint64_t v) noexcept {
+  return (static_cast<std::size_t>(std::bit_width(v | 1)) + 6) / 7;
+}
+/// The varint value of an enum: its int32 sign-extended to 64 bits, as protobuf does.
+constexpr std::uint64_t enum_bits(std::int32_t v) noexcept {
+  return static_cast<std::uint64_t>(static_cast<std::int64_t>(v));
+}
+
+/// Appends binary fields to an `ember::buffer`. `field_*` skip a value equal to its default
+/// (0, false, empty); `put_*` always write (optional fields, list elements, map entries).
+class binary_writer {
+ public:
+  explicit binary_writer(buffer& out) noexcept : out_(out) {}
+
+  buffer& out() noexcept { return out_; }
+
+  void put_varint(std::uint64_t v) {
+    std::byte* p = out_.prepare(10);
+    std::size_t n = 0;
+    while (v >= 0x80) {
+      p[n++] = static_cast<std::byte>(v | 0x80);
+      v >>= 7;
+    }
+    p[n++] = static_cast<std::byte>(v);
+    out_.commit(n);
+  }
+  void put_fixed32(std::uint32_t v) {
+    std::byte* p = out_.prepare(4);
+    for (int i = 0; i < 4; ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
+    out_.commit(4);
+  }
+  void put_fixed64(std::uint64_t v) {
+    std::byte* p = out_.prepare(8);
+    for (int i = 0; i < 8; ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
+    out_.commit(8);
+  }
+  void put_key(std::uint32_t tag, wire_type wt) {
+    put_varint((static_cast<std::uint64_t>(tag) << 3) | static_cast<std::uint64_t>(wt));
+  }
+
+  // --- one field, always written
+  void put_uint(std::uint32_t tag, std::uint64_t v) {
+    put_key(tag, wire_type::varint);
+    put_varint(v);
+  }
+  void put_sint(std::uint32_t tag, std::int64_t v) {
+    put_key(tag, wire_type::varint);
+    put_varint(zigzag_encode(v));
+  }
+  void put_bool(std::uint32_t tag, bool v) {
+    put_key(tag, wire_type::varint);
+    out_.push_back(static_cast<std::byte>(v ? 1 : 0));
+  }
+  template <class E>
+    requires std::is_enum_v<E>
+  void put_enum(std::uint32_t tag, E v) {
+    put_key(tag, wire_type::varint);
+    put_varint(enum_bits(static_cast<std::int32_t>(v)));
+  }
+  void put_f32(std::uint32_t tag, float v) {
+    put_key(tag, wire_type::fixed32);
+    put_fixed32(std::bit_cast<std::uint32_t>(v));
+  }
+  void put_f64(std::uint32_t tag, double v) {
+    put_key(tag, wire_type::fixed64);
+    put_fixed64(std::bit_cast<std::uint64_t>(v));
+  }
+  void put_string(std::uint32_t tag, std::string_view v) {
+    put_key(tag, wire_type::len);
+    put_varint(v.size());
+    out_.append(v.data(), v.size());
+  }
+  void put_bytes(std::uint32_t tag, const std::vector<std::byte>& v) {
+    put_key(tag, wire_type::len);
+    put_varint(v.size());
+    out_.append(v.data(), v.size());
+  }
+
+  // --- one field, skipped when it holds the default
+  void field_uint(std::uint32_t tag, std::uint64_t v) {
+    if (v != 0) put_uint(tag, v);
+  }
+  void field_sint(std::uint32_t tag, std::int64_t v) {
+    if (v != 0) put_sint(tag, v);
+  }
+  void field_bool(std::uint32_t tag, bool v) {
+    if (v) put_bool(tag, v);
+  }
+  template <class E>
+    requires std::is_enum_v<E>
+  void field_enum(std::uint32_t tag, E v) {
+    if (static_cast<std::int32_t>(v) != 0) put_enum(tag, v);
+  }
+  /// Zero is skipped by its bits, so -0.0 (and every NaN) still travels.
+  void field_f32(std::uint32_t tag, float v) {
+    if (std::bit_cast<std::uint32_t>(v) != 0) put_f32(tag, v);
+  }
+  void field_f64(std::uint32_t tag, double v) {
+    if (std::bit_cast<std::uint64_t>(v) != 0) put_f64(tag, v);
+  }
+  void field_string(std::uint32_t tag, std::string_view v) {
+    if (!v.empty()) put_string(tag, v);
+  }
+  void field_bytes(std::uint32_t tag, const std::vector<std::byte>& v) {
+    if (!v.empty()) put_bytes(tag, v);
+  }
+
+  /// A struct field: written as a nested message, or not at all when its encoding is empty
+  /// (every field at its default), which decodes to the same value.
+  template <class T>
+  void field_struct(std::uint32_t tag, const T& v) {
+    const nested_mark m = begin_nested(tag);
+    encode_binary(*this, v);
+    end_nested(m, /*omit_empty=*/true);
+  }
+  /// A struct that is always written (an optional one that is present, a list element).
+  template <class T>
+  void put_struct(std::uint32_t tag, const T& v) {
+    const nested_mark m = begin_nested(tag);
+    encode_binary(*this, v);
+    end_nested(m, /*omit_empty=*/false);
+  }
+
+  // --- lists of strings, bytes and structs: one field per element
+  void repeated_string(std::uint32_t tag, const std::vector<std::string>& v) {
+    for (const auto& x : v) put_string(tag, x);
+  }
+  void repeated_bytes(std::uint32_t tag, const std::vector<std::vector<std::byte>>& v) {
+    for (const auto& x : v) put_bytes(tag, x);
+  }
+  template <class T>
+  void repeated_struct(std::uint32_t tag, const std::vector<T>& v) {
+    for (const auto& x : v) put_struct(tag, x);
+  }
+
+  /// A map<string, T>: one entry message per element, {1: key, 2: value}, both always
+  /// written; `put_value(writer, value)` writes the value as field 2.
+  template <class Map, class PutValue>
+  void put_map(std::uint32_t tag, const Map& m, PutValue&& put_value) {
+    for (const auto& [key, value] : m) {
+      const nested_mark entry = begin_nested(tag);
+      put_string(1, key);
+      put_value(*this, value);
+      end_nested(entry, /*omit_empty=*/false);
+    }
+  }
+
+  // --- lists of numbers: one length-delimited field of packed values; nothing when empty
+  template <class U>
+  void packed_uint(std::uint32_t tag, const std::vector<U>& v) {
+    if (v.empty()) return;
+    std::size_t size = 0;
+    for (U x : v) size += varint_size(x);
+    begin_packed(tag, size);
+    for (U x : v) put_varint(x);
+  }
+  template <class S>
+  void packed_sint(std::uint32_t tag, const std::vector<S>& v) {
+    if (v.empty()) return;
+    std::size_t size = 0;
+    for (S x : v) size += varint_size(zigzag_encode(x));
+    begin_packed(tag, size);
+    for (S x : v) put_varint(zigzag_encode(x));
+  }
+  void packed_bool(std::uint32_t tag, const std::vector<bool>& v) {
+    if (v.empty()) return;
+    begin_packed(tag, v.size());
+    std::byte* p = out_.prepare(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) p[i] = static_cast<std::byte>(v[i] ? 1 : 0);
+    out_.commit(v.size());
+  }
+  template <class E>
+  void packed_enum(std::uint32_t tag, const std::vector<E>& v) {
+    if (v.empty()) return;
+    std::size_t size = 0;
+    for (E x : v) size += varint_size(enum_bits(static_cast<std::int32_t>(x)));
+    begin_packed(tag, size);
+    for (E x : v) put_varint(enum_bits(static_cast<std::int32_t>(x)));
+  }
+  void packed_f32(std::uint32_t tag, const std::vector<float>& v) { packed_fixed(tag, v); }
+  void packed_f64(std::uint32_t tag, const std::vector<double>& v) { packed_fixed(tag, v); }
+
+  // --- nested messages (structs, map entries)
+  /// Where a nested message started; pass it to `end_nested`.
+  struct nested_mark {
+    std::size_t key_at;
+    std::size_t body_at;
+  };
+  /// Writes the key and one placeholder length byte; the body follows directly.
+  nested_mark begin_nested(std::uint32_t tag) {
+    const std::size_t key_at = out_.size();
+    put_key(tag, wire_type::len);
+    out_.push_back(std::byte{0});
+    return {key_at, out_.size()};
+  }
+  /// Fills in the length. Bodies of 128 bytes or more need a longer varint: the body moves up
+  /// by the missing bytes (one memmove, no temporary). With `omit_empty`, an empty body
+  /// removes the whole field, key included.
+  void end_nested(nested_mark m, bool omit_empty) {
+    const std::size_t n = out_.size() - m.body_at;
+    if (n == 0 && omit_empty) {
+      out_.resize(m.key_at);
+      return;
+    }
+    if (n < 0x80) {
+      out_[m.body_at - 1] = static_cast<std::byte>(n);
+      return;
+    }
+    const std::size_t extra = varint_size(n) - 1;
+    out_.prepare(extra);
+    std::byte* base = out_.data();
+    std::memmove(base + m.body_at + extra, base + m.body_at, n);
+    out_.commit(extra);
+    std::byte* p = base + m.body_at - 1;
+    std::uint64_t v = n;
+    while (v >= 0x80) {
+      *p++ = static_cast<std::byte>(v | 0x80);
+      v >>= 7;
+    }
+    *p = static_cast<std::byte>(v);
+  }
+
+ private:
+  void begin_packed(std::uint32_t tag, std::size_t size) {
+    put_key(tag, wire_type::len);
+    put_varint(size);
+  }
+  template <class F>
+  void packed_fixed(std::uint32_t tag, const std::vector<F>& v) {
+    if (v.empty()) return;
+    const std::size_t size = v.size() * sizeof(F);
+    begin_packed(tag, size);
+    std::byte* p = out_.prepare(size);
+    if constexpr (std::endian::native == std::endian::little) {
+      std::memcpy(p, v.data(), size);
+    } else {
+      using bits = std::conditional_t<sizeof(F) == 4, std::uint32_t, std::uint64_t>;
+      for (F x : v) {
+        const bits b = std::bit_cast<bits>(x);
+        for (std::size_t i = 0; i < sizeof(F); ++i) *p++ = static_cast<std::byte>(b >> (8 * i));
+      }
+    }
+    out_.commit(size);
+  }
+
+  buffer& out_;
+};
+
+/// Reads binary fields from a byte range that it never reads past. Every `get_*` checks the
+/// wire type first (`errc::wrong_wire_type`), then the bytes (`truncated_body`,
+/// `malformed_body`), then the value (`value_out_of_range`).
+class binary_reader {
+ public:
+  binary_reader() noexcept = default;
+  explicit binary_reader(bytes_view in, int depth = 0) noexcept
+      : p_(in.data()), end_(in.data() + in.size()), depth_(depth) {}
+
+  bool at_end() const noexcept { return p_ == end_; }
+  std::size_t remaining() const noexcept { return static_cast<std::size_t>(end_ - p_); }
+  /// How many structs deep this reader is (0 for the top-level message).
+  int depth() const noexcept { return depth_; }
+
+  std::error_code read_varint(std::uint64_t& out) noexcept {
+    if (p_ != end_ && static_cast<unsigned char>(*p_) < 0x80) {
+      out = static_cast<unsigned char>(*p_++);
+      return {};
+    }
+    std::uint64_t v = 0;
+    for (int i = 0; i < 10; ++i) {
+      if (p_ == end_) return errc::truncated_body;
+      const auto b = static_cast<unsigned char>(*p_++);
+      // The tenth byte holds bit 63 only; anything more is not a 64-bit varint.
+      if (i == 9 && b > 1) return errc::malformed_body;
+      v |= static_cast<std::uint64_t>(b & 0x7F) << (7 * i);
+      if (b < 0x80) {
+        out = v;
+        return {};
+      }
+    }
+    return errc::malformed_body;
+  }
+
+  /// Reads a field key. Tag 0, keys beyond 32 bits and the group wire types 3 and 4 (and the
+  /// undefined 6 and 7) are malformed: no field can be skipped without knowing its layout.
+  std::error_code read_key(std::uint32_t& tag, wire_type& wt) noexcept {
+    std::uint64_t key = 0;
+    if (auto ec = read_varint(key)) return ec;
+    const auto w = static_cast<unsigned>(key & 7);
+    if (key > 0xFFFFFFFFu || (key >> 3) == 0 || !(w == 0 || w == 1 || w == 2 || w == 5)) {
+      return errc::malformed_body;
+    }
+    tag = static_cast<std::uint32_t>(key >> 3);
+    wt = static_cast<wire_type>(w);
+    return {};
+  }
+
+  /// Skips the value of a field this reader does not know (a newer peer's addition).
+  std::error_code skip(wire_type wt) noexcept {
+    switch (wt) {
+      case wire_type::varint: {
+        std::uint64_t ignored;
+        return read_varint(ignored);
+      }
+      case wire_type::fixed64:
+        return advance(8);
+      case wire_type::fixed32:
+        return advance(4);
+      case wire_type::len: {
+        std::size_t n = 0;
+        if (auto ec = read_length(n)) return ec;
+        p_ += n;
+        return {};
+      }
+    }
+    return errc::malformed_body;
+  }
+
+  // --- scalars
+  template <class U>
+  std::error_code get_uint(wire_type wt, U& out) noexcept {
+    static_assert(std::is_unsigned_v<U> && !std::is_same_v<U, bool>);
+    if (wt != wire_type::varint) return errc::wrong_wire_type;
+    std::uint64_t v = 0;
+    if (auto ec = read_varint(v)) return ec;
+    if (v > std::numeric_limits<U>::max()) return errc::value_out_of_range;
+    out = static_cast<U>(v);
+    return {};
+  }
+  template <class S>
+  std::error_code get_sint(wire_type wt, S& out) noexcept {
+    static_assert(std::is_signed_v<S> && std::is_integral_v<S>);
+    if (wt != wire_type::varint) return errc::wrong_wire_type;
+    std::uint64_t v = 0;
+    if (auto ec = read_varint(v)) return ec;
+    const std::int64_t s = zigzag_decode(v);
+    if (s < std::numeric_limits<S>::min() || s > std::numeric_limits<S>::max()) {
+      return errc::value_out_of_range;
+    }
+    out = static_cast<S>(s);
+    return {};
+  }
+  std::error_code get_bool(wire_type wt, bool& out) noexcept {
+    if (wt != wire_type::varint) return errc::wrong_wire_type;
+    std::uint64_t v = 0;
+    if (auto ec = read_varint(v)) return ec;
+    if (v > 1) return errc::value_out_of_range;
+    out = v != 0;
+    return {};
+  }
+  /// Values the enum does not name are kept: a newer peer may have added them.
+  template <class E>
+    requires std::is_enum_v<E>
+  std::error_code get_enum(wire_type wt, E& out) noexcept {
+    if (wt != wire_type::varint) return errc::wrong_wire_type;
+    std::uint64_t v = 0;
+    if (auto ec = read_varint(v)) return ec;
+    std::int32_t e = 0;
+    if (auto ec = enum_value(v, e)) return ec;
+    out = static_cast<E>(e);
+    return {};
+  }
+  std::error_code get_f32(wire_type wt, float& out) noexcept {
+    if (wt != wire_type::fixed32) return errc::wrong_wire_type;
+    if (remaining() < 4) return errc::truncated_body;
+    out = std::bit_cast<float>(load_fixed32(p_));
+    p_ += 4;
+    return {};
+  }
+  std::error_code get_f64(wire_type wt, double& out) noexcept {
+    if (wt != wire_type::fixed64) return errc::wrong_wire_type;
+    if (remaining() < 8) return errc::truncated_body;
+    out = std::bit_cast<double>(load_fixed64(p_));
+    p_ += 8;
+    return {};
+  }
+  /// Strings must be valid UTF-8 (`malformed_body` otherwise), so JSON can always carry them.
+  std::error_code get_string(wire_type wt, std::string& out) {
+    if (wt != wire_type::len) return errc::wrong_wire_type;
+    std::size_t n = 0;
+    if (auto ec = read_length(n)) return ec;
+    const std::string_view s(reinterpret_cast<const char*>(p_), n);
+    if (!valid_utf8(s)) return errc::malformed_body;
+    out.assign(s);
+    p_ += n;
+    return {};
+  }
+  std::error_code get_bytes(wire_type wt, std::vector<std::byte>& out) {
+    if (wt != wire_type::len) return errc::wrong_wire_type;
+    std::size_t n = 0;
+    if (auto ec = read_length(n)) return ec;
+    out.assign(p_, p_ + n);
+    p_ += n;
+    return {};
+  }
+
+  // --- lists of numbers: packed, or (as protobuf allows) one unpacked element per field
+  template <class U>
+  std::error_code get_packed_uint(wire_type wt, std::vector<U>& out) {
+    return get_packed(wt, wire_type::varint, out, [](binary_reader& r, U& x) {
+      return r.get_uint(wire_type::varint, x);
+    });
+  }
+  template <class S>
+  std::error_code get_packed_sint(wire_type wt, std::vector<S>& out) {
+    return get_packed(wt, wire_type::varint, out, [](binary_reader& r, S& x) {
+      return r.get_sint(wire_type::varint, x);
+    });
+  }
+  std::error_code get_packed_bool(wire_type wt, std::vector<bool>& out) {
+    return get_packed(wt, wire_type::varint, out, [](binary_reader& r, bool& x) {
+      return r.get_bool(wire_type::varint, x);
+    });
+  }
+  template <class E>
+  std::error_code get_packed_enum(wire_type wt, std::vector<E>& out) {
+    return get_packed(wt, wire_type::varint, out, [](binary_reader& r, E& x) {
+      return r.get_enum(wire_type::varint, x);
+    });
+  }
+  std::error_code get_packed_f32(wire_type wt, std::vector<float>& out) {
+    return get_packed_fixed(wt, wire_type::fixed32, out);
+  }
+  std::error_code get_packed_f64(wire_type wt, std::vector<double>& out) {
+    return get_packed_fixed(wt, wire_type::fixed64, out);
+  }
+
+  // --- nested messages
+  /// Reads a struct field into `out` (merging into what it holds, as protobuf does).
+  template <class T>
+  std::error_code get_struct(wire_type wt, T& out) {
+    binary_reader sub;
+    if (auto ec = enter(wt, sub)) return ec;
+    return decode_binary(sub, out);
+  }
+  /// Opens the length-delimited struct at the cursor as `sub`, one level deeper, and moves
+  /// past it.
+  std::error_code enter(wire_type wt, binary_reader& sub) noexcept {
+    if (depth_ >= max_depth) return errc::nesting_too_deep;
+    if (auto ec = open(wt, sub)) return ec;
+    sub.depth_ = depth_ + 1;
+    return {};
+  }
+  /// Opens a map entry as `sub`; entries don't count as a level, their struct values do.
+  std::error_code open(wire_type wt, binary_reader& sub) noexcept {
+    if (wt != wire_type::len) return errc::wrong_wire_type;
+    std::size_t n = 0;
+    if (auto ec = read_length(n)) return ec;
+    sub = binary_reader(bytes_view(p_, n), depth_);
+    p_ += n;
+    return {};
+  }
+
+  /// Reads one map entry {1: key, 2: value} into `m`; `read_value(reader, wire_type, value&)`
+  /// reads the value. A missing key or value is the default; a repeated key replaces.
+  template <class Map, class ReadValue>
+  std::error_code get_map_entry(wire_type wt, Map& m, ReadValue&& read_value) {
+    binary_reader e;
+    if (auto ec = open(wt, e)) return ec;
+    std::string key;
+    typename Map::mapped_type value{};
+    while (!e.at_end()) {
+      std::uint32_t tag = 0;
+      wire_type ewt{};
+      if (auto ec = e.read_key(tag, ewt)) return ec;
+      std::error_code ec;
+      if (tag == 1) {
+        ec = e.get_string(ewt, key);
+      } else if (tag == 2) {
+        ec = read_value(e, ewt, value);
+      } else {
+        ec = e.skip(ewt);
+      }
+      if (ec) return ec;
+    }
+    m.insert_or_assign(std::move(key), std::move(value));
+    return {};
+  }
+
+ private:
+  static std::uint32_t load_fixed32(const std::byte* p) noexcept {
+    std::uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(p[i]) << (8 * i);
+    return v;
+  }
+  static std::uint64_t load_fixed64(const std::byte* p) noexcept {
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(p[i]) << (8 * i);
+    return v;
+  }
+  static std::error_code enum_value(std::uint64_t v, std::int32_t& out) noexcept {
+    const auto s = static_cast<std::int64_t>(v);
+    if (s < std::numeric_limits<std::int32_t>::min() ||
+        s > std::numeric_limits<std::int32_t>::max()) {
+      return errc::value_out_of_range;
+    }
+    out = static_cast<std::int32_t>(s);
+    return {};
+  }
+  std::error_code advance(std::size_t n) noexcept {
+    if (remaining() < n) return errc::truncated_body;
+    p_ += n;
+    return {};
+  }
+  /// Reads a length and checks that that many bytes follow.
+  std::error_code read_length(std::size_t& n) noexcept {
+    std::uint64_t v = 0;
+    if (auto ec = read_varint(v)) return ec;
+    if (v > remaining()) return errc::truncated_body;
+    n = static_cast<std::size_t>(v);
+    return {};
+  }
+  template <class T, class ReadOne>
+  std::error_code get_packed(wire_type wt, wire_type element, std::vector<T>& out,
+                             ReadOne read_one) {
+    if (wt == element) {
+      T x{};
+      if (auto ec = read_one(*this, x)) return ec;
+      out.push_back(x);
+      return {};
+    }
+    if (wt != wire_type::len) return errc::wrong_wire_type;
+    std::size_t n = 0;
+    if (auto ec = read_length(n)) return ec;
+    binary_reader packed(bytes_view(p_, n), depth_);
+    p_ += n;
+    while (!packed.at_end()) {
+      T x{};
+      if (auto ec = read_one(packed, x)) {
+        // A packed run that ends inside a value is malformed, not a truncated body.
+        return ec == errc::truncated_body ? make_error_code(errc::malformed_body) : ec;
+      }
+      out.push_back(x);
+    }
+    return {};
+  }
+  template <class F>
+  std::error_code get_packed_fixed(wire_type wt, wire_type element, std::vector<F>& out) {
+    using bits = std::conditional_t<sizeof(F) == 4, std::uint32_t, std::uint64_t>;
+    auto load = [](const std::byte* p) {
+      if constexpr (sizeof(F) == 4) {
+        return std::bit_cast<F>(load_fixed32(p));
+      } else {
+        return std::bit_cast<F>(static_cast<bits>(load_fixed64(p)));
+      }
+    };
+    if (wt == element) {
+      if (remaining() < sizeof(F)) return errc::truncated_body;
+      out.push_back(load(p_));
+      p_ += sizeof(F);
+      return {};
+    }
+    if (wt != wire_type::len) return errc::wrong_wire_type;
+    std::size_t n = 0;
+    if (auto ec = read_length(n)) return ec;
+    if (n % sizeof(F) != 0) return errc::malformed_body;
+    const std::size_t count = n / sizeof(F);
+    const std::size_t old = out.size();
+    out.resize(old + count);
+    for (std::size_t i = 0; i < count; ++i) out[old + i] = load(p_ + i * sizeof(F));
+    p_ += n;
+    return {};
+  }
+
+  const std::byte* p_ = nullptr;
+  const std::byte* end_ = nullptr;
+  int depth_ = 0;
+};
+
+}  // namespace ember::codec

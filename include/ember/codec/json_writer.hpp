@@ -1,0 +1,204 @@
+// ember: writing message bodies as JSON (docs/body-encoding.md, "JSON bodies"), with fmt
+// for numbers and a hand-written string escaper. No DOM, no temporaries: text goes straight
+// into an `ember::buffer`.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "ember/codec/text.hpp"
+#include "ember/wire/buffer.hpp"
+
+namespace ember::codec {
+
+/// Appends one JSON value to a buffer. Commas are placed by the writer: after
+/// `begin_object`/`begin_array` nothing is pending, after any complete value a comma is.
+class json_writer {
+ public:
+  /// With `redact`, fields marked `secret` in the schema are written as "***" (for logs).
+  explicit json_writer(buffer& out, bool redact = false) noexcept : out_(out), redact_(redact) {}
+
+  buffer& out() noexcept { return out_; }
+  bool redacting() const noexcept { return redact_; }
+
+  void begin_object() {
+    separate();
+    put('{');
+    need_comma_ = false;
+  }
+  void end_object() {
+    put('}');
+    need_comma_ = true;
+  }
+  void begin_array() {
+    separate();
+    put('[');
+    need_comma_ = false;
+  }
+  void end_array() {
+    put(']');
+    need_comma_ = true;
+  }
+  /// A key that is a schema identifier (letters, digits, '_'): written without escaping.
+  void key(std::string_view name) {
+    separate();
+    char* p = reinterpret_cast<char*>(out_.prepare(name.size() + 3));
+    *p++ = '"';
+    std::memcpy(p, name.data(), name.size());
+    p[name.size()] = '"';
+    p[name.size() + 1] = ':';
+    out_.commit(name.size() + 3);
+    need_comma_ = false;
+  }
+  /// A key from data (a map key): escaped like any string.
+  void key_string(std::string_view name) {
+    value_string(name);
+    put(':');
+    need_comma_ = false;
+  }
+
+  void value_null() { raw("null"); }
+  void value_bool(bool v) { raw(v ? std::string_view("true") : std::string_view("false")); }
+  void value_sint(std::int64_t v) {
+    const fmt::format_int text(v);
+    raw({text.data(), text.size()});
+  }
+  void value_uint(std::uint64_t v) {
+    const fmt::format_int text(v);
+    raw({text.data(), text.size()});
+  }
+  /// Shortest text that reads back to the same float; NaN and infinities as strings.
+  void value_f32(float v) {
+    if (!std::isfinite(v) || (v == 0 && std::signbit(v))) return special(v);
+    separate();
+    char* p = reinterpret_cast<char*>(out_.prepare(32));
+    out_.commit(static_cast<std::size_t>(fmt::format_to(p, "{}", v) - p));
+    need_comma_ = true;
+  }
+  void value_f64(double v) {
+    if (!std::isfinite(v) || (v == 0 && std::signbit(v))) return special(v);
+    separate();
+    char* p = reinterpret_cast<char*>(out_.prepare(32));
+    out_.commit(static_cast<std::size_t>(fmt::format_to(p, "{}", v) - p));
+    need_comma_ = true;
+  }
+  /// Quotes and escapes `s`: `"` and `\` escaped, control characters as \n, \t ... or \u00XX,
+  /// valid UTF-8 copied as it is, each invalid byte replaced by U+FFFD.
+  void value_string(std::string_view s) {
+    separate();
+    put('"');
+    escape(s);
+    put('"');
+    need_comma_ = true;
+  }
+  /// Standard base64 with padding, as a string.
+  void value_bytes(const std::vector<std::byte>& v) {
+    separate();
+    const std::size_t n = base64_encoded_size(v.size());
+    char* p = reinterpret_cast<char*>(out_.prepare(n + 2));
+    p[0] = '"';
+    base64_encode(v, p + 1);
+    p[n + 1] = '"';
+    out_.commit(n + 2);
+    need_comma_ = true;
+  }
+  /// The placeholder written for secret fields when redacting.
+  void value_redacted() { raw("\"***\""); }
+
+ private:
+  void put(char c) { out_.push_back(static_cast<std::byte>(c)); }
+  void separate() {
+    if (need_comma_) put(',');
+  }
+  void raw(std::string_view s) {
+    separate();
+    out_.append(s);
+    need_comma_ = true;
+  }
+  void special(double v) {
+    if (std::isnan(v)) return raw("\"NaN\"");
+    if (std::isinf(v)) return raw(v > 0 ? std::string_view("\"Infinity\"") : "\"-Infinity\"");
+    raw("-0.0");
+  }
+  void escape(std::string_view s) {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const std::size_t n = s.size();
+    std::size_t run = 0;  // start of the pending run of bytes copied unchanged
+    std::size_t i = 0;
+    auto flush = [&] {
+      out_.append(p + run, i - run);
+    };
+    while (i < n) {
+      const unsigned char c = p[i];
+      if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+        ++i;
+        continue;
+      }
+      if (c >= 0x80) {
+        const std::size_t len = utf8_sequence_length(p + i, n - i);
+        if (len != 0) {
+          i += len;
+          continue;
+        }
+        flush();
+        out_.append(std::string_view("\\ufffd"));
+        run = ++i;
+        continue;
+      }
+      flush();
+      switch (c) {
+        case '"': out_.append(std::string_view("\\\"")); break;
+        case '\\': out_.append(std::string_view("\\\\")); break;
+        case '\n': out_.append(std::string_view("\\n")); break;
+        case '\r': out_.append(std::string_view("\\r")); break;
+        case '\t': out_.append(std::string_view("\\t")); break;
+        case '\b': out_.append(std::string_view("\\b")); break;
+        case '\f': out_.append(std::string_view("\\f")); break;
+        default: {
+          static constexpr char hex[] = "0123456789abcdef";
+          const char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+          out_.append(u, 6);
+        }
+      }
+      run = ++i;
+    }
+    flush();
+  }
+
+  buffer& out_;
+  bool redact_ = false;
+  bool need_comma_ = false;
+};
+
+/// Writes `msg` as redacted JSON to a fmt output; the generated `fmt::formatter`s use it.
+template <class T>
+fmt::format_context::iterator format_as_json(const T& msg, fmt::format_context& ctx) {
+  buffer b;
+  json_writer w(b, /*redact=*/true);
+  encode_json(w, msg);
+  const std::string_view s = b.str();
+  return std::copy(s.begin(), s.end(), ctx.out());
+}
+
+/// Writes an enum for logs: its name, or its number when the schema does not name it.
+inline fmt::format_context::iterator format_enum(std::string_view name, std::int64_t value,
+                                                 fmt::format_context& ctx) {
+  if (name.empty()) return fmt::format_to(ctx.out(), "{}", value);
+  return std::copy(name.begin(), name.end(), ctx.out());
+}
+
+/// The `parse` half of the generated formatters: no format options.
+struct message_formatter {
+  constexpr fmt::format_parse_context::iterator parse(fmt::format_parse_context& ctx) {
+    return ctx.begin();
+  }
+};
+
+}  // namespace ember::codec
