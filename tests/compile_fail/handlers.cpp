@@ -17,12 +17,12 @@ class service final : public nettest::test_handler {
   }
 #endif
 #ifdef EMBER_WRONG_SIGNATURE
-  asio::awaitable<nettest::fail_reply> fail(ember::session&, const nettest::echo_request&) override {
-    co_return nettest::fail_reply{};
+  asio::awaitable<nettest::raise_error_reply> raise_error(ember::session&, const nettest::echo_request&) override {
+    co_return nettest::raise_error_reply{};
   }
 #else
-  asio::awaitable<nettest::fail_reply> fail(ember::session&, const nettest::fail_request&) override {
-    co_return nettest::fail_reply{};
+  asio::awaitable<nettest::raise_error_reply> raise_error(ember::session&, const nettest::raise_error_request&) override {
+    co_return nettest::raise_error_reply{};
   }
 #endif
   asio::awaitable<nettest::join_reply> join(ember::session&, const nettest::join_request&) override {

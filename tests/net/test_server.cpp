@@ -4,6 +4,9 @@
 #define BOOST_TEST_MODULE net_server
 #include <boost/test/unit_test.hpp>
 
+#include <numeric>
+
+#include <asio/detached.hpp>
 #include <asio/read.hpp>
 #include <asio/write.hpp>
 
@@ -31,10 +34,10 @@ class handler final : public nettest::test_handler {
     if (r.delay_ms) co_await sleep(std::chrono::milliseconds(r.delay_ms));
     co_return nettest::echo_overlapping_reply{r.n, r.text};
   }
-  asio::awaitable<nettest::fail_reply> fail(ember::session&, const nettest::fail_request& r) override {
+  asio::awaitable<nettest::raise_error_reply> raise_error(ember::session&, const nettest::raise_error_request& r) override {
     if (r.internal) throw std::runtime_error("a bug in the handler");
     nettest::fail(nettest::error::refused);
-    co_return nettest::fail_reply{};
+    co_return nettest::raise_error_reply{};
   }
   asio::awaitable<nettest::join_reply> join(ember::session& s, const nettest::join_request& r) override {
     s.join(r.group);
@@ -264,12 +267,12 @@ BOOST_AUTO_TEST_CASE(a_throwing_handler_gives_an_error_frame_and_the_session_liv
   run(f.io, [&]() -> asio::awaitable<void> {
     auto c = co_await f.connected();
     nettest::client_stub stub(c);
-    auto game = co_await stub.fail({false});
+    auto game = co_await stub.raise_error({false});
     BOOST_REQUIRE(!game);
     BOOST_TEST(game.error().remote());
     BOOST_TEST(game.error().status == 1001u);
     BOOST_TEST(game.error().message == "the handler refused");
-    auto internal = co_await stub.fail({true});
+    auto internal = co_await stub.raise_error({true});
     BOOST_REQUIRE(!internal);
     BOOST_TEST(internal.error().status == static_cast<std::uint16_t>(ember::status::internal_error));
     auto after = co_await stub.echo({1, "alive", 0});
@@ -353,7 +356,7 @@ BOOST_AUTO_TEST_CASE(a_silent_session_is_closed_after_the_idle_timeout_and_pings
     auto pinging = co_await f.connected();  // pings every idle/3 = 100 ms
     auto t0 = std::chrono::steady_clock::now();
     BOOST_TEST(co_await closed_by_peer(silent));
-    BOOST_TEST(std::chrono::steady_clock::now() - t0 < 2s);
+    BOOST_TEST((std::chrono::steady_clock::now() - t0 < 2s));
     co_await sleep(600ms);
     BOOST_TEST(pinging.connected());
     BOOST_REQUIRE(co_await nettest::client_stub(pinging).echo({1, "", 0}));
@@ -435,7 +438,7 @@ BOOST_AUTO_TEST_CASE(a_firefly_client_gets_its_replies_in_request_order) {
     std::iota(expected.begin(), expected.end(), 0u);
     BOOST_TEST(order == expected, boost::test_tools::per_element());
     // A game error becomes the schema's error reply on Firefly.
-    auto refused = co_await c.call_raw(static_cast<std::uint16_t>(nettest::cmd::fail::id),
+    auto refused = co_await c.call_raw(static_cast<std::uint16_t>(nettest::cmd::raise_error::id),
                                        ember::as_bytes(R"({"internal":false})"));
     BOOST_REQUIRE(refused);
     nettest::error_reply body;

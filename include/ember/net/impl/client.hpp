@@ -363,27 +363,23 @@ inline asio::awaitable<failure> client::call_erased(std::uint16_t command, const
   co_return co_await core->call(command, body, opts, decode, out);
 }
 
+namespace detail {
+// A body that is already encoded, written as it is (whatever the encoding).
+inline void write_raw_body(const void* p, buffer& out, codec::encoding) {
+  out.append(*static_cast<const bytes_view*>(p));
+}
+inline std::error_code keep_raw_reply(bytes_view body, codec::encoding, void* out) {
+  static_cast<buffer*>(out)->append(body);
+  return {};
+}
+}  // namespace detail
+
 inline asio::awaitable<outcome<buffer>> client::call_raw(std::uint16_t command, bytes_view body,
                                                          call_options opts) {
-  struct raw_body {
-    bytes_view bytes;
-  };
-  buffer reply;
   auto core = core_;
-  // A raw body is written as it is, whatever the encoding.
-  struct raw_writer {
-    static void write(const void* p, buffer& out, codec::encoding) {
-      out.append(static_cast<const raw_body*>(p)->bytes);
-    }
-  };
-  raw_body rb{body};
-  failure f = co_await core->call(
-      command, body_writer::raw(&rb, &raw_writer::write), opts,
-      [](bytes_view b, codec::encoding, void* o) -> std::error_code {
-        static_cast<buffer*>(o)->append(b);
-        return {};
-      },
-      &reply);
+  buffer reply;
+  failure f = co_await core->call(command, body_writer::raw(&body, &detail::write_raw_body), opts,
+                                  &detail::keep_raw_reply, &reply);
   if (f.code) co_return f;
   co_return std::move(reply);
 }
