@@ -190,19 +190,24 @@ class _Builder:
             self.error(line, what, f"'{key}' must be {words[kind]}")
         return good
 
-    def check_ident(self, name: str, what: str, line: int, *, generated_ok: bool = False) -> bool:
+    def check_ident(self, name: str, what: str, line: int, *, generated_ok: bool = False,
+                    label: str = "") -> bool:
+        """Checks that `name` can be a C++ identifier of the generated code; `label` says
+        which name of the item it is when it is not the item's own (e.g. "server name")."""
+        quoted = f"{label} '{name}'" if label else f"'{name}'"
         if not _IDENT.match(name) or "__" in name or name.endswith("_"):
-            self.error(line, what, "invalid name: use letters, digits and '_', starting with a "
-                                   "letter, without '__' or a trailing '_'")
+            self.error(line, what, f"invalid {quoted if label else 'name'}: use "
+                                   "letters, digits and '_', starting with a letter, without "
+                                   "'__' or a trailing '_'")
             return False
         if name in CPP_KEYWORDS:
-            self.error(line, what, f"'{name}' is a C++ keyword")
+            self.error(line, what, f"{quoted} is a C++ keyword")
             return False
         if name in C_MACROS:
-            self.error(line, what, f"'{name}' is a macro of the C library")
+            self.error(line, what, f"{quoted} is a macro of the C library")
             return False
         if not generated_ok and name in GENERATED_NAMES:
-            self.error(line, what, f"'{name}' is a name the generated code uses")
+            self.error(line, what, f"{quoted} is a name the generated code uses")
             return False
         return True
 
@@ -221,8 +226,9 @@ class _Builder:
         self.command_tables()
         self.push_tables()
         self.error_tables()
-        self.fail_if_errors()
 
+        # Items with problems were left out above, so the checks below see only sound ones
+        # and every problem of the schema is reported in one run.
         enums = {e.name: e for e in self.enums}
         struct_names = {s.name for s in self.structs}
         messages: dict[str, Message] = {}
@@ -362,12 +368,15 @@ class _Builder:
         tags: dict[int, _FieldDraft] = {}
         names: dict[str, _FieldDraft] = {}
         base = self.src.locate(kind, index, key_pattern(list_key))
+        occurrences: dict[str, int] = {}
         for n, f in enumerate(raw):
             name = f.get("name")
             if isinstance(name, str):
                 what = f"field '{msg}.{name}'"
+                # the k-th field of this name is on the k-th line that names it
+                k = occurrences[name] = occurrences.get(name, 0) + 1
                 line = self.src.locate(kind, index, key_pattern(list_key),
-                                       key_pattern("name", name))
+                                       *[key_pattern("name", name)] * k)
             else:
                 what = f"field #{n + 1} of '{msg}'"
                 line = base
@@ -457,7 +466,7 @@ class _Builder:
             server = t.get("server")
             if server is not None:
                 sline = self.src.locate("command", i, key_pattern("server", server)) or line
-                self.check_ident(server, f"command '{name}' server '{server}'", sline)
+                self.check_ident(server, what, sline, label="server name")
             if cid is None or server is None or "request" not in t or "reply" not in t:
                 continue
             drafts = []
@@ -635,13 +644,21 @@ class _Builder:
     # --- cross checks
 
     def check_names(self) -> None:
-        # C++ type names in the schema's namespace.
+        # Names of the id enum and cmd:: descriptors; client_stub methods.
+        ids = [(c.line, c.name, f"command '{c.name}'", True) for c, _, _ in self.commands]
+        ids += [(p.line, p.name, f"push '{p.name}'", True) for p, _ in self.pushes]
+        ids += [(p.line, "on_" + p.name, f"push '{p.name}'", False) for p, _ in self.pushes]
+        duplicates = self.unique(ids)
+        # C++ type names in the schema's namespace (a command already reported as a duplicate
+        # would only repeat the problem through its request and reply names).
         types: list[tuple[int, str, str, bool]] = []  # (line, C++ name, description, plain)
         for e in self.enums:
             types.append((e.line, e.name, f"enum '{e.name}'", True))
         for s in self.structs:
             types.append((s.line, s.name, f"struct '{s.name}'", True))
         for cmd, req, rep in self.commands:
+            if (cmd.line, f"command '{cmd.name}'") in duplicates:
+                continue
             types.append((cmd.line, req.name, f"command '{cmd.name}'", False))
             types.append((cmd.line, rep.name, f"command '{cmd.name}'", False))
         for p, _ in self.pushes:
@@ -650,13 +667,10 @@ class _Builder:
             line = next(c.line for c, _, _ in self.commands if c.server == server)
             types.append((line, server + "_handler", f"server '{server}'", False))
         self.unique(types)
-        # Names of the id enum and cmd:: descriptors; client_stub methods.
-        ids = [(c.line, c.name, f"command '{c.name}'", True) for c, _, _ in self.commands]
-        ids += [(p.line, p.name, f"push '{p.name}'", True) for p, _ in self.pushes]
-        ids += [(p.line, "on_" + p.name, f"push '{p.name}'", False) for p, _ in self.pushes]
-        self.unique(ids)
 
-    def unique(self, entries: list[tuple[int, str, str, bool]]) -> None:
+    def unique(self, entries: list[tuple[int, str, str, bool]]) -> set[tuple[int, str]]:
+        """Reports names used twice; returns the (line, description) of each item reported."""
+        reported: set[tuple[int, str]] = set()
         seen: dict[str, tuple[int, str]] = {}
         for line, name, desc, plain in sorted(entries, key=lambda e: e[0]):
             if name in seen:
@@ -666,8 +680,10 @@ class _Builder:
                 else:
                     self.error(line, desc, f"generated name '{name}' already used by "
                                            f"{odesc}{_at(oline)}")
+                reported.add((line, desc))
             else:
                 seen[name] = (line, desc)
+        return reported
 
     def check_ids(self) -> None:
         entries = [(c.line, c.id, f"command '{c.name}'", "command", i)

@@ -53,7 +53,8 @@ class SourceMap:
 
     def locate(self, kind: str, index: int | None, *patterns: str) -> int:
         """The line of an item: inside its section, the line matching the first pattern;
-        searching on from there for each following one. Falls back to the last line found,
+        searching on from there for each following one (from the next line when a pattern
+        repeats the one before). Falls back to the last line found,
         the section's header, or a match anywhere in the file; 0 when nothing matches."""
         sec = self.section(kind, index)
         if sec is None:
@@ -63,11 +64,14 @@ class SourceMap:
             return 0
         first, last = sec
         line = first
+        previous = None
         for pat in patterns:
-            found = self.find(pat, line, last)
+            # a repeated pattern means the next occurrence; another may be on the same line
+            found = self.find(pat, line + 1 if pat == previous else line, last)
             if found is None:
                 break
             line = found
+            previous = pat
         return line
 
 
