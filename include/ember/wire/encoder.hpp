@@ -22,8 +22,8 @@ struct frame_mark {
   std::size_t offset = 0;
 };
 
-/// Where a Firefly frame being encoded starts in its buffer; a type of its own so that the
-/// wrong `end_frame` does not compile.
+/// Where a Firefly frame being encoded starts in its buffer; a type of its own so that
+/// `end_frame` always patches the header its `begin_frame` wrote.
 struct firefly_frame_mark {
   std::size_t offset = 0;
 };
