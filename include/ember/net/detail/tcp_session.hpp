@@ -101,7 +101,7 @@ class tcp_session final : public session,
   void send_error(const request_info& info, std::uint16_t code, std::string_view message);
   /// Appends one frame: header, then the body written by `write_body` in place.
   template <class WriteBody>
-  void append_frame(wire::frame_kind kind, std::uint32_t command, std::uint32_t seq,
+  std::error_code append_frame(wire::frame_kind kind, std::uint32_t command, std::uint32_t seq,
                     codec::encoding enc, WriteBody&& write_body);
   void queued();
   void after_drain();

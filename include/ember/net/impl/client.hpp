@@ -16,6 +16,7 @@
 #include "ember/codec/json_reader.hpp"
 #include "ember/log.hpp"
 #include "ember/wire/decoder.hpp"
+#include "ember/wire/encoder.hpp"
 #include "ember/wire/handshake.hpp"
 
 namespace ember::detail {
@@ -82,7 +83,7 @@ class client_core : public std::enable_shared_from_this<client_core> {
     // by its arrival, by the connection closing or by the deadline above).
     wire::client_hello hello;
     hello.encoding = static_cast<std::uint8_t>(options_.encoding);
-    append_frame(wire::frame_kind::handshake, 0, 0, [&](buffer& b) { hello.encode(b); });
+    (void)append_frame(wire::frame_kind::handshake, 0, 0, [&](buffer& b) { hello.encode(b); });
     schedule_flush();
     asio::steady_timer wake(ex_, std::chrono::steady_clock::time_point::max());
     handshake_timer_ = &wake;
@@ -106,8 +107,9 @@ class client_core : public std::enable_shared_from_this<client_core> {
     auto self = shared_from_this();
     if (!open_ || (native() && !handshaken_)) co_return failure{make_error_code(errc::not_connected), 0, {}};
     const std::uint32_t seq = ++next_seq_;
-    append_frame(wire::frame_kind::request, command, seq,
-                 [&](buffer& b) { body(b, options_.encoding); });
+    if (auto ec = append_frame(wire::frame_kind::request, command, seq,
+                               [&](buffer& b) { body(b, options_.encoding); }))
+      co_return failure{ec, 0, "request larger than the server accepts"};
     schedule_flush();
     asio::steady_timer timer(ex_, opts.timeout.count() ? opts.timeout : options_.default_timeout);
     pending_call p{&timer, decode, out, {}, false};
@@ -156,6 +158,7 @@ class client_core : public std::enable_shared_from_this<client_core> {
   buffer writing_;
   std::uint64_t session_id_ = 0;
   std::uint32_t idle_timeout_ms_ = 0;
+  std::uint32_t server_max_frame_ = 0;  // from the handshake: larger requests fail at once
   std::uint32_t next_seq_ = 0;
   std::uint32_t next_reply_seq_ = 0;  // Firefly: replies come in request order
   std::uint32_t last_push_seq_ = 0;
@@ -166,26 +169,17 @@ class client_core : public std::enable_shared_from_this<client_core> {
 
  private:
   template <class WriteBody>
-  void append_frame(wire::frame_kind kind, std::uint32_t command, std::uint32_t seq,
-                    WriteBody&& write_body) {
-    const std::size_t start = out_.size();
-    const std::size_t header = native() ? wire::native_header_size : wire::firefly_header_size;
-    out_.prepare(header);
-    out_.commit(header);
-    write_body(out_);
-    const auto length = static_cast<std::uint32_t>(out_.size() - start - header);
-    if (native()) {
-      wire::frame_header h;
-      h.length = length;
-      h.kind = kind;
-      h.flags = options_.encoding == codec::encoding::json ? wire::flag::json : 0;
-      h.command = static_cast<std::uint16_t>(command);
-      h.seq = seq;
-      h.ack = last_push_seq_;
-      wire::write_header(out_.data() + start, h);
-    } else {
-      wire::write_firefly_header(out_.data() + start, options_.firefly, command, length);
-    }
+  std::error_code append_frame(wire::frame_kind kind, std::uint32_t command, std::uint32_t seq,
+                               WriteBody&& write_body) {
+    const std::size_t max_body = server_max_frame_ ? server_max_frame_ : options_.max_frame;
+    if (!native()) return wire::append_frame(out_, options_.firefly, command, write_body, max_body);
+    wire::frame_header h;
+    h.kind = kind;
+    h.flags = options_.encoding == codec::encoding::json ? wire::flag::json : 0;
+    h.command = static_cast<std::uint16_t>(command);
+    h.seq = seq;
+    h.ack = last_push_seq_;
+    return wire::append_frame(out_, h, write_body, max_body);
   }
 
   // Calls made in the same event-loop round leave in one write.
@@ -256,7 +250,7 @@ class client_core : public std::enable_shared_from_this<client_core> {
       ping_timer_.expires_after(interval);
       auto [ec] = co_await ping_timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
       if (ec || !open_) co_return;
-      append_frame(wire::frame_kind::ping, 0, ++n, [](buffer&) {});
+      (void)append_frame(wire::frame_kind::ping, 0, ++n, [](buffer&) {});
       schedule_flush();
     }
   }
@@ -284,11 +278,12 @@ class client_core : public std::enable_shared_from_this<client_core> {
         handshaken_ = true;
         session_id_ = hello->session_id;
         idle_timeout_ms_ = hello->idle_timeout_ms;
+        server_max_frame_ = hello->max_frame;
         if (handshake_timer_) handshake_timer_->cancel();
         return true;
       }
       case frame_kind::ping:
-        append_frame(frame_kind::pong, 0, f.seq, [](buffer&) {});
+        (void)append_frame(frame_kind::pong, 0, f.seq, [](buffer&) {});
         schedule_flush();
         return true;
       case frame_kind::pong:

@@ -15,6 +15,7 @@
 
 #include "ember/codec/json_reader.hpp"
 #include "ember/log.hpp"
+#include "ember/wire/encoder.hpp"
 
 namespace ember::net {
 namespace detail {
@@ -120,7 +121,7 @@ inline bool tcp_session::on_frame(const wire::frame& f) {
     case frame_kind::handshake:
       return on_handshake(f);
     case frame_kind::ping:
-      append_frame(frame_kind::pong, 0, f.seq, codec::encoding::binary, [](buffer&) {});
+      (void)append_frame(frame_kind::pong, 0, f.seq, codec::encoding::binary, [](buffer&) {});
       queued();
       return state_ == state::open;
     case frame_kind::pong:
@@ -157,8 +158,8 @@ inline bool tcp_session::on_handshake(const wire::frame& f) {
   reply.idle_timeout_ms = static_cast<std::uint32_t>(srv_.options_.idle_timeout.count());
   reply.max_frame = static_cast<std::uint32_t>(srv_.options_.max_frame);
   randombytes_buf(reply.token.data(), reply.token.size());
-  append_frame(wire::frame_kind::handshake, 0, 0, codec::encoding::binary,
-               [&](buffer& b) { reply.encode(b); });
+  (void)append_frame(wire::frame_kind::handshake, 0, 0, codec::encoding::binary,
+                     [&](buffer& b) { reply.encode(b); });
   queued();
   return state_ == state::open;
 }
@@ -299,25 +300,18 @@ inline void tcp_session::finish_request(const request_info& info, std::exception
 }
 
 template <class WriteBody>
-void tcp_session::append_frame(wire::frame_kind kind, std::uint32_t command, std::uint32_t seq,
-                               codec::encoding enc, WriteBody&& write_body) {
-  const std::size_t start = out_.size();
-  const std::size_t header = native_ ? wire::native_header_size : wire::firefly_header_size;
-  out_.prepare(header);
-  out_.commit(header);
-  write_body(out_);
-  const auto length = static_cast<std::uint32_t>(out_.size() - start - header);
-  if (native_) {
-    wire::frame_header h;
-    h.length = length;
-    h.kind = kind;
-    h.flags = enc == codec::encoding::json ? wire::flag::json : 0;
-    h.command = static_cast<std::uint16_t>(command);
-    h.seq = seq;
-    wire::write_header(out_.data() + start, h);
-  } else {
-    wire::write_firefly_header(out_.data() + start, srv_.options_.firefly, command, length);
-  }
+std::error_code tcp_session::append_frame(wire::frame_kind kind, std::uint32_t command,
+                                          std::uint32_t seq, codec::encoding enc,
+                                          WriteBody&& write_body) {
+  // One frame may fill the write queue, not more.
+  const std::size_t max_body = srv_.options_.max_write_queue;
+  if (!native_) return wire::append_frame(out_, srv_.options_.firefly, command, write_body, max_body);
+  wire::frame_header h;
+  h.kind = kind;
+  h.flags = enc == codec::encoding::json ? wire::flag::json : 0;
+  h.command = static_cast<std::uint16_t>(command);
+  h.seq = seq;
+  return wire::append_frame(out_, h, write_body, max_body);
 }
 
 inline void tcp_session::send_error(std::uint32_t command, std::uint32_t seq,
@@ -330,40 +324,54 @@ inline void tcp_session::send_error(const request_info& info, std::uint16_t code
                                     std::string_view message) {
   if (state_ != state::open) return;
   if (native_) {
-    append_frame(wire::frame_kind::error, info.command, info.seq, info.encoding, [&](buffer& b) {
+    (void)append_frame(wire::frame_kind::error, info.command, info.seq, info.encoding, [&](buffer& b) {
       codec::encode(b, codec::error_body{code, std::string(message)}, info.encoding);
     });
   } else if (auto custom = srv_.table_->error_reply()) {
     // Firefly has no error frames: the reply the schema defines for errors goes instead.
-    append_frame(wire::frame_kind::response, info.command, info.seq, info.encoding,
-                 [&](buffer& b) { custom(b, info.encoding, code, message); });
+    (void)append_frame(wire::frame_kind::response, info.command, info.seq, info.encoding,
+                       [&](buffer& b) { custom(b, info.encoding, code, message); });
   } else {
-    append_frame(wire::frame_kind::response, info.command, info.seq, info.encoding, [&](buffer& b) {
-      codec::encode(b, codec::error_body{code, std::string(message)}, info.encoding);
-    });
+    (void)append_frame(wire::frame_kind::response, info.command, info.seq, info.encoding,
+                       [&](buffer& b) {
+                         codec::encode(b, codec::error_body{code, std::string(message)},
+                                       info.encoding);
+                       });
   }
   queued();
 }
 
 inline void tcp_session::reply_body(const request_info& req, const body_writer& body) {
   if (state_ != state::open) return;
-  append_frame(wire::frame_kind::response, req.command, req.seq, req.encoding,
-               [&](buffer& b) { body(b, req.encoding); });
+  if (append_frame(wire::frame_kind::response, req.command, req.seq, req.encoding,
+                   [&](buffer& b) { body(b, req.encoding); })) {
+    log::error("session {}: the reply to command {} is larger than the write queue", id_,
+               req.command);
+    return send_error(req, static_cast<std::uint16_t>(status::internal_error), "reply too large");
+  }
   queued();
 }
 
 inline void tcp_session::push_body(std::uint16_t push_id, const body_writer& body) {
   if (state_ != state::open) return;
-  append_frame(wire::frame_kind::push, push_id, ++push_seq_, push_encoding_,
-               [&](buffer& b) { body(b, push_encoding_); });
+  if (append_frame(wire::frame_kind::push, push_id, ++push_seq_, push_encoding_,
+                   [&](buffer& b) { body(b, push_encoding_); })) {
+    --push_seq_;
+    log::error("session {}: push {} is larger than the write queue; not sent", id_, push_id);
+    return;
+  }
   queued();
 }
 
 inline void tcp_session::push_encoded(std::uint16_t push_id, codec::encoding enc,
                                       bytes_view body) {
   if (state_ != state::open) return;
-  append_frame(wire::frame_kind::push, push_id, ++push_seq_, enc,
-               [&](buffer& b) { b.append(body); });
+  if (append_frame(wire::frame_kind::push, push_id, ++push_seq_, enc,
+                   [&](buffer& b) { b.append(body); })) {
+    --push_seq_;
+    log::error("session {}: push {} is larger than the write queue; not sent", id_, push_id);
+    return;
+  }
   queued();
 }
 
@@ -585,13 +593,12 @@ inline void server::refuse(asio::ip::tcp::socket& socket, status why) {
   std::error_code ec;
   if (options_.framing == framing::native) {
     buffer b;
-    b.resize(wire::native_header_size);
-    codec::encode(b, codec::error_body{static_cast<std::uint16_t>(why), "server full"},
-                  codec::encoding::binary);
     wire::frame_header h;
-    h.length = static_cast<std::uint32_t>(b.size() - wire::native_header_size);
     h.kind = wire::frame_kind::error;
-    wire::write_header(b.data(), h);
+    (void)wire::append_frame(b, h, [&](buffer& out) {
+      codec::encode(out, codec::error_body{static_cast<std::uint16_t>(why), "server full"},
+                    codec::encoding::binary);
+    });
     socket.non_blocking(true, ec);
     socket.write_some(asio::buffer(b.data(), b.size()), ec);
   }
