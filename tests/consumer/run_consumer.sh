@@ -2,6 +2,8 @@
 # Builds and runs tests/consumer/project against ember twice: as a subproject, then installed
 # (pkg-config + ember-codegen on PATH). usage: run_consumer.sh EMBER_SOURCE_DIR
 set -euo pipefail
+# Runs a step quietly; shows its output only when it fails.
+quiet() { "$@" >"$work/step.log" 2>&1 || { cat "$work/step.log"; echo "failed: $*"; exit 1; }; }
 src=$(cd "$1" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -11,17 +13,17 @@ mkdir -p "$work/sub/subprojects"
 mkdir -p "$work/sub/subprojects/ember"
 (cd "$src" && tar --exclude='./build*' --exclude='./.git' -cf - .) | tar -C "$work/sub/subprojects/ember" -xf -
 echo "== as a subproject"
-meson setup "$work/sub/build" "$work/sub" >/dev/null
-ninja -C "$work/sub/build" >/dev/null
+quiet meson setup "$work/sub/build" "$work/sub"
+quiet ninja -C "$work/sub/build"
 "$work/sub/build/hello"
 
 echo "== installed, through pkg-config"
-meson setup "$work/ember-build" "$src" --prefix "$work/prefix" -Dtests=false -Dexamples=false -Dtools=false >/dev/null
-meson install -C "$work/ember-build" >/dev/null
+quiet meson setup "$work/ember-build" "$src" --prefix "$work/prefix" -Dtests=false -Dexamples=false -Dtools=false
+quiet meson install -C "$work/ember-build"
 cp -r "$src/tests/consumer/project" "$work/inst"
 export PKG_CONFIG_PATH="$work/prefix/lib/x86_64-linux-gnu/pkgconfig:$work/prefix/lib/pkgconfig:$work/prefix/share/pkgconfig"
 export PATH="$work/prefix/bin:$PATH"
-meson setup "$work/inst/build" "$work/inst" -Duse_subproject=false >/dev/null
-ninja -C "$work/inst/build" >/dev/null
+quiet meson setup "$work/inst/build" "$work/inst" -Duse_subproject=false
+quiet ninja -C "$work/inst/build"
 "$work/inst/build/hello"
 echo "consumer project built and ran both ways"
