@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <exception>
 #include <stdexcept>
+#include <sys/resource.h>
 
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -534,6 +535,12 @@ inline server::~server() {
 }
 
 inline void server::start() {
+  // Each session is a descriptor: lift the soft limit (1,024 on most systems) to the hard one.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
   asio::ip::tcp::endpoint ep(asio::ip::make_address(options_.host), options_.port);
   acceptor_.open(ep.protocol());
   acceptor_.set_option(asio::socket_base::reuse_address(true));
