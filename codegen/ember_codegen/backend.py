@@ -94,6 +94,12 @@ def default_init(f: Field, schema: Schema) -> str:
     return ""
 
 
+def param_default(f: Field, schema: Schema) -> str:
+    """The default argument of a field's constructor parameter: its default value."""
+    init = default_init(f, schema)
+    return init if init else " = {}"
+
+
 def message_doc(msg: Message, schema: Schema) -> str:
     """The doc line of a message without its own `doc`."""
     if msg.origin in ("request", "reply"):
@@ -120,6 +126,7 @@ def environment() -> tuple[jinja2.Environment, _TrackingLoader]:
     env.filters["qualified"] = qualified
     env.filters["default_init"] = default_init
     env.filters["message_doc"] = message_doc
+    env.filters["param_default"] = param_default
     env.globals["version"] = __version__
     env.globals["abi"] = CODEGEN_ABI
     return env, loader

@@ -271,7 +271,7 @@ BOOST_AUTO_TEST_CASE(an_older_reader_skips_the_fields_a_newer_writer_added) {
 }
 
 BOOST_AUTO_TEST_CASE(a_newer_reader_gives_defaults_for_fields_an_older_writer_lacks) {
-  const item_v1 v1{.id = 7, .name = "shield"};
+  const item_v1 v1{7, "shield"};
   item_v2 v2;
   BOOST_TEST(from_binary(to_binary(v1).view(), v2) == std::error_code());
   item_v2 expected;
