@@ -8,18 +8,17 @@
 #include <optional>
 #include <string>
 #include <utility>
-#include <variant>
 #include <vector>
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 
 #include "ember/error.hpp"
+#include "ember/net/detail/frame_stream.hpp"
 #include "ember/net/dispatch.hpp"
 #include "ember/net/groups.hpp"
 #include "ember/net/server_options.hpp"
 #include "ember/net/session.hpp"
-#include "ember/wire/decoder.hpp"
 #include "ember/wire/handshake.hpp"
 
 namespace ember::net {
@@ -111,7 +110,7 @@ class tcp_session final : public session,
   server& srv_;
   asio::ip::tcp::socket socket_;
   std::uint64_t id_;
-  std::variant<wire::native_decoder, wire::firefly_decoder> decoder_;
+  frame_stream stream_;
   buffer out_;      // frames waiting for the socket
   buffer writing_;  // frames handed to an asynchronous write
   std::string remote_;

@@ -3,7 +3,6 @@
 
 #include <array>
 #include <unordered_map>
-#include <variant>
 
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -15,7 +14,7 @@
 
 #include "ember/codec/json_reader.hpp"
 #include "ember/log.hpp"
-#include "ember/wire/decoder.hpp"
+#include "ember/net/detail/frame_stream.hpp"
 #include "ember/wire/encoder.hpp"
 #include "ember/wire/handshake.hpp"
 
@@ -38,11 +37,7 @@ class client_core : public std::enable_shared_from_this<client_core> {
         options_(options),
         socket_(ex),
         ping_timer_(ex),
-        decoder_(options.framing == net::framing::native
-                     ? decltype(decoder_)(std::in_place_index<0>,
-                                          wire::decoder_limits{options.max_frame})
-                     : decltype(decoder_)(std::in_place_index<1>, options.firefly,
-                                          wire::decoder_limits{options.max_frame})) {}
+        stream_(options.framing, options.firefly, options.max_frame) {}
 
   bool native() const noexcept { return options_.framing == net::framing::native; }
 
@@ -150,7 +145,7 @@ class client_core : public std::enable_shared_from_this<client_core> {
   asio::ip::tcp::socket socket_;
   asio::steady_timer ping_timer_;
   asio::steady_timer* handshake_timer_ = nullptr;
-  std::variant<wire::native_decoder, wire::firefly_decoder> decoder_;
+  net::detail::frame_stream stream_;
   std::unordered_map<std::uint32_t, pending_call*> pending_;
   std::unordered_map<std::uint16_t, std::function<void(bytes_view, codec::encoding)>> pushes_;
   std::function<void(std::error_code)> on_close_;
@@ -221,25 +216,12 @@ class client_core : public std::enable_shared_from_this<client_core> {
       auto [ec] = co_await socket_.async_wait(asio::socket_base::wait_read, use_tuple);
       if (!open_) co_return;
       if (ec) co_return close(ec);
-      for (int round = 0; round < 8 && open_; ++round) {
-        std::error_code rec;
-        std::size_t n = socket_.read_some(asio::buffer(read_buffer), rec);
-        if (rec == asio::error::would_block || rec == asio::error::try_again) break;
-        if (rec) co_return close(rec == asio::error::eof ? make_error_code(errc::disconnected) : rec);
-        std::error_code derr = std::visit(
-            [&](auto& d) {
-              return d.feed(bytes_view(read_buffer.data(), n),
-                            [this](const wire::frame& f) { return on_frame(f); });
-            },
-            decoder_);
-        if (derr) {
-          log::warn("client: bad frame from server: {}", derr.message());
-          co_return close(derr);
-        }
-        if (n < read_buffer.size()) break;
-      }
-      if (!std::visit([](auto& d) { return d.has_partial(); }, decoder_))
-        std::visit([](auto& d) { d.shrink(); }, decoder_);
+      auto r = stream_.read_available(
+          socket_, read_buffer, [this](const wire::frame& f) { return on_frame(f); },
+          [this] { return open_; });
+      if (r.bad_frame) log::warn("client: bad frame from server: {}", r.error.message());
+      if (r.error == asio::error::eof) co_return close(make_error_code(errc::disconnected));
+      if (r.error) co_return close(r.error);
     }
   }
 

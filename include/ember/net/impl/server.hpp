@@ -29,11 +29,7 @@ inline tcp_session::tcp_session(server& srv, asio::ip::tcp::socket socket, std::
     : srv_(srv),
       socket_(std::move(socket)),
       id_(id),
-      decoder_(srv.options_.framing == framing::native
-                   ? decltype(decoder_)(std::in_place_index<0>,
-                                        wire::decoder_limits{srv.options_.max_frame})
-                   : decltype(decoder_)(std::in_place_index<1>, srv.options_.firefly,
-                                        wire::decoder_limits{srv.options_.max_frame})),
+      stream_(srv.options_.framing, srv.options_.firefly, srv.options_.max_frame),
       created_(srv.now()),
       last_receive_(srv.now()),
       last_refill_(srv.now()),
@@ -73,41 +69,23 @@ inline asio::awaitable<void> tcp_session::read_loop() {
       abort(ec);
       break;
     }
-    // Drain what is there (a few rounds at most, to stay fair to other sessions).
-    for (int round = 0; round < 8 && state_ == state::open; ++round) {
-      auto buf = srv_.read_buffer();
-      std::error_code rec;
-      std::size_t n = socket_.read_some(asio::buffer(buf.data(), buf.size()), rec);
-      if (rec == asio::error::would_block || rec == asio::error::try_again) break;
-      if (rec == asio::error::eof) {
-        bool partial = std::visit([](auto& d) { return d.has_partial(); }, decoder_);
-        if (partial) log::info("session {} ({}): stream ended inside a frame", id_, remote_);
-        close("peer closed the connection");
-        co_return;
-      }
-      if (rec) {
-        abort(rec);
-        co_return;
-      }
-      last_receive_ = srv_.now();
-      std::error_code derr = std::visit(
-          [&](auto& d) {
-            return d.feed(bytes_view(buf.data(), n),
-                          [this](const wire::frame& f) { return on_frame(f); });
-          },
-          decoder_);
-      if (derr) {
-        abort(derr);
-        co_return;
-      }
-      if (n < buf.size()) break;
+    auto r = stream_.read_available(
+        socket_, srv_.read_buffer(), [this](const wire::frame& f) { return on_frame(f); },
+        [this] { return state_ == state::open; });
+    if (r.bytes) last_receive_ = srv_.now();
+    if (r.error == asio::error::eof) {
+      if (stream_.has_partial()) log::info("session {} ({}): stream ended inside a frame", id_, remote_);
+      close("peer closed the connection");
+      co_return;
     }
-    if (std::visit([](auto& d) { return d.has_partial(); }, decoder_)) {
-      if (partial_since_ == coarse_time{}) partial_since_ = srv_.now();
-    } else {
+    if (r.error) {
+      abort(r.error);
+      co_return;
+    }
+    if (!stream_.has_partial())
       partial_since_ = {};
-      std::visit([](auto& d) { d.shrink(); }, decoder_);
-    }
+    else if (partial_since_ == coarse_time{})
+      partial_since_ = srv_.now();
   }
 }
 
