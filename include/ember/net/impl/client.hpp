@@ -15,6 +15,7 @@
 #include "ember/codec/json_reader.hpp"
 #include "ember/log.hpp"
 #include "ember/net/detail/frame_stream.hpp"
+#include "ember/net/detail/seq_table.hpp"
 #include "ember/wire/encoder.hpp"
 #include "ember/wire/handshake.hpp"
 
@@ -25,6 +26,7 @@ class client_core : public std::enable_shared_from_this<client_core> {
  public:
   /// A call waiting for its reply: woken by cancelling its timer.
   struct pending_call {
+    std::uint32_t seq;
     asio::steady_timer* timer;
     client::decode_fn decode;
     void* out;
@@ -107,12 +109,12 @@ class client_core : public std::enable_shared_from_this<client_core> {
       co_return failure{ec, 0, "request larger than the server accepts"};
     schedule_flush();
     asio::steady_timer timer(ex_, opts.timeout.count() ? opts.timeout : options_.default_timeout);
-    pending_call p{&timer, decode, out, {}, false};
-    pending_.emplace(seq, &p);
+    pending_call p{seq, &timer, decode, out, {}, false};
+    pending_.insert(&p);
     co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     if (!p.done) {
       // Deadline passed: forget the call, so a late reply is dropped, not misdelivered.
-      pending_.erase(seq);
+      pending_.take(seq);
       co_return failure{make_error_code(errc::timeout), 0, {}};
     }
     co_return std::move(p.result);
@@ -127,9 +129,7 @@ class client_core : public std::enable_shared_from_this<client_core> {
     ping_timer_.cancel();
     if (handshake_timer_) handshake_timer_->cancel();
     // Every call in flight ends now.
-    auto pending = std::move(pending_);
-    pending_.clear();
-    for (auto& [seq, p] : pending) {
+    for (pending_call* p : pending_.take_all()) {
       p->done = true;
       p->result = failure{make_error_code(errc::disconnected), 0, {}};
       p->timer->cancel();
@@ -146,7 +146,7 @@ class client_core : public std::enable_shared_from_this<client_core> {
   asio::steady_timer ping_timer_;
   asio::steady_timer* handshake_timer_ = nullptr;
   net::detail::frame_stream stream_;
-  std::unordered_map<std::uint32_t, pending_call*> pending_;
+  net::detail::seq_table<pending_call> pending_;
   std::unordered_map<std::uint16_t, std::function<void(bytes_view, codec::encoding)>> pushes_;
   std::function<void(std::error_code)> on_close_;
   buffer out_;
@@ -289,10 +289,8 @@ class client_core : public std::enable_shared_from_this<client_core> {
       log::warn("client: server error {}: {}", e.status, e.message);
       return true;
     }
-    auto it = pending_.find(seq);
-    if (it == pending_.end()) return true;  // its caller gave up (timeout): drop it
-    pending_call* p = it->second;
-    pending_.erase(it);
+    pending_call* p = pending_.take(seq);
+    if (!p) return true;  // its caller gave up (timeout): drop it
     const auto enc = native() ? body_encoding(f) : options_.encoding;
     if (is_error) {
       codec::error_body e;
