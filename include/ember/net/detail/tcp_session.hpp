@@ -91,8 +91,10 @@ class tcp_session final : public session,
   bool on_request(const wire::frame& f);
   bool take_token();
 
+  /// Runs `work` now, or after the session's ordered requests before it.
   void run_ordered(request_info info, asio::awaitable<void> work);
-  asio::awaitable<void> ordered_worker(request_info info, asio::awaitable<void> work);
+  void spawn(request_info info, asio::awaitable<void> work, bool ordered);
+  void next_ordered();
   void finish_request(const request_info& info, std::exception_ptr error);
 
   void send_error(std::uint32_t command, std::uint32_t seq, codec::encoding enc, status code,

@@ -203,10 +203,7 @@ inline bool tcp_session::on_request(const wire::frame& f) {
   if (entry->ordered || !native_) {
     run_ordered(std::move(info), std::move(work));
   } else {
-    asio::co_spawn(socket_.get_executor(), std::move(work),
-                   [self = shared_from_this(), info](std::exception_ptr e) {
-                     self->finish_request(info, e);
-                   });
+    spawn(std::move(info), std::move(work), false);
   }
   return state_ == state::open;
 }
@@ -224,40 +221,35 @@ inline void tcp_session::run_ordered(request_info info, asio::awaitable<void> wo
     return;
   }
   ordered_running_ = true;
-  asio::co_spawn(socket_.get_executor(), ordered_worker(std::move(info), std::move(work)),
-                 [](std::exception_ptr) {});
+  spawn(std::move(info), std::move(work), true);
 }
 
-inline asio::awaitable<void> tcp_session::ordered_worker(request_info info,
-                                                         asio::awaitable<void> work) {
-  auto self = shared_from_this();
-  for (;;) {
-    std::exception_ptr error;
-    try {
-      co_await std::move(work);
-    } catch (...) {
-      error = std::current_exception();
-    }
-    finish_request(info, error);
-    if (!queue_head_) break;
-    auto node = std::move(queue_head_);
-    queue_head_ = std::move(node->next);
-    if (!queue_head_) queue_tail_ = nullptr;
-    info = std::move(node->info);
-    work = std::move(node->work);
-    if (state_ != state::open) {
-      // The client is gone: requests that have not started are dropped, not run.
-      finish_request(info, nullptr);
-      while (queue_head_) {
-        auto n = std::move(queue_head_);
-        queue_head_ = std::move(n->next);
-        finish_request(n->info, nullptr);
-      }
-      queue_tail_ = nullptr;
-      break;
+inline void tcp_session::spawn(request_info info, asio::awaitable<void> work, bool ordered) {
+  asio::co_spawn(socket_.get_executor(), std::move(work),
+                 [self = shared_from_this(), info = std::move(info), ordered](std::exception_ptr e) {
+                   self->finish_request(info, e);
+                   if (ordered) self->next_ordered();
+                 });
+}
+
+inline void tcp_session::next_ordered() {
+  if (queue_head_ && state_ != state::open) {
+    // The client is gone: requests that have not started are dropped, not run.
+    while (queue_head_) {
+      auto n = std::move(queue_head_);
+      queue_head_ = std::move(n->next);
+      finish_request(n->info, nullptr);
     }
   }
-  ordered_running_ = false;
+  if (!queue_head_) {
+    queue_tail_ = nullptr;
+    ordered_running_ = false;
+    return;
+  }
+  auto node = std::move(queue_head_);
+  queue_head_ = std::move(node->next);
+  if (!queue_head_) queue_tail_ = nullptr;
+  spawn(std::move(node->info), std::move(node->work), true);
 }
 
 inline void tcp_session::finish_request(const request_info& info, std::exception_ptr error) {
