@@ -11,6 +11,7 @@
 #include <asio/write.hpp>
 
 #include "ember/net/client.hpp"
+#include "ember/wire/encoder.hpp"
 #include "nettest_client.hpp"
 #include "nettest_server.hpp"
 #include "support/run.hpp"
@@ -134,6 +135,11 @@ BOOST_AUTO_TEST_CASE(json_bodies_work_like_binary_ones) {
     auto r = co_await stub.echo({9, "\"quoted\" \xc3\xa9", 0});
     BOOST_REQUIRE(r);
     BOOST_TEST(r->text == "\"quoted\" \xc3\xa9");
+    std::vector<std::string> pushed;  // pushes come in the encoding the handshake chose
+    stub.on_notice([&](const nettest::notice& n) { pushed.push_back(n.text); });
+    BOOST_REQUIRE(co_await stub.push_me({3, 2}));
+    BOOST_REQUIRE(co_await wait_until([&] { return pushed.size() == 3; }));
+    BOOST_TEST(pushed[2] == "xx");
   }());
 }
 
@@ -445,6 +451,49 @@ BOOST_AUTO_TEST_CASE(a_firefly_client_gets_its_replies_in_request_order) {
     BOOST_REQUIRE(!ember::codec::decode(refused->view(), ember::codec::encoding::json, body));
     BOOST_TEST(body.code == 1001u);
     BOOST_TEST(body.message == "the handler refused");
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(a_firefly_client_receives_pushes_under_their_push_id) {
+  ember::net::server_options o;
+  o.framing = ember::net::framing::firefly;
+  fixture f(o);
+  run(f.io, [&]() -> asio::awaitable<void> {
+    ember::client_options co;
+    co.framing = ember::net::framing::firefly;
+    co.encoding = ember::codec::encoding::json;
+    auto c = co_await f.connected(co);
+    nettest::client_stub stub(c);
+    std::vector<std::uint32_t> got;
+    stub.on_notice([&](const nettest::notice& n) { got.push_back(n.n); });
+    // Firefly has no frame kinds: the client tells pushes from replies by the command id.
+    BOOST_REQUIRE(co_await stub.push_me({5, 1}));
+    BOOST_REQUIRE(co_await wait_until([&] { return got.size() == 5; }));
+    BOOST_TEST(got.back() == 5u);
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(a_handshake_with_an_unknown_protocol_version_is_refused) {
+  fixture f;
+  run(f.io, [&]() -> asio::awaitable<void> {
+    auto s = co_await raw_connect(f.srv->port());
+    ember::buffer b;
+    ember::wire::client_hello hello;
+    hello.version = 99;
+    ember::wire::frame_header h;
+    h.kind = ember::wire::frame_kind::handshake;
+    (void)ember::wire::append_frame(b, h, [&](ember::buffer& out) { hello.encode(out); });
+    co_await asio::async_write(s, asio::buffer(b.data(), b.size()), asio::use_awaitable);
+    std::array<std::byte, 16> reply{};
+    co_await asio::async_read(s, asio::buffer(reply), asio::use_awaitable);
+    auto rh = ember::wire::read_header(reply.data());
+    BOOST_TEST(static_cast<int>(rh.kind) == static_cast<int>(ember::wire::frame_kind::error));
+    std::vector<std::byte> body(rh.length);
+    co_await asio::async_read(s, asio::buffer(body), asio::use_awaitable);
+    ember::codec::error_body e;
+    BOOST_REQUIRE(!ember::codec::decode(body, ember::codec::encoding::binary, e));
+    BOOST_TEST(e.status == static_cast<std::uint16_t>(ember::status::unsupported_version));
+    BOOST_TEST(co_await closed_by_peer(s));
   }());
 }
 

@@ -239,7 +239,16 @@ class client_core : public std::enable_shared_from_this<client_core> {
 
   bool on_frame(const wire::frame& f) {
     using wire::frame_kind;
-    if (!native()) return on_reply(++next_reply_seq_, f, false);
+    if (!native()) {
+      // Firefly frames carry no kind: a push comes under its push id, which never equals a
+      // command id (one id space per schema), so a registered push id means a push.
+      if (auto it = pushes_.find(static_cast<std::uint16_t>(f.command));
+          it != pushes_.end() && f.command <= 0xffff) {
+        it->second(f.body, options_.encoding);
+        return open_;
+      }
+      return on_reply(++next_reply_seq_, f, false);
+    }
     switch (f.kind) {
       case frame_kind::response:
         return on_reply(f.seq, f, false);
