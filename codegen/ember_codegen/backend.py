@@ -100,6 +100,15 @@ def param_default(f: Field, schema: Schema) -> str:
     return init if init else " = {}"
 
 
+def template_arg(t: Type, writer: bool = False) -> str:
+    """The template argument list that picks the codec member for a value of type `t`
+    (`<std::uint32_t>` for binary_reader::get_uint, `<color>` for get_enum and put_enum), or
+    "" for members that are not templates."""
+    if t.kind in ("enum", "struct") or (t.kind in ("sint", "uint") and not writer):
+        return f"<{t.cpp}>"
+    return ""
+
+
 def message_doc(msg: Message, schema: Schema) -> str:
     """The doc line of a message without its own `doc`."""
     if msg.origin in ("request", "reply"):
@@ -126,6 +135,7 @@ def environment() -> tuple[jinja2.Environment, _TrackingLoader]:
     env.filters["qualified"] = qualified
     env.filters["default_init"] = default_init
     env.filters["message_doc"] = message_doc
+    env.filters["template_arg"] = template_arg
     env.filters["param_default"] = param_default
     env.globals["version"] = __version__
     env.globals["abi"] = CODEGEN_ABI

@@ -1,6 +1,6 @@
 // ember: the binary body encoding (protobuf-compatible wire format, docs/body-encoding.md).
-// Generated code calls these small inline functions field by field; nothing here allocates
-// except the strings and vectors the message itself owns.
+// Generated code calls these functions field by field; nothing here allocates except the
+// strings and vectors the message itself owns.
 #pragma once
 
 #include <bit>
@@ -84,38 +84,38 @@ class binary_writer {
   }
 
   // --- one field, always written
-  void put_uint(std::uint32_t tag, std::uint64_t v) {
+  EMBER_CODEC_NOINLINE void put_uint(std::uint32_t tag, std::uint64_t v) {
     put_key(tag, wire_type::varint);
     put_varint(v);
   }
-  void put_sint(std::uint32_t tag, std::int64_t v) {
+  EMBER_CODEC_NOINLINE void put_sint(std::uint32_t tag, std::int64_t v) {
     put_key(tag, wire_type::varint);
     put_varint(zigzag_encode(v));
   }
-  void put_bool(std::uint32_t tag, bool v) {
+  EMBER_CODEC_NOINLINE void put_bool(std::uint32_t tag, bool v) {
     put_key(tag, wire_type::varint);
     out_.push_back(static_cast<std::byte>(v ? 1 : 0));
   }
   template <class E>
     requires std::is_enum_v<E>
-  void put_enum(std::uint32_t tag, E v) {
+  EMBER_CODEC_NOINLINE void put_enum(std::uint32_t tag, E v) {
     put_key(tag, wire_type::varint);
     put_varint(enum_bits(static_cast<std::int32_t>(v)));
   }
-  void put_f32(std::uint32_t tag, float v) {
+  EMBER_CODEC_NOINLINE void put_f32(std::uint32_t tag, float v) {
     put_key(tag, wire_type::fixed32);
     put_fixed32(std::bit_cast<std::uint32_t>(v));
   }
-  void put_f64(std::uint32_t tag, double v) {
+  EMBER_CODEC_NOINLINE void put_f64(std::uint32_t tag, double v) {
     put_key(tag, wire_type::fixed64);
     put_fixed64(std::bit_cast<std::uint64_t>(v));
   }
-  void put_string(std::uint32_t tag, std::string_view v) {
+  EMBER_CODEC_NOINLINE void put_string(std::uint32_t tag, std::string_view v) {
     put_key(tag, wire_type::len);
     put_varint(v.size());
     out_.append(v.data(), v.size());
   }
-  void put_bytes(std::uint32_t tag, const std::vector<std::byte>& v) {
+  EMBER_CODEC_NOINLINE void put_bytes(std::uint32_t tag, const std::vector<std::byte>& v) {
     put_key(tag, wire_type::len);
     put_varint(v.size());
     out_.append(v.data(), v.size());
@@ -150,49 +150,67 @@ class binary_writer {
     if (!v.empty()) put_bytes(tag, v);
   }
 
+  /// Encodes a struct of type T (a generated function).
+  template <class T>
+  using encoder = void (*)(binary_writer&, const T&);
+
   /// A struct field: written as a nested message, or not at all when its encoding is empty
   /// (every field at its default), which decodes to the same value.
   template <class T>
-  void field_struct(std::uint32_t tag, const T& v) {
+  void field_struct(std::uint32_t tag, const T& v, encoder<T> encode) {
     const nested_mark m = begin_nested(tag);
-    encode_binary(*this, v);
+    encode(*this, v);
     end_nested(m, /*omit_empty=*/true);
   }
   /// A struct that is always written (an optional one that is present, a list element).
   template <class T>
-  void put_struct(std::uint32_t tag, const T& v) {
+  void put_struct(std::uint32_t tag, const T& v, encoder<T> encode) {
     const nested_mark m = begin_nested(tag);
-    encode_binary(*this, v);
+    encode(*this, v);
     end_nested(m, /*omit_empty=*/false);
   }
 
   // --- lists of strings, bytes and structs: one field per element
-  void repeated_string(std::uint32_t tag, const std::vector<std::string>& v) {
+  EMBER_CODEC_NOINLINE void repeated_string(std::uint32_t tag, const std::vector<std::string>& v) {
     for (const auto& x : v) put_string(tag, x);
   }
-  void repeated_bytes(std::uint32_t tag, const std::vector<std::vector<std::byte>>& v) {
+  EMBER_CODEC_NOINLINE void repeated_bytes(std::uint32_t tag, const std::vector<std::vector<std::byte>>& v) {
     for (const auto& x : v) put_bytes(tag, x);
   }
   template <class T>
-  void repeated_struct(std::uint32_t tag, const std::vector<T>& v) {
-    for (const auto& x : v) put_struct(tag, x);
+  EMBER_CODEC_NOINLINE void repeated_struct(std::uint32_t tag, const std::vector<T>& v,
+                                            encoder<T> encode) {
+    for (const auto& x : v) put_struct(tag, x, encode);
   }
 
   /// A map<string, T>: one entry message per element, {1: key, 2: value}, both always
-  /// written; `put_value(writer, value)` writes the value as field 2.
-  template <class Map, class PutValue>
-  void put_map(std::uint32_t tag, const Map& m, PutValue&& put_value) {
+  /// written; `put_value` is the `put_*` member that writes a T (as field 2).
+  template <class Map, class Arg>
+  EMBER_CODEC_NOINLINE void put_map(std::uint32_t tag, const Map& m,
+                                    void (binary_writer::*put_value)(std::uint32_t, Arg)) {
     for (const auto& [key, value] : m) {
       const nested_mark entry = begin_nested(tag);
       put_string(1, key);
-      put_value(*this, value);
+      (this->*put_value)(2, value);
+      end_nested(entry, /*omit_empty=*/false);
+    }
+  }
+
+  /// A map<string, T> of structs, as `put_map`.
+  template <class Map>
+  EMBER_CODEC_NOINLINE void put_map_struct(std::uint32_t tag, const Map& m,
+                                           encoder<typename Map::mapped_type> encode) {
+    for (const auto& [key, value] : m) {
+      const nested_mark entry = begin_nested(tag);
+      put_string(1, key);
+      put_struct(2, value, encode);
       end_nested(entry, /*omit_empty=*/false);
     }
   }
 
   // --- lists of numbers: one length-delimited field of packed values; nothing when empty
   template <class U>
-  void packed_uint(std::uint32_t tag, const std::vector<U>& v) {
+  EMBER_CODEC_NOINLINE void packed_uint(std::uint32_t tag, const std::vector<U>& v) {
     if (v.empty()) return;
     std::size_t size = 0;
     for (U x : v) size += varint_size(x);
@@ -200,14 +218,14 @@ class binary_writer {
     for (U x : v) put_varint(x);
   }
   template <class S>
-  void packed_sint(std::uint32_t tag, const std::vector<S>& v) {
+  EMBER_CODEC_NOINLINE void packed_sint(std::uint32_t tag, const std::vector<S>& v) {
     if (v.empty()) return;
     std::size_t size = 0;
     for (S x : v) size += varint_size(zigzag_encode(x));
     begin_packed(tag, size);
     for (S x : v) put_varint(zigzag_encode(x));
   }
-  void packed_bool(std::uint32_t tag, const std::vector<bool>& v) {
+  EMBER_CODEC_NOINLINE void packed_bool(std::uint32_t tag, const std::vector<bool>& v) {
     if (v.empty()) return;
     begin_packed(tag, v.size());
     std::byte* p = out_.prepare(v.size());
@@ -215,7 +233,7 @@ class binary_writer {
     out_.commit(v.size());
   }
   template <class E>
-  void packed_enum(std::uint32_t tag, const std::vector<E>& v) {
+  EMBER_CODEC_NOINLINE void packed_enum(std::uint32_t tag, const std::vector<E>& v) {
     if (v.empty()) return;
     std::size_t size = 0;
     for (E x : v) size += varint_size(enum_bits(static_cast<std::int32_t>(x)));
@@ -232,7 +250,7 @@ class binary_writer {
     std::size_t body_at;
   };
   /// Writes the key and one placeholder length byte; the body follows directly.
-  nested_mark begin_nested(std::uint32_t tag) {
+  EMBER_CODEC_NOINLINE nested_mark begin_nested(std::uint32_t tag) {
     const std::size_t key_at = out_.size();
     put_key(tag, wire_type::len);
     out_.push_back(std::byte{0});
@@ -241,7 +259,7 @@ class binary_writer {
   /// Fills in the length. Bodies of 128 bytes or more need a longer varint: the body moves up
   /// by the missing bytes (one memmove, no temporary). With `omit_empty`, an empty body
   /// removes the whole field, key included.
-  void end_nested(nested_mark m, bool omit_empty) {
+  EMBER_CODEC_NOINLINE void end_nested(nested_mark m, bool omit_empty) {
     const std::size_t n = out_.size() - m.body_at;
     if (n == 0 && omit_empty) {
       out_.resize(m.key_at);
@@ -271,7 +289,7 @@ class binary_writer {
     put_varint(size);
   }
   template <class F>
-  void packed_fixed(std::uint32_t tag, const std::vector<F>& v) {
+  EMBER_CODEC_NOINLINE void packed_fixed(std::uint32_t tag, const std::vector<F>& v) {
     if (v.empty()) return;
     const std::size_t size = v.size() * sizeof(F);
     begin_packed(tag, size);
@@ -310,19 +328,7 @@ class binary_reader {
       out = static_cast<unsigned char>(*p_++);
       return {};
     }
-    std::uint64_t v = 0;
-    for (int i = 0; i < 10; ++i) {
-      if (p_ == end_) return errc::truncated_body;
-      const auto b = static_cast<unsigned char>(*p_++);
-      // The tenth byte holds bit 63 only; anything more is not a 64-bit varint.
-      if (i == 9 && b > 1) return errc::malformed_body;
-      v |= static_cast<std::uint64_t>(b & 0x7F) << (7 * i);
-      if (b < 0x80) {
-        out = v;
-        return {};
-      }
-    }
-    return errc::malformed_body;
+    return read_long_varint(out);
   }
 
   /// Reads a field key. Tag 0, keys beyond 32 bits and the group wire types 3 and 4 (and the
@@ -340,7 +346,7 @@ class binary_reader {
   }
 
   /// Skips the value of a field this reader does not know (a newer peer's addition).
-  std::error_code skip(wire_type wt) noexcept {
+  EMBER_CODEC_NOINLINE std::error_code skip(wire_type wt) noexcept {
     switch (wt) {
       case wire_type::varint: {
         std::uint64_t ignored;
@@ -362,7 +368,7 @@ class binary_reader {
 
   // --- scalars
   template <class U>
-  std::error_code get_uint(wire_type wt, U& out) noexcept {
+  EMBER_CODEC_NOINLINE std::error_code get_uint(wire_type wt, U& out) noexcept {
     static_assert(std::is_unsigned_v<U> && !std::is_same_v<U, bool>);
     if (wt != wire_type::varint) return errc::wrong_wire_type;
     std::uint64_t v = 0;
@@ -372,7 +378,7 @@ class binary_reader {
     return {};
   }
   template <class S>
-  std::error_code get_sint(wire_type wt, S& out) noexcept {
+  EMBER_CODEC_NOINLINE std::error_code get_sint(wire_type wt, S& out) noexcept {
     static_assert(std::is_signed_v<S> && std::is_integral_v<S>);
     if (wt != wire_type::varint) return errc::wrong_wire_type;
     std::uint64_t v = 0;
@@ -384,7 +390,7 @@ class binary_reader {
     out = static_cast<S>(s);
     return {};
   }
-  std::error_code get_bool(wire_type wt, bool& out) noexcept {
+  EMBER_CODEC_NOINLINE std::error_code get_bool(wire_type wt, bool& out) noexcept {
     if (wt != wire_type::varint) return errc::wrong_wire_type;
     std::uint64_t v = 0;
     if (auto ec = read_varint(v)) return ec;
@@ -395,7 +401,7 @@ class binary_reader {
   /// Values the enum does not name are kept: a newer peer may have added them.
   template <class E>
     requires std::is_enum_v<E>
-  std::error_code get_enum(wire_type wt, E& out) noexcept {
+  EMBER_CODEC_NOINLINE std::error_code get_enum(wire_type wt, E& out) noexcept {
     if (wt != wire_type::varint) return errc::wrong_wire_type;
     std::uint64_t v = 0;
     if (auto ec = read_varint(v)) return ec;
@@ -404,14 +410,14 @@ class binary_reader {
     out = static_cast<E>(e);
     return {};
   }
-  std::error_code get_f32(wire_type wt, float& out) noexcept {
+  EMBER_CODEC_NOINLINE std::error_code get_f32(wire_type wt, float& out) noexcept {
     if (wt != wire_type::fixed32) return errc::wrong_wire_type;
     if (remaining() < 4) return errc::truncated_body;
     out = std::bit_cast<float>(load_fixed32(p_));
     p_ += 4;
     return {};
   }
-  std::error_code get_f64(wire_type wt, double& out) noexcept {
+  EMBER_CODEC_NOINLINE std::error_code get_f64(wire_type wt, double& out) noexcept {
     if (wt != wire_type::fixed64) return errc::wrong_wire_type;
     if (remaining() < 8) return errc::truncated_body;
     out = std::bit_cast<double>(load_fixed64(p_));
@@ -419,7 +425,7 @@ class binary_reader {
     return {};
   }
   /// Strings must be valid UTF-8 (`malformed_body` otherwise), so JSON can always carry them.
-  std::error_code get_string(wire_type wt, std::string& out) {
+  EMBER_CODEC_NOINLINE std::error_code get_string(wire_type wt, std::string& out) {
     if (wt != wire_type::len) return errc::wrong_wire_type;
     std::size_t n = 0;
     if (auto ec = read_length(n)) return ec;
@@ -429,7 +435,7 @@ class binary_reader {
     p_ += n;
     return {};
   }
-  std::error_code get_bytes(wire_type wt, std::vector<std::byte>& out) {
+  EMBER_CODEC_NOINLINE std::error_code get_bytes(wire_type wt, std::vector<std::byte>& out) {
     if (wt != wire_type::len) return errc::wrong_wire_type;
     std::size_t n = 0;
     if (auto ec = read_length(n)) return ec;
@@ -440,53 +446,57 @@ class binary_reader {
 
   // --- lists of numbers: packed, or (as protobuf allows) one unpacked element per field
   template <class U>
-  std::error_code get_packed_uint(wire_type wt, std::vector<U>& out) {
+  EMBER_CODEC_NOINLINE std::error_code get_packed_uint(wire_type wt, std::vector<U>& out) {
     return get_packed(wt, wire_type::varint, out, [](binary_reader& r, U& x) {
       return r.get_uint(wire_type::varint, x);
     });
   }
   template <class S>
-  std::error_code get_packed_sint(wire_type wt, std::vector<S>& out) {
+  EMBER_CODEC_NOINLINE std::error_code get_packed_sint(wire_type wt, std::vector<S>& out) {
     return get_packed(wt, wire_type::varint, out, [](binary_reader& r, S& x) {
       return r.get_sint(wire_type::varint, x);
     });
   }
-  std::error_code get_packed_bool(wire_type wt, std::vector<bool>& out) {
+  EMBER_CODEC_NOINLINE std::error_code get_packed_bool(wire_type wt, std::vector<bool>& out) {
     return get_packed(wt, wire_type::varint, out, [](binary_reader& r, bool& x) {
       return r.get_bool(wire_type::varint, x);
     });
   }
   template <class E>
-  std::error_code get_packed_enum(wire_type wt, std::vector<E>& out) {
+  EMBER_CODEC_NOINLINE std::error_code get_packed_enum(wire_type wt, std::vector<E>& out) {
     return get_packed(wt, wire_type::varint, out, [](binary_reader& r, E& x) {
       return r.get_enum(wire_type::varint, x);
     });
   }
-  std::error_code get_packed_f32(wire_type wt, std::vector<float>& out) {
+  EMBER_CODEC_NOINLINE std::error_code get_packed_f32(wire_type wt, std::vector<float>& out) {
     return get_packed_fixed(wt, wire_type::fixed32, out);
   }
-  std::error_code get_packed_f64(wire_type wt, std::vector<double>& out) {
+  EMBER_CODEC_NOINLINE std::error_code get_packed_f64(wire_type wt, std::vector<double>& out) {
     return get_packed_fixed(wt, wire_type::fixed64, out);
   }
 
   // --- nested messages
+  /// Decodes a struct of type T (a generated function).
+  template <class T>
+  using decoder = std::error_code (*)(binary_reader&, T&);
+
   /// Reads a struct field into `out` (merging into what it holds, as protobuf does).
   template <class T>
-  std::error_code get_struct(wire_type wt, T& out) {
+  std::error_code get_struct(wire_type wt, T& out, decoder<T> decode) {
     binary_reader sub;
     if (auto ec = enter(wt, sub)) return ec;
-    return decode_binary(sub, out);
+    return decode(sub, out);
   }
   /// Opens the length-delimited struct at the cursor as `sub`, one level deeper, and moves
   /// past it.
-  std::error_code enter(wire_type wt, binary_reader& sub) noexcept {
+  EMBER_CODEC_NOINLINE std::error_code enter(wire_type wt, binary_reader& sub) noexcept {
     if (depth_ >= max_depth) return errc::nesting_too_deep;
     if (auto ec = open(wt, sub)) return ec;
     sub.depth_ = depth_ + 1;
     return {};
   }
   /// Opens a map entry as `sub`; entries don't count as a level, their struct values do.
-  std::error_code open(wire_type wt, binary_reader& sub) noexcept {
+  EMBER_CODEC_NOINLINE std::error_code open(wire_type wt, binary_reader& sub) noexcept {
     if (wt != wire_type::len) return errc::wrong_wire_type;
     std::size_t n = 0;
     if (auto ec = read_length(n)) return ec;
@@ -495,10 +505,28 @@ class binary_reader {
     return {};
   }
 
-  /// Reads one map entry {1: key, 2: value} into `m`; `read_value(reader, wire_type, value&)`
-  /// reads the value. A missing key or value is the default; a repeated key replaces.
+  /// Reads one map entry {1: key, 2: value} into `m`; `get_value` is the `get_*` member that
+  /// reads a value. A missing key or value is the default; a repeated key replaces.
+  template <class Map>
+  EMBER_CODEC_NOINLINE std::error_code get_map_entry(
+      wire_type wt, Map& m,
+      std::error_code (binary_reader::*get_value)(wire_type, typename Map::mapped_type&)) {
+    return get_entry(wt, m, [get_value](binary_reader& e, wire_type vt, auto& value) {
+      return (e.*get_value)(vt, value);
+    });
+  }
+  /// Reads one map entry whose value is a struct.
+  template <class Map>
+  EMBER_CODEC_NOINLINE std::error_code get_map_struct_entry(
+      wire_type wt, Map& m, decoder<typename Map::mapped_type> decode) {
+    return get_entry(wt, m, [decode](binary_reader& e, wire_type vt, auto& value) {
+      return e.get_struct(vt, value, decode);
+    });
+  }
+
+ private:
   template <class Map, class ReadValue>
-  std::error_code get_map_entry(wire_type wt, Map& m, ReadValue&& read_value) {
+  std::error_code get_entry(wire_type wt, Map& m, ReadValue read_value) {
     binary_reader e;
     if (auto ec = open(wt, e)) return ec;
     std::string key;
@@ -521,7 +549,6 @@ class binary_reader {
     return {};
   }
 
- private:
   static std::uint32_t load_fixed32(const std::byte* p) noexcept {
     std::uint32_t v = 0;
     for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(p[i]) << (8 * i);
@@ -540,6 +567,21 @@ class binary_reader {
     }
     out = static_cast<std::int32_t>(s);
     return {};
+  }
+  EMBER_CODEC_NOINLINE std::error_code read_long_varint(std::uint64_t& out) noexcept {
+    std::uint64_t v = 0;
+    for (int i = 0; i < 10; ++i) {
+      if (p_ == end_) return errc::truncated_body;
+      const auto b = static_cast<unsigned char>(*p_++);
+      // The tenth byte holds bit 63 only; anything more is not a 64-bit varint.
+      if (i == 9 && b > 1) return errc::malformed_body;
+      v |= static_cast<std::uint64_t>(b & 0x7F) << (7 * i);
+      if (b < 0x80) {
+        out = v;
+        return {};
+      }
+    }
+    return errc::malformed_body;
   }
   std::error_code advance(std::size_t n) noexcept {
     if (remaining() < n) return errc::truncated_body;

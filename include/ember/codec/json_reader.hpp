@@ -35,7 +35,7 @@ inline simdjson::dom::parser& thread_parser() {
 /// Parses a whole body. Invalid JSON (including invalid UTF-8) is `malformed_body`; arrays
 /// and objects nested beyond simdjson's depth limit are `nesting_too_deep`. `root` is valid
 /// until this thread parses again.
-inline std::error_code parse(json_text in, element& root) {
+EMBER_CODEC_NOINLINE inline std::error_code parse(json_text in, element& root) {
   auto result = thread_parser().parse(in.text.data(), in.text.size());
   if (result.error() != simdjson::SUCCESS) {
     return result.error() == simdjson::DEPTH_ERROR ? errc::nesting_too_deep
@@ -44,6 +44,19 @@ inline std::error_code parse(json_text in, element& root) {
   root = result.value_unsafe();
   return {};
 }
+
+/// Parses a whole body that must be an object (every message is one): `malformed_body` if
+/// it is anything else.
+EMBER_CODEC_NOINLINE inline std::error_code parse_object(json_text in, element& root) {
+  if (auto ec = parse(in, root)) return ec;
+  if (root.type() != element_type::OBJECT) return errc::malformed_body;
+  return {};
+}
+
+/// The signature of every value reader below (and of the generated ones for enums and
+/// structs): reads `v` into `out`; `depth` is how many structs deep `out` is.
+template <class T>
+using reader = std::error_code (*)(element v, T& out, int depth);
 
 namespace detail {
 template <class I>
@@ -74,7 +87,7 @@ std::error_code fit(std::uint64_t v, I& out) noexcept {
 /// decimal digits ("9007199254740993", for readers whose numbers are doubles). null is not
 /// accepted here; the generated code treats a null field as absent before calling this.
 template <class I>
-std::error_code get_int(element v, I& out) {
+EMBER_CODEC_NOINLINE std::error_code get_int(element v, I& out, int /*depth*/ = 0) {
   static_assert(std::is_integral_v<I> && !std::is_same_v<I, bool>);
   switch (v.type()) {
     case element_type::INT64:
@@ -106,7 +119,7 @@ std::error_code get_int(element v, I& out) {
 }
 
 /// A float field: a JSON number, or "NaN", "Infinity", "-Infinity", or a numeric string.
-inline std::error_code get_f64(element v, double& out) {
+EMBER_CODEC_NOINLINE inline std::error_code get_f64(element v, double& out, int /*depth*/ = 0) {
   switch (v.type()) {
     case element_type::INT64:
     case element_type::UINT64:
@@ -137,7 +150,7 @@ inline std::error_code get_f64(element v, double& out) {
 
 /// As `get_f64`; a finite value that does not round to a finite float is
 /// `value_out_of_range`.
-inline std::error_code get_f32(element v, float& out) {
+EMBER_CODEC_NOINLINE inline std::error_code get_f32(element v, float& out, int /*depth*/ = 0) {
   double d = 0;
   if (auto ec = get_f64(v, d)) return ec;
   constexpr double max = std::numeric_limits<float>::max();
@@ -152,20 +165,22 @@ inline std::error_code get_f32(element v, float& out) {
   return {};
 }
 
-inline std::error_code get_bool(element v, bool& out) {
+EMBER_CODEC_NOINLINE inline std::error_code get_bool(element v, bool& out, int /*depth*/ = 0) {
   if (v.type() != element_type::BOOL) return errc::wrong_wire_type;
   out = v.get_bool().value_unsafe();
   return {};
 }
 
-inline std::error_code get_string(element v, std::string& out) {
+EMBER_CODEC_NOINLINE inline std::error_code get_string(element v, std::string& out,
+                                                       int /*depth*/ = 0) {
   if (v.type() != element_type::STRING) return errc::wrong_wire_type;
   out.assign(v.get_string().value_unsafe());
   return {};
 }
 
 /// Bytes are a base64 string (padding optional).
-inline std::error_code get_bytes(element v, std::vector<std::byte>& out) {
+EMBER_CODEC_NOINLINE inline std::error_code get_bytes(element v, std::vector<std::byte>& out,
+                                                      int /*depth*/ = 0) {
   if (v.type() != element_type::STRING) return errc::wrong_wire_type;
   if (!base64_decode(v.get_string().value_unsafe(), out)) return errc::malformed_body;
   return {};
@@ -174,7 +189,8 @@ inline std::error_code get_bytes(element v, std::vector<std::byte>& out) {
 /// An enum: its name, or (for values this schema does not name) its number.
 /// `from_string(name, out)` is the generated lookup; an unknown name is `value_out_of_range`.
 template <class E>
-std::error_code get_enum(element v, E& out, bool (*from_string)(std::string_view, E&)) {
+EMBER_CODEC_NOINLINE std::error_code get_enum(element v, E& out,
+                                              bool (*from_string)(std::string_view, E&)) {
   if (v.type() == element_type::STRING) {
     if (!from_string(v.get_string().value_unsafe(), out)) return errc::value_out_of_range;
     return {};
@@ -189,43 +205,59 @@ std::error_code get_enum(element v, E& out, bool (*from_string)(std::string_view
   return errc::wrong_wire_type;
 }
 
-/// A list: a JSON array whose elements `read_one(element, T&)` reads (null elements are
+/// A list: a JSON array whose elements `read_one` reads, at `depth` (null elements are
 /// refused by it).
-template <class T, class ReadOne>
-std::error_code get_list(element v, std::vector<T>& out, ReadOne&& read_one) {
+template <class T>
+EMBER_CODEC_NOINLINE std::error_code get_list(element v, std::vector<T>& out, int depth,
+                                              std::type_identity_t<reader<T>> read_one) {
   if (v.type() != element_type::ARRAY) return errc::wrong_wire_type;
   // Named, not iterated as a temporary: the result object must outlive the loop.
   const simdjson::dom::array array = v.get_array().value_unsafe();
   for (element e : array) {
     if constexpr (std::is_same_v<T, bool>) {
       bool x = false;
-      if (auto ec = read_one(e, x)) return ec;
+      if (auto ec = read_one(e, x, depth)) return ec;
       out.push_back(x);
     } else {
-      if (auto ec = read_one(e, out.emplace_back())) return ec;
+      if (auto ec = read_one(e, out.emplace_back(), depth)) return ec;
     }
   }
   return {};
 }
 
-/// A map<string, T>: a JSON object; a repeated key replaces the earlier value.
-template <class Map, class ReadOne>
-std::error_code get_map(element v, Map& out, ReadOne&& read_one) {
+/// A map<string, T>: a JSON object whose values `read_one` reads, at `depth`; a repeated key
+/// replaces the earlier value.
+template <class Map>
+EMBER_CODEC_NOINLINE std::error_code get_map(
+    element v, Map& out, int depth,
+    std::type_identity_t<reader<typename Map::mapped_type>> read_one) {
   if (v.type() != element_type::OBJECT) return errc::wrong_wire_type;
   const simdjson::dom::object object = v.get_object().value_unsafe();
   for (auto field : object) {
     typename Map::mapped_type x{};
-    if (auto ec = read_one(field.value, x)) return ec;
+    if (auto ec = read_one(field.value, x, depth)) return ec;
     out.insert_or_assign(std::string(field.key), std::move(x));
   }
   return {};
 }
 
-/// Checks that a struct value is an object and not nested too deep.
-inline std::error_code get_object(element v, int depth, simdjson::dom::object& out) {
+/// Reads one field of the message at `msg` (a generated function per message): unknown
+/// keys are ignored by returning success.
+using field_reader = std::error_code (*)(void* msg, std::string_view key, element value,
+                                         int depth);
+
+/// Reads a struct at `depth`: checks the depth limit and that `v` is an object, then passes
+/// each key whose value is not null to `read_field` (none when it is null: no fields).
+EMBER_CODEC_NOINLINE inline std::error_code read_object(element v, int depth, void* msg,
+                                                        field_reader read_field) {
   if (depth > max_depth) return errc::nesting_too_deep;
   if (v.type() != element_type::OBJECT) return errc::wrong_wire_type;
-  out = v.get_object().value_unsafe();
+  if (read_field == nullptr) return {};
+  const simdjson::dom::object object = v.get_object().value_unsafe();
+  for (auto field : object) {
+    if (field.value.is_null()) continue;
+    if (auto ec = read_field(msg, field.key, field.value, depth)) return ec;
+  }
   return {};
 }
 

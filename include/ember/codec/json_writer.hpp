@@ -28,26 +28,26 @@ class json_writer {
   buffer& out() noexcept { return out_; }
   bool redacting() const noexcept { return redact_; }
 
-  void begin_object() {
+  EMBER_CODEC_NOINLINE void begin_object() {
     separate();
     put('{');
     need_comma_ = false;
   }
-  void end_object() {
+  EMBER_CODEC_NOINLINE void end_object() {
     put('}');
     need_comma_ = true;
   }
-  void begin_array() {
+  EMBER_CODEC_NOINLINE void begin_array() {
     separate();
     put('[');
     need_comma_ = false;
   }
-  void end_array() {
+  EMBER_CODEC_NOINLINE void end_array() {
     put(']');
     need_comma_ = true;
   }
   /// A key that is a schema identifier (letters, digits, '_'): written without escaping.
-  void key(std::string_view name) {
+  EMBER_CODEC_NOINLINE void key(std::string_view name) {
     separate();
     char* p = reinterpret_cast<char*>(out_.prepare(name.size() + 3));
     *p++ = '"';
@@ -58,31 +58,31 @@ class json_writer {
     need_comma_ = false;
   }
   /// A key from data (a map key): escaped like any string.
-  void key_string(std::string_view name) {
+  EMBER_CODEC_NOINLINE void key_string(std::string_view name) {
     value_string(name);
     put(':');
     need_comma_ = false;
   }
 
-  void value_null() { raw("null"); }
-  void value_bool(bool v) { raw(v ? std::string_view("true") : std::string_view("false")); }
-  void value_sint(std::int64_t v) {
+  EMBER_CODEC_NOINLINE void value_null() { raw("null"); }
+  EMBER_CODEC_NOINLINE void value_bool(bool v) { raw(v ? std::string_view("true") : std::string_view("false")); }
+  EMBER_CODEC_NOINLINE void value_sint(std::int64_t v) {
     const fmt::format_int text(v);
     raw({text.data(), text.size()});
   }
-  void value_uint(std::uint64_t v) {
+  EMBER_CODEC_NOINLINE void value_uint(std::uint64_t v) {
     const fmt::format_int text(v);
     raw({text.data(), text.size()});
   }
   /// Shortest text that reads back to the same float; NaN and infinities as strings.
-  void value_f32(float v) {
+  EMBER_CODEC_NOINLINE void value_f32(float v) {
     if (!std::isfinite(v) || (v == 0 && std::signbit(v))) return special(v);
     separate();
     char* p = reinterpret_cast<char*>(out_.prepare(32));
     out_.commit(static_cast<std::size_t>(fmt::format_to(p, "{}", v) - p));
     need_comma_ = true;
   }
-  void value_f64(double v) {
+  EMBER_CODEC_NOINLINE void value_f64(double v) {
     if (!std::isfinite(v) || (v == 0 && std::signbit(v))) return special(v);
     separate();
     char* p = reinterpret_cast<char*>(out_.prepare(32));
@@ -91,7 +91,7 @@ class json_writer {
   }
   /// Quotes and escapes `s`: `"` and `\` escaped, control characters as \n, \t ... or \u00XX,
   /// valid UTF-8 copied as it is, each invalid byte replaced by U+FFFD.
-  void value_string(std::string_view s) {
+  EMBER_CODEC_NOINLINE void value_string(std::string_view s) {
     separate();
     put('"');
     escape(s);
@@ -99,7 +99,7 @@ class json_writer {
     need_comma_ = true;
   }
   /// Standard base64 with padding, as a string.
-  void value_bytes(const std::vector<std::byte>& v) {
+  EMBER_CODEC_NOINLINE void value_bytes(const std::vector<std::byte>& v) {
     separate();
     const std::size_t n = base64_encoded_size(v.size());
     char* p = reinterpret_cast<char*>(out_.prepare(n + 2));
@@ -110,7 +110,7 @@ class json_writer {
     need_comma_ = true;
   }
   /// The placeholder written for secret fields when redacting.
-  void value_redacted() { raw("\"***\""); }
+  EMBER_CODEC_NOINLINE void value_redacted() { raw("\"***\""); }
 
  private:
   void put(char c) { out_.push_back(static_cast<std::byte>(c)); }
@@ -177,27 +177,52 @@ class json_writer {
   bool need_comma_ = false;
 };
 
-/// Writes `msg` as redacted JSON to a fmt output; the generated `fmt::formatter`s use it.
-template <class T>
-fmt::format_context::iterator format_as_json(const T& msg, fmt::format_context& ctx) {
+/// Writes a message as redacted JSON to a fmt output, given a function that encodes it.
+EMBER_CODEC_NOINLINE inline fmt::format_context::iterator format_json(
+    fmt::format_context& ctx, void (*encode)(json_writer&, const void*), const void* msg) {
   buffer b;
   json_writer w(b, /*redact=*/true);
-  encode_json(w, msg);
+  encode(w, msg);
   const std::string_view s = b.str();
   return std::copy(s.begin(), s.end(), ctx.out());
 }
 
+/// Writes `msg` as redacted JSON to a fmt output.
+template <class T>
+fmt::format_context::iterator format_as_json(const T& msg, fmt::format_context& ctx) {
+  return format_json(
+      ctx, [](json_writer& w, const void* p) { encode_json(w, *static_cast<const T*>(p)); },
+      &msg);
+}
+
 /// Writes an enum for logs: its name, or its number when the schema does not name it.
-inline fmt::format_context::iterator format_enum(std::string_view name, std::int64_t value,
-                                                 fmt::format_context& ctx) {
+EMBER_CODEC_NOINLINE inline fmt::format_context::iterator format_enum(
+    std::string_view name, std::int64_t value, fmt::format_context& ctx) {
   if (name.empty()) return fmt::format_to(ctx.out(), "{}", value);
   return std::copy(name.begin(), name.end(), ctx.out());
 }
 
-/// The `parse` half of the generated formatters: no format options.
+/// The `fmt::formatter` of generated messages (the generated header specializes
+/// `fmt::formatter` for each one with this base): prints the message as JSON, `secret`
+/// fields as "***". Its code is instantiated only where a message is formatted.
 struct message_formatter {
   constexpr fmt::format_parse_context::iterator parse(fmt::format_parse_context& ctx) {
     return ctx.begin();
+  }
+  template <class T>
+  fmt::format_context::iterator format(const T& msg, fmt::format_context& ctx) const {
+    return format_as_json(msg, ctx);
+  }
+};
+
+/// The `fmt::formatter` of generated enums: prints the value's name, or its number.
+struct enum_formatter {
+  constexpr fmt::format_parse_context::iterator parse(fmt::format_parse_context& ctx) {
+    return ctx.begin();
+  }
+  template <class E>
+  fmt::format_context::iterator format(E v, fmt::format_context& ctx) const {
+    return format_enum(to_string(v), static_cast<std::int64_t>(v), ctx);
   }
 };
 

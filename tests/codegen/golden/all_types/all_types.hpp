@@ -70,17 +70,28 @@ struct stats_request;
 struct stats_reply;
 struct event;
 
+// Messages have constructors rather than aggregate initialisation: g++ 12 destroys an
+// aggregate temporary inside a `co_await` expression twice, and `co_await stub.cmd({...})`
+// is how calls are written.
+
 /// Struct `point` of the schema.
 struct point {
   std::int32_t x = 0;
   std::int32_t y = 0;
 
+  point() = default;
+  /// Sets the fields in order; those left out keep their defaults.
+  point(std::int32_t x_, std::int32_t y_ = 0)
+      : x(std::move(x_)), y(std::move(y_)) {}
+
   bool operator==(const point&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in all_types.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const point& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, point& m);
+  friend void encode_json(ember::codec::json_writer& w, const point& m);
+  friend std::error_code decode_json(ember::codec::json_text in, point& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const point& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, point& m);
-void encode_json(ember::codec::json_writer& w, const point& m);
-std::error_code decode_json(ember::codec::json_text in, point& m);
 
 /// One field of every scalar type.
 struct scalars {
@@ -103,12 +114,19 @@ struct scalars {
   /// The largest tag.
   std::uint32_t last = 0;
 
+  scalars() = default;
+  /// Sets the fields in order; those left out keep their defaults.
+  scalars(bool b_, std::int8_t i8v_ = 0, std::int16_t i16v_ = 0, std::int32_t i32v_ = 0, std::int64_t i64v_ = 0, std::uint8_t u8v_ = 0, std::uint16_t u16v_ = 0, std::uint32_t u32v_ = 0, std::uint64_t u64v_ = 0, float f32v_ = 0.0f, double f64v_ = 0.0, std::string s_ = {}, std::vector<std::byte> raw_ = {}, all_types::color color_ = all_types::color::none, all_types::point at_ = {}, std::uint32_t last_ = 0)
+      : b(std::move(b_)), i8v(std::move(i8v_)), i16v(std::move(i16v_)), i32v(std::move(i32v_)), i64v(std::move(i64v_)), u8v(std::move(u8v_)), u16v(std::move(u16v_)), u32v(std::move(u32v_)), u64v(std::move(u64v_)), f32v(std::move(f32v_)), f64v(std::move(f64v_)), s(std::move(s_)), raw(std::move(raw_)), color(std::move(color_)), at(std::move(at_)), last(std::move(last_)) {}
+
   bool operator==(const scalars&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in all_types.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const scalars& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, scalars& m);
+  friend void encode_json(ember::codec::json_writer& w, const scalars& m);
+  friend std::error_code decode_json(ember::codec::json_text in, scalars& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const scalars& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, scalars& m);
-void encode_json(ember::codec::json_writer& w, const scalars& m);
-std::error_code decode_json(ember::codec::json_text in, scalars& m);
 
 /// Struct `lists` of the schema.
 struct lists {
@@ -126,12 +144,19 @@ struct lists {
   std::vector<all_types::color> colors;
   std::vector<all_types::point> points;
 
+  lists() = default;
+  /// Sets the fields in order; those left out keep their defaults.
+  lists(std::vector<bool> bools_, std::vector<std::int8_t> i8s_ = {}, std::vector<std::int32_t> i32s_ = {}, std::vector<std::int64_t> i64s_ = {}, std::vector<std::uint8_t> u8s_ = {}, std::vector<std::uint16_t> u16s_ = {}, std::vector<std::uint64_t> u64s_ = {}, std::vector<float> f32s_ = {}, std::vector<double> f64s_ = {}, std::vector<std::string> strings_ = {}, std::vector<std::vector<std::byte>> blobs_ = {}, std::vector<all_types::color> colors_ = {}, std::vector<all_types::point> points_ = {})
+      : bools(std::move(bools_)), i8s(std::move(i8s_)), i32s(std::move(i32s_)), i64s(std::move(i64s_)), u8s(std::move(u8s_)), u16s(std::move(u16s_)), u64s(std::move(u64s_)), f32s(std::move(f32s_)), f64s(std::move(f64s_)), strings(std::move(strings_)), blobs(std::move(blobs_)), colors(std::move(colors_)), points(std::move(points_)) {}
+
   bool operator==(const lists&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in all_types.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const lists& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, lists& m);
+  friend void encode_json(ember::codec::json_writer& w, const lists& m);
+  friend std::error_code decode_json(ember::codec::json_text in, lists& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const lists& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, lists& m);
-void encode_json(ember::codec::json_writer& w, const lists& m);
-std::error_code decode_json(ember::codec::json_text in, lists& m);
 
 /// Struct `maps` of the schema.
 struct maps {
@@ -145,12 +170,19 @@ struct maps {
   std::map<std::string, all_types::color> colors;
   std::map<std::string, all_types::point> places;
 
+  maps() = default;
+  /// Sets the fields in order; those left out keep their defaults.
+  maps(std::map<std::string, bool> flags_, std::map<std::string, std::int64_t> counts_ = {}, std::map<std::string, std::uint32_t> sizes_ = {}, std::map<std::string, float> ratios_ = {}, std::map<std::string, double> weights_ = {}, std::map<std::string, std::string> names_ = {}, std::map<std::string, std::vector<std::byte>> blobs_ = {}, std::map<std::string, all_types::color> colors_ = {}, std::map<std::string, all_types::point> places_ = {})
+      : flags(std::move(flags_)), counts(std::move(counts_)), sizes(std::move(sizes_)), ratios(std::move(ratios_)), weights(std::move(weights_)), names(std::move(names_)), blobs(std::move(blobs_)), colors(std::move(colors_)), places(std::move(places_)) {}
+
   bool operator==(const maps&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in all_types.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const maps& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, maps& m);
+  friend void encode_json(ember::codec::json_writer& w, const maps& m);
+  friend std::error_code decode_json(ember::codec::json_text in, maps& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const maps& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, maps& m);
-void encode_json(ember::codec::json_writer& w, const maps& m);
-std::error_code decode_json(ember::codec::json_text in, maps& m);
 
 /// Struct `optionals` of the schema.
 struct optionals {
@@ -164,36 +196,57 @@ struct optionals {
   std::optional<all_types::color> color;
   std::optional<all_types::point> at;
 
+  optionals() = default;
+  /// Sets the fields in order; those left out keep their defaults.
+  optionals(std::optional<bool> b_, std::optional<std::int32_t> i32v_ = {}, std::optional<std::uint64_t> u64v_ = {}, std::optional<float> f32v_ = {}, std::optional<double> f64v_ = {}, std::optional<std::string> s_ = {}, std::optional<std::vector<std::byte>> raw_ = {}, std::optional<all_types::color> color_ = {}, std::optional<all_types::point> at_ = {})
+      : b(std::move(b_)), i32v(std::move(i32v_)), u64v(std::move(u64v_)), f32v(std::move(f32v_)), f64v(std::move(f64v_)), s(std::move(s_)), raw(std::move(raw_)), color(std::move(color_)), at(std::move(at_)) {}
+
   bool operator==(const optionals&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in all_types.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const optionals& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, optionals& m);
+  friend void encode_json(ember::codec::json_writer& w, const optionals& m);
+  friend std::error_code decode_json(ember::codec::json_text in, optionals& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const optionals& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, optionals& m);
-void encode_json(ember::codec::json_writer& w, const optionals& m);
-std::error_code decode_json(ember::codec::json_text in, optionals& m);
 
 /// A recursive struct: children are trees.
 struct tree {
   std::string label;
   std::vector<all_types::tree> children;
 
+  tree() = default;
+  /// Sets the fields in order; those left out keep their defaults.
+  tree(std::string label_, std::vector<all_types::tree> children_ = {})
+      : label(std::move(label_)), children(std::move(children_)) {}
+
   bool operator==(const tree&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in all_types.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const tree& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, tree& m);
+  friend void encode_json(ember::codec::json_writer& w, const tree& m);
+  friend std::error_code decode_json(ember::codec::json_text in, tree& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const tree& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, tree& m);
-void encode_json(ember::codec::json_writer& w, const tree& m);
-std::error_code decode_json(ember::codec::json_text in, tree& m);
 
 /// Version 1 of a message...
 struct item_v1 {
   std::uint64_t id = 0;
   std::string name;
 
+  item_v1() = default;
+  /// Sets the fields in order; those left out keep their defaults.
+  item_v1(std::uint64_t id_, std::string name_ = {})
+      : id(std::move(id_)), name(std::move(name_)) {}
+
   bool operator==(const item_v1&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in all_types.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const item_v1& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, item_v1& m);
+  friend void encode_json(ember::codec::json_writer& w, const item_v1& m);
+  friend std::error_code decode_json(ember::codec::json_text in, item_v1& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const item_v1& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, item_v1& m);
-void encode_json(ember::codec::json_writer& w, const item_v1& m);
-std::error_code decode_json(ember::codec::json_text in, item_v1& m);
 
 /// ...and version 2, which added a field of every wire type.
 struct item_v2 {
@@ -207,24 +260,38 @@ struct item_v2 {
   all_types::point origin;
   std::map<std::string, all_types::tree> extra;
 
+  item_v2() = default;
+  /// Sets the fields in order; those left out keep their defaults.
+  item_v2(std::uint64_t id_, std::string name_ = {}, std::int32_t count_ = 0, double weight_ = 0.0, float ratio_ = 0.0f, std::vector<std::string> tags_ = {}, std::vector<std::uint32_t> scores_ = {}, all_types::point origin_ = {}, std::map<std::string, all_types::tree> extra_ = {})
+      : id(std::move(id_)), name(std::move(name_)), count(std::move(count_)), weight(std::move(weight_)), ratio(std::move(ratio_)), tags(std::move(tags_)), scores(std::move(scores_)), origin(std::move(origin_)), extra(std::move(extra_)) {}
+
   bool operator==(const item_v2&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in all_types.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const item_v2& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, item_v2& m);
+  friend void encode_json(ember::codec::json_writer& w, const item_v2& m);
+  friend std::error_code decode_json(ember::codec::json_text in, item_v2& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const item_v2& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, item_v2& m);
-void encode_json(ember::codec::json_writer& w, const item_v2& m);
-std::error_code decode_json(ember::codec::json_text in, item_v2& m);
 
 /// What a Firefly client receives when a request fails.
 struct failure {
   std::uint16_t code = 0;
   std::string message;
 
+  failure() = default;
+  /// Sets the fields in order; those left out keep their defaults.
+  failure(std::uint16_t code_, std::string message_ = {})
+      : code(std::move(code_)), message(std::move(message_)) {}
+
   bool operator==(const failure&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in all_types.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const failure& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, failure& m);
+  friend void encode_json(ember::codec::json_writer& w, const failure& m);
+  friend std::error_code decode_json(ember::codec::json_text in, failure& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const failure& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, failure& m);
-void encode_json(ember::codec::json_writer& w, const failure& m);
-std::error_code decode_json(ember::codec::json_text in, failure& m);
 
 /// All of the above in one message.
 struct everything {
@@ -235,12 +302,19 @@ struct everything {
   all_types::tree tree;
   all_types::level level = all_types::level::low;
 
+  everything() = default;
+  /// Sets the fields in order; those left out keep their defaults.
+  everything(all_types::scalars scalars_, all_types::lists lists_ = {}, all_types::maps maps_ = {}, all_types::optionals optionals_ = {}, all_types::tree tree_ = {}, all_types::level level_ = all_types::level::low)
+      : scalars(std::move(scalars_)), lists(std::move(lists_)), maps(std::move(maps_)), optionals(std::move(optionals_)), tree(std::move(tree_)), level(std::move(level_)) {}
+
   bool operator==(const everything&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in all_types.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const everything& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, everything& m);
+  friend void encode_json(ember::codec::json_writer& w, const everything& m);
+  friend std::error_code decode_json(ember::codec::json_text in, everything& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const everything& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, everything& m);
-void encode_json(ember::codec::json_writer& w, const everything& m);
-std::error_code decode_json(ember::codec::json_text in, everything& m);
 
 /// The request of command `echo` (id 1).
 struct echo_request {
@@ -248,64 +322,96 @@ struct echo_request {
   /// Logged as "***".
   std::string token;
 
+  echo_request() = default;
+  /// Sets the fields in order; those left out keep their defaults.
+  echo_request(all_types::everything payload_, std::string token_ = {})
+      : payload(std::move(payload_)), token(std::move(token_)) {}
+
   bool operator==(const echo_request&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in all_types.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const echo_request& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, echo_request& m);
+  friend void encode_json(ember::codec::json_writer& w, const echo_request& m);
+  friend std::error_code decode_json(ember::codec::json_text in, echo_request& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const echo_request& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, echo_request& m);
-void encode_json(ember::codec::json_writer& w, const echo_request& m);
-std::error_code decode_json(ember::codec::json_text in, echo_request& m);
 
 /// The reply of command `echo` (id 1).
 struct echo_reply {
   all_types::everything payload;
 
+  echo_reply() = default;
+  /// Sets the fields in order; those left out keep their defaults.
+  echo_reply(all_types::everything payload_)
+      : payload(std::move(payload_)) {}
+
   bool operator==(const echo_reply&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in all_types.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const echo_reply& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, echo_reply& m);
+  friend void encode_json(ember::codec::json_writer& w, const echo_reply& m);
+  friend std::error_code decode_json(ember::codec::json_text in, echo_reply& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const echo_reply& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, echo_reply& m);
-void encode_json(ember::codec::json_writer& w, const echo_reply& m);
-std::error_code decode_json(ember::codec::json_text in, echo_reply& m);
 
 /// The request of command `ping` (id 2).
 struct ping_request {
   bool operator==(const ping_request&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in all_types.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const ping_request& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, ping_request& m);
+  friend void encode_json(ember::codec::json_writer& w, const ping_request& m);
+  friend std::error_code decode_json(ember::codec::json_text in, ping_request& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const ping_request& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, ping_request& m);
-void encode_json(ember::codec::json_writer& w, const ping_request& m);
-std::error_code decode_json(ember::codec::json_text in, ping_request& m);
 
 /// The reply of command `ping` (id 2).
 struct ping_reply {
   bool operator==(const ping_reply&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in all_types.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const ping_reply& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, ping_reply& m);
+  friend void encode_json(ember::codec::json_writer& w, const ping_reply& m);
+  friend std::error_code decode_json(ember::codec::json_text in, ping_reply& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const ping_reply& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, ping_reply& m);
-void encode_json(ember::codec::json_writer& w, const ping_reply& m);
-std::error_code decode_json(ember::codec::json_text in, ping_reply& m);
 
 /// The request of command `stats` (id 65535).
 struct stats_request {
   std::vector<all_types::level> levels;
 
+  stats_request() = default;
+  /// Sets the fields in order; those left out keep their defaults.
+  stats_request(std::vector<all_types::level> levels_)
+      : levels(std::move(levels_)) {}
+
   bool operator==(const stats_request&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in all_types.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const stats_request& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, stats_request& m);
+  friend void encode_json(ember::codec::json_writer& w, const stats_request& m);
+  friend std::error_code decode_json(ember::codec::json_text in, stats_request& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const stats_request& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, stats_request& m);
-void encode_json(ember::codec::json_writer& w, const stats_request& m);
-std::error_code decode_json(ember::codec::json_text in, stats_request& m);
 
 /// The reply of command `stats` (id 65535).
 struct stats_reply {
   std::uint32_t sessions = 0;
   std::map<std::string, double> load;
 
+  stats_reply() = default;
+  /// Sets the fields in order; those left out keep their defaults.
+  stats_reply(std::uint32_t sessions_, std::map<std::string, double> load_ = {})
+      : sessions(std::move(sessions_)), load(std::move(load_)) {}
+
   bool operator==(const stats_reply&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in all_types.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const stats_reply& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, stats_reply& m);
+  friend void encode_json(ember::codec::json_writer& w, const stats_reply& m);
+  friend std::error_code decode_json(ember::codec::json_text in, stats_reply& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const stats_reply& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, stats_reply& m);
-void encode_json(ember::codec::json_writer& w, const stats_reply& m);
-std::error_code decode_json(ember::codec::json_text in, stats_reply& m);
 
 /// Something happened.
 struct event {
@@ -315,12 +421,19 @@ struct event {
   all_types::item_v2 item;
   std::uint64_t at_ms = 0;
 
+  event() = default;
+  /// Sets the fields in order; those left out keep their defaults.
+  event(all_types::item_v2 item_, std::uint64_t at_ms_ = 0)
+      : item(std::move(item_)), at_ms(std::move(at_ms_)) {}
+
   bool operator==(const event&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in all_types.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const event& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, event& m);
+  friend void encode_json(ember::codec::json_writer& w, const event& m);
+  friend std::error_code decode_json(ember::codec::json_text in, event& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const event& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, event& m);
-void encode_json(ember::codec::json_writer& w, const event& m);
-std::error_code decode_json(ember::codec::json_text in, event& m);
 
 /// Command descriptors: id, name, handling server, ordering and message types.
 namespace cmd {
@@ -384,101 +497,42 @@ std::string_view error_message(error e) noexcept;
 // Formatters for logging: messages print as JSON with `secret` fields as "***", enums as
 // their names.
 template <>
-struct fmt::formatter<all_types::color> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(all_types::color v,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<all_types::color> : ember::codec::enum_formatter {};
 template <>
-struct fmt::formatter<all_types::level> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(all_types::level v,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<all_types::level> : ember::codec::enum_formatter {};
 template <>
-struct fmt::formatter<all_types::error> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(all_types::error v, fmt::format_context& ctx) const;
-};
+struct fmt::formatter<all_types::error> : ember::codec::enum_formatter {};
 template <>
-struct fmt::formatter<all_types::point> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const all_types::point& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<all_types::point> : ember::codec::message_formatter {};
 template <>
-struct fmt::formatter<all_types::scalars> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const all_types::scalars& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<all_types::scalars> : ember::codec::message_formatter {};
 template <>
-struct fmt::formatter<all_types::lists> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const all_types::lists& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<all_types::lists> : ember::codec::message_formatter {};
 template <>
-struct fmt::formatter<all_types::maps> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const all_types::maps& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<all_types::maps> : ember::codec::message_formatter {};
 template <>
-struct fmt::formatter<all_types::optionals> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const all_types::optionals& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<all_types::optionals> : ember::codec::message_formatter {};
 template <>
-struct fmt::formatter<all_types::tree> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const all_types::tree& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<all_types::tree> : ember::codec::message_formatter {};
 template <>
-struct fmt::formatter<all_types::item_v1> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const all_types::item_v1& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<all_types::item_v1> : ember::codec::message_formatter {};
 template <>
-struct fmt::formatter<all_types::item_v2> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const all_types::item_v2& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<all_types::item_v2> : ember::codec::message_formatter {};
 template <>
-struct fmt::formatter<all_types::failure> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const all_types::failure& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<all_types::failure> : ember::codec::message_formatter {};
 template <>
-struct fmt::formatter<all_types::everything> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const all_types::everything& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<all_types::everything> : ember::codec::message_formatter {};
 template <>
-struct fmt::formatter<all_types::echo_request> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const all_types::echo_request& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<all_types::echo_request> : ember::codec::message_formatter {};
 template <>
-struct fmt::formatter<all_types::echo_reply> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const all_types::echo_reply& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<all_types::echo_reply> : ember::codec::message_formatter {};
 template <>
-struct fmt::formatter<all_types::ping_request> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const all_types::ping_request& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<all_types::ping_request> : ember::codec::message_formatter {};
 template <>
-struct fmt::formatter<all_types::ping_reply> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const all_types::ping_reply& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<all_types::ping_reply> : ember::codec::message_formatter {};
 template <>
-struct fmt::formatter<all_types::stats_request> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const all_types::stats_request& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<all_types::stats_request> : ember::codec::message_formatter {};
 template <>
-struct fmt::formatter<all_types::stats_reply> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const all_types::stats_reply& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<all_types::stats_reply> : ember::codec::message_formatter {};
 template <>
-struct fmt::formatter<all_types::event> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const all_types::event& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<all_types::event> : ember::codec::message_formatter {};

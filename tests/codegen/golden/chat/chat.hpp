@@ -50,127 +50,198 @@ struct list_rooms_request;
 struct list_rooms_reply;
 struct chat_message;
 
+// Messages have constructors rather than aggregate initialisation: g++ 12 destroys an
+// aggregate temporary inside a `co_await` expression twice, and `co_await stub.cmd({...})`
+// is how calls are written.
+
 /// Struct `room_info` of the schema.
 struct room_info {
   std::string name;
   std::uint32_t members = 0;
   chat::room_kind kind = chat::room_kind::lobby;
 
+  room_info() = default;
+  /// Sets the fields in order; those left out keep their defaults.
+  room_info(std::string name_, std::uint32_t members_ = 0, chat::room_kind kind_ = chat::room_kind::lobby)
+      : name(std::move(name_)), members(std::move(members_)), kind(std::move(kind_)) {}
+
   bool operator==(const room_info&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in chat.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const room_info& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, room_info& m);
+  friend void encode_json(ember::codec::json_writer& w, const room_info& m);
+  friend std::error_code decode_json(ember::codec::json_text in, room_info& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const room_info& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, room_info& m);
-void encode_json(ember::codec::json_writer& w, const room_info& m);
-std::error_code decode_json(ember::codec::json_text in, room_info& m);
 
 /// The request of command `login` (id 101).
 struct login_request {
   std::string user;
   std::string password;
 
+  login_request() = default;
+  /// Sets the fields in order; those left out keep their defaults.
+  login_request(std::string user_, std::string password_ = {})
+      : user(std::move(user_)), password(std::move(password_)) {}
+
   bool operator==(const login_request&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in chat.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const login_request& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, login_request& m);
+  friend void encode_json(ember::codec::json_writer& w, const login_request& m);
+  friend std::error_code decode_json(ember::codec::json_text in, login_request& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const login_request& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, login_request& m);
-void encode_json(ember::codec::json_writer& w, const login_request& m);
-std::error_code decode_json(ember::codec::json_text in, login_request& m);
 
 /// The reply of command `login` (id 101).
 struct login_reply {
   std::uint64_t user_id = 0;
   std::string motd;
 
+  login_reply() = default;
+  /// Sets the fields in order; those left out keep their defaults.
+  login_reply(std::uint64_t user_id_, std::string motd_ = {})
+      : user_id(std::move(user_id_)), motd(std::move(motd_)) {}
+
   bool operator==(const login_reply&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in chat.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const login_reply& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, login_reply& m);
+  friend void encode_json(ember::codec::json_writer& w, const login_reply& m);
+  friend std::error_code decode_json(ember::codec::json_text in, login_reply& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const login_reply& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, login_reply& m);
-void encode_json(ember::codec::json_writer& w, const login_reply& m);
-std::error_code decode_json(ember::codec::json_text in, login_reply& m);
 
 /// The request of command `join_room` (id 102).
 struct join_room_request {
   std::string room;
 
+  join_room_request() = default;
+  /// Sets the fields in order; those left out keep their defaults.
+  join_room_request(std::string room_)
+      : room(std::move(room_)) {}
+
   bool operator==(const join_room_request&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in chat.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const join_room_request& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, join_room_request& m);
+  friend void encode_json(ember::codec::json_writer& w, const join_room_request& m);
+  friend std::error_code decode_json(ember::codec::json_text in, join_room_request& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const join_room_request& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, join_room_request& m);
-void encode_json(ember::codec::json_writer& w, const join_room_request& m);
-std::error_code decode_json(ember::codec::json_text in, join_room_request& m);
 
 /// The reply of command `join_room` (id 102).
 struct join_room_reply {
   chat::room_info room;
 
+  join_room_reply() = default;
+  /// Sets the fields in order; those left out keep their defaults.
+  join_room_reply(chat::room_info room_)
+      : room(std::move(room_)) {}
+
   bool operator==(const join_room_reply&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in chat.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const join_room_reply& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, join_room_reply& m);
+  friend void encode_json(ember::codec::json_writer& w, const join_room_reply& m);
+  friend std::error_code decode_json(ember::codec::json_text in, join_room_reply& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const join_room_reply& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, join_room_reply& m);
-void encode_json(ember::codec::json_writer& w, const join_room_reply& m);
-std::error_code decode_json(ember::codec::json_text in, join_room_reply& m);
 
 /// The request of command `leave_room` (id 103).
 struct leave_room_request {
   std::string room;
 
+  leave_room_request() = default;
+  /// Sets the fields in order; those left out keep their defaults.
+  leave_room_request(std::string room_)
+      : room(std::move(room_)) {}
+
   bool operator==(const leave_room_request&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in chat.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const leave_room_request& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, leave_room_request& m);
+  friend void encode_json(ember::codec::json_writer& w, const leave_room_request& m);
+  friend std::error_code decode_json(ember::codec::json_text in, leave_room_request& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const leave_room_request& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, leave_room_request& m);
-void encode_json(ember::codec::json_writer& w, const leave_room_request& m);
-std::error_code decode_json(ember::codec::json_text in, leave_room_request& m);
 
 /// The reply of command `leave_room` (id 103).
 struct leave_room_reply {
   bool operator==(const leave_room_reply&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in chat.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const leave_room_reply& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, leave_room_reply& m);
+  friend void encode_json(ember::codec::json_writer& w, const leave_room_reply& m);
+  friend std::error_code decode_json(ember::codec::json_text in, leave_room_reply& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const leave_room_reply& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, leave_room_reply& m);
-void encode_json(ember::codec::json_writer& w, const leave_room_reply& m);
-std::error_code decode_json(ember::codec::json_text in, leave_room_reply& m);
 
 /// The request of command `say` (id 104).
 struct say_request {
   std::string room;
   std::string text;
 
+  say_request() = default;
+  /// Sets the fields in order; those left out keep their defaults.
+  say_request(std::string room_, std::string text_ = {})
+      : room(std::move(room_)), text(std::move(text_)) {}
+
   bool operator==(const say_request&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in chat.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const say_request& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, say_request& m);
+  friend void encode_json(ember::codec::json_writer& w, const say_request& m);
+  friend std::error_code decode_json(ember::codec::json_text in, say_request& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const say_request& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, say_request& m);
-void encode_json(ember::codec::json_writer& w, const say_request& m);
-std::error_code decode_json(ember::codec::json_text in, say_request& m);
 
 /// The reply of command `say` (id 104).
 struct say_reply {
   std::uint32_t delivered = 0;
 
+  say_reply() = default;
+  /// Sets the fields in order; those left out keep their defaults.
+  say_reply(std::uint32_t delivered_)
+      : delivered(std::move(delivered_)) {}
+
   bool operator==(const say_reply&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in chat.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const say_reply& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, say_reply& m);
+  friend void encode_json(ember::codec::json_writer& w, const say_reply& m);
+  friend std::error_code decode_json(ember::codec::json_text in, say_reply& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const say_reply& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, say_reply& m);
-void encode_json(ember::codec::json_writer& w, const say_reply& m);
-std::error_code decode_json(ember::codec::json_text in, say_reply& m);
 
 /// The request of command `list_rooms` (id 105).
 struct list_rooms_request {
   bool operator==(const list_rooms_request&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in chat.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const list_rooms_request& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, list_rooms_request& m);
+  friend void encode_json(ember::codec::json_writer& w, const list_rooms_request& m);
+  friend std::error_code decode_json(ember::codec::json_text in, list_rooms_request& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const list_rooms_request& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, list_rooms_request& m);
-void encode_json(ember::codec::json_writer& w, const list_rooms_request& m);
-std::error_code decode_json(ember::codec::json_text in, list_rooms_request& m);
 
 /// The reply of command `list_rooms` (id 105).
 struct list_rooms_reply {
   std::vector<chat::room_info> rooms;
 
+  list_rooms_reply() = default;
+  /// Sets the fields in order; those left out keep their defaults.
+  list_rooms_reply(std::vector<chat::room_info> rooms_)
+      : rooms(std::move(rooms_)) {}
+
   bool operator==(const list_rooms_reply&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in chat.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const list_rooms_reply& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, list_rooms_reply& m);
+  friend void encode_json(ember::codec::json_writer& w, const list_rooms_reply& m);
+  friend std::error_code decode_json(ember::codec::json_text in, list_rooms_reply& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const list_rooms_reply& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, list_rooms_reply& m);
-void encode_json(ember::codec::json_writer& w, const list_rooms_reply& m);
-std::error_code decode_json(ember::codec::json_text in, list_rooms_reply& m);
 
 /// Push `chat_message` (id 201), sent by the server.
 struct chat_message {
@@ -182,12 +253,19 @@ struct chat_message {
   std::string text;
   std::uint64_t sent_at_ms = 0;
 
+  chat_message() = default;
+  /// Sets the fields in order; those left out keep their defaults.
+  chat_message(std::string room_, std::string from_ = {}, std::string text_ = {}, std::uint64_t sent_at_ms_ = 0)
+      : room(std::move(room_)), from(std::move(from_)), text(std::move(text_)), sent_at_ms(std::move(sent_at_ms_)) {}
+
   bool operator==(const chat_message&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in chat.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const chat_message& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, chat_message& m);
+  friend void encode_json(ember::codec::json_writer& w, const chat_message& m);
+  friend std::error_code decode_json(ember::codec::json_text in, chat_message& m);
 };
-void encode_binary(ember::codec::binary_writer& w, const chat_message& m);
-std::error_code decode_binary(ember::codec::binary_reader& r, chat_message& m);
-void encode_json(ember::codec::json_writer& w, const chat_message& m);
-std::error_code decode_json(ember::codec::json_text in, chat_message& m);
 
 /// Command descriptors: id, name, handling server, ordering and message types.
 namespace cmd {
@@ -274,71 +352,30 @@ std::string_view error_message(error e) noexcept;
 // Formatters for logging: messages print as JSON with `secret` fields as "***", enums as
 // their names.
 template <>
-struct fmt::formatter<chat::room_kind> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(chat::room_kind v,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<chat::room_kind> : ember::codec::enum_formatter {};
 template <>
-struct fmt::formatter<chat::error> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(chat::error v, fmt::format_context& ctx) const;
-};
+struct fmt::formatter<chat::error> : ember::codec::enum_formatter {};
 template <>
-struct fmt::formatter<chat::room_info> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const chat::room_info& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<chat::room_info> : ember::codec::message_formatter {};
 template <>
-struct fmt::formatter<chat::login_request> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const chat::login_request& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<chat::login_request> : ember::codec::message_formatter {};
 template <>
-struct fmt::formatter<chat::login_reply> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const chat::login_reply& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<chat::login_reply> : ember::codec::message_formatter {};
 template <>
-struct fmt::formatter<chat::join_room_request> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const chat::join_room_request& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<chat::join_room_request> : ember::codec::message_formatter {};
 template <>
-struct fmt::formatter<chat::join_room_reply> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const chat::join_room_reply& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<chat::join_room_reply> : ember::codec::message_formatter {};
 template <>
-struct fmt::formatter<chat::leave_room_request> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const chat::leave_room_request& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<chat::leave_room_request> : ember::codec::message_formatter {};
 template <>
-struct fmt::formatter<chat::leave_room_reply> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const chat::leave_room_reply& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<chat::leave_room_reply> : ember::codec::message_formatter {};
 template <>
-struct fmt::formatter<chat::say_request> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const chat::say_request& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<chat::say_request> : ember::codec::message_formatter {};
 template <>
-struct fmt::formatter<chat::say_reply> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const chat::say_reply& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<chat::say_reply> : ember::codec::message_formatter {};
 template <>
-struct fmt::formatter<chat::list_rooms_request> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const chat::list_rooms_request& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<chat::list_rooms_request> : ember::codec::message_formatter {};
 template <>
-struct fmt::formatter<chat::list_rooms_reply> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const chat::list_rooms_reply& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<chat::list_rooms_reply> : ember::codec::message_formatter {};
 template <>
-struct fmt::formatter<chat::chat_message> : ember::codec::message_formatter {
-  fmt::format_context::iterator format(const chat::chat_message& m,
-                                       fmt::format_context& ctx) const;
-};
+struct fmt::formatter<chat::chat_message> : ember::codec::message_formatter {};
