@@ -1,0 +1,243 @@
+// ember: config.json, the description of a cluster: its servers by name, their ports, the
+// roots each joins, their modules, database, memcached, logs and limits (docs/config.md).
+//
+//   auto cfg = ember::app::load_config("config.json");
+//   if (!cfg) { fmt::print(stderr, "{}\n", cfg.error().what()); return EXIT_FAILURE; }
+//   for (const auto& s : cfg->servers) ...
+//
+// Parsing validates everything start-up needs: unknown keys, wrong types, ranges, ports used
+// twice, roots that do not exist or join each other in a cycle. The first problem found is
+// returned as a `config_error` naming the JSON path of the bad field and what was expected.
+// The result is plain structs: C++ members carry the JSON keys' names, except that a
+// `..._ms` key becomes a `std::chrono::milliseconds` member without the suffix.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "ember/codec/codec.hpp"
+#include "ember/log.hpp"
+#include "ember/net/server_options.hpp"
+#include "ember/wire/frame.hpp"
+
+namespace ember::app {
+
+/// Bounds and timeouts of a server's client listener; every field mirrors the
+/// `net::server_options` field of the same name and has its default.
+struct limits_config {
+  std::size_t max_frame = 64 * 1024;        ///< largest request body accepted, bytes
+  std::size_t max_write_queue = 1 << 20;    ///< bytes queued to a client that does not read
+  std::uint32_t max_in_flight = 1024;       ///< requests of one session not yet answered
+  std::size_t max_sessions = 100'000;
+  std::size_t max_sessions_per_address = 10'000;
+  double max_request_rate = 2'000;  ///< per session per second; 0 = unlimited
+  double request_burst = 4'000;     ///< requests a session may send at once
+  std::chrono::milliseconds idle_timeout{60'000};      ///< `idle_timeout_ms`
+  std::chrono::milliseconds frame_timeout{10'000};     ///< `frame_timeout_ms`
+  std::chrono::milliseconds handshake_timeout{10'000}; ///< `handshake_timeout_ms`
+
+  bool operator==(const limits_config&) const = default;
+};
+
+/// Where a server logs and from which level on.
+struct log_config {
+  log::level level = log::level::info;
+  std::string file;  ///< empty: standard error
+
+  bool operator==(const log_config&) const = default;
+};
+
+/// A server's client listener (`netport`).
+struct listener_config {
+  std::uint16_t port = 0;
+  net::framing framing = net::framing::native;
+  /// Body encoding of a Firefly listener; native frames say theirs in their flags.
+  codec::encoding encoding = codec::encoding::json;
+  wire::firefly_config firefly{};  ///< header values a Firefly client must send
+  /// Overrides the server's `limits.idle_timeout_ms` for this listener.
+  std::optional<std::chrono::milliseconds> idle_timeout;
+
+  bool operator==(const listener_config& o) const {
+    return port == o.port && framing == o.framing && encoding == o.encoding &&
+           firefly.magic == o.firefly.magic && firefly.version == o.firefly.version &&
+           firefly.server_version == o.firefly.server_version && idle_timeout == o.idle_timeout;
+  }
+};
+
+/// A root a server joins as a node (one `remoteport` entry), with `host` and `rootport`
+/// filled in from the root's own entry when the file leaves them out.
+struct root_ref {
+  std::string rootname;
+  std::string host;
+  std::uint16_t rootport = 0;
+
+  bool operator==(const root_ref&) const = default;
+};
+
+/// One entry of `servers`: one process of the cluster.
+struct server_config {
+  std::string name;                ///< its key in `servers`
+  std::string type;                ///< which handlers it runs; defaults to `name`
+  std::string host = "127.0.0.1";  ///< address its listeners bind
+  std::optional<listener_config> netport;  ///< client listener, if client-facing
+  std::optional<std::uint16_t> rootport;   ///< set: this server is a root, nodes join here
+  std::vector<root_ref> remoteport;        ///< the roots it joins, in file order
+  std::string app;     ///< handler module to load; empty: none
+  std::string reload;  ///< module re-run on hot update (Firefly); empty: none
+  bool db = false;     ///< uses the database of the top-level `db`
+  bool mem = false;    ///< uses the memcached of the top-level `memcached`
+  log_config log;
+  limits_config limits;
+  std::chrono::milliseconds call_timeout{5'000};  ///< default deadline of its calls to servers
+  std::optional<int> cpu;                          ///< CPU to pin the process to
+
+  bool is_root() const noexcept { return rootport.has_value(); }
+  bool operator==(const server_config&) const = default;
+};
+
+/// The master process: its link port and its admin HTTP port.
+struct master_config {
+  std::string host = "127.0.0.1";
+  std::optional<std::uint16_t> rootport;  ///< link port servers register on
+  std::uint16_t webport = 0;              ///< admin HTTP port
+  std::string token;                      ///< admin commands must present it
+
+  bool operator==(const master_config&) const = default;
+};
+
+/// Which ODBC driver family the connection string is for.
+enum class db_driver : std::uint8_t { sqlite, postgresql };
+
+/// The database every server with `"db": true` uses.
+struct db_config {
+  db_driver driver = db_driver::sqlite;
+  std::string connection;  ///< ODBC connection string, passed to the driver as written
+
+  bool operator==(const db_config&) const = default;
+};
+
+/// One memcached server, from "host:port" (or "host", port 11211; "[::1]:11211" for IPv6).
+struct memcached_server {
+  std::string host;
+  std::uint16_t port = 11211;
+
+  bool operator==(const memcached_server&) const = default;
+};
+
+/// The memcached cluster every server with `"mem": true` uses.
+struct memcached_config {
+  std::vector<memcached_server> servers;
+  std::string key_namespace;  ///< JSON key `namespace`: prefix of every cache key
+
+  bool operator==(const memcached_config&) const = default;
+};
+
+/// A whole config.json, validated, with `defaults` already applied to every server.
+struct cluster_config {
+  std::string secret;  ///< shared by all links; empty when no server links
+  std::optional<master_config> master;
+  std::optional<db_config> db;
+  std::optional<memcached_config> memcached;
+  std::vector<server_config> servers;  ///< in file order
+
+  /// The server called `name`, or null.
+  const server_config* find(std::string_view name) const noexcept {
+    for (const auto& s : servers) {
+      if (s.name == name) return &s;
+    }
+    return nullptr;
+  }
+
+  /// The servers of type `type`, in file order.
+  std::vector<const server_config*> of_type(std::string_view type) const {
+    std::vector<const server_config*> out;
+    for (const auto& s : servers) {
+      if (s.type == type) out.push_back(&s);
+    }
+    return out;
+  }
+
+  /// The servers that join the root `root`, in file order.
+  std::vector<const server_config*> nodes_of(std::string_view root) const {
+    std::vector<const server_config*> out;
+    for (const auto& s : servers) {
+      for (const auto& r : s.remoteport) {
+        if (r.rootname == root) {
+          out.push_back(&s);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  bool operator==(const cluster_config&) const = default;
+};
+
+/// Why a config was refused: the JSON path of the bad field and what was expected there.
+struct config_error {
+  std::string file;     ///< as given to `parse_config` / `load_config`
+  std::size_t line = 0; ///< of the offending key, best effort (0: unknown)
+  std::string path;     ///< e.g. "servers.game1.remoteport[0].rootname"; empty: the document
+  std::string message;  ///< e.g. "no server named 'gate2' (servers are: gate, net1)"
+
+  /// "config.json:12: servers.game1.remoteport[0].rootname: no server named 'gate2' (...)";
+  /// the line and the path are left out when unknown or empty.
+  std::string what() const {
+    std::string out = file;
+    if (line != 0) out += ":" + std::to_string(line);
+    out += ": ";
+    if (!path.empty()) out += path + ": ";
+    out += message;
+    return out;
+  }
+};
+
+/// A parsed config or the reason there is none.
+class config_result {
+ public:
+  config_result(cluster_config c) : v_(std::in_place_index<0>, std::move(c)) {}
+  config_result(config_error e) : v_(std::in_place_index<1>, std::move(e)) {}
+
+  bool has_value() const noexcept { return v_.index() == 0; }
+  explicit operator bool() const noexcept { return has_value(); }
+
+  /// The config; throws `std::runtime_error` with `error().what()` when there is none.
+  cluster_config& value() & { return check(), std::get<0>(v_); }
+  const cluster_config& value() const& { return check(), std::get<0>(v_); }
+  cluster_config&& value() && { return check(), std::get<0>(std::move(v_)); }
+  cluster_config* operator->() { return &value(); }
+  const cluster_config* operator->() const { return &value(); }
+  cluster_config& operator*() & { return value(); }
+  const cluster_config& operator*() const& { return value(); }
+
+  /// Why parsing failed; only valid when `!has_value()`.
+  const config_error& error() const { return std::get<1>(v_); }
+
+ private:
+  void check() const;
+
+  std::variant<cluster_config, config_error> v_;
+};
+
+/// Parses and validates the text of a config.json. `file_name` only appears in errors.
+inline config_result parse_config(std::string_view json_text, std::string_view file_name);
+
+/// Reads and parses the file at `file`; an unreadable file is a `config_error` naming it.
+inline config_result load_config(const std::filesystem::path& file);
+
+/// The options of `s`'s client listener: its host, netport and limits.
+/// Precondition: `s.netport` has a value (throws `std::invalid_argument` otherwise).
+inline net::server_options to_server_options(const server_config& s);
+
+}  // namespace ember::app
+
+#include "ember/app/impl/config.hpp"
