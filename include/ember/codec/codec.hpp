@@ -1,7 +1,7 @@
 // ember: encoding and decoding message bodies, binary or JSON (docs/body-encoding.md).
 //
 //   ember::buffer out;
-//   ember::codec::encode(out, chat::login_request{.user = "ann"}, ember::codec::encoding::binary);
+//   ember::codec::encode(out, chat::login_request{"ann", "secret"}, ember::codec::encoding::binary);
 //   chat::login_request req;
 //   if (auto ec = ember::codec::decode(out.view(), ember::codec::encoding::binary, req)) ...
 //
