@@ -401,6 +401,11 @@ class _Builder:
             if name in reserved_names:
                 self.error(line, what, "name is reserved")
                 continue
+            if name == msg:
+                # C++ forbids a data member named like its class once the class has a
+                # constructor, as generated messages do.
+                self.error(line, what, "a field cannot have the name of its message")
+                continue
             if kind == "push" and name in ("push_id", "push_name"):
                 self.error(line, what, f"'{name}' is a name the generated code uses")
                 continue
