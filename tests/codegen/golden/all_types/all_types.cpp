@@ -9,10 +9,10 @@
 
 #include "ember/codec/json_reader.hpp"
 
-// Each message's codec is a set of functions named after it (`encode_binary_room_info`);
-// the public `encode_binary` etc. are hidden friends of the messages that forward to them.
-// No call here goes through an overload set of every message, so a schema of hundreds of
-// messages compiles in time proportional to its size.
+// The public `encode_binary` etc. are hidden friends of the messages. A [[struct]], which
+// other messages contain, has its codec in functions named after it (`encode_binary_point`)
+// that the public ones forward to: no call here goes through an overload set of every
+// message, so a schema of hundreds of messages compiles in time proportional to its size.
 
 namespace all_types {
 namespace {
@@ -63,34 +63,6 @@ void encode_binary_everything(ember::codec::binary_writer& w, const everything& 
 std::error_code decode_binary_everything(ember::codec::binary_reader& r, everything& m);
 void encode_json_everything(ember::codec::json_writer& w, const everything& m);
 std::error_code read_json_everything(ember::codec::json::element v, everything& m, int depth);
-void encode_binary_echo_request(ember::codec::binary_writer& w, const echo_request& m);
-std::error_code decode_binary_echo_request(ember::codec::binary_reader& r, echo_request& m);
-void encode_json_echo_request(ember::codec::json_writer& w, const echo_request& m);
-std::error_code read_json_echo_request(ember::codec::json::element v, echo_request& m, int depth);
-void encode_binary_echo_reply(ember::codec::binary_writer& w, const echo_reply& m);
-std::error_code decode_binary_echo_reply(ember::codec::binary_reader& r, echo_reply& m);
-void encode_json_echo_reply(ember::codec::json_writer& w, const echo_reply& m);
-std::error_code read_json_echo_reply(ember::codec::json::element v, echo_reply& m, int depth);
-void encode_binary_ping_request(ember::codec::binary_writer& w, const ping_request& m);
-std::error_code decode_binary_ping_request(ember::codec::binary_reader& r, ping_request& m);
-void encode_json_ping_request(ember::codec::json_writer& w, const ping_request& m);
-std::error_code read_json_ping_request(ember::codec::json::element v, ping_request& m, int depth);
-void encode_binary_ping_reply(ember::codec::binary_writer& w, const ping_reply& m);
-std::error_code decode_binary_ping_reply(ember::codec::binary_reader& r, ping_reply& m);
-void encode_json_ping_reply(ember::codec::json_writer& w, const ping_reply& m);
-std::error_code read_json_ping_reply(ember::codec::json::element v, ping_reply& m, int depth);
-void encode_binary_stats_request(ember::codec::binary_writer& w, const stats_request& m);
-std::error_code decode_binary_stats_request(ember::codec::binary_reader& r, stats_request& m);
-void encode_json_stats_request(ember::codec::json_writer& w, const stats_request& m);
-std::error_code read_json_stats_request(ember::codec::json::element v, stats_request& m, int depth);
-void encode_binary_stats_reply(ember::codec::binary_writer& w, const stats_reply& m);
-std::error_code decode_binary_stats_reply(ember::codec::binary_reader& r, stats_reply& m);
-void encode_json_stats_reply(ember::codec::json_writer& w, const stats_reply& m);
-std::error_code read_json_stats_reply(ember::codec::json::element v, stats_reply& m, int depth);
-void encode_binary_event(ember::codec::binary_writer& w, const event& m);
-std::error_code decode_binary_event(ember::codec::binary_reader& r, event& m);
-void encode_json_event(ember::codec::json_writer& w, const event& m);
-std::error_code read_json_event(ember::codec::json::element v, event& m, int depth);
 
 }  // namespace
 
@@ -249,6 +221,21 @@ std::error_code read_json_point(ember::codec::json::element v,
 
 }  // namespace
 
+void encode_binary(ember::codec::binary_writer& w, const point& m) {
+  encode_binary_point(w, m);
+}
+std::error_code decode_binary(ember::codec::binary_reader& r, point& m) {
+  return decode_binary_point(r, m);
+}
+void encode_json(ember::codec::json_writer& w, const point& m) {
+  encode_json_point(w, m);
+}
+std::error_code decode_json(ember::codec::json_text in, point& m) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return read_json_point(root, m, 0);
+}
+
 // --- scalars
 
 namespace {
@@ -403,6 +390,21 @@ std::error_code read_json_scalars(ember::codec::json::element v,
 }
 
 }  // namespace
+
+void encode_binary(ember::codec::binary_writer& w, const scalars& m) {
+  encode_binary_scalars(w, m);
+}
+std::error_code decode_binary(ember::codec::binary_reader& r, scalars& m) {
+  return decode_binary_scalars(r, m);
+}
+void encode_json(ember::codec::json_writer& w, const scalars& m) {
+  encode_json_scalars(w, m);
+}
+std::error_code decode_json(ember::codec::json_text in, scalars& m) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return read_json_scalars(root, m, 0);
+}
 
 // --- lists
 
@@ -564,6 +566,21 @@ std::error_code read_json_lists(ember::codec::json::element v,
 
 }  // namespace
 
+void encode_binary(ember::codec::binary_writer& w, const lists& m) {
+  encode_binary_lists(w, m);
+}
+std::error_code decode_binary(ember::codec::binary_reader& r, lists& m) {
+  return decode_binary_lists(r, m);
+}
+void encode_json(ember::codec::json_writer& w, const lists& m) {
+  encode_json_lists(w, m);
+}
+std::error_code decode_json(ember::codec::json_text in, lists& m) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return read_json_lists(root, m, 0);
+}
+
 // --- maps
 
 namespace {
@@ -715,6 +732,21 @@ std::error_code read_json_maps(ember::codec::json::element v,
 
 }  // namespace
 
+void encode_binary(ember::codec::binary_writer& w, const maps& m) {
+  encode_binary_maps(w, m);
+}
+std::error_code decode_binary(ember::codec::binary_reader& r, maps& m) {
+  return decode_binary_maps(r, m);
+}
+void encode_json(ember::codec::json_writer& w, const maps& m) {
+  encode_json_maps(w, m);
+}
+std::error_code decode_json(ember::codec::json_text in, maps& m) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return read_json_maps(root, m, 0);
+}
+
 // --- optionals
 
 namespace {
@@ -839,6 +871,21 @@ std::error_code read_json_optionals(ember::codec::json::element v,
 
 }  // namespace
 
+void encode_binary(ember::codec::binary_writer& w, const optionals& m) {
+  encode_binary_optionals(w, m);
+}
+std::error_code decode_binary(ember::codec::binary_reader& r, optionals& m) {
+  return decode_binary_optionals(r, m);
+}
+void encode_json(ember::codec::json_writer& w, const optionals& m) {
+  encode_json_optionals(w, m);
+}
+std::error_code decode_json(ember::codec::json_text in, optionals& m) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return read_json_optionals(root, m, 0);
+}
+
 // --- tree
 
 namespace {
@@ -898,6 +945,21 @@ std::error_code read_json_tree(ember::codec::json::element v,
 
 }  // namespace
 
+void encode_binary(ember::codec::binary_writer& w, const tree& m) {
+  encode_binary_tree(w, m);
+}
+std::error_code decode_binary(ember::codec::binary_reader& r, tree& m) {
+  return decode_binary_tree(r, m);
+}
+void encode_json(ember::codec::json_writer& w, const tree& m) {
+  encode_json_tree(w, m);
+}
+std::error_code decode_json(ember::codec::json_text in, tree& m) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return read_json_tree(root, m, 0);
+}
+
 // --- item_v1
 
 namespace {
@@ -954,6 +1016,21 @@ std::error_code read_json_item_v1(ember::codec::json::element v,
 }
 
 }  // namespace
+
+void encode_binary(ember::codec::binary_writer& w, const item_v1& m) {
+  encode_binary_item_v1(w, m);
+}
+std::error_code decode_binary(ember::codec::binary_reader& r, item_v1& m) {
+  return decode_binary_item_v1(r, m);
+}
+void encode_json(ember::codec::json_writer& w, const item_v1& m) {
+  encode_json_item_v1(w, m);
+}
+std::error_code decode_json(ember::codec::json_text in, item_v1& m) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return read_json_item_v1(root, m, 0);
+}
 
 // --- item_v2
 
@@ -1070,6 +1147,21 @@ std::error_code read_json_item_v2(ember::codec::json::element v,
 
 }  // namespace
 
+void encode_binary(ember::codec::binary_writer& w, const item_v2& m) {
+  encode_binary_item_v2(w, m);
+}
+std::error_code decode_binary(ember::codec::binary_reader& r, item_v2& m) {
+  return decode_binary_item_v2(r, m);
+}
+void encode_json(ember::codec::json_writer& w, const item_v2& m) {
+  encode_json_item_v2(w, m);
+}
+std::error_code decode_json(ember::codec::json_text in, item_v2& m) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return read_json_item_v2(root, m, 0);
+}
+
 // --- failure
 
 namespace {
@@ -1126,6 +1218,21 @@ std::error_code read_json_failure(ember::codec::json::element v,
 }
 
 }  // namespace
+
+void encode_binary(ember::codec::binary_writer& w, const failure& m) {
+  encode_binary_failure(w, m);
+}
+std::error_code decode_binary(ember::codec::binary_reader& r, failure& m) {
+  return decode_binary_failure(r, m);
+}
+void encode_json(ember::codec::json_writer& w, const failure& m) {
+  encode_json_failure(w, m);
+}
+std::error_code decode_json(ember::codec::json_text in, failure& m) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return read_json_failure(root, m, 0);
+}
 
 // --- everything
 
@@ -1212,18 +1319,42 @@ std::error_code read_json_everything(ember::codec::json::element v,
 
 }  // namespace
 
+void encode_binary(ember::codec::binary_writer& w, const everything& m) {
+  encode_binary_everything(w, m);
+}
+std::error_code decode_binary(ember::codec::binary_reader& r, everything& m) {
+  return decode_binary_everything(r, m);
+}
+void encode_json(ember::codec::json_writer& w, const everything& m) {
+  encode_json_everything(w, m);
+}
+std::error_code decode_json(ember::codec::json_text in, everything& m) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return read_json_everything(root, m, 0);
+}
+
 // --- echo_request
 
 namespace {
 
-void encode_binary_echo_request(ember::codec::binary_writer& w,
-    const echo_request& m) {
+std::error_code read_field_echo_request(void* msg, std::string_view key,
+    ember::codec::json::element value, int depth) {
+  auto& m = *static_cast<echo_request*>(msg);
+  if (key == "payload") return read_json_everything(value, m.payload, depth + 1);
+  if (key == "token") return ember::codec::json::get_string(value, m.token, depth);
+  return {};
+}
+
+}  // namespace
+
+void encode_binary(ember::codec::binary_writer& w,
+                   const echo_request& m) {
   w.field_struct(1, m.payload, &encode_binary_everything);
   w.field_string(2, m.token);
 }
 
-std::error_code decode_binary_echo_request(ember::codec::binary_reader& r,
-    echo_request& m) {
+std::error_code decode_binary(ember::codec::binary_reader& r, echo_request& m) {
   while (!r.at_end()) {
     std::uint32_t tag = 0;
     wire_type wt{};
@@ -1245,7 +1376,7 @@ std::error_code decode_binary_echo_request(ember::codec::binary_reader& r,
   return {};
 }
 
-void encode_json_echo_request(ember::codec::json_writer& w, const echo_request& m) {
+void encode_json(ember::codec::json_writer& w, const echo_request& m) {
   w.begin_object();
   w.key("payload");
   encode_json_everything(w, m.payload);
@@ -1258,32 +1389,31 @@ void encode_json_echo_request(ember::codec::json_writer& w, const echo_request& 
   w.end_object();
 }
 
-std::error_code read_field_echo_request(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<echo_request*>(msg);
-  if (key == "payload") return read_json_everything(value, m.payload, depth + 1);
-  if (key == "token") return ember::codec::json::get_string(value, m.token, depth);
-  return {};
+std::error_code decode_json(ember::codec::json_text in, echo_request& m) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return ember::codec::json::read_object(root, 0, &m, &read_field_echo_request);
 }
-
-std::error_code read_json_echo_request(ember::codec::json::element v,
-    echo_request& m, int depth) {
-  return ember::codec::json::read_object(v, depth, &m, &read_field_echo_request);
-}
-
-}  // namespace
 
 // --- echo_reply
 
 namespace {
 
-void encode_binary_echo_reply(ember::codec::binary_writer& w,
-    const echo_reply& m) {
+std::error_code read_field_echo_reply(void* msg, std::string_view key,
+    ember::codec::json::element value, int depth) {
+  auto& m = *static_cast<echo_reply*>(msg);
+  if (key == "payload") return read_json_everything(value, m.payload, depth + 1);
+  return {};
+}
+
+}  // namespace
+
+void encode_binary(ember::codec::binary_writer& w,
+                   const echo_reply& m) {
   w.field_struct(1, m.payload, &encode_binary_everything);
 }
 
-std::error_code decode_binary_echo_reply(ember::codec::binary_reader& r,
-    echo_reply& m) {
+std::error_code decode_binary(ember::codec::binary_reader& r, echo_reply& m) {
   while (!r.at_end()) {
     std::uint32_t tag = 0;
     wire_type wt{};
@@ -1302,37 +1432,26 @@ std::error_code decode_binary_echo_reply(ember::codec::binary_reader& r,
   return {};
 }
 
-void encode_json_echo_reply(ember::codec::json_writer& w, const echo_reply& m) {
+void encode_json(ember::codec::json_writer& w, const echo_reply& m) {
   w.begin_object();
   w.key("payload");
   encode_json_everything(w, m.payload);
   w.end_object();
 }
 
-std::error_code read_field_echo_reply(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<echo_reply*>(msg);
-  if (key == "payload") return read_json_everything(value, m.payload, depth + 1);
-  return {};
+std::error_code decode_json(ember::codec::json_text in, echo_reply& m) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return ember::codec::json::read_object(root, 0, &m, &read_field_echo_reply);
 }
-
-std::error_code read_json_echo_reply(ember::codec::json::element v,
-    echo_reply& m, int depth) {
-  return ember::codec::json::read_object(v, depth, &m, &read_field_echo_reply);
-}
-
-}  // namespace
 
 // --- ping_request
 
-namespace {
-
-void encode_binary_ping_request(ember::codec::binary_writer&,
-    const ping_request&) {
+void encode_binary(ember::codec::binary_writer&,
+                   const ping_request&) {
 }
 
-std::error_code decode_binary_ping_request(ember::codec::binary_reader& r,
-    ping_request&) {
+std::error_code decode_binary(ember::codec::binary_reader& r, ping_request&) {
   while (!r.at_end()) {
     std::uint32_t tag = 0;
     wire_type wt{};
@@ -1348,28 +1467,24 @@ std::error_code decode_binary_ping_request(ember::codec::binary_reader& r,
   return {};
 }
 
-void encode_json_ping_request(ember::codec::json_writer& w, const ping_request&) {
+void encode_json(ember::codec::json_writer& w, const ping_request&) {
   w.begin_object();
   w.end_object();
 }
 
-std::error_code read_json_ping_request(ember::codec::json::element v,
-    ping_request&, int depth) {
-  return ember::codec::json::read_object(v, depth, nullptr, nullptr);
+std::error_code decode_json(ember::codec::json_text in, ping_request&) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return ember::codec::json::read_object(root, 0, nullptr, nullptr);
 }
-
-}  // namespace
 
 // --- ping_reply
 
-namespace {
-
-void encode_binary_ping_reply(ember::codec::binary_writer&,
-    const ping_reply&) {
+void encode_binary(ember::codec::binary_writer&,
+                   const ping_reply&) {
 }
 
-std::error_code decode_binary_ping_reply(ember::codec::binary_reader& r,
-    ping_reply&) {
+std::error_code decode_binary(ember::codec::binary_reader& r, ping_reply&) {
   while (!r.at_end()) {
     std::uint32_t tag = 0;
     wire_type wt{};
@@ -1385,29 +1500,36 @@ std::error_code decode_binary_ping_reply(ember::codec::binary_reader& r,
   return {};
 }
 
-void encode_json_ping_reply(ember::codec::json_writer& w, const ping_reply&) {
+void encode_json(ember::codec::json_writer& w, const ping_reply&) {
   w.begin_object();
   w.end_object();
 }
 
-std::error_code read_json_ping_reply(ember::codec::json::element v,
-    ping_reply&, int depth) {
-  return ember::codec::json::read_object(v, depth, nullptr, nullptr);
+std::error_code decode_json(ember::codec::json_text in, ping_reply&) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return ember::codec::json::read_object(root, 0, nullptr, nullptr);
 }
-
-}  // namespace
 
 // --- stats_request
 
 namespace {
 
-void encode_binary_stats_request(ember::codec::binary_writer& w,
-    const stats_request& m) {
+std::error_code read_field_stats_request(void* msg, std::string_view key,
+    ember::codec::json::element value, int depth) {
+  auto& m = *static_cast<stats_request*>(msg);
+  if (key == "levels") return ember::codec::json::get_list(value, m.levels, depth + 1, &read_json_level);
+  return {};
+}
+
+}  // namespace
+
+void encode_binary(ember::codec::binary_writer& w,
+                   const stats_request& m) {
   w.packed_enum(1, m.levels);
 }
 
-std::error_code decode_binary_stats_request(ember::codec::binary_reader& r,
-    stats_request& m) {
+std::error_code decode_binary(ember::codec::binary_reader& r, stats_request& m) {
   while (!r.at_end()) {
     std::uint32_t tag = 0;
     wire_type wt{};
@@ -1426,7 +1548,7 @@ std::error_code decode_binary_stats_request(ember::codec::binary_reader& r,
   return {};
 }
 
-void encode_json_stats_request(ember::codec::json_writer& w, const stats_request& m) {
+void encode_json(ember::codec::json_writer& w, const stats_request& m) {
   w.begin_object();
   w.key("levels");
   w.begin_array();
@@ -1435,32 +1557,33 @@ void encode_json_stats_request(ember::codec::json_writer& w, const stats_request
   w.end_object();
 }
 
-std::error_code read_field_stats_request(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<stats_request*>(msg);
-  if (key == "levels") return ember::codec::json::get_list(value, m.levels, depth + 1, &read_json_level);
-  return {};
+std::error_code decode_json(ember::codec::json_text in, stats_request& m) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return ember::codec::json::read_object(root, 0, &m, &read_field_stats_request);
 }
-
-std::error_code read_json_stats_request(ember::codec::json::element v,
-    stats_request& m, int depth) {
-  return ember::codec::json::read_object(v, depth, &m, &read_field_stats_request);
-}
-
-}  // namespace
 
 // --- stats_reply
 
 namespace {
 
-void encode_binary_stats_reply(ember::codec::binary_writer& w,
-    const stats_reply& m) {
+std::error_code read_field_stats_reply(void* msg, std::string_view key,
+    ember::codec::json::element value, int depth) {
+  auto& m = *static_cast<stats_reply*>(msg);
+  if (key == "sessions") return ember::codec::json::get_int(value, m.sessions, depth);
+  if (key == "load") return ember::codec::json::get_map(value, m.load, depth + 1, &ember::codec::json::get_f64);
+  return {};
+}
+
+}  // namespace
+
+void encode_binary(ember::codec::binary_writer& w,
+                   const stats_reply& m) {
   w.field_uint(1, m.sessions);
   w.put_map(2, m.load, &ember::codec::binary_writer::put_f64);
 }
 
-std::error_code decode_binary_stats_reply(ember::codec::binary_reader& r,
-    stats_reply& m) {
+std::error_code decode_binary(ember::codec::binary_reader& r, stats_reply& m) {
   while (!r.at_end()) {
     std::uint32_t tag = 0;
     wire_type wt{};
@@ -1482,7 +1605,7 @@ std::error_code decode_binary_stats_reply(ember::codec::binary_reader& r,
   return {};
 }
 
-void encode_json_stats_reply(ember::codec::json_writer& w, const stats_reply& m) {
+void encode_json(ember::codec::json_writer& w, const stats_reply& m) {
   w.begin_object();
   w.key("sessions");
   w.value_uint(m.sessions);
@@ -1496,33 +1619,33 @@ void encode_json_stats_reply(ember::codec::json_writer& w, const stats_reply& m)
   w.end_object();
 }
 
-std::error_code read_field_stats_reply(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<stats_reply*>(msg);
-  if (key == "sessions") return ember::codec::json::get_int(value, m.sessions, depth);
-  if (key == "load") return ember::codec::json::get_map(value, m.load, depth + 1, &ember::codec::json::get_f64);
-  return {};
+std::error_code decode_json(ember::codec::json_text in, stats_reply& m) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return ember::codec::json::read_object(root, 0, &m, &read_field_stats_reply);
 }
-
-std::error_code read_json_stats_reply(ember::codec::json::element v,
-    stats_reply& m, int depth) {
-  return ember::codec::json::read_object(v, depth, &m, &read_field_stats_reply);
-}
-
-}  // namespace
 
 // --- event
 
 namespace {
 
-void encode_binary_event(ember::codec::binary_writer& w,
-    const event& m) {
+std::error_code read_field_event(void* msg, std::string_view key,
+    ember::codec::json::element value, int depth) {
+  auto& m = *static_cast<event*>(msg);
+  if (key == "item") return read_json_item_v2(value, m.item, depth + 1);
+  if (key == "at_ms") return ember::codec::json::get_int(value, m.at_ms, depth);
+  return {};
+}
+
+}  // namespace
+
+void encode_binary(ember::codec::binary_writer& w,
+                   const event& m) {
   w.field_struct(1, m.item, &encode_binary_item_v2);
   w.field_uint(2, m.at_ms);
 }
 
-std::error_code decode_binary_event(ember::codec::binary_reader& r,
-    event& m) {
+std::error_code decode_binary(ember::codec::binary_reader& r, event& m) {
   while (!r.at_end()) {
     std::uint32_t tag = 0;
     wire_type wt{};
@@ -1544,7 +1667,7 @@ std::error_code decode_binary_event(ember::codec::binary_reader& r,
   return {};
 }
 
-void encode_json_event(ember::codec::json_writer& w, const event& m) {
+void encode_json(ember::codec::json_writer& w, const event& m) {
   w.begin_object();
   w.key("item");
   encode_json_item_v2(w, m.item);
@@ -1553,276 +1676,10 @@ void encode_json_event(ember::codec::json_writer& w, const event& m) {
   w.end_object();
 }
 
-std::error_code read_field_event(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<event*>(msg);
-  if (key == "item") return read_json_item_v2(value, m.item, depth + 1);
-  if (key == "at_ms") return ember::codec::json::get_int(value, m.at_ms, depth);
-  return {};
-}
-
-std::error_code read_json_event(ember::codec::json::element v,
-    event& m, int depth) {
-  return ember::codec::json::read_object(v, depth, &m, &read_field_event);
-}
-
-}  // namespace
-
-// --- the public codec functions (hidden friends of the messages)
-
-void encode_binary(ember::codec::binary_writer& w, const point& m) {
-  encode_binary_point(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, point& m) {
-  return decode_binary_point(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const point& m) {
-  encode_json_point(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, point& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_point(root, m, 0);
-}
-
-void encode_binary(ember::codec::binary_writer& w, const scalars& m) {
-  encode_binary_scalars(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, scalars& m) {
-  return decode_binary_scalars(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const scalars& m) {
-  encode_json_scalars(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, scalars& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_scalars(root, m, 0);
-}
-
-void encode_binary(ember::codec::binary_writer& w, const lists& m) {
-  encode_binary_lists(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, lists& m) {
-  return decode_binary_lists(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const lists& m) {
-  encode_json_lists(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, lists& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_lists(root, m, 0);
-}
-
-void encode_binary(ember::codec::binary_writer& w, const maps& m) {
-  encode_binary_maps(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, maps& m) {
-  return decode_binary_maps(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const maps& m) {
-  encode_json_maps(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, maps& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_maps(root, m, 0);
-}
-
-void encode_binary(ember::codec::binary_writer& w, const optionals& m) {
-  encode_binary_optionals(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, optionals& m) {
-  return decode_binary_optionals(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const optionals& m) {
-  encode_json_optionals(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, optionals& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_optionals(root, m, 0);
-}
-
-void encode_binary(ember::codec::binary_writer& w, const tree& m) {
-  encode_binary_tree(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, tree& m) {
-  return decode_binary_tree(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const tree& m) {
-  encode_json_tree(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, tree& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_tree(root, m, 0);
-}
-
-void encode_binary(ember::codec::binary_writer& w, const item_v1& m) {
-  encode_binary_item_v1(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, item_v1& m) {
-  return decode_binary_item_v1(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const item_v1& m) {
-  encode_json_item_v1(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, item_v1& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_item_v1(root, m, 0);
-}
-
-void encode_binary(ember::codec::binary_writer& w, const item_v2& m) {
-  encode_binary_item_v2(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, item_v2& m) {
-  return decode_binary_item_v2(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const item_v2& m) {
-  encode_json_item_v2(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, item_v2& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_item_v2(root, m, 0);
-}
-
-void encode_binary(ember::codec::binary_writer& w, const failure& m) {
-  encode_binary_failure(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, failure& m) {
-  return decode_binary_failure(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const failure& m) {
-  encode_json_failure(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, failure& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_failure(root, m, 0);
-}
-
-void encode_binary(ember::codec::binary_writer& w, const everything& m) {
-  encode_binary_everything(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, everything& m) {
-  return decode_binary_everything(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const everything& m) {
-  encode_json_everything(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, everything& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_everything(root, m, 0);
-}
-
-void encode_binary(ember::codec::binary_writer& w, const echo_request& m) {
-  encode_binary_echo_request(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, echo_request& m) {
-  return decode_binary_echo_request(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const echo_request& m) {
-  encode_json_echo_request(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, echo_request& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_echo_request(root, m, 0);
-}
-
-void encode_binary(ember::codec::binary_writer& w, const echo_reply& m) {
-  encode_binary_echo_reply(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, echo_reply& m) {
-  return decode_binary_echo_reply(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const echo_reply& m) {
-  encode_json_echo_reply(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, echo_reply& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_echo_reply(root, m, 0);
-}
-
-void encode_binary(ember::codec::binary_writer& w, const ping_request& m) {
-  encode_binary_ping_request(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, ping_request& m) {
-  return decode_binary_ping_request(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const ping_request& m) {
-  encode_json_ping_request(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, ping_request& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_ping_request(root, m, 0);
-}
-
-void encode_binary(ember::codec::binary_writer& w, const ping_reply& m) {
-  encode_binary_ping_reply(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, ping_reply& m) {
-  return decode_binary_ping_reply(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const ping_reply& m) {
-  encode_json_ping_reply(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, ping_reply& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_ping_reply(root, m, 0);
-}
-
-void encode_binary(ember::codec::binary_writer& w, const stats_request& m) {
-  encode_binary_stats_request(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, stats_request& m) {
-  return decode_binary_stats_request(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const stats_request& m) {
-  encode_json_stats_request(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, stats_request& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_stats_request(root, m, 0);
-}
-
-void encode_binary(ember::codec::binary_writer& w, const stats_reply& m) {
-  encode_binary_stats_reply(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, stats_reply& m) {
-  return decode_binary_stats_reply(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const stats_reply& m) {
-  encode_json_stats_reply(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, stats_reply& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_stats_reply(root, m, 0);
-}
-
-void encode_binary(ember::codec::binary_writer& w, const event& m) {
-  encode_binary_event(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, event& m) {
-  return decode_binary_event(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const event& m) {
-  encode_json_event(w, m);
-}
 std::error_code decode_json(ember::codec::json_text in, event& m) {
   ember::codec::json::element root;
   if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_event(root, m, 0);
+  return ember::codec::json::read_object(root, 0, &m, &read_field_event);
 }
 
 // --- errors

@@ -9,10 +9,10 @@
 
 #include "ember/codec/json_reader.hpp"
 
-// Each message's codec is a set of functions named after it (`encode_binary_room_info`);
-// the public `encode_binary` etc. are hidden friends of the messages that forward to them.
-// No call here goes through an overload set of every message, so a schema of hundreds of
-// messages compiles in time proportional to its size.
+// The public `encode_binary` etc. are hidden friends of the messages. A [[struct]], which
+// other messages contain, has its codec in functions named after it (`encode_binary_point`)
+// that the public ones forward to: no call here goes through an overload set of every
+// message, so a schema of hundreds of messages compiles in time proportional to its size.
 
 namespace chat {
 namespace {
@@ -25,50 +25,6 @@ void encode_binary_room_info(ember::codec::binary_writer& w, const room_info& m)
 std::error_code decode_binary_room_info(ember::codec::binary_reader& r, room_info& m);
 void encode_json_room_info(ember::codec::json_writer& w, const room_info& m);
 std::error_code read_json_room_info(ember::codec::json::element v, room_info& m, int depth);
-void encode_binary_login_request(ember::codec::binary_writer& w, const login_request& m);
-std::error_code decode_binary_login_request(ember::codec::binary_reader& r, login_request& m);
-void encode_json_login_request(ember::codec::json_writer& w, const login_request& m);
-std::error_code read_json_login_request(ember::codec::json::element v, login_request& m, int depth);
-void encode_binary_login_reply(ember::codec::binary_writer& w, const login_reply& m);
-std::error_code decode_binary_login_reply(ember::codec::binary_reader& r, login_reply& m);
-void encode_json_login_reply(ember::codec::json_writer& w, const login_reply& m);
-std::error_code read_json_login_reply(ember::codec::json::element v, login_reply& m, int depth);
-void encode_binary_join_room_request(ember::codec::binary_writer& w, const join_room_request& m);
-std::error_code decode_binary_join_room_request(ember::codec::binary_reader& r, join_room_request& m);
-void encode_json_join_room_request(ember::codec::json_writer& w, const join_room_request& m);
-std::error_code read_json_join_room_request(ember::codec::json::element v, join_room_request& m, int depth);
-void encode_binary_join_room_reply(ember::codec::binary_writer& w, const join_room_reply& m);
-std::error_code decode_binary_join_room_reply(ember::codec::binary_reader& r, join_room_reply& m);
-void encode_json_join_room_reply(ember::codec::json_writer& w, const join_room_reply& m);
-std::error_code read_json_join_room_reply(ember::codec::json::element v, join_room_reply& m, int depth);
-void encode_binary_leave_room_request(ember::codec::binary_writer& w, const leave_room_request& m);
-std::error_code decode_binary_leave_room_request(ember::codec::binary_reader& r, leave_room_request& m);
-void encode_json_leave_room_request(ember::codec::json_writer& w, const leave_room_request& m);
-std::error_code read_json_leave_room_request(ember::codec::json::element v, leave_room_request& m, int depth);
-void encode_binary_leave_room_reply(ember::codec::binary_writer& w, const leave_room_reply& m);
-std::error_code decode_binary_leave_room_reply(ember::codec::binary_reader& r, leave_room_reply& m);
-void encode_json_leave_room_reply(ember::codec::json_writer& w, const leave_room_reply& m);
-std::error_code read_json_leave_room_reply(ember::codec::json::element v, leave_room_reply& m, int depth);
-void encode_binary_say_request(ember::codec::binary_writer& w, const say_request& m);
-std::error_code decode_binary_say_request(ember::codec::binary_reader& r, say_request& m);
-void encode_json_say_request(ember::codec::json_writer& w, const say_request& m);
-std::error_code read_json_say_request(ember::codec::json::element v, say_request& m, int depth);
-void encode_binary_say_reply(ember::codec::binary_writer& w, const say_reply& m);
-std::error_code decode_binary_say_reply(ember::codec::binary_reader& r, say_reply& m);
-void encode_json_say_reply(ember::codec::json_writer& w, const say_reply& m);
-std::error_code read_json_say_reply(ember::codec::json::element v, say_reply& m, int depth);
-void encode_binary_list_rooms_request(ember::codec::binary_writer& w, const list_rooms_request& m);
-std::error_code decode_binary_list_rooms_request(ember::codec::binary_reader& r, list_rooms_request& m);
-void encode_json_list_rooms_request(ember::codec::json_writer& w, const list_rooms_request& m);
-std::error_code read_json_list_rooms_request(ember::codec::json::element v, list_rooms_request& m, int depth);
-void encode_binary_list_rooms_reply(ember::codec::binary_writer& w, const list_rooms_reply& m);
-std::error_code decode_binary_list_rooms_reply(ember::codec::binary_reader& r, list_rooms_reply& m);
-void encode_json_list_rooms_reply(ember::codec::json_writer& w, const list_rooms_reply& m);
-std::error_code read_json_list_rooms_reply(ember::codec::json::element v, list_rooms_reply& m, int depth);
-void encode_binary_chat_message(ember::codec::binary_writer& w, const chat_message& m);
-std::error_code decode_binary_chat_message(ember::codec::binary_reader& r, chat_message& m);
-void encode_json_chat_message(ember::codec::json_writer& w, const chat_message& m);
-std::error_code read_json_chat_message(ember::codec::json::element v, chat_message& m, int depth);
 
 }  // namespace
 
@@ -180,18 +136,42 @@ std::error_code read_json_room_info(ember::codec::json::element v,
 
 }  // namespace
 
+void encode_binary(ember::codec::binary_writer& w, const room_info& m) {
+  encode_binary_room_info(w, m);
+}
+std::error_code decode_binary(ember::codec::binary_reader& r, room_info& m) {
+  return decode_binary_room_info(r, m);
+}
+void encode_json(ember::codec::json_writer& w, const room_info& m) {
+  encode_json_room_info(w, m);
+}
+std::error_code decode_json(ember::codec::json_text in, room_info& m) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return read_json_room_info(root, m, 0);
+}
+
 // --- login_request
 
 namespace {
 
-void encode_binary_login_request(ember::codec::binary_writer& w,
-    const login_request& m) {
+std::error_code read_field_login_request(void* msg, std::string_view key,
+    ember::codec::json::element value, int depth) {
+  auto& m = *static_cast<login_request*>(msg);
+  if (key == "user") return ember::codec::json::get_string(value, m.user, depth);
+  if (key == "password") return ember::codec::json::get_string(value, m.password, depth);
+  return {};
+}
+
+}  // namespace
+
+void encode_binary(ember::codec::binary_writer& w,
+                   const login_request& m) {
   w.field_string(1, m.user);
   w.field_string(2, m.password);
 }
 
-std::error_code decode_binary_login_request(ember::codec::binary_reader& r,
-    login_request& m) {
+std::error_code decode_binary(ember::codec::binary_reader& r, login_request& m) {
   while (!r.at_end()) {
     std::uint32_t tag = 0;
     wire_type wt{};
@@ -213,7 +193,7 @@ std::error_code decode_binary_login_request(ember::codec::binary_reader& r,
   return {};
 }
 
-void encode_json_login_request(ember::codec::json_writer& w, const login_request& m) {
+void encode_json(ember::codec::json_writer& w, const login_request& m) {
   w.begin_object();
   w.key("user");
   w.value_string(m.user);
@@ -222,33 +202,33 @@ void encode_json_login_request(ember::codec::json_writer& w, const login_request
   w.end_object();
 }
 
-std::error_code read_field_login_request(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<login_request*>(msg);
-  if (key == "user") return ember::codec::json::get_string(value, m.user, depth);
-  if (key == "password") return ember::codec::json::get_string(value, m.password, depth);
-  return {};
+std::error_code decode_json(ember::codec::json_text in, login_request& m) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return ember::codec::json::read_object(root, 0, &m, &read_field_login_request);
 }
-
-std::error_code read_json_login_request(ember::codec::json::element v,
-    login_request& m, int depth) {
-  return ember::codec::json::read_object(v, depth, &m, &read_field_login_request);
-}
-
-}  // namespace
 
 // --- login_reply
 
 namespace {
 
-void encode_binary_login_reply(ember::codec::binary_writer& w,
-    const login_reply& m) {
+std::error_code read_field_login_reply(void* msg, std::string_view key,
+    ember::codec::json::element value, int depth) {
+  auto& m = *static_cast<login_reply*>(msg);
+  if (key == "user_id") return ember::codec::json::get_int(value, m.user_id, depth);
+  if (key == "motd") return ember::codec::json::get_string(value, m.motd, depth);
+  return {};
+}
+
+}  // namespace
+
+void encode_binary(ember::codec::binary_writer& w,
+                   const login_reply& m) {
   w.field_uint(1, m.user_id);
   w.field_string(2, m.motd);
 }
 
-std::error_code decode_binary_login_reply(ember::codec::binary_reader& r,
-    login_reply& m) {
+std::error_code decode_binary(ember::codec::binary_reader& r, login_reply& m) {
   while (!r.at_end()) {
     std::uint32_t tag = 0;
     wire_type wt{};
@@ -270,7 +250,7 @@ std::error_code decode_binary_login_reply(ember::codec::binary_reader& r,
   return {};
 }
 
-void encode_json_login_reply(ember::codec::json_writer& w, const login_reply& m) {
+void encode_json(ember::codec::json_writer& w, const login_reply& m) {
   w.begin_object();
   w.key("user_id");
   w.value_uint(m.user_id);
@@ -279,32 +259,31 @@ void encode_json_login_reply(ember::codec::json_writer& w, const login_reply& m)
   w.end_object();
 }
 
-std::error_code read_field_login_reply(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<login_reply*>(msg);
-  if (key == "user_id") return ember::codec::json::get_int(value, m.user_id, depth);
-  if (key == "motd") return ember::codec::json::get_string(value, m.motd, depth);
-  return {};
+std::error_code decode_json(ember::codec::json_text in, login_reply& m) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return ember::codec::json::read_object(root, 0, &m, &read_field_login_reply);
 }
-
-std::error_code read_json_login_reply(ember::codec::json::element v,
-    login_reply& m, int depth) {
-  return ember::codec::json::read_object(v, depth, &m, &read_field_login_reply);
-}
-
-}  // namespace
 
 // --- join_room_request
 
 namespace {
 
-void encode_binary_join_room_request(ember::codec::binary_writer& w,
-    const join_room_request& m) {
+std::error_code read_field_join_room_request(void* msg, std::string_view key,
+    ember::codec::json::element value, int depth) {
+  auto& m = *static_cast<join_room_request*>(msg);
+  if (key == "room") return ember::codec::json::get_string(value, m.room, depth);
+  return {};
+}
+
+}  // namespace
+
+void encode_binary(ember::codec::binary_writer& w,
+                   const join_room_request& m) {
   w.field_string(1, m.room);
 }
 
-std::error_code decode_binary_join_room_request(ember::codec::binary_reader& r,
-    join_room_request& m) {
+std::error_code decode_binary(ember::codec::binary_reader& r, join_room_request& m) {
   while (!r.at_end()) {
     std::uint32_t tag = 0;
     wire_type wt{};
@@ -323,38 +302,38 @@ std::error_code decode_binary_join_room_request(ember::codec::binary_reader& r,
   return {};
 }
 
-void encode_json_join_room_request(ember::codec::json_writer& w, const join_room_request& m) {
+void encode_json(ember::codec::json_writer& w, const join_room_request& m) {
   w.begin_object();
   w.key("room");
   w.value_string(m.room);
   w.end_object();
 }
 
-std::error_code read_field_join_room_request(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<join_room_request*>(msg);
-  if (key == "room") return ember::codec::json::get_string(value, m.room, depth);
-  return {};
+std::error_code decode_json(ember::codec::json_text in, join_room_request& m) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return ember::codec::json::read_object(root, 0, &m, &read_field_join_room_request);
 }
-
-std::error_code read_json_join_room_request(ember::codec::json::element v,
-    join_room_request& m, int depth) {
-  return ember::codec::json::read_object(v, depth, &m, &read_field_join_room_request);
-}
-
-}  // namespace
 
 // --- join_room_reply
 
 namespace {
 
-void encode_binary_join_room_reply(ember::codec::binary_writer& w,
-    const join_room_reply& m) {
+std::error_code read_field_join_room_reply(void* msg, std::string_view key,
+    ember::codec::json::element value, int depth) {
+  auto& m = *static_cast<join_room_reply*>(msg);
+  if (key == "room") return read_json_room_info(value, m.room, depth + 1);
+  return {};
+}
+
+}  // namespace
+
+void encode_binary(ember::codec::binary_writer& w,
+                   const join_room_reply& m) {
   w.field_struct(1, m.room, &encode_binary_room_info);
 }
 
-std::error_code decode_binary_join_room_reply(ember::codec::binary_reader& r,
-    join_room_reply& m) {
+std::error_code decode_binary(ember::codec::binary_reader& r, join_room_reply& m) {
   while (!r.at_end()) {
     std::uint32_t tag = 0;
     wire_type wt{};
@@ -373,38 +352,38 @@ std::error_code decode_binary_join_room_reply(ember::codec::binary_reader& r,
   return {};
 }
 
-void encode_json_join_room_reply(ember::codec::json_writer& w, const join_room_reply& m) {
+void encode_json(ember::codec::json_writer& w, const join_room_reply& m) {
   w.begin_object();
   w.key("room");
   encode_json_room_info(w, m.room);
   w.end_object();
 }
 
-std::error_code read_field_join_room_reply(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<join_room_reply*>(msg);
-  if (key == "room") return read_json_room_info(value, m.room, depth + 1);
-  return {};
+std::error_code decode_json(ember::codec::json_text in, join_room_reply& m) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return ember::codec::json::read_object(root, 0, &m, &read_field_join_room_reply);
 }
-
-std::error_code read_json_join_room_reply(ember::codec::json::element v,
-    join_room_reply& m, int depth) {
-  return ember::codec::json::read_object(v, depth, &m, &read_field_join_room_reply);
-}
-
-}  // namespace
 
 // --- leave_room_request
 
 namespace {
 
-void encode_binary_leave_room_request(ember::codec::binary_writer& w,
-    const leave_room_request& m) {
+std::error_code read_field_leave_room_request(void* msg, std::string_view key,
+    ember::codec::json::element value, int depth) {
+  auto& m = *static_cast<leave_room_request*>(msg);
+  if (key == "room") return ember::codec::json::get_string(value, m.room, depth);
+  return {};
+}
+
+}  // namespace
+
+void encode_binary(ember::codec::binary_writer& w,
+                   const leave_room_request& m) {
   w.field_string(1, m.room);
 }
 
-std::error_code decode_binary_leave_room_request(ember::codec::binary_reader& r,
-    leave_room_request& m) {
+std::error_code decode_binary(ember::codec::binary_reader& r, leave_room_request& m) {
   while (!r.at_end()) {
     std::uint32_t tag = 0;
     wire_type wt{};
@@ -423,37 +402,26 @@ std::error_code decode_binary_leave_room_request(ember::codec::binary_reader& r,
   return {};
 }
 
-void encode_json_leave_room_request(ember::codec::json_writer& w, const leave_room_request& m) {
+void encode_json(ember::codec::json_writer& w, const leave_room_request& m) {
   w.begin_object();
   w.key("room");
   w.value_string(m.room);
   w.end_object();
 }
 
-std::error_code read_field_leave_room_request(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<leave_room_request*>(msg);
-  if (key == "room") return ember::codec::json::get_string(value, m.room, depth);
-  return {};
+std::error_code decode_json(ember::codec::json_text in, leave_room_request& m) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return ember::codec::json::read_object(root, 0, &m, &read_field_leave_room_request);
 }
-
-std::error_code read_json_leave_room_request(ember::codec::json::element v,
-    leave_room_request& m, int depth) {
-  return ember::codec::json::read_object(v, depth, &m, &read_field_leave_room_request);
-}
-
-}  // namespace
 
 // --- leave_room_reply
 
-namespace {
-
-void encode_binary_leave_room_reply(ember::codec::binary_writer&,
-    const leave_room_reply&) {
+void encode_binary(ember::codec::binary_writer&,
+                   const leave_room_reply&) {
 }
 
-std::error_code decode_binary_leave_room_reply(ember::codec::binary_reader& r,
-    leave_room_reply&) {
+std::error_code decode_binary(ember::codec::binary_reader& r, leave_room_reply&) {
   while (!r.at_end()) {
     std::uint32_t tag = 0;
     wire_type wt{};
@@ -469,30 +437,38 @@ std::error_code decode_binary_leave_room_reply(ember::codec::binary_reader& r,
   return {};
 }
 
-void encode_json_leave_room_reply(ember::codec::json_writer& w, const leave_room_reply&) {
+void encode_json(ember::codec::json_writer& w, const leave_room_reply&) {
   w.begin_object();
   w.end_object();
 }
 
-std::error_code read_json_leave_room_reply(ember::codec::json::element v,
-    leave_room_reply&, int depth) {
-  return ember::codec::json::read_object(v, depth, nullptr, nullptr);
+std::error_code decode_json(ember::codec::json_text in, leave_room_reply&) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return ember::codec::json::read_object(root, 0, nullptr, nullptr);
 }
-
-}  // namespace
 
 // --- say_request
 
 namespace {
 
-void encode_binary_say_request(ember::codec::binary_writer& w,
-    const say_request& m) {
+std::error_code read_field_say_request(void* msg, std::string_view key,
+    ember::codec::json::element value, int depth) {
+  auto& m = *static_cast<say_request*>(msg);
+  if (key == "room") return ember::codec::json::get_string(value, m.room, depth);
+  if (key == "text") return ember::codec::json::get_string(value, m.text, depth);
+  return {};
+}
+
+}  // namespace
+
+void encode_binary(ember::codec::binary_writer& w,
+                   const say_request& m) {
   w.field_string(1, m.room);
   w.field_string(2, m.text);
 }
 
-std::error_code decode_binary_say_request(ember::codec::binary_reader& r,
-    say_request& m) {
+std::error_code decode_binary(ember::codec::binary_reader& r, say_request& m) {
   while (!r.at_end()) {
     std::uint32_t tag = 0;
     wire_type wt{};
@@ -514,7 +490,7 @@ std::error_code decode_binary_say_request(ember::codec::binary_reader& r,
   return {};
 }
 
-void encode_json_say_request(ember::codec::json_writer& w, const say_request& m) {
+void encode_json(ember::codec::json_writer& w, const say_request& m) {
   w.begin_object();
   w.key("room");
   w.value_string(m.room);
@@ -523,32 +499,31 @@ void encode_json_say_request(ember::codec::json_writer& w, const say_request& m)
   w.end_object();
 }
 
-std::error_code read_field_say_request(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<say_request*>(msg);
-  if (key == "room") return ember::codec::json::get_string(value, m.room, depth);
-  if (key == "text") return ember::codec::json::get_string(value, m.text, depth);
-  return {};
+std::error_code decode_json(ember::codec::json_text in, say_request& m) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return ember::codec::json::read_object(root, 0, &m, &read_field_say_request);
 }
-
-std::error_code read_json_say_request(ember::codec::json::element v,
-    say_request& m, int depth) {
-  return ember::codec::json::read_object(v, depth, &m, &read_field_say_request);
-}
-
-}  // namespace
 
 // --- say_reply
 
 namespace {
 
-void encode_binary_say_reply(ember::codec::binary_writer& w,
-    const say_reply& m) {
+std::error_code read_field_say_reply(void* msg, std::string_view key,
+    ember::codec::json::element value, int depth) {
+  auto& m = *static_cast<say_reply*>(msg);
+  if (key == "delivered") return ember::codec::json::get_int(value, m.delivered, depth);
+  return {};
+}
+
+}  // namespace
+
+void encode_binary(ember::codec::binary_writer& w,
+                   const say_reply& m) {
   w.field_uint(1, m.delivered);
 }
 
-std::error_code decode_binary_say_reply(ember::codec::binary_reader& r,
-    say_reply& m) {
+std::error_code decode_binary(ember::codec::binary_reader& r, say_reply& m) {
   while (!r.at_end()) {
     std::uint32_t tag = 0;
     wire_type wt{};
@@ -567,37 +542,26 @@ std::error_code decode_binary_say_reply(ember::codec::binary_reader& r,
   return {};
 }
 
-void encode_json_say_reply(ember::codec::json_writer& w, const say_reply& m) {
+void encode_json(ember::codec::json_writer& w, const say_reply& m) {
   w.begin_object();
   w.key("delivered");
   w.value_uint(m.delivered);
   w.end_object();
 }
 
-std::error_code read_field_say_reply(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<say_reply*>(msg);
-  if (key == "delivered") return ember::codec::json::get_int(value, m.delivered, depth);
-  return {};
+std::error_code decode_json(ember::codec::json_text in, say_reply& m) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return ember::codec::json::read_object(root, 0, &m, &read_field_say_reply);
 }
-
-std::error_code read_json_say_reply(ember::codec::json::element v,
-    say_reply& m, int depth) {
-  return ember::codec::json::read_object(v, depth, &m, &read_field_say_reply);
-}
-
-}  // namespace
 
 // --- list_rooms_request
 
-namespace {
-
-void encode_binary_list_rooms_request(ember::codec::binary_writer&,
-    const list_rooms_request&) {
+void encode_binary(ember::codec::binary_writer&,
+                   const list_rooms_request&) {
 }
 
-std::error_code decode_binary_list_rooms_request(ember::codec::binary_reader& r,
-    list_rooms_request&) {
+std::error_code decode_binary(ember::codec::binary_reader& r, list_rooms_request&) {
   while (!r.at_end()) {
     std::uint32_t tag = 0;
     wire_type wt{};
@@ -613,29 +577,36 @@ std::error_code decode_binary_list_rooms_request(ember::codec::binary_reader& r,
   return {};
 }
 
-void encode_json_list_rooms_request(ember::codec::json_writer& w, const list_rooms_request&) {
+void encode_json(ember::codec::json_writer& w, const list_rooms_request&) {
   w.begin_object();
   w.end_object();
 }
 
-std::error_code read_json_list_rooms_request(ember::codec::json::element v,
-    list_rooms_request&, int depth) {
-  return ember::codec::json::read_object(v, depth, nullptr, nullptr);
+std::error_code decode_json(ember::codec::json_text in, list_rooms_request&) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return ember::codec::json::read_object(root, 0, nullptr, nullptr);
 }
-
-}  // namespace
 
 // --- list_rooms_reply
 
 namespace {
 
-void encode_binary_list_rooms_reply(ember::codec::binary_writer& w,
-    const list_rooms_reply& m) {
+std::error_code read_field_list_rooms_reply(void* msg, std::string_view key,
+    ember::codec::json::element value, int depth) {
+  auto& m = *static_cast<list_rooms_reply*>(msg);
+  if (key == "rooms") return ember::codec::json::get_list(value, m.rooms, depth + 1, &read_json_room_info);
+  return {};
+}
+
+}  // namespace
+
+void encode_binary(ember::codec::binary_writer& w,
+                   const list_rooms_reply& m) {
   w.repeated_struct(1, m.rooms, &encode_binary_room_info);
 }
 
-std::error_code decode_binary_list_rooms_reply(ember::codec::binary_reader& r,
-    list_rooms_reply& m) {
+std::error_code decode_binary(ember::codec::binary_reader& r, list_rooms_reply& m) {
   while (!r.at_end()) {
     std::uint32_t tag = 0;
     wire_type wt{};
@@ -654,7 +625,7 @@ std::error_code decode_binary_list_rooms_reply(ember::codec::binary_reader& r,
   return {};
 }
 
-void encode_json_list_rooms_reply(ember::codec::json_writer& w, const list_rooms_reply& m) {
+void encode_json(ember::codec::json_writer& w, const list_rooms_reply& m) {
   w.begin_object();
   w.key("rooms");
   w.begin_array();
@@ -663,34 +634,37 @@ void encode_json_list_rooms_reply(ember::codec::json_writer& w, const list_rooms
   w.end_object();
 }
 
-std::error_code read_field_list_rooms_reply(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<list_rooms_reply*>(msg);
-  if (key == "rooms") return ember::codec::json::get_list(value, m.rooms, depth + 1, &read_json_room_info);
-  return {};
+std::error_code decode_json(ember::codec::json_text in, list_rooms_reply& m) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return ember::codec::json::read_object(root, 0, &m, &read_field_list_rooms_reply);
 }
-
-std::error_code read_json_list_rooms_reply(ember::codec::json::element v,
-    list_rooms_reply& m, int depth) {
-  return ember::codec::json::read_object(v, depth, &m, &read_field_list_rooms_reply);
-}
-
-}  // namespace
 
 // --- chat_message
 
 namespace {
 
-void encode_binary_chat_message(ember::codec::binary_writer& w,
-    const chat_message& m) {
+std::error_code read_field_chat_message(void* msg, std::string_view key,
+    ember::codec::json::element value, int depth) {
+  auto& m = *static_cast<chat_message*>(msg);
+  if (key == "room") return ember::codec::json::get_string(value, m.room, depth);
+  if (key == "from") return ember::codec::json::get_string(value, m.from, depth);
+  if (key == "text") return ember::codec::json::get_string(value, m.text, depth);
+  if (key == "sent_at_ms") return ember::codec::json::get_int(value, m.sent_at_ms, depth);
+  return {};
+}
+
+}  // namespace
+
+void encode_binary(ember::codec::binary_writer& w,
+                   const chat_message& m) {
   w.field_string(1, m.room);
   w.field_string(2, m.from);
   w.field_string(3, m.text);
   w.field_uint(4, m.sent_at_ms);
 }
 
-std::error_code decode_binary_chat_message(ember::codec::binary_reader& r,
-    chat_message& m) {
+std::error_code decode_binary(ember::codec::binary_reader& r, chat_message& m) {
   while (!r.at_end()) {
     std::uint32_t tag = 0;
     wire_type wt{};
@@ -718,7 +692,7 @@ std::error_code decode_binary_chat_message(ember::codec::binary_reader& r,
   return {};
 }
 
-void encode_json_chat_message(ember::codec::json_writer& w, const chat_message& m) {
+void encode_json(ember::codec::json_writer& w, const chat_message& m) {
   w.begin_object();
   w.key("room");
   w.value_string(m.room);
@@ -731,203 +705,10 @@ void encode_json_chat_message(ember::codec::json_writer& w, const chat_message& 
   w.end_object();
 }
 
-std::error_code read_field_chat_message(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<chat_message*>(msg);
-  if (key == "room") return ember::codec::json::get_string(value, m.room, depth);
-  if (key == "from") return ember::codec::json::get_string(value, m.from, depth);
-  if (key == "text") return ember::codec::json::get_string(value, m.text, depth);
-  if (key == "sent_at_ms") return ember::codec::json::get_int(value, m.sent_at_ms, depth);
-  return {};
-}
-
-std::error_code read_json_chat_message(ember::codec::json::element v,
-    chat_message& m, int depth) {
-  return ember::codec::json::read_object(v, depth, &m, &read_field_chat_message);
-}
-
-}  // namespace
-
-// --- the public codec functions (hidden friends of the messages)
-
-void encode_binary(ember::codec::binary_writer& w, const room_info& m) {
-  encode_binary_room_info(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, room_info& m) {
-  return decode_binary_room_info(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const room_info& m) {
-  encode_json_room_info(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, room_info& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_room_info(root, m, 0);
-}
-
-void encode_binary(ember::codec::binary_writer& w, const login_request& m) {
-  encode_binary_login_request(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, login_request& m) {
-  return decode_binary_login_request(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const login_request& m) {
-  encode_json_login_request(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, login_request& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_login_request(root, m, 0);
-}
-
-void encode_binary(ember::codec::binary_writer& w, const login_reply& m) {
-  encode_binary_login_reply(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, login_reply& m) {
-  return decode_binary_login_reply(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const login_reply& m) {
-  encode_json_login_reply(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, login_reply& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_login_reply(root, m, 0);
-}
-
-void encode_binary(ember::codec::binary_writer& w, const join_room_request& m) {
-  encode_binary_join_room_request(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, join_room_request& m) {
-  return decode_binary_join_room_request(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const join_room_request& m) {
-  encode_json_join_room_request(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, join_room_request& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_join_room_request(root, m, 0);
-}
-
-void encode_binary(ember::codec::binary_writer& w, const join_room_reply& m) {
-  encode_binary_join_room_reply(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, join_room_reply& m) {
-  return decode_binary_join_room_reply(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const join_room_reply& m) {
-  encode_json_join_room_reply(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, join_room_reply& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_join_room_reply(root, m, 0);
-}
-
-void encode_binary(ember::codec::binary_writer& w, const leave_room_request& m) {
-  encode_binary_leave_room_request(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, leave_room_request& m) {
-  return decode_binary_leave_room_request(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const leave_room_request& m) {
-  encode_json_leave_room_request(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, leave_room_request& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_leave_room_request(root, m, 0);
-}
-
-void encode_binary(ember::codec::binary_writer& w, const leave_room_reply& m) {
-  encode_binary_leave_room_reply(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, leave_room_reply& m) {
-  return decode_binary_leave_room_reply(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const leave_room_reply& m) {
-  encode_json_leave_room_reply(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, leave_room_reply& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_leave_room_reply(root, m, 0);
-}
-
-void encode_binary(ember::codec::binary_writer& w, const say_request& m) {
-  encode_binary_say_request(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, say_request& m) {
-  return decode_binary_say_request(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const say_request& m) {
-  encode_json_say_request(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, say_request& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_say_request(root, m, 0);
-}
-
-void encode_binary(ember::codec::binary_writer& w, const say_reply& m) {
-  encode_binary_say_reply(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, say_reply& m) {
-  return decode_binary_say_reply(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const say_reply& m) {
-  encode_json_say_reply(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, say_reply& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_say_reply(root, m, 0);
-}
-
-void encode_binary(ember::codec::binary_writer& w, const list_rooms_request& m) {
-  encode_binary_list_rooms_request(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, list_rooms_request& m) {
-  return decode_binary_list_rooms_request(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const list_rooms_request& m) {
-  encode_json_list_rooms_request(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, list_rooms_request& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_list_rooms_request(root, m, 0);
-}
-
-void encode_binary(ember::codec::binary_writer& w, const list_rooms_reply& m) {
-  encode_binary_list_rooms_reply(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, list_rooms_reply& m) {
-  return decode_binary_list_rooms_reply(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const list_rooms_reply& m) {
-  encode_json_list_rooms_reply(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, list_rooms_reply& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_list_rooms_reply(root, m, 0);
-}
-
-void encode_binary(ember::codec::binary_writer& w, const chat_message& m) {
-  encode_binary_chat_message(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, chat_message& m) {
-  return decode_binary_chat_message(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const chat_message& m) {
-  encode_json_chat_message(w, m);
-}
 std::error_code decode_json(ember::codec::json_text in, chat_message& m) {
   ember::codec::json::element root;
   if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_chat_message(root, m, 0);
+  return ember::codec::json::read_object(root, 0, &m, &read_field_chat_message);
 }
 
 // --- errors
