@@ -1,0 +1,57 @@
+"""A short run of ember-bench in the test suite: it counts replies and reports errors.
+
+usage: check_bench.py EMBER_BENCH ECHO_SERVER
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def main(argv):
+    bench, server = argv[1], argv[2]
+    with tempfile.TemporaryDirectory() as d:
+        port_file = os.path.join(d, 'port')
+        srv = subprocess.Popen([server, '--port', '0', '--port-file', port_file])
+        try:
+            for _ in range(100):
+                if os.path.exists(port_file) and open(port_file).read().strip():
+                    break
+                time.sleep(0.05)
+            port = open(port_file).read().strip()
+            run = subprocess.run([bench, '-p', port, '-c', '4', '-d', '4', '--duration', '1',
+                                  '--warmup', '0.2', '--json', '-q', '--server-pid', str(srv.pid)],
+                                 capture_output=True, text=True, timeout=30)
+            print(run.stdout, run.stderr)
+            if run.returncode != 0:
+                print('ember-bench failed against a live server')
+                return 1
+            result = json.loads(run.stdout)
+            if result['requests'] <= 0 or result['errors'] or result['p50_us'] <= 0:
+                print('expected replies and no errors')
+                return 1
+            if not result['p50_us'] <= result['p99_us'] <= result['max_us']:
+                print('percentiles out of order')
+                return 1
+            if result['server_cpu_us_per_request'] <= 0:
+                print('no server CPU time measured')
+                return 1
+        finally:
+            srv.terminate()
+            srv.wait(timeout=10)
+        # Nothing listens there any more: every connection fails, and the exit code says so.
+        run = subprocess.run([bench, '-p', port, '-c', '2', '--duration', '0.3', '--warmup', '0',
+                              '--json', '-q'], capture_output=True, text=True, timeout=30)
+        print(run.stdout, run.stderr)
+        result = json.loads(run.stdout)
+        if run.returncode == 0 or not any(k.startswith('connect') for k in result['errors']):
+            print('expected connect errors and a failing exit code')
+            return 1
+    print('ember-bench counts replies and reports errors')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))

@@ -1,0 +1,54 @@
+// An ember server with one command, echo: what ember-bench measures against the raw baseline.
+//
+// usage: bench_echo_server [--port N] [--framing native|firefly] [--port-file PATH]
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+
+#include "bench_server.hpp"
+#include "ember/log.hpp"
+#include "ember/net/server.hpp"
+
+namespace {
+struct echo_service final : bench::echo_handler {
+  asio::awaitable<bench::echo_reply> echo(ember::session&, const bench::echo_request& req) override {
+    co_return bench::echo_reply{req.payload};
+  }
+};
+}  // namespace
+
+int main(int argc, char** argv) {
+  ember::net::server_options options;
+  options.name = "bench-echo";
+  options.port = 7100;
+  options.max_request_rate = 0;  // a benchmark is one client sending as fast as it can
+  options.firefly_encoding = ember::codec::encoding::binary;
+  std::string port_file;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--port" && i + 1 < argc) options.port = static_cast<std::uint16_t>(std::atoi(argv[++i]));
+    else if (a == "--framing" && i + 1 < argc) {
+      std::string f = argv[++i];
+      options.framing = f == "firefly" ? ember::net::framing::firefly : ember::net::framing::native;
+    } else if (a == "--port-file" && i + 1 < argc) port_file = argv[++i];
+    else {
+      std::fprintf(stderr, "usage: %s [--port N] [--framing native|firefly] [--port-file PATH]\n", argv[0]);
+      return EXIT_FAILURE;
+    }
+  }
+  ember::log::set_level(ember::log::level::warn);
+  asio::io_context io(1);
+  echo_service service;
+  ember::dispatch_table table;
+  bench::register_commands(table, service);
+  ember::net::server server(io, options, std::move(table));
+  server.start();
+  if (!port_file.empty()) std::ofstream(port_file) << server.port() << "\n";
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](std::error_code, int) { io.stop(); });
+  io.run();
+  return EXIT_SUCCESS;
+}

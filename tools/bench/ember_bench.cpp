@@ -1,0 +1,223 @@
+// ember-bench: a closed-loop load generator built on ember's client. N connections keep D
+// echo requests in flight each for a duration after a warm-up, then print throughput, latency
+// percentiles (from a log-linear histogram) and errors by kind; --json for machines.
+// With --server-pid it also reports the server's CPU time per request (/proc/PID/stat), the
+// figure a load generator that is itself the bottleneck cannot hide.
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include "bench.hpp"
+#include "ember/net/client.hpp"
+#include "histogram.hpp"
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+struct settings {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 7100;
+  int connections = 100;
+  int depth = 1;
+  std::size_t payload = 64;
+  double duration = 5;
+  double warmup = 1;
+  std::string framing = "native";
+  int threads = 1;
+  int server_pid = 0;
+  bool json = false;
+  bool quiet = false;
+};
+
+/// What one io thread measured.
+struct worker_stats {
+  ember::bench::histogram latency;
+  std::uint64_t ok = 0;
+  std::map<std::string, std::uint64_t> errors;
+  int connect_failures = 0;
+};
+
+/// Shared between threads: the phase and the live counters the progress line shows.
+struct run_state {
+  std::atomic<bool> measuring{false};
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> done{0};
+  std::atomic<std::uint64_t> failed{0};
+};
+
+asio::awaitable<void> one_connection(const settings& s, const ember::buffer& body, run_state& st,
+                                     worker_stats& w) {
+  ember::client_options o;
+  o.framing = s.framing == "firefly" ? ember::net::framing::firefly : ember::net::framing::native;
+  o.default_timeout = std::chrono::seconds(10);
+  auto ex = co_await asio::this_coro::executor;
+  auto conn = std::make_shared<ember::client>(ex, o);
+  if (auto ec = co_await conn->connect(s.host, s.port)) {
+    ++w.connect_failures;
+    ++w.errors["connect: " + ec.message()];
+    co_return;
+  }
+  int running = s.depth;
+  for (int d = 0; d < s.depth; ++d) {
+    asio::co_spawn(ex, [&, conn]() -> asio::awaitable<void> {
+      while (!st.stop.load(std::memory_order_relaxed)) {
+        auto t0 = clock_type::now();
+        auto r = co_await conn->call_raw(bench::cmd::echo::id, body.view());
+        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - t0).count();
+        bool counted = st.measuring.load(std::memory_order_relaxed);
+        if (r) {
+          st.done.fetch_add(1, std::memory_order_relaxed);
+          if (counted) {
+            ++w.ok;
+            w.latency.record(static_cast<std::uint64_t>(ns));
+          }
+        } else {
+          st.failed.fetch_add(1, std::memory_order_relaxed);
+          if (counted) ++w.errors[r.error().remote() ? fmt::format("status {}", r.error().status) : r.error().code.message()];
+          if (!conn->connected()) break;
+        }
+      }
+      --running;
+    }, [](std::exception_ptr e) {
+      if (e) std::rethrow_exception(e);
+    });
+  }
+  asio::steady_timer t(ex);
+  while (running > 0) {
+    t.expires_after(std::chrono::milliseconds(20));
+    co_await t.async_wait(asio::use_awaitable);
+  }
+  conn->close();
+}
+
+/// utime + stime of a process, in seconds.
+double cpu_seconds(int pid) {
+  std::ifstream f(fmt::format("/proc/{}/stat", pid));
+  std::string text((std::istreambuf_iterator<char>(f)), {});
+  auto close_paren = text.rfind(')');
+  if (close_paren == std::string::npos) return -1;
+  std::istringstream rest(text.substr(close_paren + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  settings s;
+  CLI::App app{"ember-bench: closed-loop echo load against an ember (or baseline) server"};
+  app.add_option("--host", s.host, "server address");
+  app.add_option("-p,--port", s.port, "server port");
+  app.add_option("-c,--connections", s.connections, "connections")->check(CLI::Range(1, 100000));
+  app.add_option("-d,--depth", s.depth, "requests in flight per connection")->check(CLI::Range(1, 4096));
+  app.add_option("--payload", s.payload, "payload bytes per request")->check(CLI::Range(0, 1 << 20));
+  app.add_option("--duration", s.duration, "seconds measured")->check(CLI::Range(0.1, 3600.0));
+  app.add_option("--warmup", s.warmup, "seconds before measuring")->check(CLI::Range(0.0, 600.0));
+  app.add_option("--framing", s.framing, "native or firefly")->check(CLI::IsMember({"native", "firefly"}));
+  app.add_option("-t,--threads", s.threads, "io threads of the load generator")->check(CLI::Range(1, 64));
+  app.add_option("--server-pid", s.server_pid, "report this local server's CPU time per request");
+  app.add_flag("--json", s.json, "print the summary as JSON");
+  app.add_flag("-q,--quiet", s.quiet, "no progress line");
+  CLI11_PARSE(app, argc, argv);
+
+  bench::echo_request req;
+  req.payload.assign(s.payload, std::byte{'x'});
+  ember::buffer body;
+  ember::codec::encode(body, req, ember::codec::encoding::binary);
+
+  run_state st;
+  std::vector<worker_stats> stats(static_cast<std::size_t>(s.threads));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < s.threads; ++t) {
+    threads.emplace_back([&, t] {
+      asio::io_context io(1);
+      int mine = s.connections / s.threads + (t < s.connections % s.threads ? 1 : 0);
+      for (int c = 0; c < mine; ++c)
+        asio::co_spawn(io, one_connection(s, body, st, stats[static_cast<std::size_t>(t)]),
+                       [](std::exception_ptr e) {
+                         if (e) std::rethrow_exception(e);
+                       });
+      io.run();
+    });
+  }
+
+  auto progress = [&](const char* phase, double seconds) {
+    auto start = clock_type::now();
+    std::uint64_t last = st.done.load();
+    const std::chrono::duration<double> length(seconds);
+    while (clock_type::now() - start < length) {
+      std::chrono::duration<double> left = length - (clock_type::now() - start);
+      std::this_thread::sleep_for(std::min(std::chrono::duration<double>(1.0), left));
+      std::uint64_t now = st.done.load();
+      if (!s.quiet)
+        std::fprintf(stderr, "\r%-8s %5.1fs  %10.0f req/s  %llu errors   ", phase,
+                     std::chrono::duration<double>(clock_type::now() - start).count(),
+                     double(now - last), static_cast<unsigned long long>(st.failed.load()));
+      last = now;
+    }
+  };
+  progress("warm-up", s.warmup);
+  double cpu0 = s.server_pid ? cpu_seconds(s.server_pid) : 0;
+  auto t0 = clock_type::now();
+  st.measuring = true;
+  progress("measure", s.duration);
+  st.measuring = false;
+  double elapsed = std::chrono::duration<double>(clock_type::now() - t0).count();
+  double cpu1 = s.server_pid ? cpu_seconds(s.server_pid) : 0;
+  st.stop = true;
+  for (auto& th : threads) th.join();
+  if (!s.quiet) std::fputs("\n", stderr);
+
+  worker_stats all;
+  for (auto& w : stats) {
+    all.latency.merge(w.latency);
+    all.ok += w.ok;
+    all.connect_failures += w.connect_failures;
+    for (auto& [k, v] : w.errors) all.errors[k] += v;
+  }
+  std::uint64_t error_count = 0;
+  for (auto& [k, v] : all.errors) error_count += v;
+  double rps = double(all.ok) / elapsed;
+  auto us = [&](double q) { return double(all.latency.quantile(q)) / 1000.0; };
+  double cpu_us = (s.server_pid && all.ok) ? (cpu1 - cpu0) * 1e6 / double(all.ok) : -1;
+  if (s.json) {
+    std::string errors;
+    for (auto& [k, v] : all.errors) errors += fmt::format("{}\"{}\":{}", errors.empty() ? "" : ",", k, v);
+    fmt::print("{{\"connections\":{},\"depth\":{},\"payload\":{},\"framing\":\"{}\",\"seconds\":{:.3f},"
+               "\"requests\":{},\"rps\":{:.1f},\"p50_us\":{:.1f},\"p90_us\":{:.1f},\"p99_us\":{:.1f},"
+               "\"p999_us\":{:.1f},\"max_us\":{:.1f},\"server_cpu_us_per_request\":{:.3f},\"errors\":{{{}}}}}\n",
+               s.connections, s.depth, s.payload, s.framing, elapsed, all.ok, rps, us(0.5), us(0.9),
+               us(0.99), us(0.999), double(all.latency.max()) / 1000.0, cpu_us, errors);
+  } else {
+    fmt::print("{} connections x {} in flight, {} B payload, {} framing, {:.1f} s\n", s.connections,
+               s.depth, s.payload, s.framing, elapsed);
+    fmt::print("requests  {} ({:.0f}/s)\n", all.ok, rps);
+    fmt::print("latency   p50 {:.1f} us  p90 {:.1f} us  p99 {:.1f} us  p99.9 {:.1f} us  max {:.1f} us\n",
+               us(0.5), us(0.9), us(0.99), us(0.999), double(all.latency.max()) / 1000.0);
+    if (cpu_us >= 0) fmt::print("server    {:.2f} us CPU per request\n", cpu_us);
+    fmt::print("errors    {}\n", error_count);
+    for (auto& [k, v] : all.errors) fmt::print("  {:>8}  {}\n", v, k);
+  }
+  return all.connect_failures == s.connections || all.ok == 0 ? 1 : 0;
+}
