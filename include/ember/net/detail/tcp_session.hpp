@@ -15,6 +15,7 @@
 
 #include "ember/error.hpp"
 #include "ember/net/detail/frame_stream.hpp"
+#include "ember/net/detail/output_queue.hpp"
 #include "ember/net/dispatch.hpp"
 #include "ember/net/groups.hpp"
 #include "ember/net/server_options.hpp"
@@ -113,8 +114,7 @@ class tcp_session final : public session,
   asio::ip::tcp::socket socket_;
   std::uint64_t id_;
   frame_stream stream_;
-  buffer out_;      // frames waiting for the socket
-  buffer writing_;  // frames handed to an asynchronous write
+  output_queue output_;
   std::string remote_;
   asio::ip::address address_;
   std::vector<std::pair<std::string, std::string>> attributes_;
@@ -142,7 +142,6 @@ class tcp_session final : public session,
   codec::encoding push_encoding_ = codec::encoding::binary;
   bool handshaken_ = false;
   bool ordered_running_ = false;
-  bool write_active_ = false;
   bool flush_scheduled_ = false;
   bool torn_down_ = false;
   bool native_;

@@ -15,6 +15,7 @@
 #include "ember/codec/json_reader.hpp"
 #include "ember/log.hpp"
 #include "ember/net/detail/frame_stream.hpp"
+#include "ember/net/detail/output_queue.hpp"
 #include "ember/net/detail/seq_table.hpp"
 #include "ember/wire/encoder.hpp"
 #include "ember/wire/handshake.hpp"
@@ -149,8 +150,7 @@ class client_core : public std::enable_shared_from_this<client_core> {
   net::detail::seq_table<pending_call> pending_;
   std::unordered_map<std::uint16_t, std::function<void(bytes_view, codec::encoding)>> pushes_;
   std::function<void(std::error_code)> on_close_;
-  buffer out_;
-  buffer writing_;
+  net::detail::output_queue output_;
   std::uint64_t session_id_ = 0;
   std::uint32_t idle_timeout_ms_ = 0;
   std::uint32_t server_max_frame_ = 0;  // from the handshake: larger requests fail at once
@@ -159,7 +159,6 @@ class client_core : public std::enable_shared_from_this<client_core> {
   std::uint32_t last_push_seq_ = 0;
   bool open_ = false;
   bool handshaken_ = false;
-  bool write_active_ = false;
   bool flush_scheduled_ = false;
 
  private:
@@ -167,44 +166,33 @@ class client_core : public std::enable_shared_from_this<client_core> {
   std::error_code append_frame(wire::frame_kind kind, std::uint32_t command, std::uint32_t seq,
                                WriteBody&& write_body) {
     const std::size_t max_body = server_max_frame_ ? server_max_frame_ : options_.max_frame;
-    if (!native()) return wire::append_frame(out_, options_.firefly, command, write_body, max_body);
+    buffer& out = output_.pending();
+    if (!native()) return wire::append_frame(out, options_.firefly, command, write_body, max_body);
     wire::frame_header h;
     h.kind = kind;
     h.flags = options_.encoding == codec::encoding::json ? wire::flag::json : 0;
     h.command = static_cast<std::uint16_t>(command);
     h.seq = seq;
     h.ack = last_push_seq_;
-    return wire::append_frame(out_, h, write_body, max_body);
+    return wire::append_frame(out, h, write_body, max_body);
   }
 
   // Calls made in the same event-loop round leave in one write.
   void schedule_flush() {
-    if (flush_scheduled_ || write_active_) return;
+    if (flush_scheduled_ || output_.writing()) return;
     flush_scheduled_ = true;
     asio::post(ex_, [self = shared_from_this()] { self->flush(); });
   }
 
   void flush() {
     flush_scheduled_ = false;
-    if (write_active_ || out_.empty() || !open_) return;
+    if (!open_) return;
     std::error_code ec;
-    std::size_t n = socket_.write_some(asio::buffer(out_.data(), out_.size()), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      ec = {};
-      n = 0;
-    }
-    if (ec) return close(ec);
-    out_.consume(n);
-    if (out_.empty()) return;
-    writing_.swap(out_);
-    write_active_ = true;
-    asio::async_write(socket_, asio::buffer(writing_.data(), writing_.size()),
-                      [self = shared_from_this()](std::error_code wec, std::size_t) {
-                        self->write_active_ = false;
-                        self->writing_.clear();
-                        if (wec) return self->close(wec);
-                        self->flush();
-                      });
+    auto result = output_.flush(socket_, ec, [self = shared_from_this()](std::error_code wec) {
+      if (wec) return self->close(wec);
+      self->flush();
+    });
+    if (result == net::detail::flush_result::failed) close(ec);
   }
 
   asio::awaitable<void> read_loop() {

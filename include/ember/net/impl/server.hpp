@@ -276,13 +276,14 @@ std::error_code tcp_session::append_frame(wire::frame_kind kind, std::uint32_t c
                                           WriteBody&& write_body) {
   // One frame may fill the write queue, not more.
   const std::size_t max_body = srv_.options_.max_write_queue;
-  if (!native_) return wire::append_frame(out_, srv_.options_.firefly, command, write_body, max_body);
+  buffer& out = output_.pending();
+  if (!native_) return wire::append_frame(out, srv_.options_.firefly, command, write_body, max_body);
   wire::frame_header h;
   h.kind = kind;
   h.flags = enc == codec::encoding::json ? wire::flag::json : 0;
   h.command = static_cast<std::uint16_t>(command);
   h.seq = seq;
-  return wire::append_frame(out_, h, write_body, max_body);
+  return wire::append_frame(out, h, write_body, max_body);
 }
 
 inline void tcp_session::send_error(std::uint32_t command, std::uint32_t seq,
@@ -376,11 +377,11 @@ inline std::optional<std::string_view> tcp_session::attribute(std::string_view k
 }
 
 inline void tcp_session::queued() {
-  if (out_.size() + writing_.size() > srv_.options_.max_write_queue) {
+  if (output_.queued() > srv_.options_.max_write_queue) {
     abort(make_error_code(errc::write_queue_full));
     return;
   }
-  if (!flush_scheduled_ && !write_active_) {
+  if (!flush_scheduled_ && !output_.writing()) {
     flush_scheduled_ = true;
     srv_.schedule_flush(shared_from_this());
   }
@@ -388,45 +389,24 @@ inline void tcp_session::queued() {
 
 inline void tcp_session::flush() {
   flush_scheduled_ = false;
-  if (write_active_ || out_.empty() || state_ == state::closed) return;
-  // Most replies fit in the socket's send buffer: try a plain non-blocking write first.
+  if (state_ == state::closed) return;
   std::error_code ec;
-  std::size_t n = socket_.write_some(asio::buffer(out_.data(), out_.size()), ec);
-  if (ec == asio::error::would_block || ec == asio::error::try_again) {
-    ec = {};
-    n = 0;
-  }
-  if (ec) {
+  auto result = output_.flush(socket_, ec, [self = shared_from_this()](std::error_code wec) {
+    if (wec) {
+      if (self->state_ != state::closed) self->abort(wec);
+      return;
+    }
+    self->flush();
+  });
+  if (result == flush_result::failed)
     abort(ec);
-    return;
-  }
-  if (n == out_.size()) {
-    out_.clear();
+  else if (result == flush_result::drained)
     after_drain();
-    return;
-  }
-  out_.consume(n);
-  writing_.swap(out_);
-  write_active_ = true;
-  asio::async_write(socket_, asio::buffer(writing_.data(), writing_.size()),
-                    [self = shared_from_this()](std::error_code wec, std::size_t) {
-                      self->write_active_ = false;
-                      self->writing_.clear();
-                      if (wec) {
-                        if (self->state_ != state::closed) self->abort(wec);
-                        return;
-                      }
-                      if (!self->out_.empty())
-                        self->flush();
-                      else
-                        self->after_drain();
-                    });
 }
 
 inline void tcp_session::after_drain() {
   // An idle session keeps at most a small output buffer and no asynchronous one.
-  writing_.release();
-  if (out_.capacity() > 512) out_.release();
+  output_.trim(512);
   if (state_ == state::closing) finish_close();
 }
 
@@ -437,9 +417,9 @@ inline void tcp_session::close(std::string_view reason) {
   // Ends the read loop without cancelling a write that is still flushing replies.
   std::error_code ec;
   socket_.shutdown(asio::socket_base::shutdown_receive, ec);
-  if (!write_active_ && out_.empty())
+  if (!output_.writing() && output_.queued() == 0)
     finish_close();
-  else if (!write_active_ && !flush_scheduled_) {
+  else if (!output_.writing() && !flush_scheduled_) {
     flush_scheduled_ = true;
     srv_.schedule_flush(shared_from_this());
   }

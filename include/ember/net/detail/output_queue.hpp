@@ -1,0 +1,77 @@
+// ember: the sending half of a connection: frames queue in one contiguous buffer and leave in
+// as few writes as possible (internal; used by server sessions, the client and links).
+#pragma once
+
+#include <cstddef>
+#include <system_error>
+#include <utility>
+
+#include <asio/error.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/write.hpp>
+
+#include "ember/wire/buffer.hpp"
+
+namespace ember::net::detail {
+
+/// How a flush ended.
+enum class flush_result {
+  drained,  ///< everything queued is written (or nothing was queued)
+  writing,  ///< an asynchronous write runs; its handler is called when it ends
+  failed,   ///< the socket failed; see the error
+};
+
+/// Outgoing bytes of one connection: `pending()` collects frames, `flush` writes them — first a
+/// plain non-blocking write (most replies fit in the socket's buffer), then, only for what is
+/// left, an asynchronous write during which new frames keep collecting.
+class output_queue {
+ public:
+  /// Where the next frames are appended.
+  buffer& pending() noexcept { return pending_; }
+  /// Bytes queued or being written: what the write-queue bound applies to.
+  std::size_t queued() const noexcept { return pending_.size() + writing_.size(); }
+  /// An asynchronous write is running.
+  bool writing() const noexcept { return active_; }
+
+  /// Writes what is pending. On `writing`, `on_written(std::error_code)` is called when the
+  /// asynchronous write ends (it must keep the owner of this queue alive); call flush again
+  /// from there for what has collected meanwhile.
+  template <class OnWritten>
+  flush_result flush(asio::ip::tcp::socket& socket, std::error_code& ec, OnWritten&& on_written) {
+    if (active_) return flush_result::writing;
+    if (pending_.empty()) return flush_result::drained;
+    std::size_t n = socket.write_some(asio::buffer(pending_.data(), pending_.size()), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      ec = {};
+      n = 0;
+    }
+    if (ec) return flush_result::failed;
+    pending_.consume(n);
+    if (pending_.empty()) return flush_result::drained;
+    writing_.swap(pending_);
+    active_ = true;
+    asio::async_write(socket, asio::buffer(writing_.data(), writing_.size()),
+                      [this, h = std::forward<OnWritten>(on_written)](std::error_code wec,
+                                                                      std::size_t) mutable {
+                        active_ = false;
+                        writing_.clear();
+                        h(wec);
+                      });
+    return flush_result::writing;
+  }
+
+  /// Frees memory an idle connection does not need: the asynchronous write's buffer, and a
+  /// pending buffer that grew past `keep` bytes.
+  void trim(std::size_t keep) noexcept {
+    if (active_) return;
+    writing_.release();
+    if (pending_.empty() && pending_.capacity() > keep) pending_.release();
+  }
+
+ private:
+  buffer pending_;  // frames waiting for the socket
+  buffer writing_;  // frames handed to an asynchronous write
+  bool active_ = false;
+};
+
+}  // namespace ember::net::detail
