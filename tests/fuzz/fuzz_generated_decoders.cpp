@@ -1,13 +1,15 @@
 // libFuzzer target: the decoders ember-codegen generates, on untrusted bytes.
 //
 // The whole input is one body. It is decoded as binary and as JSON into every message of
-// schemas/test/all_types.toml (and into ember::codec::error_body). A decode may fail, but
-// never crash or read out of bounds (ASan), and what it accepts must survive re-encoding:
+// schemas/test/all_types.toml and of the chat example's schema, and into
+// ember::codec::error_body. A decode may fail, but never crash or read out of bounds (ASan),
+// and what it accepts must survive re-encoding:
 //   binary: encode, decode again: the same message, and the same bytes when encoded again
 //           (the encoding is canonical); its JSON form decodes back to the same message;
 //   JSON:   re-encoded as JSON and as binary, both decode back to the same message.
 // Messages holding a NaN are compared by their binary encoding instead (NaN != NaN).
 #include "all_types.hpp"
+#include "chat.hpp"
 #include "ember/codec/codec.hpp"
 #include "ember/codec/json_reader.hpp"
 
@@ -84,5 +86,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check_all<point, scalars, lists, maps, optionals, tree, item_v1, item_v2, failure, everything,
             echo_request, echo_reply, ping_request, ping_reply, stats_request, stats_reply,
             event, ember::codec::error_body>(in);
+  // the example schema's messages, as a chat client would send and receive them
+  check_all<chat::room_info, chat::login_request, chat::login_reply, chat::join_room_request,
+            chat::join_room_reply, chat::say_request, chat::say_reply, chat::list_rooms_reply,
+            chat::chat_message>(in);
   return 0;
 }
