@@ -1,0 +1,316 @@
+// ember: bodies of cluster::link (included by ember/cluster/link.hpp).
+#pragma once
+
+#include <array>
+#include <atomic>
+
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "ember/cluster/link_session.hpp"
+#include "ember/codec/json_reader.hpp"
+#include "ember/log.hpp"
+#include "ember/wire/encoder.hpp"
+
+namespace ember::cluster {
+
+namespace detail {
+inline std::uint64_t next_link_id() {
+  static std::atomic<std::uint64_t> next{0};
+  return ++next;
+}
+inline std::string address_of(const asio::ip::tcp::socket& s) {
+  std::error_code ec;
+  auto ep = s.remote_endpoint(ec);
+  if (ec) return "?";
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+}  // namespace detail
+
+inline link::link(asio::ip::tcp::socket socket, peer_info peer, link_options options,
+                  std::shared_ptr<const dispatch_table> commands)
+    : socket_(std::move(socket)),
+      peer_(std::move(peer)),
+      options_(options),
+      commands_(std::move(commands)),
+      stream_(net::framing::native, wire::firefly_config{}, options.max_frame),
+      remote_(detail::address_of(socket_)),
+      id_(detail::next_link_id()) {
+  std::error_code ignored;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  socket_.set_option(asio::socket_base::keep_alive(true), ignored);
+  socket_.non_blocking(true, ignored);
+}
+
+inline link::~link() {
+  std::error_code ignored;
+  socket_.close(ignored);
+}
+
+inline void link::start() {
+  if (started_) return;
+  started_ = true;
+  session_ = std::make_shared<link_session>(weak_from_this(), id_);
+  asio::co_spawn(socket_.get_executor(), read_loop(), [](std::exception_ptr e) {
+    if (e) log::error("link: read loop ended with an exception");
+  });
+}
+
+inline void link::close(std::error_code why) {
+  if (!open_) return;
+  open_ = false;
+  std::error_code ignored;
+  socket_.shutdown(asio::socket_base::shutdown_both, ignored);
+  socket_.close(ignored);
+  output_.pending().clear();
+  // Every call in flight ends now: the peer that would answer it is gone.
+  for (pending_call* p : pending_.take_all()) {
+    p->done = true;
+    p->result = unavailable_failure("link to " + peer_.name + " closed");
+    p->timer->cancel();
+  }
+  auto callbacks = std::move(on_close_);
+  on_close_.clear();
+  for (auto& f : callbacks) f(why);
+}
+
+inline asio::awaitable<outcome<buffer>> link::call(std::uint16_t command, const body_writer& body,
+                                                   std::chrono::milliseconds timeout) {
+  buffer reply;
+  failure f = co_await call_erased(
+      command, body, timeout,
+      [](bytes_view b, codec::encoding, void* out) -> std::error_code {
+        static_cast<buffer*>(out)->append(b);
+        return {};
+      },
+      &reply);
+  if (f.code) co_return f;
+  co_return std::move(reply);
+}
+
+inline asio::awaitable<failure> link::call_erased(std::uint16_t command, const body_writer& body,
+                                                  std::chrono::milliseconds timeout,
+                                                  decode_fn decode, void* out) {
+  auto self = shared_from_this();
+  if (!open_) co_return unavailable_failure("link to " + peer_.name + " closed");
+  // A busy link is never closed the way a slow client is: the call is refused instead.
+  if (queued_bytes() >= options_.max_queue)
+    co_return failure{make_error_code(errc::overloaded), 0, "link queue to " + peer_.name + " full"};
+  const std::size_t queued_before = queued_bytes();
+  const std::size_t before = output_.pending().size();
+  const std::uint32_t seq = ++next_seq_;
+  if (auto ec = append(wire::frame_kind::request, command, seq,
+                       [&](buffer& b) { body(b, codec::encoding::binary); }))
+    co_return failure{ec, 0, "request larger than the link's frame limit"};
+  // One frame larger than the bound still goes when nothing else waits.
+  if (queued_bytes() > options_.max_queue && queued_before > 0) {
+    output_.pending().resize(before);
+    co_return failure{make_error_code(errc::overloaded), 0, "link queue to " + peer_.name + " full"};
+  }
+  schedule_flush();
+  asio::steady_timer timer(socket_.get_executor(),
+                           timeout.count() > 0 ? timeout : options_.default_timeout);
+  pending_call p{seq, &timer, decode, out, {}, false};
+  pending_.insert(&p);
+  co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  if (!p.done) {
+    // Deadline passed: forget the call, so its late reply is dropped, not misdelivered.
+    pending_.take(seq);
+    co_return failure{make_error_code(errc::timeout), 0, {}};
+  }
+  co_return std::move(p.result);
+}
+
+inline std::error_code link::notify(std::uint16_t push_id, const body_writer& body) {
+  if (!open_) return make_error_code(errc::unavailable);
+  if (queued_bytes() >= options_.max_queue) return make_error_code(errc::overloaded);
+  if (auto ec = append(wire::frame_kind::push, push_id, 0,
+                       [&](buffer& b) { body(b, codec::encoding::binary); }))
+    return ec;
+  schedule_flush();
+  return {};
+}
+
+template <class WriteBody>
+std::error_code link::append(wire::frame_kind kind, std::uint16_t command, std::uint32_t seq,
+                             WriteBody&& write_body) {
+  wire::frame_header h;
+  h.kind = kind;
+  h.command = command;
+  h.seq = seq;
+  return wire::append_frame(output_.pending(), h, write_body, options_.max_frame);
+}
+
+inline void link::reply_body(const request_info& req, const body_writer& body) {
+  if (!open_) return;
+  auto ec = append(wire::frame_kind::response, static_cast<std::uint16_t>(req.command), req.seq,
+                   [&](buffer& b) { body(b, req.encoding); });
+  if (ec) {
+    log::warn("link {}: reply to command {} too large", peer_.name, req.command);
+    send_error(static_cast<std::uint16_t>(req.command), req.seq,
+               static_cast<std::uint16_t>(status::internal_error), "reply too large");
+    return;
+  }
+  schedule_flush();
+}
+
+inline void link::send_error(std::uint16_t command, std::uint32_t seq, std::uint16_t code,
+                             std::string_view message) {
+  if (!open_) return;
+  codec::error_body e{code, std::string(message)};
+  (void)append(wire::frame_kind::error, command, seq,
+               [&](buffer& b) { codec::encode(b, e, codec::encoding::binary); });
+  schedule_flush();
+}
+
+inline void link::finish_request(const request_info& info, std::exception_ptr error) {
+  if (!error) return;
+  const auto command = static_cast<std::uint16_t>(info.command);
+  try {
+    std::rethrow_exception(error);
+  } catch (const game_error& e) {
+    send_error(command, info.seq, e.code(), e.what());
+  } catch (const std::exception& e) {
+    log::error("link {}: command {} failed: {}", peer_.name, info.command, e.what());
+    send_error(command, info.seq, static_cast<std::uint16_t>(status::internal_error),
+               "internal error");
+  } catch (...) {
+    log::error("link {}: command {} failed with a non-standard exception", peer_.name,
+               info.command);
+    send_error(command, info.seq, static_cast<std::uint16_t>(status::internal_error),
+               "internal error");
+  }
+}
+
+// Calls made in the same event-loop round leave in one write.
+inline void link::schedule_flush() {
+  if (flush_scheduled_ || output_.writing()) return;
+  flush_scheduled_ = true;
+  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->flush(); });
+}
+
+inline void link::flush() {
+  flush_scheduled_ = false;
+  if (!open_) return;
+  std::error_code ec;
+  auto result = output_.flush(socket_, ec, [self = shared_from_this()](std::error_code wec) {
+    if (wec) return self->close(wec);
+    self->flush();
+  });
+  if (result == net::detail::flush_result::failed) close(ec);
+}
+
+inline asio::awaitable<void> link::read_loop() {
+  auto self = shared_from_this();
+  constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+  // One read buffer per thread: an idle link holds none.
+  thread_local std::array<std::byte, 64 * 1024> read_buffer;
+  while (open_) {
+    auto [ec] = co_await socket_.async_wait(asio::socket_base::wait_read, use_tuple);
+    if (!open_) co_return;
+    if (ec) co_return close(ec);
+    auto r = stream_.read_available(
+        socket_, read_buffer, [this](const wire::frame& f) { return on_frame(f); },
+        [this] { return open_; });
+    if (r.bad_frame) log::warn("link {}: bad frame: {}", peer_.name, r.error.message());
+    if (r.error == asio::error::eof) co_return close(make_error_code(errc::disconnected));
+    if (r.error) co_return close(r.error);
+  }
+}
+
+inline bool link::on_frame(const wire::frame& f) {
+  using wire::frame_kind;
+  switch (f.kind) {
+    case frame_kind::request:
+      on_request(f);
+      return open_;
+    case frame_kind::response:
+      on_reply(f, false);
+      return open_;
+    case frame_kind::error:
+      on_reply(f, true);
+      return open_;
+    case frame_kind::push: {
+      auto it = notifies_.find(static_cast<std::uint16_t>(f.command));
+      if (it != notifies_.end())
+        it->second(f.body, (f.flags & wire::flag::json) ? codec::encoding::json
+                                                        : codec::encoding::binary);
+      return open_;
+    }
+    case frame_kind::ping:
+      (void)append(frame_kind::pong, 0, f.seq, [](buffer&) {});
+      schedule_flush();
+      return true;
+    case frame_kind::pong:
+      return true;
+    default:
+      // A second handshake, or anything unknown, after authentication is a protocol fault.
+      log::warn("link {}: unexpected frame kind {}", peer_.name, static_cast<int>(f.kind));
+      close(make_error_code(errc::unexpected_frame));
+      return false;
+  }
+}
+
+inline void link::on_request(const wire::frame& f) {
+  const auto command = static_cast<std::uint16_t>(f.command);
+  const command_entry* entry = commands_ ? commands_->find(command) : nullptr;
+  if (!entry) {
+    send_error(command, f.seq, static_cast<std::uint16_t>(status::unknown_command),
+               "unknown command " + std::to_string(command));
+    return;
+  }
+  request_info info{session_, this, f.seq, command,
+                    (f.flags & wire::flag::json) ? codec::encoding::json : codec::encoding::binary};
+  std::error_code ec;
+  auto work = entry->start(entry->handler, info, f.body, ec);
+  if (ec) {
+    send_error(command, f.seq, static_cast<std::uint16_t>(status::bad_request), ec.message());
+    return;
+  }
+  // Requests on a link overlap: per-player ordering is the routing layer's job, and one slow
+  // handler must not hold up every other call between two servers.
+  asio::co_spawn(socket_.get_executor(), std::move(work),
+                 [self = shared_from_this(), info](std::exception_ptr e) {
+                   self->finish_request(info, e);
+                 });
+}
+
+inline void link::on_reply(const wire::frame& f, bool is_error) {
+  pending_call* p = pending_.take(f.seq);
+  if (!p) return;  // its caller gave up (timeout): drop it
+  const auto enc = (f.flags & wire::flag::json) ? codec::encoding::json : codec::encoding::binary;
+  if (is_error) {
+    codec::error_body e;
+    if (auto ec = codec::decode(f.body, enc, e))
+      p->result = failure{ec, 0, "undecodable error frame"};
+    else
+      p->result = failure{make_error_code(errc::remote_error), e.status, std::move(e.message)};
+  } else if (auto ec = p->decode(f.body, enc, p->out)) {
+    p->result = failure{ec, 0, "undecodable reply"};
+  }
+  p->done = true;
+  p->timer->cancel();
+}
+
+// link_session's members that need the whole link.
+inline std::string link_session::remote_address() const {
+  auto l = link_.lock();
+  return l ? l->remote_address() : std::string("?");
+}
+inline void link_session::close(std::string_view reason) {
+  if (auto l = link_.lock()) {
+    log::info("link {}: closed by a handler: {}", l->peer().name, reason);
+    l->close(make_error_code(errc::disconnected));
+  }
+}
+inline bool link_session::is_open() const noexcept {
+  auto l = link_.lock();
+  return l && l->is_open();
+}
+inline void link_session::push_body(std::uint16_t push_id, const body_writer& body) {
+  if (auto l = link_.lock()) (void)l->notify(push_id, body);
+}
+
+}  // namespace ember::cluster

@@ -1,0 +1,182 @@
+// ember: an authenticated link between two server processes: typed calls in both directions,
+// many in flight, each with a deadline; one-way notifies; incoming requests served by a
+// dispatch table. Root and node hand out links; this header is what both sides use.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <unordered_map>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "ember/codec/codec.hpp"
+#include "ember/error.hpp"
+#include "ember/net/client.hpp"
+#include "ember/net/detail/frame_stream.hpp"
+#include "ember/net/detail/output_queue.hpp"
+#include "ember/net/detail/seq_table.hpp"
+#include "ember/net/dispatch.hpp"
+#include "ember/net/session.hpp"
+#include "ember/outcome.hpp"
+#include "ember/wire/buffer.hpp"
+
+namespace ember::cluster {
+
+/// Settings of a link (both sides).
+struct link_options {
+  std::chrono::milliseconds default_timeout{5'000};  ///< deadline of a call without its own
+  std::chrono::milliseconds auth_timeout{5'000};     ///< the handshake must finish within this
+  std::size_t max_frame = 16 << 20;                  ///< largest body sent or accepted
+  /// Bytes of requests and notifies waiting for the socket; past it a call fails at once with
+  /// `errc::overloaded` (the link itself stays up). Replies are not counted: dropping one would
+  /// only turn the peer's call into a timeout.
+  std::size_t max_queue = 8 << 20;
+};
+
+class link_session;
+
+/// Handles a notify (one-way push) that arrived on a link.
+using notify_handler = std::function<void(bytes_view body, codec::encoding)>;
+
+/// One authenticated connection to another server. Always held by `std::shared_ptr`; calls and
+/// served requests keep it alive while they run. Every call ends: with its reply, a remote
+/// error (`errc::remote_error` + status + message), `timeout`, `overloaded` or `unavailable`.
+class link final : public std::enable_shared_from_this<link>, private responder {
+ public:
+  /// Who is at the other end.
+  struct peer_info {
+    std::string name;  ///< the peer server's name
+    std::string type;  ///< its server type (a root's type is its name)
+  };
+
+  /// Wraps an authenticated socket; `start()` begins reading. `commands` serves the peer's
+  /// requests (null: every request gets `unknown_command`).
+  link(asio::ip::tcp::socket socket, peer_info peer, link_options options,
+       std::shared_ptr<const dispatch_table> commands);
+  ~link();
+  link(const link&) = delete;
+  link& operator=(const link&) = delete;
+
+  /// Starts the read loop (once).
+  void start();
+
+  /// Calls command `command` with a body written by `body`; the reply body comes back raw.
+  asio::awaitable<outcome<buffer>> call(std::uint16_t command, const body_writer& body,
+                                        std::chrono::milliseconds timeout = {});
+
+  /// Calls command `Cmd` (a generated `cmd::` descriptor) on the peer.
+  template <class Cmd>
+  asio::awaitable<outcome<typename Cmd::reply>> call(const typename Cmd::request& req,
+                                                      call_options opts = {});
+
+  /// Sends a one-way message (no reply); fails with `unavailable` or `overloaded`.
+  std::error_code notify(std::uint16_t push_id, const body_writer& body);
+  /// Sends push message `Push` (a schema `[[push]]`) one way.
+  template <class Push>
+  std::error_code notify(const Push& p) {
+    return notify(Push::push_id, body_writer(p));
+  }
+  /// Handles notifies with `push_id` arriving from the peer.
+  void on_notify(std::uint16_t push_id, notify_handler f) { notifies_[push_id] = std::move(f); }
+
+  /// Adds a callback run once when the link closes (with why).
+  void on_close(std::function<void(std::error_code)> f) { on_close_.push_back(std::move(f)); }
+
+  /// Closes the link: calls in flight fail with `unavailable` at once.
+  void close(std::error_code why = make_error_code(errc::disconnected));
+
+  /// True until the link closes.
+  bool is_open() const noexcept { return open_; }
+  /// Process-unique id of this link (also the `session::id()` its handlers see).
+  std::uint64_t id() const noexcept { return id_; }
+  /// The peer's name and type, as authenticated.
+  const peer_info& peer() const noexcept { return peer_; }
+  /// The peer's address as text, for logs.
+  const std::string& remote_address() const noexcept { return remote_; }
+  /// Calls waiting for their reply.
+  std::size_t in_flight() const noexcept { return pending_.size(); }
+  /// Bytes waiting to be written.
+  std::size_t queued_bytes() const noexcept { return output_.queued(); }
+
+  /// Decodes a reply body into the caller's typed reply.
+  using decode_fn = std::error_code (*)(bytes_view, codec::encoding, void* out);
+
+ private:
+  struct pending_call {
+    std::uint32_t seq;
+    asio::steady_timer* timer;
+    decode_fn decode;
+    void* out;
+    failure result;
+    bool done = false;
+  };
+
+  asio::awaitable<failure> call_erased(std::uint16_t command, const body_writer& body,
+                                       std::chrono::milliseconds timeout, decode_fn decode,
+                                       void* out);
+  void reply_body(const request_info& req, const body_writer& body) override;
+  asio::awaitable<void> read_loop();
+  bool on_frame(const wire::frame& f);
+  void on_request(const wire::frame& f);
+  void on_reply(const wire::frame& f, bool is_error);
+  void finish_request(const request_info& info, std::exception_ptr error);
+  void send_error(std::uint16_t command, std::uint32_t seq, std::uint16_t status,
+                  std::string_view message);
+  template <class WriteBody>
+  std::error_code append(wire::frame_kind kind, std::uint16_t command, std::uint32_t seq,
+                         WriteBody&& write_body);
+  void schedule_flush();
+  void flush();
+
+  asio::ip::tcp::socket socket_;
+  peer_info peer_;
+  link_options options_;
+  std::shared_ptr<const dispatch_table> commands_;
+  std::shared_ptr<link_session> session_;
+  net::detail::frame_stream stream_;
+  net::detail::seq_table<pending_call> pending_;
+  std::unordered_map<std::uint16_t, notify_handler> notifies_;
+  std::vector<std::function<void(std::error_code)>> on_close_;
+  std::string remote_;
+  net::detail::output_queue output_;
+  std::uint64_t id_;
+  std::uint32_t next_seq_ = 0;
+  bool open_ = true;
+  bool started_ = false;
+  bool flush_scheduled_ = false;
+};
+
+template <class Cmd>
+asio::awaitable<outcome<typename Cmd::reply>> link::call(const typename Cmd::request& req,
+                                                          call_options opts) {
+  using reply_type = typename Cmd::reply;
+  std::optional<reply_type> reply;
+  auto self = shared_from_this();
+  failure f = co_await call_erased(
+      Cmd::id, body_writer(req), opts.timeout,
+      [](bytes_view body, codec::encoding enc, void* out) -> std::error_code {
+        auto& r = *static_cast<std::optional<reply_type>*>(out);
+        r.emplace();
+        return codec::decode(body, enc, *r);
+      },
+      &reply);
+  if (f.code) co_return f;
+  co_return std::move(*reply);
+}
+
+/// The failure of a call that found no link (no such peer, or not connected).
+inline failure unavailable_failure(std::string message) {
+  return failure{make_error_code(errc::unavailable), 0, std::move(message)};
+}
+
+}  // namespace ember::cluster
+
+#include "ember/cluster/impl/link.hpp"
