@@ -94,8 +94,9 @@ class tcp_session final : public session,
 
   /// Runs `work` now, or after the session's ordered requests before it.
   void run_ordered(request_info info, asio::awaitable<void> work);
-  void spawn(request_info info, asio::awaitable<void> work, bool ordered);
-  void next_ordered();
+  asio::awaitable<void> ordered_worker(request_info info, asio::awaitable<void> work);
+  /// Runs an overlapping request now.
+  void spawn(request_info info, asio::awaitable<void> work);
   void finish_request(const request_info& info, std::exception_ptr error);
 
   void send_error(std::uint32_t command, std::uint32_t seq, codec::encoding enc, status code,

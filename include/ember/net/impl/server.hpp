@@ -203,7 +203,7 @@ inline bool tcp_session::on_request(const wire::frame& f) {
   if (entry->ordered || !native_) {
     run_ordered(std::move(info), std::move(work));
   } else {
-    spawn(std::move(info), std::move(work), false);
+    spawn(std::move(info), std::move(work));
   }
   return state_ == state::open;
 }
@@ -221,35 +221,45 @@ inline void tcp_session::run_ordered(request_info info, asio::awaitable<void> wo
     return;
   }
   ordered_running_ = true;
-  spawn(std::move(info), std::move(work), true);
+  asio::co_spawn(socket_.get_executor(), ordered_worker(std::move(info), std::move(work)),
+                 [](std::exception_ptr) {});  // the worker catches what its requests throw
 }
 
-inline void tcp_session::spawn(request_info info, asio::awaitable<void> work, bool ordered) {
-  asio::co_spawn(socket_.get_executor(), std::move(work),
-                 [self = shared_from_this(), info = std::move(info), ordered](std::exception_ptr e) {
-                   self->finish_request(info, e);
-                   if (ordered) self->next_ordered();
-                 });
-}
-
-inline void tcp_session::next_ordered() {
-  if (queue_head_ && state_ != state::open) {
-    // The client is gone: requests that have not started are dropped, not run.
-    while (queue_head_) {
-      auto n = std::move(queue_head_);
-      queue_head_ = std::move(n->next);
-      finish_request(n->info, nullptr);
+// Runs the session's ordered requests one after another while any are queued: a pipelining
+// client costs one coroutine per burst, not one spawn per request.
+inline asio::awaitable<void> tcp_session::ordered_worker(request_info info,
+                                                         asio::awaitable<void> work) {
+  auto self = shared_from_this();
+  for (;;) {
+    std::exception_ptr error;
+    try {
+      co_await std::move(work);
+    } catch (...) {
+      error = std::current_exception();
     }
+    finish_request(info, error);
+    if (!queue_head_ || state_ != state::open) break;
+    auto node = std::move(queue_head_);
+    queue_head_ = std::move(node->next);
+    if (!queue_head_) queue_tail_ = nullptr;
+    info = std::move(node->info);
+    work = std::move(node->work);
   }
-  if (!queue_head_) {
-    queue_tail_ = nullptr;
-    ordered_running_ = false;
-    return;
+  // The client is gone: requests that have not started are dropped, not run.
+  while (queue_head_) {
+    auto n = std::move(queue_head_);
+    queue_head_ = std::move(n->next);
+    finish_request(n->info, nullptr);
   }
-  auto node = std::move(queue_head_);
-  queue_head_ = std::move(node->next);
-  if (!queue_head_) queue_tail_ = nullptr;
-  spawn(std::move(node->info), std::move(node->work), true);
+  queue_tail_ = nullptr;
+  ordered_running_ = false;
+}
+
+inline void tcp_session::spawn(request_info info, asio::awaitable<void> work) {
+  asio::co_spawn(socket_.get_executor(), std::move(work),
+                 [self = shared_from_this(), info = std::move(info)](std::exception_ptr e) {
+                   self->finish_request(info, e);
+                 });
 }
 
 inline void tcp_session::finish_request(const request_info& info, std::exception_ptr error) {
