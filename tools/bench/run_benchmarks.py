@@ -91,6 +91,12 @@ def main(argv):
                      f'{b["p99_us"]:.0f} µs | {e["p99_us"]:.0f} µs | {e["p99_us"] / b["p99_us"]:.2f} | '
                      f'{b["server_cpu_us_per_request"]:.2f} µs | {e["server_cpu_us_per_request"]:.2f} µs |')
     lines += ['', 'Targets (issue 6): throughput ≥ 0.9× baseline, p99 ≤ 1.2× baseline.', '']
+    # What follows "## Notes" in the old file is kept: the record of changes and their effect.
+    if os.path.exists(a.out):
+        old = open(a.out).read()
+        if '\n## Notes' in old:
+            lines.append(old[old.index('\n## Notes') + 1:].rstrip('\n'))
+            lines.append('')
     with open(a.out, 'w') as f:
         f.write('\n'.join(lines))
     print(f'wrote {a.out}', file=sys.stderr)
