@@ -1,4 +1,4 @@
-// ember: the binary body encoding (protobuf-compatible wire format, docs/body-encoding.md).
+// ember: the binary body encoding (protobuf-compatible wire format, PROTOCOL.md, "Body encodings").
 // Generated code calls these functions field by field; nothing here allocates except the
 // strings and vectors the message itself owns.
 #pragma once

@@ -1,4 +1,4 @@
-// ember: encoding and decoding message bodies, binary or JSON (docs/body-encoding.md).
+// ember: encoding and decoding message bodies, binary or JSON (PROTOCOL.md, "Body encodings").
 //
 //   ember::buffer out;
 //   ember::codec::encode(out, chat::login_request{"ann", "secret"}, ember::codec::encoding::binary);

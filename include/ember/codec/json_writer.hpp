@@ -1,4 +1,4 @@
-// ember: writing message bodies as JSON (docs/body-encoding.md, "JSON bodies"), with fmt
+// ember: writing message bodies as JSON (PROTOCOL.md, "Body encodings", "JSON bodies"), with fmt
 // for numbers and a hand-written string escaper. No DOM, no temporaries: text goes straight
 // into an `ember::buffer`.
 #pragma once
