@@ -20,9 +20,8 @@
 #include "ember/codec/codec.hpp"
 #include "ember/error.hpp"
 #include "ember/net/client.hpp"
-#include "ember/net/detail/frame_stream.hpp"
-#include "ember/net/detail/output_queue.hpp"
-#include "ember/net/detail/seq_table.hpp"
+#include "ember/net/detail/call_table.hpp"
+#include "ember/net/detail/connection.hpp"
 #include "ember/net/dispatch.hpp"
 #include "ember/net/session.hpp"
 #include "ember/outcome.hpp"
@@ -49,7 +48,9 @@ using notify_handler = std::function<void(bytes_view body, codec::encoding)>;
 /// One authenticated connection to another server. Always held by `std::shared_ptr`; calls and
 /// served requests keep it alive while they run. Every call ends: with its reply, a remote
 /// error (`errc::remote_error` + status + message), `timeout`, `overloaded` or `unavailable`.
-class link final : public std::enable_shared_from_this<link>, private responder {
+class link final : public std::enable_shared_from_this<link>,
+                   public net::detail::connection<link>,
+                   private responder {
  public:
   /// Who is at the other end.
   struct peer_info {
@@ -69,7 +70,7 @@ class link final : public std::enable_shared_from_this<link>, private responder 
   void start();
 
   /// Calls command `command` with a body written by `body`; the reply body comes back raw.
-  asio::awaitable<outcome<buffer>> call(std::uint16_t command, const body_writer& body,
+  asio::awaitable<outcome<buffer>> call(std::uint16_t command, body_writer body,
                                         std::chrono::milliseconds timeout = {});
 
   /// Calls command `Cmd` (a generated `cmd::` descriptor) on the peer.
@@ -102,28 +103,22 @@ class link final : public std::enable_shared_from_this<link>, private responder 
   /// The peer's address as text, for logs.
   const std::string& remote_address() const noexcept { return remote_; }
   /// Calls waiting for their reply.
-  std::size_t in_flight() const noexcept { return pending_.size(); }
+  std::size_t in_flight() const noexcept { return calls_.size(); }
   /// Bytes waiting to be written.
   std::size_t queued_bytes() const noexcept { return output_.queued(); }
 
   /// Decodes a reply body into the caller's typed reply.
-  using decode_fn = std::error_code (*)(bytes_view, codec::encoding, void* out);
+  using decode_fn = net::detail::decode_fn;
 
  private:
-  struct pending_call {
-    std::uint32_t seq;
-    asio::steady_timer* timer;
-    decode_fn decode;
-    void* out;
-    failure result;
-    bool done = false;
-  };
+  friend class net::detail::connection<link>;
 
-  asio::awaitable<failure> call_erased(std::uint16_t command, const body_writer& body,
+  /// Who this link is, for logs.
+  std::string label() const { return "link " + peer_.name; }
+  asio::awaitable<failure> call_erased(std::uint16_t command, body_writer body,
                                        std::chrono::milliseconds timeout, decode_fn decode,
                                        void* out);
   void reply_body(const request_info& req, const body_writer& body) override;
-  asio::awaitable<void> read_loop();
   bool on_frame(const wire::frame& f);
   void on_request(const wire::frame& f);
   void on_reply(const wire::frame& f, bool is_error);
@@ -133,43 +128,27 @@ class link final : public std::enable_shared_from_this<link>, private responder 
   template <class WriteBody>
   std::error_code append(wire::frame_kind kind, std::uint16_t command, std::uint32_t seq,
                          WriteBody&& write_body);
-  void schedule_flush();
-  void flush();
 
-  asio::ip::tcp::socket socket_;
   peer_info peer_;
   link_options options_;
   std::shared_ptr<const dispatch_table> commands_;
   std::shared_ptr<link_session> session_;
-  net::detail::frame_stream stream_;
-  net::detail::seq_table<pending_call> pending_;
+  net::detail::call_table calls_;
   std::unordered_map<std::uint16_t, notify_handler> notifies_;
   std::vector<std::function<void(std::error_code)>> on_close_;
   std::string remote_;
-  net::detail::output_queue output_;
   std::uint64_t id_;
-  std::uint32_t next_seq_ = 0;
   bool open_ = true;
   bool started_ = false;
-  bool flush_scheduled_ = false;
 };
 
 template <class Cmd>
 asio::awaitable<outcome<typename Cmd::reply>> link::call(const typename Cmd::request& req,
                                                           call_options opts) {
-  using reply_type = typename Cmd::reply;
-  std::optional<reply_type> reply;
-  auto self = shared_from_this();
-  failure f = co_await call_erased(
-      Cmd::id, body_writer(req), opts.timeout,
-      [](bytes_view body, codec::encoding enc, void* out) -> std::error_code {
-        auto& r = *static_cast<std::optional<reply_type>*>(out);
-        r.emplace();
-        return codec::decode(body, enc, *r);
-      },
-      &reply);
-  if (f.code) co_return f;
-  co_return std::move(*reply);
+  return net::detail::typed_call<typename Cmd::reply>(
+      [self = shared_from_this(), &req, opts](decode_fn decode, void* out) {
+        return self->call_erased(Cmd::id, body_writer(req), opts.timeout, decode, out);
+      });
 }
 
 /// The failure of a call that found no link (no such peer, or not connected).

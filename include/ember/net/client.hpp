@@ -15,6 +15,7 @@
 
 #include "ember/codec/codec.hpp"
 #include "ember/error.hpp"
+#include "ember/net/detail/call_table.hpp"
 #include "ember/net/server_options.hpp"
 #include "ember/net/session.hpp"
 #include "ember/outcome.hpp"
@@ -88,31 +89,11 @@ class client {
   std::size_t in_flight() const noexcept;
 
  /// Decodes a reply body into `out` (the caller's typed reply).
-  using decode_fn = std::error_code (*)(bytes_view, codec::encoding, void* out);
+  using decode_fn = net::detail::decode_fn;
 
  private:
-  asio::awaitable<failure> call_erased(std::uint16_t command, const body_writer& body,
-                                       call_options opts, decode_fn decode, void* out);
-
   std::shared_ptr<detail::client_core> core_;
 };
-
-template <class Cmd>
-asio::awaitable<outcome<typename Cmd::reply>> client::call(const typename Cmd::request& req,
-                                                            call_options opts) {
-  using reply_type = typename Cmd::reply;
-  std::optional<reply_type> reply;
-  failure f = co_await call_erased(
-      Cmd::id, body_writer(req), opts,
-      [](bytes_view body, codec::encoding enc, void* out) -> std::error_code {
-        auto& r = *static_cast<std::optional<reply_type>*>(out);
-        r.emplace();
-        return codec::decode(body, enc, *r);
-      },
-      &reply);
-  if (f.code) co_return f;
-  co_return std::move(*reply);
-}
 
 }  // namespace ember
 

@@ -31,11 +31,11 @@ inline std::string address_of(const asio::ip::tcp::socket& s) {
 
 inline link::link(asio::ip::tcp::socket socket, peer_info peer, link_options options,
                   std::shared_ptr<const dispatch_table> commands)
-    : socket_(std::move(socket)),
+    : connection(std::move(socket), net::framing::native, wire::firefly_config{},
+                 options.max_frame),
       peer_(std::move(peer)),
       options_(options),
       commands_(std::move(commands)),
-      stream_(net::framing::native, wire::firefly_config{}, options.max_frame),
       remote_(detail::address_of(socket_)),
       id_(detail::next_link_id()) {
   std::error_code ignored;
@@ -66,17 +66,13 @@ inline void link::close(std::error_code why) {
   socket_.close(ignored);
   output_.pending().clear();
   // Every call in flight ends now: the peer that would answer it is gone.
-  for (pending_call* p : pending_.take_all()) {
-    p->done = true;
-    p->result = unavailable_failure("link to " + peer_.name + " closed");
-    p->timer->cancel();
-  }
+  calls_.fail_all(unavailable_failure("link to " + peer_.name + " closed"));
   auto callbacks = std::move(on_close_);
   on_close_.clear();
   for (auto& f : callbacks) f(why);
 }
 
-inline asio::awaitable<outcome<buffer>> link::call(std::uint16_t command, const body_writer& body,
+inline asio::awaitable<outcome<buffer>> link::call(std::uint16_t command, body_writer body,
                                                    std::chrono::milliseconds timeout) {
   buffer reply;
   failure f = co_await call_erased(
@@ -90,7 +86,7 @@ inline asio::awaitable<outcome<buffer>> link::call(std::uint16_t command, const 
   co_return std::move(reply);
 }
 
-inline asio::awaitable<failure> link::call_erased(std::uint16_t command, const body_writer& body,
+inline asio::awaitable<failure> link::call_erased(std::uint16_t command, body_writer body,
                                                   std::chrono::milliseconds timeout,
                                                   decode_fn decode, void* out) {
   auto self = shared_from_this();
@@ -100,7 +96,7 @@ inline asio::awaitable<failure> link::call_erased(std::uint16_t command, const b
     co_return failure{make_error_code(errc::overloaded), 0, "link queue to " + peer_.name + " full"};
   const std::size_t queued_before = queued_bytes();
   const std::size_t before = output_.pending().size();
-  const std::uint32_t seq = ++next_seq_;
+  const std::uint32_t seq = calls_.next_seq();
   if (auto ec = append(wire::frame_kind::request, command, seq,
                        [&](buffer& b) { body(b, codec::encoding::binary); }))
     co_return failure{ec, 0, "request larger than the link's frame limit"};
@@ -110,17 +106,8 @@ inline asio::awaitable<failure> link::call_erased(std::uint16_t command, const b
     co_return failure{make_error_code(errc::overloaded), 0, "link queue to " + peer_.name + " full"};
   }
   schedule_flush();
-  asio::steady_timer timer(socket_.get_executor(),
-                           timeout.count() > 0 ? timeout : options_.default_timeout);
-  pending_call p{seq, &timer, decode, out, {}, false};
-  pending_.insert(&p);
-  co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-  if (!p.done) {
-    // Deadline passed: forget the call, so its late reply is dropped, not misdelivered.
-    pending_.take(seq);
-    co_return failure{make_error_code(errc::timeout), 0, {}};
-  }
-  co_return std::move(p.result);
+  co_return co_await calls_.wait(seq, timeout.count() > 0 ? timeout : options_.default_timeout,
+                                 decode, out);
 }
 
 inline std::error_code link::notify(std::uint16_t push_id, const body_writer& body) {
@@ -185,41 +172,6 @@ inline void link::finish_request(const request_info& info, std::exception_ptr er
 }
 
 // Calls made in the same event-loop round leave in one write.
-inline void link::schedule_flush() {
-  if (flush_scheduled_ || output_.writing()) return;
-  flush_scheduled_ = true;
-  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->flush(); });
-}
-
-inline void link::flush() {
-  flush_scheduled_ = false;
-  if (!open_) return;
-  std::error_code ec;
-  auto result = output_.flush(socket_, ec, [self = shared_from_this()](std::error_code wec) {
-    if (wec) return self->close(wec);
-    self->flush();
-  });
-  if (result == net::detail::flush_result::failed) close(ec);
-}
-
-inline asio::awaitable<void> link::read_loop() {
-  auto self = shared_from_this();
-  constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
-  // One read buffer per thread: an idle link holds none.
-  thread_local std::array<std::byte, 64 * 1024> read_buffer;
-  while (open_) {
-    auto [ec] = co_await socket_.async_wait(asio::socket_base::wait_read, use_tuple);
-    if (!open_) co_return;
-    if (ec) co_return close(ec);
-    auto r = stream_.read_available(
-        socket_, read_buffer, [this](const wire::frame& f) { return on_frame(f); },
-        [this] { return open_; });
-    if (r.bad_frame) log::warn("link {}: bad frame: {}", peer_.name, r.error.message());
-    if (r.error == asio::error::eof) co_return close(make_error_code(errc::disconnected));
-    if (r.error) co_return close(r.error);
-  }
-}
-
 inline bool link::on_frame(const wire::frame& f) {
   using wire::frame_kind;
   switch (f.kind) {
@@ -278,20 +230,8 @@ inline void link::on_request(const wire::frame& f) {
 }
 
 inline void link::on_reply(const wire::frame& f, bool is_error) {
-  pending_call* p = pending_.take(f.seq);
-  if (!p) return;  // its caller gave up (timeout): drop it
   const auto enc = (f.flags & wire::flag::json) ? codec::encoding::json : codec::encoding::binary;
-  if (is_error) {
-    codec::error_body e;
-    if (auto ec = codec::decode(f.body, enc, e))
-      p->result = failure{ec, 0, "undecodable error frame"};
-    else
-      p->result = failure{make_error_code(errc::remote_error), e.status, std::move(e.message)};
-  } else if (auto ec = p->decode(f.body, enc, p->out)) {
-    p->result = failure{ec, 0, "undecodable reply"};
-  }
-  p->done = true;
-  p->timer->cancel();
+  calls_.complete(f.seq, f.body, enc, is_error);  // a reply nobody waits for any more is dropped
 }
 
 // link_session's members that need the whole link.

@@ -14,33 +14,31 @@
 
 #include "ember/codec/json_reader.hpp"
 #include "ember/log.hpp"
-#include "ember/net/detail/frame_stream.hpp"
-#include "ember/net/detail/output_queue.hpp"
-#include "ember/net/detail/seq_table.hpp"
+#include "ember/net/detail/call_table.hpp"
+#include "ember/net/detail/connection.hpp"
 #include "ember/wire/encoder.hpp"
 #include "ember/wire/handshake.hpp"
 
 namespace ember::detail {
 
 /// The shared state of a client; coroutines that outlive a call hold it alive.
-class client_core : public std::enable_shared_from_this<client_core> {
+class client_core : public std::enable_shared_from_this<client_core>,
+                    public net::detail::connection<client_core> {
  public:
-  /// A call waiting for its reply: woken by cancelling its timer.
-  struct pending_call {
-    std::uint32_t seq;
-    asio::steady_timer* timer;
-    client::decode_fn decode;
-    void* out;
-    failure result;
-    bool done = false;
-  };
-
   client_core(asio::any_io_executor ex, client_options options)
-      : ex_(ex),
+      : connection(asio::ip::tcp::socket(ex), options.framing, options.firefly,
+                   options.max_frame),
+        ex_(ex),
         options_(options),
-        socket_(ex),
-        ping_timer_(ex),
-        stream_(options.framing, options.firefly, options.max_frame) {}
+        ping_timer_(ex) {}
+
+  bool is_open() const noexcept { return open_; }
+  std::string label() const { return "client"; }
+
+ private:
+  friend class net::detail::connection<client_core>;
+
+ public:
 
   bool native() const noexcept { return options_.framing == net::framing::native; }
 
@@ -100,25 +98,17 @@ class client_core : public std::enable_shared_from_this<client_core> {
     co_return std::error_code{};
   }
 
-  asio::awaitable<failure> call(std::uint16_t command, const body_writer& body, call_options opts,
-                                client::decode_fn decode, void* out) {
+  asio::awaitable<failure> call(std::uint16_t command, body_writer body, call_options opts,
+                                net::detail::decode_fn decode, void* out) {
     auto self = shared_from_this();
     if (!open_ || (native() && !handshaken_)) co_return failure{make_error_code(errc::not_connected), 0, {}};
-    const std::uint32_t seq = ++next_seq_;
+    const std::uint32_t seq = calls_.next_seq();
     if (auto ec = append_frame(wire::frame_kind::request, command, seq,
                                [&](buffer& b) { body(b, options_.encoding); }))
       co_return failure{ec, 0, "request larger than the server accepts"};
     schedule_flush();
-    asio::steady_timer timer(ex_, opts.timeout.count() ? opts.timeout : options_.default_timeout);
-    pending_call p{seq, &timer, decode, out, {}, false};
-    pending_.insert(&p);
-    co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    if (!p.done) {
-      // Deadline passed: forget the call, so a late reply is dropped, not misdelivered.
-      pending_.take(seq);
-      co_return failure{make_error_code(errc::timeout), 0, {}};
-    }
-    co_return std::move(p.result);
+    co_return co_await calls_.wait(seq, opts.timeout.count() ? opts.timeout : options_.default_timeout,
+                                   decode, out);
   }
 
   void close(std::error_code why) {
@@ -130,11 +120,7 @@ class client_core : public std::enable_shared_from_this<client_core> {
     ping_timer_.cancel();
     if (handshake_timer_) handshake_timer_->cancel();
     // Every call in flight ends now.
-    for (pending_call* p : pending_.take_all()) {
-      p->done = true;
-      p->result = failure{make_error_code(errc::disconnected), 0, {}};
-      p->timer->cancel();
-    }
+    calls_.fail_all(failure{make_error_code(errc::disconnected), 0, {}});
     if (on_close_) {
       auto f = std::move(on_close_);
       f(why);
@@ -143,23 +129,18 @@ class client_core : public std::enable_shared_from_this<client_core> {
 
   asio::any_io_executor ex_;
   client_options options_;
-  asio::ip::tcp::socket socket_;
   asio::steady_timer ping_timer_;
   asio::steady_timer* handshake_timer_ = nullptr;
-  net::detail::frame_stream stream_;
-  net::detail::seq_table<pending_call> pending_;
+  net::detail::call_table calls_;
   std::unordered_map<std::uint16_t, std::function<void(bytes_view, codec::encoding)>> pushes_;
   std::function<void(std::error_code)> on_close_;
-  net::detail::output_queue output_;
   std::uint64_t session_id_ = 0;
   std::uint32_t idle_timeout_ms_ = 0;
   std::uint32_t server_max_frame_ = 0;  // from the handshake: larger requests fail at once
-  std::uint32_t next_seq_ = 0;
   std::uint32_t next_reply_seq_ = 0;  // Firefly: replies come in request order
   std::uint32_t last_push_seq_ = 0;
   bool open_ = false;
   bool handshaken_ = false;
-  bool flush_scheduled_ = false;
 
  private:
   template <class WriteBody>
@@ -175,42 +156,6 @@ class client_core : public std::enable_shared_from_this<client_core> {
     h.seq = seq;
     h.ack = last_push_seq_;
     return wire::append_frame(out, h, write_body, max_body);
-  }
-
-  // Calls made in the same event-loop round leave in one write.
-  void schedule_flush() {
-    if (flush_scheduled_ || output_.writing()) return;
-    flush_scheduled_ = true;
-    asio::post(ex_, [self = shared_from_this()] { self->flush(); });
-  }
-
-  void flush() {
-    flush_scheduled_ = false;
-    if (!open_) return;
-    std::error_code ec;
-    auto result = output_.flush(socket_, ec, [self = shared_from_this()](std::error_code wec) {
-      if (wec) return self->close(wec);
-      self->flush();
-    });
-    if (result == net::detail::flush_result::failed) close(ec);
-  }
-
-  asio::awaitable<void> read_loop() {
-    auto self = shared_from_this();
-    constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
-    // One read buffer per thread: an idle client holds none.
-    thread_local std::array<std::byte, 64 * 1024> read_buffer;
-    while (open_) {
-      auto [ec] = co_await socket_.async_wait(asio::socket_base::wait_read, use_tuple);
-      if (!open_) co_return;
-      if (ec) co_return close(ec);
-      auto r = stream_.read_available(
-          socket_, read_buffer, [this](const wire::frame& f) { return on_frame(f); },
-          [this] { return open_; });
-      if (r.bad_frame) log::warn("client: bad frame from server: {}", r.error.message());
-      if (r.error == asio::error::eof) co_return close(make_error_code(errc::disconnected));
-      if (r.error) co_return close(r.error);
-    }
   }
 
   asio::awaitable<void> ping_loop(std::chrono::milliseconds interval) {
@@ -286,20 +231,7 @@ class client_core : public std::enable_shared_from_this<client_core> {
       log::warn("client: server error {}: {}", e.status, e.message);
       return true;
     }
-    pending_call* p = pending_.take(seq);
-    if (!p) return true;  // its caller gave up (timeout): drop it
-    const auto enc = native() ? body_encoding(f) : options_.encoding;
-    if (is_error) {
-      codec::error_body e;
-      if (auto ec = codec::decode(f.body, enc, e))
-        p->result = failure{ec, 0, "undecodable error frame"};
-      else
-        p->result = failure{make_error_code(errc::remote_error), e.status, std::move(e.message)};
-    } else if (auto ec = p->decode(f.body, enc, p->out)) {
-      p->result = failure{ec, 0, "undecodable reply"};
-    }
-    p->done = true;
-    p->timer->cancel();
+    calls_.complete(seq, f.body, native() ? body_encoding(f) : options_.encoding, is_error);
     return true;
   }
 };
@@ -328,13 +260,6 @@ inline asio::awaitable<std::error_code> client::connect(std::string host, std::u
   co_return co_await core->connect(std::move(host), port);
 }
 
-inline asio::awaitable<failure> client::call_erased(std::uint16_t command, const body_writer& body,
-                                                    call_options opts, decode_fn decode,
-                                                    void* out) {
-  auto core = core_;
-  co_return co_await core->call(command, body, opts, decode, out);
-}
-
 namespace detail {
 // A body that is already encoded, written as it is (whatever the encoding).
 inline void write_raw_body(const void* p, buffer& out, codec::encoding) {
@@ -356,6 +281,15 @@ inline asio::awaitable<outcome<buffer>> client::call_raw(std::uint16_t command, 
   co_return std::move(reply);
 }
 
+template <class Cmd>
+asio::awaitable<outcome<typename Cmd::reply>> client::call(const typename Cmd::request& req,
+                                                            call_options opts) {
+  return net::detail::typed_call<typename Cmd::reply>(
+      [core = core_, &req, opts](decode_fn decode, void* out) {
+        return core->call(Cmd::id, body_writer(req), opts, decode, out);
+      });
+}
+
 inline void client::on_push_raw(std::uint16_t push_id,
                                 std::function<void(bytes_view, codec::encoding)> f) {
   core_->pushes_[push_id] = std::move(f);
@@ -369,6 +303,6 @@ inline void client::close() {
 inline bool client::connected() const noexcept { return core_ && core_->open_; }
 inline std::uint64_t client::session_id() const noexcept { return core_->session_id_; }
 inline std::uint32_t client::last_push_seq() const noexcept { return core_->last_push_seq_; }
-inline std::size_t client::in_flight() const noexcept { return core_->pending_.size(); }
+inline std::size_t client::in_flight() const noexcept { return core_->calls_.size(); }
 
 }  // namespace ember

@@ -1,0 +1,112 @@
+// ember: calls waiting for their replies, for anything that sends requests (the client, links).
+// Each call waits on its own timer, which its reply or the end of the connection cancels: a call
+// ends with its reply, a remote error, the connection's end, or its deadline — never later.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <system_error>
+#include <utility>
+
+#include <asio/awaitable.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "ember/codec/codec.hpp"
+#include "ember/codec/json_reader.hpp"
+#include "ember/error.hpp"
+#include "ember/net/detail/seq_table.hpp"
+#include "ember/outcome.hpp"
+
+namespace ember::net::detail {
+
+/// Decodes a reply body into the caller's typed reply.
+using decode_fn = std::error_code (*)(bytes_view, codec::encoding, void* out);
+
+/// Decodes into a `std::optional<Reply>`.
+template <class Reply>
+std::error_code decode_into(bytes_view body, codec::encoding enc, void* out) {
+  auto& reply = *static_cast<std::optional<Reply>*>(out);
+  reply.emplace();
+  return codec::decode(body, enc, *reply);
+}
+
+/// Turns a type-erased call, `erased(decode_fn, void* out) -> awaitable<failure>`, into a
+/// typed one.
+template <class Reply, class ErasedCall>
+asio::awaitable<outcome<Reply>> typed_call(ErasedCall erased) {
+  std::optional<Reply> reply;
+  failure f = co_await erased(&decode_into<Reply>, &reply);
+  if (f.code) co_return f;
+  co_return std::move(*reply);
+}
+
+/// Calls in flight, by sequence number.
+class call_table {
+ public:
+  /// The sequence number of the next request.
+  std::uint32_t next_seq() noexcept { return ++next_seq_; }
+
+  /// Waits for the reply to request `seq` (already queued) until `timeout`. Must be awaited
+  /// while the owner of this table is kept alive.
+  asio::awaitable<failure> wait(std::uint32_t seq, std::chrono::milliseconds timeout,
+                                decode_fn decode, void* out) {
+    asio::steady_timer timer(co_await asio::this_coro::executor, timeout);
+    pending_call p{seq, &timer, decode, out, {}, false};
+    pending_.insert(&p);
+    co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    if (!p.done) {
+      // Deadline passed: forget the call, so a late reply is dropped, not misdelivered.
+      pending_.take(seq);
+      co_return failure{make_error_code(errc::timeout), 0, {}};
+    }
+    co_return std::move(p.result);
+  }
+
+  /// Hands a response (or error frame) to the call waiting for it; true if one was waiting
+  /// (a call that timed out is not: its late reply is dropped).
+  bool complete(std::uint32_t seq, bytes_view body, codec::encoding enc, bool is_error) {
+    pending_call* p = pending_.take(seq);
+    if (!p) return false;
+    if (is_error) {
+      codec::error_body e;
+      if (auto ec = codec::decode(body, enc, e))
+        p->result = failure{ec, 0, "undecodable error frame"};
+      else
+        p->result = failure{make_error_code(errc::remote_error), e.status, std::move(e.message)};
+    } else if (auto ec = p->decode(body, enc, p->out)) {
+      p->result = failure{ec, 0, "undecodable reply"};
+    }
+    p->done = true;
+    p->timer->cancel();
+    return true;
+  }
+
+  /// Ends every waiting call with `why` (the connection is gone).
+  void fail_all(const failure& why) {
+    for (pending_call* p : pending_.take_all()) {
+      p->done = true;
+      p->result = why;
+      p->timer->cancel();
+    }
+  }
+
+  std::size_t size() const noexcept { return pending_.size(); }
+
+ private:
+  struct pending_call {
+    std::uint32_t seq;
+    asio::steady_timer* timer;
+    decode_fn decode;
+    void* out;
+    failure result;
+    bool done = false;
+  };
+  seq_table<pending_call> pending_;
+  std::uint32_t next_seq_ = 0;
+};
+
+}  // namespace ember::net::detail
