@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <vector>
 
@@ -43,6 +44,7 @@ struct settings {
   int server_pid = 0;
   bool json = false;
   bool quiet = false;
+  int idle = 0;
 };
 
 /// What one io thread measured.
@@ -122,6 +124,67 @@ double cpu_seconds(int pid) {
   return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
 }
 
+/// Resident memory of a process, in bytes (/proc/PID/status VmRSS).
+long resident_bytes(int pid) {
+  std::ifstream f(fmt::format("/proc/{}/status", pid));
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6)) * 1024;
+  return -1;
+}
+
+/// Idle mode: opens sessions and holds them, reporting what each costs the server.
+int run_idle(const settings& s) {
+  if (!s.server_pid) {
+    std::fprintf(stderr, "--idle needs --server-pid (a local server whose memory to read)\n");
+    return 2;
+  }
+  rlimit files{};  // every session is a descriptor here too
+  getrlimit(RLIMIT_NOFILE, &files);
+  files.rlim_cur = files.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &files);
+  asio::io_context io(1);
+  std::vector<std::unique_ptr<ember::client>> sessions;
+  int failures = 0;
+  auto open = [&](int n) -> asio::awaitable<void> {
+    for (int i = 0; i < n; ++i) {
+      auto c = std::make_unique<ember::client>(io.get_executor());
+      if (co_await c->connect(s.host, s.port)) ++failures;
+      sessions.push_back(std::move(c));
+      if (!s.quiet && sessions.size() % 1000 == 0)
+        std::fprintf(stderr, "\ropened %zu sessions   ", sessions.size());
+    }
+  };
+  auto settle = [&]() -> asio::awaitable<void> {
+    asio::steady_timer t(io, std::chrono::milliseconds(500));
+    co_await t.async_wait(asio::use_awaitable);
+  };
+  long before = 0, after = 0;
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    co_await open(100);  // warm-up: one-time allocations of the server are not counted
+    co_await settle();
+    before = resident_bytes(s.server_pid);
+    co_await open(s.idle);
+    co_await settle();
+    after = resident_bytes(s.server_pid);
+    for (auto& c : sessions) c->close();
+  }, [&](std::exception_ptr e) {
+    io.stop();
+    if (e) std::rethrow_exception(e);
+  });
+  io.run();
+  if (!s.quiet) std::fputs("\n", stderr);
+  double per_session = double(after - before) / s.idle;
+  if (s.json)
+    fmt::print("{{\"idle_sessions\":{},\"failures\":{},\"rss_before\":{},\"rss_after\":{},"
+               "\"bytes_per_session\":{:.0f}}}\n", s.idle, failures, before, after, per_session);
+  else
+    fmt::print("{} idle sessions ({} failed): server resident memory {:.1f} -> {:.1f} MiB, "
+               "{:.0f} bytes per session\n", s.idle, failures, before / 1048576.0,
+               after / 1048576.0, per_session);
+  return failures ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -138,8 +201,11 @@ int main(int argc, char** argv) {
   app.add_option("-t,--threads", s.threads, "io threads of the load generator")->check(CLI::Range(1, 64));
   app.add_option("--server-pid", s.server_pid, "report this local server's CPU time per request");
   app.add_flag("--json", s.json, "print the summary as JSON");
+  app.add_option("--idle", s.idle, "idle mode: open N sessions, hold them, report the server's "
+                 "memory per session (needs --server-pid)")->check(CLI::Range(1, 1000000));
   app.add_flag("-q,--quiet", s.quiet, "no progress line");
   CLI11_PARSE(app, argc, argv);
+  if (s.idle) return run_idle(s);
 
   bench::echo_request req;
   req.payload.assign(s.payload, std::byte{'x'});

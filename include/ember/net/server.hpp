@@ -120,6 +120,8 @@ class server {
   std::array<std::byte, 64 * 1024> read_buffer_;
   server_stats stats_;
   detail::coarse_time now_;
+  std::chrono::steady_clock::time_point last_refusal_log_{};
+  std::uint64_t refused_unlogged_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::uint64_t next_id_ = 0;
   std::size_t in_flight_ = 0;

@@ -86,7 +86,8 @@ class tcp_session final : public session,
  private:
   enum class state : std::uint8_t { open, closing, closed };
 
-  asio::awaitable<void> read_loop();
+  void wait_readable();
+  void on_readable(std::error_code ec);
   bool on_frame(const wire::frame& f);
   bool on_handshake(const wire::frame& f);
   bool on_request(const wire::frame& f);

@@ -87,7 +87,11 @@ class client_core : public std::enable_shared_from_this<client_core>,
     handshake_timer_ = nullptr;
     deadline.cancel();
     if (!handshaken_) {
-      auto why = make_error_code(*expired ? errc::timeout : errc::disconnected);
+      auto why = make_error_code(*expired                                ? errc::timeout
+                                 : refusal_ == std::uint16_t(status::server_full) ? errc::server_full
+                                 : refusal_ == std::uint16_t(status::unsupported_version)
+                                     ? errc::unsupported_version
+                                     : errc::disconnected);
       close(why);
       co_return why;
     }
@@ -137,6 +141,7 @@ class client_core : public std::enable_shared_from_this<client_core>,
   std::uint64_t session_id_ = 0;
   std::uint32_t idle_timeout_ms_ = 0;
   std::uint32_t server_max_frame_ = 0;  // from the handshake: larger requests fail at once
+  std::uint16_t refusal_ = 0;           // the status of an error frame refusing the session
   std::uint32_t next_reply_seq_ = 0;  // Firefly: replies come in request order
   std::uint32_t last_push_seq_ = 0;
   bool open_ = false;
@@ -228,7 +233,8 @@ class client_core : public std::enable_shared_from_this<client_core>,
       // An error about the connection itself (refused, wrong version): it is closing.
       codec::error_body e;
       codec::decode(f.body, codec::encoding::binary, e);
-      log::warn("client: server error {}: {}", e.status, e.message);
+      log::debug("client: the server refused the session: {} (status {})", e.message, e.status);
+      refusal_ = e.status;
       return true;
     }
     calls_.complete(seq, f.body, native() ? body_encoding(f) : options_.encoding, is_error);

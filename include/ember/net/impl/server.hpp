@@ -50,43 +50,39 @@ inline void tcp_session::start() {
   std::error_code ec;
   socket_.non_blocking(true, ec);
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-  asio::co_spawn(socket_.get_executor(), read_loop(), [id = id_](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-      log::error("session {}: read loop failed: {}", id, x.what());
-    }
-  });
+  wait_readable();
 }
 
-inline asio::awaitable<void> tcp_session::read_loop() {
-  auto self = shared_from_this();
-  while (state_ == state::open) {
-    auto [ec] = co_await socket_.async_wait(asio::socket_base::wait_read, use_tuple);
-    if (state_ != state::open) break;
-    if (ec) {
-      abort(ec);
-      break;
-    }
+// Reading is a plain completion handler rather than a coroutine: an idle session then costs
+// one small pending operation, not a coroutine frame and its spawn state.
+inline void tcp_session::wait_readable() {
+  socket_.async_wait(asio::socket_base::wait_read,
+                     [self = shared_from_this()](std::error_code ec) { self->on_readable(ec); });
+}
+
+inline void tcp_session::on_readable(std::error_code ec) {
+  if (state_ != state::open) return;
+  if (ec) return abort(ec);
+  try {
     auto r = stream_.read_available(
         socket_, srv_.read_buffer(), [this](const wire::frame& f) { return on_frame(f); },
         [this] { return state_ == state::open; });
     if (r.bytes) last_receive_ = srv_.now();
     if (r.error == asio::error::eof) {
       if (stream_.has_partial()) log::info("session {} ({}): stream ended inside a frame", id_, remote_);
-      close("peer closed the connection");
-      co_return;
+      return close("peer closed the connection");
     }
-    if (r.error) {
-      abort(r.error);
-      co_return;
-    }
-    if (!stream_.has_partial())
-      partial_since_ = {};
-    else if (partial_since_ == coarse_time{})
-      partial_since_ = srv_.now();
+    if (r.error) return abort(r.error);
+  } catch (const std::exception& e) {
+    // Only resource exhaustion gets here (handlers' exceptions are caught where they run).
+    log::error("session {} ({}): {}", id_, remote_, e.what());
+    return abort(make_error_code(errc::overloaded));
   }
+  if (!stream_.has_partial())
+    partial_since_ = {};
+  else if (partial_since_ == coarse_time{})
+    partial_since_ = srv_.now();
+  if (state_ == state::open) wait_readable();
 }
 
 inline bool tcp_session::on_frame(const wire::frame& f) {
@@ -570,7 +566,15 @@ inline void server::refuse(asio::ip::tcp::socket& socket, status why) {
     socket.write_some(asio::buffer(b.data(), b.size()), ec);
   }
   socket.close(ec);
-  log::warn("{}: refused a connection: server full", options_.name);
+  // Under a flood of connections, one line per second says how many were turned away.
+  auto now = std::chrono::steady_clock::now();
+  ++refused_unlogged_;
+  if (now - last_refusal_log_ >= std::chrono::seconds(1)) {
+    log::warn("{}: refused {} connection(s): server full ({} sessions, at most {} per address)",
+              options_.name, refused_unlogged_, sessions_.size(), options_.max_sessions_per_address);
+    refused_unlogged_ = 0;
+    last_refusal_log_ = now;
+  }
 }
 
 inline asio::awaitable<void> server::sweep_loop() {
