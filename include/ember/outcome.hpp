@@ -1,6 +1,8 @@
-// ember: the result of a call: a value or the failure that prevented it.
+// ember: the result of an operation that can fail: a value or the error that prevented it.
 #pragma once
 
+#include <stdexcept>
+#include <string>
 #include <utility>
 #include <variant>
 
@@ -8,29 +10,41 @@
 
 namespace ember {
 
-/// Either the reply of a call or why there is none (timeout, disconnect, remote error, ...).
-template <class T>
+/// Text of a call's failure, for the exception thrown by a misused `outcome::value()`.
+inline std::string describe(const failure& f) {
+  return f.message.empty() ? f.code.message() : f.code.message() + ": " + f.message;
+}
+
+/// Either a value or why there is none: a call's reply or its `failure` (timeout, disconnect,
+/// remote error, ...), a parsed config or its `config_error`. `E` needs a `describe(const E&)`
+/// found by ADL.
+template <class T, class E = failure>
 class outcome {
  public:
   outcome(T value) : v_(std::in_place_index<0>, std::move(value)) {}
-  outcome(failure f) : v_(std::in_place_index<1>, std::move(f)) {}
+  outcome(E error) : v_(std::in_place_index<1>, std::move(error)) {}
 
   bool has_value() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }
 
-  T& value() & { return std::get<0>(v_); }
-  const T& value() const& { return std::get<0>(v_); }
-  T&& value() && { return std::get<0>(std::move(v_)); }
+  /// The value; throws `std::runtime_error` with the error's description when there is none.
+  T& value() & { return check(), std::get<0>(v_); }
+  const T& value() const& { return check(), std::get<0>(v_); }
+  T&& value() && { return check(), std::get<0>(std::move(v_)); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
 
-  /// The failure; only valid when `!has_value()`.
-  const failure& error() const { return std::get<1>(v_); }
+  /// The error; only valid when `!has_value()`.
+  const E& error() const { return std::get<1>(v_); }
 
  private:
-  std::variant<T, failure> v_;
+  void check() const {
+    if (!has_value()) throw std::runtime_error(describe(error()));
+  }
+
+  std::variant<T, E> v_;
 };
 
 }  // namespace ember

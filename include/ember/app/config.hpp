@@ -20,12 +20,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
 #include "ember/codec/codec.hpp"
 #include "ember/log.hpp"
 #include "ember/net/server_options.hpp"
+#include "ember/outcome.hpp"
 #include "ember/wire/frame.hpp"
 
 namespace ember::app {
@@ -201,32 +201,11 @@ struct config_error {
   }
 };
 
+/// Text of a config error (for `outcome::value()` on a failed parse).
+inline std::string describe(const config_error& e) { return e.what(); }
+
 /// A parsed config or the reason there is none.
-class config_result {
- public:
-  config_result(cluster_config c) : v_(std::in_place_index<0>, std::move(c)) {}
-  config_result(config_error e) : v_(std::in_place_index<1>, std::move(e)) {}
-
-  bool has_value() const noexcept { return v_.index() == 0; }
-  explicit operator bool() const noexcept { return has_value(); }
-
-  /// The config; throws `std::runtime_error` with `error().what()` when there is none.
-  cluster_config& value() & { return check(), std::get<0>(v_); }
-  const cluster_config& value() const& { return check(), std::get<0>(v_); }
-  cluster_config&& value() && { return check(), std::get<0>(std::move(v_)); }
-  cluster_config* operator->() { return &value(); }
-  const cluster_config* operator->() const { return &value(); }
-  cluster_config& operator*() & { return value(); }
-  const cluster_config& operator*() const& { return value(); }
-
-  /// Why parsing failed; only valid when `!has_value()`.
-  const config_error& error() const { return std::get<1>(v_); }
-
- private:
-  void check() const;
-
-  std::variant<cluster_config, config_error> v_;
-};
+using config_result = outcome<cluster_config, config_error>;
 
 /// Parses and validates the text of a config.json. `file_name` only appears in errors.
 inline config_result parse_config(std::string_view json_text, std::string_view file_name);

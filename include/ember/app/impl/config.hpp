@@ -26,10 +26,6 @@
 
 namespace ember::app {
 
-inline void config_result::check() const {
-  if (!has_value()) throw std::runtime_error(error().what());
-}
-
 namespace detail {
 
 /// The first problem found in a config; `parse_config` turns it into a `config_error`.
