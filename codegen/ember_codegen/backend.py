@@ -112,8 +112,8 @@ def template_arg(t: Type, writer: bool = False) -> str:
 def message_doc(msg: Message, schema: Schema) -> str:
     """The doc line of a message without its own `doc`."""
     if msg.origin in ("request", "reply"):
-        c = next(c for c in schema.commands if msg in (c.request, c.reply))
-        return f"The {msg.origin} of command `{c.name}` (id {c.id})."
+        c = next(c for c in schema.served if msg in (c.request, c.reply))
+        return f"The {msg.origin} of {c.kind} `{c.name}` (id {c.id})."
     if msg.origin == "push":
         return f"Push `{msg.name}` (id {msg.push_id}), sent by the server."
     return f"Struct `{msg.name}` of the schema."

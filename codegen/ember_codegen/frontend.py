@@ -56,14 +56,15 @@ C_MACROS = frozenset("assert errno EOF NULL stdin stdout stderr offsetof setjmp"
 #: Names the generated code defines in the schema's namespace (or needs to refer to).
 GENERATED_NAMES = frozenset("""
 cmd id error schema_hash fail to_string from_string error_message client_stub register_commands
-encode_binary decode_binary encode_json decode_json read_json write_json std ember fmt asio
-simdjson detail
+call_stub command_list command_info encode_binary decode_binary encode_json decode_json read_json
+write_json std ember fmt asio simdjson detail
 """.split()) | frozenset(SCALARS) | frozenset(CONTAINERS)
 
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _TOKEN = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*|[<>,])")
 
-TOP_KEYS = ("schema", "reserved", "enum", "struct", "command", "push", "error", "firefly")
+TOP_KEYS = ("schema", "reserved", "enum", "struct", "command", "call", "push", "error",
+            "firefly")
 
 
 class SchemaError(Exception):
@@ -135,6 +136,7 @@ class _Builder:
         self.enums: list[Enum] = []
         self.structs: list[_MsgDraft] = []
         self.commands: list[tuple[Command, _MsgDraft, _MsgDraft]] = []
+        self.calls: list[tuple[Command, _MsgDraft, _MsgDraft]] = []
         self.pushes: list[tuple[Push, _MsgDraft]] = []
         self.errors_defs: list[ErrorCode] = []
 
@@ -223,7 +225,8 @@ class _Builder:
         self.reserved_table()
         self.enum_tables()
         self.struct_tables()
-        self.command_tables()
+        self.commands = self.served_tables("command")
+        self.calls = self.served_tables("call")
         self.push_tables()
         self.error_tables()
 
@@ -241,23 +244,24 @@ class _Builder:
         error_reply = self.firefly_table(messages)
         self.fail_if_errors()
 
-        commands = []
-        for cmd, req, rep in self.commands:
-            cmd.request, cmd.reply = messages[req.name], messages[rep.name]
-            commands.append(cmd)
+        commands, calls = [], []
+        for served, out in ((self.commands, commands), (self.calls, calls)):
+            for cmd, req, rep in served:
+                cmd.request, cmd.reply = messages[req.name], messages[rep.name]
+                out.append(cmd)
         pushes = []
         for push, msg in self.pushes:
             push.message = messages[msg.name]
             pushes.append(push)
         schema = Schema(name=name, source=Path(self.path).name, doc=doc, enums=self.enums,
-                        structs=structs, commands=commands, pushes=pushes,
+                        structs=structs, commands=commands, calls=calls, pushes=pushes,
                         errors=self.errors_defs, error_reply=error_reply, hash=0)
         schema.hash = schema_hash(schema)
         return schema
 
     def all_drafts(self) -> list[_MsgDraft]:
         out = list(self.structs)
-        for _, req, rep in self.commands:
+        for _, req, rep in self.commands + self.calls:
             out += [req, rep]
         out += [m for _, m in self.pushes]
         return out
@@ -448,18 +452,23 @@ class _Builder:
             self.structs.append(_MsgDraft(name, "struct", what, fields, t.get("doc", ""), line,
                                           rtags, rnames))
 
-    def command_tables(self) -> None:
-        for i, t in enumerate(self.items("command")):
-            name, what, line = self.named("command", i, t)
-            allowed = ("id", "name", "server", "ordered", "request", "reply", "doc",
+    def served_tables(self, kind: str) -> list[tuple[Command, _MsgDraft, _MsgDraft]]:
+        """The [[command]]s (kind "command") or [[call]]s ("call"): the same keys, except
+        that calls have no `ordered` (a server's calls to another always overlap)."""
+        out = []
+        for i, t in enumerate(self.items(kind)):
+            name, what, line = self.named(kind, i, t)
+            allowed = ("id", "name", "server", "request", "reply", "doc",
                        "request_reserved_tags", "request_reserved_names",
                        "reply_reserved_tags", "reply_reserved_names")
+            if kind == "command":
+                allowed += ("ordered",)
             self.check_keys(t, allowed, ("id", "name", "server", "request", "reply"), what, line,
-                            self.key_line("command", i))
+                            self.key_line(kind, i))
             if not all([self.check_type(t, "id", "int", what, line),
                         self.check_type(t, "name", "str", what, line),
                         self.check_type(t, "server", "str", what, line),
-                        self.check_type(t, "ordered", "bool", what, line),
+                        kind == "call" or self.check_type(t, "ordered", "bool", what, line),
                         self.check_type(t, "doc", "str", what, line),
                         self.check_type(t, "request", "tables", what, line),
                         self.check_type(t, "reply", "tables", what, line)]) or name is None:
@@ -470,19 +479,22 @@ class _Builder:
             cid = t.get("id")
             server = t.get("server")
             if server is not None:
-                sline = self.src.locate("command", i, key_pattern("server", server)) or line
+                sline = self.src.locate(kind, i, key_pattern("server", server)) or line
                 self.check_ident(server, what, sline, label="server name")
             if cid is None or server is None or "request" not in t or "reply" not in t:
                 continue
             drafts = []
             for part in ("request", "reply"):
                 rtags, rnames = self.reserved_of(t, part + "_", what, line)
-                fields = self.fields(t[part], "command", i, part, f"{name}_{part}", rtags, rnames)
+                fields = self.fields(t[part], kind, i, part, f"{name}_{part}", rtags, rnames)
                 drafts.append(_MsgDraft(f"{name}_{part}", part, f"{what} {part}", fields,
                                         "", line, rtags, rnames))
-            cmd = Command(cid, name, server, t.get("ordered", True), None, None,
-                          t.get("doc", ""), line)
-            self.commands.append((cmd, drafts[0], drafts[1]))
+            internal = kind == "call"
+            ordered = not internal and t.get("ordered", True)
+            cmd = Command(cid, name, server, ordered, None, None, t.get("doc", ""), line,
+                          internal)
+            out.append((cmd, drafts[0], drafts[1]))
+        return out
 
     def push_tables(self) -> None:
         for i, t in enumerate(self.items("push")):
@@ -649,8 +661,9 @@ class _Builder:
     # --- cross checks
 
     def check_names(self) -> None:
-        # Names of the id enum and cmd:: descriptors; client_stub methods.
-        ids = [(c.line, c.name, f"command '{c.name}'", True) for c, _, _ in self.commands]
+        # Names of the id enum and cmd:: descriptors; client_stub and call_stub methods.
+        served = [c for c, _, _ in self.commands + self.calls]
+        ids = [(c.line, c.name, f"{c.kind} '{c.name}'", True) for c in served]
         ids += [(p.line, p.name, f"push '{p.name}'", True) for p, _ in self.pushes]
         ids += [(p.line, "on_" + p.name, f"push '{p.name}'", False) for p, _ in self.pushes]
         duplicates = self.unique(ids)
@@ -661,15 +674,16 @@ class _Builder:
             types.append((e.line, e.name, f"enum '{e.name}'", True))
         for s in self.structs:
             types.append((s.line, s.name, f"struct '{s.name}'", True))
-        for cmd, req, rep in self.commands:
-            if (cmd.line, f"command '{cmd.name}'") in duplicates:
+        for cmd, req, rep in self.commands + self.calls:
+            desc = f"{cmd.kind} '{cmd.name}'"
+            if (cmd.line, desc) in duplicates:
                 continue
-            types.append((cmd.line, req.name, f"command '{cmd.name}'", False))
-            types.append((cmd.line, rep.name, f"command '{cmd.name}'", False))
+            types.append((cmd.line, req.name, desc, False))
+            types.append((cmd.line, rep.name, desc, False))
         for p, _ in self.pushes:
             types.append((p.line, p.name, f"push '{p.name}'", True))
-        for server in dict.fromkeys(c.server for c, _, _ in self.commands):
-            line = next(c.line for c, _, _ in self.commands if c.server == server)
+        for server in dict.fromkeys(c.server for c in served):
+            line = min(c.line for c in served if c.server == server)
             types.append((line, server + "_handler", f"server '{server}'", False))
         self.unique(types)
 
@@ -691,8 +705,9 @@ class _Builder:
         return reported
 
     def check_ids(self) -> None:
-        entries = [(c.line, c.id, f"command '{c.name}'", "command", i)
-                   for i, (c, _, _) in enumerate(self.commands)]
+        entries = [(c.line, c.id, f"{c.kind} '{c.name}'", c.kind, i)
+                   for served in (self.commands, self.calls)
+                   for i, (c, _, _) in enumerate(served)]
         entries += [(p.line, p.id, f"push '{p.name}'", "push", i)
                     for i, (p, _) in enumerate(self.pushes)]
         seen: dict[int, tuple[int, str]] = {}
@@ -788,8 +803,8 @@ def _container(head: str, elem: Type, spelling: str) -> Type:
 
 def schema_hash(s: Schema) -> int:
     """A stable 64-bit hash of what the wire and the generated interfaces depend on: names,
-    ids, tags, types, enum values, servers, error codes. Docs, messages of errors and field
-    order do not count."""
+    ids, tags, types, enum values, servers, error codes, which ids are calls. Docs, messages
+    of errors and field order do not count."""
 
     def msg(m: Message) -> list:
         return [m.name, [[f.tag, f.name, f.type.spelling] for f in m.fields_by_tag]]
@@ -801,6 +816,9 @@ def schema_hash(s: Schema) -> int:
         "commands": sorted([c.id, c.name, c.server, c.ordered, msg(c.request), msg(c.reply)]
                            for c in s.commands),
         "pushes": sorted([p.id, msg(p.message)] for p in s.pushes),
+        # only when there are calls: schemas without them keep the hash they had before
+        **({"calls": sorted([c.id, c.name, c.server, msg(c.request), msg(c.reply)]
+                            for c in s.calls)} if s.calls else {}),
         "errors": sorted([e.code, e.name] for e in s.errors),
         "error_reply": s.error_reply.name if s.error_reply else None,
     }

@@ -81,6 +81,9 @@ class Message:
 
 @dataclass
 class Command:
+    """A [[command]] (from clients) or, with `internal`, a [[call]] (from other servers only;
+    calls always overlap, so `ordered` is false)."""
+
     id: int
     name: str
     server: str
@@ -89,6 +92,12 @@ class Command:
     reply: Message
     doc: str = ""
     line: int = 0
+    internal: bool = False
+
+    @property
+    def kind(self) -> str:
+        """How docs and messages name it: "command" or "call"."""
+        return "call" if self.internal else "command"
 
 
 @dataclass
@@ -116,7 +125,8 @@ class Schema:
     doc: str
     enums: list[Enum]
     structs: list[Message]  # [[struct]]s, dependencies first
-    commands: list[Command]
+    commands: list[Command]  # [[command]]s: what clients may send
+    calls: list[Command]  # [[call]]s: what only servers may send
     pushes: list[Push]
     errors: list[ErrorCode]
     error_reply: Message | None
@@ -126,25 +136,37 @@ class Schema:
     def messages(self) -> list[Message]:
         """Every message in the order the header defines them."""
         out = list(self.structs)
-        for c in self.commands:
+        for c in self.served:
             out += [c.request, c.reply]
         out += [p.message for p in self.pushes]
         return out
 
     @property
+    def served(self) -> list[Command]:
+        """Commands, then calls: everything a server handles, in the order descriptors and
+        handler methods are generated."""
+        return self.commands + self.calls
+
+    @property
     def servers(self) -> list[str]:
-        """Server types that handle commands, in order of first mention."""
+        """Server types that handle commands or calls, in order of first mention."""
         seen: list[str] = []
-        for c in self.commands:
+        for c in self.served:
             if c.server not in seen:
                 seen.append(c.server)
         return seen
 
     def commands_of(self, server: str) -> list[Command]:
-        return [c for c in self.commands if c.server == server]
+        """The commands and calls that server type `server` handles."""
+        return [c for c in self.served if c.server == server]
+
+    @property
+    def served_by_id(self) -> list[Command]:
+        """Commands and calls in id order (the generated `command_list`)."""
+        return sorted(self.served, key=lambda c: c.id)
 
     @property
     def ids(self) -> list[tuple[str, int]]:
-        """Command and push ids, ascending."""
-        return sorted([(c.name, c.id) for c in self.commands] +
+        """Command, call and push ids, ascending."""
+        return sorted([(c.name, c.id) for c in self.served] +
                       [(p.name, p.id) for p in self.pushes], key=lambda x: x[1])

@@ -41,6 +41,8 @@ class responder {
 struct command_entry {
   std::uint16_t id = 0;
   bool ordered = true;
+  /// A server-to-server call: clients may not send it.
+  bool internal = false;
   std::string_view name;
   void* handler = nullptr;
   /// Decodes `body` into the typed request and returns the coroutine that runs the handler
@@ -63,6 +65,7 @@ class dispatch_table {
     command_entry e;
     e.id = Cmd::id;
     e.ordered = Cmd::ordered;
+    e.internal = Cmd::internal;
     e.name = Cmd::name;
     e.handler = &handler;
     e.start = &start_command<Cmd, Fn, Handler>;

@@ -1625,6 +1625,113 @@ std::error_code decode_json(ember::codec::json_text in, stats_reply& m) {
   return ember::codec::json::read_object(root, 0, &m, &read_field_stats_reply);
 }
 
+// --- transfer_request
+
+namespace {
+
+std::error_code read_field_transfer_request(void* msg, std::string_view key,
+    ember::codec::json::element value, int depth) {
+  auto& m = *static_cast<transfer_request*>(msg);
+  if (key == "item") return read_json_item_v1(value, m.item, depth + 1);
+  if (key == "from") return ember::codec::json::get_string(value, m.from, depth);
+  return {};
+}
+
+}  // namespace
+
+void encode_binary(ember::codec::binary_writer& w,
+                   const transfer_request& m) {
+  w.field_struct(1, m.item, &encode_binary_item_v1);
+  w.field_string(2, m.from);
+}
+
+std::error_code decode_binary(ember::codec::binary_reader& r, transfer_request& m) {
+  while (!r.at_end()) {
+    std::uint32_t tag = 0;
+    wire_type wt{};
+    if (auto ec = r.read_key(tag, wt)) return ec;
+    std::error_code ec;
+    switch (tag) {
+      case 1:
+        ec = r.get_struct(wt, m.item, &decode_binary_item_v1);
+        break;
+      case 2:
+        ec = r.get_string(wt, m.from);
+        break;
+      default:
+        ec = r.skip(wt);
+        break;
+    }
+    if (ec) return ec;
+  }
+  return {};
+}
+
+void encode_json(ember::codec::json_writer& w, const transfer_request& m) {
+  w.begin_object();
+  w.key("item");
+  encode_json_item_v1(w, m.item);
+  w.key("from");
+  w.value_string(m.from);
+  w.end_object();
+}
+
+std::error_code decode_json(ember::codec::json_text in, transfer_request& m) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return ember::codec::json::read_object(root, 0, &m, &read_field_transfer_request);
+}
+
+// --- transfer_reply
+
+namespace {
+
+std::error_code read_field_transfer_reply(void* msg, std::string_view key,
+    ember::codec::json::element value, int depth) {
+  auto& m = *static_cast<transfer_reply*>(msg);
+  if (key == "accepted") return ember::codec::json::get_bool(value, m.accepted, depth);
+  return {};
+}
+
+}  // namespace
+
+void encode_binary(ember::codec::binary_writer& w,
+                   const transfer_reply& m) {
+  w.field_bool(1, m.accepted);
+}
+
+std::error_code decode_binary(ember::codec::binary_reader& r, transfer_reply& m) {
+  while (!r.at_end()) {
+    std::uint32_t tag = 0;
+    wire_type wt{};
+    if (auto ec = r.read_key(tag, wt)) return ec;
+    std::error_code ec;
+    switch (tag) {
+      case 1:
+        ec = r.get_bool(wt, m.accepted);
+        break;
+      default:
+        ec = r.skip(wt);
+        break;
+    }
+    if (ec) return ec;
+  }
+  return {};
+}
+
+void encode_json(ember::codec::json_writer& w, const transfer_reply& m) {
+  w.begin_object();
+  w.key("accepted");
+  w.value_bool(m.accepted);
+  w.end_object();
+}
+
+std::error_code decode_json(ember::codec::json_text in, transfer_reply& m) {
+  ember::codec::json::element root;
+  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
+  return ember::codec::json::read_object(root, 0, &m, &read_field_transfer_reply);
+}
+
 // --- event
 
 namespace {

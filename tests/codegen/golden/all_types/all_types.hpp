@@ -4,6 +4,7 @@
 // Test schema: every field type, recursion, reserved items, two versions of a message.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -16,6 +17,7 @@
 #include <fmt/core.h>
 
 #include "ember/codec/codec.hpp"
+#include "ember/command_info.hpp"
 #include "ember/error.hpp"
 #include "ember/version.hpp"
 
@@ -26,7 +28,7 @@ static_assert(EMBER_CODEGEN_ABI == 1,
 namespace all_types {
 
 /// Hash of the normalised schema; a hot-reload module built against another schema is refused.
-inline constexpr std::uint64_t schema_hash = 0x995d8211f08a029eULL;
+inline constexpr std::uint64_t schema_hash = 0x2548f4e1d8f4a13aULL;
 
 /// An enum with a negative value and a C++ keyword as a value name.
 enum class color : std::int32_t {
@@ -68,6 +70,8 @@ struct ping_request;
 struct ping_reply;
 struct stats_request;
 struct stats_reply;
+struct transfer_request;
+struct transfer_reply;
 struct event;
 
 // Messages have constructors rather than aggregate initialisation: g++ 12 destroys an
@@ -413,6 +417,43 @@ struct stats_reply {
   friend std::error_code decode_json(ember::codec::json_text in, stats_reply& m);
 };
 
+/// The request of call `transfer` (id 3).
+struct transfer_request {
+  all_types::item_v1 item;
+  std::string from;
+
+  transfer_request() = default;
+  /// Sets the fields in order; those left out keep their defaults.
+  transfer_request(all_types::item_v1 item_, std::string from_ = {})
+      : item(std::move(item_)), from(std::move(from_)) {}
+
+  bool operator==(const transfer_request&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in all_types.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const transfer_request& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, transfer_request& m);
+  friend void encode_json(ember::codec::json_writer& w, const transfer_request& m);
+  friend std::error_code decode_json(ember::codec::json_text in, transfer_request& m);
+};
+
+/// The reply of call `transfer` (id 3).
+struct transfer_reply {
+  bool accepted = false;
+
+  transfer_reply() = default;
+  /// Sets the fields in order; those left out keep their defaults.
+  transfer_reply(bool accepted_)
+      : accepted(std::move(accepted_)) {}
+
+  bool operator==(const transfer_reply&) const = default;
+
+  // The codec, for ember::codec::encode and decode (found by ADL; defined in all_types.cpp).
+  friend void encode_binary(ember::codec::binary_writer& w, const transfer_reply& m);
+  friend std::error_code decode_binary(ember::codec::binary_reader& r, transfer_reply& m);
+  friend void encode_json(ember::codec::json_writer& w, const transfer_reply& m);
+  friend std::error_code decode_json(ember::codec::json_text in, transfer_reply& m);
+};
+
 /// Something happened.
 struct event {
   static constexpr std::uint16_t push_id = 100;
@@ -435,7 +476,8 @@ struct event {
   friend std::error_code decode_json(ember::codec::json_text in, event& m);
 };
 
-/// Command descriptors: id, name, handling server, ordering and message types.
+/// Command and call descriptors: id, name, handling server, ordering, whether only servers
+/// may send it (`internal`: a [[call]]) and message types.
 namespace cmd {
 
 /// Sends everything back.
@@ -444,6 +486,7 @@ struct echo {
   static constexpr std::string_view name = "echo";
   static constexpr std::string_view server = "game";
   static constexpr bool ordered = true;
+  static constexpr bool internal = false;
   using request = all_types::echo_request;
   using reply = all_types::echo_reply;
 };
@@ -454,6 +497,7 @@ struct ping {
   static constexpr std::string_view name = "ping";
   static constexpr std::string_view server = "game";
   static constexpr bool ordered = false;
+  static constexpr bool internal = false;
   using request = all_types::ping_request;
   using reply = all_types::ping_reply;
 };
@@ -464,16 +508,38 @@ struct stats {
   static constexpr std::string_view name = "stats";
   static constexpr std::string_view server = "admin";
   static constexpr bool ordered = true;
+  static constexpr bool internal = false;
   using request = all_types::stats_request;
   using reply = all_types::stats_reply;
 };
 
+/// Moves an item to this game server; only other servers call it.
+struct transfer {
+  static constexpr std::uint16_t id = 3;
+  static constexpr std::string_view name = "transfer";
+  static constexpr std::string_view server = "game";
+  static constexpr bool ordered = false;
+  static constexpr bool internal = true;
+  using request = all_types::transfer_request;
+  using reply = all_types::transfer_reply;
+};
+
 }  // namespace cmd
 
-/// Every command and push id of the schema.
+/// Every command and call in id order: {id, name, server, ordered, internal}. A std::array,
+/// so that a schema without commands still has one (of size 0).
+inline constexpr std::array<ember::command_info, 4> command_list = {{
+    {1, "echo", "game", true, false},
+    {2, "ping", "game", false, false},
+    {3, "transfer", "game", false, true},
+    {65535, "stats", "admin", true, false},
+}};
+
+/// Every command, call and push id of the schema.
 enum class id : std::uint16_t {
   echo = 1,
   ping = 2,
+  transfer = 3,
   event = 100,
   stats = 65535,
 };
@@ -534,5 +600,9 @@ template <>
 struct fmt::formatter<all_types::stats_request> : ember::codec::message_formatter {};
 template <>
 struct fmt::formatter<all_types::stats_reply> : ember::codec::message_formatter {};
+template <>
+struct fmt::formatter<all_types::transfer_request> : ember::codec::message_formatter {};
+template <>
+struct fmt::formatter<all_types::transfer_reply> : ember::codec::message_formatter {};
 template <>
 struct fmt::formatter<all_types::event> : ember::codec::message_formatter {};

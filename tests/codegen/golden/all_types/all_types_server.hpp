@@ -5,12 +5,13 @@
 #include <asio/awaitable.hpp>
 
 #include "all_types.hpp"
+#include "ember/net/client.hpp"
 #include "ember/net/dispatch.hpp"
 #include "ember/net/session.hpp"
 
 namespace all_types {
 
-/// The commands that server type `game` handles: implement one coroutine per command,
+/// The commands and calls that server type `game` handles: implement one coroutine per command or call,
 /// then `register_commands` adds them to a dispatch table.
 class game_handler {
  public:
@@ -23,12 +24,17 @@ class game_handler {
   /// Handles command `ping` (id 2).
   virtual asio::awaitable<ping_reply> ping(
       ember::session& s, const ping_request& req) = 0;
+
+  /// Moves an item to this game server; only other servers call it.
+  virtual asio::awaitable<transfer_reply> transfer(
+      ember::session& s, const transfer_request& req) = 0;
 };
 
-/// Registers every command of `h` in `t`; failures on a Firefly listener reply with `failure`.
+/// Registers every command and call of `h` in `t`; failures on a Firefly listener reply with `failure`.
 inline void register_commands(ember::dispatch_table& t, game_handler& h) {
   t.add<cmd::echo, &game_handler::echo>(h);
   t.add<cmd::ping, &game_handler::ping>(h);
+  t.add<cmd::transfer, &game_handler::transfer>(h);
   t.set_error_reply<failure>();
 }
 
@@ -48,5 +54,23 @@ inline void register_commands(ember::dispatch_table& t, admin_handler& h) {
   t.add<cmd::stats, &admin_handler::stats>(h);
   t.set_error_reply<failure>();
 }
+
+/// Typed server-to-server calls of every [[call]], over any `Target` with a member
+/// `template <class Cmd> call(const typename Cmd::request&, ember::call_options)`, such as
+/// `ember::cluster::link` or `ember::cluster::node_connector`; each method returns what that
+/// member returns.
+template <class Target>
+class call_stub {
+ public:
+  explicit call_stub(Target& target) : target_(target) {}
+
+  /// Moves an item to this game server; only other servers call it.
+  auto transfer(const cmd::transfer::request& req, ember::call_options opts = {}) {
+    return target_.template call<cmd::transfer>(req, opts);
+  }
+
+ private:
+  Target& target_;
+};
 
 }  // namespace all_types

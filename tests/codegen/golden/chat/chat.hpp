@@ -2,6 +2,7 @@
 // Messages, ids, errors and codecs of schema 'chat'.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -14,6 +15,7 @@
 #include <fmt/core.h>
 
 #include "ember/codec/codec.hpp"
+#include "ember/command_info.hpp"
 #include "ember/error.hpp"
 #include "ember/version.hpp"
 
@@ -267,7 +269,8 @@ struct chat_message {
   friend std::error_code decode_json(ember::codec::json_text in, chat_message& m);
 };
 
-/// Command descriptors: id, name, handling server, ordering and message types.
+/// Command and call descriptors: id, name, handling server, ordering, whether only servers
+/// may send it (`internal`: a [[call]]) and message types.
 namespace cmd {
 
 /// Command `login`, handled by server `chat`.
@@ -276,6 +279,7 @@ struct login {
   static constexpr std::string_view name = "login";
   static constexpr std::string_view server = "chat";
   static constexpr bool ordered = true;
+  static constexpr bool internal = false;
   using request = chat::login_request;
   using reply = chat::login_reply;
 };
@@ -286,6 +290,7 @@ struct join_room {
   static constexpr std::string_view name = "join_room";
   static constexpr std::string_view server = "chat";
   static constexpr bool ordered = true;
+  static constexpr bool internal = false;
   using request = chat::join_room_request;
   using reply = chat::join_room_reply;
 };
@@ -296,6 +301,7 @@ struct leave_room {
   static constexpr std::string_view name = "leave_room";
   static constexpr std::string_view server = "chat";
   static constexpr bool ordered = true;
+  static constexpr bool internal = false;
   using request = chat::leave_room_request;
   using reply = chat::leave_room_reply;
 };
@@ -306,6 +312,7 @@ struct say {
   static constexpr std::string_view name = "say";
   static constexpr std::string_view server = "chat";
   static constexpr bool ordered = true;
+  static constexpr bool internal = false;
   using request = chat::say_request;
   using reply = chat::say_reply;
 };
@@ -316,13 +323,24 @@ struct list_rooms {
   static constexpr std::string_view name = "list_rooms";
   static constexpr std::string_view server = "chat";
   static constexpr bool ordered = false;
+  static constexpr bool internal = false;
   using request = chat::list_rooms_request;
   using reply = chat::list_rooms_reply;
 };
 
 }  // namespace cmd
 
-/// Every command and push id of the schema.
+/// Every command and call in id order: {id, name, server, ordered, internal}. A std::array,
+/// so that a schema without commands still has one (of size 0).
+inline constexpr std::array<ember::command_info, 5> command_list = {{
+    {101, "login", "chat", true, false},
+    {102, "join_room", "chat", true, false},
+    {103, "leave_room", "chat", true, false},
+    {104, "say", "chat", true, false},
+    {105, "list_rooms", "chat", false, false},
+}};
+
+/// Every command, call and push id of the schema.
 enum class id : std::uint16_t {
   login = 101,
   join_room = 102,
