@@ -42,6 +42,7 @@ enum class errc {
   remote_error,         ///< the peer answered with an error frame (see its status and message)
   unavailable,          ///< no peer is available to serve the call
   overloaded,           ///< a bounded queue is full; the call was not sent
+  replaced,             ///< a newer login of the same user took this session's place
 };
 
 }  // namespace ember
@@ -84,6 +85,7 @@ class error_category final : public std::error_category {
       case errc::remote_error: return "remote error";
       case errc::unavailable: return "unavailable";
       case errc::overloaded: return "overloaded";
+      case errc::replaced: return "replaced by a newer login of the same user";
     }
     return "unknown ember error";
   }
@@ -117,6 +119,7 @@ enum class status : std::uint16_t {
   unsupported_version = 11,///< the handshake asked for a protocol version the server lacks
   too_many_requests = 12, ///< more requests in flight than the session may have
   session_expired = 13,   ///< the session to resume is gone; log in again
+  replaced = 14,          ///< a newer login of the same user took over; this session closes
   first_game_error = 1000,
 };
 
@@ -136,6 +139,9 @@ class game_error : public std::runtime_error {
  public:
   game_error(std::uint16_t code, std::string message)
       : std::runtime_error(std::move(message)), code_(code) {}
+  /// One of ember's own statuses (e.g. `status::unavailable` from a router).
+  game_error(status code, std::string message)
+      : game_error(static_cast<std::uint16_t>(code), std::move(message)) {}
   std::uint16_t code() const noexcept { return code_; }
 
  private:

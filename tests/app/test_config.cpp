@@ -120,7 +120,8 @@ BOOST_AUTO_TEST_CASE(the_example_config_parses_and_every_field_lands_where_expec
   BOOST_TEST(net1.netport->port == 17201);
   BOOST_TEST((net1.netport->framing == ember::net::framing::native));
   BOOST_TEST(!net1.netport->idle_timeout.has_value());
-  BOOST_TEST(!net1.is_root());
+  BOOST_TEST(net1.is_root());  // the game servers join it: it forwards their commands
+  BOOST_TEST(*net1.rootport == 17301);
   BOOST_REQUIRE(net1.remoteport.size() == 1u);
   BOOST_TEST((net1.remoteport[0] == to_gate));
   BOOST_TEST(net1.app == "modules/net.so");
@@ -138,7 +139,8 @@ BOOST_AUTO_TEST_CASE(the_example_config_parses_and_every_field_lands_where_expec
     const app::server_config& g = *c.find(name);
     BOOST_TEST(g.type == "game");
     BOOST_TEST(!g.netport.has_value());
-    BOOST_TEST((g.remoteport == std::vector<app::root_ref>{to_gate}));
+    const app::root_ref to_net1{"net1", "127.0.0.1", 17301}, to_net2{"net2", "127.0.0.1", 17302};
+    BOOST_TEST((g.remoteport == std::vector<app::root_ref>{to_gate, to_net1, to_net2}));
     BOOST_TEST(g.app == "modules/game.so");
     BOOST_TEST(g.db);
     BOOST_TEST(g.mem);

@@ -17,6 +17,8 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "ember/cluster/rendezvous.hpp"
+#include "ember/cluster/route_wire.hpp"
 #include "ember/codec/codec.hpp"
 #include "ember/error.hpp"
 #include "ember/net/client.hpp"
@@ -85,6 +87,34 @@ class link final : public std::enable_shared_from_this<link>,
   std::error_code notify(const Push& p) {
     return notify(Push::push_id, body_writer(p));
   }
+  /// Sends a one-way message whose body is already written.
+  std::error_code notify_bytes(std::uint16_t push_id, bytes_view body) {
+    return notify(push_id, body_writer::raw(&body, [](const void* p, buffer& out, codec::encoding) {
+                    out.append(*static_cast<const bytes_view*>(p));
+                  }));
+  }
+
+  /// A forwarded client request waiting for its reply (see `forward`).
+  using reply_ticket = net::detail::call_table::ticket;
+  /// Forwards a client request: queues it now, while `body` is at hand, with the route
+  /// envelope in front, and returns the ticket whose `wait()` gives the reply (raw, in
+  /// `encoding`). Fails at once with `unavailable`, `overloaded` or a too-large body.
+  outcome<std::shared_ptr<reply_ticket>> forward(std::uint16_t command, codec::encoding encoding,
+                                                 const route::envelope& env, bytes_view body,
+                                                 std::chrono::milliseconds timeout = {});
+
+  /// Handles requests that arrive with `wire::flag::routed` (forwarded client requests);
+  /// without a handler they are refused with `unknown_command`.
+  using routed_handler = std::function<void(link&, const wire::frame&)>;
+  void on_routed(routed_handler f) { routed_ = std::move(f); }
+  /// Where the replies of requests served on this link go (for a routed handler).
+  responder& replies() noexcept { return *this; }
+  /// Ends a request served on this link: sends its error frame if `error` is set.
+  void finish_request(const request_info& info, std::exception_ptr error);
+  /// Answers request `seq` with an error frame.
+  void send_error(std::uint16_t command, std::uint32_t seq, std::uint16_t status,
+                  std::string_view message);
+
   /// Handles notifies with `push_id` arriving from the peer.
   void on_notify(std::uint16_t push_id, notify_handler f) { notifies_[push_id] = std::move(f); }
 
@@ -100,6 +130,8 @@ class link final : public std::enable_shared_from_this<link>,
   std::uint64_t id() const noexcept { return id_; }
   /// The peer's name and type, as authenticated.
   const peer_info& peer() const noexcept { return peer_; }
+  /// `name_hash(peer().name)`, for rendezvous hashing.
+  std::uint64_t name_hash() const noexcept { return name_hash_; }
   /// The peer's address as text, for logs.
   const std::string& remote_address() const noexcept { return remote_; }
   /// Calls waiting for their reply.
@@ -122,12 +154,10 @@ class link final : public std::enable_shared_from_this<link>,
   bool on_frame(const wire::frame& f);
   void on_request(const wire::frame& f);
   void on_reply(const wire::frame& f, bool is_error);
-  void finish_request(const request_info& info, std::exception_ptr error);
-  void send_error(std::uint16_t command, std::uint32_t seq, std::uint16_t status,
-                  std::string_view message);
+  std::error_code refuse_when_full() const;
   template <class WriteBody>
   std::error_code append(wire::frame_kind kind, std::uint16_t command, std::uint32_t seq,
-                         WriteBody&& write_body);
+                         std::uint8_t flags, WriteBody&& write_body);
 
   peer_info peer_;
   link_options options_;
@@ -135,9 +165,11 @@ class link final : public std::enable_shared_from_this<link>,
   std::shared_ptr<link_session> session_;
   net::detail::call_table calls_;
   std::unordered_map<std::uint16_t, notify_handler> notifies_;
+  routed_handler routed_;
   std::vector<std::function<void(std::error_code)>> on_close_;
   std::string remote_;
   std::uint64_t id_;
+  std::uint64_t name_hash_;
   bool open_ = true;
   bool started_ = false;
 };

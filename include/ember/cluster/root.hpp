@@ -3,6 +3,7 @@
 // or all of a type).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -54,8 +55,8 @@ class root {
   /// Stops listening and closes every child link, without running callbacks (their owner may
   /// be going too).
   ~root() {
-    state_->on_join = nullptr;
-    state_->on_leave = nullptr;
+    state_->on_join.clear();
+    state_->on_leave.clear();
     state_->on_refused = nullptr;
     stop();
   }
@@ -85,6 +86,7 @@ class root {
     s.acceptor.close(ignored);
     auto children = std::move(s.children);
     s.children.clear();
+    s.by_type.clear();
     for (auto& [name, l] : children) l->close(make_error_code(errc::shutting_down));
   }
 
@@ -100,18 +102,32 @@ class root {
   }
   /// Every child of server type `type`, in name order.
   std::vector<link_ptr> of_type(std::string_view type) const {
+    const auto& m = members(type);
+    return {m.begin(), m.end()};
+  }
+  /// The same without a copy: valid until the next join or leave.
+  const std::vector<link_ptr>& members(std::string_view type) const {
+    static const std::vector<link_ptr> none;
+    auto it = state_->by_type.find(type);
+    return it == state_->by_type.end() ? none : it->second;
+  }
+  /// Every child, in name order.
+  std::vector<link_ptr> children() const {
     std::vector<link_ptr> out;
-    for (const auto& [name, l] : state_->children)
-      if (l->peer().type == type) out.push_back(l);
+    out.reserve(state_->children.size());
+    for (const auto& [name, l] : state_->children) out.push_back(l);
     return out;
   }
   /// Number of children connected.
   std::size_t size() const noexcept { return state_->children.size(); }
 
-  /// Called when a child has authenticated and joined.
-  void on_join(std::function<void(const link_ptr&)> f) { state_->on_join = std::move(f); }
-  /// Called when a child's link has closed (or a newer link of the same name replaced it).
-  void on_leave(std::function<void(const link_ptr&)> f) { state_->on_leave = std::move(f); }
+  /// Adds a callback run when a child has authenticated and joined.
+  void on_join(std::function<void(const link_ptr&)> f) { state_->on_join.push_back(std::move(f)); }
+  /// Adds a callback run when a child's link has closed (or a newer link of the same name
+  /// replaced it).
+  void on_leave(std::function<void(const link_ptr&)> f) {
+    state_->on_leave.push_back(std::move(f));
+  }
   /// Called, after logging, for each peer refused during authentication.
   void on_refused(std::function<void(const refusal&)> f) { state_->on_refused = std::move(f); }
 
@@ -188,8 +204,23 @@ class root {
     std::shared_ptr<const dispatch_table> commands;
     asio::ip::tcp::acceptor acceptor;
     std::map<std::string, link_ptr, std::less<>> children;
+    std::map<std::string, std::vector<link_ptr>, std::less<>> by_type;  // each in name order
     std::map<std::string, std::size_t, std::less<>> next_of_type;
-    std::function<void(const link_ptr&)> on_join, on_leave;
+    std::vector<std::function<void(const link_ptr&)>> on_join, on_leave;
+
+    void index(const link_ptr& l) {
+      auto& v = by_type[l->peer().type];
+      auto at = std::lower_bound(v.begin(), v.end(), l, [](const link_ptr& a, const link_ptr& b) {
+        return a->peer().name < b->peer().name;
+      });
+      v.insert(at, l);
+    }
+    void unindex(const link_ptr& l) {
+      auto it = by_type.find(l->peer().type);
+      if (it == by_type.end()) return;
+      std::erase(it->second, l);
+      if (it->second.empty()) by_type.erase(it);
+    }
     std::function<void(const refusal&)> on_refused;
     bool stopped = false;
   };
@@ -229,9 +260,11 @@ class root {
                 s->options.name, r.peer_name, address);
       auto previous = std::move(old->second);
       s->children.erase(old);
+      s->unindex(previous);
       previous->close(make_error_code(errc::disconnected));
     }
     s->children.emplace(r.peer_name, l);
+    s->index(l);
     std::weak_ptr<state> ws = s;
     std::weak_ptr<link> wl = l;
     l->on_close([ws, wl](std::error_code why) {
@@ -240,14 +273,16 @@ class root {
       if (!st || !me) return;
       log::info("root {}: node '{}' left ({})", st->options.name, me->peer().name, why.message());
       // Only the registered link leaves the registry: a replaced one is already out.
-      if (auto it = st->children.find(me->peer().name); it != st->children.end() && it->second == me)
+      if (auto it = st->children.find(me->peer().name); it != st->children.end() && it->second == me) {
         st->children.erase(it);
-      if (st->on_leave) st->on_leave(me);
+        st->unindex(me);
+      }
+      for (auto& f : st->on_leave) f(me);
     });
     log::info("root {}: node '{}' (type {}) joined from {}", s->options.name, r.peer_name,
               r.peer_type, address);
     l->start();
-    if (s->on_join) s->on_join(l);
+    for (auto& f : s->on_join) f(l);
   }
 
   std::shared_ptr<state> state_;

@@ -72,6 +72,10 @@ class dispatch_table {
     insert(e);
   }
 
+  /// Registers a ready-made entry (e.g. the cluster gateway's forwarding of a command another
+  /// server type serves); throws `std::logic_error` if the id is taken.
+  void add_entry(const command_entry& e) { insert(e); }
+
   /// Makes failed requests on a Firefly listener answer with a `T` holding `code` and
   /// `message` (the schema's `[firefly] error_reply`).
   template <class T>

@@ -79,6 +79,20 @@ class server {
     auto it = sessions_.find(id);
     return it == sessions_.end() ? nullptr : it->second;
   }
+  /// The session bound to user `user` (see `session::bind_user`), or null. One user has at
+  /// most one session: binding a user to a second one closes the first with `status::replaced`.
+  std::shared_ptr<session> find_user(std::uint64_t user) const;
+
+  /// Queues a push whose body is already encoded, in binary and in JSON, to one session (each
+  /// session takes the encoding it asked for); false if there is no such open session.
+  bool push_encoded(std::uint64_t session_id, std::uint16_t push_id, bytes_view binary,
+                    bytes_view json);
+  /// The same to each member of `group` (every session if empty); returns how many.
+  std::size_t broadcast_encoded(std::string_view group, std::uint16_t push_id,
+                                bytes_view binary, bytes_view json);
+  /// Tells a session why it ends (an error frame with sequence 0 on the native framing), then
+  /// closes it; false if there is no such open session.
+  bool kick(std::uint64_t session_id, status why, std::string_view message);
   std::size_t session_count() const noexcept { return sessions_.size(); }
   std::size_t in_flight() const noexcept { return in_flight_; }
   const server_stats& stats() const noexcept { return stats_; }
@@ -87,8 +101,9 @@ class server {
   asio::io_context& context() noexcept { return io_; }
   bool stopping() const noexcept { return stopping_; }
 
-  /// Called when a session has closed (after it left its groups), e.g. to save its player.
-  void on_session_closed(std::function<void(session&)> f) { on_closed_ = std::move(f); }
+  /// Adds a callback run when a session has closed (after it left its groups), e.g. to save
+  /// its player.
+  void on_session_closed(std::function<void(session&)> f) { on_closed_.push_back(std::move(f)); }
 
  private:
   friend class detail::tcp_session;
@@ -103,6 +118,7 @@ class server {
   // Called by sessions.
   void schedule_flush(std::shared_ptr<detail::tcp_session> s);
   void remove(detail::tcp_session& s);
+  void bind_user(detail::tcp_session& s, std::uint64_t old_user, std::uint64_t user);
   std::span<std::byte> read_buffer() noexcept { return read_buffer_; }
   detail::coarse_time now() const noexcept { return now_; }
 
@@ -113,10 +129,11 @@ class server {
   asio::steady_timer sweep_timer_;
   std::unordered_map<std::uint64_t, std::shared_ptr<detail::tcp_session>> sessions_;
   std::unordered_map<asio::ip::address, std::uint32_t> per_address_;
+  std::unordered_map<std::uint64_t, detail::tcp_session*> users_;  // bound user -> session
   group_registry groups_;
   std::vector<std::shared_ptr<detail::tcp_session>> to_flush_;
   std::vector<std::shared_ptr<detail::tcp_session>> flushing_;
-  std::function<void(session&)> on_closed_;
+  std::vector<std::function<void(session&)>> on_closed_;
   std::array<std::byte, 64 * 1024> read_buffer_;
   server_stats stats_;
   detail::coarse_time now_;

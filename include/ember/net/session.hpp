@@ -74,6 +74,8 @@ class session {
 
   /// The peer's address as text, for logs.
   virtual std::string remote_address() const = 0;
+  /// The encoding this client takes pushes in (chosen in its handshake).
+  virtual codec::encoding push_encoding() const noexcept { return codec::encoding::binary; }
 
   /// Closes the session after the replies already queued are written.
   virtual void close(std::string_view reason) = 0;

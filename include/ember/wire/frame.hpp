@@ -27,6 +27,9 @@ constexpr bool known_kind(std::uint8_t k) noexcept { return k >= 1 && k <= 7; }
 /// Bits of `frame_header::flags`.
 namespace flag {
 inline constexpr std::uint8_t json = 0x01;  ///< the body is JSON rather than binary
+/// Links only: a client request forwarded by a client-facing server; the body starts with a
+/// route envelope (see ember/cluster/route_wire.hpp).
+inline constexpr std::uint8_t routed = 0x02;
 }
 
 /// The native header: 16 bytes, big-endian, before every body.

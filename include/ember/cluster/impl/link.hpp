@@ -10,6 +10,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include "ember/cluster/link_session.hpp"
+#include "ember/cluster/route_wire.hpp"
 #include "ember/codec/json_reader.hpp"
 #include "ember/log.hpp"
 #include "ember/wire/encoder.hpp"
@@ -37,7 +38,8 @@ inline link::link(asio::ip::tcp::socket socket, peer_info peer, link_options opt
       options_(options),
       commands_(std::move(commands)),
       remote_(detail::address_of(socket_)),
-      id_(detail::next_link_id()) {
+      id_(detail::next_link_id()),
+      name_hash_(cluster::name_hash(peer_.name)) {
   std::error_code ignored;
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
   socket_.set_option(asio::socket_base::keep_alive(true), ignored);
@@ -97,7 +99,7 @@ inline asio::awaitable<failure> link::call_erased(std::uint16_t command, body_wr
   const std::size_t queued_before = queued_bytes();
   const std::size_t before = output_.pending().size();
   const std::uint32_t seq = calls_.next_seq();
-  if (auto ec = append(wire::frame_kind::request, command, seq,
+  if (auto ec = append(wire::frame_kind::request, command, seq, 0,
                        [&](buffer& b) { body(b, codec::encoding::binary); }))
     co_return failure{ec, 0, "request larger than the link's frame limit"};
   // One frame larger than the bound still goes when nothing else waits.
@@ -113,18 +115,38 @@ inline asio::awaitable<failure> link::call_erased(std::uint16_t command, body_wr
 inline std::error_code link::notify(std::uint16_t push_id, const body_writer& body) {
   if (!open_) return make_error_code(errc::unavailable);
   if (queued_bytes() >= options_.max_queue) return make_error_code(errc::overloaded);
-  if (auto ec = append(wire::frame_kind::push, push_id, 0,
+  if (auto ec = append(wire::frame_kind::push, push_id, 0, 0,
                        [&](buffer& b) { body(b, codec::encoding::binary); }))
     return ec;
   schedule_flush();
   return {};
 }
 
+inline outcome<std::shared_ptr<link::reply_ticket>> link::forward(
+    std::uint16_t command, codec::encoding encoding, const route::envelope& env, bytes_view body,
+    std::chrono::milliseconds timeout) {
+  if (!open_) return unavailable_failure("link to " + peer_.name + " closed");
+  if (queued_bytes() >= options_.max_queue)
+    return failure{make_error_code(errc::overloaded), 0, "link queue to " + peer_.name + " full"};
+  const std::uint32_t seq = calls_.next_seq();
+  const std::uint8_t flags =
+      wire::flag::routed | (encoding == codec::encoding::json ? wire::flag::json : 0);
+  if (auto ec = append(wire::frame_kind::request, command, seq, flags, [&](buffer& b) {
+        route::write_envelope(b, env);
+        b.append(body);
+      }))
+    return failure{ec, 0, "request larger than the link's frame limit"};
+  schedule_flush();
+  return std::make_shared<reply_ticket>(socket_.get_executor(), calls_, shared_from_this(), seq,
+                                        timeout.count() > 0 ? timeout : options_.default_timeout);
+}
+
 template <class WriteBody>
 std::error_code link::append(wire::frame_kind kind, std::uint16_t command, std::uint32_t seq,
-                             WriteBody&& write_body) {
+                             std::uint8_t flags, WriteBody&& write_body) {
   wire::frame_header h;
   h.kind = kind;
+  h.flags = flags;
   h.command = command;
   h.seq = seq;
   return wire::append_frame(output_.pending(), h, write_body, options_.max_frame);
@@ -133,6 +155,7 @@ std::error_code link::append(wire::frame_kind kind, std::uint16_t command, std::
 inline void link::reply_body(const request_info& req, const body_writer& body) {
   if (!open_) return;
   auto ec = append(wire::frame_kind::response, static_cast<std::uint16_t>(req.command), req.seq,
+                   req.encoding == codec::encoding::json ? wire::flag::json : 0,
                    [&](buffer& b) { body(b, req.encoding); });
   if (ec) {
     log::warn("link {}: reply to command {} too large", peer_.name, req.command);
@@ -147,7 +170,7 @@ inline void link::send_error(std::uint16_t command, std::uint32_t seq, std::uint
                              std::string_view message) {
   if (!open_) return;
   codec::error_body e{code, std::string(message)};
-  (void)append(wire::frame_kind::error, command, seq,
+  (void)append(wire::frame_kind::error, command, seq, 0,
                [&](buffer& b) { codec::encode(b, e, codec::encoding::binary); });
   schedule_flush();
 }
@@ -192,7 +215,7 @@ inline bool link::on_frame(const wire::frame& f) {
       return open_;
     }
     case frame_kind::ping:
-      (void)append(frame_kind::pong, 0, f.seq, [](buffer&) {});
+      (void)append(frame_kind::pong, 0, f.seq, 0, [](buffer&) {});
       schedule_flush();
       return true;
     case frame_kind::pong:
@@ -207,6 +230,12 @@ inline bool link::on_frame(const wire::frame& f) {
 
 inline void link::on_request(const wire::frame& f) {
   const auto command = static_cast<std::uint16_t>(f.command);
+  if (f.flags & wire::flag::routed) {
+    if (routed_) return routed_(*this, f);
+    send_error(command, f.seq, static_cast<std::uint16_t>(status::unknown_command),
+               "this server serves no client commands");
+    return;
+  }
   const command_entry* entry = commands_ ? commands_->find(command) : nullptr;
   if (!entry) {
     send_error(command, f.seq, static_cast<std::uint16_t>(status::unknown_command),

@@ -5,10 +5,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <system_error>
 #include <utility>
 
+#include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
@@ -46,7 +48,65 @@ asio::awaitable<outcome<Reply>> typed_call(ErasedCall erased) {
 
 /// Calls in flight, by sequence number.
 class call_table {
+  struct pending_call {
+    std::uint32_t seq;
+    asio::steady_timer* timer;
+    decode_fn decode;
+    void* out;
+    failure result;
+    bool done = false;
+  };
+
  public:
+  /// A call registered when its request was queued and awaited later, with its raw reply
+  /// body kept here. Forwarding needs it: the request leaves while the client's body is at
+  /// hand, but an ordered request awaits its reply only after the ones before it. Dropping
+  /// a ticket unawaited forgets the call (its reply, if it comes, is dropped).
+  class ticket {
+   public:
+    ticket(asio::any_io_executor ex, call_table& table, std::shared_ptr<const void> keep_alive,
+           std::uint32_t seq, std::chrono::milliseconds timeout)
+        : table_(&table), keep_alive_(std::move(keep_alive)), timer_(ex, timeout) {
+      call_ = pending_call{seq, &timer_, &append_raw, this, {}, false};
+      table_->pending_.insert(&call_);
+    }
+    ~ticket() {
+      if (!call_.done) table_->pending_.take(call_.seq);
+    }
+    ticket(const ticket&) = delete;
+    ticket& operator=(const ticket&) = delete;
+
+    /// Waits for the reply (or the deadline, which started when the request was queued).
+    asio::awaitable<failure> wait() {
+      if (!call_.done)
+        co_await timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      if (!call_.done) {
+        call_.done = true;
+        table_->pending_.take(call_.seq);
+        co_return failure{make_error_code(errc::timeout), 0, {}};
+      }
+      co_return std::move(call_.result);
+    }
+    /// The reply body, once `wait()` returned no failure.
+    bytes_view body() const noexcept { return body_.view(); }
+    /// The reply's encoding, as its frame said.
+    codec::encoding encoding() const noexcept { return encoding_; }
+
+   private:
+    static std::error_code append_raw(bytes_view b, codec::encoding enc, void* out) {
+      auto* self = static_cast<ticket*>(out);
+      self->encoding_ = enc;
+      self->body_.append(b);
+      return {};
+    }
+    call_table* table_;
+    std::shared_ptr<const void> keep_alive_;  // the owner of `table_`
+    asio::steady_timer timer_;
+    pending_call call_{};
+    buffer body_;
+    codec::encoding encoding_ = codec::encoding::binary;
+  };
+
   /// The sequence number of the next request.
   std::uint32_t next_seq() noexcept { return ++next_seq_; }
 
@@ -97,14 +157,6 @@ class call_table {
   std::size_t size() const noexcept { return pending_.size(); }
 
  private:
-  struct pending_call {
-    std::uint32_t seq;
-    asio::steady_timer* timer;
-    decode_fn decode;
-    void* out;
-    failure result;
-    bool done = false;
-  };
   seq_table<pending_call> pending_;
   std::uint32_t next_seq_ = 0;
 };

@@ -52,7 +52,7 @@ class tcp_session final : public session,
   void join(std::string_view group) override;
   void leave(std::string_view group) override;
   bool in_group(std::string_view group) const override;
-  void bind_user(std::uint64_t user) override { user_ = user; }
+  void bind_user(std::uint64_t user) override;
   std::optional<std::uint64_t> user() const override {
     return user_ ? std::optional<std::uint64_t>(user_) : std::nullopt;
   }
@@ -71,8 +71,10 @@ class tcp_session final : public session,
   /// Queues a push whose body is already encoded in `enc` (broadcasts encode once).
   void push_encoded(std::uint16_t push_id, codec::encoding enc, bytes_view body);
   /// The encoding this client wants pushes in.
-  codec::encoding push_encoding() const noexcept { return push_encoding_; }
+  codec::encoding push_encoding() const noexcept override { return push_encoding_; }
 
+  /// Sends an error frame about the session itself (sequence 0), then closes.
+  void close_with(status why, std::string_view message);
   /// Closes at once with a logged reason (protocol fault, limit, timeout).
   void abort(std::error_code why);
   /// Checks the timeouts; called by the server's sweep.

@@ -118,6 +118,8 @@ class client_core : public std::enable_shared_from_this<client_core>,
   void close(std::error_code why) {
     if (!open_) return;
     open_ = false;
+    // The server said why before closing: a newer login of this user took over.
+    if (refusal_ == std::uint16_t(status::replaced)) why = make_error_code(errc::replaced);
     std::error_code ignored;
     socket_.shutdown(asio::socket_base::shutdown_both, ignored);
     socket_.close(ignored);
@@ -230,7 +232,8 @@ class client_core : public std::enable_shared_from_this<client_core>,
   bool on_reply(std::uint32_t seq, const wire::frame& f, bool is_error) {
     if (!native() && seq == 0) return true;
     if (native() && seq == 0 && is_error) {
-      // An error about the connection itself (refused, wrong version): it is closing.
+      // An error about the connection itself (refused, wrong version, replaced by a newer
+      // login): it is closing.
       codec::error_body e;
       codec::decode(f.body, codec::encoding::binary, e);
       log::debug("client: the server refused the session: {} (status {})", e.message, e.status);

@@ -181,7 +181,7 @@ inline bool tcp_session::on_request(const wire::frame& f) {
     return false;
   }
   const command_entry* entry = srv_.table_->find(f.command);
-  if (!entry) {
+  if (!entry || entry->internal) {  // calls between servers are not for clients
     send_error(f.command, seq, enc, status::unknown_command,
                fmt::format("unknown command {}", f.command));
     return state_ == state::open;
@@ -356,6 +356,17 @@ inline void tcp_session::push_encoded(std::uint16_t push_id, codec::encoding enc
 inline void tcp_session::broadcast_body(std::string_view group, std::uint16_t push_id,
                                         const body_writer& body) {
   srv_.broadcast_body(group, push_id, body);
+}
+
+inline void tcp_session::bind_user(std::uint64_t user) {
+  const std::uint64_t old = std::exchange(user_, user);
+  if (old != user) srv_.bind_user(*this, old, user);
+}
+
+inline void tcp_session::close_with(status why, std::string_view message) {
+  if (state_ != state::open) return;
+  if (native_) send_error(0, 0, push_encoding_, why, message);
+  close(message);
 }
 
 inline void tcp_session::join(std::string_view group) {
@@ -608,11 +619,69 @@ inline void server::schedule_flush(std::shared_ptr<detail::tcp_session> s) {
 
 inline void server::remove(detail::tcp_session& s) {
   groups_.leave_all(s);
+  if (auto u = s.user(); u) {
+    if (auto it = users_.find(*u); it != users_.end() && it->second == &s) users_.erase(it);
+  }
   auto it = per_address_.find(s.address());
   if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
   ++stats_.closed;
-  if (on_closed_) on_closed_(s);
+  for (auto& f : on_closed_) f(s);
   sessions_.erase(s.id());
+}
+
+inline void server::bind_user(detail::tcp_session& s, std::uint64_t old_user,
+                              std::uint64_t user) {
+  if (old_user != 0) {
+    if (auto it = users_.find(old_user); it != users_.end() && it->second == &s) users_.erase(it);
+  }
+  if (user == 0 || !s.is_open()) return;
+  auto [it, fresh] = users_.try_emplace(user, &s);
+  if (fresh || it->second == &s) return;
+  // One live session per user: the newer login wins, the older one is told why.
+  detail::tcp_session* older = it->second;
+  it->second = &s;
+  log::info("session {}: user {} logged in again on session {}; closing this one", older->id(),
+            user, s.id());
+  older->close_with(status::replaced, "logged in from another session");
+}
+
+inline std::shared_ptr<session> server::find_user(std::uint64_t user) const {
+  auto it = users_.find(user);
+  if (it == users_.end()) return nullptr;
+  return find(it->second->id());
+}
+
+inline bool server::push_encoded(std::uint64_t session_id, std::uint16_t push_id,
+                                 bytes_view binary, bytes_view json) {
+  auto* s = find_session(session_id);
+  if (!s || !s->is_open()) return false;
+  s->push_encoded(push_id, s->push_encoding(),
+                  s->push_encoding() == codec::encoding::json ? json : binary);
+  return true;
+}
+
+inline std::size_t server::broadcast_encoded(std::string_view group, std::uint16_t push_id,
+                                             bytes_view binary, bytes_view json) {
+  std::size_t count = 0;
+  auto send = [&](detail::tcp_session& s) {
+    if (!s.is_open()) return;
+    s.push_encoded(push_id, s.push_encoding(),
+                   s.push_encoding() == codec::encoding::json ? json : binary);
+    ++count;
+  };
+  if (group.empty()) {
+    for (auto& [id, s] : sessions_) send(*s);
+  } else {
+    for (group_member* m : groups_.members(group)) send(static_cast<detail::tcp_session&>(*m));
+  }
+  return count;
+}
+
+inline bool server::kick(std::uint64_t session_id, status why, std::string_view message) {
+  auto* s = find_session(session_id);
+  if (!s || !s->is_open()) return false;
+  s->close_with(why, message);
+  return true;
 }
 
 inline std::size_t server::broadcast_body(std::string_view group, std::uint16_t push_id,

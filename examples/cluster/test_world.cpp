@@ -1,0 +1,392 @@
+// The cluster example as real processes on loopback: gate, net1, net2, game1, game2 (each a
+// world_server), clients of ours on both net servers. Every wait is bounded.
+#define BOOST_TEST_MODULE world cluster
+#include <boost/test/results_collector.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+
+#include "../../tests/support/process.hpp"
+#include "../../tests/support/run.hpp"
+#include "ember/net/client.hpp"
+#include "world_client.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using ember::test::child_process;
+using ember::test::wait_for_text;
+
+namespace {
+
+std::string server_binary;  // from the command line (meson passes it)
+
+constexpr auto call_timeout = 1000ms;  // the config's call_timeout_ms
+
+// A fresh cluster per test: its own ports, directory, config and processes.
+struct cluster {
+  fs::path dir;
+  std::uint16_t base;
+  std::map<std::string, child_process> procs;
+
+  cluster() {
+    static std::atomic<int> serial{0};
+    base = static_cast<std::uint16_t>(20000 + (getpid() % 300) * 30 + (serial++ % 3) * 10);
+    dir = fs::temp_directory_path() / fmt::format("ember-world-{}-{}", getpid(), base);
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    write_config("config.json", "test-secret-of-this-cluster", false);
+  }
+  ~cluster() {
+    procs.clear();  // kills and reaps them
+    // Logs stay for a look after a failure; set EMBER_KEEP_LOGS to keep them always.
+    if (std::getenv("EMBER_KEEP_LOGS")) return;
+    if (boost::unit_test::results_collector.results(
+            boost::unit_test::framework::current_test_case().p_id).passed())
+      fs::remove_all(dir);
+    else
+      BOOST_TEST_MESSAGE("logs kept in " << dir);
+  }
+
+  std::uint16_t port(std::string_view what) const {
+    static const std::map<std::string_view, int> offset{
+        {"gate", 0}, {"net1", 1}, {"net2", 2}, {"net1.link", 3}, {"net2.link", 4}};
+    return static_cast<std::uint16_t>(base + offset.at(what));
+  }
+
+  // The example's shape with this test's ports; `game3` adds a third game server.
+  fs::path write_config(const std::string& file, const std::string& secret, bool game3) {
+    std::string games;
+    for (const char* g : {"game1", "game2", "game3"}) {
+      if (std::string(g) == "game3" && !game3) continue;
+      games += fmt::format(R"(,
+    "{}": {{ "type": "game", "remoteport": [{{ "rootname": "gate" }}, {{ "rootname": "net1" }}, {{ "rootname": "net2" }}] }})",
+                           g);
+    }
+    const auto text = fmt::format(R"({{
+  "secret": "{}",
+  "defaults": {{ "call_timeout_ms": {}, "log": {{ "level": "info" }} }},
+  "servers": {{
+    "gate": {{ "rootport": {} }},
+    "net1": {{ "type": "net", "netport": {}, "rootport": {}, "remoteport": [{{ "rootname": "gate" }}] }},
+    "net2": {{ "type": "net", "netport": {}, "rootport": {}, "remoteport": [{{ "rootname": "gate" }}] }}{}
+  }}
+}}
+)",
+                                  secret, call_timeout.count(), port("gate"), port("net1"),
+                                  port("net1.link"), port("net2"), port("net2.link"), games);
+    std::ofstream(dir / file) << text;
+    return dir / file;
+  }
+
+  child_process& start(const std::string& name, const std::string& config = "config.json") {
+    auto& p = procs[name];
+    p = child_process({server_binary, (dir / config).string(), name}, dir / (name + ".log"));
+    return p;
+  }
+
+  fs::path log(const std::string& name) const { return dir / (name + ".log"); }
+
+  // Waits until `game` has linked to gate and both nets (`times` links of each, after restarts).
+  bool game_ready(const std::string& game, std::size_t times = 1) const {
+    for (const char* root : {"gate", "net1", "net2"})
+      if (!wait_for_text(log(game), fmt::format("linked to root '{}'", root), 10s, times))
+        return false;
+    return true;
+  }
+
+  void start_all() {
+    start("gate");
+    start("net1");
+    start("net2");
+    BOOST_REQUIRE(wait_for_text(log("net1"), "started", 10s));
+    BOOST_REQUIRE(wait_for_text(log("net2"), "started", 10s));
+    start("game1");
+    start("game2");
+    BOOST_REQUIRE(game_ready("game1"));
+    BOOST_REQUIRE(game_ready("game2"));
+  }
+};
+
+// A player: a client and its stub, connected to one net server.
+struct player {
+  ember::client c;
+  world::client_stub stub;
+  std::vector<world::chat_message> heard;
+  std::vector<world::told> told;
+  std::error_code closed;
+
+  explicit player(asio::io_context& io) : c(io.get_executor()), stub(c) {
+    stub.on_chat_message([this](const world::chat_message& m) { heard.push_back(m); });
+    stub.on_told([this](const world::told& t) { told.push_back(t); });
+    c.on_close([this](std::error_code ec) { closed = ec; });
+  }
+  asio::awaitable<void> connect(std::uint16_t port) {
+    auto ec = co_await c.connect("127.0.0.1", port);
+    BOOST_REQUIRE_MESSAGE(!ec, "connect: " << ec.message());
+  }
+  asio::awaitable<world::login_reply> login(std::string name) {
+    auto r = co_await stub.login({name, "secret"});
+    BOOST_REQUIRE_MESSAGE(r.has_value(), "login: " << (r ? std::string() : r.error().message));
+    co_return *r;
+  }
+};
+
+struct setup {
+  setup() {
+    auto& m = boost::unit_test::framework::master_test_suite();
+    BOOST_REQUIRE_MESSAGE(m.argc > 1, "usage: test_world WORLD_SERVER");
+    server_binary = m.argv[1];
+  }
+};
+BOOST_TEST_GLOBAL_FIXTURE(setup);
+
+template <class F>
+asio::awaitable<bool> eventually(F done, std::chrono::milliseconds limit = 5s) {
+  co_return co_await ember::test::wait_until(done, limit);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(client_commands_go_through_net_to_game_and_back) {
+  cluster cl;
+  cl.start_all();
+  asio::io_context io;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    player a(io);
+    co_await a.connect(cl.port("net1"));
+    auto who = co_await a.login("alice");
+    BOOST_TEST((who.server == "game1" || who.server == "game2"));
+    auto moved = co_await a.stub.move({3, -4});
+    BOOST_REQUIRE(moved.has_value());
+    BOOST_TEST(moved->x == 3);
+    BOOST_TEST(moved->y == -4);
+    // Bound at login: every later command goes to the same game.
+    for (int i = 0; i < 20; ++i) {
+      auto w = co_await a.stub.whoami({});
+      BOOST_REQUIRE(w.has_value());
+      BOOST_TEST(w->server == who.server);
+      BOOST_TEST(w->user_id == who.user_id);
+    }
+    // A game error comes back as the game raised it.
+    player b(io);
+    co_await b.connect(cl.port("net2"));
+    auto refused = co_await b.stub.login({"bob", "wrong"});
+    BOOST_REQUIRE(!refused.has_value());
+    BOOST_TEST(refused.error().status == 1001);
+    auto not_in = co_await b.stub.move({1, 1});
+    BOOST_REQUIRE(!not_in.has_value());
+    // Pipelined requests of one session run in order on the game.
+    std::vector<asio::awaitable<ember::outcome<world::move_reply>>> moves;
+    co_await b.login("bob");
+    bool ordered = true;
+    for (int i = 0; i < 50; ++i) {
+      auto r = co_await b.stub.move({i, i});
+      ordered = ordered && r && r->x == i;
+    }
+    BOOST_TEST(ordered);
+    // The net server's own command asks gate, which asks every game.
+    auto online = co_await a.stub.online({});
+    BOOST_REQUIRE_MESSAGE(online.has_value(), (online ? std::string() : online.error().message));
+    BOOST_TEST(online->total == 2u);
+    BOOST_TEST(online->servers.size() == 2u);
+  }(), 30s);
+}
+
+BOOST_AUTO_TEST_CASE(pushes_and_rooms_reach_clients_on_the_other_net_server) {
+  cluster cl;
+  cl.start_all();
+  asio::io_context io;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    player a(io), b(io), c(io);
+    co_await a.connect(cl.port("net1"));
+    co_await b.connect(cl.port("net2"));
+    co_await c.connect(cl.port("net2"));
+    co_await a.login("ann");
+    auto bob = co_await b.login("ben");
+    co_await c.login("cid");
+    // A push to one user, on the other net server.
+    BOOST_REQUIRE((co_await a.stub.tell({bob.user_id, "hello ben"})).has_value());
+    BOOST_TEST(co_await eventually([&] { return !b.told.empty(); }));
+    BOOST_REQUIRE(!b.told.empty());
+    BOOST_TEST(b.told[0].text == "hello ben");
+    // A room with members on both net servers; cid is not in it.
+    BOOST_REQUIRE((co_await a.stub.join_room({"tavern"})).has_value());
+    BOOST_REQUIRE((co_await b.stub.join_room({"tavern"})).has_value());
+    BOOST_REQUIRE((co_await b.stub.say({"tavern", "cheers"})).has_value());
+    BOOST_TEST(co_await eventually([&] { return a.heard.size() == 1 && b.heard.size() == 1; }));
+    BOOST_TEST(c.heard.empty());
+    BOOST_TEST(a.heard.at(0).from == "ben");
+  }(), 30s);
+}
+
+BOOST_AUTO_TEST_CASE(a_second_login_of_a_user_closes_the_first_session) {
+  cluster cl;
+  cl.start_all();
+  asio::io_context io;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    player first(io), again(io), same_net(io);
+    co_await first.connect(cl.port("net1"));
+    co_await again.connect(cl.port("net2"));
+    co_await first.login("dana");
+    co_await again.login("dana");  // on the other net server
+    BOOST_TEST(co_await eventually([&] { return !first.c.connected(); }));
+    BOOST_TEST(first.closed == ember::errc::replaced);
+    BOOST_TEST(again.c.connected());
+    co_await same_net.connect(cl.port("net2"));
+    co_await same_net.login("dana");  // on the same net server
+    BOOST_TEST(co_await eventually([&] { return !again.c.connected(); }));
+    BOOST_TEST(again.closed == ember::errc::replaced);
+    BOOST_TEST((co_await same_net.stub.whoami({})).has_value());
+  }(), 30s);
+}
+
+BOOST_AUTO_TEST_CASE(a_killed_game_fails_its_calls_at_once_and_serves_again_after_restart) {
+  cluster cl;
+  cl.start_all();
+  asio::io_context io;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    // Players until both games have some.
+    std::vector<std::unique_ptr<player>> ps;
+    std::map<std::string, std::vector<player*>> on;
+    for (int i = 0; i < 40 && (on["game1"].empty() || on["game2"].empty()); ++i) {
+      auto p = std::make_unique<player>(io);
+      co_await p->connect(cl.port(i % 2 ? "net1" : "net2"));
+      auto r = co_await p->login(fmt::format("player{}", i));
+      on[r.server].push_back(p.get());
+      ps.push_back(std::move(p));
+    }
+    BOOST_REQUIRE(!on["game1"].empty());
+    BOOST_REQUIRE(!on["game2"].empty());
+    player& victim = *on["game1"].front();
+    player& other = *on["game2"].front();
+    // Calls in flight on game1 when it dies fail with `unavailable`, well before the deadline.
+    bool failed_fast = false;
+    std::uint16_t status = 0;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      auto r = co_await victim.stub.slow({5000}, {std::chrono::milliseconds(8000)});
+      failed_fast = !r.has_value();
+      if (!r) status = r.error().status;
+    }, asio::detached);
+    co_await ember::test::sleep(100ms);
+    const auto killed_at = std::chrono::steady_clock::now();
+    cl.procs["game1"].kill_now();
+    BOOST_TEST(co_await eventually([&] { return failed_fast; }, 3s));
+    BOOST_TEST(status == static_cast<std::uint16_t>(ember::status::unavailable));
+    BOOST_TEST((std::chrono::steady_clock::now() - killed_at < call_timeout));
+    // Users of the other game are still served.
+    BOOST_TEST((co_await other.stub.whoami({})).has_value());
+    // game1 comes back and rejoins; its users log in again and are served.
+    cl.start("game1");
+    BOOST_REQUIRE(cl.game_ready("game1", 2));
+    auto relog = co_await victim.stub.login({"player-again", "secret"});
+    BOOST_REQUIRE(relog.has_value());
+    auto w = co_await victim.stub.whoami({});
+    BOOST_REQUIRE(w.has_value());
+    BOOST_TEST(w->server == relog->server);
+  }(), 40s);
+}
+
+BOOST_AUTO_TEST_CASE(a_stopped_game_times_out_within_the_deadline_and_recovers) {
+  cluster cl;
+  cl.start_all();
+  asio::io_context io;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    player p(io);
+    co_await p.connect(cl.port("net1"));
+    auto who = co_await p.login("erin");
+    cl.procs[who.server].signal(SIGSTOP);  // its sockets stay open; nothing answers
+    const auto sent = std::chrono::steady_clock::now();
+    auto r = co_await p.stub.whoami({}, {std::chrono::milliseconds(10'000)});
+    const auto took = std::chrono::steady_clock::now() - sent;
+    BOOST_REQUIRE(!r.has_value());
+    BOOST_TEST(r.error().status == static_cast<std::uint16_t>(ember::status::timeout));
+    BOOST_TEST_MESSAGE("timed out after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+    BOOST_TEST((took >= call_timeout));
+    BOOST_TEST((took < call_timeout + 100ms));
+    cl.procs[who.server].signal(SIGCONT);
+    BOOST_TEST(co_await eventually([&] { return false; }, 200ms) == false);
+    auto again = co_await p.stub.whoami({});
+    BOOST_REQUIRE(again.has_value());
+    BOOST_TEST(again->server == who.server);
+  }(), 30s);
+}
+
+BOOST_AUTO_TEST_CASE(nodes_rejoin_a_restarted_root_by_themselves) {
+  cluster cl;
+  cl.start_all();
+  cl.procs["gate"].kill_now();
+  const auto restarted = std::chrono::steady_clock::now();
+  cl.start("gate");
+  for (const char* n : {"net1", "net2"})
+    BOOST_TEST(wait_for_text(cl.log(n), "linked to root 'gate'", 10s, 2));
+  for (const char* g : {"game1", "game2"})
+    BOOST_TEST(wait_for_text(cl.log(g), "linked to root 'gate'", 10s, 2));
+  const auto rejoin = std::chrono::steady_clock::now() - restarted;
+  BOOST_TEST_MESSAGE("every node rejoined the restarted root in "
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(rejoin).count()
+                     << " ms");
+  asio::io_context io;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    player p(io);
+    co_await p.connect(cl.port("net2"));
+    auto online = co_await p.stub.online({});
+    BOOST_REQUIRE(online.has_value());
+    BOOST_TEST(online->servers.size() == 2u);
+  }(), 20s);
+}
+
+BOOST_AUTO_TEST_CASE(a_server_with_the_wrong_secret_is_refused_and_game3_joins_by_config) {
+  cluster cl;
+  cl.start_all();
+  // The wrong secret: refused by every root, and logged there.
+  cl.write_config("wrong.json", "not-the-secret-of-this-cluster", true);
+  cl.start("game3", "wrong.json");
+  BOOST_TEST(wait_for_text(cl.log("net1"), "refused node 'game3'", 10s));
+  BOOST_TEST(wait_for_text(cl.log("gate"), "refused node 'game3'", 10s));
+  cl.procs["game3"].kill_now();
+  // The right one: adding an instance is a config change, the running servers keep running.
+  cl.write_config("with-game3.json", "test-secret-of-this-cluster", true);
+  cl.start("game3", "with-game3.json");
+  BOOST_REQUIRE(cl.game_ready("game3"));
+  asio::io_context io;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    std::set<std::string> served_by;
+    std::vector<std::unique_ptr<player>> ps;
+    for (int i = 0; i < 60 && served_by.size() < 3; ++i) {
+      auto p = std::make_unique<player>(io);
+      co_await p->connect(cl.port(i % 2 ? "net1" : "net2"));
+      served_by.insert((co_await p->login(fmt::format("newcomer{}", i))).server);
+      ps.push_back(std::move(p));
+    }
+    BOOST_TEST(served_by.count("game3") == 1u);
+  }(), 30s);
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_config_is_refused_with_the_path_of_the_bad_field) {
+  cluster cl;
+  std::ofstream(cl.dir / "bad.json") << R"({
+  "secret": "a-secret-long-enough",
+  "servers": {
+    "gate": { "rootport": 21000 },
+    "game1": { "remoteport": [{ "rootname": "gate2" }] }
+  }
+}
+)";
+  child_process check({server_binary, "--check", (cl.dir / "bad.json").string()},
+                      cl.dir / "check.log");
+  BOOST_TEST(check.wait_exit(10s) == 1);
+  const auto out = ember::test::read_text(cl.dir / "check.log");
+  BOOST_TEST(out.find("servers.game1.remoteport[0].rootname") != std::string::npos, out);
+  child_process good({server_binary, "--check", (cl.dir / "config.json").string()},
+                     cl.dir / "good.log");
+  BOOST_TEST(good.wait_exit(10s) == 0);
+}

@@ -1,0 +1,154 @@
+// ember: assembles one server of a cluster from its config.json entry: its client listener
+// (`netport`), its root (`rootport`), its links to the roots it joins (`remoteport`), and
+// the routing between client-facing servers and backends. The host owns all of it, so a
+// reload of the handler module leaves sessions, groups and links untouched.
+//
+//   auto cfg = ember::app::load_config("config.json").value();
+//   asio::io_context io;
+//   ember::app::host h(io, cfg, "game1");
+//   game_logic logic(h);                                 // handlers may use h.backend() ...
+//   ember::dispatch_table table;
+//   mygame::register_commands(table, logic);
+//   h.start(std::move(table), mygame::command_list);
+//   io.run();
+//
+// Roles follow from the config: a server with a `netport` is a gateway; it forwards the
+// client commands its type does not serve to the servers of their type that joined it (its
+// `rootport`). A server that joins a root with a `netport` is a backend of that gateway.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <asio/io_context.hpp>
+
+#include "ember/app/config.hpp"
+#include "ember/cluster/backend.hpp"
+#include "ember/cluster/gateway.hpp"
+#include "ember/cluster/node.hpp"
+#include "ember/cluster/root.hpp"
+#include "ember/command_info.hpp"
+#include "ember/net/server.hpp"
+
+namespace ember::app {
+
+/// One server process of a cluster, built from `config.json`.
+class host {
+ public:
+  /// Throws `std::invalid_argument` when `name` is not a server of `config`.
+  host(asio::io_context& io, cluster_config config, std::string_view name)
+      : io_(io), config_(std::move(config)) {
+    self_ = config_.find(name);
+    if (!self_)
+      throw std::invalid_argument("config has no server named '" + std::string(name) + "'");
+    log::set_level(self_->log.level);
+  }
+  ~host() = default;
+  host(const host&) = delete;
+  host& operator=(const host&) = delete;
+
+  /// Builds and starts everything the config entry asks for. `table` serves this server's
+  /// commands and calls (shared by clients and links); `commands` is the schema's
+  /// `command_list`, from which a gateway learns what to forward where. Throws
+  /// `std::system_error` when a port cannot be bound.
+  void start(dispatch_table table, std::span<const command_info> commands) {
+    const auto& s = *self_;
+    dispatch_table client_table = table;  // gateways add their forwarding entries to it
+    table_ = std::make_shared<const dispatch_table>(std::move(table));
+    const auto link = link_options_();
+    if (s.rootport) {
+      root_ = std::make_unique<cluster::root>(
+          io_.get_executor(),
+          cluster::root_options{s.name, config_.secret, s.host, *s.rootport, link}, table_);
+      root_->start();
+    }
+    if (s.netport) {
+      clients_ = std::make_unique<net::server>(io_, to_server_options(s), dispatch_table{});
+      if (root_) {
+        gateway_ = std::make_unique<cluster::gateway>(
+            *clients_, *root_, cluster::gateway_options{s.name, s.call_timeout});
+        gateway_->add_routes(client_table, commands, s.type);
+      }
+      clients_->set_table(std::move(client_table));
+      clients_->start();
+    }
+    for (const auto& r : s.remoteport) {
+      const server_config* target = config_.find(r.rootname);
+      const bool to_gateway = target && target->netport;
+      if (to_gateway && !backend_)
+        backend_ = std::make_unique<cluster::backend>(
+            io_.get_executor(), cluster::backend_options{s.name, s.type}, table_);
+      cluster::node_options o;
+      o.name = s.name;
+      o.type = s.type;
+      o.secret = config_.secret;
+      o.root_host = r.host;
+      o.root_port = r.rootport;
+      o.root_name = r.rootname;
+      o.link = link;
+      auto node = std::make_unique<cluster::node_connector>(io_.get_executor(), o, table_);
+      if (to_gateway) {
+        node->on_connected([this](const cluster::node_connector::link_ptr& l) {
+          backend_->attach(l);
+        });
+      }
+      node->start();
+      nodes_.push_back({r.rootname, std::move(node)});
+    }
+    log::info("{} ({}) started{}{}", s.name, s.type,
+              clients_ ? fmt::format(", clients on port {}", clients_->port()) : "",
+              root_ ? fmt::format(", links on port {}", root_->port()) : "");
+  }
+
+  /// Stops gracefully: the client listener first (requests in flight finish), then links.
+  asio::awaitable<void> stop(std::chrono::milliseconds grace = std::chrono::seconds(5)) {
+    if (clients_) co_await clients_->stop(grace);
+    for (auto& n : nodes_) n.connector->stop();
+    if (root_) root_->stop();
+  }
+
+  /// This server's config entry, and the whole config.
+  const server_config& self() const noexcept { return *self_; }
+  const cluster_config& config() const noexcept { return config_; }
+  asio::io_context& context() noexcept { return io_; }
+
+  /// The parts the config asked for (null when it did not).
+  net::server* clients() noexcept { return clients_.get(); }
+  cluster::root* root() noexcept { return root_.get(); }
+  cluster::gateway* gateway() noexcept { return gateway_.get(); }
+  cluster::backend* backend() noexcept { return backend_.get(); }
+  /// The connector to the root named `rootname`, or null.
+  cluster::node_connector* node(std::string_view rootname) noexcept {
+    for (auto& n : nodes_)
+      if (n.root == rootname) return n.connector.get();
+    return nullptr;
+  }
+
+ private:
+  cluster::link_options link_options_() const {
+    cluster::link_options o;
+    o.default_timeout = self_->call_timeout;
+    return o;
+  }
+
+  struct node_entry {
+    std::string root;
+    std::unique_ptr<cluster::node_connector> connector;
+  };
+
+  asio::io_context& io_;
+  cluster_config config_;
+  const server_config* self_ = nullptr;
+  std::shared_ptr<const dispatch_table> table_;
+  std::unique_ptr<net::server> clients_;
+  std::unique_ptr<cluster::root> root_;
+  std::unique_ptr<cluster::gateway> gateway_;
+  std::unique_ptr<cluster::backend> backend_;
+  std::vector<node_entry> nodes_;
+};
+
+}  // namespace ember::app

@@ -1,0 +1,133 @@
+// ember: what a client-facing server and a backend say to each other about clients, on top of
+// the link protocol (PROTOCOL.md §10): the envelope of a forwarded request, and the one-way
+// messages for pushes, session changes and disconnects. Internal; users see sessions.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string_view>
+
+#include "ember/codec/codec.hpp"
+#include "ember/wire/buffer.hpp"
+
+namespace ember::cluster::route {
+
+/// Notify ids of the routing layer. Schema ids stay below `first_reserved_id`.
+inline constexpr std::uint16_t first_reserved_id = 0xff00;
+enum class notify_id : std::uint16_t {
+  session_op = 0xff01,      ///< backend -> gateway: act on one client session
+  push_user = 0xff02,       ///< backend -> gateways: push to the session of a user
+  broadcast = 0xff03,       ///< backend -> gateways: push to a group (or everyone)
+  claim_user = 0xff04,      ///< backend -> gateways: a user logged in elsewhere; close older
+  session_closed = 0xff05,  ///< gateway -> backends: a client session ended
+};
+
+/// What `session_op` does.
+enum class op : std::uint8_t {
+  push = 1,           ///< u16 push id, then the body (in the session's push encoding)
+  bind_user = 2,      ///< u64 user, u64 stamp (newer logins win)
+  join = 3,           ///< group
+  leave = 4,          ///< group
+  close = 5,          ///< reason
+  set_attribute = 6,  ///< key, value
+};
+
+/// Prefix of a forwarded request's body (frames with `wire::flag::routed`).
+struct envelope {
+  std::uint64_t session = 0;  ///< the client session on the gateway
+  std::uint64_t user = 0;     ///< its bound user, 0 if none
+  codec::encoding push_encoding = codec::encoding::binary;  ///< what its pushes must be in
+
+  static constexpr std::size_t size = 17;
+};
+
+/// Appends fixed-width big-endian numbers and length-prefixed strings.
+class writer {
+ public:
+  explicit writer(buffer& out) noexcept : out_(out) {}
+  writer& u8(std::uint8_t v) { return put(v, 1); }
+  writer& u16(std::uint16_t v) { return put(v, 2); }
+  writer& u64(std::uint64_t v) { return put(v, 8); }
+  /// A u32 length, then the bytes.
+  writer& str(std::string_view s) {
+    put(s.size(), 4);
+    out_.append(s);
+    return *this;
+  }
+  writer& bytes(bytes_view b) {
+    put(b.size(), 4);
+    out_.append(b);
+    return *this;
+  }
+  /// The rest of the message, unprefixed.
+  writer& rest(bytes_view b) {
+    out_.append(b);
+    return *this;
+  }
+
+ private:
+  writer& put(std::uint64_t v, int n) {
+    for (int i = n - 1; i >= 0; --i) out_.push_back(std::byte(v >> (8 * i)));
+    return *this;
+  }
+  buffer& out_;
+};
+
+/// Reads what `writer` wrote; any read past the end makes `ok()` false (and reads zeros).
+class reader {
+ public:
+  explicit reader(bytes_view in) noexcept : in_(in) {}
+  std::uint8_t u8() { return static_cast<std::uint8_t>(get(1)); }
+  std::uint16_t u16() { return static_cast<std::uint16_t>(get(2)); }
+  std::uint64_t u64() { return get(8); }
+  std::string_view str() {
+    auto b = bytes();
+    return {reinterpret_cast<const char*>(b.data()), b.size()};
+  }
+  bytes_view bytes() {
+    const auto n = get(4);
+    if (!ok_ || n > in_.size()) {
+      ok_ = false;
+      return {};
+    }
+    auto b = in_.first(n);
+    in_ = in_.subspan(n);
+    return b;
+  }
+  bytes_view rest() noexcept { return std::exchange(in_, bytes_view{}); }
+  bool ok() const noexcept { return ok_; }
+
+ private:
+  std::uint64_t get(std::size_t n) {
+    if (!ok_ || in_.size() < n) {
+      ok_ = false;
+      return 0;
+    }
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < n; ++i) v = (v << 8) | std::uint64_t(in_[i]);
+    in_ = in_.subspan(n);
+    return v;
+  }
+  bytes_view in_;
+  bool ok_ = true;
+};
+
+inline void write_envelope(buffer& out, const envelope& e) {
+  writer(out).u64(e.session).u64(e.user).u8(static_cast<std::uint8_t>(e.push_encoding));
+}
+
+/// Splits a forwarded body into its envelope and the client's body; nullopt if malformed.
+inline std::optional<envelope> read_envelope(bytes_view body, bytes_view& client_body) {
+  reader r(body);
+  envelope e;
+  e.session = r.u64();
+  e.user = r.u64();
+  const auto enc = r.u8();
+  if (!r.ok() || enc > 1) return std::nullopt;
+  e.push_encoding = static_cast<codec::encoding>(enc);
+  client_body = r.rest();
+  return e;
+}
+
+}  // namespace ember::cluster::route
