@@ -17,6 +17,8 @@ from .model import Command, Enum, EnumValue, ErrorCode, Field, Message, Push, Sc
 from .source import SourceMap, key_pattern
 
 MAX_ID = 65535
+# Ids 65280 and up are ember's own messages between servers (ember/cluster/route_wire.hpp).
+MAX_MESSAGE_ID = 65279
 MAX_TAG = (1 << 29) - 1
 MIN_ERROR_CODE = 1000
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
@@ -713,8 +715,8 @@ class _Builder:
         seen: dict[int, tuple[int, str]] = {}
         for line, mid, desc, kind, i in sorted(entries, key=lambda e: e[0]):
             line = self.src.locate(kind, i, key_pattern("id", mid)) or line
-            if not 1 <= mid <= MAX_ID:
-                self.error(line, desc, f"id {mid} is out of range 1..{MAX_ID}")
+            if not 1 <= mid <= MAX_MESSAGE_ID:
+                self.error(line, desc, f"id {mid} is out of range 1..{MAX_MESSAGE_ID}")
             elif mid in self.reserved_ids:
                 self.error(line, desc, f"id {mid} is reserved")
             elif mid in seen:

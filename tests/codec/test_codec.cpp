@@ -582,7 +582,7 @@ BOOST_AUTO_TEST_CASE(descriptors_carry_the_schema_ids_names_and_servers) {
   static_assert(std::is_same_v<cmd::stats::request, stats_request>);
   static_assert(std::is_same_v<cmd::stats::reply, stats_reply>);
   static_assert(event::push_id == 100 && event::push_name == "event");
-  static_assert(static_cast<std::uint16_t>(id::stats) == 65535);
+  static_assert(static_cast<std::uint16_t>(id::stats) == 65279);
   static_assert(static_cast<std::uint16_t>(id::event) == 100);
   static_assert(schema_hash != 0);
   BOOST_TEST(to_string(color::default_) == "default");

@@ -28,7 +28,7 @@ static_assert(EMBER_CODEGEN_ABI == 1,
 namespace all_types {
 
 /// Hash of the normalised schema; a hot-reload module built against another schema is refused.
-inline constexpr std::uint64_t schema_hash = 0x2548f4e1d8f4a13aULL;
+inline constexpr std::uint64_t schema_hash = 0x7340ab3b72f7c811ULL;
 
 /// An enum with a negative value and a C++ keyword as a value name.
 enum class color : std::int32_t {
@@ -380,7 +380,7 @@ struct ping_reply {
   friend std::error_code decode_json(ember::codec::json_text in, ping_reply& m);
 };
 
-/// The request of command `stats` (id 65535).
+/// The request of command `stats` (id 65279).
 struct stats_request {
   std::vector<all_types::level> levels;
 
@@ -398,7 +398,7 @@ struct stats_request {
   friend std::error_code decode_json(ember::codec::json_text in, stats_request& m);
 };
 
-/// The reply of command `stats` (id 65535).
+/// The reply of command `stats` (id 65279).
 struct stats_reply {
   std::uint32_t sessions = 0;
   std::map<std::string, double> load;
@@ -504,7 +504,7 @@ struct ping {
 
 /// Command `stats`, handled by server `admin`.
 struct stats {
-  static constexpr std::uint16_t id = 65535;
+  static constexpr std::uint16_t id = 65279;
   static constexpr std::string_view name = "stats";
   static constexpr std::string_view server = "admin";
   static constexpr bool ordered = true;
@@ -532,7 +532,7 @@ inline constexpr std::array<ember::command_info, 4> command_list = {{
     {1, "echo", "game", true, false},
     {2, "ping", "game", false, false},
     {3, "transfer", "game", false, true},
-    {65535, "stats", "admin", true, false},
+    {65279, "stats", "admin", true, false},
 }};
 
 /// Every command, call and push id of the schema.
@@ -541,7 +541,7 @@ enum class id : std::uint16_t {
   ping = 2,
   transfer = 3,
   event = 100,
-  stats = 65535,
+  stats = 65279,
 };
 
 /// Game errors: the status of the error frame a handler's `fail(error::...)` produces.

@@ -29,7 +29,7 @@ class client_stub {
     return c_.call<cmd::ping>(req, opts);
   }
 
-  /// Calls command `stats` (id 65535).
+  /// Calls command `stats` (id 65279).
   asio::awaitable<ember::outcome<stats_reply>> stats(
       const stats_request& req, ember::call_options opts = {}) {
     return c_.call<cmd::stats>(req, opts);

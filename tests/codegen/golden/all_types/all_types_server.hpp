@@ -44,7 +44,7 @@ class admin_handler {
  public:
   virtual ~admin_handler() = default;
 
-  /// Handles command `stats` (id 65535).
+  /// Handles command `stats` (id 65279).
   virtual asio::awaitable<stats_reply> stats(
       ember::session& s, const stats_request& req) = 0;
 };
