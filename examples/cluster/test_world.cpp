@@ -40,7 +40,7 @@ struct cluster {
   cluster() {
     static std::atomic<int> serial{0};
     base = static_cast<std::uint16_t>(20000 + (getpid() % 300) * 30 + (serial++ % 3) * 10);
-    dir = fs::temp_directory_path() / fmt::format("ember-world-{}-{}", getpid(), base);
+    dir = fs::temp_directory_path() / fmt::format("ember-world-{}-{}", getpid(), serial.load());
     fs::remove_all(dir);
     fs::create_directories(dir);
     write_config("config.json", "test-secret-of-this-cluster", false);
@@ -107,8 +107,8 @@ struct cluster {
     start("gate");
     start("net1");
     start("net2");
-    BOOST_REQUIRE(wait_for_text(log("net1"), "started", 10s));
-    BOOST_REQUIRE(wait_for_text(log("net2"), "started", 10s));
+    BOOST_REQUIRE(wait_for_text(log("net1"), "linked to root 'gate'", 10s));
+    BOOST_REQUIRE(wait_for_text(log("net2"), "linked to root 'gate'", 10s));
     start("game1");
     start("game2");
     BOOST_REQUIRE(game_ready("game1"));
@@ -293,6 +293,57 @@ BOOST_AUTO_TEST_CASE(a_killed_game_fails_its_calls_at_once_and_serves_again_afte
     BOOST_REQUIRE(w.has_value());
     BOOST_TEST(w->server == relog->server);
   }(), 40s);
+}
+
+BOOST_AUTO_TEST_CASE(a_player_moves_to_another_game_only_after_the_old_one_saved_it) {
+  cluster cl;
+  cl.start_all();
+  asio::io_context io;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    std::vector<std::unique_ptr<player>> ps;
+    std::string first, moved_to;
+    for (int i = 0; i < 30 && moved_to.empty(); ++i) {
+      auto p = std::make_unique<player>(io);
+      co_await p->connect(cl.port(i % 2 ? "net1" : "net2"));
+      const auto server = (co_await p->login("mover")).server;
+      if (first.empty()) first = server;
+      else if (server != first) moved_to = server;
+      ps.push_back(std::move(p));
+    }
+    BOOST_REQUIRE_MESSAGE(!moved_to.empty(), "every login landed on " << first);
+    // The old owner saved the player before the registry granted it to the new one.
+    BOOST_TEST(ember::test::count_in(cl.log(first), "saved player mover") >= 1u);
+    BOOST_TEST(ember::test::count_in(cl.log("gate"), "moves from " + first + " to " + moved_to) == 1u);
+    auto online = co_await ps.back()->stub.online({});
+    BOOST_REQUIRE(online.has_value());
+    BOOST_TEST(online->total == 1u);  // held by one game, never two
+  }(), 40s);
+}
+
+BOOST_AUTO_TEST_CASE(a_stopped_owner_blocks_the_move_instead_of_doubling_the_player) {
+  cluster cl;
+  cl.start_all();
+  asio::io_context io;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    player holder(io);
+    co_await holder.connect(cl.port("net1"));
+    const auto owner = (co_await holder.login("frozen")).server;
+    cl.procs[owner].signal(SIGSTOP);
+    bool refused = false, granted = false;
+    std::vector<std::unique_ptr<player>> ps;
+    for (int i = 0; i < 20 && !refused && !granted; ++i) {
+      auto p = std::make_unique<player>(io);
+      co_await p->connect(cl.port("net2"));
+      auto r = co_await p->stub.login({"frozen", "secret"});
+      granted = r.has_value();
+      // A login routed to the stopped game times out; one on the other game is refused.
+      refused = !r && r.error().status == static_cast<std::uint16_t>(ember::status::unavailable);
+      ps.push_back(std::move(p));
+    }
+    cl.procs[owner].signal(SIGCONT);
+    BOOST_TEST(!granted);
+    BOOST_TEST(refused);
+  }(), 60s);
 }
 
 BOOST_AUTO_TEST_CASE(a_stopped_game_times_out_within_the_deadline_and_recovers) {

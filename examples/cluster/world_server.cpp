@@ -33,12 +33,20 @@ class game_logic final : public world::game_handler {
   explicit game_logic(ember::app::host& h) : host_(h) {}
 
   void start() {
-    // A player whose client left is saved and unloaded here.
+    // A player whose client left is saved and given up here.
     host_.backend()->on_session_closed([this](session& s) {
-      if (auto u = s.user()) {
-        players_.erase(*u);
-        ember::log::info("user {} left", *u);
+      // Only the player's current session: an older one closed by a newer login is not.
+      auto u = s.user();
+      if (auto it = u ? players_.find(*u) : players_.end();
+          it != players_.end() && it->second.current == &s) {
+        save_and_drop(*u);
+        host_.ownership()->release(*u);
       }
+    });
+    // Another game takes the player over (a login there): save it first, then let go.
+    host_.ownership()->on_release([this](std::uint64_t user) -> asio::awaitable<void> {
+      save_and_drop(user);
+      co_return;
     });
   }
 
@@ -46,9 +54,15 @@ class game_logic final : public world::game_handler {
     if (req.name.empty() || req.password.empty() || req.password == "wrong")
       world::fail(world::error::bad_password);
     const auto id = user_id_of(req.name);
+    // One owner per player: if another game holds it, that game saves and drops it first.
+    auto owned = co_await host_.ownership()->acquire(id);
+    if (!owned)
+      throw ember::game_error(ember::status::unavailable,
+                              "player is busy elsewhere, try again: " + owned.error().message);
     s.bind_user(id);                // closes an older session of this user, on any net server
     host_.backend()->bind_here(s);  // this player's commands come here from now on
-    players_[id] = player{req.name, 0, 0};
+    players_[id] = player{req.name, 0, 0, &s};
+    ember::log::info("loaded player {} ({})", req.name, id);
     co_return world::login_reply{id, host_.self().name};
   }
 
@@ -102,7 +116,16 @@ class game_logic final : public world::game_handler {
   struct player {
     std::string name;
     std::int32_t x = 0, y = 0;
+    const session* current = nullptr;  // the session that logged in last (identity only)
   };
+  // A real game writes the player to its database here.
+  void save_and_drop(std::uint64_t user) {
+    if (auto it = players_.find(user); it != players_.end()) {
+      ember::log::info("saved player {} ({})", it->second.name, user);
+      players_.erase(it);
+    }
+  }
+
   player& require_player(session& s) {
     auto u = s.user();
     auto it = u ? players_.find(*u) : players_.end();

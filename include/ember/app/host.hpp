@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <memory>
+#include <set>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -30,6 +31,7 @@
 #include "ember/cluster/backend.hpp"
 #include "ember/cluster/gateway.hpp"
 #include "ember/cluster/node.hpp"
+#include "ember/cluster/ownership.hpp"
 #include "ember/cluster/root.hpp"
 #include "ember/command_info.hpp"
 #include "ember/net/server.hpp"
@@ -60,10 +62,14 @@ class host {
     dispatch_table client_table = table;  // gateways add their forwarding entries to it
     table_ = std::make_shared<const dispatch_table>(std::move(table));
     const auto link = link_options_();
+    const auto lease = cluster::default_lease;
     if (s.rootport) {
       root_ = std::make_unique<cluster::root>(
           io_.get_executor(),
           cluster::root_options{s.name, config_.secret, s.host, *s.rootport, link}, table_);
+      registry_ = std::make_unique<cluster::owner_registry>(io_.get_executor(), *root_,
+                                                            backends_of(s.name), lease,
+                                                            s.call_timeout / 2);
       root_->start();
     }
     if (s.netport) {
@@ -96,9 +102,20 @@ class host {
           backend_->attach(l);
         });
       }
-      node->start();
       nodes_.push_back({r.rootname, std::move(node)});
     }
+    // Players are owned through the first root joined that is not a gateway (e.g. gate).
+    if (backend_) {
+      for (auto& n : nodes_) {
+        const server_config* root_cfg = config_.find(n.root);
+        if (root_cfg && !root_cfg->netport) {
+          ownership_ = std::make_unique<cluster::player_ownership>(io_.get_executor(),
+                                                                   *n.connector, lease);
+          break;
+        }
+      }
+    }
+    for (auto& n : nodes_) n.connector->start();
     log::info("{} ({}) started{}{}", s.name, s.type,
               clients_ ? fmt::format(", clients on port {}", clients_->port()) : "",
               root_ ? fmt::format(", links on port {}", root_->port()) : "");
@@ -121,6 +138,11 @@ class host {
   cluster::root* root() noexcept { return root_.get(); }
   cluster::gateway* gateway() noexcept { return gateway_.get(); }
   cluster::backend* backend() noexcept { return backend_.get(); }
+  /// The players this backend owns (ember/cluster/ownership.hpp); null when not a backend or
+  /// when it joins no root that is not a gateway.
+  cluster::player_ownership* ownership() noexcept { return ownership_.get(); }
+  /// The registry of owners, on a root.
+  cluster::owner_registry* registry() noexcept { return registry_.get(); }
   /// The connector to the root named `rootname`, or null.
   cluster::node_connector* node(std::string_view rootname) noexcept {
     for (auto& n : nodes_)
@@ -129,6 +151,15 @@ class host {
   }
 
  private:
+  // The servers joining root `root` that are backends of some gateway: they own players.
+  std::set<std::string> backends_of(const std::string& root) const {
+    std::set<std::string> out;
+    for (const server_config* s : config_.nodes_of(root))
+      for (const auto& r : s->remoteport)
+        if (const server_config* t = config_.find(r.rootname); t && t->netport) out.insert(s->name);
+    return out;
+  }
+
   cluster::link_options link_options_() const {
     cluster::link_options o;
     o.default_timeout = self_->call_timeout;
@@ -148,7 +179,9 @@ class host {
   std::unique_ptr<cluster::root> root_;
   std::unique_ptr<cluster::gateway> gateway_;
   std::unique_ptr<cluster::backend> backend_;
+  std::unique_ptr<cluster::owner_registry> registry_;
   std::vector<node_entry> nodes_;
+  std::unique_ptr<cluster::player_ownership> ownership_;  // refers to a node connector
 };
 
 }  // namespace ember::app

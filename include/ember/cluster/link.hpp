@@ -107,6 +107,11 @@ class link final : public std::enable_shared_from_this<link>,
   /// without a handler they are refused with `unknown_command`.
   using routed_handler = std::function<void(link&, const wire::frame&)>;
   void on_routed(routed_handler f) { routed_ = std::move(f); }
+  /// Handles requests with ember's own command id `id` (65280 and up, e.g. player ownership);
+  /// the handler answers with `reply_bytes` or `send_error`.
+  void on_internal_request(std::uint16_t id, routed_handler f) { internal_[id] = std::move(f); }
+  /// Answers request `seq` with a body already written.
+  void reply_bytes(std::uint16_t command, std::uint32_t seq, bytes_view body);
   /// Where the replies of requests served on this link go (for a routed handler).
   responder& replies() noexcept { return *this; }
   /// Ends a request served on this link: sends its error frame if `error` is set.
@@ -166,6 +171,7 @@ class link final : public std::enable_shared_from_this<link>,
   net::detail::call_table calls_;
   std::unordered_map<std::uint16_t, notify_handler> notifies_;
   routed_handler routed_;
+  std::unordered_map<std::uint16_t, routed_handler> internal_;
   std::vector<std::function<void(std::error_code)>> on_close_;
   std::string remote_;
   std::uint64_t id_;

@@ -9,6 +9,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <asio/any_io_executor.hpp>
 #include <asio/co_spawn.hpp>
@@ -56,8 +57,8 @@ class node_connector {
   }
   /// Stops reconnecting and closes the link, without running callbacks.
   ~node_connector() {
-    state_->on_connected = nullptr;
-    state_->on_disconnected = nullptr;
+    state_->on_connected.clear();
+    state_->on_disconnected.clear();
     state_->on_refused = nullptr;
     stop();
   }
@@ -90,11 +91,13 @@ class node_connector {
   /// How many times a link has been established.
   std::uint64_t connections() const noexcept { return state_->connections; }
 
-  /// Called with each new link, after registration.
-  void on_connected(std::function<void(const link_ptr&)> f) { state_->on_connected = std::move(f); }
-  /// Called when the link drops (with why); a reconnect follows unless stopped.
+  /// Adds a callback run with each new link, after registration.
+  void on_connected(std::function<void(const link_ptr&)> f) {
+    state_->on_connected.push_back(std::move(f));
+  }
+  /// Adds a callback run when the link drops (with why); a reconnect follows unless stopped.
   void on_disconnected(std::function<void(std::error_code)> f) {
-    state_->on_disconnected = std::move(f);
+    state_->on_disconnected.push_back(std::move(f));
   }
   /// Called, after logging, when the root fails authentication (or refuses this node).
   void on_refused(std::function<void(const refusal&)> f) { state_->on_refused = std::move(f); }
@@ -124,8 +127,8 @@ class node_connector {
     asio::ip::tcp::socket socket;  // the connection being made or authenticated
     asio::steady_timer wake;       // backoff sleeps, and waiting for the link to drop
     link_ptr current;
-    std::function<void(const link_ptr&)> on_connected;
-    std::function<void(std::error_code)> on_disconnected;
+    std::vector<std::function<void(const link_ptr&)>> on_connected;
+    std::vector<std::function<void(std::error_code)>> on_disconnected;
     std::function<void(const refusal&)> on_refused;
     std::uint64_t connections = 0;
     bool running = false;
@@ -198,7 +201,7 @@ class node_connector {
     log::info("node {}: linked to root '{}' at {}", s->options.name, r.peer_name,
               l->remote_address());
     l->start();
-    if (s->on_connected) s->on_connected(l);
+    for (auto& f : s->on_connected) f(l);
     while (!*closed && s->running) {
       s->wake.expires_at(asio::steady_timer::time_point::max());
       co_await s->wake.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
@@ -208,7 +211,7 @@ class node_connector {
     if (*closed && s->running) {
       log::warn("node {}: link to root '{}' lost ({})", s->options.name, r.peer_name,
                 why->message());
-      if (s->on_disconnected) s->on_disconnected(*why);
+      for (auto& f : s->on_disconnected) f(*why);
     }
     co_return *why;
   }

@@ -21,6 +21,14 @@ enum class notify_id : std::uint16_t {
   broadcast = 0xff03,       ///< backend -> gateways: push to a group (or everyone)
   claim_user = 0xff04,      ///< backend -> gateways: a user logged in elsewhere; close older
   session_closed = 0xff05,  ///< gateway -> backends: a client session ended
+  released = 0xff13,        ///< owner -> registry: u64 user, no longer owned
+};
+
+/// Requests of the ownership protocol (ember/cluster/ownership.hpp).
+enum class call_id : std::uint16_t {
+  acquire = 0xff10,  ///< node -> registry: u64 user; empty reply when granted
+  release = 0xff11,  ///< registry -> owner: u64 user; empty reply once saved and dropped
+  reclaim = 0xff12,  ///< node -> registry: u64 n, n × u64 user; reply u64 n, the refused
 };
 
 /// What `session_op` does.

@@ -166,6 +166,12 @@ inline void link::reply_body(const request_info& req, const body_writer& body) {
   schedule_flush();
 }
 
+inline void link::reply_bytes(std::uint16_t command, std::uint32_t seq, bytes_view body) {
+  if (!open_) return;
+  (void)append(wire::frame_kind::response, command, seq, 0, [&](buffer& b) { b.append(body); });
+  schedule_flush();
+}
+
 inline void link::send_error(std::uint16_t command, std::uint32_t seq, std::uint16_t code,
                              std::string_view message) {
   if (!open_) return;
@@ -230,6 +236,12 @@ inline bool link::on_frame(const wire::frame& f) {
 
 inline void link::on_request(const wire::frame& f) {
   const auto command = static_cast<std::uint16_t>(f.command);
+  if (command >= route::first_reserved_id) {
+    if (auto it = internal_.find(command); it != internal_.end()) return it->second(*this, f);
+    send_error(command, f.seq, static_cast<std::uint16_t>(status::unknown_command),
+               "unknown command " + std::to_string(command));
+    return;
+  }
   if (f.flags & wire::flag::routed) {
     if (routed_) return routed_(*this, f);
     send_error(command, f.seq, static_cast<std::uint16_t>(status::unknown_command),
