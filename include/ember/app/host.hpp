@@ -18,6 +18,8 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
+#include <map>
 #include <memory>
 #include <set>
 #include <span>
@@ -59,6 +61,7 @@ class host {
   /// `std::system_error` when a port cannot be bound.
   void start(dispatch_table table, std::span<const command_info> commands) {
     const auto& s = *self_;
+    remember(commands);
     dispatch_table client_table = table;  // gateways add their forwarding entries to it
     table_ = std::make_shared<const dispatch_table>(std::move(table));
     const auto link = link_options_();
@@ -77,7 +80,7 @@ class host {
       if (root_) {
         gateway_ = std::make_unique<cluster::gateway>(
             *clients_, *root_, cluster::gateway_options{s.name, s.call_timeout});
-        gateway_->add_routes(client_table, commands, s.type);
+        gateway_->add_routes(client_table, commands_, s.type);
       }
       clients_->set_table(std::move(client_table));
       clients_->start();
@@ -121,6 +124,31 @@ class host {
               root_ ? fmt::format(", links on port {}", root_->port()) : "");
   }
 
+  /// Swaps in a new command table (a reload of the handler module) between requests:
+  /// requests already running finish on the old one; sessions, groups and links stay.
+  void replace_table(dispatch_table table) {
+    dispatch_table client_table = table;
+    table_ = std::make_shared<const dispatch_table>(std::move(table));
+    if (clients_) {
+      if (gateway_) gateway_->add_routes(client_table, commands_, self_->type);
+      clients_->set_table(std::move(client_table));
+    }
+    if (root_) root_->set_commands(table_);
+    for (auto& n : nodes_) n.connector->set_commands(table_);
+    if (backend_) backend_->set_table(table_);
+  }
+
+  /// Bytes kept for the next module across a reload (see ember/app/module.hpp).
+  void stash(std::string key, std::string bytes) { stash_[std::move(key)] = std::move(bytes); }
+  /// Takes what a previous module stashed under `key` (empty if nothing).
+  std::string take_stash(const std::string& key) {
+    auto it = stash_.find(key);
+    if (it == stash_.end()) return {};
+    auto out = std::move(it->second);
+    stash_.erase(it);
+    return out;
+  }
+
   /// Stops gracefully: the client listener first (requests in flight finish), then links.
   asio::awaitable<void> stop(std::chrono::milliseconds grace = std::chrono::seconds(5)) {
     if (clients_) co_await clients_->stop(grace);
@@ -160,6 +188,19 @@ class host {
     return out;
   }
 
+  // A copy of the schema's command list that does not point into a module's memory.
+  void remember(std::span<const command_info> commands) {
+    names_.clear();
+    for (const auto& c : commands) names_.emplace_back(c.name), names_.emplace_back(c.server);
+    commands_.clear();
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+      auto c = commands[i];
+      c.name = names_[2 * i];
+      c.server = names_[2 * i + 1];
+      commands_.push_back(c);
+    }
+  }
+
   cluster::link_options link_options_() const {
     cluster::link_options o;
     o.default_timeout = self_->call_timeout;
@@ -175,6 +216,9 @@ class host {
   cluster_config config_;
   const server_config* self_ = nullptr;
   std::shared_ptr<const dispatch_table> table_;
+  std::deque<std::string> names_;  // stable addresses for commands_
+  std::vector<command_info> commands_;
+  std::map<std::string, std::string> stash_;
   std::unique_ptr<net::server> clients_;
   std::unique_ptr<cluster::root> root_;
   std::unique_ptr<cluster::gateway> gateway_;

@@ -154,7 +154,7 @@ struct backend_state : std::enable_shared_from_this<backend_state> {
     if (env->user) s->user_ = env->user;  // the gateway's binding is the truth
     s->env_.push_encoding = env->push_encoding;
     const auto enc = (f.flags & wire::flag::json) ? codec::encoding::json : codec::encoding::binary;
-    request_info info{s, &l.replies(), f.seq, command, enc};
+    request_info info{s, &l.replies(), f.seq, command, enc, table};
     std::error_code ec;
     auto work = entry->start(entry->handler, info, body, ec);
     if (ec) {

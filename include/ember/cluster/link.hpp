@@ -120,6 +120,10 @@ class link final : public std::enable_shared_from_this<link>,
   void send_error(std::uint16_t command, std::uint32_t seq, std::uint16_t status,
                   std::string_view message);
 
+  /// Serves the peer's requests from `commands` from now on (a reload); requests already
+  /// running finish on the table they started with.
+  void set_commands(std::shared_ptr<const dispatch_table> commands) { commands_ = std::move(commands); }
+
   /// Handles notifies with `push_id` arriving from the peer.
   void on_notify(std::uint16_t push_id, notify_handler f) { notifies_[push_id] = std::move(f); }
 

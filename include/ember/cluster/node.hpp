@@ -84,6 +84,12 @@ class node_connector {
     if (auto l = std::exchange(s.current, nullptr)) l->close(make_error_code(errc::shutting_down));
   }
 
+  /// Serves the root's requests from `commands` from now on (the current link too).
+  void set_commands(std::shared_ptr<const dispatch_table> commands) {
+    state_->commands = commands;
+    if (state_->current) state_->current->set_commands(std::move(commands));
+  }
+
   /// The link to the root, or null while there is none.
   link_ptr current() const { return state_->current; }
   /// True while a link is up.

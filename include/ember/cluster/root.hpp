@@ -111,6 +111,12 @@ class root {
     auto it = state_->by_type.find(type);
     return it == state_->by_type.end() ? none : it->second;
   }
+  /// Serves the children's requests from `commands` from now on (existing links too).
+  void set_commands(std::shared_ptr<const dispatch_table> commands) {
+    state_->commands = commands;
+    for (auto& [name, l] : state_->children) l->set_commands(commands);
+  }
+
   /// Every child, in name order.
   std::vector<link_ptr> children() const {
     std::vector<link_ptr> out;

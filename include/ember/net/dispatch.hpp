@@ -18,6 +18,7 @@
 namespace ember {
 
 class responder;
+class dispatch_table;
 
 /// What a running request needs besides its body: who asked, how to answer.
 struct request_info {
@@ -26,6 +27,9 @@ struct request_info {
   std::uint32_t seq = 0;
   std::uint32_t command = 0;
   codec::encoding encoding = codec::encoding::binary;
+  /// Keeps the table whose handler runs (and the module it came from) alive until the
+  /// request ends, even if a reload replaced it meanwhile.
+  std::shared_ptr<const dispatch_table> table;
 };
 
 /// The transport side of a session: sends a request's reply.
@@ -126,6 +130,12 @@ class dispatch_table {
 
   std::vector<command_entry> entries_;
   error_reply_fn error_reply_ = nullptr;
+  std::shared_ptr<const void> keep_alive_;
+
+ public:
+  /// Keeps `owner` (e.g. the loaded module whose handlers the entries call) alive as long as
+  /// this table, or any request started from it, lives.
+  void set_keep_alive(std::shared_ptr<const void> owner) { keep_alive_ = std::move(owner); }
 };
 
 }  // namespace ember

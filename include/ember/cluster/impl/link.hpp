@@ -255,7 +255,8 @@ inline void link::on_request(const wire::frame& f) {
     return;
   }
   request_info info{session_, this, f.seq, command,
-                    (f.flags & wire::flag::json) ? codec::encoding::json : codec::encoding::binary};
+                    (f.flags & wire::flag::json) ? codec::encoding::json : codec::encoding::binary,
+                    commands_};
   std::error_code ec;
   auto work = entry->start(entry->handler, info, f.body, ec);
   if (ec) {

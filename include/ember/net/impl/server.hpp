@@ -180,13 +180,14 @@ inline bool tcp_session::on_request(const wire::frame& f) {
     abort(make_error_code(errc::too_many_requests));
     return false;
   }
-  const command_entry* entry = srv_.table_->find(f.command);
+  const auto& table = srv_.table_;
+  const command_entry* entry = table->find(f.command);
   if (!entry || entry->internal) {  // calls between servers are not for clients
     send_error(f.command, seq, enc, status::unknown_command,
                fmt::format("unknown command {}", f.command));
     return state_ == state::open;
   }
-  request_info info{shared_from_this(), this, seq, f.command, enc};
+  request_info info{shared_from_this(), this, seq, f.command, enc, table};
   std::error_code ec;
   asio::awaitable<void> work = entry->start(entry->handler, info, f.body, ec);
   if (ec) {
@@ -294,7 +295,7 @@ std::error_code tcp_session::append_frame(wire::frame_kind kind, std::uint32_t c
 
 inline void tcp_session::send_error(std::uint32_t command, std::uint32_t seq,
                                     codec::encoding enc, status code, std::string_view message) {
-  send_error(request_info{nullptr, this, seq, command, enc}, static_cast<std::uint16_t>(code),
+  send_error(request_info{nullptr, this, seq, command, enc, nullptr}, static_cast<std::uint16_t>(code),
              message);
 }
 
