@@ -121,10 +121,12 @@ for n in "${names[@]}"; do
   pid[$n]=$!
 done
 
-# Ready when both games have linked to gate, net1 and net2.
+# Ready when both games have linked to gate, net1 and net2, and both nets to gate.
 limit=$((SECONDS + ready_limit))
-for g in game1 game2; do
-  for root in gate net1 net2; do
+for g in game1 game2 net1 net2; do
+  roots="gate net1 net2"
+  case $g in net*) roots=gate ;; esac
+  for root in $roots; do
     until grep -q "linked to root '$root'" "$dir/$g.log" 2>/dev/null; do
       for n in "${names[@]}"; do
         if ! alive "${pid[$n]}"; then

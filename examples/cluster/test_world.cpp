@@ -28,6 +28,8 @@ using ember::test::wait_for_text;
 namespace {
 
 std::string server_binary;  // from the command line (meson passes it)
+// For the reload suite: ember-server and the world module's builds (v1, v2, bad schema, throws).
+std::vector<std::string> reload_args;
 
 constexpr auto call_timeout = 1000ms;  // the config's call_timeout_ms
 
@@ -36,6 +38,8 @@ struct cluster {
   fs::path dir;
   std::uint16_t base;
   std::map<std::string, child_process> procs;
+  std::string game_binary;  // empty: world_server
+  std::string game_app;     // the games' "app" (a module for ember-server)
 
   cluster() {
     static std::atomic<int> serial{0};
@@ -68,8 +72,8 @@ struct cluster {
     for (const char* g : {"game1", "game2", "game3"}) {
       if (std::string(g) == "game3" && !game3) continue;
       games += fmt::format(R"(,
-    "{}": {{ "type": "game", "remoteport": [{{ "rootname": "gate" }}, {{ "rootname": "net1" }}, {{ "rootname": "net2" }}] }})",
-                           g);
+    "{}": {{ "type": "game", {}"remoteport": [{{ "rootname": "gate" }}, {{ "rootname": "net1" }}, {{ "rootname": "net2" }}] }})",
+                           g, game_app.empty() ? "" : fmt::format(R"("app": "{}", )", game_app));
     }
     const auto text = fmt::format(R"({{
   "secret": "{}",
@@ -89,7 +93,9 @@ struct cluster {
 
   child_process& start(const std::string& name, const std::string& config = "config.json") {
     auto& p = procs[name];
-    p = child_process({server_binary, (dir / config).string(), name}, dir / (name + ".log"));
+    const bool game = name.starts_with("game");
+    const auto& binary = game && !game_binary.empty() ? game_binary : server_binary;
+    p = child_process({binary, (dir / config).string(), name}, dir / (name + ".log"));
     return p;
   }
 
@@ -143,8 +149,9 @@ struct player {
 struct setup {
   setup() {
     auto& m = boost::unit_test::framework::master_test_suite();
-    BOOST_REQUIRE_MESSAGE(m.argc > 1, "usage: test_world WORLD_SERVER");
+    BOOST_REQUIRE_MESSAGE(m.argc > 1, "usage: test_world WORLD_SERVER [EMBER_SERVER MODULES...]");
     server_binary = m.argv[1];
+    for (int i = 2; i < m.argc; ++i) reload_args.push_back(m.argv[i]);
   }
 };
 BOOST_TEST_GLOBAL_FIXTURE(setup);
@@ -441,3 +448,71 @@ BOOST_AUTO_TEST_CASE(a_bad_config_is_refused_with_the_path_of_the_bad_field) {
                      cl.dir / "good.log");
   BOOST_TEST(good.wait_exit(10s) == 0);
 }
+
+BOOST_AUTO_TEST_SUITE(reload)
+
+BOOST_AUTO_TEST_CASE(a_module_reloads_under_play_and_bad_builds_are_refused) {
+  BOOST_REQUIRE_MESSAGE(reload_args.size() == 5,
+                        "usage: test_world -- WORLD_SERVER EMBER_SERVER V1.so V2.so BAD.so THROWS.so");
+  const auto& ember_server = reload_args[0];
+  cluster cl;
+  const auto module = cl.dir / "world.so";
+  auto install = [&](const std::string& build) {
+    // Written beside and renamed, as a build system would: the running copy is never touched.
+    fs::copy_file(build, cl.dir / "world.so.new", fs::copy_options::overwrite_existing);
+    fs::rename(cl.dir / "world.so.new", module);
+  };
+  install(reload_args[1]);
+  cl.game_binary = ember_server;
+  cl.game_app = module.string();
+  cl.write_config("config.json", "test-secret-of-this-cluster", false);
+  cl.start_all();
+  asio::io_context io;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    player p(io);
+    co_await p.connect(cl.port("net1"));
+    const auto who = co_await p.login("reloader");
+    auto before = co_await p.stub.whoami({});
+    BOOST_REQUIRE(before.has_value());
+    BOOST_TEST(before->build == "v1");
+    BOOST_REQUIRE((co_await p.stub.move({7, 8})).has_value());
+    // A request in flight on the old code while the new build goes in.
+    bool slow_ok = false, slow_done = false;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      auto r = co_await p.stub.slow({600});
+      slow_ok = r.has_value();
+      slow_done = true;
+    }, asio::detached);
+    co_await ember::test::sleep(100ms);
+    install(reload_args[2]);
+    cl.procs[who.server].signal(SIGHUP);
+    BOOST_REQUIRE(wait_for_text(cl.log(who.server), "reloaded module", 5s));
+    auto after = co_await p.stub.whoami({});
+    BOOST_REQUIRE(after.has_value());
+    BOOST_TEST(after->build == "v2");
+    BOOST_TEST(after->user_id == who.user_id);
+    auto moved = co_await p.stub.move({9, 9});  // the player survived the reload
+    BOOST_TEST(moved.has_value());
+    BOOST_TEST(co_await eventually([&] { return slow_done; }, 3s));
+    BOOST_TEST(slow_ok);  // finished on the old code
+    // ... after which the old build is unloaded.
+    BOOST_TEST(wait_for_text(cl.log(who.server), "unloaded module generation 1", 3s));
+    BOOST_TEST(p.c.connected());
+    // A build for another schema, and one whose initialisation throws: refused, v2 serves on.
+    for (const auto& [build, why] : {std::pair{reload_args[3], "another schema"},
+                                     std::pair{reload_args[4], "initialisation failed"}}) {
+      const auto refusals = ember::test::count_in(cl.log(who.server), "reload refused");
+      install(build);
+      cl.procs[who.server].signal(SIGHUP);
+      BOOST_REQUIRE(wait_for_text(cl.log(who.server), "reload refused", 5s, refusals + 1));
+      BOOST_TEST(ember::test::count_in(cl.log(who.server), why) >= 1u, why);
+      auto still = co_await p.stub.whoami({});
+      BOOST_REQUIRE(still.has_value());
+      BOOST_TEST(still->build == "v2");
+      BOOST_TEST((co_await p.stub.move({1, 2})).has_value());
+    }
+    BOOST_TEST(p.c.connected());
+  }(), 60s);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

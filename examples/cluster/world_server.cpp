@@ -1,8 +1,7 @@
-// The cluster example's server: one program for every server of examples/cluster/config.json;
-// which one it is, and what it does, comes from the config entry named on the command line.
-//   gate  the root: answers `cluster_online` by asking every game (a fan-out call)
-//   net   client-facing: forwards game commands to the games; answers `online` by asking gate
-//   game  a backend: logs players in, moves them, relays chat across every net server
+// The cluster example's server with its own main(): one program for every server of
+// examples/cluster/config.json; which one it is comes from the config entry named on the
+// command line. The logic (world_logic.hpp) is the same the world module gives ember-server;
+// this is the assembly a user who prefers their own main() writes.
 //
 // usage: world_server CONFIG.json NAME
 //        world_server --check CONFIG.json
@@ -18,161 +17,11 @@
 #include <asio/steady_timer.hpp>
 
 #include "ember/app/host.hpp"
-#include "world_server.hpp"
+#include "world_logic.hpp"
 
 namespace {
 
-using ember::session;
-
-std::uint64_t user_id_of(std::string_view name) {
-  return ember::cluster::name_hash(name) >> 24;  // stable across servers and restarts
-}
-
-class game_logic final : public world::game_handler {
- public:
-  explicit game_logic(ember::app::host& h) : host_(h) {}
-
-  void start() {
-    // A player whose client left is saved and given up here.
-    host_.backend()->on_session_closed([this](session& s) {
-      // Only the player's current session: an older one closed by a newer login is not.
-      auto u = s.user();
-      if (auto it = u ? players_.find(*u) : players_.end();
-          it != players_.end() && it->second.current == &s) {
-        save_and_drop(*u);
-        host_.ownership()->release(*u);
-      }
-    });
-    // Another game takes the player over (a login there): save it first, then let go.
-    host_.ownership()->on_release([this](std::uint64_t user) -> asio::awaitable<void> {
-      save_and_drop(user);
-      co_return;
-    });
-  }
-
-  asio::awaitable<world::login_reply> login(session& s, const world::login_request& req) override {
-    if (req.name.empty() || req.password.empty() || req.password == "wrong")
-      world::fail(world::error::bad_password);
-    const auto id = user_id_of(req.name);
-    // One owner per player: if another game holds it, that game saves and drops it first.
-    auto owned = co_await host_.ownership()->acquire(id);
-    if (!owned)
-      throw ember::game_error(ember::status::unavailable,
-                              "player is busy elsewhere, try again: " + owned.error().message);
-    s.bind_user(id);                // closes an older session of this user, on any net server
-    host_.backend()->bind_here(s);  // this player's commands come here from now on
-    players_[id] = player{req.name, 0, 0, &s};
-    ember::log::info("loaded player {} ({})", req.name, id);
-    co_return world::login_reply{id, host_.self().name};
-  }
-
-  asio::awaitable<world::move_reply> move(session& s, const world::move_request& req) override {
-    auto& p = require_player(s);
-    p.x = req.x;
-    p.y = req.y;
-    co_return world::move_reply{p.x, p.y};
-  }
-
-  asio::awaitable<world::join_room_reply> join_room(session& s,
-                                                   const world::join_room_request& req) override {
-    require_player(s);
-    s.join("room:" + req.room);
-    co_return world::join_room_reply{};
-  }
-
-  asio::awaitable<world::say_reply> say(session& s, const world::say_request& req) override {
-    auto& p = require_player(s);
-    s.broadcast("room:" + req.room, world::chat_message{req.room, p.name, req.text});
-    co_return world::say_reply{};
-  }
-
-  asio::awaitable<world::tell_reply> tell(session& s, const world::tell_request& req) override {
-    require_player(s);
-    host_.backend()->push_to_user(req.to_user, world::told{*s.user(), req.text});
-    co_return world::tell_reply{};
-  }
-
-  asio::awaitable<world::echo_reply> echo(session&, const world::echo_request& req) override {
-    co_return world::echo_reply{req.payload};
-  }
-
-  asio::awaitable<world::whoami_reply> whoami(session& s, const world::whoami_request&) override {
-    co_return world::whoami_reply{s.user().value_or(0), host_.self().name};
-  }
-
-  asio::awaitable<world::slow_reply> slow(session&, const world::slow_request& req) override {
-    asio::steady_timer t(host_.context(), std::chrono::milliseconds(req.ms));
-    co_await t.async_wait(asio::use_awaitable);
-    co_return world::slow_reply{};
-  }
-
-  asio::awaitable<world::game_online_reply> game_online(session&,
-                                                       const world::game_online_request&) override {
-    co_return world::game_online_reply{
-        world::server_count{host_.self().name, static_cast<std::uint32_t>(players_.size())}};
-  }
-
- private:
-  struct player {
-    std::string name;
-    std::int32_t x = 0, y = 0;
-    const session* current = nullptr;  // the session that logged in last (identity only)
-  };
-  // A real game writes the player to its database here.
-  void save_and_drop(std::uint64_t user) {
-    if (auto it = players_.find(user); it != players_.end()) {
-      ember::log::info("saved player {} ({})", it->second.name, user);
-      players_.erase(it);
-    }
-  }
-
-  player& require_player(session& s) {
-    auto u = s.user();
-    auto it = u ? players_.find(*u) : players_.end();
-    if (it == players_.end()) world::fail(world::error::not_logged_in);
-    return it->second;
-  }
-
-  ember::app::host& host_;
-  std::map<std::uint64_t, player> players_;
-};
-
-class net_logic final : public world::net_handler {
- public:
-  explicit net_logic(ember::app::host& h) : host_(h) {}
-
-  asio::awaitable<world::online_reply> online(session&, const world::online_request&) override {
-    auto* gate = host_.node("gate");
-    if (!gate) world::fail(world::error::not_logged_in);
-    auto r = co_await gate->call<world::cmd::cluster_online>({});
-    if (!r) throw ember::game_error(static_cast<std::uint16_t>(ember::status::unavailable),
-                                    "gate: " + r.error().message);
-    co_return world::online_reply{r->total, r->servers};
-  }
-
- private:
-  ember::app::host& host_;
-};
-
-class gate_logic final : public world::gate_handler {
- public:
-  explicit gate_logic(ember::app::host& h) : host_(h) {}
-
-  asio::awaitable<world::cluster_online_reply> cluster_online(
-      session&, const world::cluster_online_request&) override {
-    world::cluster_online_reply reply;
-    // Every game at once; one that does not answer in time is left out, not waited for.
-    for (auto& r : co_await host_.root()->call_all<world::cmd::game_online>("game", {})) {
-      if (!r) continue;
-      reply.total += r->count.players;
-      reply.servers.push_back(r->count);
-    }
-    co_return reply;
-  }
-
- private:
-  ember::app::host& host_;
-};
+using namespace world_example;
 
 int run(const ember::app::cluster_config& config, const std::string& name) {
   asio::io_context io(1);
@@ -187,7 +36,10 @@ int run(const ember::app::cluster_config& config, const std::string& name) {
   if (type == "net") world::register_commands(table, net);
   if (type == "gate") world::register_commands(table, gate);
   host.start(std::move(table), world::command_list);
-  if (type == "game") game.start();
+  if (type == "game") {
+    host.backend()->on_session_closed([&](ember::session& s) { game.session_closed(s); });
+    host.ownership()->on_release([&](std::uint64_t user) { return game.release_player(user); });
+  }
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](std::error_code ec, int) {

@@ -1,0 +1,45 @@
+// The cluster example's logic as a module for ember-server: `ember-server config.json game1`
+// loads it (the config's "app"), and loads a new build of it on SIGHUP while players stay
+// connected. The players of a game survive a reload through the host's stash.
+#include "ember/app/module.hpp"
+#include "world_logic.hpp"
+
+namespace {
+
+using namespace world_example;
+
+class world_module final : public ember::app::module {
+ public:
+  explicit world_module(ember::app::host& h) : host_(h), game_(h), net_(h), gate_(h) {
+#ifdef WORLD_THROWS
+    throw std::runtime_error("this build refuses to start (reload test)");
+#endif
+    game_.load_state(h.take_stash("world.players"));
+  }
+
+  void register_commands(ember::dispatch_table& t) override {
+    const auto& type = host_.self().type;
+    if (type == "game") world::register_commands(t, game_);
+    if (type == "net") world::register_commands(t, net_);
+    if (type == "gate") world::register_commands(t, gate_);
+  }
+  std::span<const ember::command_info> commands() const override { return world::command_list; }
+  void session_closed(ember::session& s) override { game_.session_closed(s); }
+  asio::awaitable<void> release_player(std::uint64_t user) override {
+    return game_.release_player(user);
+  }
+  void stopping() override { host_.stash("world.players", game_.save_state()); }
+
+ private:
+  ember::app::host& host_;
+  game_logic game_;
+  net_logic net_;
+  gate_logic gate_;
+};
+
+}  // namespace
+
+#ifndef WORLD_SCHEMA_HASH
+#define WORLD_SCHEMA_HASH world::schema_hash
+#endif
+EMBER_MODULE(world_module, WORLD_SCHEMA_HASH)

@@ -1,0 +1,157 @@
+// ember-server: the generic host. Assembles one server of a cluster from its config.json
+// entry (client listener, root, links, routing, player ownership) and runs the handler
+// module the entry names (`app`, a path relative to the config file). SIGHUP reloads the
+// module from the same path while sessions, groups and links stay; SIGINT/SIGTERM stop it.
+//
+// usage: ember-server CONFIG.json NAME
+//        ember-server --check CONFIG.json
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+
+#include "ember/app/host.hpp"
+#include "ember/app/module.hpp"
+#include "ember/log.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using ember::app::loaded_module;
+
+/// The module being served, and how to swap it.
+class module_server {
+ public:
+  module_server(ember::app::host& h, fs::path path) : host_(h), path_(std::move(path)) {}
+
+  /// Loads the first module and starts the server with it; false (after logging) if refused.
+  bool start() {
+    auto m = ember::app::load_module(host_, path_, 0);
+    if (!m) {
+      ember::log::error("{}", m.error().message);
+      return false;
+    }
+    current_ = std::move(*m);
+    host_.start(table_of(current_), current_->logic().commands());
+    // The host's callbacks call whichever module is current, and keep it loaded meanwhile.
+    if (auto* b = host_.backend())
+      b->on_session_closed([this](ember::session& s) { current_->logic().session_closed(s); });
+    if (auto* o = host_.ownership())
+      o->on_release([this](std::uint64_t user) -> asio::awaitable<void> {
+        auto keep = current_;
+        co_await keep->logic().release_player(user);
+      });
+    current_->logic().started();
+    ember::log::info("serving module {} (generation {})", path_.string(), current_->generation());
+    return true;
+  }
+
+  /// Loads the module file again; on success the new build serves the next requests, and
+  /// the old one goes when its last request is done. On failure the old one keeps serving.
+  void reload() {
+    auto old = current_;
+    old->logic().stopping();  // it stashes what must survive
+    auto m = ember::app::load_module(host_, path_, old->schema_hash());
+    if (!m) {
+      ember::log::error("reload refused, the running module keeps serving: {}", m.error().message);
+      old->logic().started();
+      return;
+    }
+    current_ = std::move(*m);
+    host_.replace_table(table_of(current_));
+    current_->logic().started();
+    ember::log::info("reloaded module {} (generation {}); requests already running finish on "
+                     "generation {}",
+                     path_.string(), current_->generation(), old->generation());
+  }
+
+  void stop() {
+    if (current_) current_->logic().stopping();
+  }
+
+ private:
+  static ember::dispatch_table table_of(const std::shared_ptr<loaded_module>& m) {
+    ember::dispatch_table t;
+    m->logic().register_commands(t);
+    t.set_keep_alive(m);  // the table, and each request started from it, keep the module
+    return t;
+  }
+
+  ember::app::host& host_;
+  fs::path path_;
+  std::shared_ptr<loaded_module> current_;
+};
+
+int run(const ember::app::cluster_config& config, const fs::path& config_file,
+        const std::string& name) {
+  asio::io_context io(1);
+  ember::app::host host(io, config, name);
+  ember::log::set_tag(name);
+  if (host.self().app.empty()) {
+    std::fprintf(stderr, "%s: servers.%s.app: no module to load; name one in the config\n",
+                 config_file.c_str(), name.c_str());
+    return 1;
+  }
+  fs::path module_path = host.self().app;
+  if (module_path.is_relative()) module_path = config_file.parent_path() / module_path;
+  module_server modules(host, module_path);
+  if (!modules.start()) return 1;
+
+  asio::signal_set reloads(io, SIGHUP);
+  std::function<void()> wait_reload = [&] {
+    reloads.async_wait([&](std::error_code ec, int) {
+      if (ec) return;
+      modules.reload();
+      wait_reload();
+    });
+  };
+  wait_reload();
+  asio::signal_set stops(io, SIGINT, SIGTERM);
+  stops.async_wait([&](std::error_code ec, int) {
+    if (ec) return;
+    ember::log::info("stopping");
+    reloads.cancel();
+    modules.stop();
+    asio::co_spawn(io, host.stop(), [&](std::exception_ptr) { io.stop(); });
+  });
+  io.run();
+  return EXIT_SUCCESS;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  const std::string first = argc > 1 ? argv[1] : "";
+  if (argc != 3) {
+    std::fprintf(stderr,
+                 "usage: %s CONFIG.json NAME      run server NAME of the cluster\n"
+                 "       %s --check CONFIG.json   validate a config and exit\n",
+                 argv[0], argv[0]);
+    return 2;
+  }
+  const bool check = first == "--check";
+  const fs::path file = check ? argv[2] : argv[1];
+  auto config = ember::app::load_config(file);
+  if (!config) {
+    std::fprintf(stderr, "%s\n", config.error().what().c_str());
+    return 1;
+  }
+  if (check) {
+    std::printf("%s: %zu servers, valid\n", file.c_str(), config->servers.size());
+    return 0;
+  }
+  try {
+    return run(*config, file, argv[2]);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", argv[2], e.what());
+    return 1;
+  }
+}
