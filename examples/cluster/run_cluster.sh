@@ -106,6 +106,8 @@ def moved(v, key=None):
     return v
 json.dump(moved(c), open(dst, "w"), indent=2)
 ' "$config" "$cfg" "$EMBER_PORT_BASE"
+  # Game data is found beside the config.
+  [ -d "$(dirname "$config")/data" ] && cp -r "$(dirname "$config")/data" "$dir/data"
 fi
 netport() {
   python3 -c '

@@ -48,6 +48,7 @@ struct cluster {
     fs::remove_all(dir);
     fs::create_directories(dir);
     write_config("config.json", "test-secret-of-this-cluster", false);
+    fs::copy(WORLD_DATA_DIR, dir / "data", fs::copy_options::recursive);
   }
   ~cluster() {
     procs.clear();  // kills and reaps them
@@ -511,6 +512,20 @@ BOOST_AUTO_TEST_CASE(a_module_reloads_under_play_and_bad_builds_are_refused) {
       BOOST_TEST(still->build == "v2");
       BOOST_TEST((co_await p.stub.move({1, 2})).has_value());
     }
+    // Game data: a good file is seen by the next request; a bad one is refused with its line.
+    auto herb = co_await p.stub.price({3});
+    BOOST_REQUIRE(herb.has_value());
+    BOOST_TEST(herb->price == 2u);
+    std::ofstream(cl.dir / "data" / "items.json") << R"([{"id": 3, "name": "healing herb", "price": 5}])";
+    cl.procs[who.server].signal(SIGUSR1);
+    BOOST_REQUIRE(wait_for_text(cl.log(who.server), "data reloaded", 5s));
+    BOOST_TEST((co_await p.stub.price({3}))->price == 5u);
+    BOOST_TEST(!(co_await p.stub.price({1})).has_value());  // gone from the new file
+    std::ofstream(cl.dir / "data" / "items.json") << "[{\"id\": 3, \"price\": 9},\n {\"id\": \"three\"}]";
+    cl.procs[who.server].signal(SIGUSR1);
+    BOOST_REQUIRE(wait_for_text(cl.log(who.server), "data reload refused", 5s));
+    BOOST_TEST(ember::test::count_in(cl.log(who.server), "items.json:2: row [1]") == 1u);
+    BOOST_TEST((co_await p.stub.price({3}))->price == 5u);  // the data in use stayed
     BOOST_TEST(p.c.connected());
   }(), 60s);
 }

@@ -13,6 +13,7 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include "ember/app/game_data.hpp"
 #include "ember/app/host.hpp"
 #include "world_server.hpp"
 
@@ -29,9 +30,21 @@ inline std::uint64_t user_id_of(std::string_view name) {
   return ember::cluster::name_hash(name) >> 24;  // stable across servers and restarts
 }
 
+/// The items of the game data, by id.
+using item_table = ember::app::data_table<world::item, &world::item::id>;
+
 class game_logic final : public world::game_handler {
  public:
-  explicit game_logic(ember::app::host& h) : host_(h) {}
+  explicit game_logic(ember::app::host& h)
+      : host_(h), items_(h.data_dir() / "data" / "items.json") {}
+
+  /// (Re)reads the game data; on failure the data in use stays. Empty when all went well.
+  std::string reload_data() {
+    auto r = items_.reload();
+    if (!r) return r.error().what();
+    ember::log::info("game data: {} items (version {})", *r, items_.version());
+    return {};
+  }
 
   /// A player whose client left is saved and given up here. Only the player's current
   /// session counts: an older one, closed by a newer login, does not.
@@ -126,6 +139,13 @@ class game_logic final : public world::game_handler {
     co_return world::slow_reply{};
   }
 
+  asio::awaitable<world::price_reply> price(session&, const world::price_request& req) override {
+    auto items = items_.current();  // one snapshot for this whole request
+    const world::item* it = items->find(req.item_id);
+    if (!it) world::fail(world::error::no_such_item);
+    co_return world::price_reply{it->name, it->price};
+  }
+
   asio::awaitable<world::game_online_reply> game_online(session&,
                                                        const world::game_online_request&) override {
     co_return world::game_online_reply{
@@ -154,6 +174,7 @@ class game_logic final : public world::game_handler {
   }
 
   ember::app::host& host_;
+  ember::app::data_slot<item_table> items_;
   std::map<std::uint64_t, player> players_;
 };
 

@@ -15,7 +15,12 @@ class world_module final : public ember::app::module {
     throw std::runtime_error("this build refuses to start (reload test)");
 #endif
     game_.load_state(h.take_stash("world.players"));
+    if (h.self().type == "game") {
+      // A build starts with good data or not at all (the old build serves on).
+      if (auto why = game_.reload_data(); !why.empty()) throw std::runtime_error(why);
+    }
   }
+  std::string reload_data() override { return game_.reload_data(); }
 
   void register_commands(ember::dispatch_table& t) override {
     const auto& type = host_.self().type;

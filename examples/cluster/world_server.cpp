@@ -23,9 +23,11 @@ namespace {
 
 using namespace world_example;
 
-int run(const ember::app::cluster_config& config, const std::string& name) {
+int run(const ember::app::cluster_config& config, const std::filesystem::path& config_dir,
+        const std::string& name) {
   asio::io_context io(1);
   ember::app::host host(io, config, name);
+  host.set_data_dir(config_dir);
   ember::log::set_tag(name);
   ember::dispatch_table table;
   game_logic game(host);
@@ -37,6 +39,10 @@ int run(const ember::app::cluster_config& config, const std::string& name) {
   if (type == "gate") world::register_commands(table, gate);
   host.start(std::move(table), world::command_list);
   if (type == "game") {
+    if (auto why = game.reload_data(); !why.empty()) {
+      ember::log::error("{}", why);
+      return EXIT_FAILURE;
+    }
     host.backend()->on_session_closed([&](ember::session& s) { game.session_closed(s); });
     host.ownership()->on_release([&](std::uint64_t user) { return game.release_player(user); });
   }
@@ -72,7 +78,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
-    return run(*config, argv[2]);
+    return run(*config, std::filesystem::path(argv[1]).parent_path(), argv[2]);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: %s\n", argv[2], e.what());
     return 1;

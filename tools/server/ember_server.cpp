@@ -1,7 +1,8 @@
 // ember-server: the generic host. Assembles one server of a cluster from its config.json
 // entry (client listener, root, links, routing, player ownership) and runs the handler
 // module the entry names (`app`, a path relative to the config file). SIGHUP reloads the
-// module from the same path while sessions, groups and links stay; SIGINT/SIGTERM stop it.
+// module from the same path while sessions, groups and links stay; SIGUSR1 re-reads the game
+// data; SIGINT/SIGTERM stop it.
 //
 // usage: ember-server CONFIG.json NAME
 //        ember-server --check CONFIG.json
@@ -72,6 +73,14 @@ class module_server {
                      path_.string(), current_->generation(), old->generation());
   }
 
+  /// Re-reads the game data; on failure the data in use stays.
+  void reload_data() {
+    if (auto why = current_->logic().reload_data(); !why.empty())
+      ember::log::error("data reload refused, the data in use stays: {}", why);
+    else
+      ember::log::info("data reloaded");
+  }
+
   void stop() {
     if (current_) current_->logic().stopping();
   }
@@ -93,6 +102,7 @@ int run(const ember::app::cluster_config& config, const fs::path& config_file,
         const std::string& name) {
   asio::io_context io(1);
   ember::app::host host(io, config, name);
+  host.set_data_dir(config_file.parent_path());
   ember::log::set_tag(name);
   if (host.self().app.empty()) {
     std::fprintf(stderr, "%s: servers.%s.app: no module to load; name one in the config\n",
@@ -113,11 +123,21 @@ int run(const ember::app::cluster_config& config, const fs::path& config_file,
     });
   };
   wait_reload();
+  asio::signal_set data_reloads(io, SIGUSR1);
+  std::function<void()> wait_data = [&] {
+    data_reloads.async_wait([&](std::error_code ec, int) {
+      if (ec) return;
+      modules.reload_data();
+      wait_data();
+    });
+  };
+  wait_data();
   asio::signal_set stops(io, SIGINT, SIGTERM);
   stops.async_wait([&](std::error_code ec, int) {
     if (ec) return;
     ember::log::info("stopping");
     reloads.cancel();
+    data_reloads.cancel();
     modules.stop();
     asio::co_spawn(io, host.stop(), [&](std::exception_ptr) { io.stop(); });
   });

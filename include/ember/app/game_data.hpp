@@ -22,6 +22,7 @@
 
 #include <fmt/format.h>
 
+#include "ember/app/detail/json_path.hpp"  // line_at
 #include "ember/codec/codec.hpp"
 #include "ember/codec/json_reader.hpp"
 #include "ember/outcome.hpp"
@@ -89,13 +90,6 @@ inline bool split_json_array(std::string_view text, std::vector<std::pair<std::s
     }
     ++i;  // the comma
   }
-}
-
-inline std::size_t line_at(std::string_view text, std::size_t offset) {
-  std::size_t line = 1;
-  for (std::size_t i = 0; i < offset && i < text.size(); ++i)
-    if (text[i] == '\n') ++line;
-  return line;
 }
 
 }  // namespace detail

@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <set>
@@ -156,6 +157,10 @@ class host {
     if (root_) root_->stop();
   }
 
+  /// Where game data files are found (ember-server: the config file's directory).
+  const std::filesystem::path& data_dir() const noexcept { return data_dir_; }
+  void set_data_dir(std::filesystem::path dir) { data_dir_ = std::move(dir); }
+
   /// This server's config entry, and the whole config.
   const server_config& self() const noexcept { return *self_; }
   const cluster_config& config() const noexcept { return config_; }
@@ -219,6 +224,7 @@ class host {
   std::deque<std::string> names_;  // stable addresses for commands_
   std::vector<command_info> commands_;
   std::map<std::string, std::string> stash_;
+  std::filesystem::path data_dir_ = ".";
   std::unique_ptr<net::server> clients_;
   std::unique_ptr<cluster::root> root_;
   std::unique_ptr<cluster::gateway> gateway_;

@@ -64,6 +64,9 @@ class module {
   virtual void session_closed(session&) {}
   /// The owner registry asks this backend to save and give up `user` (another takes it).
   virtual asio::awaitable<void> release_player(std::uint64_t) { co_return; }
+  /// Re-reads the game data (ember/app/game_data.hpp); returns why it was refused, or ""
+  /// when all went well (the data in use stays on a refusal).
+  virtual std::string reload_data() { return {}; }
   /// Called once the new command table is in place, before the old module goes.
   virtual void started() {}
   /// Called before a reload replaces this module, or before the server stops: put what
