@@ -9,7 +9,9 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <map>
+#include <sstream>
 #include <set>
 
 #include <asio/detached.hpp>
@@ -78,7 +80,7 @@ struct cluster {
     }
     const auto text = fmt::format(R"({{
   "secret": "{}",
-  "defaults": {{ "call_timeout_ms": {}, "log": {{ "level": "info" }} }},
+  "defaults": {{ "call_timeout_ms": {}, "log": {{ "level": "info" }}, "limits": {{ "max_request_rate": 0 }} }},
   "servers": {{
     "gate": {{ "rootport": {} }},
     "net1": {{ "type": "net", "netport": {}, "rootport": {}, "remoteport": [{{ "rootname": "gate" }}] }},
@@ -528,6 +530,119 @@ BOOST_AUTO_TEST_CASE(a_module_reloads_under_play_and_bad_builds_are_refused) {
     BOOST_TEST((co_await p.stub.price({3}))->price == 5u);  // the data in use stayed
     BOOST_TEST(p.c.connected());
   }(), 60s);
+}
+
+// Polls `file` from the event loop (clients keep running) until `text` occurs `times` times.
+asio::awaitable<bool> log_has(const fs::path& file, std::string_view text, std::size_t times,
+                              std::chrono::milliseconds limit) {
+  co_return co_await ember::test::wait_until(
+      [&] { return ember::test::count_in(file, text) >= times; }, limit);
+}
+
+std::size_t mapped_modules(pid_t pid) {
+  std::istringstream maps(ember::test::read_text(fmt::format("/proc/{}/maps", pid)));
+  std::set<std::string> files;
+  for (std::string line; std::getline(maps, line);)
+    if (auto at = line.find("ember-module-"); at != std::string::npos) files.insert(line.substr(at));
+  return files.size();
+}
+
+long rss_kib(pid_t pid) {
+  std::istringstream status(ember::test::read_text(fmt::format("/proc/{}/status", pid)));
+  for (std::string line; std::getline(status, line);)
+    if (line.starts_with("VmRSS:")) return std::stol(line.substr(6));
+  return -1;
+}
+
+BOOST_AUTO_TEST_CASE(a_hundred_reloads_under_load_fail_no_request_and_leave_one_module_mapped) {
+  BOOST_REQUIRE(reload_args.size() == 5);
+  cluster cl;
+  const auto module = cl.dir / "world.so";
+  auto install = [&](const std::string& build) {
+    fs::copy_file(build, cl.dir / "world.so.new", fs::copy_options::overwrite_existing);
+    fs::rename(cl.dir / "world.so.new", module);
+  };
+  install(reload_args[1]);
+  cl.game_binary = reload_args[0];
+  cl.game_app = module.string();
+  cl.write_config("config.json", "test-secret-of-this-cluster", false);
+  cl.start_all();
+  asio::io_context io;
+  constexpr int sessions = 40, in_flight = 4, reloads = 100;
+  std::uint64_t ok = 0, failed = 0;
+  std::set<std::string> builds;
+  std::vector<double> quiet_ms, reloading_ms;
+  bool reloading = false, stop = false;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    std::vector<std::unique_ptr<player>> ps;
+    for (int i = 0; i < sessions; ++i) {
+      ps.push_back(std::make_unique<player>(io));
+      co_await ps.back()->connect(cl.port(i % 2 ? "net1" : "net2"));
+    }
+    int running = 0;
+    for (auto& p : ps) {
+      for (int k = 0; k < in_flight; ++k) {
+        ++running;
+        asio::co_spawn(io, [&, pp = p.get()]() -> asio::awaitable<void> {
+          while (!stop) {
+            const auto t0 = std::chrono::steady_clock::now();
+            auto r = co_await pp->stub.whoami({});
+            const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+            if (!r) {
+              ++failed;
+              continue;
+            }
+            ++ok;
+            builds.insert(r->build);
+            (reloading ? reloading_ms : quiet_ms).push_back(ms);
+          }
+          --running;
+        }, asio::detached);
+      }
+    }
+    co_await ember::test::sleep(300ms);
+    long rss_after_10 = 0;
+    const pid_t game1 = cl.procs["game1"].pid();
+    for (int i = 1; i <= reloads; ++i) {
+      install(reload_args[i % 2 ? 2 : 1]);  // v2, v1, v2, ...
+      reloading = true;
+      for (const char* g : {"game1", "game2"}) cl.procs[g].signal(SIGHUP);
+      for (const char* g : {"game1", "game2"})
+        BOOST_REQUIRE(co_await log_has(cl.log(g), "reloaded module", std::size_t(i), 10s));
+      reloading = false;
+      co_await ember::test::sleep(20ms);
+      if (i == 10) rss_after_10 = rss_kib(game1);
+    }
+    co_await ember::test::sleep(300ms);  // the last old builds finish their requests
+    // After the swap, replies come from the new build (the 100th install is v1).
+    auto last = co_await ps[0]->stub.whoami({});
+    BOOST_REQUIRE(last.has_value());
+    BOOST_TEST(last->build == "v1");
+    stop = true;
+    co_await ember::test::wait_until([&] { return running == 0; }, 5s);
+    for (auto& p : ps) BOOST_TEST(p->c.connected());
+    BOOST_TEST(mapped_modules(game1) == 1u);
+    const long rss_end = rss_kib(game1);
+    BOOST_TEST_MESSAGE("game1 RSS after 10 reloads " << rss_after_10 << " KiB, after " << reloads
+                                                     << ": " << rss_end << " KiB");
+    BOOST_TEST(rss_end - rss_after_10 < 8 * 1024);  // flat: no module or frame left behind
+  }(), 120s);
+  BOOST_TEST(failed == 0u);
+  BOOST_TEST(ok > 1000u);
+  BOOST_TEST((builds == std::set<std::string>{"v1", "v2"}));
+  auto p99 = [](std::vector<double> v) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    return v[v.size() * 99 / 100];
+  };
+  std::vector<double> took;
+  std::istringstream log(ember::test::read_text(cl.log("game1")));
+  for (std::string line; std::getline(log, line);)
+    if (auto at = line.find(") in "); at != std::string::npos && line.find("reloaded module") != std::string::npos)
+      took.push_back(std::stod(line.substr(at + 5)));
+  BOOST_TEST_MESSAGE(ok << " requests, " << failed << " failed; p99 " << p99(quiet_ms)
+                        << " ms between reloads, " << p99(reloading_ms) << " ms during; a reload took "
+                        << p99(took) << " ms (p99 of " << took.size() << ")");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -7,6 +7,7 @@
 // usage: ember-server CONFIG.json NAME
 //        ember-server --check CONFIG.json
 #include <csignal>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -20,6 +21,7 @@
 
 #include "ember/app/host.hpp"
 #include "ember/app/module.hpp"
+#include "ember/codec/json_reader.hpp"
 #include "ember/log.hpp"
 
 namespace {
@@ -57,6 +59,7 @@ class module_server {
   /// Loads the module file again; on success the new build serves the next requests, and
   /// the old one goes when its last request is done. On failure the old one keeps serving.
   void reload() {
+    const auto began = std::chrono::steady_clock::now();
     auto old = current_;
     old->logic().stopping();  // it stashes what must survive
     auto m = ember::app::load_module(host_, path_, old->schema_hash());
@@ -68,9 +71,10 @@ class module_server {
     current_ = std::move(*m);
     host_.replace_table(table_of(current_));
     current_->logic().started();
-    ember::log::info("reloaded module {} (generation {}); requests already running finish on "
-                     "generation {}",
-                     path_.string(), current_->generation(), old->generation());
+    const auto took = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began);
+    ember::log::info("reloaded module {} (generation {}) in {:.1f} ms; requests already running "
+                     "finish on generation {}",
+                     path_.string(), current_->generation(), took.count(), old->generation());
   }
 
   /// Re-reads the game data; on failure the data in use stays.
@@ -97,6 +101,10 @@ class module_server {
   fs::path path_;
   std::shared_ptr<loaded_module> current_;
 };
+
+// The host owns the per-thread JSON parser: a module that decoded JSON with a thread_local
+// of its own could not be unmapped until the thread ends (its destructor is registered).
+[[maybe_unused]] auto* const host_json_parser = &ember::codec::json::thread_parser;
 
 int run(const ember::app::cluster_config& config, const fs::path& config_file,
         const std::string& name) {
