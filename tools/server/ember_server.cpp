@@ -19,6 +19,7 @@
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 
+#include "ember/app/admin.hpp"
 #include "ember/app/host.hpp"
 #include "ember/app/module.hpp"
 #include "ember/codec/json_reader.hpp"
@@ -58,7 +59,8 @@ class module_server {
 
   /// Loads the module file again; on success the new build serves the next requests, and
   /// the old one goes when its last request is done. On failure the old one keeps serving.
-  void reload() {
+  /// Returns "" or why the new build was refused.
+  std::string reload() {
     const auto began = std::chrono::steady_clock::now();
     auto old = current_;
     old->logic().stopping();  // it stashes what must survive
@@ -66,7 +68,7 @@ class module_server {
     if (!m) {
       ember::log::error("reload refused, the running module keeps serving: {}", m.error().message);
       old->logic().started();
-      return;
+      return m.error().message;
     }
     current_ = std::move(*m);
     host_.replace_table(table_of(current_));
@@ -75,15 +77,20 @@ class module_server {
     ember::log::info("reloaded module {} (generation {}) in {:.1f} ms; requests already running "
                      "finish on generation {}",
                      path_.string(), current_->generation(), took.count(), old->generation());
+    return {};
   }
 
-  /// Re-reads the game data; on failure the data in use stays.
-  void reload_data() {
-    if (auto why = current_->logic().reload_data(); !why.empty())
+  /// Re-reads the game data; on failure the data in use stays. Returns "" or why.
+  std::string reload_data() {
+    auto why = current_->logic().reload_data();
+    if (!why.empty())
       ember::log::error("data reload refused, the data in use stays: {}", why);
     else
       ember::log::info("data reloaded");
+    return why;
   }
+
+  std::string version() const { return "generation " + std::to_string(current_->generation()); }
 
   void stop() {
     if (current_) current_->logic().stopping();
@@ -126,7 +133,7 @@ int run(const ember::app::cluster_config& config, const fs::path& config_file,
   std::function<void()> wait_reload = [&] {
     reloads.async_wait([&](std::error_code ec, int) {
       if (ec) return;
-      modules.reload();
+      (void)modules.reload();
       wait_reload();
     });
   };
@@ -135,20 +142,35 @@ int run(const ember::app::cluster_config& config, const fs::path& config_file,
   std::function<void()> wait_data = [&] {
     data_reloads.async_wait([&](std::error_code ec, int) {
       if (ec) return;
-      modules.reload_data();
+      (void)modules.reload_data();
       wait_data();
     });
   };
   wait_data();
   asio::signal_set stops(io, SIGINT, SIGTERM);
-  stops.async_wait([&](std::error_code ec, int) {
-    if (ec) return;
+  std::unique_ptr<ember::app::admin_link> admin;
+  bool stopping = false;
+  auto stop = [&] {
+    if (std::exchange(stopping, true)) return;
     ember::log::info("stopping");
     reloads.cancel();
     data_reloads.cancel();
+    stops.cancel();
     modules.stop();
-    asio::co_spawn(io, host.stop(), [&](std::exception_ptr) { io.stop(); });
+    asio::co_spawn(io, host.stop(), [&](std::exception_ptr) {
+      admin.reset();
+      io.stop();
+    });
+  };
+  stops.async_wait([&](std::error_code ec, int) {
+    if (!ec) stop();
   });
+  // The master, if the config has one: status, reloads and stop from its admin API.
+  admin = std::make_unique<ember::app::admin_link>(
+      host, ember::app::admin_hooks{[&] { return modules.reload(); },
+                                    [&] { return modules.reload_data(); },
+                                    [&] { asio::post(io, stop); },
+                                    [&] { return modules.version(); }});
   io.run();
   return EXIT_SUCCESS;
 }

@@ -1,0 +1,133 @@
+// ember: a server's link to the master (config.json's `master.rootport`): it registers there
+// like any node (name, type, the cluster secret), reconnects by itself when the master comes
+// back, and answers the master's admin requests: status, reload of logic or data, stop. A
+// server runs the same with or without a master; the game never waits on it.
+#pragma once
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "ember/app/host.hpp"
+#include "ember/cluster/node.hpp"
+#include "ember/cluster/route_wire.hpp"
+#include "ember/codec/json_writer.hpp"
+
+namespace ember::app {
+
+/// Admin requests from the master to a server (ember's reserved ids).
+enum class admin_call : std::uint16_t {
+  status = 0xff20,  ///< empty; reply: a JSON object (see `admin_link::status_json`)
+  reload = 0xff21,  ///< u8 what (1 logic, 2 data); reply: JSON {"ok": bool, "message": str}
+  stop = 0xff22,    ///< empty; reply: empty, then the server stops gracefully
+};
+
+/// What a server does for the master's admin requests (set by whoever runs the module).
+struct admin_hooks {
+  /// Reloads the handler module; returns "" or why it was refused.
+  std::function<std::string()> reload_logic;
+  /// Re-reads the game data; returns "" or why it was refused.
+  std::function<std::string()> reload_data;
+  /// Stops the server gracefully.
+  std::function<void()> stop;
+  /// Which build of the module serves (e.g. its generation).
+  std::function<std::string()> module_version;
+};
+
+/// The link to the master; does nothing when the config has no `master.rootport`.
+class admin_link {
+ public:
+  admin_link(host& h, admin_hooks hooks) : host_(h), hooks_(std::move(hooks)) {
+    const auto& m = h.config().master;
+    if (!m || !m->rootport) return;
+    cluster::node_options o;
+    o.name = h.self().name;
+    o.type = h.self().type;
+    o.secret = h.config().secret;
+    o.root_host = m->host;
+    o.root_port = *m->rootport;
+    o.root_name = "master";
+    o.max_backoff = std::chrono::milliseconds(5'000);
+    node_ = std::make_unique<cluster::node_connector>(h.context().get_executor(), o);
+    node_->on_connected([this](const cluster::node_connector::link_ptr& l) { serve(l); });
+    node_->start();
+  }
+  admin_link(const admin_link&) = delete;
+  admin_link& operator=(const admin_link&) = delete;
+
+  /// True while linked to the master.
+  bool connected() const noexcept { return node_ && node_->connected(); }
+
+  /// This server's status, as the master's admin API shows it.
+  std::string status_json() const {
+    using namespace std::chrono;
+    buffer out;
+    codec::json_writer w(out);
+    auto field = [&](std::string_view k, std::uint64_t v) { w.key(k), w.value_uint(v); };
+    w.begin_object();
+    w.key("name"), w.value_string(host_.self().name);
+    w.key("type"), w.value_string(host_.self().type);
+    field("pid", static_cast<std::uint64_t>(::getpid()));
+    field("uptime_ms", duration_cast<milliseconds>(steady_clock::now() - started_).count());
+    if (auto* c = host_.clients()) {
+      const auto& s = c->stats();
+      field("sessions", c->session_count());
+      field("requests", s.requests);
+      field("failed", s.failed);
+      field("accepted", s.accepted);
+      field("refused", s.refused);
+      field("in_flight", c->in_flight());
+    }
+    if (auto* r = host_.root()) field("children", r->size());
+    if (auto* b = host_.backend()) {
+      field("remote_sessions", b->session_count());
+      field("gateways", b->gateway_count());
+    }
+    if (auto* o = host_.ownership()) field("players_owned", o->size());
+    if (hooks_.module_version) w.key("module"), w.value_string(hooks_.module_version());
+    field("reloads", reloads_);
+    field("reload_failures", reload_failures_);
+    w.end_object();
+    return std::string(reinterpret_cast<const char*>(out.data()), out.size());
+  }
+
+ private:
+  void serve(const cluster::node_connector::link_ptr& l) {
+    l->on_internal_request(std::uint16_t(admin_call::status), [this](cluster::link& from, const wire::frame& f) {
+      const auto body = status_json();
+      from.reply_bytes(std::uint16_t(f.command), f.seq, as_bytes(body));
+    });
+    l->on_internal_request(std::uint16_t(admin_call::reload), [this](cluster::link& from, const wire::frame& f) {
+      cluster::route::reader r(f.body);
+      const auto what = r.u8();
+      const auto& hook = what == 2 ? hooks_.reload_data : hooks_.reload_logic;
+      std::string why = hook ? hook() : std::string("this server cannot reload that");
+      ++(why.empty() ? reloads_ : reload_failures_);
+      buffer body;
+      codec::json_writer w(body);
+      w.begin_object();
+      w.key("ok"), w.value_bool(why.empty());
+      w.key("message"), w.value_string(why.empty() ? "reloaded" : why);
+      w.end_object();
+      from.reply_bytes(std::uint16_t(f.command), f.seq, body.view());
+    });
+    l->on_internal_request(std::uint16_t(admin_call::stop), [this](cluster::link& from, const wire::frame& f) {
+      from.reply_bytes(std::uint16_t(f.command), f.seq, {});
+      if (hooks_.stop) hooks_.stop();
+    });
+  }
+
+  host& host_;
+  admin_hooks hooks_;
+  std::unique_ptr<cluster::node_connector> node_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::uint64_t reloads_ = 0, reload_failures_ = 0;
+};
+
+}  // namespace ember::app
