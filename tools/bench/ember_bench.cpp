@@ -2,7 +2,8 @@
 // echo requests in flight each for a duration after a warm-up, then print throughput, latency
 // percentiles (from a log-linear histogram) and errors by kind; --json for machines.
 // With --server-pid it also reports the server's CPU time per request (/proc/PID/stat), the
-// figure a load generator that is itself the bottleneck cannot hide.
+// figure a load generator that is itself the bottleneck cannot hide; given several times (a
+// gateway and the backends behind it), their sum and each process's share.
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -41,7 +42,7 @@ struct settings {
   double warmup = 1;
   std::string framing = "native";
   int threads = 1;
-  int server_pid = 0;
+  std::vector<int> server_pids;
   bool json = false;
   bool quiet = false;
   int idle = 0;
@@ -135,8 +136,8 @@ long resident_bytes(int pid) {
 
 /// Idle mode: opens sessions and holds them, reporting what each costs the server.
 int run_idle(const settings& s) {
-  if (!s.server_pid) {
-    std::fprintf(stderr, "--idle needs --server-pid (a local server whose memory to read)\n");
+  if (s.server_pids.size() != 1) {
+    std::fprintf(stderr, "--idle needs one --server-pid (a local server whose memory to read)\n");
     return 2;
   }
   rlimit files{};  // every session is a descriptor here too
@@ -163,10 +164,10 @@ int run_idle(const settings& s) {
   asio::co_spawn(io, [&]() -> asio::awaitable<void> {
     co_await open(100);  // warm-up: one-time allocations of the server are not counted
     co_await settle();
-    before = resident_bytes(s.server_pid);
+    before = resident_bytes(s.server_pids[0]);
     co_await open(s.idle);
     co_await settle();
-    after = resident_bytes(s.server_pid);
+    after = resident_bytes(s.server_pids[0]);
     for (auto& c : sessions) c->close();
   }, [&](std::exception_ptr e) {
     io.stop();
@@ -199,7 +200,8 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", s.warmup, "seconds before measuring")->check(CLI::Range(0.0, 600.0));
   app.add_option("--framing", s.framing, "native or firefly")->check(CLI::IsMember({"native", "firefly"}));
   app.add_option("-t,--threads", s.threads, "io threads of the load generator")->check(CLI::Range(1, 64));
-  app.add_option("--server-pid", s.server_pid, "report this local server's CPU time per request");
+  app.add_option("--server-pid", s.server_pids, "report this local server's CPU time per request "
+                 "(repeat it for several processes: their sum and each one's)");
   app.add_flag("--json", s.json, "print the summary as JSON");
   app.add_option("--idle", s.idle, "idle mode: open N sessions, hold them, report the server's "
                  "memory per session (needs --server-pid)")->check(CLI::Range(1, 1000000));
@@ -244,13 +246,16 @@ int main(int argc, char** argv) {
     }
   };
   progress("warm-up", s.warmup);
-  double cpu0 = s.server_pid ? cpu_seconds(s.server_pid) : 0;
+  std::vector<double> cpu0;
+  for (int pid : s.server_pids) cpu0.push_back(cpu_seconds(pid));
   auto t0 = clock_type::now();
   st.measuring = true;
   progress("measure", s.duration);
   st.measuring = false;
   double elapsed = std::chrono::duration<double>(clock_type::now() - t0).count();
-  double cpu1 = s.server_pid ? cpu_seconds(s.server_pid) : 0;
+  std::vector<double> cpu_each;  // CPU µs per request of each server process
+  for (std::size_t i = 0; i < s.server_pids.size(); ++i)
+    cpu_each.push_back(cpu_seconds(s.server_pids[i]) - cpu0[i]);
   st.stop = true;
   for (auto& th : threads) th.join();
   if (!s.quiet) std::fputs("\n", stderr);
@@ -266,22 +271,34 @@ int main(int argc, char** argv) {
   for (auto& [k, v] : all.errors) error_count += v;
   double rps = double(all.ok) / elapsed;
   auto us = [&](double q) { return double(all.latency.quantile(q)) / 1000.0; };
-  double cpu_us = (s.server_pid && all.ok) ? (cpu1 - cpu0) * 1e6 / double(all.ok) : -1;
+  double cpu_us = (!cpu_each.empty() && all.ok) ? 0 : -1;
+  for (auto& c : cpu_each) {
+    c = all.ok ? c * 1e6 / double(all.ok) : -1;
+    if (cpu_us >= 0) cpu_us += c;
+  }
+  std::string each_json, each_text;
+  for (double c : cpu_each) {
+    each_json += fmt::format("{}{:.3f}", each_json.empty() ? "" : ",", c);
+    each_text += fmt::format("{}{:.2f}", each_text.empty() ? "" : " + ", c);
+  }
   if (s.json) {
     std::string errors;
     for (auto& [k, v] : all.errors) errors += fmt::format("{}\"{}\":{}", errors.empty() ? "" : ",", k, v);
     fmt::print("{{\"connections\":{},\"depth\":{},\"payload\":{},\"framing\":\"{}\",\"seconds\":{:.3f},"
                "\"requests\":{},\"rps\":{:.1f},\"p50_us\":{:.1f},\"p90_us\":{:.1f},\"p99_us\":{:.1f},"
-               "\"p999_us\":{:.1f},\"max_us\":{:.1f},\"server_cpu_us_per_request\":{:.3f},\"errors\":{{{}}}}}\n",
+               "\"p999_us\":{:.1f},\"max_us\":{:.1f},\"server_cpu_us_per_request\":{:.3f},"
+               "\"server_cpu_us_per_request_each\":[{}],\"errors\":{{{}}}}}\n",
                s.connections, s.depth, s.payload, s.framing, elapsed, all.ok, rps, us(0.5), us(0.9),
-               us(0.99), us(0.999), double(all.latency.max()) / 1000.0, cpu_us, errors);
+               us(0.99), us(0.999), double(all.latency.max()) / 1000.0, cpu_us, each_json, errors);
   } else {
     fmt::print("{} connections x {} in flight, {} B payload, {} framing, {:.1f} s\n", s.connections,
                s.depth, s.payload, s.framing, elapsed);
     fmt::print("requests  {} ({:.0f}/s)\n", all.ok, rps);
     fmt::print("latency   p50 {:.1f} us  p90 {:.1f} us  p99 {:.1f} us  p99.9 {:.1f} us  max {:.1f} us\n",
                us(0.5), us(0.9), us(0.99), us(0.999), double(all.latency.max()) / 1000.0);
-    if (cpu_us >= 0) fmt::print("server    {:.2f} us CPU per request\n", cpu_us);
+    if (cpu_us >= 0)
+      fmt::print("server    {:.2f} us CPU per request{}\n", cpu_us,
+                 cpu_each.size() > 1 ? " (" + each_text + ")" : std::string());
     fmt::print("errors    {}\n", error_count);
     for (auto& [k, v] : all.errors) fmt::print("  {:>8}  {}\n", v, k);
   }
