@@ -373,6 +373,16 @@ BOOST_AUTO_TEST_CASE(a_stopped_game_times_out_within_the_deadline_and_recovers) 
     BOOST_TEST_MESSAGE("timed out after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
     BOOST_TEST((took >= call_timeout));
     BOOST_TEST((took < call_timeout + 100ms));
+    // An overlapping command (forwarded without a coroutine) ends the same way.
+    const auto sent2 = std::chrono::steady_clock::now();
+    world::echo_request ping;
+    ping.payload = std::vector<std::byte>{std::byte{1}};
+    auto e = co_await p.stub.echo(ping, {std::chrono::milliseconds(10'000)});
+    const auto took2 = std::chrono::steady_clock::now() - sent2;
+    BOOST_REQUIRE(!e.has_value());
+    BOOST_TEST(e.error().status == static_cast<std::uint16_t>(ember::status::timeout));
+    BOOST_TEST((took2 >= call_timeout - 10ms));
+    BOOST_TEST((took2 < call_timeout + 100ms));
     cl.procs[who.server].signal(SIGCONT);
     BOOST_TEST(co_await eventually([&] { return false; }, 200ms) == false);
     auto again = co_await p.stub.whoami({});

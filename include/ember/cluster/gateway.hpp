@@ -72,7 +72,8 @@ class gateway {
       e.ordered = c.ordered;
       e.name = c.name;
       e.handler = state_.get();
-      e.start = &state::start_forward;
+      e.start = &state::start_forward;  // ordered, or Firefly: through the session's queue
+      e.hand_off = &state::hand_off;    // overlapping: no coroutine
       table.add_entry(e);
     }
   }
@@ -102,6 +103,23 @@ class gateway {
     static asio::awaitable<void> start_forward(void* self, const request_info& info,
                                                bytes_view body, std::error_code&) {
       return static_cast<state*>(self)->forward(info, body);
+    }
+
+    static void hand_off(void* self, request_info&& info, bytes_view body) {
+      auto& st = *static_cast<state*>(self);
+      auto& s = *info.owner;
+      const auto& r = st.routes.at(static_cast<std::uint16_t>(info.command));
+      auto target = st.pick(s, r);
+      if (!target) {
+        ++st.unavailable;
+        info.out->end_request(info, std::make_exception_ptr(game_error(
+                                        status::unavailable, "no " + r.type + " server is available")));
+        return;
+      }
+      ++st.forwarded;
+      route::envelope env{s.id(), s.user().value_or(0), s.push_encoding()};
+      target->forward_now(static_cast<std::uint16_t>(info.command), env, body, std::move(info),
+                          st.options.call_timeout);
     }
 
     asio::awaitable<void> forward(const request_info& info, bytes_view body) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -103,6 +104,14 @@ class link final : public std::enable_shared_from_this<link>,
                                                  const route::envelope& env, bytes_view body,
                                                  std::chrono::milliseconds timeout = {});
 
+  /// Forwards a client request and answers it when the reply comes, without a coroutine: the
+  /// reply body (or the failure) goes to `info.out`, then `end_request`. Forwards on one link
+  /// share the deadline `timeout` (the gateway's), so they expire in the order they left.
+  void forward_now(std::uint16_t command, const route::envelope& env, bytes_view body,
+                   request_info&& info, std::chrono::milliseconds timeout);
+  /// Forwarded requests waiting for their reply.
+  std::size_t forwards_in_flight() const noexcept { return forwards_.size(); }
+
   /// Handles requests that arrive with `wire::flag::routed` (forwarded client requests);
   /// without a handler they are refused with `unknown_command`.
   using routed_handler = std::function<void(link&, const wire::frame&)>;
@@ -164,6 +173,10 @@ class link final : public std::enable_shared_from_this<link>,
   void on_request(const wire::frame& f);
   void on_reply(const wire::frame& f, bool is_error);
   std::error_code refuse_when_full() const;
+  bool complete_forward(const wire::frame& f, bool is_error);
+  void end_forward(request_info& info, status code, std::string message);
+  void arm_forward_timer();
+  void expire_forwards();
   template <class WriteBody>
   std::error_code append(wire::frame_kind kind, std::uint16_t command, std::uint32_t seq,
                          std::uint8_t flags, WriteBody&& write_body);
@@ -176,6 +189,15 @@ class link final : public std::enable_shared_from_this<link>,
   std::unordered_map<std::uint16_t, notify_handler> notifies_;
   routed_handler routed_;
   std::unordered_map<std::uint16_t, routed_handler> internal_;
+  struct pending_forward {
+    std::uint32_t seq;
+    std::chrono::steady_clock::time_point deadline;
+    request_info info;
+    bool done = false;
+  };
+  std::deque<pending_forward> forwards_;  // in sending order: by seq, and by deadline
+  asio::steady_timer forward_timer_;
+  bool forward_timer_armed_ = false;
   std::vector<std::function<void(std::error_code)>> on_close_;
   std::string remote_;
   std::uint64_t id_;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <exception>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -36,6 +37,12 @@ struct request_info {
 class responder {
  public:
   virtual void reply_body(const request_info& req, const body_writer& body) = 0;
+  /// Ends a request that an entry's `hand_off` took: its error frame if `error` is set (after
+  /// `reply_body`, pass none). Transports that never hand requests off ignore it.
+  virtual void end_request(const request_info& req, std::exception_ptr error) {
+    (void)req;
+    (void)error;
+  }
 
  protected:
   ~responder() = default;
@@ -53,6 +60,10 @@ struct command_entry {
   /// and sends its reply; on a decode failure sets `ec` and returns an invalid awaitable.
   asio::awaitable<void> (*start)(void* handler, const request_info& info, bytes_view body,
                                  std::error_code& ec) = nullptr;
+  /// Optional, for requests that need no coroutine (the gateway's forwarding): takes the
+  /// request and answers it later through `info.out` (`reply_body`, then `end_request`).
+  /// Used for overlapping requests on the native framing; others go through `start`.
+  void (*hand_off)(void* handler, request_info&& info, bytes_view body) = nullptr;
 };
 
 /// Command id -> typed handler call, filled by the generated `register_commands`.

@@ -37,6 +37,7 @@ inline link::link(asio::ip::tcp::socket socket, peer_info peer, link_options opt
       peer_(std::move(peer)),
       options_(options),
       commands_(std::move(commands)),
+      forward_timer_(socket_.get_executor()),
       remote_(detail::address_of(socket_)),
       id_(detail::next_link_id()),
       name_hash_(cluster::name_hash(peer_.name)) {
@@ -69,6 +70,11 @@ inline void link::close(std::error_code why) {
   output_.pending().clear();
   // Every call in flight ends now: the peer that would answer it is gone.
   calls_.fail_all(unavailable_failure("link to " + peer_.name + " closed"));
+  forward_timer_.cancel();
+  auto forwards = std::move(forwards_);
+  forwards_.clear();
+  for (auto& p : forwards)
+    if (!p.done) end_forward(p.info, status::unavailable, peer_.name + " went away");
   auto callbacks = std::move(on_close_);
   on_close_.clear();
   for (auto& f : callbacks) f(why);
@@ -273,7 +279,76 @@ inline void link::on_request(const wire::frame& f) {
 
 inline void link::on_reply(const wire::frame& f, bool is_error) {
   const auto enc = (f.flags & wire::flag::json) ? codec::encoding::json : codec::encoding::binary;
-  calls_.complete(f.seq, f.body, enc, is_error);  // a reply nobody waits for any more is dropped
+  if (calls_.complete(f.seq, f.body, enc, is_error)) return;
+  (void)complete_forward(f, is_error);  // a reply nobody waits for any more is dropped
+}
+
+inline void link::forward_now(std::uint16_t command, const route::envelope& env, bytes_view body,
+                              request_info&& info, std::chrono::milliseconds timeout) {
+  if (!open_) return end_forward(info, status::unavailable, peer_.name + " is not linked");
+  if (queued_bytes() >= options_.max_queue)
+    return end_forward(info, status::overloaded, "link queue to " + peer_.name + " full");
+  const std::uint32_t seq = calls_.next_seq();
+  const std::uint8_t flags =
+      wire::flag::routed | (info.encoding == codec::encoding::json ? wire::flag::json : 0);
+  if (append(wire::frame_kind::request, command, seq, flags, [&](buffer& b) {
+        route::write_envelope(b, env);
+        b.append(body);
+      }))
+    return end_forward(info, status::internal_error, "request larger than the link's frame limit");
+  schedule_flush();
+  forwards_.push_back(pending_forward{seq, std::chrono::steady_clock::now() + timeout,
+                                      std::move(info), false});
+  arm_forward_timer();
+}
+
+inline bool link::complete_forward(const wire::frame& f, bool is_error) {
+  auto it = std::lower_bound(forwards_.begin(), forwards_.end(), f.seq,
+                             [](const pending_forward& p, std::uint32_t s) { return p.seq < s; });
+  if (it == forwards_.end() || it->seq != f.seq || it->done) return false;
+  it->done = true;
+  request_info info = std::move(it->info);
+  while (!forwards_.empty() && forwards_.front().done) forwards_.pop_front();
+  if (is_error) {
+    codec::error_body e;
+    if (codec::decode(f.body, codec::encoding::binary, e))
+      e = {static_cast<std::uint16_t>(status::internal_error), "undecodable error from " + peer_.name};
+    info.out->end_request(info, std::make_exception_ptr(game_error(e.status, std::move(e.message))));
+    return true;
+  }
+  // The body is already in the client's encoding: copied as it is.
+  info.out->reply_body(info, body_writer::raw(&f.body, [](const void* p, buffer& out, codec::encoding) {
+                         out.append(*static_cast<const bytes_view*>(p));
+                       }));
+  info.out->end_request(info, nullptr);
+  return true;
+}
+
+inline void link::end_forward(request_info& info, status code, std::string message) {
+  info.out->end_request(info, std::make_exception_ptr(game_error(code, std::move(message))));
+}
+
+// One timer per link, at the oldest forward's deadline: forwards cost no timer of their own.
+inline void link::arm_forward_timer() {
+  if (forward_timer_armed_ || forwards_.empty()) return;
+  forward_timer_armed_ = true;
+  forward_timer_.expires_at(forwards_.front().deadline);
+  forward_timer_.async_wait([w = weak_from_this()](std::error_code ec) {
+    auto self = w.lock();
+    if (!self) return;
+    self->forward_timer_armed_ = false;
+    if (!ec && self->open_) self->expire_forwards();
+  });
+}
+
+inline void link::expire_forwards() {
+  const auto now = std::chrono::steady_clock::now();
+  while (!forwards_.empty() && (forwards_.front().done || forwards_.front().deadline <= now)) {
+    auto p = std::move(forwards_.front());
+    forwards_.pop_front();
+    if (!p.done) end_forward(p.info, status::timeout, peer_.name + " did not answer in time");
+  }
+  arm_forward_timer();
 }
 
 // link_session's members that need the whole link.

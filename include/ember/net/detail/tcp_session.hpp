@@ -67,6 +67,9 @@ class tcp_session final : public session,
 
   // ember::responder
   void reply_body(const request_info& req, const body_writer& body) override;
+  void end_request(const request_info& req, std::exception_ptr error) override {
+    finish_request(req, error);
+  }
 
   /// Queues a push whose body is already encoded in `enc` (broadcasts encode once).
   void push_encoded(std::uint16_t push_id, codec::encoding enc, bytes_view body);

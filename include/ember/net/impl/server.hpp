@@ -188,6 +188,12 @@ inline bool tcp_session::on_request(const wire::frame& f) {
     return state_ == state::open;
   }
   request_info info{shared_from_this(), this, seq, f.command, enc, table};
+  if (entry->hand_off && native_ && !entry->ordered) {
+    ++in_flight_;
+    ++srv_.in_flight_;
+    entry->hand_off(entry->handler, std::move(info), f.body);
+    return state_ == state::open;
+  }
   std::error_code ec;
   asio::awaitable<void> work = entry->start(entry->handler, info, f.body, ec);
   if (ec) {
