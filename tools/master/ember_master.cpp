@@ -1,0 +1,80 @@
+// ember-master: the process supervisor of a cluster. Starts every server of a config.json
+// as a child process (`ember-server CONFIG NAME`), roots first; prints each line they write
+// prefixed with the server's name; restarts a server that crashes, with backoff, and gives up
+// on one that keeps crashing; on SIGINT/SIGTERM stops them in order (client-facing servers,
+// then backends, then roots) and prints a summary. See README, "ember-master".
+//
+// usage: ember-master CONFIG.json [--only NAME]... [--server-binary PATH]
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <asio/io_context.hpp>
+
+#include "supervisor.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/// ember-server beside this program if it is there (an installed tree), else from PATH.
+std::string default_server_program() {
+  std::error_code ec;
+  const auto self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const auto beside = self.parent_path() / "ember-server";
+    if (::access(beside.c_str(), X_OK) == 0) return beside.string();
+  }
+  return "ember-server";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);  // a closed stdout must not kill the master
+  ember::master::options o;
+  double window_s = 30, stop_timeout_s = 10;
+  CLI::App app{"ember-master: runs every server of a cluster's config.json, restarts those "
+               "that crash, stops them in order on SIGINT/SIGTERM"};
+  app.add_option("config", o.config_file, "the cluster's config.json")->required();
+  app.add_option("--only", o.only, "run only this server (repeat for several)")
+      ->allow_extra_args(false);
+  app.add_option("--server-binary", o.program,
+                 "program started as `PROGRAM CONFIG NAME` for every server (default: "
+                 "ember-server)");
+  app.add_option("--max-crashes", o.rules.max_crashes,
+                 "give up on a server after this many crashes within the window (default 5)")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--crash-window", window_s, "the window, in seconds (default 30)")
+      ->check(CLI::Range(0.001, 86400.0));
+  app.add_option("--stop-timeout", stop_timeout_s,
+                 "seconds a server has to stop after SIGTERM before SIGKILL (default 10)")
+      ->check(CLI::Range(0.001, 3600.0));
+  CLI11_PARSE(app, argc, argv);
+  o.rules.window = std::chrono::milliseconds(static_cast<long>(window_s * 1000));
+  o.rules.stop_timeout = std::chrono::milliseconds(static_cast<long>(stop_timeout_s * 1000));
+  if (o.program.empty()) o.program = default_server_program();
+
+  auto config = ember::app::load_config(o.config_file);
+  if (!config) {
+    std::fprintf(stderr, "%s\n", config.error().what().c_str());
+    return 1;
+  }
+  for (const auto& name : o.only) {
+    if (config->find(name)) continue;
+    std::string names;
+    for (const auto& s : config->servers) names += (names.empty() ? "" : ", ") + s.name;
+    std::fprintf(stderr, "--only %s: no server of that name in %s (servers are: %s)\n",
+                 name.c_str(), o.config_file.c_str(), names.c_str());
+    return 2;
+  }
+
+  asio::io_context io(1);
+  ember::master::supervisor master(io, *config, std::move(o));
+  master.start();
+  io.run();
+  return master.exit_code();
+}

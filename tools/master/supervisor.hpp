@@ -1,0 +1,406 @@
+// ember-master's supervisor: runs the servers of a config.json as child processes, prints
+// their output line by line under their names, restarts those that crash (policy.hpp) and
+// stops them in order. Everything happens on one io_context, without threads: a signal_set
+// for SIGCHLD (reaped with waitpid(WNOHANG)), SIGINT and SIGTERM; one stream_descriptor per
+// child's output pipe; a timer per server for backoff.
+#pragma once
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include "ember/app/config.hpp"
+#include "ember/log.hpp"
+#include "policy.hpp"
+
+extern char** environ;
+
+namespace ember::master {
+
+/// What to run and how.
+struct options {
+  std::filesystem::path config_file;
+  std::string program;            ///< run as `PROGRAM CONFIG NAME`; searched in PATH without '/'
+  std::vector<std::string> only;  ///< empty: every server of the config
+  policy rules;
+};
+
+/// "code 1", "signal 11 (SIGSEGV)".
+inline std::string describe_status(int status) {
+  if (WIFEXITED(status)) return fmt::format("code {}", WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    const char* abbrev = sigabbrev_np(WTERMSIG(status));
+    return fmt::format("signal {} (SIG{})", WTERMSIG(status), abbrev ? abbrev : "?");
+  }
+  return fmt::format("status {:#x}", status);
+}
+
+class supervisor {
+ public:
+  static constexpr std::size_t read_chunk = 4096;  ///< bytes read from a child's pipe at once
+  static constexpr std::size_t max_line = 4096;    ///< longer lines are printed in pieces
+
+  supervisor(asio::io_context& io, const app::cluster_config& config, options o)
+      : io_(io), options_(std::move(o)), signals_(io, SIGCHLD, SIGINT, SIGTERM), deadline_(io) {
+    for (const auto* s : start_order(config, options_.only))
+      servers_.push_back(std::make_unique<server>(io, *s));
+  }
+  supervisor(const supervisor&) = delete;
+  supervisor& operator=(const supervisor&) = delete;
+
+  /// Starts every server in start order; io.run() returns once all have ended.
+  void start() {
+    wait_signals();
+    std::string names;
+    for (const auto& s : servers_) names += " " + s->name;
+    say(log::level::info, "starting {} servers of {} with {}:{}", servers_.size(),
+        options_.config_file.string(), options_.program, names);
+    for (auto& s : servers_) launch(*s);
+    starting_ = false;
+    if_nothing_left();
+  }
+
+  /// After io.run(): 0 if every server stopped cleanly (code 0 after SIGTERM, or code 0 on
+  /// its own), else 1.
+  int exit_code() const {
+    for (const auto& s : servers_)
+      if (!s->clean()) return 1;
+    return 0;
+  }
+
+ private:
+  enum class state { running, waiting, exited, gave_up, stopped };
+
+  struct server {
+    server(asio::io_context& io, const app::server_config& c)
+        : name(c.name), r(role_of(c)), timer(io) {}
+    std::string name;
+    role r;
+    state st = state::running;
+    bool alive = false;   ///< a process of this run has not been fully dealt with yet
+    pid_t pid = 0;        ///< while not reaped
+    std::uint64_t run = 0;  ///< which start this is; stale callbacks compare it
+    int status = 0;       ///< wait status of the last exit
+    bool killed = false;  ///< SIGKILL from the master
+    std::shared_ptr<asio::posix::stream_descriptor> pipe;  ///< its stdout and stderr
+    asio::steady_timer timer;  ///< backoff before a restart; linger after an exit
+    crash_record crashes;
+    int restarts = 0;
+    std::string last_exit;  ///< "code 1", "signal 9 (SIGKILL)", "cannot start: ..."
+
+    bool clean() const {
+      return (st == state::stopped || st == state::exited) && !killed && last_exit == "code 0";
+    }
+  };
+
+  // --- output
+
+  /// One write per line, so that lines never mix; a failed write (stdout closed) is ignored.
+  static void write_out(std::string_view bytes) {
+    while (!bytes.empty()) {
+      const auto n = ::write(STDOUT_FILENO, bytes.data(), bytes.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+  }
+
+  /// The master's own lines, prefixed [master], in ember's log format.
+  template <class... Args>
+  void say(log::level lv, fmt::format_string<Args...> f, Args&&... args) {
+    fmt::memory_buffer line;
+    fmt::format_to(std::back_inserter(line), "[master] ");
+    log::detail::format_line(line, lv, fmt::format(f, std::forward<Args>(args)...));
+    write_out({line.data(), line.size()});
+  }
+
+  /// A child's line, prefixed [name] ("[name]+" for the rest of a line cut at max_line).
+  static void print_line(const std::string& name, std::string_view text, bool continued) {
+    write_out(fmt::format("[{}]{} {}\n", name, continued ? "+" : "", text));
+  }
+
+  asio::awaitable<void> pump(server& s, std::shared_ptr<asio::posix::stream_descriptor> pipe,
+                             std::uint64_t run) {
+    std::array<char, read_chunk> buf;
+    line_splitter lines(max_line);
+    auto print = [&](std::string_view text, bool continued) { print_line(s.name, text, continued); };
+    std::error_code ec;
+    while (!ec) {
+      const auto n = co_await pipe->async_read_some(
+          asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+      lines.feed({buf.data(), n}, print);
+    }
+    lines.finish(print);
+    if (ec != asio::error::operation_aborted) output_closed(s, run);
+  }
+
+  // --- processes
+
+  void launch(server& s) {
+    s.st = state::running;
+    s.killed = false;
+    ++s.run;
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+      cannot_start(s, std::strerror(errno));
+      return;
+    }
+    const auto config = std::filesystem::absolute(options_.config_file).string();
+    std::vector<std::string> argv{options_.program, config, s.name};
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+
+    posix_spawn_file_actions_t files;
+    posix_spawn_file_actions_init(&files);
+    posix_spawn_file_actions_addopen(&files, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&files, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&files, fds[1], STDERR_FILENO);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    // A process group of its own: a Ctrl-C at the terminal reaches the master alone, which
+    // then stops the servers in order; and the servers outlive a master that dies.
+    posix_spawnattr_setpgroup(&attr, 0);
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr, &none);
+    sigemptyset(&defaults);
+    for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&defaults, sig);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                        POSIX_SPAWN_SETSIGDEF);
+    pid_t pid = 0;
+    const bool search = options_.program.find('/') == std::string::npos;
+    const int rc = search ? posix_spawnp(&pid, args[0], &files, &attr, args.data(), environ)
+                          : posix_spawn(&pid, args[0], &files, &attr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&files);
+    posix_spawnattr_destroy(&attr);
+    ::close(fds[1]);
+    if (rc != 0) {
+      ::close(fds[0]);
+      cannot_start(s, std::strerror(rc));
+      return;
+    }
+    s.alive = true;
+    s.pid = pid;
+    s.pipe = std::make_shared<asio::posix::stream_descriptor>(io_, fds[0]);
+    asio::co_spawn(io_, pump(s, s.pipe, s.run), asio::detached);
+    say(log::level::info, "started {} (pid {}){}", s.name, pid,
+        s.restarts ? fmt::format(", restart {}", s.restarts) : "");
+  }
+
+  void cannot_start(server& s, const char* why) {
+    say(log::level::error, "cannot start {} ({}): {}", s.name, options_.program, why);
+    s.last_exit = fmt::format("cannot start: {}", why);
+    crashed(s);
+  }
+
+  void wait_signals() {
+    signals_.async_wait([this](std::error_code ec, int sig) {
+      if (ec || finished_) return;
+      if (sig == SIGCHLD) reap();
+      else stop(sig);
+      if (!finished_) wait_signals();
+    });
+  }
+
+  void reap() {
+    int status = 0;
+    for (pid_t pid; (pid = ::waitpid(-1, &status, WNOHANG)) > 0;) {
+      for (auto& p : servers_) {
+        server& s = *p;
+        if (s.pid != pid) continue;
+        s.pid = 0;
+        s.status = status;
+        if (!s.pipe) {
+          ended(s);
+          break;
+        }
+        // Its last lines may still be in the pipe: print them before saying it ended.
+        s.timer.expires_after(options_.rules.linger);
+        s.timer.async_wait([this, &s, run = s.run](std::error_code ec) {
+          if (ec || s.run != run || !s.alive) return;
+          ended(s);  // a process it started still holds the pipe: stop reading it
+        });
+        break;
+      }
+    }
+  }
+
+  void output_closed(server& s, std::uint64_t run) {
+    if (s.run != run || !s.alive) return;
+    s.pipe.reset();
+    if (s.pid == 0) ended(s);  // reaped already
+  }
+
+  /// The process of `s` has exited and its output is read.
+  void ended(server& s) {
+    s.alive = false;
+    s.timer.cancel();
+    if (s.pipe) s.pipe->close();
+    s.pipe.reset();
+    s.last_exit = describe_status(s.status);
+    if (stopping_) {
+      s.st = state::stopped;
+      say(s.last_exit == "code 0" && !s.killed ? log::level::info : log::level::warn,
+          "{} stopped: {}", s.name, s.last_exit);
+      if (!finished_) next_tier();
+    } else if (WIFEXITED(s.status) && WEXITSTATUS(s.status) == 0) {
+      s.st = state::exited;
+      say(log::level::info, "{} exited with code 0 on its own; not restarting it", s.name);
+      if_nothing_left();
+    } else {
+      crashed(s);
+    }
+  }
+
+  void crashed(server& s) {
+    const auto delay = s.crashes.crashed(clock::now(), options_.rules);
+    if (!delay) {
+      s.st = state::gave_up;
+      say(log::level::error, "giving up on {}: crashed {} times in {} s; last exit: {}", s.name,
+          s.crashes.recent(), options_.rules.window.count() / 1000.0, s.last_exit);
+      if_nothing_left();
+      return;
+    }
+    s.st = state::waiting;
+    say(log::level::warn, "{} crashed: {}; restarting it in {} ms ({} in {} s; gives up at {})",
+        s.name, s.last_exit, delay->count(),
+        s.crashes.recent() == 1 ? "first crash" : fmt::format("{} crashes", s.crashes.recent()),
+        options_.rules.window.count() / 1000.0, options_.rules.max_crashes);
+    s.timer.expires_after(*delay);
+    s.timer.async_wait([this, &s](std::error_code ec) {
+      if (ec || stopping_ || s.st != state::waiting) return;
+      ++s.restarts;
+      launch(s);
+    });
+  }
+
+  /// Ends the master when no server runs or waits to restart (not while starting them).
+  void if_nothing_left() {
+    if (starting_ || finished_) return;
+    for (const auto& s : servers_)
+      if (s->alive || s->st == state::waiting) return;
+    finish("every server has ended");
+  }
+
+  // --- the ordered stop
+
+  void stop(int sig) {
+    if (stopping_) {
+      say(log::level::warn, "SIG{} again: killing the servers still running (SIGKILL)",
+          sigabbrev_np(sig));
+      killing_ = true;
+      for (auto& s : servers_) kill(*s);
+      return;
+    }
+    stopping_ = true;
+    say(log::level::info, "SIG{}: stopping the servers: client-facing first, then backends, "
+        "then roots", sigabbrev_np(sig));
+    for (auto& s : servers_) {
+      if (s->st != state::waiting) continue;
+      s->timer.cancel();
+      s->st = state::stopped;
+      s->last_exit = "waiting to restart after " + s->last_exit;
+      say(log::level::info, "{} was {}; not restarted", s->name, s->last_exit);
+    }
+    tier_ = -1;
+    next_tier();
+  }
+
+  void kill(server& s) {
+    if (!s.alive || s.pid == 0) return;
+    s.killed = true;
+    ::kill(s.pid, SIGKILL);
+  }
+
+  /// Moves to the next group of the stop order once the current one has stopped.
+  void next_tier() {
+    for (const auto& s : servers_)
+      if (s->alive && (killing_ || static_cast<int>(s->r) == tier_)) return;  // still stopping
+    if (killing_) return finish("killed");
+    deadline_.cancel();
+    while (++tier_ <= static_cast<int>(role::root)) {
+      std::string names;
+      for (auto& s : servers_) {
+        if (!s->alive || static_cast<int>(s->r) != tier_) continue;
+        names += (names.empty() ? "" : ", ") + s->name;
+        if (s->pid) ::kill(s->pid, SIGTERM);
+      }
+      if (names.empty()) continue;
+      say(log::level::info, "stopping {} ({}): SIGTERM", names, describe(static_cast<role>(tier_)));
+      deadline_.expires_after(options_.rules.stop_timeout);
+      deadline_.async_wait([this, tier = tier_](std::error_code ec) {
+        if (ec || tier_ != tier) return;
+        for (auto& s : servers_) {
+          if (!s->alive || static_cast<int>(s->r) != tier) continue;
+          say(log::level::warn, "{} did not stop in {} s: SIGKILL", s->name,
+              options_.rules.stop_timeout.count() / 1000.0);
+          kill(*s);
+        }
+      });
+      return;
+    }
+    finish("stopped");
+  }
+
+  void finish(std::string_view why) {
+    finished_ = true;
+    signals_.cancel();
+    deadline_.cancel();
+    std::size_t width = 6;
+    for (const auto& s : servers_) width = std::max(width, s->name.size());
+    say(log::level::info, "{}; summary:", why);
+    for (const auto& s : servers_) {
+      s->timer.cancel();
+      std::string final_state;
+      switch (s->st) {
+        case state::stopped:
+          final_state = s->alive ? "running" : "stopped, " + s->last_exit;
+          if (s->killed) final_state += " (killed by the master)";
+          break;
+        case state::exited: final_state = "exited on its own, code 0"; break;
+        case state::gave_up: final_state = "given up, last exit " + s->last_exit; break;
+        case state::waiting:
+        case state::running: final_state = "last exit " + s->last_exit; break;
+      }
+      write_out(fmt::format("[master]   {:<{}} {:>3} restart{} {} {}\n", s->name, width,
+                            s->restarts, s->restarts == 1 ? " " : "s", s->clean() ? "ok  " : "FAIL",
+                            final_state));
+    }
+    say(exit_code() == 0 ? log::level::info : log::level::warn, "exit status {}", exit_code());
+  }
+
+  asio::io_context& io_;
+  options options_;
+  std::vector<std::unique_ptr<server>> servers_;  ///< in start order
+  asio::signal_set signals_;
+  asio::steady_timer deadline_;  ///< of the group being stopped
+  bool starting_ = true;
+  bool stopping_ = false;
+  bool killing_ = false;  ///< a second signal: everything got SIGKILL
+  bool finished_ = false;
+  int tier_ = -1;  ///< the group being stopped (a `role`)
+};
+
+}  // namespace ember::master

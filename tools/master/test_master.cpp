@@ -1,0 +1,498 @@
+// ember-master with real processes: the example cluster (gate, net1, net2, game1, game2, each
+// a world_server) on ports of its own under the master, clients of ours on the net servers.
+// Every wait is bounded.
+//
+// usage: test_master -- EMBER_MASTER WORLD_SERVER
+#define BOOST_TEST_MODULE ember-master
+#include <boost/test/results_collector.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+
+#include "../../tests/support/process.hpp"
+#include "../../tests/support/run.hpp"
+#include "ember/net/client.hpp"
+#include "world_client.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using ember::test::child_process;
+using clk = std::chrono::steady_clock;
+
+namespace {
+
+std::string master_binary, world_server;  // from the command line (meson passes them)
+
+long ms_since(clk::time_point t) {
+  return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(clk::now() - t).count());
+}
+
+/// A TCP port nobody listens on now (the kernel's choice), kept bound by `hold` if given.
+std::uint16_t free_port(int* hold = nullptr) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), len) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    throw std::runtime_error("no free port");
+  if (hold) {
+    ::listen(fd, 1);
+    *hold = fd;
+  } else {
+    ::close(fd);
+  }
+  return ntohs(a.sin_port);
+}
+
+bool process_exists(pid_t pid) { return ::kill(pid, 0) == 0 || errno != ESRCH; }
+
+/// The lines of `file`.
+std::vector<std::string> lines_of(const fs::path& file) {
+  std::istringstream in(ember::test::read_text(file));
+  std::vector<std::string> out;
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+// A cluster under a master: its own directory, ports, config and master process.
+struct cluster {
+  fs::path dir;
+  std::map<std::string, std::uint16_t> ports;
+  child_process master;
+
+  explicit cluster(const std::string& extra_servers = "") {
+    static std::atomic<int> serial{0};
+    dir = fs::temp_directory_path() / fmt::format("ember-master-{}-{}", getpid(), ++serial);
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    fs::copy(WORLD_DATA_DIR, dir / "data", fs::copy_options::recursive);
+    for (const char* p : {"gate", "net1", "net2", "net1.link", "net2.link"}) ports[p] = free_port();
+    std::ofstream(dir / "config.json") << fmt::format(R"({{
+  "secret": "test-secret-of-this-cluster",
+  "defaults": {{ "call_timeout_ms": 1000, "log": {{ "level": "info" }} }},
+  "servers": {{
+    "gate": {{ "rootport": {} }},
+    "net1": {{ "type": "net", "netport": {}, "rootport": {}, "remoteport": [{{ "rootname": "gate" }}] }},
+    "net2": {{ "type": "net", "netport": {}, "rootport": {}, "remoteport": [{{ "rootname": "gate" }}] }},
+    "game1": {{ "type": "game", "remoteport": [{{ "rootname": "gate" }}, {{ "rootname": "net1" }}, {{ "rootname": "net2" }}] }},
+    "game2": {{ "type": "game", "remoteport": [{{ "rootname": "gate" }}, {{ "rootname": "net1" }}, {{ "rootname": "net2" }}] }}{}
+  }}
+}}
+)", ports["gate"], ports["net1"], ports["net1.link"], ports["net2"], ports["net2.link"], extra_servers);
+  }
+  ~cluster() {
+    if (master.running()) {
+      master.signal(SIGCONT);
+      master.signal(SIGTERM);  // it stops its servers
+      if (master.wait_exit(20s) == -1) master.kill_now();
+    }
+    // Servers that outlived their master are our children now (subreaper): end them.
+    for (pid_t p : all_pids()) {
+      int status = 0;
+      if (::waitpid(p, &status, WNOHANG) != 0) continue;  // not ours, or reaped just now
+      ::kill(p, SIGKILL);
+      ::waitpid(p, &status, 0);
+    }
+    if (std::getenv("EMBER_KEEP_LOGS")) return;
+    if (boost::unit_test::results_collector.results(
+            boost::unit_test::framework::current_test_case().p_id).passed())
+      fs::remove_all(dir);
+    else
+      BOOST_TEST_MESSAGE("logs kept in " << dir);
+  }
+
+  fs::path log() const { return dir / "master.log"; }
+
+  void start_master(std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv{master_binary, (dir / "config.json").string(),
+                                  "--server-binary", world_server};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    master = child_process(argv, log());
+  }
+
+  /// Lines of the master's output that start with `prefix` and contain `text`.
+  std::size_t count(std::string_view prefix, std::string_view text) const {
+    std::size_t n = 0;
+    for (const auto& l : lines_of(log()))
+      if (l.starts_with(prefix) && l.find(text) != std::string::npos) ++n;
+    return n;
+  }
+  bool wait_for(std::string_view prefix, std::string_view text, std::chrono::milliseconds limit,
+                std::size_t times = 1) const {
+    const auto until = clk::now() + limit;
+    while (count(prefix, text) < times) {
+      if (clk::now() > until) return false;
+      std::this_thread::sleep_for(5ms);
+    }
+    return true;
+  }
+
+  /// The pid of `name`'s latest start, from "started NAME (pid N)"; 0 if none.
+  pid_t pid_of(const std::string& name) const {
+    pid_t pid = 0;
+    const auto key = fmt::format("started {} (pid ", name);
+    for (const auto& l : lines_of(log()))
+      if (auto at = l.find(key); l.starts_with("[master]") && at != std::string::npos)
+        pid = std::stoi(l.substr(at + key.size()));
+    return pid;
+  }
+  /// Every pid the master reported starting.
+  std::vector<pid_t> all_pids() const {
+    std::vector<pid_t> out;
+    for (const auto& l : lines_of(log()))
+      if (auto at = l.find(" (pid "); l.starts_with("[master]") && l.find("started ") != std::string::npos && at != std::string::npos)
+        out.push_back(std::stoi(l.substr(at + 6)));
+    return out;
+  }
+
+  /// `game` has linked to gate, net1 and net2 (`times` times: after restarts).
+  bool game_ready(const std::string& game, std::size_t times = 1,
+                  std::chrono::milliseconds limit = 10s) const {
+    for (const char* root : {"gate", "net1", "net2"})
+      if (!wait_for("[" + game + "] ", fmt::format("linked to root '{}'", root), limit, times))
+        return false;
+    return true;
+  }
+  bool ready() const {
+    return wait_for("[net1] ", "linked to root 'gate'", 10s) &&
+           wait_for("[net2] ", "linked to root 'gate'", 10s) && game_ready("game1") &&
+           game_ready("game2");
+  }
+};
+
+struct player {
+  ember::client c;
+  world::client_stub stub;
+  explicit player(asio::io_context& io) : c(io.get_executor()), stub(c) {}
+  asio::awaitable<void> connect(std::uint16_t port) {
+    auto ec = co_await c.connect("127.0.0.1", port);
+    BOOST_REQUIRE_MESSAGE(!ec, "connect: " << ec.message());
+  }
+};
+
+/// Logs players in on `port` until one is served by `game`; the name it used, or "".
+asio::awaitable<std::string> login_on(asio::io_context& io, std::uint16_t port,
+                                      const std::string& game, int tries,
+                                      std::vector<std::unique_ptr<player>>& keep) {
+  static int serial = 0;
+  for (int i = 0; i < tries; ++i) {
+    auto p = std::make_unique<player>(io);
+    auto ec = co_await p->c.connect("127.0.0.1", port);
+    if (ec) continue;
+    const auto name = fmt::format("p{}-{}", getpid(), ++serial);
+    auto r = co_await p->stub.login({name, "secret"});
+    if (!r) continue;
+    auto w = co_await p->stub.whoami({});
+    keep.push_back(std::move(p));
+    if (w && w->server == game) co_return name;
+  }
+  co_return "";
+}
+
+struct setup {
+  setup() {
+    auto& m = boost::unit_test::framework::master_test_suite();
+    BOOST_REQUIRE_MESSAGE(m.argc == 3, "usage: test_master -- EMBER_MASTER WORLD_SERVER");
+    master_binary = m.argv[1];
+    world_server = m.argv[2];
+    // Servers whose master died are re-parented to us, so that we can reap them.
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    std::signal(SIGPIPE, SIG_IGN);
+  }
+};
+BOOST_TEST_GLOBAL_FIXTURE(setup);
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(the_master_starts_the_cluster_and_a_client_is_served) {
+  cluster cl;
+  const auto t0 = clk::now();
+  cl.start_master();
+  BOOST_REQUIRE(cl.ready());
+  BOOST_TEST_MESSAGE("cluster up and linked " << ms_since(t0) << " ms after the master started");
+  // Roots first: gate is started before the servers that join it.
+  const auto order = lines_of(cl.log());
+  auto started = [&](const std::string& n) {
+    for (std::size_t i = 0; i < order.size(); ++i)
+      if (order[i].find("started " + n + " (pid") != std::string::npos) return i;
+    return order.size();
+  };
+  BOOST_TEST(started("gate") < started("net1"));
+  BOOST_TEST(started("net2") < started("game1"));
+  // Every line is the master's or a server's, under its name.
+  for (const auto& l : order)
+    BOOST_TEST((l.starts_with("[master] ") || l.starts_with("[gate] ") || l.starts_with("[net1] ") ||
+                l.starts_with("[net2] ") || l.starts_with("[game1] ") || l.starts_with("[game2] ")),
+               l);
+  asio::io_context io;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    player a(io), b(io);
+    co_await a.connect(cl.ports["net1"]);
+    co_await b.connect(cl.ports["net2"]);
+    auto who = co_await a.stub.login({"alice", "secret"});
+    BOOST_REQUIRE(who.has_value());
+    BOOST_TEST((who->server == "game1" || who->server == "game2"));
+    BOOST_REQUIRE((co_await b.stub.login({"bob", "secret"})).has_value());
+    auto moved = co_await a.stub.move({3, -4});
+    BOOST_REQUIRE(moved.has_value());
+    BOOST_TEST(moved->x == 3);
+    auto online = co_await b.stub.online({});
+    BOOST_REQUIRE(online.has_value());
+    BOOST_TEST(online->total == 2u);
+  }(), 30s);
+  BOOST_TEST(cl.count("[master] ", "crashed") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_killed_game_is_restarted_and_serves_again_within_two_seconds) {
+  cluster cl;
+  cl.start_master();
+  BOOST_REQUIRE(cl.ready());
+  const pid_t old = cl.pid_of("game1");
+  BOOST_REQUIRE(old > 0);
+  const auto killed = clk::now();
+  ::kill(old, SIGKILL);
+  BOOST_REQUIRE(cl.wait_for("[master] ", "game1 crashed: signal 9 (SIGKILL); restarting it in 100 ms", 5s));
+  BOOST_REQUIRE(cl.wait_for("[master] ", "started game1 (pid", 5s, 2));
+  const long restarted_ms = ms_since(killed);
+  BOOST_REQUIRE(cl.game_ready("game1", 2, 5s));
+  const long linked_ms = ms_since(killed);
+  long served_ms = -1;
+  asio::io_context io;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    std::vector<std::unique_ptr<player>> keep;
+    const auto name = co_await login_on(io, cl.ports["net1"], "game1", 60, keep);
+    BOOST_REQUIRE_MESSAGE(!name.empty(), "no login landed on the restarted game1");
+    served_ms = ms_since(killed);
+  }(), 20s);
+  BOOST_TEST(cl.pid_of("game1") != old);
+  BOOST_TEST_MESSAGE("game1 killed: restarted after " << restarted_ms << " ms, linked to gate, net1 "
+                     "and net2 after " << linked_ms << " ms, served a client after " << served_ms << " ms");
+  std::printf("restart bound: game1 SIGKILLed -> new process %ld ms, relinked %ld ms, serving %ld ms "
+              "(bound 2000 ms)\n", restarted_ms, linked_ms, served_ms);
+  BOOST_TEST(served_ms < 2000);
+  // Only game1 was restarted.
+  BOOST_TEST(cl.count("[master] ", "restart 1") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_server_that_crashes_at_start_is_given_up_while_the_others_serve) {
+  // net3's client port is taken (by us): it exits with code 1 at every start.
+  int taken = -1;
+  const auto port = free_port(&taken);
+  cluster cl(fmt::format(R"(,
+    "net3": {{ "type": "net", "netport": {}, "remoteport": [{{ "rootname": "gate" }}] }})", port));
+  const auto t0 = clk::now();
+  cl.start_master();
+  BOOST_REQUIRE(cl.wait_for("[master] ",
+                            "giving up on net3: crashed 5 times in 30 s; last exit: code 1", 15s));
+  BOOST_TEST_MESSAGE("gave up on net3 after " << ms_since(t0) << " ms");
+  BOOST_TEST(cl.count("[master] ", "started net3 (pid") == 5u);
+  BOOST_TEST(cl.count("[net3] ", "bind: Address already in use") == 5u);
+  for (const char* delay : {"in 100 ms", "in 200 ms", "in 400 ms", "in 800 ms"})
+    BOOST_TEST(cl.count("[master] ", fmt::format("net3 crashed: code 1; restarting it {}", delay)) == 1u, delay);
+  BOOST_REQUIRE(cl.ready());
+  std::this_thread::sleep_for(300ms);
+  BOOST_TEST(cl.count("[master] ", "started net3 (pid") == 5u);  // and no more
+  asio::io_context io;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    player a(io);
+    co_await a.connect(cl.ports["net2"]);
+    BOOST_REQUIRE((co_await a.stub.login({"carol", "secret"})).has_value());
+    BOOST_TEST((co_await a.stub.whoami({})).has_value());
+  }(), 20s);
+  // The others stop cleanly; the summary names net3 and the master's status says it failed.
+  cl.master.signal(SIGTERM);
+  BOOST_TEST(cl.master.wait_exit(20s) == 1);
+  BOOST_TEST(cl.count("[master]   net3 ", "4 restarts FAIL given up, last exit code 1") == 1u);
+  BOOST_TEST(cl.count("[master]   game1 ", "0 restarts ok   stopped, code 0") == 1u);
+  ::close(taken);
+}
+
+BOOST_AUTO_TEST_CASE(a_program_that_cannot_start_is_given_up_and_the_master_ends) {
+  cluster cl;
+  cl.master = child_process({master_binary, (cl.dir / "config.json").string(), "--only", "gate",
+                             "--server-binary", (cl.dir / "no-such-server").string()},
+                            cl.log());
+  BOOST_TEST(cl.master.wait_exit(15s) == 1);
+  BOOST_TEST(cl.count("[master] ", "cannot start gate") == 5u);
+  BOOST_TEST(cl.count("[master] ", "giving up on gate: crashed 5 times in 30 s; last exit: "
+                                   "cannot start: No such file or directory") == 1u);
+  BOOST_TEST(cl.count("[master] ", "every server has ended") == 1u);
+  BOOST_TEST(cl.count("[master] ", "started") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(ctrl_c_stops_nets_then_games_then_gate_and_every_child_is_gone) {
+  cluster cl;
+  cl.start_master();
+  BOOST_REQUIRE(cl.ready());
+  const auto pids = cl.all_pids();
+  BOOST_REQUIRE(pids.size() == 5u);
+  for (pid_t p : pids) BOOST_TEST(process_exists(p));
+  const auto t0 = clk::now();
+  cl.master.signal(SIGINT);
+  BOOST_TEST(cl.master.wait_exit(30s) == 0);
+  BOOST_TEST_MESSAGE("ordered stop took " << ms_since(t0) << " ms");
+  for (pid_t p : pids) BOOST_TEST(!process_exists(p), "pid " << p << " still exists");
+  const auto lines = lines_of(cl.log());
+  auto at = [&](std::string_view prefix, std::string_view text) {
+    for (std::size_t i = 0; i < lines.size(); ++i)
+      if (lines[i].starts_with(prefix) && lines[i].find(text) != std::string::npos) return i;
+    BOOST_ERROR("no line " << prefix << "..." << text);
+    return lines.size();
+  };
+  const auto nets = at("[master] ", "stopping net1, net2 (client-facing): SIGTERM");
+  const auto games = at("[master] ", "stopping game1, game2 (backends): SIGTERM");
+  const auto gate = at("[master] ", "stopping gate (roots): SIGTERM");
+  BOOST_TEST(nets < at("[master] ", "net1 stopped: code 0"));
+  BOOST_TEST(at("[master] ", "net1 stopped: code 0") < games);
+  BOOST_TEST(at("[master] ", "net2 stopped: code 0") < games);
+  BOOST_TEST(games < at("[master] ", "game1 stopped: code 0"));
+  BOOST_TEST(at("[master] ", "game1 stopped: code 0") < gate);
+  BOOST_TEST(at("[master] ", "game2 stopped: code 0") < gate);
+  BOOST_TEST(gate < at("[master] ", "gate stopped: code 0"));
+  // The servers' own lines say the same.
+  BOOST_TEST(at("[net1] ", "stopping") < at("[game1] ", "stopping"));
+  BOOST_TEST(at("[net2] ", "stopping") < at("[game2] ", "stopping"));
+  BOOST_TEST(at("[game1] ", "stopping") < at("[gate] ", "stopping"));
+  BOOST_TEST(at("[game2] ", "stopping") < at("[gate] ", "stopping"));
+  BOOST_TEST(cl.count("[master] ", "exit status 0") == 1u);
+  BOOST_TEST(cl.count("[master]   ", "0 restarts ok   stopped, code 0") == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(a_stalled_master_never_blocks_its_servers) {
+  cluster cl;
+  cl.start_master();
+  BOOST_REQUIRE(cl.ready());
+  cl.master.signal(SIGSTOP);  // nobody reads the servers' pipes now
+  long slowest_ms = 0;
+  int served = 0;
+  asio::io_context io;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    // Each login and each close logs a line or two: far more than a 64 KiB pipe holds.
+    for (int i = 0; i < 1500; ++i) {
+      const auto t = clk::now();
+      player p(io);
+      co_await p.connect(cl.ports[i % 2 ? "net1" : "net2"]);
+      auto r = co_await p.stub.login({fmt::format("stall{}", i), "secret"});
+      BOOST_REQUIRE_MESSAGE(r.has_value(), "login " << i << " failed while the master was stopped");
+      ++served;
+      slowest_ms = std::max(slowest_ms, ms_since(t));
+    }
+  }(), 60s);
+  cl.master.signal(SIGCONT);
+  BOOST_TEST_MESSAGE(served << " logins served while the master was stopped; slowest " << slowest_ms << " ms");
+  BOOST_TEST(slowest_ms < 1000);
+  // Once the master reads again, a server's next line comes after the count of those it
+  // could not write meanwhile.
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 100 && cl.count("[", "log lines dropped (log reader too slow)") == 0; ++i) {
+      player p(io);
+      co_await p.connect(cl.ports[i % 2 ? "net1" : "net2"]);
+      co_await p.stub.login({fmt::format("again{}", i), "secret"});
+      co_await ember::test::sleep(20ms);
+    }
+  }(), 20s);
+  BOOST_TEST(cl.count("[", "log lines dropped (log reader too slow)") >= 1u);
+  for (const auto& l : lines_of(cl.log()))
+    if (l.find("log lines dropped") != std::string::npos) BOOST_TEST_MESSAGE(l);
+}
+
+BOOST_AUTO_TEST_CASE(servers_keep_serving_when_the_master_is_killed) {
+  cluster cl;
+  cl.start_master();
+  BOOST_REQUIRE(cl.ready());
+  const auto pids = cl.all_pids();
+  cl.master.kill_now();  // SIGKILL: no ordered stop, the pipes' reading ends close
+  for (pid_t p : pids) BOOST_TEST(process_exists(p));
+  asio::io_context io;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    // Logins and closes make every server log: the writes fail with EPIPE and are dropped.
+    for (int i = 0; i < 50; ++i) {
+      player p(io);
+      co_await p.connect(cl.ports[i % 2 ? "net1" : "net2"]);
+      auto r = co_await p.stub.login({fmt::format("orphan{}", i), "secret"});
+      BOOST_REQUIRE_MESSAGE(r.has_value(), "login " << i << " failed after the master died");
+      BOOST_REQUIRE((co_await p.stub.whoami({})).has_value());
+    }
+  }(), 30s);
+  for (pid_t p : pids) BOOST_TEST(process_exists(p));
+  // They are ours now (subreaper): each still stops cleanly on SIGTERM.
+  for (pid_t p : pids) ::kill(p, SIGTERM);
+  for (pid_t p : pids) {
+    int status = -1;
+    const auto until = clk::now() + 10s;
+    while (::waitpid(p, &status, WNOHANG) == 0 && clk::now() < until) std::this_thread::sleep_for(5ms);
+    BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0), "pid " << p << " status " << status);
+    if (process_exists(p)) {
+      ::kill(p, SIGKILL);
+      ::waitpid(p, &status, 0);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_server_that_exits_with_code_0_is_not_restarted_and_long_lines_are_split) {
+  cluster cl;
+  const auto script = cl.dir / "solo.sh";
+  std::ofstream(script) << "#!/bin/sh\n"
+                           "echo \"hello from $2\"\n"
+                           "head -c 10000 /dev/zero | tr '\\0' x\n"
+                           "echo\n"
+                           "printf 'no newline at the end'\n";
+  fs::permissions(script, fs::perms::owner_all);
+  std::ofstream(cl.dir / "solo.json") << R"({ "servers": { "solo": {} } })";
+  cl.master = child_process({master_binary, (cl.dir / "solo.json").string(), "--server-binary",
+                             script.string()},
+                            cl.log());
+  BOOST_TEST(cl.master.wait_exit(10s) == 0);
+  const auto lines = lines_of(cl.log());
+  std::vector<std::string> solo;
+  for (const auto& l : lines)
+    if (l.starts_with("[solo]")) solo.push_back(l);
+  BOOST_REQUIRE(solo.size() == 5u);
+  BOOST_TEST(solo[0] == "[solo] hello from solo");
+  BOOST_TEST(solo[1] == "[solo] " + std::string(4096, 'x'));
+  BOOST_TEST(solo[2] == "[solo]+ " + std::string(4096, 'x'));
+  BOOST_TEST(solo[3] == "[solo]+ " + std::string(10000 - 2 * 4096, 'x'));
+  BOOST_TEST(solo[4] == "[solo] no newline at the end");
+  BOOST_TEST(cl.count("[master] ", "solo exited with code 0 on its own; not restarting it") == 1u);
+  BOOST_TEST(cl.count("[master] ", "every server has ended") == 1u);
+  BOOST_TEST(cl.count("[master] ", "started solo") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_server_that_ignores_sigterm_is_killed_after_the_stop_timeout) {
+  cluster cl;
+  const auto script = cl.dir / "stubborn.sh";
+  std::ofstream(script) << "#!/bin/sh\ntrap '' TERM\necho up\nexec sleep 60\n";
+  fs::permissions(script, fs::perms::owner_all);
+  std::ofstream(cl.dir / "stubborn.json") << R"({ "servers": { "stubborn": {} } })";
+  cl.master = child_process({master_binary, (cl.dir / "stubborn.json").string(), "--server-binary",
+                             script.string(), "--stop-timeout", "0.3"},
+                            cl.log());
+  BOOST_REQUIRE(cl.wait_for("[stubborn] ", "up", 5s));
+  const auto pid = cl.pid_of("stubborn");
+  const auto t0 = clk::now();
+  cl.master.signal(SIGTERM);
+  BOOST_TEST(cl.master.wait_exit(5s) == 1);
+  const auto took = ms_since(t0);
+  BOOST_TEST_MESSAGE("stopped in " << took << " ms");
+  BOOST_TEST(took >= 290);  // the stop timeout, give or take a clock tick
+  BOOST_TEST(!process_exists(pid));
+  BOOST_TEST(cl.count("[master] ", "stubborn did not stop in 0.3 s: SIGKILL") == 1u);
+  BOOST_TEST(cl.count("[master] ", "stubborn stopped: signal 9 (SIGKILL)") == 1u);
+  BOOST_TEST(cl.count("[master]   stubborn ", "FAIL stopped, signal 9 (SIGKILL) (killed by the master)") == 1u);
+}

@@ -1,0 +1,267 @@
+// ember-master without processes: log writes that never block on a slow or gone reader
+// (include/ember/log.hpp), the restart policy, the start and stop order, and how a child's
+// output is cut into lines.
+#define BOOST_TEST_MODULE ember-master unit
+#include <boost/test/unit_test.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "ember/log.hpp"
+#include "policy.hpp"
+#include "supervisor.hpp"
+
+using namespace std::chrono_literals;
+namespace lg = ember::log;
+
+namespace {
+
+/// Points standard error at `fd` for the life of the object (the logger looks at it again),
+/// then puts the test's own back.
+struct stderr_to {
+  int saved = ::dup(STDERR_FILENO);
+  explicit stderr_to(int fd) {
+    ::dup2(fd, STDERR_FILENO);
+    reset_logger();
+  }
+  ~stderr_to() {
+    ::dup2(saved, STDERR_FILENO);
+    ::close(saved);
+    reset_logger();
+  }
+  static void reset_logger() {
+    auto& s = lg::detail::global();
+    s.out = lg::detail::sink::unknown;
+    s.dropped = 0;
+    s.cut = false;
+  }
+};
+
+/// Everything readable on `fd` now, without waiting.
+std::string drain(int fd) {
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  std::string all;
+  char buf[65536];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) all.append(buf, static_cast<std::size_t>(n));
+  return all;
+}
+
+std::size_t lines_in(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
+
+/// Logs `n` lines of about 150 bytes; the longest single call, in microseconds.
+long fill(int n) {
+  const std::string pad(100, 'x');
+  long slowest = 0;
+  for (int i = 0; i < n; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    lg::info("line {} {}", i, pad);
+    slowest = std::max<long>(slowest, std::chrono::duration_cast<std::chrono::microseconds>(
+                                          std::chrono::steady_clock::now() - t0).count());
+  }
+  return slowest;
+}
+
+/// What a reader that woke up finds: the lines written, then the report and the next line.
+void check_drops_reported(int reader, int logged) {
+  const auto got = drain(reader);
+  const auto dropped = lg::dropped_lines();
+  BOOST_TEST_MESSAGE(lines_in(got) << " lines written, " << dropped << " dropped");
+  BOOST_TEST(dropped > 0u);
+  BOOST_TEST(lines_in(got) + dropped == static_cast<std::size_t>(logged));
+  lg::info("the reader is back");
+  const auto after = drain(reader);
+  BOOST_TEST(lines_in(after) == 2u, after);
+  BOOST_TEST(after.find(fmt::format("warn  {} log lines dropped (log reader too slow)\n", dropped)) <
+             after.find("the reader is back"), after);
+  BOOST_TEST(lg::dropped_lines() == 0u);
+  lg::info("and once only");
+  const auto third = drain(reader);
+  BOOST_TEST(third.find("dropped") == std::string::npos, third);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(log_writes)
+
+BOOST_AUTO_TEST_CASE(a_pipe_nobody_reads_drops_lines_and_reports_them_when_drained) {
+  int p[2];
+  BOOST_REQUIRE(::pipe(p) == 0);
+  {
+    stderr_to redirect(p[1]);
+    const auto t0 = std::chrono::steady_clock::now();
+    const long slowest_us = fill(5000);  // ~750 KB into a 64 KiB pipe
+    const auto took = std::chrono::steady_clock::now() - t0;
+    BOOST_TEST_MESSAGE("5000 lines logged in "
+                       << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                       << " ms; slowest call " << slowest_us << " us");
+    BOOST_TEST((took < 2s));
+    BOOST_TEST(slowest_us < 100'000);
+    // O_NONBLOCK went on the logger's own description: other holders of the pipe (here the
+    // test's p[1]; a server's stdout) still block as before.
+    BOOST_TEST((::fcntl(STDERR_FILENO, F_GETFL) & O_NONBLOCK) != 0);
+    BOOST_TEST((::fcntl(p[1], F_GETFL) & O_NONBLOCK) == 0);
+    check_drops_reported(p[0], 5000);
+
+    // No reader at all (the master died): EPIPE, counted like a drop; SIGPIPE is ignored by
+    // servers, as here.
+    auto old = std::signal(SIGPIPE, SIG_IGN);
+    ::close(p[0]);
+    lg::info("nobody reads this");
+    lg::info("nor this");
+    BOOST_TEST(lg::dropped_lines() == 2u);
+    std::signal(SIGPIPE, old);
+  }
+  ::close(p[1]);
+}
+
+BOOST_AUTO_TEST_CASE(a_socket_nobody_reads_drops_lines_without_changing_its_flags) {
+  int sv[2];
+  BOOST_REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+  {
+    stderr_to redirect(sv[0]);
+    const auto t0 = std::chrono::steady_clock::now();
+    fill(20000);  // more than a socket's buffers take
+    BOOST_TEST((std::chrono::steady_clock::now() - t0 < 3s));
+    BOOST_TEST((::fcntl(STDERR_FILENO, F_GETFL) & O_NONBLOCK) == 0);  // MSG_DONTWAIT per send
+    check_drops_reported(sv[1], 20000);
+    ::close(sv[1]);
+    lg::info("nobody reads this");  // EPIPE, and no SIGPIPE (MSG_NOSIGNAL)
+    BOOST_TEST(lg::dropped_lines() == 1u);
+  }
+  ::close(sv[0]);
+}
+
+BOOST_AUTO_TEST_CASE(a_file_is_written_as_before) {
+  FILE* f = std::tmpfile();
+  BOOST_REQUIRE(f);
+  {
+    stderr_to redirect(::fileno(f));
+    fill(100);
+    BOOST_TEST((::fcntl(STDERR_FILENO, F_GETFL) & O_NONBLOCK) == 0);
+    BOOST_TEST(lg::dropped_lines() == 0u);
+  }
+  ::lseek(::fileno(f), 0, SEEK_SET);
+  std::string all;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(::fileno(f), buf, sizeof buf)) > 0;) all.append(buf, static_cast<std::size_t>(n));
+  BOOST_TEST(lines_in(all) == 100u);
+  std::fclose(f);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(policy)
+
+using ember::master::clock;
+using ember::master::crash_record;
+
+BOOST_AUTO_TEST_CASE(restarts_back_off_and_the_master_gives_up_at_the_fifth_crash_in_the_window) {
+  ember::master::policy p;  // 100 ms doubling to 5 s; 5 crashes in 30 s
+  crash_record r;
+  const auto t = clock::now();
+  std::vector<long> delays;
+  for (int i = 0; i < 4; ++i) delays.push_back(r.crashed(t + i * 1s, p).value().count());
+  BOOST_TEST(delays == (std::vector<long>{100, 200, 400, 800}), boost::test_tools::per_element());
+  BOOST_TEST(!r.crashed(t + 4s, p).has_value());
+  BOOST_TEST(r.recent() == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(crashes_older_than_the_window_are_forgotten_and_the_delay_is_capped) {
+  ember::master::policy p;
+  crash_record r;
+  const auto t = clock::now();
+  for (int i = 0; i < 4; ++i) BOOST_REQUIRE(r.crashed(t + i * 1s, p).has_value());
+  // 40 s later the earlier crashes are out of the window: a fresh start at 100 ms.
+  BOOST_TEST(r.crashed(t + 40s, p).value().count() == 100);
+  BOOST_TEST(r.recent() == 1u);
+  p.max_crashes = 100;
+  crash_record many;
+  std::optional<ember::master::milliseconds> last;
+  for (int i = 0; i < 20; ++i) last = many.crashed(t + i * 10ms, p);
+  BOOST_TEST(last.value().count() == 5000);
+}
+
+BOOST_AUTO_TEST_CASE(exit_statuses_read_as_codes_and_signals) {
+  BOOST_TEST(ember::master::describe_status(W_EXITCODE(1, 0)) == "code 1");
+  BOOST_TEST(ember::master::describe_status(W_EXITCODE(0, 0)) == "code 0");
+  BOOST_TEST(ember::master::describe_status(SIGSEGV) == "signal 11 (SIGSEGV)");
+  BOOST_TEST(ember::master::describe_status(SIGKILL) == "signal 9 (SIGKILL)");
+}
+
+BOOST_AUTO_TEST_CASE(roots_start_first_and_servers_after_the_roots_they_join) {
+  // File order puts the games first; they join gate and the nets, the nets join gate.
+  auto c = ember::app::parse_config(R"({
+  "secret": "a-secret-long-enough",
+  "servers": {
+    "game1": { "type": "game", "remoteport": [{ "rootname": "gate" }, { "rootname": "net1" }] },
+    "net1": { "type": "net", "netport": 24001, "rootport": 24002, "remoteport": [{ "rootname": "gate" }] },
+    "solo": {},
+    "gate": { "rootport": 24000 },
+    "game2": { "type": "game", "remoteport": [{ "rootname": "gate" }] }
+  }
+})", "order.json");
+  BOOST_REQUIRE_MESSAGE(c.has_value(), (c ? "" : c.error().what()));
+  std::vector<std::string> names;
+  for (const auto* s : ember::master::start_order(*c, {})) names.push_back(s->name);
+  BOOST_TEST(names == (std::vector<std::string>{"gate", "solo", "net1", "game2", "game1"}),
+             boost::test_tools::per_element());
+  names.clear();
+  for (const auto* s : ember::master::start_order(*c, {"game1", "gate"})) names.push_back(s->name);
+  BOOST_TEST(names == (std::vector<std::string>{"gate", "game1"}), boost::test_tools::per_element());
+
+  using ember::master::role;
+  BOOST_TEST((ember::master::role_of(*c->find("net1")) == role::client_facing));
+  BOOST_TEST((ember::master::role_of(*c->find("game1")) == role::backend));
+  BOOST_TEST((ember::master::role_of(*c->find("solo")) == role::backend));
+  BOOST_TEST((ember::master::role_of(*c->find("gate")) == role::root));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(output_lines)
+
+struct collected {
+  std::vector<std::string> lines;
+  std::vector<bool> continued;
+  auto sink() {
+    return [this](std::string_view text, bool more) {
+      lines.emplace_back(text);
+      continued.push_back(more);
+    };
+  }
+};
+
+BOOST_AUTO_TEST_CASE(lines_are_cut_at_newlines_across_reads) {
+  ember::master::line_splitter split(16);
+  collected out;
+  split.feed("first li", out.sink());
+  BOOST_TEST(out.lines.empty());
+  split.feed("ne\nsecond\n\nthi", out.sink());
+  split.feed("rd", out.sink());
+  split.finish(out.sink());
+  BOOST_TEST(out.lines == (std::vector<std::string>{"first line", "second", "", "third"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(std::count(out.continued.begin(), out.continued.end(), true) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_line_longer_than_the_bound_is_split_into_pieces) {
+  ember::master::line_splitter split(4);
+  collected out;
+  split.feed("abcdefghij\n", out.sink());
+  split.feed("wxyz", out.sink());  // exactly the bound, its newline in the next read
+  split.feed("\nend\n", out.sink());
+  BOOST_TEST(out.lines == (std::vector<std::string>{"abcd", "efgh", "ij", "wxyz", "end"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(out.continued == (std::vector<bool>{false, true, true, false, false}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
