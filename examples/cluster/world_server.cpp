@@ -16,6 +16,7 @@
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "ember/app/admin.hpp"
 #include "ember/app/host.hpp"
 #include "world_logic.hpp"
 
@@ -48,11 +49,25 @@ int run(const ember::app::cluster_config& config, const std::filesystem::path& c
   }
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](std::error_code ec, int) {
-    if (ec) return;
+  std::unique_ptr<ember::app::admin_link> admin;
+  auto stop = [&] {
     ember::log::info("stopping");
-    asio::co_spawn(io, host.stop(), [&](std::exception_ptr) { io.stop(); });
+    signals.cancel();
+    asio::co_spawn(io, host.stop(), [&](std::exception_ptr) {
+      admin.reset();
+      io.stop();
+    });
+  };
+  signals.async_wait([&](std::error_code ec, int) {
+    if (!ec) stop();
   });
+  // The master's admin API, when the config has a master: status, data reload, stop.
+  admin = std::make_unique<ember::app::admin_link>(
+      host, ember::app::admin_hooks{
+                [] { return std::string("world_server has no module to reload (ember-server does)"); },
+                [&] { return type == "game" ? game.reload_data() : std::string(); },
+                [&] { asio::post(io, stop); },
+                [] { return std::string("world_server " WORLD_BUILD); }});
   io.run();
   return EXIT_SUCCESS;
 }

@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <asio/io_context.hpp>
 
+#include "admin_api.hpp"
 #include "supervisor.hpp"
 
 namespace fs = std::filesystem;
@@ -74,6 +75,38 @@ int main(int argc, char** argv) {
 
   asio::io_context io(1);
   ember::master::supervisor master(io, *config, std::move(o));
+  // Servers register on master.rootport (ember/app/admin.hpp); the admin API answers on
+  // master.webport. Both need the config's master section; without it the master only runs
+  // the processes.
+  std::unique_ptr<ember::cluster::root> links;
+  std::unique_ptr<ember::master::admin_api> admin;
+  if (const auto& m = config->master; m && m->rootport) {
+    try {
+      links = std::make_unique<ember::cluster::root>(
+          io.get_executor(),
+          ember::cluster::root_options{"master", config->secret, m->host, *m->rootport, {}});
+      links->start();
+      admin = std::make_unique<ember::master::admin_api>(
+          io.get_executor(), *links, m->host, m->webport, m->token, master.names(),
+          [&](const std::string& name) { return master.process_json(name); },
+          [&](const std::string& name) {
+            if (name.empty())
+              master.stop_all();
+            else
+              master.stop_one(name);
+          });
+      ember::log::info("admin API on http://{}:{} (token from config), servers register on {}",
+                       m->host, m->webport, *m->rootport);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "master: cannot listen on master.rootport %u / webport %u: %s\n",
+                   unsigned(*m->rootport), unsigned(m->webport), e.what());
+      return 1;
+    }
+  }
+  master.on_finished([&] {
+    admin.reset();
+    if (links) links->stop();
+  });
   master.start();
   io.run();
   return master.exit_code();

@@ -30,6 +30,7 @@
 #include <fmt/format.h>
 
 #include "ember/app/config.hpp"
+#include "ember/codec/json_writer.hpp"
 #include "ember/log.hpp"
 #include "policy.hpp"
 
@@ -79,6 +80,45 @@ class supervisor {
     starting_ = false;
     if_nothing_left();
   }
+
+  /// One server's process for the admin API: {"pid", "state", "restarts", "last_exit"}, or
+  /// "" if there is no such server.
+  std::string process_json(const std::string& name) const {
+    for (const auto& s : servers_) {
+      if (s->name != name) continue;
+      static constexpr const char* states[] = {"running", "waiting to restart", "exited",
+                                               "given up", "stopped"};
+      buffer out;
+      codec::json_writer w(out);
+      w.begin_object();
+      w.key("pid"), w.value_uint(static_cast<std::uint64_t>(s->pid));
+      w.key("state"), w.value_string(states[static_cast<int>(s->st)]);
+      w.key("restarts"), w.value_uint(static_cast<std::uint64_t>(s->restarts));
+      w.key("last_exit"), w.value_string(s->last_exit);
+      w.end_object();
+      return std::string(reinterpret_cast<const char*>(out.data()), out.size());
+    }
+    return {};
+  }
+  /// Stops one server (SIGTERM; it exits with code 0 and is not restarted); false if it has
+  /// no process.
+  bool stop_one(const std::string& name) {
+    for (auto& s : servers_)
+      if (s->name == name && s->alive && s->pid) return ::kill(s->pid, SIGTERM) == 0;
+    return false;
+  }
+  /// The ordered stop, as on SIGTERM.
+  void stop_all() {
+    if (!finished_ && !stopping_) stop(SIGTERM);
+  }
+  /// The servers, in start order.
+  std::vector<std::string> names() const {
+    std::vector<std::string> out;
+    for (const auto& s : servers_) out.push_back(s->name);
+    return out;
+  }
+  /// Called once when every server has ended (the master can close its ports then).
+  void on_finished(std::function<void()> f) { on_finished_ = std::move(f); }
 
   /// After io.run(): 0 if every server stopped cleanly (code 0 after SIGTERM, or code 0 on
   /// its own), else 1.
@@ -389,6 +429,7 @@ class supervisor {
                             final_state));
     }
     say(exit_code() == 0 ? log::level::info : log::level::warn, "exit status {}", exit_code());
+    if (on_finished_) on_finished_();
   }
 
   asio::io_context& io_;
@@ -400,6 +441,7 @@ class supervisor {
   bool stopping_ = false;
   bool killing_ = false;  ///< a second signal: everything got SIGKILL
   bool finished_ = false;
+  std::function<void()> on_finished_;
   int tier_ = -1;  ///< the group being stopped (a `role`)
 };
 

@@ -35,7 +35,7 @@ using clk = std::chrono::steady_clock;
 
 namespace {
 
-std::string master_binary, world_server;  // from the command line (meson passes them)
+std::string master_binary, world_server, ember_cli;  // from the command line (meson passes them)
 
 long ms_since(clk::time_point t) {
   return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(clk::now() - t).count());
@@ -76,14 +76,23 @@ struct cluster {
   std::map<std::string, std::uint16_t> ports;
   child_process master;
 
-  explicit cluster(const std::string& extra_servers = "") {
+  explicit cluster(const std::string& extra_servers = "", bool with_master_ports = false) {
     static std::atomic<int> serial{0};
     dir = fs::temp_directory_path() / fmt::format("ember-master-{}-{}", getpid(), ++serial);
     fs::remove_all(dir);
     fs::create_directories(dir);
     fs::copy(WORLD_DATA_DIR, dir / "data", fs::copy_options::recursive);
     for (const char* p : {"gate", "net1", "net2", "net1.link", "net2.link"}) ports[p] = free_port();
-    std::ofstream(dir / "config.json") << fmt::format(R"({{
+    std::string master_section;
+    if (with_master_ports) {
+      ports["master"] = free_port();
+      ports["admin"] = free_port();
+      master_section = fmt::format(
+          R"(
+  "master": {{ "rootport": {}, "webport": {}, "token": "admin-token-of-this-test" }},)",
+          ports["master"], ports["admin"]);
+    }
+    std::ofstream(dir / "config.json") << fmt::format(R"({{{}
   "secret": "test-secret-of-this-cluster",
   "defaults": {{ "call_timeout_ms": 1000, "log": {{ "level": "info" }} }},
   "servers": {{
@@ -94,7 +103,7 @@ struct cluster {
     "game2": {{ "type": "game", "remoteport": [{{ "rootname": "gate" }}, {{ "rootname": "net1" }}, {{ "rootname": "net2" }}] }}{}
   }}
 }}
-)", ports["gate"], ports["net1"], ports["net1.link"], ports["net2"], ports["net2.link"], extra_servers);
+)", master_section, ports["gate"], ports["net1"], ports["net1.link"], ports["net2"], ports["net2.link"], extra_servers);
   }
   ~cluster() {
     if (master.running()) {
@@ -208,9 +217,10 @@ asio::awaitable<std::string> login_on(asio::io_context& io, std::uint16_t port,
 struct setup {
   setup() {
     auto& m = boost::unit_test::framework::master_test_suite();
-    BOOST_REQUIRE_MESSAGE(m.argc == 3, "usage: test_master -- EMBER_MASTER WORLD_SERVER");
+    BOOST_REQUIRE_MESSAGE(m.argc == 4, "usage: test_master -- EMBER_MASTER WORLD_SERVER EMBER_CLI");
     master_binary = m.argv[1];
     world_server = m.argv[2];
+    ember_cli = m.argv[3];
     // Servers whose master died are re-parented to us, so that we can reap them.
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
     std::signal(SIGPIPE, SIG_IGN);
@@ -495,4 +505,47 @@ BOOST_AUTO_TEST_CASE(a_server_that_ignores_sigterm_is_killed_after_the_stop_time
   BOOST_TEST(cl.count("[master] ", "stubborn did not stop in 0.3 s: SIGKILL") == 1u);
   BOOST_TEST(cl.count("[master] ", "stubborn stopped: signal 9 (SIGKILL)") == 1u);
   BOOST_TEST(cl.count("[master]   stubborn ", "FAIL stopped, signal 9 (SIGKILL) (killed by the master)") == 1u);
+}
+
+// ember-cli against the master's admin API: status of every server, a data reload, refusals,
+// and an ordered stop of the whole cluster.
+BOOST_AUTO_TEST_CASE(ember_cli_shows_status_reloads_data_and_stops_the_cluster_through_the_admin_api) {
+  cluster cl("", true);
+  cl.start_master();
+  BOOST_REQUIRE(cl.ready());
+  for (const char* n : {"gate", "net1", "net2", "game1", "game2"})
+    BOOST_REQUIRE(cl.wait_for(fmt::format("[{}] ", n), "linked to root 'master'", 10s));
+  const auto cfg = (cl.dir / "config.json").string();
+  int serial = 0;
+  auto cli = [&](std::vector<std::string> args) {
+    const auto out = cl.dir / fmt::format("cli-{}.log", ++serial);
+    args.insert(args.begin(), {ember_cli, "--config", cfg});
+    child_process p(args, out);
+    const int code = p.wait_exit(20s);
+    return std::pair{code, ember::test::read_text(out)};
+  };
+  auto [code, out] = cli({"status"});
+  BOOST_TEST(code == 0, out);
+  for (const char* n : {"gate", "net1", "net2", "game1", "game2"})
+    BOOST_TEST(out.find(n) != std::string::npos, out);
+  BOOST_TEST(out.find("world_server v1") != std::string::npos, out);
+  auto bad_token = cli({"--token", "wrong", "status"});
+  BOOST_TEST(bad_token.first == 1);
+  BOOST_TEST(bad_token.second.find("401") != std::string::npos, bad_token.second);
+  auto unknown = cli({"reload", "nosuch"});
+  BOOST_TEST(unknown.first == 1);
+  BOOST_TEST(unknown.second.find("no server named 'nosuch'") != std::string::npos, unknown.second);
+  auto data = cli({"reload", "--data", "game1"});
+  BOOST_TEST(data.first == 0, data.second);
+  BOOST_TEST(data.second.find(R"("ok":true)") != std::string::npos, data.second);
+  auto logic = cli({"reload", "game2"});  // world_server has no module: refused, said why
+  BOOST_TEST(logic.first == 1);
+  BOOST_TEST(logic.second.find("no module to reload") != std::string::npos, logic.second);
+  // The admin port is on loopback (the config's default master host).
+  BOOST_TEST(ember::test::read_text(fmt::format("/proc/{}/net/tcp", cl.master.pid()))
+                 .find(fmt::format("0100007F:{:04X}", cl.ports["admin"])) != std::string::npos);
+  auto stop = cli({"stop"});
+  BOOST_TEST(stop.first == 0, stop.second);
+  BOOST_TEST(cl.master.wait_exit(30s) == 0);
+  BOOST_TEST(cl.count("[master] ", "stopping net1, net2") == 1u);
 }

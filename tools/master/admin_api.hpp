@@ -1,0 +1,264 @@
+// ember-master's admin API: HTTP on the master's `webport` (127.0.0.1 unless the config says
+// otherwise), every request carrying `Authorization: Bearer <token>` from the config.
+//
+//   GET  /status                       every server: its own status (over its link) + process
+//   POST /reload[?server=NAME][&data=1] reload logic (or game data) on one server or all
+//   POST /stop[?server=NAME]            stop one server, or the whole cluster in order
+//
+// Answers are JSON; errors are {"error": "..."} with 400, 401, 404 or 502. HTTP is parsed by
+// Debian's libhttp-parser; one request per connection.
+#pragma once
+
+#include <http_parser.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include "ember/app/admin.hpp"
+#include "ember/cluster/root.hpp"
+#include "ember/codec/json_writer.hpp"
+#include "ember/log.hpp"
+
+namespace ember::master {
+
+/// One parsed HTTP request.
+struct http_request {
+  std::string method, path, query, authorization, body;
+};
+
+/// Parses one request from `text`; false if it is incomplete, true with `error` set if bad.
+inline bool parse_http(std::string_view text, http_request& out, std::string& error) {
+  struct ctx {
+    http_request* req;
+    std::string url, field;
+    bool in_auth = false, complete = false;
+  } c{&out, {}, {}};
+  http_parser_settings s{};
+  s.on_url = [](http_parser* p, const char* at, size_t n) {
+    static_cast<ctx*>(p->data)->url.append(at, n);
+    return 0;
+  };
+  s.on_header_field = [](http_parser* p, const char* at, size_t n) {
+    auto* x = static_cast<ctx*>(p->data);
+    x->field.assign(at, n);
+    x->in_auth = strncasecmp(at, "authorization", n) == 0 && n == 13;
+    return 0;
+  };
+  s.on_header_value = [](http_parser* p, const char* at, size_t n) {
+    auto* x = static_cast<ctx*>(p->data);
+    if (x->in_auth) x->req->authorization.append(at, n);
+    return 0;
+  };
+  s.on_body = [](http_parser* p, const char* at, size_t n) {
+    static_cast<ctx*>(p->data)->req->body.append(at, n);
+    return 0;
+  };
+  s.on_message_complete = [](http_parser* p) {
+    static_cast<ctx*>(p->data)->complete = true;
+    return 0;
+  };
+  http_parser parser;
+  http_parser_init(&parser, HTTP_REQUEST);
+  parser.data = &c;
+  const auto used = http_parser_execute(&parser, &s, text.data(), text.size());
+  if (HTTP_PARSER_ERRNO(&parser) != HPE_OK || used != text.size()) {
+    error = http_errno_description(HTTP_PARSER_ERRNO(&parser));
+    return true;
+  }
+  if (!c.complete) return false;
+  out.method = http_method_str(static_cast<http_method>(parser.method));
+  const auto q = c.url.find('?');
+  out.path = c.url.substr(0, q);
+  out.query = q == std::string::npos ? "" : c.url.substr(q + 1);
+  return true;
+}
+
+/// The value of `key` in a query string ("" if absent).
+inline std::string query_value(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    auto pair = query.substr(0, amp);
+    const auto eq = pair.find('=');
+    if (pair.substr(0, eq) == key) return std::string(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+/// The admin API over the master's root of server links.
+class admin_api {
+ public:
+  /// Extra facts the supervisor knows about a server's process (a JSON object, or "").
+  using process_info_fn = std::function<std::string(const std::string& name)>;
+  /// Stops one server, or all of them in order when `name` is empty.
+  using stop_fn = std::function<void(const std::string& name)>;
+
+  admin_api(asio::any_io_executor ex, cluster::root& servers, std::string host, std::uint16_t port,
+            std::string token, std::vector<std::string> names, process_info_fn info, stop_fn stop)
+      : ex_(ex), servers_(servers), acceptor_(ex), token_(std::move(token)),
+        names_(std::move(names)), info_(std::move(info)), stop_(std::move(stop)) {
+    asio::ip::tcp::endpoint ep(asio::ip::make_address(host), port);
+    acceptor_.open(ep.protocol());
+    acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true));
+    acceptor_.bind(ep);
+    acceptor_.listen();
+    asio::co_spawn(ex_, accept_loop(), asio::detached);
+  }
+  ~admin_api() {
+    std::error_code ignored;
+    acceptor_.close(ignored);
+  }
+
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+ private:
+  // Not an aggregate: g++ 12 destroys aggregate temporaries in co_await / co_return
+  // expressions twice.
+  struct answer {
+    answer(int s, std::string b) : status(s), body(std::move(b)) {}
+    int status;
+    std::string body;
+  };
+
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor_.async_accept(asio::experimental::as_tuple(asio::use_awaitable));
+      if (ec == asio::error::operation_aborted) co_return;
+      if (ec) continue;
+      asio::co_spawn(ex_, serve(std::move(socket)), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> serve(asio::ip::tcp::socket socket) {
+    std::string text;
+    http_request req;
+    std::string error;
+    char chunk[4096];
+    asio::steady_timer deadline(ex_, std::chrono::seconds(10));
+    deadline.async_wait([&socket](std::error_code ec) {
+      if (!ec) socket.close();
+    });
+    for (;;) {
+      auto [ec, n] = co_await socket.async_read_some(asio::buffer(chunk),
+                                                     asio::experimental::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      text.append(chunk, n);
+      if (text.size() > 64 * 1024) {
+        error = "request too large";
+        break;
+      }
+      req = {};
+      if (parse_http(text, req, error)) break;
+    }
+    answer a(400, error_json(error));
+    if (error.empty()) a = co_await route(req);
+    deadline.cancel();
+    const auto reason = a.status == 200 ? "OK" : a.status == 401 ? "Unauthorized"
+                        : a.status == 404 ? "Not Found" : a.status == 502 ? "Bad Gateway" : "Bad Request";
+    const auto out = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n"
+                                 "Connection: close\r\n\r\n{}",
+                                 a.status, reason, a.body.size(), a.body);
+    co_await asio::async_write(socket, asio::buffer(out), asio::experimental::as_tuple(asio::use_awaitable));
+    std::error_code ignored;
+    socket.shutdown(asio::socket_base::shutdown_both, ignored);
+  }
+
+  static std::string error_json(std::string_view message) {
+    buffer out;
+    codec::json_writer w(out);
+    w.begin_object();
+    w.key("error"), w.value_string(message);
+    w.end_object();
+    return std::string(reinterpret_cast<const char*>(out.data()), out.size());
+  }
+
+  asio::awaitable<answer> route(const http_request& req) {
+    if (req.authorization != "Bearer " + token_)
+      co_return answer{401, error_json("bad or missing token: send Authorization: Bearer <master.token>")};
+    const auto server = query_value(req.query, "server");
+    if (!server.empty() && std::find(names_.begin(), names_.end(), server) == names_.end()) {
+      std::string all;
+      for (auto& n : names_) all += (all.empty() ? "" : ", ") + n;
+      co_return answer{404, error_json(fmt::format("no server named '{}' (servers: {})", server, all))};
+    }
+    if (req.method == "GET" && req.path == "/status") co_return co_await status();
+    if (req.method == "POST" && req.path == "/reload")
+      co_return co_await reload(server, query_value(req.query, "data") == "1");
+    if (req.method == "POST" && req.path == "/stop") {
+      stop_(server);
+      co_return answer{200, server.empty() ? R"({"stopping":"all"})" : fmt::format(R"({{"stopping":"{}"}})", server)};
+    }
+    co_return answer{404, error_json("unknown endpoint " + req.method + " " + req.path +
+                                     " (GET /status, POST /reload, POST /stop)")};
+  }
+
+  // One server's status: what it says over its link, and what the supervisor knows.
+  asio::awaitable<std::string> status_of(const std::string& name) {
+    std::string own = "null";
+    if (auto l = servers_.find(name); l && l->is_open()) {
+      buffer empty;
+      auto r = co_await l->call(std::uint16_t(app::admin_call::status), raw(empty), std::chrono::seconds(2));
+      if (r) own.assign(reinterpret_cast<const char*>(r->data()), r->size());
+    }
+    const auto proc = info_ ? info_(name) : std::string();
+    co_return fmt::format(R"({{"name":"{}","linked":{},"server":{},"process":{}}})", name,
+                          servers_.find(name) != nullptr, own, proc.empty() ? "null" : proc);
+  }
+
+  asio::awaitable<answer> status() {
+    std::string out = R"({"servers":[)";
+    for (std::size_t i = 0; i < names_.size(); ++i)
+      out += (i ? "," : "") + co_await status_of(names_[i]);
+    co_return answer{200, out + "]}"};
+  }
+
+  asio::awaitable<answer> reload(const std::string& server, bool data) {
+    std::string out = R"({"results":[)";
+    bool any_failed = false;
+    bool first = true;
+    for (const auto& name : names_) {
+      if (!server.empty() && name != server) continue;
+      auto l = servers_.find(name);
+      if (!l) {
+        if (!server.empty()) co_return answer{502, error_json("server '" + name + "' is not linked to the master")};
+        continue;
+      }
+      buffer what;
+      what.push_back(std::byte(data ? 2 : 1));
+      auto r = co_await l->call(std::uint16_t(app::admin_call::reload), raw(what), std::chrono::seconds(10));
+      std::string result = r ? std::string(reinterpret_cast<const char*>(r->data()), r->size())
+                             : error_json(r.error().message);
+      any_failed = any_failed || !r || result.find(R"("ok":true)") == std::string::npos;
+      out += fmt::format(R"({}{{"name":"{}","result":{}}})", first ? "" : ",", name, result);
+      first = false;
+    }
+    co_return answer{any_failed ? 502 : 200, out + "]}"};
+  }
+
+  static body_writer raw(const buffer& b) {
+    return body_writer::raw(&b, [](const void* p, buffer& out, codec::encoding) {
+      out.append(static_cast<const buffer*>(p)->view());
+    });
+  }
+
+  asio::any_io_executor ex_;
+  cluster::root& servers_;
+  asio::ip::tcp::acceptor acceptor_;
+  std::string token_;
+  std::vector<std::string> names_;
+  process_info_fn info_;
+  stop_fn stop_;
+};
+
+}  // namespace ember::master
