@@ -635,7 +635,9 @@ BOOST_AUTO_TEST_CASE(a_hundred_reloads_under_load_fail_no_request_and_leave_one_
     const long rss_end = rss_kib(game1);
     BOOST_TEST_MESSAGE("game1 RSS after 10 reloads " << rss_after_10 << " KiB, after " << reloads
                                                      << ": " << rss_end << " KiB");
+#ifndef __SANITIZE_ADDRESS__  // AddressSanitizer holds freed memory back on purpose
     BOOST_TEST(rss_end - rss_after_10 < 8 * 1024);  // flat: no module or frame left behind
+#endif
   }(), 120s);
   BOOST_TEST(failed == 0u);
   BOOST_TEST(ok > 1000u);
