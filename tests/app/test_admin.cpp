@@ -40,9 +40,8 @@ BOOST_AUTO_TEST_CASE(a_server_registers_with_the_master_and_answers_status_reloa
     auto call = [&](app::admin_call id, std::uint8_t arg) -> asio::awaitable<std::string> {
       buffer body;
       if (id == app::admin_call::reload) body.push_back(std::byte(arg));
-      auto r = co_await l->call(std::uint16_t(id), body_writer::raw(&body, [](const void* p, buffer& out, codec::encoding) {
-        out.append(static_cast<const buffer*>(p)->view());
-      }));
+      const bytes_view bytes = body.view();
+      auto r = co_await l->call(std::uint16_t(id), body_writer::encoded(bytes));
       BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message));
       co_return std::string(reinterpret_cast<const char*>(r->data()), r->size());
     };

@@ -207,8 +207,9 @@ class admin_api {
   asio::awaitable<std::string> status_of(const std::string& name) {
     std::string own = "null";
     if (auto l = servers_.find(name); l && l->is_open()) {
-      buffer empty;
-      auto r = co_await l->call(std::uint16_t(app::admin_call::status), raw(empty), std::chrono::seconds(2));
+      const bytes_view empty;
+      auto r = co_await l->call(std::uint16_t(app::admin_call::status), body_writer::encoded(empty),
+                                std::chrono::seconds(2));
       if (r) own.assign(reinterpret_cast<const char*>(r->data()), r->size());
     }
     const auto proc = info_ ? info_(name) : std::string();
@@ -234,9 +235,10 @@ class admin_api {
         if (!server.empty()) co_return answer{502, error_json("server '" + name + "' is not linked to the master")};
         continue;
       }
-      buffer what;
-      what.push_back(std::byte(data ? 2 : 1));
-      auto r = co_await l->call(std::uint16_t(app::admin_call::reload), raw(what), std::chrono::seconds(10));
+      const std::byte what[] = {std::byte(data ? 2 : 1)};
+      const bytes_view what_bytes(what);
+      auto r = co_await l->call(std::uint16_t(app::admin_call::reload),
+                                body_writer::encoded(what_bytes), std::chrono::seconds(10));
       std::string result = r ? std::string(reinterpret_cast<const char*>(r->data()), r->size())
                              : error_json(r.error().message);
       any_failed = any_failed || !r || result.find(R"("ok":true)") == std::string::npos;
@@ -244,12 +246,6 @@ class admin_api {
       first = false;
     }
     co_return answer{any_failed ? 502 : 200, out + "]}"};
-  }
-
-  static body_writer raw(const buffer& b) {
-    return body_writer::raw(&b, [](const void* p, buffer& out, codec::encoding) {
-      out.append(static_cast<const buffer*>(p)->view());
-    });
   }
 
   asio::any_io_executor ex_;

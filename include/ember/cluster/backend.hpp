@@ -124,6 +124,28 @@ struct backend_state : std::enable_shared_from_this<backend_state> {
       if (g.get() != except && g->is_open()) (void)g->notify_bytes(std::uint16_t(id), body.view());
   }
 
+  // A backend does not know which encoding each target client wants: it sends both.
+  void to_gateways_encoded(route::notify_id id, buffer& out, route::writer& w,
+                           const body_writer& body) {
+    buffer binary;
+    body(binary, codec::encoding::binary);
+    w.bytes(binary.view());
+    body(out, codec::encoding::json);
+    to_gateways(id, out);
+  }
+  void push_to_user(std::uint64_t user, std::uint16_t push_id, const body_writer& body) {
+    buffer out;
+    route::writer w(out);
+    w.u64(user).u16(push_id);
+    to_gateways_encoded(route::notify_id::push_user, out, w, body);
+  }
+  void broadcast(std::string_view group, std::uint16_t push_id, const body_writer& body) {
+    buffer out;
+    route::writer w(out);
+    w.str(group).u16(push_id);
+    to_gateways_encoded(route::notify_id::broadcast, out, w, body);
+  }
+
   void end_session(const session_key& k) {
     auto it = sessions.find(k);
     if (it == sessions.end()) return;
@@ -230,11 +252,7 @@ class backend {
     push_to_user_body(user, Push::push_id, body_writer(p));
   }
   void push_to_user_body(std::uint64_t user, std::uint16_t push_id, const body_writer& body) {
-    buffer out;
-    route::writer w(out);
-    w.u64(user).u16(push_id);
-    write_both(w, out, body);
-    state_->to_gateways(route::notify_id::push_user, out);
+    state_->push_to_user(user, push_id, body);
   }
 
   /// Sends a push to every member of `group` on every gateway (every client if empty).
@@ -243,11 +261,7 @@ class backend {
     broadcast_body(group, Push::push_id, body_writer(p));
   }
   void broadcast_body(std::string_view group, std::uint16_t push_id, const body_writer& body) {
-    buffer out;
-    route::writer w(out);
-    w.str(group).u16(push_id);
-    write_both(w, out, body);
-    state_->to_gateways(route::notify_id::broadcast, out);
+    state_->broadcast(group, push_id, body);
   }
 
   /// Binds `s` to this instance: the gateway sends its requests for this server type here
@@ -274,14 +288,6 @@ class backend {
   asio::awaitable<T> for_player(std::uint64_t user, asio::awaitable<T> work);
 
  private:
-  // A backend does not know which encoding each user's client wants: it sends both.
-  static void write_both(route::writer& w, buffer& out, const body_writer& body) {
-    buffer binary;
-    body(binary, codec::encoding::binary);
-    w.bytes(binary.view());
-    body(out, codec::encoding::json);
-  }
-
   std::shared_ptr<detail::backend_state> state_;
 };
 
@@ -310,16 +316,7 @@ inline void remote_session::push_body(std::uint16_t push_id, const body_writer& 
 
 inline void remote_session::broadcast_body(std::string_view group, std::uint16_t push_id,
                                            const body_writer& body) {
-  auto owner = owner_.lock();
-  if (!owner) return;
-  buffer out;
-  route::writer w(out);
-  w.str(group).u16(push_id);
-  buffer binary;
-  body(binary, codec::encoding::binary);
-  w.bytes(binary.view());
-  body(out, codec::encoding::json);
-  owner->to_gateways(route::notify_id::broadcast, out);
+  if (auto owner = owner_.lock()) owner->broadcast(group, push_id, body);
 }
 
 inline void remote_session::join(std::string_view group) {

@@ -162,10 +162,8 @@ class gateway {
         throw game_error(status_of(f), f.message.empty() ? from + ": " + f.code.message()
                                                          : f.message);
       }
-      info.out->reply_body(info, body_writer::raw(t.get(), [](const void* p, buffer& out,
-                                                               codec::encoding) {
-                             out.append(static_cast<const link::reply_ticket*>(p)->body());
-                           }));
+      const bytes_view body = t->body();
+      info.out->reply_body(info, body_writer::encoded(body));
     }
 
     static asio::awaitable<void> fail(status code, std::string message) {

@@ -90,9 +90,7 @@ class link final : public std::enable_shared_from_this<link>,
   }
   /// Sends a one-way message whose body is already written.
   std::error_code notify_bytes(std::uint16_t push_id, bytes_view body) {
-    return notify(push_id, body_writer::raw(&body, [](const void* p, buffer& out, codec::encoding) {
-                    out.append(*static_cast<const bytes_view*>(p));
-                  }));
+    return notify(push_id, body_writer::encoded(body));
   }
 
   /// A forwarded client request waiting for its reply (see `forward`).

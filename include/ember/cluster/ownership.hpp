@@ -48,11 +48,6 @@ inline buffer user_body(std::uint64_t user) {
   route::writer(b).u64(user);
   return b;
 }
-inline body_writer raw_body(const buffer& b) {
-  return body_writer::raw(&b, [](const void* p, buffer& out, codec::encoding) {
-    out.append(static_cast<const buffer*>(p)->view());
-  });
-}
 }  // namespace detail
 
 /// The registry of owners, on a root. Every child of the root may acquire players.
@@ -176,8 +171,9 @@ class owner_registry {
                                      std::to_string(user) + "; retry after its lease ends");
         } else if (auto holder = root_.find(owner); holder && holder->is_open()) {
           const buffer body = detail::user_body(user);
+          const bytes_view body_bytes = body.view();
           auto released = co_await holder->call(std::uint16_t(route::call_id::release),
-                                                detail::raw_body(body), release_timeout);
+                                                body_writer::encoded(body_bytes), release_timeout);
           if (!released)
             throw std::runtime_error(owner + " did not release player " + std::to_string(user) +
                                      ": " + released.error().message);
@@ -254,7 +250,8 @@ class player_ownership {
     auto l = s->registry.current();
     if (!l || !l->is_open()) co_return unavailable_failure("no link to the owner registry");
     const buffer body = detail::user_body(user);
-    auto r = co_await l->call(std::uint16_t(route::call_id::acquire), detail::raw_body(body));
+    const bytes_view body_bytes = body.view();
+    auto r = co_await l->call(std::uint16_t(route::call_id::acquire), body_writer::encoded(body_bytes));
     if (!r) co_return r.error();
     s->owned.insert(user);
     co_return acquired{};
@@ -301,7 +298,8 @@ class player_ownership {
 
     static asio::awaitable<void> reclaim(std::shared_ptr<state> s, node_connector::link_ptr l,
                                          buffer body) {
-      auto r = co_await l->call(std::uint16_t(route::call_id::reclaim), detail::raw_body(body));
+      const bytes_view body_bytes = body.view();
+      auto r = co_await l->call(std::uint16_t(route::call_id::reclaim), body_writer::encoded(body_bytes));
       if (!r) {
         log::warn("ownership: reclaiming players failed: {}", r.error().message);
         co_return;

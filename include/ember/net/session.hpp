@@ -23,6 +23,13 @@ class body_writer {
   /// A writer of anything: `fn(p, out, encoding)` appends the body.
   using write_fn = void (*)(const void*, buffer&, codec::encoding);
   static body_writer raw(const void* p, write_fn fn) noexcept { return body_writer(p, fn); }
+  /// A body already encoded, written as it is whatever the encoding asked (`body` must
+  /// outlive the writer).
+  static body_writer encoded(const bytes_view& body) noexcept {
+    return body_writer(&body, [](const void* p, buffer& out, codec::encoding) {
+      out.append(*static_cast<const bytes_view*>(p));
+    });
+  }
 
   void operator()(buffer& out, codec::encoding e) const { fn_(msg_, out, e); }
 

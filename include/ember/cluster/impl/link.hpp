@@ -83,13 +83,7 @@ inline void link::close(std::error_code why) {
 inline asio::awaitable<outcome<buffer>> link::call(std::uint16_t command, body_writer body,
                                                    std::chrono::milliseconds timeout) {
   buffer reply;
-  failure f = co_await call_erased(
-      command, body, timeout,
-      [](bytes_view b, codec::encoding, void* out) -> std::error_code {
-        static_cast<buffer*>(out)->append(b);
-        return {};
-      },
-      &reply);
+  failure f = co_await call_erased(command, body, timeout, &ember::detail::keep_raw_reply, &reply);
   if (f.code) co_return f;
   co_return std::move(reply);
 }
@@ -317,9 +311,7 @@ inline bool link::complete_forward(const wire::frame& f, bool is_error) {
     return true;
   }
   // The body is already in the client's encoding: copied as it is.
-  info.out->reply_body(info, body_writer::raw(&f.body, [](const void* p, buffer& out, codec::encoding) {
-                         out.append(*static_cast<const bytes_view*>(p));
-                       }));
+  info.out->reply_body(info, body_writer::encoded(f.body));
   info.out->end_request(info, nullptr);
   return true;
 }

@@ -270,10 +270,6 @@ inline asio::awaitable<std::error_code> client::connect(std::string host, std::u
 }
 
 namespace detail {
-// A body that is already encoded, written as it is (whatever the encoding).
-inline void write_raw_body(const void* p, buffer& out, codec::encoding) {
-  out.append(*static_cast<const bytes_view*>(p));
-}
 inline std::error_code keep_raw_reply(bytes_view body, codec::encoding, void* out) {
   static_cast<buffer*>(out)->append(body);
   return {};
@@ -284,7 +280,7 @@ inline asio::awaitable<outcome<buffer>> client::call_raw(std::uint16_t command, 
                                                          call_options opts) {
   auto core = core_;
   buffer reply;
-  failure f = co_await core->call(command, body_writer::raw(&body, &detail::write_raw_body), opts,
+  failure f = co_await core->call(command, body_writer::encoded(body), opts,
                                   &detail::keep_raw_reply, &reply);
   if (f.code) co_return f;
   co_return std::move(reply);
