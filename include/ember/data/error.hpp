@@ -1,0 +1,54 @@
+// ember: errors of the data layer (database, memcached, table caches).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace ember::data {
+
+/// What went wrong in the data layer; carried by `data_error`.
+enum class data_errc {
+  database,           ///< the database driver reported an error (see sqlstate and message)
+  constraint,         ///< a row violates a constraint (SQLSTATE class 23)
+  connection_lost,    ///< the database connection broke (SQLSTATE class 08); it is replaced
+  cache_unavailable,  ///< memcached did not answer (down, unreachable, timed out)
+  cache_error,        ///< memcached refused an operation (e.g. value too large, out of memory)
+  contention,         ///< a compare-and-swap update lost every one of its retries
+  not_found,          ///< the row to change does not exist
+  journal,            ///< the journal could not be written or read
+};
+
+inline const char* to_string(data_errc e) noexcept {
+  switch (e) {
+    case data_errc::database: return "database error";
+    case data_errc::constraint: return "constraint violation";
+    case data_errc::connection_lost: return "database connection lost";
+    case data_errc::cache_unavailable: return "memcached unavailable";
+    case data_errc::cache_error: return "memcached error";
+    case data_errc::contention: return "update contention";
+    case data_errc::not_found: return "row not found";
+    case data_errc::journal: return "journal error";
+  }
+  return "data error";
+}
+
+/// A failure of the data layer. `what()` is a full sentence for logs: the kind, the driver's or
+/// server's message, and the SQLSTATE when a database reported it.
+class data_error : public std::runtime_error {
+ public:
+  data_error(data_errc code, const std::string& message, std::string sqlstate = {})
+      : std::runtime_error(std::string(to_string(code)) + (sqlstate.empty() ? "" : " [" + sqlstate + "]") +
+                           ": " + message),
+        code_(code),
+        sqlstate_(std::move(sqlstate)) {}
+  data_errc code() const noexcept { return code_; }
+  /// The five-character SQLSTATE for database errors, else empty.
+  const std::string& sqlstate() const noexcept { return sqlstate_; }
+
+ private:
+  data_errc code_;
+  std::string sqlstate_;
+};
+
+}  // namespace ember::data
