@@ -116,7 +116,84 @@ def message_doc(msg: Message, schema: Schema) -> str:
         return f"The {msg.origin} of {c.kind} `{c.name}` (id {c.id})."
     if msg.origin == "push":
         return f"Push `{msg.name}` (id {msg.push_id}), sent by the server."
+    if msg.origin == "row":
+        return f"A row of table `{msg.name}` (its columns; `{msg.name}_table` describes the table)."
     return f"Struct `{msg.name}` of the schema."
+
+
+#: Dialects in the order of ember::data::dialect: index 0 SQLite, 1 PostgreSQL.
+DIALECTS = ("sqlite", "postgresql")
+
+#: Column type spelling -> (SQLite type, PostgreSQL type). Booleans are small integers in both,
+#: so that every driver binds them the same way; enums are their int32 values.
+SQL_TYPES = {
+    "bool": ("INTEGER", "SMALLINT"),
+    "i8": ("INTEGER", "SMALLINT"),
+    "i16": ("INTEGER", "SMALLINT"),
+    "i32": ("INTEGER", "INTEGER"),
+    "u8": ("INTEGER", "SMALLINT"),
+    "u16": ("INTEGER", "INTEGER"),
+    "u32": ("INTEGER", "BIGINT"),
+    "i64": ("INTEGER", "BIGINT"),
+    "f32": ("REAL", "REAL"),
+    "f64": ("REAL", "DOUBLE PRECISION"),
+    "string": ("TEXT", "TEXT"),
+    "bytes": ("BLOB", "BYTEA"),
+}
+SQL_ZERO = {"string": ("''", "''"), "bytes": ("X''", "'\\x'::bytea"), "f32": ("0.0", "0.0"),
+            "f64": ("0.0", "0.0")}
+
+
+def q(name: str) -> str:
+    """A quoted SQL identifier: keeps its case and may be a reserved word (`user`, `order`)."""
+    return f'"{name}"'
+
+
+def column_ddl(f: Field, dialect: str) -> str:
+    """`name TYPE NOT NULL DEFAULT zero` (or nullable for optional<T>): a column added later
+    to a table that has rows gets the field's default, as a cached row of the old shape does."""
+    d = DIALECTS.index(dialect)
+    t = f.type.elem if f.type.kind == "optional" else f.type
+    spelling = "i32" if t.kind == "enum" else t.spelling
+    sql = SQL_TYPES[spelling][d]
+    if f.type.kind == "optional":
+        return f"{q(f.name)} {sql}"
+    zero = SQL_ZERO.get(spelling, ("0", "0"))[d]
+    return f"{q(f.name)} {sql} NOT NULL DEFAULT {zero}"
+
+
+def table_sql(table, dialect: str) -> dict[str, str]:
+    """The statements of `table` in `dialect`; every value is bound as a `?` parameter."""
+    cols = [q(c.name) for c in table.columns] + ["ember_version"]
+    key, name = q(table.key.name), q(table.name)
+    params = ", ".join("?" for _ in cols)
+    sets = ", ".join(f"{c} = excluded.{c}" for c in cols[1:])
+    ddl = ", ".join([column_ddl(c, dialect) for c in table.columns] +
+                    ["ember_version BIGINT NOT NULL DEFAULT 0", f"PRIMARY KEY ({key})"])
+    return {
+        "create": f"CREATE TABLE IF NOT EXISTS {name} ({ddl})",
+        "select": f"SELECT {', '.join(cols)} FROM {name} WHERE {key} = ?",
+        # A newer version replaces an older one, never the reverse, whoever flushes first.
+        "upsert": f"INSERT INTO {name} ({', '.join(cols)}) VALUES ({params}) "
+                  f"ON CONFLICT ({key}) DO UPDATE SET {sets} "
+                  f"WHERE {name}.ember_version < excluded.ember_version",
+        "remove": f"DELETE FROM {name} WHERE {key} = ? AND ember_version <= ?",
+        "max_key": f"SELECT MAX({key}) FROM {name}",
+    }
+
+
+def add_column_sql(table, f: Field, dialect: str) -> str:
+    """The migration that adds column `f` to an existing `table`."""
+    return f"ALTER TABLE {q(table.name)} ADD COLUMN {column_ddl(f, dialect)}"
+
+
+def lookup_sql(table, lookup, dialect: str) -> dict[str, str]:
+    return {
+        "select": f"SELECT {q(table.key.name)} FROM {q(table.name)} "
+                  f"WHERE {q(lookup.column.name)} = ?",
+        "index": f"CREATE INDEX IF NOT EXISTS {q(table.name + '_' + lookup.name)} "
+                 f"ON {q(table.name)} ({q(lookup.column.name)})",
+    }
 
 
 def environment() -> tuple[jinja2.Environment, _TrackingLoader]:
@@ -137,6 +214,10 @@ def environment() -> tuple[jinja2.Environment, _TrackingLoader]:
     env.filters["message_doc"] = message_doc
     env.filters["template_arg"] = template_arg
     env.filters["param_default"] = param_default
+    env.globals["dialects"] = DIALECTS
+    env.globals["table_sql"] = table_sql
+    env.globals["add_column_sql"] = add_column_sql
+    env.globals["lookup_sql"] = lookup_sql
     env.globals["version"] = __version__
     env.globals["abi"] = CODEGEN_ABI
     return env, loader

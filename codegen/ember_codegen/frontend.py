@@ -13,7 +13,8 @@ import tomllib
 from dataclasses import dataclass, field as dc_field
 from pathlib import Path
 
-from .model import Command, Enum, EnumValue, ErrorCode, Field, Message, Push, Schema, Type
+from .model import (Command, Enum, EnumValue, ErrorCode, Field, Lookup, Message, Push, Schema,
+                    Table, Type)
 from .source import SourceMap, key_pattern
 
 MAX_ID = 65535
@@ -65,8 +66,18 @@ write_json std ember fmt asio simdjson detail
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _TOKEN = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*|[<>,])")
 
-TOP_KEYS = ("schema", "reserved", "enum", "struct", "command", "call", "push", "error",
+TOP_KEYS = ("schema", "reserved", "enum", "struct", "table", "command", "call", "push", "error",
             "firefly")
+
+#: Column types of a [[table]] (SQL types in backend.SQL_TYPES); optional<T> makes it nullable.
+#: u64 does not fit SQL's signed BIGINT, containers and structs have no column type.
+COLUMN_TYPES = ("bool", "i8", "i16", "i32", "i64", "u8", "u16", "u32", "f32", "f64", "string",
+                "bytes")
+KEY_TYPES = ("i32", "i64", "u32", "string")
+#: Write-back defaults: flush every second, at most 1,000 rows per transaction.
+FLUSH_INTERVAL_MS, FLUSH_BATCH = 1000, 1000
+#: Column names the runtime adds to every table.
+RUNTIME_COLUMNS = ("ember_version",)
 
 
 class SchemaError(Exception):
@@ -141,6 +152,7 @@ class _Builder:
         self.calls: list[tuple[Command, _MsgDraft, _MsgDraft]] = []
         self.pushes: list[tuple[Push, _MsgDraft]] = []
         self.errors_defs: list[ErrorCode] = []
+        self.tables: list[tuple[dict, _MsgDraft, int]] = []  # (raw table, row draft, index)
 
     # --- reporting
 
@@ -227,6 +239,7 @@ class _Builder:
         self.reserved_table()
         self.enum_tables()
         self.struct_tables()
+        self.table_tables()
         self.commands = self.served_tables("command")
         self.calls = self.served_tables("call")
         self.push_tables()
@@ -235,14 +248,16 @@ class _Builder:
         # Items with problems were left out above, so the checks below see only sound ones
         # and every problem of the schema is reported in one run.
         enums = {e.name: e for e in self.enums}
-        struct_names = {s.name for s in self.structs}
+        struct_names = {s.name for s in self.structs} | {d.name for _, d, _ in self.tables}
         messages: dict[str, Message] = {}
         for draft in self.all_drafts():
             messages[draft.name] = self.resolve(draft, enums, struct_names)
+        tables = [self.table_model(raw, messages[d.name], i) for raw, d, i in self.tables]
         self.check_names()
         self.check_ids()
         self.fail_if_errors()
-        structs = self.order_structs([messages[s.name] for s in self.structs])
+        rows = [messages[d.name] for _, d, _ in self.tables]
+        structs = rows + self.order_structs([messages[s.name] for s in self.structs])
         error_reply = self.firefly_table(messages)
         self.fail_if_errors()
 
@@ -257,12 +272,13 @@ class _Builder:
             pushes.append(push)
         schema = Schema(name=name, source=Path(self.path).name, doc=doc, enums=self.enums,
                         structs=structs, commands=commands, calls=calls, pushes=pushes,
-                        errors=self.errors_defs, error_reply=error_reply, hash=0)
+                        errors=self.errors_defs, error_reply=error_reply, hash=0,
+                        tables=[t for t in tables if t is not None])
         schema.hash = schema_hash(schema)
         return schema
 
     def all_drafts(self) -> list[_MsgDraft]:
-        out = list(self.structs)
+        out = [d for _, d, _ in self.tables] + list(self.structs)
         for _, req, rep in self.commands + self.calls:
             out += [req, rep]
         out += [m for _, m in self.pushes]
@@ -453,6 +469,114 @@ class _Builder:
             fields = self.fields(t.get("fields", []), "struct", i, "fields", name, rtags, rnames)
             self.structs.append(_MsgDraft(name, "struct", what, fields, t.get("doc", ""), line,
                                           rtags, rnames))
+
+    def table_tables(self) -> None:
+        """[[table]]s: checks the keys and columns; the rest needs resolved types
+        (`table_model`)."""
+        for i, t in enumerate(self.items("table")):
+            name, what, line = self.named("table", i, t)
+            allowed = ("name", "doc", "key", "generated_key", "columns", "lookups",
+                       "flush_interval_ms", "flush_batch", "reserved_tags", "reserved_names")
+            self.check_keys(t, allowed, ("name", "key", "columns"), what, line,
+                            self.key_line("table", i))
+            if not all([self.check_type(t, "name", "str", what, line),
+                        self.check_type(t, "doc", "str", what, line),
+                        self.check_type(t, "key", "str", what, line),
+                        self.check_type(t, "generated_key", "bool", what, line),
+                        self.check_type(t, "columns", "tables", what, line),
+                        self.check_type(t, "lookups", "tables", what, line),
+                        self.check_type(t, "flush_interval_ms", "int", what, line),
+                        self.check_type(t, "flush_batch", "int", what, line)]) or name is None:
+                continue
+            self.check_ident(name, what, line)
+            if name in self.reserved_names:
+                self.error(line, what, "name is reserved")
+            rtags, rnames = self.reserved_of(t, "", what, line)
+            fields = self.fields(t.get("columns", []), "table", i, "columns", name, rtags,
+                                 rnames)
+            for f in fields:
+                if f.name in RUNTIME_COLUMNS:
+                    self.error(f.line, f"column '{name}.{f.name}'",
+                               "is a column ember adds to every table")
+            self.tables.append((t, _MsgDraft(name, "row", what, fields, t.get("doc", ""), line,
+                                             rtags, rnames), i))
+
+    def table_model(self, t: dict, row: Message, index: int) -> Table | None:
+        """The table of a row whose column types are resolved, or None after reporting."""
+        name, what, line = self.named("table", index, t)
+        ok = True
+        for f in row.fields:
+            base = f.type.elem if f.type.kind == "optional" else f.type
+            if base.kind == "enum" or base.spelling in COLUMN_TYPES:
+                continue
+            self.error(f.line, f"column '{name}.{f.name}'",
+                       f"type '{f.type.spelling}' cannot be a column: use one of "
+                       f"{', '.join(COLUMN_TYPES)}, an enum, or optional<...> of one")
+            ok = False
+        by_name = {f.name: f for f in row.fields}
+        key_name = t.get("key")
+        kline = self.src.locate("table", index, key_pattern("key", key_name)) or line
+        key = by_name.get(key_name)
+        if key is None:
+            self.error(kline, what, f"key '{key_name}' is not one of its columns")
+            return None
+        if key.type.spelling not in KEY_TYPES:
+            self.error(kline, what, f"key '{key_name}' has type '{key.type.spelling}': a key "
+                                    f"must be one of {', '.join(KEY_TYPES)}")
+            ok = False
+        generated = t.get("generated_key", False)
+        if generated and key.type.spelling != "i64":
+            gline = self.src.locate("table", index, key_pattern("generated_key")) or line
+            self.error(gline, what, "generated_key needs a key of type i64")
+            ok = False
+        lookups = []
+        lbase = self.src.locate("table", index, key_pattern("lookups")) or line
+        for n, lk in enumerate(t.get("lookups", [])):
+            lname, col = lk.get("name"), lk.get("column")
+            lwhat = f"lookup '{name}.{lname}'" if isinstance(lname, str) else \
+                f"lookup #{n + 1} of '{name}'"
+            lline = (self.src.locate("table", index, key_pattern("lookups"),
+                                     key_pattern("name", lname)) if isinstance(lname, str)
+                     else 0) or lbase
+            if not self.check_keys(lk, ("name", "column"), ("name", "column"), lwhat, lline):
+                ok = False
+                continue
+            if not (self.check_type(lk, "name", "str", lwhat, lline)
+                    and self.check_type(lk, "column", "str", lwhat, lline)):
+                ok = False
+                continue
+            if not self.check_ident(lname, lwhat, lline):
+                ok = False
+                continue
+            field = by_name.get(col)
+            if field is None:
+                self.error(lline, lwhat, f"column '{col}' is not a column of '{name}'")
+                ok = False
+            elif field is key:
+                self.error(lline, lwhat, f"column '{col}' is the key: use get()")
+                ok = False
+            elif field.type.spelling not in KEY_TYPES:
+                self.error(lline, lwhat, f"column '{col}' has type '{field.type.spelling}': "
+                                         f"lookups need one of {', '.join(KEY_TYPES)}")
+                ok = False
+            elif any(x.name == lname for x in lookups) or lname in by_name:
+                self.error(lline, lwhat, "name already used in this table")
+                ok = False
+            else:
+                lookups.append(Lookup(lname, field, lline))
+        interval = t.get("flush_interval_ms", FLUSH_INTERVAL_MS)
+        batch = t.get("flush_batch", FLUSH_BATCH)
+        if not 10 <= interval <= 3_600_000:
+            self.error(self.src.locate("table", index, key_pattern("flush_interval_ms")) or line,
+                       what, f"flush_interval_ms {interval} is out of range 10..3600000")
+            ok = False
+        if not 1 <= batch <= 100_000:
+            self.error(self.src.locate("table", index, key_pattern("flush_batch")) or line,
+                       what, f"flush_batch {batch} is out of range 1..100000")
+            ok = False
+        if not ok:
+            return None
+        return Table(name, row, key, generated, lookups, interval, batch, t.get("doc", ""), line)
 
     def served_tables(self, kind: str) -> list[tuple[Command, _MsgDraft, _MsgDraft]]:
         """The [[command]]s (kind "command") or [[call]]s ("call"): the same keys, except
@@ -676,6 +800,9 @@ class _Builder:
             types.append((e.line, e.name, f"enum '{e.name}'", True))
         for s in self.structs:
             types.append((s.line, s.name, f"struct '{s.name}'", True))
+        for _, d, _ in self.tables:
+            types.append((d.line, d.name, d.desc, True))
+            types.append((d.line, d.name + "_table", d.desc, False))
         for cmd, req, rep in self.commands + self.calls:
             desc = f"{cmd.kind} '{cmd.name}'"
             if (cmd.line, desc) in duplicates:
@@ -821,6 +948,10 @@ def schema_hash(s: Schema) -> int:
         # only when there are calls: schemas without them keep the hash they had before
         **({"calls": sorted([c.id, c.name, c.server, msg(c.request), msg(c.reply)]
                             for c in s.calls)} if s.calls else {}),
+        # only when there are tables, for the same reason
+        **({"tables": sorted([t.name, t.key.name, t.generated_key, msg(t.row),
+                              sorted([lk.name, lk.column.name] for lk in t.lookups)]
+                             for t in s.tables)} if s.tables else {}),
         "errors": sorted([e.code, e.name] for e in s.errors),
         "error_reply": s.error_reply.name if s.error_reply else None,
     }

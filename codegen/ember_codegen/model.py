@@ -119,18 +119,49 @@ class ErrorCode:
 
 
 @dataclass
+class Lookup:
+    """A secondary lookup of a [[table]]: every row whose `column` has a given value."""
+
+    name: str
+    column: Field
+    line: int = 0
+
+
+@dataclass
+class Table:
+    """A [[table]]: rows cached in memcached and written back to the database. `row` is the
+    row struct (a message of origin "row": its codec is the cache format)."""
+
+    name: str
+    row: Message
+    key: Field
+    generated_key: bool
+    lookups: list[Lookup]
+    flush_interval_ms: int
+    flush_batch: int
+    doc: str = ""
+    line: int = 0
+
+    @property
+    def columns(self) -> list[Field]:
+        """Columns in SQL order: the key first, then the others in tag order."""
+        return [self.key] + [f for f in self.row.fields_by_tag if f is not self.key]
+
+
+@dataclass
 class Schema:
     name: str
     source: str  # file name of the schema, for banners
     doc: str
     enums: list[Enum]
-    structs: list[Message]  # [[struct]]s, dependencies first
+    structs: list[Message]  # [[struct]]s and [[table]] rows, dependencies first
     commands: list[Command]  # [[command]]s: what clients may send
     calls: list[Command]  # [[call]]s: what only servers may send
     pushes: list[Push]
     errors: list[ErrorCode]
     error_reply: Message | None
     hash: int
+    tables: list[Table] = field(default_factory=list)
 
     @property
     def messages(self) -> list[Message]:
