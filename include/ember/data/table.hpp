@@ -1,0 +1,605 @@
+// ember: the typed cache of one generated [[table]]: rows read through memcached (the database
+// on a miss), changed by compare-and-swap, recorded in the journal before an update returns,
+// and written back to the database in versioned batches.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <random>
+#include <span>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "ember/data/cache_entry.hpp"
+#include "ember/data/error.hpp"
+#include "ember/data/row_io.hpp"
+#include "ember/data/store.hpp"
+#include "ember/data/table_traits.hpp"
+#include "ember/log.hpp"
+
+namespace ember::data {
+
+/// The cache of table `T` (a generated `NAME_table`) in a `store`.
+///
+/// - `get` reads memcached, then the database on a miss (and caches what it found, or that
+///   nothing was there).
+/// - `update` applies a function to the row by compare-and-swap, retrying when another writer
+///   got there first; the function must be pure, as it may run more than once.
+/// - `insert`, `remove` and the lookups keep the cached lookup lists in step, so a lookup sees
+///   rows inserted or deleted through the cache before they are written back.
+/// - Every change is appended to the process's journal before it returns, and is written back
+///   on the table's flush interval with a version that keeps an older write from replacing a
+///   newer one.
+template <table_traits T>
+class table final : public table_base {
+ public:
+  using row = typename T::row;
+  using key_type = typename T::key_type;
+
+  explicit table(store& s) : store_(s) { store_.attach(*this); }
+  table(const table&) = delete;
+  table& operator=(const table&) = delete;
+  ~table() override { store_.detach(*this); }
+
+  std::string_view name() const noexcept override { return T::name; }
+
+  /// The row with key `k`, or nullopt if there is none.
+  asio::awaitable<std::optional<row>> get(key_type k) {
+    auto item = co_await store_.cache().get(row_key(k));
+    if (!item || parse(item->value, k).locked()) item = co_await current(k);
+    co_return to_row(item->value, k);
+  }
+
+  /// The rows of `keys`, in their order (nullopt where there is none): one multi-get, then the
+  /// database for the misses.
+  asio::awaitable<std::vector<std::optional<row>>> get_many(std::vector<key_type> keys) {
+    std::vector<std::string> mkeys;
+    mkeys.reserve(keys.size());
+    for (const auto& k : keys) mkeys.push_back(row_key(k));
+    auto items = co_await store_.cache().get_multi(std::move(mkeys));
+    std::vector<std::optional<row>> out;
+    out.reserve(keys.size());
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      auto& item = items[i];
+      if (!item || parse(item->value, keys[i]).locked()) item = co_await current(keys[i]);
+      out.push_back(to_row(item->value, keys[i]));
+    }
+    co_return out;
+  }
+
+  /// Applies `fn(row&)` to the row with key `k` and stores it if no one changed the row
+  /// meanwhile, else reads it again and retries. Returns the row as stored. Throws
+  /// `data_error` `not_found` (no such row) or `contention` (every attempt lost).
+  template <class Fn>
+  asio::awaitable<row> update(key_type k, Fn fn) {
+    const auto mkey = row_key(k);
+    for (int attempt = 0; attempt < store_.options().max_attempts; ++attempt) {
+      const auto item = co_await current(k);
+      const auto e = parse(item.value, k);
+      if (e.deleted) throw data_error(data_errc::not_found, describe(k));
+      row r = decode(e, k);
+      const row before = r;
+      fn(r);
+      if (!(T::key_of(r) == k)) throw std::logic_error(describe(k) + ": an update must not change the key");
+      auto next = cache_entry::make(e.version + 1, &r);
+      if (co_await store_.cache().cas(mkey, next, item.cas) == store_result::stored) {
+        changed(k, next, e.version + 1);
+        co_await relink(k, &before, &r);
+        co_return r;
+      }
+      co_await backoff(attempt);
+    }
+    throw data_error(data_errc::contention,
+                     describe(k) + ": " + std::to_string(store_.options().max_attempts) + " attempts lost");
+  }
+
+  /// Inserts `r`. With generated keys, ember sets its key (unique across processes and
+  /// restarts); otherwise a row with that key must not exist (`data_error` constraint).
+  asio::awaitable<row> insert(row r) {
+    if constexpr (T::generated_key) {
+      T::set_key(r, co_await next_key());
+      auto entry = cache_entry::make(1, &r);
+      const auto k = T::key_of(r);
+      if (co_await store_.cache().add(row_key(k), entry) != store_result::stored)
+        throw data_error(data_errc::constraint, describe(k) + ": a generated key is already cached");
+      changed(k, entry, 1);
+      co_await relink(k, nullptr, &r);
+      co_return r;
+    } else {
+      const key_type k = T::key_of(r);
+      co_await replace_tombstone(k, &r);
+      co_await relink(k, nullptr, &r);
+      co_return r;
+    }
+  }
+
+  /// Deletes the row with key `k`; false if there was none.
+  asio::awaitable<bool> remove(key_type k) {
+    const auto mkey = row_key(k);
+    for (int attempt = 0; attempt < store_.options().max_attempts; ++attempt) {
+      const auto item = co_await current(k);
+      const auto e = parse(item.value, k);
+      if (e.deleted) co_return false;
+      const row before = decode(e, k);
+      auto next = cache_entry::make<row>(e.version + 1, nullptr);
+      if (co_await store_.cache().cas(mkey, next, item.cas) == store_result::stored) {
+        changed(k, next, e.version + 1);
+        co_await relink(k, &before, nullptr);
+        co_return true;
+      }
+      co_await backoff(attempt);
+    }
+    throw data_error(data_errc::contention, describe(k) + ": delete lost every attempt");
+  }
+
+  /// The rows whose lookup column `L` (a `T::lookup`) equals `value`, including rows inserted
+  /// or deleted through the cache and not yet written back.
+  template <class L>
+  asio::awaitable<std::vector<row>> find(typename L::value_type value) {
+    auto keys = co_await lookup_keys<L>(value);
+    std::vector<row> out;
+    if (keys.empty()) co_return out;
+    auto rows = co_await get_many(std::move(keys));
+    for (auto& r : rows)
+      if (r && L::of(*r) == value) out.push_back(std::move(*r));  // a stale list entry is skipped
+    co_return out;
+  }
+
+  // --- multi-row transactions (transaction.hpp): lock, commit through the database, finish
+
+  /// A row locked for a transaction: its entry as locked, and the row.
+  struct locked_row {
+    std::uint64_t version;
+    std::uint64_t lease_until_ms;
+    row value;
+  };
+
+  /// Locks row `k` until `lease_until_ms` (waiting out other locks); not_found if deleted.
+  asio::awaitable<locked_row> lock(const key_type& k, std::uint64_t lease_until_ms) {
+    const auto mkey = row_key(k);
+    for (int attempt = 0; attempt < store_.options().max_attempts; ++attempt) {
+      const auto item = co_await current(k);
+      const auto e = parse(item.value, k);
+      if (e.deleted) throw data_error(data_errc::not_found, describe(k));
+      if (co_await store_.cache().cas(mkey, cache_entry::with_lease(e, lease_until_ms), item.cas) ==
+          store_result::stored)
+        co_return locked_row{e.version, lease_until_ms, decode(e, k)};
+      co_await backoff(attempt);
+    }
+    throw data_error(data_errc::contention, describe(k) + ": lock lost every attempt");
+  }
+
+  /// Drops our lock of `k` (the transaction did not commit); the row stays as it was.
+  asio::awaitable<void> unlock(const key_type& k, const locked_row& l) {
+    co_await settle(k, l, std::nullopt);
+  }
+
+  /// The statement and parameters that write the transaction's new row as version + 1; they
+  /// change no row if the database already has that version or a newer one.
+  std::pair<std::string_view, std::vector<odbc::value>> commit_statement(const locked_row& l, const row& after) const {
+    return {T::sql[static_cast<std::size_t>(dialect_)].upsert, row_values<T>(after, l.version + 1)};
+  }
+
+  /// After the database committed: the cached row becomes the new one, unlocked; what this
+  /// process had not written back of it is superseded.
+  asio::awaitable<void> finish(const key_type& k, const locked_row& l, const row& after) {
+    co_await settle(k, l, after);
+    if (const auto it = dirty_.find(k); it != dirty_.end() && it->second.version <= l.version + 1) dirty_.erase(it);
+    co_await relink(k, &l.value, &after);
+  }
+
+  // --- write-back (table_base)
+
+  std::size_t dirty_count() const noexcept override { return dirty_.size(); }
+  std::optional<std::chrono::steady_clock::time_point> oldest_dirty() const override {
+    std::optional<std::chrono::steady_clock::time_point> o;
+    for (const auto& [k, d] : dirty_)
+      if (!o || d.since < *o) o = d.since;
+    return o;
+  }
+  std::chrono::milliseconds flush_interval() const noexcept override { return T::flush_interval; }
+  /// Rows that the database refused (a constraint), set aside and logged; not retried.
+  const std::vector<std::pair<key_type, std::string>>& rejected() const noexcept { return rejected_; }
+
+  asio::awaitable<std::size_t> flush_batch() override {
+    if (flushing_ || dirty_.empty()) co_return 0;
+    flushing_ = true;
+    std::vector<pending> batch;
+    for (const auto& [k, d] : dirty_) {
+      if (batch.size() == T::flush_batch) break;
+      batch.push_back(pending{k, d.version, d.entry});
+    }
+    std::size_t written = 0;
+    try {
+      co_await write_isolating(batch);
+      for (const auto& p : batch) {
+        const auto it = dirty_.find(p.key);
+        if (it != dirty_.end() && it->second.version == p.version) dirty_.erase(it);
+      }
+      written = batch.size();
+    } catch (const std::exception& e) {
+      // The database is down or the connection broke: the rows stay dirty and are retried.
+      log::warn("write-back of table {}: {} rows stay dirty: {}", T::name, dirty_.size(), e.what());
+    }
+    flushing_ = false;
+    co_return written;
+  }
+
+  void replay(const journal_record& r) override {
+    const auto k = parse_key<key_type>(r.key);
+    const auto e = cache_entry::parse(r.entry);
+    if (!k || !e) {
+      log::error("journal: a record of table {} with key '{}' does not parse; skipped", T::name, r.key);
+      return;
+    }
+    auto& d = dirty_[*k];
+    if (d.entry.empty() || e->version > d.version) d = dirty_row{r.entry, e->version, std::chrono::steady_clock::now()};
+  }
+
+  void collect_dirty(std::vector<journal_record>& out) const override {
+    for (const auto& [k, d] : dirty_) out.push_back({std::string(T::name), key_text(k), d.entry});
+  }
+
+  asio::awaitable<void> open_schema() override {
+    co_await store_.db().connect();
+    const auto kind = store_.db().dialect() == odbc::dialect::postgresql ? dialect::postgresql : dialect::sqlite;
+    dialect_ = kind;
+    const auto seed = co_await store_.db().run([kind](odbc::connection& c) -> std::optional<std::int64_t> {
+      const auto d = static_cast<std::size_t>(kind);
+      c.execute(T::sql[d].create);
+      auto have = existing_columns(c, kind, T::name);
+      for (const auto& col : T::columns)
+        if (!have.contains(std::string(col.name))) c.execute(col.add[d]);
+      std::apply([&](auto... l) { (c.execute(decltype(l)::sql.index[d]), ...); }, typename T::lookups{});
+      if constexpr (!T::generated_key) {
+        return std::nullopt;
+      } else {
+        create_key_table(c);
+        auto cur = c.prepare(T::sql[d].max_key).query();
+        std::int64_t max = 0;
+        if (cur.next()) max = cur.template get<std::optional<std::int64_t>>(0).value_or(0);
+        return max;
+      }
+    });
+    if constexpr (T::generated_key) co_await seed_keys(*seed);
+  }
+
+ private:
+  struct dirty_row {
+    std::string entry;
+    std::uint64_t version = 0;
+    std::chrono::steady_clock::time_point since;
+  };
+  struct pending {
+    key_type key;
+    std::uint64_t version;
+    std::string entry;
+  };
+
+  static std::string describe(const key_type& k) { return std::string(T::name) + " '" + key_text(k) + "'"; }
+  static std::string row_key(const key_type& k) { return cache_key("r", T::name, {}, key_text(k)); }
+
+  static cache_entry parse(const std::string& bytes, const key_type& k) {
+    auto e = cache_entry::parse(bytes);
+    if (!e) throw data_error(data_errc::cache_error, describe(k) + ": the cached entry is not an ember row");
+    return *e;
+  }
+  static row decode(const cache_entry& e, const key_type& k) {
+    row r;
+    if (!e.decode(r)) throw data_error(data_errc::cache_error, describe(k) + ": the cached row does not decode");
+    return r;
+  }
+  static std::optional<row> to_row(const std::string& bytes, const key_type& k) {
+    const auto e = parse(bytes, k);
+    if (e.deleted) return std::nullopt;
+    return decode(e, k);
+  }
+
+  /// Records an acknowledged change: journal first, then the dirty set write-back reads.
+  void changed(const key_type& k, const std::string& entry, std::uint64_t version) {
+    store_.journal_change(T::name, key_text(k), entry);
+    auto [it, fresh] = dirty_.try_emplace(k);
+    if (fresh) it->second.since = std::chrono::steady_clock::now();
+    it->second.entry = entry;
+    it->second.version = version;
+  }
+
+  /// Brings row `k` into memcached after a miss and returns its entry. What this process
+  /// changed and has not written back wins over the database: a row evicted (or lost to a
+  /// memcached restart) while dirty comes back as it was acknowledged.
+  asio::awaitable<std::string> load(const key_type& k) {
+    std::string entry;
+    if (const auto it = dirty_.find(k); it != dirty_.end()) {
+      entry = it->second.entry;
+    } else {
+      const auto found = co_await database_version(k);
+      entry = found ? cache_entry::make(found->second, &found->first) : cache_entry::make<row>(0, nullptr);
+    }
+    const auto mkey = row_key(k);
+    if (co_await store_.cache().add(mkey, entry) == store_result::stored) co_return entry;
+    // Someone else cached it first: theirs is at least as new.
+    auto item = co_await store_.cache().get(mkey);
+    co_return item ? std::move(item->value) : entry;
+  }
+
+  /// The cached item of row `k` as it stands: loaded on a miss, and with the lock of a
+  /// multi-row transaction waited out — or resolved, once its lease has passed, from the
+  /// database: a transaction that committed wrote version + 1 there (the row is reloaded),
+  /// one that did not left the cached row as it was (the lock is dropped).
+  asio::awaitable<cache_item> current(const key_type& k) {
+    const auto mkey = row_key(k);
+    for (int attempt = 0;; ++attempt) {
+      auto item = co_await store_.cache().get(mkey);
+      if (!item) {
+        co_await load(k);
+        continue;
+      }
+      const auto e = parse(item->value, k);
+      if (!e.locked()) co_return std::move(*item);
+      if (unix_ms() < e.lease_until_ms) {
+        co_await backoff(std::min(attempt, 6));
+        continue;
+      }
+      const auto stored = co_await database_version(k);
+      std::string next;
+      if (stored && stored->second > e.version) {
+        next = cache_entry::make(stored->second, &stored->first);
+        log::warn("{}: a transaction's lease passed after it committed; the row is reloaded", describe(k));
+      } else {
+        next = cache_entry::with_lease(e, 0);
+        log::warn("{}: a transaction's lease passed before it committed; its lock is dropped", describe(k));
+      }
+      co_await store_.cache().cas(mkey, next, item->cas);
+    }
+  }
+
+  asio::awaitable<std::optional<std::pair<row, std::uint64_t>>> database_version(const key_type& k) {
+    const auto d = static_cast<std::size_t>(dialect_);
+    // Jobs are named before the co_await: g++ 12 destroys a temporary closure with non-trivial
+    // captures inside a co_await expression twice.
+    auto job = [k, d](odbc::connection& c) -> std::optional<std::pair<row, std::uint64_t>> {
+      auto cur = c.prepare(T::sql[d].select).query(to_value(k));
+      if (!cur.next()) return std::nullopt;
+      return read_row<T>(cur);
+    };
+    co_return co_await store_.db().run(std::move(job));
+  }
+
+  /// Replaces our locked entry of `k` by `after` as version + 1, or unlocks it unchanged.
+  /// A resolver that found our lease passed may have replaced it already: then nothing to do.
+  asio::awaitable<void> settle(const key_type& k, const locked_row& l, std::optional<row> after) {
+    const auto mkey = row_key(k);
+    for (int attempt = 0; attempt < store_.options().max_attempts; ++attempt) {
+      auto item = co_await store_.cache().get(mkey);
+      if (!item) co_return;  // evicted: the next reader loads the database's version
+      const auto e = parse(item->value, k);
+      if (e.lease_until_ms != l.lease_until_ms || e.version != l.version) co_return;
+      const auto next = after ? cache_entry::make(l.version + 1, &*after) : cache_entry::with_lease(e, 0);
+      if (co_await store_.cache().cas(mkey, next, item->cas) == store_result::stored) co_return;
+    }
+  }
+
+  /// Inserts `r` under a key that is absent, or whose tombstone it replaces.
+  asio::awaitable<void> replace_tombstone(const key_type& k, const row* r) {
+    const auto mkey = row_key(k);
+    for (int attempt = 0; attempt < store_.options().max_attempts; ++attempt) {
+      const auto item = co_await current(k);
+      const auto e = parse(item.value, k);
+      if (!e.deleted) throw data_error(data_errc::constraint, describe(k) + ": a row with this key exists");
+      auto next = cache_entry::make(e.version + 1, r);
+      if (co_await store_.cache().cas(mkey, next, item.cas) == store_result::stored) {
+        changed(k, next, e.version + 1);
+        co_return;
+      }
+      co_await backoff(attempt);
+    }
+    throw data_error(data_errc::contention, describe(k) + ": insert lost every attempt");
+  }
+
+  asio::awaitable<void> backoff(int attempt) {
+    if (attempt < 2) co_return;  // the first retries go straight back
+    thread_local std::minstd_rand rng{std::random_device{}()};
+    const int cap = std::min(1 << std::min(attempt, 10), 2000);
+    asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::microseconds(rng() % cap + 50));
+    co_await t.async_wait(asio::use_awaitable);
+  }
+
+  // --- lookups: a cached list of keys per (lookup, value), kept in step by insert, remove and
+  // updates that change the column; loaded from the database on a miss.
+
+  template <class L>
+  static std::string list_key(const typename L::value_type& v) {
+    return cache_key("l", T::name, L::name, key_text(v));
+  }
+
+  static std::string encode_keys(const std::vector<key_type>& keys) {
+    std::string out;
+    for (const auto& k : keys) {
+      const auto t = key_text(k);
+      out += std::to_string(t.size());
+      out += ':';
+      out += t;
+    }
+    return out;
+  }
+  static std::vector<key_type> decode_keys(std::string_view s) {
+    std::vector<key_type> out;
+    while (!s.empty()) {
+      const auto colon = s.find(':');
+      const auto n = colon == std::string_view::npos ? std::nullopt : parse_key<std::size_t>(s.substr(0, colon));
+      if (!n || *n > s.size() - colon - 1) break;
+      if (auto k = parse_key<key_type>(s.substr(colon + 1, *n))) out.push_back(std::move(*k));
+      s.remove_prefix(colon + 1 + *n);
+    }
+    return out;
+  }
+
+  template <class L>
+  asio::awaitable<std::vector<key_type>> lookup_keys(const typename L::value_type& v) {
+    const auto lkey = list_key<L>(v);
+    auto item = co_await store_.cache().get(lkey);
+    if (item) co_return decode_keys(item->value);
+    auto keys = co_await load_list<L>(v);
+    co_await store_.cache().add(lkey, encode_keys(keys));
+    co_return keys;
+  }
+
+  /// A lookup list from the database, corrected by what this process has not written back.
+  template <class L>
+  asio::awaitable<std::vector<key_type>> load_list(const typename L::value_type& v) {
+    const auto d = static_cast<std::size_t>(dialect_);
+    auto job = [v, d](odbc::connection& c) {
+      std::vector<key_type> out;
+      auto cur = c.prepare(L::sql.select[d]).query(to_value(v));
+      while (cur.next()) out.push_back(cur.template get<key_type>(0));
+      return out;
+    };
+    auto keys = co_await store_.db().run(std::move(job));
+    for (const auto& [k, dr] : dirty_) {
+      const auto e = cache_entry::parse(dr.entry);
+      row r;
+      const bool member = e && !e->deleted && e->decode(r) && L::of(r) == v;
+      const auto at = std::find(keys.begin(), keys.end(), k);
+      if (member && at == keys.end()) keys.push_back(k);
+      if (!member && at != keys.end()) keys.erase(at);
+    }
+    co_return keys;
+  }
+
+  template <class L>
+  asio::awaitable<void> change_list(const typename L::value_type& v, const key_type& k, bool add) {
+    const auto lkey = list_key<L>(v);
+    for (int attempt = 0; attempt < store_.options().max_attempts; ++attempt) {
+      auto item = co_await store_.cache().get(lkey);
+      if (!item) {
+        auto keys = co_await load_list<L>(v);
+        co_await store_.cache().add(lkey, encode_keys(keys));
+        continue;
+      }
+      auto keys = decode_keys(item->value);
+      const auto at = std::find(keys.begin(), keys.end(), k);
+      if (add == (at != keys.end())) co_return;
+      if (add) keys.push_back(k);
+      else keys.erase(at);
+      if (co_await store_.cache().cas(lkey, encode_keys(keys), item->cas) == store_result::stored) co_return;
+      co_await backoff(attempt);
+    }
+    // The row change is acknowledged already; a list left behind is corrected when it is next
+    // loaded, and find() filters on the row itself.
+    log::warn("table {}: lookup list of {} lost every attempt", T::name, describe(k));
+  }
+
+  /// Moves key `k` between lookup lists after a row went from `before` to `after` (null: none).
+  asio::awaitable<void> relink(const key_type& k, const row* before, const row* after) {
+    co_await relink_each(k, before, after, static_cast<typename T::lookups*>(nullptr));
+  }
+  template <class... L>
+  asio::awaitable<void> relink_each(const key_type& k, const row* before, const row* after, std::tuple<L...>*) {
+    (co_await relink_one<L>(k, before, after), ...);
+  }
+  template <class L>
+  asio::awaitable<void> relink_one(const key_type& k, const row* before, const row* after) {
+    if (before && after && L::of(*before) == L::of(*after)) co_return;
+    if (before) co_await change_list<L>(L::of(*before), k, false);
+    if (after) co_await change_list<L>(L::of(*after), k, true);
+  }
+
+  // --- keys handed out in blocks reserved in the database (ember_keys), so they stay unique
+  // across processes, restarts and memcached restarts.
+
+  asio::awaitable<void> seed_keys(std::int64_t max) {
+    const auto d = dialect_;
+    co_await store_.db().run([max, d](odbc::connection& c) {
+      c.prepare(d == dialect::postgresql
+                    ? "INSERT INTO ember_keys (name, next_key) VALUES (?, ?) ON CONFLICT (name) DO NOTHING"
+                    : "INSERT OR IGNORE INTO ember_keys (name, next_key) VALUES (?, ?)")
+          .execute(std::string(T::name), max + 1);
+    });
+  }
+
+  asio::awaitable<key_type> next_key() {
+    while (blocks_.empty() || blocks_.front().first == blocks_.front().second) {
+      if (!blocks_.empty()) blocks_.pop_front();
+      if (!blocks_.empty()) continue;
+      const auto n = store_.options().key_block;
+      auto end = co_await store_.db().transaction([n](odbc::connection& c) {
+        c.prepare("UPDATE ember_keys SET next_key = next_key + ? WHERE name = ?").execute(n, std::string(T::name));
+        auto cur = c.prepare("SELECT next_key FROM ember_keys WHERE name = ?").query(std::string(T::name));
+        if (!cur.next()) throw data_error(data_errc::database, "ember_keys has no row for " + std::string(T::name));
+        return cur.template get<std::int64_t>(0);
+      });
+      blocks_.emplace_back(end - n, end);
+    }
+    co_return blocks_.front().first++;
+  }
+
+  // --- write-back
+
+  /// Writes `batch` in one transaction; a constraint violation splits it until the bad row is
+  /// alone, and that row is set aside (logged, kept out of later batches).
+  asio::awaitable<void> write_isolating(std::span<const pending> batch) {
+    if (batch.empty()) co_return;
+    std::optional<data_error> refused;
+    try {
+      co_await write(batch);
+    } catch (const data_error& e) {
+      if (e.code() != data_errc::constraint) throw;
+      refused = e;
+    }
+    if (!refused) co_return;
+    if (batch.size() == 1) {
+      const auto& p = batch.front();
+      log::error("write-back of {}: the database refuses version {}, set aside: {}", describe(p.key), p.version,
+                 refused->what());
+      rejected_.emplace_back(p.key, refused->what());
+      if (const auto it = dirty_.find(p.key); it != dirty_.end() && it->second.version == p.version) dirty_.erase(it);
+      co_return;
+    }
+    const auto half = batch.size() / 2;
+    co_await write_isolating(batch.first(half));
+    co_await write_isolating(batch.subspan(half));
+  }
+
+  asio::awaitable<void> write(std::span<const pending> batch) {
+    std::vector<std::vector<odbc::value>> upserts, deletes;
+    for (const auto& p : batch) {
+      const auto e = cache_entry::parse(p.entry);
+      if (!e) continue;
+      if (e->deleted) {
+        deletes.push_back({to_value(p.key), static_cast<std::int64_t>(p.version)});
+      } else {
+        row r;
+        if (!e->decode(r)) continue;
+        upserts.push_back(row_values<T>(r, p.version));
+      }
+    }
+    const auto d = static_cast<std::size_t>(dialect_);
+    auto job = [d, up = std::move(upserts), del = std::move(deletes)](odbc::connection& c) {
+      if (!up.empty()) c.prepare(T::sql[d].upsert).execute_batch(up);
+      if (!del.empty()) c.prepare(T::sql[d].remove).execute_batch(del);
+    };
+    co_await store_.db().transaction(std::move(job));
+  }
+
+  store& store_;
+  dialect dialect_ = dialect::sqlite;
+  std::unordered_map<key_type, dirty_row> dirty_;
+  std::vector<std::pair<key_type, std::string>> rejected_;
+  std::deque<std::pair<std::int64_t, std::int64_t>> blocks_;  // [next, end) of reserved keys
+  bool flushing_ = false;
+};
+
+}  // namespace ember::data

@@ -1,0 +1,140 @@
+// ember: changes of several rows — a trade, a mail with an attachment — made all together or
+// not at all, also against writers in other processes.
+//
+// How: the rows are locked in one global order (table name, then key), each by a
+// compare-and-swap that marks its cache entry locked until a lease ends; other writers and
+// readers wait for the lock. With every row locked, the change function runs once, and the new
+// rows are written to the database in ONE transaction, each as its version + 1. Only then are
+// the cache entries replaced and unlocked. A process that dies in between leaves locked entries
+// whose lease passes: the next reader looks at the database — version + 1 there means the
+// transaction committed (the row is reloaded), anything else means it did not (the lock is
+// dropped, the row is as it was). Either way every row is on the same side.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <string>
+#include <string_view>
+#include <optional>
+#include <span>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+
+#include "ember/data/table.hpp"
+
+namespace ember::data {
+
+/// One row of a transaction: a table and a key (`at(players, id)`).
+template <table_traits T>
+struct row_ref {
+  table<T>& rows;
+  typename T::key_type key;
+};
+
+template <table_traits T>
+row_ref<T> at(table<T>& rows, typename T::key_type key) {
+  return {rows, std::move(key)};
+}
+
+/// How long the rows of a transaction stay locked at most. The change must be committed with
+/// at least half of it left, or it is abandoned (`contention`) rather than risk a resolver
+/// deciding for it.
+inline constexpr std::chrono::milliseconds transaction_lease{5000};
+
+namespace detail {
+
+/// A row of a running transaction, whatever its table (so the steps below are plain loops).
+class tx_row {
+ public:
+  virtual ~tx_row() = default;
+  virtual const std::string& order() const noexcept = 0;
+  virtual asio::awaitable<void> lock(std::uint64_t lease_until_ms) = 0;
+  virtual asio::awaitable<void> unlock() = 0;
+  virtual std::pair<std::string_view, std::vector<odbc::value>> commit_statement() const = 0;
+  virtual asio::awaitable<void> finish() = 0;
+};
+
+template <table_traits T>
+class tx_row_of final : public tx_row {
+ public:
+  explicit tx_row_of(row_ref<T> ref)
+      : ref_(std::move(ref)), order_(std::string(T::name) + '\0' + key_text(ref_.key)) {}
+  const std::string& order() const noexcept override { return order_; }
+  asio::awaitable<void> lock(std::uint64_t lease_until_ms) override {
+    locked_ = co_await ref_.rows.lock(ref_.key, lease_until_ms);
+    after = locked_->value;
+  }
+  asio::awaitable<void> unlock() override {
+    if (locked_) co_await ref_.rows.unlock(ref_.key, *locked_);
+    locked_.reset();
+  }
+  std::pair<std::string_view, std::vector<odbc::value>> commit_statement() const override {
+    return ref_.rows.commit_statement(*locked_, after);
+  }
+  asio::awaitable<void> finish() override {
+    co_await ref_.rows.finish(ref_.key, *locked_, after);
+    locked_.reset();
+  }
+
+  typename T::row after;  ///< what the change function sees and changes
+
+ private:
+  row_ref<T> ref_;
+  std::string order_;
+  std::optional<typename table<T>::locked_row> locked_;
+};
+
+}  // namespace detail
+
+/// Applies `fn(row&...)` to the rows `refs` together: all the changes are stored, or none.
+/// `fn` runs once, with every row locked; it may throw (e.g. a `game_error` for too little
+/// gold) to abandon the transaction. Throws `data_error` not_found if a row does not exist.
+/// The rows must be distinct.
+template <class Fn, table_traits... T>
+asio::awaitable<void> transact(store& s, Fn fn, row_ref<T>... refs) {
+  std::tuple<detail::tx_row_of<T>...> rows{detail::tx_row_of<T>(std::move(refs))...};
+  std::vector<detail::tx_row*> order = std::apply([](auto&... r) { return std::vector<detail::tx_row*>{&r...}; }, rows);
+  std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->order() < b->order(); });
+  for (std::size_t i = 1; i < order.size(); ++i)
+    if (order[i]->order() == order[i - 1]->order()) throw std::invalid_argument("transact: a row is named twice");
+
+  const auto lease_until = unix_ms() + static_cast<std::uint64_t>(transaction_lease.count());
+  std::exception_ptr failed;
+  bool outcome_unknown = false;
+  try {
+    for (auto* r : order) co_await r->lock(lease_until);  // in the global order: no deadlock
+    std::apply([&](auto&... r) { fn(r.after...); }, rows);
+    if (unix_ms() + static_cast<std::uint64_t>(transaction_lease.count()) / 2 > lease_until)
+      throw data_error(data_errc::contention, "transaction: half its lease passed before the commit");
+    std::vector<std::pair<std::string_view, std::vector<odbc::value>>> writes;
+    for (auto* r : order) writes.push_back(r->commit_statement());
+    try {
+      auto job = [writes = std::move(writes)](odbc::connection& c) {  // named: see table.hpp
+        for (const auto& [sql, params] : writes)
+          if (c.prepare(sql).execute(std::span<const odbc::value>(params)) != 1)
+            throw data_error(data_errc::contention, "transaction: the database holds a newer version of a row");
+      };
+      co_await s.db().transaction(std::move(job));
+    } catch (const data_error& e) {
+      // A connection lost during the commit may or may not have committed: the rows stay
+      // locked, and whoever finds the lease passed decides from the database.
+      outcome_unknown = e.code() == data_errc::connection_lost;
+      throw;
+    }
+  } catch (...) {
+    failed = std::current_exception();
+  }
+  if (failed) {
+    if (!outcome_unknown)
+      for (auto* r : order) co_await r->unlock();
+    std::rethrow_exception(failed);
+  }
+  for (auto* r : order) co_await r->finish();  // committed: each row its new version, unlocked
+}
+
+}  // namespace ember::data

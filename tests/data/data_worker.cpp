@@ -1,0 +1,93 @@
+// A process of the data suite: it opens a store on the memcached and database it is given and
+// does one job, so the tests can run several writers at once, kill one, and restart it.
+//
+//   data_worker MEMCACHED CONNECTION JOURNAL JOB [ARGS...]
+//     increment FIRST_KEY ROWS COUNT   COUNT increments of gold spread over ROWS players
+//                                      (keys FIRST_KEY...), printing "acked N" after each
+//     insert COUNT                     COUNT players inserted; prints each generated key
+//     trade A B COUNT                  COUNT trades of 1 gold and one item between A and B,
+//                                      in both directions
+//     replay                           opens the store (replaying the journal) and flushes
+// Exits 0 after a clean stop (every dirty row written back), 1 on an error.
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+
+#include "datatest.hpp"
+#include "ember/data/table.hpp"
+
+namespace dt = datatest;
+using ember::data::table;
+
+namespace {
+
+struct worker {
+  ember::data::store& store;
+  table<dt::player_table>& players;
+  table<dt::item_table>& items;
+};
+
+asio::awaitable<void> increment(worker& w, std::int64_t first, int rows, int count) {
+  for (int i = 0; i < count; ++i) {
+    co_await w.players.update(first + i % rows, [](dt::player& p) { p.gold += 1; });
+    std::printf("acked %d\n", i + 1);
+    std::fflush(stdout);
+  }
+}
+
+asio::awaitable<void> insert(worker& w, int count) {
+  for (int i = 0; i < count; ++i) {
+    auto p = co_await w.players.insert(dt::player(0, "p" + std::to_string(i)));
+    std::printf("key %lld\n", static_cast<long long>(p.id));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 5) {
+    std::fprintf(stderr, "usage: %s MEMCACHED CONNECTION JOURNAL JOB [ARGS...]\n", argv[0]);
+    return EXIT_FAILURE;
+  }
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  asio::io_context io;
+  ember::data::memcache cache({.servers = {args[0]}, .key_prefix = "dt:"});
+  ember::data::database db(args[1]);
+  ember::data::store store(cache, db, {.journal = args[2]});
+  table<dt::player_table> players(store);
+  table<dt::item_table> items(store);
+  worker w{store, players, items};
+  int rc = EXIT_SUCCESS;
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    co_await store.open();
+    store.start(io.get_executor());
+    const auto& job = args[3];
+    if (job == "increment") {
+      co_await increment(w, std::stoll(args[4]), std::stoi(args[5]), std::stoi(args[6]));
+    } else if (job == "insert") {
+      co_await insert(w, std::stoi(args[4]));
+    } else if (job != "replay") {
+      throw std::invalid_argument("unknown job " + job);
+    }
+    const auto left = co_await store.stop();
+    if (left != 0) throw std::runtime_error(std::to_string(left) + " rows still dirty at stop");
+  }, [&](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& x) {
+        std::fprintf(stderr, "data_worker: %s\n", x.what());
+      }
+      rc = EXIT_FAILURE;
+    }
+    io.stop();
+  });
+  io.run();
+  std::printf("done\n");
+  return rc;
+}
