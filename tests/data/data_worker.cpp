@@ -2,11 +2,13 @@
 // does one job, so the tests can run several writers at once, kill one, and restart it.
 //
 //   data_worker MEMCACHED CONNECTION JOURNAL JOB [ARGS...]
-//     increment FIRST_KEY ROWS COUNT   COUNT increments of gold spread over ROWS players
-//                                      (keys FIRST_KEY...), printing "acked N" after each
+//     increment FIRST_KEY ROWS COUNT [hold]
+//                                      COUNT increments of gold spread over ROWS players
+//                                      (keys FIRST_KEY...), printing "acked N" after each;
+//                                      with "hold", no write-back until the stop
 //     insert COUNT                     COUNT players inserted; prints each generated key
-//     trade A B COUNT                  COUNT trades of 1 gold and one item between A and B,
-//                                      in both directions
+//     trade A B ITEM COUNT             COUNT trades of ITEM for 1 gold between players A and B,
+//                                      each one the other way round
 //     replay                           opens the store (replaying the journal) and flushes
 // Exits 0 after a clean stop (every dirty row written back), 1 on an error.
 #include <cstdio>
@@ -19,7 +21,7 @@
 #include <asio/io_context.hpp>
 
 #include "datatest.hpp"
-#include "ember/data/table.hpp"
+#include "ember/data/transaction.hpp"
 
 namespace dt = datatest;
 using ember::data::table;
@@ -47,6 +49,23 @@ asio::awaitable<void> insert(worker& w, int count) {
   }
 }
 
+asio::awaitable<void> trade(worker& w, std::int64_t a, std::int64_t b, std::int64_t item, int count) {
+  for (int i = 0; i < count; ++i) {
+    co_await ember::data::transact(
+        w.store,
+        [&](dt::player& pa, dt::player& pb, dt::item& it) {
+          // the item changes hands for one gold, whichever way it stands now
+          auto& buyer = it.owner == pa.id ? pb : pa;
+          auto& seller = it.owner == pa.id ? pa : pb;
+          buyer.gold -= 1;
+          seller.gold += 1;
+          it.owner = buyer.id;
+        },
+        ember::data::at(w.players, a), ember::data::at(w.players, b), ember::data::at(w.items, item));
+  }
+  std::printf("traded %d\n", count);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -65,15 +84,19 @@ int main(int argc, char** argv) {
   int rc = EXIT_SUCCESS;
   asio::co_spawn(io, [&]() -> asio::awaitable<void> {
     co_await store.open();
-    store.start(io.get_executor());
     const auto& job = args[3];
+    // "increment ... hold": no background write-back, so a kill finds every change unwritten
+    if (!(job == "increment" && args.size() > 7 && args[7] == "hold")) store.start(io.get_executor());
     if (job == "increment") {
       co_await increment(w, std::stoll(args[4]), std::stoi(args[5]), std::stoi(args[6]));
     } else if (job == "insert") {
       co_await insert(w, std::stoi(args[4]));
+    } else if (job == "trade") {
+      co_await trade(w, std::stoll(args[4]), std::stoll(args[5]), std::stoll(args[6]), std::stoi(args[7]));
     } else if (job != "replay") {
       throw std::invalid_argument("unknown job " + job);
     }
+    std::printf("dirty at stop %zu\n", store.dirty_count());
     const auto left = co_await store.stop();
     if (left != 0) throw std::runtime_error(std::to_string(left) + " rows still dirty at stop");
   }, [&](std::exception_ptr e) {

@@ -48,17 +48,14 @@
 #include <vector>
 
 #include "ember/data/error.hpp"
+#include "ember/data/table_traits.hpp"
 
 namespace ember::data::odbc {
 
 /// The SQL dialect of a connection, detected from the driver (SQLGetInfo SQL_DBMS_NAME), for
 /// code that generates dialect-specific SQL (upserts, types, RETURNING).
-enum class dialect {
-  sqlite,      ///< SQLite 3 through libsqlite3odbc
-  postgresql,  ///< PostgreSQL through psqlODBC
-};
+using data::dialect;  // table_traits.hpp: generated SQL is indexed by it
 
-inline const char* to_string(dialect d) noexcept { return d == dialect::sqlite ? "sqlite" : "postgresql"; }
 
 /// Binary data (BLOB / BYTEA).
 using bytes = std::vector<std::byte>;

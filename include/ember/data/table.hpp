@@ -215,7 +215,13 @@ class table final : public table_base {
   const std::vector<std::pair<key_type, std::string>>& rejected() const noexcept { return rejected_; }
 
   asio::awaitable<std::size_t> flush_batch() override {
-    if (flushing_ || dirty_.empty()) co_return 0;
+    // One batch at a time: a clean stop waits for the background flush rather than skip it.
+    asio::steady_timer wait(co_await asio::this_coro::executor);
+    while (flushing_) {
+      wait.expires_after(std::chrono::milliseconds(2));
+      co_await wait.async_wait(asio::use_awaitable);
+    }
+    if (dirty_.empty()) co_return 0;
     flushing_ = true;
     std::vector<pending> batch;
     for (const auto& [k, d] : dirty_) {
@@ -255,7 +261,7 @@ class table final : public table_base {
 
   asio::awaitable<void> open_schema() override {
     co_await store_.db().connect();
-    const auto kind = store_.db().dialect() == odbc::dialect::postgresql ? dialect::postgresql : dialect::sqlite;
+    const auto kind = store_.db().dialect();
     dialect_ = kind;
     const auto seed = co_await store_.db().run([kind](odbc::connection& c) -> std::optional<std::int64_t> {
       const auto d = static_cast<std::size_t>(kind);
