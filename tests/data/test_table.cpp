@@ -67,10 +67,11 @@ struct env {
 
   /// A process's view: clients, store and tables, on `io`.
   struct node {
-    node(env& e, asio::io_context& io, const std::string& journal = "node.journal")
+    node(env& e, asio::io_context& io, const std::string& journal = "node.journal",
+         std::chrono::milliseconds fence_timeout = 10s)
         : cache({.servers = {e.mc.address()}, .key_prefix = "dt:"}),
           db(e.connection),
-          store(cache, db, {.journal = e.dir / journal}),
+          store(cache, db, {.journal = e.dir / journal, .fence_timeout = fence_timeout}),
           players(store),
           items(store),
           accounts(store) {
@@ -247,6 +248,132 @@ BOTH(changes_lost_to_a_memcached_restart_come_back_from_the_dirty_rows) {
     co_await n.store.stop();
   }());
   BOOST_TEST(e.scalar("SELECT gold FROM player WHERE name = 'keeper'") == 1025);
+}
+
+/// Reads row `id` until memcached answers again after a restart (the client reconnects
+/// within about a second); the row's gold.
+asio::awaitable<std::int64_t> gold_after_restart(env::node& n, std::int64_t id) {
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  for (int i = 0;; ++i) {
+    try {
+      co_return (co_await n.players.get(id)).value().gold;
+    } catch (const ember::data::data_error& x) {
+      if (x.code() != ember::data::data_errc::cache_unavailable || i == 300) throw;
+    }
+    t.expires_after(10ms);
+    co_await t.async_wait(asio::use_awaitable);
+  }
+}
+
+BOTH(after_a_memcached_restart_a_writer_loads_rows_only_once_the_others_wrote_theirs_back) {
+  asio::io_context io;
+  env::node a(e, io, "a.journal"), b(e, io, "b.journal");
+  std::int64_t id = 0;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    id = (co_await a.players.insert(dt::player(0, "shared"))).id;
+    co_await a.store.flush_all();
+    // 100 changes acknowledged by a, none written back (its write-back is not started)
+    for (int i = 0; i < 100; ++i) co_await a.players.update(id, [](dt::player& p) { p.gold += 1; });
+  }());
+  BOOST_TEST(e.scalar("SELECT gold FROM player WHERE name = 'shared'") == 0);
+  e.mc.restart();  // a's changes are gone from memcached; the database holds gold 0
+  a.store.start(io.get_executor());
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    // b must not build on the database's gold 0: it waits until a has written back
+    BOOST_TEST(co_await gold_after_restart(b, id) == 100);
+    co_await b.players.update(id, [](dt::player& p) { p.gold += 1; });
+    BOOST_TEST(co_await b.store.stop() == 0u);
+    BOOST_TEST(co_await a.store.stop() == 0u);
+  }(), 60s);
+  BOOST_TEST(e.scalar("SELECT gold FROM player WHERE name = 'shared'") == 101);
+}
+
+BOTH(after_a_memcached_restart_a_writer_that_is_down_blocks_loads_with_a_clear_error) {
+  asio::io_context io;
+  auto a = std::make_unique<env::node>(e, io, "a.journal");
+  env::node b(e, io, "b.journal", 300ms);
+  std::int64_t id = 0;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    id = (co_await a->players.insert(dt::player(0, "held", 7))).id;
+  }());
+  a.reset();  // as if killed: its change is only in its journal and (for now) in memcached
+  e.mc.restart();
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    std::string why;
+    try {
+      co_await gold_after_restart(b, id);
+    } catch (const ember::data::data_error& x) {
+      BOOST_TEST((x.code() == ember::data::data_errc::writers_behind));
+      why = x.what();
+    }
+    BOOST_TEST(why.find("a.journal' has not written back") != std::string::npos, why);
+  }(), 60s);
+  env::node again(e, io, "a.journal");  // starting again replays and writes back its journal
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    BOOST_TEST(co_await gold_after_restart(b, id) == 7);
+    co_await b.store.stop();
+    co_await again.store.stop();
+  }(), 60s);
+}
+
+BOOST_AUTO_TEST_CASE(a_store_refuses_a_memcached_that_may_evict) {
+  env e(false);
+  ember::test::memcached_server evicting({.no_evict = false});
+  asio::io_context io;
+  ember::data::memcache cache({.servers = {evicting.address()}, .key_prefix = "dt:"});
+  ember::data::database db(e.connection);
+  ember::data::store store(cache, db, {.journal = e.dir / "x.journal"});
+  table<dt::player_table> players(store);
+  std::string why;
+  try {
+    ember::test::run(io, store.open());
+  } catch (const ember::data::data_error& x) {
+    why = x.what();
+  }
+  BOOST_TEST(why.find("-M -o slab_automove=0") != std::string::npos, why);
+}
+
+BOOST_AUTO_TEST_CASE(a_full_memcached_refuses_updates_and_every_acknowledged_one_is_written_back) {
+  env e(false);
+  ember::test::memcached_server small({.memory_mb = 2});
+  asio::io_context io;
+  ember::data::memcache cache({.servers = {small.address()}, .key_prefix = "dt:"});
+  ember::data::database db(e.connection);
+  ember::data::store store(cache, db, {.journal = e.dir / "x.journal"});
+  table<dt::player_table> players(store);
+  ember::test::run(io, store.open());
+  int acked = 0, refused = 0;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    const auto id = (co_await players.insert(dt::player(0, "full"))).id;
+    // fill memcached with values of every small size (every slab class the row could use)
+    // until 400 stores in a row are refused (-M: it never evicts)
+    int junk = 0;
+    for (int refusals = 0; refusals < 400 && junk < 400'000; ++junk) {
+      try {
+        co_await cache.set("junk:" + std::to_string(junk), std::string(junk % 160 + 1, 'x'));
+        refusals = 0;
+      } catch (const ember::data::data_error&) {
+        ++refusals;
+      }
+    }
+    BOOST_TEST(junk < 400'000);
+    for (int i = 0; i < 50; ++i) {
+      try {
+        co_await players.update(id, [](dt::player& p) { p.gold += 1; });
+        ++acked;
+      } catch (const ember::data::data_error& x) {
+        BOOST_TEST((x.code() == ember::data::data_errc::cache_error));
+        ++refused;
+      }
+    }
+    BOOST_TEST(refused > 0);
+    for (int j = 0; j < junk; ++j) co_await cache.remove("junk:" + std::to_string(j));
+    co_await players.update(id, [](dt::player& p) { p.gold += 1; });  // room again
+    ++acked;
+    BOOST_TEST((co_await players.get(id))->gold == acked);
+    BOOST_TEST(co_await store.stop() == 0u);
+  }(), 120s);
+  BOOST_TEST(e.scalar("SELECT gold FROM player WHERE name = 'full'") == acked);
 }
 
 BOTH(a_trade_moves_gold_and_an_item_together) {

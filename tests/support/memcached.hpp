@@ -30,7 +30,9 @@ namespace ember::test {
 /// How to run a memcached.
 struct memcached_config {
   std::size_t memory_mb = 64;  ///< -m: cache size
-  bool no_evict = false;       ///< -M: refuse stores when full instead of evicting
+  /// -M -o slab_automove=0: refuse stores when full instead of evicting (what the data
+  /// layer's store requires); false gives memcached's defaults, which evict.
+  bool no_evict = true;
 };
 
 /// One memcached process of ours. Starts in the constructor and waits (up to 5 s) until it
@@ -116,7 +118,7 @@ class memcached_server {
     }
     argv.insert(argv.end(), {EMBER_MEMCACHED_BIN, "-l", "127.0.0.1", "-p", std::to_string(port_), "-U", "0",
                              "-m", std::to_string(config_.memory_mb), "-t", "2"});
-    if (config_.no_evict) argv.push_back("-M");
+    if (config_.no_evict) argv.insert(argv.end(), {"-M", "-o", "slab_automove=0"});
     if (!have_setpriv && ::geteuid() == 0) argv.insert(argv.end(), {"-u", ::getpwnam("memcache") ? "memcache" : "nobody"});
     return argv;
   }

@@ -17,6 +17,9 @@ enum class data_errc {
   contention,         ///< a compare-and-swap update lost every one of its retries
   not_found,          ///< the row to change does not exist
   journal,            ///< the journal could not be written or read
+  /// memcached restarted and another writer has not yet written back what it acknowledged
+  /// before: the row cannot be loaded safely yet (retry; restart_fence.hpp)
+  writers_behind,
 };
 
 inline const char* to_string(data_errc e) noexcept {
@@ -29,6 +32,7 @@ inline const char* to_string(data_errc e) noexcept {
     case data_errc::contention: return "update contention";
     case data_errc::not_found: return "row not found";
     case data_errc::journal: return "journal error";
+    case data_errc::writers_behind: return "writers behind after a memcached restart";
   }
   return "data error";
 }

@@ -5,11 +5,13 @@
 #pragma once
 
 #include <cerrno>
+#include <cstdlib>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <ctime>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -260,6 +262,77 @@ class memcache_conn {
   /// "host:port" of the server that holds `key`.
   std::string server_of(std::string_view key) { return server_name(key_buffer(key)); }
 
+  /// The value of `key` kept on the server that holds `group` (a key of its own there), or
+  /// nullopt on a miss. Per-server bookkeeping (the data layer's restart sentinel) uses it.
+  std::optional<cache_item> get_on(std::string_view group, std::string_view key) {
+    const auto g = full_key(group);
+    const auto& k = key_buffer(key);
+    std::size_t length = 0;
+    std::uint32_t flags = 0;
+    memcached_return_t rc = MEMCACHED_SUCCESS;
+    char* value = nullptr;
+    rc = attempt([&] {
+      value = memcached_get_by_key(memc_, g.data(), g.size(), k.data(), k.size(), &length, &flags, &rc);
+      return rc;
+    });
+    if (rc == MEMCACHED_NOTFOUND) return std::nullopt;
+    if (rc != MEMCACHED_SUCCESS) {
+      std::free(value);
+      fail(rc, g);
+    }
+    cache_item item{std::string(value ? value : "", length), 0, flags};
+    std::free(value);
+    return item;
+  }
+  /// Stores `value` under `key` on the server that holds `group`, only if it is missing there.
+  store_result add_on(std::string_view group, std::string_view key, std::string_view value) {
+    const auto g = full_key(group);
+    const auto& k = key_buffer(key);
+    const auto rc = attempt(
+        [&] { return memcached_add_by_key(memc_, g.data(), g.size(), k.data(), k.size(), value.data(), value.size(), 0, 0); });
+    if (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_STORED) return store_result::stored;
+    if (rc == MEMCACHED_NOTSTORED || rc == MEMCACHED_DATA_EXISTS) return store_result::not_stored;
+    fail(rc, g);
+  }
+
+  /// One group key per server, in server order: `get_on(groups[i], ...)` reaches server i.
+  const std::vector<std::string>& server_groups() {
+    if (groups_.empty()) {
+      const auto n = memcached_server_count(memc_);
+      std::vector<std::string> by_server(n);
+      std::size_t found = 0;
+      // Ketama spreads these evenly: a few tries per server find one that lands there.
+      for (std::size_t i = 0; found < n && i < 64 * n + 64; ++i) {
+        const std::string group = "ember:server:" + std::to_string(i);
+        const auto name = server_name(prefix_ + group);
+        for (std::size_t s = 0; s < n; ++s) {
+          if (by_server[s].empty() && instance_name(memcached_server_instance_by_position(memc_, s)) == name) {
+            by_server[s] = group;
+            ++found;
+          }
+        }
+      }
+      if (found < n) throw data_error(data_errc::cache_error, "memcache: no group key reaches every server");
+      groups_ = std::move(by_server);
+    }
+    return groups_;
+  }
+
+  /// `stats ARGS` of every server ("" for the general figures, "settings" for its options):
+  /// "host:port" -> name -> value.
+  std::map<std::string, std::map<std::string, std::string>> stats(const char* args) {
+    std::map<std::string, std::map<std::string, std::string>> out;
+    const auto collect = [](const memcached_instance_st* server, const char* key, size_t key_length,
+                            const char* value, size_t value_length, void* context) -> memcached_return_t {
+      auto& all = *static_cast<std::map<std::string, std::map<std::string, std::string>>*>(context);
+      all[instance_name(server)][std::string(key, key_length)] = std::string(value, value_length);
+      return MEMCACHED_SUCCESS;
+    };
+    const auto rc = attempt([&] { return memcached_stat_execute(memc_, args, collect, &out); });
+    if (rc != MEMCACHED_SUCCESS) fail(rc, {});
+    return out;
+  }
+
  private:
   enum class op { set, add, replace, cas };
 
@@ -468,6 +541,7 @@ class memcache_conn {
   std::string prefix_;
   std::chrono::milliseconds timeout_;
   std::string key_;
+  std::vector<std::string> groups_;  // server_groups(), found once
   std::vector<const char*> ptrs_;
   std::vector<std::size_t> lens_;
 };

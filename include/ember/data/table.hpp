@@ -25,6 +25,7 @@
 
 #include "ember/data/cache_entry.hpp"
 #include "ember/data/error.hpp"
+#include "ember/data/key_list.hpp"
 #include "ember/data/row_io.hpp"
 #include "ember/data/store.hpp"
 #include "ember/data/table_traits.hpp"
@@ -190,7 +191,7 @@ class table final : public table_base {
   /// The statement and parameters that write the transaction's new row as version + 1; they
   /// change no row if the database already has that version or a newer one.
   std::pair<std::string_view, std::vector<odbc::value>> commit_statement(const locked_row& l, const row& after) const {
-    return {T::sql[static_cast<std::size_t>(dialect_)].upsert, row_values<T>(after, l.version + 1)};
+    return {T::sql[static_cast<std::size_t>(sql_dialect())].upsert, row_values<T>(after, l.version + 1)};
   }
 
   /// After the database committed: the cached row becomes the new one, unlocked; what this
@@ -210,6 +211,12 @@ class table final : public table_base {
       if (!o || d.since < *o) o = d.since;
     return o;
   }
+  std::optional<std::uint64_t> clean_mark() const override {
+    std::optional<std::uint64_t> o;
+    for (const auto& [k, d] : dirty_)
+      if (!o || d.safe_ms < *o) o = d.safe_ms;
+    return o;
+  }
   std::chrono::milliseconds flush_interval() const noexcept override { return T::flush_interval; }
   /// Rows that the database refused (a constraint), set aside and logged; not retried.
   const std::vector<std::pair<key_type, std::string>>& rejected() const noexcept { return rejected_; }
@@ -223,6 +230,9 @@ class table final : public table_base {
     }
     if (dirty_.empty()) co_return 0;
     flushing_ = true;
+    // Versions newer than those taken now are acknowledged after this moment.
+    const auto taken_ms = unix_ms();
+    const auto taken = std::chrono::steady_clock::now();
     std::vector<pending> batch;
     for (const auto& [k, d] : dirty_) {
       if (batch.size() == T::flush_batch) break;
@@ -233,7 +243,13 @@ class table final : public table_base {
       co_await write_isolating(batch);
       for (const auto& p : batch) {
         const auto it = dirty_.find(p.key);
-        if (it != dirty_.end() && it->second.version == p.version) dirty_.erase(it);
+        if (it == dirty_.end()) continue;
+        if (it->second.version == p.version) {
+          dirty_.erase(it);
+        } else if (it->second.safe_ms < taken_ms) {  // changed again during the write
+          it->second.safe_ms = taken_ms;
+          it->second.since = taken;
+        }
       }
       written = batch.size();
     } catch (const std::exception& e) {
@@ -252,7 +268,8 @@ class table final : public table_base {
       return;
     }
     auto& d = dirty_[*k];
-    if (d.entry.empty() || e->version > d.version) d = dirty_row{r.entry, e->version, std::chrono::steady_clock::now()};
+    // safe_ms 0: when a replayed change was acknowledged is unknown.
+    if (d.entry.empty() || e->version > d.version) d = dirty_row{r.entry, e->version, std::chrono::steady_clock::now(), 0};
   }
 
   void collect_dirty(std::vector<journal_record>& out) const override {
@@ -262,7 +279,6 @@ class table final : public table_base {
   asio::awaitable<void> open_schema() override {
     co_await store_.db().connect();
     const auto kind = store_.db().dialect();
-    dialect_ = kind;
     const auto seed = co_await store_.db().run([kind](odbc::connection& c) -> std::optional<std::int64_t> {
       const auto d = static_cast<std::size_t>(kind);
       c.execute(T::sql[d].create);
@@ -287,13 +303,17 @@ class table final : public table_base {
   struct dirty_row {
     std::string entry;
     std::uint64_t version = 0;
-    std::chrono::steady_clock::time_point since;
+    std::chrono::steady_clock::time_point since;  // of the oldest change not written back
+    std::uint64_t safe_ms = 0;  // Unix ms: the changes acknowledged before it are written back
   };
   struct pending {
     key_type key;
     std::uint64_t version;
     std::string entry;
   };
+
+  /// The database's dialect (known once the store has connected).
+  dialect sql_dialect() const { return store_.db().dialect(); }
 
   static std::string describe(const key_type& k) { return std::string(T::name) + " '" + key_text(k) + "'"; }
   static std::string row_key(const key_type& k) { return cache_key("r", T::name, {}, key_text(k)); }
@@ -318,27 +338,37 @@ class table final : public table_base {
   void changed(const key_type& k, const std::string& entry, std::uint64_t version) {
     store_.journal_change(T::name, key_text(k), entry);
     auto [it, fresh] = dirty_.try_emplace(k);
-    if (fresh) it->second.since = std::chrono::steady_clock::now();
+    if (fresh) {
+      it->second.since = std::chrono::steady_clock::now();
+      it->second.safe_ms = unix_ms();
+    }
     it->second.entry = entry;
     it->second.version = version;
   }
 
-  /// Brings row `k` into memcached after a miss and returns its entry. What this process
-  /// changed and has not written back wins over the database: a row evicted (or lost to a
-  /// memcached restart) while dirty comes back as it was acknowledged.
+  /// Brings row `k` into memcached after a miss and returns its entry: the database's row once
+  /// the other writers have written back what they acknowledged before the server's epoch
+  /// (restart_fence.hpp), or what this process changed and has not written back if newer —
+  /// a row lost to a memcached restart comes back as it was acknowledged.
   asio::awaitable<std::string> load(const key_type& k) {
-    std::string entry;
-    if (const auto it = dirty_.find(k); it != dirty_.end()) {
-      entry = it->second.entry;
-    } else {
-      const auto found = co_await database_version(k);
-      entry = found ? cache_entry::make(found->second, &found->first) : cache_entry::make<row>(0, nullptr);
-    }
     const auto mkey = row_key(k);
-    if (co_await store_.cache().add(mkey, entry) == store_result::stored) co_return entry;
-    // Someone else cached it first: theirs is at least as new.
-    auto item = co_await store_.cache().get(mkey);
-    co_return item ? std::move(item->value) : entry;
+    for (;;) {
+      const auto epoch = co_await store_.fence().pass(mkey);
+      const auto found = co_await database_version(k);
+      std::string entry =
+          found ? cache_entry::make(found->second, &found->first) : cache_entry::make<row>(0, nullptr);
+      if (const auto it = dirty_.find(k); it != dirty_.end() && it->second.version > (found ? found->second : 0))
+        entry = it->second.entry;
+      if (co_await store_.cache().add(mkey, entry) == store_result::stored) {
+        if (co_await store_.fence().still(mkey, epoch)) co_return entry;
+        // The server restarted between the check and the add: the row may be stale.
+        co_await store_.cache().remove(mkey);
+        continue;
+      }
+      // Someone else cached it first: theirs is at least as new.
+      auto item = co_await store_.cache().get(mkey);
+      co_return item ? std::move(item->value) : entry;
+    }
   }
 
   /// The cached item of row `k` as it stands: loaded on a miss, and with the lock of a
@@ -373,7 +403,7 @@ class table final : public table_base {
   }
 
   asio::awaitable<std::optional<std::pair<row, std::uint64_t>>> database_version(const key_type& k) {
-    const auto d = static_cast<std::size_t>(dialect_);
+    const auto d = static_cast<std::size_t>(sql_dialect());
     // Jobs are named before the co_await: g++ 12 destroys a temporary closure with non-trivial
     // captures inside a co_await expression twice.
     auto job = [k, d](odbc::connection& c) -> std::optional<std::pair<row, std::uint64_t>> {
@@ -431,42 +461,36 @@ class table final : public table_base {
     return cache_key("l", T::name, L::name, key_text(v));
   }
 
-  static std::string encode_keys(const std::vector<key_type>& keys) {
-    std::string out;
-    for (const auto& k : keys) {
-      const auto t = key_text(k);
-      out += std::to_string(t.size());
-      out += ':';
-      out += t;
-    }
-    return out;
-  }
-  static std::vector<key_type> decode_keys(std::string_view s) {
-    std::vector<key_type> out;
-    while (!s.empty()) {
-      const auto colon = s.find(':');
-      const auto n = colon == std::string_view::npos ? std::nullopt : parse_key<std::size_t>(s.substr(0, colon));
-      if (!n || *n > s.size() - colon - 1) break;
-      if (auto k = parse_key<key_type>(s.substr(colon + 1, *n))) out.push_back(std::move(*k));
-      s.remove_prefix(colon + 1 + *n);
-    }
-    return out;
-  }
+  // the list codec is ember/data/key_list.hpp
+  static std::string encode_keys(const std::vector<key_type>& keys) { return ember::data::encode_keys(keys); }
+  static std::vector<key_type> decode_keys(std::string_view s) { return ember::data::decode_keys<key_type>(s); }
 
   template <class L>
   asio::awaitable<std::vector<key_type>> lookup_keys(const typename L::value_type& v) {
     const auto lkey = list_key<L>(v);
     auto item = co_await store_.cache().get(lkey);
     if (item) co_return decode_keys(item->value);
-    auto keys = co_await load_list<L>(v);
-    co_await store_.cache().add(lkey, encode_keys(keys));
-    co_return keys;
+    co_return co_await cache_list<L>(v);
+  }
+
+  /// Loads a lookup list into memcached after a miss (unless someone else did first).
+  template <class L>
+  asio::awaitable<std::vector<key_type>> cache_list(const typename L::value_type& v) {
+    const auto lkey = list_key<L>(v);
+    for (;;) {
+      const auto epoch = co_await store_.fence().pass(lkey);
+      auto keys = co_await load_list<L>(v);
+      if (co_await store_.cache().add(lkey, encode_keys(keys)) != store_result::stored ||
+          co_await store_.fence().still(lkey, epoch))
+        co_return keys;
+      co_await store_.cache().remove(lkey);  // the server restarted meanwhile
+    }
   }
 
   /// A lookup list from the database, corrected by what this process has not written back.
   template <class L>
   asio::awaitable<std::vector<key_type>> load_list(const typename L::value_type& v) {
-    const auto d = static_cast<std::size_t>(dialect_);
+    const auto d = static_cast<std::size_t>(sql_dialect());
     auto job = [v, d](odbc::connection& c) {
       std::vector<key_type> out;
       auto cur = c.prepare(L::sql.select[d]).query(to_value(v));
@@ -479,8 +503,9 @@ class table final : public table_base {
       row r;
       const bool member = e && !e->deleted && e->decode(r) && L::of(r) == v;
       const auto at = std::find(keys.begin(), keys.end(), k);
+      // Only added: our dirty row may be older than the database's, and find() checks each
+      // row's column anyway, so a key too many costs nothing.
       if (member && at == keys.end()) keys.push_back(k);
-      if (!member && at != keys.end()) keys.erase(at);
     }
     co_return keys;
   }
@@ -491,8 +516,7 @@ class table final : public table_base {
     for (int attempt = 0; attempt < store_.options().max_attempts; ++attempt) {
       auto item = co_await store_.cache().get(lkey);
       if (!item) {
-        auto keys = co_await load_list<L>(v);
-        co_await store_.cache().add(lkey, encode_keys(keys));
+        co_await cache_list<L>(v);
         continue;
       }
       auto keys = decode_keys(item->value);
@@ -527,7 +551,7 @@ class table final : public table_base {
   // across processes, restarts and memcached restarts.
 
   asio::awaitable<void> seed_keys(std::int64_t max) {
-    const auto d = dialect_;
+    const auto d = sql_dialect();
     co_await store_.db().run([max, d](odbc::connection& c) {
       c.prepare(d == dialect::postgresql
                     ? "INSERT INTO ember_keys (name, next_key) VALUES (?, ?) ON CONFLICT (name) DO NOTHING"
@@ -592,7 +616,7 @@ class table final : public table_base {
         upserts.push_back(row_values<T>(r, p.version));
       }
     }
-    const auto d = static_cast<std::size_t>(dialect_);
+    const auto d = static_cast<std::size_t>(sql_dialect());
     auto job = [d, up = std::move(upserts), del = std::move(deletes)](odbc::connection& c) {
       if (!up.empty()) c.prepare(T::sql[d].upsert).execute_batch(up);
       if (!del.empty()) c.prepare(T::sql[d].remove).execute_batch(del);
@@ -601,7 +625,6 @@ class table final : public table_base {
   }
 
   store& store_;
-  dialect dialect_ = dialect::sqlite;
   std::unordered_map<key_type, dirty_row> dirty_;
   std::vector<std::pair<key_type, std::string>> rejected_;
   std::deque<std::pair<std::int64_t, std::int64_t>> blocks_;  // [next, end) of reserved keys
