@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang++-14, -Dfuzz=true) in build-fuzz and runs each for a
-# while, starting from a seed corpus of valid frames.
+# while, starting from a seed corpus of valid inputs (wire frames; the data layer's cache
+# entries, journals and lookup key lists) written by tests/fuzz/make_seeds.cpp.
 #
 # usage: tools/fuzz.sh [seconds-per-target]   (default 20)
 # env:   EMBER_FUZZ_BUILD  build directory (default build-fuzz, relative to the source root)

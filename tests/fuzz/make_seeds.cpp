@@ -1,13 +1,23 @@
-// Writes a seed corpus for the wire fuzz targets: a few valid streams, built with the frame
-// encoder so they follow the format as it is, not as it was when someone saved them.
+// Writes a seed corpus for the fuzz targets: a few valid streams, built with the frame encoder,
+// and valid cache entries, journals and lookup lists of the data layer, built with its own
+// writers, so they follow the formats as they are, not as they were when someone saved them.
 // Usage: make_fuzz_seeds DIR  (creates DIR/<target>/seed-N)
+#include "datatest.hpp"
+#include "ember/data/cache_entry.hpp"
+#include "ember/data/journal.hpp"
+#include "ember/data/key_list.hpp"
 #include "ember/wire/encoder.hpp"
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <optional>
 #include <string>
+#include <system_error>
 #include <vector>
 
 using namespace ember;
@@ -56,6 +66,62 @@ bytes_view bytes(const std::vector<unsigned char>& v) {
   return {reinterpret_cast<const std::byte*>(v.data()), v.size()};
 }
 
+// --- the data layer: rows of tests/data/data_test.toml
+
+datatest::player a_player() { return {42, "alice", 1500, "the bold", 7}; }
+datatest::item an_item() {
+  return {9001, 42, 3, datatest::rarity::epic, true, {std::byte{1}, std::byte{0}, std::byte{0xff}}, 2.5};
+}
+datatest::account an_account() { return {"alice", 42}; }
+
+/// Cache entries: live rows, a locked one, a tombstone, a locked tombstone.
+std::vector<std::string> cache_entries() {
+  using data::cache_entry;
+  const auto player = a_player();
+  const auto item = an_item();
+  const auto account = an_account();
+  const std::string live = cache_entry::make(3, &player);
+  const std::string tomb = cache_entry::make<datatest::player>(12, nullptr);
+  return {
+      live,
+      cache_entry::make(1, &item),
+      cache_entry::make(300, &account),
+      cache_entry::with_lease(*cache_entry::parse(live), 1767225600000),
+      tomb,
+      cache_entry::with_lease(*cache_entry::parse(tomb), 1),
+  };
+}
+
+/// A journal's bytes as `journal` writes them (in the file `scratch`, removed after): records
+/// of every table, the last one a deleted row.
+std::optional<std::string> journal_bytes(const fs::path& scratch) {
+  using data::cache_entry;
+  const auto player = a_player();
+  const auto item = an_item();
+  const auto account = an_account();
+  std::error_code ec;
+  fs::remove(scratch, ec);
+  try {
+    data::journal j(scratch);
+    j.append("player", "42", cache_entry::make(3, &player));
+    j.append("item", "9001", cache_entry::make(1, &item));
+    j.append("account", "alice", cache_entry::make(300, &account));
+    j.append("player", "43", cache_entry::make<datatest::player>(4, nullptr));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "make_fuzz_seeds: %s\n", e.what());
+    return std::nullopt;
+  }
+  std::ifstream in(scratch, std::ios::binary);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  fs::remove(scratch, ec);
+  return all;
+}
+
+bytes_view text(const std::string& s) {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -64,6 +130,7 @@ int main(int argc, char** argv) {
     return EXIT_FAILURE;
   }
   const fs::path root = argv[1];
+  std::error_code ec;
   const buffer native = native_stream();
   const buffer firefly = firefly_stream();
   const std::vector<unsigned char> limit_256{0x10}, firefly_256{0x88}, firefly_zero_cfg{0x08};
@@ -81,6 +148,32 @@ int main(int argc, char** argv) {
   ok &= write(root / "fuzz_firefly_decoder", 2, {bytes(firefly_zero_cfg), zero_cfg.view()});
   ok &= write(root / "fuzz_stream_split", 1, {bytes(split), native.view()});
   ok &= write(root / "fuzz_stream_split", 2, {bytes(split), firefly.view()});
+
+  int n = 0;
+  for (const std::string& e : cache_entries()) ok &= write(root / "fuzz_cache_entry", ++n, {text(e)});
+  // regression: a version varint whose tenth byte has bits past 64 (parse used to drop them)
+  const std::vector<unsigned char> overlong{1, 0xf6, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x03, 0};
+  ok &= write(root / "fuzz_cache_entry", ++n, {bytes(overlong)});
+
+  fs::create_directories(root, ec);
+  if (const auto journal = journal_bytes(root / ".journal-seed.tmp")) {
+    // [u8 mode][journal]: as it is, torn in the middle of its last record (checksums fixed),
+    // and through the file path too
+    const std::vector<unsigned char> plain{0}, fix_sums{1}, files{0x0f};
+    const bytes_view all = text(*journal);
+    ok &= write(root / "fuzz_journal", 1, {bytes(plain), all});
+    ok &= write(root / "fuzz_journal", 2, {bytes(fix_sums), all.first(all.size() - 5)});
+    ok &= write(root / "fuzz_journal", 3, {bytes(files), all});
+  } else {
+    ok = false;
+  }
+
+  const std::string ints = data::encode_keys(std::vector<std::int64_t>{1, 42, -7, 9223372036854775807});
+  const std::string names = data::encode_keys(std::vector<std::string>{"alice", "", "b:o:b", "x"});
+  ok &= write(root / "fuzz_key_list", 1, {text(ints)});
+  ok &= write(root / "fuzz_key_list", 2, {text(names)});
+  ok &= write(root / "fuzz_key_list", 3, {text(ints), text(std::string("3:ab"))});
+
   if (!ok) {
     std::fprintf(stderr, "%s: cannot write seeds under %s\n", argv[0], argv[1]);
     return EXIT_FAILURE;

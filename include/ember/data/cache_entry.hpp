@@ -80,6 +80,8 @@ struct cache_entry {
     for (int shift = 0; shift <= 63; shift += 7) {
       if (at >= in.size()) return false;
       const auto b = static_cast<std::uint8_t>(in[at++]);
+      // The tenth byte holds bit 63 only; anything more is not a 64-bit value (as in the codec).
+      if (shift == 63 && b > 1) return false;
       out |= static_cast<std::uint64_t>(b & 0x7f) << shift;
       if (b < 0x80) return true;
     }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -103,6 +104,24 @@ class journal {
     return out;
   }
 
+  /// Appends to `out` the whole records at the start of `bytes` (a journal file's content),
+  /// stopping at the first torn or corrupt one; returns the bytes those records take.
+  static std::size_t parse(std::string_view bytes, std::vector<journal_record>& out) {
+    std::size_t at = 0;
+    while (bytes.size() - at >= 8) {
+      const std::uint32_t len = get32(bytes, at), sum = get32(bytes, at + 4);
+      if (len > bytes.size() - at - 8) break;  // torn tail
+      const std::string_view body = bytes.substr(at + 8, len);
+      if (checksum(body) != sum) break;
+      journal_record r;
+      std::size_t p = 0;
+      if (!take(body, p, r.table) || !take(body, p, r.key) || !take(body, p, r.entry)) break;
+      out.push_back(std::move(r));
+      at += 8 + len;
+    }
+    return at;
+  }
+
  private:
   struct file {
     explicit file(int f) noexcept : fd(f) {}
@@ -141,18 +160,7 @@ class journal {
       all.append(buf, static_cast<std::size_t>(n));
     }
     ::close(fd);
-    std::size_t at = 0;
-    while (all.size() - at >= 8) {
-      const std::uint32_t len = get32(all, at), sum = get32(all, at + 4);
-      if (len > all.size() - at - 8) break;  // torn tail
-      std::string_view body(all.data() + at + 8, len);
-      if (checksum(body) != sum) break;
-      journal_record r;
-      std::size_t p = 0;
-      if (!take(body, p, r.table) || !take(body, p, r.key) || !take(body, p, r.entry)) break;
-      out.push_back(std::move(r));
-      at += 8 + len;
-    }
+    parse(all, out);
   }
   static void encode(std::string& out, std::string_view table, std::string_view key, std::string_view entry) {
     std::string body;
