@@ -20,6 +20,7 @@
 #include <asio/signal_set.hpp>
 
 #include "ember/app/admin.hpp"
+#include "ember/app/data_layer.hpp"
 #include "ember/app/host.hpp"
 #include "ember/app/module.hpp"
 #include "ember/codec/json_reader.hpp"
@@ -35,14 +36,21 @@ class module_server {
  public:
   module_server(ember::app::host& h, fs::path path) : host_(h), path_(std::move(path)) {}
 
-  /// Loads the first module and starts the server with it; false (after logging) if refused.
-  bool start() {
+  /// Loads the first module; false (after logging) if refused. Its tables, if any, attach
+  /// to the host's store now.
+  bool load() {
     auto m = ember::app::load_module(host_, path_, 0);
     if (!m) {
       ember::log::error("{}", m.error().message);
       return false;
     }
     current_ = std::move(*m);
+    guard_tables();
+    return true;
+  }
+
+  /// Starts the server with the loaded module (after the data layer opened).
+  void start() {
     host_.start(table_of(current_), current_->logic().commands());
     // The host's callbacks call whichever module is current, and keep it loaded meanwhile.
     if (auto* b = host_.backend())
@@ -54,7 +62,6 @@ class module_server {
       });
     current_->logic().started();
     ember::log::info("serving module {} (generation {})", path_.string(), current_->generation());
-    return true;
   }
 
   /// Loads the module file again; on success the new build serves the next requests, and
@@ -71,6 +78,7 @@ class module_server {
       return m.error().message;
     }
     current_ = std::move(*m);
+    guard_tables();
     host_.replace_table(table_of(current_));
     current_->logic().started();
     const auto took = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began);
@@ -97,6 +105,11 @@ class module_server {
   }
 
  private:
+  // A module's tables run its code: it stays loaded while they are written back.
+  void guard_tables() {
+    if (auto* s = host_.store()) s->guard_tables(current_);
+  }
+
   static ember::dispatch_table table_of(const std::shared_ptr<loaded_module>& m) {
     ember::dispatch_table t;
     m->logic().register_commands(t);
@@ -126,8 +139,23 @@ int run(const ember::app::cluster_config& config, const fs::path& config_file,
   }
   fs::path module_path = host.self().app;
   if (module_path.is_relative()) module_path = config_file.parent_path() / module_path;
+  ember::app::data_layer data(host);  // before the module: its tables attach to the store
   module_server modules(host, module_path);
-  if (!modules.start()) return 1;
+  if (!modules.load()) return 1;
+  int rc = EXIT_SUCCESS;
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    co_await data.open();
+    modules.start();
+  }, [&](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      ember::log::error("cannot start: {}", x.what());
+    }
+    rc = EXIT_FAILURE;
+    io.stop();
+  });
 
   asio::signal_set reloads(io, SIGHUP);
   std::function<void()> wait_reload = [&] {
@@ -170,9 +198,10 @@ int run(const ember::app::cluster_config& config, const fs::path& config_file,
       host, ember::app::admin_hooks{[&] { return modules.reload(); },
                                     [&] { return modules.reload_data(); },
                                     [&] { asio::post(io, stop); },
-                                    [&] { return modules.version(); }});
+                                    [&] { return modules.version(); },
+                                    [&](ember::codec::json_writer& w) { data.write_status(w); }});
   io.run();
-  return EXIT_SUCCESS;
+  return rc;
 }
 
 }  // namespace

@@ -38,6 +38,8 @@ struct admin_hooks {
   std::function<void()> stop;
   /// Which build of the module serves (e.g. its generation).
   std::function<std::string()> module_version;
+  /// Adds fields of its own to the status object (e.g. `data_layer::write_status`).
+  std::function<void(codec::json_writer&)> more_status;
 };
 
 /// The link to the master; does nothing when the config has no `master.rootport`.
@@ -93,6 +95,7 @@ class admin_link {
     if (hooks_.module_version) w.key("module"), w.value_string(hooks_.module_version());
     field("reloads", reloads_);
     field("reload_failures", reload_failures_);
+    if (hooks_.more_status) hooks_.more_status(w);
     w.end_object();
     return std::string(reinterpret_cast<const char*>(out.data()), out.size());
   }

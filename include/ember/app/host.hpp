@@ -20,6 +20,7 @@
 #include <chrono>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -38,6 +39,10 @@
 #include "ember/cluster/root.hpp"
 #include "ember/command_info.hpp"
 #include "ember/net/server.hpp"
+
+namespace ember::data {
+class store;
+}
 
 namespace ember::app {
 
@@ -150,12 +155,29 @@ class host {
     return out;
   }
 
-  /// Stops gracefully: the client listener first (requests in flight finish), then links.
+  /// Stops gracefully: the client listener first (requests in flight finish), then what was
+  /// registered with `on_stop` (the data layer writes back), then links.
   asio::awaitable<void> stop(std::chrono::milliseconds grace = std::chrono::seconds(5)) {
     if (clients_) co_await clients_->stop(grace);
+    for (auto& hook : stop_hooks_) {
+      try {
+        co_await hook();
+      } catch (const std::exception& e) {
+        log::error("stopping: {}", e.what());
+      }
+    }
     for (auto& n : nodes_) n.connector->stop();
     if (root_) root_->stop();
   }
+
+  /// Runs `hook` when the server stops, after its clients have drained and before its links
+  /// close (e.g. writing back dirty rows).
+  void on_stop(std::function<asio::awaitable<void>()> hook) { stop_hooks_.push_back(std::move(hook)); }
+
+  /// The data store the handler module's tables attach to (ember/app/data_layer.hpp sets it
+  /// when the config entry has "db" and "mem"); null otherwise.
+  data::store* store() const noexcept { return store_; }
+  void set_store(data::store* s) noexcept { store_ = s; }
 
   /// Where game data files are found (ember-server: the config file's directory).
   const std::filesystem::path& data_dir() const noexcept { return data_dir_; }
@@ -232,6 +254,8 @@ class host {
   std::unique_ptr<cluster::owner_registry> registry_;
   std::vector<node_entry> nodes_;
   std::unique_ptr<cluster::player_ownership> ownership_;  // refers to a node connector
+  std::vector<std::function<asio::awaitable<void>()>> stop_hooks_;
+  data::store* store_ = nullptr;
 };
 
 }  // namespace ember::app

@@ -24,6 +24,11 @@
 
 #include <sql.h>
 #include <sqlext.h>
+// unixODBC's sqltypes.h makes BOOL a macro (`int`), which breaks any header included later
+// that names something BOOL (simdjson's element_type::BOOL). Nothing here uses it.
+#ifdef BOOL
+#undef BOOL
+#endif
 
 #include <algorithm>
 #include <array>
