@@ -17,8 +17,10 @@
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 
-#include "../../tests/support/process.hpp"
-#include "../../tests/support/run.hpp"
+#include "support/memcached.hpp"
+#include "support/process.hpp"
+#include "support/run.hpp"
+#include "ember/data/database.hpp"
 #include "ember/net/client.hpp"
 #include "world_client.hpp"
 
@@ -35,8 +37,10 @@ std::vector<std::string> reload_args;
 
 constexpr auto call_timeout = 1000ms;  // the config's call_timeout_ms
 
-// A fresh cluster per test: its own ports, directory, config and processes.
+// A fresh cluster per test: its own ports, directory, config, memcached, SQLite database
+// (world.db in its directory) and processes.
 struct cluster {
+  ember::test::memcached_server mc;
   fs::path dir;
   std::uint16_t base;
   std::map<std::string, child_process> procs;
@@ -75,11 +79,13 @@ struct cluster {
     for (const char* g : {"game1", "game2", "game3"}) {
       if (std::string(g) == "game3" && !game3) continue;
       games += fmt::format(R"(,
-    "{}": {{ "type": "game", {}"remoteport": [{{ "rootname": "gate" }}, {{ "rootname": "net1" }}, {{ "rootname": "net2" }}] }})",
+    "{}": {{ "type": "game", "db": true, "mem": true, {}"remoteport": [{{ "rootname": "gate" }}, {{ "rootname": "net1" }}, {{ "rootname": "net2" }}] }})",
                            g, game_app.empty() ? "" : fmt::format(R"("app": "{}", )", game_app));
     }
     const auto text = fmt::format(R"({{
   "secret": "{}",
+  "db": {{ "driver": "sqlite", "connection": "Driver=SQLite3;Database=world.db;" }},
+  "memcached": {{ "servers": ["{}"], "namespace": "world" }},
   "defaults": {{ "call_timeout_ms": {}, "log": {{ "level": "info" }}, "limits": {{ "max_request_rate": 0 }} }},
   "servers": {{
     "gate": {{ "rootport": {} }},
@@ -88,7 +94,7 @@ struct cluster {
   }}
 }}
 )",
-                                  secret, call_timeout.count(), port("gate"), port("net1"),
+                                  secret, mc.address(), call_timeout.count(), port("gate"), port("net1"),
                                   port("net1.link"), port("net2"), port("net2.link"), games);
     std::ofstream(dir / file) << text;
     return dir / file;
@@ -103,6 +109,29 @@ struct cluster {
   }
 
   fs::path log(const std::string& name) const { return dir / (name + ".log"); }
+
+  /// One integer from world.db, read with a plain SQL query (not through the cache).
+  std::int64_t scalar(const std::string& sql) const {
+    asio::io_context io;
+    ember::data::database db("Driver=SQLite3;Database=" + (dir / "world.db").string() + ";");
+    return ember::test::run(io, db.run([sql](ember::data::odbc::connection& c) {
+      auto cur = c.prepare(sql).query();
+      return cur.next() ? cur.get<std::optional<std::int64_t>>(0).value_or(-1) : -1;
+    }));
+  }
+
+  /// Stops every server with SIGTERM in the master's order (nets, games, gate); true if each
+  /// exited with code 0.
+  bool stop_all() {
+    bool ok = true;
+    for (const auto& group : {std::vector<std::string>{"net1", "net2"}, {"game1", "game2", "game3"}, {"gate"}}) {
+      for (const auto& name : group)
+        if (procs.contains(name)) procs[name].signal(SIGTERM);
+      for (const auto& name : group)
+        if (procs.contains(name)) ok = procs[name].wait_exit(15s) == 0 && ok;
+    }
+    return ok;
+  }
 
   // Waits until `game` has linked to gate and both nets (`times` links of each, after restarts).
   bool game_ready(const std::string& game, std::size_t times = 1) const {
@@ -209,6 +238,59 @@ BOOST_AUTO_TEST_CASE(client_commands_go_through_net_to_game_and_back) {
     BOOST_TEST(online->total == 2u);
     BOOST_TEST(online->servers.size() == 2u);
   }(), 30s);
+}
+
+BOOST_AUTO_TEST_CASE(gold_and_bags_are_saved_and_every_change_is_in_the_database_after_an_ordered_stop) {
+  cluster cl;
+  cl.start_all();
+  asio::io_context io;
+  std::int64_t gold = 0, kept = 0, mover_id = 0;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    player a(io);
+    co_await a.connect(cl.port("net1"));
+    mover_id = static_cast<std::int64_t>((co_await a.login("merchant")).user_id);
+    auto bag = co_await a.stub.bag({});
+    BOOST_REQUIRE(bag.has_value());
+    BOOST_TEST(bag->gold == 100);  // a new player's gold
+    BOOST_TEST(bag->items.empty());
+    auto sword = co_await a.stub.buy({1});  // 10 gold
+    BOOST_REQUIRE_MESSAGE(sword.has_value(), (sword ? std::string() : sword.error().message));
+    BOOST_TEST(sword->gold == 90);
+    auto herb = co_await a.stub.buy({3});  // 2 gold
+    BOOST_REQUIRE(herb.has_value());
+    auto sold = co_await a.stub.sell({sword->bag_item});  // half of 10 back
+    BOOST_REQUIRE(sold.has_value());
+    BOOST_TEST(sold->gold == 93);
+    auto twice = co_await a.stub.sell({sword->bag_item});
+    BOOST_REQUIRE(!twice.has_value());
+    BOOST_TEST(twice.error().status == 1005);  // not in the bag any more
+    for (int i = 0; i < 20; ++i) (void)co_await a.stub.buy({2});  // 6 gold each, 15 fit
+    auto poor = co_await a.stub.buy({1});
+    BOOST_REQUIRE(!poor.has_value());
+    BOOST_TEST(poor.error().status == 1004);  // not enough gold: nothing changed
+    bag = co_await a.stub.bag({});
+    BOOST_REQUIRE(bag.has_value());
+    gold = bag->gold;
+    kept = static_cast<std::int64_t>(bag->items.size());
+    BOOST_TEST(gold == 3);
+    BOOST_TEST(kept == 16);  // the herb and 15 caps
+    BOOST_TEST((co_await a.stub.move({7, 8})).has_value());
+    // Logging in again (on the other net) finds the player as saved.
+    player again(io);
+    co_await again.connect(cl.port("net2"));
+    co_await again.login("merchant");
+    auto same = co_await again.stub.bag({});
+    BOOST_REQUIRE(same.has_value());
+    BOOST_TEST(same->gold == gold);
+    BOOST_TEST(same->items.size() == static_cast<std::size_t>(kept));
+  }(), 60s);
+  // An ordered stop writes back every change the games acknowledged.
+  BOOST_TEST(cl.stop_all());
+  const auto id = std::to_string(mover_id);
+  BOOST_TEST(cl.scalar("SELECT gold FROM player WHERE id = " + id) == gold);
+  BOOST_TEST(cl.scalar("SELECT x * 100 + y FROM player WHERE id = " + id) == 708);
+  BOOST_TEST(cl.scalar("SELECT COUNT(*) FROM bag_item WHERE owner = " + id) == kept);
+  BOOST_TEST(cl.scalar("SELECT COUNT(*) FROM bag_item WHERE owner = 0") == 1);  // the sword sold back
 }
 
 BOOST_AUTO_TEST_CASE(pushes_and_rooms_reach_clients_on_the_other_net_server) {

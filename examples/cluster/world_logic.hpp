@@ -2,7 +2,8 @@
 // that ember-server loads (and reloads):
 //   gate  the root: answers `cluster_online` by asking every game (a fan-out call)
 //   net   client-facing: forwards game commands to the games; answers `online` by asking gate
-//   game  a backend: logs players in, moves them, relays chat across every net server
+//   game  a backend: logs players in (their rows come from the data layer: memcached, then
+//         the database), moves them, sells and buys items, relays chat across every net server
 #pragma once
 
 #include <cstdint>
@@ -15,6 +16,7 @@
 
 #include "ember/app/game_data.hpp"
 #include "ember/app/host.hpp"
+#include "ember/data/transaction.hpp"
 #include "world_server.hpp"
 
 /// Which build of the logic this is (whoami tells; the reload test builds a "v2").
@@ -33,10 +35,28 @@ inline std::uint64_t user_id_of(std::string_view name) {
 /// The items of the game data, by id.
 using item_table = ember::app::data_table<world::item, &world::item::id>;
 
+/// What a new player starts with.
+inline constexpr std::int64_t starting_gold = 100;
+
+/// The game's saved rows: players and their bags (a game server's config entry has "db" and
+/// "mem", so the host has a store).
+struct saved_tables {
+  explicit saved_tables(ember::data::store& s) : store(s), players(s), bag(s) {}
+  ember::data::store& store;
+  ember::data::table<world::player_table> players;
+  ember::data::table<world::bag_item_table> bag;
+};
+
 class game_logic final : public world::game_handler {
  public:
   explicit game_logic(ember::app::host& h)
-      : host_(h), items_(h.data_dir() / "data" / "items.json") {}
+      : host_(h), items_(h.data_dir() / "data" / "items.json") {
+    if (h.self().type != "game") return;
+    if (!h.store())
+      throw std::invalid_argument("servers." + h.self().name +
+                                  ": a game server saves players: give it \"db\": true and \"mem\": true");
+    saved_.emplace(*h.store());
+  }
 
   /// (Re)reads the game data; on failure the data in use stays. Empty when all went well.
   std::string reload_data() {
@@ -57,7 +77,8 @@ class game_logic final : public world::game_handler {
     }
   }
 
-  /// Another game takes the player over (a login there): save it first, then let go.
+  /// Another game takes the player over (a login there): let go. Its row is in the shared
+  /// cache already (and written back from there), so the next game reads it as it is.
   asio::awaitable<void> release_player(std::uint64_t user) {
     save_and_drop(user);
     co_return;
@@ -68,8 +89,7 @@ class game_logic final : public world::game_handler {
   std::string save_state() const {
     std::string out;
     for (const auto& [id, p] : players_)
-      out += fmt::format("{} {} {} {} {}\n", id, p.x, p.y,
-                         reinterpret_cast<std::uintptr_t>(p.current), p.name);
+      out += fmt::format("{} {} {}\n", id, reinterpret_cast<std::uintptr_t>(p.current), p.name);
     return out;
   }
   void load_state(std::string_view text) {
@@ -77,7 +97,7 @@ class game_logic final : public world::game_handler {
     std::uint64_t id;
     std::uintptr_t current;
     player p;
-    while (in >> id >> p.x >> p.y >> current && std::getline(in >> std::ws, p.name)) {
+    while (in >> id >> current && std::getline(in >> std::ws, p.name)) {
       p.current = reinterpret_cast<const session*>(current);
       players_[id] = p;
     }
@@ -94,16 +114,90 @@ class game_logic final : public world::game_handler {
                               "player is busy elsewhere, try again: " + owned.error().message);
     s.bind_user(id);                // closes an older session of this user, on any net server
     host_.backend()->bind_here(s);  // this player's commands come here from now on
-    players_[id] = player{req.name, 0, 0, &s};
-    ember::log::info("loaded player {} ({})", req.name, id);
+    auto& rows = *saved_;
+    const auto key = static_cast<std::int64_t>(id);
+    auto row = co_await rows.players.get(key);
+    if (!row) {
+      bool created_elsewhere = false;
+      try {
+        row = co_await rows.players.insert(world::player(key, req.name, starting_gold));
+      } catch (const ember::data::data_error& e) {
+        if (e.code() != ember::data::data_errc::constraint) throw;
+        created_elsewhere = true;  // by a login on another game meanwhile
+      }
+      if (created_elsewhere) row = co_await rows.players.get(key);
+    }
+    players_[id] = player{req.name, &s};
+    ember::log::info("loaded player {} ({}): {} gold at ({}, {})", req.name, id, row->gold, row->x, row->y);
     co_return world::login_reply{id, host_.self().name};
   }
 
   asio::awaitable<world::move_reply> move(session& s, const world::move_request& req) override {
-    auto& p = require_player(s);
-    p.x = req.x;
-    p.y = req.y;
+    const auto id = require_player(s).first;
+    auto p = co_await saved_->players.update(id, [x = req.x, y = req.y](world::player& p) {
+      p.x = x;
+      p.y = y;
+    });
     co_return world::move_reply{p.x, p.y};
+  }
+
+  asio::awaitable<world::buy_reply> buy(session& s, const world::buy_request& req) override {
+    const auto id = require_player(s).first;
+    const auto price = static_cast<std::int64_t>(price_of(req.item_id));
+    auto& rows = *saved_;
+    // The item is made for the shop (owner 0), then gold and ownership change together.
+    auto item = co_await rows.bag.insert(world::bag_item(0, 0, req.item_id));
+    std::int64_t gold = 0;
+    std::exception_ptr failed;
+    try {
+      co_await ember::data::transact(
+          rows.store,
+          [&](world::player& p, world::bag_item& b) {
+            if (p.gold < price) world::fail(world::error::not_enough_gold);
+            p.gold -= price;
+            b.owner = id;
+            gold = p.gold;
+          },
+          ember::data::at(rows.players, id), ember::data::at(rows.bag, item.id));
+    } catch (...) {
+      failed = std::current_exception();
+    }
+    if (failed) {
+      try {
+        co_await rows.bag.remove(item.id);  // the shop's item goes again
+      } catch (const std::exception& e) {
+        ember::log::warn("bag item {} of a failed purchase stays with the shop: {}", item.id, e.what());
+      }
+      std::rethrow_exception(failed);
+    }
+    co_return world::buy_reply{gold, item.id};
+  }
+
+  asio::awaitable<world::sell_reply> sell(session& s, const world::sell_request& req) override {
+    const auto id = require_player(s).first;
+    auto& rows = *saved_;
+    const auto item = co_await rows.bag.get(req.bag_item);
+    if (!item || item->owner != id) world::fail(world::error::not_in_bag);
+    const auto refund = static_cast<std::int64_t>(price_of(item->item_id) / 2);
+    std::int64_t gold = 0;
+    co_await ember::data::transact(
+        rows.store,
+        [&](world::player& p, world::bag_item& b) {
+          if (b.owner != id) world::fail(world::error::not_in_bag);  // sold meanwhile
+          b.owner = 0;
+          p.gold += refund;
+          gold = p.gold;
+        },
+        ember::data::at(rows.players, id), ember::data::at(rows.bag, item->id));
+    co_return world::sell_reply{gold};
+  }
+
+  asio::awaitable<world::bag_reply> bag(session& s, const world::bag_request&) override {
+    const auto id = require_player(s).first;
+    auto& rows = *saved_;
+    auto p = co_await rows.players.get(id);
+    auto items = co_await rows.bag.find<world::bag_item_table::by_owner>(id);
+    co_return world::bag_reply{p ? p->gold : 0, std::move(items)};
   }
 
   asio::awaitable<world::join_room_reply> join_room(session& s,
@@ -114,7 +208,7 @@ class game_logic final : public world::game_handler {
   }
 
   asio::awaitable<world::say_reply> say(session& s, const world::say_request& req) override {
-    auto& p = require_player(s);
+    const auto& p = require_player(s).second;
     s.broadcast("room:" + req.room, world::chat_message{req.room, p.name, req.text});
     co_return world::say_reply{};
   }
@@ -153,28 +247,39 @@ class game_logic final : public world::game_handler {
   }
 
  private:
+  /// A player logged in here; what is saved of it is in the `player` table.
   struct player {
     std::string name;
-    std::int32_t x = 0, y = 0;
     const session* current = nullptr;  // the session that logged in last (identity only)
   };
-  // A real game writes the player to its database here.
+  // The player's row is saved by the data layer (journal, then write-back), so leaving only
+  // forgets the session.
   void save_and_drop(std::uint64_t user) {
     if (auto it = players_.find(user); it != players_.end()) {
-      ember::log::info("saved player {} ({})", it->second.name, user);
+      ember::log::info("saved player {} ({}): its row is in the shared cache and the journal", it->second.name, user);
       players_.erase(it);
     }
   }
 
-  player& require_player(session& s) {
+  /// The player of this session (its row key, and what the game keeps of it here).
+  std::pair<std::int64_t, player&> require_player(session& s) {
     auto u = s.user();
     auto it = u ? players_.find(*u) : players_.end();
     if (it == players_.end()) world::fail(world::error::not_logged_in);
-    return it->second;
+    return {static_cast<std::int64_t>(it->first), it->second};
   }
+
+  std::uint32_t price_of(std::uint32_t item_id) const {
+    auto items = items_.current();
+    const world::item* it = items->find(item_id);
+    if (!it) world::fail(world::error::no_such_item);
+    return it->price;
+  }
+
 
   ember::app::host& host_;
   ember::app::data_slot<item_table> items_;
+  std::optional<saved_tables> saved_;
   std::map<std::uint64_t, player> players_;
 };
 

@@ -17,6 +17,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "ember/app/admin.hpp"
+#include "ember/app/data_layer.hpp"
 #include "ember/app/host.hpp"
 #include "world_logic.hpp"
 
@@ -30,6 +31,7 @@ int run(const ember::app::cluster_config& config, const std::filesystem::path& c
   ember::app::host host(io, config, name);
   host.set_data_dir(config_dir);
   ember::log::set_tag(name);
+  ember::app::data_layer data(host);  // a game's rows (the config's db and memcached)
   ember::dispatch_table table;
   game_logic game(host);
   net_logic net(host);
@@ -38,15 +40,30 @@ int run(const ember::app::cluster_config& config, const std::filesystem::path& c
   if (type == "game") world::register_commands(table, game);
   if (type == "net") world::register_commands(table, net);
   if (type == "gate") world::register_commands(table, gate);
-  host.start(std::move(table), world::command_list);
   if (type == "game") {
     if (auto why = game.reload_data(); !why.empty()) {
       ember::log::error("{}", why);
       return EXIT_FAILURE;
     }
-    host.backend()->on_session_closed([&](ember::session& s) { game.session_closed(s); });
-    host.ownership()->on_release([&](std::uint64_t user) { return game.release_player(user); });
   }
+  int rc = EXIT_SUCCESS;
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    co_await data.open();  // tables created or migrated, the last run's journal written back
+    host.start(std::move(table), world::command_list);
+    if (type == "game") {
+      host.backend()->on_session_closed([&](ember::session& s) { game.session_closed(s); });
+      host.ownership()->on_release([&](std::uint64_t user) { return game.release_player(user); });
+    }
+  }, [&](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      ember::log::error("cannot start: {}", x.what());
+    }
+    rc = EXIT_FAILURE;
+    io.stop();
+  });
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   std::unique_ptr<ember::app::admin_link> admin;
@@ -67,9 +84,10 @@ int run(const ember::app::cluster_config& config, const std::filesystem::path& c
                 [] { return std::string("world_server has no module to reload (ember-server does)"); },
                 [&] { return type == "game" ? game.reload_data() : std::string(); },
                 [&] { asio::post(io, stop); },
-                [] { return std::string("world_server " WORLD_BUILD); }});
+                [] { return std::string("world_server " WORLD_BUILD); },
+                [&](ember::codec::json_writer& w) { data.write_status(w); }});
   io.run();
-  return EXIT_SUCCESS;
+  return rc;
 }
 
 }  // namespace
