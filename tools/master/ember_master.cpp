@@ -2,9 +2,10 @@
 // as a child process (`ember-server CONFIG NAME`), roots first; prints each line they write
 // prefixed with the server's name; restarts a server that crashes, with backoff, and gives up
 // on one that keeps crashing; on SIGINT/SIGTERM stops them in order (client-facing servers,
-// then backends, then roots) and prints a summary. See README, "ember-master".
+// then backends, then roots) and prints a summary. A memcached the config names on loopback
+// that nobody runs is started first and stopped last (services.hpp). See README, "ember-master".
 //
-// usage: ember-master CONFIG.json [--only NAME]... [--server-binary PATH]
+// usage: ember-master CONFIG.json [--only NAME]... [--server-binary PATH] [--memcached PATH|none]
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include <asio/io_context.hpp>
 
 #include "admin_api.hpp"
+#include "services.hpp"
 #include "supervisor.hpp"
 
 namespace fs = std::filesystem;
@@ -38,6 +40,7 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);  // a closed stdout must not kill the master
   ember::master::options o;
   double window_s = 30, stop_timeout_s = 10;
+  std::string memcached = "memcached";
   CLI::App app{"ember-master: runs every server of a cluster's config.json, restarts those "
                "that crash, stops them in order on SIGINT/SIGTERM"};
   app.add_option("config", o.config_file, "the cluster's config.json")->required();
@@ -54,6 +57,9 @@ int main(int argc, char** argv) {
   app.add_option("--stop-timeout", stop_timeout_s,
                  "seconds a server has to stop after SIGTERM before SIGKILL (default 10)")
       ->check(CLI::Range(0.001, 3600.0));
+  app.add_option("--memcached", memcached,
+                 "memcached program started for a loopback memcached of the config that is not "
+                 "running (default: memcached from PATH; none: never start one)");
   CLI11_PARSE(app, argc, argv);
   o.rules.window = std::chrono::milliseconds(static_cast<long>(window_s * 1000));
   o.rules.stop_timeout = std::chrono::milliseconds(static_cast<long>(stop_timeout_s * 1000));
@@ -71,6 +77,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--only %s: no server of that name in %s (servers are: %s)\n",
                  name.c_str(), o.config_file.c_str(), names.c_str());
     return 2;
+  }
+  if (memcached != "none") {
+    o.services = ember::master::memcached_services(*config, o.only, memcached);
   }
 
   asio::io_context io(1);

@@ -54,8 +54,10 @@ class crash_record {
   std::deque<clock::time_point> times_;
 };
 
-/// A server's place in the stop order: client-facing servers stop first, roots last.
-enum class role { client_facing = 0, backend = 1, root = 2 };
+/// A process's place in the stop order: client-facing servers stop first, then backends (they
+/// write back their dirty rows), then roots, then the services the master runs for them
+/// (a memcached).
+enum class role { client_facing = 0, backend = 1, root = 2, service = 3 };
 
 /// client-facing: has a netport. root: has a rootport and joins nothing. backend: the rest
 /// (joins a root and takes no clients).
@@ -70,6 +72,7 @@ inline std::string_view describe(role r) {
     case role::client_facing: return "client-facing";
     case role::backend: return "backends";
     case role::root: return "roots";
+    case role::service: return "services";
   }
   return "";
 }

@@ -28,6 +28,7 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "ember/app/config.hpp"
 #include "ember/codec/json_writer.hpp"
@@ -38,11 +39,18 @@ extern char** environ;
 
 namespace ember::master {
 
+/// A process the servers need that the master runs for them (services.hpp).
+struct service {
+  std::string name;               ///< its prefix in the output, e.g. "memcached:11211"
+  std::vector<std::string> argv;  ///< argv[0] is searched in PATH without '/'
+};
+
 /// What to run and how.
 struct options {
   std::filesystem::path config_file;
   std::string program;            ///< run as `PROGRAM CONFIG NAME`; searched in PATH without '/'
   std::vector<std::string> only;  ///< empty: every server of the config
+  std::vector<service> services;  ///< started before the servers, stopped after them
   policy rules;
 };
 
@@ -63,8 +71,12 @@ class supervisor {
 
   supervisor(asio::io_context& io, const app::cluster_config& config, options o)
       : io_(io), options_(std::move(o)), signals_(io, SIGCHLD, SIGINT, SIGTERM), deadline_(io) {
+    for (const auto& svc : options_.services)
+      servers_.push_back(std::make_unique<server>(io, svc.name, role::service, svc.argv));
+    const auto config_path = std::filesystem::absolute(options_.config_file).string();
     for (const auto* s : start_order(config, options_.only))
-      servers_.push_back(std::make_unique<server>(io, *s));
+      servers_.push_back(std::make_unique<server>(io, s->name, role_of(*s),
+                                                  std::vector<std::string>{options_.program, config_path, s->name}));
   }
   supervisor(const supervisor&) = delete;
   supervisor& operator=(const supervisor&) = delete;
@@ -73,8 +85,12 @@ class supervisor {
   void start() {
     wait_signals();
     std::string names;
-    for (const auto& s : servers_) names += " " + s->name;
-    say(log::level::info, "starting {} servers of {} with {}:{}", servers_.size(),
+    for (const auto& s : servers_)
+      if (s->r != role::service) names += " " + s->name;
+    for (const auto& svc : options_.services)
+      say(log::level::info, "{} is in the config and nothing serves it: the master runs it ({})", svc.name,
+          fmt::join(svc.argv, " "));
+    say(log::level::info, "starting {} servers of {} with {}:{}", servers_.size() - options_.services.size(),
         options_.config_file.string(), options_.program, names);
     for (auto& s : servers_) launch(*s);
     starting_ = false;
@@ -111,10 +127,11 @@ class supervisor {
   void stop_all() {
     if (!finished_ && !stopping_) stop(SIGTERM);
   }
-  /// The servers, in start order.
+  /// The servers, in start order (not the services).
   std::vector<std::string> names() const {
     std::vector<std::string> out;
-    for (const auto& s : servers_) out.push_back(s->name);
+    for (const auto& s : servers_)
+      if (s->r != role::service) out.push_back(s->name);
     return out;
   }
   /// Called once when every server has ended (the master can close its ports then).
@@ -132,10 +149,11 @@ class supervisor {
   enum class state { running, waiting, exited, gave_up, stopped };
 
   struct server {
-    server(asio::io_context& io, const app::server_config& c)
-        : name(c.name), r(role_of(c)), timer(io) {}
+    server(asio::io_context& io, std::string n, role rl, std::vector<std::string> args)
+        : name(std::move(n)), r(rl), argv(std::move(args)), timer(io) {}
     std::string name;
     role r;
+    std::vector<std::string> argv;  ///< what is run
     state st = state::running;
     bool alive = false;   ///< a process of this run has not been fully dealt with yet
     pid_t pid = 0;        ///< while not reaped
@@ -205,10 +223,8 @@ class supervisor {
       cannot_start(s, std::strerror(errno));
       return;
     }
-    const auto config = std::filesystem::absolute(options_.config_file).string();
-    std::vector<std::string> argv{options_.program, config, s.name};
     std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
+    for (auto& a : s.argv) args.push_back(a.data());
     args.push_back(nullptr);
 
     posix_spawn_file_actions_t files;
@@ -230,7 +246,7 @@ class supervisor {
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
                                         POSIX_SPAWN_SETSIGDEF);
     pid_t pid = 0;
-    const bool search = options_.program.find('/') == std::string::npos;
+    const bool search = s.argv.front().find('/') == std::string::npos;
     const int rc = search ? posix_spawnp(&pid, args[0], &files, &attr, args.data(), environ)
                           : posix_spawn(&pid, args[0], &files, &attr, args.data(), environ);
     posix_spawn_file_actions_destroy(&files);
@@ -250,7 +266,7 @@ class supervisor {
   }
 
   void cannot_start(server& s, const char* why) {
-    say(log::level::error, "cannot start {} ({}): {}", s.name, options_.program, why);
+    say(log::level::error, "cannot start {} ({}): {}", s.name, s.argv.front(), why);
     s.last_exit = fmt::format("cannot start: {}", why);
     crashed(s);
   }
@@ -338,10 +354,16 @@ class supervisor {
 
   /// Ends the master when no server runs or waits to restart (not while starting them).
   void if_nothing_left() {
-    if (starting_ || finished_) return;
-    for (const auto& s : servers_)
-      if (s->alive || s->st == state::waiting) return;
-    finish("every server has ended");
+    if (starting_ || finished_ || stopping_) return;
+    bool services = false;
+    for (const auto& s : servers_) {
+      if (s->r == role::service) services = services || s->alive || s->st == state::waiting;
+      else if (s->alive || s->st == state::waiting) return;
+    }
+    if (!services) return finish("every server has ended");
+    say(log::level::info, "every server has ended; stopping the services");
+    stop_services_only_ = true;
+    stop(SIGTERM);
   }
 
   // --- the ordered stop
@@ -355,8 +377,9 @@ class supervisor {
       return;
     }
     stopping_ = true;
-    say(log::level::info, "SIG{}: stopping the servers: client-facing first, then backends, "
-        "then roots", sigabbrev_np(sig));
+    if (!stop_services_only_)
+      say(log::level::info, "SIG{}: stopping the servers: client-facing first, then backends, "
+          "then roots{}", sigabbrev_np(sig), options_.services.empty() ? "" : ", then services");
     for (auto& s : servers_) {
       if (s->st != state::waiting) continue;
       s->timer.cancel();
@@ -364,7 +387,7 @@ class supervisor {
       s->last_exit = "waiting to restart after " + s->last_exit;
       say(log::level::info, "{} was {}; not restarted", s->name, s->last_exit);
     }
-    tier_ = -1;
+    tier_ = stop_services_only_ ? static_cast<int>(role::service) - 1 : -1;
     next_tier();
   }
 
@@ -380,7 +403,7 @@ class supervisor {
       if (s->alive && (killing_ || static_cast<int>(s->r) == tier_)) return;  // still stopping
     if (killing_) return finish("killed");
     deadline_.cancel();
-    while (++tier_ <= static_cast<int>(role::root)) {
+    while (++tier_ <= static_cast<int>(role::service)) {
       std::string names;
       for (auto& s : servers_) {
         if (!s->alive || static_cast<int>(s->r) != tier_) continue;
@@ -401,7 +424,7 @@ class supervisor {
       });
       return;
     }
-    finish("stopped");
+    finish(stop_services_only_ ? "services stopped" : "stopped");
   }
 
   void finish(std::string_view why) {
@@ -440,6 +463,7 @@ class supervisor {
   bool starting_ = true;
   bool stopping_ = false;
   bool killing_ = false;  ///< a second signal: everything got SIGKILL
+  bool stop_services_only_ = false;  ///< the servers have all ended by themselves
   bool finished_ = false;
   std::function<void()> on_finished_;
   int tier_ = -1;  ///< the group being stopped (a `role`)

@@ -82,7 +82,7 @@ struct cluster {
     fs::remove_all(dir);
     fs::create_directories(dir);
     fs::copy(WORLD_DATA_DIR, dir / "data", fs::copy_options::recursive);
-    for (const char* p : {"gate", "net1", "net2", "net1.link", "net2.link"}) ports[p] = free_port();
+    for (const char* p : {"gate", "net1", "net2", "net1.link", "net2.link", "memcached"}) ports[p] = free_port();
     std::string master_section;
     if (with_master_ports) {
       ports["master"] = free_port();
@@ -92,18 +92,21 @@ struct cluster {
   "master": {{ "rootport": {}, "webport": {}, "token": "admin-token-of-this-test" }},)",
           ports["master"], ports["admin"]);
     }
+    // Nothing runs on the memcached port: the master starts a memcached there itself.
     std::ofstream(dir / "config.json") << fmt::format(R"({{{}
   "secret": "test-secret-of-this-cluster",
+  "db": {{ "driver": "sqlite", "connection": "Driver=SQLite3;Database=world.db;" }},
+  "memcached": {{ "servers": ["127.0.0.1:{}"], "namespace": "world" }},
   "defaults": {{ "call_timeout_ms": 1000, "log": {{ "level": "info" }} }},
   "servers": {{
     "gate": {{ "rootport": {} }},
     "net1": {{ "type": "net", "netport": {}, "rootport": {}, "remoteport": [{{ "rootname": "gate" }}] }},
     "net2": {{ "type": "net", "netport": {}, "rootport": {}, "remoteport": [{{ "rootname": "gate" }}] }},
-    "game1": {{ "type": "game", "remoteport": [{{ "rootname": "gate" }}, {{ "rootname": "net1" }}, {{ "rootname": "net2" }}] }},
-    "game2": {{ "type": "game", "remoteport": [{{ "rootname": "gate" }}, {{ "rootname": "net1" }}, {{ "rootname": "net2" }}] }}{}
+    "game1": {{ "type": "game", "db": true, "mem": true, "remoteport": [{{ "rootname": "gate" }}, {{ "rootname": "net1" }}, {{ "rootname": "net2" }}] }},
+    "game2": {{ "type": "game", "db": true, "mem": true, "remoteport": [{{ "rootname": "gate" }}, {{ "rootname": "net1" }}, {{ "rootname": "net2" }}] }}{}
   }}
 }}
-)", master_section, ports["gate"], ports["net1"], ports["net1.link"], ports["net2"], ports["net2.link"], extra_servers);
+)", master_section, ports["memcached"], ports["gate"], ports["net1"], ports["net1.link"], ports["net2"], ports["net2.link"], extra_servers);
   }
   ~cluster() {
     if (master.running()) {
@@ -346,12 +349,16 @@ BOOST_AUTO_TEST_CASE(a_program_that_cannot_start_is_given_up_and_the_master_ends
   BOOST_TEST(cl.count("[master] ", "started") == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(ctrl_c_stops_nets_then_games_then_gate_and_every_child_is_gone) {
+BOOST_AUTO_TEST_CASE(ctrl_c_stops_nets_then_games_then_gate_then_memcached_and_every_child_is_gone) {
   cluster cl;
   cl.start_master();
   BOOST_REQUIRE(cl.ready());
+  // The config's memcached was not running: the master started it before the servers.
+  const auto memcached = fmt::format("memcached:{}", cl.ports["memcached"]);
+  BOOST_TEST(cl.count("[master] ", memcached + " is in the config and nothing serves it") == 1u);
+  BOOST_TEST(cl.pid_of(memcached) != 0);
   const auto pids = cl.all_pids();
-  BOOST_REQUIRE(pids.size() == 5u);
+  BOOST_REQUIRE(pids.size() == 6u);
   for (pid_t p : pids) BOOST_TEST(process_exists(p));
   const auto t0 = clk::now();
   cl.master.signal(SIGINT);
@@ -375,13 +382,17 @@ BOOST_AUTO_TEST_CASE(ctrl_c_stops_nets_then_games_then_gate_and_every_child_is_g
   BOOST_TEST(at("[master] ", "game1 stopped: code 0") < gate);
   BOOST_TEST(at("[master] ", "game2 stopped: code 0") < gate);
   BOOST_TEST(gate < at("[master] ", "gate stopped: code 0"));
+  BOOST_TEST(at("[master] ", "gate stopped: code 0") < at("[master] ", "stopping " + memcached + " (services): SIGTERM"));
+  // The games wrote back their rows before they exited.
+  BOOST_TEST(at("[game1] ", "data: every change written back") < at("[master] ", "game1 stopped: code 0"));
+  BOOST_TEST(at("[game2] ", "data: every change written back") < at("[master] ", "game2 stopped: code 0"));
   // The servers' own lines say the same.
   BOOST_TEST(at("[net1] ", "stopping") < at("[game1] ", "stopping"));
   BOOST_TEST(at("[net2] ", "stopping") < at("[game2] ", "stopping"));
   BOOST_TEST(at("[game1] ", "stopping") < at("[gate] ", "stopping"));
   BOOST_TEST(at("[game2] ", "stopping") < at("[gate] ", "stopping"));
   BOOST_TEST(cl.count("[master] ", "exit status 0") == 1u);
-  BOOST_TEST(cl.count("[master]   ", "0 restarts ok   stopped, code 0") == 5u);
+  BOOST_TEST(cl.count("[master]   ", "0 restarts ok   stopped, code 0") == 6u);
 }
 
 BOOST_AUTO_TEST_CASE(a_stalled_master_never_blocks_its_servers) {

@@ -98,7 +98,7 @@ class store {
   /// reloaded handler module) is usable at once, and takes over what a detached table of its
   /// name left unwritten.
   void attach(table_base& t) {
-    tables_.push_back({&t, nullptr});
+    tables_.push_back({&t, {}, false});
     std::erase_if(orphans_, [&](const journal_record& r) {
       if (r.table != t.name()) return false;
       t.replay(r);
@@ -116,11 +116,13 @@ class store {
       else orphans_.push_back(std::move(r));
     }
   }
-  /// Keeps `guard` alive while any table attached so far without one is written back: a
-  /// handler module's tables run the module's code, so its host passes the module here.
-  void guard_tables(std::shared_ptr<const void> guard) {
+  /// Keeps `guard` alive while a table attached so far without one is written back, and
+  /// skips the table once `guard` has expired (the table detaches soon, handing over what it
+  /// has not written). A handler module's tables run the module's code, so its host passes the
+  /// module here; the store does not keep it loaded otherwise.
+  void guard_tables(const std::shared_ptr<const void>& guard) {
     for (auto& a : tables_)
-      if (!a.guard) a.guard = guard;
+      if (!a.guarded) a.guard = guard, a.guarded = true;
   }
 
   /// Records an acknowledged change before its update returns.
@@ -230,7 +232,13 @@ class store {
  private:
   struct attached {
     table_base* table;
-    std::shared_ptr<const void> guard;  // keeps the table's code loaded while it is written back
+    std::weak_ptr<const void> guard;  // the table's code (its module), see guard_tables
+    bool guarded;
+  };
+  /// A table to use across waits, with its code kept loaded meanwhile.
+  struct held {
+    table_base* table;
+    std::shared_ptr<const void> keep;
   };
 
   table_base* find(std::string_view name) {
@@ -242,7 +250,15 @@ class store {
     return std::any_of(tables_.begin(), tables_.end(), [&](const attached& a) { return a.table == t; });
   }
   /// The tables as they are now, for a loop that waits: tables attach and detach meanwhile.
-  std::vector<attached> snapshot() const { return tables_; }
+  /// Those whose module is going are left out.
+  std::vector<held> snapshot() const {
+    std::vector<held> out;
+    for (const auto& a : tables_) {
+      auto keep = a.guard.lock();
+      if (!a.guarded || keep) out.push_back({a.table, std::move(keep)});
+    }
+    return out;
+  }
 
   asio::awaitable<void> flush_loop(std::shared_ptr<bool> running) {
     asio::steady_timer timer(co_await asio::this_coro::executor);
