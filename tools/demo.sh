@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # The main job: builds ember and runs the example cluster (examples/cluster/config.json, ports
-# 17xxx) — gate, two net servers and two game servers — with six bots playing for 20 seconds
-# across both net servers: they log in, walk, chat in one room, tell each other things and ask
-# who is online. It prints what they did, stops the servers, and fails if a bot did.
+# 17xxx) under ember-master — gate, two net servers and two game servers, each ember-server
+# loading the world module, and the memcached the config names, which the master starts — with
+# six bots playing for 20 seconds across both net servers: they log in, walk, chat in one room,
+# tell each other things, buy and sell items (gold and bags saved in SQLite through memcached)
+# and ask who is online. It prints what they did, stops the cluster in order (every game writes
+# back its rows), shows what reached the database, and fails if a bot or a server did.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
 build=${EMBER_BUILD:-build}
 [ -f "$build/build.ninja" ] || meson setup "$build" >/dev/null
-echo "demo: building (first time takes a few minutes on 2 cores)"
-ninja -C "$build" examples/cluster/world_server examples/cluster/world_bot >/dev/null
-exec examples/cluster/run_cluster.sh "$build/examples/cluster/world_server" \
-  "$build/examples/cluster/world_bot" examples/cluster/config.json 20 6
+echo "demo: building (the first time takes a few minutes on 2 cores)"
+ninja -C "$build" tools/master/ember-master tools/server/ember-server examples/cluster/world.so \
+  examples/cluster/world_bot >/dev/null
+exec examples/cluster/run_cluster.sh "$build/tools/master/ember-master" "$build/tools/server/ember-server" \
+  "$build/examples/cluster/world.so" "$build/examples/cluster/world_bot" examples/cluster/config.json 20 6

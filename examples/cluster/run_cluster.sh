@@ -1,86 +1,58 @@
 #!/usr/bin/env bash
-# Runs the example cluster — gate, net1, net2, game1, game2, each a world_server started from
-# CONFIG — waits until both games have linked to gate and both net servers, lets world_bot play
-# on net1 and net2 for SECONDS with BOTS bots, then stops every server it started (by PID:
-# SIGTERM, SIGKILL after 5 s) and exits with the bots' status. Every wait is bounded; Ctrl-C
-# stops the servers too. With EMBER_PORT_BASE set, it runs on a copy of CONFIG whose ports are
-# moved to start at that port (so a test does not clash with a demo on the config's ports).
-# EMBER_KEEP_LOGS=1 keeps the servers' logs.
+# Runs the example cluster under ember-master — gate, net1, net2, game1, game2 from CONFIG,
+# each SERVER (ember-server loading MODULE, or world_server with "-" as MODULE), the
+# memcached the config names started by the master, the games' rows in a SQLite file — waits
+# until both games have linked to gate and both net servers, lets world_bot play on net1 and
+# net2 for SECONDS with BOTS bots, then stops the master (SIGTERM: nets, games, gate, then
+# memcached, every game writing back its rows first) and shows what reached the database.
+# Exits with the bots' status (1 as well if the master did not stop cleanly). Every wait is
+# bounded; Ctrl-C stops the cluster too. Everything runs in a temporary directory: a copy of
+# CONFIG (with its ports moved to start at EMBER_PORT_BASE when that is set), its game data,
+# the module, the database, the journals and the logs. EMBER_KEEP_LOGS=1 keeps it.
 #
-# usage: run_cluster.sh WORLD_SERVER WORLD_BOT CONFIG [SECONDS] [BOTS]
+# usage: run_cluster.sh MASTER SERVER MODULE|- WORLD_BOT CONFIG [SECONDS] [BOTS]
 set -euo pipefail
-if [ $# -lt 3 ] || [ $# -gt 5 ]; then
-  echo "usage: $0 WORLD_SERVER WORLD_BOT CONFIG [SECONDS] [BOTS]" >&2
+if [ $# -lt 5 ] || [ $# -gt 7 ]; then
+  echo "usage: $0 MASTER SERVER MODULE|- WORLD_BOT CONFIG [SECONDS] [BOTS]" >&2
   exit 2
 fi
-server=$(realpath "$1") bot=$(realpath "$2") config=$(realpath "$3")
-seconds=${4:-10} bots=${5:-6}
-names=(gate net1 net2 game1 game2)
-ready_limit=15  # seconds for the cluster to link up
+master=$(realpath "$1") server=$(realpath "$2") module=$3 bot=$(realpath "$4") config=$(realpath "$5")
+seconds=${6:-10} bots=${7:-6}
+ready_limit=20  # seconds for the cluster to link up
 dir=$(mktemp -d "${TMPDIR:-/tmp}/ember-cluster.XXXXXX")
-declare -A pid=()
+log=$dir/master.log
+master_pid=
 
-show_logs() {  # the last $1 lines of every server's log
-  local n
-  for n in "${names[@]}"; do
-    [ -f "$dir/$n.log" ] || continue
-    echo "--- $n: last $1 lines of its log ---"
-    tail -n "$1" "$dir/$n.log"
-  done
+alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+# Lines of the master's output worth showing: its own, and the servers' start and data lines.
+highlights() {
+  grep -E '^\[master\]|store open|journal|written back|loaded player|listening on|\(game\) started' "$log" || true
 }
 
-alive() { kill -0 "$1" 2>/dev/null; }
-
-# Stops the servers this script started: SIGTERM, then SIGKILL for those still running after 5 s.
-stop_servers() {
-  local n rc unclean=()
-  [ ${#pid[@]} -gt 0 ] || return 0
-  # After a Ctrl-C the servers had a SIGINT from the terminal too: let them finish stopping.
-  [ $interrupted = 0 ] || for _ in $(seq 20); do
-    local any=0
-    for n in "${!pid[@]}"; do alive "${pid[$n]}" && any=1; done
-    [ $any = 0 ] && break
-    sleep 0.1
-  done
-  for n in "${!pid[@]}"; do alive "${pid[$n]}" && kill -TERM "${pid[$n]}" 2>/dev/null; done
-  for _ in $(seq 50); do
-    local any=0
-    for n in "${!pid[@]}"; do alive "${pid[$n]}" && any=1; done
-    [ $any = 0 ] && break
-    sleep 0.1
-  done
-  for n in "${names[@]}"; do
-    [ -n "${pid[$n]:-}" ] || continue
-    if alive "${pid[$n]}"; then
-      echo "run_cluster: $n did not stop in 5 s; killing it"
-      kill -KILL "${pid[$n]}" 2>/dev/null || true
-    fi
-    rc=0
-    wait "${pid[$n]}" 2>/dev/null || rc=$?
-    [ $rc = 0 ] || unclean+=("$n (exit status $rc)")
-    unset "pid[$n]"
-  done
-  if [ ${#unclean[@]} = 0 ]; then
-    echo "run_cluster: every server stopped cleanly"
-  else
-    echo "run_cluster: did not stop cleanly: ${unclean[*]}"
+stop_master() {
+  alive "$master_pid" || return 0
+  kill -TERM "$master_pid" 2>/dev/null || true
+  for _ in $(seq 300); do alive "$master_pid" || break; sleep 0.1; done
+  if alive "$master_pid"; then
+    echo "run_cluster: the master did not stop in 30 s; killing it"
+    kill -KILL "$master_pid" 2>/dev/null || true
   fi
+  local rc=0
+  wait "$master_pid" 2>/dev/null || rc=$?
+  master_pid=
+  return $rc
 }
-
 cleanup() {
-  stop_servers
+  stop_master || true
   if [ -n "${EMBER_KEEP_LOGS:-}" ]; then echo "run_cluster: logs kept in $dir"; else rm -rf "$dir"; fi
 }
 trap cleanup EXIT
-interrupted=0
-trap 'interrupted=1; echo; echo "run_cluster: interrupted"; exit 130' INT TERM
+trap 'echo; echo "run_cluster: interrupted"; exit 130' INT TERM
 
-cfg=$config
-if [ -n "${EMBER_PORT_BASE:-}" ]; then
-  cfg=$dir/config.json
-  python3 -c '
+# The run's copy of the config: ports moved if asked, every server's module in modules/.
+/usr/bin/python3 - "$config" "$dir/config.json" "${EMBER_PORT_BASE:-}" <<'EOF'
 import json, sys
-src, dst, base = sys.argv[1], sys.argv[2], int(sys.argv[3])
+src, dst, base = sys.argv[1], sys.argv[2], sys.argv[3]
 keys = {"rootport", "netport", "webport", "port"}
 c = json.load(open(src))
 def ports(v, key=None):
@@ -92,7 +64,7 @@ def ports(v, key=None):
         yield v
     elif isinstance(v, str) and key == "servers" and ":" in v:  # memcached host:port
         yield int(v.rsplit(":", 1)[1])
-shift = base - min(ports(c))
+shift = int(base) - min(ports(c)) if base else 0
 def moved(v, key=None):
     if isinstance(v, dict):
         return {k: moved(x, k) for k, x in v.items()}
@@ -105,23 +77,23 @@ def moved(v, key=None):
         return "%s:%d" % (host, int(port) + shift)
     return v
 json.dump(moved(c), open(dst, "w"), indent=2)
-' "$config" "$cfg" "$EMBER_PORT_BASE"
-  # Game data is found beside the config.
-  [ -d "$(dirname "$config")/data" ] && cp -r "$(dirname "$config")/data" "$dir/data"
+EOF
+cp -r "$(dirname "$config")/data" "$dir/data"
+if [ "$module" != - ]; then
+  mkdir -p "$dir/modules"
+  cp "$module" "$dir/modules/world.so"
 fi
+cfg=$dir/config.json
 netport() {
-  python3 -c '
+  /usr/bin/python3 -c '
 import json, sys
 p = json.load(open(sys.argv[1]))["servers"][sys.argv[2]]["netport"]
 print(p["port"] if isinstance(p, dict) else p)' "$cfg" "$1"
 }
 port1=$(netport net1) port2=$(netport net2)
 
-# The servers run in the temporary directory: whatever files they write stay out of the tree.
-for n in "${names[@]}"; do
-  (cd "$dir" && exec "$server" "$cfg" "$n") >"$dir/$n.log" 2>&1 &
-  pid[$n]=$!
-done
+(cd "$dir" && exec "$master" "$cfg" --server-binary "$server") >"$log" 2>&1 &
+master_pid=$!
 
 # Ready when both games have linked to gate, net1 and net2, and both nets to gate.
 limit=$((SECONDS + ready_limit))
@@ -129,30 +101,48 @@ for g in game1 game2 net1 net2; do
   roots="gate net1 net2"
   case $g in net*) roots=gate ;; esac
   for root in $roots; do
-    until grep -q "linked to root '$root'" "$dir/$g.log" 2>/dev/null; do
-      for n in "${names[@]}"; do
-        if ! alive "${pid[$n]}"; then
-          echo "run_cluster: $n exited while the cluster was starting"
-          show_logs 20
-          exit 1
-        fi
-      done
+    until grep -q "^\[$g\] .*linked to root '$root'" "$log" 2>/dev/null; do
+      if ! alive "$master_pid"; then
+        echo "run_cluster: the master exited while the cluster was starting"
+        tail -n 30 "$log"
+        exit 1
+      fi
       if [ $SECONDS -ge $limit ]; then
         echo "run_cluster: $g did not link to root '$root' in $ready_limit s"
-        show_logs 20
+        tail -n 30 "$log"
         exit 1
       fi
       sleep 0.1
     done
   done
 done
+highlights
 echo "run_cluster: gate, net1 (clients on port $port1), net2 (port $port2), game1 and game2 are up"
+echo
 
 status=0
 "$bot" --port "$port1" --port "$port2" --bots "$bots" --seconds "$seconds" || status=$?
 if [ $status != 0 ]; then
   echo "run_cluster: the bots failed (exit status $status)"
-  show_logs 15
+  tail -n 30 "$log"
 fi
-stop_servers
+echo
+echo "run_cluster: stopping the cluster (SIGTERM to the master)"
+from=$(wc -l <"$log")
+master_status=0
+stop_master || master_status=$?
+tail -n +"$((from + 1))" "$log" | grep -E '^\[master\]|written back' || true
+if [ $master_status != 0 ]; then
+  echo "run_cluster: the master did not stop cleanly (exit status $master_status)"
+  status=1
+fi
+# What the games wrote back, read from the database file itself.
+/usr/bin/python3 - "$dir/world.db" <<'EOF' || status=1
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+players, gold = db.execute("SELECT COUNT(*), COALESCE(SUM(gold), 0) FROM player").fetchone()
+owned, shop = (db.execute("SELECT COUNT(*) FROM bag_item WHERE owner %s 0" % op).fetchone()[0] for op in ("<>", "="))
+print(f"run_cluster: world.db holds {players} players with {gold} gold and {owned} items in their bags "
+      f"({shop} sold back to the shop)")
+EOF
 exit $status

@@ -1,6 +1,6 @@
 // The cluster example's bots: each logs in on a net server, joins the room "plaza", and until
-// the time is up walks about, talks in the room, tells other bots things and asks who is
-// online. Several bots run in one process, on one thread; bot i uses the i-th port given
+// the time is up walks about, talks in the room, tells other bots things, buys and sells items
+// (its gold and bag are saved by the game servers' data layer) and asks who is online. Several bots run in one process, on one thread; bot i uses the i-th port given
 // (round-robin), so a room spans both net servers. At the end it prints what each bot did and
 // fails if a bot could not log in, a request failed, or a bot heard nobody on another net server.
 //
@@ -51,6 +51,9 @@ struct bot_stats {
   bool done = false;
   std::uint64_t ok = 0, failed = 0;
   std::uint64_t heard = 0, heard_other_net = 0, told = 0;
+  std::uint64_t bought = 0, sold = 0, too_poor = 0;
+  std::int64_t gold = 0;              // as the game last said
+  std::vector<std::int64_t> bag;      // its items' keys
   std::string first_error;
 };
 
@@ -124,6 +127,10 @@ asio::awaitable<void> play(world_state& w, std::size_t i, std::uint64_t seed) {
              me.server);
   std::fflush(stdout);
   counted(me, co_await stub.join_room({"plaza"}), "join_room");
+  if (auto bag = co_await stub.bag({}); counted(me, bag, "bag")) {
+    me.gold = bag->gold;
+    for (const auto& it : bag->items) me.bag.push_back(it.id);
+  }
 
   std::int32_t x = 0, y = 0;
   int said = 0;
@@ -145,6 +152,27 @@ asio::awaitable<void> play(world_state& w, std::size_t i, std::uint64_t seed) {
       } else {
         const auto& to = w.bots[others[pick(0, static_cast<int>(others.size()) - 1)]];
         counted(me, co_await stub.tell({to.user_id, text}), "tell");
+      }
+    } else if (roll < 97) {
+      // Trade with the shop: sell now and then, else buy one of the three items.
+      if (!me.bag.empty() && pick(0, 2) == 0) {
+        const auto at = static_cast<std::size_t>(pick(0, static_cast<int>(me.bag.size()) - 1));
+        auto sold = co_await stub.sell({me.bag[at]});
+        if (counted(me, sold, "sell")) {
+          me.gold = sold->gold;
+          me.bag.erase(me.bag.begin() + static_cast<std::ptrdiff_t>(at));
+          ++me.sold;
+        }
+      } else {
+        auto bought = co_await stub.buy({static_cast<std::uint32_t>(pick(1, 3))});
+        if (!bought && bought.error().status == static_cast<std::uint16_t>(world::error::not_enough_gold)) {
+          ++me.ok;  // a refusal the game is meant to give
+          ++me.too_poor;
+        } else if (counted(me, bought, "buy")) {
+          me.gold = bought->gold;
+          me.bag.push_back(bought->bag_item);
+          ++me.bought;
+        }
       }
     } else {
       auto online = co_await stub.online({});
@@ -251,12 +279,14 @@ int main(int argc, char** argv) {
   // The summary.
   std::vector<std::string> problems;
   bot_stats total;
-  fmt::print("\n{:<7} {:>5}  {:<8} {:>9} {:>7} {:>7} {:>11} {:>6}\n", "bot", "port", "game",
-             "requests", "failed", "heard", "other net", "tells");
+  fmt::print("\n{:<7} {:>5}  {:<8} {:>9} {:>7} {:>7} {:>11} {:>6} {:>7} {:>5} {:>5}\n", "bot", "port", "game",
+             "requests", "failed", "heard", "other net", "tells", "bought", "sold", "gold");
   for (auto& b : w.bots) {
-    fmt::print("{:<7} {:>5}  {:<8} {:>9} {:>7} {:>7} {:>11} {:>6}\n", b.name, b.port,
+    fmt::print("{:<7} {:>5}  {:<8} {:>9} {:>7} {:>7} {:>11} {:>6} {:>7} {:>5} {:>5}\n", b.name, b.port,
                b.server.empty() ? "-" : b.server, b.ok, b.failed, b.heard, b.heard_other_net,
-               b.told);
+               b.told, b.bought, b.sold, b.gold);
+    total.bought += b.bought;
+    total.sold += b.sold;
     total.ok += b.ok;
     total.failed += b.failed;
     total.heard += b.heard;
@@ -274,8 +304,8 @@ int main(int argc, char** argv) {
     else if (b.logged_in && has_peer_elsewhere && b.heard_other_net == 0)
       problems.push_back(fmt::format("{} heard no bot of another net server", b.name));
   }
-  fmt::print("{:<7} {:>5}  {:<8} {:>9} {:>7} {:>7} {:>11} {:>6}\n", "total", "", "", total.ok,
-             total.failed, total.heard, total.heard_other_net, total.told);
+  fmt::print("{:<7} {:>5}  {:<8} {:>9} {:>7} {:>7} {:>11} {:>6} {:>7} {:>5}\n", "total", "", "", total.ok,
+             total.failed, total.heard, total.heard_other_net, total.told, total.bought, total.sold);
   fmt::print("{:.1f} s, {:.0f} requests/s answered", elapsed,
              static_cast<double>(total.ok) / seconds);
   if (w.last_online) {

@@ -85,7 +85,7 @@ BOOST_AUTO_TEST_CASE(the_example_config_parses_and_every_field_lands_where_expec
   BOOST_TEST(c.master->token == "example-admin-token-change-me");
   BOOST_REQUIRE(c.db.has_value());
   BOOST_TEST((c.db->driver == app::db_driver::sqlite));
-  BOOST_TEST(c.db->connection == "Driver=SQLite3;Database=cluster.db;");
+  BOOST_TEST(c.db->connection == "Driver=SQLite3;Database=world.db;");
   BOOST_REQUIRE(c.memcached.has_value());
   BOOST_REQUIRE(c.memcached->servers.size() == 1u);
   BOOST_TEST(c.memcached->servers[0].host == "127.0.0.1");
@@ -102,10 +102,10 @@ BOOST_AUTO_TEST_CASE(the_example_config_parses_and_every_field_lands_where_expec
   BOOST_TEST(*gate.rootport == 17100);
   BOOST_TEST(!gate.netport.has_value());
   BOOST_TEST(gate.remoteport.empty());
-  BOOST_TEST(gate.app == "modules/gate.so");
+  BOOST_TEST(gate.app == "modules/world.so");
   BOOST_TEST(gate.reload == "");
-  BOOST_TEST(gate.db);
-  BOOST_TEST(gate.mem);
+  BOOST_TEST(!gate.db);
+  BOOST_TEST(!gate.mem);
   BOOST_TEST((gate.log.level == ember::log::level::info));
   BOOST_TEST(gate.log.file == "");
   BOOST_TEST(gate.call_timeout.count() == 2000);
@@ -124,7 +124,7 @@ BOOST_AUTO_TEST_CASE(the_example_config_parses_and_every_field_lands_where_expec
   BOOST_TEST(*net1.rootport == 17301);
   BOOST_REQUIRE(net1.remoteport.size() == 1u);
   BOOST_TEST((net1.remoteport[0] == to_gate));
-  BOOST_TEST(net1.app == "modules/net.so");
+  BOOST_TEST(net1.app == "modules/world.so");
   BOOST_TEST(!net1.db);
   BOOST_TEST(!net1.mem);
 
@@ -141,7 +141,7 @@ BOOST_AUTO_TEST_CASE(the_example_config_parses_and_every_field_lands_where_expec
     BOOST_TEST(!g.netport.has_value());
     const app::root_ref to_net1{"net1", "127.0.0.1", 17301}, to_net2{"net2", "127.0.0.1", 17302};
     BOOST_TEST((g.remoteport == std::vector<app::root_ref>{to_gate, to_net1, to_net2}));
-    BOOST_TEST(g.app == "modules/game.so");
+    BOOST_TEST(g.app == "modules/world.so");
     BOOST_TEST(g.db);
     BOOST_TEST(g.mem);
   }
@@ -256,8 +256,8 @@ BOOST_AUTO_TEST_CASE(firefly_s_own_config_shape_is_accepted) {
   BOOST_TEST(gate.app == "app.gateserver");
   BOOST_TEST(gate.log.file == "app/logs/gate.log");
   BOOST_TEST((gate.log.level == ember::log::level::info));
-  BOOST_TEST(gate.db);
-  BOOST_TEST(gate.mem);
+  BOOST_TEST(!gate.db);
+  BOOST_TEST(!gate.mem);
 
   const auto& dbfront = *c.find("dbfront");
   BOOST_TEST(!dbfront.is_root());
