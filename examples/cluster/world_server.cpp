@@ -96,9 +96,10 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   const std::string first = argc > 1 ? argv[1] : "";
   const bool check = first == "--check";
-  if ((check && argc != 3) || (!check && argc != 3)) {
-    std::fprintf(stderr, "usage: %s CONFIG.json NAME\n       %s --check CONFIG.json\n", argv[0],
-                 argv[0]);
+  const bool master = argc == 5 && std::string(argv[3]) == "--master";
+  if (argc != 3 && !(master && !check)) {
+    std::fprintf(stderr, "usage: %s CONFIG.json NAME [--master HOST:PORT]\n       %s --check CONFIG.json\n",
+                 argv[0], argv[0]);
     return 2;
   }
   auto config = ember::app::load_config(check ? argv[2] : argv[1]);
@@ -109,6 +110,12 @@ int main(int argc, char** argv) {
   if (check) {
     std::printf("%s: %zu servers, valid\n", argv[2], config->servers.size());
     return 0;
+  }
+  if (master) {
+    if (auto why = ember::app::use_master(*config, argv[4]); !why.empty()) {
+      std::fprintf(stderr, "%s\n", why.c_str());
+      return 2;
+    }
   }
   try {
     return run(*config, std::filesystem::path(argv[1]).parent_path(), argv[2]);

@@ -187,16 +187,24 @@ class admin_api {
     if (req.authorization != "Bearer " + token_)
       co_return answer{401, error_json("bad or missing token: send Authorization: Bearer <master.token>")};
     const auto server = query_value(req.query, "server");
-    if (!server.empty() && std::find(names_.begin(), names_.end(), server) == names_.end()) {
+    const auto names = known();
+    if (!server.empty() && std::find(names.begin(), names.end(), server) == names.end()) {
       std::string all;
-      for (auto& n : names_) all += (all.empty() ? "" : ", ") + n;
+      for (auto& n : names) all += (all.empty() ? "" : ", ") + n;
       co_return answer{404, error_json(fmt::format("no server named '{}' (servers: {})", server, all))};
     }
     if (req.method == "GET" && req.path == "/status") co_return co_await status();
     if (req.method == "POST" && req.path == "/reload")
       co_return co_await reload(server, query_value(req.query, "data") == "1");
     if (req.method == "POST" && req.path == "/stop") {
-      stop_(server);
+      if (!server.empty() && std::find(names_.begin(), names_.end(), server) == names_.end()) {
+        // Started by hand, not by this master: asked over its link.
+        if (auto l = servers_.find(server))
+          co_await l->call(std::uint16_t(app::admin_call::stop), body_writer::encoded(bytes_view{}),
+                           std::chrono::seconds(2));
+      } else {
+        stop_(server);
+      }
       co_return answer{200, server.empty() ? R"({"stopping":"all"})" : fmt::format(R"({{"stopping":"{}"}})", server)};
     }
     co_return answer{404, error_json("unknown endpoint " + req.method + " " + req.path +
@@ -217,10 +225,20 @@ class admin_api {
                           servers_.find(name) != nullptr, own, proc.empty() ? "null" : proc);
   }
 
+  /// The servers the master runs, then those that registered by themselves (started by hand,
+  /// e.g. with `--master HOST:PORT` on another machine).
+  std::vector<std::string> known() const {
+    auto out = names_;
+    for (const auto& l : servers_.children())
+      if (std::find(out.begin(), out.end(), l->peer().name) == out.end()) out.push_back(l->peer().name);
+    return out;
+  }
+
   asio::awaitable<answer> status() {
     std::string out = R"({"servers":[)";
-    for (std::size_t i = 0; i < names_.size(); ++i)
-      out += (i ? "," : "") + co_await status_of(names_[i]);
+    const auto names = known();
+    for (std::size_t i = 0; i < names.size(); ++i)
+      out += (i ? "," : "") + co_await status_of(names[i]);
     co_return answer{200, out + "]}"};
   }
 
@@ -228,7 +246,7 @@ class admin_api {
     std::string out = R"({"results":[)";
     bool any_failed = false;
     bool first = true;
-    for (const auto& name : names_) {
+    for (const auto& name : known()) {
       if (!server.empty() && name != server) continue;
       auto l = servers_.find(name);
       if (!l) {

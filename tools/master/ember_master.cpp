@@ -16,6 +16,7 @@
 #include <asio/io_context.hpp>
 
 #include "admin_api.hpp"
+#include "ember/app/admin.hpp"
 #include "services.hpp"
 #include "supervisor.hpp"
 
@@ -95,6 +96,18 @@ int main(int argc, char** argv) {
           io.get_executor(),
           ember::cluster::root_options{"master", config->secret, m->host, *m->rootport, {}});
       links->start();
+      // Firefly's rejoin: when a root registers (it has just started, or restarted), its
+      // nodes waiting out a reconnect backoff are told to link to it now.
+      links->on_join([&](const ember::cluster::root::link_ptr& joined) {
+        const auto* root = config->find(joined->peer().name);
+        if (!root || !root->rootport) return;
+        std::string told;
+        for (const auto* node : config->nodes_of(root->name))
+          if (auto l = links->find(node->name);
+              l && !l->notify_bytes(std::uint16_t(ember::app::admin_call::root_back), ember::as_bytes(root->name)))
+            told += (told.empty() ? "" : ", ") + node->name;
+        if (!told.empty()) ember::log::info("root {} registered: told its nodes ({}) to link now", root->name, told);
+      });
       admin = std::make_unique<ember::master::admin_api>(
           io.get_executor(), *links, m->host, m->webport, m->token, master.names(),
           [&](const std::string& name) { return master.process_json(name); },

@@ -518,6 +518,50 @@ BOOST_AUTO_TEST_CASE(a_server_that_ignores_sigterm_is_killed_after_the_stop_time
   BOOST_TEST(cl.count("[master]   stubborn ", "FAIL stopped, signal 9 (SIGKILL) (killed by the master)") == 1u);
 }
 
+// Servers the master does not run: a root started by hand that dies and comes back is
+// announced by the master, so its nodes link again at once instead of at the end of their
+// backoff (Firefly's rejoin); a server started by hand with --master HOST:PORT registers with
+// the master (its config has no master section) and shows in the status.
+BOOST_AUTO_TEST_CASE(a_root_that_comes_back_is_announced_and_a_server_started_by_hand_joins_with_master) {
+  cluster cl("", true);
+  cl.start_master({"--only", "net1", "--only", "net2", "--only", "game1"});
+  const auto cfg = (cl.dir / "config.json").string();
+  auto gate = std::make_unique<child_process>(std::vector<std::string>{world_server, cfg, "gate"}, cl.dir / "gate-1.log");
+  BOOST_REQUIRE(cl.wait_for("[net1] ", "linked to root 'gate'", 10s));
+  BOOST_REQUIRE(cl.wait_for("[net2] ", "linked to root 'gate'", 10s));
+  BOOST_REQUIRE(cl.game_ready("game1"));
+  // game2 by hand, from a copy of the config without the master section
+  std::string text = ember::test::read_text(cfg), hand_cfg;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (line.find("\"master\":") == std::string::npos) hand_cfg += line + "\n";
+  std::ofstream(cl.dir / "hand.json") << hand_cfg;
+  child_process game2({world_server, (cl.dir / "hand.json").string(), "game2", "--master",
+                       fmt::format("127.0.0.1:{}", cl.ports["master"])},
+                      cl.dir / "game2.log");
+  BOOST_REQUIRE(ember::test::wait_for_text(cl.dir / "game2.log", "linked to root 'master'", 10s));
+  BOOST_REQUIRE(ember::test::wait_for_text(cl.dir / "game2.log", "linked to root 'gate'", 10s));
+  child_process status({ember_cli, "--config", cfg, "status"}, cl.dir / "status.log");
+  BOOST_TEST(status.wait_exit(20s) == 0);
+  BOOST_TEST(ember::test::read_text(cl.dir / "status.log").find("game2") != std::string::npos,
+             ember::test::read_text(cl.dir / "status.log"));
+  // gate dies; after 3 s its nodes wait 1-2 s between tries; it comes back
+  gate->kill_now();
+  std::this_thread::sleep_for(3s);
+  const auto t0 = clk::now();
+  gate = std::make_unique<child_process>(std::vector<std::string>{world_server, cfg, "gate"}, cl.dir / "gate-2.log");
+  BOOST_REQUIRE(cl.wait_for("[net1] ", "linked to root 'gate'", 10s, 2));
+  BOOST_REQUIRE(cl.wait_for("[net2] ", "linked to root 'gate'", 10s, 2));
+  BOOST_REQUIRE(cl.wait_for("[game1] ", "linked to root 'gate'", 10s, 2));
+  BOOST_TEST_MESSAGE("nodes relinked to the restarted gate after " << ms_since(t0) << " ms");
+  // at least one of them was still waiting out its backoff when the master announced gate
+  BOOST_TEST(cl.count("[", "the master says root 'gate' is back: linking now") >= 1u);
+  gate->signal(SIGTERM);
+  game2.signal(SIGTERM);
+  BOOST_TEST(game2.wait_exit(15s) == 0);
+  BOOST_TEST(gate->wait_exit(15s) == 0);
+}
+
 // ember-cli against the master's admin API: status of every server, a data reload, refusals,
 // and an ordered stop of the whole cluster.
 BOOST_AUTO_TEST_CASE(ember_cli_shows_status_reloads_data_and_stops_the_cluster_through_the_admin_api) {

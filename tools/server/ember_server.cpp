@@ -209,14 +209,17 @@ int run(const ember::app::cluster_config& config, const fs::path& config_file,
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   const std::string first = argc > 1 ? argv[1] : "";
-  if (argc != 3) {
+  const bool check = first == "--check";
+  const bool master = argc == 5 && std::string(argv[3]) == "--master";
+  if (argc != 3 && !(master && !check)) {
     std::fprintf(stderr,
-                 "usage: %s CONFIG.json NAME      run server NAME of the cluster\n"
-                 "       %s --check CONFIG.json   validate a config and exit\n",
+                 "usage: %s CONFIG.json NAME [--master HOST:PORT]   run server NAME of the cluster\n"
+                 "       %s --check CONFIG.json                     validate a config and exit\n"
+                 "  --master: register with the master at HOST:PORT (its rootport) instead of the\n"
+                 "            config's (a server started by hand, perhaps on another machine)\n",
                  argv[0], argv[0]);
     return 2;
   }
-  const bool check = first == "--check";
   const fs::path file = check ? argv[2] : argv[1];
   auto config = ember::app::load_config(file);
   if (!config) {
@@ -226,6 +229,12 @@ int main(int argc, char** argv) {
   if (check) {
     std::printf("%s: %zu servers, valid\n", file.c_str(), config->servers.size());
     return 0;
+  }
+  if (master) {
+    if (auto why = ember::app::use_master(*config, argv[4]); !why.empty()) {
+      std::fprintf(stderr, "%s\n", why.c_str());
+      return 2;
+    }
   }
   try {
     return run(*config, file, argv[2]);

@@ -26,6 +26,9 @@ enum class admin_call : std::uint16_t {
   status = 0xff20,  ///< empty; reply: a JSON object (see `admin_link::status_json`)
   reload = 0xff21,  ///< u8 what (1 logic, 2 data); reply: JSON {"ok": bool, "message": str}
   stop = 0xff22,    ///< empty; reply: empty, then the server stops gracefully
+  /// A notify from the master: the root named in the body (bytes of its name) has registered
+  /// again, so a node waiting out its backoff links to it now (Firefly's rejoin).
+  root_back = 0xff23,
 };
 
 /// What a server does for the master's admin requests (set by whoever runs the module).
@@ -41,6 +44,22 @@ struct admin_hooks {
   /// Adds fields of its own to the status object (e.g. `data_layer::write_status`).
   std::function<void(codec::json_writer&)> more_status;
 };
+
+/// Points `config` at the master given as "host:port" on a server's command line (a server
+/// started by hand, perhaps on another machine, joins the cluster that way). Returns "" or
+/// why the text is not host:port.
+inline std::string use_master(cluster_config& config, std::string_view host_port) {
+  const auto colon = host_port.rfind(':');
+  unsigned port = 0;
+  const auto digits = colon == std::string_view::npos ? std::string_view() : host_port.substr(colon + 1);
+  for (char c : digits) port = c >= '0' && c <= '9' && port < 65536 ? port * 10 + unsigned(c - '0') : 70000;
+  if (colon == 0 || digits.empty() || port == 0 || port > 65535)
+    return "--master " + std::string(host_port) + ": expected HOST:PORT (the master's rootport)";
+  if (!config.master) config.master.emplace();
+  config.master->host = std::string(host_port.substr(0, colon));
+  config.master->rootport = static_cast<std::uint16_t>(port);
+  return {};
+}
 
 /// The link to the master; does nothing when the config has no `master.rootport`.
 class admin_link {
@@ -119,6 +138,13 @@ class admin_link {
       w.key("message"), w.value_string(why.empty() ? "reloaded" : why);
       w.end_object();
       from.reply_bytes(std::uint16_t(f.command), f.seq, body.view());
+    });
+    l->on_notify(std::uint16_t(admin_call::root_back), [this](bytes_view body, codec::encoding) {
+      const std::string root(reinterpret_cast<const char*>(body.data()), body.size());
+      if (auto* n = host_.node(root); n && !n->connected()) {
+        log::info("the master says root '{}' is back: linking now", root);
+        n->retry_now();
+      }
     });
     l->on_internal_request(std::uint16_t(admin_call::stop), [this](cluster::link& from, const wire::frame& f) {
       from.reply_bytes(std::uint16_t(f.command), f.seq, {});

@@ -96,6 +96,11 @@ class node_connector {
   bool connected() const noexcept { return state_->current && state_->current->is_open(); }
   /// How many times a link has been established.
   std::uint64_t connections() const noexcept { return state_->connections; }
+  /// Tries to link again now instead of at the end of the backoff (the master says the root
+  /// is back); nothing while linked.
+  void retry_now() {
+    if (state_->running && !connected()) state_->wake.cancel();
+  }
 
   /// Adds a callback run with each new link, after registration.
   void on_connected(std::function<void(const link_ptr&)> f) {
