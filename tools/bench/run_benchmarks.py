@@ -8,13 +8,22 @@ from a temporary config.json (bench_cluster_server). Both servers share CPU 0, t
 direct server had alone, so the ratio to the direct echo (measured just before it) is the cost
 of forwarding; the load generator stays alone on CPU 1.
 
-usage: run_benchmarks.py BUILD_DIR [--duration S] [--out BENCHMARKS.md]
+The data-layer benchmark (issue 4) starts its own memcached and a throw-away PostgreSQL 15
+(initdb into a temporary directory as the postgres user, pg_ctl on a free port of 127.0.0.1,
+ODBCSYSINI pointing at a copy of /etc/odbcinst.ini with CommLog=0), runs ember-data-bench on
+SQLite (every phase) and PostgreSQL (the write-back phases), and stops both by PID.
+
+--phases picks echo (with forwarding) and/or data; the sections of BENCHMARKS.md a run does not
+measure are kept as they were.
+
+usage: run_benchmarks.py BUILD_DIR [--duration S] [--out BENCHMARKS.md] [--phases echo,data]
 """
 import argparse
 import datetime
 import json
 import os
 import platform
+import pwd
 import shutil
 import socket
 import subprocess
@@ -112,6 +121,213 @@ def bench(tool, port, pids, connections, depth, duration, framing='native'):
     return json.loads(out.stdout)
 
 
+PG_BIN = '/usr/lib/postgresql/15/bin'
+DATA_HEADING = '### Data layer: tables against plain memcached and ODBC (issue 4)'
+
+
+def wait_port(port, proc, seconds=10):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            break
+        try:
+            socket.create_connection(('127.0.0.1', port), timeout=0.2).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def start_memcached(d):
+    """memcached on a free port that refuses to evict (the data layer insists); returns the
+    process and its address."""
+    port = free_ports(1)[0]
+    cmd = ['memcached', '-l', '127.0.0.1', '-p', str(port), '-U', '0', '-M', '-o', 'slab_automove=0',
+           '-m', '256']
+    if os.geteuid() == 0:
+        cmd[1:1] = ['-u', 'memcache']  # memcached refuses to run as root without a user
+    log = open(os.path.join(d, 'memcached.log'), 'w')
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    if not wait_port(port, proc):
+        stop(proc)
+        raise RuntimeError('memcached did not start: ' + open(os.path.join(d, 'memcached.log')).read())
+    return proc, f'127.0.0.1:{port}'
+
+
+def quiet_odbcinst(d):
+    """A copy of /etc/odbcinst.ini with CommLog=0 (psqlODBC logs every connection to /tmp
+    otherwise); returns the environment that points unixODBC at it."""
+    conf = os.path.join(d, 'odbc')
+    os.makedirs(conf)
+    with open('/etc/odbcinst.ini') as src, open(os.path.join(conf, 'odbcinst.ini'), 'w') as dst:
+        for line in src:
+            dst.write('CommLog=0\n' if line.startswith('CommLog') else line)
+    return dict(os.environ, ODBCSYSINI=conf)
+
+
+class Postgres:
+    """A throw-away PostgreSQL 15: initdb into a directory of ours (as the postgres user when we
+    are root), started with pg_ctl on a free port of 127.0.0.1, stopped and removed by stop()."""
+
+    def __init__(self, d):
+        self.dir = os.path.join(d, 'pg')
+        os.makedirs(self.dir)
+        self.prefix = []
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam('postgres')
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+            self.prefix = ['/usr/sbin/runuser', '-u', 'postgres', '--']
+        self.data = os.path.join(self.dir, 'data')
+        self.port = free_ports(1)[0]
+        self.pid = None
+        self.run([f'{PG_BIN}/initdb', '-D', self.data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8',
+                  '--locale=C.UTF-8', '--no-sync'])
+        self.run([f'{PG_BIN}/pg_ctl', '-D', self.data, '-l', os.path.join(self.dir, 'server.log'), '-w', '-t', '30',
+                  '-o', f'-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1', 'start'])
+        self.pid = int(open(os.path.join(self.data, 'postmaster.pid')).readline())
+
+    def run(self, cmd):
+        out = subprocess.run(self.prefix + cmd, capture_output=True, text=True, timeout=60)
+        if out.returncode != 0:
+            raise RuntimeError(f'{cmd[0]} failed: {out.stdout}{out.stderr}')
+
+    def connection_string(self):
+        return (f'Driver={{PostgreSQL Unicode}};Server=127.0.0.1;Port={self.port};Database=postgres;'
+                'Uid=postgres;Protocol=7.4-1;')
+
+    def stop(self):
+        """pg_ctl stop (fast); if that fails, SIGTERM to the postmaster's PID, then SIGKILL."""
+        if self.pid is None:
+            return
+        try:
+            self.run([f'{PG_BIN}/pg_ctl', '-D', self.data, '-m', 'fast', '-w', '-t', '30', 'stop'])
+        except (RuntimeError, subprocess.TimeoutExpired):
+            for sig in (15, 9):
+                try:
+                    os.kill(self.pid, sig)
+                except ProcessLookupError:
+                    break
+                time.sleep(2)
+        self.pid = None
+
+
+def data_bench(tool, args, env):
+    out = subprocess.run([tool] + args + ['--json'], capture_output=True, text=True, env=env, timeout=3600)
+    sys.stderr.write(out.stderr)
+    if out.returncode != 0:
+        raise RuntimeError(f'ember-data-bench failed ({out.returncode}):\n{out.stdout}')
+    return json.loads(out.stdout)
+
+
+def run_data(tools, a):
+    """The data-layer benchmark: its memcached and PostgreSQL, ember-data-bench on SQLite
+    (every phase) and PostgreSQL (write-back); returns both runs' JSON."""
+    tool = os.path.join(tools, 'ember-data-bench')
+    d = tempfile.mkdtemp(prefix='ember-data-bench-')
+    if os.geteuid() == 0:
+        os.chmod(d, 0o755)  # the postgres user reaches its directory inside
+    runs = []
+    mc = pg = None
+    try:
+        env = quiet_odbcinst(d)
+        mc, address = start_memcached(d)
+        common = ['-m', address, '--memcached-pid', str(mc.pid), '-n', str(a.data_rows), '--rounds',
+                  str(a.data_rounds), '--duration', f'{a.data_duration:g}']
+        runs.append(data_bench(tool, common + ['-o', f'Driver=SQLite3;Database={d}/bench.db;',
+                                               '--journal-dir', os.path.join(d, 'j-sqlite')], env))
+        pg = Postgres(d)
+        runs.append(data_bench(tool, common + ['-o', pg.connection_string(), '--phases', 'flush,flush_updates',
+                                               '--journal-dir', os.path.join(d, 'j-pg')], env))
+    finally:
+        if pg:
+            pg.stop()
+        if mc:
+            stop(mc)
+        shutil.rmtree(d, ignore_errors=True)
+    return runs
+
+
+def data_section(runs, a):
+    """The BENCHMARKS.md section of the data-layer runs."""
+    first = runs[0]
+    lines = [
+        DATA_HEADING,
+        '',
+        f'Measured {datetime.date.today()} by `tools/bench.sh` (`ember-data-bench`, '
+        '`tools/bench/data_bench.cpp`) on '
+        f'{first["nproc"]} cores ({first["cpu"]}), nothing pinned: one process with one io thread, '
+        f'{first["memcache_workers"]} memcache workers and {first["db_connections"]} database connections, '
+        f'{first["concurrency"]} coroutines, against a memcached of its own (`-M -o slab_automove=0 -m 256`) '
+        'and a throw-away PostgreSQL 15 (`Protocol=7.4-1`) or a SQLite file (WAL, `synchronous=NORMAL`) on '
+        'the same machine. Reads and CAS: the median of '
+        f'{first["rounds"]} rounds of {first["duration"]:g} s (after 0.5 s of warm-up), baseline and table '
+        'alternating; rows read at random from '
+        f'{first["rows"]:,} cached rows. Write-back: {first["rows"]:,} dirty rows (inserted, then all updated) '
+        f'written by `store.flush_all()`, the median of {first["flush_rounds"]} rounds; the baseline writes the same '
+        'number of rows with plain `odbc::connection` parameter arrays of 1,000 rows, one transaction each '
+        '(INSERT into an empty table, or UPDATE by key), and "upsert SQL" is that loop with the table\'s own '
+        'generated versioned upsert, the statement write-back runs. "CPU" is the benchmark process\'s '
+        'CPU time per row or update (all its threads), "memcached CPU" the memcached server\'s (from '
+        '/proc/PID/stat): on two shared cores these are steadier than the rates.',
+        '',
+        '| phase | baseline | baseline rate | ember | ember rate | ratio | CPU/unit baseline | CPU/unit ember | '
+        'memcached CPU/unit baseline | memcached CPU/unit ember | target | |',
+        '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ]
+
+    def verdict(r):
+        if r['id'] == 'get':
+            return f'({r["target_rate"]:,} rows/s is for multi-gets)', ''
+        if r['target_ratio'] is not None:
+            return f'≥ {r["target_ratio"]:g}× baseline', 'met' if r['ratio'] >= r['target_ratio'] else '**missed**'
+        return f'≥ {r["target_rate"]:,} rows/s', 'met' if r['ember'] >= r['target_rate'] else '**missed**'
+
+    results = [r for run in runs for r in run['results']]
+    for r in results:
+        if r['reference_name']:
+            continue
+        target, met = verdict(r)
+        retries = (f' ({r["baseline_retries"]:.2f} vs {r["ember_retries"]:.2f} lost CAS per update)'
+                   if r['ember_retries'] >= 0 else '')
+        lines.append(
+            f'| {r["phase"]}{retries} | {r["baseline_name"]} | {r["baseline"]:,.0f} {r["unit"]} | {r["ember_name"]} | '
+            f'{r["ember"]:,.0f} {r["unit"]} | {r["ratio"]:.2f} | {r["baseline_cpu_us"]:.2f} µs | '
+            f'{r["ember_cpu_us"]:.2f} µs | {r["baseline_mc_cpu_us"]:.2f} µs | {r["ember_mc_cpu_us"]:.2f} µs | '
+            f'{target} | {met} |')
+    lines += [
+        '',
+        '| write-back | baseline | baseline rows/s | upsert SQL rows/s | store.flush_all rows/s | ratio to baseline | '
+        'ratio to upsert SQL | CPU/row baseline | CPU/row upsert SQL | CPU/row ember | target | |',
+        '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ]
+    for r in results:
+        if not r['reference_name']:
+            continue
+        target, met = verdict(r)
+        lines.append(
+            f'| {r["phase"]} | {r["baseline_name"]} | {r["baseline"]:,.0f} | {r["reference"]:,.0f} | '
+            f'{r["ember"]:,.0f} | {r["ratio"]:.2f} | {r["ember"] / max(r["reference"], 1):.2f} | '
+            f'{r["baseline_cpu_us"]:.2f} µs | {r["reference_cpu_us"]:.2f} µs | {r["ember_cpu_us"]:.2f} µs | '
+            f'{target} | {met} |')
+    lines += ['', 'Targets (issue 4): reads ≥ 150,000 rows/s per process (multi-get); CAS updates ≥ 0.8× '
+              'the plain get+cas loop; write-back ≥ 150,000 rows/s to SQLite and ≥ 40,000 rows/s to '
+              'PostgreSQL.', '']
+    return lines
+
+
+def old_section(old, start, ends):
+    """The text of `old` from the line `start` begins up to the first of `ends` after it."""
+    at = old.find(start)
+    if at < 0:
+        return None
+    end = len(old)
+    for e in ends:
+        i = old.find(e, at + len(start))
+        if 0 <= i < end:
+            end = i
+    return old[at:end].rstrip('\n').split('\n') + ['']
+
+
 def cpu_model():
     for line in open('/proc/cpuinfo'):
         if line.startswith('model name'):
@@ -124,12 +340,21 @@ def main(argv):
     ap.add_argument('build')
     ap.add_argument('--duration', type=float, default=5)
     ap.add_argument('--out', default='BENCHMARKS.md')
+    ap.add_argument('--phases', default='echo,data', help='comma-separated: echo (and forwarding), data')
+    ap.add_argument('--data-rows', type=int, default=50000)
+    ap.add_argument('--data-rounds', type=int, default=3)
+    ap.add_argument('--data-duration', type=float, default=2)
     a = ap.parse_args(argv[1:])
+    phases = set(a.phases.split(','))
+    if not phases <= {'echo', 'data'}:
+        ap.error(f'unknown phases: {sorted(phases - {"echo", "data"})}')
     tools = os.path.join(a.build, 'tools', 'bench')
     tool = os.path.join(tools, 'ember-bench')
+    old = open(a.out).read() if os.path.exists(a.out) else ''
     rows = []
     forwarded = []  # (name, direct, forwarded)
-    for connections, depth in [(100, 1), (100, 16)]:
+    data_runs = run_data(tools, a) if 'data' in phases else None
+    for connections, depth in ([(100, 1), (100, 16)] if 'echo' in phases else []):
         base_proc, base_port = start([os.path.join(tools, 'bench_baseline_server')])
         try:
             base = bench(tool, base_port, [base_proc.pid], connections, depth, a.duration)
@@ -204,12 +429,16 @@ def main(argv):
                      f'{f["server_cpu_us_per_request"]:.2f} µs ({each}) |')
     lines += ['', 'Target (issue 3): forwarded ≥ 0.75× direct throughput at 100 connections × 16 '
               'in flight, 64 B payloads.', '']
+    if 'echo' not in phases:  # the echo and forwarding sections as they were
+        lines = old_section(old, '# Benchmarks', ['\n' + DATA_HEADING, '\n## Notes']) or []
+    if data_runs is not None:
+        lines += data_section(data_runs, a)
+    else:
+        lines += old_section(old, DATA_HEADING, ['\n## ', '\n### ']) or []
     # What follows "## Notes" in the old file is kept: the record of changes and their effect.
-    if os.path.exists(a.out):
-        old = open(a.out).read()
-        if '\n## Notes' in old:
-            lines.append(old[old.index('\n## Notes') + 1:].rstrip('\n'))
-            lines.append('')
+    if '\n## Notes' in old:
+        lines.append(old[old.index('\n## Notes') + 1:].rstrip('\n'))
+        lines.append('')
     with open(a.out, 'w') as f:
         f.write('\n'.join(lines))
     print(f'wrote {a.out}', file=sys.stderr)
