@@ -1,5 +1,6 @@
 // A server's admin link: it registers with the master's root by itself and answers status,
-// reload and stop requests through the hooks its runner gives it.
+// reload and stop requests through the hooks its runner gives it; the status counts the
+// requests its clients made per command.
 #define BOOST_TEST_MODULE admin link
 #include <boost/test/unit_test.hpp>
 
@@ -9,18 +10,41 @@
 
 #include "ember/app/admin.hpp"
 #include "ember/cluster/root.hpp"
+#include "ember/net/client.hpp"
+#include "nettest_client.hpp"
+#include "nettest_server.hpp"
 #include "support/run.hpp"
 
 using namespace ember;
 using namespace std::chrono_literals;
+
+namespace {
+// Echo answers, raise_error fails (the rest are not called).
+class handler final : public nettest::test_handler {
+ public:
+  asio::awaitable<nettest::echo_reply> echo(session&, const nettest::echo_request& r) override {
+    co_return nettest::echo_reply{r.n, r.text};
+  }
+  asio::awaitable<nettest::echo_overlapping_reply> echo_overlapping(
+      session&, const nettest::echo_overlapping_request& r) override {
+    co_return nettest::echo_overlapping_reply{r.n, r.text};
+  }
+  asio::awaitable<nettest::raise_error_reply> raise_error(session&, const nettest::raise_error_request&) override {
+    nettest::fail(nettest::error::refused);
+  }
+  asio::awaitable<nettest::join_reply> join(session&, const nettest::join_request&) override { co_return nettest::join_reply{}; }
+  asio::awaitable<nettest::broadcast_reply> broadcast(session&, const nettest::broadcast_request&) override { co_return nettest::broadcast_reply{}; }
+  asio::awaitable<nettest::push_me_reply> push_me(session&, const nettest::push_me_request&) override { co_return nettest::push_me_reply{}; }
+};
+}  // namespace
 
 BOOST_AUTO_TEST_CASE(a_server_registers_with_the_master_and_answers_status_reload_and_stop) {
   const int port = 24000 + getpid() % 1000;
   const auto text = fmt::format(R"({{
   "secret": "a-secret-of-the-admin-test",
   "master": {{ "rootport": {}, "webport": {}, "token": "t0ken-of-the-admin-test" }},
-  "servers": {{ "solo": {{ "type": "game" }} }}
-}})", port, port + 1);
+  "servers": {{ "solo": {{ "type": "game", "netport": {} }} }}
+}})", port, port + 1, port + 2);
   auto config = app::parse_config(text, "admin.json");
   BOOST_REQUIRE_MESSAGE(config.has_value(), (config ? std::string() : config.error().what()));
   asio::io_context io;
@@ -28,11 +52,16 @@ BOOST_AUTO_TEST_CASE(a_server_registers_with_the_master_and_answers_status_reloa
                                            static_cast<std::uint16_t>(port), {}});
   master.start();
   app::host h(io, *config, "solo");
+  handler logic;
+  dispatch_table table;
+  nettest::register_commands(table, logic);
+  h.start(std::move(table), nettest::command_list);
   int reloads = 0, stops = 0;
   app::admin_link admin(h, {[&] { return ++reloads == 1 ? std::string() : std::string("bad \"build\""); },
                             [] { return std::string(); },
                             [&] { ++stops; },
-                            [] { return std::string("generation 3"); }});
+                            [] { return std::string("generation 3"); },
+                            {}});
   test::run(io, [&]() -> asio::awaitable<void> {
     BOOST_REQUIRE(co_await test::wait_until([&] { return master.find("solo") != nullptr; }, 5s));
     auto l = master.find("solo");
@@ -45,9 +74,26 @@ BOOST_AUTO_TEST_CASE(a_server_registers_with_the_master_and_answers_status_reloa
       BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message));
       co_return std::string(reinterpret_cast<const char*>(r->data()), r->size());
     };
+    // A client's requests: three echoes, an overlapping one, a refusal, a body that does not
+    // decode (failed too), an unknown command (not counted: no such command).
+    client c(io.get_executor());
+    BOOST_REQUIRE(!co_await c.connect("127.0.0.1", static_cast<std::uint16_t>(port + 2)));
+    nettest::client_stub stub(c);
+    for (std::uint32_t i = 0; i < 3; ++i) BOOST_REQUIRE(co_await stub.echo({i, "hi", 0}));
+    BOOST_REQUIRE(co_await stub.echo_overlapping({1, "hi", 0}));
+    BOOST_REQUIRE(!co_await stub.raise_error({false}));
+    const std::byte junk[] = {std::byte{0x0a}, std::byte{0xff}};
+    BOOST_REQUIRE(!co_await c.call_raw(static_cast<std::uint16_t>(nettest::cmd::echo::id), junk));
+    BOOST_REQUIRE(!co_await c.call_raw(999, {}));
     const auto status = co_await call(app::admin_call::status, 0);
+    BOOST_TEST_MESSAGE(status);
     BOOST_TEST(status.find(R"("name":"solo")") != std::string::npos, status);
     BOOST_TEST(status.find(R"("module":"generation 3")") != std::string::npos, status);
+    BOOST_TEST(status.find(R"("commands":[{"id":101,"name":"echo","forwarded":false,"count":4,"failed":1,)") != std::string::npos, status);
+    BOOST_TEST(status.find(R"({"id":102,"name":"echo_overlapping","forwarded":false,"count":1,"failed":0,)") != std::string::npos, status);
+    BOOST_TEST(status.find(R"({"id":103,"name":"raise_error","forwarded":false,"count":1,"failed":1,)") != std::string::npos, status);
+    BOOST_TEST(status.find(R"("id":999)") == std::string::npos, status);
+    BOOST_TEST(h.per_command().size() == 3u);
     BOOST_TEST(co_await call(app::admin_call::reload, 1) == R"({"ok":true,"message":"reloaded"})");
     BOOST_TEST(co_await call(app::admin_call::reload, 1) == R"({"ok":false,"message":"bad \"build\""})");
     BOOST_TEST((co_await call(app::admin_call::status, 0)).find(R"("reloads":1,"reload_failures":1)") != std::string::npos);

@@ -299,6 +299,13 @@ BOOST_AUTO_TEST_CASE(an_unknown_command_and_a_bad_body_get_errors_and_the_sessio
     BOOST_REQUIRE(!bad);
     BOOST_TEST(bad.error().status == static_cast<std::uint16_t>(ember::status::bad_request));
     BOOST_REQUIRE(co_await nettest::client_stub(c).echo({1, "ok", 0}));
+    // Per command: the bad body counts as a failed echo; an unknown id is not counted.
+    const auto* echo = f.srv->per_command().find(nettest::cmd::echo::id);
+    BOOST_REQUIRE(echo);
+    BOOST_TEST(echo->count == 2u);
+    BOOST_TEST(echo->failed == 1u);
+    BOOST_TEST(echo->latency.count() == 2u);
+    BOOST_TEST(f.srv->per_command().find(999) == nullptr);
   }());
 }
 

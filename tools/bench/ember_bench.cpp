@@ -25,8 +25,8 @@
 #include <fmt/format.h>
 
 #include "bench.hpp"
+#include "ember/detail/histogram.hpp"
 #include "ember/net/client.hpp"
-#include "histogram.hpp"
 
 namespace {
 
@@ -50,7 +50,7 @@ struct settings {
 
 /// What one io thread measured.
 struct worker_stats {
-  ember::bench::histogram latency;
+  ember::detail::histogram latency;
   std::uint64_t ok = 0;
   std::map<std::string, std::uint64_t> errors;
   int connect_failures = 0;

@@ -80,6 +80,34 @@ std::string field(simdjson::dom::element e, const char* key) {
   return simdjson::minify(v.value());
 }
 
+// One line per command and server: what the server counted since it started (a gateway's
+// forwarded commands marked "(fwd)", timed from the client's request to the reply).
+void print_commands(simdjson::dom::array servers) {
+  bool header = false;
+  for (simdjson::dom::element s : servers) {
+    simdjson::dom::array commands;
+    if (s["server"]["commands"].get_array().get(commands)) continue;
+    for (simdjson::dom::element c : commands) {
+      if (!header) {
+        std::printf("\n%-10s %-24s %10s %8s %10s %10s\n", "server", "command", "count", "failed",
+                    "p50 ms", "p99 ms");
+        header = true;
+      }
+      std::string name = field(c, "name");
+      if (name == "-") name = "#" + field(c, "id");
+      bool forwarded = false;
+      if (!c["forwarded"].get_bool().get(forwarded) && forwarded) name += " (fwd)";
+      auto ms = [&](const char* key) {
+        std::uint64_t us = 0;
+        return c[key].get_uint64().get(us) ? std::string("-") : fmt::format("{:.3f}", double(us) / 1000);
+      };
+      std::printf("%-10s %-24s %10s %8s %10s %10s\n", field(s, "name").c_str(), name.c_str(),
+                  field(c, "count").c_str(), field(c, "failed").c_str(), ms("p50_us").c_str(),
+                  ms("p99_us").c_str());
+    }
+  }
+}
+
 void print_status(const std::string& body) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
@@ -105,6 +133,7 @@ void print_status(const std::string& body) {
                 has_proc ? field(proc.value(), "restarts").c_str() : "-",
                 has_own ? field(own.value(), "module").c_str() : "-");
   }
+  print_commands(servers);
 }
 
 }  // namespace
@@ -118,7 +147,8 @@ int main(int argc, char** argv) {
   app.add_option("--port", port, "the master's admin port (default: the config's webport)");
   app.add_option("--token", token, "the admin token (default: the config's master.token)");
   app.require_subcommand(1);
-  auto* status = app.add_subcommand("status", "every server: linked, pid, uptime, sessions, requests, restarts, module");
+  auto* status = app.add_subcommand("status", "every server: linked, pid, uptime, sessions, requests, restarts, module; "
+                                              "then per command: count, failed, p50/p99 latency");
   bool data = false;
   std::string server;
   auto* reload = app.add_subcommand("reload", "reload the handler module (or --data) on SERVER or all");

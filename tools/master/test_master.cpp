@@ -562,8 +562,8 @@ BOOST_AUTO_TEST_CASE(a_root_that_comes_back_is_announced_and_a_server_started_by
   BOOST_TEST(gate->wait_exit(15s) == 0);
 }
 
-// ember-cli against the master's admin API: status of every server, a data reload, refusals,
-// and an ordered stop of the whole cluster.
+// ember-cli against the master's admin API: status of every server and its commands, a data
+// reload, refusals, and an ordered stop of the whole cluster.
 BOOST_AUTO_TEST_CASE(ember_cli_shows_status_reloads_data_and_stops_the_cluster_through_the_admin_api) {
   cluster cl("", true);
   cl.start_master();
@@ -579,11 +579,32 @@ BOOST_AUTO_TEST_CASE(ember_cli_shows_status_reloads_data_and_stops_the_cluster_t
     const int code = p.wait_exit(20s);
     return std::pair{code, ember::test::read_text(out)};
   };
+  // A refused login, a login and a whoami on net1, forwarded to one game (per command: count
+  // and failed on both, the game's by name, net1's marked forwarded).
+  std::string game;
+  asio::io_context io;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    player p(io);
+    co_await p.connect(cl.ports["net1"]);
+    BOOST_REQUIRE(!co_await p.stub.login({"counted", "wrong"}));
+    BOOST_REQUIRE(co_await p.stub.login({"counted", "secret"}));
+    auto w = co_await p.stub.whoami({});
+    BOOST_REQUIRE(w.has_value());
+    game = w->server;
+  }());
   auto [code, out] = cli({"status"});
   BOOST_TEST(code == 0, out);
+  BOOST_TEST_MESSAGE(out);
   for (const char* n : {"gate", "net1", "net2", "game1", "game2"})
     BOOST_TEST(out.find(n) != std::string::npos, out);
   BOOST_TEST(out.find("world_server v1") != std::string::npos, out);
+  auto row = [](std::string_view server, std::string_view command, int count, int failed) {
+    return fmt::format("\n{:<10} {:<24} {:>10} {:>8} ", server, command, count, failed);
+  };
+  BOOST_TEST(out.find(row("net1", "login (fwd)", 2, 1)) != std::string::npos, out);
+  BOOST_TEST(out.find(row("net1", "whoami (fwd)", 1, 0)) != std::string::npos, out);
+  BOOST_TEST(out.find(row(game, "login", 2, 1)) != std::string::npos, out);
+  BOOST_TEST(out.find(row(game, "whoami", 1, 0)) != std::string::npos, out);
   auto bad_token = cli({"--token", "wrong", "status"});
   BOOST_TEST(bad_token.first == 1);
   BOOST_TEST(bad_token.second.find("401") != std::string::npos, bad_token.second);

@@ -114,6 +114,7 @@ class admin_link {
     if (hooks_.module_version) w.key("module"), w.value_string(hooks_.module_version());
     field("reloads", reloads_);
     field("reload_failures", reload_failures_);
+    w.key("commands"), host_.write_command_stats(w);
     if (hooks_.more_status) hooks_.more_status(w);
     w.end_object();
     return std::string(reinterpret_cast<const char*>(out.data()), out.size());

@@ -68,6 +68,7 @@ class host {
   void start(dispatch_table table, std::span<const command_info> commands) {
     const auto& s = *self_;
     remember(commands);
+    table.set_stats(stats_);              // one count per server: clients and links alike
     dispatch_table client_table = table;  // gateways add their forwarding entries to it
     table_ = std::make_shared<const dispatch_table>(std::move(table));
     const auto link = link_options_();
@@ -133,6 +134,7 @@ class host {
   /// Swaps in a new command table (a reload of the handler module) between requests:
   /// requests already running finish on the old one; sessions, groups and links stay.
   void replace_table(dispatch_table table) {
+    table.set_stats(stats_);  // the counts go on across reloads
     dispatch_table client_table = table;
     table_ = std::make_shared<const dispatch_table>(std::move(table));
     if (clients_) {
@@ -182,6 +184,18 @@ class host {
   /// Where game data files are found (ember-server: the config file's directory).
   const std::filesystem::path& data_dir() const noexcept { return data_dir_; }
   void set_data_dir(std::filesystem::path dir) { data_dir_ = std::move(dir); }
+
+  /// Requests, failures and latencies per command this server served, from clients and over
+  /// links (forwarded client commands on a backend, calls between servers), and the client
+  /// commands a gateway forwarded (ember/net/command_stats.hpp).
+  const command_stats& per_command() const noexcept { return *stats_; }
+  /// The schema's command list the server was started with (names and server types).
+  std::span<const command_info> commands() const noexcept { return commands_; }
+  /// Writes `per_command()` as a JSON array, with the commands' names, and "forwarded" for
+  /// those a gateway sends to another server type (see `command_stats::write_json`).
+  void write_command_stats(codec::json_writer& w) const {
+    stats_->write_json(w, commands_, gateway_ ? std::string_view(self_->type) : std::string_view());
+  }
 
   /// This server's config entry, and the whole config.
   const server_config& self() const noexcept { return *self_; }
@@ -243,6 +257,7 @@ class host {
   cluster_config config_;
   const server_config* self_ = nullptr;
   std::shared_ptr<const dispatch_table> table_;
+  std::shared_ptr<command_stats> stats_ = std::make_shared<command_stats>();
   std::deque<std::string> names_;  // stable addresses for commands_
   std::vector<command_info> commands_;
   std::map<std::string, std::string> stash_;

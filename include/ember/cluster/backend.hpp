@@ -177,9 +177,11 @@ struct backend_state : std::enable_shared_from_this<backend_state> {
     s->env_.push_encoding = env->push_encoding;
     const auto enc = (f.flags & wire::flag::json) ? codec::encoding::json : codec::encoding::binary;
     request_info info{s, &l.replies(), f.seq, command, enc, table};
+    stamp_dispatch(info);
     std::error_code ec;
     auto work = entry->start(entry->handler, info, body, ec);
     if (ec) {
+      count_request(info, true);
       l.send_error(command, f.seq, static_cast<std::uint16_t>(status::bad_request),
                    std::string(entry->name) + ": " + ec.message());
       return;

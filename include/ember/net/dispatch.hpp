@@ -14,6 +14,7 @@
 #include <asio/awaitable.hpp>
 
 #include "ember/codec/codec.hpp"
+#include "ember/net/command_stats.hpp"
 #include "ember/net/session.hpp"
 
 namespace ember {
@@ -31,6 +32,8 @@ struct request_info {
   /// Keeps the table whose handler runs (and the module it came from) alive until the
   /// request ends, even if a reload replaced it meanwhile.
   std::shared_ptr<const dispatch_table> table;
+  /// When it was dispatched (set when `table` counts requests, see `stamp_dispatch`).
+  command_stats::clock::time_point started{};
 };
 
 /// The transport side of a session: sends a request's reply.
@@ -114,6 +117,11 @@ class dispatch_table {
   std::size_t size() const noexcept { return entries_.size(); }
   const std::vector<command_entry>& entries() const noexcept { return entries_; }
 
+  /// Counts the requests served from this table in `stats` (the server's or host's; kept
+  /// across reloads by setting it on each new table). Null: not counted.
+  void set_stats(std::shared_ptr<command_stats> stats) noexcept { stats_ = std::move(stats); }
+  command_stats* stats() const noexcept { return stats_.get(); }
+
  private:
   void insert(const command_entry& e) {
     auto it = std::lower_bound(entries_.begin(), entries_.end(), e.id,
@@ -141,6 +149,7 @@ class dispatch_table {
 
   std::vector<command_entry> entries_;
   error_reply_fn error_reply_ = nullptr;
+  std::shared_ptr<command_stats> stats_;
   std::shared_ptr<const void> keep_alive_;
 
  public:
@@ -148,5 +157,21 @@ class dispatch_table {
   /// this table, or any request started from it, lives.
   void set_keep_alive(std::shared_ptr<const void> owner) { keep_alive_ = std::move(owner); }
 };
+
+/// Notes when `info` was dispatched, if its table counts requests (one clock read). Every
+/// transport calls it once its command entry is found.
+inline void stamp_dispatch(request_info& info) noexcept {
+  if (info.table && info.table->stats()) info.started = command_stats::clock::now();
+}
+
+/// Counts a request whose reply or error has just been queued (one clock read, no allocation
+/// once its command has an entry). Every transport calls it where the request ends: client
+/// sessions in `finish_request`, links in theirs (calls between servers and forwarded client
+/// commands on a backend), and both when a body does not decode.
+inline void count_request(const request_info& info, bool failed) {
+  if (info.table && info.table->stats())
+    info.table->stats()->record(static_cast<std::uint16_t>(info.command),
+                                command_stats::clock::now() - info.started, failed);
+}
 
 }  // namespace ember

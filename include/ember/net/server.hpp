@@ -52,10 +52,11 @@ class server {
   asio::awaitable<void> stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
 
   /// Replaces the command table; requests already running finish on the old one.
-  void set_table(dispatch_table table) {
-    table_ = std::make_shared<const dispatch_table>(std::move(table));
-  }
+  void set_table(dispatch_table table) { table_ = counted(std::move(table)); }
   const std::shared_ptr<const dispatch_table>& table() const noexcept { return table_; }
+  /// Requests, failures and latencies per command (ember/net/command_stats.hpp): the table's
+  /// `command_stats` if it came with one (a host's, shared with its links), else this server's.
+  const ember::command_stats& per_command() const noexcept { return *table_->stats(); }
 
   /// Sends a push to one session; false if there is no such open session.
   template <class Push>
@@ -121,9 +122,15 @@ class server {
   void bind_user(detail::tcp_session& s, std::uint64_t old_user, std::uint64_t user);
   std::span<std::byte> read_buffer() noexcept { return read_buffer_; }
   detail::coarse_time now() const noexcept { return now_; }
+  // `table`, counting its requests in this server's stats unless it brings its own.
+  std::shared_ptr<const dispatch_table> counted(dispatch_table table) const {
+    if (!table.stats()) table.set_stats(own_stats_);
+    return std::make_shared<const dispatch_table>(std::move(table));
+  }
 
   asio::io_context& io_;
   server_options options_;
+  std::shared_ptr<ember::command_stats> own_stats_ = std::make_shared<ember::command_stats>();
   std::shared_ptr<const dispatch_table> table_;
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer sweep_timer_;

@@ -182,6 +182,7 @@ inline void link::send_error(std::uint16_t command, std::uint32_t seq, std::uint
 }
 
 inline void link::finish_request(const request_info& info, std::exception_ptr error) {
+  count_request(info, error != nullptr);
   if (!error) return;
   const auto command = static_cast<std::uint16_t>(info.command);
   try {
@@ -257,9 +258,11 @@ inline void link::on_request(const wire::frame& f) {
   request_info info{session_, this, f.seq, command,
                     (f.flags & wire::flag::json) ? codec::encoding::json : codec::encoding::binary,
                     commands_};
+  stamp_dispatch(info);
   std::error_code ec;
   auto work = entry->start(entry->handler, info, f.body, ec);
   if (ec) {
+    count_request(info, true);
     send_error(command, f.seq, static_cast<std::uint16_t>(status::bad_request), ec.message());
     return;
   }

@@ -188,6 +188,7 @@ inline bool tcp_session::on_request(const wire::frame& f) {
     return state_ == state::open;
   }
   request_info info{shared_from_this(), this, seq, f.command, enc, table};
+  stamp_dispatch(info);
   if (entry->hand_off && native_ && !entry->ordered) {
     ++in_flight_;
     ++srv_.in_flight_;
@@ -197,6 +198,7 @@ inline bool tcp_session::on_request(const wire::frame& f) {
   std::error_code ec;
   asio::awaitable<void> work = entry->start(entry->handler, info, f.body, ec);
   if (ec) {
+    count_request(info, true);
     send_error(f.command, seq, enc, status::bad_request,
                fmt::format("{}: {}", entry->name, ec.message()));
     return state_ == state::open;
@@ -268,6 +270,7 @@ inline void tcp_session::spawn(request_info info, asio::awaitable<void> work) {
 inline void tcp_session::finish_request(const request_info& info, std::exception_ptr error) {
   --in_flight_;
   --srv_.in_flight_;
+  count_request(info, error != nullptr);
   if (!error) return;
   ++srv_.stats_.failed;
   try {
@@ -494,7 +497,7 @@ inline void tcp_session::sweep(coarse_time now) {
 inline server::server(asio::io_context& io, server_options options, dispatch_table table)
     : io_(io),
       options_(std::move(options)),
-      table_(std::make_shared<const dispatch_table>(std::move(table))),
+      table_(counted(std::move(table))),
       acceptor_(io),
       sweep_timer_(io),
       now_(std::chrono::steady_clock::now()) {

@@ -1,0 +1,139 @@
+// command_stats (ember/net/command_stats.hpp): counts, failures and latency percentiles per
+// command, and the histogram under it (ember/detail/histogram.hpp), with known inputs.
+#include "ember/net/command_stats.hpp"
+
+#define BOOST_TEST_MODULE command_stats
+#include <boost/test/unit_test.hpp>
+
+#include <array>
+#include <chrono>
+#include <string>
+
+using namespace std::chrono_literals;
+using ember::command_stats;
+
+namespace {
+
+// A histogram value is its bucket's upper edge: at most 1/64 above the true one.
+bool within_error(std::uint64_t got, std::uint64_t want) {
+  return got >= want && double(got) <= double(want) * (1.0 + 1.0 / 64) + 1;
+}
+
+std::string json_of(const command_stats& s, std::span<const ember::command_info> names = {},
+                    std::string_view gateway_type = {}) {
+  ember::buffer out;
+  ember::codec::json_writer w(out);
+  s.write_json(w, names, gateway_type);
+  return std::string(reinterpret_cast<const char*>(out.data()), out.size());
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(requests_and_failures_are_counted_per_command) {
+  command_stats s;
+  BOOST_TEST(s.find(7) == nullptr);
+  for (int i = 0; i < 100; ++i) s.record(7, 10us, false);
+  for (int i = 0; i < 5; ++i) s.record(7, 20us, true);
+  s.record(3, 1ms, true);
+  s.record(65535, 1us, false);
+  BOOST_REQUIRE(s.find(7) != nullptr);
+  BOOST_TEST(s.find(7)->count == 105u);
+  BOOST_TEST(s.find(7)->failed == 5u);
+  BOOST_TEST(s.find(3)->count == 1u);
+  BOOST_TEST(s.find(3)->failed == 1u);
+  BOOST_TEST(s.size() == 3u);
+  const auto all = s.summaries();
+  BOOST_REQUIRE(all.size() == 3u);
+  BOOST_TEST(all[0].id == 3u);  // by id
+  BOOST_TEST(all[1].id == 7u);
+  BOOST_TEST(all[2].id == 65535u);
+  BOOST_TEST(all[0].max_us == 1000u);
+  BOOST_TEST(all[1].p50_us == 10u);
+  BOOST_TEST(all[1].max_us == 20u);
+  s.clear();
+  BOOST_TEST(s.size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(percentiles_are_within_the_histograms_error) {
+  command_stats s;
+  // 1..1000 us, shuffled a little: the order does not matter.
+  for (int i = 1; i <= 1000; ++i) s.record(1, std::chrono::microseconds((i * 337) % 1000 + 1), false);
+  const auto e = s.find(1);
+  BOOST_REQUIRE(e);
+  const auto& h = e->latency;
+  BOOST_TEST(h.count() == 1000u);
+  BOOST_TEST(h.max() == 1'000'000u);
+  BOOST_TEST(within_error(h.quantile(0.5), 500'000), h.quantile(0.5));
+  BOOST_TEST(within_error(h.quantile(0.9), 900'000), h.quantile(0.9));
+  BOOST_TEST(within_error(h.quantile(0.99), 990'000), h.quantile(0.99));
+  BOOST_TEST(h.quantile(1.0) == 1'000'000u);
+  const auto sum = s.summaries().at(0);
+  BOOST_TEST(within_error(sum.p50_us, 500), sum.p50_us);
+  BOOST_TEST(within_error(sum.p90_us, 900), sum.p90_us);
+  BOOST_TEST(within_error(sum.p99_us, 990), sum.p99_us);
+  BOOST_TEST(sum.max_us == 1000u);
+  // Sub-microsecond latencies read as 1: a request never reads as taking no time.
+  command_stats fast;
+  fast.record(2, 300ns, false);
+  BOOST_TEST(fast.summaries().at(0).p50_us == 1u);
+  BOOST_TEST(fast.summaries().at(0).max_us == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(the_histogram_is_exact_for_small_values_and_clamps_huge_ones) {
+  ember::detail::log_linear_histogram<7, 40> h;
+  for (std::uint64_t v = 0; v < 128; ++v) h.record(v);  // below 2^7: one bucket per value
+  BOOST_TEST(h.quantile(0.5) == 63u);
+  BOOST_TEST(h.quantile(1.0) == 127u);
+  const std::uint64_t huge = std::uint64_t{1} << 50;  // past 2^40: the top bucket, max exact
+  h.record(huge);
+  BOOST_TEST(h.count() == 129u);
+  BOOST_TEST(h.max() == huge);
+  BOOST_TEST(h.quantile(1.0) == huge);
+  ember::detail::histogram wide;  // ember-bench's: every 64-bit value
+  wide.record(~std::uint64_t{0});
+  wide.record(1000);
+  BOOST_TEST(wide.quantile(1.0) == ~std::uint64_t{0});
+  BOOST_TEST(within_error(wide.quantile(0.5), 1000));
+  wide.merge(wide);
+  BOOST_TEST(wide.count() == 4u);
+  wide.reset();
+  BOOST_TEST(wide.count() == 0u);
+  BOOST_TEST(wide.quantile(0.5) == 0u);
+  static_assert(sizeof(command_stats::histogram) < 19 * 1024);
+}
+
+BOOST_AUTO_TEST_CASE(the_json_names_commands_and_marks_forwarded_ones) {
+  command_stats s;
+  s.record(101, 2ms, false);
+  s.record(101, 4ms, true);
+  s.record(102, 1ms, false);
+  s.record(999, 1ms, false);
+  const std::array<ember::command_info, 3> names{{{101, "login", "game", true, false},
+                                                  {102, "status", "net", true, false},
+                                                  {103, "save", "db", true, true}}};
+  const auto text = json_of(s, names, "net");
+  BOOST_TEST(text.starts_with(R"([{"id":101,"name":"login","forwarded":true,"count":2,"failed":1,"p50_us":)"), text);
+  BOOST_TEST(text.find(R"({"id":102,"name":"status","forwarded":false,"count":1,"failed":0,)") != std::string::npos, text);
+  BOOST_TEST(text.find(R"({"id":999,"name":null,"forwarded":false,"count":1,"failed":0,"p50_us":1000,"p90_us":1000,"p99_us":1000,"max_us":1000}])") != std::string::npos, text);
+  // Not a gateway: nothing is forwarded.
+  BOOST_TEST(json_of(s, names).find(R"("forwarded":true)") == std::string::npos);
+  BOOST_TEST(json_of(command_stats{}) == "[]");
+}
+
+// What recording costs once a command has its entry (printed, not checked: not a timing test).
+BOOST_AUTO_TEST_CASE(recording_costs_a_few_nanoseconds) {
+  command_stats s;
+  const int n = 2'000'000;
+  const auto t0 = command_stats::clock::now();
+  for (int i = 0; i < n; ++i)
+    s.record(static_cast<std::uint16_t>(100 + i % 8), std::chrono::nanoseconds(1000 + i % 5000), i % 97 == 0);
+  const auto t1 = command_stats::clock::now();
+  for (int i = 0; i < n; ++i) (void)command_stats::clock::now();
+  const auto t2 = command_stats::clock::now();
+  BOOST_TEST(s.find(100)->count == std::uint64_t(n / 8));
+  const double record_ns = std::chrono::duration<double, std::nano>(t1 - t0).count() / n;
+  const double clock_ns = std::chrono::duration<double, std::nano>(t2 - t1).count() / n;
+  BOOST_TEST_MESSAGE("record " << record_ns << " ns, steady_clock::now() " << clock_ns << " ns");
+  std::printf("command_stats: record %.1f ns, clock read %.1f ns (a request: one record, two reads)\n",
+              record_ns, clock_ns);
+}
