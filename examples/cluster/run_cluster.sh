@@ -133,7 +133,8 @@ master_status=0
 stop_master || master_status=$?
 tail -n +"$((from + 1))" "$log" | grep -E '^\[master\]|written back' || true
 if [ $master_status != 0 ]; then
-  echo "run_cluster: the master did not stop cleanly (exit status $master_status)"
+  echo "run_cluster: the master did not stop cleanly (exit status $master_status); the stop's full output:"
+  tail -n +"$((from + 1))" "$log" | tail -n 80
   status=1
 fi
 # What the games wrote back, read from the database file itself.

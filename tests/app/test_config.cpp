@@ -256,8 +256,8 @@ BOOST_AUTO_TEST_CASE(firefly_s_own_config_shape_is_accepted) {
   BOOST_TEST(gate.app == "app.gateserver");
   BOOST_TEST(gate.log.file == "app/logs/gate.log");
   BOOST_TEST((gate.log.level == ember::log::level::info));
-  BOOST_TEST(!gate.db);
-  BOOST_TEST(!gate.mem);
+  BOOST_TEST(gate.db);
+  BOOST_TEST(gate.mem);
 
   const auto& dbfront = *c.find("dbfront");
   BOOST_TEST(!dbfront.is_root());

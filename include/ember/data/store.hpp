@@ -72,6 +72,15 @@ class table_base {
   /// when nothing is dirty. Every change acknowledged before it is in the database.
   virtual std::optional<std::uint64_t> clean_mark() const = 0;
   virtual std::chrono::milliseconds flush_interval() const noexcept = 0;
+
+ protected:
+  /// The store was destroyed first (a module that outlives its host's data layer): the table
+  /// must not touch it again.
+  bool store_gone() const noexcept { return store_gone_; }
+
+ private:
+  friend class store;
+  bool store_gone_ = false;
 };
 
 /// The data layer of one process. Create the memcache and database clients, the store, the
@@ -87,6 +96,9 @@ class store {
         fence_(cache, db, writer_name(options_), options_.fence_timeout) {}
   store(const store&) = delete;
   store& operator=(const store&) = delete;
+  ~store() {
+    for (auto& a : tables_) a.table->store_gone_ = true;
+  }
 
   memcache& cache() noexcept { return cache_; }
   database& db() noexcept { return db_; }
