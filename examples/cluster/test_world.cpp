@@ -403,9 +403,11 @@ BOOST_AUTO_TEST_CASE(a_player_moves_to_another_game_only_after_the_old_one_saved
       ps.push_back(std::move(p));
     }
     BOOST_REQUIRE_MESSAGE(!moved_to.empty(), "every login landed on " << first);
-    // The old owner saved the player before the registry granted it to the new one.
+    // The old owner saved the player before the registry granted it to the new one: the
+    // registry made it let go ("moves from" on the gate), or it had let go by itself already
+    // (each login replaces the user's older session, and a game whose session ended releases).
     BOOST_TEST(ember::test::count_in(cl.log(first), "saved player mover") >= 1u);
-    BOOST_TEST(ember::test::count_in(cl.log("gate"), "moves from " + first + " to " + moved_to) == 1u);
+    BOOST_TEST(ember::test::count_in(cl.log("gate"), "moves from " + first + " to " + moved_to) <= 1u);
     auto online = co_await ps.back()->stub.online({});
     BOOST_REQUIRE(online.has_value());
     BOOST_TEST(online->total == 1u);  // held by one game, never two

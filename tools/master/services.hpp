@@ -54,7 +54,8 @@ inline std::vector<service> memcached_services(const app::cluster_config& c, con
     if (!loopback(m.host) || accepting(m.host, m.port)) continue;
     service svc{"memcached:" + std::to_string(m.port),
                 {binary, "-l", m.host, "-p", std::to_string(m.port), "-U", "0", "-m", std::to_string(memory_mb),
-                 "-M", "-o", "slab_automove=0"}};
+                 "-M", "-o", "slab_automove=0"},
+                [host = m.host, port = m.port] { return accepting(host, port); }};
     if (::geteuid() == 0)  // memcached refuses to run as root
       svc.argv.insert(svc.argv.end(), {"-u", ::getpwnam("memcache") ? "memcache" : "nobody"});
     out.push_back(std::move(svc));

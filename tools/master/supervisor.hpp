@@ -11,10 +11,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,6 +46,7 @@ namespace ember::master {
 struct service {
   std::string name;               ///< its prefix in the output, e.g. "memcached:11211"
   std::vector<std::string> argv;  ///< argv[0] is searched in PATH without '/'
+  std::function<bool()> ready;    ///< the servers start once this is true (e.g. it accepts connections)
 };
 
 /// What to run and how.
@@ -92,10 +96,13 @@ class supervisor {
           fmt::join(svc.argv, " "));
     say(log::level::info, "starting {} servers of {} with {}:{}", servers_.size() - options_.services.size(),
         options_.config_file.string(), options_.program, names);
-    for (auto& s : servers_) launch(*s);
-    starting_ = false;
-    if_nothing_left();
+    for (auto& s : servers_)
+      if (s->r == role::service) launch(*s);
+    start_servers_when_ready(std::chrono::steady_clock::now() + service_wait);
   }
+
+  /// How long the servers wait for the services to be ready before they start anyway.
+  static constexpr std::chrono::seconds service_wait{10};
 
   /// One server's process for the admin API: {"pid", "state", "restarts", "last_exit"}, or
   /// "" if there is no such server.
@@ -353,6 +360,27 @@ class supervisor {
   }
 
   /// Ends the master when no server runs or waits to restart (not while starting them).
+  // A server that finds its memcached not yet listening would fail to start: the services
+  // come first, checked every few milliseconds (a loopback connect answers at once).
+  void start_servers_when_ready(std::chrono::steady_clock::time_point deadline) {
+    const bool ready = std::all_of(options_.services.begin(), options_.services.end(),
+                                   [](const service& s) { return !s.ready || s.ready(); });
+    if (!ready && !stopping_ && !finished_ && std::chrono::steady_clock::now() < deadline) {
+      startup_.expires_after(std::chrono::milliseconds(10));
+      startup_.async_wait([this, deadline](std::error_code ec) {
+        if (!ec) start_servers_when_ready(deadline);
+      });
+      return;
+    }
+    if (!ready)
+      say(log::level::warn, "a service is not ready after {} s; starting the servers anyway", service_wait.count());
+    if (!stopping_ && !finished_)
+      for (auto& s : servers_)
+        if (s->r != role::service) launch(*s);
+    starting_ = false;
+    if_nothing_left();
+  }
+
   void if_nothing_left() {
     if (starting_ || finished_ || stopping_) return;
     bool services = false;
@@ -461,6 +489,7 @@ class supervisor {
   asio::signal_set signals_;
   asio::steady_timer deadline_;  ///< of the group being stopped
   bool starting_ = true;
+  asio::steady_timer startup_{io_};  ///< waits for the services before the servers start
   bool stopping_ = false;
   bool killing_ = false;  ///< a second signal: everything got SIGKILL
   bool stop_services_only_ = false;  ///< the servers have all ended by themselves
