@@ -11,9 +11,6 @@ using namespace world_example;
 class world_module final : public ember::app::module {
  public:
   explicit world_module(ember::app::host& h) : host_(h), game_(h), net_(h), gate_(h) {
-#ifdef WORLD_THROWS
-    throw std::runtime_error("this build refuses to start (reload test)");
-#endif
     game_.load_state(h.take_stash("world.players"));
     if (h.self().type == "game") {
       // A build starts with good data or not at all (the old build serves on).
@@ -44,7 +41,4 @@ class world_module final : public ember::app::module {
 
 }  // namespace
 
-#ifndef WORLD_SCHEMA_HASH
-#define WORLD_SCHEMA_HASH world::schema_hash
-#endif
-EMBER_MODULE(world_module, WORLD_SCHEMA_HASH)
+EMBER_MODULE(world_module, world::schema_hash)
