@@ -170,13 +170,17 @@ def table_sql(table, dialect: str) -> dict[str, str]:
     sets = ", ".join(f"{c} = excluded.{c}" for c in cols[1:])
     ddl = ", ".join([column_ddl(c, dialect) for c in table.columns] +
                     ["ember_version BIGINT NOT NULL DEFAULT 0", f"PRIMARY KEY ({key})"])
+    head = f"INSERT INTO {name} ({', '.join(cols)}) VALUES "
+    # A newer version replaces an older one, never the reverse, whoever flushes first.
+    tail = (f" ON CONFLICT ({key}) DO UPDATE SET {sets} "
+            f"WHERE {name}.ember_version < excluded.ember_version")
     return {
         "create": f"CREATE TABLE IF NOT EXISTS {name} ({ddl})",
         "select": f"SELECT {', '.join(cols)} FROM {name} WHERE {key} = ?",
-        # A newer version replaces an older one, never the reverse, whoever flushes first.
-        "upsert": f"INSERT INTO {name} ({', '.join(cols)}) VALUES ({params}) "
-                  f"ON CONFLICT ({key}) DO UPDATE SET {sets} "
-                  f"WHERE {name}.ember_version < excluded.ember_version",
+        "upsert": f"{head}({params}){tail}",
+        # write-back repeats the row's `(?, ...)` between these: many rows per statement
+        "upsert_head": head,
+        "upsert_tail": tail,
         "remove": f"DELETE FROM {name} WHERE {key} = ? AND ember_version <= ?",
         "max_key": f"SELECT MAX({key}) FROM {name}",
     }

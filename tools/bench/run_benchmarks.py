@@ -266,7 +266,8 @@ def data_section(runs, a):
         f'written by `store.flush_all()`, the median of {first["flush_rounds"]} rounds; the baseline writes the same '
         'number of rows with plain `odbc::connection` parameter arrays of 1,000 rows, one transaction each '
         '(INSERT into an empty table, or UPDATE by key), and "upsert SQL" is that loop with the table\'s own '
-        'generated versioned upsert, the statement write-back runs. "CPU" is the benchmark process\'s '
+        'generated versioned upsert, one row per parameter row (write-back puts 100 rows in each statement). '
+        '"CPU" is the benchmark process\'s '
         'CPU time per row or update (all its threads), "memcached CPU" the memcached server\'s (from '
         '/proc/PID/stat): on two shared cores these are steadier than the rates.',
         '',

@@ -27,6 +27,10 @@ struct table_sql {
   std::string_view upsert;   ///< insert, or update only when the stored version is older
   std::string_view remove;   ///< delete by key when the stored version is not newer
   std::string_view max_key;  ///< SELECT MAX(key), to seed generated keys
+  /// `upsert` is upsert_head + "(?, ...)" + upsert_tail: write-back puts many rows' tuples
+  /// between them, as one statement parses once for all of them.
+  std::string_view upsert_head;
+  std::string_view upsert_tail;
 };
 
 /// A column, and the migration that adds it to a table created before it existed.
