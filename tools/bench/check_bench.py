@@ -38,6 +38,17 @@ def main(argv):
             if result['server_cpu_us_per_request'] <= 0:
                 print('no server CPU time measured')
                 return 1
+            # Broadcast mode: every session gets each round's push once.
+            run = subprocess.run([bench, '-p', port, '--broadcast', '300', '--rounds', '5', '--json', '-q'],
+                                 capture_output=True, text=True, timeout=60)
+            print(run.stdout, run.stderr)
+            result = json.loads(run.stdout)
+            if run.returncode != 0 or result['sessions'] != 300 or result['rounds'] != 5 or result['stray']:
+                print('expected 5 complete rounds to 300 sessions, no push twice')
+                return 1
+            if not 0 < result['first_p50_ms'] <= result['last_p50_ms'] <= result['last_max_ms']:
+                print('broadcast times out of order')
+                return 1
         finally:
             srv.terminate()
             srv.wait(timeout=10)
@@ -49,6 +60,14 @@ def main(argv):
         if run.returncode == 0 or not any(k.startswith('connect') for k in result['errors']):
             print('expected connect errors and a failing exit code')
             return 1
+    # Link mode needs no server: a root and a node in the process, calls over their link.
+    run = subprocess.run([bench, '--link', '-d', '8', '--duration', '0.5', '--warmup', '0.1', '--json', '-q'],
+                         capture_output=True, text=True, timeout=30)
+    print(run.stdout, run.stderr)
+    result = json.loads(run.stdout)
+    if run.returncode != 0 or result['calls'] <= 0 or result['errors'] or result['cpu_us_per_call'] <= 0:
+        print('expected link calls answered, no errors, CPU measured')
+        return 1
     print('ember-bench counts replies and reports errors')
     return 0
 

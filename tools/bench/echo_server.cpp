@@ -1,6 +1,8 @@
-// An ember server with one command, echo: what ember-bench measures against the raw baseline.
+// An ember server with one command, echo: what ember-bench measures against the raw baseline;
+// and broadcast, which pushes `tick` to every session (ember-bench --broadcast).
 //
 // usage: bench_echo_server [--port N] [--framing native|firefly] [--port-file PATH]
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -18,6 +20,16 @@ struct echo_service final : bench::echo_handler {
     co_return bench::echo_reply{req.payload};
   }
 };
+
+struct broadcast_service final : bench::broadcast_handler {
+  ember::net::server* server = nullptr;
+  asio::awaitable<bench::broadcast_reply> broadcast(ember::session&, const bench::broadcast_request& req) override {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto n = server->broadcast({}, bench::tick{req.round, req.payload});
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+    co_return bench::broadcast_reply{static_cast<std::uint32_t>(n), static_cast<std::uint32_t>(us.count())};
+  }
+};
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -25,6 +37,7 @@ int main(int argc, char** argv) {
   options.name = "bench-echo";
   options.port = 7100;
   options.max_request_rate = 0;  // a benchmark is one client sending as fast as it can
+  options.max_sessions_per_address = options.max_sessions;  // every session comes from loopback
   options.firefly_encoding = ember::codec::encoding::binary;
   std::string port_file;
   for (int i = 1; i < argc; ++i) {
@@ -42,9 +55,12 @@ int main(int argc, char** argv) {
   ember::log::set_level(ember::log::level::warn);
   asio::io_context io(1);
   echo_service service;
+  broadcast_service broadcaster;
   ember::dispatch_table table;
   bench::register_commands(table, service);
+  bench::register_commands(table, broadcaster);
   ember::net::server server(io, options, std::move(table));
+  broadcaster.server = &server;
   server.start();
   if (!port_file.empty()) std::ofstream(port_file) << server.port() << "\n";
   asio::signal_set signals(io, SIGINT, SIGTERM);

@@ -19,13 +19,19 @@
 
 #include <CLI/CLI.hpp>
 #include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
 #include "bench.hpp"
+#include "bench_server.hpp"
+#include "ember/cluster/node.hpp"
+#include "ember/cluster/root.hpp"
 #include "ember/detail/histogram.hpp"
+#include "ember/log.hpp"
 #include "ember/net/client.hpp"
 
 namespace {
@@ -46,6 +52,9 @@ struct settings {
   bool json = false;
   bool quiet = false;
   int idle = 0;
+  int broadcast = 0;
+  int rounds = 20;
+  bool link = false;
 };
 
 /// What one io thread measured.
@@ -134,16 +143,20 @@ long resident_bytes(int pid) {
   return -1;
 }
 
+void raise_file_limit() {
+  rlimit files{};  // every session is a descriptor here too
+  getrlimit(RLIMIT_NOFILE, &files);
+  files.rlim_cur = files.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &files);
+}
+
 /// Idle mode: opens sessions and holds them, reporting what each costs the server.
 int run_idle(const settings& s) {
   if (s.server_pids.size() != 1) {
     std::fprintf(stderr, "--idle needs one --server-pid (a local server whose memory to read)\n");
     return 2;
   }
-  rlimit files{};  // every session is a descriptor here too
-  getrlimit(RLIMIT_NOFILE, &files);
-  files.rlim_cur = files.rlim_max;
-  setrlimit(RLIMIT_NOFILE, &files);
+  raise_file_limit();
   asio::io_context io(1);
   std::vector<std::unique_ptr<ember::client>> sessions;
   int failures = 0;
@@ -186,6 +199,201 @@ int run_idle(const settings& s) {
   return failures ? 1 : 0;
 }
 
+/// Broadcast mode (against bench_echo_server): N sessions; the first asks the server to push
+/// `tick` to every session, round after round, each round ending when the last session has its
+/// push. Measures the time from the request to the first and to the last push received (this
+/// process decodes all N pushes on one thread, so that is in the figure too), and the server's
+/// own time to queue the N pushes.
+int run_broadcast(const settings& s) {
+  raise_file_limit();
+  asio::io_context io(1);
+  std::vector<std::unique_ptr<ember::client>> sessions;
+  std::uint32_t round = 0;  // the round whose pushes are counted
+  std::size_t got = 0, expected = 0;
+  std::uint64_t stray = 0;  // a push of another round, or a second one of this round's
+  clock_type::time_point first, last;
+  ember::detail::histogram to_first, to_last, queued;
+  int failures = 0, incomplete = 0;
+  double server_cpu = 0;
+  std::vector<std::uint32_t> seen;
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < s.broadcast; ++i) {
+      auto c = std::make_unique<ember::client>(io.get_executor());
+      c->on_push<bench::tick>([&, i](const bench::tick& t) {
+        auto& mine = seen[static_cast<std::size_t>(i)];
+        if (t.round != round || mine == round) return void(++stray);
+        mine = round;
+        const auto now = clock_type::now();
+        if (got++ == 0) first = now;
+        if (got == expected) last = now;
+      });
+      if (co_await c->connect(s.host, s.port)) ++failures;
+      else ++expected;
+      sessions.push_back(std::move(c));
+      if (!s.quiet && sessions.size() % 1000 == 0) std::fprintf(stderr, "\ropened %zu sessions   ", sessions.size());
+    }
+    seen.assign(sessions.size(), 0);
+    asio::steady_timer t(io);
+    bench::broadcast_request req;
+    req.payload.assign(s.payload, std::byte{'x'});
+    for (int r = 0; r <= s.rounds && !sessions.empty(); ++r) {  // round 0 warms up
+      t.expires_after(std::chrono::milliseconds(50));
+      co_await t.async_wait(asio::use_awaitable);
+      if (r == 1 && !s.server_pids.empty()) server_cpu = -cpu_seconds(s.server_pids[0]);
+      round = req.round = static_cast<std::uint32_t>(r + 1);
+      got = 0;
+      const auto sent = clock_type::now();
+      auto reply = co_await sessions.front()->call<bench::cmd::broadcast>(req);
+      // the pushes arrive while the reply is on its way; wait for the rest (bounded)
+      for (int waited = 0; got < expected && waited < 5000; ++waited) {
+        t.expires_after(std::chrono::milliseconds(1));
+        co_await t.async_wait(asio::use_awaitable);
+      }
+      if (!reply || got < expected) {
+        ++incomplete;
+        continue;
+      }
+      if (r == 0) continue;
+      to_first.record(static_cast<std::uint64_t>(std::chrono::nanoseconds(first - sent).count()));
+      to_last.record(static_cast<std::uint64_t>(std::chrono::nanoseconds(last - sent).count()));
+      queued.record(std::uint64_t{reply->queued_us} * 1000);
+      if (!s.quiet)
+        std::fprintf(stderr, "\rround %d/%d: last push after %.2f ms   ", r, s.rounds,
+                     std::chrono::duration<double, std::milli>(last - sent).count());
+    }
+    if (!s.server_pids.empty()) server_cpu += cpu_seconds(s.server_pids[0]);
+    for (auto& c : sessions) c->close();
+  }, [&](std::exception_ptr e) {
+    io.stop();
+    if (e) std::rethrow_exception(e);
+  });
+  io.run();
+  if (!s.quiet) std::fputs("\n", stderr);
+  // the server's CPU per push sent (its whole process, measured rounds only)
+  const double pushes = double(to_last.count()) * double(expected);
+  const double cpu_us = !s.server_pids.empty() && pushes > 0 ? server_cpu * 1e6 / pushes : -1;
+  auto ms = [](const ember::detail::histogram& h, double q) { return double(h.quantile(q)) / 1e6; };
+  if (s.json)
+    fmt::print("{{\"sessions\":{},\"failures\":{},\"rounds\":{},\"incomplete\":{},\"stray\":{},"
+               "\"last_p50_ms\":{:.3f},\"last_max_ms\":{:.3f},\"first_p50_ms\":{:.3f},"
+               "\"server_queue_p50_ms\":{:.3f},\"server_queue_max_ms\":{:.3f},\"server_cpu_us_per_push\":{:.3f}}}\n",
+               expected, failures, to_last.count(), incomplete, stray, ms(to_last, 0.5),
+               double(to_last.max()) / 1e6, ms(to_first, 0.5), ms(queued, 0.5), double(queued.max()) / 1e6, cpu_us);
+  else
+    fmt::print("{} sessions ({} failed to connect), {} rounds ({} incomplete, {} stray pushes)\n"
+               "last session has the push  p50 {:.2f} ms  max {:.2f} ms   (first: p50 {:.2f} ms)\n"
+               "server queues all pushes   p50 {:.2f} ms  max {:.2f} ms\n"
+               "server CPU per push sent   {:.2f} us\n",
+               expected, failures, to_last.count(), incomplete, stray, ms(to_last, 0.5),
+               double(to_last.max()) / 1e6, ms(to_first, 0.5), ms(queued, 0.5), double(queued.max()) / 1e6, cpu_us);
+  return failures || incomplete || stray ? 1 : 0;
+}
+
+struct echo_service final : bench::echo_handler {
+  asio::awaitable<bench::echo_reply> echo(ember::session&, const bench::echo_request& req) override {
+    co_return bench::echo_reply{req.payload};
+  }
+};
+
+/// Link mode: a root and a node in this process, each on an io thread of its own (as two
+/// servers would be), joined by one link over loopback; the node keeps D echo calls in flight
+/// to the root. Reports calls/s, latency, and this process's CPU per call (both ends).
+int run_link(const settings& s) {
+  ember::log::set_level(ember::log::level::warn);  // not the join and leave lines
+  asio::io_context root_io(1), node_io(1);
+  echo_service service;
+  auto table = std::make_shared<ember::dispatch_table>();
+  bench::register_commands(*table, service);
+  ember::cluster::root_options ro;
+  ro.name = "bench-root";
+  ro.secret = "bench";
+  ember::cluster::root root(root_io.get_executor(), ro, table);
+  root.start();
+  ember::cluster::node_options no;
+  no.name = "bench-node";
+  no.secret = "bench";
+  no.root_port = root.port();
+  no.root_name = ro.name;
+  ember::cluster::node_connector node(node_io.get_executor(), no);
+  node.start();
+  auto work = asio::make_work_guard(root_io);
+  std::thread root_thread([&] { root_io.run(); });
+
+  bench::echo_request req;
+  req.payload.assign(s.payload, std::byte{'x'});
+  ember::buffer body;
+  ember::codec::encode(body, req, ember::codec::encoding::binary);
+  const ember::bytes_view body_bytes = body.view();
+  worker_stats w;
+  double cpu = 0, elapsed = 0;
+  asio::co_spawn(node_io, [&]() -> asio::awaitable<void> {
+    asio::steady_timer t(node_io);
+    for (int i = 0; i < 500 && !node.connected(); ++i) {
+      t.expires_after(std::chrono::milliseconds(10));
+      co_await t.async_wait(asio::use_awaitable);
+    }
+    auto l = node.current();
+    if (!l || !l->is_open()) {
+      ++w.errors["the node did not link to the root in 5 s"];
+      co_return;
+    }
+    const auto start = clock_type::now();
+    const auto measure_from = start + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(s.warmup));
+    const auto end = measure_from + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(s.duration));
+    double cpu0 = -1;
+    int running = s.depth;
+    for (int d = 0; d < s.depth; ++d)
+      asio::co_spawn(node_io, [&]() -> asio::awaitable<void> {
+        for (auto now = clock_type::now(); now < end; now = clock_type::now()) {
+          if (cpu0 < 0 && now >= measure_from) cpu0 = cpu_seconds(getpid());
+          auto r = co_await l->call(bench::cmd::echo::id, ember::body_writer::encoded(body_bytes));
+          const auto done = clock_type::now();
+          if (done < measure_from || done >= end) continue;
+          if (!r) {
+            ++w.errors[r.error().message];
+            continue;
+          }
+          ++w.ok;
+          w.latency.record(static_cast<std::uint64_t>(std::chrono::nanoseconds(done - now).count()));
+        }
+        --running;
+      }, asio::detached);
+    while (running > 0) {
+      t.expires_after(std::chrono::milliseconds(5));
+      co_await t.async_wait(asio::use_awaitable);
+    }
+    cpu = cpu_seconds(getpid()) - cpu0;
+    elapsed = std::chrono::duration<double>(end - measure_from).count();
+  }, [&](std::exception_ptr e) {
+    node_io.stop();
+    if (e) std::rethrow_exception(e);
+  });
+  node_io.run();
+  work.reset();
+  root_io.stop();
+  root_thread.join();
+  std::uint64_t errors = 0;
+  for (auto& [k, v] : w.errors) errors += v;
+  const double rps = elapsed > 0 ? double(w.ok) / elapsed : 0;
+  const double cpu_us = w.ok ? cpu * 1e6 / double(w.ok) : -1;
+  auto us = [&](double q) { return double(w.latency.quantile(q)) / 1000.0; };
+  if (s.json)
+    fmt::print("{{\"link_depth\":{},\"payload\":{},\"seconds\":{:.3f},\"calls\":{},\"cps\":{:.1f},"
+               "\"p50_us\":{:.1f},\"p99_us\":{:.1f},\"max_us\":{:.1f},\"cpu_us_per_call\":{:.3f},\"errors\":{}}}\n",
+               s.depth, s.payload, elapsed, w.ok, rps, us(0.5), us(0.99), double(w.latency.max()) / 1000.0, cpu_us,
+               errors);
+  else {
+    fmt::print("one link, {} calls in flight, {} B payload, {:.1f} s: {} calls ({:.0f}/s)\n", s.depth, s.payload,
+               elapsed, w.ok, rps);
+    fmt::print("latency   p50 {:.1f} us  p99 {:.1f} us  max {:.1f} us\n", us(0.5), us(0.99),
+               double(w.latency.max()) / 1000.0);
+    fmt::print("CPU       {:.2f} us per call (root and node together)\n", cpu_us);
+    fmt::print("errors    {}\n", errors);
+    for (auto& [k, v] : w.errors) fmt::print("  {:>8}  {}\n", v, k);
+  }
+  return errors || w.ok == 0 ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -205,9 +413,17 @@ int main(int argc, char** argv) {
   app.add_flag("--json", s.json, "print the summary as JSON");
   app.add_option("--idle", s.idle, "idle mode: open N sessions, hold them, report the server's "
                  "memory per session (needs --server-pid)")->check(CLI::Range(1, 1000000));
+  app.add_option("--broadcast", s.broadcast, "broadcast mode: open N sessions; one asks bench_echo_server "
+                 "to push to all of them, --rounds times; report the time until the last has it")
+      ->check(CLI::Range(1, 1000000));
+  app.add_option("--rounds", s.rounds, "broadcasts measured in broadcast mode")->check(CLI::Range(1, 100000));
+  app.add_flag("--link", s.link, "link mode: a root and a node in this process (a thread each), the node "
+               "keeping --depth echo calls in flight on their one link; no server needed");
   app.add_flag("-q,--quiet", s.quiet, "no progress line");
   CLI11_PARSE(app, argc, argv);
+  if (s.link) return run_link(s);
   if (s.idle) return run_idle(s);
+  if (s.broadcast) return run_broadcast(s);
 
   bench::echo_request req;
   req.payload.assign(s.payload, std::byte{'x'});

@@ -13,10 +13,14 @@ The data-layer benchmark (issue 4) starts its own memcached and a throw-away Pos
 ODBCSYSINI pointing at a copy of /etc/odbcinst.ini with CommLog=0), runs ember-data-bench on
 SQLite (every phase) and PostgreSQL (the write-back phases), and stops both by PID.
 
---phases picks echo (with forwarding) and/or data; the sections of BENCHMARKS.md a run does not
-measure are kept as they were.
+The fanout phase (issue 6) broadcasts one push to 10,000 sessions of bench_echo_server, and
+makes echo calls on one link between a root and a node (ember-bench --link) against the raw
+baseline on one connection at the same depth.
 
-usage: run_benchmarks.py BUILD_DIR [--duration S] [--out BENCHMARKS.md] [--phases echo,data]
+--phases picks echo (with forwarding), data and/or fanout; the sections of BENCHMARKS.md a run
+does not measure are kept as they were.
+
+usage: run_benchmarks.py BUILD_DIR [--duration S] [--out BENCHMARKS.md] [--phases echo,data,fanout]
 """
 import argparse
 import datetime
@@ -316,6 +320,73 @@ def data_section(runs, a):
     return lines
 
 
+FANOUT_HEADING = '### Broadcast to 10,000 sessions and calls on one link (issue 6)'
+
+
+def run_fanout(tools, tool, a):
+    """Broadcast to 10,000 sessions of bench_echo_server, and echo calls on one link against
+    the raw baseline on one connection at the same depth; three rounds of each."""
+    runs = {'broadcast': [], 'link': {}}
+    for _ in range(3):
+        proc, port = start([os.path.join(tools, 'bench_echo_server')])
+        try:
+            out = subprocess.run(['taskset', '-c', '1', tool, '-p', str(port), '--broadcast', '10000',
+                                  '--rounds', '20', '--server-pid', str(proc.pid), '--json', '-q'],
+                                 capture_output=True, text=True, timeout=300)
+            if out.returncode != 0:
+                raise RuntimeError(out.stdout + out.stderr)
+            runs['broadcast'].append(json.loads(out.stdout))
+        finally:
+            stop(proc)
+        print(f'broadcast to 10,000: last push p50 {runs["broadcast"][-1]["last_p50_ms"]:.2f} ms', file=sys.stderr)
+        for depth in (1, 16):
+            base_proc, base_port = start([os.path.join(tools, 'bench_baseline_server')])
+            try:
+                base = bench(tool, base_port, [base_proc.pid], 1, depth, a.duration)
+            finally:
+                stop(base_proc)
+            out = subprocess.run([tool, '--link', '-d', str(depth), '--payload', '64', '--duration',
+                                  str(a.duration), '--warmup', '1', '--json', '-q'],
+                                 capture_output=True, text=True, timeout=a.duration + 60)
+            if out.returncode != 0:
+                raise RuntimeError(out.stdout + out.stderr)
+            link = json.loads(out.stdout)
+            runs['link'].setdefault(depth, []).append((base, link))
+            print(f'link x{depth}: {link["cps"]:.0f} calls/s (baseline connection {base["rps"]:.0f}/s)', file=sys.stderr)
+    return runs
+
+
+def fanout_section(runs, a):
+    lines = [FANOUT_HEADING, '',
+             f'Measured {datetime.date.today()} by `tools/bench.sh` (`ember-bench --broadcast` and `--link`), '
+             'three runs each. Broadcast: `ember-bench` (on CPU 1) opens 10,000 sessions to '
+             '`bench_echo_server`; one of them asks for a broadcast, the server pushes a 64-byte `tick` '
+             'to every session; a round ends when the last session has it; 20 rounds after one of '
+             'warm-up, 50 ms apart. "last" is the time from the request to the last push received '
+             '(this includes the client decoding 10,000 pushes on one thread); "queued" is the '
+             'server\'s own time to queue them. Link: a root and a node in one process, a thread '
+             'each, the node keeping D echo calls in flight on their one link over loopback, against '
+             'the raw baseline server with `ember-bench` on one connection at the same depth (client '
+             'on CPU 1, server on CPU 0). "CPU/call" is the link process (both ends), the baseline\'s '
+             'is its server\'s alone.', '',
+             '| broadcast, 10,000 sessions | run 1 | run 2 | run 3 | target |', '|---|---|---|---|---|']
+    b = runs['broadcast']
+    lines.append('| last session has it, p50 | ' + ' | '.join(f'{r["last_p50_ms"]:.2f} ms' for r in b) + ' | < 10 ms |')
+    lines.append('| last session has it, max | ' + ' | '.join(f'{r["last_max_ms"]:.2f} ms' for r in b) + ' | |')
+    lines.append('| first session has it, p50 | ' + ' | '.join(f'{r["first_p50_ms"]:.2f} ms' for r in b) + ' | |')
+    lines.append('| server queues all, p50 | ' + ' | '.join(f'{r["server_queue_p50_ms"]:.2f} ms' for r in b) + ' | |')
+    lines.append('| server CPU per push sent | ' + ' | '.join(f'{r["server_cpu_us_per_push"]:.2f} µs' for r in b) + ' | |')
+    lines += ['', '| calls on one link | calls/s (baseline req/s, ratio) | p50 | p99 (baseline) | CPU/call (baseline server) |',
+              '|---|---|---|---|---|']
+    for depth, pairs in sorted(runs['link'].items()):
+        for i, (base, link) in enumerate(pairs):
+            lines.append(f'| {depth} in flight, run {i + 1} | {link["cps"]:,.0f} ({base["rps"]:,.0f}, '
+                         f'{link["cps"] / base["rps"]:.2f}) | {link["p50_us"]:.0f} µs | {link["p99_us"]:.0f} µs '
+                         f'({base["p99_us"]:.0f} µs) | {link["cpu_us_per_call"]:.2f} µs '
+                         f'({base["server_cpu_us_per_request"]:.2f} µs) |')
+    return lines + ['']
+
+
 def old_section(old, start, ends):
     """The text of `old` from the line `start` begins up to the first of `ends` after it."""
     at = old.find(start)
@@ -341,20 +412,22 @@ def main(argv):
     ap.add_argument('build')
     ap.add_argument('--duration', type=float, default=5)
     ap.add_argument('--out', default='BENCHMARKS.md')
-    ap.add_argument('--phases', default='echo,data', help='comma-separated: echo (and forwarding), data')
+    ap.add_argument('--phases', default='echo,data,fanout',
+                    help='comma-separated: echo (and forwarding), data, fanout (broadcast and link calls)')
     ap.add_argument('--data-rows', type=int, default=50000)
     ap.add_argument('--data-rounds', type=int, default=3)
     ap.add_argument('--data-duration', type=float, default=2)
     a = ap.parse_args(argv[1:])
     phases = set(a.phases.split(','))
-    if not phases <= {'echo', 'data'}:
-        ap.error(f'unknown phases: {sorted(phases - {"echo", "data"})}')
+    if not phases <= {'echo', 'data', 'fanout'}:
+        ap.error(f'unknown phases: {sorted(phases - {"echo", "data", "fanout"})}')
     tools = os.path.join(a.build, 'tools', 'bench')
     tool = os.path.join(tools, 'ember-bench')
     old = open(a.out).read() if os.path.exists(a.out) else ''
     rows = []
     forwarded = []  # (name, direct, forwarded)
     data_runs = run_data(tools, a) if 'data' in phases else None
+    fanout_runs = run_fanout(tools, tool, a) if 'fanout' in phases else None
     for connections, depth in ([(100, 1), (100, 16)] if 'echo' in phases else []):
         base_proc, base_port = start([os.path.join(tools, 'bench_baseline_server')])
         try:
@@ -431,11 +504,15 @@ def main(argv):
     lines += ['', 'Target (issue 3): forwarded ≥ 0.75× direct throughput at 100 connections × 16 '
               'in flight, 64 B payloads.', '']
     if 'echo' not in phases:  # the echo and forwarding sections as they were
-        lines = old_section(old, '# Benchmarks', ['\n' + DATA_HEADING, '\n## Notes']) or []
+        lines = old_section(old, '# Benchmarks', ['\n' + DATA_HEADING, '\n' + FANOUT_HEADING, '\n## Notes']) or []
     if data_runs is not None:
         lines += data_section(data_runs, a)
     else:
         lines += old_section(old, DATA_HEADING, ['\n## ', '\n### ']) or []
+    if fanout_runs is not None:
+        lines += fanout_section(fanout_runs, a)
+    else:
+        lines += old_section(old, FANOUT_HEADING, ['\n## ', '\n### ']) or []
     # What follows "## Notes" in the old file is kept: the record of changes and their effect.
     if '\n## Notes' in old:
         lines.append(old[old.index('\n## Notes') + 1:].rstrip('\n'))
