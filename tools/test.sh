@@ -5,6 +5,7 @@
 #   EMBER_BUILD=dir         build directory (default: build)
 #   EMBER_MESON_ARGS="..."  extra `meson setup` arguments (e.g. -Db_sanitize=address,undefined)
 #   EMBER_FUZZ_SECONDS=N    seconds per fuzz target (default 20; 0 skips fuzzing)
+#   EMBER_TEST_ARGS="..."   extra `meson test` arguments (e.g. --no-suite consumer)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh || exit 1
@@ -14,7 +15,8 @@ if [ ! -f "$build/build.ninja" ]; then
   meson setup "$build" ${EMBER_MESON_ARGS:-} || exit 1
 fi
 ninja -C "$build" || { echo "0 passed, 1 failed (build)"; exit 1; }
-meson test -C "$build" --print-errorlogs --num-processes 2
+# shellcheck disable=SC2086
+meson test -C "$build" --print-errorlogs --num-processes 2 ${EMBER_TEST_ARGS:-}
 passed=$(/usr/bin/python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["result"] in ("OK","EXPECTEDFAIL")))' "$build/meson-logs/testlog.json")
 failed=$(/usr/bin/python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["result"] not in ("OK","EXPECTEDFAIL","SKIP")))' "$build/meson-logs/testlog.json")
 fuzz_seconds=${EMBER_FUZZ_SECONDS:-20}
