@@ -13,26 +13,32 @@
 namespace all_types {
 
 /// Typed calls of every command and typed handlers of every push, over an `ember::client`.
+/// Each call is a template (its one parameter has a default: callers write `stub.login(req)`),
+/// so only the commands a program calls instantiate the client's call coroutine — a schema of
+/// hundreds of commands would otherwise compile all of them into every user of this header.
 class client_stub {
  public:
   explicit client_stub(ember::client& c) : c_(c) {}
 
   /// Sends everything back.
-  asio::awaitable<ember::outcome<echo_reply>> echo(
+  template <class Cmd = cmd::echo>
+  asio::awaitable<ember::outcome<typename Cmd::reply>> echo(
       const echo_request& req, ember::call_options opts = {}) {
-    return c_.call<cmd::echo>(req, opts);
+    return c_.call<Cmd>(req, opts);
   }
 
   /// Calls command `ping` (id 2).
-  asio::awaitable<ember::outcome<ping_reply>> ping(
+  template <class Cmd = cmd::ping>
+  asio::awaitable<ember::outcome<typename Cmd::reply>> ping(
       const ping_request& req, ember::call_options opts = {}) {
-    return c_.call<cmd::ping>(req, opts);
+    return c_.call<Cmd>(req, opts);
   }
 
   /// Calls command `stats` (id 65279).
-  asio::awaitable<ember::outcome<stats_reply>> stats(
+  template <class Cmd = cmd::stats>
+  asio::awaitable<ember::outcome<typename Cmd::reply>> stats(
       const stats_request& req, ember::call_options opts = {}) {
-    return c_.call<cmd::stats>(req, opts);
+    return c_.call<Cmd>(req, opts);
   }
 
   /// Something happened.

@@ -31,7 +31,9 @@ class game_handler {
 };
 
 /// Registers every command and call of `h` in `t`; failures on a Firefly listener reply with `failure`.
-inline void register_commands(ember::dispatch_table& t, game_handler& h) {
+/// (A template only so that a program that never calls it does not compile its dispatch code.)
+template <int = 0>
+void register_commands(ember::dispatch_table& t, game_handler& h) {
   t.add<cmd::echo, &game_handler::echo>(h);
   t.add<cmd::ping, &game_handler::ping>(h);
   t.add<cmd::transfer, &game_handler::transfer>(h);
@@ -50,7 +52,9 @@ class admin_handler {
 };
 
 /// Registers every command of `h` in `t`; failures on a Firefly listener reply with `failure`.
-inline void register_commands(ember::dispatch_table& t, admin_handler& h) {
+/// (A template only so that a program that never calls it does not compile its dispatch code.)
+template <int = 0>
+void register_commands(ember::dispatch_table& t, admin_handler& h) {
   t.add<cmd::stats, &admin_handler::stats>(h);
   t.set_error_reply<failure>();
 }

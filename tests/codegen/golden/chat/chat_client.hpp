@@ -13,38 +13,46 @@
 namespace chat {
 
 /// Typed calls of every command and typed handlers of every push, over an `ember::client`.
+/// Each call is a template (its one parameter has a default: callers write `stub.login(req)`),
+/// so only the commands a program calls instantiate the client's call coroutine — a schema of
+/// hundreds of commands would otherwise compile all of them into every user of this header.
 class client_stub {
  public:
   explicit client_stub(ember::client& c) : c_(c) {}
 
   /// Calls command `login` (id 101).
-  asio::awaitable<ember::outcome<login_reply>> login(
+  template <class Cmd = cmd::login>
+  asio::awaitable<ember::outcome<typename Cmd::reply>> login(
       const login_request& req, ember::call_options opts = {}) {
-    return c_.call<cmd::login>(req, opts);
+    return c_.call<Cmd>(req, opts);
   }
 
   /// Calls command `join_room` (id 102).
-  asio::awaitable<ember::outcome<join_room_reply>> join_room(
+  template <class Cmd = cmd::join_room>
+  asio::awaitable<ember::outcome<typename Cmd::reply>> join_room(
       const join_room_request& req, ember::call_options opts = {}) {
-    return c_.call<cmd::join_room>(req, opts);
+    return c_.call<Cmd>(req, opts);
   }
 
   /// Calls command `leave_room` (id 103).
-  asio::awaitable<ember::outcome<leave_room_reply>> leave_room(
+  template <class Cmd = cmd::leave_room>
+  asio::awaitable<ember::outcome<typename Cmd::reply>> leave_room(
       const leave_room_request& req, ember::call_options opts = {}) {
-    return c_.call<cmd::leave_room>(req, opts);
+    return c_.call<Cmd>(req, opts);
   }
 
   /// Calls command `say` (id 104).
-  asio::awaitable<ember::outcome<say_reply>> say(
+  template <class Cmd = cmd::say>
+  asio::awaitable<ember::outcome<typename Cmd::reply>> say(
       const say_request& req, ember::call_options opts = {}) {
-    return c_.call<cmd::say>(req, opts);
+    return c_.call<Cmd>(req, opts);
   }
 
   /// Calls command `list_rooms` (id 105).
-  asio::awaitable<ember::outcome<list_rooms_reply>> list_rooms(
+  template <class Cmd = cmd::list_rooms>
+  asio::awaitable<ember::outcome<typename Cmd::reply>> list_rooms(
       const list_rooms_request& req, ember::call_options opts = {}) {
-    return c_.call<cmd::list_rooms>(req, opts);
+    return c_.call<Cmd>(req, opts);
   }
 
   /// Handles push `chat_message` (id 201).

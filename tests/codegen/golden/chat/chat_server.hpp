@@ -38,7 +38,9 @@ class chat_handler {
 };
 
 /// Registers every command of `h` in `t`.
-inline void register_commands(ember::dispatch_table& t, chat_handler& h) {
+/// (A template only so that a program that never calls it does not compile its dispatch code.)
+template <int = 0>
+void register_commands(ember::dispatch_table& t, chat_handler& h) {
   t.add<cmd::login, &chat_handler::login>(h);
   t.add<cmd::join_room, &chat_handler::join_room>(h);
   t.add<cmd::leave_room, &chat_handler::leave_room>(h);
