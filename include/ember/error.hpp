@@ -43,6 +43,7 @@ enum class errc {
   unavailable,          ///< no peer is available to serve the call
   overloaded,           ///< a bounded queue is full; the call was not sent
   replaced,             ///< a newer login of the same user took this session's place
+  session_expired,      ///< the session could not be resumed (it ended); log in again
 };
 
 }  // namespace ember
@@ -86,6 +87,7 @@ class error_category final : public std::error_category {
       case errc::unavailable: return "unavailable";
       case errc::overloaded: return "overloaded";
       case errc::replaced: return "replaced by a newer login of the same user";
+      case errc::session_expired: return "the session expired: log in again";
     }
     return "unknown ember error";
   }

@@ -38,6 +38,12 @@ struct client_options {
   /// How often to ping; 0 means a third of the idle timeout the server announces (native).
   std::chrono::milliseconds ping_interval{0};
   std::size_t max_frame = 16 << 20;  ///< largest reply or push body accepted
+  /// Native: acknowledge what arrives, so that after a lost connection the client reconnects
+  /// by itself and resumes its session — every reply and push it missed arrives once, in
+  /// order, and requests the server had not received are sent again.
+  bool resume = true;
+  std::chrono::milliseconds resume_backoff_min{50};   ///< first wait between reconnects
+  std::chrono::milliseconds resume_backoff_max{2'000};  ///< the wait doubles up to this
 };
 
 namespace detail {
@@ -45,7 +51,13 @@ class client_core;
 }
 
 /// A connection to an ember server. Calls may overlap (many in flight); each ends with its
-/// reply, the remote error, `errc::timeout` or `errc::disconnected` — never waits forever.
+/// reply, the remote error, `errc::timeout`, `errc::disconnected` or (when its session could
+/// not be resumed) `errc::session_expired` — never waits forever.
+///
+/// A lost connection (native framing, `client_options::resume`) is not the end of the session:
+/// the client reconnects with backoff and resumes it within the grace period the server
+/// announced; calls wait meanwhile (their deadlines still run). `on_resumed` hears each
+/// resume; `on_expired` hears that the server no longer had the session (log in again).
 class client {
  public:
   explicit client(asio::any_io_executor ex, client_options options = {});
@@ -75,15 +87,30 @@ class client {
   }
   /// Handles pushes with `push_id` as raw bodies.
   void on_push_raw(std::uint16_t push_id, std::function<void(bytes_view, codec::encoding)> f);
-  /// Called once when the connection ends (with why).
+  /// Called once when the session ends (with why): closed, refused, or not resumed.
   void on_close(std::function<void(std::error_code)> f);
+  /// Called after each resume of the session on a new connection.
+  void on_resumed(std::function<void()> f);
+  /// Called when a lost session could not be resumed (`on_close` follows with
+  /// `errc::session_expired`): the game logs in again.
+  void on_expired(std::function<void()> f);
 
-  /// Closes the connection; calls in flight fail with `errc::disconnected`.
+  /// Ends the session (the server is told, so nothing waits for a resume); calls in flight
+  /// fail with `errc::disconnected`.
   void close();
+  /// Drops the connection as a lost network would, keeping the session: a resumable client
+  /// reconnects and resumes (e.g. when the device changed networks); others end.
+  void drop_connection();
   bool connected() const noexcept;
+  /// The server keeps this session for a resume after a lost connection.
+  bool resumable() const noexcept;
+  /// The connection is lost and the client is resuming.
+  bool resuming() const noexcept;
+  /// How many times the session was resumed.
+  std::uint64_t resumes() const noexcept;
   /// The session id the server announced in its handshake (native framing).
   std::uint64_t session_id() const noexcept;
-  /// The highest push sequence number received.
+  /// The highest push sequence number received (pushes of a session count from 1).
   std::uint32_t last_push_seq() const noexcept;
   /// Calls waiting for their reply.
   std::size_t in_flight() const noexcept;

@@ -5,6 +5,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <span>
@@ -30,6 +31,9 @@ struct server_stats {
   std::uint64_t closed = 0;
   std::uint64_t requests = 0;
   std::uint64_t failed = 0;    ///< requests answered with an error frame
+  std::uint64_t parked = 0;    ///< sessions kept after their connection was lost
+  std::uint64_t resumed = 0;   ///< sessions resumed on a new connection
+  std::uint64_t expired = 0;   ///< parked sessions that ended unresumed
 };
 
 /// A listener of client sessions on one `io_context` (one thread, no locks).
@@ -95,6 +99,8 @@ class server {
   /// closes it; false if there is no such open session.
   bool kick(std::uint64_t session_id, status why, std::string_view message);
   std::size_t session_count() const noexcept { return sessions_.size(); }
+  /// Sessions waiting to be resumed (their connection is lost).
+  std::size_t parked_count() const noexcept;
   std::size_t in_flight() const noexcept { return in_flight_; }
   const server_stats& stats() const noexcept { return stats_; }
   const server_options& options() const noexcept { return options_; }
@@ -120,6 +126,17 @@ class server {
   void schedule_flush(std::shared_ptr<detail::tcp_session> s);
   void remove(detail::tcp_session& s);
   void bind_user(detail::tcp_session& s, std::uint64_t old_user, std::uint64_t user);
+  // Resume tokens of resumable sessions (each token is single-use).
+  detail::tcp_session* find_resumable(const wire::resume_token& t) const {
+    auto it = resumable_.find(t);
+    return it == resumable_.end() ? nullptr : it->second;
+  }
+  void new_token(detail::tcp_session& s, wire::resume_token& token);
+  void forget_token(const wire::resume_token& token) { resumable_.erase(token); }
+  void release_address(const asio::ip::address& a) {
+    auto it = per_address_.find(a);
+    if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
+  }
   std::span<std::byte> read_buffer() noexcept { return read_buffer_; }
   detail::coarse_time now() const noexcept { return now_; }
   // `table`, counting its requests in this server's stats unless it brings its own.
@@ -137,6 +154,14 @@ class server {
   std::unordered_map<std::uint64_t, std::shared_ptr<detail::tcp_session>> sessions_;
   std::unordered_map<asio::ip::address, std::uint32_t> per_address_;
   std::unordered_map<std::uint64_t, detail::tcp_session*> users_;  // bound user -> session
+  struct token_hash {
+    std::size_t operator()(const wire::resume_token& t) const noexcept {
+      std::size_t h;  // the token is random: any 8 of its bytes are a good hash
+      std::memcpy(&h, t.data(), sizeof h);
+      return h;
+    }
+  };
+  std::unordered_map<wire::resume_token, detail::tcp_session*, token_hash> resumable_;
   group_registry groups_;
   std::vector<std::shared_ptr<detail::tcp_session>> to_flush_;
   std::vector<std::shared_ptr<detail::tcp_session>> flushing_;

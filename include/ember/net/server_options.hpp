@@ -38,6 +38,14 @@ struct server_options {
   std::chrono::milliseconds idle_timeout{60'000};  ///< nothing received for this long: close
   std::chrono::milliseconds frame_timeout{10'000}; ///< a frame half-received for this long: close
   std::chrono::milliseconds handshake_timeout{10'000};  ///< native: no handshake by then: close
+
+  /// Native sessions whose client acknowledges what it receives (ember's client does) outlive
+  /// a lost connection by this long: the client can resume them, with every reply and push it
+  /// missed. 0: sessions end with their connection.
+  std::chrono::milliseconds resume_grace{30'000};
+  /// Bytes of frames a resumable session keeps until its client acknowledges them (or, while
+  /// it is away, until it resumes); passing it ends the session.
+  std::size_t resume_outbox = 1 << 20;
 };
 
 }  // namespace ember::net

@@ -19,10 +19,12 @@ enum class frame_kind : std::uint8_t {
   ping = 5,       ///< liveness probe; answered by a pong with the same seq
   pong = 6,
   handshake = 7,  ///< first frame of each side on the native framing
+  ack = 8,        ///< client to server: only its `ack` field matters (no reply)
+  bye = 9,        ///< client to server: the client ends its session (no resume)
 };
 
 /// True for the kinds this protocol version defines.
-constexpr bool known_kind(std::uint8_t k) noexcept { return k >= 1 && k <= 7; }
+constexpr bool known_kind(std::uint8_t k) noexcept { return k >= 1 && k <= 9; }
 
 /// Bits of `frame_header::flags`.
 namespace flag {
@@ -39,7 +41,7 @@ struct frame_header {
   std::uint8_t flags = 0;
   std::uint16_t command = 0;  ///< command id, push id, or 0 for control frames
   std::uint32_t seq = 0;      ///< correlates a reply with its request; push sequence on pushes
-  std::uint32_t ack = 0;      ///< client to server: highest push seq received (0: none)
+  std::uint32_t ack = 0;      ///< client to server: response, error and push frames received
 };
 
 inline constexpr std::size_t native_header_size = 16;

@@ -18,20 +18,24 @@ struct client_hello {
   std::uint16_t version = protocol_version;
   std::uint8_t encoding = 0;  ///< encoding of pushes: 0 binary, 1 JSON
   bool resume = false;        ///< the client asks to resume the session of `token`
+  /// The client acknowledges what it receives (`ack`), so the server keeps its frames until
+  /// then and the session can be resumed after a lost connection.
+  bool resumable = false;
   resume_token token{};
-  std::uint32_t last_push_seq = 0;  ///< resume: highest push seq the client has
+  std::uint32_t received = 0;  ///< resume: response, error and push frames the client has
 
   static constexpr std::size_t base_size = 4;
   static constexpr std::size_t resume_size = base_size + 32 + 4;
+  static constexpr std::uint8_t resume_flag = 0x01, resumable_flag = 0x02;
 
   void encode(buffer& out) const {
     std::byte* p = out.prepare(resume_size);
     detail::put_u16(p, version);
     p[2] = std::byte(encoding);
-    p[3] = std::byte(resume ? 1 : 0);
+    p[3] = std::byte((resume ? resume_flag : 0) | (resumable ? resumable_flag : 0));
     if (!resume) return out.commit(base_size);
     for (std::size_t i = 0; i < 32; ++i) p[4 + i] = std::byte(token[i]);
-    detail::put_u32(p + 36, last_push_seq);
+    detail::put_u32(p + 36, received);
     out.commit(resume_size);
   }
   /// Parses a client handshake body; nullopt when it is too short for what its flags say.
@@ -40,11 +44,12 @@ struct client_hello {
     client_hello h;
     h.version = detail::get_u16(b.data());
     h.encoding = std::uint8_t(b[2]);
-    h.resume = (std::uint8_t(b[3]) & 1) != 0;
+    h.resume = (std::uint8_t(b[3]) & resume_flag) != 0;
+    h.resumable = (std::uint8_t(b[3]) & resumable_flag) != 0;
     if (!h.resume) return h;
     if (b.size() < resume_size) return std::nullopt;
     for (std::size_t i = 0; i < 32; ++i) h.token[i] = std::uint8_t(b[4 + i]);
-    h.last_push_seq = detail::get_u32(b.data() + 36);
+    h.received = detail::get_u32(b.data() + 36);
     return h;
   }
 };
@@ -59,8 +64,10 @@ struct server_hello {
   std::uint32_t max_frame = 0;        ///< largest body the server accepts
   std::uint32_t last_request_seq = 0; ///< resume: highest request seq the server has received
   resume_token token{};
+  /// How long the server keeps the session after its connection is lost (0: not resumable).
+  std::uint32_t resume_grace_ms = 0;
 
-  static constexpr std::size_t size = 56;
+  static constexpr std::size_t size = 60;
 
   void encode(buffer& out) const {
     std::byte* p = out.prepare(size);
@@ -73,6 +80,7 @@ struct server_hello {
     detail::put_u32(p + 16, max_frame);
     detail::put_u32(p + 20, last_request_seq);
     for (std::size_t i = 0; i < 32; ++i) p[24 + i] = std::byte(token[i]);
+    detail::put_u32(p + 56, resume_grace_ms);
     out.commit(size);
   }
   static std::optional<server_hello> decode(bytes_view b) {
@@ -87,6 +95,7 @@ struct server_hello {
     h.max_frame = detail::get_u32(b.data() + 16);
     h.last_request_seq = detail::get_u32(b.data() + 20);
     for (std::size_t i = 0; i < 32; ++i) h.token[i] = std::uint8_t(b[24 + i]);
+    h.resume_grace_ms = detail::get_u32(b.data() + 56);
     return h;
   }
 };

@@ -155,6 +155,8 @@ class call_table {
   }
 
   std::size_t size() const noexcept { return pending_.size(); }
+  /// True while the call `seq` waits for its reply.
+  bool waiting(std::uint32_t seq) const noexcept { return pending_.contains(seq); }
 
  private:
   seq_table<pending_call> pending_;

@@ -35,9 +35,11 @@ class connection {
     constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
     // One read buffer per thread: an idle connection holds none.
     thread_local std::array<std::byte, 64 * 1024> read_buffer;
+    const unsigned socket_number = socket_number_;
     while (derived().is_open()) {
       auto [ec] = co_await socket_.async_wait(asio::socket_base::wait_read, use_tuple);
-      if (!derived().is_open()) co_return;
+      // Closed, or the socket was replaced (a client that reconnected) while this waited.
+      if (!derived().is_open() || socket_number != socket_number_) co_return;
       if (ec) co_return derived().close(ec);
       auto r = stream_.read_available(
           socket_, read_buffer, [this](const wire::frame& f) { return derived().on_frame(f); },
@@ -60,7 +62,9 @@ class connection {
     flush_scheduled_ = false;
     if (!derived().is_open()) return;
     std::error_code ec;
-    auto result = output_.flush(socket_, ec, [self = derived().shared_from_this()](std::error_code wec) {
+    auto result = output_.flush(socket_, ec, [self = derived().shared_from_this(),
+                                              n = socket_number_](std::error_code wec) {
+      if (n != self->socket_number_) return self->flush();  // a replaced socket's write ended
       if (wec) return self->close(wec);
       self->flush();
     });
@@ -71,6 +75,7 @@ class connection {
   frame_stream stream_;
   output_queue output_;
   bool flush_scheduled_ = false;
+  unsigned socket_number_ = 0;  ///< bumped when `socket_` is replaced by a new connection
 
  private:
   Derived& derived() noexcept { return static_cast<Derived&>(*this); }

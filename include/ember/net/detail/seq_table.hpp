@@ -29,6 +29,12 @@ class seq_table {
     --size_;
     return item;
   }
+  /// True if an item with `seq` is in the table.
+  bool contains(std::uint32_t seq) const noexcept {
+    if (slots_.empty()) return false;
+    const T* slot = slots_[seq & mask()];
+    return slot && slot->seq == seq;
+  }
   /// Removes and returns every item.
   std::vector<T*> take_all() {
     std::vector<T*> all;

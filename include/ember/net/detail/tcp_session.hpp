@@ -15,6 +15,7 @@
 
 #include "ember/error.hpp"
 #include "ember/net/detail/frame_stream.hpp"
+#include "ember/net/detail/outbox.hpp"
 #include "ember/net/detail/output_queue.hpp"
 #include "ember/net/dispatch.hpp"
 #include "ember/net/groups.hpp"
@@ -37,6 +38,11 @@ using coarse_time = std::chrono::steady_clock::time_point;
 /// output buffer that is flushed once per event-loop round (replies produced together leave
 /// in one write), first with a non-blocking write and only when that falls short with an
 /// asynchronous one.
+///
+/// A resumable session (native framing, a client that acknowledges what it receives) keeps
+/// its frames in an outbox until acknowledged. When its connection is lost it is *parked*:
+/// still open for handlers (pushes go to the outbox), without a socket, until its client
+/// resumes it on a new connection or `resume_grace` passes.
 class tcp_session final : public session,
                           public responder,
                           public group_member,
@@ -60,7 +66,9 @@ class tcp_session final : public session,
   std::optional<std::string_view> attribute(std::string_view key) const override;
   std::string remote_address() const override { return remote_; }
   void close(std::string_view reason) override;
-  bool is_open() const noexcept override { return state_ == state::open; }
+  bool is_open() const noexcept override {
+    return state_ == state::open || state_ == state::parked;
+  }
   void push_body(std::uint16_t push_id, const body_writer& body) override;
   void broadcast_body(std::string_view group, std::uint16_t push_id,
                       const body_writer& body) override;
@@ -87,17 +95,34 @@ class tcp_session final : public session,
 
   std::uint32_t in_flight() const noexcept { return in_flight_; }
   const asio::ip::address& address() const noexcept { return address_; }
+  /// Parked: its connection is lost and it waits to be resumed.
+  bool parked() const noexcept { return state_ == state::parked; }
+  /// Frames kept for a resume, in bytes.
+  std::size_t outbox_bytes() const noexcept { return outbox_.bytes(); }
+  /// Its connection was handed to the session it resumed; it ends without a trace.
+  bool merged() const noexcept { return merged_; }
+  /// Gives back its place in the server's count of sessions per address (once).
+  void drop_address();
 
  private:
-  enum class state : std::uint8_t { open, closing, closed };
+  enum class state : std::uint8_t { open, parked, closing, closed };
 
   void wait_readable();
-  void on_readable(std::error_code ec);
+  void on_readable(std::error_code ec, unsigned connection);
   bool on_frame(const wire::frame& f);
   bool on_handshake(const wire::frame& f);
   bool on_request(const wire::frame& f);
   bool take_token();
-
+  /// The connection is gone (not the session's fault): park a resumable session, else end it.
+  void lose_connection(std::error_code why);
+  /// Takes over the connection of `fresh`, whose client resumes this session.
+  void resume_on(tcp_session& fresh, const wire::client_hello& hello);
+  /// Ends the session without its connection (parked, or resumed elsewhere).
+  void expire(std::string_view why);
+  void send_hello(bool resumed);
+  /// Keeps a copy of a frame just appended at `out[from..]` (replies, errors, pushes).
+  void keep(const buffer& out, std::size_t from);
+  void stop_resuming();
   /// Runs `work` now, or after the session's ordered requests before it.
   void run_ordered(request_info info, asio::awaitable<void> work);
   asio::awaitable<void> ordered_worker(request_info info, asio::awaitable<void> work);
@@ -137,13 +162,16 @@ class tcp_session final : public session,
   coarse_time created_;
   coarse_time last_receive_;
   coarse_time partial_since_{};
+  coarse_time parked_since_{};
   coarse_time last_refill_;
   double tokens_;
   std::uint64_t user_ = 0;
   std::uint32_t in_flight_ = 0;
+  outbox outbox_;
+  wire::resume_token token_{};
   std::uint32_t push_seq_ = 0;
-  std::uint32_t acked_push_seq_ = 0;
   std::uint32_t last_request_seq_ = 0;
+  unsigned connection_ = 0;  // which connection callbacks belong to (bumped on each loss)
   std::uint32_t firefly_seq_ = 0;
   state state_ = state::open;
   codec::encoding push_encoding_ = codec::encoding::binary;
@@ -151,6 +179,10 @@ class tcp_session final : public session,
   bool ordered_running_ = false;
   bool flush_scheduled_ = false;
   bool torn_down_ = false;
+  bool resumable_ = false;
+  bool outbox_full_ = false;
+  bool merged_ = false;
+  bool address_counted_ = true;
   bool native_;
 };
 

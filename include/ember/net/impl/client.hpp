@@ -44,11 +44,117 @@ class client_core : public std::enable_shared_from_this<client_core>,
 
   asio::awaitable<std::error_code> connect(std::string host, std::uint16_t port) {
     auto self = shared_from_this();
+    host_ = std::move(host);
+    port_ = port;
+    ended_ = false;
+    auto ec = co_await open(false);
+    if (ec && reached_server_) end(ec);  // refused in the handshake (or it timed out)
+    co_return ec;
+  }
+
+  asio::awaitable<failure> call(std::uint16_t command, body_writer body, call_options opts,
+                                net::detail::decode_fn decode, void* out) {
+    auto self = shared_from_this();
+    // While a lost session resumes, requests wait in `sent_` and leave after the resume.
+    if (ended_ || (!resuming_ && (!open_ || (native() && !handshaken_))))
+      co_return failure{make_error_code(errc::not_connected), 0, {}};
+    const std::uint32_t seq = calls_.next_seq();
+    if (auto ec = append_frame(wire::frame_kind::request, command, seq,
+                               [&](buffer& b) { body(b, options_.encoding); }))
+      co_return failure{ec, 0, "request larger than the server accepts"};
+    schedule_flush();
+    co_return co_await calls_.wait(seq, opts.timeout.count() ? opts.timeout : options_.default_timeout,
+                                   decode, out);
+  }
+
+  /// The connection failed (or the server closed it): a resumable session resumes, anything
+  /// else ends.
+  void close(std::error_code why) {
+    if (!open_) return;
+    drop_socket();
+    if (connecting_) return;  // the attempt under way reports it
+    if (resumable_ && !ended_ && refusal_ == 0) return start_resume(why);
+    end(why);
+  }
+
+  /// Ends the session for good: calls in flight fail, `on_close` hears why.
+  void end(std::error_code why) {
+    if (ended_) return;
+    ended_ = true;
+    resuming_ = false;
+    drop_socket();
+    // The server said why before closing: a newer login of this user took over.
+    if (refusal_ == std::uint16_t(status::replaced)) why = make_error_code(errc::replaced);
+    if (refusal_ == std::uint16_t(status::session_expired)) why = make_error_code(errc::session_expired);
+    // Every call in flight ends now.
+    calls_.fail_all(failure{why == errc::session_expired ? why : make_error_code(errc::disconnected),
+                            0, {}});
+    sent_.release();
+    if (why == errc::session_expired && on_expired_) on_expired_();
+    if (on_close_) {
+      auto f = std::move(on_close_);
+      f(why);
+    }
+  }
+
+  /// The client ends its session: the server is told (no resume), then the socket closes.
+  void say_bye() {
+    if (open_ && handshaken_ && native()) {
+      std::array<std::byte, wire::native_header_size> bye;
+      wire::write_header(bye.data(), {.kind = wire::frame_kind::bye, .ack = received_});
+      std::error_code ignored;
+      socket_.write_some(asio::buffer(bye), ignored);  // best effort: the socket closes next
+    }
+    end(make_error_code(errc::disconnected));
+  }
+
+  asio::any_io_executor ex_;
+  client_options options_;
+  asio::steady_timer ping_timer_;
+  asio::steady_timer* handshake_timer_ = nullptr;
+  net::detail::call_table calls_;
+  std::unordered_map<std::uint16_t, std::function<void(bytes_view, codec::encoding)>> pushes_;
+  std::function<void(std::error_code)> on_close_;
+  std::function<void()> on_resumed_, on_expired_;
+  std::string host_;
+  std::uint16_t port_ = 0;
+  std::uint64_t session_id_ = 0;
+  std::uint32_t idle_timeout_ms_ = 0;
+  std::uint32_t server_max_frame_ = 0;  // from the handshake: larger requests fail at once
+  std::uint16_t refusal_ = 0;           // the status of an error frame refusing the session
+  std::uint32_t next_reply_seq_ = 0;  // Firefly: replies come in request order
+  std::uint32_t last_push_seq_ = 0;
+  // Resuming (native): the token, what we have received (and told the server), the request
+  // frames not answered yet (to send again), what the last hello said.
+  wire::resume_token token_{};
+  buffer sent_;
+  std::uint32_t received_ = 0;
+  std::uint32_t acked_ = 0;
+  std::size_t unacked_bytes_ = 0;
+  std::uint32_t resume_grace_ms_ = 0;
+  std::uint32_t server_last_request_seq_ = 0;
+  std::uint64_t resumes_ = 0;
+  bool server_resumed_ = false;
+  bool resumable_ = false;
+  bool resuming_ = false;
+  bool connecting_ = false;
+  bool reached_server_ = false;
+  bool ended_ = false;
+  bool open_ = false;
+  bool handshaken_ = false;
+
+ private:
+  // Connects and handshakes (resuming the session when `resume`); returns the failure.
+  asio::awaitable<std::error_code> open(bool resume) {
+    auto self = shared_from_this();
     using asio::ip::tcp;
     constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
     tcp::resolver resolver(ex_);
-    auto [rec, results] = co_await resolver.async_resolve(host, std::to_string(port), use_tuple);
+    auto [rec, results] = co_await resolver.async_resolve(host_, std::to_string(port_), use_tuple);
     if (rec) co_return rec;
+    if (ended_) co_return make_error_code(errc::disconnected);
+    connecting_ = true;
+    refusal_ = 0;
     // A timer closes the socket if connecting and handshaking take too long.
     asio::steady_timer deadline(ex_, options_.connect_timeout);
     auto expired = std::make_shared<bool>(false);
@@ -68,17 +174,33 @@ class client_core : public std::enable_shared_from_this<client_core>,
       if (!ec) break;
     }
     if (*expired) cec = make_error_code(errc::timeout);
-    if (cec) co_return cec;
+    reached_server_ = !cec;
+    if (cec) {
+      connecting_ = false;
+      co_return cec;
+    }
     std::error_code ignored;
     socket_.set_option(tcp::no_delay(true), ignored);
     socket_.non_blocking(true, ignored);
+    // A fresh decoder and output for this connection (a lost one may have left partial bytes).
+    stream_ = net::detail::frame_stream(options_.framing, options_.firefly, options_.max_frame);
+    output_.pending().clear();
     open_ = true;
     asio::co_spawn(ex_, read_loop(), [](std::exception_ptr) {});
-    if (!native()) co_return std::error_code{};
+    if (!native()) {
+      connecting_ = false;
+      co_return std::error_code{};
+    }
     // The handshake: say which protocol and encoding we speak, wait for the answer (woken
     // by its arrival, by the connection closing or by the deadline above).
     wire::client_hello hello;
     hello.encoding = static_cast<std::uint8_t>(options_.encoding);
+    hello.resumable = options_.resume;
+    if (resume) {
+      hello.resume = true;
+      hello.token = token_;
+      hello.received = received_;
+    }
     (void)append_frame(wire::frame_kind::handshake, 0, 0, [&](buffer& b) { hello.encode(b); });
     schedule_flush();
     asio::steady_timer wake(ex_, std::chrono::steady_clock::time_point::max());
@@ -86,70 +208,102 @@ class client_core : public std::enable_shared_from_this<client_core>,
     co_await wake.async_wait(use_tuple);
     handshake_timer_ = nullptr;
     deadline.cancel();
-    if (!handshaken_) {
+    connecting_ = false;
+    if (!handshaken_ || (resume && !server_resumed_)) {
       auto why = make_error_code(*expired                                ? errc::timeout
                                  : refusal_ == std::uint16_t(status::server_full) ? errc::server_full
                                  : refusal_ == std::uint16_t(status::unsupported_version)
                                      ? errc::unsupported_version
+                                 : refusal_ == std::uint16_t(status::session_expired)
+                                     ? errc::session_expired
                                      : errc::disconnected);
-      close(why);
+      drop_socket();
       co_return why;
     }
     auto interval = options_.ping_interval;
     if (interval.count() == 0 && idle_timeout_ms_ > 0)
       interval = std::chrono::milliseconds(idle_timeout_ms_ / 3);
-    if (interval.count() > 0) asio::co_spawn(ex_, ping_loop(interval), [](std::exception_ptr) {});
+    if (interval.count() > 0)
+      asio::co_spawn(ex_, ping_loop(interval, socket_number_), [](std::exception_ptr) {});
     co_return std::error_code{};
   }
 
-  asio::awaitable<failure> call(std::uint16_t command, body_writer body, call_options opts,
-                                net::detail::decode_fn decode, void* out) {
-    auto self = shared_from_this();
-    if (!open_ || (native() && !handshaken_)) co_return failure{make_error_code(errc::not_connected), 0, {}};
-    const std::uint32_t seq = calls_.next_seq();
-    if (auto ec = append_frame(wire::frame_kind::request, command, seq,
-                               [&](buffer& b) { body(b, options_.encoding); }))
-      co_return failure{ec, 0, "request larger than the server accepts"};
-    schedule_flush();
-    co_return co_await calls_.wait(seq, opts.timeout.count() ? opts.timeout : options_.default_timeout,
-                                   decode, out);
-  }
-
-  void close(std::error_code why) {
-    if (!open_) return;
+  // Closes the current socket; what it had in flight stays (a resume may send it again).
+  void drop_socket() {
+    const bool had_socket = open_ || socket_.is_open();
     open_ = false;
-    // The server said why before closing: a newer login of this user took over.
-    if (refusal_ == std::uint16_t(status::replaced)) why = make_error_code(errc::replaced);
+    handshaken_ = false;
     std::error_code ignored;
     socket_.shutdown(asio::socket_base::shutdown_both, ignored);
     socket_.close(ignored);
     ping_timer_.cancel();
     if (handshake_timer_) handshake_timer_->cancel();
-    // Every call in flight ends now.
-    calls_.fail_all(failure{make_error_code(errc::disconnected), 0, {}});
-    if (on_close_) {
-      auto f = std::move(on_close_);
-      f(why);
-    }
+    if (had_socket) ++socket_number_;  // its read loop and writes are now stale
   }
 
-  asio::any_io_executor ex_;
-  client_options options_;
-  asio::steady_timer ping_timer_;
-  asio::steady_timer* handshake_timer_ = nullptr;
-  net::detail::call_table calls_;
-  std::unordered_map<std::uint16_t, std::function<void(bytes_view, codec::encoding)>> pushes_;
-  std::function<void(std::error_code)> on_close_;
-  std::uint64_t session_id_ = 0;
-  std::uint32_t idle_timeout_ms_ = 0;
-  std::uint32_t server_max_frame_ = 0;  // from the handshake: larger requests fail at once
-  std::uint16_t refusal_ = 0;           // the status of an error frame refusing the session
-  std::uint32_t next_reply_seq_ = 0;  // Firefly: replies come in request order
-  std::uint32_t last_push_seq_ = 0;
-  bool open_ = false;
-  bool handshaken_ = false;
+  void start_resume(std::error_code why) {
+    if (resuming_) return;
+    resuming_ = true;
+    log::info("client: session {} lost its connection ({}); resuming", session_id_, why.message());
+    asio::co_spawn(ex_, resume_loop(), [](std::exception_ptr) {});
+  }
 
- private:
+  // Reconnects with backoff until the session is back, the server says it expired, or the
+  // grace period the server announced has passed.
+  asio::awaitable<void> resume_loop() {
+    auto self = shared_from_this();
+    using clock = std::chrono::steady_clock;
+    const auto give_up = clock::now() + std::chrono::milliseconds(resume_grace_ms_);
+    auto backoff = options_.resume_backoff_min;
+    asio::steady_timer wait(ex_);
+    std::error_code why = make_error_code(errc::session_expired);
+    for (std::chrono::milliseconds delay{0}; !ended_; delay = backoff) {
+      wait.expires_after(delay);
+      co_await wait.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      if (ended_) co_return;
+      if (delay.count() > 0) backoff = std::min(backoff * 2, options_.resume_backoff_max);
+      if (clock::now() >= give_up) break;
+      auto ec = co_await open(true);
+      if (ended_) co_return;
+      if (!ec) {
+        resuming_ = false;
+        ++resumes_;
+        resend();
+        log::info("client: session {} resumed", session_id_);
+        if (on_resumed_) on_resumed_();
+        co_return;
+      }
+      if (ec == errc::session_expired) break;
+      log::debug("client: resume of session {} failed: {}", session_id_, ec.message());
+    }
+    if (!ended_) end(why);
+  }
+
+  // After a resume: the requests the server had not received leave again, in order.
+  void resend() {
+    buffer& out = output_.pending();
+    for (std::size_t at = 0; at < sent_.size();) {
+      const std::size_t n = wire::native_header_size + wire::detail::get_u32(sent_.data() + at);
+      const std::uint32_t seq = wire::detail::get_u32(sent_.data() + at + 8);
+      if (seq > server_last_request_seq_ && calls_.waiting(seq))
+        out.append(sent_.data() + at, n);
+      at += n;
+    }
+    schedule_flush();
+  }
+
+  // Drops the request frames at the front of `sent_` whose calls have ended.
+  void trim_sent() {
+    std::size_t at = 0;
+    while (at < sent_.size()) {
+      const std::uint32_t seq = wire::detail::get_u32(sent_.data() + at + 8);
+      if (calls_.waiting(seq)) break;
+      at += wire::native_header_size + wire::detail::get_u32(sent_.data() + at);
+    }
+    sent_.consume(at);
+    if (sent_.empty() && sent_.capacity() > 4096) sent_.release();
+  }
+
   template <class WriteBody>
   std::error_code append_frame(wire::frame_kind kind, std::uint32_t command, std::uint32_t seq,
                                WriteBody&& write_body) {
@@ -161,17 +315,37 @@ class client_core : public std::enable_shared_from_this<client_core>,
     h.flags = options_.encoding == codec::encoding::json ? wire::flag::json : 0;
     h.command = static_cast<std::uint16_t>(command);
     h.seq = seq;
-    h.ack = last_push_seq_;
-    return wire::append_frame(out, h, write_body, max_body);
+    h.ack = received_;
+    const std::size_t from = out.size();
+    auto ec = wire::append_frame(out, h, write_body, max_body);
+    if (ec) return ec;
+    acked_ = received_;
+    unacked_bytes_ = 0;
+    if (kind == wire::frame_kind::request && resumable_) {
+      trim_sent();
+      sent_.append(out.data() + from, out.size() - from);
+      if (!open_ || !handshaken_) out.resize(from);  // resuming: it leaves after the resume
+    }
+    return {};
   }
 
-  asio::awaitable<void> ping_loop(std::chrono::milliseconds interval) {
+  // Acknowledges what arrived when no request has carried it for a while, so the server's
+  // outbox stays small even for a client that only listens.
+  void count_received(std::size_t body_bytes) {
+    ++received_;
+    unacked_bytes_ += body_bytes + wire::native_header_size;
+    if (!resumable_ || (received_ - acked_ < 16 && unacked_bytes_ < 16 * 1024)) return;
+    (void)append_frame(wire::frame_kind::ack, 0, 0, [](buffer&) {});
+    schedule_flush();
+  }
+
+  asio::awaitable<void> ping_loop(std::chrono::milliseconds interval, unsigned socket_number) {
     auto self = shared_from_this();
     std::uint32_t n = 0;
-    while (open_) {
+    while (open_ && socket_number == socket_number_) {
       ping_timer_.expires_after(interval);
       auto [ec] = co_await ping_timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-      if (ec || !open_) co_return;
+      if (ec || !open_ || socket_number != socket_number_) co_return;
       (void)append_frame(wire::frame_kind::ping, 0, ++n, [](buffer&) {});
       schedule_flush();
     }
@@ -191,10 +365,14 @@ class client_core : public std::enable_shared_from_this<client_core>,
     }
     switch (f.kind) {
       case frame_kind::response:
+        count_received(f.body.size());
         return on_reply(f.seq, f, false);
       case frame_kind::error:
+        if (f.seq != 0) count_received(f.body.size());
         return on_reply(f.seq, f, true);
       case frame_kind::push: {
+        count_received(f.body.size());
+        if (f.seq <= last_push_seq_) return open_;  // had it already (never after a resume)
         last_push_seq_ = f.seq;
         auto it = pushes_.find(static_cast<std::uint16_t>(f.command));
         if (it != pushes_.end()) it->second(f.body, body_encoding(f));
@@ -207,9 +385,19 @@ class client_core : public std::enable_shared_from_this<client_core>,
           return false;
         }
         handshaken_ = true;
+        server_resumed_ = hello->resumed;
+        if (!hello->resumed) {  // a new session: its own numbering
+          received_ = acked_ = 0;
+          last_push_seq_ = 0;
+          sent_.clear();
+        }
         session_id_ = hello->session_id;
         idle_timeout_ms_ = hello->idle_timeout_ms;
         server_max_frame_ = hello->max_frame;
+        server_last_request_seq_ = hello->last_request_seq;
+        token_ = hello->token;
+        resume_grace_ms_ = hello->resume_grace_ms;
+        resumable_ = options_.resume && hello->resume_grace_ms > 0;
         if (handshake_timer_) handshake_timer_->cancel();
         return true;
       }
@@ -253,12 +441,12 @@ inline client::client(asio::any_io_executor ex, client_options options)
     : core_(std::make_shared<detail::client_core>(ex, options)) {}
 
 inline client::~client() {
-  if (core_) core_->close(make_error_code(errc::disconnected));
+  if (core_) core_->say_bye();
 }
 inline client::client(client&&) noexcept = default;
 inline client& client::operator=(client&& other) noexcept {
   if (this != &other) {
-    if (core_) core_->close(make_error_code(errc::disconnected));
+    if (core_) core_->say_bye();
     core_ = std::move(other.core_);
   }
   return *this;
@@ -303,9 +491,17 @@ inline void client::on_close(std::function<void(std::error_code)> f) {
   core_->on_close_ = std::move(f);
 }
 inline void client::close() {
+  if (core_) core_->say_bye();
+}
+inline void client::drop_connection() {
   if (core_) core_->close(make_error_code(errc::disconnected));
 }
+inline void client::on_resumed(std::function<void()> f) { core_->on_resumed_ = std::move(f); }
+inline void client::on_expired(std::function<void()> f) { core_->on_expired_ = std::move(f); }
 inline bool client::connected() const noexcept { return core_ && core_->open_; }
+inline bool client::resumable() const noexcept { return core_ && core_->resumable_; }
+inline bool client::resuming() const noexcept { return core_ && core_->resuming_; }
+inline std::uint64_t client::resumes() const noexcept { return core_ ? core_->resumes_ : 0; }
 inline std::uint64_t client::session_id() const noexcept { return core_->session_id_; }
 inline std::uint32_t client::last_push_seq() const noexcept { return core_->last_push_seq_; }
 inline std::size_t client::in_flight() const noexcept { return core_->calls_.size(); }

@@ -57,12 +57,14 @@ inline void tcp_session::start() {
 // one small pending operation, not a coroutine frame and its spawn state.
 inline void tcp_session::wait_readable() {
   socket_.async_wait(asio::socket_base::wait_read,
-                     [self = shared_from_this()](std::error_code ec) { self->on_readable(ec); });
+                     [self = shared_from_this(), c = connection_](std::error_code ec) {
+                       self->on_readable(ec, c);
+                     });
 }
 
-inline void tcp_session::on_readable(std::error_code ec) {
-  if (state_ != state::open) return;
-  if (ec) return abort(ec);
+inline void tcp_session::on_readable(std::error_code ec, unsigned connection) {
+  if (state_ != state::open || connection != connection_) return;
+  if (ec) return lose_connection(ec);
   try {
     auto r = stream_.read_available(
         socket_, srv_.read_buffer(), [this](const wire::frame& f) { return on_frame(f); },
@@ -70,9 +72,11 @@ inline void tcp_session::on_readable(std::error_code ec) {
     if (r.bytes) last_receive_ = srv_.now();
     if (r.error == asio::error::eof) {
       if (stream_.has_partial()) log::info("session {} ({}): stream ended inside a frame", id_, remote_);
+      if (resumable_) return lose_connection(make_error_code(errc::disconnected));
       return close("peer closed the connection");
     }
-    if (r.error) return abort(r.error);
+    if (r.error && r.bad_frame) return abort(r.error);
+    if (r.error) return lose_connection(r.error);
   } catch (const std::exception& e) {
     // Only resource exhaustion gets here (handlers' exceptions are caught where they run).
     log::error("session {} ({}): {}", id_, remote_, e.what());
@@ -82,14 +86,14 @@ inline void tcp_session::on_readable(std::error_code ec) {
     partial_since_ = {};
   else if (partial_since_ == coarse_time{})
     partial_since_ = srv_.now();
-  if (state_ == state::open) wait_readable();
+  if (state_ == state::open && connection == connection_) wait_readable();
 }
 
 inline bool tcp_session::on_frame(const wire::frame& f) {
   if (state_ != state::open) return false;
   if (!native_) return on_request(f);
   using wire::frame_kind;
-  acked_push_seq_ = std::max(acked_push_seq_, f.ack);
+  if (resumable_ && f.ack > outbox_.acked()) outbox_.ack(f.ack);
   switch (f.kind) {
     case frame_kind::request:
       return on_request(f);
@@ -100,7 +104,11 @@ inline bool tcp_session::on_frame(const wire::frame& f) {
       queued();
       return state_ == state::open;
     case frame_kind::pong:
+    case frame_kind::ack:
       return true;
+    case frame_kind::bye:
+      close("the client ended the session");
+      return false;
     default:
       log::info("session {} ({}): a client may not send frames of kind {}", id_, remote_,
                 static_cast<int>(f.kind));
@@ -126,17 +134,126 @@ inline bool tcp_session::on_handshake(const wire::frame& f) {
     return false;
   }
   handshaken_ = true;
+  if (hello->resume) {
+    // The client asks for its session back: this connection joins it, or is refused.
+    tcp_session* s = srv_.find_resumable(hello->token);
+    if (!s || s == this || !s->outbox_.can_resume_from(hello->received)) {
+      log::info("session {} ({}): no session to resume for that token", id_, remote_);
+      send_error(0, 0, codec::encoding::binary, status::session_expired,
+                 "the session expired (or the token is not valid): log in again");
+      close("resume refused");
+      return false;
+    }
+    s->resume_on(*this, *hello);
+    return false;
+  }
   push_encoding_ = codec::encoding(hello->encoding);
+  if (hello->resumable && srv_.options_.resume_grace.count() > 0) {
+    resumable_ = true;
+    srv_.new_token(*this, token_);
+  }
+  send_hello(false);
+  return state_ == state::open;
+}
+
+inline void tcp_session::send_hello(bool resumed) {
   wire::server_hello reply;
-  reply.encoding = hello->encoding;
+  reply.encoding = static_cast<std::uint8_t>(push_encoding_);
+  reply.resumed = resumed;
   reply.session_id = id_;
   reply.idle_timeout_ms = static_cast<std::uint32_t>(srv_.options_.idle_timeout.count());
   reply.max_frame = static_cast<std::uint32_t>(srv_.options_.max_frame);
-  randombytes_buf(reply.token.data(), reply.token.size());
+  reply.last_request_seq = last_request_seq_;
+  if (resumable_) {
+    reply.token = token_;
+    reply.resume_grace_ms = static_cast<std::uint32_t>(srv_.options_.resume_grace.count());
+  } else {
+    randombytes_buf(reply.token.data(), reply.token.size());  // never accepted: not resumable
+  }
   (void)append_frame(wire::frame_kind::handshake, 0, 0, codec::encoding::binary,
                      [&](buffer& b) { reply.encode(b); });
   queued();
-  return state_ == state::open;
+}
+
+inline void tcp_session::resume_on(tcp_session& fresh, const wire::client_hello& hello) {
+  if (state_ == state::open) {
+    // One session, one connection: the newer one wins (the old one is usually half dead).
+    log::info("session {} ({}): resumed from {}; closing the older connection", id_, remote_,
+              fresh.remote_);
+    std::error_code ec;
+    socket_.close(ec);
+    drop_address();
+  } else {
+    log::info("session {}: resumed from {} after {} ms", id_, fresh.remote_,
+              std::chrono::duration_cast<std::chrono::milliseconds>(srv_.now() - parked_since_)
+                  .count());
+  }
+  ++connection_;  // callbacks of the old connection are now stale
+  ++srv_.stats_.resumed;
+  socket_ = std::move(fresh.socket_);
+  remote_ = std::move(fresh.remote_);
+  address_ = fresh.address_;  // `fresh` hands over its place in the per-address count
+  address_counted_ = std::exchange(fresh.address_counted_, false);
+  fresh.merged_ = true;
+  fresh.state_ = state::closed;
+  asio::post(srv_.io_, [f = fresh.shared_from_this()] { f->teardown(); });
+  stream_ = frame_stream(srv_.options_.framing, srv_.options_.firefly, srv_.options_.max_frame);
+  partial_since_ = {};
+  last_receive_ = srv_.now();
+  state_ = state::open;
+  // The old connection's unsent bytes are in the outbox (or were pongs); a new token, the
+  // hello, then every frame the client has not received, before anything new.
+  output_.pending().clear();
+  srv_.forget_token(token_);
+  srv_.new_token(*this, token_);
+  send_hello(true);
+  output_.pending().append(outbox_.after(hello.received));
+  queued();
+  if (state_ == state::open) wait_readable();
+}
+
+inline void tcp_session::lose_connection(std::error_code why) {
+  if (state_ == state::closed) return;
+  if (!resumable_ || state_ != state::open || srv_.stopping_) return abort(why);
+  log::info("session {} ({}) lost its connection: {}; kept {} ms for a resume", id_, remote_,
+            why.message(), srv_.options_.resume_grace.count());
+  state_ = state::parked;
+  parked_since_ = srv_.now();
+  ++srv_.stats_.parked;
+  ++connection_;
+  std::error_code ec;
+  socket_.close(ec);
+  drop_address();
+  output_.pending().clear();
+}
+
+inline void tcp_session::drop_address() {
+  if (std::exchange(address_counted_, false)) srv_.release_address(address_);
+}
+
+inline void tcp_session::expire(std::string_view why) {
+  if (state_ == state::closed) return;
+  log::info("session {} ({}) ended: {}", id_, remote_, why);
+  if (state_ == state::parked) ++srv_.stats_.expired;
+  state_ = state::closed;
+  std::error_code ec;
+  socket_.close(ec);
+  asio::post(srv_.io_, [self = shared_from_this()] { self->teardown(); });
+}
+
+inline void tcp_session::keep(const buffer& out, std::size_t from) {
+  outbox_.add(bytes_view(out.data() + from, out.size() - from));
+  if (outbox_.bytes() > srv_.options_.resume_outbox) {
+    outbox_full_ = true;  // the caller's next step (queued) ends the session
+    stop_resuming();
+  }
+}
+
+inline void tcp_session::stop_resuming() {
+  if (!resumable_) return;
+  resumable_ = false;
+  srv_.forget_token(token_);
+  outbox_.release();
 }
 
 inline bool tcp_session::take_token() {
@@ -243,7 +360,7 @@ inline asio::awaitable<void> tcp_session::ordered_worker(request_info info,
       error = std::current_exception();
     }
     finish_request(info, error);
-    if (!queue_head_ || state_ != state::open) break;
+    if (!queue_head_ || !is_open()) break;
     auto node = std::move(queue_head_);
     queue_head_ = std::move(node->next);
     if (!queue_head_) queue_tail_ = nullptr;
@@ -299,7 +416,16 @@ std::error_code tcp_session::append_frame(wire::frame_kind kind, std::uint32_t c
   h.flags = enc == codec::encoding::json ? wire::flag::json : 0;
   h.command = static_cast<std::uint16_t>(command);
   h.seq = seq;
-  return wire::append_frame(out, h, write_body, max_body);
+  const std::size_t from = out.size();
+  auto ec = wire::append_frame(out, h, write_body, max_body);
+  // What the client counts (and acknowledges) is kept for a resume: replies, errors about
+  // requests, pushes. Errors about the session itself (seq 0) end it anyway.
+  if (!ec && resumable_ &&
+      (kind == wire::frame_kind::response || kind == wire::frame_kind::push ||
+       (kind == wire::frame_kind::error && seq != 0)))
+    keep(out, from);
+  if (state_ == state::parked) out.resize(from);  // no connection: the outbox has it
+  return ec;
 }
 
 inline void tcp_session::send_error(std::uint32_t command, std::uint32_t seq,
@@ -310,7 +436,7 @@ inline void tcp_session::send_error(std::uint32_t command, std::uint32_t seq,
 
 inline void tcp_session::send_error(const request_info& info, std::uint16_t code,
                                     std::string_view message) {
-  if (state_ != state::open) return;
+  if (!is_open()) return;
   if (native_) {
     (void)append_frame(wire::frame_kind::error, info.command, info.seq, info.encoding, [&](buffer& b) {
       codec::encode(b, codec::error_body{code, std::string(message)}, info.encoding);
@@ -330,7 +456,7 @@ inline void tcp_session::send_error(const request_info& info, std::uint16_t code
 }
 
 inline void tcp_session::reply_body(const request_info& req, const body_writer& body) {
-  if (state_ != state::open) return;
+  if (!is_open()) return;
   if (append_frame(wire::frame_kind::response, req.command, req.seq, req.encoding,
                    [&](buffer& b) { body(b, req.encoding); })) {
     log::error("session {}: the reply to command {} is larger than the write queue", id_,
@@ -341,7 +467,7 @@ inline void tcp_session::reply_body(const request_info& req, const body_writer& 
 }
 
 inline void tcp_session::push_body(std::uint16_t push_id, const body_writer& body) {
-  if (state_ != state::open) return;
+  if (!is_open()) return;
   if (append_frame(wire::frame_kind::push, push_id, ++push_seq_, push_encoding_,
                    [&](buffer& b) { body(b, push_encoding_); })) {
     --push_seq_;
@@ -353,7 +479,7 @@ inline void tcp_session::push_body(std::uint16_t push_id, const body_writer& bod
 
 inline void tcp_session::push_encoded(std::uint16_t push_id, codec::encoding enc,
                                       bytes_view body) {
-  if (state_ != state::open) return;
+  if (!is_open()) return;
   if (append_frame(wire::frame_kind::push, push_id, ++push_seq_, enc,
                    [&](buffer& b) { b.append(body); })) {
     --push_seq_;
@@ -374,13 +500,13 @@ inline void tcp_session::bind_user(std::uint64_t user) {
 }
 
 inline void tcp_session::close_with(status why, std::string_view message) {
-  if (state_ != state::open) return;
+  if (!is_open()) return;
   if (native_) send_error(0, 0, push_encoding_, why, message);
   close(message);
 }
 
 inline void tcp_session::join(std::string_view group) {
-  if (state_ == state::open) srv_.groups_.join(group, *this);
+  if (is_open()) srv_.groups_.join(group, *this);
 }
 inline void tcp_session::leave(std::string_view group) { srv_.groups_.leave(group, *this); }
 inline bool tcp_session::in_group(std::string_view group) const {
@@ -404,8 +530,14 @@ inline std::optional<std::string_view> tcp_session::attribute(std::string_view k
 }
 
 inline void tcp_session::queued() {
+  if (outbox_full_) {
+    // Its client acknowledges nothing (away, or not reading): it ends rather than grow.
+    if (state_ == state::parked) return expire("too many frames waiting for a resume");
+    return abort(make_error_code(errc::write_queue_full));
+  }
+  if (state_ == state::parked) return;
   if (output_.queued() > srv_.options_.max_write_queue) {
-    abort(make_error_code(errc::write_queue_full));
+    lose_connection(make_error_code(errc::write_queue_full));
     return;
   }
   if (!flush_scheduled_ && !output_.writing()) {
@@ -417,16 +549,23 @@ inline void tcp_session::queued() {
 inline void tcp_session::flush() {
   flush_scheduled_ = false;
   if (state_ == state::closed) return;
+  if (state_ == state::parked) return output_.pending().clear();
   std::error_code ec;
-  auto result = output_.flush(socket_, ec, [self = shared_from_this()](std::error_code wec) {
+  auto result = output_.flush(socket_, ec, [self = shared_from_this(),
+                                            c = connection_](std::error_code wec) {
+    if (c != self->connection_) {
+      // A write of a lost connection ended; the new one may have frames waiting.
+      if (self->state_ == state::open) self->flush();
+      return;
+    }
     if (wec) {
-      if (self->state_ != state::closed) self->abort(wec);
+      if (self->state_ != state::closed) self->lose_connection(wec);
       return;
     }
     self->flush();
   });
   if (result == flush_result::failed)
-    abort(ec);
+    lose_connection(ec);
   else if (result == flush_result::drained)
     after_drain();
 }
@@ -438,8 +577,10 @@ inline void tcp_session::after_drain() {
 }
 
 inline void tcp_session::close(std::string_view reason) {
+  if (state_ == state::parked) return expire(reason);
   if (state_ != state::open) return;
   log::debug("session {} ({}) closing: {}", id_, remote_, reason);
+  stop_resuming();
   state_ = state::closing;
   // Ends the read loop without cancelling a write that is still flushing replies.
   std::error_code ec;
@@ -473,20 +614,23 @@ inline void tcp_session::abort(std::error_code why) {
 inline void tcp_session::teardown() {
   if (torn_down_) return;
   torn_down_ = true;
+  stop_resuming();
   queue_head_.reset();
   queue_tail_ = nullptr;
   srv_.remove(*this);
 }
 
 inline void tcp_session::sweep(coarse_time now) {
-  if (state_ != state::open) return;
   const auto& o = srv_.options_;
+  if (state_ == state::parked && now - parked_since_ > o.resume_grace)
+    return expire("not resumed in time");
+  if (state_ != state::open) return;
   if (native_ && !handshaken_ && now - created_ > o.handshake_timeout) {
     abort(make_error_code(errc::handshake_required));
   } else if (partial_since_ != coarse_time{} && now - partial_since_ > o.frame_timeout) {
-    abort(make_error_code(errc::frame_timeout));
+    lose_connection(make_error_code(errc::frame_timeout));
   } else if (in_flight_ == 0 && now - last_receive_ > o.idle_timeout) {
-    abort(make_error_code(errc::idle_timeout));
+    lose_connection(make_error_code(errc::idle_timeout));
   }
 }
 
@@ -602,7 +746,9 @@ inline asio::awaitable<void> server::sweep_loop() {
   std::weak_ptr<bool> alive = alive_;
   using namespace std::chrono;
   auto shortest = std::min({options_.idle_timeout, options_.frame_timeout,
-                            options_.handshake_timeout});
+                            options_.handshake_timeout,
+                            options_.resume_grace.count() > 0 ? options_.resume_grace
+                                                              : options_.idle_timeout});
   auto period = std::clamp<milliseconds>(shortest / 4, milliseconds(20), milliseconds(1000));
   for (;;) {
     sweep_timer_.expires_after(period);
@@ -628,12 +774,15 @@ inline void server::schedule_flush(std::shared_ptr<detail::tcp_session> s) {
 }
 
 inline void server::remove(detail::tcp_session& s) {
+  if (s.merged()) {  // its connection went on in the session it resumed
+    sessions_.erase(s.id());
+    return;
+  }
   groups_.leave_all(s);
   if (auto u = s.user(); u) {
     if (auto it = users_.find(*u); it != users_.end() && it->second == &s) users_.erase(it);
   }
-  auto it = per_address_.find(s.address());
-  if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
+  s.drop_address();
   ++stats_.closed;
   for (auto& f : on_closed_) f(s);
   sessions_.erase(s.id());
@@ -653,6 +802,17 @@ inline void server::bind_user(detail::tcp_session& s, std::uint64_t old_user,
   log::info("session {}: user {} logged in again on session {}; closing this one", older->id(),
             user, s.id());
   older->close_with(status::replaced, "logged in from another session");
+}
+
+inline void server::new_token(detail::tcp_session& s, wire::resume_token& token) {
+  do randombytes_buf(token.data(), token.size());
+  while (!resumable_.try_emplace(token, &s).second);
+}
+
+inline std::size_t server::parked_count() const noexcept {
+  std::size_t n = 0;
+  for (const auto& [id, s] : sessions_) n += s->parked();
+  return n;
 }
 
 inline std::shared_ptr<session> server::find_user(std::uint64_t user) const {
