@@ -373,12 +373,39 @@ BOOST_AUTO_TEST_CASE(a_wrong_token_and_a_used_token_are_refused) {
     BOOST_TEST(resumed.hello->resumed);
     BOOST_TEST(resumed.hello->session_id == first.hello->session_id);
     BOOST_TEST((resumed.hello->token != t1), "a new token at each resume");
+    // Its first frame on the new connection shows the client has the new token.
+    ember::buffer ack;
+    (void)ember::wire::append_frame(ack, {.kind = ember::wire::frame_kind::ack}, [](ember::buffer&) {});
+    co_await asio::async_write(r1, asio::buffer(ack.data(), ack.size()), asio::use_awaitable);
+    co_await sleep(20ms);
 
     auto replay = co_await raw_connect(f.srv->port());
     auto replayed = co_await raw_hello(replay, resume_hello(t1, 0));
     BOOST_TEST(replayed.status == std::uint16_t(ember::status::session_expired),
                "a used token is refused");
     BOOST_TEST(f.srv->session_count() == 1u);
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(a_resume_whose_answer_was_lost_can_be_tried_again_with_the_same_token) {
+  fixture f;
+  run(f.io, [&]() -> asio::awaitable<void> {
+    auto s = co_await raw_connect(f.srv->port());
+    ember::wire::client_hello hello;
+    hello.resumable = true;
+    auto first = co_await raw_hello(s, hello);
+    BOOST_REQUIRE(first.hello);
+    s.close();
+    // The server resumes and answers with a new token, but the connection is lost before
+    // the client sends anything: as far as the client knows, the answer never came.
+    auto lost = co_await raw_connect(f.srv->port());
+    BOOST_REQUIRE((co_await raw_hello(lost, resume_hello(first.hello->token, 0))).hello);
+    lost.close();
+    auto retry = co_await raw_connect(f.srv->port());
+    auto again = co_await raw_hello(retry, resume_hello(first.hello->token, 0));
+    BOOST_REQUIRE(again.hello);
+    BOOST_TEST(again.hello->resumed);
+    BOOST_TEST(again.hello->session_id == first.hello->session_id);
   }());
 }
 

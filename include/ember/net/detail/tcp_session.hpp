@@ -169,6 +169,7 @@ class tcp_session final : public session,
   std::uint32_t in_flight_ = 0;
   outbox outbox_;
   wire::resume_token token_{};
+  wire::resume_token spent_token_{};  // the token of the last resume, until confirmed
   std::uint32_t push_seq_ = 0;
   std::uint32_t last_request_seq_ = 0;
   unsigned connection_ = 0;  // which connection callbacks belong to (bumped on each loss)
@@ -181,6 +182,7 @@ class tcp_session final : public session,
   bool torn_down_ = false;
   bool resumable_ = false;
   bool outbox_full_ = false;
+  bool spent_token_pending_ = false;
   bool merged_ = false;
   bool address_counted_ = true;
   bool native_;

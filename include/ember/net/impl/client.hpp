@@ -398,6 +398,11 @@ class client_core : public std::enable_shared_from_this<client_core>,
         token_ = hello->token;
         resume_grace_ms_ = hello->resume_grace_ms;
         resumable_ = options_.resume && hello->resume_grace_ms > 0;
+        if (hello->resumed) {
+          // Tells the server at once that the new token arrived (the old one is then spent).
+          (void)append_frame(frame_kind::ack, 0, 0, [](buffer&) {});
+          schedule_flush();
+        }
         if (handshake_timer_) handshake_timer_->cancel();
         return true;
       }

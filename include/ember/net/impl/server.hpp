@@ -93,7 +93,11 @@ inline bool tcp_session::on_frame(const wire::frame& f) {
   if (state_ != state::open) return false;
   if (!native_) return on_request(f);
   using wire::frame_kind;
-  if (resumable_ && f.ack > outbox_.acked()) outbox_.ack(f.ack);
+  if (resumable_) {
+    if (f.ack > outbox_.acked()) outbox_.ack(f.ack);
+    // A frame after a resume: the client has the new token, the one it resumed with is spent.
+    if (std::exchange(spent_token_pending_, false)) srv_.forget_token(spent_token_);
+  }
   switch (f.kind) {
     case frame_kind::request:
       return on_request(f);
@@ -204,7 +208,14 @@ inline void tcp_session::resume_on(tcp_session& fresh, const wire::client_hello&
   // The old connection's unsent bytes are in the outbox (or were pongs); a new token, the
   // hello, then every frame the client has not received, before anything new.
   output_.pending().clear();
-  srv_.forget_token(token_);
+  // The token used stays valid until the client shows it has the new one (its next frame):
+  // were the answer lost with this connection too, the client could not come back. Any other
+  // token of this session is forgotten now.
+  const wire::resume_token& used = hello.token;
+  if (spent_token_pending_ && spent_token_ != used) srv_.forget_token(spent_token_);
+  if (token_ != used) srv_.forget_token(token_);
+  spent_token_ = used;
+  spent_token_pending_ = true;
   srv_.new_token(*this, token_);
   send_hello(true);
   output_.pending().append(outbox_.after(hello.received));
@@ -253,6 +264,7 @@ inline void tcp_session::stop_resuming() {
   if (!resumable_) return;
   resumable_ = false;
   srv_.forget_token(token_);
+  if (std::exchange(spent_token_pending_, false)) srv_.forget_token(spent_token_);
   outbox_.release();
 }
 
