@@ -20,6 +20,7 @@
 #include "support/memcached.hpp"
 #include "support/process.hpp"
 #include "support/run.hpp"
+#include "support/tcp_proxy.hpp"
 #include "ember/data/database.hpp"
 #include "ember/net/client.hpp"
 #include "world_client.hpp"
@@ -318,6 +319,70 @@ BOOST_AUTO_TEST_CASE(pushes_and_rooms_reach_clients_on_the_other_net_server) {
     BOOST_TEST(c.heard.empty());
     BOOST_TEST(a.heard.at(0).from == "ben");
   }(), 30s);
+}
+
+// A phone on net1 loses its network and comes back through net2: net2 relays it to net1,
+// where its session waited, and it hears every line told to it meanwhile, once, in order.
+BOOST_AUTO_TEST_CASE(a_client_resumes_through_the_other_net_server_and_misses_nothing) {
+  cluster cl;
+  cl.start_all();
+  asio::io_context io;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    ember::test::tcp_proxy wifi(io, cl.port("net1"));
+    player rex(io), sam(io);
+    co_await rex.connect(wifi.port());
+    auto r = co_await rex.login("rex");
+    co_await sam.connect(cl.port("net2"));
+    co_await sam.login("sam");
+    int resumed = 0;
+    rex.c.on_resumed([&] { ++resumed; });
+    bool told_all = false;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      for (int i = 0; i < 1000; ++i)
+        BOOST_REQUIRE((co_await sam.stub.tell({r.user_id, std::to_string(i)})).has_value());
+      told_all = true;
+    }, asio::detached);
+    BOOST_REQUIRE(co_await eventually([&] { return rex.told.size() >= 200; }, 10s));
+    rex.c.resume_at("127.0.0.1", cl.port("net2"));  // the new network reaches net2
+    wifi.block(true);
+    wifi.cut();
+    BOOST_REQUIRE(co_await eventually([&] { return told_all && rex.told.size() >= 1000; }, 20s));
+    co_await ember::test::sleep(100ms);
+    BOOST_TEST(resumed == 1);
+    BOOST_REQUIRE(rex.told.size() == 1000u);
+    for (int i = 0; i < 1000; ++i)
+      if (rex.told[i].text != std::to_string(i)) {
+        BOOST_ERROR("line " << i << " is " << rex.told[i].text);
+        break;
+      }
+    auto w = co_await rex.stub.whoami({});  // still the same session, still logged in
+    BOOST_REQUIRE(w.has_value());
+    BOOST_TEST(w->user_id == r.user_id);
+    BOOST_TEST(!rex.closed);
+  }(), 60s);
+}
+
+// When the net server that held the session is gone, so is the session: the client hears
+// "expired" and logs in again (its player's saved state is on the game and in the database).
+BOOST_AUTO_TEST_CASE(a_client_whose_net_server_died_hears_expired_and_logs_in_again) {
+  cluster cl;
+  cl.start_all();
+  asio::io_context io;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    auto rex = std::make_unique<player>(io);
+    co_await rex->connect(cl.port("net1"));
+    auto first = co_await rex->login("rex");
+    int expired = 0;
+    rex->c.on_expired([&] { ++expired; });
+    rex->c.resume_at("127.0.0.1", cl.port("net2"));
+    cl.procs["net1"].kill_now();
+    BOOST_REQUIRE(co_await eventually([&] { return expired == 1; }, 10s));
+    BOOST_TEST(rex->closed == ember::errc::session_expired);
+    player again(io);
+    co_await again.connect(cl.port("net2"));
+    auto second = co_await again.login("rex");
+    BOOST_TEST(second.user_id == first.user_id);
+  }(), 60s);
 }
 
 BOOST_AUTO_TEST_CASE(a_second_login_of_a_user_closes_the_first_session) {

@@ -216,6 +216,8 @@ inline config_result load_config(const std::filesystem::path& file);
 /// The options of `s`'s client listener: its host, netport and limits.
 /// Precondition: `s.netport` has a value (throws `std::invalid_argument` otherwise).
 inline net::server_options to_server_options(const server_config& s);
+/// The same, with the cluster's other client listeners as `resume_peers`.
+inline net::server_options to_server_options(const server_config& s, const cluster_config& c);
 
 }  // namespace ember::app
 

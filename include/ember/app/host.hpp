@@ -83,7 +83,7 @@ class host {
       root_->start();
     }
     if (s.netport) {
-      clients_ = std::make_unique<net::server>(io_, to_server_options(s), dispatch_table{});
+      clients_ = std::make_unique<net::server>(io_, to_server_options(s, config_), dispatch_table{});
       if (root_) {
         gateway_ = std::make_unique<cluster::gateway>(
             *clients_, *root_, cluster::gateway_options{s.name, s.call_timeout});

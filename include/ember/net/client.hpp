@@ -101,6 +101,9 @@ class client {
   /// Drops the connection as a lost network would, keeping the session: a resumable client
   /// reconnects and resumes (e.g. when the device changed networks); others end.
   void drop_connection();
+  /// Where the next resume connects (by default, where `connect` did): e.g. another
+  /// client-facing server of the cluster, which relays the client to its session.
+  void resume_at(std::string host, std::uint16_t port);
   bool connected() const noexcept;
   /// The server keeps this session for a resume after a lost connection.
   bool resumable() const noexcept;

@@ -17,6 +17,7 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "ember/net/detail/relay.hpp"
 #include "ember/net/detail/tcp_session.hpp"
 #include "ember/net/dispatch.hpp"
 #include "ember/net/groups.hpp"
@@ -132,6 +133,9 @@ class server {
     return it == resumable_.end() ? nullptr : it->second;
   }
   void new_token(detail::tcp_session& s, wire::resume_token& token);
+  /// A resume with another server's token goes there (a relay); false if it is not ours to
+  /// relay (this server's token, or one of no known peer).
+  bool relay_to_home(detail::tcp_session& fresh, const wire::client_hello& hello);
   void forget_token(const wire::resume_token& token) { resumable_.erase(token); }
   void release_address(const asio::ip::address& a) {
     auto it = per_address_.find(a);
@@ -156,11 +160,12 @@ class server {
   std::unordered_map<std::uint64_t, detail::tcp_session*> users_;  // bound user -> session
   struct token_hash {
     std::size_t operator()(const wire::resume_token& t) const noexcept {
-      std::size_t h;  // the token is random: any 8 of its bytes are a good hash
-      std::memcpy(&h, t.data(), sizeof h);
+      std::size_t h;  // bytes 8.. are random: any 8 of them are a good hash
+      std::memcpy(&h, t.data() + 8, sizeof h);
       return h;
     }
   };
+  std::vector<std::weak_ptr<detail::relay>> relays_;
   std::unordered_map<wire::resume_token, detail::tcp_session*, token_hash> resumable_;
   group_registry groups_;
   std::vector<std::shared_ptr<detail::tcp_session>> to_flush_;

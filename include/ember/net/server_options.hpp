@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "ember/codec/codec.hpp"
 #include "ember/wire/frame.hpp"
@@ -15,6 +16,13 @@ namespace ember::net {
 enum class framing : std::uint8_t {
   native,   ///< ember's 16-byte header: many requests in flight, pushes with sequence numbers
   firefly,  ///< Firefly's 17-byte datapack: replies in request order, no handshake
+};
+
+/// Another client-facing server of the cluster, where a client may have left a session.
+struct resume_peer {
+  std::string name;  ///< its server name (resume tokens say which server issued them)
+  std::string host;  ///< its client listener's address and port
+  std::uint16_t port = 0;
 };
 
 /// A client listener's configuration. Every buffer and queue has a bound; passing one closes
@@ -46,6 +54,9 @@ struct server_options {
   /// Bytes of frames a resumable session keeps until its client acknowledges them (or, while
   /// it is away, until it resumes); passing it ends the session.
   std::size_t resume_outbox = 1 << 20;
+  /// The cluster's other client-facing servers (native): a client that resumes here with a
+  /// token of one of them is relayed to it, byte for byte, and finds its session there.
+  std::vector<resume_peer> resume_peers;
 };
 
 }  // namespace ember::net

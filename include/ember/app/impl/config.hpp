@@ -898,4 +898,14 @@ inline net::server_options to_server_options(const server_config& s) {
   return o;
 }
 
+inline net::server_options to_server_options(const server_config& s, const cluster_config& c) {
+  net::server_options o = to_server_options(s);
+  // Every other native client listener of the cluster: a session left there can be resumed
+  // through this one.
+  for (const auto& other : c.servers)
+    if (other.name != s.name && other.netport && other.netport->framing == net::framing::native)
+      o.resume_peers.push_back({other.name, other.host, other.netport->port});
+  return o;
+}
+
 }  // namespace ember::app

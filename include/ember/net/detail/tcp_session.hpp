@@ -105,6 +105,7 @@ class tcp_session final : public session,
   void drop_address();
 
  private:
+  friend class ember::net::server;  // relays a resume to another server (relay_to_home)
   enum class state : std::uint8_t { open, parked, closing, closed };
 
   void wait_readable();

@@ -501,6 +501,10 @@ inline void client::close() {
 inline void client::drop_connection() {
   if (core_) core_->close(make_error_code(errc::disconnected));
 }
+inline void client::resume_at(std::string host, std::uint16_t port) {
+  core_->host_ = std::move(host);
+  core_->port_ = port;
+}
 inline void client::on_resumed(std::function<void()> f) { core_->on_resumed_ = std::move(f); }
 inline void client::on_expired(std::function<void()> f) { core_->on_expired_ = std::move(f); }
 inline bool client::connected() const noexcept { return core_ && core_->open_; }

@@ -139,7 +139,9 @@ inline bool tcp_session::on_handshake(const wire::frame& f) {
   }
   handshaken_ = true;
   if (hello->resume) {
-    // The client asks for its session back: this connection joins it, or is refused.
+    // The client asks for its session back: this connection joins it (here, or through a
+    // relay on the server that issued the token), or is refused.
+    if (srv_.relay_to_home(*this, *hello)) return false;
     tcp_session* s = srv_.find_resumable(hello->token);
     if (!s || s == this || !s->outbox_.can_resume_from(hello->received)) {
       log::info("session {} ({}): no session to resume for that token", id_, remote_);
@@ -663,6 +665,8 @@ inline server::server(asio::io_context& io, server_options options, dispatch_tab
 inline server::~server() {
   std::error_code ec;
   acceptor_.close(ec);
+  for (auto& w : relays_)
+    if (auto r = w.lock()) r->close();
   sweep_timer_.cancel();
   for (auto& [id, s] : sessions_) s->abort(make_error_code(errc::shutting_down));
 }
@@ -816,9 +820,63 @@ inline void server::bind_user(detail::tcp_session& s, std::uint64_t old_user,
   older->close_with(status::replaced, "logged in from another session");
 }
 
+namespace detail {
+/// Which server issued a resume token: its first 8 bytes (the rest are random).
+inline std::uint64_t token_home(std::string_view server_name) noexcept {
+  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a
+  for (char c : server_name) h = (h ^ std::uint8_t(c)) * 0x100000001b3ULL;
+  return h;
+}
+inline std::uint64_t token_home(const wire::resume_token& t) noexcept {
+  std::uint64_t h;
+  std::memcpy(&h, t.data(), sizeof h);
+  return h;
+}
+}  // namespace detail
+
 inline void server::new_token(detail::tcp_session& s, wire::resume_token& token) {
-  do randombytes_buf(token.data(), token.size());
+  const std::uint64_t home = detail::token_home(options_.name);
+  std::memcpy(token.data(), &home, sizeof home);
+  do randombytes_buf(token.data() + sizeof home, token.size() - sizeof home);
   while (!resumable_.try_emplace(token, &s).second);
+}
+
+inline bool server::relay_to_home(detail::tcp_session& fresh, const wire::client_hello& hello) {
+  const std::uint64_t home = detail::token_home(hello.token);
+  if (home == detail::token_home(options_.name)) return false;
+  const resume_peer* peer = nullptr;
+  for (const auto& p : options_.resume_peers)
+    if (detail::token_home(p.name) == home) peer = &p;
+  if (!peer) return false;
+  log::info("{}: session resumed by {} lives on {}; relaying", options_.name, fresh.remote_,
+            peer->name);
+  buffer first;
+  (void)wire::append_frame(first, {.kind = wire::frame_kind::handshake},
+                           [&](buffer& b) { hello.encode(b); });
+  auto r = std::make_shared<detail::relay>(std::move(fresh.socket_));
+  std::erase_if(relays_, [](const auto& w) { return w.expired(); });
+  relays_.push_back(r);
+  fresh.drop_address();
+  fresh.merged_ = true;
+  fresh.state_ = detail::tcp_session::state::closed;
+  asio::post(io_, [f = fresh.shared_from_this()] { f->teardown(); });
+  r->start(peer->host, peer->port, std::move(first),
+           [r = r.get(), name = peer->name](std::error_code ec) {
+             // Its home is gone, and the session with it: the client logs in again.
+             log::info("relay to {} failed: {}; the session is lost", name, ec.message());
+             buffer b;
+             (void)wire::append_frame(b, {.kind = wire::frame_kind::error}, [](buffer& out) {
+               codec::encode(out,
+                             codec::error_body{static_cast<std::uint16_t>(status::session_expired),
+                                               "the server that held the session is gone"},
+                             codec::encoding::binary);
+             });
+             std::error_code ignored;
+             r->client().non_blocking(true, ignored);
+             r->client().write_some(asio::buffer(b.data(), b.size()), ignored);
+             r->close();
+           });
+  return true;
 }
 
 inline std::size_t server::parked_count() const noexcept {
@@ -910,6 +968,8 @@ inline asio::awaitable<void> server::stop(std::chrono::milliseconds grace) {
   all.reserve(sessions_.size());
   for (auto& [id, s] : sessions_) all.push_back(s);
   for (auto& s : all) s->close("server stopping");
+  for (auto& w : relays_)
+    if (auto r = w.lock()) r->close();
   co_await wait_until([&] { return sessions_.empty(); });
   for (auto& s : all) s->abort(make_error_code(errc::shutting_down));
   sweep_timer_.cancel();
