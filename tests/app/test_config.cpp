@@ -332,6 +332,8 @@ BOOST_AUTO_TEST_CASE(a_firefly_listener_and_every_limit_convert_to_server_option
   BOOST_TEST(s.limits.idle_timeout.count() == 30000);
   BOOST_TEST(o.frame_timeout.count() == 2000);
   BOOST_TEST(o.handshake_timeout.count() == 3000);
+  BOOST_TEST(o.resume_grace.count() == 0);
+  BOOST_TEST(o.resume_outbox == 8192u);
 
   const auto json = parse_ok(R"({"servers": {"ff": {"netport": {"port": 17501, "framing": "firefly"}}}})");
   const auto jo = app::to_server_options(json.servers[0]);
@@ -462,7 +464,7 @@ BOOST_AUTO_TEST_CASE(an_unknown_key_names_the_known_keys_and_suggests_the_closes
                "unknown key (did you mean 'max_frame'?); expected one of: max_frame, "
                "max_write_queue, max_in_flight, max_sessions, max_sessions_per_address, "
                "max_request_rate, request_burst, idle_timeout_ms, frame_timeout_ms, "
-               "handshake_timeout_ms");
+               "handshake_timeout_ms, resume_grace_ms, resume_outbox");
   expect_error(R"({"servers": {"a": {"remoteport": [{"rootname": "b", "port": 1}]}}})", 1,
                "servers.a.remoteport[0].port",
                "unknown key; expected one of: rootname, host, rootport");

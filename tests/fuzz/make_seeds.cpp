@@ -7,6 +7,7 @@
 #include "ember/data/journal.hpp"
 #include "ember/data/key_list.hpp"
 #include "ember/wire/encoder.hpp"
+#include "ember/wire/handshake.hpp"
 
 #include <cstdint>
 #include <cstdio>
@@ -146,6 +147,25 @@ int main(int argc, char** argv) {
               {bytes(limit_256), native.view().first(native.size() - 3)});
   ok &= write(root / "fuzz_firefly_decoder", 1, {bytes(firefly_256), firefly.view()});
   ok &= write(root / "fuzz_firefly_decoder", 2, {bytes(firefly_zero_cfg), zero_cfg.view()});
+  // handshakes: a resuming client hello, a server hello; an outbox of 5 frames and 3 acks
+  {
+    wire::client_hello c;
+    c.resumable = c.resume = true;
+    c.received = 3;
+    c.token[0] = 7;
+    buffer ch, sh;
+    c.encode(ch);
+    wire::server_hello h;
+    h.resumed = true;
+    h.session_id = 42;
+    h.resume_grace_ms = 30'000;
+    h.encode(sh);
+    const std::vector<unsigned char> pick_client{0}, pick_server{1},
+        outbox{2, 5, 0, 10, 200, 3, 64, 3, 1, 4, 9};
+    ok &= write(root / "fuzz_handshake", 1, {bytes(pick_client), ch.view()});
+    ok &= write(root / "fuzz_handshake", 2, {bytes(pick_server), sh.view()});
+    ok &= write(root / "fuzz_handshake", 3, {bytes(outbox)});
+  }
   ok &= write(root / "fuzz_stream_split", 1, {bytes(split), native.view()});
   ok &= write(root / "fuzz_stream_split", 2, {bytes(split), firefly.view()});
 

@@ -52,6 +52,8 @@ struct settings {
   bool json = false;
   bool quiet = false;
   int idle = 0;
+  bool park = false;
+  bool no_resume = false;
   int broadcast = 0;
   int rounds = 20;
   bool link = false;
@@ -78,6 +80,7 @@ asio::awaitable<void> one_connection(const settings& s, const ember::buffer& bod
   ember::client_options o;
   o.framing = s.framing == "firefly" ? ember::net::framing::firefly : ember::net::framing::native;
   o.default_timeout = std::chrono::seconds(10);
+  o.resume = !s.no_resume;
   auto ex = co_await asio::this_coro::executor;
   auto conn = std::make_shared<ember::client>(ex, o);
   if (auto ec = co_await conn->connect(s.host, s.port)) {
@@ -173,7 +176,9 @@ int run_idle(const settings& s) {
     asio::steady_timer t(io, std::chrono::milliseconds(500));
     co_await t.async_wait(asio::use_awaitable);
   };
-  long before = 0, after = 0;
+  long before = 0, after = 0, parked = 0;
+  ember::detail::histogram resume_ns;
+  int resumed = 0;
   asio::co_spawn(io, [&]() -> asio::awaitable<void> {
     co_await open(100);  // warm-up: one-time allocations of the server are not counted
     co_await settle();
@@ -181,6 +186,36 @@ int run_idle(const settings& s) {
     co_await open(s.idle);
     co_await settle();
     after = resident_bytes(s.server_pids[0]);
+    if (s.park) {
+      // Resume latency: one session at a time drops its connection and resumes.
+      const int probes = std::min<int>(1000, int(sessions.size()));
+      for (int i = 0; i < probes; ++i) {
+        auto& c = *sessions[i];
+        const auto before_resumes = c.resumes();
+        const auto t0 = std::chrono::steady_clock::now();
+        c.drop_connection();
+        asio::steady_timer poll(io);
+        while (c.resumes() == before_resumes && c.resuming()) {
+          poll.expires_after(std::chrono::microseconds(20));
+          co_await poll.async_wait(asio::use_awaitable);
+        }
+        if (c.resumes() == before_resumes) continue;
+        ++resumed;
+        resume_ns.record(std::uint64_t(std::chrono::nanoseconds(
+            std::chrono::steady_clock::now() - t0).count()));
+      }
+      // Parked memory: every session loses its connection and cannot come back (its resumes
+      // go to a closed port), so the server holds them all parked.
+      asio::ip::tcp::acceptor gone(io, {asio::ip::make_address("127.0.0.1"), 0});
+      const auto nowhere = gone.local_endpoint().port();
+      gone.close();
+      for (auto& c : sessions) {
+        c->resume_at("127.0.0.1", nowhere);
+        c->drop_connection();
+      }
+      co_await settle();
+      parked = resident_bytes(s.server_pids[0]);
+    }
     for (auto& c : sessions) c->close();
   }, [&](std::exception_ptr e) {
     io.stop();
@@ -189,6 +224,23 @@ int run_idle(const settings& s) {
   io.run();
   if (!s.quiet) std::fputs("\n", stderr);
   double per_session = double(after - before) / s.idle;
+  if (s.park) {
+    const double per_parked = double(parked - before) / s.idle;
+    auto us = [&](double q) { return double(resume_ns.quantile(q)) / 1e3; };
+    if (s.json)
+      fmt::print("{{\"idle_sessions\":{},\"failures\":{},\"bytes_per_session\":{:.0f},"
+                 "\"bytes_per_parked_session\":{:.0f},\"resumes\":{},\"resume_p50_us\":{:.0f},"
+                 "\"resume_p99_us\":{:.0f},\"resume_max_us\":{:.0f}}}\n",
+                 s.idle, failures, per_session, per_parked, resumed, us(0.5), us(0.99),
+                 double(resume_ns.max()) / 1e3);
+    else
+      fmt::print("{} sessions ({} failed): {:.0f} bytes per connected session, {:.0f} per parked "
+                 "session (connection lost, waiting for a resume); {} resumes one at a time: "
+                 "p50 {:.0f} us, p99 {:.0f} us, max {:.0f} us\n",
+                 s.idle, failures, per_session, per_parked, resumed, us(0.5), us(0.99),
+                 double(resume_ns.max()) / 1e3);
+    return failures ? 1 : 0;
+  }
   if (s.json)
     fmt::print("{{\"idle_sessions\":{},\"failures\":{},\"rss_before\":{},\"rss_after\":{},"
                "\"bytes_per_session\":{:.0f}}}\n", s.idle, failures, before, after, per_session);
@@ -413,6 +465,10 @@ int main(int argc, char** argv) {
   app.add_flag("--json", s.json, "print the summary as JSON");
   app.add_option("--idle", s.idle, "idle mode: open N sessions, hold them, report the server's "
                  "memory per session (needs --server-pid)")->check(CLI::Range(1, 1000000));
+  app.add_flag("--no-resume", s.no_resume, "native: sessions end with their connection (no "
+               "acknowledgements, nothing kept for a resume), to measure what resuming costs");
+  app.add_flag("--park", s.park, "with --idle: also time 1,000 resumes one at a time, then lose every "
+               "connection for good and report the memory of a parked session");
   app.add_option("--broadcast", s.broadcast, "broadcast mode: open N sessions; one asks bench_echo_server "
                  "to push to all of them, --rounds times; report the time until the last has it")
       ->check(CLI::Range(1, 1000000));

@@ -43,6 +43,8 @@ struct limits_config {
   std::chrono::milliseconds idle_timeout{60'000};      ///< `idle_timeout_ms`
   std::chrono::milliseconds frame_timeout{10'000};     ///< `frame_timeout_ms`
   std::chrono::milliseconds handshake_timeout{10'000}; ///< `handshake_timeout_ms`
+  std::chrono::milliseconds resume_grace{30'000};      ///< `resume_grace_ms`; 0: no resume
+  std::size_t resume_outbox = 1 << 20;                 ///< bytes kept for a resume
 
   bool operator==(const limits_config&) const = default;
 };

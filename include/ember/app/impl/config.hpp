@@ -312,7 +312,8 @@ E read_choice(element v, const json_path& p,
 inline constexpr std::string_view limit_keys[] = {
     "max_frame",     "max_write_queue",  "max_in_flight",    "max_sessions",
     "max_sessions_per_address",          "max_request_rate", "request_burst",
-    "idle_timeout_ms", "frame_timeout_ms", "handshake_timeout_ms"};
+    "idle_timeout_ms", "frame_timeout_ms", "handshake_timeout_ms", "resume_grace_ms",
+    "resume_outbox"};
 
 /// Sets the fields of `out` that `v` gives; the others keep their values.
 inline void read_limits(element v, const json_path& p, limits_config& out) {
@@ -352,6 +353,15 @@ inline void read_limits(element v, const json_path& p, limits_config& out) {
   if (auto e = m.get("frame_timeout_ms")) out.frame_timeout = read_ms(*e, m.at("frame_timeout_ms"));
   if (auto e = m.get("handshake_timeout_ms")) {
     out.handshake_timeout = read_ms(*e, m.at("handshake_timeout_ms"));
+  }
+  if (auto e = m.get("resume_grace_ms")) {
+    out.resume_grace = std::chrono::milliseconds(read_whole(
+        *e, m.at("resume_grace_ms"), 0, max_count,
+        "a whole number of milliseconds 0..2147483647 (0: sessions end with their connection)"));
+  }
+  if (auto e = m.get("resume_outbox")) {
+    out.resume_outbox = static_cast<std::size_t>(
+        read_whole(*e, m.at("resume_outbox"), 1, max_frame_limit, bytes));
   }
 }
 
@@ -895,6 +905,8 @@ inline net::server_options to_server_options(const server_config& s) {
   o.idle_timeout = l.idle_timeout.value_or(lim.idle_timeout);
   o.frame_timeout = lim.frame_timeout;
   o.handshake_timeout = lim.handshake_timeout;
+  o.resume_grace = lim.resume_grace;
+  o.resume_outbox = lim.resume_outbox;
   return o;
 }
 

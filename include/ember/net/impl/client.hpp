@@ -138,6 +138,7 @@ class client_core : public std::enable_shared_from_this<client_core>,
   bool resumable_ = false;
   bool resuming_ = false;
   bool connecting_ = false;
+  bool ack_posted_ = false;
   bool reached_server_ = false;
   bool ended_ = false;
   bool open_ = false;
@@ -244,7 +245,7 @@ class client_core : public std::enable_shared_from_this<client_core>,
   void start_resume(std::error_code why) {
     if (resuming_) return;
     resuming_ = true;
-    log::info("client: session {} lost its connection ({}); resuming", session_id_, why.message());
+    log::debug("client: session {} lost its connection ({}); resuming", session_id_, why.message());
     asio::co_spawn(ex_, resume_loop(), [](std::exception_ptr) {});
   }
 
@@ -269,7 +270,7 @@ class client_core : public std::enable_shared_from_this<client_core>,
         resuming_ = false;
         ++resumes_;
         resend();
-        log::info("client: session {} resumed", session_id_);
+        log::debug("client: session {} resumed", session_id_);
         if (on_resumed_) on_resumed_();
         co_return;
       }
@@ -334,9 +335,17 @@ class client_core : public std::enable_shared_from_this<client_core>,
   void count_received(std::size_t body_bytes) {
     ++received_;
     unacked_bytes_ += body_bytes + wire::native_header_size;
-    if (!resumable_ || (received_ - acked_ < 16 && unacked_bytes_ < 16 * 1024)) return;
-    (void)append_frame(wire::frame_kind::ack, 0, 0, [](buffer&) {});
-    schedule_flush();
+    if (!resumable_ || ack_posted_ || (received_ - acked_ < 16 && unacked_bytes_ < 16 * 1024))
+      return;
+    // Later in this round: the requests these replies lead to usually carry the count anyway.
+    ack_posted_ = true;
+    asio::post(ex_, [self = shared_from_this()] {
+      self->ack_posted_ = false;
+      if (!self->open_ || !self->handshaken_) return;
+      if (self->received_ - self->acked_ < 16 && self->unacked_bytes_ < 16 * 1024) return;
+      (void)self->append_frame(wire::frame_kind::ack, 0, 0, [](buffer&) {});
+      self->schedule_flush();
+    });
   }
 
   asio::awaitable<void> ping_loop(std::chrono::milliseconds interval, unsigned socket_number) {
