@@ -15,6 +15,7 @@
 #include "ember/wire/encoder.hpp"
 #include "nettest_client.hpp"
 #include "nettest_server.hpp"
+#include "net_handler.hpp"
 #include "support/run.hpp"
 #include "support/tcp_proxy.hpp"
 
@@ -25,38 +26,7 @@ using ember::test::wait_until;
 
 namespace {
 
-class handler final : public nettest::test_handler {
- public:
-  int echoes = 0;  // how many echo requests ran (each must run once)
-  asio::awaitable<nettest::echo_reply> echo(ember::session&, const nettest::echo_request& r) override {
-    ++echoes;
-    if (r.delay_ms) co_await sleep(std::chrono::milliseconds(r.delay_ms));
-    co_return nettest::echo_reply{r.n, r.text};
-  }
-  asio::awaitable<nettest::echo_overlapping_reply> echo_overlapping(
-      ember::session&, const nettest::echo_overlapping_request& r) override {
-    ++echoes;
-    if (r.delay_ms) co_await sleep(std::chrono::milliseconds(r.delay_ms));
-    co_return nettest::echo_overlapping_reply{r.n, r.text};
-  }
-  asio::awaitable<nettest::raise_error_reply> raise_error(ember::session&, const nettest::raise_error_request&) override {
-    co_return nettest::raise_error_reply{};
-  }
-  asio::awaitable<nettest::join_reply> join(ember::session& s, const nettest::join_request& r) override {
-    s.join(r.group);
-    co_return nettest::join_reply{};
-  }
-  asio::awaitable<nettest::broadcast_reply> broadcast(ember::session& s,
-                                                      const nettest::broadcast_request& r) override {
-    s.broadcast(r.group, nettest::notice{0, r.text});
-    co_return nettest::broadcast_reply{};
-  }
-  asio::awaitable<nettest::push_me_reply> push_me(ember::session& s,
-                                                  const nettest::push_me_request& r) override {
-    for (std::uint32_t i = 1; i <= r.count; ++i) s.push(nettest::notice{i, std::string(r.size, 'x')});
-    co_return nettest::push_me_reply{};
-  }
-};
+using handler = ember::test::net_handler;
 
 ember::net::server_options resumable_options() {
   ember::net::server_options o;
@@ -152,6 +122,24 @@ asio::awaitable<raw_answer> raw_hello(tcp::socket& s, ember::wire::client_hello 
     a.status = e.status;
   }
   co_return a;
+}
+
+/// A raw connection and the server's answer to its hello.
+struct raw_session {
+  tcp::socket socket;
+  raw_answer answer;
+};
+
+asio::awaitable<raw_session> raw_open(std::uint16_t port, ember::wire::client_hello hello) {
+  auto s = co_await raw_connect(port);
+  auto a = co_await raw_hello(s, hello);
+  co_return raw_session{std::move(s), std::move(a)};
+}
+
+ember::wire::client_hello resumable_hello() {
+  ember::wire::client_hello h;
+  h.resumable = true;
+  return h;
 }
 
 ember::wire::client_hello resume_hello(const ember::wire::resume_token& t, std::uint32_t received) {
@@ -311,16 +299,12 @@ BOOST_AUTO_TEST_CASE(a_client_that_comes_back_after_the_grace_period_is_told_exp
   o.resume_grace = 200ms;
   fixture f(o);
   run(f.io, [&]() -> asio::awaitable<void> {
-    auto s = co_await raw_connect(f.srv->port());
-    ember::wire::client_hello hello;
-    hello.resumable = true;
-    auto first = co_await raw_hello(s, hello);
+    auto [s, first] = co_await raw_open(f.srv->port(), resumable_hello());
     BOOST_REQUIRE(first.hello);
     BOOST_TEST(first.hello->resume_grace_ms == 200u);
     s.close();
     co_await sleep(600ms);
-    auto again = co_await raw_connect(f.srv->port());
-    auto answer = co_await raw_hello(again, resume_hello(first.hello->token, 0));
+    auto [again, answer] = co_await raw_open(f.srv->port(), resume_hello(first.hello->token, 0));
     BOOST_TEST(int(answer.kind) == int(ember::wire::frame_kind::error));
     BOOST_TEST(answer.status == std::uint16_t(ember::status::session_expired));
     BOOST_TEST(co_await closed_by_server(again));
@@ -352,23 +336,18 @@ BOOST_AUTO_TEST_CASE(an_outbox_past_its_bound_ends_the_session_instead_of_growin
 BOOST_AUTO_TEST_CASE(a_wrong_token_and_a_used_token_are_refused) {
   fixture f;
   run(f.io, [&]() -> asio::awaitable<void> {
-    auto s = co_await raw_connect(f.srv->port());
-    ember::wire::client_hello hello;
-    hello.resumable = true;
-    auto first = co_await raw_hello(s, hello);
+    auto [s, first] = co_await raw_open(f.srv->port(), resumable_hello());
     BOOST_REQUIRE(first.hello);
     const auto t1 = first.hello->token;
 
     ember::wire::resume_token wrong = t1;
     wrong[0] ^= 1;
-    auto w = co_await raw_connect(f.srv->port());
-    auto refused = co_await raw_hello(w, resume_hello(wrong, 0));
+    auto [w, refused] = co_await raw_open(f.srv->port(), resume_hello(wrong, 0));
     BOOST_TEST(int(refused.kind) == int(ember::wire::frame_kind::error));
     BOOST_TEST(refused.status == std::uint16_t(ember::status::session_expired));
 
     s.close();
-    auto r1 = co_await raw_connect(f.srv->port());
-    auto resumed = co_await raw_hello(r1, resume_hello(t1, 0));
+    auto [r1, resumed] = co_await raw_open(f.srv->port(), resume_hello(t1, 0));
     BOOST_REQUIRE(resumed.hello);
     BOOST_TEST(resumed.hello->resumed);
     BOOST_TEST(resumed.hello->session_id == first.hello->session_id);
@@ -379,8 +358,7 @@ BOOST_AUTO_TEST_CASE(a_wrong_token_and_a_used_token_are_refused) {
     co_await asio::async_write(r1, asio::buffer(ack.data(), ack.size()), asio::use_awaitable);
     co_await sleep(20ms);
 
-    auto replay = co_await raw_connect(f.srv->port());
-    auto replayed = co_await raw_hello(replay, resume_hello(t1, 0));
+    auto [replay, replayed] = co_await raw_open(f.srv->port(), resume_hello(t1, 0));
     BOOST_TEST(replayed.status == std::uint16_t(ember::status::session_expired),
                "a used token is refused");
     BOOST_TEST(f.srv->session_count() == 1u);
@@ -390,19 +368,15 @@ BOOST_AUTO_TEST_CASE(a_wrong_token_and_a_used_token_are_refused) {
 BOOST_AUTO_TEST_CASE(a_resume_whose_answer_was_lost_can_be_tried_again_with_the_same_token) {
   fixture f;
   run(f.io, [&]() -> asio::awaitable<void> {
-    auto s = co_await raw_connect(f.srv->port());
-    ember::wire::client_hello hello;
-    hello.resumable = true;
-    auto first = co_await raw_hello(s, hello);
+    auto [s, first] = co_await raw_open(f.srv->port(), resumable_hello());
     BOOST_REQUIRE(first.hello);
     s.close();
     // The server resumes and answers with a new token, but the connection is lost before
     // the client sends anything: as far as the client knows, the answer never came.
-    auto lost = co_await raw_connect(f.srv->port());
-    BOOST_REQUIRE((co_await raw_hello(lost, resume_hello(first.hello->token, 0))).hello);
+    auto [lost, taken] = co_await raw_open(f.srv->port(), resume_hello(first.hello->token, 0));
+    BOOST_REQUIRE(taken.hello);
     lost.close();
-    auto retry = co_await raw_connect(f.srv->port());
-    auto again = co_await raw_hello(retry, resume_hello(first.hello->token, 0));
+    auto [retry, again] = co_await raw_open(f.srv->port(), resume_hello(first.hello->token, 0));
     BOOST_REQUIRE(again.hello);
     BOOST_TEST(again.hello->resumed);
     BOOST_TEST(again.hello->session_id == first.hello->session_id);
@@ -412,13 +386,9 @@ BOOST_AUTO_TEST_CASE(a_resume_whose_answer_was_lost_can_be_tried_again_with_the_
 BOOST_AUTO_TEST_CASE(one_session_holds_one_connection_the_newer_wins) {
   fixture f;
   run(f.io, [&]() -> asio::awaitable<void> {
-    auto a = co_await raw_connect(f.srv->port());
-    ember::wire::client_hello hello;
-    hello.resumable = true;
-    auto first = co_await raw_hello(a, hello);
+    auto [a, first] = co_await raw_open(f.srv->port(), resumable_hello());
     BOOST_REQUIRE(first.hello);
-    auto b = co_await raw_connect(f.srv->port());
-    auto second = co_await raw_hello(b, resume_hello(first.hello->token, 0));
+    auto [b, second] = co_await raw_open(f.srv->port(), resume_hello(first.hello->token, 0));
     BOOST_REQUIRE(second.hello);
     BOOST_TEST(second.hello->resumed);
     BOOST_TEST(co_await closed_by_server(a), "the older connection is closed");

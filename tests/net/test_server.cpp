@@ -14,6 +14,7 @@
 #include "ember/wire/encoder.hpp"
 #include "nettest_client.hpp"
 #include "nettest_server.hpp"
+#include "net_handler.hpp"
 #include "support/run.hpp"
 
 using namespace std::chrono_literals;
@@ -23,38 +24,7 @@ using ember::test::wait_until;
 
 namespace {
 
-// The handlers under test: echo (ordered and overlapping), failures, groups and pushes.
-class handler final : public nettest::test_handler {
- public:
-  asio::awaitable<nettest::echo_reply> echo(ember::session&, const nettest::echo_request& r) override {
-    if (r.delay_ms) co_await sleep(std::chrono::milliseconds(r.delay_ms));
-    co_return nettest::echo_reply{r.n, r.text};
-  }
-  asio::awaitable<nettest::echo_overlapping_reply> echo_overlapping(
-      ember::session&, const nettest::echo_overlapping_request& r) override {
-    if (r.delay_ms) co_await sleep(std::chrono::milliseconds(r.delay_ms));
-    co_return nettest::echo_overlapping_reply{r.n, r.text};
-  }
-  asio::awaitable<nettest::raise_error_reply> raise_error(ember::session&, const nettest::raise_error_request& r) override {
-    if (r.internal) throw std::runtime_error("a bug in the handler");
-    nettest::fail(nettest::error::refused);
-    co_return nettest::raise_error_reply{};
-  }
-  asio::awaitable<nettest::join_reply> join(ember::session& s, const nettest::join_request& r) override {
-    s.join(r.group);
-    co_return nettest::join_reply{};
-  }
-  asio::awaitable<nettest::broadcast_reply> broadcast(ember::session& s,
-                                                      const nettest::broadcast_request& r) override {
-    s.broadcast(r.group, nettest::notice{0, r.text});
-    co_return nettest::broadcast_reply{};
-  }
-  asio::awaitable<nettest::push_me_reply> push_me(ember::session& s,
-                                                  const nettest::push_me_request& r) override {
-    for (std::uint32_t i = 1; i <= r.count; ++i) s.push(nettest::notice{i, std::string(r.size, 'x')});
-    co_return nettest::push_me_reply{};
-  }
-};
+using handler = ember::test::net_handler;
 
 struct fixture {
   asio::io_context io;
