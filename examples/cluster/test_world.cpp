@@ -87,7 +87,7 @@ struct cluster {
   "secret": "{}",
   "db": {{ "driver": "sqlite", "connection": "Driver=SQLite3;Database=world.db;" }},
   "memcached": {{ "servers": ["{}"], "namespace": "world" }},
-  "defaults": {{ "call_timeout_ms": {}, "log": {{ "level": "info" }}, "limits": {{ "max_request_rate": 0 }} }},
+  "defaults": {{ "call_timeout_ms": {}, "log": {{ "level": "info" }}, "limits": {{ "max_request_rate": 0, "resume_grace_ms": 2000 }} }},
   "servers": {{
     "gate": {{ "rootport": {} }},
     "net1": {{ "type": "net", "netport": {}, "rootport": {}, "remoteport": [{{ "rootname": "gate" }}] }},
@@ -382,6 +382,42 @@ BOOST_AUTO_TEST_CASE(a_client_whose_net_server_died_hears_expired_and_logs_in_ag
     co_await again.connect(cl.port("net2"));
     auto second = co_await again.login("rex");
     BOOST_TEST(second.user_id == first.user_id);
+  }(), 60s);
+}
+
+// A session whose client does not come back within the grace period (2 s in this config)
+// ends: the game hears the disconnect and lets the player go; the client hears "expired".
+BOOST_AUTO_TEST_CASE(a_session_not_resumed_in_time_ends_and_its_game_lets_the_player_go) {
+  cluster cl;
+  cl.start_all();
+  asio::io_context io;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    ember::test::tcp_proxy wifi(io, cl.port("net1"));
+    player rex(io), watcher(io);
+    co_await rex.connect(wifi.port());
+    co_await rex.login("rex");
+    co_await watcher.connect(cl.port("net2"));
+    auto online = [&]() -> asio::awaitable<std::uint32_t> {
+      auto r = co_await watcher.stub.online({});
+      BOOST_REQUIRE(r.has_value());
+      co_return r->total;
+    };
+    BOOST_TEST(co_await online() == 1u);
+    int expired = 0;
+    rex.c.on_expired([&] { ++expired; });
+    wifi.block(true);  // no network: every resume fails
+    wifi.cut();
+    co_await ember::test::sleep(500ms);
+    BOOST_TEST(co_await online() == 1u, "parked: the game still has the player");
+    const auto lost_at = std::chrono::steady_clock::now();
+    std::uint32_t now_online = 1;
+    while (now_online != 0 && std::chrono::steady_clock::now() - lost_at < 8s) {
+      co_await ember::test::sleep(100ms);
+      now_online = co_await online();
+    }
+    BOOST_TEST(now_online == 0u, "after the grace period the game let the player go");
+    BOOST_TEST(co_await eventually([&] { return expired == 1; }, 5s));
+    BOOST_TEST(rex.closed == ember::errc::session_expired);
   }(), 60s);
 }
 
