@@ -13,8 +13,8 @@ The data-layer benchmark (issue 4) starts its own memcached and a throw-away Pos
 ODBCSYSINI pointing at a copy of /etc/odbcinst.ini with CommLog=0), runs ember-data-bench on
 SQLite (every phase) and PostgreSQL (the write-back phases), and stops both by PID.
 
-The fanout phase (issue 6) broadcasts one push to 10,000 sessions of bench_echo_server, and
-makes echo calls on one link between a root and a node (ember-bench --link) against the raw
+The fanout phase (issue 6) broadcasts one push to 10,000 sessions of bench_echo_server and of
+the raw baseline (its command 2 pushes to every connection), and makes echo calls on one link between a root and a node (ember-bench --link) against the raw
 baseline on one connection at the same depth.
 
 --phases picks echo (with forwarding), data and/or fanout; the sections of BENCHMARKS.md a run
@@ -326,19 +326,21 @@ FANOUT_HEADING = '### Broadcast to 10,000 sessions and calls on one link (issue 
 def run_fanout(tools, tool, a):
     """Broadcast to 10,000 sessions of bench_echo_server, and echo calls on one link against
     the raw baseline on one connection at the same depth; three rounds of each."""
-    runs = {'broadcast': [], 'link': {}}
+    runs = {'broadcast': [], 'baseline_broadcast': [], 'link': {}}
     for _ in range(3):
-        proc, port = start([os.path.join(tools, 'bench_echo_server')])
-        try:
-            out = subprocess.run(['taskset', '-c', '1', tool, '-p', str(port), '--broadcast', '10000',
-                                  '--rounds', '20', '--server-pid', str(proc.pid), '--json', '-q'],
-                                 capture_output=True, text=True, timeout=300)
-            if out.returncode != 0:
-                raise RuntimeError(out.stdout + out.stderr)
-            runs['broadcast'].append(json.loads(out.stdout))
-        finally:
-            stop(proc)
-        print(f'broadcast to 10,000: last push p50 {runs["broadcast"][-1]["last_p50_ms"]:.2f} ms', file=sys.stderr)
+        for server, key in (('bench_baseline_server', 'baseline_broadcast'), ('bench_echo_server', 'broadcast')):
+            proc, port = start([os.path.join(tools, server)])
+            try:
+                out = subprocess.run(['taskset', '-c', '1', tool, '-p', str(port), '--broadcast', '10000',
+                                      '--rounds', '20', '--server-pid', str(proc.pid), '--json', '-q'],
+                                     capture_output=True, text=True, timeout=300)
+                if out.returncode != 0:
+                    raise RuntimeError(out.stdout + out.stderr)
+                runs[key].append(json.loads(out.stdout))
+            finally:
+                stop(proc)
+        print(f'broadcast to 10,000: last push p50 {runs["broadcast"][-1]["last_p50_ms"]:.2f} ms '
+              f'(baseline {runs["baseline_broadcast"][-1]["last_p50_ms"]:.2f} ms)', file=sys.stderr)
         for depth in (1, 16):
             base_proc, base_port = start([os.path.join(tools, 'bench_baseline_server')])
             try:
@@ -364,18 +366,28 @@ def fanout_section(runs, a):
              'to every session; a round ends when the last session has it; 20 rounds after one of '
              'warm-up, 50 ms apart. "last" is the time from the request to the last push received '
              '(this includes the client decoding 10,000 pushes on one thread); "queued" is the '
-             'server\'s own time to queue them. Link: a root and a node in one process, a thread '
+             'server\'s own time to queue them (the baseline starts each send as it queues, so its '
+             'figure includes the sends). In brackets: the raw-Asio baseline in the same run '
+             '(`bench_baseline_server`, whose command 2 sends the push to every connection, each '
+             'connection\'s writes gathered while one is in flight). Link: a root and a node in one process, a thread '
              'each, the node keeping D echo calls in flight on their one link over loopback, against '
              'the raw baseline server with `ember-bench` on one connection at the same depth (client '
              'on CPU 1, server on CPU 0). "CPU/call" is the link process (both ends), the baseline\'s '
              'is its server\'s alone.', '',
-             '| broadcast, 10,000 sessions | run 1 | run 2 | run 3 | target |', '|---|---|---|---|---|']
-    b = runs['broadcast']
-    lines.append('| last session has it, p50 | ' + ' | '.join(f'{r["last_p50_ms"]:.2f} ms' for r in b) + ' | < 10 ms |')
-    lines.append('| last session has it, max | ' + ' | '.join(f'{r["last_max_ms"]:.2f} ms' for r in b) + ' | |')
-    lines.append('| first session has it, p50 | ' + ' | '.join(f'{r["first_p50_ms"]:.2f} ms' for r in b) + ' | |')
-    lines.append('| server queues all, p50 | ' + ' | '.join(f'{r["server_queue_p50_ms"]:.2f} ms' for r in b) + ' | |')
-    lines.append('| server CPU per push sent | ' + ' | '.join(f'{r["server_cpu_us_per_push"]:.2f} µs' for r in b) + ' | |')
+             '| broadcast, 10,000 sessions: ember (baseline, ratio) | run 1 | run 2 | run 3 | target |',
+             '|---|---|---|---|---|']
+    b, base = runs['broadcast'], runs['baseline_broadcast']
+    lines.append('| last session has it, p50 | ' + ' | '.join(
+        f'{r["last_p50_ms"]:.2f} ms ({q["last_p50_ms"]:.2f} ms, {r["last_p50_ms"] / q["last_p50_ms"]:.2f})'
+        for r, q in zip(b, base)) + ' | < 10 ms |')
+    lines.append('| last session has it, max | ' + ' | '.join(
+        f'{r["last_max_ms"]:.2f} ms ({q["last_max_ms"]:.2f} ms)' for r, q in zip(b, base)) + ' | |')
+    lines.append('| first session has it, p50 | ' + ' | '.join(
+        f'{r["first_p50_ms"]:.2f} ms ({q["first_p50_ms"]:.2f} ms)' for r, q in zip(b, base)) + ' | |')
+    lines.append('| server queues all, p50 | ' + ' | '.join(
+        f'{r["server_queue_p50_ms"]:.2f} ms ({q["server_queue_p50_ms"]:.2f} ms)' for r, q in zip(b, base)) + ' | |')
+    lines.append('| server CPU per push sent | ' + ' | '.join(
+        f'{r["server_cpu_us_per_push"]:.2f} µs ({q["server_cpu_us_per_push"]:.2f} µs)' for r, q in zip(b, base)) + ' | |')
     lines += ['', '| calls on one link | calls/s (baseline req/s, ratio) | p50 | p99 (baseline) | CPU/call (baseline server) |',
               '|---|---|---|---|---|']
     for depth, pairs in sorted(runs['link'].items()):
