@@ -525,6 +525,11 @@ def main(argv):
         lines += fanout_section(fanout_runs, a)
     else:
         lines += old_section(old, FANOUT_HEADING, ['\n## ', '\n### ']) or []
+    # Sections written by hand after the fanout one (other tools' figures) are kept as they were.
+    fanout_at, notes_at = old.find(FANOUT_HEADING), old.find('\n## Notes')
+    later = old.find('\n### ', fanout_at + len(FANOUT_HEADING)) if fanout_at >= 0 else -1
+    if 0 <= later and (notes_at < 0 or later < notes_at):
+        lines += old[later + 1:notes_at if notes_at >= 0 else len(old)].rstrip('\n').split('\n') + ['']
     # What follows "## Notes" in the old file is kept: the record of changes and their effect.
     if '\n## Notes' in old:
         lines.append(old[old.index('\n## Notes') + 1:].rstrip('\n'))
