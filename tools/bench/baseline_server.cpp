@@ -153,5 +153,6 @@ int main(int argc, char** argv) {
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](std::error_code, int) { io.stop(); });
   io.run();
+  connections.clear();  // what still holds a connection goes with the io_context's handlers
   return EXIT_SUCCESS;
 }
