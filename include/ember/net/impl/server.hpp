@@ -14,7 +14,6 @@
 #include <fmt/format.h>
 #include <sodium.h>
 
-#include "ember/codec/json_reader.hpp"
 #include "ember/log.hpp"
 #include "ember/wire/encoder.hpp"
 
