@@ -8,7 +8,6 @@
 // answers with the count and its time to queue them, as bench_echo_server does.
 //
 // usage: bench_baseline_server [--port N] [--port-file PATH]
-#include <array>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
