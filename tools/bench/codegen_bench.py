@@ -4,6 +4,8 @@ compiled, each timed.
   generate   ember-codegen on the schema (the best of 3 runs)
   messages   one translation unit with everything generated: NAME.hpp, its codecs (NAME.cpp),
              the server and client headers; -O0 and -O2, with the compiler's peak memory
+  separate   the same with EMBER_SEPARATE_COMPILATION (the client's implementation compiled
+             once elsewhere in the program, as a program of many files would)
   dispatch   one translation unit with a handler of all 500 commands (one coroutine each) and
              the generated register_commands filling a dispatch table
 
@@ -42,8 +44,8 @@ def handler_tu(n):
     return '\n'.join(lines) + '\n'
 
 
-def compile_tu(src, opt, d):
-    cmd = ['/usr/bin/time', '-f', '%e %M', 'g++', '-std=c++20', opt, '-DASIO_NO_DEPRECATED', '-I', d,
+def compile_tu(src, opt, d, defines=()):
+    cmd = ['/usr/bin/time', '-f', '%e %M', 'g++', '-std=c++20', opt, '-DASIO_NO_DEPRECATED', *defines, '-I', d,
            '-I', os.path.join(ROOT, 'include'), '-c', src, '-o', os.path.join(d, 'out.o')]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
@@ -75,9 +77,11 @@ def main(argv):
             f.write('#include "big.cpp"\n#include "big_server.hpp"\n#include "big_client.hpp"\n')
         with open(os.path.join(d, 'dispatch.cpp'), 'w') as f:
             f.write(handler_tu(a.commands))
-        for name in ('messages', 'dispatch'):
+        for name, src, defines in (('messages', 'messages', ()),
+                                   ('separate', 'messages', ('-DEMBER_SEPARATE_COMPILATION',)),
+                                   ('dispatch', 'dispatch', ())):
             for opt in ('-O0', '-O2'):
-                seconds, mib = compile_tu(os.path.join(d, name + '.cpp'), opt, d)
+                seconds, mib = compile_tu(os.path.join(d, src + '.cpp'), opt, d, defines)
                 result[f'{name}{opt}_s'] = seconds
                 result[f'{name}{opt}_mib'] = round(mib)
                 print(f'{name} {opt}: {seconds:.1f} s, {mib:.0f} MiB', file=sys.stderr)

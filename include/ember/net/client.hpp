@@ -15,10 +15,11 @@
 
 #include "ember/codec/codec.hpp"
 #include "ember/error.hpp"
-#include "ember/net/detail/call_table.hpp"
+#include "ember/net/detail/typed_call.hpp"
 #include "ember/net/server_options.hpp"
 #include "ember/net/session.hpp"
 #include "ember/outcome.hpp"
+#include "ember/separate_compilation.hpp"
 #include "ember/wire/buffer.hpp"
 
 namespace ember {
@@ -122,9 +123,25 @@ class client {
   using decode_fn = net::detail::decode_fn;
 
  private:
+  /// Sends a typed request; `decode` fills the caller's reply. Not a template, so that
+  /// `call<Cmd>` needs no more than this header.
+  asio::awaitable<failure> call_erased(std::uint16_t command, body_writer body,
+                                       call_options opts, decode_fn decode, void* out);
+
   std::shared_ptr<detail::client_core> core_;
 };
 
+template <class Cmd>
+asio::awaitable<outcome<typename Cmd::reply>> client::call(const typename Cmd::request& req,
+                                                            call_options opts) {
+  return net::detail::typed_call<typename Cmd::reply>(
+      [this, &req, opts](decode_fn decode, void* out) {
+        return call_erased(Cmd::id, body_writer(req), opts, decode, out);
+      });
+}
+
 }  // namespace ember
 
+#if !defined(EMBER_SEPARATE_COMPILATION)
 #include "ember/net/impl/client.hpp"
+#endif

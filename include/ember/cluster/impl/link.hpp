@@ -83,7 +83,7 @@ inline void link::close(std::error_code why) {
 inline asio::awaitable<outcome<buffer>> link::call(std::uint16_t command, body_writer body,
                                                    std::chrono::milliseconds timeout) {
   buffer reply;
-  failure f = co_await call_erased(command, body, timeout, &ember::detail::keep_raw_reply, &reply);
+  failure f = co_await call_erased(command, body, timeout, &net::detail::keep_raw_reply, &reply);
   if (f.code) co_return f;
   co_return std::move(reply);
 }

@@ -21,30 +21,10 @@
 #include "ember/codec/json_reader.hpp"
 #include "ember/error.hpp"
 #include "ember/net/detail/seq_table.hpp"
+#include "ember/net/detail/typed_call.hpp"
 #include "ember/outcome.hpp"
 
 namespace ember::net::detail {
-
-/// Decodes a reply body into the caller's typed reply.
-using decode_fn = std::error_code (*)(bytes_view, codec::encoding, void* out);
-
-/// Decodes into a `std::optional<Reply>`.
-template <class Reply>
-std::error_code decode_into(bytes_view body, codec::encoding enc, void* out) {
-  auto& reply = *static_cast<std::optional<Reply>*>(out);
-  reply.emplace();
-  return codec::decode(body, enc, *reply);
-}
-
-/// Turns a type-erased call, `erased(decode_fn, void* out) -> awaitable<failure>`, into a
-/// typed one.
-template <class Reply, class ErasedCall>
-asio::awaitable<outcome<Reply>> typed_call(ErasedCall erased) {
-  std::optional<Reply> reply;
-  failure f = co_await erased(&decode_into<Reply>, &reply);
-  if (f.code) co_return f;
-  co_return std::move(*reply);
-}
 
 /// Calls in flight, by sequence number.
 class call_table {

@@ -451,14 +451,14 @@ class client_core : public std::enable_shared_from_this<client_core>,
 
 namespace ember {
 
-inline client::client(asio::any_io_executor ex, client_options options)
+EMBER_DECL client::client(asio::any_io_executor ex, client_options options)
     : core_(std::make_shared<detail::client_core>(ex, options)) {}
 
-inline client::~client() {
+EMBER_DECL client::~client() {
   if (core_) core_->say_bye();
 }
-inline client::client(client&&) noexcept = default;
-inline client& client::operator=(client&& other) noexcept {
+EMBER_DECL client::client(client&&) noexcept = default;
+EMBER_DECL client& client::operator=(client&& other) noexcept {
   if (this != &other) {
     if (core_) core_->say_bye();
     core_ = std::move(other.core_);
@@ -466,62 +466,55 @@ inline client& client::operator=(client&& other) noexcept {
   return *this;
 }
 
-inline asio::awaitable<std::error_code> client::connect(std::string host, std::uint16_t port) {
+EMBER_DECL asio::awaitable<std::error_code> client::connect(std::string host,
+                                                           std::uint16_t port) {
   auto core = core_;
   co_return co_await core->connect(std::move(host), port);
 }
 
-namespace detail {
-inline std::error_code keep_raw_reply(bytes_view body, codec::encoding, void* out) {
-  static_cast<buffer*>(out)->append(body);
-  return {};
-}
-}  // namespace detail
-
-inline asio::awaitable<outcome<buffer>> client::call_raw(std::uint16_t command, bytes_view body,
-                                                         call_options opts) {
+EMBER_DECL asio::awaitable<outcome<buffer>> client::call_raw(std::uint16_t command,
+                                                             bytes_view body,
+                                                             call_options opts) {
   auto core = core_;
   buffer reply;
   failure f = co_await core->call(command, body_writer::encoded(body), opts,
-                                  &detail::keep_raw_reply, &reply);
+                                  &net::detail::keep_raw_reply, &reply);
   if (f.code) co_return f;
   co_return std::move(reply);
 }
 
-template <class Cmd>
-asio::awaitable<outcome<typename Cmd::reply>> client::call(const typename Cmd::request& req,
-                                                            call_options opts) {
-  return net::detail::typed_call<typename Cmd::reply>(
-      [core = core_, &req, opts](decode_fn decode, void* out) {
-        return core->call(Cmd::id, body_writer(req), opts, decode, out);
-      });
+// Not a coroutine: the core's call starts by holding the core alive.
+EMBER_DECL asio::awaitable<failure> client::call_erased(std::uint16_t command, body_writer body,
+                                                        call_options opts, decode_fn decode,
+                                                        void* out) {
+  return core_->call(command, body, opts, decode, out);
 }
 
-inline void client::on_push_raw(std::uint16_t push_id,
-                                std::function<void(bytes_view, codec::encoding)> f) {
+EMBER_DECL void client::on_push_raw(std::uint16_t push_id,
+                                    std::function<void(bytes_view, codec::encoding)> f) {
   core_->pushes_[push_id] = std::move(f);
 }
-inline void client::on_close(std::function<void(std::error_code)> f) {
+EMBER_DECL void client::on_close(std::function<void(std::error_code)> f) {
   core_->on_close_ = std::move(f);
 }
-inline void client::close() {
+EMBER_DECL void client::close() {
   if (core_) core_->say_bye();
 }
-inline void client::drop_connection() {
+EMBER_DECL void client::drop_connection() {
   if (core_) core_->close(make_error_code(errc::disconnected));
 }
-inline void client::resume_at(std::string host, std::uint16_t port) {
+EMBER_DECL void client::resume_at(std::string host, std::uint16_t port) {
   core_->host_ = std::move(host);
   core_->port_ = port;
 }
-inline void client::on_resumed(std::function<void()> f) { core_->on_resumed_ = std::move(f); }
-inline void client::on_expired(std::function<void()> f) { core_->on_expired_ = std::move(f); }
-inline bool client::connected() const noexcept { return core_ && core_->open_; }
-inline bool client::resumable() const noexcept { return core_ && core_->resumable_; }
-inline bool client::resuming() const noexcept { return core_ && core_->resuming_; }
-inline std::uint64_t client::resumes() const noexcept { return core_ ? core_->resumes_ : 0; }
-inline std::uint64_t client::session_id() const noexcept { return core_->session_id_; }
-inline std::uint32_t client::last_push_seq() const noexcept { return core_->last_push_seq_; }
-inline std::size_t client::in_flight() const noexcept { return core_->calls_.size(); }
+EMBER_DECL void client::on_resumed(std::function<void()> f) { core_->on_resumed_ = std::move(f); }
+EMBER_DECL void client::on_expired(std::function<void()> f) { core_->on_expired_ = std::move(f); }
+EMBER_DECL bool client::connected() const noexcept { return core_ && core_->open_; }
+EMBER_DECL bool client::resumable() const noexcept { return core_ && core_->resumable_; }
+EMBER_DECL bool client::resuming() const noexcept { return core_ && core_->resuming_; }
+EMBER_DECL std::uint64_t client::resumes() const noexcept { return core_ ? core_->resumes_ : 0; }
+EMBER_DECL std::uint64_t client::session_id() const noexcept { return core_->session_id_; }
+EMBER_DECL std::uint32_t client::last_push_seq() const noexcept { return core_->last_push_seq_; }
+EMBER_DECL std::size_t client::in_flight() const noexcept { return core_->calls_.size(); }
 
 }  // namespace ember
