@@ -475,10 +475,9 @@ EMBER_DECL asio::awaitable<std::error_code> client::connect(std::string host,
 EMBER_DECL asio::awaitable<outcome<buffer>> client::call_raw(std::uint16_t command,
                                                              bytes_view body,
                                                              call_options opts) {
-  auto core = core_;
   buffer reply;
-  failure f = co_await core->call(command, body_writer::encoded(body), opts,
-                                  &net::detail::keep_raw_reply, &reply);
+  failure f = co_await call_erased(command, body_writer::encoded(body), opts,
+                                   &net::detail::keep_raw_reply, &reply);
   if (f.code) co_return f;
   co_return std::move(reply);
 }
