@@ -1,10 +1,14 @@
-// ember: the implementations that EMBER_SEPARATE_COMPILATION leaves out of every other
-// translation unit. Include this header in exactly one .cpp of the program.
+// ember: the non-template code of the runtime (all but the data layer) that
+// EMBER_SEPARATE_COMPILATION leaves out of every other translation unit. Include it in exactly
+// one .cpp of the program; Meson's dependency('ember') does this for you (libember).
 #pragma once
 
 #if !defined(EMBER_SEPARATE_COMPILATION)
 #error "ember/impl/src.hpp is for EMBER_SEPARATE_COMPILATION: define it for every file of the program"
 #endif
 
-#include "ember/net/client.hpp"
+#include "ember/impl/log.hpp"
 #include "ember/net/impl/client.hpp"
+#include "ember/net/impl/server.hpp"
+#include "ember/cluster/impl/src.hpp"
+#include "ember/app/impl/src.hpp"

@@ -22,6 +22,7 @@
 #include "ember/net/dispatch.hpp"
 #include "ember/net/groups.hpp"
 #include "ember/net/server_options.hpp"
+#include "ember/separate_compilation.hpp"
 
 namespace ember::net {
 
@@ -186,4 +187,6 @@ class server {
 
 }  // namespace ember::net
 
+#if !defined(EMBER_SEPARATE_COMPILATION)
 #include "ember/net/impl/server.hpp"
+#endif

@@ -1,6 +1,8 @@
 // ember: bodies of ember::client (included by ember/net/client.hpp).
 #pragma once
 
+#include "ember/net/client.hpp"
+
 #include <array>
 #include <unordered_map>
 

@@ -1,6 +1,8 @@
 // ember: bodies of net::server and its tcp_session (included by ember/net/server.hpp).
 #pragma once
 
+#include "ember/net/server.hpp"
+
 #include <algorithm>
 #include <exception>
 #include <stdexcept>
@@ -20,11 +22,11 @@
 namespace ember::net {
 namespace detail {
 
-inline constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+EMBER_DECL constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 // ---------------------------------------------------------------- tcp_session
 
-inline tcp_session::tcp_session(server& srv, asio::ip::tcp::socket socket, std::uint64_t id)
+EMBER_DECL tcp_session::tcp_session(server& srv, asio::ip::tcp::socket socket, std::uint64_t id)
     : srv_(srv),
       socket_(std::move(socket)),
       id_(id),
@@ -43,9 +45,9 @@ inline tcp_session::tcp_session(server& srv, asio::ip::tcp::socket socket, std::
   if (!native_) push_encoding_ = srv.options_.firefly_encoding;
 }
 
-inline tcp_session::~tcp_session() = default;
+EMBER_DECL tcp_session::~tcp_session() = default;
 
-inline void tcp_session::start() {
+EMBER_DECL void tcp_session::start() {
   std::error_code ec;
   socket_.non_blocking(true, ec);
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
@@ -54,14 +56,14 @@ inline void tcp_session::start() {
 
 // Reading is a plain completion handler rather than a coroutine: an idle session then costs
 // one small pending operation, not a coroutine frame and its spawn state.
-inline void tcp_session::wait_readable() {
+EMBER_DECL void tcp_session::wait_readable() {
   socket_.async_wait(asio::socket_base::wait_read,
                      [self = shared_from_this(), c = connection_](std::error_code ec) {
                        self->on_readable(ec, c);
                      });
 }
 
-inline void tcp_session::on_readable(std::error_code ec, unsigned connection) {
+EMBER_DECL void tcp_session::on_readable(std::error_code ec, unsigned connection) {
   if (state_ != state::open || connection != connection_) return;
   if (ec) return lose_connection(ec);
   try {
@@ -88,7 +90,7 @@ inline void tcp_session::on_readable(std::error_code ec, unsigned connection) {
   if (state_ == state::open && connection == connection_) wait_readable();
 }
 
-inline bool tcp_session::on_frame(const wire::frame& f) {
+EMBER_DECL bool tcp_session::on_frame(const wire::frame& f) {
   if (state_ != state::open) return false;
   if (!native_) return on_request(f);
   using wire::frame_kind;
@@ -120,7 +122,7 @@ inline bool tcp_session::on_frame(const wire::frame& f) {
   }
 }
 
-inline bool tcp_session::on_handshake(const wire::frame& f) {
+EMBER_DECL bool tcp_session::on_handshake(const wire::frame& f) {
   if (handshaken_) {
     abort(make_error_code(errc::unexpected_frame));
     return false;
@@ -161,7 +163,7 @@ inline bool tcp_session::on_handshake(const wire::frame& f) {
   return state_ == state::open;
 }
 
-inline void tcp_session::send_hello(bool resumed) {
+EMBER_DECL void tcp_session::send_hello(bool resumed) {
   wire::server_hello reply;
   reply.encoding = static_cast<std::uint8_t>(push_encoding_);
   reply.resumed = resumed;
@@ -180,7 +182,7 @@ inline void tcp_session::send_hello(bool resumed) {
   queued();
 }
 
-inline void tcp_session::resume_on(tcp_session& fresh, const wire::client_hello& hello) {
+EMBER_DECL void tcp_session::resume_on(tcp_session& fresh, const wire::client_hello& hello) {
   if (state_ == state::open) {
     // One session, one connection: the newer one wins (the old one is usually half dead).
     log::info("session {} ({}): resumed from {}; closing the older connection", id_, remote_,
@@ -224,7 +226,7 @@ inline void tcp_session::resume_on(tcp_session& fresh, const wire::client_hello&
   if (state_ == state::open) wait_readable();
 }
 
-inline void tcp_session::lose_connection(std::error_code why) {
+EMBER_DECL void tcp_session::lose_connection(std::error_code why) {
   if (state_ == state::closed) return;
   if (!resumable_ || state_ != state::open || srv_.stopping_) return abort(why);
   log::info("session {} ({}) lost its connection: {}; kept {} ms for a resume", id_, remote_,
@@ -239,11 +241,11 @@ inline void tcp_session::lose_connection(std::error_code why) {
   output_.pending().clear();
 }
 
-inline void tcp_session::drop_address() {
+EMBER_DECL void tcp_session::drop_address() {
   if (std::exchange(address_counted_, false)) srv_.release_address(address_);
 }
 
-inline void tcp_session::expire(std::string_view why) {
+EMBER_DECL void tcp_session::expire(std::string_view why) {
   if (state_ == state::closed) return;
   log::info("session {} ({}) ended: {}", id_, remote_, why);
   if (state_ == state::parked) ++srv_.stats_.expired;
@@ -253,7 +255,7 @@ inline void tcp_session::expire(std::string_view why) {
   asio::post(srv_.io_, [self = shared_from_this()] { self->teardown(); });
 }
 
-inline void tcp_session::keep(const buffer& out, std::size_t from) {
+EMBER_DECL void tcp_session::keep(const buffer& out, std::size_t from) {
   outbox_.add(bytes_view(out.data() + from, out.size() - from));
   if (outbox_.bytes() > srv_.options_.resume_outbox) {
     outbox_full_ = true;  // the caller's next step (queued) ends the session
@@ -261,7 +263,7 @@ inline void tcp_session::keep(const buffer& out, std::size_t from) {
   }
 }
 
-inline void tcp_session::stop_resuming() {
+EMBER_DECL void tcp_session::stop_resuming() {
   if (!resumable_) return;
   resumable_ = false;
   srv_.forget_token(token_);
@@ -269,7 +271,7 @@ inline void tcp_session::stop_resuming() {
   outbox_.release();
 }
 
-inline bool tcp_session::take_token() {
+EMBER_DECL bool tcp_session::take_token() {
   const auto& o = srv_.options_;
   if (o.max_request_rate <= 0) return true;
   auto now = srv_.now();
@@ -281,7 +283,7 @@ inline bool tcp_session::take_token() {
   return true;
 }
 
-inline bool tcp_session::on_request(const wire::frame& f) {
+EMBER_DECL bool tcp_session::on_request(const wire::frame& f) {
   codec::encoding enc;
   std::uint32_t seq;
   if (native_) {
@@ -343,7 +345,7 @@ inline bool tcp_session::on_request(const wire::frame& f) {
   return state_ == state::open;
 }
 
-inline void tcp_session::run_ordered(request_info info, asio::awaitable<void> work) {
+EMBER_DECL void tcp_session::run_ordered(request_info info, asio::awaitable<void> work) {
   if (ordered_running_) {
     auto node = std::make_unique<pending_request>(
         pending_request{std::move(info), std::move(work), nullptr});
@@ -362,7 +364,7 @@ inline void tcp_session::run_ordered(request_info info, asio::awaitable<void> wo
 
 // Runs the session's ordered requests one after another while any are queued: a pipelining
 // client costs one coroutine per burst, not one spawn per request.
-inline asio::awaitable<void> tcp_session::ordered_worker(request_info info,
+EMBER_DECL asio::awaitable<void> tcp_session::ordered_worker(request_info info,
                                                          asio::awaitable<void> work) {
   auto self = shared_from_this();
   for (;;) {
@@ -390,14 +392,14 @@ inline asio::awaitable<void> tcp_session::ordered_worker(request_info info,
   ordered_running_ = false;
 }
 
-inline void tcp_session::spawn(request_info info, asio::awaitable<void> work) {
+EMBER_DECL void tcp_session::spawn(request_info info, asio::awaitable<void> work) {
   asio::co_spawn(socket_.get_executor(), std::move(work),
                  [self = shared_from_this(), info = std::move(info)](std::exception_ptr e) {
                    self->finish_request(info, e);
                  });
 }
 
-inline void tcp_session::finish_request(const request_info& info, std::exception_ptr error) {
+EMBER_DECL void tcp_session::finish_request(const request_info& info, std::exception_ptr error) {
   --in_flight_;
   --srv_.in_flight_;
   count_request(info, error != nullptr);
@@ -441,13 +443,13 @@ std::error_code tcp_session::append_frame(wire::frame_kind kind, std::uint32_t c
   return ec;
 }
 
-inline void tcp_session::send_error(std::uint32_t command, std::uint32_t seq,
+EMBER_DECL void tcp_session::send_error(std::uint32_t command, std::uint32_t seq,
                                     codec::encoding enc, status code, std::string_view message) {
   send_error(request_info{nullptr, this, seq, command, enc, nullptr}, static_cast<std::uint16_t>(code),
              message);
 }
 
-inline void tcp_session::send_error(const request_info& info, std::uint16_t code,
+EMBER_DECL void tcp_session::send_error(const request_info& info, std::uint16_t code,
                                     std::string_view message) {
   if (!is_open()) return;
   if (native_) {
@@ -468,7 +470,7 @@ inline void tcp_session::send_error(const request_info& info, std::uint16_t code
   queued();
 }
 
-inline void tcp_session::reply_body(const request_info& req, const body_writer& body) {
+EMBER_DECL void tcp_session::reply_body(const request_info& req, const body_writer& body) {
   if (!is_open()) return;
   if (append_frame(wire::frame_kind::response, req.command, req.seq, req.encoding,
                    [&](buffer& b) { body(b, req.encoding); })) {
@@ -479,7 +481,7 @@ inline void tcp_session::reply_body(const request_info& req, const body_writer& 
   queued();
 }
 
-inline void tcp_session::push_body(std::uint16_t push_id, const body_writer& body) {
+EMBER_DECL void tcp_session::push_body(std::uint16_t push_id, const body_writer& body) {
   if (!is_open()) return;
   if (append_frame(wire::frame_kind::push, push_id, ++push_seq_, push_encoding_,
                    [&](buffer& b) { body(b, push_encoding_); })) {
@@ -490,7 +492,7 @@ inline void tcp_session::push_body(std::uint16_t push_id, const body_writer& bod
   queued();
 }
 
-inline void tcp_session::push_encoded(std::uint16_t push_id, codec::encoding enc,
+EMBER_DECL void tcp_session::push_encoded(std::uint16_t push_id, codec::encoding enc,
                                       bytes_view body) {
   if (!is_open()) return;
   if (append_frame(wire::frame_kind::push, push_id, ++push_seq_, enc,
@@ -502,31 +504,31 @@ inline void tcp_session::push_encoded(std::uint16_t push_id, codec::encoding enc
   queued();
 }
 
-inline void tcp_session::broadcast_body(std::string_view group, std::uint16_t push_id,
+EMBER_DECL void tcp_session::broadcast_body(std::string_view group, std::uint16_t push_id,
                                         const body_writer& body) {
   srv_.broadcast_body(group, push_id, body);
 }
 
-inline void tcp_session::bind_user(std::uint64_t user) {
+EMBER_DECL void tcp_session::bind_user(std::uint64_t user) {
   const std::uint64_t old = std::exchange(user_, user);
   if (old != user) srv_.bind_user(*this, old, user);
 }
 
-inline void tcp_session::close_with(status why, std::string_view message) {
+EMBER_DECL void tcp_session::close_with(status why, std::string_view message) {
   if (!is_open()) return;
   if (native_) send_error(0, 0, push_encoding_, why, message);
   close(message);
 }
 
-inline void tcp_session::join(std::string_view group) {
+EMBER_DECL void tcp_session::join(std::string_view group) {
   if (is_open()) srv_.groups_.join(group, *this);
 }
-inline void tcp_session::leave(std::string_view group) { srv_.groups_.leave(group, *this); }
-inline bool tcp_session::in_group(std::string_view group) const {
+EMBER_DECL void tcp_session::leave(std::string_view group) { srv_.groups_.leave(group, *this); }
+EMBER_DECL bool tcp_session::in_group(std::string_view group) const {
   return srv_.groups_.contains(group, *this);
 }
 
-inline void tcp_session::set_attribute(std::string_view key, std::string value) {
+EMBER_DECL void tcp_session::set_attribute(std::string_view key, std::string value) {
   for (auto& [k, v] : attributes_) {
     if (k == key) {
       v = std::move(value);
@@ -536,13 +538,13 @@ inline void tcp_session::set_attribute(std::string_view key, std::string value) 
   attributes_.emplace_back(std::string(key), std::move(value));
 }
 
-inline std::optional<std::string_view> tcp_session::attribute(std::string_view key) const {
+EMBER_DECL std::optional<std::string_view> tcp_session::attribute(std::string_view key) const {
   for (auto& [k, v] : attributes_)
     if (k == key) return std::string_view(v);
   return std::nullopt;
 }
 
-inline void tcp_session::queued() {
+EMBER_DECL void tcp_session::queued() {
   if (outbox_full_) {
     // Its client acknowledges nothing (away, or not reading): it ends rather than grow.
     if (state_ == state::parked) return expire("too many frames waiting for a resume");
@@ -559,7 +561,7 @@ inline void tcp_session::queued() {
   }
 }
 
-inline void tcp_session::flush() {
+EMBER_DECL void tcp_session::flush() {
   flush_scheduled_ = false;
   if (state_ == state::closed) return;
   if (state_ == state::parked) return output_.pending().clear();
@@ -583,13 +585,13 @@ inline void tcp_session::flush() {
     after_drain();
 }
 
-inline void tcp_session::after_drain() {
+EMBER_DECL void tcp_session::after_drain() {
   // An idle session keeps at most a small output buffer and no asynchronous one.
   output_.trim(512);
   if (state_ == state::closing) finish_close();
 }
 
-inline void tcp_session::close(std::string_view reason) {
+EMBER_DECL void tcp_session::close(std::string_view reason) {
   if (state_ == state::parked) return expire(reason);
   if (state_ != state::open) return;
   log::debug("session {} ({}) closing: {}", id_, remote_, reason);
@@ -606,7 +608,7 @@ inline void tcp_session::close(std::string_view reason) {
   }
 }
 
-inline void tcp_session::finish_close() {
+EMBER_DECL void tcp_session::finish_close() {
   if (state_ == state::closed) return;
   state_ = state::closed;
   std::error_code ec;
@@ -615,7 +617,7 @@ inline void tcp_session::finish_close() {
   asio::post(srv_.io_, [self = shared_from_this()] { self->teardown(); });
 }
 
-inline void tcp_session::abort(std::error_code why) {
+EMBER_DECL void tcp_session::abort(std::error_code why) {
   if (state_ == state::closed) return;
   log::info("session {} ({}) closed: {}", id_, remote_, why.message());
   state_ = state::closed;
@@ -624,7 +626,7 @@ inline void tcp_session::abort(std::error_code why) {
   asio::post(srv_.io_, [self = shared_from_this()] { self->teardown(); });
 }
 
-inline void tcp_session::teardown() {
+EMBER_DECL void tcp_session::teardown() {
   if (torn_down_) return;
   torn_down_ = true;
   stop_resuming();
@@ -633,7 +635,7 @@ inline void tcp_session::teardown() {
   srv_.remove(*this);
 }
 
-inline void tcp_session::sweep(coarse_time now) {
+EMBER_DECL void tcp_session::sweep(coarse_time now) {
   const auto& o = srv_.options_;
   if (state_ == state::parked && now - parked_since_ > o.resume_grace)
     return expire("not resumed in time");
@@ -651,7 +653,7 @@ inline void tcp_session::sweep(coarse_time now) {
 
 // ---------------------------------------------------------------- server
 
-inline server::server(asio::io_context& io, server_options options, dispatch_table table)
+EMBER_DECL server::server(asio::io_context& io, server_options options, dispatch_table table)
     : io_(io),
       options_(std::move(options)),
       table_(counted(std::move(table))),
@@ -661,7 +663,7 @@ inline server::server(asio::io_context& io, server_options options, dispatch_tab
   if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
 }
 
-inline server::~server() {
+EMBER_DECL server::~server() {
   std::error_code ec;
   acceptor_.close(ec);
   for (auto& w : relays_)
@@ -670,7 +672,7 @@ inline server::~server() {
   for (auto& [id, s] : sessions_) s->abort(make_error_code(errc::shutting_down));
 }
 
-inline void server::start() {
+EMBER_DECL void server::start() {
   // Each session is a descriptor: lift the soft limit (1,024 on most systems) to the hard one.
   rlimit files{};
   if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
@@ -697,7 +699,7 @@ inline void server::start() {
   asio::co_spawn(io_, sweep_loop(), report);
 }
 
-inline asio::awaitable<void> server::accept_loop() {
+EMBER_DECL asio::awaitable<void> server::accept_loop() {
   std::weak_ptr<bool> alive = alive_;
   for (;;) {
     auto [ec, socket] = co_await acceptor_.async_accept(detail::use_tuple);
@@ -731,7 +733,7 @@ inline asio::awaitable<void> server::accept_loop() {
   }
 }
 
-inline void server::refuse(asio::ip::tcp::socket& socket, status why) {
+EMBER_DECL void server::refuse(asio::ip::tcp::socket& socket, status why) {
   ++stats_.refused;
   std::error_code ec;
   if (options_.framing == framing::native) {
@@ -757,7 +759,7 @@ inline void server::refuse(asio::ip::tcp::socket& socket, status why) {
   }
 }
 
-inline asio::awaitable<void> server::sweep_loop() {
+EMBER_DECL asio::awaitable<void> server::sweep_loop() {
   std::weak_ptr<bool> alive = alive_;
   using namespace std::chrono;
   auto shortest = std::min({options_.idle_timeout, options_.frame_timeout,
@@ -775,7 +777,7 @@ inline asio::awaitable<void> server::sweep_loop() {
   }
 }
 
-inline void server::schedule_flush(std::shared_ptr<detail::tcp_session> s) {
+EMBER_DECL void server::schedule_flush(std::shared_ptr<detail::tcp_session> s) {
   to_flush_.push_back(std::move(s));
   if (flush_posted_) return;
   flush_posted_ = true;
@@ -788,7 +790,7 @@ inline void server::schedule_flush(std::shared_ptr<detail::tcp_session> s) {
   });
 }
 
-inline void server::remove(detail::tcp_session& s) {
+EMBER_DECL void server::remove(detail::tcp_session& s) {
   if (s.merged()) {  // its connection went on in the session it resumed
     sessions_.erase(s.id());
     return;
@@ -803,7 +805,7 @@ inline void server::remove(detail::tcp_session& s) {
   sessions_.erase(s.id());
 }
 
-inline void server::bind_user(detail::tcp_session& s, std::uint64_t old_user,
+EMBER_DECL void server::bind_user(detail::tcp_session& s, std::uint64_t old_user,
                               std::uint64_t user) {
   if (old_user != 0) {
     if (auto it = users_.find(old_user); it != users_.end() && it->second == &s) users_.erase(it);
@@ -821,26 +823,26 @@ inline void server::bind_user(detail::tcp_session& s, std::uint64_t old_user,
 
 namespace detail {
 /// Which server issued a resume token: its first 8 bytes (the rest are random).
-inline std::uint64_t token_home(std::string_view server_name) noexcept {
+EMBER_DECL std::uint64_t token_home(std::string_view server_name) noexcept {
   std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a
   for (char c : server_name) h = (h ^ std::uint8_t(c)) * 0x100000001b3ULL;
   return h;
 }
-inline std::uint64_t token_home(const wire::resume_token& t) noexcept {
+EMBER_DECL std::uint64_t token_home(const wire::resume_token& t) noexcept {
   std::uint64_t h;
   std::memcpy(&h, t.data(), sizeof h);
   return h;
 }
 }  // namespace detail
 
-inline void server::new_token(detail::tcp_session& s, wire::resume_token& token) {
+EMBER_DECL void server::new_token(detail::tcp_session& s, wire::resume_token& token) {
   const std::uint64_t home = detail::token_home(options_.name);
   std::memcpy(token.data(), &home, sizeof home);
   do randombytes_buf(token.data() + sizeof home, token.size() - sizeof home);
   while (!resumable_.try_emplace(token, &s).second);
 }
 
-inline bool server::relay_to_home(detail::tcp_session& fresh, const wire::client_hello& hello) {
+EMBER_DECL bool server::relay_to_home(detail::tcp_session& fresh, const wire::client_hello& hello) {
   const std::uint64_t home = detail::token_home(hello.token);
   if (home == detail::token_home(options_.name)) return false;
   const resume_peer* peer = nullptr;
@@ -878,19 +880,19 @@ inline bool server::relay_to_home(detail::tcp_session& fresh, const wire::client
   return true;
 }
 
-inline std::size_t server::parked_count() const noexcept {
+EMBER_DECL std::size_t server::parked_count() const noexcept {
   std::size_t n = 0;
   for (const auto& [id, s] : sessions_) n += s->parked();
   return n;
 }
 
-inline std::shared_ptr<session> server::find_user(std::uint64_t user) const {
+EMBER_DECL std::shared_ptr<session> server::find_user(std::uint64_t user) const {
   auto it = users_.find(user);
   if (it == users_.end()) return nullptr;
   return find(it->second->id());
 }
 
-inline bool server::push_encoded(std::uint64_t session_id, std::uint16_t push_id,
+EMBER_DECL bool server::push_encoded(std::uint64_t session_id, std::uint16_t push_id,
                                  bytes_view binary, bytes_view json) {
   auto* s = find_session(session_id);
   if (!s || !s->is_open()) return false;
@@ -899,7 +901,7 @@ inline bool server::push_encoded(std::uint64_t session_id, std::uint16_t push_id
   return true;
 }
 
-inline std::size_t server::broadcast_encoded(std::string_view group, std::uint16_t push_id,
+EMBER_DECL std::size_t server::broadcast_encoded(std::string_view group, std::uint16_t push_id,
                                              bytes_view binary, bytes_view json) {
   std::size_t count = 0;
   auto send = [&](detail::tcp_session& s) {
@@ -916,14 +918,14 @@ inline std::size_t server::broadcast_encoded(std::string_view group, std::uint16
   return count;
 }
 
-inline bool server::kick(std::uint64_t session_id, status why, std::string_view message) {
+EMBER_DECL bool server::kick(std::uint64_t session_id, status why, std::string_view message) {
   auto* s = find_session(session_id);
   if (!s || !s->is_open()) return false;
   s->close_with(why, message);
   return true;
 }
 
-inline std::size_t server::broadcast_body(std::string_view group, std::uint16_t push_id,
+EMBER_DECL std::size_t server::broadcast_body(std::string_view group, std::uint16_t push_id,
                                           const body_writer& body) {
   buffer encoded[2];
   bool ready[2] = {false, false};
@@ -947,7 +949,7 @@ inline std::size_t server::broadcast_body(std::string_view group, std::uint16_t 
   return count;
 }
 
-inline asio::awaitable<void> server::stop(std::chrono::milliseconds grace) {
+EMBER_DECL asio::awaitable<void> server::stop(std::chrono::milliseconds grace) {
   if (stopping_) co_return;
   stopping_ = true;
   std::error_code ec;

@@ -1,0 +1,2 @@
+// ember: the cluster layer's non-template code, for ember/impl/src.hpp (EMBER_SEPARATE_COMPILATION).
+#pragma once
