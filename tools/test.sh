@@ -21,7 +21,11 @@ passed=$(/usr/bin/python3 -c 'import json,sys; print(sum(1 for l in open(sys.arg
 failed=$(/usr/bin/python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["result"] not in ("OK","EXPECTEDFAIL","SKIP")))' "$build/meson-logs/testlog.json")
 fuzz_seconds=${EMBER_FUZZ_SECONDS:-20}
 if [ "$fuzz_seconds" != 0 ] && [ -x tools/fuzz.sh ]; then
-  fuzz_out=$(tools/fuzz.sh "$fuzz_seconds" 2>&1 | tee /dev/stderr | tail -n 1)
+  # The fuzzers' report goes to our standard output as it comes (not through /dev/stderr,
+  # which reopens a redirected log file and truncates it); its last line is the summary.
+  fuzz_log=$build/fuzz-summary.log
+  tools/fuzz.sh "$fuzz_seconds" 2>&1 | tee "$fuzz_log"
+  fuzz_out=$(tail -n 1 "$fuzz_log")
   if [[ $fuzz_out =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
     passed=$((passed + BASH_REMATCH[1]))
     failed=$((failed + BASH_REMATCH[2]))

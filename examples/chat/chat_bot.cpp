@@ -88,8 +88,9 @@ int main(int argc, char** argv) {
     else if (a == "--bots" && i + 1 < argc) bots = std::atoi(argv[++i]);
     else if (a == "--lines" && i + 1 < argc) lines = std::atoi(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: %s [--host H] [--port N] [--bots N] [--lines N]\n", argv[0]);
-      return EXIT_FAILURE;
+      const bool help = a == "--help" || a == "-h";
+      std::fprintf(help ? stdout : stderr, "usage: %s [--host H] [--port N] [--bots N] [--lines N]\n", argv[0]);
+      return help ? EXIT_SUCCESS : EXIT_FAILURE;
     }
   }
   asio::io_context io;

@@ -215,11 +215,11 @@ asio::awaitable<void> progress(world_state& w) {
   }
 }
 
-int usage(const char* argv0) {
-  std::fprintf(stderr,
+int usage(const char* argv0, bool help = false) {
+  std::fprintf(help ? stdout : stderr,
                "usage: %s --port P [--port P2 ...] [--host H] [--bots N] [--seconds S] [--seed X]\n",
                argv0);
-  return 2;
+  return help ? 0 : 2;
 }
 
 }  // namespace
@@ -234,7 +234,8 @@ int main(int argc, char** argv) {
   for (int a = 1; a < argc; ++a) {
     const std::string arg = argv[a];
     const bool has_value = a + 1 < argc;
-    if (arg == "--port" && has_value) ports.push_back(static_cast<std::uint16_t>(std::atoi(argv[++a])));
+    if (arg == "--help" || arg == "-h") return usage(argv[0], true);
+    else if (arg == "--port" && has_value) ports.push_back(static_cast<std::uint16_t>(std::atoi(argv[++a])));
     else if (arg == "--host" && has_value) w.host = argv[++a];
     else if (arg == "--bots" && has_value) bots = std::atoi(argv[++a]);
     else if (arg == "--seconds" && has_value) seconds = std::atoi(argv[++a]);

@@ -97,10 +97,12 @@ int main(int argc, char** argv) {
   const std::string first = argc > 1 ? argv[1] : "";
   const bool check = first == "--check";
   const bool master = argc == 5 && std::string(argv[3]) == "--master";
-  if (argc != 3 && !(master && !check)) {
-    std::fprintf(stderr, "usage: %s CONFIG.json NAME [--master HOST:PORT]\n       %s --check CONFIG.json\n",
+  const bool help = first == "--help" || first == "-h";
+  if (help || (argc != 3 && !(master && !check))) {
+    std::fprintf(help ? stdout : stderr,
+                 "usage: %s CONFIG.json NAME [--master HOST:PORT]\n       %s --check CONFIG.json\n",
                  argv[0], argv[0]);
-    return 2;
+    return help ? 0 : 2;
   }
   auto config = ember::app::load_config(check ? argv[2] : argv[1]);
   if (!config) {

@@ -141,8 +141,9 @@ int main(int argc, char** argv) {
     if (a == "--port" && i + 1 < argc) port = static_cast<std::uint16_t>(std::atoi(argv[++i]));
     else if (a == "--port-file" && i + 1 < argc) port_file = argv[++i];
     else {
-      std::fprintf(stderr, "usage: %s [--port N] [--port-file PATH]\n", argv[0]);
-      return EXIT_FAILURE;
+      const bool help = a == "--help" || a == "-h";
+      std::fprintf(help ? stdout : stderr, "usage: %s [--port N] [--port-file PATH]\n", argv[0]);
+      return help ? EXIT_SUCCESS : EXIT_FAILURE;
     }
   }
   asio::io_context io(1);

@@ -55,9 +55,10 @@ int run(const ember::app::cluster_config& config, const std::string& name) {
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: %s CONFIG.json NAME\n", argv[0]);
-    return 2;
+  const bool help = argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h");
+  if (help || argc != 3) {
+    std::fprintf(help ? stdout : stderr, "usage: %s CONFIG.json NAME\n", argv[0]);
+    return help ? 0 : 2;
   }
   auto config = ember::app::load_config(argv[1]);
   if (!config) {

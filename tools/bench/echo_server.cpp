@@ -48,8 +48,9 @@ int main(int argc, char** argv) {
       options.framing = f == "firefly" ? ember::net::framing::firefly : ember::net::framing::native;
     } else if (a == "--port-file" && i + 1 < argc) port_file = argv[++i];
     else {
-      std::fprintf(stderr, "usage: %s [--port N] [--framing native|firefly] [--port-file PATH]\n", argv[0]);
-      return EXIT_FAILURE;
+      const bool help = a == "--help" || a == "-h";
+      std::fprintf(help ? stdout : stderr, "usage: %s [--port N] [--framing native|firefly] [--port-file PATH]\n", argv[0]);
+      return help ? EXIT_SUCCESS : EXIT_FAILURE;
     }
   }
   ember::log::set_level(ember::log::level::warn);

@@ -211,14 +211,15 @@ int main(int argc, char** argv) {
   const std::string first = argc > 1 ? argv[1] : "";
   const bool check = first == "--check";
   const bool master = argc == 5 && std::string(argv[3]) == "--master";
-  if (argc != 3 && !(master && !check)) {
-    std::fprintf(stderr,
+  const bool help = first == "--help" || first == "-h";
+  if (help || (argc != 3 && !(master && !check))) {
+    std::fprintf(help ? stdout : stderr,
                  "usage: %s CONFIG.json NAME [--master HOST:PORT]   run server NAME of the cluster\n"
                  "       %s --check CONFIG.json                     validate a config and exit\n"
                  "  --master: register with the master at HOST:PORT (its rootport) instead of the\n"
                  "            config's (a server started by hand, perhaps on another machine)\n",
                  argv[0], argv[0]);
-    return 2;
+    return help ? 0 : 2;
   }
   const fs::path file = check ? argv[2] : argv[1];
   auto config = ember::app::load_config(file);
