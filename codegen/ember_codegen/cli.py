@@ -1,9 +1,13 @@
 """The command line of ember-codegen.
 
-    ember-codegen SCHEMA.toml --out-dir DIR [--depfile FILE]
+    ember-codegen SCHEMA.toml --out-dir DIR [--depfile FILE] [--compat-baseline OLD.toml]
+    ember-codegen --check-compat OLD.toml NEW.toml
 
-writes DIR/NAME.hpp, NAME.cpp, NAME_server.hpp and NAME_client.hpp (NAME is the schema's
-[schema] name). On an invalid schema it prints one line per problem on stderr and exits 1.
+The first writes DIR/NAME.hpp, NAME.cpp, NAME_server.hpp and NAME_client.hpp (NAME is the
+schema's [schema] name). On an invalid schema it prints one line per problem on stderr and exits
+1; with --compat-baseline it also refuses (exit 1) a schema that breaks peers built from the
+older one. The second only compares two versions of a schema (compat.py) and exits 1 when the
+newer one breaks peers of the older one.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__, backend, frontend
+from . import __version__, backend, compat, frontend
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -20,8 +24,14 @@ def _parser() -> argparse.ArgumentParser:
         prog="ember-codegen",
         description="Generate C++ messages, codecs, handler interfaces and client stubs from "
                     "an ember schema.")
-    p.add_argument("schema", help="the schema file (TOML)")
-    p.add_argument("--out-dir", required=True, help="directory for the generated files")
+    p.add_argument("schema", nargs="?", help="the schema file (TOML)")
+    p.add_argument("--out-dir", help="directory for the generated files")
+    p.add_argument("--check-compat", nargs=2, metavar=("OLD", "NEW"),
+                   help="list every change from OLD to NEW that breaks peers built from OLD; "
+                        "exit 1 if there is any")
+    p.add_argument("--compat-baseline", metavar="OLD",
+                   help="refuse to generate when SCHEMA breaks peers built from OLD (a released "
+                        "version of the schema)")
     p.add_argument("--depfile", help="write a Makefile-style depfile (for Meson/Ninja) naming "
                                      "the schema, every template and every generator module")
     p.add_argument("--version", action="version", version=f"ember-codegen {__version__}")
@@ -40,13 +50,50 @@ def _escape(path: str) -> str:
     return path.replace("\\", "\\\\").replace(" ", "\\ ").replace("#", "\\#").replace("$", "$$")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def _load(path: str):
+    """The schema at `path`, or None after printing its problems."""
     try:
-        schema = frontend.load(args.schema)
+        return frontend.load(path)
     except frontend.SchemaError as e:
         for line in e.messages:
             print(line, file=sys.stderr)
+        return None
+
+
+def _breaks(old_path: str, new_path: str, new) -> bool:
+    """Prints the breaking changes from `old_path` to `new`; true if there are any."""
+    old = _load(old_path)
+    if old is None or new is None:
+        return True
+    changes = compat.check(old, new)
+    for line in compat.report(old_path, new_path, changes):
+        print(line, file=sys.stderr)
+    if changes:
+        print(f"ember-codegen: {len(changes)} breaking change{'s' if len(changes) != 1 else ''} "
+              f"from {old_path} to {new_path}: retire what you remove with [reserved], "
+              f"reserved_tags and reserved_names, and add rather than change "
+              f"(schemas/README.md, \"Compatibility rules\")", file=sys.stderr)
+    return bool(changes)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.check_compat:
+        if args.schema or args.out_dir:
+            parser.error("--check-compat OLD NEW takes no other schema and no --out-dir")
+        old_path, new_path = args.check_compat
+        new = _load(new_path)
+        if _breaks(old_path, new_path, new):
+            return 1
+        print(f"{new_path}: compatible with {old_path}")
+        return 0
+    if not args.schema or not args.out_dir:
+        parser.error("give SCHEMA.toml and --out-dir DIR (or --check-compat OLD NEW)")
+    schema = _load(args.schema)
+    if schema is None:
+        return 1
+    if args.compat_baseline and _breaks(args.compat_baseline, args.schema, schema):
         return 1
     files, templates = backend.render(schema)
     out_dir = Path(args.out_dir)
@@ -59,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             outputs.append(str(path))
         if args.depfile:
             deps = [str(Path(args.schema).resolve())] + templates + _generator_sources()
+            if args.compat_baseline:
+                deps.append(str(Path(args.compat_baseline).resolve()))
             Path(args.depfile).write_text(
                 " ".join(_escape(o) for o in outputs) + ": " +
                 " ".join(_escape(d) for d in deps) + "\n", encoding="utf-8")

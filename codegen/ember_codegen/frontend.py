@@ -273,7 +273,9 @@ class _Builder:
         schema = Schema(name=name, source=Path(self.path).name, doc=doc, enums=self.enums,
                         structs=structs, commands=commands, calls=calls, pushes=pushes,
                         errors=self.errors_defs, error_reply=error_reply, hash=0,
-                        tables=[t for t in tables if t is not None])
+                        tables=[t for t in tables if t is not None],
+                        reserved_ids=set(self.reserved_ids), reserved_names=set(self.reserved_names),
+                        reserved_codes=set(self.reserved_codes))
         schema.hash = schema_hash(schema)
         return schema
 

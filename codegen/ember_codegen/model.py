@@ -162,6 +162,10 @@ class Schema:
     error_reply: Message | None
     hash: int
     tables: list[Table] = field(default_factory=list)
+    # what [reserved] retires: command, call and push ids, their names, error codes
+    reserved_ids: set[int] = field(default_factory=set)
+    reserved_names: set[str] = field(default_factory=set)
+    reserved_codes: set[int] = field(default_factory=set)
 
     @property
     def messages(self) -> list[Message]:
