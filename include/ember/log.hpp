@@ -5,7 +5,7 @@
 // (ember-master's pipes, journald), lines are written without blocking, and a line that does
 // not fit — the reader is too slow, or gone (EPIPE; servers ignore SIGPIPE) — is dropped and
 // counted. The next line that goes out is preceded by "N log lines dropped (log reader too
-// slow)". A file or a terminal is written as before.
+// slow)". A file or a terminal is written to with blocking writes.
 #pragma once
 
 #include <cstdint>

@@ -137,7 +137,7 @@ BOOST_AUTO_TEST_CASE(the_request_path_allocates_a_bounded_number_of_times_per_re
     double in_flight = double(co_await measure_in_flight(c, n, 16)) / n;
     std::printf("allocations per request (client + server): ordered %.2f, overlapping %.2f, "
                 "16 in flight %.2f\n", ordered, overlapping, in_flight);
-    // Regression bounds, a little above what is measured (README: "Allocations").
+    // Regression bounds, a little above what is measured (BENCHMARKS.md, "Heap allocations per request").
     if (EMBER_COUNTS_MALLOC) {
       BOOST_TEST(ordered <= 15.0);
       BOOST_TEST(overlapping <= 14.0);

@@ -1,4 +1,4 @@
-"""The generator benchmark (issue 6): a schema of 500 commands (1,000 messages), generated and
+"""The generator benchmark: a schema of 500 commands (1,000 messages), generated and
 compiled, each timed.
 
   generate   ember-codegen on the schema (the best of 3 runs)

@@ -134,7 +134,7 @@ double median(std::vector<double> v) {
 struct result {
   std::string id;  // the --phases name
   std::string phase, unit, baseline_name, ember_name;
-  std::optional<double> target_rate, target_ratio;  // issue 4's targets, for the summary
+  std::optional<double> target_rate, target_ratio;  // the data layer's targets, for the summary
   std::vector<sample> baseline, ember;
   // write-back: plain ODBC arrays of the table's own versioned upsert (or none), which tells the
   // SQL statement's cost from the layer's

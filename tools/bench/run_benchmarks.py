@@ -2,18 +2,18 @@
 BENCHMARKS.md. Server on CPU 0, load generator on CPU 1 (taskset), each figure a ratio to the
 baseline measured minutes apart, because these machines are noisy.
 
-The forwarding benchmark (issue 3) runs the same echo through a gateway: client -> `front`
+The forwarding benchmark runs the same echo through a gateway: client -> `front`
 (netport + rootport) -> `echo` backend (joins front) -> front -> client, three processes built
 from a temporary config.json (bench_cluster_server). Both servers share CPU 0, the CPU the
 direct server had alone, so the ratio to the direct echo (measured just before it) is the cost
 of forwarding; the load generator stays alone on CPU 1.
 
-The data-layer benchmark (issue 4) starts its own memcached and a throw-away PostgreSQL 15
+The data-layer benchmark starts its own memcached and a throw-away PostgreSQL 15
 (initdb into a temporary directory as the postgres user, pg_ctl on a free port of 127.0.0.1,
 ODBCSYSINI pointing at a copy of /etc/odbcinst.ini with CommLog=0), runs ember-data-bench on
 SQLite (every phase) and PostgreSQL (the write-back phases), and stops both by PID.
 
-The fanout phase (issue 6) broadcasts one push to 10,000 sessions of bench_echo_server and of
+The fanout phase broadcasts one push to 10,000 sessions of bench_echo_server and of
 the raw baseline (its command 2 pushes to every connection), and makes echo calls on one link
 between a root and a node (ember-bench --link) against the raw baseline on one connection at
 the same depth.
@@ -127,7 +127,7 @@ def bench(tool, port, pids, connections, depth, duration, framing='native'):
 
 
 PG_BIN = '/usr/lib/postgresql/15/bin'
-DATA_HEADING = '### Data layer: tables against plain memcached and ODBC (issue 4)'
+DATA_HEADING = '### Data layer: tables against plain memcached and ODBC'
 
 
 def wait_port(port, proc, seconds=10):
@@ -315,13 +315,13 @@ def data_section(runs, a):
             f'{r["ember"]:,.0f} | {r["ratio"]:.2f} | {r["ember"] / max(r["reference"], 1):.2f} | '
             f'{r["baseline_cpu_us"]:.2f} µs | {r["reference_cpu_us"]:.2f} µs | {r["ember_cpu_us"]:.2f} µs | '
             f'{target} | {met} |')
-    lines += ['', 'Targets (issue 4): reads ≥ 150,000 rows/s per process (multi-get); CAS updates ≥ 0.8× '
+    lines += ['', 'Targets: reads ≥ 150,000 rows/s per process (multi-get); CAS updates ≥ 0.8× '
               'the plain get+cas loop; write-back ≥ 150,000 rows/s to SQLite and ≥ 40,000 rows/s to '
               'PostgreSQL.', '']
     return lines
 
 
-FANOUT_HEADING = '### Broadcast to 10,000 sessions and calls on one link (issue 6)'
+FANOUT_HEADING = '### Broadcast to 10,000 sessions and calls on one link'
 
 
 def run_fanout(tools, tool, a):
@@ -489,9 +489,9 @@ def main(argv):
         lines.append(f'| {name} | {b["rps"]:,.0f} | {e["rps"]:,.0f} | {e["rps"] / b["rps"]:.2f} | '
                      f'{b["p99_us"]:.0f} µs | {e["p99_us"]:.0f} µs | {e["p99_us"] / b["p99_us"]:.2f} | '
                      f'{b["server_cpu_us_per_request"]:.2f} µs | {e["server_cpu_us_per_request"]:.2f} µs |')
-    lines += ['', 'Targets (issue 6): throughput ≥ 0.9× baseline, p99 ≤ 1.2× baseline.', '']
+    lines += ['', 'Targets: throughput ≥ 0.9× baseline, p99 ≤ 1.2× baseline.', '']
     lines += [
-        '### Forwarding through a gateway (issue 3)',
+        '### Forwarding through a gateway',
         '',
         'client → `front` → `echo` → `front` → client: three processes, from a temporary '
         'config.json run by `tools/bench/bench_cluster_server.cpp` (`ember::app::host`): `front` '
@@ -513,7 +513,7 @@ def main(argv):
                      f'{d["p50_us"]:.0f} µs | {f["p50_us"]:.0f} µs | {d["p99_us"]:.0f} µs | '
                      f'{f["p99_us"]:.0f} µs | {d["server_cpu_us_per_request"]:.2f} µs | '
                      f'{f["server_cpu_us_per_request"]:.2f} µs ({each}) |')
-    lines += ['', 'Target (issue 3): forwarded ≥ 0.75× direct throughput at 100 connections × 16 '
+    lines += ['', 'Target: forwarded ≥ 0.75× direct throughput at 100 connections × 16 '
               'in flight, 64 B payloads.', '']
     if 'echo' not in phases:  # the echo and forwarding sections as they were
         lines = old_section(old, '# Benchmarks', ['\n' + DATA_HEADING, '\n' + FANOUT_HEADING, '\n## Notes']) or []

@@ -4,7 +4,7 @@
 //   ember-cli --config config.json reload [--data] [SERVER]
 //   ember-cli --config config.json stop [SERVER]
 //
-// The master's address and token come from the config's `master` (or --url / --token).
+// The master's address and token come from the config's `master` (or --host, --port, --token).
 // Exit status: 0 on success, 1 when the master refused or a server failed, 2 on bad usage.
 #include <http_parser.h>
 

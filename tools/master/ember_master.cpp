@@ -3,7 +3,7 @@
 // prefixed with the server's name; restarts a server that crashes, with backoff, and gives up
 // on one that keeps crashing; on SIGINT/SIGTERM stops them in order (client-facing servers,
 // then backends, then roots) and prints a summary. A memcached the config names on loopback
-// that nobody runs is started first and stopped last (services.hpp). See README, "ember-master".
+// that nobody runs is started first and stopped last (services.hpp). See docs/operations.md.
 //
 // usage: ember-master CONFIG.json [--only NAME]... [--server-binary PATH] [--memcached PATH|none]
 #include <csignal>
