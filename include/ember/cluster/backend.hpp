@@ -11,19 +11,24 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include <asio/any_io_executor.hpp>
-#include <asio/co_spawn.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
 
 #include "ember/cluster/keyed_queue.hpp"
 #include "ember/cluster/link.hpp"
 #include "ember/cluster/route_wire.hpp"
-#include "ember/log.hpp"
 #include "ember/net/dispatch.hpp"
+#include "ember/separate_compilation.hpp"
 
 namespace ember::cluster {
 
@@ -34,9 +39,7 @@ struct backend_options {
 };
 
 /// The session attribute that binds a client session to one instance of `type`.
-inline std::string route_attribute(std::string_view type) {
-  return "ember.route." + std::string(type);
-}
+EMBER_DECL std::string route_attribute(std::string_view type);
 
 namespace detail {
 struct backend_state;
@@ -48,8 +51,7 @@ struct backend_state;
 class remote_session final : public session {
  public:
   remote_session(std::weak_ptr<link> l, std::weak_ptr<detail::backend_state> owner,
-                 const route::envelope& env)
-      : link_(std::move(l)), owner_(std::move(owner)), env_(env), user_(env.user) {}
+                 const route::envelope& env);
 
   /// The session's id on its gateway (unique per gateway, not across the cluster).
   std::uint64_t id() const noexcept override { return env_.session; }
@@ -78,10 +80,7 @@ class remote_session final : public session {
 
  private:
   friend struct detail::backend_state;
-  bool link_alive() const noexcept {
-    auto l = link_.lock();
-    return l && l->is_open();
-  }
+  bool link_alive() const noexcept;
   void send_op(route::op what, const std::function<void(route::writer&)>& fill);
 
   std::weak_ptr<link> link_;
@@ -107,8 +106,7 @@ struct session_key_hash {
 
 struct backend_state : std::enable_shared_from_this<backend_state> {
   backend_state(asio::any_io_executor e, backend_options o,
-                std::shared_ptr<const dispatch_table> t)
-      : ex(e), options(std::move(o)), table(std::move(t)), queue(e) {}
+                std::shared_ptr<const dispatch_table> t);
 
   asio::any_io_executor ex;
   backend_options options;
@@ -119,91 +117,15 @@ struct backend_state : std::enable_shared_from_this<backend_state> {
   std::vector<std::function<void(session&)>> on_closed;
 
   // Sends one message to every gateway (or every one but `except`).
-  void to_gateways(route::notify_id id, const buffer& body, const link* except = nullptr) {
-    for (auto& g : gateways)
-      if (g.get() != except && g->is_open()) (void)g->notify_bytes(std::uint16_t(id), body.view());
-  }
-
+  void to_gateways(route::notify_id id, const buffer& body, const link* except = nullptr);
   // A backend does not know which encoding each target client wants: it sends both.
   void to_gateways_encoded(route::notify_id id, buffer& out, route::writer& w,
-                           const body_writer& body) {
-    buffer binary;
-    body(binary, codec::encoding::binary);
-    w.bytes(binary.view());
-    body(out, codec::encoding::json);
-    to_gateways(id, out);
-  }
-  void push_to_user(std::uint64_t user, std::uint16_t push_id, const body_writer& body) {
-    buffer out;
-    route::writer w(out);
-    w.u64(user).u16(push_id);
-    to_gateways_encoded(route::notify_id::push_user, out, w, body);
-  }
-  void broadcast(std::string_view group, std::uint16_t push_id, const body_writer& body) {
-    buffer out;
-    route::writer w(out);
-    w.str(group).u16(push_id);
-    to_gateways_encoded(route::notify_id::broadcast, out, w, body);
-  }
-
-  void end_session(const session_key& k) {
-    auto it = sessions.find(k);
-    if (it == sessions.end()) return;
-    auto s = std::move(it->second);
-    sessions.erase(it);
-    s->open_ = false;
-    for (auto& f : on_closed) f(*s);
-  }
-
-  void serve(link& l, const wire::frame& f) {
-    const auto command = static_cast<std::uint16_t>(f.command);
-    bytes_view body;
-    auto env = route::read_envelope(f.body, body);
-    if (!env) {
-      l.send_error(command, f.seq, static_cast<std::uint16_t>(status::bad_request),
-                   "malformed route envelope");
-      return;
-    }
-    const command_entry* entry = table ? table->find(command) : nullptr;
-    if (!entry || entry->internal) {
-      l.send_error(command, f.seq, static_cast<std::uint16_t>(status::unknown_command),
-                   "unknown command " + std::to_string(command) + " on " + options.name);
-      return;
-    }
-    auto& s = sessions[session_key{l.id(), env->session}];
-    if (!s)
-      s = std::make_shared<remote_session>(l.weak_from_this(), weak_from_this(), *env);
-    if (env->user) s->user_ = env->user;  // the gateway's binding is the truth
-    s->env_.push_encoding = env->push_encoding;
-    const auto enc = (f.flags & wire::flag::json) ? codec::encoding::json : codec::encoding::binary;
-    request_info info{s, &l.replies(), f.seq, command, enc, table};
-    stamp_dispatch(info);
-    std::error_code ec;
-    auto work = entry->start(entry->handler, info, body, ec);
-    if (ec) {
-      count_request(info, true);
-      l.send_error(command, f.seq, static_cast<std::uint16_t>(status::bad_request),
-                   std::string(entry->name) + ": " + ec.message());
-      return;
-    }
-    auto done = [keep = l.shared_from_this(), info](std::exception_ptr e) {
-      keep->finish_request(info, e);
-    };
-    if (!entry->ordered) {
-      asio::co_spawn(ex, std::move(work), std::move(done));
-      return;
-    }
-    // One player's work runs one item at a time; before login, one session's.
-    const work_key key = s->user_ ? work_key{0, s->user_} : work_key{l.id(), env->session};
-    queue.post(key, std::move(work), std::move(done));
-  }
-
-  void on_notify(link& l, route::notify_id id, bytes_view body) {
-    if (id != route::notify_id::session_closed) return;
-    route::reader r(body);
-    const auto session = r.u64();
-    if (r.ok()) end_session(session_key{l.id(), session});
-  }
+                           const body_writer& body);
+  void push_to_user(std::uint64_t user, std::uint16_t push_id, const body_writer& body);
+  void broadcast(std::string_view group, std::uint16_t push_id, const body_writer& body);
+  void end_session(const session_key& k);
+  void serve(link& l, const wire::frame& f);
+  void on_notify(link& l, route::notify_id id, bytes_view body);
 };
 
 }  // namespace detail
@@ -212,11 +134,8 @@ struct backend_state : std::enable_shared_from_this<backend_state> {
 class backend {
  public:
   backend(asio::any_io_executor ex, backend_options options,
-          std::shared_ptr<const dispatch_table> table)
-      : state_(std::make_shared<detail::backend_state>(ex, std::move(options), std::move(table))) {}
-  ~backend() {
-    for (auto& g : state_->gateways) g->on_routed(nullptr);
-  }
+          std::shared_ptr<const dispatch_table> table);
+  ~backend();
   backend(const backend&) = delete;
   backend& operator=(const backend&) = delete;
 
@@ -225,28 +144,7 @@ class backend {
 
   /// Serves the requests the gateway at the other end of `l` forwards, and sends pushes
   /// through it. When the link closes, its sessions end (as if their clients disconnected).
-  void attach(const std::shared_ptr<link>& l) {
-    std::weak_ptr<detail::backend_state> ws = state_;
-    l->on_routed([ws](link& from, const wire::frame& f) {
-      if (auto s = ws.lock()) s->serve(from, f);
-    });
-    l->on_notify(std::uint16_t(route::notify_id::session_closed),
-                 [ws, wl = std::weak_ptr<link>(l)](bytes_view body, codec::encoding) {
-                   auto s = ws.lock();
-                   auto from = wl.lock();
-                   if (s && from) s->on_notify(*from, route::notify_id::session_closed, body);
-                 });
-    l->on_close([ws, wl = std::weak_ptr<link>(l), id = l->id()](std::error_code) {
-      auto s = ws.lock();
-      if (!s) return;
-      std::vector<detail::session_key> gone;
-      for (auto& [k, v] : s->sessions)
-        if (k.link == id) gone.push_back(k);
-      for (auto& k : gone) s->end_session(k);
-      std::erase_if(s->gateways, [&](const std::shared_ptr<link>& g) { return g->id() == id; });
-    });
-    state_->gateways.push_back(l);
-  }
+  void attach(const std::shared_ptr<link>& l);
 
   /// Sends a push to the session user `user` has on any gateway (none: dropped).
   template <class Push>
@@ -293,93 +191,6 @@ class backend {
   std::shared_ptr<detail::backend_state> state_;
 };
 
-// ------------------------------------------------------------------ remote_session
-
-inline void remote_session::send_op(route::op what,
-                                    const std::function<void(route::writer&)>& fill) {
-  auto l = link_.lock();
-  if (!l || !open_) return;
-  buffer out;
-  route::writer w(out);
-  w.u64(env_.session).u8(static_cast<std::uint8_t>(what));
-  fill(w);
-  (void)l->notify_bytes(std::uint16_t(route::notify_id::session_op), out.view());
-}
-
-inline void remote_session::push_body(std::uint16_t push_id, const body_writer& body) {
-  auto l = link_.lock();
-  if (!l || !open_) return;
-  buffer out;
-  route::writer w(out);
-  w.u64(env_.session).u8(static_cast<std::uint8_t>(route::op::push)).u16(push_id);
-  body(out, env_.push_encoding);
-  (void)l->notify_bytes(std::uint16_t(route::notify_id::session_op), out.view());
-}
-
-inline void remote_session::broadcast_body(std::string_view group, std::uint16_t push_id,
-                                           const body_writer& body) {
-  if (auto owner = owner_.lock()) owner->broadcast(group, push_id, body);
-}
-
-inline void remote_session::join(std::string_view group) {
-  if (!in_group(group)) groups_.emplace_back(group);
-  send_op(route::op::join, [&](route::writer& w) { w.str(group); });
-}
-
-inline void remote_session::leave(std::string_view group) {
-  std::erase(groups_, group);
-  send_op(route::op::leave, [&](route::writer& w) { w.str(group); });
-}
-
-inline bool remote_session::in_group(std::string_view group) const {
-  for (auto& g : groups_)
-    if (g == group) return true;
-  return false;
-}
-
-inline void remote_session::bind_user(std::uint64_t user) {
-  user_ = user;
-  // Wall-clock nanoseconds order logins across backends; the newest wins everywhere.
-  const auto stamp = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
-  send_op(route::op::bind_user, [&](route::writer& w) { w.u64(user).u64(stamp); });
-  if (user == 0) return;
-  auto owner = owner_.lock();
-  auto l = link_.lock();
-  if (!owner || !l) return;
-  buffer out;
-  route::writer(out).u64(user).u64(stamp);
-  owner->to_gateways(route::notify_id::claim_user, out, l.get());
-}
-
-inline void remote_session::set_attribute(std::string_view key, std::string value) {
-  send_op(route::op::set_attribute, [&](route::writer& w) { w.str(key).str(value); });
-  for (auto& [k, v] : attributes_) {
-    if (k == key) {
-      v = std::move(value);
-      return;
-    }
-  }
-  attributes_.emplace_back(std::string(key), std::move(value));
-}
-
-inline std::optional<std::string_view> remote_session::attribute(std::string_view key) const {
-  for (auto& [k, v] : attributes_)
-    if (k == key) return std::string_view(v);
-  return std::nullopt;
-}
-
-inline std::string remote_session::remote_address() const {
-  auto l = link_.lock();
-  return "session " + std::to_string(env_.session) + " via " + (l ? l->peer().name : "?");
-}
-
-inline void remote_session::close(std::string_view reason) {
-  send_op(route::op::close, [&](route::writer& w) { w.str(reason); });
-}
-
 template <class T>
 asio::awaitable<T> backend::for_player(std::uint64_t user, asio::awaitable<T> work) {
   struct slot {
@@ -405,3 +216,7 @@ asio::awaitable<T> backend::for_player(std::uint64_t user, asio::awaitable<T> wo
 }
 
 }  // namespace ember::cluster
+
+#if !defined(EMBER_SEPARATE_COMPILATION)
+#include "ember/cluster/impl/backend.hpp"
+#endif

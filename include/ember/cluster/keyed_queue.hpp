@@ -12,7 +12,8 @@
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
-#include <asio/co_spawn.hpp>
+
+#include "ember/separate_compilation.hpp"
 
 namespace ember::cluster {
 
@@ -34,17 +35,13 @@ class keyed_queue {
  public:
   using done_fn = std::function<void(std::exception_ptr)>;
 
-  explicit keyed_queue(asio::any_io_executor ex) : state_(std::make_shared<state>(ex)) {}
-  ~keyed_queue() { state_->closed = true; }
+  explicit keyed_queue(asio::any_io_executor ex);
+  ~keyed_queue();
   keyed_queue(const keyed_queue&) = delete;
   keyed_queue& operator=(const keyed_queue&) = delete;
 
   /// Runs `work` after the work queued before it under `key`; `done` gets what it threw.
-  void post(work_key key, asio::awaitable<void> work, done_fn done) {
-    auto& q = state_->queues[key];
-    q.push_back(job{std::move(work), std::move(done)});
-    if (q.size() == 1) start(state_, key);
-  }
+  void post(work_key key, asio::awaitable<void> work, done_fn done);
 
   /// Keys with work queued or running.
   std::size_t busy_keys() const noexcept { return state_->queues.size(); }
@@ -55,7 +52,7 @@ class keyed_queue {
     done_fn done;
   };
   struct state {
-    explicit state(asio::any_io_executor e) : ex(std::move(e)) {}
+    explicit state(asio::any_io_executor e);
     asio::any_io_executor ex;
     std::unordered_map<work_key, std::deque<job>, work_key_hash> queues;
     bool closed = false;
@@ -63,32 +60,14 @@ class keyed_queue {
 
   // One worker per busy key drains its queue; the front job stays queued while it runs, so a
   // job posted meanwhile waits its turn.
-  static void start(std::shared_ptr<state> s, work_key key) {
-    asio::co_spawn(s->ex, drain(s, key), [](std::exception_ptr) {});
-  }
-  static asio::awaitable<void> drain(std::shared_ptr<state> s, work_key key) {
-    for (;;) {
-      auto it = s->queues.find(key);
-      if (it == s->queues.end() || it->second.empty()) co_return;
-      auto work = std::move(it->second.front().work);
-      std::exception_ptr error;
-      try {
-        co_await std::move(work);
-      } catch (...) {
-        error = std::current_exception();
-      }
-      // The front job leaves only after `done`: work that `done` posts under this key then
-      // joins this worker's queue instead of starting a second worker.
-      it = s->queues.find(key);  // the map may have rehashed while the work ran
-      auto done = std::move(it->second.front().done);
-      if (done && !s->closed) done(error);
-      it = s->queues.find(key);
-      it->second.pop_front();
-      if (it->second.empty()) s->queues.erase(it);
-    }
-  }
+  static void start(std::shared_ptr<state> s, work_key key);
+  static asio::awaitable<void> drain(std::shared_ptr<state> s, work_key key);
 
   std::shared_ptr<state> state_;
 };
 
 }  // namespace ember::cluster
+
+#if !defined(EMBER_SEPARATE_COMPILATION)
+#include "ember/cluster/impl/keyed_queue.hpp"
+#endif

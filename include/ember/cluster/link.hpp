@@ -28,6 +28,7 @@
 #include "ember/net/dispatch.hpp"
 #include "ember/net/session.hpp"
 #include "ember/outcome.hpp"
+#include "ember/separate_compilation.hpp"
 #include "ember/wire/buffer.hpp"
 
 namespace ember::cluster {
@@ -44,6 +45,11 @@ struct link_options {
 };
 
 class link_session;
+
+namespace detail {
+/// The peer address of `s` as "address:port" ("?" when unknown), for logs.
+EMBER_DECL std::string address_of(const asio::ip::tcp::socket& s);
+}  // namespace detail
 
 /// Handles a notify (one-way push) that arrived on a link.
 using notify_handler = std::function<void(bytes_view body, codec::encoding)>;
@@ -220,4 +226,6 @@ inline failure unavailable_failure(std::string message) {
 
 }  // namespace ember::cluster
 
+#if !defined(EMBER_SEPARATE_COMPILATION)
 #include "ember/cluster/impl/link.hpp"
+#endif

@@ -7,11 +7,11 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 
 #include "ember/net/session.hpp"
+#include "ember/separate_compilation.hpp"
 
 namespace ember::cluster {
 
@@ -22,7 +22,7 @@ class link;
 class link_session final : public session {
  public:
   /// A session for the peer of `l`.
-  explicit link_session(std::weak_ptr<link> l, std::uint64_t id) : link_(std::move(l)), id_(id) {}
+  explicit link_session(std::weak_ptr<link> l, std::uint64_t id);
 
   /// The link's id.
   std::uint64_t id() const noexcept override { return id_; }
@@ -45,11 +45,7 @@ class link_session final : public session {
     attributes_[std::string(key)] = std::move(value);
   }
   /// A stored attribute, if any.
-  std::optional<std::string_view> attribute(std::string_view key) const override {
-    auto it = attributes_.find(key);
-    if (it == attributes_.end()) return std::nullopt;
-    return std::string_view(it->second);
-  }
+  std::optional<std::string_view> attribute(std::string_view key) const override;
 
   /// The link's peer address.
   std::string remote_address() const override;
@@ -65,7 +61,7 @@ class link_session final : public session {
   }
 
  private:
-  [[noreturn]] static void not_on_a_link() { throw std::logic_error("not on a link"); }
+  [[noreturn]] static void not_on_a_link();
 
   std::weak_ptr<link> link_;
   std::uint64_t id_;
@@ -76,3 +72,7 @@ class link_session final : public session {
 }  // namespace ember::cluster
 
 #include "ember/cluster/link.hpp"
+
+#if !defined(EMBER_SEPARATE_COMPILATION)
+#include "ember/cluster/impl/link_session.hpp"
+#endif

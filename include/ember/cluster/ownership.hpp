@@ -21,18 +21,15 @@
 #include <set>
 #include <string>
 #include <unordered_map>
-#include <vector>
 
 #include <asio/any_io_executor.hpp>
-#include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
+#include <asio/awaitable.hpp>
 #include <asio/steady_timer.hpp>
 
 #include "ember/cluster/keyed_queue.hpp"
 #include "ember/cluster/node.hpp"
 #include "ember/cluster/root.hpp"
-#include "ember/cluster/route_wire.hpp"
-#include "ember/log.hpp"
+#include "ember/separate_compilation.hpp"
 
 namespace ember::cluster {
 
@@ -41,14 +38,6 @@ struct acquired {};
 
 /// How long a lost owner keeps its players (see the top of this file).
 inline constexpr std::chrono::milliseconds default_lease{10'000};
-
-namespace detail {
-inline buffer user_body(std::uint64_t user) {
-  buffer b;
-  route::writer(b).u64(user);
-  return b;
-}
-}  // namespace detail
 
 /// The registry of owners, on a root. Every child of the root may acquire players.
 class owner_registry {
@@ -59,26 +48,12 @@ class owner_registry {
   /// it below the deadline of the request that acquires, so that request gets the refusal).
   owner_registry(asio::any_io_executor ex, root& r, std::set<std::string> expected,
                  std::chrono::milliseconds lease = default_lease,
-                 std::chrono::milliseconds release_timeout = std::chrono::milliseconds(2'000))
-      : state_(std::make_shared<state>(ex, r, lease)) {
-    state_->release_timeout = release_timeout;
-    state_->awaiting = std::move(expected);
-    std::weak_ptr<state> ws = state_;
-    r.on_join([ws](const root::link_ptr& l) {
-      if (auto s = ws.lock()) s->listen(l);
-    });
-    r.on_leave([ws](const root::link_ptr& l) {
-      if (auto s = ws.lock()) s->orphan(l->peer().name);
-    });
-  }
+                 std::chrono::milliseconds release_timeout = std::chrono::milliseconds(2'000));
   owner_registry(const owner_registry&) = delete;
   owner_registry& operator=(const owner_registry&) = delete;
 
   /// The owner of `user`, or "" when none.
-  std::string owner_of(std::uint64_t user) const {
-    auto it = state_->owners.find(user);
-    return it == state_->owners.end() ? std::string() : it->second.owner;
-  }
+  std::string owner_of(std::uint64_t user) const;
   /// Players with an owner.
   std::size_t size() const noexcept { return state_->owners.size(); }
 
@@ -88,8 +63,7 @@ class owner_registry {
     std::chrono::steady_clock::time_point orphaned{};  // set while its owner has no link
   };
   struct state : std::enable_shared_from_this<state> {
-    state(asio::any_io_executor e, root& r, std::chrono::milliseconds l)
-        : ex(e), root_(r), lease(l), queue(e), started(std::chrono::steady_clock::now()) {}
+    state(asio::any_io_executor e, root& r, std::chrono::milliseconds l);
     asio::any_io_executor ex;
     root& root_;
     std::chrono::milliseconds lease;
@@ -103,115 +77,12 @@ class owner_registry {
       return !awaiting.empty() && now - started < lease;
     }
 
-    void listen(const root::link_ptr& l) {
-      std::weak_ptr<state> ws = weak_from_this();
-      l->on_internal_request(std::uint16_t(route::call_id::acquire),
-                             [ws](link& from, const wire::frame& f) {
-                               if (auto s = ws.lock()) s->on_acquire(from, f);
-                             });
-      l->on_internal_request(std::uint16_t(route::call_id::reclaim),
-                             [ws](link& from, const wire::frame& f) {
-                               if (auto s = ws.lock()) s->on_reclaim(from, f);
-                             });
-      l->on_notify(std::uint16_t(route::notify_id::released),
-                   [ws, wl = std::weak_ptr<link>(l)](bytes_view body, codec::encoding) {
-                     auto s = ws.lock();
-                     auto from = wl.lock();
-                     route::reader r(body);
-                     const auto user = r.u64();
-                     if (!s || !from || !r.ok()) return;
-                     if (auto it = s->owners.find(user);
-                         it != s->owners.end() && it->second.owner == from->peer().name)
-                       s->owners.erase(it);
-                   });
-    }
-
-    void orphan(const std::string& name) {
-      const auto now = std::chrono::steady_clock::now();
-      for (auto& [user, e] : owners)
-        if (e.owner == name && e.orphaned == std::chrono::steady_clock::time_point{})
-          e.orphaned = now;
-    }
-
-    void on_acquire(link& from, const wire::frame& f) {
-      route::reader r(f.body);
-      const auto user = r.u64();
-      const auto command = static_cast<std::uint16_t>(f.command);
-      if (!r.ok()) {
-        from.send_error(command, f.seq, std::uint16_t(status::bad_request), "malformed acquire");
-        return;
-      }
-      auto l = from.shared_from_this();
-      queue.post(work_key{0, user}, acquire(l, user, f.seq),
-                 [l, command, seq = f.seq](std::exception_ptr e) {
-                   if (!e) return;
-                   try {
-                     std::rethrow_exception(e);
-                   } catch (const std::exception& x) {
-                     l->send_error(command, seq, std::uint16_t(status::unavailable), x.what());
-                   }
-                 });
-    }
-
+    void listen(const root::link_ptr& l);
+    void orphan(const std::string& name);
+    void on_acquire(link& from, const wire::frame& f);
     // Grants `user` to the peer of `l`, once nobody else may hold it; throws to refuse.
-    asio::awaitable<void> acquire(std::shared_ptr<link> l, std::uint64_t user, std::uint32_t seq) {
-      auto self = shared_from_this();
-      const auto& me = l->peer().name;
-      const auto now = std::chrono::steady_clock::now();
-      auto it = owners.find(user);
-      if (it == owners.end()) {
-        if (recovering(now))
-          throw std::runtime_error("the owner registry restarted and is waiting for owners to "
-                                   "reclaim their players; retry shortly");
-      } else if (it->second.owner != me) {
-        const auto owner = it->second.owner;
-        if (it->second.orphaned != std::chrono::steady_clock::time_point{}) {
-          if (now - it->second.orphaned < lease)
-            throw std::runtime_error(owner + " lost its link and may still hold player " +
-                                     std::to_string(user) + "; retry after its lease ends");
-        } else if (auto holder = root_.find(owner); holder && holder->is_open()) {
-          const buffer body = detail::user_body(user);
-          const bytes_view body_bytes = body.view();
-          auto released = co_await holder->call(std::uint16_t(route::call_id::release),
-                                                body_writer::encoded(body_bytes), release_timeout);
-          if (!released)
-            throw std::runtime_error(owner + " did not release player " + std::to_string(user) +
-                                     ": " + released.error().message);
-          log::info("{}: player {} moves from {} to {}", root_.name(), user, owner, me);
-        }
-      }
-      owners[user] = entry{me, {}};
-      l->reply_bytes(std::uint16_t(route::call_id::acquire), seq, {});
-    }
-
-    void on_reclaim(link& from, const wire::frame& f) {
-      route::reader r(f.body);
-      const auto n = r.u64();
-      buffer refused_body;
-      std::vector<std::uint64_t> refused;
-      const auto& me = from.peer().name;
-      awaiting.erase(me);
-      for (std::uint64_t i = 0; i < n && r.ok(); ++i) {
-        const auto user = r.u64();
-        if (!r.ok()) break;
-        auto it = owners.find(user);
-        const bool free = it == owners.end() || it->second.owner == me ||
-                          it->second.orphaned != std::chrono::steady_clock::time_point{};
-        if (free)
-          owners[user] = entry{me, {}};
-        else
-          refused.push_back(user);
-      }
-      if (!r.ok()) {
-        from.send_error(std::uint16_t(f.command), f.seq, std::uint16_t(status::bad_request),
-                        "malformed reclaim");
-        return;
-      }
-      route::writer w(refused_body);
-      w.u64(refused.size());
-      for (auto u : refused) w.u64(u);
-      from.reply_bytes(std::uint16_t(f.command), f.seq, refused_body.view());
-    }
+    asio::awaitable<void> acquire(std::shared_ptr<link> l, std::uint64_t user, std::uint32_t seq);
+    void on_reclaim(link& from, const wire::frame& f);
   };
 
   std::shared_ptr<state> state_;
@@ -225,16 +96,7 @@ class player_ownership {
   using release_fn = std::function<asio::awaitable<void>(std::uint64_t user)>;
 
   player_ownership(asio::any_io_executor ex, node_connector& registry,
-                   std::chrono::milliseconds lease = default_lease)
-      : state_(std::make_shared<state>(ex, registry, lease)) {
-    std::weak_ptr<state> ws = state_;
-    registry.on_connected([ws](const node_connector::link_ptr& l) {
-      if (auto s = ws.lock()) s->connected(l);
-    });
-    registry.on_disconnected([ws](std::error_code) {
-      if (auto s = ws.lock()) s->disconnected();
-    });
-  }
+                   std::chrono::milliseconds lease = default_lease);
   player_ownership(const player_ownership&) = delete;
   player_ownership& operator=(const player_ownership&) = delete;
 
@@ -244,35 +106,17 @@ class player_ownership {
   /// Becomes the owner of `user`: at once if it already is; otherwise once the registry has
   /// made any other owner save and release it. Fails with `unavailable` when the registry
   /// is unreachable or the other owner does not release in time (retry later).
-  asio::awaitable<outcome<acquired>> acquire(std::uint64_t user) {
-    auto s = state_;
-    if (s->owned.contains(user)) co_return acquired{};
-    auto l = s->registry.current();
-    if (!l || !l->is_open()) co_return unavailable_failure("no link to the owner registry");
-    const buffer body = detail::user_body(user);
-    const bytes_view body_bytes = body.view();
-    auto r = co_await l->call(std::uint16_t(route::call_id::acquire), body_writer::encoded(body_bytes));
-    if (!r) co_return r.error();
-    s->owned.insert(user);
-    co_return acquired{};
-  }
+  asio::awaitable<outcome<acquired>> acquire(std::uint64_t user);
 
   /// Gives `user` up (after saving it): the registry may grant it to another backend.
-  void release(std::uint64_t user) {
-    if (state_->owned.erase(user) == 0) return;
-    if (auto l = state_->registry.current(); l && l->is_open()) {
-      const buffer body = detail::user_body(user);
-      (void)l->notify_bytes(std::uint16_t(route::notify_id::released), body.view());
-    }
-  }
+  void release(std::uint64_t user);
 
   bool owns(std::uint64_t user) const { return state_->owned.contains(user); }
   std::size_t size() const noexcept { return state_->owned.size(); }
 
  private:
   struct state : std::enable_shared_from_this<state> {
-    state(asio::any_io_executor e, node_connector& r, std::chrono::milliseconds l)
-        : ex(e), registry(r), lease(l), drop_timer(e) {}
+    state(asio::any_io_executor e, node_connector& r, std::chrono::milliseconds l);
     asio::any_io_executor ex;
     node_connector& registry;
     std::chrono::milliseconds lease;
@@ -280,90 +124,21 @@ class player_ownership {
     std::set<std::uint64_t> owned;
     release_fn on_release;
 
-    void connected(const node_connector::link_ptr& l) {
-      drop_timer.cancel();
-      std::weak_ptr<state> ws = weak_from_this();
-      l->on_internal_request(std::uint16_t(route::call_id::release),
-                             [ws](link& from, const wire::frame& f) {
-                               if (auto s = ws.lock()) s->on_release_request(from, f);
-                             });
-      // The registry may have restarted: tell it what we hold (even nothing, so that it knows
-      // this backend is back); drop what it refuses.
-      buffer body;
-      route::writer w(body);
-      w.u64(owned.size());
-      for (auto u : owned) w.u64(u);
-      asio::co_spawn(ex, reclaim(shared_from_this(), l, std::move(body)), asio::detached);
-    }
-
+    void connected(const node_connector::link_ptr& l);
     static asio::awaitable<void> reclaim(std::shared_ptr<state> s, node_connector::link_ptr l,
-                                         buffer body) {
-      const bytes_view body_bytes = body.view();
-      auto r = co_await l->call(std::uint16_t(route::call_id::reclaim), body_writer::encoded(body_bytes));
-      if (!r) {
-        log::warn("ownership: reclaiming players failed: {}", r.error().message);
-        co_return;
-      }
-      route::reader rd(r->view());
-      const auto n = rd.u64();
-      for (std::uint64_t i = 0; i < n && rd.ok(); ++i) {
-        const auto user = rd.u64();
-        log::error("ownership: player {} is owned elsewhere now; dropping it unsaved", user);
-        s->owned.erase(user);
-      }
-    }
-
-    void disconnected() {
-      if (owned.empty()) return;
-      drop_timer.expires_after(lease / 2);
-      drop_timer.async_wait([ws = weak_from_this()](std::error_code ec) {
-        auto s = ws.lock();
-        if (ec || !s || s->registry.connected()) return;
-        log::warn("ownership: no link to the registry for half the lease; saving and dropping "
-                  "{} players", s->owned.size());
-        asio::co_spawn(s->ex, drop_all(s), asio::detached);
-      });
-    }
-
-    static asio::awaitable<void> drop_all(std::shared_ptr<state> s) {
-      auto all = std::move(s->owned);
-      s->owned.clear();
-      for (auto u : all) {
-        if (!s->on_release) continue;
-        try {
-          co_await s->on_release(u);
-        } catch (const std::exception& e) {
-          log::error("ownership: releasing player {} failed: {}", u, e.what());
-        }
-      }
-    }
-
-    void on_release_request(link& from, const wire::frame& f) {
-      route::reader r(f.body);
-      const auto user = r.u64();
-      if (!r.ok()) {
-        from.send_error(std::uint16_t(f.command), f.seq, std::uint16_t(status::bad_request),
-                        "malformed release");
-        return;
-      }
-      asio::co_spawn(ex, release_for(shared_from_this(), from.shared_from_this(), user, f.seq),
-                     asio::detached);
-    }
-
+                                         buffer body);
+    void disconnected();
+    static asio::awaitable<void> drop_all(std::shared_ptr<state> s);
+    void on_release_request(link& from, const wire::frame& f);
     static asio::awaitable<void> release_for(std::shared_ptr<state> s, std::shared_ptr<link> l,
-                                             std::uint64_t user, std::uint32_t seq) {
-      const auto command = std::uint16_t(route::call_id::release);
-      try {
-        if (s->owned.contains(user) && s->on_release) co_await s->on_release(user);
-        s->owned.erase(user);
-        l->reply_bytes(command, seq, {});
-      } catch (const std::exception& e) {
-        l->send_error(command, seq, std::uint16_t(status::internal_error), e.what());
-      }
-    }
+                                             std::uint64_t user, std::uint32_t seq);
   };
 
   std::shared_ptr<state> state_;
 };
 
 }  // namespace ember::cluster
+
+#if !defined(EMBER_SEPARATE_COMPILATION)
+#include "ember/cluster/impl/ownership.hpp"
+#endif

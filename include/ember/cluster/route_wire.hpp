@@ -4,11 +4,12 @@
 #pragma once
 
 #include <cstdint>
-#include <cstring>
 #include <optional>
 #include <string_view>
+#include <utility>
 
 #include "ember/codec/codec.hpp"
+#include "ember/separate_compilation.hpp"
 #include "ember/wire/buffer.hpp"
 
 namespace ember::cluster::route {
@@ -58,27 +59,13 @@ class writer {
   writer& u16(std::uint16_t v) { return put(v, 2); }
   writer& u64(std::uint64_t v) { return put(v, 8); }
   /// A u32 length, then the bytes.
-  writer& str(std::string_view s) {
-    put(s.size(), 4);
-    out_.append(s);
-    return *this;
-  }
-  writer& bytes(bytes_view b) {
-    put(b.size(), 4);
-    out_.append(b);
-    return *this;
-  }
+  writer& str(std::string_view s);
+  writer& bytes(bytes_view b);
   /// The rest of the message, unprefixed.
-  writer& rest(bytes_view b) {
-    out_.append(b);
-    return *this;
-  }
+  writer& rest(bytes_view b);
 
  private:
-  writer& put(std::uint64_t v, int n) {
-    for (int i = n - 1; i >= 0; --i) out_.push_back(std::byte(v >> (8 * i)));
-    return *this;
-  }
+  writer& put(std::uint64_t v, int n);
   buffer& out_;
 };
 
@@ -89,53 +76,25 @@ class reader {
   std::uint8_t u8() { return static_cast<std::uint8_t>(get(1)); }
   std::uint16_t u16() { return static_cast<std::uint16_t>(get(2)); }
   std::uint64_t u64() { return get(8); }
-  std::string_view str() {
-    auto b = bytes();
-    return {reinterpret_cast<const char*>(b.data()), b.size()};
-  }
-  bytes_view bytes() {
-    const auto n = get(4);
-    if (!ok_ || n > in_.size()) {
-      ok_ = false;
-      return {};
-    }
-    auto b = in_.first(n);
-    in_ = in_.subspan(n);
-    return b;
-  }
+  std::string_view str();
+  bytes_view bytes();
   bytes_view rest() noexcept { return std::exchange(in_, bytes_view{}); }
   bool ok() const noexcept { return ok_; }
 
  private:
-  std::uint64_t get(std::size_t n) {
-    if (!ok_ || in_.size() < n) {
-      ok_ = false;
-      return 0;
-    }
-    std::uint64_t v = 0;
-    for (std::size_t i = 0; i < n; ++i) v = (v << 8) | std::uint64_t(in_[i]);
-    in_ = in_.subspan(n);
-    return v;
-  }
+  std::uint64_t get(std::size_t n);
   bytes_view in_;
   bool ok_ = true;
 };
 
-inline void write_envelope(buffer& out, const envelope& e) {
-  writer(out).u64(e.session).u64(e.user).u8(static_cast<std::uint8_t>(e.push_encoding));
-}
+/// Writes `e` as the prefix of a forwarded request's body.
+EMBER_DECL void write_envelope(buffer& out, const envelope& e);
 
 /// Splits a forwarded body into its envelope and the client's body; nullopt if malformed.
-inline std::optional<envelope> read_envelope(bytes_view body, bytes_view& client_body) {
-  reader r(body);
-  envelope e;
-  e.session = r.u64();
-  e.user = r.u64();
-  const auto enc = r.u8();
-  if (!r.ok() || enc > 1) return std::nullopt;
-  e.push_encoding = static_cast<codec::encoding>(enc);
-  client_body = r.rest();
-  return e;
-}
+EMBER_DECL std::optional<envelope> read_envelope(bytes_view body, bytes_view& client_body);
 
 }  // namespace ember::cluster::route
+
+#if !defined(EMBER_SEPARATE_COMPILATION)
+#include "ember/cluster/impl/route_wire.hpp"
+#endif

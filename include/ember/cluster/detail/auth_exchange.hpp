@@ -11,13 +11,13 @@
 #include <asio/awaitable.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/ip/tcp.hpp>
-#include <asio/read.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
 #include "ember/cluster/auth.hpp"
 #include "ember/error.hpp"
+#include "ember/separate_compilation.hpp"
 #include "ember/wire/encoder.hpp"
 
 namespace ember::cluster::detail {
@@ -50,39 +50,14 @@ asio::awaitable<std::error_code> write_auth_frame(asio::ip::tcp::socket& s, auth
 }
 
 /// Reads one handshake frame of `step` into `body`; returns why not, as text.
-inline asio::awaitable<std::string> read_auth_frame(asio::ip::tcp::socket& s, auth_step step,
-                                                    buffer& body) {
-  constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
-  std::byte head[wire::native_header_size];
-  auto [ec, n] = co_await asio::async_read(s, asio::buffer(head, sizeof head), use_tuple);
-  (void)n;
-  if (ec) co_return "connection lost during authentication (" + ec.message() + ")";
-  const wire::frame_header h = wire::read_header(head);
-  if (h.kind != wire::frame_kind::handshake || h.command != static_cast<std::uint16_t>(step))
-    co_return "expected handshake step " + std::to_string(static_cast<int>(step));
-  if (h.length > max_auth_body) co_return "handshake frame too large";
-  body.clear();
-  body.prepare(h.length);
-  body.commit(h.length);
-  auto [bec, bn] = co_await asio::async_read(s, asio::buffer(body.data(), h.length), use_tuple);
-  (void)bn;
-  if (bec) co_return "connection lost during authentication (" + bec.message() + ")";
-  co_return std::string{};
-}
+EMBER_DECL asio::awaitable<std::string> read_auth_frame(asio::ip::tcp::socket& s, auth_step step,
+                                                        buffer& body);
 
 /// Closes the socket when `timeout` passes before `cancel()`: the handshake's reads then fail.
 class auth_deadline {
  public:
-  auth_deadline(asio::ip::tcp::socket& s, std::chrono::milliseconds timeout)
-      : timer_(s.get_executor(), timeout), expired_(std::make_shared<bool>(false)) {
-    timer_.async_wait([&s, expired = expired_](std::error_code ec) {
-      if (ec) return;
-      *expired = true;
-      std::error_code ignored;
-      s.close(ignored);
-    });
-  }
-  ~auth_deadline() { timer_.cancel(); }
+  auth_deadline(asio::ip::tcp::socket& s, std::chrono::milliseconds timeout);
+  ~auth_deadline();
   auth_deadline(const auth_deadline&) = delete;
   auth_deadline& operator=(const auth_deadline&) = delete;
 
@@ -94,74 +69,20 @@ class auth_deadline {
 };
 
 /// The root's half: challenge, check the node's MAC, answer with its own.
-inline asio::awaitable<auth_result> authenticate_node(asio::ip::tcp::socket& s, const link_key& key,
-                                                      std::string root_name,
-                                                      std::chrono::milliseconds timeout) {
-  auth_deadline deadline(s, timeout);
-  auth_result r;
-  auto fail = [&](std::string why) {
-    r.reason = deadline.expired() ? "authentication timed out" : std::move(why);
-    return r;
-  };
-  auth_challenge c;
-  c.challenge = random_nonce();
-  if (auto ec = co_await write_auth_frame(s, auth_step::challenge, c))
-    co_return fail("could not send the challenge (" + ec.message() + ")");
-  buffer body;
-  if (auto why = co_await read_auth_frame(s, auth_step::hello, body); !why.empty())
-    co_return fail(std::move(why));
-  auto hello = auth_hello::decode(body.view());
-  if (!hello) co_return fail("malformed hello");
-  r.peer_name = hello->name;
-  r.peer_type = hello->type;
-  if (hello->name.empty()) co_return fail("empty node name");
-  if (!verify_node_mac(key, hello->mac, c.challenge, hello->nonce, hello->name, hello->type))
-    co_return fail("wrong MAC (not the cluster's secret)");
-  auth_accept a;
-  a.root_name = root_name;
-  a.mac = root_mac(key, c.challenge, hello->nonce, root_name);
-  if (auto ec = co_await write_auth_frame(s, auth_step::accept, a))
-    co_return fail("could not send the answer (" + ec.message() + ")");
-  if (deadline.expired()) co_return fail({});
-  co_return r;
-}
+EMBER_DECL asio::awaitable<auth_result> authenticate_node(asio::ip::tcp::socket& s,
+                                                          const link_key& key,
+                                                          std::string root_name,
+                                                          std::chrono::milliseconds timeout);
 
 /// The node's half: answer the challenge, then check the root's MAC and name.
-inline asio::awaitable<auth_result> authenticate_root(asio::ip::tcp::socket& s, const link_key& key,
-                                                      std::string name, std::string type,
-                                                      std::string expected_root,
-                                                      std::chrono::milliseconds timeout) {
-  auth_deadline deadline(s, timeout);
-  auth_result r;
-  auto fail = [&](std::string why) {
-    r.reason = deadline.expired() ? "authentication timed out" : std::move(why);
-    return r;
-  };
-  buffer body;
-  if (auto why = co_await read_auth_frame(s, auth_step::challenge, body); !why.empty())
-    co_return fail(std::move(why));
-  auto c = auth_challenge::decode(body.view());
-  if (!c) co_return fail("malformed challenge");
-  if (c->version != link_protocol_version)
-    co_return fail("root speaks link protocol " + std::to_string(c->version));
-  auth_hello h;
-  h.nonce = random_nonce();
-  h.name = name;
-  h.type = type;
-  h.mac = node_mac(key, c->challenge, h.nonce, name, type);
-  if (auto ec = co_await write_auth_frame(s, auth_step::hello, h))
-    co_return fail("could not send the hello (" + ec.message() + ")");
-  if (auto why = co_await read_auth_frame(s, auth_step::accept, body); !why.empty())
-    co_return fail(why + "; refused by the root?");
-  auto a = auth_accept::decode(body.view());
-  if (!a) co_return fail("malformed answer");
-  r.peer_name = a->root_name;
-  if (!verify_root_mac(key, a->mac, c->challenge, h.nonce, a->root_name))
-    co_return fail("root failed authentication: wrong MAC (not the cluster's secret)");
-  if (!expected_root.empty() && a->root_name != expected_root)
-    co_return fail("root is '" + a->root_name + "', expected '" + expected_root + "'");
-  if (deadline.expired()) co_return fail({});
-  co_return r;
-}
+EMBER_DECL asio::awaitable<auth_result> authenticate_root(asio::ip::tcp::socket& s,
+                                                          const link_key& key, std::string name,
+                                                          std::string type,
+                                                          std::string expected_root,
+                                                          std::chrono::milliseconds timeout);
 
 }  // namespace ember::cluster::detail
+
+#if !defined(EMBER_SEPARATE_COMPILATION)
+#include "ember/cluster/detail/impl/auth_exchange.hpp"
+#endif

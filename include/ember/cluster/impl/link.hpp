@@ -1,6 +1,8 @@
 // ember: bodies of cluster::link (included by ember/cluster/link.hpp).
 #pragma once
 
+#include "ember/cluster/link.hpp"
+
 #include <array>
 #include <atomic>
 
@@ -18,11 +20,11 @@
 namespace ember::cluster {
 
 namespace detail {
-inline std::uint64_t next_link_id() {
+EMBER_DECL std::uint64_t next_link_id() {
   static std::atomic<std::uint64_t> next{0};
   return ++next;
 }
-inline std::string address_of(const asio::ip::tcp::socket& s) {
+EMBER_DECL std::string address_of(const asio::ip::tcp::socket& s) {
   std::error_code ec;
   auto ep = s.remote_endpoint(ec);
   if (ec) return "?";
@@ -30,8 +32,8 @@ inline std::string address_of(const asio::ip::tcp::socket& s) {
 }
 }  // namespace detail
 
-inline link::link(asio::ip::tcp::socket socket, peer_info peer, link_options options,
-                  std::shared_ptr<const dispatch_table> commands)
+EMBER_DECL link::link(asio::ip::tcp::socket socket, peer_info peer, link_options options,
+                      std::shared_ptr<const dispatch_table> commands)
     : connection(std::move(socket), net::framing::native, wire::firefly_config{},
                  options.max_frame),
       peer_(std::move(peer)),
@@ -47,12 +49,12 @@ inline link::link(asio::ip::tcp::socket socket, peer_info peer, link_options opt
   socket_.non_blocking(true, ignored);
 }
 
-inline link::~link() {
+EMBER_DECL link::~link() {
   std::error_code ignored;
   socket_.close(ignored);
 }
 
-inline void link::start() {
+EMBER_DECL void link::start() {
   if (started_) return;
   started_ = true;
   session_ = std::make_shared<link_session>(weak_from_this(), id_);
@@ -61,7 +63,7 @@ inline void link::start() {
   });
 }
 
-inline void link::close(std::error_code why) {
+EMBER_DECL void link::close(std::error_code why) {
   if (!open_) return;
   open_ = false;
   std::error_code ignored;
@@ -80,17 +82,17 @@ inline void link::close(std::error_code why) {
   for (auto& f : callbacks) f(why);
 }
 
-inline asio::awaitable<outcome<buffer>> link::call(std::uint16_t command, body_writer body,
-                                                   std::chrono::milliseconds timeout) {
+EMBER_DECL asio::awaitable<outcome<buffer>> link::call(std::uint16_t command, body_writer body,
+                                                       std::chrono::milliseconds timeout) {
   buffer reply;
   failure f = co_await call_erased(command, body, timeout, &net::detail::keep_raw_reply, &reply);
   if (f.code) co_return f;
   co_return std::move(reply);
 }
 
-inline asio::awaitable<failure> link::call_erased(std::uint16_t command, body_writer body,
-                                                  std::chrono::milliseconds timeout,
-                                                  decode_fn decode, void* out) {
+EMBER_DECL asio::awaitable<failure> link::call_erased(std::uint16_t command, body_writer body,
+                                                      std::chrono::milliseconds timeout,
+                                                      decode_fn decode, void* out) {
   auto self = shared_from_this();
   if (!open_) co_return unavailable_failure("link to " + peer_.name + " closed");
   // A busy link is never closed the way a slow client is: the call is refused instead.
@@ -112,7 +114,7 @@ inline asio::awaitable<failure> link::call_erased(std::uint16_t command, body_wr
                                  decode, out);
 }
 
-inline std::error_code link::notify(std::uint16_t push_id, const body_writer& body) {
+EMBER_DECL std::error_code link::notify(std::uint16_t push_id, const body_writer& body) {
   if (!open_) return make_error_code(errc::unavailable);
   if (queued_bytes() >= options_.max_queue) return make_error_code(errc::overloaded);
   if (auto ec = append(wire::frame_kind::push, push_id, 0, 0,
@@ -122,7 +124,7 @@ inline std::error_code link::notify(std::uint16_t push_id, const body_writer& bo
   return {};
 }
 
-inline outcome<std::shared_ptr<link::reply_ticket>> link::forward(
+EMBER_DECL outcome<std::shared_ptr<link::reply_ticket>> link::forward(
     std::uint16_t command, codec::encoding encoding, const route::envelope& env, bytes_view body,
     std::chrono::milliseconds timeout) {
   if (!open_) return unavailable_failure("link to " + peer_.name + " closed");
@@ -152,7 +154,7 @@ std::error_code link::append(wire::frame_kind kind, std::uint16_t command, std::
   return wire::append_frame(output_.pending(), h, write_body, options_.max_frame);
 }
 
-inline void link::reply_body(const request_info& req, const body_writer& body) {
+EMBER_DECL void link::reply_body(const request_info& req, const body_writer& body) {
   if (!open_) return;
   auto ec = append(wire::frame_kind::response, static_cast<std::uint16_t>(req.command), req.seq,
                    req.encoding == codec::encoding::json ? wire::flag::json : 0,
@@ -166,14 +168,14 @@ inline void link::reply_body(const request_info& req, const body_writer& body) {
   schedule_flush();
 }
 
-inline void link::reply_bytes(std::uint16_t command, std::uint32_t seq, bytes_view body) {
+EMBER_DECL void link::reply_bytes(std::uint16_t command, std::uint32_t seq, bytes_view body) {
   if (!open_) return;
   (void)append(wire::frame_kind::response, command, seq, 0, [&](buffer& b) { b.append(body); });
   schedule_flush();
 }
 
-inline void link::send_error(std::uint16_t command, std::uint32_t seq, std::uint16_t code,
-                             std::string_view message) {
+EMBER_DECL void link::send_error(std::uint16_t command, std::uint32_t seq, std::uint16_t code,
+                                 std::string_view message) {
   if (!open_) return;
   codec::error_body e{code, std::string(message)};
   (void)append(wire::frame_kind::error, command, seq, 0,
@@ -181,7 +183,7 @@ inline void link::send_error(std::uint16_t command, std::uint32_t seq, std::uint
   schedule_flush();
 }
 
-inline void link::finish_request(const request_info& info, std::exception_ptr error) {
+EMBER_DECL void link::finish_request(const request_info& info, std::exception_ptr error) {
   count_request(info, error != nullptr);
   if (!error) return;
   const auto command = static_cast<std::uint16_t>(info.command);
@@ -202,7 +204,7 @@ inline void link::finish_request(const request_info& info, std::exception_ptr er
 }
 
 // Calls made in the same event-loop round leave in one write.
-inline bool link::on_frame(const wire::frame& f) {
+EMBER_DECL bool link::on_frame(const wire::frame& f) {
   using wire::frame_kind;
   switch (f.kind) {
     case frame_kind::request:
@@ -235,7 +237,7 @@ inline bool link::on_frame(const wire::frame& f) {
   }
 }
 
-inline void link::on_request(const wire::frame& f) {
+EMBER_DECL void link::on_request(const wire::frame& f) {
   const auto command = static_cast<std::uint16_t>(f.command);
   if (command >= route::first_reserved_id) {
     if (auto it = internal_.find(command); it != internal_.end()) return it->second(*this, f);
@@ -274,14 +276,15 @@ inline void link::on_request(const wire::frame& f) {
                  });
 }
 
-inline void link::on_reply(const wire::frame& f, bool is_error) {
+EMBER_DECL void link::on_reply(const wire::frame& f, bool is_error) {
   const auto enc = (f.flags & wire::flag::json) ? codec::encoding::json : codec::encoding::binary;
   if (calls_.complete(f.seq, f.body, enc, is_error)) return;
   (void)complete_forward(f, is_error);  // a reply nobody waits for any more is dropped
 }
 
-inline void link::forward_now(std::uint16_t command, const route::envelope& env, bytes_view body,
-                              request_info&& info, std::chrono::milliseconds timeout) {
+EMBER_DECL void link::forward_now(std::uint16_t command, const route::envelope& env,
+                                  bytes_view body, request_info&& info,
+                                  std::chrono::milliseconds timeout) {
   if (!open_) return end_forward(info, status::unavailable, peer_.name + " is not linked");
   if (queued_bytes() >= options_.max_queue)
     return end_forward(info, status::overloaded, "link queue to " + peer_.name + " full");
@@ -299,7 +302,7 @@ inline void link::forward_now(std::uint16_t command, const route::envelope& env,
   arm_forward_timer();
 }
 
-inline bool link::complete_forward(const wire::frame& f, bool is_error) {
+EMBER_DECL bool link::complete_forward(const wire::frame& f, bool is_error) {
   auto it = std::lower_bound(forwards_.begin(), forwards_.end(), f.seq,
                              [](const pending_forward& p, std::uint32_t s) { return p.seq < s; });
   if (it == forwards_.end() || it->seq != f.seq || it->done) return false;
@@ -319,12 +322,12 @@ inline bool link::complete_forward(const wire::frame& f, bool is_error) {
   return true;
 }
 
-inline void link::end_forward(request_info& info, status code, std::string message) {
+EMBER_DECL void link::end_forward(request_info& info, status code, std::string message) {
   info.out->end_request(info, std::make_exception_ptr(game_error(code, std::move(message))));
 }
 
 // One timer per link, at the oldest forward's deadline: forwards cost no timer of their own.
-inline void link::arm_forward_timer() {
+EMBER_DECL void link::arm_forward_timer() {
   if (forward_timer_armed_ || forwards_.empty()) return;
   forward_timer_armed_ = true;
   forward_timer_.expires_at(forwards_.front().deadline);
@@ -336,7 +339,7 @@ inline void link::arm_forward_timer() {
   });
 }
 
-inline void link::expire_forwards() {
+EMBER_DECL void link::expire_forwards() {
   const auto now = std::chrono::steady_clock::now();
   while (!forwards_.empty() && (forwards_.front().done || forwards_.front().deadline <= now)) {
     auto p = std::move(forwards_.front());
@@ -344,25 +347,6 @@ inline void link::expire_forwards() {
     if (!p.done) end_forward(p.info, status::timeout, peer_.name + " did not answer in time");
   }
   arm_forward_timer();
-}
-
-// link_session's members that need the whole link.
-inline std::string link_session::remote_address() const {
-  auto l = link_.lock();
-  return l ? l->remote_address() : std::string("?");
-}
-inline void link_session::close(std::string_view reason) {
-  if (auto l = link_.lock()) {
-    log::info("link {}: closed by a handler: {}", l->peer().name, reason);
-    l->close(make_error_code(errc::disconnected));
-  }
-}
-inline bool link_session::is_open() const noexcept {
-  auto l = link_.lock();
-  return l && l->is_open();
-}
-inline void link_session::push_body(std::uint16_t push_id, const body_writer& body) {
-  if (auto l = link_.lock()) (void)l->notify(push_id, body);
 }
 
 }  // namespace ember::cluster

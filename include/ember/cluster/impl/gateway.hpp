@@ -1,0 +1,247 @@
+// ember: bodies of cluster::gateway (included by ember/cluster/gateway.hpp).
+#pragma once
+
+#include "ember/cluster/gateway.hpp"
+
+#include "ember/cluster/backend.hpp"
+#include "ember/cluster/rendezvous.hpp"
+#include "ember/log.hpp"
+
+namespace ember::cluster {
+
+EMBER_DECL gateway::gateway(net::server& clients, root& backends, gateway_options options)
+    : state_(std::make_shared<state>(clients, backends, std::move(options))) {
+  std::weak_ptr<state> ws = state_;
+  backends.on_join([ws](const root::link_ptr& l) {
+    if (auto s = ws.lock()) s->listen(l);
+  });
+  clients.on_session_closed([ws](session& closed) {
+    if (auto s = ws.lock()) s->session_closed(closed);
+  });
+}
+
+EMBER_DECL void gateway::add_routes(dispatch_table& table, std::span<const command_info> commands,
+                                    std::string_view own_type) {
+  for (const auto& c : commands) {
+    if (c.internal || c.server == own_type) continue;
+    auto& r = state_->routes[c.id];
+    r.type = std::string(c.server);
+    r.attribute = route_attribute(c.server);
+    command_entry e;
+    e.id = c.id;
+    e.ordered = c.ordered;
+    e.name = c.name;
+    e.handler = state_.get();
+    e.start = &state::start_forward;  // ordered, or Firefly: through the session's queue
+    e.hand_off = &state::hand_off;    // overlapping: no coroutine
+    table.add_entry(e);
+  }
+}
+
+// ---------------------------------------------------------------- forwarding
+
+EMBER_DECL gateway::state::state(net::server& c, root& b, gateway_options o)
+    : clients(c), backends(b), options(std::move(o)) {}
+
+EMBER_DECL asio::awaitable<void> gateway::state::start_forward(void* self, const request_info& info,
+                                                               bytes_view body, std::error_code&) {
+  return static_cast<state*>(self)->forward(info, body);
+}
+
+EMBER_DECL void gateway::state::hand_off(void* self, request_info&& info, bytes_view body) {
+  auto& st = *static_cast<state*>(self);
+  auto& s = *info.owner;
+  const auto& r = st.routes.at(static_cast<std::uint16_t>(info.command));
+  auto target = st.pick(s, r);
+  if (!target) {
+    ++st.unavailable;
+    info.out->end_request(info, std::make_exception_ptr(game_error(
+                                    status::unavailable, "no " + r.type + " server is available")));
+    return;
+  }
+  ++st.forwarded;
+  route::envelope env{s.id(), s.user().value_or(0), s.push_encoding()};
+  target->forward_now(static_cast<std::uint16_t>(info.command), env, body, std::move(info),
+                      st.options.call_timeout);
+}
+
+EMBER_DECL asio::awaitable<void> gateway::state::forward(const request_info& info,
+                                                         bytes_view body) {
+  auto& s = *info.owner;
+  const auto& r = routes.at(static_cast<std::uint16_t>(info.command));
+  auto target = pick(s, r);
+  if (!target) {
+    ++unavailable;
+    return fail(status::unavailable, "no " + r.type + " server is available");
+  }
+  ++forwarded;
+  route::envelope env{s.id(), s.user().value_or(0), s.push_encoding()};
+  auto ticket = target->forward(static_cast<std::uint16_t>(info.command), info.encoding, env,
+                                body, options.call_timeout);
+  if (!ticket) return fail(status_of(ticket.error()), ticket.error().message);
+  return relay(info, std::move(*ticket), target->peer().name);
+}
+
+EMBER_DECL std::shared_ptr<link> gateway::state::pick(session& s, const route_info& r) {
+  if (auto bound = s.attribute(r.attribute); bound && !bound->empty()) {
+    if (auto l = backends.find(*bound); l && l->is_open()) return l;
+    // The bound instance is gone: this request fails, the next one is routed afresh
+    // (a handler there can bind the session again, e.g. at its next login).
+    log::info("{}: session {} was bound to {}, which is gone", options.name, s.id(), *bound);
+    s.set_attribute(r.attribute, std::string());
+    return nullptr;
+  }
+  const auto& all = backends.members(r.type);
+  const std::uint64_t key = s.user() ? *s.user() : s.id() ^ 0x5e55'1000'0000'0000ULL;
+  auto i = rendezvous_pick(key, all, [](const root::link_ptr& l) { return l->name_hash(); });
+  return i < all.size() ? all[i] : nullptr;
+}
+
+EMBER_DECL asio::awaitable<void> gateway::state::relay(request_info info,
+                                                       std::shared_ptr<link::reply_ticket> t,
+                                                       std::string from) {
+  failure f = co_await t->wait();
+  if (f.code) {
+    if (f.code == errc::timeout) f.message = from + " did not answer in time";
+    throw game_error(status_of(f), f.message.empty() ? from + ": " + f.code.message()
+                                                     : f.message);
+  }
+  const bytes_view body = t->body();
+  info.out->reply_body(info, body_writer::encoded(body));
+}
+
+EMBER_DECL asio::awaitable<void> gateway::state::fail(status code, std::string message) {
+  throw game_error(static_cast<std::uint16_t>(code), std::move(message));
+  co_return;
+}
+
+EMBER_DECL status gateway::state::status_of(const failure& f) {
+  if (f.remote()) return static_cast<status>(f.status);
+  if (f.code == errc::timeout) return status::timeout;
+  if (f.code == errc::overloaded) return status::overloaded;
+  if (f.code == errc::unavailable || f.code == errc::disconnected) return status::unavailable;
+  return status::internal_error;
+}
+
+// ---------------------------------------------------------------- from backends
+
+EMBER_DECL void gateway::state::listen(const root::link_ptr& l) {
+  auto handler = [this, wl = std::weak_ptr<link>(l)](route::notify_id id) {
+    return [this, id, wl](bytes_view body, codec::encoding) {
+      if (!on_notify(id, body))
+        if (auto from = wl.lock())
+          log::warn("{}: malformed routing message {:#x} from {}", options.name,
+                    std::uint16_t(id), from->peer().name);
+    };
+  };
+  for (auto id : {route::notify_id::session_op, route::notify_id::push_user,
+                  route::notify_id::broadcast, route::notify_id::claim_user})
+    l->on_notify(std::uint16_t(id), handler(id));
+}
+
+EMBER_DECL bool gateway::state::on_notify(route::notify_id id, bytes_view body) {
+  route::reader r(body);
+  switch (id) {
+    case route::notify_id::session_op:
+      return session_op(r);
+    case route::notify_id::push_user: {
+      const auto user = r.u64();
+      const auto push_id = r.u16();
+      const auto binary = r.bytes();
+      const auto json = r.rest();
+      if (!r.ok()) return false;
+      if (auto s = clients.find_user(user)) clients.push_encoded(s->id(), push_id, binary, json);
+      return true;
+    }
+    case route::notify_id::broadcast: {
+      const auto group = r.str();
+      const auto push_id = r.u16();
+      const auto binary = r.bytes();
+      const auto json = r.rest();
+      if (!r.ok()) return false;
+      clients.broadcast_encoded(group, push_id, binary, json);
+      return true;
+    }
+    case route::notify_id::claim_user: {
+      const auto user = r.u64();
+      const auto stamp = r.u64();
+      if (!r.ok()) return false;
+      // A newer login on another gateway: the session here, if older, ends.
+      auto s = clients.find_user(user);
+      if (s && login_stamps[user] < stamp)
+        clients.kick(s->id(), status::replaced, "logged in from another session");
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+EMBER_DECL bool gateway::state::session_op(route::reader& r) {
+  const auto id = r.u64();
+  const auto what = static_cast<route::op>(r.u8());
+  if (!r.ok()) return false;
+  auto s = clients.find(id);
+  switch (what) {
+    case route::op::push: {
+      const auto push_id = r.u16();
+      const auto body = r.rest();
+      if (!r.ok()) return false;
+      if (s) clients.push_encoded(id, push_id, body, body);  // in the session's encoding
+      return true;
+    }
+    case route::op::bind_user: {
+      const auto user = r.u64();
+      const auto stamp = r.u64();
+      if (!r.ok()) return false;
+      if (s) bind(*s, user, stamp);
+      return true;
+    }
+    case route::op::join:
+    case route::op::leave: {
+      const auto group = r.str();
+      if (!r.ok()) return false;
+      if (s) what == route::op::join ? s->join(group) : s->leave(group);
+      return true;
+    }
+    case route::op::close: {
+      const auto reason = r.str();
+      if (!r.ok()) return false;
+      if (s) s->close(reason);
+      return true;
+    }
+    case route::op::set_attribute: {
+      const auto key = r.str();
+      const auto value = r.str();
+      if (!r.ok()) return false;
+      if (s) s->set_attribute(key, std::string(value));
+      return true;
+    }
+  }
+  return false;
+}
+
+EMBER_DECL void gateway::state::bind(session& s, std::uint64_t user, std::uint64_t stamp) {
+  if (user != 0) {
+    auto existing = clients.find_user(user);
+    auto& newest = login_stamps[user];
+    if (existing && existing.get() != &s && newest > stamp) {
+      clients.kick(s.id(), status::replaced, "logged in from another session");
+      return;
+    }
+    newest = stamp;
+  }
+  s.bind_user(user);
+}
+
+EMBER_DECL void gateway::state::session_closed(session& s) {
+  const auto user = s.user().value_or(0);
+  if (user != 0 && !clients.find_user(user)) login_stamps.erase(user);
+  buffer out;
+  route::writer(out).u64(s.id()).u64(user);
+  // Every backend hears it; those that never served the session ignore it.
+  for (const auto& l : backends.children())
+    if (l->is_open()) (void)l->notify_bytes(std::uint16_t(route::notify_id::session_closed), out.view());
+}
+
+}  // namespace ember::cluster
