@@ -33,6 +33,8 @@ struct state {
   bool cut = false;           ///< the last write went out in part: start the next on a new line
 };
 EMBER_DECL state& global();
+/// Appends one line in the log's format (time, level, tag, `text`, newline) to `line`.
+EMBER_DECL void format_line(fmt::memory_buffer& line, level lv, std::string_view text);
 /// Writes one formatted line (with time, level and tag) to standard error.
 EMBER_DECL void write_line(level lv, std::string_view text);
 }  // namespace detail

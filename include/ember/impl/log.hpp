@@ -42,7 +42,7 @@ inline sink open_sink() {
   return sink::pipe;
 }
 
-inline void format_line(fmt::memory_buffer& line, level lv, std::string_view text) {
+EMBER_DECL void format_line(fmt::memory_buffer& line, level lv, std::string_view text) {
   static constexpr std::string_view names[] = {"debug", "info", "warn", "error"};
   auto now = std::chrono::system_clock::now();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;

@@ -1,0 +1,47 @@
+// ember: starting a coroutine that nobody awaits, without losing what it throws.
+//
+//   ember::spawn(io.get_executor(), flush_loop(), "table flush");
+//
+// `asio::detached` drops an exception that escapes the coroutine: the work stops and nothing
+// says why. Every coroutine ember starts on its own goes through `spawn`, which logs such an
+// exception with the name given (an error line), so a failure is never silent.
+#pragma once
+
+#include <exception>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include <asio/awaitable.hpp>
+#include <asio/co_spawn.hpp>
+
+#include "ember/log.hpp"
+
+namespace ember {
+
+namespace detail {
+/// Logs what escaped the coroutine named `what` (a string literal: it must outlive the task).
+inline void log_escaped(std::string_view what, std::exception_ptr e) noexcept {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    log::error("{}: stopped by an exception: {}", what, ex.what());
+  } catch (...) {
+    log::error("{}: stopped by an exception of unknown type", what);
+  }
+}
+}  // namespace detail
+
+/// Starts `task` on `ex` without awaiting it; an exception that escapes it is logged with
+/// `what` (a string literal naming the task), never lost.
+template <class Executor, class T>
+void spawn(const Executor& ex, asio::awaitable<T> task, std::string_view what) {
+  if constexpr (std::is_void_v<T>) {
+    asio::co_spawn(ex, std::move(task), [what](std::exception_ptr e) { detail::log_escaped(what, e); });
+  } else {
+    asio::co_spawn(ex, std::move(task), [what](std::exception_ptr e, const T&) { detail::log_escaped(what, e); });
+  }
+}
+
+}  // namespace ember
