@@ -4,14 +4,9 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <concepts>
-#include <condition_variable>
 #include <cstddef>
-#include <exception>
 #include <memory>
-#include <mutex>
-#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -21,6 +16,7 @@
 
 #include "ember/data/odbc.hpp"
 #include "ember/data/worker_pool.hpp"
+#include "ember/separate_compilation.hpp"
 
 namespace ember::data {
 
@@ -43,11 +39,7 @@ struct database_options {
 class database {
  public:
   /// A pool for `connection_string` (see odbc::connection). Connects nothing yet.
-  explicit database(std::string connection_string, database_options options = {})
-      : connection_string_(std::move(connection_string)),
-        options_(std::move(options)),
-        connections_(options_.connections),
-        pool_(options_.connections, options_.name) {}
+  explicit database(std::string connection_string, database_options options = {});
   database(const database&) = delete;
   database& operator=(const database&) = delete;
 
@@ -100,11 +92,7 @@ class database {
 
   /// The dialect of the database, known once a connection has opened (after connect() or the
   /// first job). Throws std::logic_error before that.
-  odbc::dialect dialect() const {
-    const int d = dialect_.load(std::memory_order_acquire);
-    if (d < 0) throw std::logic_error("ember::data::database::dialect: no connection has opened yet");
-    return static_cast<odbc::dialect>(d);
-  }
+  odbc::dialect dialect() const;
 
   /// Jobs waiting for a free worker (not counting those running); for status pages.
   std::size_t queue_depth() const { return pool_.queue_depth(); }
@@ -114,32 +102,14 @@ class database {
  private:
   // Returns worker `worker`'s connection, replacing a broken one. Only that worker touches its
   // slot, so no lock is needed.
-  odbc::connection& acquire(std::size_t worker) {
-    auto& slot = connections_[worker];
-    if (slot && slot->broken()) slot.reset();
-    if (!slot) {
-      slot = std::make_unique<odbc::connection>(connection_string_, options_.connect);
-      dialect_.store(static_cast<int>(slot->dialect()), std::memory_order_release);
-    }
-    return *slot;
-  }
+  odbc::connection& acquire(std::size_t worker);
 
   // After every job: a connection goes back to the pool in autocommit mode, or is closed if it
   // broke (its socket is released now rather than on the next job).
   struct release_guard {
     database& db;
     std::size_t worker;
-    ~release_guard() {
-      auto& slot = db.connections_[worker];
-      if (!slot) return;
-      if (slot->in_transaction() && !slot->broken()) {
-        try {
-          slot->rollback();
-        } catch (...) {  // rollback marked it broken
-        }
-      }
-      if (slot->broken()) slot.reset();
-    }
+    ~release_guard();
   };
 
   std::string connection_string_;
@@ -149,45 +119,8 @@ class database {
   worker_pool pool_;  // last: joined before the connections close
 };
 
-inline asio::awaitable<void> database::connect() {
-  // One job per worker: each waits at a barrier until all have started, which puts them on
-  // distinct workers. The barrier gives up after a while (a worker busy with a long job) and the
-  // connection of a worker it missed opens on that worker's next job.
-  struct state {
-    std::mutex mutex;
-    std::condition_variable changed;
-    std::size_t started = 0, finished = 0;
-    std::exception_ptr error;
-  };
-  auto shared = std::make_shared<state>();
-  const std::size_t n = pool_.size();
-  const auto patience = options_.connect.login_timeout * 2 + std::chrono::seconds(5);
-  auto job = [this, shared, n, patience](std::size_t worker) {
-    {
-      std::unique_lock lock(shared->mutex);
-      ++shared->started;
-      shared->changed.notify_all();
-      shared->changed.wait_for(lock, patience, [&] { return shared->started >= n; });
-    }
-    std::exception_ptr error;
-    try {
-      acquire(worker);
-    } catch (...) {
-      error = std::current_exception();
-    }
-    std::lock_guard lock(shared->mutex);
-    if (error && !shared->error) shared->error = error;
-    ++shared->finished;
-    shared->changed.notify_all();
-  };
-  for (std::size_t i = 1; i < n; ++i) pool_.submit(job);
-  auto last = [job, shared, n, patience](std::size_t worker) {
-    job(worker);
-    std::unique_lock lock(shared->mutex);
-    shared->changed.wait_for(lock, patience, [&] { return shared->finished >= n; });
-    if (shared->error) std::rethrow_exception(shared->error);
-  };
-  co_await pool_.run(std::move(last));  // a named closure: see the g++ 12 note on run()
-}
-
 }  // namespace ember::data
+
+#if !defined(EMBER_SEPARATE_COMPILATION)
+#include "ember/data/impl/database.hpp"
+#endif

@@ -5,6 +5,8 @@
 #include <string>
 #include <utility>
 
+#include "ember/separate_compilation.hpp"
+
 namespace ember::data {
 
 /// What went wrong in the data layer; carried by `data_error`.
@@ -22,30 +24,14 @@ enum class data_errc {
   writers_behind,
 };
 
-inline const char* to_string(data_errc e) noexcept {
-  switch (e) {
-    case data_errc::database: return "database error";
-    case data_errc::constraint: return "constraint violation";
-    case data_errc::connection_lost: return "database connection lost";
-    case data_errc::cache_unavailable: return "memcached unavailable";
-    case data_errc::cache_error: return "memcached error";
-    case data_errc::contention: return "update contention";
-    case data_errc::not_found: return "row not found";
-    case data_errc::journal: return "journal error";
-    case data_errc::writers_behind: return "writers behind after a memcached restart";
-  }
-  return "data error";
-}
+/// The kind's name for messages, e.g. "memcached unavailable".
+EMBER_DECL const char* to_string(data_errc e) noexcept;
 
 /// A failure of the data layer. `what()` is a full sentence for logs: the kind, the driver's or
 /// server's message, and the SQLSTATE when a database reported it.
 class data_error : public std::runtime_error {
  public:
-  data_error(data_errc code, const std::string& message, std::string sqlstate = {})
-      : std::runtime_error(std::string(to_string(code)) + (sqlstate.empty() ? "" : " [" + sqlstate + "]") +
-                           ": " + message),
-        code_(code),
-        sqlstate_(std::move(sqlstate)) {}
+  data_error(data_errc code, const std::string& message, std::string sqlstate = {});
   data_errc code() const noexcept { return code_; }
   /// The five-character SQLSTATE for database errors, else empty.
   const std::string& sqlstate() const noexcept { return sqlstate_; }
@@ -56,3 +42,7 @@ class data_error : public std::runtime_error {
 };
 
 }  // namespace ember::data
+
+#if !defined(EMBER_SEPARATE_COMPILATION)
+#include "ember/data/impl/error.hpp"
+#endif

@@ -3,14 +3,8 @@
 // is still dirty. A process killed before its flush replays the journal at start-up.
 #pragma once
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -18,6 +12,7 @@
 #include <vector>
 
 #include "ember/data/error.hpp"
+#include "ember/separate_compilation.hpp"
 
 namespace ember::data {
 
@@ -39,10 +34,7 @@ struct journal_record {
 class journal {
  public:
   /// Opens (creating) `path` for appending.
-  explicit journal(std::filesystem::path path) : path_(std::move(path)) {
-    file_ = open_file(path_, O_WRONLY | O_CREAT | O_APPEND);
-    size_ = file_size(file_->fd);
-  }
+  explicit journal(std::filesystem::path path);
 
   const std::filesystem::path& path() const noexcept { return path_; }
   /// Bytes in the journal file now.
@@ -50,165 +42,56 @@ class journal {
 
   /// Appends one record; throws `data_error(journal)` when the file cannot take it (disk full):
   /// the change it records must then not be acknowledged.
-  void append(std::string_view table, std::string_view key, std::string_view entry) {
-    std::string rec;
-    encode(rec, table, key, entry);
-    try {
-      write_all(file_->fd, rec);
-    } catch (...) {
-      // A half-written record would hide every later one from replay: cut it off.
-      [[maybe_unused]] const int rc = ::ftruncate(file_->fd, static_cast<off_t>(size_));
-      throw;
-    }
-    size_ += rec.size();
-  }
+  void append(std::string_view table, std::string_view key, std::string_view entry);
 
   /// A job for a worker thread that forces what was appended so far to the disk.
   auto sync_job() const {
-    return [file = file_](std::size_t) {
-      if (::fdatasync(file->fd) != 0) fail("fdatasync");
-    };
+    return [file = file_](std::size_t) { sync(*file); };
   }
 
   /// Starts replacing the journal with `live` (the records still dirty): they are written to
   /// `PATH.next`, and appends go there from now on. `finish_rewrite_job()` then syncs it and
   /// renames it over the journal on a worker. A crash in between leaves both files, and
   /// `read` takes the newest version of each row from both.
-  void begin_rewrite(const std::vector<journal_record>& live) {
-    auto next = open_file(next_path(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND);
-    std::string all;
-    for (const auto& r : live) encode(all, r.table, r.key, r.entry);
-    write_all(next->fd, all);
-    file_ = std::move(next);
-    size_ = all.size();
-  }
+  void begin_rewrite(const std::vector<journal_record>& live);
   auto finish_rewrite_job() const {
-    return [file = file_, from = next_path(), to = path_](std::size_t) {
-      if (::fdatasync(file->fd) != 0) fail("fdatasync " + from.string());
-      if (::rename(from.c_str(), to.c_str()) != 0) fail("rename " + from.string());
-      const auto dir = to.parent_path().empty() ? std::filesystem::path(".") : to.parent_path();
-      const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (fd >= 0) {
-        ::fsync(fd);
-        ::close(fd);
-      }
-    };
+    return [file = file_, from = next_path(), to = path_](std::size_t) { finish_rewrite(*file, from, to); };
   }
 
   /// Every whole record of the journal at `path` and of an unfinished rewrite beside it, in
   /// order (callers keep the newest version of each row).
-  static std::vector<journal_record> read(const std::filesystem::path& path) {
-    std::vector<journal_record> out;
-    read_file(path, out);
-    read_file(std::filesystem::path(path.string() + ".next"), out);
-    return out;
-  }
+  static std::vector<journal_record> read(const std::filesystem::path& path);
 
   /// Appends to `out` the whole records at the start of `bytes` (a journal file's content),
   /// stopping at the first torn or corrupt one; returns the bytes those records take.
-  static std::size_t parse(std::string_view bytes, std::vector<journal_record>& out) {
-    std::size_t at = 0;
-    while (bytes.size() - at >= 8) {
-      const std::uint32_t len = get32(bytes, at), sum = get32(bytes, at + 4);
-      if (len > bytes.size() - at - 8) break;  // torn tail
-      const std::string_view body = bytes.substr(at + 8, len);
-      if (checksum(body) != sum) break;
-      journal_record r;
-      std::size_t p = 0;
-      if (!take(body, p, r.table) || !take(body, p, r.key) || !take(body, p, r.entry)) break;
-      out.push_back(std::move(r));
-      at += 8 + len;
-    }
-    return at;
-  }
+  static std::size_t parse(std::string_view bytes, std::vector<journal_record>& out);
 
  private:
   struct file {
     explicit file(int f) noexcept : fd(f) {}
     file(const file&) = delete;
     file& operator=(const file&) = delete;
-    ~file() { ::close(fd); }
+    ~file();
     int fd;
   };
   std::filesystem::path next_path() const { return path_.string() + ".next"; }
 
-  static std::shared_ptr<file> open_file(const std::filesystem::path& p, int flags) {
-    const int fd = ::open(p.c_str(), flags | O_CLOEXEC, 0644);
-    if (fd < 0) fail("open " + p.string());
-    return std::make_shared<file>(fd);
-  }
-  static std::uint64_t file_size(int fd) {
-    struct stat st {};
-    return ::fstat(fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
-  }
-  static void read_file(const std::filesystem::path& path, std::vector<journal_record>& out) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      if (errno == ENOENT) return;
-      fail("open " + path.string());
-    }
-    std::string all;
-    char buf[65536];
-    for (;;) {
-      const ssize_t n = ::read(fd, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        ::close(fd);
-        fail("read " + path.string());
-      }
-      if (n == 0) break;
-      all.append(buf, static_cast<std::size_t>(n));
-    }
-    ::close(fd);
-    parse(all, out);
-  }
-  static void encode(std::string& out, std::string_view table, std::string_view key, std::string_view entry) {
-    std::string body;
-    put(body, table);
-    put(body, key);
-    put(body, entry);
-    put32(out, static_cast<std::uint32_t>(body.size()));
-    put32(out, checksum(body));
-    out += body;
-  }
-  static void put(std::string& out, std::string_view s) {
-    put32(out, static_cast<std::uint32_t>(s.size()));
-    out += s;
-  }
-  static bool take(std::string_view body, std::size_t& p, std::string& out) {
-    if (body.size() - p < 4) return false;
-    const std::uint32_t n = get32(body, p);
-    p += 4;
-    if (n > body.size() - p) return false;
-    out.assign(body.substr(p, n));
-    p += n;
-    return true;
-  }
-  static void put32(std::string& out, std::uint32_t v) {
-    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-  }
-  static std::uint32_t get32(std::string_view s, std::size_t at) {
-    std::uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(s[at + i])) << (8 * i);
-    return v;
-  }
+  // What sync_job() and finish_rewrite_job() do on the worker.
+  static void sync(const file& f);
+  static void finish_rewrite(const file& f, const std::filesystem::path& from, const std::filesystem::path& to);
+
+  static std::shared_ptr<file> open_file(const std::filesystem::path& p, int flags);
+  static std::uint64_t file_size(int fd);
+  static void read_file(const std::filesystem::path& path, std::vector<journal_record>& out);
+  static void encode(std::string& out, std::string_view table, std::string_view key, std::string_view entry);
+  static void put(std::string& out, std::string_view s);
+  static bool take(std::string_view body, std::size_t& p, std::string& out);
+  static void put32(std::string& out, std::uint32_t v);
+  static std::uint32_t get32(std::string_view s, std::size_t at);
   /// FNV-1a: catches a torn or garbled record, which is all a local journal needs.
-  static std::uint32_t checksum(std::string_view s) {
-    std::uint32_t h = 2166136261u;
-    for (unsigned char c : s) h = (h ^ c) * 16777619u;
-    return h;
-  }
-  static void write_all(int fd, std::string_view data) {
-    while (!data.empty()) {
-      const ssize_t n = ::write(fd, data.data(), data.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) fail("write");
-      data.remove_prefix(static_cast<std::size_t>(n));
-    }
-  }
-  [[noreturn]] static void fail(const std::string& what) {
-    throw data_error(data_errc::journal, what + ": " + std::strerror(errno));
-  }
+  static std::uint32_t checksum(std::string_view s);
+  static void write_all(int fd, std::string_view data);
+  [[noreturn]] static void fail(const std::string& what);
 
   std::filesystem::path path_;
   std::shared_ptr<file> file_;
@@ -216,3 +99,7 @@ class journal {
 };
 
 }  // namespace ember::data
+
+#if !defined(EMBER_SEPARATE_COMPILATION)
+#include "ember/data/impl/journal.hpp"
+#endif

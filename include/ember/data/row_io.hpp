@@ -13,6 +13,7 @@
 
 #include "ember/data/odbc.hpp"
 #include "ember/data/table_traits.hpp"
+#include "ember/separate_compilation.hpp"
 
 namespace ember::data {
 
@@ -99,19 +100,13 @@ std::pair<typename T::row, std::uint64_t> read_row(odbc::cursor& cur) {
 }
 
 /// The names of the columns table `name` has in the database now (empty if it does not exist).
-inline std::set<std::string> existing_columns(odbc::connection& c, dialect d, std::string_view name) {
-  std::set<std::string> out;
-  auto cur = d == dialect::postgresql
-                 ? c.prepare("SELECT column_name FROM information_schema.columns WHERE table_name = ?")
-                       .query(std::string(name))
-                 : c.prepare("SELECT name FROM pragma_table_info(?)").query(std::string(name));
-  while (cur.next()) out.insert(cur.get<std::string>(0));
-  return out;
-}
+EMBER_DECL std::set<std::string> existing_columns(odbc::connection& c, dialect d, std::string_view name);
 
 /// The table of generated-key blocks: one row per table, the next key not yet handed out.
-inline void create_key_table(odbc::connection& c) {
-  c.execute("CREATE TABLE IF NOT EXISTS ember_keys (name TEXT PRIMARY KEY, next_key BIGINT NOT NULL)");
-}
+EMBER_DECL void create_key_table(odbc::connection& c);
 
 }  // namespace ember::data
+
+#if !defined(EMBER_SEPARATE_COMPILATION)
+#include "ember/data/impl/row_io.hpp"
+#endif

@@ -3,9 +3,6 @@
 // after a crash, runs write-back and journal syncs, and flushes everything at a clean stop.
 #pragma once
 
-#include <unistd.h>
-
-#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -16,19 +13,16 @@
 #include <string>
 #include <vector>
 
+#include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
-#include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
-#include <asio/steady_timer.hpp>
-#include <asio/this_coro.hpp>
-#include <asio/use_awaitable.hpp>
+#include <asio/detached.hpp>  // not used here; code that includes this header spawns with it
 
 #include "ember/data/database.hpp"
 #include "ember/data/journal.hpp"
 #include "ember/data/memcache.hpp"
 #include "ember/data/restart_fence.hpp"
 #include "ember/data/worker_pool.hpp"
-#include "ember/log.hpp"
+#include "ember/separate_compilation.hpp"
 
 namespace ember::data {
 
@@ -88,17 +82,10 @@ class table_base {
 /// background; `co_await stop()` flushes every dirty row and empties the journal.
 class store {
  public:
-  store(memcache& cache, database& db, store_options options)
-      : cache_(cache),
-        db_(db),
-        options_(std::move(options)),
-        journal_(options_.journal),
-        fence_(cache, db, writer_name(options_), options_.fence_timeout) {}
+  store(memcache& cache, database& db, store_options options);
   store(const store&) = delete;
   store& operator=(const store&) = delete;
-  ~store() {
-    for (auto& a : tables_) a.table->store_gone_ = true;
-  }
+  ~store();
 
   memcache& cache() noexcept { return cache_; }
   database& db() noexcept { return db_; }
@@ -109,137 +96,45 @@ class store {
   /// Called by `table<T>`'s constructor. A table attached after `open()` (the tables of a
   /// reloaded handler module) is usable at once, and takes over what a detached table of its
   /// name left unwritten.
-  void attach(table_base& t) {
-    tables_.push_back({&t, {}, false});
-    std::erase_if(orphans_, [&](const journal_record& r) {
-      if (r.table != t.name()) return false;
-      t.replay(r);
-      return true;
-    });
-  }
+  void attach(table_base& t);
   /// Called by `table<T>`'s destructor: what it has not written back goes to the table of its
   /// name that remains (a reloaded module's), else waits for the next one to attach.
-  void detach(table_base& t) {
-    std::erase_if(tables_, [&](const attached& a) { return a.table == &t; });
-    std::vector<journal_record> left;
-    t.collect_dirty(left);
-    for (auto& r : left) {
-      if (auto* other = find(r.table)) other->replay(r);
-      else orphans_.push_back(std::move(r));
-    }
-  }
+  void detach(table_base& t);
   /// Keeps `guard` alive while a table attached so far without one is written back, and
   /// skips the table once `guard` has expired (the table detaches soon, handing over what it
   /// has not written). A handler module's tables run the module's code, so its host passes the
   /// module here; the store does not keep it loaded otherwise.
-  void guard_tables(const std::shared_ptr<const void>& guard) {
-    for (auto& a : tables_)
-      if (!a.guarded) a.guard = guard, a.guarded = true;
-  }
+  void guard_tables(const std::shared_ptr<const void>& guard);
 
   /// Records an acknowledged change before its update returns.
-  void journal_change(std::string_view table, std::string_view key, std::string_view entry) {
-    journal_.append(table, key, entry);
-  }
+  void journal_change(std::string_view table, std::string_view key, std::string_view entry);
 
   /// Opens every table (schema, migrations), then replays the journal a previous run of this
   /// process left: its rows become dirty again and the next write-back writes them.
-  asio::awaitable<void> open() {
-    co_await fence_.check_no_eviction(options_.allow_eviction);
-    co_await fence_.open();
-    co_await fence_.epochs_changed();  // the epochs this process starts under
-    for (const auto& a : snapshot()) co_await a.table->open_schema();
-    std::size_t replayed = 0;
-    for (const auto& r : journal::read(options_.journal)) {
-      if (auto* t = find(r.table)) {
-        t->replay(r);
-        ++replayed;
-      } else {
-        log::warn("journal {}: a record of unknown table '{}' is kept", options_.journal.string(), r.table);
-        orphans_.push_back(r);
-      }
-    }
-    if (replayed) log::info("journal {}: {} changes replayed; writing them back", options_.journal.string(), replayed);
-    co_await flush_all();
-  }
+  asio::awaitable<void> open();
 
   /// Starts write-back (each table on its interval, tables attached later too) and journal
   /// syncs on `ex`.
-  void start(asio::any_io_executor ex) {
-    running_ = std::make_shared<bool>(true);
-    asio::co_spawn(ex, flush_loop(running_), asio::detached);
-    asio::co_spawn(ex, sync_loop(running_), asio::detached);
-  }
+  void start(asio::any_io_executor ex);
 
   /// Writes back every dirty row (clean shutdown; also after replay). Rows that cannot be
   /// written now (database down) stay dirty and in the journal; returns how many remain.
-  asio::awaitable<std::size_t> flush_all() {
-    for (const auto& a : snapshot()) {
-      while (is_attached(a.table) && a.table->dirty_count() > 0 && co_await a.table->flush_batch() > 0) {
-      }
-    }
-    co_await compact();
-    co_await publish_mark();
-    co_return dirty_count();
-  }
+  asio::awaitable<std::size_t> flush_all();
 
   /// Stops the background loops and flushes; the rows still dirty (0 after a clean stop).
   /// A store that stops with nothing unwritten leaves the writers of the database.
-  asio::awaitable<std::size_t> stop() {
-    if (running_) *running_ = false;
-    const auto left = co_await flush_all();
-    if (left == 0) {
-      try {
-        co_await fence_.retire();
-      } catch (const std::exception& e) {
-        log::warn("store: could not leave ember_writers: {}", e.what());
-      }
-    }
-    co_return left;
-  }
+  asio::awaitable<std::size_t> stop();
 
   /// Every change acknowledged before this time (Unix ms) is in the database.
-  std::uint64_t clean_before() const {
-    auto mark = unix_ms();
-    for (const auto& a : tables_)
-      if (const auto m = a.table->clean_mark()) mark = std::min(mark, *m);
-    if (!orphans_.empty()) mark = 0;  // unwritten, and when they were acknowledged is unknown
-    return mark;
-  }
+  std::uint64_t clean_before() const;
 
-  std::size_t dirty_count() const noexcept {
-    std::size_t n = 0;
-    for (const auto& a : tables_) n += a.table->dirty_count();
-    return n;
-  }
+  std::size_t dirty_count() const noexcept;
   /// Age of the oldest unwritten change, for status pages.
-  std::chrono::milliseconds oldest_dirty_age() const {
-    std::optional<std::chrono::steady_clock::time_point> oldest;
-    for (const auto& a : tables_) {
-      const auto o = a.table->oldest_dirty();
-      if (o && (!oldest || *o < *oldest)) oldest = o;
-    }
-    if (!oldest) return {};
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - *oldest);
-  }
+  std::chrono::milliseconds oldest_dirty_age() const;
 
   /// Keeps the journal short: emptied when nothing is dirty, rewritten with only the dirty
   /// rows once it passes `journal_rewrite_bytes`.
-  asio::awaitable<void> compact() {
-    if (compacting_) co_return;
-    const bool empty = dirty_count() == 0 && orphans_.empty();
-    if (journal_.size() == 0 || (!empty && journal_.size() < options_.journal_rewrite_bytes)) co_return;
-    compacting_ = true;
-    std::vector<journal_record> live = orphans_;
-    for (const auto& a : tables_) a.table->collect_dirty(live);
-    try {
-      journal_.begin_rewrite(live);
-      co_await files_.run(journal_.finish_rewrite_job());
-    } catch (const std::exception& e) {
-      log::error("journal {}: rewrite failed: {}", options_.journal.string(), e.what());
-    }
-    compacting_ = false;
-  }
+  asio::awaitable<void> compact();
 
  private:
   struct attached {
@@ -253,94 +148,20 @@ class store {
     std::shared_ptr<const void> keep;
   };
 
-  table_base* find(std::string_view name) {
-    for (const auto& a : tables_)
-      if (a.table->name() == name) return a.table;
-    return nullptr;
-  }
-  bool is_attached(const table_base* t) const {
-    return std::any_of(tables_.begin(), tables_.end(), [&](const attached& a) { return a.table == t; });
-  }
+  table_base* find(std::string_view name);
+  bool is_attached(const table_base* t) const;
   /// The tables as they are now, for a loop that waits: tables attach and detach meanwhile.
   /// Those whose module is going are left out.
-  std::vector<held> snapshot() const {
-    std::vector<held> out;
-    for (const auto& a : tables_) {
-      auto keep = a.guard.lock();
-      if (!a.guarded || keep) out.push_back({a.table, std::move(keep)});
-    }
-    return out;
-  }
+  std::vector<held> snapshot() const;
 
-  asio::awaitable<void> flush_loop(std::shared_ptr<bool> running) {
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    std::map<const table_base*, std::chrono::steady_clock::time_point> due;
-    while (*running) {
-      auto tick = std::chrono::milliseconds(1000);
-      for (const auto& a : tables_) tick = std::min(tick, a.table->flush_interval());
-      timer.expires_after(std::max(tick, std::chrono::milliseconds(10)));
-      co_await timer.async_wait(asio::use_awaitable);
-      if (!*running) break;
-      const auto now = std::chrono::steady_clock::now();
-      for (const auto& a : snapshot()) {
-        auto [at, fresh] = due.try_emplace(a.table, now + a.table->flush_interval());
-        if (fresh || now < at->second) continue;
-        at->second = now + a.table->flush_interval();
-        // A full batch means more are waiting: keep going, but yield between batches.
-        while (*running && is_attached(a.table) && a.table->dirty_count() > 0 && co_await a.table->flush_batch() > 0) {
-        }
-      }
-      std::erase_if(due, [&](const auto& d) { return !is_attached(d.first); });
-      co_await compact();
-      co_await publish_mark();
-    }
-  }
+  asio::awaitable<void> flush_loop(std::shared_ptr<bool> running);
 
   /// Publishes clean_before() to the other writers; a database that is down is retried later.
-  asio::awaitable<void> publish_mark() {
-    try {
-      co_await fence_.publish(clean_before());
-    } catch (const std::exception& e) {
-      log::warn("store: cannot publish this writer's mark: {}", e.what());
-    }
-  }
+  asio::awaitable<void> publish_mark();
 
-  static std::string writer_name(const store_options& o) {
-    if (!o.writer.empty()) return o.writer;
-    char host[256] = {};
-    ::gethostname(host, sizeof host - 1);
-    std::error_code ec;
-    const auto path = std::filesystem::absolute(o.journal, ec);
-    return std::string(host) + ":" + (ec ? o.journal : path).string();
-  }
+  static std::string writer_name(const store_options& o);
 
-  asio::awaitable<void> sync_loop(std::shared_ptr<bool> running) {
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    std::uint64_t synced = 0;
-    while (*running) {
-      timer.expires_after(options_.sync_interval);
-      co_await timer.async_wait(asio::use_awaitable);
-      if (!*running) continue;
-      if (journal_.size() != synced) {
-        synced = journal_.size();
-        try {
-          co_await files_.run(journal_.sync_job());
-        } catch (const std::exception& e) {
-          log::error("journal {}: {}", options_.journal.string(), e.what());
-        }
-      }
-      // A memcached server that restarted lost the rows cached there: write back everything
-      // now, so that processes loading those rows from the database wait as little as possible.
-      try {
-        if (co_await fence_.epochs_changed()) {
-          log::warn("store: a memcached server restarted; writing back {} dirty rows now", dirty_count());
-          co_await flush_all();
-        }
-      } catch (const data_error& e) {
-        log::debug("store: memcached epochs not checked: {}", e.what());
-      }
-    }
-  }
+  asio::awaitable<void> sync_loop(std::shared_ptr<bool> running);
 
   memcache& cache_;
   database& db_;
@@ -355,3 +176,7 @@ class store {
 };
 
 }  // namespace ember::data
+
+#if !defined(EMBER_SEPARATE_COMPILATION)
+#include "ember/data/impl/store.hpp"
+#endif

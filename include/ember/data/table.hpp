@@ -11,7 +11,6 @@
 #include <deque>
 #include <map>
 #include <optional>
-#include <random>
 #include <span>
 #include <string>
 #include <tuple>
@@ -21,9 +20,6 @@
 #include <vector>
 
 #include <asio/awaitable.hpp>
-#include <asio/steady_timer.hpp>
-#include <asio/this_coro.hpp>
-#include <asio/use_awaitable.hpp>
 
 #include "ember/data/cache_entry.hpp"
 #include "ember/data/error.hpp"
@@ -32,8 +28,17 @@
 #include "ember/data/store.hpp"
 #include "ember/data/table_traits.hpp"
 #include "ember/log.hpp"
+#include "ember/separate_compilation.hpp"
 
 namespace ember::data {
+
+namespace detail {
+/// Waits before retry `attempt` (from 0) of a compare-and-swap that lost: not at all for the
+/// first two, then a random time that grows with `attempt` (at most about 2 ms).
+EMBER_DECL asio::awaitable<void> retry_backoff(int attempt);
+/// Waits, 2 ms at a time, until `flag` is false.
+EMBER_DECL asio::awaitable<void> wait_while_set(const bool& flag);
+}  // namespace detail
 
 /// The cache of table `T` (a generated `NAME_table`) in a `store`.
 ///
@@ -227,11 +232,7 @@ class table final : public table_base {
 
   asio::awaitable<std::size_t> flush_batch() override {
     // One batch at a time: a clean stop waits for the background flush rather than skip it.
-    asio::steady_timer wait(co_await asio::this_coro::executor);
-    while (flushing_) {
-      wait.expires_after(std::chrono::milliseconds(2));
-      co_await wait.async_wait(asio::use_awaitable);
-    }
+    co_await detail::wait_while_set(flushing_);
     if (dirty_.empty()) co_return 0;
     flushing_ = true;
     // Versions newer than those taken now are acknowledged after this moment.
@@ -451,13 +452,7 @@ class table final : public table_base {
     throw data_error(data_errc::contention, describe(k) + ": insert lost every attempt");
   }
 
-  asio::awaitable<void> backoff(int attempt) {
-    if (attempt < 2) co_return;  // the first retries go straight back
-    thread_local std::minstd_rand rng{std::random_device{}()};
-    const int cap = std::min(1 << std::min(attempt, 10), 2000);
-    asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::microseconds(rng() % cap + 50));
-    co_await t.async_wait(asio::use_awaitable);
-  }
+  asio::awaitable<void> backoff(int attempt) { return detail::retry_backoff(attempt); }
 
   // --- lookups: a cached list of keys per (lookup, value), kept in step by insert, remove and
   // updates that change the column; loaded from the database on a miss.
@@ -673,3 +668,7 @@ class table final : public table_base {
 };
 
 }  // namespace ember::data
+
+#if !defined(EMBER_SEPARATE_COMPILATION)
+#include "ember/data/impl/table.hpp"
+#endif

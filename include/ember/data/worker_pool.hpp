@@ -25,6 +25,8 @@
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include "ember/separate_compilation.hpp"
+
 namespace ember::data {
 
 /// A fixed set of threads that run blocking jobs in arrival order. Each job receives the index
@@ -33,30 +35,16 @@ namespace ember::data {
 /// Destroying the pool runs the jobs already queued, then joins the threads.
 class worker_pool {
  public:
-  explicit worker_pool(std::size_t threads, std::string name = "ember-worker") : name_(std::move(name)) {
-    if (threads == 0) throw std::invalid_argument("worker_pool needs at least one thread");
-    threads_.reserve(threads);
-    for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this, i] { work(i); });
-  }
+  explicit worker_pool(std::size_t threads, std::string name = "ember-worker");
   worker_pool(const worker_pool&) = delete;
   worker_pool& operator=(const worker_pool&) = delete;
-  ~worker_pool() {
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
-    }
-    ready_.notify_all();
-    for (auto& t : threads_) t.join();
-  }
+  ~worker_pool();
 
   std::size_t size() const noexcept { return threads_.size(); }
   const std::string& name() const noexcept { return name_; }
 
   /// Jobs waiting for a free worker (not counting those running); for status pages.
-  std::size_t queue_depth() const {
-    std::lock_guard lock(mutex_);
-    return jobs_.size();
-  }
+  std::size_t queue_depth() const;
 
   /// Runs `fn(worker_index)` on a worker and resumes the awaiting coroutine on its executor
   /// with fn's result; an exception thrown by fn is rethrown there. `fn` must not touch state
@@ -105,13 +93,7 @@ class worker_pool {
       void operator()(std::size_t worker) override { fn(worker); }
       Fn fn;
     };
-    auto j = std::make_unique<holder>(std::move(fn));
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) throw std::logic_error("worker_pool '" + name_ + "' is stopping");
-      jobs_.push_back(std::move(j));
-    }
-    ready_.notify_one();
+    enqueue(std::make_unique<holder>(std::move(fn)));
   }
 
  private:
@@ -121,19 +103,9 @@ class worker_pool {
     virtual void operator()(std::size_t worker) = 0;
   };
 
-  void work(std::size_t index) {
-    for (;;) {
-      std::unique_ptr<job> next;
-      {
-        std::unique_lock lock(mutex_);
-        ready_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-        if (jobs_.empty()) return;  // stopping, and nothing left to run
-        next = std::move(jobs_.front());
-        jobs_.pop_front();
-      }
-      (*next)(index);
-    }
-  }
+  // submit's type-erased half; throws std::logic_error once the pool is stopping.
+  void enqueue(std::unique_ptr<job> j);
+  void work(std::size_t index);
 
   std::string name_;
   mutable std::mutex mutex_;
@@ -144,3 +116,7 @@ class worker_pool {
 };
 
 }  // namespace ember::data
+
+#if !defined(EMBER_SEPARATE_COMPILATION)
+#include "ember/data/impl/worker_pool.hpp"
+#endif

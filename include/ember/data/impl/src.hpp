@@ -6,3 +6,17 @@
 #if !defined(EMBER_SEPARATE_COMPILATION)
 #error "ember/data/impl/src.hpp is for EMBER_SEPARATE_COMPILATION: define it for every file of the program"
 #endif
+
+#include "ember/data/impl/error.hpp"
+#include "ember/data/impl/cache_entry.hpp"
+#include "ember/data/impl/worker_pool.hpp"
+#include "ember/data/impl/journal.hpp"
+#include "ember/data/impl/odbc.hpp"
+#include "ember/data/impl/row_io.hpp"
+#include "ember/data/impl/memcache.hpp"
+#include "ember/data/impl/database.hpp"
+#include "ember/data/impl/restart_fence.hpp"
+#include "ember/data/impl/store.hpp"
+#include "ember/data/impl/table.hpp"
+
+#include "ember/app/impl/data_layer.hpp"
