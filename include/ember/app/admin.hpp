@@ -4,20 +4,17 @@
 // server runs the same with or without a master; the game never waits on it.
 #pragma once
 
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
-
-#include <fmt/format.h>
+#include <string_view>
 
 #include "ember/app/host.hpp"
 #include "ember/cluster/node.hpp"
-#include "ember/cluster/route_wire.hpp"
 #include "ember/codec/json_writer.hpp"
+#include "ember/separate_compilation.hpp"
 
 namespace ember::app {
 
@@ -48,37 +45,12 @@ struct admin_hooks {
 /// Points `config` at the master given as "host:port" on a server's command line (a server
 /// started by hand, perhaps on another machine, joins the cluster that way). Returns "" or
 /// why the text is not host:port.
-inline std::string use_master(cluster_config& config, std::string_view host_port) {
-  const auto colon = host_port.rfind(':');
-  unsigned port = 0;
-  const auto digits = colon == std::string_view::npos ? std::string_view() : host_port.substr(colon + 1);
-  for (char c : digits) port = c >= '0' && c <= '9' && port < 65536 ? port * 10 + unsigned(c - '0') : 70000;
-  if (colon == 0 || digits.empty() || port == 0 || port > 65535)
-    return "--master " + std::string(host_port) + ": expected HOST:PORT (the master's rootport)";
-  if (!config.master) config.master.emplace();
-  config.master->host = std::string(host_port.substr(0, colon));
-  config.master->rootport = static_cast<std::uint16_t>(port);
-  return {};
-}
+EMBER_DECL std::string use_master(cluster_config& config, std::string_view host_port);
 
 /// The link to the master; does nothing when the config has no `master.rootport`.
 class admin_link {
  public:
-  admin_link(host& h, admin_hooks hooks) : host_(h), hooks_(std::move(hooks)) {
-    const auto& m = h.config().master;
-    if (!m || !m->rootport) return;
-    cluster::node_options o;
-    o.name = h.self().name;
-    o.type = h.self().type;
-    o.secret = h.config().secret;
-    o.root_host = m->host;
-    o.root_port = *m->rootport;
-    o.root_name = "master";
-    o.max_backoff = std::chrono::milliseconds(5'000);
-    node_ = std::make_unique<cluster::node_connector>(h.context().get_executor(), o);
-    node_->on_connected([this](const cluster::node_connector::link_ptr& l) { serve(l); });
-    node_->start();
-  }
+  admin_link(host& h, admin_hooks hooks);
   admin_link(const admin_link&) = delete;
   admin_link& operator=(const admin_link&) = delete;
 
@@ -86,72 +58,10 @@ class admin_link {
   bool connected() const noexcept { return node_ && node_->connected(); }
 
   /// This server's status, as the master's admin API shows it.
-  std::string status_json() const {
-    using namespace std::chrono;
-    buffer out;
-    codec::json_writer w(out);
-    auto field = [&](std::string_view k, std::uint64_t v) { w.key(k), w.value_uint(v); };
-    w.begin_object();
-    w.key("name"), w.value_string(host_.self().name);
-    w.key("type"), w.value_string(host_.self().type);
-    field("pid", static_cast<std::uint64_t>(::getpid()));
-    field("uptime_ms", duration_cast<milliseconds>(steady_clock::now() - started_).count());
-    if (auto* c = host_.clients()) {
-      const auto& s = c->stats();
-      field("sessions", c->session_count());
-      field("requests", s.requests);
-      field("failed", s.failed);
-      field("accepted", s.accepted);
-      field("refused", s.refused);
-      field("in_flight", c->in_flight());
-    }
-    if (auto* r = host_.root()) field("children", r->size());
-    if (auto* b = host_.backend()) {
-      field("remote_sessions", b->session_count());
-      field("gateways", b->gateway_count());
-    }
-    if (auto* o = host_.ownership()) field("players_owned", o->size());
-    if (hooks_.module_version) w.key("module"), w.value_string(hooks_.module_version());
-    field("reloads", reloads_);
-    field("reload_failures", reload_failures_);
-    w.key("commands"), host_.write_command_stats(w);
-    if (hooks_.more_status) hooks_.more_status(w);
-    w.end_object();
-    return std::string(reinterpret_cast<const char*>(out.data()), out.size());
-  }
+  std::string status_json() const;
 
  private:
-  void serve(const cluster::node_connector::link_ptr& l) {
-    l->on_internal_request(std::uint16_t(admin_call::status), [this](cluster::link& from, const wire::frame& f) {
-      const auto body = status_json();
-      from.reply_bytes(std::uint16_t(f.command), f.seq, as_bytes(body));
-    });
-    l->on_internal_request(std::uint16_t(admin_call::reload), [this](cluster::link& from, const wire::frame& f) {
-      cluster::route::reader r(f.body);
-      const auto what = r.u8();
-      const auto& hook = what == 2 ? hooks_.reload_data : hooks_.reload_logic;
-      std::string why = hook ? hook() : std::string("this server cannot reload that");
-      ++(why.empty() ? reloads_ : reload_failures_);
-      buffer body;
-      codec::json_writer w(body);
-      w.begin_object();
-      w.key("ok"), w.value_bool(why.empty());
-      w.key("message"), w.value_string(why.empty() ? "reloaded" : why);
-      w.end_object();
-      from.reply_bytes(std::uint16_t(f.command), f.seq, body.view());
-    });
-    l->on_notify(std::uint16_t(admin_call::root_back), [this](bytes_view body, codec::encoding) {
-      const std::string root(reinterpret_cast<const char*>(body.data()), body.size());
-      if (auto* n = host_.node(root); n && !n->connected()) {
-        log::info("the master says root '{}' is back: linking now", root);
-        n->retry_now();
-      }
-    });
-    l->on_internal_request(std::uint16_t(admin_call::stop), [this](cluster::link& from, const wire::frame& f) {
-      from.reply_bytes(std::uint16_t(f.command), f.seq, {});
-      if (hooks_.stop) hooks_.stop();
-    });
-  }
+  void serve(const cluster::node_connector::link_ptr& l);
 
   host& host_;
   admin_hooks hooks_;
@@ -161,3 +71,7 @@ class admin_link {
 };
 
 }  // namespace ember::app
+
+#if !defined(EMBER_SEPARATE_COMPILATION)
+#include "ember/app/impl/admin.hpp"
+#endif

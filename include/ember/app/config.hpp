@@ -22,10 +22,15 @@
 #include <string_view>
 #include <vector>
 
+// Only the bodies (impl/config.hpp) use simdjson, but tests/app/test_config.cpp names its error
+// messages without including it: remove this line once that test includes <simdjson.h>.
+#include <simdjson.h>
+
 #include "ember/codec/codec.hpp"
 #include "ember/log.hpp"
 #include "ember/net/server_options.hpp"
 #include "ember/outcome.hpp"
+#include "ember/separate_compilation.hpp"
 #include "ember/wire/frame.hpp"
 
 namespace ember::app {
@@ -67,11 +72,7 @@ struct listener_config {
   /// Overrides the server's `limits.idle_timeout_ms` for this listener.
   std::optional<std::chrono::milliseconds> idle_timeout;
 
-  bool operator==(const listener_config& o) const {
-    return port == o.port && framing == o.framing && encoding == o.encoding &&
-           firefly.magic == o.firefly.magic && firefly.version == o.firefly.version &&
-           firefly.server_version == o.firefly.server_version && idle_timeout == o.idle_timeout;
-  }
+  bool operator==(const listener_config& o) const;
 };
 
 /// A root a server joins as a node (one `remoteport` entry), with `host` and `rootport`
@@ -151,35 +152,13 @@ struct cluster_config {
   std::vector<server_config> servers;  ///< in file order
 
   /// The server called `name`, or null.
-  const server_config* find(std::string_view name) const noexcept {
-    for (const auto& s : servers) {
-      if (s.name == name) return &s;
-    }
-    return nullptr;
-  }
+  const server_config* find(std::string_view name) const noexcept;
 
   /// The servers of type `type`, in file order.
-  std::vector<const server_config*> of_type(std::string_view type) const {
-    std::vector<const server_config*> out;
-    for (const auto& s : servers) {
-      if (s.type == type) out.push_back(&s);
-    }
-    return out;
-  }
+  std::vector<const server_config*> of_type(std::string_view type) const;
 
   /// The servers that join the root `root`, in file order.
-  std::vector<const server_config*> nodes_of(std::string_view root) const {
-    std::vector<const server_config*> out;
-    for (const auto& s : servers) {
-      for (const auto& r : s.remoteport) {
-        if (r.rootname == root) {
-          out.push_back(&s);
-          break;
-        }
-      }
-    }
-    return out;
-  }
+  std::vector<const server_config*> nodes_of(std::string_view root) const;
 
   bool operator==(const cluster_config&) const = default;
 };
@@ -193,14 +172,7 @@ struct config_error {
 
   /// "config.json:12: servers.game1.remoteport[0].rootname: no server named 'gate2' (...)";
   /// the line and the path are left out when unknown or empty.
-  std::string what() const {
-    std::string out = file;
-    if (line != 0) out += ":" + std::to_string(line);
-    out += ": ";
-    if (!path.empty()) out += path + ": ";
-    out += message;
-    return out;
-  }
+  std::string what() const;
 };
 
 /// Text of a config error (for `outcome::value()` on a failed parse).
@@ -210,17 +182,19 @@ inline std::string describe(const config_error& e) { return e.what(); }
 using config_result = outcome<cluster_config, config_error>;
 
 /// Parses and validates the text of a config.json. `file_name` only appears in errors.
-inline config_result parse_config(std::string_view json_text, std::string_view file_name);
+EMBER_DECL config_result parse_config(std::string_view json_text, std::string_view file_name);
 
 /// Reads and parses the file at `file`; an unreadable file is a `config_error` naming it.
-inline config_result load_config(const std::filesystem::path& file);
+EMBER_DECL config_result load_config(const std::filesystem::path& file);
 
 /// The options of `s`'s client listener: its host, netport and limits.
 /// Precondition: `s.netport` has a value (throws `std::invalid_argument` otherwise).
-inline net::server_options to_server_options(const server_config& s);
+EMBER_DECL net::server_options to_server_options(const server_config& s);
 /// The same, with the cluster's other client listeners as `resume_peers`.
-inline net::server_options to_server_options(const server_config& s, const cluster_config& c);
+EMBER_DECL net::server_options to_server_options(const server_config& s, const cluster_config& c);
 
 }  // namespace ember::app
 
+#if !defined(EMBER_SEPARATE_COMPILATION)
 #include "ember/app/impl/config.hpp"
+#endif

@@ -25,10 +25,11 @@
 #include <memory>
 #include <set>
 #include <span>
-#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 
 #include "ember/app/config.hpp"
@@ -39,6 +40,7 @@
 #include "ember/cluster/root.hpp"
 #include "ember/command_info.hpp"
 #include "ember/net/server.hpp"
+#include "ember/separate_compilation.hpp"
 
 namespace ember::data {
 class store;
@@ -50,14 +52,8 @@ namespace ember::app {
 class host {
  public:
   /// Throws `std::invalid_argument` when `name` is not a server of `config`.
-  host(asio::io_context& io, cluster_config config, std::string_view name)
-      : io_(io), config_(std::move(config)) {
-    self_ = config_.find(name);
-    if (!self_)
-      throw std::invalid_argument("config has no server named '" + std::string(name) + "'");
-    log::set_level(self_->log.level);
-  }
-  ~host() = default;
+  host(asio::io_context& io, cluster_config config, std::string_view name);
+  ~host();
   host(const host&) = delete;
   host& operator=(const host&) = delete;
 
@@ -65,112 +61,20 @@ class host {
   /// commands and calls (shared by clients and links); `commands` is the schema's
   /// `command_list`, from which a gateway learns what to forward where. Throws
   /// `std::system_error` when a port cannot be bound.
-  void start(dispatch_table table, std::span<const command_info> commands) {
-    const auto& s = *self_;
-    remember(commands);
-    table.set_stats(stats_);              // one count per server: clients and links alike
-    dispatch_table client_table = table;  // gateways add their forwarding entries to it
-    table_ = std::make_shared<const dispatch_table>(std::move(table));
-    const auto link = link_options_();
-    const auto lease = cluster::default_lease;
-    if (s.rootport) {
-      root_ = std::make_unique<cluster::root>(
-          io_.get_executor(),
-          cluster::root_options{s.name, config_.secret, s.host, *s.rootport, link}, table_);
-      registry_ = std::make_unique<cluster::owner_registry>(io_.get_executor(), *root_,
-                                                            backends_of(s.name), lease,
-                                                            s.call_timeout / 2);
-      root_->start();
-    }
-    if (s.netport) {
-      clients_ = std::make_unique<net::server>(io_, to_server_options(s, config_), dispatch_table{});
-      if (root_) {
-        gateway_ = std::make_unique<cluster::gateway>(
-            *clients_, *root_, cluster::gateway_options{s.name, s.call_timeout});
-        gateway_->add_routes(client_table, commands_, s.type);
-      }
-      clients_->set_table(std::move(client_table));
-      clients_->start();
-    }
-    for (const auto& r : s.remoteport) {
-      const server_config* target = config_.find(r.rootname);
-      const bool to_gateway = target && target->netport;
-      if (to_gateway && !backend_)
-        backend_ = std::make_unique<cluster::backend>(
-            io_.get_executor(), cluster::backend_options{s.name, s.type}, table_);
-      cluster::node_options o;
-      o.name = s.name;
-      o.type = s.type;
-      o.secret = config_.secret;
-      o.root_host = r.host;
-      o.root_port = r.rootport;
-      o.root_name = r.rootname;
-      o.link = link;
-      auto node = std::make_unique<cluster::node_connector>(io_.get_executor(), o, table_);
-      if (to_gateway) {
-        node->on_connected([this](const cluster::node_connector::link_ptr& l) {
-          backend_->attach(l);
-        });
-      }
-      nodes_.push_back({r.rootname, std::move(node)});
-    }
-    // Players are owned through the first root joined that is not a gateway (e.g. gate).
-    if (backend_) {
-      for (auto& n : nodes_) {
-        const server_config* root_cfg = config_.find(n.root);
-        if (root_cfg && !root_cfg->netport) {
-          ownership_ = std::make_unique<cluster::player_ownership>(io_.get_executor(),
-                                                                   *n.connector, lease);
-          break;
-        }
-      }
-    }
-    for (auto& n : nodes_) n.connector->start();
-    log::info("{} ({}) started{}{}", s.name, s.type,
-              clients_ ? fmt::format(", clients on port {}", clients_->port()) : "",
-              root_ ? fmt::format(", links on port {}", root_->port()) : "");
-  }
+  void start(dispatch_table table, std::span<const command_info> commands);
 
   /// Swaps in a new command table (a reload of the handler module) between requests:
   /// requests already running finish on the old one; sessions, groups and links stay.
-  void replace_table(dispatch_table table) {
-    table.set_stats(stats_);  // the counts go on across reloads
-    dispatch_table client_table = table;
-    table_ = std::make_shared<const dispatch_table>(std::move(table));
-    if (clients_) {
-      if (gateway_) gateway_->add_routes(client_table, commands_, self_->type);
-      clients_->set_table(std::move(client_table));
-    }
-    if (root_) root_->set_commands(table_);
-    for (auto& n : nodes_) n.connector->set_commands(table_);
-    if (backend_) backend_->set_table(table_);
-  }
+  void replace_table(dispatch_table table);
 
   /// Bytes kept for the next module across a reload (see ember/app/module.hpp).
   void stash(std::string key, std::string bytes) { stash_[std::move(key)] = std::move(bytes); }
   /// Takes what a previous module stashed under `key` (empty if nothing).
-  std::string take_stash(const std::string& key) {
-    auto it = stash_.find(key);
-    if (it == stash_.end()) return {};
-    auto out = std::move(it->second);
-    stash_.erase(it);
-    return out;
-  }
+  std::string take_stash(const std::string& key);
 
   /// Stops gracefully: the client listener first (requests in flight finish), then what was
   /// registered with `on_stop` (the data layer writes back), then links.
-  asio::awaitable<void> stop(std::chrono::milliseconds grace = std::chrono::seconds(5)) {
-    if (clients_) co_await clients_->stop(grace);
-    for (auto& hook : stop_hooks_) {
-      try {
-        co_await hook();
-      } catch (const std::exception& e) {
-        log::error("stopping: {}", e.what());
-      }
-    }
-    for (auto& n : nodes_) n.connector->stop();
-    if (root_) root_->stop();
-  }
+  asio::awaitable<void> stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
 
   /// Runs `hook` when the server stops, after its clients have drained and before its links
   /// close (e.g. writing back dirty rows).
@@ -193,9 +97,7 @@ class host {
   std::span<const command_info> commands() const noexcept { return commands_; }
   /// Writes `per_command()` as a JSON array, with the commands' names, and "forwarded" for
   /// those a gateway sends to another server type (see `command_stats::write_json`).
-  void write_command_stats(codec::json_writer& w) const {
-    stats_->write_json(w, commands_, gateway_ ? std::string_view(self_->type) : std::string_view());
-  }
+  void write_command_stats(codec::json_writer& w) const;
 
   /// This server's config entry, and the whole config.
   const server_config& self() const noexcept { return *self_; }
@@ -213,40 +115,16 @@ class host {
   /// The registry of owners, on a root.
   cluster::owner_registry* registry() noexcept { return registry_.get(); }
   /// The connector to the root named `rootname`, or null.
-  cluster::node_connector* node(std::string_view rootname) noexcept {
-    for (auto& n : nodes_)
-      if (n.root == rootname) return n.connector.get();
-    return nullptr;
-  }
+  cluster::node_connector* node(std::string_view rootname) noexcept;
 
  private:
   // The servers joining root `root` that are backends of some gateway: they own players.
-  std::set<std::string> backends_of(const std::string& root) const {
-    std::set<std::string> out;
-    for (const server_config* s : config_.nodes_of(root))
-      for (const auto& r : s->remoteport)
-        if (const server_config* t = config_.find(r.rootname); t && t->netport) out.insert(s->name);
-    return out;
-  }
+  std::set<std::string> backends_of(const std::string& root) const;
 
   // A copy of the schema's command list that does not point into a module's memory.
-  void remember(std::span<const command_info> commands) {
-    names_.clear();
-    for (const auto& c : commands) names_.emplace_back(c.name), names_.emplace_back(c.server);
-    commands_.clear();
-    for (std::size_t i = 0; i < commands.size(); ++i) {
-      auto c = commands[i];
-      c.name = names_[2 * i];
-      c.server = names_[2 * i + 1];
-      commands_.push_back(c);
-    }
-  }
+  void remember(std::span<const command_info> commands);
 
-  cluster::link_options link_options_() const {
-    cluster::link_options o;
-    o.default_timeout = self_->call_timeout;
-    return o;
-  }
+  cluster::link_options link_options_() const;
 
   struct node_entry {
     std::string root;
@@ -274,3 +152,7 @@ class host {
 };
 
 }  // namespace ember::app
+
+#if !defined(EMBER_SEPARATE_COMPILATION)
+#include "ember/app/impl/host.hpp"
+#endif

@@ -1,10 +1,12 @@
-// ember: the bodies of `parse_config`, `load_config` and `to_server_options`
-// (ember/app/config.hpp): config.json read with simdjson's DOM, then validated.
+// ember: the bodies of `parse_config`, `load_config`, `to_server_options` and the config
+// structs' members (ember/app/config.hpp): config.json read with simdjson's DOM, then validated.
 //
 // Validation throws a `detail::config_failure` at the first problem; `parse_config` catches it
 // and returns it as a `config_error`, adding the line of the offending key (found by walking
 // the text along the error's JSON path, since simdjson's DOM keeps no positions).
 #pragma once
+
+#include "ember/app/config.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -25,6 +27,49 @@
 #include "ember/app/detail/json_path.hpp"
 
 namespace ember::app {
+
+EMBER_DECL bool listener_config::operator==(const listener_config& o) const {
+  return port == o.port && framing == o.framing && encoding == o.encoding &&
+         firefly.magic == o.firefly.magic && firefly.version == o.firefly.version &&
+         firefly.server_version == o.firefly.server_version && idle_timeout == o.idle_timeout;
+}
+
+EMBER_DECL const server_config* cluster_config::find(std::string_view name) const noexcept {
+  for (const auto& s : servers) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+EMBER_DECL std::vector<const server_config*> cluster_config::of_type(std::string_view type) const {
+  std::vector<const server_config*> out;
+  for (const auto& s : servers) {
+    if (s.type == type) out.push_back(&s);
+  }
+  return out;
+}
+
+EMBER_DECL std::vector<const server_config*> cluster_config::nodes_of(std::string_view root) const {
+  std::vector<const server_config*> out;
+  for (const auto& s : servers) {
+    for (const auto& r : s.remoteport) {
+      if (r.rootname == root) {
+        out.push_back(&s);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+EMBER_DECL std::string config_error::what() const {
+  std::string out = file;
+  if (line != 0) out += ":" + std::to_string(line);
+  out += ": ";
+  if (!path.empty()) out += path + ": ";
+  out += message;
+  return out;
+}
 
 namespace detail {
 
@@ -850,7 +895,7 @@ inline cluster_config read_cluster(std::string_view text) {
 
 }  // namespace detail
 
-inline config_result parse_config(std::string_view json_text, std::string_view file_name) {
+EMBER_DECL config_result parse_config(std::string_view json_text, std::string_view file_name) {
   try {
     return detail::read_cluster(json_text);
   } catch (detail::config_failure& f) {
@@ -863,7 +908,7 @@ inline config_result parse_config(std::string_view json_text, std::string_view f
   }
 }
 
-inline config_result load_config(const std::filesystem::path& file) {
+EMBER_DECL config_result load_config(const std::filesystem::path& file) {
   const auto cannot = [&](int err) {
     return config_error{file.string(), 0, {},
                         fmt::format("cannot read the config file: {}",
@@ -881,7 +926,7 @@ inline config_result load_config(const std::filesystem::path& file) {
   return parse_config(text, file.string());
 }
 
-inline net::server_options to_server_options(const server_config& s) {
+EMBER_DECL net::server_options to_server_options(const server_config& s) {
   if (!s.netport) {
     throw std::invalid_argument(
         fmt::format("to_server_options: server '{}' has no netport", s.name));
@@ -910,7 +955,7 @@ inline net::server_options to_server_options(const server_config& s) {
   return o;
 }
 
-inline net::server_options to_server_options(const server_config& s, const cluster_config& c) {
+EMBER_DECL net::server_options to_server_options(const server_config& s, const cluster_config& c) {
   net::server_options o = to_server_options(s);
   // Every other native client listener of the cluster: a session left there can be resumed
   // through this one.

@@ -1,0 +1,91 @@
+// ember: the bodies of app::data_layer (ember/app/data_layer.hpp). Under
+// EMBER_SEPARATE_COMPILATION they compile into libember-data (ember/data/impl/src.hpp), with
+// the rest of the data layer.
+#pragma once
+
+#include "ember/app/data_layer.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <stdexcept>
+#include <utility>
+
+#include "ember/log.hpp"
+
+namespace ember::app {
+
+EMBER_DECL std::string resolve_sqlite_file(std::string connection,
+                                           const std::filesystem::path& dir) {
+  std::string lower = connection;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::size_t at = 0;
+  while ((at = lower.find("database=", at)) != std::string::npos && at != 0 && lower[at - 1] != ';') ++at;
+  if (at == std::string::npos) return connection;
+  const auto begin = at + 9;
+  const auto end = std::min(connection.find(';', begin), connection.size());
+  const std::filesystem::path file = connection.substr(begin, end - begin);
+  if (file.empty() || file.is_absolute() || file == ":memory:") return connection;
+  return connection.replace(begin, end - begin, (dir / file).lexically_normal().string());
+}
+
+EMBER_DECL data_layer::data_layer(host& h) : host_(h) {
+  const auto& self = h.self();
+  const auto& cfg = h.config();
+  if (self.db) {
+    if (!cfg.db) throw std::invalid_argument("servers." + self.name + ".db is true but the config has no db");
+    auto conn = cfg.db->connection;
+    if (cfg.db->driver == db_driver::sqlite) conn = resolve_sqlite_file(std::move(conn), h.data_dir());
+    db_.emplace(std::move(conn));
+  }
+  if (self.mem) {
+    if (!cfg.memcached)
+      throw std::invalid_argument("servers." + self.name + ".mem is true but the config has no memcached");
+    data::memcache_options o;
+    for (const auto& s : cfg.memcached->servers)
+      o.servers.push_back((s.host.find(':') != std::string::npos ? "[" + s.host + "]" : s.host) + ":" +
+                          std::to_string(s.port));
+    if (!cfg.memcached->key_namespace.empty()) o.key_prefix = cfg.memcached->key_namespace + ":";
+    cache_.emplace(std::move(o));
+  }
+  if (db_ && cache_) {
+    const auto dir = h.data_dir() / "journal";
+    std::filesystem::create_directories(dir);
+    store_.emplace(*cache_, *db_, data::store_options{.journal = dir / (self.name + ".journal")});
+    h.set_store(&*store_);
+    h.on_stop([this]() -> asio::awaitable<void> { co_await stop(); });
+  }
+}
+
+EMBER_DECL data_layer::~data_layer() {
+  if (store_) host_.set_store(nullptr);
+}
+
+EMBER_DECL asio::awaitable<void> data_layer::open() {
+  if (!store_) co_return;
+  co_await store_->open();
+  store_->start(host_.context().get_executor());
+  log::info("data: store open (journal {})", store_->options().journal.string());
+}
+
+EMBER_DECL asio::awaitable<void> data_layer::stop() {
+  if (!store_ || stopped_) co_return;
+  stopped_ = true;
+  const auto left = co_await store_->stop();
+  if (left == 0)
+    log::info("data: every change written back");
+  else
+    log::error("data: {} rows could not be written back; they stay in the journal {} for the next start",
+               left, store_->options().journal.string());
+}
+
+EMBER_DECL void data_layer::write_status(codec::json_writer& w) const {
+  if (store_) {
+    w.key("dirty_rows"), w.value_uint(store_->dirty_count());
+    w.key("oldest_dirty_ms"), w.value_uint(static_cast<std::uint64_t>(store_->oldest_dirty_age().count()));
+  }
+  if (cache_) w.key("memcached_queue"), w.value_uint(cache_->queue_depth());
+  if (db_) w.key("database_queue"), w.value_uint(db_->queue_depth());
+}
+
+}  // namespace ember::app

@@ -1,0 +1,163 @@
+// ember: the bodies of app::host (ember/app/host.hpp): building a server's listener, root,
+// links and routing from its config entry, reloading its table, stopping it.
+#pragma once
+
+#include "ember/app/host.hpp"
+
+#include <exception>
+#include <stdexcept>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "ember/log.hpp"
+
+namespace ember::app {
+
+EMBER_DECL host::host(asio::io_context& io, cluster_config config, std::string_view name)
+    : io_(io), config_(std::move(config)) {
+  self_ = config_.find(name);
+  if (!self_)
+    throw std::invalid_argument("config has no server named '" + std::string(name) + "'");
+  log::set_level(self_->log.level);
+}
+
+EMBER_DECL host::~host() = default;
+
+EMBER_DECL void host::start(dispatch_table table, std::span<const command_info> commands) {
+  const auto& s = *self_;
+  remember(commands);
+  table.set_stats(stats_);              // one count per server: clients and links alike
+  dispatch_table client_table = table;  // gateways add their forwarding entries to it
+  table_ = std::make_shared<const dispatch_table>(std::move(table));
+  const auto link = link_options_();
+  const auto lease = cluster::default_lease;
+  if (s.rootport) {
+    root_ = std::make_unique<cluster::root>(
+        io_.get_executor(),
+        cluster::root_options{s.name, config_.secret, s.host, *s.rootport, link}, table_);
+    registry_ = std::make_unique<cluster::owner_registry>(io_.get_executor(), *root_,
+                                                          backends_of(s.name), lease,
+                                                          s.call_timeout / 2);
+    root_->start();
+  }
+  if (s.netport) {
+    clients_ = std::make_unique<net::server>(io_, to_server_options(s, config_), dispatch_table{});
+    if (root_) {
+      gateway_ = std::make_unique<cluster::gateway>(
+          *clients_, *root_, cluster::gateway_options{s.name, s.call_timeout});
+      gateway_->add_routes(client_table, commands_, s.type);
+    }
+    clients_->set_table(std::move(client_table));
+    clients_->start();
+  }
+  for (const auto& r : s.remoteport) {
+    const server_config* target = config_.find(r.rootname);
+    const bool to_gateway = target && target->netport;
+    if (to_gateway && !backend_)
+      backend_ = std::make_unique<cluster::backend>(
+          io_.get_executor(), cluster::backend_options{s.name, s.type}, table_);
+    cluster::node_options o;
+    o.name = s.name;
+    o.type = s.type;
+    o.secret = config_.secret;
+    o.root_host = r.host;
+    o.root_port = r.rootport;
+    o.root_name = r.rootname;
+    o.link = link;
+    auto node = std::make_unique<cluster::node_connector>(io_.get_executor(), o, table_);
+    if (to_gateway) {
+      node->on_connected([this](const cluster::node_connector::link_ptr& l) {
+        backend_->attach(l);
+      });
+    }
+    nodes_.push_back({r.rootname, std::move(node)});
+  }
+  // Players are owned through the first root joined that is not a gateway (e.g. gate).
+  if (backend_) {
+    for (auto& n : nodes_) {
+      const server_config* root_cfg = config_.find(n.root);
+      if (root_cfg && !root_cfg->netport) {
+        ownership_ = std::make_unique<cluster::player_ownership>(io_.get_executor(),
+                                                                 *n.connector, lease);
+        break;
+      }
+    }
+  }
+  for (auto& n : nodes_) n.connector->start();
+  log::info("{} ({}) started{}{}", s.name, s.type,
+            clients_ ? fmt::format(", clients on port {}", clients_->port()) : "",
+            root_ ? fmt::format(", links on port {}", root_->port()) : "");
+}
+
+EMBER_DECL void host::replace_table(dispatch_table table) {
+  table.set_stats(stats_);  // the counts go on across reloads
+  dispatch_table client_table = table;
+  table_ = std::make_shared<const dispatch_table>(std::move(table));
+  if (clients_) {
+    if (gateway_) gateway_->add_routes(client_table, commands_, self_->type);
+    clients_->set_table(std::move(client_table));
+  }
+  if (root_) root_->set_commands(table_);
+  for (auto& n : nodes_) n.connector->set_commands(table_);
+  if (backend_) backend_->set_table(table_);
+}
+
+EMBER_DECL std::string host::take_stash(const std::string& key) {
+  auto it = stash_.find(key);
+  if (it == stash_.end()) return {};
+  auto out = std::move(it->second);
+  stash_.erase(it);
+  return out;
+}
+
+EMBER_DECL asio::awaitable<void> host::stop(std::chrono::milliseconds grace) {
+  if (clients_) co_await clients_->stop(grace);
+  for (auto& hook : stop_hooks_) {
+    try {
+      co_await hook();
+    } catch (const std::exception& e) {
+      log::error("stopping: {}", e.what());
+    }
+  }
+  for (auto& n : nodes_) n.connector->stop();
+  if (root_) root_->stop();
+}
+
+EMBER_DECL void host::write_command_stats(codec::json_writer& w) const {
+  stats_->write_json(w, commands_, gateway_ ? std::string_view(self_->type) : std::string_view());
+}
+
+EMBER_DECL cluster::node_connector* host::node(std::string_view rootname) noexcept {
+  for (auto& n : nodes_)
+    if (n.root == rootname) return n.connector.get();
+  return nullptr;
+}
+
+EMBER_DECL std::set<std::string> host::backends_of(const std::string& root) const {
+  std::set<std::string> out;
+  for (const server_config* s : config_.nodes_of(root))
+    for (const auto& r : s->remoteport)
+      if (const server_config* t = config_.find(r.rootname); t && t->netport) out.insert(s->name);
+  return out;
+}
+
+EMBER_DECL void host::remember(std::span<const command_info> commands) {
+  names_.clear();
+  for (const auto& c : commands) names_.emplace_back(c.name), names_.emplace_back(c.server);
+  commands_.clear();
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    auto c = commands[i];
+    c.name = names_[2 * i];
+    c.server = names_[2 * i + 1];
+    commands_.push_back(c);
+  }
+}
+
+EMBER_DECL cluster::link_options host::link_options_() const {
+  cluster::link_options o;
+  o.default_timeout = self_->call_timeout;
+  return o;
+}
+
+}  // namespace ember::app
