@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include <simdjson.h>
+
 #include "ember/app/detail/json_path.hpp"
 
 namespace {

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 
 #include "datatest.hpp"

@@ -1,6 +1,7 @@
 // Sessions that outlive their connection: a real net::server, real clients, and a TCP proxy
 // between them that cuts connections (losing what is in transit), refuses new ones, or stalls.
 #include "ember/net/server.hpp"
+#include "ember/codec/json_reader.hpp"  // error bodies decoded from JSON
 
 #define BOOST_TEST_MODULE net_resume
 #include <boost/test/unit_test.hpp>

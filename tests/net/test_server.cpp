@@ -10,6 +10,7 @@
 #include <asio/read.hpp>
 #include <asio/write.hpp>
 
+#include "ember/codec/json_reader.hpp"  // error bodies decoded from JSON
 #include "ember/net/client.hpp"
 #include "ember/wire/encoder.hpp"
 #include "nettest_client.hpp"

@@ -22,10 +22,6 @@
 #include <string_view>
 #include <vector>
 
-// Only the bodies (impl/config.hpp) use simdjson, but tests/app/test_config.cpp names its error
-// messages without including it: remove this line once that test includes <simdjson.h>.
-#include <simdjson.h>
-
 #include "ember/codec/codec.hpp"
 #include "ember/log.hpp"
 #include "ember/net/server_options.hpp"

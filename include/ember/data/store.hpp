@@ -15,7 +15,6 @@
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
-#include <asio/detached.hpp>  // not used here; code that includes this header spawns with it
 
 #include "ember/data/database.hpp"
 #include "ember/data/journal.hpp"
