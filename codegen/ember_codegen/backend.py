@@ -100,13 +100,25 @@ def param_default(f: Field, schema: Schema) -> str:
     return init if init else " = {}"
 
 
-def template_arg(t: Type, writer: bool = False) -> str:
-    """The template argument list that picks the codec member for a value of type `t`
-    (`<std::uint32_t>` for binary_reader::get_uint, `<color>` for get_enum and put_enum), or
-    "" for members that are not templates."""
-    if t.kind in ("enum", "struct") or (t.kind in ("sint", "uint") and not writer):
-        return f"<{t.cpp}>"
-    return ""
+#: The constants of ember::codec::table that name the scalar types in a table.
+TABLE_SCALARS = {"bool": "boolean"}
+
+
+def table_type(t: Type, schema: Schema) -> str:
+    """The type of a field as a table of the table-driven codec spells it (within the
+    schema's `detail` namespace, where `codec` is ember::codec::table): `codec::u32`,
+    `codec::struct_of(point_table)`, `codec::list(codec::string)`,
+    `codec::map_of<chat::room_info>(room_info_table)`."""
+    if t.kind in ("list", "map", "optional"):
+        e = t.elem
+        if e.kind in ("enum", "struct"):
+            return f"codec::{t.kind}_of<{schema.name}::{e.ref}>({e.ref}_table)"
+        return f"codec::{t.kind}({table_type(e, schema)})"
+    if t.kind == "enum":
+        return f"codec::enum_of({t.ref}_table)"
+    if t.kind == "struct":
+        return f"codec::struct_of({t.ref}_table)"
+    return "codec::" + TABLE_SCALARS.get(t.spelling, t.spelling)
 
 
 def message_doc(msg: Message, schema: Schema) -> str:
@@ -216,7 +228,7 @@ def environment() -> tuple[jinja2.Environment, _TrackingLoader]:
     env.filters["qualified"] = qualified
     env.filters["default_init"] = default_init
     env.filters["message_doc"] = message_doc
-    env.filters["template_arg"] = template_arg
+    env.filters["table_type"] = table_type
     env.filters["param_default"] = param_default
     env.globals["dialects"] = DIALECTS
     env.globals["table_sql"] = table_sql

@@ -1,6 +1,6 @@
 // ember: the binary body encoding (protobuf-compatible wire format, PROTOCOL.md, "Body encodings").
-// Generated code calls these functions field by field; nothing here allocates except the
-// strings and vectors the message itself owns.
+// The table-driven codec (table.hpp) calls these functions field by field; nothing here
+// allocates except the strings and vectors the message itself owns.
 #pragma once
 
 #include <bit>
@@ -59,8 +59,8 @@ class binary_writer {
 
   buffer& out() noexcept { return out_; }
 
-  void put_varint(std::uint64_t v) {
-    std::byte* p = out_.prepare(10);
+  EMBER_CODEC_ALWAYS_INLINE void put_varint(std::uint64_t v) {
+    std::byte* p = room(10);
     std::size_t n = 0;
     while (v >= 0x80) {
       p[n++] = static_cast<std::byte>(v | 0x80);
@@ -70,16 +70,16 @@ class binary_writer {
     out_.commit(n);
   }
   void put_fixed32(std::uint32_t v) {
-    std::byte* p = out_.prepare(4);
+    std::byte* p = room(4);
     for (int i = 0; i < 4; ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
     out_.commit(4);
   }
   void put_fixed64(std::uint64_t v) {
-    std::byte* p = out_.prepare(8);
+    std::byte* p = room(8);
     for (int i = 0; i < 8; ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
     out_.commit(8);
   }
-  void put_key(std::uint32_t tag, wire_type wt) {
+  EMBER_CODEC_ALWAYS_INLINE void put_key(std::uint32_t tag, wire_type wt) {
     put_varint((static_cast<std::uint64_t>(tag) << 3) | static_cast<std::uint64_t>(wt));
   }
 
@@ -94,13 +94,18 @@ class binary_writer {
   }
   EMBER_CODEC_NOINLINE void put_bool(std::uint32_t tag, bool v) {
     put_key(tag, wire_type::varint);
-    out_.push_back(static_cast<std::byte>(v ? 1 : 0));
+    *room(1) = static_cast<std::byte>(v ? 1 : 0);
+    out_.commit(1);
   }
   template <class E>
     requires std::is_enum_v<E>
-  EMBER_CODEC_NOINLINE void put_enum(std::uint32_t tag, E v) {
+  void put_enum(std::uint32_t tag, E v) {
+    put_enum_value(tag, static_cast<std::int32_t>(v));
+  }
+  /// An enum field by its int32 value.
+  EMBER_CODEC_NOINLINE void put_enum_value(std::uint32_t tag, std::int32_t v) {
     put_key(tag, wire_type::varint);
-    put_varint(enum_bits(static_cast<std::int32_t>(v)));
+    put_varint(enum_bits(v));
   }
   EMBER_CODEC_NOINLINE void put_f32(std::uint32_t tag, float v) {
     put_key(tag, wire_type::fixed32);
@@ -250,16 +255,17 @@ class binary_writer {
     std::size_t body_at;
   };
   /// Writes the key and one placeholder length byte; the body follows directly.
-  EMBER_CODEC_NOINLINE nested_mark begin_nested(std::uint32_t tag) {
+  nested_mark begin_nested(std::uint32_t tag) {
     const std::size_t key_at = out_.size();
     put_key(tag, wire_type::len);
-    out_.push_back(std::byte{0});
+    *room(1) = std::byte{0};
+    out_.commit(1);
     return {key_at, out_.size()};
   }
   /// Fills in the length. Bodies of 128 bytes or more need a longer varint: the body moves up
   /// by the missing bytes (one memmove, no temporary). With `omit_empty`, an empty body
   /// removes the whole field, key included.
-  EMBER_CODEC_NOINLINE void end_nested(nested_mark m, bool omit_empty) {
+  void end_nested(nested_mark m, bool omit_empty) {
     const std::size_t n = out_.size() - m.body_at;
     if (n == 0 && omit_empty) {
       out_.resize(m.key_at);
@@ -269,6 +275,12 @@ class binary_writer {
       out_[m.body_at - 1] = static_cast<std::byte>(n);
       return;
     }
+    long_length(m, n);
+  }
+
+ private:
+  /// `end_nested` for a body of `n` >= 128 bytes.
+  EMBER_CODEC_NOINLINE void long_length(nested_mark m, std::size_t n) {
     const std::size_t extra = varint_size(n) - 1;
     out_.prepare(extra);
     std::byte* base = out_.data();
@@ -283,7 +295,12 @@ class binary_writer {
     *p = static_cast<std::byte>(v);
   }
 
- private:
+  /// Room for `n` more bytes: `buffer::prepare`, with the common case (there is room) inline
+  /// wherever a byte is written.
+  EMBER_CODEC_ALWAYS_INLINE std::byte* room(std::size_t n) {
+    if (out_.capacity() - out_.size() >= n) [[likely]] return out_.data() + out_.size();
+    return out_.prepare(n);
+  }
   void begin_packed(std::uint32_t tag, std::size_t size) {
     put_key(tag, wire_type::len);
     put_varint(size);
@@ -323,7 +340,7 @@ class binary_reader {
   /// How many structs deep this reader is (0 for the top-level message).
   int depth() const noexcept { return depth_; }
 
-  std::error_code read_varint(std::uint64_t& out) noexcept {
+  EMBER_CODEC_ALWAYS_INLINE std::error_code read_varint(std::uint64_t& out) noexcept {
     if (p_ != end_ && static_cast<unsigned char>(*p_) < 0x80) {
       out = static_cast<unsigned char>(*p_++);
       return {};
@@ -333,7 +350,7 @@ class binary_reader {
 
   /// Reads a field key. Tag 0, keys beyond 32 bits and the group wire types 3 and 4 (and the
   /// undefined 6 and 7) are malformed: no field can be skipped without knowing its layout.
-  std::error_code read_key(std::uint32_t& tag, wire_type& wt) noexcept {
+  EMBER_CODEC_ALWAYS_INLINE std::error_code read_key(std::uint32_t& tag, wire_type& wt) noexcept {
     std::uint64_t key = 0;
     if (auto ec = read_varint(key)) return ec;
     const auto w = static_cast<unsigned>(key & 7);
@@ -368,7 +385,7 @@ class binary_reader {
 
   // --- scalars
   template <class U>
-  EMBER_CODEC_NOINLINE std::error_code get_uint(wire_type wt, U& out) noexcept {
+  std::error_code get_uint(wire_type wt, U& out) noexcept {
     static_assert(std::is_unsigned_v<U> && !std::is_same_v<U, bool>);
     if (wt != wire_type::varint) return errc::wrong_wire_type;
     std::uint64_t v = 0;
@@ -378,7 +395,7 @@ class binary_reader {
     return {};
   }
   template <class S>
-  EMBER_CODEC_NOINLINE std::error_code get_sint(wire_type wt, S& out) noexcept {
+  std::error_code get_sint(wire_type wt, S& out) noexcept {
     static_assert(std::is_signed_v<S> && std::is_integral_v<S>);
     if (wt != wire_type::varint) return errc::wrong_wire_type;
     std::uint64_t v = 0;
@@ -390,7 +407,7 @@ class binary_reader {
     out = static_cast<S>(s);
     return {};
   }
-  EMBER_CODEC_NOINLINE std::error_code get_bool(wire_type wt, bool& out) noexcept {
+  std::error_code get_bool(wire_type wt, bool& out) noexcept {
     if (wt != wire_type::varint) return errc::wrong_wire_type;
     std::uint64_t v = 0;
     if (auto ec = read_varint(v)) return ec;
@@ -401,23 +418,27 @@ class binary_reader {
   /// Values the enum does not name are kept: a newer peer may have added them.
   template <class E>
     requires std::is_enum_v<E>
-  EMBER_CODEC_NOINLINE std::error_code get_enum(wire_type wt, E& out) noexcept {
-    if (wt != wire_type::varint) return errc::wrong_wire_type;
-    std::uint64_t v = 0;
-    if (auto ec = read_varint(v)) return ec;
+  std::error_code get_enum(wire_type wt, E& out) noexcept {
     std::int32_t e = 0;
-    if (auto ec = enum_value(v, e)) return ec;
+    if (auto ec = get_enum_value(wt, e)) return ec;
     out = static_cast<E>(e);
     return {};
   }
-  EMBER_CODEC_NOINLINE std::error_code get_f32(wire_type wt, float& out) noexcept {
+  /// An enum field as its int32 value.
+  std::error_code get_enum_value(wire_type wt, std::int32_t& out) noexcept {
+    if (wt != wire_type::varint) return errc::wrong_wire_type;
+    std::uint64_t v = 0;
+    if (auto ec = read_varint(v)) return ec;
+    return enum_value(v, out);
+  }
+  std::error_code get_f32(wire_type wt, float& out) noexcept {
     if (wt != wire_type::fixed32) return errc::wrong_wire_type;
     if (remaining() < 4) return errc::truncated_body;
     out = std::bit_cast<float>(load_fixed32(p_));
     p_ += 4;
     return {};
   }
-  EMBER_CODEC_NOINLINE std::error_code get_f64(wire_type wt, double& out) noexcept {
+  std::error_code get_f64(wire_type wt, double& out) noexcept {
     if (wt != wire_type::fixed64) return errc::wrong_wire_type;
     if (remaining() < 8) return errc::truncated_body;
     out = std::bit_cast<double>(load_fixed64(p_));

@@ -6,8 +6,9 @@
 //   if (auto ec = ember::codec::decode(out.view(), ember::codec::encoding::binary, req)) ...
 //
 // `encode` and `decode` dispatch by ADL to the functions ember-codegen generates for each
-// message (`encode_binary`, `decode_binary`, `encode_json`, `decode_json`). This header keeps
-// simdjson out: JSON reading lives in the generated .cpp files and in `json_reader.hpp`.
+// message (`encode_binary`, `decode_binary`, `encode_json`, `decode_json`), which pass the
+// message and its table to the table-driven codec (`table.hpp`). This header keeps simdjson
+// out: JSON reading lives in the generated .cpp files and in `json_reader.hpp`.
 #pragma once
 
 #include <concepts>
@@ -33,6 +34,12 @@ enum class encoding : std::uint8_t {
 struct json_text {
   std::string_view text;
 };
+
+namespace table {
+/// The description of a message that the table-driven codecs walk (`ember/codec/table.hpp`);
+/// generated headers only name it.
+struct message;
+}  // namespace table
 
 /// Appends `msg` to `out` in the encoding `enc`.
 template <class T>

@@ -28,33 +28,21 @@ class json_writer {
   buffer& out() noexcept { return out_; }
   bool redacting() const noexcept { return redact_; }
 
-  EMBER_CODEC_NOINLINE void begin_object() {
-    separate();
-    put('{');
-    need_comma_ = false;
-  }
-  EMBER_CODEC_NOINLINE void end_object() {
-    put('}');
-    need_comma_ = true;
-  }
-  EMBER_CODEC_NOINLINE void begin_array() {
-    separate();
-    put('[');
-    need_comma_ = false;
-  }
-  EMBER_CODEC_NOINLINE void end_array() {
-    put(']');
-    need_comma_ = true;
-  }
+  EMBER_CODEC_NOINLINE void begin_object() { open('{'); }
+  EMBER_CODEC_NOINLINE void end_object() { close('}'); }
+  EMBER_CODEC_NOINLINE void begin_array() { open('['); }
+  EMBER_CODEC_NOINLINE void end_array() { close(']'); }
   /// A key that is a schema identifier (letters, digits, '_'): written without escaping.
   EMBER_CODEC_NOINLINE void key(std::string_view name) {
-    separate();
-    char* p = reinterpret_cast<char*>(out_.prepare(name.size() + 3));
-    *p++ = '"';
-    std::memcpy(p, name.data(), name.size());
-    p[name.size()] = '"';
-    p[name.size() + 1] = ':';
-    out_.commit(name.size() + 3);
+    char* p = room(name.size() + 4);
+    std::size_t n = 0;
+    if (need_comma_) p[n++] = ',';
+    p[n++] = '"';
+    std::memcpy(p + n, name.data(), name.size());
+    n += name.size();
+    p[n++] = '"';
+    p[n++] = ':';
+    out_.commit(n);
     need_comma_ = false;
   }
   /// A key from data (a map key): escaped like any string.
@@ -78,20 +66,32 @@ class json_writer {
   EMBER_CODEC_NOINLINE void value_f32(float v) {
     if (!std::isfinite(v) || (v == 0 && std::signbit(v))) return special(v);
     separate();
-    char* p = reinterpret_cast<char*>(out_.prepare(32));
+    char* p = room(32);
     out_.commit(static_cast<std::size_t>(fmt::format_to(p, "{}", v) - p));
     need_comma_ = true;
   }
   EMBER_CODEC_NOINLINE void value_f64(double v) {
     if (!std::isfinite(v) || (v == 0 && std::signbit(v))) return special(v);
     separate();
-    char* p = reinterpret_cast<char*>(out_.prepare(32));
+    char* p = room(32);
     out_.commit(static_cast<std::size_t>(fmt::format_to(p, "{}", v) - p));
     need_comma_ = true;
   }
   /// Quotes and escapes `s`: `"` and `\` escaped, control characters as \n, \t ... or \u00XX,
   /// valid UTF-8 copied as it is, each invalid byte replaced by U+FFFD.
   EMBER_CODEC_NOINLINE void value_string(std::string_view s) {
+    if (plain(s)) {
+      char* p = room(s.size() + 3);
+      std::size_t n = 0;
+      if (need_comma_) p[n++] = ',';
+      p[n++] = '"';
+      if (!s.empty()) std::memcpy(p + n, s.data(), s.size());  // a null view copies nothing
+      n += s.size();
+      p[n++] = '"';
+      out_.commit(n);
+      need_comma_ = true;
+      return;
+    }
     separate();
     put('"');
     escape(s);
@@ -102,7 +102,7 @@ class json_writer {
   EMBER_CODEC_NOINLINE void value_bytes(const std::vector<std::byte>& v) {
     separate();
     const std::size_t n = base64_encoded_size(v.size());
-    char* p = reinterpret_cast<char*>(out_.prepare(n + 2));
+    char* p = room(n + 2);
     p[0] = '"';
     base64_encode(v, p + 1);
     p[n + 1] = '"';
@@ -113,14 +113,51 @@ class json_writer {
   EMBER_CODEC_NOINLINE void value_redacted() { raw("\"***\""); }
 
  private:
-  void put(char c) { out_.push_back(static_cast<std::byte>(c)); }
+  /// Room for `n` more characters: `buffer::prepare`, with the common case (there is room)
+  /// inline wherever a character is written.
+  EMBER_CODEC_ALWAYS_INLINE char* room(std::size_t n) {
+    if (out_.capacity() - out_.size() >= n) [[likely]] {
+      return reinterpret_cast<char*>(out_.data() + out_.size());
+    }
+    return reinterpret_cast<char*>(out_.prepare(n));
+  }
+  void put(char c) {
+    *room(1) = c;
+    out_.commit(1);
+  }
   void separate() {
     if (need_comma_) put(',');
   }
-  void raw(std::string_view s) {
-    separate();
-    out_.append(s);
+  /// `c` ('{' or '['), after the pending comma.
+  void open(char c) {
+    char* p = room(2);
+    std::size_t n = 0;
+    if (need_comma_) p[n++] = ',';
+    p[n++] = c;
+    out_.commit(n);
+    need_comma_ = false;
+  }
+  /// `c` ('}' or ']'): a complete value.
+  void close(char c) {
+    put(c);
     need_comma_ = true;
+  }
+  void raw(std::string_view s) {
+    char* p = room(s.size() + 1);
+    std::size_t n = 0;
+    if (need_comma_) p[n++] = ',';
+    std::memcpy(p + n, s.data(), s.size());
+    out_.commit(n + s.size());
+    need_comma_ = true;
+  }
+  /// True when `s` is ASCII without control characters, `"` and `\`: its JSON string is
+  /// itself in quotes.
+  static bool plain(std::string_view s) noexcept {
+    for (const char c : s) {
+      const auto u = static_cast<unsigned char>(c);
+      if (u < 0x20 || u >= 0x80 || c == '"' || c == '\\') return false;
+    }
+    return true;
   }
   void special(double v) {
     if (std::isnan(v)) return raw("\"NaN\"");

@@ -8,13 +8,21 @@
 #include <string_view>
 #include <vector>
 
-/// Marks codec functions that generated code calls once per field: kept out of line at the
-/// call sites, so a field costs one call instead of an expanded copy of the codec, and schemas
-/// of hundreds of messages compile in seconds.
+/// Marks codec functions that many places call once per field (the table-driven codec's
+/// operations of each type, hand-written codecs): kept out of line, so each place costs one
+/// call instead of an expanded copy.
 #if defined(__GNUC__) || defined(__clang__)
 #define EMBER_CODEC_NOINLINE [[gnu::noinline]]
 #else
 #define EMBER_CODEC_NOINLINE
+#endif
+
+/// Marks the few small codec functions that must not cost a call where they are used once per
+/// field or byte (reading a key or a varint, finding room in the buffer).
+#if defined(__GNUC__) || defined(__clang__)
+#define EMBER_CODEC_ALWAYS_INLINE [[gnu::always_inline]]
+#else
+#define EMBER_CODEC_ALWAYS_INLINE
 #endif
 
 namespace ember::codec {

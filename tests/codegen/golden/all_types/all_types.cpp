@@ -2,1808 +2,417 @@
 // Codecs of schema 'all_types' (all_types.hpp declares them).
 #include "all_types.hpp"
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <utility>
 
-#include "ember/codec/json_reader.hpp"
+#include "ember/codec/table.hpp"
 
-// The public `encode_binary` etc. are hidden friends of the messages. A [[struct]], which
-// other messages contain, has its codec in functions named after it (`encode_binary_point`)
-// that the public ones forward to: no call here goes through an overload set of every
-// message, so a schema of hundreds of messages compiles in time proportional to its size.
+// The codecs are ember's table-driven ones (ember/codec/table.hpp). Below, each enum is a
+// table of its values, and each message a table of its fields in tag order — {tag, JSON name,
+// type} — with the message's name, the function that finds the address of each of its fields
+// (`fields_of`) and its number there. The codec functions of the messages (all_types.hpp)
+// pass a message and its table to the four functions at the end.
+
+namespace all_types::detail {
+
+namespace codec = ember::codec::table;
+
+void fields_of(std::uint32_t index, const void* msg, const void** out) noexcept;
+
+// --- enum color: value, name (in order of value)
+constexpr codec::enum_value color_values[] = {
+    {-5, "infrared"},
+    {0, "none"},
+    {1, "red"},
+    {2, "green"},
+    {3, "blue"},
+    {7, "default"},
+};
+constexpr codec::enumeration color_table = {"color", color_values};
+
+// --- enum level: value, name (in order of value)
+constexpr codec::enum_value level_values[] = {
+    {0, "low"},
+    {1, "high"},
+};
+constexpr codec::enumeration level_table = {"level", level_values};
+
+// --- point
+constexpr codec::field point_fields[] = {
+    {1, "x", codec::i32},
+    {2, "y", codec::i32},
+};
+constexpr codec::message point_table = {"point", point_fields, &fields_of, 0};
+
+// --- scalars
+constexpr codec::field scalars_fields[] = {
+    {1, "b", codec::boolean},
+    {2, "i8v", codec::i8},
+    {3, "i16v", codec::i16},
+    {4, "i32v", codec::i32},
+    {5, "i64v", codec::i64},
+    {6, "u8v", codec::u8},
+    {7, "u16v", codec::u16},
+    {8, "u32v", codec::u32},
+    {9, "u64v", codec::u64},
+    {10, "f32v", codec::f32},
+    {11, "f64v", codec::f64},
+    {12, "s", codec::string},
+    {13, "raw", codec::bytes},
+    {14, "color", codec::enum_of(color_table)},
+    {15, "at", codec::struct_of(point_table)},
+    {536870911, "last", codec::u32},
+};
+constexpr codec::message scalars_table = {"scalars", scalars_fields, &fields_of, 1};
+
+// --- lists
+constexpr codec::field lists_fields[] = {
+    {1, "bools", codec::list(codec::boolean)},
+    {2, "i8s", codec::list(codec::i8)},
+    {3, "i32s", codec::list(codec::i32)},
+    {4, "i64s", codec::list(codec::i64)},
+    {5, "u8s", codec::list(codec::u8)},
+    {6, "u16s", codec::list(codec::u16)},
+    {7, "u64s", codec::list(codec::u64)},
+    {8, "f32s", codec::list(codec::f32)},
+    {9, "f64s", codec::list(codec::f64)},
+    {10, "strings", codec::list(codec::string)},
+    {11, "blobs", codec::list(codec::bytes)},
+    {12, "colors", codec::list_of<all_types::color>(color_table)},
+    {13, "points", codec::list_of<all_types::point>(point_table)},
+};
+constexpr codec::message lists_table = {"lists", lists_fields, &fields_of, 2};
+
+// --- maps
+constexpr codec::field maps_fields[] = {
+    {1, "flags", codec::map(codec::boolean)},
+    {2, "counts", codec::map(codec::i64)},
+    {3, "sizes", codec::map(codec::u32)},
+    {4, "ratios", codec::map(codec::f32)},
+    {5, "weights", codec::map(codec::f64)},
+    {6, "names", codec::map(codec::string)},
+    {7, "blobs", codec::map(codec::bytes)},
+    {8, "colors", codec::map_of<all_types::color>(color_table)},
+    {9, "places", codec::map_of<all_types::point>(point_table)},
+};
+constexpr codec::message maps_table = {"maps", maps_fields, &fields_of, 3};
+
+// --- optionals
+constexpr codec::field optionals_fields[] = {
+    {1, "b", codec::optional(codec::boolean)},
+    {2, "i32v", codec::optional(codec::i32)},
+    {4, "u64v", codec::optional(codec::u64)},
+    {5, "f32v", codec::optional(codec::f32)},
+    {6, "f64v", codec::optional(codec::f64)},
+    {7, "s", codec::optional(codec::string)},
+    {8, "raw", codec::optional(codec::bytes)},
+    {9, "color", codec::optional_of<all_types::color>(color_table)},
+    {10, "at", codec::optional_of<all_types::point>(point_table)},
+};
+constexpr codec::message optionals_table = {"optionals", optionals_fields, &fields_of, 4};
+
+// --- tree
+constexpr codec::field tree_fields[] = {
+    {1, "label", codec::string},
+    {2, "children", codec::list_of<all_types::tree>(tree_table)},
+};
+constexpr codec::message tree_table = {"tree", tree_fields, &fields_of, 5};
+
+// --- item_v1
+constexpr codec::field item_v1_fields[] = {
+    {1, "id", codec::u64},
+    {2, "name", codec::string},
+};
+constexpr codec::message item_v1_table = {"item_v1", item_v1_fields, &fields_of, 6};
+
+// --- item_v2
+constexpr codec::field item_v2_fields[] = {
+    {1, "id", codec::u64},
+    {2, "name", codec::string},
+    {3, "count", codec::i32},
+    {4, "weight", codec::f64},
+    {5, "ratio", codec::f32},
+    {6, "tags", codec::list(codec::string)},
+    {7, "scores", codec::list(codec::u32)},
+    {8, "origin", codec::struct_of(point_table)},
+    {9, "extra", codec::map_of<all_types::tree>(tree_table)},
+};
+constexpr codec::message item_v2_table = {"item_v2", item_v2_fields, &fields_of, 7};
+
+// --- failure
+constexpr codec::field failure_fields[] = {
+    {1, "code", codec::u16},
+    {2, "message", codec::string},
+};
+constexpr codec::message failure_table = {"failure", failure_fields, &fields_of, 8};
+
+// --- everything
+constexpr codec::field everything_fields[] = {
+    {1, "scalars", codec::struct_of(scalars_table)},
+    {2, "lists", codec::struct_of(lists_table)},
+    {3, "maps", codec::struct_of(maps_table)},
+    {4, "optionals", codec::struct_of(optionals_table)},
+    {5, "tree", codec::struct_of(tree_table)},
+    {6, "level", codec::enum_of(level_table)},
+};
+constexpr codec::message everything_table = {"everything", everything_fields, &fields_of, 9};
+
+// --- echo_request
+constexpr codec::field echo_request_fields[] = {
+    {1, "payload", codec::struct_of(everything_table)},
+    {2, "token", codec::string, codec::secret},
+};
+constexpr codec::message echo_request_table = {"echo_request", echo_request_fields, &fields_of, 10};
+
+// --- echo_reply
+constexpr codec::field echo_reply_fields[] = {
+    {1, "payload", codec::struct_of(everything_table)},
+};
+constexpr codec::message echo_reply_table = {"echo_reply", echo_reply_fields, &fields_of, 11};
+
+// --- ping_request
+constexpr codec::message ping_request_table = {"ping_request", {}, nullptr, 12};
+
+// --- ping_reply
+constexpr codec::message ping_reply_table = {"ping_reply", {}, nullptr, 13};
+
+// --- stats_request
+constexpr codec::field stats_request_fields[] = {
+    {1, "levels", codec::list_of<all_types::level>(level_table)},
+};
+constexpr codec::message stats_request_table = {"stats_request", stats_request_fields, &fields_of, 14};
+
+// --- stats_reply
+constexpr codec::field stats_reply_fields[] = {
+    {1, "sessions", codec::u32},
+    {2, "load", codec::map(codec::f64)},
+};
+constexpr codec::message stats_reply_table = {"stats_reply", stats_reply_fields, &fields_of, 15};
+
+// --- transfer_request
+constexpr codec::field transfer_request_fields[] = {
+    {1, "item", codec::struct_of(item_v1_table)},
+    {2, "from", codec::string},
+};
+constexpr codec::message transfer_request_table = {"transfer_request", transfer_request_fields, &fields_of, 16};
+
+// --- transfer_reply
+constexpr codec::field transfer_reply_fields[] = {
+    {1, "accepted", codec::boolean},
+};
+constexpr codec::message transfer_reply_table = {"transfer_reply", transfer_reply_fields, &fields_of, 17};
+
+// --- event
+constexpr codec::field event_fields[] = {
+    {1, "item", codec::struct_of(item_v2_table)},
+    {2, "at_ms", codec::u64},
+};
+constexpr codec::message event_table = {"event", event_fields, &fields_of, 18};
+
+/// The address of every field of the message numbered `index` in its table, in table order.
+void fields_of(std::uint32_t index, const void* msg, const void** out) noexcept {
+  switch (index) {
+    case 0: {
+      const auto& m = *static_cast<const all_types::point*>(msg);
+      out[0] = &m.x;
+      out[1] = &m.y;
+      return;
+    }
+    case 1: {
+      const auto& m = *static_cast<const all_types::scalars*>(msg);
+      out[0] = &m.b;
+      out[1] = &m.i8v;
+      out[2] = &m.i16v;
+      out[3] = &m.i32v;
+      out[4] = &m.i64v;
+      out[5] = &m.u8v;
+      out[6] = &m.u16v;
+      out[7] = &m.u32v;
+      out[8] = &m.u64v;
+      out[9] = &m.f32v;
+      out[10] = &m.f64v;
+      out[11] = &m.s;
+      out[12] = &m.raw;
+      out[13] = &m.color;
+      out[14] = &m.at;
+      out[15] = &m.last;
+      return;
+    }
+    case 2: {
+      const auto& m = *static_cast<const all_types::lists*>(msg);
+      out[0] = &m.bools;
+      out[1] = &m.i8s;
+      out[2] = &m.i32s;
+      out[3] = &m.i64s;
+      out[4] = &m.u8s;
+      out[5] = &m.u16s;
+      out[6] = &m.u64s;
+      out[7] = &m.f32s;
+      out[8] = &m.f64s;
+      out[9] = &m.strings;
+      out[10] = &m.blobs;
+      out[11] = &m.colors;
+      out[12] = &m.points;
+      return;
+    }
+    case 3: {
+      const auto& m = *static_cast<const all_types::maps*>(msg);
+      out[0] = &m.flags;
+      out[1] = &m.counts;
+      out[2] = &m.sizes;
+      out[3] = &m.ratios;
+      out[4] = &m.weights;
+      out[5] = &m.names;
+      out[6] = &m.blobs;
+      out[7] = &m.colors;
+      out[8] = &m.places;
+      return;
+    }
+    case 4: {
+      const auto& m = *static_cast<const all_types::optionals*>(msg);
+      out[0] = &m.b;
+      out[1] = &m.i32v;
+      out[2] = &m.u64v;
+      out[3] = &m.f32v;
+      out[4] = &m.f64v;
+      out[5] = &m.s;
+      out[6] = &m.raw;
+      out[7] = &m.color;
+      out[8] = &m.at;
+      return;
+    }
+    case 5: {
+      const auto& m = *static_cast<const all_types::tree*>(msg);
+      out[0] = &m.label;
+      out[1] = &m.children;
+      return;
+    }
+    case 6: {
+      const auto& m = *static_cast<const all_types::item_v1*>(msg);
+      out[0] = &m.id;
+      out[1] = &m.name;
+      return;
+    }
+    case 7: {
+      const auto& m = *static_cast<const all_types::item_v2*>(msg);
+      out[0] = &m.id;
+      out[1] = &m.name;
+      out[2] = &m.count;
+      out[3] = &m.weight;
+      out[4] = &m.ratio;
+      out[5] = &m.tags;
+      out[6] = &m.scores;
+      out[7] = &m.origin;
+      out[8] = &m.extra;
+      return;
+    }
+    case 8: {
+      const auto& m = *static_cast<const all_types::failure*>(msg);
+      out[0] = &m.code;
+      out[1] = &m.message;
+      return;
+    }
+    case 9: {
+      const auto& m = *static_cast<const all_types::everything*>(msg);
+      out[0] = &m.scalars;
+      out[1] = &m.lists;
+      out[2] = &m.maps;
+      out[3] = &m.optionals;
+      out[4] = &m.tree;
+      out[5] = &m.level;
+      return;
+    }
+    case 10: {
+      const auto& m = *static_cast<const all_types::echo_request*>(msg);
+      out[0] = &m.payload;
+      out[1] = &m.token;
+      return;
+    }
+    case 11: {
+      const auto& m = *static_cast<const all_types::echo_reply*>(msg);
+      out[0] = &m.payload;
+      return;
+    }
+    case 14: {
+      const auto& m = *static_cast<const all_types::stats_request*>(msg);
+      out[0] = &m.levels;
+      return;
+    }
+    case 15: {
+      const auto& m = *static_cast<const all_types::stats_reply*>(msg);
+      out[0] = &m.sessions;
+      out[1] = &m.load;
+      return;
+    }
+    case 16: {
+      const auto& m = *static_cast<const all_types::transfer_request*>(msg);
+      out[0] = &m.item;
+      out[1] = &m.from;
+      return;
+    }
+    case 17: {
+      const auto& m = *static_cast<const all_types::transfer_reply*>(msg);
+      out[0] = &m.accepted;
+      return;
+    }
+    case 18: {
+      const auto& m = *static_cast<const all_types::event*>(msg);
+      out[0] = &m.item;
+      out[1] = &m.at_ms;
+      return;
+    }
+  }
+}
+
+// --- the entry points of the codec, for the functions of the messages
+
+void encode_binary(ember::codec::binary_writer& w, const void* m, const codec::message& t) {
+  codec::encode_binary(w, m, t);
+}
+
+std::error_code decode_binary(ember::codec::binary_reader& r, void* m, const codec::message& t) {
+  return codec::decode_binary(r, m, t);
+}
+
+void encode_json(ember::codec::json_writer& w, const void* m, const codec::message& t) {
+  codec::encode_json(w, m, t);
+}
+
+std::error_code decode_json(ember::codec::json_text in, void* m, const codec::message& t) {
+  return codec::decode_json(in, m, t);
+}
+
+}  // namespace all_types::detail
 
 namespace all_types {
-namespace {
-
-using ember::codec::wire_type;
-
-std::error_code read_json_color(ember::codec::json::element v, color& out, int depth);
-void write_json_color(ember::codec::json_writer& w, color v);
-std::error_code read_json_level(ember::codec::json::element v, level& out, int depth);
-void write_json_level(ember::codec::json_writer& w, level v);
-void encode_binary_point(ember::codec::binary_writer& w, const point& m);
-std::error_code decode_binary_point(ember::codec::binary_reader& r, point& m);
-void encode_json_point(ember::codec::json_writer& w, const point& m);
-std::error_code read_json_point(ember::codec::json::element v, point& m, int depth);
-void encode_binary_scalars(ember::codec::binary_writer& w, const scalars& m);
-std::error_code decode_binary_scalars(ember::codec::binary_reader& r, scalars& m);
-void encode_json_scalars(ember::codec::json_writer& w, const scalars& m);
-std::error_code read_json_scalars(ember::codec::json::element v, scalars& m, int depth);
-void encode_binary_lists(ember::codec::binary_writer& w, const lists& m);
-std::error_code decode_binary_lists(ember::codec::binary_reader& r, lists& m);
-void encode_json_lists(ember::codec::json_writer& w, const lists& m);
-std::error_code read_json_lists(ember::codec::json::element v, lists& m, int depth);
-void encode_binary_maps(ember::codec::binary_writer& w, const maps& m);
-std::error_code decode_binary_maps(ember::codec::binary_reader& r, maps& m);
-void encode_json_maps(ember::codec::json_writer& w, const maps& m);
-std::error_code read_json_maps(ember::codec::json::element v, maps& m, int depth);
-void encode_binary_optionals(ember::codec::binary_writer& w, const optionals& m);
-std::error_code decode_binary_optionals(ember::codec::binary_reader& r, optionals& m);
-void encode_json_optionals(ember::codec::json_writer& w, const optionals& m);
-std::error_code read_json_optionals(ember::codec::json::element v, optionals& m, int depth);
-void encode_binary_tree(ember::codec::binary_writer& w, const tree& m);
-std::error_code decode_binary_tree(ember::codec::binary_reader& r, tree& m);
-void encode_json_tree(ember::codec::json_writer& w, const tree& m);
-std::error_code read_json_tree(ember::codec::json::element v, tree& m, int depth);
-void encode_binary_item_v1(ember::codec::binary_writer& w, const item_v1& m);
-std::error_code decode_binary_item_v1(ember::codec::binary_reader& r, item_v1& m);
-void encode_json_item_v1(ember::codec::json_writer& w, const item_v1& m);
-std::error_code read_json_item_v1(ember::codec::json::element v, item_v1& m, int depth);
-void encode_binary_item_v2(ember::codec::binary_writer& w, const item_v2& m);
-std::error_code decode_binary_item_v2(ember::codec::binary_reader& r, item_v2& m);
-void encode_json_item_v2(ember::codec::json_writer& w, const item_v2& m);
-std::error_code read_json_item_v2(ember::codec::json::element v, item_v2& m, int depth);
-void encode_binary_failure(ember::codec::binary_writer& w, const failure& m);
-std::error_code decode_binary_failure(ember::codec::binary_reader& r, failure& m);
-void encode_json_failure(ember::codec::json_writer& w, const failure& m);
-std::error_code read_json_failure(ember::codec::json::element v, failure& m, int depth);
-void encode_binary_everything(ember::codec::binary_writer& w, const everything& m);
-std::error_code decode_binary_everything(ember::codec::binary_reader& r, everything& m);
-void encode_json_everything(ember::codec::json_writer& w, const everything& m);
-std::error_code read_json_everything(ember::codec::json::element v, everything& m, int depth);
-
-}  // namespace
 
 // --- enum color
 
 std::string_view to_string(color v) noexcept {
-  switch (v) {
-    case color::none: return "none";
-    case color::red: return "red";
-    case color::green: return "green";
-    case color::blue: return "blue";
-    case color::infrared: return "infrared";
-    case color::default_: return "default";
-  }
-  return {};
+  return ember::codec::table::name_of(detail::color_table, static_cast<std::int32_t>(v));
 }
 
 bool from_string(std::string_view name, color& out) noexcept {
-  if (name == "none") {
-    out = color::none;
-    return true;
-  }
-  if (name == "red") {
-    out = color::red;
-    return true;
-  }
-  if (name == "green") {
-    out = color::green;
-    return true;
-  }
-  if (name == "blue") {
-    out = color::blue;
-    return true;
-  }
-  if (name == "infrared") {
-    out = color::infrared;
-    return true;
-  }
-  if (name == "default") {
-    out = color::default_;
-    return true;
-  }
-  return false;
+  std::int32_t v = 0;
+  if (!ember::codec::table::value_of(detail::color_table, name, v)) return false;
+  out = static_cast<color>(v);
+  return true;
 }
-
-namespace {
-
-std::error_code read_json_color(ember::codec::json::element v, color& out, int /*depth*/) {
-  return ember::codec::json::get_enum<color>(v, out, &from_string);
-}
-
-void write_json_color(ember::codec::json_writer& w, color v) {
-  const std::string_view name = to_string(v);
-  if (name.empty()) {
-    w.value_sint(static_cast<std::int32_t>(v));
-  } else {
-    w.value_string(name);
-  }
-}
-
-}  // namespace
 
 // --- enum level
 
 std::string_view to_string(level v) noexcept {
-  switch (v) {
-    case level::low: return "low";
-    case level::high: return "high";
-  }
-  return {};
+  return ember::codec::table::name_of(detail::level_table, static_cast<std::int32_t>(v));
 }
 
 bool from_string(std::string_view name, level& out) noexcept {
-  if (name == "low") {
-    out = level::low;
-    return true;
-  }
-  if (name == "high") {
-    out = level::high;
-    return true;
-  }
-  return false;
-}
-
-namespace {
-
-std::error_code read_json_level(ember::codec::json::element v, level& out, int /*depth*/) {
-  return ember::codec::json::get_enum<level>(v, out, &from_string);
-}
-
-void write_json_level(ember::codec::json_writer& w, level v) {
-  const std::string_view name = to_string(v);
-  if (name.empty()) {
-    w.value_sint(static_cast<std::int32_t>(v));
-  } else {
-    w.value_string(name);
-  }
-}
-
-}  // namespace
-
-// --- point
-
-namespace {
-
-void encode_binary_point(ember::codec::binary_writer& w,
-    const point& m) {
-  w.field_sint(1, m.x);
-  w.field_sint(2, m.y);
-}
-
-std::error_code decode_binary_point(ember::codec::binary_reader& r,
-    point& m) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      case 1:
-        ec = r.get_sint(wt, m.x);
-        break;
-      case 2:
-        ec = r.get_sint(wt, m.y);
-        break;
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json_point(ember::codec::json_writer& w, const point& m) {
-  w.begin_object();
-  w.key("x");
-  w.value_sint(m.x);
-  w.key("y");
-  w.value_sint(m.y);
-  w.end_object();
-}
-
-std::error_code read_field_point(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<point*>(msg);
-  // compare(), not ==: overload resolution over every operator== in std costs ~1 ms a field.
-  if (key.compare("x") == 0) return ember::codec::json::get_int(value, m.x, depth);
-  if (key.compare("y") == 0) return ember::codec::json::get_int(value, m.y, depth);
-  return {};
-}
-
-std::error_code read_json_point(ember::codec::json::element v,
-    point& m, int depth) {
-  return ember::codec::json::read_object(v, depth, &m, &read_field_point);
-}
-
-}  // namespace
-
-void encode_binary(ember::codec::binary_writer& w, const point& m) {
-  encode_binary_point(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, point& m) {
-  return decode_binary_point(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const point& m) {
-  encode_json_point(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, point& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_point(root, m, 0);
-}
-
-// --- scalars
-
-namespace {
-
-void encode_binary_scalars(ember::codec::binary_writer& w,
-    const scalars& m) {
-  w.field_bool(1, m.b);
-  w.field_sint(2, m.i8v);
-  w.field_sint(3, m.i16v);
-  w.field_sint(4, m.i32v);
-  w.field_sint(5, m.i64v);
-  w.field_uint(6, m.u8v);
-  w.field_uint(7, m.u16v);
-  w.field_uint(8, m.u32v);
-  w.field_uint(9, m.u64v);
-  w.field_f32(10, m.f32v);
-  w.field_f64(11, m.f64v);
-  w.field_string(12, m.s);
-  w.field_bytes(13, m.raw);
-  w.field_enum(14, m.color);
-  w.field_struct(15, m.at, &encode_binary_point);
-  w.field_uint(536870911, m.last);
-}
-
-std::error_code decode_binary_scalars(ember::codec::binary_reader& r,
-    scalars& m) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      case 1:
-        ec = r.get_bool(wt, m.b);
-        break;
-      case 2:
-        ec = r.get_sint(wt, m.i8v);
-        break;
-      case 3:
-        ec = r.get_sint(wt, m.i16v);
-        break;
-      case 4:
-        ec = r.get_sint(wt, m.i32v);
-        break;
-      case 5:
-        ec = r.get_sint(wt, m.i64v);
-        break;
-      case 6:
-        ec = r.get_uint(wt, m.u8v);
-        break;
-      case 7:
-        ec = r.get_uint(wt, m.u16v);
-        break;
-      case 8:
-        ec = r.get_uint(wt, m.u32v);
-        break;
-      case 9:
-        ec = r.get_uint(wt, m.u64v);
-        break;
-      case 10:
-        ec = r.get_f32(wt, m.f32v);
-        break;
-      case 11:
-        ec = r.get_f64(wt, m.f64v);
-        break;
-      case 12:
-        ec = r.get_string(wt, m.s);
-        break;
-      case 13:
-        ec = r.get_bytes(wt, m.raw);
-        break;
-      case 14:
-        ec = r.get_enum(wt, m.color);
-        break;
-      case 15:
-        ec = r.get_struct(wt, m.at, &decode_binary_point);
-        break;
-      case 536870911:
-        ec = r.get_uint(wt, m.last);
-        break;
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json_scalars(ember::codec::json_writer& w, const scalars& m) {
-  w.begin_object();
-  w.key("b");
-  w.value_bool(m.b);
-  w.key("i8v");
-  w.value_sint(m.i8v);
-  w.key("i16v");
-  w.value_sint(m.i16v);
-  w.key("i32v");
-  w.value_sint(m.i32v);
-  w.key("i64v");
-  w.value_sint(m.i64v);
-  w.key("u8v");
-  w.value_uint(m.u8v);
-  w.key("u16v");
-  w.value_uint(m.u16v);
-  w.key("u32v");
-  w.value_uint(m.u32v);
-  w.key("u64v");
-  w.value_uint(m.u64v);
-  w.key("f32v");
-  w.value_f32(m.f32v);
-  w.key("f64v");
-  w.value_f64(m.f64v);
-  w.key("s");
-  w.value_string(m.s);
-  w.key("raw");
-  w.value_bytes(m.raw);
-  w.key("color");
-  write_json_color(w, m.color);
-  w.key("at");
-  encode_json_point(w, m.at);
-  w.key("last");
-  w.value_uint(m.last);
-  w.end_object();
-}
-
-std::error_code read_field_scalars(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<scalars*>(msg);
-  // compare(), not ==: overload resolution over every operator== in std costs ~1 ms a field.
-  if (key.compare("b") == 0) return ember::codec::json::get_bool(value, m.b, depth);
-  if (key.compare("i8v") == 0) return ember::codec::json::get_int(value, m.i8v, depth);
-  if (key.compare("i16v") == 0) return ember::codec::json::get_int(value, m.i16v, depth);
-  if (key.compare("i32v") == 0) return ember::codec::json::get_int(value, m.i32v, depth);
-  if (key.compare("i64v") == 0) return ember::codec::json::get_int(value, m.i64v, depth);
-  if (key.compare("u8v") == 0) return ember::codec::json::get_int(value, m.u8v, depth);
-  if (key.compare("u16v") == 0) return ember::codec::json::get_int(value, m.u16v, depth);
-  if (key.compare("u32v") == 0) return ember::codec::json::get_int(value, m.u32v, depth);
-  if (key.compare("u64v") == 0) return ember::codec::json::get_int(value, m.u64v, depth);
-  if (key.compare("f32v") == 0) return ember::codec::json::get_f32(value, m.f32v, depth);
-  if (key.compare("f64v") == 0) return ember::codec::json::get_f64(value, m.f64v, depth);
-  if (key.compare("s") == 0) return ember::codec::json::get_string(value, m.s, depth);
-  if (key.compare("raw") == 0) return ember::codec::json::get_bytes(value, m.raw, depth);
-  if (key.compare("color") == 0) return read_json_color(value, m.color, depth);
-  if (key.compare("at") == 0) return read_json_point(value, m.at, depth + 1);
-  if (key.compare("last") == 0) return ember::codec::json::get_int(value, m.last, depth);
-  return {};
-}
-
-std::error_code read_json_scalars(ember::codec::json::element v,
-    scalars& m, int depth) {
-  return ember::codec::json::read_object(v, depth, &m, &read_field_scalars);
-}
-
-}  // namespace
-
-void encode_binary(ember::codec::binary_writer& w, const scalars& m) {
-  encode_binary_scalars(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, scalars& m) {
-  return decode_binary_scalars(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const scalars& m) {
-  encode_json_scalars(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, scalars& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_scalars(root, m, 0);
-}
-
-// --- lists
-
-namespace {
-
-void encode_binary_lists(ember::codec::binary_writer& w,
-    const lists& m) {
-  w.packed_bool(1, m.bools);
-  w.packed_sint(2, m.i8s);
-  w.packed_sint(3, m.i32s);
-  w.packed_sint(4, m.i64s);
-  w.packed_uint(5, m.u8s);
-  w.packed_uint(6, m.u16s);
-  w.packed_uint(7, m.u64s);
-  w.packed_f32(8, m.f32s);
-  w.packed_f64(9, m.f64s);
-  w.repeated_string(10, m.strings);
-  w.repeated_bytes(11, m.blobs);
-  w.packed_enum(12, m.colors);
-  w.repeated_struct(13, m.points, &encode_binary_point);
-}
-
-std::error_code decode_binary_lists(ember::codec::binary_reader& r,
-    lists& m) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      case 1:
-        ec = r.get_packed_bool(wt, m.bools);
-        break;
-      case 2:
-        ec = r.get_packed_sint(wt, m.i8s);
-        break;
-      case 3:
-        ec = r.get_packed_sint(wt, m.i32s);
-        break;
-      case 4:
-        ec = r.get_packed_sint(wt, m.i64s);
-        break;
-      case 5:
-        ec = r.get_packed_uint(wt, m.u8s);
-        break;
-      case 6:
-        ec = r.get_packed_uint(wt, m.u16s);
-        break;
-      case 7:
-        ec = r.get_packed_uint(wt, m.u64s);
-        break;
-      case 8:
-        ec = r.get_packed_f32(wt, m.f32s);
-        break;
-      case 9:
-        ec = r.get_packed_f64(wt, m.f64s);
-        break;
-      case 10:
-        ec = r.get_string(wt, m.strings.emplace_back());
-        break;
-      case 11:
-        ec = r.get_bytes(wt, m.blobs.emplace_back());
-        break;
-      case 12:
-        ec = r.get_packed_enum(wt, m.colors);
-        break;
-      case 13:
-        ec = r.get_struct(wt, m.points.emplace_back(), &decode_binary_point);
-        break;
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json_lists(ember::codec::json_writer& w, const lists& m) {
-  w.begin_object();
-  w.key("bools");
-  w.begin_array();
-  for (const auto& x : m.bools) w.value_bool(x);
-  w.end_array();
-  w.key("i8s");
-  w.begin_array();
-  for (const auto& x : m.i8s) w.value_sint(x);
-  w.end_array();
-  w.key("i32s");
-  w.begin_array();
-  for (const auto& x : m.i32s) w.value_sint(x);
-  w.end_array();
-  w.key("i64s");
-  w.begin_array();
-  for (const auto& x : m.i64s) w.value_sint(x);
-  w.end_array();
-  w.key("u8s");
-  w.begin_array();
-  for (const auto& x : m.u8s) w.value_uint(x);
-  w.end_array();
-  w.key("u16s");
-  w.begin_array();
-  for (const auto& x : m.u16s) w.value_uint(x);
-  w.end_array();
-  w.key("u64s");
-  w.begin_array();
-  for (const auto& x : m.u64s) w.value_uint(x);
-  w.end_array();
-  w.key("f32s");
-  w.begin_array();
-  for (const auto& x : m.f32s) w.value_f32(x);
-  w.end_array();
-  w.key("f64s");
-  w.begin_array();
-  for (const auto& x : m.f64s) w.value_f64(x);
-  w.end_array();
-  w.key("strings");
-  w.begin_array();
-  for (const auto& x : m.strings) w.value_string(x);
-  w.end_array();
-  w.key("blobs");
-  w.begin_array();
-  for (const auto& x : m.blobs) w.value_bytes(x);
-  w.end_array();
-  w.key("colors");
-  w.begin_array();
-  for (const auto& x : m.colors) write_json_color(w, x);
-  w.end_array();
-  w.key("points");
-  w.begin_array();
-  for (const auto& x : m.points) encode_json_point(w, x);
-  w.end_array();
-  w.end_object();
-}
-
-std::error_code read_field_lists(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<lists*>(msg);
-  // compare(), not ==: overload resolution over every operator== in std costs ~1 ms a field.
-  if (key.compare("bools") == 0) return ember::codec::json::get_list(value, m.bools, depth + 1, &ember::codec::json::get_bool);
-  if (key.compare("i8s") == 0) return ember::codec::json::get_list(value, m.i8s, depth + 1, &ember::codec::json::get_int<std::int8_t>);
-  if (key.compare("i32s") == 0) return ember::codec::json::get_list(value, m.i32s, depth + 1, &ember::codec::json::get_int<std::int32_t>);
-  if (key.compare("i64s") == 0) return ember::codec::json::get_list(value, m.i64s, depth + 1, &ember::codec::json::get_int<std::int64_t>);
-  if (key.compare("u8s") == 0) return ember::codec::json::get_list(value, m.u8s, depth + 1, &ember::codec::json::get_int<std::uint8_t>);
-  if (key.compare("u16s") == 0) return ember::codec::json::get_list(value, m.u16s, depth + 1, &ember::codec::json::get_int<std::uint16_t>);
-  if (key.compare("u64s") == 0) return ember::codec::json::get_list(value, m.u64s, depth + 1, &ember::codec::json::get_int<std::uint64_t>);
-  if (key.compare("f32s") == 0) return ember::codec::json::get_list(value, m.f32s, depth + 1, &ember::codec::json::get_f32);
-  if (key.compare("f64s") == 0) return ember::codec::json::get_list(value, m.f64s, depth + 1, &ember::codec::json::get_f64);
-  if (key.compare("strings") == 0) return ember::codec::json::get_list(value, m.strings, depth + 1, &ember::codec::json::get_string);
-  if (key.compare("blobs") == 0) return ember::codec::json::get_list(value, m.blobs, depth + 1, &ember::codec::json::get_bytes);
-  if (key.compare("colors") == 0) return ember::codec::json::get_list(value, m.colors, depth + 1, &read_json_color);
-  if (key.compare("points") == 0) return ember::codec::json::get_list(value, m.points, depth + 1, &read_json_point);
-  return {};
-}
-
-std::error_code read_json_lists(ember::codec::json::element v,
-    lists& m, int depth) {
-  return ember::codec::json::read_object(v, depth, &m, &read_field_lists);
-}
-
-}  // namespace
-
-void encode_binary(ember::codec::binary_writer& w, const lists& m) {
-  encode_binary_lists(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, lists& m) {
-  return decode_binary_lists(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const lists& m) {
-  encode_json_lists(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, lists& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_lists(root, m, 0);
-}
-
-// --- maps
-
-namespace {
-
-void encode_binary_maps(ember::codec::binary_writer& w,
-    const maps& m) {
-  w.put_map(1, m.flags, &ember::codec::binary_writer::put_bool);
-  w.put_map(2, m.counts, &ember::codec::binary_writer::put_sint);
-  w.put_map(3, m.sizes, &ember::codec::binary_writer::put_uint);
-  w.put_map(4, m.ratios, &ember::codec::binary_writer::put_f32);
-  w.put_map(5, m.weights, &ember::codec::binary_writer::put_f64);
-  w.put_map(6, m.names, &ember::codec::binary_writer::put_string);
-  w.put_map(7, m.blobs, &ember::codec::binary_writer::put_bytes);
-  w.put_map(8, m.colors, &ember::codec::binary_writer::put_enum<color>);
-  w.put_map_struct(9, m.places, &encode_binary_point);
-}
-
-std::error_code decode_binary_maps(ember::codec::binary_reader& r,
-    maps& m) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      case 1:
-        ec = r.get_map_entry(wt, m.flags, &ember::codec::binary_reader::get_bool);
-        break;
-      case 2:
-        ec = r.get_map_entry(wt, m.counts, &ember::codec::binary_reader::get_sint<std::int64_t>);
-        break;
-      case 3:
-        ec = r.get_map_entry(wt, m.sizes, &ember::codec::binary_reader::get_uint<std::uint32_t>);
-        break;
-      case 4:
-        ec = r.get_map_entry(wt, m.ratios, &ember::codec::binary_reader::get_f32);
-        break;
-      case 5:
-        ec = r.get_map_entry(wt, m.weights, &ember::codec::binary_reader::get_f64);
-        break;
-      case 6:
-        ec = r.get_map_entry(wt, m.names, &ember::codec::binary_reader::get_string);
-        break;
-      case 7:
-        ec = r.get_map_entry(wt, m.blobs, &ember::codec::binary_reader::get_bytes);
-        break;
-      case 8:
-        ec = r.get_map_entry(wt, m.colors, &ember::codec::binary_reader::get_enum<color>);
-        break;
-      case 9:
-        ec = r.get_map_struct_entry(wt, m.places, &decode_binary_point);
-        break;
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json_maps(ember::codec::json_writer& w, const maps& m) {
-  w.begin_object();
-  w.key("flags");
-  w.begin_object();
-  for (const auto& [k, x] : m.flags) {
-    w.key_string(k);
-    w.value_bool(x);
-  }
-  w.end_object();
-  w.key("counts");
-  w.begin_object();
-  for (const auto& [k, x] : m.counts) {
-    w.key_string(k);
-    w.value_sint(x);
-  }
-  w.end_object();
-  w.key("sizes");
-  w.begin_object();
-  for (const auto& [k, x] : m.sizes) {
-    w.key_string(k);
-    w.value_uint(x);
-  }
-  w.end_object();
-  w.key("ratios");
-  w.begin_object();
-  for (const auto& [k, x] : m.ratios) {
-    w.key_string(k);
-    w.value_f32(x);
-  }
-  w.end_object();
-  w.key("weights");
-  w.begin_object();
-  for (const auto& [k, x] : m.weights) {
-    w.key_string(k);
-    w.value_f64(x);
-  }
-  w.end_object();
-  w.key("names");
-  w.begin_object();
-  for (const auto& [k, x] : m.names) {
-    w.key_string(k);
-    w.value_string(x);
-  }
-  w.end_object();
-  w.key("blobs");
-  w.begin_object();
-  for (const auto& [k, x] : m.blobs) {
-    w.key_string(k);
-    w.value_bytes(x);
-  }
-  w.end_object();
-  w.key("colors");
-  w.begin_object();
-  for (const auto& [k, x] : m.colors) {
-    w.key_string(k);
-    write_json_color(w, x);
-  }
-  w.end_object();
-  w.key("places");
-  w.begin_object();
-  for (const auto& [k, x] : m.places) {
-    w.key_string(k);
-    encode_json_point(w, x);
-  }
-  w.end_object();
-  w.end_object();
-}
-
-std::error_code read_field_maps(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<maps*>(msg);
-  // compare(), not ==: overload resolution over every operator== in std costs ~1 ms a field.
-  if (key.compare("flags") == 0) return ember::codec::json::get_map(value, m.flags, depth + 1, &ember::codec::json::get_bool);
-  if (key.compare("counts") == 0) return ember::codec::json::get_map(value, m.counts, depth + 1, &ember::codec::json::get_int<std::int64_t>);
-  if (key.compare("sizes") == 0) return ember::codec::json::get_map(value, m.sizes, depth + 1, &ember::codec::json::get_int<std::uint32_t>);
-  if (key.compare("ratios") == 0) return ember::codec::json::get_map(value, m.ratios, depth + 1, &ember::codec::json::get_f32);
-  if (key.compare("weights") == 0) return ember::codec::json::get_map(value, m.weights, depth + 1, &ember::codec::json::get_f64);
-  if (key.compare("names") == 0) return ember::codec::json::get_map(value, m.names, depth + 1, &ember::codec::json::get_string);
-  if (key.compare("blobs") == 0) return ember::codec::json::get_map(value, m.blobs, depth + 1, &ember::codec::json::get_bytes);
-  if (key.compare("colors") == 0) return ember::codec::json::get_map(value, m.colors, depth + 1, &read_json_color);
-  if (key.compare("places") == 0) return ember::codec::json::get_map(value, m.places, depth + 1, &read_json_point);
-  return {};
-}
-
-std::error_code read_json_maps(ember::codec::json::element v,
-    maps& m, int depth) {
-  return ember::codec::json::read_object(v, depth, &m, &read_field_maps);
-}
-
-}  // namespace
-
-void encode_binary(ember::codec::binary_writer& w, const maps& m) {
-  encode_binary_maps(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, maps& m) {
-  return decode_binary_maps(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const maps& m) {
-  encode_json_maps(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, maps& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_maps(root, m, 0);
-}
-
-// --- optionals
-
-namespace {
-
-void encode_binary_optionals(ember::codec::binary_writer& w,
-    const optionals& m) {
-  if (m.b) w.put_bool(1, *m.b);
-  if (m.i32v) w.put_sint(2, *m.i32v);
-  if (m.u64v) w.put_uint(4, *m.u64v);
-  if (m.f32v) w.put_f32(5, *m.f32v);
-  if (m.f64v) w.put_f64(6, *m.f64v);
-  if (m.s) w.put_string(7, *m.s);
-  if (m.raw) w.put_bytes(8, *m.raw);
-  if (m.color) w.put_enum(9, *m.color);
-  if (m.at) w.put_struct(10, *m.at, &encode_binary_point);
-}
-
-std::error_code decode_binary_optionals(ember::codec::binary_reader& r,
-    optionals& m) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      case 1:
-        ec = r.get_bool(wt, m.b ? *m.b : m.b.emplace());
-        break;
-      case 2:
-        ec = r.get_sint(wt, m.i32v ? *m.i32v : m.i32v.emplace());
-        break;
-      case 4:
-        ec = r.get_uint(wt, m.u64v ? *m.u64v : m.u64v.emplace());
-        break;
-      case 5:
-        ec = r.get_f32(wt, m.f32v ? *m.f32v : m.f32v.emplace());
-        break;
-      case 6:
-        ec = r.get_f64(wt, m.f64v ? *m.f64v : m.f64v.emplace());
-        break;
-      case 7:
-        ec = r.get_string(wt, m.s ? *m.s : m.s.emplace());
-        break;
-      case 8:
-        ec = r.get_bytes(wt, m.raw ? *m.raw : m.raw.emplace());
-        break;
-      case 9:
-        ec = r.get_enum(wt, m.color ? *m.color : m.color.emplace());
-        break;
-      case 10:
-        ec = r.get_struct(wt, m.at ? *m.at : m.at.emplace(), &decode_binary_point);
-        break;
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json_optionals(ember::codec::json_writer& w, const optionals& m) {
-  w.begin_object();
-  if (m.b) {
-    w.key("b");
-    w.value_bool(*m.b);
-  }
-  if (m.i32v) {
-    w.key("i32v");
-    w.value_sint(*m.i32v);
-  }
-  if (m.u64v) {
-    w.key("u64v");
-    w.value_uint(*m.u64v);
-  }
-  if (m.f32v) {
-    w.key("f32v");
-    w.value_f32(*m.f32v);
-  }
-  if (m.f64v) {
-    w.key("f64v");
-    w.value_f64(*m.f64v);
-  }
-  if (m.s) {
-    w.key("s");
-    w.value_string(*m.s);
-  }
-  if (m.raw) {
-    w.key("raw");
-    w.value_bytes(*m.raw);
-  }
-  if (m.color) {
-    w.key("color");
-    write_json_color(w, *m.color);
-  }
-  if (m.at) {
-    w.key("at");
-    encode_json_point(w, *m.at);
-  }
-  w.end_object();
-}
-
-std::error_code read_field_optionals(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<optionals*>(msg);
-  // compare(), not ==: overload resolution over every operator== in std costs ~1 ms a field.
-  if (key.compare("b") == 0) return ember::codec::json::get_bool(value, m.b.emplace(), depth);
-  if (key.compare("i32v") == 0) return ember::codec::json::get_int(value, m.i32v.emplace(), depth);
-  if (key.compare("u64v") == 0) return ember::codec::json::get_int(value, m.u64v.emplace(), depth);
-  if (key.compare("f32v") == 0) return ember::codec::json::get_f32(value, m.f32v.emplace(), depth);
-  if (key.compare("f64v") == 0) return ember::codec::json::get_f64(value, m.f64v.emplace(), depth);
-  if (key.compare("s") == 0) return ember::codec::json::get_string(value, m.s.emplace(), depth);
-  if (key.compare("raw") == 0) return ember::codec::json::get_bytes(value, m.raw.emplace(), depth);
-  if (key.compare("color") == 0) return read_json_color(value, m.color.emplace(), depth);
-  if (key.compare("at") == 0) return read_json_point(value, m.at.emplace(), depth + 1);
-  return {};
-}
-
-std::error_code read_json_optionals(ember::codec::json::element v,
-    optionals& m, int depth) {
-  return ember::codec::json::read_object(v, depth, &m, &read_field_optionals);
-}
-
-}  // namespace
-
-void encode_binary(ember::codec::binary_writer& w, const optionals& m) {
-  encode_binary_optionals(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, optionals& m) {
-  return decode_binary_optionals(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const optionals& m) {
-  encode_json_optionals(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, optionals& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_optionals(root, m, 0);
-}
-
-// --- tree
-
-namespace {
-
-void encode_binary_tree(ember::codec::binary_writer& w,
-    const tree& m) {
-  w.field_string(1, m.label);
-  w.repeated_struct(2, m.children, &encode_binary_tree);
-}
-
-std::error_code decode_binary_tree(ember::codec::binary_reader& r,
-    tree& m) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      case 1:
-        ec = r.get_string(wt, m.label);
-        break;
-      case 2:
-        ec = r.get_struct(wt, m.children.emplace_back(), &decode_binary_tree);
-        break;
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json_tree(ember::codec::json_writer& w, const tree& m) {
-  w.begin_object();
-  w.key("label");
-  w.value_string(m.label);
-  w.key("children");
-  w.begin_array();
-  for (const auto& x : m.children) encode_json_tree(w, x);
-  w.end_array();
-  w.end_object();
-}
-
-std::error_code read_field_tree(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<tree*>(msg);
-  // compare(), not ==: overload resolution over every operator== in std costs ~1 ms a field.
-  if (key.compare("label") == 0) return ember::codec::json::get_string(value, m.label, depth);
-  if (key.compare("children") == 0) return ember::codec::json::get_list(value, m.children, depth + 1, &read_json_tree);
-  return {};
-}
-
-std::error_code read_json_tree(ember::codec::json::element v,
-    tree& m, int depth) {
-  return ember::codec::json::read_object(v, depth, &m, &read_field_tree);
-}
-
-}  // namespace
-
-void encode_binary(ember::codec::binary_writer& w, const tree& m) {
-  encode_binary_tree(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, tree& m) {
-  return decode_binary_tree(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const tree& m) {
-  encode_json_tree(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, tree& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_tree(root, m, 0);
-}
-
-// --- item_v1
-
-namespace {
-
-void encode_binary_item_v1(ember::codec::binary_writer& w,
-    const item_v1& m) {
-  w.field_uint(1, m.id);
-  w.field_string(2, m.name);
-}
-
-std::error_code decode_binary_item_v1(ember::codec::binary_reader& r,
-    item_v1& m) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      case 1:
-        ec = r.get_uint(wt, m.id);
-        break;
-      case 2:
-        ec = r.get_string(wt, m.name);
-        break;
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json_item_v1(ember::codec::json_writer& w, const item_v1& m) {
-  w.begin_object();
-  w.key("id");
-  w.value_uint(m.id);
-  w.key("name");
-  w.value_string(m.name);
-  w.end_object();
-}
-
-std::error_code read_field_item_v1(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<item_v1*>(msg);
-  // compare(), not ==: overload resolution over every operator== in std costs ~1 ms a field.
-  if (key.compare("id") == 0) return ember::codec::json::get_int(value, m.id, depth);
-  if (key.compare("name") == 0) return ember::codec::json::get_string(value, m.name, depth);
-  return {};
-}
-
-std::error_code read_json_item_v1(ember::codec::json::element v,
-    item_v1& m, int depth) {
-  return ember::codec::json::read_object(v, depth, &m, &read_field_item_v1);
-}
-
-}  // namespace
-
-void encode_binary(ember::codec::binary_writer& w, const item_v1& m) {
-  encode_binary_item_v1(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, item_v1& m) {
-  return decode_binary_item_v1(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const item_v1& m) {
-  encode_json_item_v1(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, item_v1& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_item_v1(root, m, 0);
-}
-
-// --- item_v2
-
-namespace {
-
-void encode_binary_item_v2(ember::codec::binary_writer& w,
-    const item_v2& m) {
-  w.field_uint(1, m.id);
-  w.field_string(2, m.name);
-  w.field_sint(3, m.count);
-  w.field_f64(4, m.weight);
-  w.field_f32(5, m.ratio);
-  w.repeated_string(6, m.tags);
-  w.packed_uint(7, m.scores);
-  w.field_struct(8, m.origin, &encode_binary_point);
-  w.put_map_struct(9, m.extra, &encode_binary_tree);
-}
-
-std::error_code decode_binary_item_v2(ember::codec::binary_reader& r,
-    item_v2& m) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      case 1:
-        ec = r.get_uint(wt, m.id);
-        break;
-      case 2:
-        ec = r.get_string(wt, m.name);
-        break;
-      case 3:
-        ec = r.get_sint(wt, m.count);
-        break;
-      case 4:
-        ec = r.get_f64(wt, m.weight);
-        break;
-      case 5:
-        ec = r.get_f32(wt, m.ratio);
-        break;
-      case 6:
-        ec = r.get_string(wt, m.tags.emplace_back());
-        break;
-      case 7:
-        ec = r.get_packed_uint(wt, m.scores);
-        break;
-      case 8:
-        ec = r.get_struct(wt, m.origin, &decode_binary_point);
-        break;
-      case 9:
-        ec = r.get_map_struct_entry(wt, m.extra, &decode_binary_tree);
-        break;
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json_item_v2(ember::codec::json_writer& w, const item_v2& m) {
-  w.begin_object();
-  w.key("id");
-  w.value_uint(m.id);
-  w.key("name");
-  w.value_string(m.name);
-  w.key("count");
-  w.value_sint(m.count);
-  w.key("weight");
-  w.value_f64(m.weight);
-  w.key("ratio");
-  w.value_f32(m.ratio);
-  w.key("tags");
-  w.begin_array();
-  for (const auto& x : m.tags) w.value_string(x);
-  w.end_array();
-  w.key("scores");
-  w.begin_array();
-  for (const auto& x : m.scores) w.value_uint(x);
-  w.end_array();
-  w.key("origin");
-  encode_json_point(w, m.origin);
-  w.key("extra");
-  w.begin_object();
-  for (const auto& [k, x] : m.extra) {
-    w.key_string(k);
-    encode_json_tree(w, x);
-  }
-  w.end_object();
-  w.end_object();
-}
-
-std::error_code read_field_item_v2(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<item_v2*>(msg);
-  // compare(), not ==: overload resolution over every operator== in std costs ~1 ms a field.
-  if (key.compare("id") == 0) return ember::codec::json::get_int(value, m.id, depth);
-  if (key.compare("name") == 0) return ember::codec::json::get_string(value, m.name, depth);
-  if (key.compare("count") == 0) return ember::codec::json::get_int(value, m.count, depth);
-  if (key.compare("weight") == 0) return ember::codec::json::get_f64(value, m.weight, depth);
-  if (key.compare("ratio") == 0) return ember::codec::json::get_f32(value, m.ratio, depth);
-  if (key.compare("tags") == 0) return ember::codec::json::get_list(value, m.tags, depth + 1, &ember::codec::json::get_string);
-  if (key.compare("scores") == 0) return ember::codec::json::get_list(value, m.scores, depth + 1, &ember::codec::json::get_int<std::uint32_t>);
-  if (key.compare("origin") == 0) return read_json_point(value, m.origin, depth + 1);
-  if (key.compare("extra") == 0) return ember::codec::json::get_map(value, m.extra, depth + 1, &read_json_tree);
-  return {};
-}
-
-std::error_code read_json_item_v2(ember::codec::json::element v,
-    item_v2& m, int depth) {
-  return ember::codec::json::read_object(v, depth, &m, &read_field_item_v2);
-}
-
-}  // namespace
-
-void encode_binary(ember::codec::binary_writer& w, const item_v2& m) {
-  encode_binary_item_v2(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, item_v2& m) {
-  return decode_binary_item_v2(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const item_v2& m) {
-  encode_json_item_v2(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, item_v2& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_item_v2(root, m, 0);
-}
-
-// --- failure
-
-namespace {
-
-void encode_binary_failure(ember::codec::binary_writer& w,
-    const failure& m) {
-  w.field_uint(1, m.code);
-  w.field_string(2, m.message);
-}
-
-std::error_code decode_binary_failure(ember::codec::binary_reader& r,
-    failure& m) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      case 1:
-        ec = r.get_uint(wt, m.code);
-        break;
-      case 2:
-        ec = r.get_string(wt, m.message);
-        break;
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json_failure(ember::codec::json_writer& w, const failure& m) {
-  w.begin_object();
-  w.key("code");
-  w.value_uint(m.code);
-  w.key("message");
-  w.value_string(m.message);
-  w.end_object();
-}
-
-std::error_code read_field_failure(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<failure*>(msg);
-  // compare(), not ==: overload resolution over every operator== in std costs ~1 ms a field.
-  if (key.compare("code") == 0) return ember::codec::json::get_int(value, m.code, depth);
-  if (key.compare("message") == 0) return ember::codec::json::get_string(value, m.message, depth);
-  return {};
-}
-
-std::error_code read_json_failure(ember::codec::json::element v,
-    failure& m, int depth) {
-  return ember::codec::json::read_object(v, depth, &m, &read_field_failure);
-}
-
-}  // namespace
-
-void encode_binary(ember::codec::binary_writer& w, const failure& m) {
-  encode_binary_failure(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, failure& m) {
-  return decode_binary_failure(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const failure& m) {
-  encode_json_failure(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, failure& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_failure(root, m, 0);
-}
-
-// --- everything
-
-namespace {
-
-void encode_binary_everything(ember::codec::binary_writer& w,
-    const everything& m) {
-  w.field_struct(1, m.scalars, &encode_binary_scalars);
-  w.field_struct(2, m.lists, &encode_binary_lists);
-  w.field_struct(3, m.maps, &encode_binary_maps);
-  w.field_struct(4, m.optionals, &encode_binary_optionals);
-  w.field_struct(5, m.tree, &encode_binary_tree);
-  w.field_enum(6, m.level);
-}
-
-std::error_code decode_binary_everything(ember::codec::binary_reader& r,
-    everything& m) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      case 1:
-        ec = r.get_struct(wt, m.scalars, &decode_binary_scalars);
-        break;
-      case 2:
-        ec = r.get_struct(wt, m.lists, &decode_binary_lists);
-        break;
-      case 3:
-        ec = r.get_struct(wt, m.maps, &decode_binary_maps);
-        break;
-      case 4:
-        ec = r.get_struct(wt, m.optionals, &decode_binary_optionals);
-        break;
-      case 5:
-        ec = r.get_struct(wt, m.tree, &decode_binary_tree);
-        break;
-      case 6:
-        ec = r.get_enum(wt, m.level);
-        break;
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json_everything(ember::codec::json_writer& w, const everything& m) {
-  w.begin_object();
-  w.key("scalars");
-  encode_json_scalars(w, m.scalars);
-  w.key("lists");
-  encode_json_lists(w, m.lists);
-  w.key("maps");
-  encode_json_maps(w, m.maps);
-  w.key("optionals");
-  encode_json_optionals(w, m.optionals);
-  w.key("tree");
-  encode_json_tree(w, m.tree);
-  w.key("level");
-  write_json_level(w, m.level);
-  w.end_object();
-}
-
-std::error_code read_field_everything(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<everything*>(msg);
-  // compare(), not ==: overload resolution over every operator== in std costs ~1 ms a field.
-  if (key.compare("scalars") == 0) return read_json_scalars(value, m.scalars, depth + 1);
-  if (key.compare("lists") == 0) return read_json_lists(value, m.lists, depth + 1);
-  if (key.compare("maps") == 0) return read_json_maps(value, m.maps, depth + 1);
-  if (key.compare("optionals") == 0) return read_json_optionals(value, m.optionals, depth + 1);
-  if (key.compare("tree") == 0) return read_json_tree(value, m.tree, depth + 1);
-  if (key.compare("level") == 0) return read_json_level(value, m.level, depth);
-  return {};
-}
-
-std::error_code read_json_everything(ember::codec::json::element v,
-    everything& m, int depth) {
-  return ember::codec::json::read_object(v, depth, &m, &read_field_everything);
-}
-
-}  // namespace
-
-void encode_binary(ember::codec::binary_writer& w, const everything& m) {
-  encode_binary_everything(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, everything& m) {
-  return decode_binary_everything(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const everything& m) {
-  encode_json_everything(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, everything& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_everything(root, m, 0);
-}
-
-// --- echo_request
-
-namespace {
-
-std::error_code read_field_echo_request(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<echo_request*>(msg);
-  // compare(), not ==: overload resolution over every operator== in std costs ~1 ms a field.
-  if (key.compare("payload") == 0) return read_json_everything(value, m.payload, depth + 1);
-  if (key.compare("token") == 0) return ember::codec::json::get_string(value, m.token, depth);
-  return {};
-}
-
-}  // namespace
-
-void encode_binary(ember::codec::binary_writer& w,
-                   const echo_request& m) {
-  w.field_struct(1, m.payload, &encode_binary_everything);
-  w.field_string(2, m.token);
-}
-
-std::error_code decode_binary(ember::codec::binary_reader& r, echo_request& m) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      case 1:
-        ec = r.get_struct(wt, m.payload, &decode_binary_everything);
-        break;
-      case 2:
-        ec = r.get_string(wt, m.token);
-        break;
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json(ember::codec::json_writer& w, const echo_request& m) {
-  w.begin_object();
-  w.key("payload");
-  encode_json_everything(w, m.payload);
-  w.key("token");
-  if (w.redacting()) {
-    w.value_redacted();
-  } else {
-    w.value_string(m.token);
-  }
-  w.end_object();
-}
-
-std::error_code decode_json(ember::codec::json_text in, echo_request& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return ember::codec::json::read_object(root, 0, &m, &read_field_echo_request);
-}
-
-// --- echo_reply
-
-namespace {
-
-std::error_code read_field_echo_reply(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<echo_reply*>(msg);
-  // compare(), not ==: overload resolution over every operator== in std costs ~1 ms a field.
-  if (key.compare("payload") == 0) return read_json_everything(value, m.payload, depth + 1);
-  return {};
-}
-
-}  // namespace
-
-void encode_binary(ember::codec::binary_writer& w,
-                   const echo_reply& m) {
-  w.field_struct(1, m.payload, &encode_binary_everything);
-}
-
-std::error_code decode_binary(ember::codec::binary_reader& r, echo_reply& m) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      case 1:
-        ec = r.get_struct(wt, m.payload, &decode_binary_everything);
-        break;
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json(ember::codec::json_writer& w, const echo_reply& m) {
-  w.begin_object();
-  w.key("payload");
-  encode_json_everything(w, m.payload);
-  w.end_object();
-}
-
-std::error_code decode_json(ember::codec::json_text in, echo_reply& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return ember::codec::json::read_object(root, 0, &m, &read_field_echo_reply);
-}
-
-// --- ping_request
-
-void encode_binary(ember::codec::binary_writer&,
-                   const ping_request&) {
-}
-
-std::error_code decode_binary(ember::codec::binary_reader& r, ping_request&) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json(ember::codec::json_writer& w, const ping_request&) {
-  w.begin_object();
-  w.end_object();
-}
-
-std::error_code decode_json(ember::codec::json_text in, ping_request&) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return ember::codec::json::read_object(root, 0, nullptr, nullptr);
-}
-
-// --- ping_reply
-
-void encode_binary(ember::codec::binary_writer&,
-                   const ping_reply&) {
-}
-
-std::error_code decode_binary(ember::codec::binary_reader& r, ping_reply&) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json(ember::codec::json_writer& w, const ping_reply&) {
-  w.begin_object();
-  w.end_object();
-}
-
-std::error_code decode_json(ember::codec::json_text in, ping_reply&) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return ember::codec::json::read_object(root, 0, nullptr, nullptr);
-}
-
-// --- stats_request
-
-namespace {
-
-std::error_code read_field_stats_request(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<stats_request*>(msg);
-  // compare(), not ==: overload resolution over every operator== in std costs ~1 ms a field.
-  if (key.compare("levels") == 0) return ember::codec::json::get_list(value, m.levels, depth + 1, &read_json_level);
-  return {};
-}
-
-}  // namespace
-
-void encode_binary(ember::codec::binary_writer& w,
-                   const stats_request& m) {
-  w.packed_enum(1, m.levels);
-}
-
-std::error_code decode_binary(ember::codec::binary_reader& r, stats_request& m) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      case 1:
-        ec = r.get_packed_enum(wt, m.levels);
-        break;
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json(ember::codec::json_writer& w, const stats_request& m) {
-  w.begin_object();
-  w.key("levels");
-  w.begin_array();
-  for (const auto& x : m.levels) write_json_level(w, x);
-  w.end_array();
-  w.end_object();
-}
-
-std::error_code decode_json(ember::codec::json_text in, stats_request& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return ember::codec::json::read_object(root, 0, &m, &read_field_stats_request);
-}
-
-// --- stats_reply
-
-namespace {
-
-std::error_code read_field_stats_reply(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<stats_reply*>(msg);
-  // compare(), not ==: overload resolution over every operator== in std costs ~1 ms a field.
-  if (key.compare("sessions") == 0) return ember::codec::json::get_int(value, m.sessions, depth);
-  if (key.compare("load") == 0) return ember::codec::json::get_map(value, m.load, depth + 1, &ember::codec::json::get_f64);
-  return {};
-}
-
-}  // namespace
-
-void encode_binary(ember::codec::binary_writer& w,
-                   const stats_reply& m) {
-  w.field_uint(1, m.sessions);
-  w.put_map(2, m.load, &ember::codec::binary_writer::put_f64);
-}
-
-std::error_code decode_binary(ember::codec::binary_reader& r, stats_reply& m) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      case 1:
-        ec = r.get_uint(wt, m.sessions);
-        break;
-      case 2:
-        ec = r.get_map_entry(wt, m.load, &ember::codec::binary_reader::get_f64);
-        break;
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json(ember::codec::json_writer& w, const stats_reply& m) {
-  w.begin_object();
-  w.key("sessions");
-  w.value_uint(m.sessions);
-  w.key("load");
-  w.begin_object();
-  for (const auto& [k, x] : m.load) {
-    w.key_string(k);
-    w.value_f64(x);
-  }
-  w.end_object();
-  w.end_object();
-}
-
-std::error_code decode_json(ember::codec::json_text in, stats_reply& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return ember::codec::json::read_object(root, 0, &m, &read_field_stats_reply);
-}
-
-// --- transfer_request
-
-namespace {
-
-std::error_code read_field_transfer_request(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<transfer_request*>(msg);
-  // compare(), not ==: overload resolution over every operator== in std costs ~1 ms a field.
-  if (key.compare("item") == 0) return read_json_item_v1(value, m.item, depth + 1);
-  if (key.compare("from") == 0) return ember::codec::json::get_string(value, m.from, depth);
-  return {};
-}
-
-}  // namespace
-
-void encode_binary(ember::codec::binary_writer& w,
-                   const transfer_request& m) {
-  w.field_struct(1, m.item, &encode_binary_item_v1);
-  w.field_string(2, m.from);
-}
-
-std::error_code decode_binary(ember::codec::binary_reader& r, transfer_request& m) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      case 1:
-        ec = r.get_struct(wt, m.item, &decode_binary_item_v1);
-        break;
-      case 2:
-        ec = r.get_string(wt, m.from);
-        break;
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json(ember::codec::json_writer& w, const transfer_request& m) {
-  w.begin_object();
-  w.key("item");
-  encode_json_item_v1(w, m.item);
-  w.key("from");
-  w.value_string(m.from);
-  w.end_object();
-}
-
-std::error_code decode_json(ember::codec::json_text in, transfer_request& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return ember::codec::json::read_object(root, 0, &m, &read_field_transfer_request);
-}
-
-// --- transfer_reply
-
-namespace {
-
-std::error_code read_field_transfer_reply(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<transfer_reply*>(msg);
-  // compare(), not ==: overload resolution over every operator== in std costs ~1 ms a field.
-  if (key.compare("accepted") == 0) return ember::codec::json::get_bool(value, m.accepted, depth);
-  return {};
-}
-
-}  // namespace
-
-void encode_binary(ember::codec::binary_writer& w,
-                   const transfer_reply& m) {
-  w.field_bool(1, m.accepted);
-}
-
-std::error_code decode_binary(ember::codec::binary_reader& r, transfer_reply& m) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      case 1:
-        ec = r.get_bool(wt, m.accepted);
-        break;
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json(ember::codec::json_writer& w, const transfer_reply& m) {
-  w.begin_object();
-  w.key("accepted");
-  w.value_bool(m.accepted);
-  w.end_object();
-}
-
-std::error_code decode_json(ember::codec::json_text in, transfer_reply& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return ember::codec::json::read_object(root, 0, &m, &read_field_transfer_reply);
-}
-
-// --- event
-
-namespace {
-
-std::error_code read_field_event(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<event*>(msg);
-  // compare(), not ==: overload resolution over every operator== in std costs ~1 ms a field.
-  if (key.compare("item") == 0) return read_json_item_v2(value, m.item, depth + 1);
-  if (key.compare("at_ms") == 0) return ember::codec::json::get_int(value, m.at_ms, depth);
-  return {};
-}
-
-}  // namespace
-
-void encode_binary(ember::codec::binary_writer& w,
-                   const event& m) {
-  w.field_struct(1, m.item, &encode_binary_item_v2);
-  w.field_uint(2, m.at_ms);
-}
-
-std::error_code decode_binary(ember::codec::binary_reader& r, event& m) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      case 1:
-        ec = r.get_struct(wt, m.item, &decode_binary_item_v2);
-        break;
-      case 2:
-        ec = r.get_uint(wt, m.at_ms);
-        break;
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json(ember::codec::json_writer& w, const event& m) {
-  w.begin_object();
-  w.key("item");
-  encode_json_item_v2(w, m.item);
-  w.key("at_ms");
-  w.value_uint(m.at_ms);
-  w.end_object();
-}
-
-std::error_code decode_json(ember::codec::json_text in, event& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return ember::codec::json::read_object(root, 0, &m, &read_field_event);
+  std::int32_t v = 0;
+  if (!ember::codec::table::value_of(detail::level_table, name, v)) return false;
+  out = static_cast<level>(v);
+  return true;
 }
 
 // --- errors

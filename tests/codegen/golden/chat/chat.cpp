@@ -2,723 +2,205 @@
 // Codecs of schema 'chat' (chat.hpp declares them).
 #include "chat.hpp"
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <utility>
 
-#include "ember/codec/json_reader.hpp"
+#include "ember/codec/table.hpp"
 
-// The public `encode_binary` etc. are hidden friends of the messages. A [[struct]], which
-// other messages contain, has its codec in functions named after it (`encode_binary_point`)
-// that the public ones forward to: no call here goes through an overload set of every
-// message, so a schema of hundreds of messages compiles in time proportional to its size.
+// The codecs are ember's table-driven ones (ember/codec/table.hpp). Below, each enum is a
+// table of its values, and each message a table of its fields in tag order — {tag, JSON name,
+// type} — with the message's name, the function that finds the address of each of its fields
+// (`fields_of`) and its number there. The codec functions of the messages (chat.hpp)
+// pass a message and its table to the four functions at the end.
+
+namespace chat::detail {
+
+namespace codec = ember::codec::table;
+
+void fields_of(std::uint32_t index, const void* msg, const void** out) noexcept;
+
+// --- enum room_kind: value, name (in order of value)
+constexpr codec::enum_value room_kind_values[] = {
+    {0, "lobby"},
+    {1, "open"},
+    {2, "invite_only"},
+};
+constexpr codec::enumeration room_kind_table = {"room_kind", room_kind_values};
+
+// --- room_info
+constexpr codec::field room_info_fields[] = {
+    {1, "name", codec::string},
+    {2, "members", codec::u32},
+    {3, "kind", codec::enum_of(room_kind_table)},
+};
+constexpr codec::message room_info_table = {"room_info", room_info_fields, &fields_of, 0};
+
+// --- login_request
+constexpr codec::field login_request_fields[] = {
+    {1, "user", codec::string},
+    {2, "password", codec::string},
+};
+constexpr codec::message login_request_table = {"login_request", login_request_fields, &fields_of, 1};
+
+// --- login_reply
+constexpr codec::field login_reply_fields[] = {
+    {1, "user_id", codec::u64},
+    {2, "motd", codec::string},
+};
+constexpr codec::message login_reply_table = {"login_reply", login_reply_fields, &fields_of, 2};
+
+// --- join_room_request
+constexpr codec::field join_room_request_fields[] = {
+    {1, "room", codec::string},
+};
+constexpr codec::message join_room_request_table = {"join_room_request", join_room_request_fields, &fields_of, 3};
+
+// --- join_room_reply
+constexpr codec::field join_room_reply_fields[] = {
+    {1, "room", codec::struct_of(room_info_table)},
+};
+constexpr codec::message join_room_reply_table = {"join_room_reply", join_room_reply_fields, &fields_of, 4};
+
+// --- leave_room_request
+constexpr codec::field leave_room_request_fields[] = {
+    {1, "room", codec::string},
+};
+constexpr codec::message leave_room_request_table = {"leave_room_request", leave_room_request_fields, &fields_of, 5};
+
+// --- leave_room_reply
+constexpr codec::message leave_room_reply_table = {"leave_room_reply", {}, nullptr, 6};
+
+// --- say_request
+constexpr codec::field say_request_fields[] = {
+    {1, "room", codec::string},
+    {2, "text", codec::string},
+};
+constexpr codec::message say_request_table = {"say_request", say_request_fields, &fields_of, 7};
+
+// --- say_reply
+constexpr codec::field say_reply_fields[] = {
+    {1, "delivered", codec::u32},
+};
+constexpr codec::message say_reply_table = {"say_reply", say_reply_fields, &fields_of, 8};
+
+// --- list_rooms_request
+constexpr codec::message list_rooms_request_table = {"list_rooms_request", {}, nullptr, 9};
+
+// --- list_rooms_reply
+constexpr codec::field list_rooms_reply_fields[] = {
+    {1, "rooms", codec::list_of<chat::room_info>(room_info_table)},
+};
+constexpr codec::message list_rooms_reply_table = {"list_rooms_reply", list_rooms_reply_fields, &fields_of, 10};
+
+// --- chat_message
+constexpr codec::field chat_message_fields[] = {
+    {1, "room", codec::string},
+    {2, "from", codec::string},
+    {3, "text", codec::string},
+    {4, "sent_at_ms", codec::u64},
+};
+constexpr codec::message chat_message_table = {"chat_message", chat_message_fields, &fields_of, 11};
+
+/// The address of every field of the message numbered `index` in its table, in table order.
+void fields_of(std::uint32_t index, const void* msg, const void** out) noexcept {
+  switch (index) {
+    case 0: {
+      const auto& m = *static_cast<const chat::room_info*>(msg);
+      out[0] = &m.name;
+      out[1] = &m.members;
+      out[2] = &m.kind;
+      return;
+    }
+    case 1: {
+      const auto& m = *static_cast<const chat::login_request*>(msg);
+      out[0] = &m.user;
+      out[1] = &m.password;
+      return;
+    }
+    case 2: {
+      const auto& m = *static_cast<const chat::login_reply*>(msg);
+      out[0] = &m.user_id;
+      out[1] = &m.motd;
+      return;
+    }
+    case 3: {
+      const auto& m = *static_cast<const chat::join_room_request*>(msg);
+      out[0] = &m.room;
+      return;
+    }
+    case 4: {
+      const auto& m = *static_cast<const chat::join_room_reply*>(msg);
+      out[0] = &m.room;
+      return;
+    }
+    case 5: {
+      const auto& m = *static_cast<const chat::leave_room_request*>(msg);
+      out[0] = &m.room;
+      return;
+    }
+    case 7: {
+      const auto& m = *static_cast<const chat::say_request*>(msg);
+      out[0] = &m.room;
+      out[1] = &m.text;
+      return;
+    }
+    case 8: {
+      const auto& m = *static_cast<const chat::say_reply*>(msg);
+      out[0] = &m.delivered;
+      return;
+    }
+    case 10: {
+      const auto& m = *static_cast<const chat::list_rooms_reply*>(msg);
+      out[0] = &m.rooms;
+      return;
+    }
+    case 11: {
+      const auto& m = *static_cast<const chat::chat_message*>(msg);
+      out[0] = &m.room;
+      out[1] = &m.from;
+      out[2] = &m.text;
+      out[3] = &m.sent_at_ms;
+      return;
+    }
+  }
+}
+
+// --- the entry points of the codec, for the functions of the messages
+
+void encode_binary(ember::codec::binary_writer& w, const void* m, const codec::message& t) {
+  codec::encode_binary(w, m, t);
+}
+
+std::error_code decode_binary(ember::codec::binary_reader& r, void* m, const codec::message& t) {
+  return codec::decode_binary(r, m, t);
+}
+
+void encode_json(ember::codec::json_writer& w, const void* m, const codec::message& t) {
+  codec::encode_json(w, m, t);
+}
+
+std::error_code decode_json(ember::codec::json_text in, void* m, const codec::message& t) {
+  return codec::decode_json(in, m, t);
+}
+
+}  // namespace chat::detail
 
 namespace chat {
-namespace {
-
-using ember::codec::wire_type;
-
-std::error_code read_json_room_kind(ember::codec::json::element v, room_kind& out, int depth);
-void write_json_room_kind(ember::codec::json_writer& w, room_kind v);
-void encode_binary_room_info(ember::codec::binary_writer& w, const room_info& m);
-std::error_code decode_binary_room_info(ember::codec::binary_reader& r, room_info& m);
-void encode_json_room_info(ember::codec::json_writer& w, const room_info& m);
-std::error_code read_json_room_info(ember::codec::json::element v, room_info& m, int depth);
-
-}  // namespace
 
 // --- enum room_kind
 
 std::string_view to_string(room_kind v) noexcept {
-  switch (v) {
-    case room_kind::lobby: return "lobby";
-    case room_kind::open: return "open";
-    case room_kind::invite_only: return "invite_only";
-  }
-  return {};
+  return ember::codec::table::name_of(detail::room_kind_table, static_cast<std::int32_t>(v));
 }
 
 bool from_string(std::string_view name, room_kind& out) noexcept {
-  if (name == "lobby") {
-    out = room_kind::lobby;
-    return true;
-  }
-  if (name == "open") {
-    out = room_kind::open;
-    return true;
-  }
-  if (name == "invite_only") {
-    out = room_kind::invite_only;
-    return true;
-  }
-  return false;
-}
-
-namespace {
-
-std::error_code read_json_room_kind(ember::codec::json::element v, room_kind& out, int /*depth*/) {
-  return ember::codec::json::get_enum<room_kind>(v, out, &from_string);
-}
-
-void write_json_room_kind(ember::codec::json_writer& w, room_kind v) {
-  const std::string_view name = to_string(v);
-  if (name.empty()) {
-    w.value_sint(static_cast<std::int32_t>(v));
-  } else {
-    w.value_string(name);
-  }
-}
-
-}  // namespace
-
-// --- room_info
-
-namespace {
-
-void encode_binary_room_info(ember::codec::binary_writer& w,
-    const room_info& m) {
-  w.field_string(1, m.name);
-  w.field_uint(2, m.members);
-  w.field_enum(3, m.kind);
-}
-
-std::error_code decode_binary_room_info(ember::codec::binary_reader& r,
-    room_info& m) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      case 1:
-        ec = r.get_string(wt, m.name);
-        break;
-      case 2:
-        ec = r.get_uint(wt, m.members);
-        break;
-      case 3:
-        ec = r.get_enum(wt, m.kind);
-        break;
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json_room_info(ember::codec::json_writer& w, const room_info& m) {
-  w.begin_object();
-  w.key("name");
-  w.value_string(m.name);
-  w.key("members");
-  w.value_uint(m.members);
-  w.key("kind");
-  write_json_room_kind(w, m.kind);
-  w.end_object();
-}
-
-std::error_code read_field_room_info(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<room_info*>(msg);
-  // compare(), not ==: overload resolution over every operator== in std costs ~1 ms a field.
-  if (key.compare("name") == 0) return ember::codec::json::get_string(value, m.name, depth);
-  if (key.compare("members") == 0) return ember::codec::json::get_int(value, m.members, depth);
-  if (key.compare("kind") == 0) return read_json_room_kind(value, m.kind, depth);
-  return {};
-}
-
-std::error_code read_json_room_info(ember::codec::json::element v,
-    room_info& m, int depth) {
-  return ember::codec::json::read_object(v, depth, &m, &read_field_room_info);
-}
-
-}  // namespace
-
-void encode_binary(ember::codec::binary_writer& w, const room_info& m) {
-  encode_binary_room_info(w, m);
-}
-std::error_code decode_binary(ember::codec::binary_reader& r, room_info& m) {
-  return decode_binary_room_info(r, m);
-}
-void encode_json(ember::codec::json_writer& w, const room_info& m) {
-  encode_json_room_info(w, m);
-}
-std::error_code decode_json(ember::codec::json_text in, room_info& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return read_json_room_info(root, m, 0);
-}
-
-// --- login_request
-
-namespace {
-
-std::error_code read_field_login_request(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<login_request*>(msg);
-  // compare(), not ==: overload resolution over every operator== in std costs ~1 ms a field.
-  if (key.compare("user") == 0) return ember::codec::json::get_string(value, m.user, depth);
-  if (key.compare("password") == 0) return ember::codec::json::get_string(value, m.password, depth);
-  return {};
-}
-
-}  // namespace
-
-void encode_binary(ember::codec::binary_writer& w,
-                   const login_request& m) {
-  w.field_string(1, m.user);
-  w.field_string(2, m.password);
-}
-
-std::error_code decode_binary(ember::codec::binary_reader& r, login_request& m) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      case 1:
-        ec = r.get_string(wt, m.user);
-        break;
-      case 2:
-        ec = r.get_string(wt, m.password);
-        break;
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json(ember::codec::json_writer& w, const login_request& m) {
-  w.begin_object();
-  w.key("user");
-  w.value_string(m.user);
-  w.key("password");
-  w.value_string(m.password);
-  w.end_object();
-}
-
-std::error_code decode_json(ember::codec::json_text in, login_request& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return ember::codec::json::read_object(root, 0, &m, &read_field_login_request);
-}
-
-// --- login_reply
-
-namespace {
-
-std::error_code read_field_login_reply(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<login_reply*>(msg);
-  // compare(), not ==: overload resolution over every operator== in std costs ~1 ms a field.
-  if (key.compare("user_id") == 0) return ember::codec::json::get_int(value, m.user_id, depth);
-  if (key.compare("motd") == 0) return ember::codec::json::get_string(value, m.motd, depth);
-  return {};
-}
-
-}  // namespace
-
-void encode_binary(ember::codec::binary_writer& w,
-                   const login_reply& m) {
-  w.field_uint(1, m.user_id);
-  w.field_string(2, m.motd);
-}
-
-std::error_code decode_binary(ember::codec::binary_reader& r, login_reply& m) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      case 1:
-        ec = r.get_uint(wt, m.user_id);
-        break;
-      case 2:
-        ec = r.get_string(wt, m.motd);
-        break;
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json(ember::codec::json_writer& w, const login_reply& m) {
-  w.begin_object();
-  w.key("user_id");
-  w.value_uint(m.user_id);
-  w.key("motd");
-  w.value_string(m.motd);
-  w.end_object();
-}
-
-std::error_code decode_json(ember::codec::json_text in, login_reply& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return ember::codec::json::read_object(root, 0, &m, &read_field_login_reply);
-}
-
-// --- join_room_request
-
-namespace {
-
-std::error_code read_field_join_room_request(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<join_room_request*>(msg);
-  // compare(), not ==: overload resolution over every operator== in std costs ~1 ms a field.
-  if (key.compare("room") == 0) return ember::codec::json::get_string(value, m.room, depth);
-  return {};
-}
-
-}  // namespace
-
-void encode_binary(ember::codec::binary_writer& w,
-                   const join_room_request& m) {
-  w.field_string(1, m.room);
-}
-
-std::error_code decode_binary(ember::codec::binary_reader& r, join_room_request& m) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      case 1:
-        ec = r.get_string(wt, m.room);
-        break;
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json(ember::codec::json_writer& w, const join_room_request& m) {
-  w.begin_object();
-  w.key("room");
-  w.value_string(m.room);
-  w.end_object();
-}
-
-std::error_code decode_json(ember::codec::json_text in, join_room_request& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return ember::codec::json::read_object(root, 0, &m, &read_field_join_room_request);
-}
-
-// --- join_room_reply
-
-namespace {
-
-std::error_code read_field_join_room_reply(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<join_room_reply*>(msg);
-  // compare(), not ==: overload resolution over every operator== in std costs ~1 ms a field.
-  if (key.compare("room") == 0) return read_json_room_info(value, m.room, depth + 1);
-  return {};
-}
-
-}  // namespace
-
-void encode_binary(ember::codec::binary_writer& w,
-                   const join_room_reply& m) {
-  w.field_struct(1, m.room, &encode_binary_room_info);
-}
-
-std::error_code decode_binary(ember::codec::binary_reader& r, join_room_reply& m) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      case 1:
-        ec = r.get_struct(wt, m.room, &decode_binary_room_info);
-        break;
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json(ember::codec::json_writer& w, const join_room_reply& m) {
-  w.begin_object();
-  w.key("room");
-  encode_json_room_info(w, m.room);
-  w.end_object();
-}
-
-std::error_code decode_json(ember::codec::json_text in, join_room_reply& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return ember::codec::json::read_object(root, 0, &m, &read_field_join_room_reply);
-}
-
-// --- leave_room_request
-
-namespace {
-
-std::error_code read_field_leave_room_request(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<leave_room_request*>(msg);
-  // compare(), not ==: overload resolution over every operator== in std costs ~1 ms a field.
-  if (key.compare("room") == 0) return ember::codec::json::get_string(value, m.room, depth);
-  return {};
-}
-
-}  // namespace
-
-void encode_binary(ember::codec::binary_writer& w,
-                   const leave_room_request& m) {
-  w.field_string(1, m.room);
-}
-
-std::error_code decode_binary(ember::codec::binary_reader& r, leave_room_request& m) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      case 1:
-        ec = r.get_string(wt, m.room);
-        break;
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json(ember::codec::json_writer& w, const leave_room_request& m) {
-  w.begin_object();
-  w.key("room");
-  w.value_string(m.room);
-  w.end_object();
-}
-
-std::error_code decode_json(ember::codec::json_text in, leave_room_request& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return ember::codec::json::read_object(root, 0, &m, &read_field_leave_room_request);
-}
-
-// --- leave_room_reply
-
-void encode_binary(ember::codec::binary_writer&,
-                   const leave_room_reply&) {
-}
-
-std::error_code decode_binary(ember::codec::binary_reader& r, leave_room_reply&) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json(ember::codec::json_writer& w, const leave_room_reply&) {
-  w.begin_object();
-  w.end_object();
-}
-
-std::error_code decode_json(ember::codec::json_text in, leave_room_reply&) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return ember::codec::json::read_object(root, 0, nullptr, nullptr);
-}
-
-// --- say_request
-
-namespace {
-
-std::error_code read_field_say_request(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<say_request*>(msg);
-  // compare(), not ==: overload resolution over every operator== in std costs ~1 ms a field.
-  if (key.compare("room") == 0) return ember::codec::json::get_string(value, m.room, depth);
-  if (key.compare("text") == 0) return ember::codec::json::get_string(value, m.text, depth);
-  return {};
-}
-
-}  // namespace
-
-void encode_binary(ember::codec::binary_writer& w,
-                   const say_request& m) {
-  w.field_string(1, m.room);
-  w.field_string(2, m.text);
-}
-
-std::error_code decode_binary(ember::codec::binary_reader& r, say_request& m) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      case 1:
-        ec = r.get_string(wt, m.room);
-        break;
-      case 2:
-        ec = r.get_string(wt, m.text);
-        break;
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json(ember::codec::json_writer& w, const say_request& m) {
-  w.begin_object();
-  w.key("room");
-  w.value_string(m.room);
-  w.key("text");
-  w.value_string(m.text);
-  w.end_object();
-}
-
-std::error_code decode_json(ember::codec::json_text in, say_request& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return ember::codec::json::read_object(root, 0, &m, &read_field_say_request);
-}
-
-// --- say_reply
-
-namespace {
-
-std::error_code read_field_say_reply(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<say_reply*>(msg);
-  // compare(), not ==: overload resolution over every operator== in std costs ~1 ms a field.
-  if (key.compare("delivered") == 0) return ember::codec::json::get_int(value, m.delivered, depth);
-  return {};
-}
-
-}  // namespace
-
-void encode_binary(ember::codec::binary_writer& w,
-                   const say_reply& m) {
-  w.field_uint(1, m.delivered);
-}
-
-std::error_code decode_binary(ember::codec::binary_reader& r, say_reply& m) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      case 1:
-        ec = r.get_uint(wt, m.delivered);
-        break;
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json(ember::codec::json_writer& w, const say_reply& m) {
-  w.begin_object();
-  w.key("delivered");
-  w.value_uint(m.delivered);
-  w.end_object();
-}
-
-std::error_code decode_json(ember::codec::json_text in, say_reply& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return ember::codec::json::read_object(root, 0, &m, &read_field_say_reply);
-}
-
-// --- list_rooms_request
-
-void encode_binary(ember::codec::binary_writer&,
-                   const list_rooms_request&) {
-}
-
-std::error_code decode_binary(ember::codec::binary_reader& r, list_rooms_request&) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json(ember::codec::json_writer& w, const list_rooms_request&) {
-  w.begin_object();
-  w.end_object();
-}
-
-std::error_code decode_json(ember::codec::json_text in, list_rooms_request&) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return ember::codec::json::read_object(root, 0, nullptr, nullptr);
-}
-
-// --- list_rooms_reply
-
-namespace {
-
-std::error_code read_field_list_rooms_reply(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<list_rooms_reply*>(msg);
-  // compare(), not ==: overload resolution over every operator== in std costs ~1 ms a field.
-  if (key.compare("rooms") == 0) return ember::codec::json::get_list(value, m.rooms, depth + 1, &read_json_room_info);
-  return {};
-}
-
-}  // namespace
-
-void encode_binary(ember::codec::binary_writer& w,
-                   const list_rooms_reply& m) {
-  w.repeated_struct(1, m.rooms, &encode_binary_room_info);
-}
-
-std::error_code decode_binary(ember::codec::binary_reader& r, list_rooms_reply& m) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      case 1:
-        ec = r.get_struct(wt, m.rooms.emplace_back(), &decode_binary_room_info);
-        break;
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json(ember::codec::json_writer& w, const list_rooms_reply& m) {
-  w.begin_object();
-  w.key("rooms");
-  w.begin_array();
-  for (const auto& x : m.rooms) encode_json_room_info(w, x);
-  w.end_array();
-  w.end_object();
-}
-
-std::error_code decode_json(ember::codec::json_text in, list_rooms_reply& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return ember::codec::json::read_object(root, 0, &m, &read_field_list_rooms_reply);
-}
-
-// --- chat_message
-
-namespace {
-
-std::error_code read_field_chat_message(void* msg, std::string_view key,
-    ember::codec::json::element value, int depth) {
-  auto& m = *static_cast<chat_message*>(msg);
-  // compare(), not ==: overload resolution over every operator== in std costs ~1 ms a field.
-  if (key.compare("room") == 0) return ember::codec::json::get_string(value, m.room, depth);
-  if (key.compare("from") == 0) return ember::codec::json::get_string(value, m.from, depth);
-  if (key.compare("text") == 0) return ember::codec::json::get_string(value, m.text, depth);
-  if (key.compare("sent_at_ms") == 0) return ember::codec::json::get_int(value, m.sent_at_ms, depth);
-  return {};
-}
-
-}  // namespace
-
-void encode_binary(ember::codec::binary_writer& w,
-                   const chat_message& m) {
-  w.field_string(1, m.room);
-  w.field_string(2, m.from);
-  w.field_string(3, m.text);
-  w.field_uint(4, m.sent_at_ms);
-}
-
-std::error_code decode_binary(ember::codec::binary_reader& r, chat_message& m) {
-  while (!r.at_end()) {
-    std::uint32_t tag = 0;
-    wire_type wt{};
-    if (auto ec = r.read_key(tag, wt)) return ec;
-    std::error_code ec;
-    switch (tag) {
-      case 1:
-        ec = r.get_string(wt, m.room);
-        break;
-      case 2:
-        ec = r.get_string(wt, m.from);
-        break;
-      case 3:
-        ec = r.get_string(wt, m.text);
-        break;
-      case 4:
-        ec = r.get_uint(wt, m.sent_at_ms);
-        break;
-      default:
-        ec = r.skip(wt);
-        break;
-    }
-    if (ec) return ec;
-  }
-  return {};
-}
-
-void encode_json(ember::codec::json_writer& w, const chat_message& m) {
-  w.begin_object();
-  w.key("room");
-  w.value_string(m.room);
-  w.key("from");
-  w.value_string(m.from);
-  w.key("text");
-  w.value_string(m.text);
-  w.key("sent_at_ms");
-  w.value_uint(m.sent_at_ms);
-  w.end_object();
-}
-
-std::error_code decode_json(ember::codec::json_text in, chat_message& m) {
-  ember::codec::json::element root;
-  if (auto ec = ember::codec::json::parse_object(in, root)) return ec;
-  return ember::codec::json::read_object(root, 0, &m, &read_field_chat_message);
+  std::int32_t v = 0;
+  if (!ember::codec::table::value_of(detail::room_kind_table, name, v)) return false;
+  out = static_cast<room_kind>(v);
+  return true;
 }
 
 // --- errors
