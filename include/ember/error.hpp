@@ -91,6 +91,22 @@ class error_category final : public std::error_category {
     }
     return "unknown ember error";
   }
+  /// Failures that a retry may cure compare equal to `std::errc::resource_unavailable_try_again`,
+  /// and a passed deadline to `std::errc::timed_out`, so that any layer's error codes map to
+  /// a status the same way (see `status_of`).
+  std::error_condition default_error_condition(int value) const noexcept override {
+    switch (static_cast<errc>(value)) {
+      case errc::timeout: return std::errc::timed_out;
+      case errc::unavailable:
+      case errc::overloaded:
+      case errc::shutting_down:
+      case errc::not_connected:
+      case errc::disconnected:
+        return std::errc::resource_unavailable_try_again;
+      default:
+        return {value, *this};
+    }
+  }
 };
 
 /// The one instance of ember's error category.
@@ -134,6 +150,36 @@ struct failure {
   /// True when the failure came from the remote handler rather than from transport.
   bool remote() const noexcept { return code == errc::remote_error; }
 };
+
+/// A failed call (`outcome<T>::value()` of a call that failed), thrown as a `std::system_error`
+/// whose code is the failure's; keeps the status and message an error frame carried. A handler
+/// that lets it escape answers its own request with the same status (a remote error) or with
+/// what `status_of` makes of the code.
+class call_error : public std::system_error {
+ public:
+  explicit call_error(ember::failure f)
+      : std::system_error(f.code, f.message), failure_(std::move(f)) {}
+  /// The failure as the call reported it.
+  const ember::failure& why() const noexcept { return failure_; }
+
+ private:
+  ember::failure failure_;
+};
+
+/// The status an error frame reports for a failure of code `ec`: a full queue is `overloaded`,
+/// the other transient failures (`std::errc::resource_unavailable_try_again`: a server,
+/// memcached or the database unreachable for a moment) `unavailable`, a passed deadline
+/// `timeout`, the rest `internal_error`.
+inline status status_of(const std::error_code& ec) noexcept {
+  if (ec == errc::overloaded) return status::overloaded;
+  if (ec == std::errc::timed_out) return status::timeout;
+  if (ec == std::errc::resource_unavailable_try_again) return status::unavailable;
+  return status::internal_error;
+}
+/// The same for a call's failure: a remote error keeps the status the peer sent.
+inline status status_of(const failure& f) noexcept {
+  return f.remote() ? static_cast<status>(f.status) : status_of(f.code);
+}
 
 /// A game-level failure thrown by a handler; the session maps it to an error frame with this
 /// status. Schemas generate named codes for it.

@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -27,7 +28,9 @@ class outcome {
   bool has_value() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }
 
-  /// The value; throws `std::runtime_error` with the error's description when there is none.
+  /// The value. When there is none, a call's failure is thrown as `call_error` (a
+  /// `std::system_error`: a handler may let it escape), any other error as `std::runtime_error`
+  /// with its description.
   T& value() & { return check(), std::get<0>(v_); }
   const T& value() const& { return check(), std::get<0>(v_); }
   T&& value() && { return check(), std::get<0>(std::move(v_)); }
@@ -41,7 +44,9 @@ class outcome {
 
  private:
   void check() const {
-    if (!has_value()) throw std::runtime_error(describe(error()));
+    if (has_value()) return;
+    if constexpr (std::is_same_v<E, failure>) throw call_error(error());
+    else throw std::runtime_error(describe(error()));
   }
 
   std::variant<T, E> v_;

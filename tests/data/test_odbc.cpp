@@ -28,6 +28,7 @@
 
 #include "ember/data/database.hpp"
 #include "ember/data/odbc.hpp"
+#include "ember/error.hpp"
 #include "support/postgres.hpp"
 #include "support/run.hpp"
 
@@ -86,6 +87,23 @@ void with_database(const std::string& cs, Body body, data::database_options opti
 }  // namespace
 
 BOOST_TEST_GLOBAL_FIXTURE(odbc_setup);
+
+BOOST_AUTO_TEST_CASE(data_errors_are_error_codes_and_the_transient_ones_say_retry) {
+  using data::data_errc;
+  const data::data_error lost(data_errc::connection_lost, "server closed the connection", "08006");
+  BOOST_TEST((lost.code() == data_errc::connection_lost));
+  BOOST_TEST(std::string(lost.code().category().name()) == "ember.data");
+  BOOST_TEST(std::string(lost.what()) == "database connection lost [08006]: server closed the connection");
+  BOOST_TEST(lost.sqlstate() == "08006");
+  for (auto transient : {data_errc::connection_lost, data_errc::cache_unavailable, data_errc::contention,
+                         data_errc::writers_behind})
+    BOOST_TEST((std::error_code(transient) == std::errc::resource_unavailable_try_again));
+  for (auto permanent : {data_errc::database, data_errc::constraint, data_errc::cache_error,
+                         data_errc::not_found, data_errc::journal})
+    BOOST_TEST((std::error_code(permanent) != std::errc::resource_unavailable_try_again));
+  BOOST_TEST((ember::status_of(std::error_code(data_errc::cache_unavailable)) == ember::status::unavailable));
+  BOOST_TEST((ember::status_of(std::error_code(data_errc::constraint)) == ember::status::internal_error));
+}
 
 BOOST_AUTO_TEST_SUITE(both_databases)
 

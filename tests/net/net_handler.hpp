@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdexcept>
+#include <system_error>
 #include <string>
 
 #include "nettest_server.hpp"
@@ -26,6 +27,16 @@ class net_handler final : public nettest::test_handler {
   }
   asio::awaitable<nettest::raise_error_reply> raise_error(ember::session&, const nettest::raise_error_request& r) override {
     if (r.internal) throw std::runtime_error("a bug in the handler");
+    switch (r.failure) {
+      case 1: throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again), "cache down");
+      case 2: throw std::system_error(ember::make_error_code(ember::errc::timeout), "took too long");
+      case 3:
+        (void)ember::outcome<nettest::raise_error_reply>(
+            ember::failure{ember::make_error_code(ember::errc::remote_error), 1234, "the other server says no"})
+            .value();
+        break;
+      case 4: throw std::system_error(std::make_error_code(std::errc::invalid_argument), "a bug");
+    }
     nettest::fail(nettest::error::refused);
     co_return nettest::raise_error_reply{};
   }

@@ -258,6 +258,34 @@ BOOST_AUTO_TEST_CASE(a_throwing_handler_gives_an_error_frame_and_the_session_liv
   }());
 }
 
+BOOST_AUTO_TEST_CASE(an_error_code_that_escapes_a_handler_becomes_the_status_it_means) {
+  fixture f;
+  run(f.io, [&]() -> asio::awaitable<void> {
+    auto c = co_await f.connected();
+    nettest::client_stub stub(c);
+    auto status_of = [&](std::uint32_t failure) -> asio::awaitable<ember::failure> {
+      auto r = co_await stub.raise_error({false, failure});
+      co_return r ? ember::failure{} : r.error();
+    };
+    // Transient (memcached, the database, a server unreachable for a moment): retry.
+    auto transient = co_await status_of(1);
+    BOOST_TEST(transient.status == static_cast<std::uint16_t>(ember::status::unavailable));
+    BOOST_TEST(transient.message.find("cache down") != std::string::npos, transient.message);
+    auto late = co_await status_of(2);
+    BOOST_TEST(late.status == static_cast<std::uint16_t>(ember::status::timeout));
+    // A called server's game error reaches the client as it was.
+    auto remote = co_await status_of(3);
+    BOOST_TEST(remote.status == 1234u);
+    BOOST_TEST(remote.message == "the other server says no");
+    // Anything else is a bug: internal error, its text stays in the log.
+    auto bug = co_await status_of(4);
+    BOOST_TEST(bug.status == static_cast<std::uint16_t>(ember::status::internal_error));
+    BOOST_TEST(bug.message == "internal error");
+    auto after = co_await stub.echo({1, "alive", 0});
+    BOOST_REQUIRE(after);
+  }());
+}
+
 BOOST_AUTO_TEST_CASE(an_unknown_command_and_a_bad_body_get_errors_and_the_session_lives_on) {
   fixture f;
   run(f.io, [&]() -> asio::awaitable<void> {

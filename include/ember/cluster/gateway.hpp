@@ -81,7 +81,6 @@ class gateway {
     static asio::awaitable<void> relay(request_info info, std::shared_ptr<link::reply_ticket> t,
                                        std::string from);
     static asio::awaitable<void> fail(status code, std::string message);
-    static status status_of(const failure& f);
 
     // from backends
     void listen(const root::link_ptr& l);

@@ -1,17 +1,20 @@
 // ember: errors of the data layer (database, memcached, table caches).
 #pragma once
 
-#include <stdexcept>
 #include <string>
+#include <system_error>
 #include <utility>
 
 #include "ember/separate_compilation.hpp"
 
 namespace ember::data {
 
-/// What went wrong in the data layer; carried by `data_error`.
+/// What went wrong in the data layer: `std::error_code` values of `data_category()`, carried by
+/// `data_error`. The transient ones (memcached or the database unreachable for a moment,
+/// contention, writers behind) compare equal to `std::errc::resource_unavailable_try_again`:
+/// a request that fails with one is answered "unavailable, retry" rather than "internal error".
 enum class data_errc {
-  database,           ///< the database driver reported an error (see sqlstate and message)
+  database = 1,       ///< the database driver reported an error (see sqlstate and message)
   constraint,         ///< a row violates a constraint (SQLSTATE class 23)
   connection_lost,    ///< the database connection broke (SQLSTATE class 08); it is replaced
   cache_unavailable,  ///< memcached did not answer (down, unreachable, timed out)
@@ -27,21 +30,32 @@ enum class data_errc {
 /// The kind's name for messages, e.g. "memcached unavailable".
 EMBER_DECL const char* to_string(data_errc e) noexcept;
 
-/// A failure of the data layer. `what()` is a full sentence for logs: the kind, the driver's or
-/// server's message, and the SQLSTATE when a database reported it.
-class data_error : public std::runtime_error {
+/// The category of `data_errc` ("ember.data").
+EMBER_DECL const std::error_category& data_category() noexcept;
+/// Makes `data_errc` values usable as `std::error_code`.
+inline std::error_code make_error_code(data_errc e) noexcept {
+  return {static_cast<int>(e), data_category()};
+}
+
+/// A failure of the data layer, thrown by its coroutines (as Asio's `use_awaitable` throws
+/// `std::system_error`): `code()` is a `data_errc`; `what()` is a full sentence for logs: the
+/// kind, the SQLSTATE when a database reported it, and the driver's or server's message.
+class data_error : public std::system_error {
  public:
   data_error(data_errc code, const std::string& message, std::string sqlstate = {});
-  data_errc code() const noexcept { return code_; }
+  const char* what() const noexcept override { return what_.c_str(); }
   /// The five-character SQLSTATE for database errors, else empty.
   const std::string& sqlstate() const noexcept { return sqlstate_; }
 
  private:
-  data_errc code_;
   std::string sqlstate_;
+  std::string what_;
 };
 
 }  // namespace ember::data
+
+template <>
+struct std::is_error_code_enum<ember::data::data_errc> : std::true_type {};
 
 #if !defined(EMBER_SEPARATE_COMPILATION)
 #include "ember/data/impl/error.hpp"

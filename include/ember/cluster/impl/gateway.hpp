@@ -115,14 +115,6 @@ EMBER_DECL asio::awaitable<void> gateway::state::fail(status code, std::string m
   co_return;
 }
 
-EMBER_DECL status gateway::state::status_of(const failure& f) {
-  if (f.remote()) return static_cast<status>(f.status);
-  if (f.code == errc::timeout) return status::timeout;
-  if (f.code == errc::overloaded) return status::overloaded;
-  if (f.code == errc::unavailable || f.code == errc::disconnected) return status::unavailable;
-  return status::internal_error;
-}
-
 // ---------------------------------------------------------------- from backends
 
 EMBER_DECL void gateway::state::listen(const root::link_ptr& l) {

@@ -91,11 +91,12 @@ EMBER_DECL void owner_registry::state::on_acquire(link& from, const wire::frame&
   auto l = from.shared_from_this();
   queue.post(work_key{0, user}, acquire(l, user, f.seq),
              [l, command, seq = f.seq](std::exception_ptr e) {
-               if (!e) return;
+               if (!e) return;  // answered (granted or refused) by acquire itself
                try {
                  std::rethrow_exception(e);
                } catch (const std::exception& x) {
-                 l->send_error(command, seq, std::uint16_t(status::unavailable), x.what());
+                 log::error("acquire of a player failed: {}", x.what());
+                 l->send_error(command, seq, std::uint16_t(status::internal_error), x.what());
                }
              });
 }
@@ -106,25 +107,35 @@ EMBER_DECL asio::awaitable<void> owner_registry::state::acquire(std::shared_ptr<
   auto self = shared_from_this();
   const auto& me = l->peer().name;
   const auto now = std::chrono::steady_clock::now();
+  // A refusal is an answer, not a failure: the acquirer hears "unavailable, retry".
+  auto refuse = [&](const std::string& why) {
+    l->send_error(std::uint16_t(route::call_id::acquire), seq, std::uint16_t(status::unavailable), why);
+  };
   auto it = owners.find(user);
   if (it == owners.end()) {
-    if (recovering(now))
-      throw std::runtime_error("the owner registry restarted and is waiting for owners to "
-                               "reclaim their players; retry shortly");
+    if (recovering(now)) {
+      refuse("the owner registry restarted and is waiting for owners to reclaim their players; "
+             "retry shortly");
+      co_return;
+    }
   } else if (it->second.owner != me) {
     const auto owner = it->second.owner;
     if (it->second.orphaned != std::chrono::steady_clock::time_point{}) {
-      if (now - it->second.orphaned < lease)
-        throw std::runtime_error(owner + " lost its link and may still hold player " +
-                                 std::to_string(user) + "; retry after its lease ends");
+      if (now - it->second.orphaned < lease) {
+        refuse(owner + " lost its link and may still hold player " + std::to_string(user) +
+               "; retry after its lease ends");
+        co_return;
+      }
     } else if (auto holder = root_.find(owner); holder && holder->is_open()) {
       const buffer body = detail::user_body(user);
       const bytes_view body_bytes = body.view();
       auto released = co_await holder->call(std::uint16_t(route::call_id::release),
                                             body_writer::encoded(body_bytes), release_timeout);
-      if (!released)
-        throw std::runtime_error(owner + " did not release player " + std::to_string(user) +
-                                 ": " + released.error().message);
+      if (!released) {
+        refuse(owner + " did not release player " + std::to_string(user) + ": " +
+               released.error().message);
+        co_return;
+      }
       log::info("{}: player {} moves from {} to {}", root_.name(), user, owner, me);
     }
   }

@@ -23,10 +23,34 @@ EMBER_DECL const char* to_string(data_errc e) noexcept {
   return "data error";
 }
 
+namespace detail {
+class data_category_impl final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "ember.data"; }
+  std::string message(int value) const override { return to_string(static_cast<data_errc>(value)); }
+  std::error_condition default_error_condition(int value) const noexcept override {
+    switch (static_cast<data_errc>(value)) {
+      case data_errc::connection_lost:
+      case data_errc::cache_unavailable:
+      case data_errc::contention:
+      case data_errc::writers_behind:
+        return std::errc::resource_unavailable_try_again;
+      default:
+        return {value, *this};
+    }
+  }
+};
+}  // namespace detail
+
+EMBER_DECL const std::error_category& data_category() noexcept {
+  static const detail::data_category_impl instance;
+  return instance;
+}
+
 EMBER_DECL data_error::data_error(data_errc code, const std::string& message, std::string sqlstate)
-    : std::runtime_error(std::string(to_string(code)) + (sqlstate.empty() ? "" : " [" + sqlstate + "]") +
-                         ": " + message),
-      code_(code),
-      sqlstate_(std::move(sqlstate)) {}
+    : std::system_error(code),
+      sqlstate_(std::move(sqlstate)),
+      what_(std::string(to_string(code)) + (sqlstate_.empty() ? "" : " [" + sqlstate_ + "]") + ": " +
+            message) {}
 
 }  // namespace ember::data

@@ -409,6 +409,25 @@ EMBER_DECL void tcp_session::finish_request(const request_info& info, std::excep
     std::rethrow_exception(error);
   } catch (const game_error& e) {
     send_error(info, e.code(), e.what());
+  } catch (const call_error& e) {
+    // A call the handler made failed: a remote error keeps its status; a local one (timeout,
+    // no server) maps like any error code.
+    const auto& f = e.why();
+    const auto code = static_cast<std::uint16_t>(status_of(f));
+    if (code == static_cast<std::uint16_t>(status::internal_error))
+      log::error("session {}: command {} failed: {}", id_, info.command, e.what());
+    send_error(info, code, f.remote() ? f.message : e.what());
+  } catch (const std::system_error& e) {
+    // The transport, a link, memcached or the database: transient failures say "retry".
+    const auto st = status_of(e.code());
+    if (st == status::internal_error) {
+      log::error("session {}: command {} failed: {}", id_, info.command, e.what());
+      send_error(info, static_cast<std::uint16_t>(st), "internal error");
+    } else {
+      log::warn("session {}: command {} failed ({}): {}", id_, info.command,
+                st == status::timeout ? "timeout" : "unavailable", e.what());
+      send_error(info, static_cast<std::uint16_t>(st), e.what());
+    }
   } catch (const std::exception& e) {
     log::error("session {}: command {} failed: {}", id_, info.command, e.what());
     send_error(info, static_cast<std::uint16_t>(status::internal_error), "internal error");
