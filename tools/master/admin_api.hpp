@@ -18,7 +18,6 @@
 #include <vector>
 
 #include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
@@ -28,6 +27,7 @@
 #include "ember/cluster/root.hpp"
 #include "ember/codec/json_writer.hpp"
 #include "ember/log.hpp"
+#include "ember/spawn.hpp"
 
 namespace ember::master {
 
@@ -113,7 +113,7 @@ class admin_api {
     acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true));
     acceptor_.bind(ep);
     acceptor_.listen();
-    asio::co_spawn(ex_, accept_loop(), asio::detached);
+    ember::spawn(ex_, accept_loop(), "admin API accept loop");
   }
   ~admin_api() {
     std::error_code ignored;
@@ -136,7 +136,7 @@ class admin_api {
       auto [ec, socket] = co_await acceptor_.async_accept(asio::experimental::as_tuple(asio::use_awaitable));
       if (ec == asio::error::operation_aborted) co_return;
       if (ec) continue;
-      asio::co_spawn(ex_, serve(std::move(socket)), asio::detached);
+      ember::spawn(ex_, serve(std::move(socket)), "admin API request");
     }
   }
 

@@ -23,7 +23,6 @@
 #include <vector>
 
 #include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/redirect_error.hpp>
@@ -36,6 +35,7 @@
 #include "ember/app/config.hpp"
 #include "ember/codec/json_writer.hpp"
 #include "ember/log.hpp"
+#include "ember/spawn.hpp"
 #include "policy.hpp"
 
 extern char** environ;
@@ -267,7 +267,7 @@ class supervisor {
     s.alive = true;
     s.pid = pid;
     s.pipe = std::make_shared<asio::posix::stream_descriptor>(io_, fds[0]);
-    asio::co_spawn(io_, pump(s, s.pipe, s.run), asio::detached);
+    ember::spawn(io_.get_executor(), pump(s, s.pipe, s.run), "server output pump");
     say(log::level::info, "started {} (pid {}){}", s.name, pid,
         s.restarts ? fmt::format(", restart {}", s.restarts) : "");
   }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "ember/cluster/keyed_queue.hpp"
+#include "ember/spawn.hpp"
 
 #include <asio/co_spawn.hpp>
 
@@ -21,7 +22,7 @@ EMBER_DECL void keyed_queue::post(work_key key, asio::awaitable<void> work, done
 EMBER_DECL keyed_queue::state::state(asio::any_io_executor e) : ex(std::move(e)) {}
 
 EMBER_DECL void keyed_queue::start(std::shared_ptr<state> s, work_key key) {
-  asio::co_spawn(s->ex, drain(s, key), [](std::exception_ptr) {});
+  spawn(s->ex, drain(s, key), "keyed queue");
 }
 
 EMBER_DECL asio::awaitable<void> keyed_queue::drain(std::shared_ptr<state> s, work_key key) {

@@ -8,10 +8,10 @@
 #include <vector>
 
 #include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 
 #include "ember/cluster/route_wire.hpp"
 #include "ember/log.hpp"
+#include "ember/spawn.hpp"
 
 namespace ember::cluster {
 
@@ -225,7 +225,7 @@ EMBER_DECL void player_ownership::state::connected(const node_connector::link_pt
   route::writer w(body);
   w.u64(owned.size());
   for (auto u : owned) w.u64(u);
-  asio::co_spawn(ex, reclaim(shared_from_this(), l, std::move(body)), asio::detached);
+  spawn(ex, reclaim(shared_from_this(), l, std::move(body)), "ownership reclaim");
 }
 
 EMBER_DECL asio::awaitable<void> player_ownership::state::reclaim(std::shared_ptr<state> s,
@@ -254,7 +254,7 @@ EMBER_DECL void player_ownership::state::disconnected() {
     if (ec || !s || s->registry.connected()) return;
     log::warn("ownership: no link to the registry for half the lease; saving and dropping "
               "{} players", s->owned.size());
-    asio::co_spawn(s->ex, drop_all(s), asio::detached);
+    spawn(s->ex, drop_all(s), "ownership drop");
   });
 }
 
@@ -279,8 +279,7 @@ EMBER_DECL void player_ownership::state::on_release_request(link& from, const wi
                     "malformed release");
     return;
   }
-  asio::co_spawn(ex, release_for(shared_from_this(), from.shared_from_this(), user, f.seq),
-                 asio::detached);
+  spawn(ex, release_for(shared_from_this(), from.shared_from_this(), user, f.seq), "ownership release");
 }
 
 EMBER_DECL asio::awaitable<void> player_ownership::state::release_for(std::shared_ptr<state> s,

@@ -10,13 +10,13 @@
 #include <system_error>
 
 #include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include "ember/data/cache_entry.hpp"
 #include "ember/log.hpp"
+#include "ember/spawn.hpp"
 
 namespace ember::data {
 
@@ -80,8 +80,8 @@ EMBER_DECL asio::awaitable<void> store::open() {
 
 EMBER_DECL void store::start(asio::any_io_executor ex) {
   running_ = std::make_shared<bool>(true);
-  asio::co_spawn(ex, flush_loop(running_), asio::detached);
-  asio::co_spawn(ex, sync_loop(running_), asio::detached);
+  spawn(ex, flush_loop(running_), "data store write-back");
+  spawn(ex, sync_loop(running_), "data store journal sync");
 }
 
 EMBER_DECL asio::awaitable<std::size_t> store::flush_all() {

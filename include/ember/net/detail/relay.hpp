@@ -9,13 +9,13 @@
 #include <tuple>
 
 #include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
 #include "ember/wire/buffer.hpp"
+#include "ember/spawn.hpp"
 
 namespace ember::net::detail {
 
@@ -30,9 +30,8 @@ class relay : public std::enable_shared_from_this<relay> {
   /// client socket still open (to tell the client).
   template <class OnFail>
   void start(std::string host, std::uint16_t port, buffer first, OnFail on_fail) {
-    asio::co_spawn(client_.get_executor(),
-                   run(std::move(host), port, std::move(first), std::move(on_fail)),
-                   asio::detached);
+    spawn(client_.get_executor(), run(std::move(host), port, std::move(first), std::move(on_fail)),
+          "resume relay");
   }
 
   void close() {
@@ -59,7 +58,7 @@ class relay : public std::enable_shared_from_this<relay> {
     std::error_code ignored;
     home_.set_option(asio::ip::tcp::no_delay(true), ignored);
     client_.set_option(asio::ip::tcp::no_delay(true), ignored);
-    asio::co_spawn(client_.get_executor(), pipe(client_, home_), asio::detached);
+    spawn(client_.get_executor(), pipe(client_, home_), "resume relay pipe");
     co_await pipe(home_, client_);
   }
 

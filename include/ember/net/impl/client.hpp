@@ -20,6 +20,7 @@
 #include "ember/net/detail/connection.hpp"
 #include "ember/wire/encoder.hpp"
 #include "ember/wire/handshake.hpp"
+#include "ember/spawn.hpp"
 
 namespace ember::detail {
 
@@ -189,7 +190,7 @@ class client_core : public std::enable_shared_from_this<client_core>,
     stream_ = net::detail::frame_stream(options_.framing, options_.firefly, options_.max_frame);
     output_.pending().clear();
     open_ = true;
-    asio::co_spawn(ex_, read_loop(), [](std::exception_ptr) {});
+    spawn(ex_, read_loop(), "client read loop");
     if (!native()) {
       connecting_ = false;
       co_return std::error_code{};
@@ -227,7 +228,7 @@ class client_core : public std::enable_shared_from_this<client_core>,
     if (interval.count() == 0 && idle_timeout_ms_ > 0)
       interval = std::chrono::milliseconds(idle_timeout_ms_ / 3);
     if (interval.count() > 0)
-      asio::co_spawn(ex_, ping_loop(interval, socket_number_), [](std::exception_ptr) {});
+      spawn(ex_, ping_loop(interval, socket_number_), "client ping loop");
     co_return std::error_code{};
   }
 
@@ -248,7 +249,7 @@ class client_core : public std::enable_shared_from_this<client_core>,
     if (resuming_) return;
     resuming_ = true;
     log::debug("client: session {} lost its connection ({}); resuming", session_id_, why.message());
-    asio::co_spawn(ex_, resume_loop(), [](std::exception_ptr) {});
+    spawn(ex_, resume_loop(), "client resume loop");
   }
 
   // Reconnects with backoff until the session is back, the server says it expired, or the

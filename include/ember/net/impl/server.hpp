@@ -18,6 +18,7 @@
 
 #include "ember/log.hpp"
 #include "ember/wire/encoder.hpp"
+#include "ember/spawn.hpp"
 
 namespace ember::net {
 namespace detail {
@@ -358,8 +359,9 @@ EMBER_DECL void tcp_session::run_ordered(request_info info, asio::awaitable<void
     return;
   }
   ordered_running_ = true;
-  asio::co_spawn(socket_.get_executor(), ordered_worker(std::move(info), std::move(work)),
-                 [](std::exception_ptr) {});  // the worker catches what its requests throw
+  // The worker catches what its requests throw; spawn logs anything else.
+  ember::spawn(socket_.get_executor(), ordered_worker(std::move(info), std::move(work)),
+               "ordered request worker");
 }
 
 // Runs the session's ordered requests one after another while any are queued: a pipelining
