@@ -14,7 +14,9 @@ if [ ! -f "$build/build.ninja" ]; then
   # shellcheck disable=SC2086
   meson setup "$build" ${EMBER_MESON_ARGS:-} || exit 1
 fi
+build_start=$(date +%s)
 ninja -C "$build" || { echo "0 passed, 1 failed (build)"; exit 1; }
+echo "test.sh: build took $(( $(date +%s) - build_start )) s"
 # shellcheck disable=SC2086
 meson test -C "$build" --print-errorlogs --num-processes 2 ${EMBER_TEST_ARGS:-}
 passed=$(/usr/bin/python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["result"] in ("OK","EXPECTEDFAIL")))' "$build/meson-logs/testlog.json")
