@@ -1,11 +1,11 @@
 """The generator benchmark: a schema of 500 commands (1,000 messages), generated and
-compiled, each timed.
+compiled, each timed (user CPU seconds and peak memory of the compiler).
 
   generate   ember-codegen on the schema (the best of 3 runs)
   messages   one translation unit with everything generated: NAME.hpp, its codecs (NAME.cpp),
              the server and client headers; -O0 and -O2, with the compiler's peak memory
-  separate   the same with EMBER_SEPARATE_COMPILATION (the client's implementation compiled
-             once elsewhere in the program, as a program of many files would)
+  separate   the same with EMBER_SEPARATE_COMPILATION (the runtime compiled once elsewhere in
+             the program, as dependency('ember') builds it): what a game's schema costs
   dispatch   one translation unit with a handler of all 500 commands (one coroutine each) and
              the generated register_commands filling a dispatch table
 
@@ -45,7 +45,7 @@ def handler_tu(n):
 
 
 def compile_tu(src, opt, d, defines=()):
-    cmd = ['/usr/bin/time', '-f', '%e %M', 'g++', '-std=c++20', opt, '-DASIO_NO_DEPRECATED', *defines, '-I', d,
+    cmd = ['/usr/bin/time', '-f', '%U %M', 'g++', '-std=c++20', opt, '-DASIO_NO_DEPRECATED', *defines, '-I', d,
            '-I', os.path.join(ROOT, 'include'), '-c', src, '-o', os.path.join(d, 'out.o')]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
