@@ -66,27 +66,29 @@ class tx_row_of final : public tx_row {
       : ref_(std::move(ref)), order_(std::string(T::name) + '\0' + key_text(ref_.key)) {}
   const std::string& order() const noexcept override { return order_; }
   asio::awaitable<void> lock(std::uint64_t lease_until_ms) override {
-    locked_ = co_await ref_.rows.lock(ref_.key, lease_until_ms);
-    after = locked_->value;
+    locked_ = co_await core().lock(detail::to_any_key(ref_.key), lease_until_ms);
+    after = *static_cast<const typename T::row*>(locked_->value.get());
   }
   asio::awaitable<void> unlock() override {
-    if (locked_) co_await ref_.rows.unlock(ref_.key, *locked_);
+    if (locked_) co_await core().unlock(detail::to_any_key(ref_.key), *locked_);
     locked_.reset();
   }
   std::pair<std::string_view, std::vector<odbc::value>> commit_statement() const override {
-    return ref_.rows.commit_statement(*locked_, after);
+    return ref_.rows.core_.commit_statement(*locked_, &after);
   }
   asio::awaitable<void> finish() override {
-    co_await ref_.rows.finish(ref_.key, *locked_, after);
+    co_await core().finish(detail::to_any_key(ref_.key), *locked_, &after);
     locked_.reset();
   }
 
   typename T::row after;  ///< what the change function sees and changes
 
  private:
+  table_core& core() const noexcept { return ref_.rows.core_; }
+
   row_ref<T> ref_;
   std::string order_;
-  std::optional<typename table<T>::locked_row> locked_;
+  std::optional<table_core::locked_row> locked_;
 };
 
 }  // namespace detail
