@@ -8,6 +8,8 @@
 #include <system_error>
 #include <utility>
 
+#include "ember/separate_compilation.hpp"
+
 namespace ember {
 
 /// Local failures of the runtime, reported as `std::error_code` values.
@@ -57,40 +59,7 @@ namespace ember {
 class error_category final : public std::error_category {
  public:
   const char* name() const noexcept override { return "ember"; }
-  std::string message(int value) const override {
-    switch (static_cast<errc>(value)) {
-      case errc::frame_too_large: return "frame larger than the maximum";
-      case errc::bad_magic: return "bad Firefly header magic or version";
-      case errc::bad_length: return "Firefly length below 4";
-      case errc::unknown_kind: return "unknown frame kind";
-      case errc::unexpected_frame: return "frame kind not allowed here";
-      case errc::truncated_frame: return "stream ended inside a frame";
-      case errc::malformed_body: return "malformed message body";
-      case errc::truncated_body: return "message body ends inside a field";
-      case errc::wrong_wire_type: return "field encoded with the wrong wire type";
-      case errc::value_out_of_range: return "value out of range for its field";
-      case errc::nesting_too_deep: return "messages nested too deeply";
-      case errc::unknown_command: return "unknown command";
-      case errc::handshake_required: return "handshake required before requests";
-      case errc::unsupported_version: return "unsupported protocol version";
-      case errc::write_queue_full: return "write queue full (peer not reading)";
-      case errc::too_many_requests: return "too many requests in flight";
-      case errc::rate_limited: return "request rate limit exceeded";
-      case errc::idle_timeout: return "idle timeout";
-      case errc::frame_timeout: return "frame not completed in time";
-      case errc::server_full: return "server full";
-      case errc::shutting_down: return "server shutting down";
-      case errc::timeout: return "deadline passed";
-      case errc::disconnected: return "connection closed";
-      case errc::not_connected: return "not connected";
-      case errc::remote_error: return "remote error";
-      case errc::unavailable: return "unavailable";
-      case errc::overloaded: return "overloaded";
-      case errc::replaced: return "replaced by a newer login of the same user";
-      case errc::session_expired: return "the session expired: log in again";
-    }
-    return "unknown ember error";
-  }
+  std::string message(int value) const override;
   /// Failures that a retry may cure compare equal to `std::errc::resource_unavailable_try_again`,
   /// and a passed deadline to `std::errc::timed_out`, so that any layer's error codes map to
   /// a status the same way (see `status_of`).
@@ -110,10 +79,7 @@ class error_category final : public std::error_category {
 };
 
 /// The one instance of ember's error category.
-inline const std::error_category& ember_category() noexcept {
-  static const error_category instance;
-  return instance;
-}
+EMBER_DECL const std::error_category& ember_category() noexcept;
 
 /// Makes `errc` values usable as `std::error_code`.
 inline std::error_code make_error_code(errc e) noexcept {
@@ -197,3 +163,7 @@ class game_error : public std::runtime_error {
 };
 
 }  // namespace ember
+
+#if !defined(EMBER_SEPARATE_COMPILATION)
+#include "ember/impl/error.hpp"
+#endif

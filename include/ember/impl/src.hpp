@@ -7,7 +7,9 @@
 #error "ember/impl/src.hpp is for EMBER_SEPARATE_COMPILATION: define it for every file of the program"
 #endif
 
+#include "ember/impl/error.hpp"
 #include "ember/impl/log.hpp"
+#include "ember/net/impl/dispatch.hpp"
 #include "ember/net/impl/client.hpp"
 #include "ember/net/impl/server.hpp"
 #include "ember/cluster/impl/src.hpp"

@@ -16,6 +16,7 @@
 #include "ember/codec/codec.hpp"
 #include "ember/net/command_stats.hpp"
 #include "ember/net/session.hpp"
+#include "ember/separate_compilation.hpp"
 
 namespace ember {
 
@@ -123,13 +124,7 @@ class dispatch_table {
   command_stats* stats() const noexcept { return stats_.get(); }
 
  private:
-  void insert(const command_entry& e) {
-    auto it = std::lower_bound(entries_.begin(), entries_.end(), e.id,
-                               [](const command_entry& x, std::uint32_t v) { return x.id < v; });
-    if (it != entries_.end() && it->id == e.id)
-      throw std::logic_error("command id " + std::to_string(e.id) + " registered twice");
-    entries_.insert(it, e);
-  }
+  void insert(const command_entry& e);
 
   template <class Cmd, auto Fn, class Handler>
   static asio::awaitable<void> run_command(Handler& h, request_info info,
@@ -175,3 +170,7 @@ inline void count_request(const request_info& info, bool failed) {
 }
 
 }  // namespace ember
+
+#if !defined(EMBER_SEPARATE_COMPILATION)
+#include "ember/net/impl/dispatch.hpp"
+#endif
