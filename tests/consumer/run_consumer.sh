@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds and runs tests/consumer/project against ember twice: as a subproject, then installed
-# (pkg-config + ember-codegen on PATH). usage: run_consumer.sh EMBER_SOURCE_DIR
+# Builds and runs tests/consumer/project against ember three ways: as a subproject, installed
+# (pkg-config + ember-codegen on PATH), and header-only (the headers alone).
+# usage: run_consumer.sh EMBER_SOURCE_DIR
 set -euo pipefail
 # Runs a step quietly; shows its output only when it fails.
 quiet() { "$@" >"$work/step.log" 2>&1 || { cat "$work/step.log"; echo "failed: $*"; exit 1; }; }
@@ -26,4 +27,11 @@ export PATH="$work/prefix/bin:$PATH"
 quiet meson setup "$work/inst/build" "$work/inst" -Duse_subproject=false
 quiet ninja -C "$work/inst/build"
 "$work/inst/build/hello"
-echo "consumer project built and ran both ways"
+echo "== header-only: the headers alone, no libember, no EMBER_SEPARATE_COMPILATION"
+# The generated files of the installed build's run, compiled with ember's include directory only.
+gen=$(dirname "$(find "$work/inst/build" -name hello.hpp | head -n 1)")
+quiet g++ -std=c++20 -DASIO_NO_DEPRECATED -I "$src/include" -I "$gen" \
+  "$work/inst/main.cpp" "$gen/hello.cpp" -o "$work/hello-header-only" \
+  $(pkg-config --cflags --libs fmt simdjson libsodium) -pthread
+"$work/hello-header-only"
+echo "consumer project built and ran three ways"
