@@ -28,7 +28,7 @@ asio::awaitable<void> pause(std::chrono::milliseconds d) {
 }
 
 asio::awaitable<void> play(std::string name, std::string host, std::uint16_t port, int bots, int lines, totals& t) {
-  ember::client conn(co_await asio::this_coro::executor);
+  ember::net::client conn(co_await asio::this_coro::executor);
   if (auto ec = co_await conn.connect(host, port)) {
     fmt::print("{}: cannot connect to {}:{}: {}\n", name, host, port, ec.message());
     ++t.failures;

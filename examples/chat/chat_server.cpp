@@ -25,7 +25,7 @@ std::uint64_t now_ms() {
 
 class chat_service final : public chat::chat_handler {
  public:
-  asio::awaitable<chat::login_reply> login(ember::session& s, const chat::login_request& req) override {
+  asio::awaitable<chat::login_reply> login(ember::net::session& s, const chat::login_request& req) override {
     // A real game checks a password store; here any non-empty password that is not "wrong" works.
     if (req.user.empty() || req.password.empty() || req.password == "wrong") chat::fail(chat::error::bad_password);
     auto& id = users_[req.user];
@@ -36,19 +36,19 @@ class chat_service final : public chat::chat_handler {
     co_return chat::login_reply{id, "welcome to ember chat, " + req.user};
   }
 
-  asio::awaitable<chat::join_room_reply> join_room(ember::session& s, const chat::join_room_request& req) override {
+  asio::awaitable<chat::join_room_reply> join_room(ember::net::session& s, const chat::join_room_request& req) override {
     require_login(s);
     s.join("room:" + req.room);
     co_return chat::join_room_reply{info(req.room)};
   }
 
-  asio::awaitable<chat::leave_room_reply> leave_room(ember::session& s, const chat::leave_room_request& req) override {
+  asio::awaitable<chat::leave_room_reply> leave_room(ember::net::session& s, const chat::leave_room_request& req) override {
     require_login(s);
     s.leave("room:" + req.room);
     co_return chat::leave_room_reply{};
   }
 
-  asio::awaitable<chat::say_reply> say(ember::session& s, const chat::say_request& req) override {
+  asio::awaitable<chat::say_reply> say(ember::net::session& s, const chat::say_request& req) override {
     require_login(s);
     if (!s.in_group("room:" + req.room)) chat::fail(chat::error::not_in_room);
     chat::chat_message msg{req.room, std::string(*s.attribute("name")), req.text, now_ms()};
@@ -56,7 +56,7 @@ class chat_service final : public chat::chat_handler {
     co_return chat::say_reply{static_cast<std::uint32_t>(server->groups().members("room:" + req.room).size())};
   }
 
-  asio::awaitable<chat::list_rooms_reply> list_rooms(ember::session&, const chat::list_rooms_request&) override {
+  asio::awaitable<chat::list_rooms_reply> list_rooms(ember::net::session&, const chat::list_rooms_request&) override {
     chat::list_rooms_reply reply;
     server->groups().for_each([&](std::string_view name, std::size_t) {
       if (name.starts_with("room:")) reply.rooms.push_back(info(std::string(name.substr(5))));
@@ -67,7 +67,7 @@ class chat_service final : public chat::chat_handler {
   ember::net::server* server = nullptr;
 
  private:
-  static void require_login(ember::session& s) {
+  static void require_login(ember::net::session& s) {
     if (!s.user()) chat::fail(chat::error::not_logged_in);
   }
   chat::room_info info(const std::string& room) const {
@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
   ember::log::set_tag("chat");
   asio::io_context io;
   chat_service service;
-  ember::dispatch_table table;
+  ember::net::dispatch_table table;
   chat::register_commands(table, service);
   ember::net::server_options options;
   options.name = "chat";

@@ -15,7 +15,7 @@ class refused_module final : public ember::app::module {
     throw std::runtime_error("this build refuses to start (reload test)");
 #endif
   }
-  void register_commands(ember::dispatch_table&) override {}
+  void register_commands(ember::net::dispatch_table&) override {}
   std::span<const ember::command_info> commands() const override { return world::command_list; }
 };
 

@@ -157,7 +157,7 @@ struct cluster {
 
 // A player: a client and its stub, connected to one net server.
 struct player {
-  ember::client c;
+  ember::net::client c;
   world::client_stub stub;
   std::vector<world::chat_message> heard;
   std::vector<world::told> told;

@@ -94,10 +94,10 @@ asio::awaitable<void> play(world_state& w, std::size_t i, std::uint64_t seed) {
   std::mt19937_64 rng(seed + i);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
 
-  ember::client_options options;
+  ember::net::client_options options;
   options.default_timeout = call_deadline;
   options.connect_timeout = connect_deadline;
-  ember::client conn(co_await asio::this_coro::executor, options);
+  ember::net::client conn(co_await asio::this_coro::executor, options);
   world::client_stub stub(conn);
   // The handlers touch only `w`, which outlives every connection.
   auto closed = std::make_shared<bool>(false);

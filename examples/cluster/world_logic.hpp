@@ -26,7 +26,7 @@
 
 namespace world_example {
 
-using ember::session;
+using ember::net::session;
 
 inline std::uint64_t user_id_of(std::string_view name) {
   return ember::cluster::name_hash(name) >> 24;  // stable across servers and restarts

@@ -19,14 +19,14 @@ class world_module final : public ember::app::module {
   }
   std::string reload_data() override { return game_.reload_data(); }
 
-  void register_commands(ember::dispatch_table& t) override {
+  void register_commands(ember::net::dispatch_table& t) override {
     const auto& type = host_.self().type;
     if (type == "game") world::register_commands(t, game_);
     if (type == "net") world::register_commands(t, net_);
     if (type == "gate") world::register_commands(t, gate_);
   }
   std::span<const ember::command_info> commands() const override { return world::command_list; }
-  void session_closed(ember::session& s) override { game_.session_closed(s); }
+  void session_closed(ember::net::session& s) override { game_.session_closed(s); }
   asio::awaitable<void> release_player(std::uint64_t user) override {
     return game_.release_player(user);
   }

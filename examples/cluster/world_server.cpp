@@ -32,7 +32,7 @@ int run(const ember::app::cluster_config& config, const std::filesystem::path& c
   host.set_data_dir(config_dir);
   ember::log::set_tag(name);
   ember::app::data_layer data(host);  // a game's rows (the config's db and memcached)
-  ember::dispatch_table table;
+  ember::net::dispatch_table table;
   game_logic game(host);
   net_logic net(host);
   gate_logic gate(host);
@@ -51,7 +51,7 @@ int run(const ember::app::cluster_config& config, const std::filesystem::path& c
     co_await data.open();  // tables created or migrated, the last run's journal written back
     host.start(std::move(table), world::command_list);
     if (type == "game") {
-      host.backend()->on_session_closed([&](ember::session& s) { game.session_closed(s); });
+      host.backend()->on_session_closed([&](ember::net::session& s) { game.session_closed(s); });
       host.ownership()->on_release([&](std::uint64_t user) { return game.release_player(user); });
     }
   }, [&](std::exception_ptr e) {

@@ -16,6 +16,8 @@
 #include "support/run.hpp"
 
 using namespace ember;
+using ember::net::client;
+using ember::net::session;
 using namespace std::chrono_literals;
 
 namespace {
@@ -53,7 +55,7 @@ BOOST_AUTO_TEST_CASE(a_server_registers_with_the_master_and_answers_status_reloa
   master.start();
   app::host h(io, *config, "solo");
   handler logic;
-  dispatch_table table;
+  net::dispatch_table table;
   nettest::register_commands(table, logic);
   h.start(std::move(table), nettest::command_list);
   int reloads = 0, stops = 0;
@@ -70,7 +72,7 @@ BOOST_AUTO_TEST_CASE(a_server_registers_with_the_master_and_answers_status_reloa
       buffer body;
       if (id == app::admin_call::reload) body.push_back(std::byte(arg));
       const bytes_view bytes = body.view();
-      auto r = co_await l->call(std::uint16_t(id), body_writer::encoded(bytes));
+      auto r = co_await l->call(std::uint16_t(id), net::body_writer::encoded(bytes));
       BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message));
       co_return std::string(reinterpret_cast<const char*>(r->data()), r->size());
     };

@@ -32,17 +32,17 @@ constexpr std::string_view secret = "correct horse battery staple";
 class game final : public linktest::game_handler {
  public:
   explicit game(std::string name) : name_(std::move(name)) {}
-  asio::awaitable<linktest::echo_reply> echo(ember::session&, const linktest::echo_request& r) override {
+  asio::awaitable<linktest::echo_reply> echo(ember::net::session&, const linktest::echo_request& r) override {
     if (r.delay_ms) co_await sleep(std::chrono::milliseconds(r.delay_ms));
     co_return linktest::echo_reply{r.n, name_};
   }
   asio::awaitable<linktest::raise_error_reply> raise_error(
-      ember::session&, const linktest::raise_error_request& r) override {
+      ember::net::session&, const linktest::raise_error_request& r) override {
     if (r.internal) throw std::runtime_error("a bug in the handler");
     linktest::fail(linktest::error::refused);
     co_return linktest::raise_error_reply{};
   }
-  asio::awaitable<linktest::poke_reply> poke(ember::session& s, const linktest::poke_request& r) override {
+  asio::awaitable<linktest::poke_reply> poke(ember::net::session& s, const linktest::poke_request& r) override {
     s.push(linktest::poked{r.text});
     bool groups_refused = false;
     try {
@@ -61,7 +61,7 @@ class game final : public linktest::game_handler {
 // The gate root's command: sums what nodes report and says which link called.
 class gate final : public linktest::gate_handler {
  public:
-  asio::awaitable<linktest::report_reply> report(ember::session& s,
+  asio::awaitable<linktest::report_reply> report(ember::net::session& s,
                                                  const linktest::report_request& r) override {
     total_ += r.online;
     co_return linktest::report_reply{total_, std::to_string(s.id())};
@@ -80,8 +80,8 @@ struct fixture {
 
   fixture() { make_root(0); }
 
-  std::shared_ptr<const ember::dispatch_table> gate_commands() {
-    auto t = std::make_shared<ember::dispatch_table>();
+  std::shared_ptr<const ember::net::dispatch_table> gate_commands() {
+    auto t = std::make_shared<ember::net::dispatch_table>();
     linktest::register_commands(*t, gate_handler);
     return t;
   }
@@ -101,7 +101,7 @@ struct fixture {
   node_connector& make_node(std::string name, std::string type = "game",
                             std::string_view with_secret = secret, std::uint16_t port = 0) {
     games.push_back(std::make_unique<game>(name));
-    auto t = std::make_shared<ember::dispatch_table>();
+    auto t = std::make_shared<ember::net::dispatch_table>();
     linktest::register_commands(*t, *games.back());
     ember::cluster::node_options o;
     o.name = std::move(name);

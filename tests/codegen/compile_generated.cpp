@@ -12,23 +12,23 @@ namespace {
 
 class game final : public all_types::game_handler {
  public:
-  asio::awaitable<all_types::echo_reply> echo(ember::session&,
+  asio::awaitable<all_types::echo_reply> echo(ember::net::session&,
                                               const all_types::echo_request& req) override {
     co_return all_types::echo_reply{req.payload};
   }
-  asio::awaitable<all_types::ping_reply> ping(ember::session&,
+  asio::awaitable<all_types::ping_reply> ping(ember::net::session&,
                                               const all_types::ping_request&) override {
     co_return all_types::ping_reply{};
   }
   asio::awaitable<all_types::transfer_reply> transfer(
-      ember::session&, const all_types::transfer_request&) override {
+      ember::net::session&, const all_types::transfer_request&) override {
     co_return all_types::transfer_reply{true};
   }
 };
 
 class admin final : public all_types::admin_handler {
  public:
-  asio::awaitable<all_types::stats_reply> stats(ember::session&,
+  asio::awaitable<all_types::stats_reply> stats(ember::net::session&,
                                                 const all_types::stats_request&) override {
     co_return all_types::stats_reply{};
   }
@@ -38,7 +38,7 @@ class admin final : public all_types::admin_handler {
 struct fake_link {
   std::uint16_t last = 0;
   template <class Cmd>
-  typename Cmd::reply call(const typename Cmd::request&, ember::call_options) {
+  typename Cmd::reply call(const typename Cmd::request&, ember::net::call_options) {
     last = Cmd::id;
     return typename Cmd::reply{};
   }
@@ -73,7 +73,7 @@ static_assert(command_list_is_right());
 int main() {
   game g;
   admin a;
-  ember::dispatch_table games, admins;
+  ember::net::dispatch_table games, admins;
   all_types::register_commands(games, g);
   all_types::register_commands(admins, a);
   fake_link target;

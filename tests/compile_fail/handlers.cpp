@@ -7,31 +7,31 @@ namespace {
 
 class service final : public nettest::test_handler {
  public:
-  asio::awaitable<nettest::echo_reply> echo(ember::session&, const nettest::echo_request& r) override {
+  asio::awaitable<nettest::echo_reply> echo(ember::net::session&, const nettest::echo_request& r) override {
     co_return nettest::echo_reply{r.n, r.text};
   }
 #ifndef EMBER_OMIT_HANDLER
   asio::awaitable<nettest::echo_overlapping_reply> echo_overlapping(
-      ember::session&, const nettest::echo_overlapping_request& r) override {
+      ember::net::session&, const nettest::echo_overlapping_request& r) override {
     co_return nettest::echo_overlapping_reply{r.n, r.text};
   }
 #endif
 #ifdef EMBER_WRONG_SIGNATURE
-  asio::awaitable<nettest::raise_error_reply> raise_error(ember::session&, const nettest::echo_request&) override {
+  asio::awaitable<nettest::raise_error_reply> raise_error(ember::net::session&, const nettest::echo_request&) override {
     co_return nettest::raise_error_reply{};
   }
 #else
-  asio::awaitable<nettest::raise_error_reply> raise_error(ember::session&, const nettest::raise_error_request&) override {
+  asio::awaitable<nettest::raise_error_reply> raise_error(ember::net::session&, const nettest::raise_error_request&) override {
     co_return nettest::raise_error_reply{};
   }
 #endif
-  asio::awaitable<nettest::join_reply> join(ember::session&, const nettest::join_request&) override {
+  asio::awaitable<nettest::join_reply> join(ember::net::session&, const nettest::join_request&) override {
     co_return nettest::join_reply{};
   }
-  asio::awaitable<nettest::broadcast_reply> broadcast(ember::session&, const nettest::broadcast_request&) override {
+  asio::awaitable<nettest::broadcast_reply> broadcast(ember::net::session&, const nettest::broadcast_request&) override {
     co_return nettest::broadcast_reply{};
   }
-  asio::awaitable<nettest::push_me_reply> push_me(ember::session&, const nettest::push_me_request&) override {
+  asio::awaitable<nettest::push_me_reply> push_me(ember::net::session&, const nettest::push_me_request&) override {
     co_return nettest::push_me_reply{};
   }
 };
@@ -40,7 +40,7 @@ class service final : public nettest::test_handler {
 
 int main() {
   service s;
-  ember::dispatch_table table;
+  ember::net::dispatch_table table;
   nettest::register_commands(table, s);
   return table.size() == 6 ? 0 : 1;
 }

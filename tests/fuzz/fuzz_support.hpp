@@ -9,7 +9,7 @@
 #include <system_error>
 #include <vector>
 
-#include "ember/wire/buffer.hpp"
+#include "ember/buffer.hpp"
 #include "ember/wire/frame.hpp"
 
 #define EMBER_FUZZ_CHECK(cond)                                                           \

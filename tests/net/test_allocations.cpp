@@ -68,22 +68,22 @@ namespace {
 
 class echo_only final : public nettest::test_handler {
  public:
-  asio::awaitable<nettest::echo_reply> echo(ember::session&, const nettest::echo_request& r) override {
+  asio::awaitable<nettest::echo_reply> echo(ember::net::session&, const nettest::echo_request& r) override {
     co_return nettest::echo_reply{r.n, r.text};
   }
   asio::awaitable<nettest::echo_overlapping_reply> echo_overlapping(
-      ember::session&, const nettest::echo_overlapping_request& r) override {
+      ember::net::session&, const nettest::echo_overlapping_request& r) override {
     co_return nettest::echo_overlapping_reply{r.n, r.text};
   }
-  asio::awaitable<nettest::raise_error_reply> raise_error(ember::session&, const nettest::raise_error_request&) override { co_return nettest::raise_error_reply{}; }
-  asio::awaitable<nettest::join_reply> join(ember::session&, const nettest::join_request&) override { co_return nettest::join_reply{}; }
-  asio::awaitable<nettest::broadcast_reply> broadcast(ember::session&, const nettest::broadcast_request&) override { co_return nettest::broadcast_reply{}; }
-  asio::awaitable<nettest::push_me_reply> push_me(ember::session&, const nettest::push_me_request&) override { co_return nettest::push_me_reply{}; }
+  asio::awaitable<nettest::raise_error_reply> raise_error(ember::net::session&, const nettest::raise_error_request&) override { co_return nettest::raise_error_reply{}; }
+  asio::awaitable<nettest::join_reply> join(ember::net::session&, const nettest::join_request&) override { co_return nettest::join_reply{}; }
+  asio::awaitable<nettest::broadcast_reply> broadcast(ember::net::session&, const nettest::broadcast_request&) override { co_return nettest::broadcast_reply{}; }
+  asio::awaitable<nettest::push_me_reply> push_me(ember::net::session&, const nettest::push_me_request&) override { co_return nettest::push_me_reply{}; }
 };
 
 // Sends `n` requests one after another; returns the allocations they cost.
 template <class Cmd>
-asio::awaitable<std::size_t> measure(ember::client& c, int n) {
+asio::awaitable<std::size_t> measure(ember::net::client& c, int n) {
   nettest::client_stub stub(c);
   typename Cmd::request req{};
   req.text = "0123456789";  // short: fits the string's inline storage
@@ -97,7 +97,7 @@ asio::awaitable<std::size_t> measure(ember::client& c, int n) {
 }
 
 // Keeps `depth` requests in flight until `n` are done; returns the allocations they cost.
-asio::awaitable<std::size_t> measure_in_flight(ember::client& c, int n, int depth) {
+asio::awaitable<std::size_t> measure_in_flight(ember::net::client& c, int n, int depth) {
   std::size_t before = allocations.load();
   int done = 0, failed = 0;
   for (int d = 0; d < depth; ++d) {
@@ -119,14 +119,14 @@ asio::awaitable<std::size_t> measure_in_flight(ember::client& c, int n, int dept
 BOOST_AUTO_TEST_CASE(the_request_path_allocates_a_bounded_number_of_times_per_request) {
   asio::io_context io;
   echo_only h;
-  ember::dispatch_table t;
+  ember::net::dispatch_table t;
   nettest::register_commands(t, h);
   ember::net::server_options o;
   o.max_request_rate = 0;  // thousands of requests in a blink: no rate limit here
   ember::net::server srv(io, o, std::move(t));
   srv.start();
   ember::test::run(io, [&]() -> asio::awaitable<void> {
-    ember::client c(io.get_executor());
+    ember::net::client c(io.get_executor());
     BOOST_REQUIRE(!co_await c.connect("127.0.0.1", srv.port()));
     co_await measure<nettest::cmd::echo>(c, 200);  // warm up caches and buffers
     co_await measure<nettest::cmd::echo_overlapping>(c, 200);

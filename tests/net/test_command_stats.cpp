@@ -2,7 +2,7 @@
 // command, and the histogram under it (ember/detail/histogram.hpp), with known inputs.
 #include "ember/net/command_stats.hpp"
 
-#define BOOST_TEST_MODULE command_stats
+#define BOOST_TEST_MODULE ember::net::command_stats
 #include <boost/test/unit_test.hpp>
 
 #include <array>
@@ -10,7 +10,7 @@
 #include <string>
 
 using namespace std::chrono_literals;
-using ember::command_stats;
+using ember::net::command_stats;
 
 namespace {
 
@@ -19,7 +19,7 @@ bool within_error(std::uint64_t got, std::uint64_t want) {
   return got >= want && double(got) <= double(want) * (1.0 + 1.0 / 64) + 1;
 }
 
-std::string json_of(const command_stats& s, std::span<const ember::command_info> names = {},
+std::string json_of(const ember::net::command_stats& s, std::span<const ember::command_info> names = {},
                     std::string_view gateway_type = {}) {
   ember::buffer out;
   ember::codec::json_writer w(out);
@@ -30,7 +30,7 @@ std::string json_of(const command_stats& s, std::span<const ember::command_info>
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(requests_and_failures_are_counted_per_command) {
-  command_stats s;
+  ember::net::command_stats s;
   BOOST_TEST(s.find(7) == nullptr);
   for (int i = 0; i < 100; ++i) s.record(7, 10us, false);
   for (int i = 0; i < 5; ++i) s.record(7, 20us, true);
@@ -55,7 +55,7 @@ BOOST_AUTO_TEST_CASE(requests_and_failures_are_counted_per_command) {
 }
 
 BOOST_AUTO_TEST_CASE(percentiles_are_within_the_histograms_error) {
-  command_stats s;
+  ember::net::command_stats s;
   // 1..1000 us, shuffled a little: the order does not matter.
   for (int i = 1; i <= 1000; ++i) s.record(1, std::chrono::microseconds((i * 337) % 1000 + 1), false);
   const auto e = s.find(1);
@@ -73,7 +73,7 @@ BOOST_AUTO_TEST_CASE(percentiles_are_within_the_histograms_error) {
   BOOST_TEST(within_error(sum.p99_us, 990), sum.p99_us);
   BOOST_TEST(sum.max_us == 1000u);
   // Sub-microsecond latencies read as 1: a request never reads as taking no time.
-  command_stats fast;
+  ember::net::command_stats fast;
   fast.record(2, 300ns, false);
   BOOST_TEST(fast.summaries().at(0).p50_us == 1u);
   BOOST_TEST(fast.summaries().at(0).max_us == 1u);
@@ -99,11 +99,11 @@ BOOST_AUTO_TEST_CASE(the_histogram_is_exact_for_small_values_and_clamps_huge_one
   wide.reset();
   BOOST_TEST(wide.count() == 0u);
   BOOST_TEST(wide.quantile(0.5) == 0u);
-  static_assert(sizeof(command_stats::histogram) < 19 * 1024);
+  static_assert(sizeof(ember::net::command_stats::histogram) < 19 * 1024);
 }
 
 BOOST_AUTO_TEST_CASE(the_json_names_commands_and_marks_forwarded_ones) {
-  command_stats s;
+  ember::net::command_stats s;
   s.record(101, 2ms, false);
   s.record(101, 4ms, true);
   s.record(102, 1ms, false);
@@ -117,12 +117,12 @@ BOOST_AUTO_TEST_CASE(the_json_names_commands_and_marks_forwarded_ones) {
   BOOST_TEST(text.find(R"({"id":999,"name":null,"forwarded":false,"count":1,"failed":0,"p50_us":1000,"p90_us":1000,"p99_us":1000,"max_us":1000}])") != std::string::npos, text);
   // Not a gateway: nothing is forwarded.
   BOOST_TEST(json_of(s, names).find(R"("forwarded":true)") == std::string::npos);
-  BOOST_TEST(json_of(command_stats{}) == "[]");
+  BOOST_TEST(json_of(ember::net::command_stats{}) == "[]");
 }
 
 // Many records over a few commands: each command counts its share, and its failures.
 BOOST_AUTO_TEST_CASE(two_million_records_over_eight_commands_are_each_counted) {
-  command_stats s;
+  ember::net::command_stats s;
   const int n = 2'000'000;
   for (int i = 0; i < n; ++i)
     s.record(static_cast<std::uint16_t>(100 + i % 8), std::chrono::nanoseconds(1000 + i % 5000), i % 97 == 0);

@@ -44,17 +44,17 @@ struct fixture {
   std::vector<std::uint64_t> ended;  // sessions the server ended for real
 
   explicit fixture(ember::net::server_options o = resumable_options()) {
-    ember::dispatch_table t;
+    ember::net::dispatch_table t;
     nettest::register_commands(t, h);
     srv = std::make_unique<ember::net::server>(io, o, std::move(t));
     srv->start();
-    srv->on_session_closed([this](ember::session& s) { ended.push_back(s.id()); });
+    srv->on_session_closed([this](ember::net::session& s) { ended.push_back(s.id()); });
     proxy = std::make_unique<ember::test::tcp_proxy>(io, srv->port());
   }
 
   /// A client connected through the proxy.
-  asio::awaitable<ember::client> connected(ember::client_options o = {}) {
-    ember::client c(io.get_executor(), o);
+  asio::awaitable<ember::net::client> connected(ember::net::client_options o = {}) {
+    ember::net::client c(io.get_executor(), o);
     auto ec = co_await c.connect("127.0.0.1", proxy->port());
     BOOST_REQUIRE_MESSAGE(!ec, ec.message());
     co_return c;
@@ -74,7 +74,7 @@ struct fixture {
 /// a duplicate.
 struct notice_log {
   std::vector<std::uint32_t> got;
-  void attach(ember::client& c) {
+  void attach(ember::net::client& c) {
     nettest::client_stub(c).on_notice([this](const nettest::notice& n) { got.push_back(n.n); });
   }
   bool complete(std::uint32_t n) const { return got.size() >= n; }
@@ -193,7 +193,7 @@ BOOST_AUTO_TEST_CASE(a_client_that_stops_reading_is_timed_out_and_then_resumes_w
   o.idle_timeout = 300ms;
   fixture f(o);
   run(f.io, [&]() -> asio::awaitable<void> {
-    ember::client_options co;
+    ember::net::client_options co;
     co.ping_interval = 10s;  // silent: the server's idle timeout ends the connection
     auto c = co_await f.connected(co);
     notice_log log;
@@ -411,7 +411,7 @@ BOOST_AUTO_TEST_CASE(a_client_that_says_bye_ends_its_session_at_once) {
 BOOST_AUTO_TEST_CASE(sessions_without_acknowledgements_end_with_their_connection) {
   fixture f;
   run(f.io, [&]() -> asio::awaitable<void> {
-    ember::client_options o;
+    ember::net::client_options o;
     o.resume = false;
     auto c = co_await f.connected(o);
     BOOST_TEST(!c.resumable());
@@ -429,7 +429,7 @@ BOOST_AUTO_TEST_CASE(random_cuts_during_a_push_stream_never_leave_a_gap_or_a_dup
     BOOST_TEST_CONTEXT("run " << run_no) {
       fixture f;
       run(f.io, [&]() -> asio::awaitable<void> {
-        ember::client_options co;
+        ember::net::client_options co;
         co.resume_backoff_min = 5ms;
         auto c = co_await f.connected(co);
         notice_log log;

@@ -34,16 +34,16 @@ struct fixture {
 
   explicit fixture(ember::net::server_options o = {}) {
     ember::test::raise_open_files(4096);
-    ember::dispatch_table t;
+    ember::net::dispatch_table t;
     nettest::register_commands(t, h);
     o.name = "test";
     srv = std::make_unique<ember::net::server>(io, o, std::move(t));
     srv->start();
   }
 
-  ember::client client(ember::client_options o = {}) { return ember::client(io.get_executor(), o); }
+  ember::net::client client(ember::net::client_options o = {}) { return ember::net::client(io.get_executor(), o); }
 
-  asio::awaitable<ember::client> connected(ember::client_options o = {}) {
+  asio::awaitable<ember::net::client> connected(ember::net::client_options o = {}) {
     auto c = client(o);
     auto ec = co_await c.connect("127.0.0.1", srv->port());
     BOOST_REQUIRE_MESSAGE(!ec, ec.message());
@@ -99,7 +99,7 @@ BOOST_AUTO_TEST_CASE(a_request_gets_its_reply) {
 BOOST_AUTO_TEST_CASE(json_bodies_work_like_binary_ones) {
   fixture f;
   run(f.io, [&]() -> asio::awaitable<void> {
-    ember::client_options o;
+    ember::net::client_options o;
     o.encoding = ember::codec::encoding::json;
     auto c = co_await f.connected(o);
     nettest::client_stub stub(c);
@@ -172,7 +172,7 @@ BOOST_AUTO_TEST_CASE(pushes_reach_the_session_in_order) {
 BOOST_AUTO_TEST_CASE(a_broadcast_to_a_group_of_a_thousand_sessions_reaches_each_once) {
   fixture f;
   run(f.io, [&]() -> asio::awaitable<void> {
-    std::vector<ember::client> members;
+    std::vector<ember::net::client> members;
     std::vector<int> received(1000, 0);
     for (int i = 0; i < 1000; ++i) {
       members.push_back(co_await f.connected());
@@ -430,7 +430,7 @@ BOOST_AUTO_TEST_CASE(a_firefly_client_gets_its_replies_in_request_order) {
   o.firefly.version = 9;
   fixture f(o);
   run(f.io, [&]() -> asio::awaitable<void> {
-    ember::client_options co;
+    ember::net::client_options co;
     co.framing = ember::net::framing::firefly;
     co.encoding = ember::codec::encoding::json;
     co.firefly = o.firefly;
@@ -465,7 +465,7 @@ BOOST_AUTO_TEST_CASE(a_firefly_client_receives_pushes_under_their_push_id) {
   o.framing = ember::net::framing::firefly;
   fixture f(o);
   run(f.io, [&]() -> asio::awaitable<void> {
-    ember::client_options co;
+    ember::net::client_options co;
     co.framing = ember::net::framing::firefly;
     co.encoding = ember::codec::encoding::json;
     auto c = co_await f.connected(co);

@@ -20,7 +20,7 @@
 namespace {
 
 struct echo_service final : bench::echo_handler {
-  asio::awaitable<bench::echo_reply> echo(ember::session&, const bench::echo_request& req) override {
+  asio::awaitable<bench::echo_reply> echo(ember::net::session&, const bench::echo_request& req) override {
     co_return bench::echo_reply{req.payload};
   }
 };
@@ -37,7 +37,7 @@ int run(const ember::app::cluster_config& config, const std::string& name) {
   ember::app::host host(io, config, name);
   ember::log::set_tag(name);
   echo_service service;
-  ember::dispatch_table table;
+  ember::net::dispatch_table table;
   if (host.self().type == echo_type()) bench::register_commands(table, service);
   host.start(std::move(table), bench::command_list);
 

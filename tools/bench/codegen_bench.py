@@ -36,10 +36,10 @@ def schema(n):
 def handler_tu(n):
     lines = ['#include "big_server.hpp"', '', 'namespace {', 'class game final : public big::game_handler {', ' public:']
     for i in range(n):
-        lines += [f'  asio::awaitable<big::command_{i}_reply> command_{i}(ember::session&, '
+        lines += [f'  asio::awaitable<big::command_{i}_reply> command_{i}(ember::net::session&, '
                   f'const big::command_{i}_request& r) override {{',
                   f'    co_return big::command_{i}_reply{{static_cast<std::uint32_t>(r.values.size()), r.name}};', '  }']
-    lines += ['};', '}  // namespace', '', 'std::size_t fill(ember::dispatch_table& t) {',
+    lines += ['};', '}  // namespace', '', 'std::size_t fill(ember::net::dispatch_table& t) {',
               '  static game g;', '  big::register_commands(t, g);', '  return 0;', '}']
     return '\n'.join(lines) + '\n'
 

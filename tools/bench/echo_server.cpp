@@ -16,14 +16,14 @@
 
 namespace {
 struct echo_service final : bench::echo_handler {
-  asio::awaitable<bench::echo_reply> echo(ember::session&, const bench::echo_request& req) override {
+  asio::awaitable<bench::echo_reply> echo(ember::net::session&, const bench::echo_request& req) override {
     co_return bench::echo_reply{req.payload};
   }
 };
 
 struct broadcast_service final : bench::broadcast_handler {
   ember::net::server* server = nullptr;
-  asio::awaitable<bench::broadcast_reply> broadcast(ember::session&, const bench::broadcast_request& req) override {
+  asio::awaitable<bench::broadcast_reply> broadcast(ember::net::session&, const bench::broadcast_request& req) override {
     const auto t0 = std::chrono::steady_clock::now();
     const auto n = server->broadcast({}, bench::tick{req.round, req.payload});
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
   asio::io_context io(1);
   echo_service service;
   broadcast_service broadcaster;
-  ember::dispatch_table table;
+  ember::net::dispatch_table table;
   bench::register_commands(table, service);
   bench::register_commands(table, broadcaster);
   ember::net::server server(io, options, std::move(table));

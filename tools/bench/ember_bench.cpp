@@ -77,12 +77,12 @@ struct run_state {
 
 asio::awaitable<void> one_connection(const settings& s, const ember::buffer& body, run_state& st,
                                      worker_stats& w) {
-  ember::client_options o;
+  ember::net::client_options o;
   o.framing = s.framing == "firefly" ? ember::net::framing::firefly : ember::net::framing::native;
   o.default_timeout = std::chrono::seconds(10);
   o.resume = !s.no_resume;
   auto ex = co_await asio::this_coro::executor;
-  auto conn = std::make_shared<ember::client>(ex, o);
+  auto conn = std::make_shared<ember::net::client>(ex, o);
   if (auto ec = co_await conn->connect(s.host, s.port)) {
     ++w.connect_failures;
     ++w.errors["connect: " + ec.message()];
@@ -161,11 +161,11 @@ int run_idle(const settings& s) {
   }
   raise_file_limit();
   asio::io_context io(1);
-  std::vector<std::unique_ptr<ember::client>> sessions;
+  std::vector<std::unique_ptr<ember::net::client>> sessions;
   int failures = 0;
   auto open = [&](int n) -> asio::awaitable<void> {
     for (int i = 0; i < n; ++i) {
-      auto c = std::make_unique<ember::client>(io.get_executor());
+      auto c = std::make_unique<ember::net::client>(io.get_executor());
       if (co_await c->connect(s.host, s.port)) ++failures;
       sessions.push_back(std::move(c));
       if (!s.quiet && sessions.size() % 1000 == 0)
@@ -259,7 +259,7 @@ int run_idle(const settings& s) {
 int run_broadcast(const settings& s) {
   raise_file_limit();
   asio::io_context io(1);
-  std::vector<std::unique_ptr<ember::client>> sessions;
+  std::vector<std::unique_ptr<ember::net::client>> sessions;
   std::uint32_t round = 0;  // the round whose pushes are counted
   std::size_t got = 0, expected = 0;
   std::uint64_t stray = 0;  // a push of another round, or a second one of this round's
@@ -270,7 +270,7 @@ int run_broadcast(const settings& s) {
   std::vector<std::uint32_t> seen;
   asio::co_spawn(io, [&]() -> asio::awaitable<void> {
     for (int i = 0; i < s.broadcast; ++i) {
-      auto c = std::make_unique<ember::client>(io.get_executor());
+      auto c = std::make_unique<ember::net::client>(io.get_executor());
       c->on_push<bench::tick>([&, i](const bench::tick& t) {
         auto& mine = seen[static_cast<std::size_t>(i)];
         if (t.round != round || mine == round) return void(++stray);
@@ -342,7 +342,7 @@ int run_broadcast(const settings& s) {
 }
 
 struct echo_service final : bench::echo_handler {
-  asio::awaitable<bench::echo_reply> echo(ember::session&, const bench::echo_request& req) override {
+  asio::awaitable<bench::echo_reply> echo(ember::net::session&, const bench::echo_request& req) override {
     co_return bench::echo_reply{req.payload};
   }
 };
@@ -354,7 +354,7 @@ int run_link(const settings& s) {
   ember::log::set_level(ember::log::level::warn);  // not the join and leave lines
   asio::io_context root_io(1), node_io(1);
   echo_service service;
-  auto table = std::make_shared<ember::dispatch_table>();
+  auto table = std::make_shared<ember::net::dispatch_table>();
   bench::register_commands(*table, service);
   ember::cluster::root_options ro;
   ro.name = "bench-root";
@@ -398,7 +398,7 @@ int run_link(const settings& s) {
       asio::co_spawn(node_io, [&]() -> asio::awaitable<void> {
         for (auto now = clock_type::now(); now < end; now = clock_type::now()) {
           if (cpu0 < 0 && now >= measure_from) cpu0 = cpu_seconds(getpid());
-          auto r = co_await l->call(bench::cmd::echo::id, ember::body_writer::encoded(body_bytes));
+          auto r = co_await l->call(bench::cmd::echo::id, ember::net::body_writer::encoded(body_bytes));
           const auto done = clock_type::now();
           if (done < measure_from || done >= end) continue;
           if (!r) {

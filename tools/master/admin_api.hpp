@@ -200,7 +200,7 @@ class admin_api {
       if (!server.empty() && std::find(names_.begin(), names_.end(), server) == names_.end()) {
         // Started by hand, not by this master: asked over its link.
         if (auto l = servers_.find(server))
-          co_await l->call(std::uint16_t(app::admin_call::stop), body_writer::encoded(bytes_view{}),
+          co_await l->call(std::uint16_t(app::admin_call::stop), net::body_writer::encoded(bytes_view{}),
                            std::chrono::seconds(2));
       } else {
         stop_(server);
@@ -216,7 +216,7 @@ class admin_api {
     std::string own = "null";
     if (auto l = servers_.find(name); l && l->is_open()) {
       const bytes_view empty;
-      auto r = co_await l->call(std::uint16_t(app::admin_call::status), body_writer::encoded(empty),
+      auto r = co_await l->call(std::uint16_t(app::admin_call::status), net::body_writer::encoded(empty),
                                 std::chrono::seconds(2));
       if (r) own.assign(reinterpret_cast<const char*>(r->data()), r->size());
     }
@@ -256,7 +256,7 @@ class admin_api {
       const std::byte what[] = {std::byte(data ? 2 : 1)};
       const bytes_view what_bytes(what);
       auto r = co_await l->call(std::uint16_t(app::admin_call::reload),
-                                body_writer::encoded(what_bytes), std::chrono::seconds(10));
+                                net::body_writer::encoded(what_bytes), std::chrono::seconds(10));
       std::string result = r ? std::string(reinterpret_cast<const char*>(r->data()), r->size())
                              : error_json(r.error().message);
       any_failed = any_failed || !r || result.find(R"("ok":true)") == std::string::npos;

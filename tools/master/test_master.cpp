@@ -189,7 +189,7 @@ struct cluster {
 };
 
 struct player {
-  ember::client c;
+  ember::net::client c;
   world::client_stub stub;
   explicit player(asio::io_context& io) : c(io.get_executor()), stub(c) {}
   asio::awaitable<void> connect(std::uint16_t port) {

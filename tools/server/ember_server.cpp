@@ -54,7 +54,7 @@ class module_server {
     host_.start(table_of(current_), current_->logic().commands());
     // The host's callbacks call whichever module is current, and keep it loaded meanwhile.
     if (auto* b = host_.backend())
-      b->on_session_closed([this](ember::session& s) { current_->logic().session_closed(s); });
+      b->on_session_closed([this](ember::net::session& s) { current_->logic().session_closed(s); });
     if (auto* o = host_.ownership())
       o->on_release([this](std::uint64_t user) -> asio::awaitable<void> {
         auto keep = current_;
@@ -110,8 +110,8 @@ class module_server {
     if (auto* s = host_.store()) s->guard_tables(current_);
   }
 
-  static ember::dispatch_table table_of(const std::shared_ptr<loaded_module>& m) {
-    ember::dispatch_table t;
+  static ember::net::dispatch_table table_of(const std::shared_ptr<loaded_module>& m) {
+    ember::net::dispatch_table t;
     m->logic().register_commands(t);
     t.set_keep_alive(m);  // the table, and each request started from it, keep the module
     return t;

@@ -7,7 +7,7 @@
 //   asio::io_context io;
 //   ember::app::host h(io, cfg, "game1");
 //   game_logic logic(h);                                 // handlers may use h.backend() ...
-//   ember::dispatch_table table;
+//   ember::net::dispatch_table table;
 //   mygame::register_commands(table, logic);
 //   h.start(std::move(table), mygame::command_list);
 //   io.run();
@@ -61,11 +61,11 @@ class host {
   /// commands and calls (shared by clients and links); `commands` is the schema's
   /// `command_list`, from which a gateway learns what to forward where. Throws
   /// `std::system_error` when a port cannot be bound.
-  void start(dispatch_table table, std::span<const command_info> commands);
+  void start(net::dispatch_table table, std::span<const command_info> commands);
 
   /// Swaps in a new command table (a reload of the handler module) between requests:
   /// requests already running finish on the old one; sessions, groups and links stay.
-  void replace_table(dispatch_table table);
+  void replace_table(net::dispatch_table table);
 
   /// Bytes kept for the next module across a reload (see ember/app/module.hpp).
   void stash(std::string key, std::string bytes) { stash_[std::move(key)] = std::move(bytes); }
@@ -92,7 +92,7 @@ class host {
   /// Requests, failures and latencies per command this server served, from clients and over
   /// links (forwarded client commands on a backend, calls between servers), and the client
   /// commands a gateway forwarded (ember/net/command_stats.hpp).
-  const command_stats& per_command() const noexcept { return *stats_; }
+  const net::command_stats& per_command() const noexcept { return *stats_; }
   /// The schema's command list the server was started with (names and server types).
   std::span<const command_info> commands() const noexcept { return commands_; }
   /// Writes `per_command()` as a JSON array, with the commands' names, and "forwarded" for
@@ -134,8 +134,8 @@ class host {
   asio::io_context& io_;
   cluster_config config_;
   const server_config* self_ = nullptr;
-  std::shared_ptr<const dispatch_table> table_;
-  std::shared_ptr<command_stats> stats_ = std::make_shared<command_stats>();
+  std::shared_ptr<const net::dispatch_table> table_;
+  std::shared_ptr<net::command_stats> stats_ = std::make_shared<net::command_stats>();
   std::deque<std::string> names_;  // stable addresses for commands_
   std::vector<command_info> commands_;
   std::map<std::string, std::string> stash_;

@@ -6,7 +6,7 @@
 //   class world_module final : public ember::app::module {
 //    public:
 //     explicit world_module(ember::app::host& h) : logic_(h) {}
-//     void register_commands(ember::dispatch_table& t) override { world::register_commands(t, logic_); }
+//     void register_commands(ember::net::dispatch_table& t) override { world::register_commands(t, logic_); }
 //    private:
 //     game_logic logic_;
 //   };
@@ -52,11 +52,11 @@ class module {
  public:
   virtual ~module() = default;
   /// Registers this module's commands and calls (the generated `register_commands`).
-  virtual void register_commands(dispatch_table& table) = 0;
+  virtual void register_commands(net::dispatch_table& table) = 0;
   /// The schema's `command_list` (a gateway forwards what other server types serve).
   virtual std::span<const command_info> commands() const = 0;
   /// A client session this backend served has ended (save its player).
-  virtual void session_closed(session&) {}
+  virtual void session_closed(net::session&) {}
   /// The owner registry asks this backend to save and give up `user` (another takes it).
   virtual asio::awaitable<void> release_player(std::uint64_t user);
   /// Re-reads the game data (ember/app/game_data.hpp); returns why it was refused, or ""

@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "ember/separate_compilation.hpp"
-#include "ember/wire/buffer.hpp"
+#include "ember/buffer.hpp"
 
 namespace ember::cluster {
 

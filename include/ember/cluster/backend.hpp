@@ -48,7 +48,7 @@ struct backend_state;
 /// A client of a gateway, as a backend's handlers see it. Pushes, groups, user binding,
 /// attributes and close act on the gateway's session; what a handler reads (user, groups,
 /// attributes) is answered here, from what this backend knows and set.
-class remote_session final : public session {
+class remote_session final : public net::session {
  public:
   remote_session(std::weak_ptr<link> l, std::weak_ptr<detail::backend_state> owner,
                  const route::envelope& env);
@@ -70,10 +70,10 @@ class remote_session final : public session {
   void close(std::string_view reason) override;
   bool is_open() const noexcept override { return open_ && link_alive(); }
   codec::encoding push_encoding() const noexcept override { return env_.push_encoding; }
-  void push_body(std::uint16_t push_id, const body_writer& body) override;
+  void push_body(std::uint16_t push_id, const net::body_writer& body) override;
   /// Reaches the group on every gateway.
   void broadcast_body(std::string_view group, std::uint16_t push_id,
-                      const body_writer& body) override;
+                      const net::body_writer& body) override;
 
   /// The gateway link this session lives behind.
   std::shared_ptr<link> gateway() const { return link_.lock(); }
@@ -106,23 +106,23 @@ struct session_key_hash {
 
 struct backend_state : std::enable_shared_from_this<backend_state> {
   backend_state(asio::any_io_executor e, backend_options o,
-                std::shared_ptr<const dispatch_table> t);
+                std::shared_ptr<const net::dispatch_table> t);
 
   asio::any_io_executor ex;
   backend_options options;
-  std::shared_ptr<const dispatch_table> table;
+  std::shared_ptr<const net::dispatch_table> table;
   keyed_queue queue;
   std::vector<std::shared_ptr<link>> gateways;
   std::unordered_map<session_key, std::shared_ptr<remote_session>, session_key_hash> sessions;
-  std::vector<std::function<void(session&)>> on_closed;
+  std::vector<std::function<void(net::session&)>> on_closed;
 
   // Sends one message to every gateway (or every one but `except`).
   void to_gateways(route::notify_id id, const buffer& body, const link* except = nullptr);
   // A backend does not know which encoding each target client wants: it sends both.
   void to_gateways_encoded(route::notify_id id, buffer& out, route::writer& w,
-                           const body_writer& body);
-  void push_to_user(std::uint64_t user, std::uint16_t push_id, const body_writer& body);
-  void broadcast(std::string_view group, std::uint16_t push_id, const body_writer& body);
+                           const net::body_writer& body);
+  void push_to_user(std::uint64_t user, std::uint16_t push_id, const net::body_writer& body);
+  void broadcast(std::string_view group, std::uint16_t push_id, const net::body_writer& body);
   void end_session(const session_key& k);
   void serve(link& l, const wire::frame& f);
   void on_notify(link& l, route::notify_id id, bytes_view body);
@@ -134,13 +134,13 @@ struct backend_state : std::enable_shared_from_this<backend_state> {
 class backend {
  public:
   backend(asio::any_io_executor ex, backend_options options,
-          std::shared_ptr<const dispatch_table> table);
+          std::shared_ptr<const net::dispatch_table> table);
   ~backend();
   backend(const backend&) = delete;
   backend& operator=(const backend&) = delete;
 
   /// Replaces the command table; requests already running finish on the old one.
-  void set_table(std::shared_ptr<const dispatch_table> table) { state_->table = std::move(table); }
+  void set_table(std::shared_ptr<const net::dispatch_table> table) { state_->table = std::move(table); }
 
   /// Serves the requests the gateway at the other end of `l` forwards, and sends pushes
   /// through it. When the link closes, its sessions end (as if their clients disconnected).
@@ -149,30 +149,30 @@ class backend {
   /// Sends a push to the session user `user` has on any gateway (none: dropped).
   template <class Push>
   void push_to_user(std::uint64_t user, const Push& p) {
-    push_to_user_body(user, Push::push_id, body_writer(p));
+    push_to_user_body(user, Push::push_id, net::body_writer(p));
   }
-  void push_to_user_body(std::uint64_t user, std::uint16_t push_id, const body_writer& body) {
+  void push_to_user_body(std::uint64_t user, std::uint16_t push_id, const net::body_writer& body) {
     state_->push_to_user(user, push_id, body);
   }
 
   /// Sends a push to every member of `group` on every gateway (every client if empty).
   template <class Push>
   void broadcast(std::string_view group, const Push& p) {
-    broadcast_body(group, Push::push_id, body_writer(p));
+    broadcast_body(group, Push::push_id, net::body_writer(p));
   }
-  void broadcast_body(std::string_view group, std::uint16_t push_id, const body_writer& body) {
+  void broadcast_body(std::string_view group, std::uint16_t push_id, const net::body_writer& body) {
     state_->broadcast(group, push_id, body);
   }
 
   /// Binds `s` to this instance: the gateway sends its requests for this server type here
   /// from now on, until it closes, is rebound, or this instance goes away.
-  void bind_here(session& s) const {
+  void bind_here(net::session& s) const {
     s.set_attribute(route_attribute(state_->options.type), state_->options.name);
   }
 
   /// Adds a callback run when a client session this backend served ends (its client
   /// disconnected, or the gateway's link dropped): the place to save its player.
-  void on_session_closed(std::function<void(session&)> f) {
+  void on_session_closed(std::function<void(net::session&)> f) {
     state_->on_closed.push_back(std::move(f));
   }
 

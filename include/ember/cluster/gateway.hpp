@@ -49,7 +49,7 @@ class gateway {
 
   /// Adds to `table` a forwarding entry for each client command of `commands` that servers
   /// of another type than `own_type` serve (calls between servers are not for clients).
-  void add_routes(dispatch_table& table, std::span<const command_info> commands,
+  void add_routes(net::dispatch_table& table, std::span<const command_info> commands,
                   std::string_view own_type);
 
   /// Requests forwarded so far, and how many of them failed for want of a backend.
@@ -72,13 +72,13 @@ class gateway {
     std::uint64_t forwarded = 0, unavailable = 0;
 
     // forwarding
-    static asio::awaitable<void> start_forward(void* self, const request_info& info,
+    static asio::awaitable<void> start_forward(void* self, const net::request_info& info,
                                                bytes_view body, std::error_code&);
-    static void hand_off(void* self, request_info&& info, bytes_view body);
-    asio::awaitable<void> forward(const request_info& info, bytes_view body);
+    static void hand_off(void* self, net::request_info&& info, bytes_view body);
+    asio::awaitable<void> forward(const net::request_info& info, bytes_view body);
     // The bound instance, else the owner by rendezvous hashing of the user or the session.
-    std::shared_ptr<link> pick(session& s, const route_info& r);
-    static asio::awaitable<void> relay(request_info info, std::shared_ptr<link::reply_ticket> t,
+    std::shared_ptr<link> pick(net::session& s, const route_info& r);
+    static asio::awaitable<void> relay(net::request_info info, std::shared_ptr<link::reply_ticket> t,
                                        std::string from);
     static asio::awaitable<void> fail(status code, std::string message);
 
@@ -87,8 +87,8 @@ class gateway {
     bool on_notify(route::notify_id id, bytes_view body);
     bool session_op(route::reader& r);
     // The newest login of a user wins, here and on every other gateway.
-    void bind(session& s, std::uint64_t user, std::uint64_t stamp);
-    void session_closed(session& s);
+    void bind(net::session& s, std::uint64_t user, std::uint64_t stamp);
+    void session_closed(net::session& s);
   };
 
   std::shared_ptr<state> state_;

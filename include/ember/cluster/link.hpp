@@ -29,7 +29,7 @@
 #include "ember/net/session.hpp"
 #include "ember/outcome.hpp"
 #include "ember/separate_compilation.hpp"
-#include "ember/wire/buffer.hpp"
+#include "ember/buffer.hpp"
 
 namespace ember::cluster {
 
@@ -59,7 +59,7 @@ using notify_handler = std::function<void(bytes_view body, codec::encoding)>;
 /// error (`errc::remote_error` + status + message), `timeout`, `overloaded` or `unavailable`.
 class link final : public std::enable_shared_from_this<link>,
                    public net::detail::connection<link>,
-                   private responder {
+                   private net::responder {
  public:
   /// Who is at the other end.
   struct peer_info {
@@ -70,7 +70,7 @@ class link final : public std::enable_shared_from_this<link>,
   /// Wraps an authenticated socket; `start()` begins reading. `commands` serves the peer's
   /// requests (null: every request gets `unknown_command`).
   link(asio::ip::tcp::socket socket, peer_info peer, link_options options,
-       std::shared_ptr<const dispatch_table> commands);
+       std::shared_ptr<const net::dispatch_table> commands);
   ~link();
   link(const link&) = delete;
   link& operator=(const link&) = delete;
@@ -79,24 +79,24 @@ class link final : public std::enable_shared_from_this<link>,
   void start();
 
   /// Calls command `command` with a body written by `body`; the reply body comes back raw.
-  asio::awaitable<outcome<buffer>> call(std::uint16_t command, body_writer body,
+  asio::awaitable<outcome<buffer>> call(std::uint16_t command, net::body_writer body,
                                         std::chrono::milliseconds timeout = {});
 
   /// Calls command `Cmd` (a generated `cmd::` descriptor) on the peer.
   template <class Cmd>
   asio::awaitable<outcome<typename Cmd::reply>> call(const typename Cmd::request& req,
-                                                      call_options opts = {});
+                                                      net::call_options opts = {});
 
   /// Sends a one-way message (no reply); fails with `unavailable` or `overloaded`.
-  std::error_code notify(std::uint16_t push_id, const body_writer& body);
+  std::error_code notify(std::uint16_t push_id, const net::body_writer& body);
   /// Sends push message `Push` (a schema `[[push]]`) one way.
   template <class Push>
   std::error_code notify(const Push& p) {
-    return notify(Push::push_id, body_writer(p));
+    return notify(Push::push_id, net::body_writer(p));
   }
   /// Sends a one-way message whose body is already written.
   std::error_code notify_bytes(std::uint16_t push_id, bytes_view body) {
-    return notify(push_id, body_writer::encoded(body));
+    return notify(push_id, net::body_writer::encoded(body));
   }
 
   /// A forwarded client request waiting for its reply (see `forward`).
@@ -112,7 +112,7 @@ class link final : public std::enable_shared_from_this<link>,
   /// reply body (or the failure) goes to `info.out`, then `end_request`. Forwards on one link
   /// share the deadline `timeout` (the gateway's), so they expire in the order they left.
   void forward_now(std::uint16_t command, const route::envelope& env, bytes_view body,
-                   request_info&& info, std::chrono::milliseconds timeout);
+                   net::request_info&& info, std::chrono::milliseconds timeout);
   /// Forwarded requests waiting for their reply.
   std::size_t forwards_in_flight() const noexcept { return forwards_.size(); }
 
@@ -126,16 +126,16 @@ class link final : public std::enable_shared_from_this<link>,
   /// Answers request `seq` with a body already written.
   void reply_bytes(std::uint16_t command, std::uint32_t seq, bytes_view body);
   /// Where the replies of requests served on this link go (for a routed handler).
-  responder& replies() noexcept { return *this; }
+  net::responder& replies() noexcept { return *this; }
   /// Ends a request served on this link: sends its error frame if `error` is set.
-  void finish_request(const request_info& info, std::exception_ptr error);
+  void finish_request(const net::request_info& info, std::exception_ptr error);
   /// Answers request `seq` with an error frame.
   void send_error(std::uint16_t command, std::uint32_t seq, std::uint16_t status,
                   std::string_view message);
 
   /// Serves the peer's requests from `commands` from now on (a reload); requests already
   /// running finish on the table they started with.
-  void set_commands(std::shared_ptr<const dispatch_table> commands) { commands_ = std::move(commands); }
+  void set_commands(std::shared_ptr<const net::dispatch_table> commands) { commands_ = std::move(commands); }
 
   /// Handles notifies with `push_id` arriving from the peer.
   void on_notify(std::uint16_t push_id, notify_handler f) { notifies_[push_id] = std::move(f); }
@@ -169,16 +169,16 @@ class link final : public std::enable_shared_from_this<link>,
 
   /// Who this link is, for logs.
   std::string label() const { return "link " + peer_.name; }
-  asio::awaitable<failure> call_erased(std::uint16_t command, body_writer body,
+  asio::awaitable<failure> call_erased(std::uint16_t command, net::body_writer body,
                                        std::chrono::milliseconds timeout, decode_fn decode,
                                        void* out);
-  void reply_body(const request_info& req, const body_writer& body) override;
+  void reply_body(const net::request_info& req, const net::body_writer& body) override;
   bool on_frame(const wire::frame& f);
   void on_request(const wire::frame& f);
   void on_reply(const wire::frame& f, bool is_error);
   std::error_code refuse_when_full() const;
   bool complete_forward(const wire::frame& f, bool is_error);
-  void end_forward(request_info& info, status code, std::string message);
+  void end_forward(net::request_info& info, status code, std::string message);
   void arm_forward_timer();
   void expire_forwards();
   template <class WriteBody>
@@ -187,7 +187,7 @@ class link final : public std::enable_shared_from_this<link>,
 
   peer_info peer_;
   link_options options_;
-  std::shared_ptr<const dispatch_table> commands_;
+  std::shared_ptr<const net::dispatch_table> commands_;
   std::shared_ptr<link_session> session_;
   net::detail::call_table calls_;
   std::unordered_map<std::uint16_t, notify_handler> notifies_;
@@ -196,7 +196,7 @@ class link final : public std::enable_shared_from_this<link>,
   struct pending_forward {
     std::uint32_t seq;
     std::chrono::steady_clock::time_point deadline;
-    request_info info;
+    net::request_info info;
     bool done = false;
   };
   std::deque<pending_forward> forwards_;  // in sending order: by seq, and by deadline
@@ -212,10 +212,10 @@ class link final : public std::enable_shared_from_this<link>,
 
 template <class Cmd>
 asio::awaitable<outcome<typename Cmd::reply>> link::call(const typename Cmd::request& req,
-                                                          call_options opts) {
+                                                          net::call_options opts) {
   return net::detail::typed_call<typename Cmd::reply>(
       [self = shared_from_this(), &req, opts](decode_fn decode, void* out) {
-        return self->call_erased(Cmd::id, body_writer(req), opts.timeout, decode, out);
+        return self->call_erased(Cmd::id, net::body_writer(req), opts.timeout, decode, out);
       });
 }
 

@@ -1,4 +1,4 @@
-// ember: the `ember::session` a handler receives for a request that came over a link: the
+// ember: the `ember::net::session` a handler receives for a request that came over a link: the
 // calling server, not a client. Pushes go back as notifies; groups and broadcasts belong to
 // client-facing servers and throw `std::logic_error("not on a link")`.
 #pragma once
@@ -19,7 +19,7 @@ class link;
 
 /// The peer server of a link, seen as a session by generated handlers. It lives as long as
 /// its link (and any request still running); user and attributes are kept here, locally.
-class link_session final : public session {
+class link_session final : public net::session {
  public:
   /// A session for the peer of `l`.
   explicit link_session(std::weak_ptr<link> l, std::uint64_t id);
@@ -54,9 +54,9 @@ class link_session final : public session {
   /// True while the link is open.
   bool is_open() const noexcept override;
   /// Sends the push as a notify on the link (dropped when the link is gone or overloaded).
-  void push_body(std::uint16_t push_id, const body_writer& body) override;
+  void push_body(std::uint16_t push_id, const net::body_writer& body) override;
   /// Broadcasts are not available on a link: throws `std::logic_error`.
-  void broadcast_body(std::string_view, std::uint16_t, const body_writer&) override {
+  void broadcast_body(std::string_view, std::uint16_t, const net::body_writer&) override {
     not_on_a_link();
   }
 

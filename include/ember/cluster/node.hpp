@@ -45,7 +45,7 @@ class node_connector {
 
   /// A connector on `ex`; `commands` serves the root's requests (may be null).
   node_connector(asio::any_io_executor ex, node_options options,
-                 std::shared_ptr<const dispatch_table> commands = {});
+                 std::shared_ptr<const net::dispatch_table> commands = {});
   /// Stops reconnecting and closes the link, without running callbacks.
   ~node_connector();
   node_connector(const node_connector&) = delete;
@@ -58,7 +58,7 @@ class node_connector {
   void stop();
 
   /// Serves the root's requests from `commands` from now on (the current link too).
-  void set_commands(std::shared_ptr<const dispatch_table> commands);
+  void set_commands(std::shared_ptr<const net::dispatch_table> commands);
 
   /// The link to the root, or null while there is none.
   link_ptr current() const { return state_->current; }
@@ -84,7 +84,7 @@ class node_connector {
   /// Calls `Cmd` on the root; `unavailable` at once without a link.
   template <class Cmd>
   asio::awaitable<outcome<typename Cmd::reply>> call(const typename Cmd::request& req,
-                                                      call_options opts = {}) {
+                                                      net::call_options opts = {}) {
     auto l = current();
     if (!l || !l->is_open()) co_return unavailable_failure("not connected to the root");
     co_return co_await l->template call<Cmd>(req, opts);
@@ -92,11 +92,11 @@ class node_connector {
 
  private:
   struct state {
-    state(asio::any_io_executor e, node_options o, std::shared_ptr<const dispatch_table> c);
+    state(asio::any_io_executor e, node_options o, std::shared_ptr<const net::dispatch_table> c);
     asio::any_io_executor ex;
     node_options options;
     link_key key;
-    std::shared_ptr<const dispatch_table> commands;
+    std::shared_ptr<const net::dispatch_table> commands;
     asio::ip::tcp::socket socket;  // the connection being made or authenticated
     asio::steady_timer wake;       // backoff sleeps, and waiting for the link to drop
     link_ptr current;

@@ -49,7 +49,7 @@ class root {
 
   /// A root on `ex`; `commands` serves the requests children send (may be null).
   root(asio::any_io_executor ex, root_options options,
-       std::shared_ptr<const dispatch_table> commands = {});
+       std::shared_ptr<const net::dispatch_table> commands = {});
   /// Stops listening and closes every child link, without running callbacks (their owner may
   /// be going too).
   ~root();
@@ -74,7 +74,7 @@ class root {
   /// The same without a copy: valid until the next join or leave.
   const std::vector<link_ptr>& members(std::string_view type) const;
   /// Serves the children's requests from `commands` from now on (existing links too).
-  void set_commands(std::shared_ptr<const dispatch_table> commands);
+  void set_commands(std::shared_ptr<const net::dispatch_table> commands);
 
   /// Every child, in name order.
   std::vector<link_ptr> children() const;
@@ -95,7 +95,7 @@ class root {
   template <class Cmd>
   asio::awaitable<outcome<typename Cmd::reply>> call(std::string name,
                                                       const typename Cmd::request& req,
-                                                      call_options opts = {}) {
+                                                      net::call_options opts = {}) {
     auto l = find(name);
     if (!l) co_return unavailable_failure("no child named " + name);
     co_return co_await l->template call<Cmd>(req, opts);
@@ -106,7 +106,7 @@ class root {
   template <class Cmd>
   asio::awaitable<outcome<typename Cmd::reply>> call_any(std::string type,
                                                           const typename Cmd::request& req,
-                                                          call_options opts = {}) {
+                                                          net::call_options opts = {}) {
     auto all = of_type(type);
     if (all.empty()) co_return unavailable_failure("no child of type " + type);
     auto l = all[state_->next_of_type[type]++ % all.size()];
@@ -117,7 +117,7 @@ class root {
   /// (empty when there is none). Each call has its own deadline, so this ends by the latest.
   template <class Cmd>
   asio::awaitable<std::vector<outcome<typename Cmd::reply>>> call_all(
-      std::string type, const typename Cmd::request& req, call_options opts = {}) {
+      std::string type, const typename Cmd::request& req, net::call_options opts = {}) {
     using result = outcome<typename Cmd::reply>;
     auto targets = of_type(type);
     struct gather {
@@ -132,7 +132,7 @@ class root {
     for (std::size_t i = 0; i < targets.size(); ++i) {
       asio::co_spawn(
           state_->ex,
-          [](std::shared_ptr<link> l, typename Cmd::request r, call_options o,
+          [](std::shared_ptr<link> l, typename Cmd::request r, net::call_options o,
              std::shared_ptr<gather> g, std::size_t i) -> asio::awaitable<void> {
             g->results[i].emplace(co_await l->template call<Cmd>(r, o));
           }(targets[i], req, opts, g, i),
@@ -152,11 +152,11 @@ class root {
 
  private:
   struct state {
-    state(asio::any_io_executor e, root_options o, std::shared_ptr<const dispatch_table> c);
+    state(asio::any_io_executor e, root_options o, std::shared_ptr<const net::dispatch_table> c);
     asio::any_io_executor ex;
     root_options options;
     link_key key;
-    std::shared_ptr<const dispatch_table> commands;
+    std::shared_ptr<const net::dispatch_table> commands;
     asio::ip::tcp::acceptor acceptor;
     std::map<std::string, link_ptr, std::less<>> children;
     std::map<std::string, std::vector<link_ptr>, std::less<>> by_type;  // each in name order

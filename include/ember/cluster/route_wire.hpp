@@ -10,7 +10,7 @@
 
 #include "ember/codec/codec.hpp"
 #include "ember/separate_compilation.hpp"
-#include "ember/wire/buffer.hpp"
+#include "ember/buffer.hpp"
 
 namespace ember::cluster::route {
 

@@ -17,7 +17,7 @@
 
 #include "ember/codec/text.hpp"
 #include "ember/error.hpp"
-#include "ember/wire/buffer.hpp"
+#include "ember/buffer.hpp"
 
 namespace ember::codec {
 

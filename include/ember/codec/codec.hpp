@@ -20,7 +20,7 @@
 #include "ember/codec/binary.hpp"
 #include "ember/codec/json_writer.hpp"
 #include "ember/error.hpp"
-#include "ember/wire/buffer.hpp"
+#include "ember/buffer.hpp"
 
 namespace ember::codec {
 

@@ -14,7 +14,7 @@
 #include <fmt/format.h>
 
 #include "ember/codec/text.hpp"
-#include "ember/wire/buffer.hpp"
+#include "ember/buffer.hpp"
 
 namespace ember::codec {
 

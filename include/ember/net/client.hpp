@@ -20,9 +20,9 @@
 #include "ember/net/session.hpp"
 #include "ember/outcome.hpp"
 #include "ember/separate_compilation.hpp"
-#include "ember/wire/buffer.hpp"
+#include "ember/buffer.hpp"
 
-namespace ember {
+namespace ember::net {
 
 /// Per-call settings.
 struct call_options {
@@ -140,7 +140,7 @@ asio::awaitable<outcome<typename Cmd::reply>> client::call(const typename Cmd::r
       });
 }
 
-}  // namespace ember
+}  // namespace ember::net
 
 #if !defined(EMBER_SEPARATE_COMPILATION)
 #include "ember/net/impl/client.hpp"

@@ -15,7 +15,7 @@
 #include "ember/command_info.hpp"
 #include "ember/detail/histogram.hpp"
 
-namespace ember {
+namespace ember::net {
 
 /// Requests, failures and a latency histogram per command id, for one server (one thread, no
 /// locks). A request's latency runs from its dispatch (it arrived and its command was found)
@@ -26,7 +26,7 @@ class command_stats {
  public:
   using clock = std::chrono::steady_clock;
   /// Nanoseconds, up to 2^40 (18 minutes; longer counts as that), within 1.6 %.
-  using histogram = detail::log_linear_histogram<7, 40>;
+  using histogram = ember::detail::log_linear_histogram<7, 40>;
 
   /// One command's figures.
   struct entry {
@@ -112,4 +112,4 @@ class command_stats {
   std::unordered_map<std::uint16_t, entry> entries_;
 };
 
-}  // namespace ember
+}  // namespace ember::net

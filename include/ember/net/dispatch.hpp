@@ -18,7 +18,7 @@
 #include "ember/net/session.hpp"
 #include "ember/separate_compilation.hpp"
 
-namespace ember {
+namespace ember::net {
 
 class responder;
 class dispatch_table;
@@ -80,7 +80,7 @@ class dispatch_table {
     static_assert(
         std::is_same_v<decltype(Fn), asio::awaitable<typename Cmd::reply> (Handler::*)(
                                          session&, const typename Cmd::request&)>,
-        "a handler must be: asio::awaitable<Cmd::reply> name(ember::session&, const Cmd::request&)");
+        "a handler must be: asio::awaitable<Cmd::reply> name(ember::net::session&, const Cmd::request&)");
     command_entry e;
     e.id = Cmd::id;
     e.ordered = Cmd::ordered;
@@ -169,7 +169,7 @@ inline void count_request(const request_info& info, bool failed) {
                                 command_stats::clock::now() - info.started, failed);
 }
 
-}  // namespace ember
+}  // namespace ember::net
 
 #if !defined(EMBER_SEPARATE_COMPILATION)
 #include "ember/net/impl/dispatch.hpp"

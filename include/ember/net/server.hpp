@@ -62,7 +62,7 @@ class server {
   const std::shared_ptr<const dispatch_table>& table() const noexcept { return table_; }
   /// Requests, failures and latencies per command (ember/net/command_stats.hpp): the table's
   /// `command_stats` if it came with one (a host's, shared with its links), else this server's.
-  const ember::command_stats& per_command() const noexcept { return *table_->stats(); }
+  const ember::net::command_stats& per_command() const noexcept { return *table_->stats(); }
 
   /// Sends a push to one session; false if there is no such open session.
   template <class Push>
@@ -152,7 +152,7 @@ class server {
 
   asio::io_context& io_;
   server_options options_;
-  std::shared_ptr<ember::command_stats> own_stats_ = std::make_shared<ember::command_stats>();
+  std::shared_ptr<ember::net::command_stats> own_stats_ = std::make_shared<ember::net::command_stats>();
   std::shared_ptr<const dispatch_table> table_;
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer sweep_timer_;

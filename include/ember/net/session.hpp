@@ -7,9 +7,9 @@
 #include <string_view>
 
 #include "ember/codec/codec.hpp"
-#include "ember/wire/buffer.hpp"
+#include "ember/buffer.hpp"
 
-namespace ember {
+namespace ember::net {
 
 /// Writes a message body into a buffer in the requested encoding; type-erased so that the
 /// session interface stays non-template (and narrow across module boundaries).
@@ -95,4 +95,4 @@ class session {
                               const body_writer& body) = 0;
 };
 
-}  // namespace ember
+}  // namespace ember::net

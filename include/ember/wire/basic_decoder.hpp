@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "ember/error.hpp"
-#include "ember/wire/buffer.hpp"
+#include "ember/buffer.hpp"
 #include "ember/wire/frame.hpp"
 #include "ember/wire/limits.hpp"
 

@@ -10,7 +10,7 @@
 #include <system_error>
 
 #include "ember/error.hpp"
-#include "ember/wire/buffer.hpp"
+#include "ember/buffer.hpp"
 #include "ember/wire/frame.hpp"
 #include "ember/wire/limits.hpp"
 

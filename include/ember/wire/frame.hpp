@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "ember/wire/buffer.hpp"
+#include "ember/buffer.hpp"
 
 namespace ember::wire {
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "ember/wire/buffer.hpp"
+#include "ember/buffer.hpp"
 #include "ember/wire/frame.hpp"
 
 namespace ember::wire {

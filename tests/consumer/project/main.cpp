@@ -10,7 +10,7 @@
 #include "hello_server.hpp"
 
 struct greeter final : hello::greeter_handler {
-  asio::awaitable<hello::greet_reply> greet(ember::session&, const hello::greet_request& req) override {
+  asio::awaitable<hello::greet_reply> greet(ember::net::session&, const hello::greet_request& req) override {
     co_return hello::greet_reply{"hello, " + req.who};
   }
 };
@@ -18,13 +18,13 @@ struct greeter final : hello::greeter_handler {
 int main() {
   asio::io_context io;
   greeter g;
-  ember::dispatch_table table;
+  ember::net::dispatch_table table;
   hello::register_commands(table, g);
   ember::net::server server(io, {}, std::move(table));
   server.start();
   int status = 1;
   asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    ember::client c(io.get_executor());
+    ember::net::client c(io.get_executor());
     if (!co_await c.connect("127.0.0.1", server.port())) {
       auto reply = co_await hello::client_stub(c).greet({"consumer"});
       if (reply && reply->greeting == "hello, consumer") status = 0;

@@ -24,12 +24,12 @@ EMBER_DECL host::host(asio::io_context& io, cluster_config config, std::string_v
 
 EMBER_DECL host::~host() = default;
 
-EMBER_DECL void host::start(dispatch_table table, std::span<const command_info> commands) {
+EMBER_DECL void host::start(net::dispatch_table table, std::span<const command_info> commands) {
   const auto& s = *self_;
   remember(commands);
   table.set_stats(stats_);              // one count per server: clients and links alike
-  dispatch_table client_table = table;  // gateways add their forwarding entries to it
-  table_ = std::make_shared<const dispatch_table>(std::move(table));
+  net::dispatch_table client_table = table;  // gateways add their forwarding entries to it
+  table_ = std::make_shared<const net::dispatch_table>(std::move(table));
   const auto link = link_options_();
   const auto lease = cluster::default_lease;
   if (s.rootport) {
@@ -42,7 +42,7 @@ EMBER_DECL void host::start(dispatch_table table, std::span<const command_info> 
     root_->start();
   }
   if (s.netport) {
-    clients_ = std::make_unique<net::server>(io_, to_server_options(s, config_), dispatch_table{});
+    clients_ = std::make_unique<net::server>(io_, to_server_options(s, config_), net::dispatch_table{});
     if (root_) {
       gateway_ = std::make_unique<cluster::gateway>(
           *clients_, *root_, cluster::gateway_options{s.name, s.call_timeout});
@@ -90,10 +90,10 @@ EMBER_DECL void host::start(dispatch_table table, std::span<const command_info> 
             root_ ? fmt::format(", links on port {}", root_->port()) : "");
 }
 
-EMBER_DECL void host::replace_table(dispatch_table table) {
+EMBER_DECL void host::replace_table(net::dispatch_table table) {
   table.set_stats(stats_);  // the counts go on across reloads
-  dispatch_table client_table = table;
-  table_ = std::make_shared<const dispatch_table>(std::move(table));
+  net::dispatch_table client_table = table;
+  table_ = std::make_shared<const net::dispatch_table>(std::move(table));
   if (clients_) {
     if (gateway_) gateway_->add_routes(client_table, commands_, self_->type);
     clients_->set_table(std::move(client_table));

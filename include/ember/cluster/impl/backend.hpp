@@ -37,7 +37,7 @@ EMBER_DECL void remote_session::send_op(route::op what,
   (void)l->notify_bytes(std::uint16_t(route::notify_id::session_op), out.view());
 }
 
-EMBER_DECL void remote_session::push_body(std::uint16_t push_id, const body_writer& body) {
+EMBER_DECL void remote_session::push_body(std::uint16_t push_id, const net::body_writer& body) {
   auto l = link_.lock();
   if (!l || !open_) return;
   buffer out;
@@ -48,7 +48,7 @@ EMBER_DECL void remote_session::push_body(std::uint16_t push_id, const body_writ
 }
 
 EMBER_DECL void remote_session::broadcast_body(std::string_view group, std::uint16_t push_id,
-                                               const body_writer& body) {
+                                               const net::body_writer& body) {
   if (auto owner = owner_.lock()) owner->broadcast(group, push_id, body);
 }
 
@@ -116,7 +116,7 @@ EMBER_DECL void remote_session::close(std::string_view reason) {
 namespace detail {
 
 EMBER_DECL backend_state::backend_state(asio::any_io_executor e, backend_options o,
-                                        std::shared_ptr<const dispatch_table> t)
+                                        std::shared_ptr<const net::dispatch_table> t)
     : ex(e), options(std::move(o)), table(std::move(t)), queue(e) {}
 
 EMBER_DECL void backend_state::to_gateways(route::notify_id id, const buffer& body,
@@ -126,7 +126,7 @@ EMBER_DECL void backend_state::to_gateways(route::notify_id id, const buffer& bo
 }
 
 EMBER_DECL void backend_state::to_gateways_encoded(route::notify_id id, buffer& out,
-                                                   route::writer& w, const body_writer& body) {
+                                                   route::writer& w, const net::body_writer& body) {
   buffer binary;
   body(binary, codec::encoding::binary);
   w.bytes(binary.view());
@@ -135,7 +135,7 @@ EMBER_DECL void backend_state::to_gateways_encoded(route::notify_id id, buffer& 
 }
 
 EMBER_DECL void backend_state::push_to_user(std::uint64_t user, std::uint16_t push_id,
-                                            const body_writer& body) {
+                                            const net::body_writer& body) {
   buffer out;
   route::writer w(out);
   w.u64(user).u16(push_id);
@@ -143,7 +143,7 @@ EMBER_DECL void backend_state::push_to_user(std::uint64_t user, std::uint16_t pu
 }
 
 EMBER_DECL void backend_state::broadcast(std::string_view group, std::uint16_t push_id,
-                                         const body_writer& body) {
+                                         const net::body_writer& body) {
   buffer out;
   route::writer w(out);
   w.str(group).u16(push_id);
@@ -168,7 +168,7 @@ EMBER_DECL void backend_state::serve(link& l, const wire::frame& f) {
                  "malformed route envelope");
     return;
   }
-  const command_entry* entry = table ? table->find(command) : nullptr;
+  const net::command_entry* entry = table ? table->find(command) : nullptr;
   if (!entry || entry->internal) {
     l.send_error(command, f.seq, static_cast<std::uint16_t>(status::unknown_command),
                  "unknown command " + std::to_string(command) + " on " + options.name);
@@ -180,12 +180,12 @@ EMBER_DECL void backend_state::serve(link& l, const wire::frame& f) {
   if (env->user) s->user_ = env->user;  // the gateway's binding is the truth
   s->env_.push_encoding = env->push_encoding;
   const auto enc = (f.flags & wire::flag::json) ? codec::encoding::json : codec::encoding::binary;
-  request_info info{s, &l.replies(), f.seq, command, enc, table};
-  stamp_dispatch(info);
+  net::request_info info{s, &l.replies(), f.seq, command, enc, table};
+  net::stamp_dispatch(info);
   std::error_code ec;
   auto work = entry->start(entry->handler, info, body, ec);
   if (ec) {
-    count_request(info, true);
+    net::count_request(info, true);
     l.send_error(command, f.seq, static_cast<std::uint16_t>(status::bad_request),
                  std::string(entry->name) + ": " + ec.message());
     return;
@@ -214,7 +214,7 @@ EMBER_DECL void backend_state::on_notify(link& l, route::notify_id id, bytes_vie
 // ------------------------------------------------------------------ backend
 
 EMBER_DECL backend::backend(asio::any_io_executor ex, backend_options options,
-                            std::shared_ptr<const dispatch_table> table)
+                            std::shared_ptr<const net::dispatch_table> table)
     : state_(std::make_shared<detail::backend_state>(ex, std::move(options), std::move(table))) {}
 
 EMBER_DECL backend::~backend() {

@@ -15,19 +15,19 @@ EMBER_DECL gateway::gateway(net::server& clients, root& backends, gateway_option
   backends.on_join([ws](const root::link_ptr& l) {
     if (auto s = ws.lock()) s->listen(l);
   });
-  clients.on_session_closed([ws](session& closed) {
+  clients.on_session_closed([ws](net::session& closed) {
     if (auto s = ws.lock()) s->session_closed(closed);
   });
 }
 
-EMBER_DECL void gateway::add_routes(dispatch_table& table, std::span<const command_info> commands,
+EMBER_DECL void gateway::add_routes(net::dispatch_table& table, std::span<const command_info> commands,
                                     std::string_view own_type) {
   for (const auto& c : commands) {
     if (c.internal || c.server == own_type) continue;
     auto& r = state_->routes[c.id];
     r.type = std::string(c.server);
     r.attribute = route_attribute(c.server);
-    command_entry e;
+    net::command_entry e;
     e.id = c.id;
     e.ordered = c.ordered;
     e.name = c.name;
@@ -43,12 +43,12 @@ EMBER_DECL void gateway::add_routes(dispatch_table& table, std::span<const comma
 EMBER_DECL gateway::state::state(net::server& c, root& b, gateway_options o)
     : clients(c), backends(b), options(std::move(o)) {}
 
-EMBER_DECL asio::awaitable<void> gateway::state::start_forward(void* self, const request_info& info,
+EMBER_DECL asio::awaitable<void> gateway::state::start_forward(void* self, const net::request_info& info,
                                                                bytes_view body, std::error_code&) {
   return static_cast<state*>(self)->forward(info, body);
 }
 
-EMBER_DECL void gateway::state::hand_off(void* self, request_info&& info, bytes_view body) {
+EMBER_DECL void gateway::state::hand_off(void* self, net::request_info&& info, bytes_view body) {
   auto& st = *static_cast<state*>(self);
   auto& s = *info.owner;
   const auto& r = st.routes.at(static_cast<std::uint16_t>(info.command));
@@ -65,7 +65,7 @@ EMBER_DECL void gateway::state::hand_off(void* self, request_info&& info, bytes_
                       st.options.call_timeout);
 }
 
-EMBER_DECL asio::awaitable<void> gateway::state::forward(const request_info& info,
+EMBER_DECL asio::awaitable<void> gateway::state::forward(const net::request_info& info,
                                                          bytes_view body) {
   auto& s = *info.owner;
   const auto& r = routes.at(static_cast<std::uint16_t>(info.command));
@@ -82,7 +82,7 @@ EMBER_DECL asio::awaitable<void> gateway::state::forward(const request_info& inf
   return relay(info, std::move(*ticket), target->peer().name);
 }
 
-EMBER_DECL std::shared_ptr<link> gateway::state::pick(session& s, const route_info& r) {
+EMBER_DECL std::shared_ptr<link> gateway::state::pick(net::session& s, const route_info& r) {
   if (auto bound = s.attribute(r.attribute); bound && !bound->empty()) {
     if (auto l = backends.find(*bound); l && l->is_open()) return l;
     // The bound instance is gone: this request fails, the next one is routed afresh
@@ -97,7 +97,7 @@ EMBER_DECL std::shared_ptr<link> gateway::state::pick(session& s, const route_in
   return i < all.size() ? all[i] : nullptr;
 }
 
-EMBER_DECL asio::awaitable<void> gateway::state::relay(request_info info,
+EMBER_DECL asio::awaitable<void> gateway::state::relay(net::request_info info,
                                                        std::shared_ptr<link::reply_ticket> t,
                                                        std::string from) {
   failure f = co_await t->wait();
@@ -107,7 +107,7 @@ EMBER_DECL asio::awaitable<void> gateway::state::relay(request_info info,
                                                      : f.message);
   }
   const bytes_view body = t->body();
-  info.out->reply_body(info, body_writer::encoded(body));
+  info.out->reply_body(info, net::body_writer::encoded(body));
 }
 
 EMBER_DECL asio::awaitable<void> gateway::state::fail(status code, std::string message) {
@@ -213,7 +213,7 @@ EMBER_DECL bool gateway::state::session_op(route::reader& r) {
   return false;
 }
 
-EMBER_DECL void gateway::state::bind(session& s, std::uint64_t user, std::uint64_t stamp) {
+EMBER_DECL void gateway::state::bind(net::session& s, std::uint64_t user, std::uint64_t stamp) {
   if (user != 0) {
     auto existing = clients.find_user(user);
     auto& newest = login_stamps[user];
@@ -226,7 +226,7 @@ EMBER_DECL void gateway::state::bind(session& s, std::uint64_t user, std::uint64
   s.bind_user(user);
 }
 
-EMBER_DECL void gateway::state::session_closed(session& s) {
+EMBER_DECL void gateway::state::session_closed(net::session& s) {
   const auto user = s.user().value_or(0);
   if (user != 0 && !clients.find_user(user)) login_stamps.erase(user);
   buffer out;

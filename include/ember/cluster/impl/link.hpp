@@ -33,7 +33,7 @@ EMBER_DECL std::string address_of(const asio::ip::tcp::socket& s) {
 }  // namespace detail
 
 EMBER_DECL link::link(asio::ip::tcp::socket socket, peer_info peer, link_options options,
-                      std::shared_ptr<const dispatch_table> commands)
+                      std::shared_ptr<const net::dispatch_table> commands)
     : connection(std::move(socket), net::framing::native, wire::firefly_config{},
                  options.max_frame),
       peer_(std::move(peer)),
@@ -82,7 +82,7 @@ EMBER_DECL void link::close(std::error_code why) {
   for (auto& f : callbacks) f(why);
 }
 
-EMBER_DECL asio::awaitable<outcome<buffer>> link::call(std::uint16_t command, body_writer body,
+EMBER_DECL asio::awaitable<outcome<buffer>> link::call(std::uint16_t command, net::body_writer body,
                                                        std::chrono::milliseconds timeout) {
   buffer reply;
   failure f = co_await call_erased(command, body, timeout, &net::detail::keep_raw_reply, &reply);
@@ -90,7 +90,7 @@ EMBER_DECL asio::awaitable<outcome<buffer>> link::call(std::uint16_t command, bo
   co_return std::move(reply);
 }
 
-EMBER_DECL asio::awaitable<failure> link::call_erased(std::uint16_t command, body_writer body,
+EMBER_DECL asio::awaitable<failure> link::call_erased(std::uint16_t command, net::body_writer body,
                                                       std::chrono::milliseconds timeout,
                                                       decode_fn decode, void* out) {
   auto self = shared_from_this();
@@ -114,7 +114,7 @@ EMBER_DECL asio::awaitable<failure> link::call_erased(std::uint16_t command, bod
                                  decode, out);
 }
 
-EMBER_DECL std::error_code link::notify(std::uint16_t push_id, const body_writer& body) {
+EMBER_DECL std::error_code link::notify(std::uint16_t push_id, const net::body_writer& body) {
   if (!open_) return make_error_code(errc::unavailable);
   if (queued_bytes() >= options_.max_queue) return make_error_code(errc::overloaded);
   if (auto ec = append(wire::frame_kind::push, push_id, 0, 0,
@@ -154,7 +154,7 @@ std::error_code link::append(wire::frame_kind kind, std::uint16_t command, std::
   return wire::append_frame(output_.pending(), h, write_body, options_.max_frame);
 }
 
-EMBER_DECL void link::reply_body(const request_info& req, const body_writer& body) {
+EMBER_DECL void link::reply_body(const net::request_info& req, const net::body_writer& body) {
   if (!open_) return;
   auto ec = append(wire::frame_kind::response, static_cast<std::uint16_t>(req.command), req.seq,
                    req.encoding == codec::encoding::json ? wire::flag::json : 0,
@@ -183,8 +183,8 @@ EMBER_DECL void link::send_error(std::uint16_t command, std::uint32_t seq, std::
   schedule_flush();
 }
 
-EMBER_DECL void link::finish_request(const request_info& info, std::exception_ptr error) {
-  count_request(info, error != nullptr);
+EMBER_DECL void link::finish_request(const net::request_info& info, std::exception_ptr error) {
+  net::count_request(info, error != nullptr);
   if (!error) return;
   const auto command = static_cast<std::uint16_t>(info.command);
   try {
@@ -251,20 +251,20 @@ EMBER_DECL void link::on_request(const wire::frame& f) {
                "this server serves no client commands");
     return;
   }
-  const command_entry* entry = commands_ ? commands_->find(command) : nullptr;
+  const net::command_entry* entry = commands_ ? commands_->find(command) : nullptr;
   if (!entry) {
     send_error(command, f.seq, static_cast<std::uint16_t>(status::unknown_command),
                "unknown command " + std::to_string(command));
     return;
   }
-  request_info info{session_, this, f.seq, command,
+  net::request_info info{session_, this, f.seq, command,
                     (f.flags & wire::flag::json) ? codec::encoding::json : codec::encoding::binary,
                     commands_};
-  stamp_dispatch(info);
+  net::stamp_dispatch(info);
   std::error_code ec;
   auto work = entry->start(entry->handler, info, f.body, ec);
   if (ec) {
-    count_request(info, true);
+    net::count_request(info, true);
     send_error(command, f.seq, static_cast<std::uint16_t>(status::bad_request), ec.message());
     return;
   }
@@ -283,7 +283,7 @@ EMBER_DECL void link::on_reply(const wire::frame& f, bool is_error) {
 }
 
 EMBER_DECL void link::forward_now(std::uint16_t command, const route::envelope& env,
-                                  bytes_view body, request_info&& info,
+                                  bytes_view body, net::request_info&& info,
                                   std::chrono::milliseconds timeout) {
   if (!open_) return end_forward(info, status::unavailable, peer_.name + " is not linked");
   if (queued_bytes() >= options_.max_queue)
@@ -307,7 +307,7 @@ EMBER_DECL bool link::complete_forward(const wire::frame& f, bool is_error) {
                              [](const pending_forward& p, std::uint32_t s) { return p.seq < s; });
   if (it == forwards_.end() || it->seq != f.seq || it->done) return false;
   it->done = true;
-  request_info info = std::move(it->info);
+  net::request_info info = std::move(it->info);
   while (!forwards_.empty() && forwards_.front().done) forwards_.pop_front();
   if (is_error) {
     codec::error_body e;
@@ -317,12 +317,12 @@ EMBER_DECL bool link::complete_forward(const wire::frame& f, bool is_error) {
     return true;
   }
   // The body is already in the client's encoding: copied as it is.
-  info.out->reply_body(info, body_writer::encoded(f.body));
+  info.out->reply_body(info, net::body_writer::encoded(f.body));
   info.out->end_request(info, nullptr);
   return true;
 }
 
-EMBER_DECL void link::end_forward(request_info& info, status code, std::string message) {
+EMBER_DECL void link::end_forward(net::request_info& info, status code, std::string message) {
   info.out->end_request(info, std::make_exception_ptr(game_error(code, std::move(message))));
 }
 

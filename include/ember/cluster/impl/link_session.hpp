@@ -36,7 +36,7 @@ EMBER_DECL bool link_session::is_open() const noexcept {
   auto l = link_.lock();
   return l && l->is_open();
 }
-EMBER_DECL void link_session::push_body(std::uint16_t push_id, const body_writer& body) {
+EMBER_DECL void link_session::push_body(std::uint16_t push_id, const net::body_writer& body) {
   if (auto l = link_.lock()) (void)l->notify(push_id, body);
 }
 

@@ -17,7 +17,7 @@
 namespace ember::cluster {
 
 EMBER_DECL node_connector::node_connector(asio::any_io_executor ex, node_options options,
-                                          std::shared_ptr<const dispatch_table> commands)
+                                          std::shared_ptr<const net::dispatch_table> commands)
     : state_(std::make_shared<state>(ex, std::move(options), std::move(commands))) {
   auto& o = state_->options;
   if (o.type.empty()) o.type = o.name;
@@ -49,7 +49,7 @@ EMBER_DECL void node_connector::stop() {
   if (auto l = std::exchange(s.current, nullptr)) l->close(make_error_code(errc::shutting_down));
 }
 
-EMBER_DECL void node_connector::set_commands(std::shared_ptr<const dispatch_table> commands) {
+EMBER_DECL void node_connector::set_commands(std::shared_ptr<const net::dispatch_table> commands) {
   state_->commands = commands;
   if (state_->current) state_->current->set_commands(std::move(commands));
 }
@@ -59,7 +59,7 @@ EMBER_DECL void node_connector::retry_now() {
 }
 
 EMBER_DECL node_connector::state::state(asio::any_io_executor e, node_options o,
-                                        std::shared_ptr<const dispatch_table> c)
+                                        std::shared_ptr<const net::dispatch_table> c)
     : ex(e),
       options(std::move(o)),
       key(derive_link_key(options.secret)),

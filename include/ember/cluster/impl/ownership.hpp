@@ -130,7 +130,7 @@ EMBER_DECL asio::awaitable<void> owner_registry::state::acquire(std::shared_ptr<
       const buffer body = detail::user_body(user);
       const bytes_view body_bytes = body.view();
       auto released = co_await holder->call(std::uint16_t(route::call_id::release),
-                                            body_writer::encoded(body_bytes), release_timeout);
+                                            net::body_writer::encoded(body_bytes), release_timeout);
       if (!released) {
         refuse(owner + " did not release player " + std::to_string(user) + ": " +
                released.error().message);
@@ -194,7 +194,7 @@ EMBER_DECL asio::awaitable<outcome<acquired>> player_ownership::acquire(std::uin
   if (!l || !l->is_open()) co_return unavailable_failure("no link to the owner registry");
   const buffer body = detail::user_body(user);
   const bytes_view body_bytes = body.view();
-  auto r = co_await l->call(std::uint16_t(route::call_id::acquire), body_writer::encoded(body_bytes));
+  auto r = co_await l->call(std::uint16_t(route::call_id::acquire), net::body_writer::encoded(body_bytes));
   if (!r) co_return r.error();
   s->owned.insert(user);
   co_return acquired{};
@@ -232,7 +232,7 @@ EMBER_DECL asio::awaitable<void> player_ownership::state::reclaim(std::shared_pt
                                                                   node_connector::link_ptr l,
                                                                   buffer body) {
   const bytes_view body_bytes = body.view();
-  auto r = co_await l->call(std::uint16_t(route::call_id::reclaim), body_writer::encoded(body_bytes));
+  auto r = co_await l->call(std::uint16_t(route::call_id::reclaim), net::body_writer::encoded(body_bytes));
   if (!r) {
     log::warn("ownership: reclaiming players failed: {}", r.error().message);
     co_return;

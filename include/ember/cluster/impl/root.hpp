@@ -11,7 +11,7 @@
 namespace ember::cluster {
 
 EMBER_DECL root::root(asio::any_io_executor ex, root_options options,
-                      std::shared_ptr<const dispatch_table> commands)
+                      std::shared_ptr<const net::dispatch_table> commands)
     : state_(std::make_shared<state>(ex, std::move(options), std::move(commands))) {}
 
 EMBER_DECL root::~root() {
@@ -64,7 +64,7 @@ EMBER_DECL const std::vector<root::link_ptr>& root::members(std::string_view typ
   return it == state_->by_type.end() ? none : it->second;
 }
 
-EMBER_DECL void root::set_commands(std::shared_ptr<const dispatch_table> commands) {
+EMBER_DECL void root::set_commands(std::shared_ptr<const net::dispatch_table> commands) {
   state_->commands = commands;
   for (auto& [name, l] : state_->children) l->set_commands(commands);
 }
@@ -79,7 +79,7 @@ EMBER_DECL std::vector<root::link_ptr> root::children() const {
 // ------------------------------------------------------------------ state
 
 EMBER_DECL root::state::state(asio::any_io_executor e, root_options o,
-                              std::shared_ptr<const dispatch_table> c)
+                              std::shared_ptr<const net::dispatch_table> c)
     : ex(e),
       options(std::move(o)),
       key(derive_link_key(options.secret)),

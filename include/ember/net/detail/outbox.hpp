@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "ember/wire/buffer.hpp"
+#include "ember/buffer.hpp"
 #include "ember/wire/frame.hpp"
 
 namespace ember::net::detail {

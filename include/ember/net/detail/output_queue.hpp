@@ -10,7 +10,7 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/write.hpp>
 
-#include "ember/wire/buffer.hpp"
+#include "ember/buffer.hpp"
 
 namespace ember::net::detail {
 

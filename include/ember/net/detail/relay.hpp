@@ -14,7 +14,7 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
-#include "ember/wire/buffer.hpp"
+#include "ember/buffer.hpp"
 #include "ember/spawn.hpp"
 
 namespace ember::net::detail {

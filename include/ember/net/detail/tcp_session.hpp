@@ -1,4 +1,4 @@
-// ember: a client session on one TCP connection (internal; users see ember::session).
+// ember: a client session on one TCP connection (internal; users see ember::net::session).
 #pragma once
 
 #include <chrono>
@@ -53,7 +53,7 @@ class tcp_session final : public session,
 
   void start();
 
-  // ember::session
+  // ember::net::session
   std::uint64_t id() const noexcept override { return id_; }
   void join(std::string_view group) override;
   void leave(std::string_view group) override;
@@ -73,7 +73,7 @@ class tcp_session final : public session,
   void broadcast_body(std::string_view group, std::uint16_t push_id,
                       const body_writer& body) override;
 
-  // ember::responder
+  // ember::net::responder
   void reply_body(const request_info& req, const body_writer& body) override;
   void end_request(const request_info& req, std::exception_ptr error) override {
     finish_request(req, error);

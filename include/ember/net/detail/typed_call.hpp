@@ -10,7 +10,7 @@
 
 #include "ember/codec/codec.hpp"
 #include "ember/outcome.hpp"
-#include "ember/wire/buffer.hpp"
+#include "ember/buffer.hpp"
 
 namespace ember::net::detail {
 

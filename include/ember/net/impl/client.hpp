@@ -1,4 +1,4 @@
-// ember: bodies of ember::client (included by ember/net/client.hpp).
+// ember: bodies of ember::net::client (included by ember/net/client.hpp).
 #pragma once
 
 #include "ember/net/client.hpp"
@@ -22,7 +22,7 @@
 #include "ember/wire/handshake.hpp"
 #include "ember/spawn.hpp"
 
-namespace ember::detail {
+namespace ember::net::detail {
 
 /// The shared state of a client; coroutines that outlive a call hold it alive.
 class client_core : public std::enable_shared_from_this<client_core>,
@@ -450,9 +450,9 @@ class client_core : public std::enable_shared_from_this<client_core>,
   }
 };
 
-}  // namespace ember::detail
+}  // namespace ember::net::detail
 
-namespace ember {
+namespace ember::net {
 
 EMBER_DECL client::client(asio::any_io_executor ex, client_options options)
     : core_(std::make_shared<detail::client_core>(ex, options)) {}
@@ -519,4 +519,4 @@ EMBER_DECL std::uint64_t client::session_id() const noexcept { return core_->ses
 EMBER_DECL std::uint32_t client::last_push_seq() const noexcept { return core_->last_push_seq_; }
 EMBER_DECL std::size_t client::in_flight() const noexcept { return core_->calls_.size(); }
 
-}  // namespace ember
+}  // namespace ember::net

@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace ember {
+namespace ember::net {
 
 EMBER_DECL void dispatch_table::insert(const command_entry& e) {
   auto it = std::lower_bound(entries_.begin(), entries_.end(), e.id,
@@ -17,4 +17,4 @@ EMBER_DECL void dispatch_table::insert(const command_entry& e) {
   entries_.insert(it, e);
 }
 
-}  // namespace ember
+}  // namespace ember::net

@@ -12,32 +12,32 @@
 
 namespace all_types {
 
-/// Typed calls of every command and typed handlers of every push, over an `ember::client`.
+/// Typed calls of every command and typed handlers of every push, over an `ember::net::client`.
 /// Each call is a template (its one parameter has a default: callers write `stub.login(req)`),
 /// so only the commands a program calls instantiate the client's call coroutine — a schema of
 /// hundreds of commands would otherwise compile all of them into every user of this header.
 class client_stub {
  public:
-  explicit client_stub(ember::client& c) : c_(c) {}
+  explicit client_stub(ember::net::client& c) : c_(c) {}
 
   /// Sends everything back.
   template <class Cmd = cmd::echo>
   asio::awaitable<ember::outcome<typename Cmd::reply>> echo(
-      const echo_request& req, ember::call_options opts = {}) {
+      const echo_request& req, ember::net::call_options opts = {}) {
     return c_.call<Cmd>(req, opts);
   }
 
   /// Calls command `ping` (id 2).
   template <class Cmd = cmd::ping>
   asio::awaitable<ember::outcome<typename Cmd::reply>> ping(
-      const ping_request& req, ember::call_options opts = {}) {
+      const ping_request& req, ember::net::call_options opts = {}) {
     return c_.call<Cmd>(req, opts);
   }
 
   /// Calls command `stats` (id 65279).
   template <class Cmd = cmd::stats>
   asio::awaitable<ember::outcome<typename Cmd::reply>> stats(
-      const stats_request& req, ember::call_options opts = {}) {
+      const stats_request& req, ember::net::call_options opts = {}) {
     return c_.call<Cmd>(req, opts);
   }
 
@@ -47,7 +47,7 @@ class client_stub {
   }
 
  private:
-  ember::client& c_;
+  ember::net::client& c_;
 };
 
 }  // namespace all_types

@@ -19,21 +19,21 @@ class game_handler {
 
   /// Sends everything back.
   virtual asio::awaitable<echo_reply> echo(
-      ember::session& s, const echo_request& req) = 0;
+      ember::net::session& s, const echo_request& req) = 0;
 
   /// Handles command `ping` (id 2).
   virtual asio::awaitable<ping_reply> ping(
-      ember::session& s, const ping_request& req) = 0;
+      ember::net::session& s, const ping_request& req) = 0;
 
   /// Moves an item to this game server; only other servers call it.
   virtual asio::awaitable<transfer_reply> transfer(
-      ember::session& s, const transfer_request& req) = 0;
+      ember::net::session& s, const transfer_request& req) = 0;
 };
 
 /// Registers every command and call of `h` in `t`; failures on a Firefly listener reply with `failure`.
 /// (A template only so that a program that never calls it does not compile its dispatch code.)
 template <int = 0>
-void register_commands(ember::dispatch_table& t, game_handler& h) {
+void register_commands(ember::net::dispatch_table& t, game_handler& h) {
   t.add<cmd::echo, &game_handler::echo>(h);
   t.add<cmd::ping, &game_handler::ping>(h);
   t.add<cmd::transfer, &game_handler::transfer>(h);
@@ -48,19 +48,19 @@ class admin_handler {
 
   /// Handles command `stats` (id 65279).
   virtual asio::awaitable<stats_reply> stats(
-      ember::session& s, const stats_request& req) = 0;
+      ember::net::session& s, const stats_request& req) = 0;
 };
 
 /// Registers every command of `h` in `t`; failures on a Firefly listener reply with `failure`.
 /// (A template only so that a program that never calls it does not compile its dispatch code.)
 template <int = 0>
-void register_commands(ember::dispatch_table& t, admin_handler& h) {
+void register_commands(ember::net::dispatch_table& t, admin_handler& h) {
   t.add<cmd::stats, &admin_handler::stats>(h);
   t.set_error_reply<failure>();
 }
 
 /// Typed server-to-server calls of every [[call]], over any `Target` with a member
-/// `template <class Cmd> call(const typename Cmd::request&, ember::call_options)`, such as
+/// `template <class Cmd> call(const typename Cmd::request&, ember::net::call_options)`, such as
 /// `ember::cluster::link` or `ember::cluster::node_connector`; each method returns what that
 /// member returns.
 template <class Target>
@@ -69,7 +69,7 @@ class call_stub {
   explicit call_stub(Target& target) : target_(target) {}
 
   /// Moves an item to this game server; only other servers call it.
-  auto transfer(const cmd::transfer::request& req, ember::call_options opts = {}) {
+  auto transfer(const cmd::transfer::request& req, ember::net::call_options opts = {}) {
     return target_.template call<cmd::transfer>(req, opts);
   }
 

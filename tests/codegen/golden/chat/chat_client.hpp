@@ -12,46 +12,46 @@
 
 namespace chat {
 
-/// Typed calls of every command and typed handlers of every push, over an `ember::client`.
+/// Typed calls of every command and typed handlers of every push, over an `ember::net::client`.
 /// Each call is a template (its one parameter has a default: callers write `stub.login(req)`),
 /// so only the commands a program calls instantiate the client's call coroutine — a schema of
 /// hundreds of commands would otherwise compile all of them into every user of this header.
 class client_stub {
  public:
-  explicit client_stub(ember::client& c) : c_(c) {}
+  explicit client_stub(ember::net::client& c) : c_(c) {}
 
   /// Calls command `login` (id 101).
   template <class Cmd = cmd::login>
   asio::awaitable<ember::outcome<typename Cmd::reply>> login(
-      const login_request& req, ember::call_options opts = {}) {
+      const login_request& req, ember::net::call_options opts = {}) {
     return c_.call<Cmd>(req, opts);
   }
 
   /// Calls command `join_room` (id 102).
   template <class Cmd = cmd::join_room>
   asio::awaitable<ember::outcome<typename Cmd::reply>> join_room(
-      const join_room_request& req, ember::call_options opts = {}) {
+      const join_room_request& req, ember::net::call_options opts = {}) {
     return c_.call<Cmd>(req, opts);
   }
 
   /// Calls command `leave_room` (id 103).
   template <class Cmd = cmd::leave_room>
   asio::awaitable<ember::outcome<typename Cmd::reply>> leave_room(
-      const leave_room_request& req, ember::call_options opts = {}) {
+      const leave_room_request& req, ember::net::call_options opts = {}) {
     return c_.call<Cmd>(req, opts);
   }
 
   /// Calls command `say` (id 104).
   template <class Cmd = cmd::say>
   asio::awaitable<ember::outcome<typename Cmd::reply>> say(
-      const say_request& req, ember::call_options opts = {}) {
+      const say_request& req, ember::net::call_options opts = {}) {
     return c_.call<Cmd>(req, opts);
   }
 
   /// Calls command `list_rooms` (id 105).
   template <class Cmd = cmd::list_rooms>
   asio::awaitable<ember::outcome<typename Cmd::reply>> list_rooms(
-      const list_rooms_request& req, ember::call_options opts = {}) {
+      const list_rooms_request& req, ember::net::call_options opts = {}) {
     return c_.call<Cmd>(req, opts);
   }
 
@@ -61,7 +61,7 @@ class client_stub {
   }
 
  private:
-  ember::client& c_;
+  ember::net::client& c_;
 };
 
 }  // namespace chat

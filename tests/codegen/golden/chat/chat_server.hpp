@@ -18,29 +18,29 @@ class chat_handler {
 
   /// Handles command `login` (id 101).
   virtual asio::awaitable<login_reply> login(
-      ember::session& s, const login_request& req) = 0;
+      ember::net::session& s, const login_request& req) = 0;
 
   /// Handles command `join_room` (id 102).
   virtual asio::awaitable<join_room_reply> join_room(
-      ember::session& s, const join_room_request& req) = 0;
+      ember::net::session& s, const join_room_request& req) = 0;
 
   /// Handles command `leave_room` (id 103).
   virtual asio::awaitable<leave_room_reply> leave_room(
-      ember::session& s, const leave_room_request& req) = 0;
+      ember::net::session& s, const leave_room_request& req) = 0;
 
   /// Handles command `say` (id 104).
   virtual asio::awaitable<say_reply> say(
-      ember::session& s, const say_request& req) = 0;
+      ember::net::session& s, const say_request& req) = 0;
 
   /// Handles command `list_rooms` (id 105).
   virtual asio::awaitable<list_rooms_reply> list_rooms(
-      ember::session& s, const list_rooms_request& req) = 0;
+      ember::net::session& s, const list_rooms_request& req) = 0;
 };
 
 /// Registers every command of `h` in `t`.
 /// (A template only so that a program that never calls it does not compile its dispatch code.)
 template <int = 0>
-void register_commands(ember::dispatch_table& t, chat_handler& h) {
+void register_commands(ember::net::dispatch_table& t, chat_handler& h) {
   t.add<cmd::login, &chat_handler::login>(h);
   t.add<cmd::join_room, &chat_handler::join_room>(h);
   t.add<cmd::leave_room, &chat_handler::leave_room>(h);
