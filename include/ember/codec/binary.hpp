@@ -97,11 +97,6 @@ class binary_writer {
     *room(1) = static_cast<std::byte>(v ? 1 : 0);
     out_.commit(1);
   }
-  template <class E>
-    requires std::is_enum_v<E>
-  void put_enum(std::uint32_t tag, E v) {
-    put_enum_value(tag, static_cast<std::int32_t>(v));
-  }
   /// An enum field by its int32 value.
   EMBER_CODEC_NOINLINE void put_enum_value(std::uint32_t tag, std::int32_t v) {
     put_key(tag, wire_type::varint);
@@ -136,11 +131,6 @@ class binary_writer {
   void field_bool(std::uint32_t tag, bool v) {
     if (v) put_bool(tag, v);
   }
-  template <class E>
-    requires std::is_enum_v<E>
-  void field_enum(std::uint32_t tag, E v) {
-    if (static_cast<std::int32_t>(v) != 0) put_enum(tag, v);
-  }
   /// Zero is skipped by its bits, so -0.0 (and every NaN) still travels.
   void field_f32(std::uint32_t tag, float v) {
     if (std::bit_cast<std::uint32_t>(v) != 0) put_f32(tag, v);
@@ -155,64 +145,13 @@ class binary_writer {
     if (!v.empty()) put_bytes(tag, v);
   }
 
-  /// Encodes a struct of type T (a generated function).
-  template <class T>
-  using encoder = void (*)(binary_writer&, const T&);
-
-  /// A struct field: written as a nested message, or not at all when its encoding is empty
-  /// (every field at its default), which decodes to the same value.
-  template <class T>
-  void field_struct(std::uint32_t tag, const T& v, encoder<T> encode) {
-    const nested_mark m = begin_nested(tag);
-    encode(*this, v);
-    end_nested(m, /*omit_empty=*/true);
-  }
-  /// A struct that is always written (an optional one that is present, a list element).
-  template <class T>
-  void put_struct(std::uint32_t tag, const T& v, encoder<T> encode) {
-    const nested_mark m = begin_nested(tag);
-    encode(*this, v);
-    end_nested(m, /*omit_empty=*/false);
-  }
-
-  // --- lists of strings, bytes and structs: one field per element
+  // --- lists of strings and bytes: one field per element
   EMBER_CODEC_NOINLINE void repeated_string(std::uint32_t tag, const std::vector<std::string>& v) {
     for (const auto& x : v) put_string(tag, x);
   }
   EMBER_CODEC_NOINLINE void repeated_bytes(std::uint32_t tag, const std::vector<std::vector<std::byte>>& v) {
     for (const auto& x : v) put_bytes(tag, x);
   }
-  template <class T>
-  EMBER_CODEC_NOINLINE void repeated_struct(std::uint32_t tag, const std::vector<T>& v,
-                                            encoder<T> encode) {
-    for (const auto& x : v) put_struct(tag, x, encode);
-  }
-
-  /// A map<string, T>: one entry message per element, {1: key, 2: value}, both always
-  /// written; `put_value` is the `put_*` member that writes a T (as field 2).
-  template <class Map, class Arg>
-  EMBER_CODEC_NOINLINE void put_map(std::uint32_t tag, const Map& m,
-                                    void (binary_writer::*put_value)(std::uint32_t, Arg)) {
-    for (const auto& [key, value] : m) {
-      const nested_mark entry = begin_nested(tag);
-      put_string(1, key);
-      (this->*put_value)(2, value);
-      end_nested(entry, /*omit_empty=*/false);
-    }
-  }
-
-  /// A map<string, T> of structs, as `put_map`.
-  template <class Map>
-  EMBER_CODEC_NOINLINE void put_map_struct(std::uint32_t tag, const Map& m,
-                                           encoder<typename Map::mapped_type> encode) {
-    for (const auto& [key, value] : m) {
-      const nested_mark entry = begin_nested(tag);
-      put_string(1, key);
-      put_struct(2, value, encode);
-      end_nested(entry, /*omit_empty=*/false);
-    }
-  }
-
   // --- lists of numbers: one length-delimited field of packed values; nothing when empty
   template <class U>
   EMBER_CODEC_NOINLINE void packed_uint(std::uint32_t tag, const std::vector<U>& v) {
@@ -497,17 +436,6 @@ class binary_reader {
   }
 
   // --- nested messages
-  /// Decodes a struct of type T (a generated function).
-  template <class T>
-  using decoder = std::error_code (*)(binary_reader&, T&);
-
-  /// Reads a struct field into `out` (merging into what it holds, as protobuf does).
-  template <class T>
-  std::error_code get_struct(wire_type wt, T& out, decoder<T> decode) {
-    binary_reader sub;
-    if (auto ec = enter(wt, sub)) return ec;
-    return decode(sub, out);
-  }
   /// Opens the length-delimited struct at the cursor as `sub`, one level deeper, and moves
   /// past it.
   EMBER_CODEC_NOINLINE std::error_code enter(wire_type wt, binary_reader& sub) noexcept {
@@ -526,50 +454,7 @@ class binary_reader {
     return {};
   }
 
-  /// Reads one map entry {1: key, 2: value} into `m`; `get_value` is the `get_*` member that
-  /// reads a value. A missing key or value is the default; a repeated key replaces.
-  template <class Map>
-  EMBER_CODEC_NOINLINE std::error_code get_map_entry(
-      wire_type wt, Map& m,
-      std::error_code (binary_reader::*get_value)(wire_type, typename Map::mapped_type&)) {
-    return get_entry(wt, m, [get_value](binary_reader& e, wire_type vt, auto& value) {
-      return (e.*get_value)(vt, value);
-    });
-  }
-  /// Reads one map entry whose value is a struct.
-  template <class Map>
-  EMBER_CODEC_NOINLINE std::error_code get_map_struct_entry(
-      wire_type wt, Map& m, decoder<typename Map::mapped_type> decode) {
-    return get_entry(wt, m, [decode](binary_reader& e, wire_type vt, auto& value) {
-      return e.get_struct(vt, value, decode);
-    });
-  }
-
  private:
-  template <class Map, class ReadValue>
-  std::error_code get_entry(wire_type wt, Map& m, ReadValue read_value) {
-    binary_reader e;
-    if (auto ec = open(wt, e)) return ec;
-    std::string key;
-    typename Map::mapped_type value{};
-    while (!e.at_end()) {
-      std::uint32_t tag = 0;
-      wire_type ewt{};
-      if (auto ec = e.read_key(tag, ewt)) return ec;
-      std::error_code ec;
-      if (tag == 1) {
-        ec = e.get_string(ewt, key);
-      } else if (tag == 2) {
-        ec = read_value(e, ewt, value);
-      } else {
-        ec = e.skip(ewt);
-      }
-      if (ec) return ec;
-    }
-    m.insert_or_assign(std::move(key), std::move(value));
-    return {};
-  }
-
   static std::uint32_t load_fixed32(const std::byte* p) noexcept {
     std::uint32_t v = 0;
     for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(p[i]) << (8 * i);
