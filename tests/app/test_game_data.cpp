@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "ember/app/game_data.hpp"
+#include "ember/codec/json_reader.hpp"  // rows of error_body, whose JSON decoder is inline
 
 using namespace ember;
 using rows = app::data_table<codec::error_body, &codec::error_body::status>;

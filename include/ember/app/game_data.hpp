@@ -26,7 +26,6 @@
 
 #include "ember/app/detail/json_path.hpp"  // line_at
 #include "ember/codec/codec.hpp"
-#include "ember/codec/json_reader.hpp"
 #include "ember/outcome.hpp"
 #include "ember/separate_compilation.hpp"
 
