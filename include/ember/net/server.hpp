@@ -120,6 +120,8 @@ class server {
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> sweep_loop();
   void refuse(asio::ip::tcp::socket& socket, status why);
+  template <class F>
+  std::size_t for_each_open(std::string_view group, F&& f);
   detail::tcp_session* find_session(std::uint64_t id) const {
     auto it = sessions_.find(id);
     return it == sessions_.end() ? nullptr : it->second.get();
