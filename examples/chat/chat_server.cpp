@@ -1,6 +1,6 @@
 // The chat example's server: log in, join rooms, say things; a line said in a room is pushed
 // to every member of the room (a group). Shows one coroutine per command, game errors, groups,
-// and a graceful stop on Ctrl-C.
+// a handler given its server at construction, and a graceful stop on Ctrl-C.
 //
 // usage: chat_server [--port N] [--port-file PATH]
 #include <csignal>
@@ -25,6 +25,9 @@ std::uint64_t now_ms() {
 
 class chat_service final : public chat::chat_handler {
  public:
+  /// The service lists and counts the rooms of `server` (its groups).
+  explicit chat_service(const ember::net::server& server) : server_(server) {}
+
   asio::awaitable<chat::login_reply> login(ember::net::session& s, const chat::login_request& req) override {
     // A real game checks a password store; here any non-empty password that is not "wrong" works.
     if (req.user.empty() || req.password.empty() || req.password == "wrong") chat::fail(chat::error::bad_password);
@@ -53,27 +56,26 @@ class chat_service final : public chat::chat_handler {
     if (!s.in_group("room:" + req.room)) chat::fail(chat::error::not_in_room);
     chat::chat_message msg{req.room, std::string(*s.attribute("name")), req.text, now_ms()};
     s.broadcast("room:" + req.room, msg);
-    co_return chat::say_reply{static_cast<std::uint32_t>(server->groups().members("room:" + req.room).size())};
+    co_return chat::say_reply{static_cast<std::uint32_t>(server_.groups().members("room:" + req.room).size())};
   }
 
   asio::awaitable<chat::list_rooms_reply> list_rooms(ember::net::session&, const chat::list_rooms_request&) override {
     chat::list_rooms_reply reply;
-    server->groups().for_each([&](std::string_view name, std::size_t) {
+    server_.groups().for_each([&](std::string_view name, std::size_t) {
       if (name.starts_with("room:")) reply.rooms.push_back(info(std::string(name.substr(5))));
     });
     co_return reply;
   }
-
-  ember::net::server* server = nullptr;
 
  private:
   static void require_login(ember::net::session& s) {
     if (!s.user()) chat::fail(chat::error::not_logged_in);
   }
   chat::room_info info(const std::string& room) const {
-    auto members = server->groups().members("room:" + room).size();
+    auto members = server_.groups().members("room:" + room).size();
     return {room, static_cast<std::uint32_t>(members), room == "lobby" ? chat::room_kind::lobby : chat::room_kind::open};
   }
+  const ember::net::server& server_;
   std::map<std::string, std::uint64_t> users_;
 };
 
@@ -94,14 +96,12 @@ int main(int argc, char** argv) {
   }
   ember::log::set_tag("chat");
   asio::io_context io;
-  chat_service service;
+  // The server first, then the service that uses it, then the server's commands.
+  ember::net::server server(io, {.name = "chat", .port = port});
+  chat_service service(server);
   ember::net::dispatch_table table;
   chat::register_commands(table, service);
-  ember::net::server_options options;
-  options.name = "chat";
-  options.port = port;
-  ember::net::server server(io, options, std::move(table));
-  service.server = &server;
+  server.set_table(std::move(table));
   try {
     server.start();
   } catch (const std::system_error& e) {

@@ -651,8 +651,9 @@ BOOST_AUTO_TEST_CASE(a_bad_config_is_refused_with_the_path_of_the_bad_field) {
 BOOST_AUTO_TEST_SUITE(reload)
 
 BOOST_AUTO_TEST_CASE(a_module_reloads_under_play_and_bad_builds_are_refused) {
-  BOOST_REQUIRE_MESSAGE(reload_args.size() == 5,
-                        "usage: test_world -- WORLD_SERVER EMBER_SERVER V1.so V2.so BAD.so THROWS.so");
+  BOOST_REQUIRE_MESSAGE(reload_args.size() == 6,
+                        "usage: test_world -- WORLD_SERVER EMBER_SERVER V1.so V2.so BAD.so THROWS.so "
+                        "TAKES_OTHER.so");
   const auto& ember_server = reload_args[0];
   cluster cl;
   const auto module = cl.dir / "world.so";
@@ -697,9 +698,12 @@ BOOST_AUTO_TEST_CASE(a_module_reloads_under_play_and_bad_builds_are_refused) {
     // ... after which the old build is unloaded.
     BOOST_TEST(wait_for_text(cl.log(who.server), "unloaded module generation 1", 3s));
     BOOST_TEST(p.c.connected());
-    // A build for another schema, and one whose initialisation throws: refused, v2 serves on.
-    for (const auto& [build, why] : {std::pair{reload_args[3], "another schema"},
-                                     std::pair{reload_args[4], "initialisation failed"}}) {
+    // A build for another schema, one whose initialisation throws, and one that takes the
+    // players v2 hands over as another type: refused, v2 serves on, its players with it.
+    for (const auto& [build, why] :
+         {std::pair{reload_args[3], "another schema"},
+          std::pair{reload_args[4], "initialisation failed"},
+          std::pair{reload_args[5], "handed over \"world.players\" as world::kept_players"}}) {
       const auto refusals = ember::test::count_in(cl.log(who.server), "reload refused");
       install(build);
       cl.procs[who.server].signal(SIGHUP);
@@ -725,6 +729,11 @@ BOOST_AUTO_TEST_CASE(a_module_reloads_under_play_and_bad_builds_are_refused) {
     BOOST_TEST(ember::test::count_in(cl.log(who.server), "items.json:2: row [1]") == 1u);
     BOOST_TEST((co_await p.stub.price({3}))->price == 5u);  // the data in use stayed
     BOOST_TEST(p.c.connected());
+    // The builds handed the player on with the number of its login, which its session keeps:
+    // that session ending is still known as the player's, who is saved and let go.
+    p.c.close();
+    BOOST_TEST(co_await eventually(
+        [&] { return ember::test::count_in(cl.log(who.server), "saved player reloader") >= 1u; }));
   }(), 60s);
 }
 
@@ -751,7 +760,7 @@ long rss_kib(pid_t pid) {
 }
 
 BOOST_AUTO_TEST_CASE(a_hundred_reloads_under_load_fail_no_request_and_leave_one_module_mapped) {
-  BOOST_REQUIRE(reload_args.size() == 5);
+  BOOST_REQUIRE(reload_args.size() == 6);
   cluster cl;
   const auto module = cl.dir / "world.so";
   auto install = [&](const std::string& build) {

@@ -8,7 +8,6 @@
 
 #include <cstdint>
 #include <map>
-#include <sstream>
 #include <string>
 
 #include <asio/steady_timer.hpp>
@@ -71,7 +70,7 @@ class game_logic final : public world::game_handler {
   void session_closed(session& s) {
     auto u = s.user();
     if (auto it = u ? players_.find(*u) : players_.end();
-        it != players_.end() && it->second.current == &s) {
+        it != players_.end() && is_current(s, it->second)) {
       save_and_drop(*u);
       host_.ownership()->release(*u);
     }
@@ -84,23 +83,18 @@ class game_logic final : public world::game_handler {
     co_return;
   }
 
-  /// The players, as text, for the next build of this logic (a hot reload); sessions are
-  /// the host's, so the pointer that identifies each player's session stays valid.
-  std::string save_state() const {
-    std::string out;
-    for (const auto& [id, p] : players_)
-      out += fmt::format("{} {} {}\n", id, reinterpret_cast<std::uintptr_t>(p.current), p.name);
+  /// The players, for the next build of this logic (a hot reload, through
+  /// `host::hand_over`). Each is tied to its session by its login number, which the session
+  /// (the host's) keeps as an attribute, so nothing refers to this build's memory.
+  world::kept_players save_state() const {
+    world::kept_players out;
+    out.logins = logins_;
+    for (const auto& [id, p] : players_) out.players.push_back(world::kept_player{id, p.name, p.login});
     return out;
   }
-  void load_state(std::string_view text) {
-    std::istringstream in{std::string(text)};
-    std::uint64_t id;
-    std::uintptr_t current;
-    player p;
-    while (in >> id >> current && std::getline(in >> std::ws, p.name)) {
-      p.current = reinterpret_cast<const session*>(current);
-      players_[id] = p;
-    }
+  void load_state(const world::kept_players& kept) {
+    logins_ = kept.logins;
+    for (const auto& p : kept.players) players_[p.user] = player{p.name, p.login};
   }
 
   asio::awaitable<world::login_reply> login(session& s, const world::login_request& req) override {
@@ -127,7 +121,8 @@ class game_logic final : public world::game_handler {
       }
       if (created_elsewhere) row = co_await rows.players.get(key);
     }
-    players_[id] = player{req.name, &s};
+    players_[id] = player{req.name, ++logins_};
+    s.set_attribute(login_attribute, std::to_string(logins_));
     ember::log::info("loaded player {} ({}): {} gold at ({}, {})", req.name, id, row->gold, row->x, row->y);
     co_return world::login_reply{id, host_.self().name};
   }
@@ -250,8 +245,14 @@ class game_logic final : public world::game_handler {
   /// A player logged in here; what is saved of it is in the `player` table.
   struct player {
     std::string name;
-    const session* current = nullptr;  // the session that logged in last (identity only)
+    std::uint64_t login = 0;  // which login of this game: the session that made it keeps it
   };
+  /// The session attribute holding the number of the login made on that session. (A session
+  /// id is unique on its gateway only; a game serves the sessions of every gateway.)
+  static constexpr std::string_view login_attribute = "world.login";
+  static bool is_current(const session& s, const player& p) {
+    return s.attribute(login_attribute) == std::to_string(p.login);
+  }
   // The player's row is saved by the data layer (journal, then write-back), so leaving only
   // forgets the session.
   void save_and_drop(std::uint64_t user) {
@@ -281,6 +282,7 @@ class game_logic final : public world::game_handler {
   ember::app::data_slot<item_table> items_;
   std::optional<saved_tables> saved_;
   std::map<std::uint64_t, player> players_;
+  std::uint64_t logins_ = 0;  // logins served by this game, across reloads
 };
 
 class net_logic final : public world::net_handler {

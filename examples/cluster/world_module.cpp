@@ -1,6 +1,7 @@
 // The cluster example's logic as a module for ember-server: `ember-server config.json game1`
 // loads it (the config's "app"), and loads a new build of it on SIGHUP while players stay
-// connected. The players of a game survive a reload through the host's stash.
+// connected. The players of a game survive a reload as a schema struct handed from one build
+// to the next through the host (a build that takes another type is refused).
 #include "ember/app/module.hpp"
 #include "world_logic.hpp"
 
@@ -11,7 +12,7 @@ using namespace world_example;
 class world_module final : public ember::app::module {
  public:
   explicit world_module(ember::app::host& h) : host_(h), game_(h), net_(h), gate_(h) {
-    game_.load_state(h.take_stash("world.players"));
+    if (auto kept = h.take_over<world::kept_players>(players_key)) game_.load_state(*kept);
     if (h.self().type == "game") {
       // A build starts with good data or not at all (the old build serves on).
       if (auto why = game_.reload_data(); !why.empty()) throw std::runtime_error(why);
@@ -30,9 +31,10 @@ class world_module final : public ember::app::module {
   asio::awaitable<void> release_player(std::uint64_t user) override {
     return game_.release_player(user);
   }
-  void stopping() override { host_.stash("world.players", game_.save_state()); }
+  void stopping() override { host_.hand_over(players_key, game_.save_state()); }
 
  private:
+  static constexpr const char* players_key = "world.players";
   ember::app::host& host_;
   game_logic game_;
   net_logic net_;

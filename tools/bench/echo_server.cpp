@@ -22,13 +22,14 @@ struct echo_service final : bench::echo_handler {
 };
 
 struct broadcast_service final : bench::broadcast_handler {
-  ember::net::server* server = nullptr;
+  explicit broadcast_service(ember::net::server& server) : server_(server) {}
   asio::awaitable<bench::broadcast_reply> broadcast(ember::net::session&, const bench::broadcast_request& req) override {
     const auto t0 = std::chrono::steady_clock::now();
-    const auto n = server->broadcast({}, bench::tick{req.round, req.payload});
+    const auto n = server_.broadcast({}, bench::tick{req.round, req.payload});
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
     co_return bench::broadcast_reply{static_cast<std::uint32_t>(n), static_cast<std::uint32_t>(us.count())};
   }
+  ember::net::server& server_;
 };
 }  // namespace
 
@@ -55,13 +56,13 @@ int main(int argc, char** argv) {
   }
   ember::log::set_level(ember::log::level::warn);
   asio::io_context io(1);
+  ember::net::server server(io, options);
   echo_service service;
-  broadcast_service broadcaster;
+  broadcast_service broadcaster(server);
   ember::net::dispatch_table table;
   bench::register_commands(table, service);
   bench::register_commands(table, broadcaster);
-  ember::net::server server(io, options, std::move(table));
-  broadcaster.server = &server;
+  server.set_table(std::move(table));
   server.start();
   if (!port_file.empty()) std::ofstream(port_file) << server.port() << "\n";
   asio::signal_set signals(io, SIGINT, SIGTERM);

@@ -23,7 +23,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
+#include <stdexcept>
 #include <span>
 #include <string>
 #include <string_view>
@@ -33,6 +35,7 @@
 #include <asio/io_context.hpp>
 
 #include "ember/app/config.hpp"
+#include "ember/app/detail/type_name.hpp"
 #include "ember/cluster/backend.hpp"
 #include "ember/cluster/gateway.hpp"
 #include "ember/cluster/node.hpp"
@@ -47,6 +50,13 @@ class store;
 }
 
 namespace ember::app {
+
+/// Why `host::take_over` cannot give what was handed over: another type, or bytes that do not
+/// decode. The message names the key and both types.
+class hand_over_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 /// One server process of a cluster, built from `config.json`.
 class host {
@@ -67,7 +77,22 @@ class host {
   /// requests already running finish on the old one; sessions, groups and links stay.
   void replace_table(net::dispatch_table table);
 
-  /// Bytes kept for the next module across a reload (see ember/app/module.hpp).
+  /// Hands `value` to the next build of the handler module across a reload, under `key`
+  /// (call it in `module::stopping`). `T` is a type of the schema (or any type with the
+  /// schema's `encode_binary`/`decode_binary`): the value is kept as its binary encoding with
+  /// the name of its type, since the old build's objects die with its code. Identify sessions
+  /// in it by id (`session::id()`), never by address. A second hand-over under `key` replaces
+  /// the first.
+  template <class T>
+  void hand_over(std::string key, const T& value);
+  /// Takes what the previous build handed over under `key`: nothing if it handed nothing;
+  /// throws `hand_over_error` if it handed a value of another type (or one that does not
+  /// decode), leaving it for a build that takes that type. Thrown from a module's
+  /// constructor, this refuses the new build and the old one keeps serving.
+  template <class T>
+  std::optional<T> take_over(const std::string& key);
+
+  /// Bytes kept for the next module across a reload, unchecked: `hand_over` is the typed form.
   void stash(std::string key, std::string bytes) { stash_[std::move(key)] = std::move(bytes); }
   /// Takes what a previous module stashed under `key` (empty if nothing).
   std::string take_stash(const std::string& key);
@@ -124,6 +149,14 @@ class host {
   // A copy of the schema's command list that does not point into a module's memory.
   void remember(std::span<const command_info> commands);
 
+  // The untyped halves of hand_over and take_over.
+  void hand_over_bytes(std::string key, std::string type, std::string bytes);
+  std::optional<std::string> take_over_bytes(const std::string& key, const std::string& type);
+  template <class T>
+  static std::string hand_over_type() {
+    return std::string(detail::type_name<T>()) + " (" + std::to_string(sizeof(T)) + " bytes)";
+  }
+
   cluster::link_options link_options_() const;
 
   struct node_entry {
@@ -139,6 +172,11 @@ class host {
   std::deque<std::string> names_;  // stable addresses for commands_
   std::vector<command_info> commands_;
   std::map<std::string, std::string> stash_;
+  struct handed {
+    std::string type;   // detail::type_name<T>() and sizeof(T): what the taker must expect
+    std::string bytes;  // the value's binary encoding
+  };
+  std::map<std::string, handed> handed_;
   std::filesystem::path data_dir_ = ".";
   std::unique_ptr<net::server> clients_;
   std::unique_ptr<cluster::root> root_;
@@ -150,6 +188,26 @@ class host {
   std::vector<std::function<asio::awaitable<void>()>> stop_hooks_;
   data::store* store_ = nullptr;
 };
+
+template <class T>
+void host::hand_over(std::string key, const T& value) {
+  buffer out;
+  codec::encode(out, value, codec::encoding::binary);
+  const auto bytes = out.view();
+  hand_over_bytes(std::move(key), hand_over_type<T>(),
+                  std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+template <class T>
+std::optional<T> host::take_over(const std::string& key) {
+  auto bytes = take_over_bytes(key, hand_over_type<T>());
+  if (!bytes) return std::nullopt;
+  T value{};
+  if (auto ec = codec::decode(as_bytes(*bytes), codec::encoding::binary, value))
+    throw hand_over_error("the hand-over \"" + key + "\" does not decode as " +
+                          hand_over_type<T>() + ": " + ec.message());
+  return value;
+}
 
 }  // namespace ember::app
 

@@ -24,8 +24,9 @@
 // handler objects are destroyed before it is unloaded, and requests running on its code keep
 // it loaded (each request holds its dispatch table, which holds the module). Nothing else may
 // escape: no timers, callbacks, detached coroutines or string_views into module data handed
-// to the host. State that must survive a reload lives in the host: `host::stash` keeps bytes
-// across a reload (encode them with the schema's codecs).
+// to the host. State that must survive a reload lives in the host: `host::hand_over` keeps a
+// value of a schema type for the next build, which takes it with `host::take_over<T>` (a
+// build that takes another type is refused; docs/hot-update.md).
 #pragma once
 
 #include <cstdint>
@@ -65,7 +66,7 @@ class module {
   /// Called once the new command table is in place, before the old module goes.
   virtual void started() {}
   /// Called before a reload replaces this module, or before the server stops: put what
-  /// must survive into `host::stash`.
+  /// must survive to the next build into `host::hand_over`.
   virtual void stopping() {}
 };
 

@@ -28,6 +28,7 @@
 #include "ember/cluster/link.hpp"
 #include "ember/cluster/route_wire.hpp"
 #include "ember/net/dispatch.hpp"
+#include "ember/net/session_attributes.hpp"
 #include "ember/separate_compilation.hpp"
 
 namespace ember::cluster {
@@ -88,7 +89,7 @@ class remote_session final : public net::session {
   route::envelope env_;
   std::uint64_t user_ = 0;
   std::vector<std::string> groups_;
-  std::vector<std::pair<std::string, std::string>> attributes_;
+  net::session_attributes attributes_;
   bool open_ = true;
 };
 

@@ -40,10 +40,21 @@ struct server_stats {
 
 /// A listener of client sessions on one `io_context` (one thread, no locks).
 ///
-/// The server must outlive every handler it runs and the `io_context`'s last run.
+/// The server must outlive every handler it runs and the `io_context`'s last run. Handlers
+/// that need it (its groups, broadcasts, other sessions) take it in their constructor: build
+/// the server first, then the handlers, then give it their table (docs/decisions.md,
+/// "Handlers are given what they reach"):
+///
+///   ember::net::server server(io, {.name = "chat", .port = 7001});
+///   chat_service service(server);
+///   ember::net::dispatch_table table;
+///   chat::register_commands(table, service);
+///   server.set_table(std::move(table));
+///   server.start();
 class server {
  public:
-  server(asio::io_context& io, server_options options, dispatch_table table);
+  /// A server answering `table` (empty: every command is unknown until `set_table`).
+  server(asio::io_context& io, server_options options, dispatch_table table = {});
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;
@@ -106,7 +117,9 @@ class server {
   std::size_t in_flight() const noexcept { return in_flight_; }
   const server_stats& stats() const noexcept { return stats_; }
   const server_options& options() const noexcept { return options_; }
+  /// The groups of this server's sessions (join and leave through `session`).
   group_registry& groups() noexcept { return groups_; }
+  const group_registry& groups() const noexcept { return groups_; }
   asio::io_context& context() noexcept { return io_; }
   bool stopping() const noexcept { return stopping_; }
 
@@ -120,6 +133,8 @@ class server {
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> sweep_loop();
   void refuse(asio::ip::tcp::socket& socket, status why);
+  template <class F>
+  std::size_t for_each_open(std::string_view group, F&& f);
   detail::tcp_session* find_session(std::uint64_t id) const {
     auto it = sessions_.find(id);
     return it == sessions_.end() ? nullptr : it->second.get();

@@ -56,7 +56,7 @@ struct server_options {
   std::size_t resume_outbox = 1 << 20;
   /// The cluster's other client-facing servers (native): a client that resumes here with a
   /// token of one of them is relayed to it, byte for byte, and finds its session there.
-  std::vector<resume_peer> resume_peers;
+  std::vector<resume_peer> resume_peers{};
 };
 
 }  // namespace ember::net

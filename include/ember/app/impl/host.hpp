@@ -103,6 +103,22 @@ EMBER_DECL void host::replace_table(net::dispatch_table table) {
   if (backend_) backend_->set_table(table_);
 }
 
+EMBER_DECL void host::hand_over_bytes(std::string key, std::string type, std::string bytes) {
+  handed_[std::move(key)] = handed{std::move(type), std::move(bytes)};
+}
+
+EMBER_DECL std::optional<std::string> host::take_over_bytes(const std::string& key,
+                                                            const std::string& type) {
+  auto it = handed_.find(key);
+  if (it == handed_.end()) return std::nullopt;
+  if (it->second.type != type)
+    throw hand_over_error("the previous build handed over \"" + key + "\" as " +
+                          it->second.type + ", this build takes " + type);
+  auto bytes = std::move(it->second.bytes);
+  handed_.erase(it);
+  return bytes;
+}
+
 EMBER_DECL std::string host::take_stash(const std::string& key) {
   auto it = stash_.find(key);
   if (it == stash_.end()) return {};

@@ -87,19 +87,11 @@ EMBER_DECL void remote_session::bind_user(std::uint64_t user) {
 
 EMBER_DECL void remote_session::set_attribute(std::string_view key, std::string value) {
   send_op(route::op::set_attribute, [&](route::writer& w) { w.str(key).str(value); });
-  for (auto& [k, v] : attributes_) {
-    if (k == key) {
-      v = std::move(value);
-      return;
-    }
-  }
-  attributes_.emplace_back(std::string(key), std::move(value));
+  attributes_.set(key, std::move(value));
 }
 
 EMBER_DECL std::optional<std::string_view> remote_session::attribute(std::string_view key) const {
-  for (auto& [k, v] : attributes_)
-    if (k == key) return std::string_view(v);
-  return std::nullopt;
+  return attributes_.get(key);
 }
 
 EMBER_DECL std::string remote_session::remote_address() const {

@@ -21,6 +21,7 @@
 #include "ember/net/groups.hpp"
 #include "ember/net/server_options.hpp"
 #include "ember/net/session.hpp"
+#include "ember/net/session_attributes.hpp"
 #include "ember/wire/handshake.hpp"
 
 namespace ember::net {
@@ -150,7 +151,7 @@ class tcp_session final : public session,
   output_queue output_;
   std::string remote_;
   asio::ip::address address_;
-  std::vector<std::pair<std::string, std::string>> attributes_;
+  session_attributes attributes_;
 
   struct pending_request {
     request_info info;

@@ -1,0 +1,174 @@
+// ember: a tcp_session running requests: the checks before a request runs, ordered and
+// overlapping requests, and the status a failed request is answered with.
+#pragma once
+
+#include "ember/net/server.hpp"
+
+#include <exception>
+#include <system_error>
+
+#include <asio/co_spawn.hpp>
+#include <fmt/format.h>
+
+#include "ember/log.hpp"
+#include "ember/net/detail/impl/tcp_session_output.hpp"
+#include "ember/spawn.hpp"
+
+namespace ember::net::detail {
+
+EMBER_DECL bool tcp_session::on_request(const wire::frame& f) {
+  codec::encoding enc;
+  std::uint32_t seq;
+  if (native_) {
+    enc = (f.flags & wire::flag::json) ? codec::encoding::json : codec::encoding::binary;
+    seq = f.seq;
+    if (!handshaken_) {
+      send_error(f.command, seq, enc, status::handshake_required, "send a handshake first");
+      close("request before handshake");
+      return false;
+    }
+    last_request_seq_ = seq;
+  } else {
+    enc = srv_.options_.firefly_encoding;
+    seq = ++firefly_seq_;
+  }
+  ++srv_.stats_.requests;
+  if (srv_.stopping_) {
+    send_error(f.command, seq, enc, status::shutting_down, "the server is stopping");
+    return state_ == state::open;
+  }
+  if (!take_token()) {
+    send_error(f.command, seq, enc, status::rate_limited, "too many requests per second");
+    return state_ == state::open;
+  }
+  if (in_flight_ >= srv_.options_.max_in_flight) {
+    abort(make_error_code(errc::too_many_requests));
+    return false;
+  }
+  const auto& table = srv_.table_;
+  const command_entry* entry = table->find(f.command);
+  if (!entry || entry->internal) {  // calls between servers are not for clients
+    send_error(f.command, seq, enc, status::unknown_command,
+               fmt::format("unknown command {}", f.command));
+    return state_ == state::open;
+  }
+  request_info info{shared_from_this(), this, seq, f.command, enc, table};
+  stamp_dispatch(info);
+  if (entry->hand_off && native_ && !entry->ordered) {
+    ++in_flight_;
+    ++srv_.in_flight_;
+    entry->hand_off(entry->handler, std::move(info), f.body);
+    return state_ == state::open;
+  }
+  std::error_code ec;
+  asio::awaitable<void> work = entry->start(entry->handler, info, f.body, ec);
+  if (ec) {
+    count_request(info, true);
+    send_error(f.command, seq, enc, status::bad_request,
+               fmt::format("{}: {}", entry->name, ec.message()));
+    return state_ == state::open;
+  }
+  ++in_flight_;
+  ++srv_.in_flight_;
+  if (entry->ordered || !native_) {
+    run_ordered(std::move(info), std::move(work));
+  } else {
+    spawn(std::move(info), std::move(work));
+  }
+  return state_ == state::open;
+}
+
+EMBER_DECL void tcp_session::run_ordered(request_info info, asio::awaitable<void> work) {
+  if (ordered_running_) {
+    auto node = std::make_unique<pending_request>(
+        pending_request{std::move(info), std::move(work), nullptr});
+    pending_request* raw = node.get();
+    if (queue_tail_)
+      queue_tail_->next = std::move(node);
+    else
+      queue_head_ = std::move(node);
+    queue_tail_ = raw;
+    return;
+  }
+  ordered_running_ = true;
+  // The worker catches what its requests throw; spawn logs anything else.
+  ember::spawn(socket_.get_executor(), ordered_worker(std::move(info), std::move(work)),
+               "ordered request worker");
+}
+
+// Runs the session's ordered requests one after another while any are queued: a pipelining
+// client costs one coroutine per burst, not one spawn per request.
+EMBER_DECL asio::awaitable<void> tcp_session::ordered_worker(request_info info,
+                                                         asio::awaitable<void> work) {
+  auto self = shared_from_this();
+  for (;;) {
+    std::exception_ptr error;
+    try {
+      co_await std::move(work);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    finish_request(info, error);
+    if (!queue_head_ || !is_open()) break;
+    auto node = std::move(queue_head_);
+    queue_head_ = std::move(node->next);
+    if (!queue_head_) queue_tail_ = nullptr;
+    info = std::move(node->info);
+    work = std::move(node->work);
+  }
+  // The client is gone: requests that have not started are dropped, not run.
+  while (queue_head_) {
+    auto n = std::move(queue_head_);
+    queue_head_ = std::move(n->next);
+    finish_request(n->info, nullptr);
+  }
+  queue_tail_ = nullptr;
+  ordered_running_ = false;
+}
+
+EMBER_DECL void tcp_session::spawn(request_info info, asio::awaitable<void> work) {
+  asio::co_spawn(socket_.get_executor(), std::move(work),
+                 [self = shared_from_this(), info = std::move(info)](std::exception_ptr e) {
+                   self->finish_request(info, e);
+                 });
+}
+
+EMBER_DECL void tcp_session::finish_request(const request_info& info, std::exception_ptr error) {
+  --in_flight_;
+  --srv_.in_flight_;
+  count_request(info, error != nullptr);
+  if (!error) return;
+  ++srv_.stats_.failed;
+  try {
+    std::rethrow_exception(error);
+  } catch (const game_error& e) {
+    send_error(info, e.code(), e.what());
+  } catch (const call_error& e) {
+    // A call the handler made failed: a remote error keeps its status; a local one (timeout,
+    // no server) maps like any error code.
+    const auto& f = e.why();
+    const auto code = static_cast<std::uint16_t>(status_of(f));
+    if (code == static_cast<std::uint16_t>(status::internal_error))
+      log::error("session {}: command {} failed: {}", id_, info.command, e.what());
+    send_error(info, code, f.remote() ? f.message : e.what());
+  } catch (const std::system_error& e) {
+    // The transport, a link, memcached or the database: transient failures say "retry".
+    const auto st = status_of(e.code());
+    if (st == status::internal_error) {
+      log::error("session {}: command {} failed: {}", id_, info.command, e.what());
+      send_error(info, static_cast<std::uint16_t>(st), "internal error");
+    } else {
+      log::warn("session {}: command {} failed ({}): {}", id_, info.command,
+                st == status::timeout ? "timeout" : "unavailable", e.what());
+      send_error(info, static_cast<std::uint16_t>(st), e.what());
+    }
+  } catch (const std::exception& e) {
+    log::error("session {}: command {} failed: {}", id_, info.command, e.what());
+    send_error(info, static_cast<std::uint16_t>(status::internal_error), "internal error");
+  } catch (...) {
+    log::error("session {}: command {} failed with a non-standard exception", id_, info.command);
+    send_error(info, static_cast<std::uint16_t>(status::internal_error), "internal error");
+  }
+}
+
+}  // namespace ember::net::detail

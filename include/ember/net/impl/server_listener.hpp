@@ -1,0 +1,113 @@
+// ember: a server's listener: binding, accepting within the session limits, turning away
+// what is over them, and the sweep timer that checks every session's timeouts.
+#pragma once
+
+#include "ember/net/server.hpp"
+
+#include <algorithm>
+#include <sys/resource.h>
+
+#include <asio/co_spawn.hpp>
+
+#include "ember/log.hpp"
+#include "ember/net/detail/error_frame.hpp"
+#include "ember/net/detail/use_tuple.hpp"
+
+namespace ember::net {
+
+EMBER_DECL void server::start() {
+  // Each session is a descriptor: lift the soft limit (1,024 on most systems) to the hard one.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
+  asio::ip::tcp::endpoint ep(asio::ip::make_address(options_.host), options_.port);
+  acceptor_.open(ep.protocol());
+  acceptor_.set_option(asio::socket_base::reuse_address(true));
+  acceptor_.bind(ep);
+  acceptor_.listen(asio::socket_base::max_listen_connections);
+  port_ = acceptor_.local_endpoint().port();
+  log::info("{} listening on {}:{} ({} framing)", options_.name, options_.host, port_,
+            options_.framing == framing::native ? "native" : "firefly");
+  auto report = [name = options_.name](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      log::error("{}: {}", name, x.what());
+    }
+  };
+  asio::co_spawn(io_, accept_loop(), report);
+  asio::co_spawn(io_, sweep_loop(), report);
+}
+
+EMBER_DECL asio::awaitable<void> server::accept_loop() {
+  std::weak_ptr<bool> alive = alive_;
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_.async_accept(detail::use_tuple);
+    if (alive.expired() || stopping_ || !acceptor_.is_open()) co_return;
+    if (ec) {
+      log::warn("{}: accept failed: {}", options_.name, ec.message());
+      if (ec == asio::error::no_descriptors) {
+        // Out of file descriptors: back off instead of spinning.
+        asio::steady_timer t(io_, std::chrono::milliseconds(50));
+        co_await t.async_wait(detail::use_tuple);
+      }
+      continue;
+    }
+    std::error_code aec;
+    auto address = socket.remote_endpoint(aec).address();
+    if (aec) continue;
+    if (sessions_.size() >= options_.max_sessions) {
+      refuse(socket, status::server_full);
+      continue;
+    }
+    auto& count = per_address_[address];
+    if (count >= options_.max_sessions_per_address) {
+      refuse(socket, status::server_full);
+      continue;
+    }
+    ++count;
+    ++stats_.accepted;
+    auto s = std::make_shared<detail::tcp_session>(*this, std::move(socket), ++next_id_);
+    sessions_.emplace(s->id(), s);
+    s->start();
+  }
+}
+
+EMBER_DECL void server::refuse(asio::ip::tcp::socket& socket, status why) {
+  ++stats_.refused;
+  if (options_.framing == framing::native) detail::write_error_frame(socket, why, "server full");
+  std::error_code ec;
+  socket.close(ec);
+  // Under a flood of connections, one line per second says how many were turned away.
+  auto now = std::chrono::steady_clock::now();
+  ++refused_unlogged_;
+  if (now - last_refusal_log_ >= std::chrono::seconds(1)) {
+    log::warn("{}: refused {} connection(s): server full ({} sessions, at most {} per address)",
+              options_.name, refused_unlogged_, sessions_.size(), options_.max_sessions_per_address);
+    refused_unlogged_ = 0;
+    last_refusal_log_ = now;
+  }
+}
+
+EMBER_DECL asio::awaitable<void> server::sweep_loop() {
+  std::weak_ptr<bool> alive = alive_;
+  using namespace std::chrono;
+  auto shortest = std::min({options_.idle_timeout, options_.frame_timeout,
+                            options_.handshake_timeout,
+                            options_.resume_grace.count() > 0 ? options_.resume_grace
+                                                              : options_.idle_timeout});
+  auto period = std::clamp<milliseconds>(shortest / 4, milliseconds(20), milliseconds(1000));
+  for (;;) {
+    sweep_timer_.expires_after(period);
+    auto [ec] = co_await sweep_timer_.async_wait(detail::use_tuple);
+    if (ec || alive.expired()) co_return;
+    now_ = steady_clock::now();
+    for (auto& [id, s] : sessions_) s->sweep(now_);
+    if (stopping_ && sessions_.empty()) co_return;
+  }
+}
+
+}  // namespace ember::net

@@ -1,0 +1,75 @@
+// ember: a server's resume tokens: which server issued one, new tokens, and relaying a client
+// that resumes with another server's token to that server.
+#pragma once
+
+#include "ember/net/server.hpp"
+
+#include <cstring>
+
+#include <asio/post.hpp>
+#include <sodium.h>
+
+#include "ember/log.hpp"
+#include "ember/net/detail/error_frame.hpp"
+#include "ember/wire/encoder.hpp"
+
+namespace ember::net {
+
+namespace detail {
+/// Which server issued a resume token: its first 8 bytes (the rest are random).
+EMBER_DECL std::uint64_t token_home(std::string_view server_name) noexcept {
+  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a
+  for (char c : server_name) h = (h ^ std::uint8_t(c)) * 0x100000001b3ULL;
+  return h;
+}
+EMBER_DECL std::uint64_t token_home(const wire::resume_token& t) noexcept {
+  std::uint64_t h;
+  std::memcpy(&h, t.data(), sizeof h);
+  return h;
+}
+}  // namespace detail
+
+EMBER_DECL void server::new_token(detail::tcp_session& s, wire::resume_token& token) {
+  const std::uint64_t home = detail::token_home(options_.name);
+  std::memcpy(token.data(), &home, sizeof home);
+  do randombytes_buf(token.data() + sizeof home, token.size() - sizeof home);
+  while (!resumable_.try_emplace(token, &s).second);
+}
+
+EMBER_DECL bool server::relay_to_home(detail::tcp_session& fresh, const wire::client_hello& hello) {
+  const std::uint64_t home = detail::token_home(hello.token);
+  if (home == detail::token_home(options_.name)) return false;
+  const resume_peer* peer = nullptr;
+  for (const auto& p : options_.resume_peers)
+    if (detail::token_home(p.name) == home) peer = &p;
+  if (!peer) return false;
+  log::info("{}: session resumed by {} lives on {}; relaying", options_.name, fresh.remote_,
+            peer->name);
+  buffer first;
+  (void)wire::append_frame(first, {.kind = wire::frame_kind::handshake},
+                           [&](buffer& b) { hello.encode(b); });
+  auto r = std::make_shared<detail::relay>(std::move(fresh.socket_));
+  std::erase_if(relays_, [](const auto& w) { return w.expired(); });
+  relays_.push_back(r);
+  fresh.drop_address();
+  fresh.merged_ = true;
+  fresh.state_ = detail::tcp_session::state::closed;
+  asio::post(io_, [f = fresh.shared_from_this()] { f->teardown(); });
+  r->start(peer->host, peer->port, std::move(first),
+           [r = r.get(), name = peer->name](std::error_code ec) {
+             // Its home is gone, and the session with it: the client logs in again.
+             log::info("relay to {} failed: {}; the session is lost", name, ec.message());
+             detail::write_error_frame(r->client(), status::session_expired,
+                                       "the server that held the session is gone");
+             r->close();
+           });
+  return true;
+}
+
+EMBER_DECL std::size_t server::parked_count() const noexcept {
+  std::size_t n = 0;
+  for (const auto& [id, s] : sessions_) n += s->parked();
+  return n;
+}
+
+}  // namespace ember::net
