@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "ember/log.hpp"
+#include "ember/spawn.hpp"
 
 namespace ember::cluster {
 
@@ -35,9 +36,7 @@ EMBER_DECL node_connector::~node_connector() {
 EMBER_DECL void node_connector::start() {
   if (state_->running) return;
   state_->running = true;
-  asio::co_spawn(state_->ex, run(state_), [](std::exception_ptr e) {
-    if (e) log::error("node: connect loop ended with an exception");
-  });
+  spawn(state_->ex, run(state_), "node: connect loop");
 }
 
 EMBER_DECL void node_connector::stop() {

@@ -7,6 +7,7 @@
 
 #include "ember/cluster/detail/auth_exchange.hpp"
 #include "ember/log.hpp"
+#include "ember/spawn.hpp"
 
 namespace ember::cluster {
 
@@ -30,9 +31,7 @@ EMBER_DECL void root::start() {
   s.acceptor.set_option(tcp::acceptor::reuse_address(true));
   s.acceptor.bind(ep);
   s.acceptor.listen();
-  asio::co_spawn(s.ex, accept_loop(state_), [](std::exception_ptr e) {
-    if (e) log::error("root: accept loop ended with an exception");
-  });
+  spawn(s.ex, accept_loop(state_), "root: accept loop");
 }
 
 EMBER_DECL void root::stop() {
@@ -113,9 +112,7 @@ EMBER_DECL asio::awaitable<void> root::accept_loop(std::shared_ptr<state> s) {
       log::warn("root {}: accept failed: {}", s->options.name, ec.message());
       continue;
     }
-    asio::co_spawn(s->ex, admit(s, std::move(socket)), [](std::exception_ptr e) {
-      if (e) log::error("root: admitting a node failed with an exception");
-    });
+    spawn(s->ex, admit(s, std::move(socket)), "root: admitting a node");
   }
 }
 
