@@ -5,6 +5,8 @@
 #include "ember/cluster/ownership.hpp"
 
 #include <stdexcept>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include <asio/co_spawn.hpp>
@@ -15,6 +17,17 @@
 #include "ember/spawn.hpp"
 
 namespace ember::cluster {
+
+namespace detail {
+// Decodes the body of request `f` into `m`; a malformed one is answered with bad_request.
+template <class M>
+bool decode_request(link& from, const wire::frame& f, M& m, std::string_view what) {
+  if (decode(f.body, m)) return true;
+  from.send_error(std::uint16_t(f.command), f.seq, std::uint16_t(status::bad_request),
+                  "malformed " + std::string(what));
+  return false;
+}
+}  // namespace detail
 
 // ------------------------------------------------------------------ owner_registry
 
@@ -75,11 +88,8 @@ EMBER_DECL void owner_registry::state::orphan(const std::string& name) {
 
 EMBER_DECL void owner_registry::state::on_acquire(link& from, const wire::frame& f) {
   detail::msg::player m;
+  if (!detail::decode_request(from, f, m, "acquire")) return;
   const auto command = static_cast<std::uint16_t>(f.command);
-  if (!detail::decode(f.body, m)) {
-    from.send_error(command, f.seq, std::uint16_t(status::bad_request), "malformed acquire");
-    return;
-  }
   const auto user = m.user;
   auto l = from.shared_from_this();
   queue.post(work_key{0, user}, acquire(l, user, f.seq),
@@ -137,11 +147,7 @@ EMBER_DECL asio::awaitable<void> owner_registry::state::acquire(std::shared_ptr<
 
 EMBER_DECL void owner_registry::state::on_reclaim(link& from, const wire::frame& f) {
   detail::msg::players claimed;
-  if (!detail::decode(f.body, claimed)) {
-    from.send_error(std::uint16_t(f.command), f.seq, std::uint16_t(status::bad_request),
-                    "malformed reclaim");
-    return;
-  }
+  if (!detail::decode_request(from, f, claimed, "reclaim")) return;
   detail::msg::players refused;
   const auto& me = from.peer().name;
   awaiting.erase(me);
@@ -256,11 +262,7 @@ EMBER_DECL asio::awaitable<void> player_ownership::state::drop_all(std::shared_p
 
 EMBER_DECL void player_ownership::state::on_release_request(link& from, const wire::frame& f) {
   detail::msg::player m;
-  if (!detail::decode(f.body, m)) {
-    from.send_error(std::uint16_t(f.command), f.seq, std::uint16_t(status::bad_request),
-                    "malformed release");
-    return;
-  }
+  if (!detail::decode_request(from, f, m, "release")) return;
   spawn(ex, release_for(shared_from_this(), from.shared_from_this(), m.user, f.seq),
         "ownership release");
 }
