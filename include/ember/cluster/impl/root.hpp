@@ -79,11 +79,7 @@ EMBER_DECL std::vector<root::link_ptr> root::children() const {
 
 EMBER_DECL root::state::state(asio::any_io_executor e, root_options o,
                               std::shared_ptr<const net::dispatch_table> c)
-    : ex(e),
-      options(std::move(o)),
-      key(derive_link_key(options.secret)),
-      commands(std::move(c)),
-      acceptor(e) {}
+    : link_end(e, o.secret, std::move(c)), options(std::move(o)), acceptor(e) {}
 
 EMBER_DECL void root::state::index(const link_ptr& l) {
   auto& v = by_type[l->peer().type];
