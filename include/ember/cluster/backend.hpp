@@ -31,6 +31,11 @@
 #include "ember/net/session_attributes.hpp"
 #include "ember/separate_compilation.hpp"
 
+namespace ember_cluster_wire {
+struct session_op;
+enum class session_op_kind : std::int32_t;
+}  // namespace ember_cluster_wire
+
 namespace ember::cluster {
 
 /// Who a backend is.
@@ -82,7 +87,9 @@ class remote_session final : public net::session {
  private:
   friend struct detail::backend_state;
   bool link_alive() const noexcept;
-  void send_op(route::op what, const std::function<void(route::writer&)>& fill);
+  // Sends a session_op of kind `what` for this session to its gateway; `fill` sets its fields.
+  void send_op(ember_cluster_wire::session_op_kind what,
+               const std::function<void(ember_cluster_wire::session_op&)>& fill);
 
   std::weak_ptr<link> link_;
   std::weak_ptr<detail::backend_state> owner_;
@@ -119,9 +126,7 @@ struct backend_state : std::enable_shared_from_this<backend_state> {
 
   // Sends one message to every gateway (or every one but `except`).
   void to_gateways(route::notify_id id, const buffer& body, const link* except = nullptr);
-  // A backend does not know which encoding each target client wants: it sends both.
-  void to_gateways_encoded(route::notify_id id, buffer& out, route::writer& w,
-                           const net::body_writer& body);
+  // A backend does not know which encoding each target client wants: these send both.
   void push_to_user(std::uint64_t user, std::uint16_t push_id, const net::body_writer& body);
   void broadcast(std::string_view group, std::uint16_t push_id, const net::body_writer& body);
   void end_session(const session_key& k);

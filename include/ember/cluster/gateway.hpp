@@ -32,6 +32,10 @@
 #include "ember/net/server.hpp"
 #include "ember/separate_compilation.hpp"
 
+namespace ember_cluster_wire {
+struct session_op;
+}  // namespace ember_cluster_wire
+
 namespace ember::cluster {
 
 /// Settings of a gateway.
@@ -85,7 +89,7 @@ class gateway {
     // from backends
     void listen(const root::link_ptr& l);
     bool on_notify(route::notify_id id, bytes_view body);
-    bool session_op(route::reader& r);
+    bool session_op(const ember_cluster_wire::session_op& m);
     // The newest login of a user wins, here and on every other gateway.
     void bind(net::session& s, std::uint64_t user, std::uint64_t stamp);
     void session_closed(net::session& s);

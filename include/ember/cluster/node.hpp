@@ -91,18 +91,14 @@ class node_connector {
   }
 
  private:
-  struct state {
+  struct state : detail::link_end {
     state(asio::any_io_executor e, node_options o, std::shared_ptr<const net::dispatch_table> c);
-    asio::any_io_executor ex;
     node_options options;
-    link_key key;
-    std::shared_ptr<const net::dispatch_table> commands;
     asio::ip::tcp::socket socket;  // the connection being made or authenticated
     asio::steady_timer wake;       // backoff sleeps, and waiting for the link to drop
     link_ptr current;
     std::vector<std::function<void(const link_ptr&)>> on_connected;
     std::vector<std::function<void(std::error_code)>> on_disconnected;
-    std::function<void(const refusal&)> on_refused;
     std::uint64_t connections = 0;
     bool running = false;
   };

@@ -32,6 +32,20 @@ struct refusal {
   std::string reason;   ///< why it was refused
 };
 
+namespace detail {
+/// What a root and a node both keep: their executor, the MAC key of the cluster secret, the
+/// commands they serve to the other end, and who hears of peers refused at authentication.
+struct link_end {
+  link_end(asio::any_io_executor e, std::string_view secret,
+           std::shared_ptr<const net::dispatch_table> c)
+      : ex(e), key(derive_link_key(secret)), commands(std::move(c)) {}
+  asio::any_io_executor ex;
+  link_key key;
+  std::shared_ptr<const net::dispatch_table> commands;
+  std::function<void(const refusal&)> on_refused;
+};
+}  // namespace detail
+
 /// A root's configuration.
 struct root_options {
   std::string name;                 ///< this server's name (nodes check it)
@@ -151,12 +165,9 @@ class root {
   }
 
  private:
-  struct state {
+  struct state : detail::link_end {
     state(asio::any_io_executor e, root_options o, std::shared_ptr<const net::dispatch_table> c);
-    asio::any_io_executor ex;
     root_options options;
-    link_key key;
-    std::shared_ptr<const net::dispatch_table> commands;
     asio::ip::tcp::acceptor acceptor;
     std::map<std::string, link_ptr, std::less<>> children;
     std::map<std::string, std::vector<link_ptr>, std::less<>> by_type;  // each in name order
@@ -165,7 +176,6 @@ class root {
 
     void index(const link_ptr& l);
     void unindex(const link_ptr& l);
-    std::function<void(const refusal&)> on_refused;
     bool stopped = false;
   };
 

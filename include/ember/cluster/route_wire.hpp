@@ -1,12 +1,12 @@
 // ember: what a client-facing server and a backend say to each other about clients, on top of
-// the link protocol (PROTOCOL.md §10): the envelope of a forwarded request, and the one-way
-// messages for pushes, session changes and disconnects. Internal; users see sessions.
+// the link protocol (PROTOCOL.md §10): ember's reserved message ids and the envelope of a
+// forwarded request. The bodies of the messages are generated from
+// schemas/internal/cluster.toml (ember/cluster/detail/cluster_wire.hpp). Internal; users see
+// sessions.
 #pragma once
 
 #include <cstdint>
 #include <optional>
-#include <string_view>
-#include <utility>
 
 #include "ember/codec/codec.hpp"
 #include "ember/separate_compilation.hpp"
@@ -22,69 +22,24 @@ enum class notify_id : std::uint16_t {
   broadcast = 0xff03,       ///< backend -> gateways: push to a group (or everyone)
   claim_user = 0xff04,      ///< backend -> gateways: a user logged in elsewhere; close older
   session_closed = 0xff05,  ///< gateway -> backends: a client session ended
-  released = 0xff13,        ///< owner -> registry: u64 user, no longer owned
+  released = 0xff13,        ///< owner -> registry: `player`, no longer owned
 };
 
 /// Requests of the ownership protocol (ember/cluster/ownership.hpp).
 enum class call_id : std::uint16_t {
-  acquire = 0xff10,  ///< node -> registry: u64 user; empty reply when granted
-  release = 0xff11,  ///< registry -> owner: u64 user; empty reply once saved and dropped
-  reclaim = 0xff12,  ///< node -> registry: u64 n, n × u64 user; reply u64 n, the refused
+  acquire = 0xff10,  ///< node -> registry: `player`; empty reply when granted
+  release = 0xff11,  ///< registry -> owner: `player`; empty reply once saved and dropped
+  reclaim = 0xff12,  ///< node -> registry: `players`; reply `players`, the refused ones
 };
 
-/// What `session_op` does.
-enum class op : std::uint8_t {
-  push = 1,           ///< u16 push id, then the body (in the session's push encoding)
-  bind_user = 2,      ///< u64 user, u64 stamp (newer logins win)
-  join = 3,           ///< group
-  leave = 4,          ///< group
-  close = 5,          ///< reason
-  set_attribute = 6,  ///< key, value
-};
-
-/// Prefix of a forwarded request's body (frames with `wire::flag::routed`).
+/// Prefix of a forwarded request's body (frames with `wire::flag::routed`): 17 bytes of
+/// fixed-width big-endian numbers, then the client's body unchanged.
 struct envelope {
   std::uint64_t session = 0;  ///< the client session on the gateway
   std::uint64_t user = 0;     ///< its bound user, 0 if none
   codec::encoding push_encoding = codec::encoding::binary;  ///< what its pushes must be in
 
   static constexpr std::size_t size = 17;
-};
-
-/// Appends fixed-width big-endian numbers and length-prefixed strings.
-class writer {
- public:
-  explicit writer(buffer& out) noexcept : out_(out) {}
-  writer& u8(std::uint8_t v) { return put(v, 1); }
-  writer& u16(std::uint16_t v) { return put(v, 2); }
-  writer& u64(std::uint64_t v) { return put(v, 8); }
-  /// A u32 length, then the bytes.
-  writer& str(std::string_view s);
-  writer& bytes(bytes_view b);
-  /// The rest of the message, unprefixed.
-  writer& rest(bytes_view b);
-
- private:
-  writer& put(std::uint64_t v, int n);
-  buffer& out_;
-};
-
-/// Reads what `writer` wrote; any read past the end makes `ok()` false (and reads zeros).
-class reader {
- public:
-  explicit reader(bytes_view in) noexcept : in_(in) {}
-  std::uint8_t u8() { return static_cast<std::uint8_t>(get(1)); }
-  std::uint16_t u16() { return static_cast<std::uint16_t>(get(2)); }
-  std::uint64_t u64() { return get(8); }
-  std::string_view str();
-  bytes_view bytes();
-  bytes_view rest() noexcept { return std::exchange(in_, bytes_view{}); }
-  bool ok() const noexcept { return ok_; }
-
- private:
-  std::uint64_t get(std::size_t n);
-  bytes_view in_;
-  bool ok_ = true;
 };
 
 /// Writes `e` as the prefix of a forwarded request's body.

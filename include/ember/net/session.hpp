@@ -23,20 +23,24 @@ class body_writer {
   /// A writer of anything: `fn(p, out, encoding)` appends the body.
   using write_fn = void (*)(const void*, buffer&, codec::encoding);
   static body_writer raw(const void* p, write_fn fn) noexcept { return body_writer(p, fn); }
-  /// A body already encoded, written as it is whatever the encoding asked (`body` must
-  /// outlive the writer).
-  static body_writer encoded(const bytes_view& body) noexcept {
-    return body_writer(&body, [](const void* p, buffer& out, codec::encoding) {
-      out.append(*static_cast<const bytes_view*>(p));
-    });
-  }
+  /// A body already encoded, written as it is whatever the encoding asked. The writer keeps
+  /// the span itself (a temporary `bytes_view` may be passed); the bytes it points to must
+  /// outlive the writer.
+  static body_writer encoded(bytes_view body) noexcept { return body_writer(body); }
 
-  void operator()(buffer& out, codec::encoding e) const { fn_(msg_, out, e); }
+  void operator()(buffer& out, codec::encoding e) const {
+    if (fn_)
+      fn_(msg_, out, e);
+    else
+      out.append(bytes_view(static_cast<const std::byte*>(msg_), size_));
+  }
 
  private:
   body_writer(const void* p, write_fn fn) noexcept : msg_(p), fn_(fn) {}
+  explicit body_writer(bytes_view body) noexcept : msg_(body.data()), size_(body.size()) {}
   const void* msg_;
-  void (*fn_)(const void*, buffer&, codec::encoding);
+  std::size_t size_ = 0;  // of the bytes at msg_, for `encoded` (fn_ null)
+  write_fn fn_ = nullptr;
 };
 
 /// A client session as handlers see it. The same interface serves a session on this process

@@ -7,7 +7,6 @@
 
 #include <utility>
 
-#include "ember/cluster/route_wire.hpp"
 #include "ember/log.hpp"
 
 namespace ember::app {
@@ -82,8 +81,7 @@ EMBER_DECL void admin_link::serve(const cluster::node_connector::link_ptr& l) {
     from.reply_bytes(std::uint16_t(f.command), f.seq, as_bytes(body));
   });
   l->on_internal_request(std::uint16_t(admin_call::reload), [this](cluster::link& from, const wire::frame& f) {
-    cluster::route::reader r(f.body);
-    const auto what = r.u8();
+    const auto what = f.body.empty() ? 0 : std::to_integer<int>(f.body[0]);
     const auto& hook = what == 2 ? hooks_.reload_data : hooks_.reload_logic;
     std::string why = hook ? hook() : std::string("this server cannot reload that");
     ++(why.empty() ? reloads_ : reload_failures_);

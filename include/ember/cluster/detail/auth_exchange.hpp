@@ -53,15 +53,22 @@ asio::awaitable<std::error_code> write_auth_frame(asio::ip::tcp::socket& s, auth
 EMBER_DECL asio::awaitable<std::string> read_auth_frame(asio::ip::tcp::socket& s, auth_step step,
                                                         buffer& body);
 
-/// Closes the socket when `timeout` passes before `cancel()`: the handshake's reads then fail.
-class auth_deadline {
+/// One side's handshake under way: what it learned so far, and its deadline, which closes the
+/// socket when `timeout` passes first (the handshake's reads then fail).
+class auth_attempt {
  public:
-  auth_deadline(asio::ip::tcp::socket& s, std::chrono::milliseconds timeout);
-  ~auth_deadline();
-  auth_deadline(const auth_deadline&) = delete;
-  auth_deadline& operator=(const auth_deadline&) = delete;
+  auth_attempt(asio::ip::tcp::socket& s, std::chrono::milliseconds timeout);
+  ~auth_attempt();
+  auth_attempt(const auth_attempt&) = delete;
+  auth_attempt& operator=(const auth_attempt&) = delete;
 
   bool expired() const noexcept { return *expired_; }
+  /// The refusal: `why`, or "authentication timed out" when the deadline passed.
+  auth_result fail(std::string why);
+  /// The outcome once every step passed: accepted, unless the deadline passed meanwhile.
+  auth_result finish();
+
+  auth_result result;
 
  private:
   asio::steady_timer timer_;

@@ -6,9 +6,19 @@
 
 #include <asio/co_spawn.hpp>
 
+#include "ember/cluster/detail/cluster_wire.hpp"
 #include "ember/log.hpp"
 
 namespace ember::cluster {
+
+namespace detail {
+// The body `body` writes in encoding `e`, as the bytes field of a message.
+EMBER_DECL std::vector<std::byte> body_bytes(const net::body_writer& body, codec::encoding e) {
+  buffer b;
+  body(b, e);
+  return {b.view().begin(), b.view().end()};
+}
+}  // namespace detail
 
 EMBER_DECL std::string route_attribute(std::string_view type) {
   return "ember.route." + std::string(type);
@@ -26,25 +36,23 @@ EMBER_DECL bool remote_session::link_alive() const noexcept {
   return l && l->is_open();
 }
 
-EMBER_DECL void remote_session::send_op(route::op what,
-                                        const std::function<void(route::writer&)>& fill) {
+EMBER_DECL void remote_session::send_op(
+    ember_cluster_wire::session_op_kind what,
+    const std::function<void(ember_cluster_wire::session_op&)>& fill) {
   auto l = link_.lock();
   if (!l || !open_) return;
-  buffer out;
-  route::writer w(out);
-  w.u64(env_.session).u8(static_cast<std::uint8_t>(what));
-  fill(w);
-  (void)l->notify_bytes(std::uint16_t(route::notify_id::session_op), out.view());
+  detail::msg::session_op m;
+  m.session = env_.session;
+  m.op = what;
+  fill(m);
+  (void)l->notify(std::uint16_t(route::notify_id::session_op), net::body_writer(m));
 }
 
 EMBER_DECL void remote_session::push_body(std::uint16_t push_id, const net::body_writer& body) {
-  auto l = link_.lock();
-  if (!l || !open_) return;
-  buffer out;
-  route::writer w(out);
-  w.u64(env_.session).u8(static_cast<std::uint8_t>(route::op::push)).u16(push_id);
-  body(out, env_.push_encoding);
-  (void)l->notify_bytes(std::uint16_t(route::notify_id::session_op), out.view());
+  send_op(detail::msg::session_op_kind::push, [&](detail::msg::session_op& m) {
+    m.push_id = push_id;
+    m.body = detail::body_bytes(body, env_.push_encoding);
+  });
 }
 
 EMBER_DECL void remote_session::broadcast_body(std::string_view group, std::uint16_t push_id,
@@ -54,12 +62,12 @@ EMBER_DECL void remote_session::broadcast_body(std::string_view group, std::uint
 
 EMBER_DECL void remote_session::join(std::string_view group) {
   if (!in_group(group)) groups_.emplace_back(group);
-  send_op(route::op::join, [&](route::writer& w) { w.str(group); });
+  send_op(detail::msg::session_op_kind::join, [&](auto& m) { m.group = group; });
 }
 
 EMBER_DECL void remote_session::leave(std::string_view group) {
   std::erase(groups_, group);
-  send_op(route::op::leave, [&](route::writer& w) { w.str(group); });
+  send_op(detail::msg::session_op_kind::leave, [&](auto& m) { m.group = group; });
 }
 
 EMBER_DECL bool remote_session::in_group(std::string_view group) const {
@@ -75,18 +83,23 @@ EMBER_DECL void remote_session::bind_user(std::uint64_t user) {
       std::chrono::duration_cast<std::chrono::nanoseconds>(
           std::chrono::system_clock::now().time_since_epoch())
           .count());
-  send_op(route::op::bind_user, [&](route::writer& w) { w.u64(user).u64(stamp); });
+  send_op(detail::msg::session_op_kind::bind_user, [&](auto& m) {
+    m.user = user;
+    m.stamp = stamp;
+  });
   if (user == 0) return;
   auto owner = owner_.lock();
   auto l = link_.lock();
   if (!owner || !l) return;
-  buffer out;
-  route::writer(out).u64(user).u64(stamp);
-  owner->to_gateways(route::notify_id::claim_user, out, l.get());
+  owner->to_gateways(route::notify_id::claim_user,
+                     detail::encoded(detail::msg::claim_user{user, stamp}), l.get());
 }
 
 EMBER_DECL void remote_session::set_attribute(std::string_view key, std::string value) {
-  send_op(route::op::set_attribute, [&](route::writer& w) { w.str(key).str(value); });
+  send_op(detail::msg::session_op_kind::set_attribute, [&](auto& m) {
+    m.key = key;
+    m.value = value;
+  });
   attributes_.set(key, std::move(value));
 }
 
@@ -100,7 +113,7 @@ EMBER_DECL std::string remote_session::remote_address() const {
 }
 
 EMBER_DECL void remote_session::close(std::string_view reason) {
-  send_op(route::op::close, [&](route::writer& w) { w.str(reason); });
+  send_op(detail::msg::session_op_kind::close, [&](auto& m) { m.reason = reason; });
 }
 
 // ------------------------------------------------------------------ backend_state
@@ -117,29 +130,19 @@ EMBER_DECL void backend_state::to_gateways(route::notify_id id, const buffer& bo
     if (g.get() != except && g->is_open()) (void)g->notify_bytes(std::uint16_t(id), body.view());
 }
 
-EMBER_DECL void backend_state::to_gateways_encoded(route::notify_id id, buffer& out,
-                                                   route::writer& w, const net::body_writer& body) {
-  buffer binary;
-  body(binary, codec::encoding::binary);
-  w.bytes(binary.view());
-  body(out, codec::encoding::json);
-  to_gateways(id, out);
-}
-
 EMBER_DECL void backend_state::push_to_user(std::uint64_t user, std::uint16_t push_id,
                                             const net::body_writer& body) {
-  buffer out;
-  route::writer w(out);
-  w.u64(user).u16(push_id);
-  to_gateways_encoded(route::notify_id::push_user, out, w, body);
+  to_gateways(route::notify_id::push_user,
+              encoded(msg::push_user{user, push_id, body_bytes(body, codec::encoding::binary),
+                                     body_bytes(body, codec::encoding::json)}));
 }
 
 EMBER_DECL void backend_state::broadcast(std::string_view group, std::uint16_t push_id,
                                          const net::body_writer& body) {
-  buffer out;
-  route::writer w(out);
-  w.str(group).u16(push_id);
-  to_gateways_encoded(route::notify_id::broadcast, out, w, body);
+  to_gateways(route::notify_id::broadcast,
+              encoded(msg::broadcast{std::string(group), push_id,
+                                     body_bytes(body, codec::encoding::binary),
+                                     body_bytes(body, codec::encoding::json)}));
 }
 
 EMBER_DECL void backend_state::end_session(const session_key& k) {
@@ -196,9 +199,8 @@ EMBER_DECL void backend_state::serve(link& l, const wire::frame& f) {
 
 EMBER_DECL void backend_state::on_notify(link& l, route::notify_id id, bytes_view body) {
   if (id != route::notify_id::session_closed) return;
-  route::reader r(body);
-  const auto session = r.u64();
-  if (r.ok()) end_session(session_key{l.id(), session});
+  msg::session_closed m;
+  if (decode(body, m)) end_session(session_key{l.id(), m.session});
 }
 
 }  // namespace detail

@@ -4,6 +4,7 @@
 #include "ember/cluster/gateway.hpp"
 
 #include "ember/cluster/backend.hpp"
+#include "ember/cluster/detail/cluster_wire.hpp"
 #include "ember/cluster/rendezvous.hpp"
 #include "ember/log.hpp"
 
@@ -132,35 +133,29 @@ EMBER_DECL void gateway::state::listen(const root::link_ptr& l) {
 }
 
 EMBER_DECL bool gateway::state::on_notify(route::notify_id id, bytes_view body) {
-  route::reader r(body);
   switch (id) {
-    case route::notify_id::session_op:
-      return session_op(r);
+    case route::notify_id::session_op: {
+      detail::msg::session_op m;
+      return detail::decode(body, m) && session_op(m);
+    }
     case route::notify_id::push_user: {
-      const auto user = r.u64();
-      const auto push_id = r.u16();
-      const auto binary = r.bytes();
-      const auto json = r.rest();
-      if (!r.ok()) return false;
-      if (auto s = clients.find_user(user)) clients.push_encoded(s->id(), push_id, binary, json);
+      detail::msg::push_user m;
+      if (!detail::decode(body, m)) return false;
+      if (auto s = clients.find_user(m.user)) clients.push_encoded(s->id(), m.push_id, m.binary, m.json);
       return true;
     }
     case route::notify_id::broadcast: {
-      const auto group = r.str();
-      const auto push_id = r.u16();
-      const auto binary = r.bytes();
-      const auto json = r.rest();
-      if (!r.ok()) return false;
-      clients.broadcast_encoded(group, push_id, binary, json);
+      detail::msg::broadcast m;
+      if (!detail::decode(body, m)) return false;
+      clients.broadcast_encoded(m.group, m.push_id, m.binary, m.json);
       return true;
     }
     case route::notify_id::claim_user: {
-      const auto user = r.u64();
-      const auto stamp = r.u64();
-      if (!r.ok()) return false;
+      detail::msg::claim_user m;
+      if (!detail::decode(body, m)) return false;
       // A newer login on another gateway: the session here, if older, ends.
-      auto s = clients.find_user(user);
-      if (s && login_stamps[user] < stamp)
+      auto s = clients.find_user(m.user);
+      if (s && login_stamps[m.user] < m.stamp)
         clients.kick(s->id(), status::replaced, "logged in from another session");
       return true;
     }
@@ -169,46 +164,30 @@ EMBER_DECL bool gateway::state::on_notify(route::notify_id id, bytes_view body) 
   }
 }
 
-EMBER_DECL bool gateway::state::session_op(route::reader& r) {
-  const auto id = r.u64();
-  const auto what = static_cast<route::op>(r.u8());
-  if (!r.ok()) return false;
-  auto s = clients.find(id);
-  switch (what) {
-    case route::op::push: {
-      const auto push_id = r.u16();
-      const auto body = r.rest();
-      if (!r.ok()) return false;
-      if (s) clients.push_encoded(id, push_id, body, body);  // in the session's encoding
+EMBER_DECL bool gateway::state::session_op(const detail::msg::session_op& m) {
+  using kind = detail::msg::session_op_kind;
+  auto s = clients.find(m.session);
+  switch (m.op) {
+    case kind::push:
+      if (s) clients.push_encoded(m.session, m.push_id, m.body, m.body);  // in its encoding
       return true;
-    }
-    case route::op::bind_user: {
-      const auto user = r.u64();
-      const auto stamp = r.u64();
-      if (!r.ok()) return false;
-      if (s) bind(*s, user, stamp);
+    case kind::bind_user:
+      if (s) bind(*s, m.user, m.stamp);
       return true;
-    }
-    case route::op::join:
-    case route::op::leave: {
-      const auto group = r.str();
-      if (!r.ok()) return false;
-      if (s) what == route::op::join ? s->join(group) : s->leave(group);
+    case kind::join:
+      if (s) s->join(m.group);
       return true;
-    }
-    case route::op::close: {
-      const auto reason = r.str();
-      if (!r.ok()) return false;
-      if (s) s->close(reason);
+    case kind::leave:
+      if (s) s->leave(m.group);
       return true;
-    }
-    case route::op::set_attribute: {
-      const auto key = r.str();
-      const auto value = r.str();
-      if (!r.ok()) return false;
-      if (s) s->set_attribute(key, std::string(value));
+    case kind::close:
+      if (s) s->close(m.reason);
       return true;
-    }
+    case kind::set_attribute:
+      if (s) s->set_attribute(m.key, m.value);
+      return true;
+    case kind::none:
+      break;
   }
   return false;
 }
@@ -229,8 +208,7 @@ EMBER_DECL void gateway::state::bind(net::session& s, std::uint64_t user, std::u
 EMBER_DECL void gateway::state::session_closed(net::session& s) {
   const auto user = s.user().value_or(0);
   if (user != 0 && !clients.find_user(user)) login_stamps.erase(user);
-  buffer out;
-  route::writer(out).u64(s.id()).u64(user);
+  const buffer out = detail::encoded(detail::msg::session_closed{s.id(), user});
   // Every backend hears it; those that never served the session ignore it.
   for (const auto& l : backends.children())
     if (l->is_open()) (void)l->notify_bytes(std::uint16_t(route::notify_id::session_closed), out.view());

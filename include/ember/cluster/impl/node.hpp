@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "ember/log.hpp"
+#include "ember/spawn.hpp"
 
 namespace ember::cluster {
 
@@ -35,9 +36,7 @@ EMBER_DECL node_connector::~node_connector() {
 EMBER_DECL void node_connector::start() {
   if (state_->running) return;
   state_->running = true;
-  asio::co_spawn(state_->ex, run(state_), [](std::exception_ptr e) {
-    if (e) log::error("node: connect loop ended with an exception");
-  });
+  spawn(state_->ex, run(state_), "node: connect loop");
 }
 
 EMBER_DECL void node_connector::stop() {
@@ -60,12 +59,7 @@ EMBER_DECL void node_connector::retry_now() {
 
 EMBER_DECL node_connector::state::state(asio::any_io_executor e, node_options o,
                                         std::shared_ptr<const net::dispatch_table> c)
-    : ex(e),
-      options(std::move(o)),
-      key(derive_link_key(options.secret)),
-      commands(std::move(c)),
-      socket(e),
-      wake(e) {}
+    : link_end(e, o.secret, std::move(c)), options(std::move(o)), socket(e), wake(e) {}
 
 EMBER_DECL std::chrono::milliseconds node_connector::with_jitter(std::chrono::milliseconds d) {
   const auto half = static_cast<std::uint32_t>(std::max<std::int64_t>(d.count() / 2, 1));

@@ -5,10 +5,13 @@
 #include "ember/cluster/ownership.hpp"
 
 #include <stdexcept>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include <asio/co_spawn.hpp>
 
+#include "ember/cluster/detail/cluster_wire.hpp"
 #include "ember/cluster/route_wire.hpp"
 #include "ember/log.hpp"
 #include "ember/spawn.hpp"
@@ -16,10 +19,13 @@
 namespace ember::cluster {
 
 namespace detail {
-EMBER_DECL buffer user_body(std::uint64_t user) {
-  buffer b;
-  route::writer(b).u64(user);
-  return b;
+// Decodes the body of request `f` into `m`; a malformed one is answered with bad_request.
+template <class M>
+bool decode_request(link& from, const wire::frame& f, M& m, std::string_view what) {
+  if (decode(f.body, m)) return true;
+  from.send_error(std::uint16_t(f.command), f.seq, std::uint16_t(status::bad_request),
+                  "malformed " + std::string(what));
+  return false;
 }
 }  // namespace detail
 
@@ -64,9 +70,9 @@ EMBER_DECL void owner_registry::state::listen(const root::link_ptr& l) {
                [ws, wl = std::weak_ptr<link>(l)](bytes_view body, codec::encoding) {
                  auto s = ws.lock();
                  auto from = wl.lock();
-                 route::reader r(body);
-                 const auto user = r.u64();
-                 if (!s || !from || !r.ok()) return;
+                 detail::msg::player m;
+                 if (!s || !from || !detail::decode(body, m)) return;
+                 const auto user = m.user;
                  if (auto it = s->owners.find(user);
                      it != s->owners.end() && it->second.owner == from->peer().name)
                    s->owners.erase(it);
@@ -81,13 +87,10 @@ EMBER_DECL void owner_registry::state::orphan(const std::string& name) {
 }
 
 EMBER_DECL void owner_registry::state::on_acquire(link& from, const wire::frame& f) {
-  route::reader r(f.body);
-  const auto user = r.u64();
+  detail::msg::player m;
+  if (!detail::decode_request(from, f, m, "acquire")) return;
   const auto command = static_cast<std::uint16_t>(f.command);
-  if (!r.ok()) {
-    from.send_error(command, f.seq, std::uint16_t(status::bad_request), "malformed acquire");
-    return;
-  }
+  const auto user = m.user;
   auto l = from.shared_from_this();
   queue.post(work_key{0, user}, acquire(l, user, f.seq),
              [l, command, seq = f.seq](std::exception_ptr e) {
@@ -127,10 +130,9 @@ EMBER_DECL asio::awaitable<void> owner_registry::state::acquire(std::shared_ptr<
         co_return;
       }
     } else if (auto holder = root_.find(owner); holder && holder->is_open()) {
-      const buffer body = detail::user_body(user);
-      const bytes_view body_bytes = body.view();
+      const detail::msg::player body{user};
       auto released = co_await holder->call(std::uint16_t(route::call_id::release),
-                                            net::body_writer::encoded(body_bytes), release_timeout);
+                                            net::body_writer(body), release_timeout);
       if (!released) {
         refuse(owner + " did not release player " + std::to_string(user) + ": " +
                released.error().message);
@@ -144,32 +146,21 @@ EMBER_DECL asio::awaitable<void> owner_registry::state::acquire(std::shared_ptr<
 }
 
 EMBER_DECL void owner_registry::state::on_reclaim(link& from, const wire::frame& f) {
-  route::reader r(f.body);
-  const auto n = r.u64();
-  buffer refused_body;
-  std::vector<std::uint64_t> refused;
+  detail::msg::players claimed;
+  if (!detail::decode_request(from, f, claimed, "reclaim")) return;
+  detail::msg::players refused;
   const auto& me = from.peer().name;
   awaiting.erase(me);
-  for (std::uint64_t i = 0; i < n && r.ok(); ++i) {
-    const auto user = r.u64();
-    if (!r.ok()) break;
+  for (const auto user : claimed.users) {
     auto it = owners.find(user);
     const bool free = it == owners.end() || it->second.owner == me ||
                       it->second.orphaned != std::chrono::steady_clock::time_point{};
     if (free)
       owners[user] = entry{me, {}};
     else
-      refused.push_back(user);
+      refused.users.push_back(user);
   }
-  if (!r.ok()) {
-    from.send_error(std::uint16_t(f.command), f.seq, std::uint16_t(status::bad_request),
-                    "malformed reclaim");
-    return;
-  }
-  route::writer w(refused_body);
-  w.u64(refused.size());
-  for (auto u : refused) w.u64(u);
-  from.reply_bytes(std::uint16_t(f.command), f.seq, refused_body.view());
+  from.reply_bytes(std::uint16_t(f.command), f.seq, detail::encoded(refused).view());
 }
 
 // ------------------------------------------------------------------ player_ownership
@@ -192,9 +183,8 @@ EMBER_DECL asio::awaitable<outcome<acquired>> player_ownership::acquire(std::uin
   if (s->owned.contains(user)) co_return acquired{};
   auto l = s->registry.current();
   if (!l || !l->is_open()) co_return unavailable_failure("no link to the owner registry");
-  const buffer body = detail::user_body(user);
-  const bytes_view body_bytes = body.view();
-  auto r = co_await l->call(std::uint16_t(route::call_id::acquire), net::body_writer::encoded(body_bytes));
+  const detail::msg::player body{user};
+  auto r = co_await l->call(std::uint16_t(route::call_id::acquire), net::body_writer(body));
   if (!r) co_return r.error();
   s->owned.insert(user);
   co_return acquired{};
@@ -203,8 +193,8 @@ EMBER_DECL asio::awaitable<outcome<acquired>> player_ownership::acquire(std::uin
 EMBER_DECL void player_ownership::release(std::uint64_t user) {
   if (state_->owned.erase(user) == 0) return;
   if (auto l = state_->registry.current(); l && l->is_open()) {
-    const buffer body = detail::user_body(user);
-    (void)l->notify_bytes(std::uint16_t(route::notify_id::released), body.view());
+    const detail::msg::player body{user};
+    (void)l->notify(std::uint16_t(route::notify_id::released), net::body_writer(body));
   }
 }
 
@@ -221,26 +211,25 @@ EMBER_DECL void player_ownership::state::connected(const node_connector::link_pt
                          });
   // The registry may have restarted: tell it what we hold (even nothing, so that it knows
   // this backend is back); drop what it refuses.
-  buffer body;
-  route::writer w(body);
-  w.u64(owned.size());
-  for (auto u : owned) w.u64(u);
-  spawn(ex, reclaim(shared_from_this(), l, std::move(body)), "ownership reclaim");
+  const detail::msg::players mine{std::vector<std::uint64_t>(owned.begin(), owned.end())};
+  spawn(ex, reclaim(shared_from_this(), l, detail::encoded(mine)), "ownership reclaim");
 }
 
 EMBER_DECL asio::awaitable<void> player_ownership::state::reclaim(std::shared_ptr<state> s,
                                                                   node_connector::link_ptr l,
                                                                   buffer body) {
-  const bytes_view body_bytes = body.view();
-  auto r = co_await l->call(std::uint16_t(route::call_id::reclaim), net::body_writer::encoded(body_bytes));
+  auto r = co_await l->call(std::uint16_t(route::call_id::reclaim),
+                            net::body_writer::encoded(body.view()));
   if (!r) {
     log::warn("ownership: reclaiming players failed: {}", r.error().message);
     co_return;
   }
-  route::reader rd(r->view());
-  const auto n = rd.u64();
-  for (std::uint64_t i = 0; i < n && rd.ok(); ++i) {
-    const auto user = rd.u64();
+  detail::msg::players refused;
+  if (!detail::decode(r->view(), refused)) {
+    log::warn("ownership: the registry's answer to reclaim is malformed");
+    co_return;
+  }
+  for (const auto user : refused.users) {
     log::error("ownership: player {} is owned elsewhere now; dropping it unsaved", user);
     s->owned.erase(user);
   }
@@ -272,14 +261,10 @@ EMBER_DECL asio::awaitable<void> player_ownership::state::drop_all(std::shared_p
 }
 
 EMBER_DECL void player_ownership::state::on_release_request(link& from, const wire::frame& f) {
-  route::reader r(f.body);
-  const auto user = r.u64();
-  if (!r.ok()) {
-    from.send_error(std::uint16_t(f.command), f.seq, std::uint16_t(status::bad_request),
-                    "malformed release");
-    return;
-  }
-  spawn(ex, release_for(shared_from_this(), from.shared_from_this(), user, f.seq), "ownership release");
+  detail::msg::player m;
+  if (!detail::decode_request(from, f, m, "release")) return;
+  spawn(ex, release_for(shared_from_this(), from.shared_from_this(), m.user, f.seq),
+        "ownership release");
 }
 
 EMBER_DECL asio::awaitable<void> player_ownership::state::release_for(std::shared_ptr<state> s,

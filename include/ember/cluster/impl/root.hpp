@@ -7,6 +7,7 @@
 
 #include "ember/cluster/detail/auth_exchange.hpp"
 #include "ember/log.hpp"
+#include "ember/spawn.hpp"
 
 namespace ember::cluster {
 
@@ -30,9 +31,7 @@ EMBER_DECL void root::start() {
   s.acceptor.set_option(tcp::acceptor::reuse_address(true));
   s.acceptor.bind(ep);
   s.acceptor.listen();
-  asio::co_spawn(s.ex, accept_loop(state_), [](std::exception_ptr e) {
-    if (e) log::error("root: accept loop ended with an exception");
-  });
+  spawn(s.ex, accept_loop(state_), "root: accept loop");
 }
 
 EMBER_DECL void root::stop() {
@@ -80,11 +79,7 @@ EMBER_DECL std::vector<root::link_ptr> root::children() const {
 
 EMBER_DECL root::state::state(asio::any_io_executor e, root_options o,
                               std::shared_ptr<const net::dispatch_table> c)
-    : ex(e),
-      options(std::move(o)),
-      key(derive_link_key(options.secret)),
-      commands(std::move(c)),
-      acceptor(e) {}
+    : link_end(e, o.secret, std::move(c)), options(std::move(o)), acceptor(e) {}
 
 EMBER_DECL void root::state::index(const link_ptr& l) {
   auto& v = by_type[l->peer().type];
@@ -113,9 +108,7 @@ EMBER_DECL asio::awaitable<void> root::accept_loop(std::shared_ptr<state> s) {
       log::warn("root {}: accept failed: {}", s->options.name, ec.message());
       continue;
     }
-    asio::co_spawn(s->ex, admit(s, std::move(socket)), [](std::exception_ptr e) {
-      if (e) log::error("root: admitting a node failed with an exception");
-    });
+    spawn(s->ex, admit(s, std::move(socket)), "root: admitting a node");
   }
 }
 

@@ -1,4 +1,4 @@
-// ember: bodies of the routing layer's message writer and reader (included by
+// ember: bodies of the route envelope's writer and reader (included by
 // ember/cluster/route_wire.hpp).
 #pragma once
 
@@ -6,68 +6,34 @@
 
 namespace ember::cluster::route {
 
-EMBER_DECL writer& writer::str(std::string_view s) {
-  put(s.size(), 4);
-  out_.append(s);
-  return *this;
+namespace detail {
+inline void put_u64(std::byte* p, std::uint64_t v) noexcept {
+  for (int i = 7; i >= 0; --i, v >>= 8) p[i] = std::byte(v & 0xff);
 }
-
-EMBER_DECL writer& writer::bytes(bytes_view b) {
-  put(b.size(), 4);
-  out_.append(b);
-  return *this;
-}
-
-EMBER_DECL writer& writer::rest(bytes_view b) {
-  out_.append(b);
-  return *this;
-}
-
-EMBER_DECL writer& writer::put(std::uint64_t v, int n) {
-  for (int i = n - 1; i >= 0; --i) out_.push_back(std::byte(v >> (8 * i)));
-  return *this;
-}
-
-EMBER_DECL std::string_view reader::str() {
-  auto b = bytes();
-  return {reinterpret_cast<const char*>(b.data()), b.size()};
-}
-
-EMBER_DECL bytes_view reader::bytes() {
-  const auto n = get(4);
-  if (!ok_ || n > in_.size()) {
-    ok_ = false;
-    return {};
-  }
-  auto b = in_.first(n);
-  in_ = in_.subspan(n);
-  return b;
-}
-
-EMBER_DECL std::uint64_t reader::get(std::size_t n) {
-  if (!ok_ || in_.size() < n) {
-    ok_ = false;
-    return 0;
-  }
+inline std::uint64_t get_u64(const std::byte* p) noexcept {
   std::uint64_t v = 0;
-  for (std::size_t i = 0; i < n; ++i) v = (v << 8) | std::uint64_t(in_[i]);
-  in_ = in_.subspan(n);
+  for (int i = 0; i < 8; ++i) v = (v << 8) | std::uint64_t(p[i]);
   return v;
 }
+}  // namespace detail
 
 EMBER_DECL void write_envelope(buffer& out, const envelope& e) {
-  writer(out).u64(e.session).u64(e.user).u8(static_cast<std::uint8_t>(e.push_encoding));
+  std::byte b[envelope::size];
+  detail::put_u64(b, e.session);
+  detail::put_u64(b + 8, e.user);
+  b[16] = std::byte(static_cast<std::uint8_t>(e.push_encoding));
+  out.append(bytes_view(b, sizeof b));
 }
 
 EMBER_DECL std::optional<envelope> read_envelope(bytes_view body, bytes_view& client_body) {
-  reader r(body);
+  if (body.size() < envelope::size) return std::nullopt;
+  const auto enc = static_cast<std::uint8_t>(body[16]);
+  if (enc > 1) return std::nullopt;
   envelope e;
-  e.session = r.u64();
-  e.user = r.u64();
-  const auto enc = r.u8();
-  if (!r.ok() || enc > 1) return std::nullopt;
+  e.session = detail::get_u64(body.data());
+  e.user = detail::get_u64(body.data() + 8);
   e.push_encoding = static_cast<codec::encoding>(enc);
-  client_body = r.rest();
+  client_body = body.subspan(envelope::size);
   return e;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "ember/cluster/detail/impl/auth_exchange.hpp"
+#include "ember/cluster/detail/impl/cluster_wire.hpp"
 #include "ember/cluster/impl/auth.hpp"
 #include "ember/cluster/impl/backend.hpp"
 #include "ember/cluster/impl/gateway.hpp"

@@ -1,0 +1,96 @@
+// The `game` backend of the gateway and backend suites (route_test.toml): a real
+// cluster::backend serving the schema's commands, which records what it ran.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ember/cluster/backend.hpp"
+#include "routetest.hpp"
+#include "routetest_server.hpp"
+#include "support/run.hpp"
+
+namespace ember::test {
+
+class route_game final : public routetest::game_handler {
+ public:
+  route_game(asio::any_io_executor ex, std::string name)
+      : name_(name), backend_(ex, cluster::backend_options{name, "game"}, table()) {
+    backend_.on_session_closed([this](net::session& s) { closed.push_back(s.id()); });
+  }
+
+  cluster::backend& backend() noexcept { return backend_; }
+  const std::string& name() const noexcept { return name_; }
+
+  std::vector<std::uint32_t> steps;   ///< `step` numbers, in the order they finished
+  std::vector<std::uint64_t> closed;  ///< sessions whose end this backend heard
+
+  asio::awaitable<routetest::login_reply> login(net::session& s,
+                                                const routetest::login_request& r) override {
+    s.bind_user(r.user);
+    if (r.stay) backend_.bind_here(s);
+    co_return routetest::login_reply{name_};
+  }
+  asio::awaitable<routetest::whoami_reply> whoami(net::session& s,
+                                                  const routetest::whoami_request&) override {
+    co_return routetest::whoami_reply{name_, s.id(), s.user().value_or(0)};
+  }
+  asio::awaitable<routetest::join_reply> join(net::session& s,
+                                              const routetest::join_request& r) override {
+    s.join(r.group);
+    co_return routetest::join_reply{};
+  }
+  asio::awaitable<routetest::say_reply> say(net::session& s,
+                                            const routetest::say_request& r) override {
+    s.broadcast(r.group, routetest::said{r.text});
+    co_return routetest::say_reply{};
+  }
+  asio::awaitable<routetest::note_me_reply> note_me(net::session& s,
+                                                    const routetest::note_me_request& r) override {
+    s.push(routetest::note{r.text});
+    co_return routetest::note_me_reply{};
+  }
+  asio::awaitable<routetest::note_user_reply> note_user(
+      net::session&, const routetest::note_user_request& r) override {
+    backend_.push_to_user(r.user, routetest::note{r.text});
+    co_return routetest::note_user_reply{};
+  }
+  asio::awaitable<routetest::quit_reply> quit(net::session& s,
+                                              const routetest::quit_request&) override {
+    s.close("bye");
+    co_return routetest::quit_reply{};
+  }
+  asio::awaitable<routetest::step_reply> step(net::session&,
+                                              const routetest::step_request& r) override {
+    if (r.delay_ms) co_await sleep(std::chrono::milliseconds(r.delay_ms));
+    steps.push_back(r.n);
+    co_return routetest::step_reply{r.n};
+  }
+  asio::awaitable<routetest::refuse_reply> refuse(net::session&,
+                                                  const routetest::refuse_request&) override {
+    routetest::fail(routetest::error::refused);
+    co_return routetest::refuse_reply{};
+  }
+  asio::awaitable<routetest::script_reply> script(net::session& s,
+                                                  const routetest::script_request&) override {
+    s.join("a");
+    s.set_attribute("k", "v");
+    s.push(routetest::note{"hello"});
+    s.bind_user(9);
+    s.close("done");
+    co_return routetest::script_reply{};
+  }
+
+ private:
+  std::shared_ptr<const net::dispatch_table> table() {
+    auto t = std::make_shared<net::dispatch_table>();
+    routetest::register_commands(*t, *this);
+    return t;
+  }
+
+  std::string name_;
+  cluster::backend backend_;
+};
+
+}  // namespace ember::test

@@ -1,0 +1,237 @@
+// cluster::gateway on loopback: real clients connect to a real net::server whose gateway
+// forwards the schema's `game` commands to real game backends joined to its root, all on
+// 127.0.0.1 in one io_context.
+#include "ember/cluster/gateway.hpp"
+
+#define BOOST_TEST_MODULE cluster_gateway
+#include <boost/test/unit_test.hpp>
+
+#include "ember/cluster/node.hpp"
+#include "ember/net/client.hpp"
+#include "route_game.hpp"
+
+using namespace std::chrono_literals;
+namespace cl = ember::cluster;
+using ember::errc;
+using ember::status;
+using ember::test::route_game;
+using ember::test::run;
+using ember::test::wait_until;
+
+namespace {
+
+constexpr std::string_view secret = "gateway suite secret";
+
+struct fixture {
+  asio::io_context io;
+  std::unique_ptr<cl::root> backends;
+  std::unique_ptr<ember::net::server> clients;
+  std::unique_ptr<cl::gateway> gateway;
+  std::vector<std::unique_ptr<route_game>> games;
+  std::vector<std::unique_ptr<cl::node_connector>> links;
+
+  explicit fixture(std::chrono::milliseconds call_timeout = 10s) {
+    cl::root_options ro;
+    ro.name = "net1";
+    ro.secret = std::string(secret);
+    backends = std::make_unique<cl::root>(io.get_executor(), ro);
+    clients = std::make_unique<ember::net::server>(io, ember::net::server_options{},
+                                                   ember::net::dispatch_table{});
+    gateway = std::make_unique<cl::gateway>(*clients, *backends,
+                                            cl::gateway_options{"net1", call_timeout});
+    ember::net::dispatch_table table;
+    gateway->add_routes(table, routetest::command_list, "net");
+    clients->set_table(std::move(table));
+    backends->start();
+    clients->start();
+  }
+
+  route_game& add_game(std::string name) {
+    games.push_back(std::make_unique<route_game>(io.get_executor(), name));
+    auto& g = *games.back();
+    cl::node_options o;
+    o.name = name;
+    o.type = "game";
+    o.secret = std::string(secret);
+    o.root_port = backends->port();
+    o.root_name = "net1";
+    links.push_back(std::make_unique<cl::node_connector>(io.get_executor(), o));
+    links.back()->on_connected([&g](const cl::node_connector::link_ptr& l) { g.backend().attach(l); });
+    links.back()->start();
+    return g;
+  }
+
+  asio::awaitable<void> linked(std::size_t n) {
+    BOOST_REQUIRE(co_await wait_until([&] { return backends->of_type("game").size() == n; }, 10s));
+  }
+
+  asio::awaitable<ember::net::client> connected() {
+    ember::net::client c(io.get_executor());
+    BOOST_REQUIRE(!co_await c.connect("127.0.0.1", clients->port()));
+    co_return c;
+  }
+};
+
+struct short_deadline : fixture {
+  short_deadline() : fixture(300ms) {}
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(gateway, fixture)
+
+BOOST_AUTO_TEST_CASE(a_command_of_another_server_type_is_forwarded_and_its_reply_relayed) {
+  add_game("game1");
+  run(io, [&]() -> asio::awaitable<void> {
+    co_await linked(1);
+    auto c = co_await connected();
+    auto r = co_await c.call<routetest::cmd::login>({5, false});
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->served_by == "game1");
+    auto me = co_await c.call<routetest::cmd::whoami>({});
+    BOOST_REQUIRE(me);
+    BOOST_TEST(me->user == 5u);  // the gateway's binding travels in the envelope
+    BOOST_TEST(gateway->forwarded() == 2u);
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(a_game_error_reaches_the_client_with_its_status) {
+  add_game("game1");
+  run(io, [&]() -> asio::awaitable<void> {
+    co_await linked(1);
+    auto c = co_await connected();
+    auto r = co_await c.call<routetest::cmd::refuse>({});
+    BOOST_REQUIRE(!r);
+    BOOST_TEST(r.error().status == 1001u);
+    BOOST_TEST(r.error().message == "the game refused");
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(without_a_backend_of_the_type_the_request_fails_with_unavailable) {
+  run(io, [&]() -> asio::awaitable<void> {
+    auto c = co_await connected();
+    auto r = co_await c.call<routetest::cmd::whoami>({});
+    BOOST_REQUIRE(!r);
+    BOOST_TEST(r.error().status == std::uint16_t(status::unavailable));
+    BOOST_TEST(gateway->unavailable() == 1u);
+    BOOST_TEST(gateway->forwarded() == 0u);
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(a_bound_session_stays_on_its_instance_until_it_is_gone_then_moves) {
+  add_game("game1");
+  add_game("game2");
+  run(io, [&]() -> asio::awaitable<void> {
+    co_await linked(2);
+    auto c = co_await connected();
+    auto r = co_await c.call<routetest::cmd::login>({11, true});
+    BOOST_REQUIRE(r);
+    const std::string home = r->served_by;
+    for (int i = 0; i < 5; ++i) {
+      auto me = co_await c.call<routetest::cmd::whoami>({});
+      BOOST_REQUIRE(me);
+      BOOST_TEST(me->served_by == home);
+    }
+    const std::size_t gone = home == "game1" ? 0 : 1;
+    links[gone]->stop();
+    BOOST_REQUIRE(co_await wait_until([&] { return backends->of_type("game").size() == 1; }, 10s));
+    auto failed = co_await c.call<routetest::cmd::whoami>({});
+    BOOST_REQUIRE(!failed);
+    BOOST_TEST(failed.error().status == std::uint16_t(status::unavailable));
+    auto moved = co_await c.call<routetest::cmd::whoami>({});
+    BOOST_REQUIRE(moved);
+    BOOST_TEST(moved->served_by == games[1 - gone]->name());
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(pushes_groups_and_broadcasts_from_a_backend_reach_the_right_clients) {
+  add_game("game1");
+  run(io, [&]() -> asio::awaitable<void> {
+    co_await linked(1);
+    auto a = co_await connected();
+    auto b = co_await connected();
+    auto outsider = co_await connected();
+    std::vector<std::string> a_said, b_said, outsider_said, a_notes, b_notes;
+    a.on_push<routetest::said>([&](const routetest::said& s) { a_said.push_back(s.text); });
+    b.on_push<routetest::said>([&](const routetest::said& s) { b_said.push_back(s.text); });
+    outsider.on_push<routetest::said>([&](const routetest::said& s) { outsider_said.push_back(s.text); });
+    a.on_push<routetest::note>([&](const routetest::note& n) { a_notes.push_back(n.text); });
+    b.on_push<routetest::note>([&](const routetest::note& n) { b_notes.push_back(n.text); });
+    BOOST_REQUIRE(co_await a.call<routetest::cmd::login>({1, false}));
+    BOOST_REQUIRE(co_await b.call<routetest::cmd::login>({2, false}));
+    BOOST_REQUIRE(co_await a.call<routetest::cmd::join>({"room"}));
+    BOOST_REQUIRE(co_await b.call<routetest::cmd::join>({"room"}));
+    BOOST_REQUIRE(co_await a.call<routetest::cmd::say>({"room", "hi all"}));
+    BOOST_REQUIRE(co_await a.call<routetest::cmd::note_me>({"for a"}));
+    BOOST_REQUIRE(co_await a.call<routetest::cmd::note_user>({2, "for b"}));
+    BOOST_REQUIRE(co_await wait_until([&] {
+      return a_said.size() == 1 && b_said.size() == 1 && a_notes.size() == 1 && b_notes.size() == 1;
+    }, 10s));
+    BOOST_TEST(a_said[0] == "hi all");
+    BOOST_TEST(b_said[0] == "hi all");
+    BOOST_TEST(a_notes[0] == "for a");
+    BOOST_TEST(b_notes[0] == "for b");
+    // A round trip after the pushes: anything meant for the outsider would be there by now.
+    BOOST_REQUIRE(co_await outsider.call<routetest::cmd::whoami>({}));
+    BOOST_TEST(outsider_said.empty());
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(the_newer_login_of_a_user_replaces_the_older_session) {
+  add_game("game1");
+  run(io, [&]() -> asio::awaitable<void> {
+    co_await linked(1);
+    auto first = co_await connected();
+    std::error_code first_closed;
+    first.on_close([&](std::error_code ec) { first_closed = ec; });
+    BOOST_REQUIRE(co_await first.call<routetest::cmd::login>({7, false}));
+    auto second = co_await connected();
+    BOOST_REQUIRE(co_await second.call<routetest::cmd::login>({7, false}));
+    BOOST_REQUIRE(co_await wait_until([&] { return bool(first_closed); }, 10s));
+    BOOST_TEST((first_closed == errc::replaced));
+    BOOST_REQUIRE(clients->find_user(7));
+    auto me = co_await second.call<routetest::cmd::whoami>({});
+    BOOST_REQUIRE(me);
+    BOOST_TEST(me->user == 7u);
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(a_backend_closes_a_client_and_a_client_that_leaves_is_heard_by_backends) {
+  auto& game = add_game("game1");
+  run(io, [&]() -> asio::awaitable<void> {
+    co_await linked(1);
+    auto quitter = co_await connected();
+    std::error_code quit_closed;
+    quitter.on_close([&](std::error_code ec) { quit_closed = ec; });
+    BOOST_REQUIRE(co_await quitter.call<routetest::cmd::whoami>({}));
+    (void)co_await quitter.call<routetest::cmd::quit>({});
+    BOOST_REQUIRE(co_await wait_until([&] { return bool(quit_closed); }, 10s));
+
+    auto leaver = co_await connected();
+    auto me = co_await leaver.call<routetest::cmd::whoami>({});
+    BOOST_REQUIRE(me);
+    leaver.close();
+    BOOST_REQUIRE(co_await wait_until([&] { return game.closed.size() == 2; }, 10s));
+    BOOST_TEST(game.closed[1] == me->session);
+    BOOST_TEST(game.backend().session_count() == 0u);
+  }());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(gateway_deadlines, short_deadline)
+
+BOOST_AUTO_TEST_CASE(a_backend_that_does_not_answer_in_time_fails_the_request_with_timeout) {
+  add_game("game1");
+  run(io, [&]() -> asio::awaitable<void> {
+    co_await linked(1);
+    auto c = co_await connected();
+    // The step waits 3 s, ten times the gateway's 300 ms deadline.
+    auto r = co_await c.call<routetest::cmd::step>({1, 3'000});
+    BOOST_REQUIRE(!r);
+    BOOST_TEST(r.error().status == std::uint16_t(status::timeout));
+    BOOST_TEST(r.error().message.find("game1") != std::string::npos);
+  }());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
