@@ -20,6 +20,7 @@
 
 #include "ember/app/detail/json_path.hpp"
 #include "ember/app/detail/impl/config_json.hpp"
+#include "ember/detail/host_port.hpp"
 
 namespace ember::app::detail {
 
@@ -41,48 +42,26 @@ inline db_config read_db(element v, const json_path& p) {
   return c;
 }
 
-[[noreturn]] inline void bad_endpoint(const json_path& p, std::string_view why,
-                                      std::string_view text) {
-  fail(p, fmt::format("expected \"host:port\"{}, got {:?}", why, text));
-}
-
 /// "host:port", "host" (port 11211) or "[v6 address]:port".
 inline memcached_server read_endpoint(element v, const json_path& p) {
   const std::string text = read_text(v, p, "\"host:port\"");
-  std::string_view host = text;
-  std::string_view port;
-  bool has_port = false;
-  if (text.front() == '[') {
-    const auto close = text.find(']');
-    if (close == std::string::npos) bad_endpoint(p, " (an IPv6 address in brackets)", text);
-    host = std::string_view(text).substr(1, close - 1);
-    const std::string_view rest = std::string_view(text).substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') bad_endpoint(p, "", text);
-      port = rest.substr(1);
-      has_port = true;
+  ember::detail::host_port hp;
+  std::string_view why;
+  switch (ember::detail::parse_host_port(text, hp, false)) {
+    case ember::detail::host_port_error::none: {
+      memcached_server s;
+      s.host = std::move(hp.host);
+      if (hp.port) s.port = *hp.port;
+      return s;
     }
-  } else if (const auto colon = text.find(':'); colon != std::string::npos) {
-    if (text.find(':', colon + 1) != std::string::npos) {
-      bad_endpoint(p, " (an IPv6 address goes in brackets: \"[::1]:11211\")", text);
-    }
-    host = std::string_view(text).substr(0, colon);
-    port = std::string_view(text).substr(colon + 1);
-    has_port = true;
+    case ember::detail::host_port_error::unclosed_bracket: why = " (an IPv6 address in brackets)"; break;
+    case ember::detail::host_port_error::unbracketed_ipv6:
+      why = " (an IPv6 address goes in brackets: \"[::1]:11211\")";
+      break;
+    case ember::detail::host_port_error::bad_port: why = " with a port 1..65535"; break;
+    default: break;
   }
-  if (host.empty()) bad_endpoint(p, "", text);
-  memcached_server s;
-  s.host = std::string(host);
-  if (!has_port) return s;
-  std::uint32_t n = 0;
-  if (port.empty() || port.size() > 5) bad_endpoint(p, " with a port 1..65535", text);
-  for (char c : port) {
-    if (c < '0' || c > '9') bad_endpoint(p, " with a port 1..65535", text);
-    n = n * 10 + static_cast<std::uint32_t>(c - '0');
-  }
-  if (n < 1 || n > 65535) bad_endpoint(p, " with a port 1..65535", text);
-  s.port = static_cast<std::uint16_t>(n);
-  return s;
+  fail(p, fmt::format("expected \"host:port\"{}, got {:?}", why, text));
 }
 
 inline constexpr std::string_view memcached_keys[] = {"servers", "namespace"};
