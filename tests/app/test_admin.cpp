@@ -103,3 +103,20 @@ BOOST_AUTO_TEST_CASE(a_server_registers_with_the_master_and_answers_status_reloa
     BOOST_TEST(stops == 1);
   }(), 20s);
 }
+
+BOOST_AUTO_TEST_CASE(use_master_takes_host_port_and_says_what_is_wrong_with_anything_else) {
+  app::cluster_config c;
+  BOOST_TEST(app::use_master(c, "10.0.0.7:7000").empty());
+  BOOST_REQUIRE(c.master.has_value());
+  BOOST_TEST(c.master->host == "10.0.0.7");
+  BOOST_TEST((c.master->rootport == std::optional<std::uint16_t>(7000)));
+  BOOST_TEST(app::use_master(c, "[::1]:7001").empty());
+  BOOST_TEST(c.master->host == "::1");  // without its brackets
+  BOOST_TEST(app::use_master(c, "master") ==
+             "--master master: expected HOST:PORT (the master's rootport): the port is missing");
+  BOOST_TEST(app::use_master(c, "master:0") ==
+             "--master master:0: expected HOST:PORT (the master's rootport): the port is not a number 1..65535");
+  BOOST_TEST(app::use_master(c, ":7000") ==
+             "--master :7000: expected HOST:PORT (the master's rootport): the host is empty");
+  BOOST_TEST(c.master->host == "::1");  // a refused text changes nothing
+}

@@ -12,6 +12,8 @@
 #include <memory>
 #include <random>
 #include <set>
+#include <string>
+#include <utility>
 
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
@@ -517,6 +519,21 @@ BOOST_AUTO_TEST_CASE(bad_options_are_refused_when_the_client_is_made) {
   BOOST_CHECK_THROW(memcache{bad}, std::invalid_argument);
   bad.servers = {"127.0.0.1:99999"};
   BOOST_CHECK_THROW(memcache{bad}, std::invalid_argument);
+  // The message names the entry and what is wrong with it.
+  const auto refusal = [](std::string server) {
+    memcache_options o;
+    o.servers = {std::move(server)};
+    try {
+      memcache{o};
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  BOOST_TEST(refusal("cache") == "memcache server 'cache' is not host:port: the port is missing");
+  BOOST_TEST(refusal("::1:11211") ==
+             "memcache server '::1:11211' is not host:port: an IPv6 address goes in brackets: \"[::1]:11211\"");
+  BOOST_TEST(refusal("cache:0") == "memcache server 'cache:0' is not host:port: the port is not a number 1..65535");
   memcache_options v6;
   v6.servers = {"[::1]:11211", "localhost:11211"};
   BOOST_CHECK_NO_THROW(memcache{v6});

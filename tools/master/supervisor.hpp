@@ -5,17 +5,12 @@
 // child's output pipe; a timer per server for backoff.
 #pragma once
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <chrono>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -33,12 +28,12 @@
 #include <fmt/ranges.h>
 
 #include "ember/app/config.hpp"
-#include "ember/codec/json_writer.hpp"
 #include "ember/log.hpp"
 #include "ember/spawn.hpp"
+#include "child.hpp"
+#include "output.hpp"
 #include "policy.hpp"
-
-extern char** environ;
+#include "process.hpp"
 
 namespace ember::master {
 
@@ -57,16 +52,6 @@ struct options {
   std::vector<service> services;  ///< started before the servers, stopped after them
   policy rules;
 };
-
-/// "code 1", "signal 11 (SIGSEGV)".
-inline std::string describe_status(int status) {
-  if (WIFEXITED(status)) return fmt::format("code {}", WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) {
-    const char* abbrev = sigabbrev_np(WTERMSIG(status));
-    return fmt::format("signal {} (SIG{})", WTERMSIG(status), abbrev ? abbrev : "?");
-  }
-  return fmt::format("status {:#x}", status);
-}
 
 class supervisor {
  public:
@@ -109,17 +94,7 @@ class supervisor {
   std::string process_json(const std::string& name) const {
     for (const auto& s : servers_) {
       if (s->name != name) continue;
-      static constexpr const char* states[] = {"running", "waiting to restart", "exited",
-                                               "given up", "stopped"};
-      buffer out;
-      codec::json_writer w(out);
-      w.begin_object();
-      w.key("pid"), w.value_uint(static_cast<std::uint64_t>(s->pid));
-      w.key("state"), w.value_string(states[static_cast<int>(s->st)]);
-      w.key("restarts"), w.value_uint(static_cast<std::uint64_t>(s->restarts));
-      w.key("last_exit"), w.value_string(s->last_exit);
-      w.end_object();
-      return std::string(reinterpret_cast<const char*>(out.data()), out.size());
+      return s->to_json();
     }
     return {};
   }
@@ -153,56 +128,10 @@ class supervisor {
   }
 
  private:
-  enum class state { running, waiting, exited, gave_up, stopped };
-
-  struct server {
-    server(asio::io_context& io, std::string n, role rl, std::vector<std::string> args)
-        : name(std::move(n)), r(rl), argv(std::move(args)), timer(io) {}
-    std::string name;
-    role r;
-    std::vector<std::string> argv;  ///< what is run
-    state st = state::running;
-    bool alive = false;   ///< a process of this run has not been fully dealt with yet
-    pid_t pid = 0;        ///< while not reaped
-    std::uint64_t run = 0;  ///< which start this is; stale callbacks compare it
-    int status = 0;       ///< wait status of the last exit
-    bool killed = false;  ///< SIGKILL from the master
-    std::shared_ptr<asio::posix::stream_descriptor> pipe;  ///< its stdout and stderr
-    asio::steady_timer timer;  ///< backoff before a restart; linger after an exit
-    crash_record crashes;
-    int restarts = 0;
-    std::string last_exit;  ///< "code 1", "signal 9 (SIGKILL)", "cannot start: ..."
-
-    bool clean() const {
-      return (st == state::stopped || st == state::exited) && !killed && last_exit == "code 0";
-    }
-  };
+  using state = child_state;
+  using server = child;
 
   // --- output
-
-  /// One write per line, so that lines never mix; a failed write (stdout closed) is ignored.
-  static void write_out(std::string_view bytes) {
-    while (!bytes.empty()) {
-      const auto n = ::write(STDOUT_FILENO, bytes.data(), bytes.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return;
-      bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-  }
-
-  /// The master's own lines, prefixed [master], in ember's log format.
-  template <class... Args>
-  void say(log::level lv, fmt::format_string<Args...> f, Args&&... args) {
-    fmt::memory_buffer line;
-    fmt::format_to(std::back_inserter(line), "[master] ");
-    log::detail::format_line(line, lv, fmt::format(f, std::forward<Args>(args)...));
-    write_out({line.data(), line.size()});
-  }
-
-  /// A child's line, prefixed [name] ("[name]+" for the rest of a line cut at max_line).
-  static void print_line(const std::string& name, std::string_view text, bool continued) {
-    write_out(fmt::format("[{}]{} {}\n", name, continued ? "+" : "", text));
-  }
 
   asio::awaitable<void> pump(server& s, std::shared_ptr<asio::posix::stream_descriptor> pipe,
                              std::uint64_t run) {
@@ -225,50 +154,16 @@ class supervisor {
     s.st = state::running;
     s.killed = false;
     ++s.run;
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) {
-      cannot_start(s, std::strerror(errno));
-      return;
-    }
-    std::vector<char*> args;
-    for (auto& a : s.argv) args.push_back(a.data());
-    args.push_back(nullptr);
-
-    posix_spawn_file_actions_t files;
-    posix_spawn_file_actions_init(&files);
-    posix_spawn_file_actions_addopen(&files, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&files, fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&files, fds[1], STDERR_FILENO);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    // A process group of its own: a Ctrl-C at the terminal reaches the master alone, which
-    // then stops the servers in order; and the servers outlive a master that dies.
-    posix_spawnattr_setpgroup(&attr, 0);
-    sigset_t none, defaults;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attr, &none);
-    sigemptyset(&defaults);
-    for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&defaults, sig);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                        POSIX_SPAWN_SETSIGDEF);
-    pid_t pid = 0;
-    const bool search = s.argv.front().find('/') == std::string::npos;
-    const int rc = search ? posix_spawnp(&pid, args[0], &files, &attr, args.data(), environ)
-                          : posix_spawn(&pid, args[0], &files, &attr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&files);
-    posix_spawnattr_destroy(&attr);
-    ::close(fds[1]);
-    if (rc != 0) {
-      ::close(fds[0]);
-      cannot_start(s, std::strerror(rc));
+    const spawned child = spawn_child(s.argv);
+    if (child.error) {
+      cannot_start(s, child.error);
       return;
     }
     s.alive = true;
-    s.pid = pid;
-    s.pipe = std::make_shared<asio::posix::stream_descriptor>(io_, fds[0]);
+    s.pid = child.pid;
+    s.pipe = std::make_shared<asio::posix::stream_descriptor>(io_, child.output);
     ember::spawn(io_.get_executor(), pump(s, s.pipe, s.run), "server output pump");
-    say(log::level::info, "started {} (pid {}){}", s.name, pid,
+    say(log::level::info, "started {} (pid {}){}", s.name, child.pid,
         s.restarts ? fmt::format(", restart {}", s.restarts) : "");
   }
 
@@ -464,20 +359,9 @@ class supervisor {
     say(log::level::info, "{}; summary:", why);
     for (const auto& s : servers_) {
       s->timer.cancel();
-      std::string final_state;
-      switch (s->st) {
-        case state::stopped:
-          final_state = s->alive ? "running" : "stopped, " + s->last_exit;
-          if (s->killed) final_state += " (killed by the master)";
-          break;
-        case state::exited: final_state = "exited on its own, code 0"; break;
-        case state::gave_up: final_state = "given up, last exit " + s->last_exit; break;
-        case state::waiting:
-        case state::running: final_state = "last exit " + s->last_exit; break;
-      }
       write_out(fmt::format("[master]   {:<{}} {:>3} restart{} {} {}\n", s->name, width,
                             s->restarts, s->restarts == 1 ? " " : "s", s->clean() ? "ok  " : "FAIL",
-                            final_state));
+                            s->final_state()));
     }
     say(exit_code() == 0 ? log::level::info : log::level::warn, "exit status {}", exit_code());
     if (on_finished_) on_finished_();

@@ -70,7 +70,8 @@ struct memcache_server_address {
   std::uint16_t port = 0;  // in_port_t
 };
 
-/// Parses "host:port" or "[v6]:port"; throws std::invalid_argument naming the bad entry.
+/// Parses "host:port" or "[v6]:port"; throws std::invalid_argument naming the bad entry and
+/// what is wrong with it.
 EMBER_DECL memcache_server_address parse_memcache_server(const std::string& text);
 
 }  // namespace detail

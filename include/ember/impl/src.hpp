@@ -9,6 +9,7 @@
 
 #include "ember/impl/error.hpp"
 #include "ember/impl/log.hpp"
+#include "ember/detail/impl/host_port.hpp"
 #include "ember/net/impl/dispatch.hpp"
 #include "ember/net/impl/client.hpp"
 #include "ember/net/impl/server.hpp"

@@ -7,20 +7,19 @@
 
 #include <utility>
 
+#include "ember/detail/host_port.hpp"
 #include "ember/log.hpp"
 
 namespace ember::app {
 
 EMBER_DECL std::string use_master(cluster_config& config, std::string_view host_port) {
-  const auto colon = host_port.rfind(':');
-  unsigned port = 0;
-  const auto digits = colon == std::string_view::npos ? std::string_view() : host_port.substr(colon + 1);
-  for (char c : digits) port = c >= '0' && c <= '9' && port < 65536 ? port * 10 + unsigned(c - '0') : 70000;
-  if (colon == 0 || digits.empty() || port == 0 || port > 65535)
-    return "--master " + std::string(host_port) + ": expected HOST:PORT (the master's rootport)";
+  ember::detail::host_port hp;
+  if (const auto e = ember::detail::parse_host_port(host_port, hp, true); e != ember::detail::host_port_error::none)
+    return "--master " + std::string(host_port) + ": expected HOST:PORT (the master's rootport): " +
+           std::string(ember::detail::describe(e));
   if (!config.master) config.master.emplace();
-  config.master->host = std::string(host_port.substr(0, colon));
-  config.master->rootport = static_cast<std::uint16_t>(port);
+  config.master->host = std::move(hp.host);
+  config.master->rootport = *hp.port;
   return {};
 }
 

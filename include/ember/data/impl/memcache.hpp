@@ -16,6 +16,8 @@
 
 #include <libmemcached/memcached.h>
 
+#include "ember/detail/host_port.hpp"
+
 namespace ember::data {
 
 EMBER_DECL const char* to_string(store_result r) noexcept {
@@ -31,22 +33,11 @@ EMBER_DECL const char* to_string(store_result r) noexcept {
 namespace detail {
 
 EMBER_DECL memcache_server_address parse_memcache_server(const std::string& text) {
-  const auto bad = [&] { return std::invalid_argument("memcache server '" + text + "' is not host:port"); };
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) throw bad();
-  std::string host = text.substr(0, colon);
-  if (host.front() == '[') {
-    if (host.size() < 3 || host.back() != ']') throw bad();
-    host = host.substr(1, host.size() - 2);
-  }
-  unsigned long port = 0;
-  for (char c : std::string_view(text).substr(colon + 1)) {
-    if (c < '0' || c > '9') throw bad();
-    port = port * 10 + static_cast<unsigned long>(c - '0');
-    if (port > 65535) throw bad();
-  }
-  if (port == 0) throw bad();
-  return {std::move(host), static_cast<in_port_t>(port)};
+  ember::detail::host_port hp;
+  if (const auto e = ember::detail::parse_host_port(text, hp, true); e != ember::detail::host_port_error::none)
+    throw std::invalid_argument("memcache server '" + text + "' is not host:port: " +
+                                std::string(ember::detail::describe(e)));
+  return {std::move(hp.host), *hp.port};
 }
 
 /// Failures that mean "this server cannot be reached right now", as opposed to a refusal.

@@ -162,14 +162,8 @@ class scanner {
   /// value, which `member` must consume (or skip). Stops early when `member` returns false.
   template <class F>
   bool members(int depth, F&& member) {
-    skip_ws();
-    if (peek() != '{') return fail("expected an object");
-    ++pos_;
-    skip_ws();
-    if (peek() == '}') {
-      ++pos_;
-      return true;
-    }
+    if (!expect('{', "expected an object")) return false;
+    if (closed('}')) return true;
     while (true) {
       skip_ws();
       const std::size_t key_offset = pos_;
@@ -178,47 +172,43 @@ class scanner {
       if (!string(&key)) return false;
       if (!expect(':', "expected ':' after a key")) return false;
       if (!member(key, key_offset, depth + 1)) return false;
-      skip_ws();
-      if (peek() == ',') {
-        ++pos_;
-        continue;
-      }
-      if (peek() == '}') {
-        ++pos_;
-        return true;
-      }
-      return fail("expected ',' or '}' after an object member");
+      if (const auto n = next('}', "expected ',' or '}' after an object member"); n != more) return n == done;
     }
   }
 
   /// Enters an array: calls `element(index, offset)` at each element, as `members` does.
   template <class F>
   bool elements(int depth, F&& element) {
-    skip_ws();
-    if (peek() != '[') return fail("expected an array");
-    ++pos_;
-    skip_ws();
-    if (peek() == ']') {
-      ++pos_;
-      return true;
-    }
+    if (!expect('[', "expected an array")) return false;
+    if (closed(']')) return true;
     for (std::size_t i = 0;; ++i) {
       skip_ws();
       if (!element(i, pos_, depth + 1)) return false;
-      skip_ws();
-      if (peek() == ',') {
-        ++pos_;
-        continue;
-      }
-      if (peek() == ']') {
-        ++pos_;
-        return true;
-      }
-      return fail("expected ',' or ']' after an array element");
+      if (const auto n = next(']', "expected ',' or ']' after an array element"); n != more) return n == done;
     }
   }
 
  private:
+  /// Consumes `bracket` ('}' or ']') if it comes next, after white space.
+  bool closed(char bracket) noexcept {
+    skip_ws();
+    if (peek() != bracket) return false;
+    ++pos_;
+    return true;
+  }
+  enum after_item { more, done, bad };
+  /// After a member or an element: ',' (more), `bracket` (done), or a failure (bad).
+  after_item next(char bracket, std::string_view expected) {
+    skip_ws();
+    if (peek() == ',') {
+      ++pos_;
+      return more;
+    }
+    if (closed(bracket)) return done;
+    fail(expected);
+    return bad;
+  }
+
   bool object(int depth) {
     return members(depth, [this](const std::string&, std::size_t, int d) { return value(d); });
   }
