@@ -19,6 +19,8 @@
 #include "ember/app/admin.hpp"
 #include "ember/app/data_layer.hpp"
 #include "ember/app/host.hpp"
+#include "ember/cluster/backend.hpp"
+#include "ember/cluster/ownership.hpp"
 #include "world_logic.hpp"
 
 namespace {

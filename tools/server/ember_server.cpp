@@ -23,6 +23,8 @@
 #include "ember/app/data_layer.hpp"
 #include "ember/app/host.hpp"
 #include "ember/app/module.hpp"
+#include "ember/cluster/backend.hpp"
+#include "ember/cluster/ownership.hpp"
 #include "ember/codec/json_reader.hpp"
 #include "ember/log.hpp"
 

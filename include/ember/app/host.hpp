@@ -36,14 +36,22 @@
 
 #include "ember/app/config.hpp"
 #include "ember/app/detail/type_name.hpp"
-#include "ember/cluster/backend.hpp"
-#include "ember/cluster/gateway.hpp"
-#include "ember/cluster/node.hpp"
-#include "ember/cluster/ownership.hpp"
-#include "ember/cluster/root.hpp"
 #include "ember/command_info.hpp"
 #include "ember/net/server.hpp"
 #include "ember/separate_compilation.hpp"
+
+// The parts a host may hold: a handler includes the header of the part it uses
+// (ember/cluster/backend.hpp for `backend()`, ...), so a module that uses none does not
+// compile the cluster layer's declarations.
+namespace ember::cluster {
+class root;
+class gateway;
+class backend;
+class owner_registry;
+class player_ownership;
+class node_connector;
+struct link_options;
+}  // namespace ember::cluster
 
 namespace ember::data {
 class store;

@@ -10,6 +10,11 @@
 
 #include <fmt/format.h>
 
+#include "ember/cluster/backend.hpp"
+#include "ember/cluster/gateway.hpp"
+#include "ember/cluster/node.hpp"
+#include "ember/cluster/ownership.hpp"
+#include "ember/cluster/root.hpp"
 #include "ember/log.hpp"
 
 namespace ember::app {

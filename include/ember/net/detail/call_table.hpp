@@ -18,11 +18,11 @@
 #include <asio/use_awaitable.hpp>
 
 #include "ember/codec/codec.hpp"
-#include "ember/codec/json_reader.hpp"
 #include "ember/error.hpp"
 #include "ember/net/detail/seq_table.hpp"
 #include "ember/net/detail/typed_call.hpp"
 #include "ember/outcome.hpp"
+#include "ember/separate_compilation.hpp"
 
 namespace ember::net::detail {
 
@@ -57,16 +57,7 @@ class call_table {
     ticket& operator=(const ticket&) = delete;
 
     /// Waits for the reply (or the deadline, which started when the request was queued).
-    asio::awaitable<failure> wait() {
-      if (!call_.done)
-        co_await timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-      if (!call_.done) {
-        call_.done = true;
-        table_->pending_.take(call_.seq);
-        co_return failure{make_error_code(errc::timeout), 0, {}};
-      }
-      co_return std::move(call_.result);
-    }
+    asio::awaitable<failure> wait();
     /// The reply body, once `wait()` returned no failure.
     bytes_view body() const noexcept { return body_.view(); }
     /// The reply's encoding, as its frame said.
@@ -93,37 +84,11 @@ class call_table {
   /// Waits for the reply to request `seq` (already queued) until `timeout`. Must be awaited
   /// while the owner of this table is kept alive.
   asio::awaitable<failure> wait(std::uint32_t seq, std::chrono::milliseconds timeout,
-                                decode_fn decode, void* out) {
-    asio::steady_timer timer(co_await asio::this_coro::executor, timeout);
-    pending_call p{seq, &timer, decode, out, {}, false};
-    pending_.insert(&p);
-    co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    if (!p.done) {
-      // Deadline passed: forget the call, so a late reply is dropped, not misdelivered.
-      pending_.take(seq);
-      co_return failure{make_error_code(errc::timeout), 0, {}};
-    }
-    co_return std::move(p.result);
-  }
+                                decode_fn decode, void* out);
 
   /// Hands a response (or error frame) to the call waiting for it; true if one was waiting
   /// (a call that timed out is not: its late reply is dropped).
-  bool complete(std::uint32_t seq, bytes_view body, codec::encoding enc, bool is_error) {
-    pending_call* p = pending_.take(seq);
-    if (!p) return false;
-    if (is_error) {
-      codec::error_body e;
-      if (auto ec = codec::decode(body, enc, e))
-        p->result = failure{ec, 0, "undecodable error frame"};
-      else
-        p->result = failure{make_error_code(errc::remote_error), e.status, std::move(e.message)};
-    } else if (auto ec = p->decode(body, enc, p->out)) {
-      p->result = failure{ec, 0, "undecodable reply"};
-    }
-    p->done = true;
-    p->timer->cancel();
-    return true;
-  }
+  bool complete(std::uint32_t seq, bytes_view body, codec::encoding enc, bool is_error);
 
   /// Ends every waiting call with `why` (the connection is gone).
   void fail_all(const failure& why) {
@@ -144,3 +109,7 @@ class call_table {
 };
 
 }  // namespace ember::net::detail
+
+#if !defined(EMBER_SEPARATE_COMPILATION)
+#include "ember/net/detail/impl/call_table.hpp"
+#endif
