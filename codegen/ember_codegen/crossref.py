@@ -6,7 +6,7 @@ from __future__ import annotations
 from .checks import at
 from .items import MsgDraft
 from .model import Enum, Field, Message
-from .rules import MAX_MESSAGE_ID
+from .rules import MAX_MESSAGE_ID, MAX_STRUCT_NESTING
 from .source import key_pattern
 from .tables import Tables
 from .types import CONTAINERS, TypeProblem, parse_type
@@ -28,65 +28,58 @@ class CrossChecks(Tables):
                        draft.reserved_tags, draft.reserved_names, draft.push_id, draft.push_name)
 
     def order_structs(self, structs: list[Message]) -> list[Message]:
-        """Structs with the ones they contain first. A struct may contain itself only through
-        list<...> (std::vector accepts an incomplete element type)."""
+        """Structs with the ones they contain by value first (the others are declared at the
+        top of the header). A struct may contain itself only through list<...> (std::vector
+        accepts an incomplete element type). Walks without recursion: a long chain of structs
+        must not exhaust Python's stack."""
         by_name = {s.name: s for s in structs}
-
-        def deps(s: Message, through_lists: bool) -> list[tuple[str, Field]]:
-            out = []
-            for f in s.fields:
-                t = f.type
-                if t.kind == "list" and not through_lists:
-                    continue
-                if t.kind in CONTAINERS:
-                    t = t.elem
-                if t.kind == "struct":
-                    out.append((t.ref, f))
-            return out
-
-        # Cycles that do not pass through a list cannot be laid out in C++.
-        state: dict[str, int] = {}
-        reported = set()
-
-        def visit(name: str, path: list[tuple[str, Field]]) -> None:
-            state[name] = 1
-            for dep, f in deps(by_name[name], False):
-                if state.get(dep) == 1:
-                    start = next(i for i, (n, _) in enumerate(path + [(name, f)]) if n == dep)
-                    cycle = (path + [(name, f)])[start:]
-                    if dep not in reported:
-                        reported.add(dep)
-                        via = ", ".join(f"'{n}.{fl.name}'" for n, fl in cycle)
-                        s = by_name[dep]
-                        self.error(s.line, f"struct '{dep}'",
-                                   f"contains itself through {via}; only list<...> may refer "
-                                   "back to a containing struct")
-                elif state.get(dep) is None:
-                    visit(dep, path + [(name, f)])
-            state[name] = 2
-
-        for s in structs:
-            if state.get(s.name) is None:
-                visit(s.name, [])
-        self.fail_if_errors()
-
         ordered: list[Message] = []
-        done: set[str] = set()
-        active: set[str] = set()
-
-        def emit(name: str) -> None:
-            if name in done or name in active:
-                return
-            active.add(name)
-            for dep, _ in deps(by_name[name], True):
-                emit(dep)
-            active.discard(name)
-            done.add(name)
-            ordered.append(by_name[name])
-
+        height: dict[str, int] = {}  # structs in the longest by-value chain from here
+        reported: set[str] = set()
         for s in structs:
-            emit(s.name)
+            if s.name in height:
+                continue
+            # (struct, its by-value dependencies, next to look at); `path` is the stack's fields
+            stack = [(s.name, _by_value(by_name[s.name]), 0)]
+            path: list[tuple[str, Field]] = []
+            on_stack = {s.name}
+            while stack:
+                name, deps, i = stack[-1]
+                if i == len(deps):
+                    stack.pop()
+                    on_stack.discard(name)
+                    if path:
+                        path.pop()
+                    height[name] = 1 + max((height.get(d, 0) for d, _ in deps), default=0)
+                    ordered.append(by_name[name])
+                    continue
+                stack[-1] = (name, deps, i + 1)
+                dep, f = deps[i]
+                if dep in on_stack:
+                    self.report_cycle(by_name[dep], path + [(name, f)], reported)
+                elif dep not in height:
+                    path.append((name, f))
+                    on_stack.add(dep)
+                    stack.append((dep, _by_value(by_name[dep]), 0))
+        self.fail_if_errors()
+        for s in structs:
+            if height[s.name] > MAX_STRUCT_NESTING:
+                self.error(s.line, f"struct '{s.name}'",
+                           f"nests structs {height[s.name]} deep: ember's decoders refuse more "
+                           f"than {MAX_STRUCT_NESTING} (ember::codec::max_depth); flatten it "
+                           "or break the chain with a list<...>")
         return ordered
+
+    def report_cycle(self, s: Message, path: list[tuple[str, Field]], reported: set[str]):
+        """Reports struct `s`, which contains itself by value through the fields of `path`."""
+        if s.name in reported:
+            return
+        reported.add(s.name)
+        start = next(i for i, (n, _) in enumerate(path) if n == s.name)
+        via = ", ".join(f"'{n}.{fl.name}'" for n, fl in path[start:])
+        self.error(s.line, f"struct '{s.name}'",
+                   f"contains itself through {via}; only list<...> may refer back to a "
+                   "containing struct")
 
     # --- cross checks
 
@@ -157,3 +150,18 @@ class CrossChecks(Tables):
                 seen[mid] = (line, desc)
 
 
+
+
+def _by_value(s: Message) -> list[tuple[str, Field]]:
+    """The structs that `s` holds by value (also in optional<...> and map<...>), each with the
+    field that holds it: C++ needs them complete before `s`."""
+    out = []
+    for f in s.fields:
+        t = f.type
+        if t.kind == "list":
+            continue
+        if t.kind in CONTAINERS:
+            t = t.elem
+        if t.kind == "struct":
+            out.append((t.ref, f))
+    return out

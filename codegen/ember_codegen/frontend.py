@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tomllib
 from pathlib import Path
 
 from .checks import SchemaError
 from .crossref import CrossChecks
 from .items import MsgDraft
 from .model import Command, Enum, ErrorCode, Message, Push, Schema
+from .reading import read_toml
 from .rules import TOP_KEYS
 
 __all__ = ["SchemaError", "load", "parse", "schema_hash"]
@@ -35,15 +35,7 @@ def load(path: str) -> Schema:
 
 def parse(text: str, path: str) -> Schema:
     """Validates and models the schema `text`; `path` names it in messages."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        msg = str(e)
-        m = re.search(r"\(at line (\d+), column \d+\)$", msg)
-        line = m.group(1) if m else "1"
-        msg = msg[: m.start()].rstrip() if m else msg
-        raise SchemaError([f"{path}:{line}: invalid TOML: {msg}"]) from None
-    return _Builder(path, text, data).build()
+    return _Builder(path, text, read_toml(text, path)).build()
 
 
 class _Builder(CrossChecks):

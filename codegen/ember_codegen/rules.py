@@ -9,6 +9,8 @@ MAX_MESSAGE_ID = 65279
 MAX_TAG = (1 << 29) - 1
 MIN_ERROR_CODE = 1000
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
+#: Structs held by value may nest this deep: ember::codec::max_depth, past which decoders refuse.
+MAX_STRUCT_NESTING = 64
 
 TOP_KEYS = ("schema", "reserved", "enum", "struct", "table", "command", "call", "push", "error",
             "firefly")

@@ -27,8 +27,18 @@ CONTAINERS = ("list", "map", "optional")
 _TOKEN = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*|[<>,])")
 
 
+#: The deepest `<...>` a type spelling may have. Valid types nest one container (`list<T>`);
+#: deeper ones are refused with a reason, and past this the spelling is not even parsed.
+MAX_TYPE_NESTING = 4
+
+
 class TypeProblem(Exception):
     pass
+
+
+def _shown(spelling: str) -> str:
+    """A type spelling as messages quote it: at most 60 characters."""
+    return spelling if len(spelling) <= 60 else spelling[:57] + "..."
 
 
 def parse_type(spelling: str, enums: dict[str, Enum], structs: set[str]) -> Type:
@@ -39,33 +49,41 @@ def parse_type(spelling: str, enums: dict[str, Enum], structs: set[str]) -> Type
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m:
-            raise TypeProblem(f"invalid type '{spelling}'")
+            raise TypeProblem(f"invalid type '{_shown(spelling)}'")
         tokens.append(m.group(1))
         pos = m.end()
     if not tokens:
         raise TypeProblem("empty type")
+    depth = deepest = 0
+    for tok in tokens:
+        depth += {"<": 1, ">": -1}.get(tok, 0)
+        deepest = max(deepest, depth)
+    if deepest > MAX_TYPE_NESTING:
+        raise TypeProblem(f"type '{_shown(spelling)}' nests <...> deeper than "
+                          f"{MAX_TYPE_NESTING} levels: a field has at most one container; wrap "
+                          "the inner one in a struct")
     t, rest = _parse(tokens, spelling, enums, structs)
     if rest:
-        raise TypeProblem(f"invalid type '{spelling}'")
+        raise TypeProblem(f"invalid type '{_shown(spelling)}'")
     return t
 
 
 def _parse(tokens: list[str], spelling: str, enums, structs) -> tuple[Type, list[str]]:
     if not tokens or not re.match(r"[A-Za-z_]", tokens[0]):
-        raise TypeProblem(f"invalid type '{spelling}'")
+        raise TypeProblem(f"invalid type '{_shown(spelling)}'")
     head, rest = tokens[0], tokens[1:]
     if head in CONTAINERS:
         if not rest or rest[0] != "<":
-            raise TypeProblem(f"invalid type '{spelling}': {head} needs <...>")
+            raise TypeProblem(f"invalid type '{_shown(spelling)}': {head} needs <...>")
         rest = rest[1:]
         if head == "map":
             if not rest or rest[0] != "string" or len(rest) < 2 or rest[1] != ",":
-                raise TypeProblem(f"invalid type '{spelling}': map keys must be string, as in "
+                raise TypeProblem(f"invalid type '{_shown(spelling)}': map keys must be string, as in "
                                   "map<string, T>")
             rest = rest[2:]
         elem, rest = _parse(rest, spelling, enums, structs)
         if not rest or rest[0] != ">":
-            raise TypeProblem(f"invalid type '{spelling}'")
+            raise TypeProblem(f"invalid type '{_shown(spelling)}'")
         rest = rest[1:]
         return _container(head, elem, spelling), rest
     if head in SCALARS:
@@ -85,12 +103,12 @@ def _container(head: str, elem: Type, spelling: str) -> Type:
     if elem.kind in CONTAINERS:
         inner = elem.kind
         if head == "optional" and inner == "optional":
-            raise TypeProblem(f"type '{spelling}': an optional optional is not supported")
+            raise TypeProblem(f"type '{_shown(spelling)}': an optional optional is not supported")
         if head == "optional":
-            raise TypeProblem(f"type '{spelling}': an optional {inner} is not supported; an "
+            raise TypeProblem(f"type '{_shown(spelling)}': an optional {inner} is not supported; an "
                               f"empty {inner} is already absent on the wire")
         plural = {"list": "lists", "map": "maps", "optional": "optionals"}[inner]
-        raise TypeProblem(f"type '{spelling}': a {head} of {plural} is not supported; wrap it in "
+        raise TypeProblem(f"type '{_shown(spelling)}': a {head} of {plural} is not supported; wrap it in "
                           "a struct")
     if head == "list":
         return Type("list", f"list<{elem.spelling}>", f"std::vector<{elem.cpp}>", elem)
