@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import re
 
-from .names import ident_problem
+from .names import ident_problem, scope_problem, text_problem
 from .source import SourceMap, key_pattern
+
+
+#: Keys whose string values are prose that the generated code carries (comments, strings).
+TEXT_KEYS = ("doc", "message", "deprecated")
 
 
 class SchemaError(Exception):
@@ -35,6 +39,7 @@ class Checks:
         self.src = SourceMap(text)
         self.data = data
         self.errors: list[tuple[int, str]] = []
+        self.schema_name = ""  # set by the [schema] pass, the first
 
     # --- reporting
 
@@ -78,24 +83,46 @@ class Checks:
                 isinstance(x, int) and not isinstance(x, bool) for x in v),
             "str_list": isinstance(v, list) and all(isinstance(x, str) for x in v),
             "tables": isinstance(v, list) and all(isinstance(x, dict) for x in v),
+            "flag_or_text": isinstance(v, (bool, str)),
         }[kind]
+        if good and isinstance(v, str) and key in TEXT_KEYS:
+            problem = text_problem(v)
+            if problem:
+                self.error(line, what, f"'{key}' {problem}")
+                return False
         if not good:
             words = {
                 "int": "an integer", "str": "a string", "bool": "true or false",
                 "table": "a table", "array": "an array", "int_list": "an array of integers",
                 "str_list": "an array of strings", "tables": "an array of tables",
+                "flag_or_text": "true, false or a string (the reason)",
             }
             self.error(line, what, f"'{key}' must be {words[kind]}")
         return good
 
     def check_ident(self, name: str, what: str, line: int, *, generated_ok: bool = False,
-                    label: str = "") -> bool:
+                    label: str = "", scope: str = "", owner: str = "") -> bool:
         """Checks that `name` can be a C++ identifier of the generated code; `label` says
-        which name of the item it is when it is not the item's own (e.g. "server name")."""
+        which name of the item it is when it is not the item's own (e.g. "server name").
+        With `scope` (the kind of item: "field", "command", ...), also that it does not clash
+        with what the generated code declares where it declares the item (names.scope_problem;
+        `owner` is the command's server or the lookup's table)."""
         problem = ident_problem(name, label, generated_ok=generated_ok)
+        if problem is None and scope:
+            problem = scope_problem(name, scope, self.schema_name, owner)
         if problem:
             self.error(line, what, problem)
         return problem is None
+
+    def deprecation(self, t: dict, what: str, line: int) -> str | None:
+        """The `deprecated` key of an item: None when absent or false, else the reason ("" for
+        `true`); reports a value of the wrong type."""
+        if not self.check_type(t, "deprecated", "flag_or_text", what, line):
+            return None
+        v = t.get("deprecated", False)
+        if v is True:
+            return ""
+        return v or None
 
     def items(self, key: str) -> list:
         """The array-of-tables `key`, or [] after reporting that it is not one."""

@@ -23,7 +23,7 @@ class CrossChecks(Tables):
             except TypeProblem as p:
                 self.error(f.line, f"field '{draft.name}.{f.name}'", str(p))
                 continue
-            fields.append(Field(f.tag, f.name, t, f.doc, f.secret, f.line))
+            fields.append(Field(f.tag, f.name, t, f.doc, f.secret, f.line, f.deprecated))
         return Message(draft.name, draft.origin, fields, draft.doc, draft.line,
                        draft.reserved_tags, draft.reserved_names, draft.push_id, draft.push_name)
 

@@ -25,6 +25,7 @@ class FieldDraft:
     doc: str
     secret: bool
     line: int
+    deprecated: str | None = None
 
 
 @dataclass
@@ -60,7 +61,8 @@ class Items(Checks):
         self.check_type(t, "doc", "str", what, line)
         if isinstance(name, str):
             line = self.src.locate("schema", None, key_pattern("name", name)) or line
-            self.check_ident(name, what, line)
+            if self.check_ident(name, what, line):
+                self.schema_name = name
             return name, t.get("doc", "") if isinstance(t.get("doc", ""), str) else ""
         return "", ""
 
@@ -91,7 +93,7 @@ class Items(Checks):
                     and self.check_type(t, "doc", "str", what, line)
                     and self.check_type(t, "values", "table", what, line)) or name is None:
                 continue
-            self.check_ident(name, what, line)
+            self.check_ident(name, what, line, scope="type")
             raw = t.get("values", {})
             values = []
             seen: dict[int, str] = {}
@@ -141,7 +143,7 @@ class Items(Checks):
             else:
                 what = f"field #{n + 1} of '{msg}'"
                 line = base
-            if not self.check_keys(f, ("tag", "name", "type", "doc", "secret"),
+            if not self.check_keys(f, ("tag", "name", "type", "doc", "secret", "deprecated"),
                                    ("tag", "name", "type"), what, line):
                 continue
             if not all([self.check_type(f, "tag", "int", what, line),
@@ -150,7 +152,7 @@ class Items(Checks):
                         self.check_type(f, "doc", "str", what, line),
                         self.check_type(f, "secret", "bool", what, line)]):
                 continue
-            if not self.check_ident(name, what, line, generated_ok=True):
+            if not self.check_ident(name, what, line, generated_ok=True, scope="field"):
                 continue
             tag = f["tag"]
             if not 1 <= tag <= MAX_TAG:
@@ -179,7 +181,8 @@ class Items(Checks):
                 self.error(line, what, f"name already used by field '{msg}.{name}'"
                                        f"{at(names[name].line)}")
                 continue
-            d = FieldDraft(tag, name, f["type"], f.get("doc", ""), f.get("secret", False), line)
+            d = FieldDraft(tag, name, f["type"], f.get("doc", ""), f.get("secret", False), line,
+                           self.deprecation(f, what, line))
             tags[tag] = names[name] = d
             out.append(d)
         return out
@@ -193,7 +196,7 @@ class Items(Checks):
                     and self.check_type(t, "doc", "str", what, line)
                     and self.check_type(t, "fields", "tables", what, line)) or name is None:
                 continue
-            self.check_ident(name, what, line)
+            self.check_ident(name, what, line, scope="type")
             if name in self.reserved_names:
                 self.error(line, what, "name is reserved")
             rtags, rnames = self.reserved_of(t, "", what, line)
@@ -209,7 +212,7 @@ class Items(Checks):
             name, what, line = self.named(kind, i, t)
             allowed = ("id", "name", "server", "request", "reply", "doc",
                        "request_reserved_tags", "request_reserved_names",
-                       "reply_reserved_tags", "reply_reserved_names")
+                       "reply_reserved_tags", "reply_reserved_names", "deprecated")
             if kind == "command":
                 allowed += ("ordered",)
             self.check_keys(t, allowed, ("id", "name", "server", "request", "reply"), what, line,
@@ -222,7 +225,7 @@ class Items(Checks):
                         self.check_type(t, "request", "tables", what, line),
                         self.check_type(t, "reply", "tables", what, line)]) or name is None:
                 continue
-            self.check_ident(name, what, line)
+            self.check_ident(name, what, line, scope=kind, owner=t.get("server") or "")
             if name in self.reserved_names:
                 self.error(line, what, "name is reserved")
             cid = t.get("id")
@@ -241,14 +244,15 @@ class Items(Checks):
             internal = kind == "call"
             ordered = not internal and t.get("ordered", True)
             cmd = Command(cid, name, server, ordered, None, None, t.get("doc", ""), line,
-                          internal)
+                          internal, self.deprecation(t, what, line))
             out.append((cmd, drafts[0], drafts[1]))
         return out
 
     def push_tables(self) -> None:
         for i, t in enumerate(self.items("push")):
             name, what, line = self.named("push", i, t)
-            allowed = ("id", "name", "fields", "doc", "reserved_tags", "reserved_names")
+            allowed = ("id", "name", "fields", "doc", "reserved_tags", "reserved_names",
+                       "deprecated")
             self.check_keys(t, allowed, ("id", "name", "fields"), what, line,
                             self.key_line("push", i))
             if not all([self.check_type(t, "id", "int", what, line),
@@ -256,7 +260,7 @@ class Items(Checks):
                         self.check_type(t, "doc", "str", what, line),
                         self.check_type(t, "fields", "tables", what, line)]) or name is None:
                 continue
-            self.check_ident(name, what, line)
+            self.check_ident(name, what, line, scope="push")
             if name in self.reserved_names:
                 self.error(line, what, "name is reserved")
             if "id" not in t or "fields" not in t:
@@ -265,7 +269,8 @@ class Items(Checks):
             fields = self.fields(t["fields"], "push", i, "fields", name, rtags, rnames)
             msg = MsgDraft(name, "push", what, fields, t.get("doc", ""), line, rtags, rnames,
                             push_id=t["id"], push_name=name)
-            self.pushes.append((Push(t["id"], name, None, t.get("doc", ""), line), msg))
+            self.pushes.append((Push(t["id"], name, None, t.get("doc", ""), line,
+                                     self.deprecation(t, what, line)), msg))
 
     def error_tables(self) -> None:
         for i, t in enumerate(self.items("error")):

@@ -28,7 +28,7 @@ class Tables(Items):
                         self.check_type(t, "flush_interval_ms", "int", what, line),
                         self.check_type(t, "flush_batch", "int", what, line)]) or name is None:
                 continue
-            self.check_ident(name, what, line)
+            self.check_ident(name, what, line, scope="type")
             if name in self.reserved_names:
                 self.error(line, what, "name is reserved")
             rtags, rnames = self.reserved_of(t, "", what, line)
@@ -85,7 +85,7 @@ class Tables(Items):
                     and self.check_type(lk, "column", "str", lwhat, lline)):
                 ok = False
                 continue
-            if not self.check_ident(lname, lwhat, lline):
+            if not self.check_ident(lname, lwhat, lline, scope="lookup", owner=name):
                 ok = False
                 continue
             field = by_name.get(col)
