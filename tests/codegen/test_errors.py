@@ -129,6 +129,12 @@ fields = [ {{ tag = 1, name = "x", type = "i32" }}, {{ tag = {tag}, name = "y", 
 
         return frontend.parse(text, "h.toml").hash
 
+    def test_deprecating_a_field_does_not_change_the_hash(self):
+        base = self.BASE.format(doc="one", tag=2)
+        deprecated = base.replace('name = "y", type = "i32" }', 'name = "y", type = "i32", deprecated = true }')
+        self.assertNotEqual(base, deprecated)
+        self.assertEqual(self.hash_of(base), self.hash_of(deprecated))
+
     def test_docs_do_not_change_the_hash_but_tags_do(self):
         base = self.hash_of(self.BASE.format(doc="one", tag=2))
         self.assertEqual(base, self.hash_of(self.BASE.format(doc="two", tag=2)))
