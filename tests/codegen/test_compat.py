@@ -15,6 +15,8 @@ import tempfile
 import unittest
 from pathlib import Path
 
+import support
+
 ARGS = argparse.Namespace()
 
 # The old schema; each test edits one thing in a copy. Line numbers below refer to this text
@@ -249,17 +251,5 @@ class CommandLine(unittest.TestCase):
             self.assertEqual((r.returncode, r.stderr), (0, ""))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--codegen-dir", required=True, help="codegen/ of the source tree")
-    parser.add_argument("--launcher", required=True, help="the built ember-codegen")
-    args, rest = parser.parse_known_args()
-    vars(ARGS).update(vars(args))
-    sys.dont_write_bytecode = True
-    sys.path.insert(0, args.codegen_dir)
-    program = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-    return 0 if program.result.wasSuccessful() else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(support.main(ARGS, {"--launcher": "the built ember-codegen"}))

@@ -10,27 +10,17 @@ that one of its lines is `FILE:LINE: ...` (or `FILE:LINE:COLUMN: ...`) holding W
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import re
 import sys
 import tempfile
 import unittest
 from pathlib import Path
 
+import support
+from support import run_generator
+
 ARGS = argparse.Namespace()
 _REFUSED = re.compile(r"^# refused: (\d+): (.+)$", re.M)
-
-
-def run_generator(*argv: str) -> tuple[int, str]:
-    """Runs ember-codegen in this process: (exit code, stderr). A Python exception escaping
-    the generator fails the test with its traceback."""
-    from ember_codegen.cli import main
-
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        code = main(list(argv))
-    return code, err.getvalue()
 
 
 class HostileSchemas(unittest.TestCase):
@@ -65,18 +55,5 @@ def add_tests() -> None:
         setattr(HostileSchemas, "test_" + path.stem, test)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--codegen-dir", required=True, help="codegen/ of the source tree")
-    parser.add_argument("--corpus", required=True, help="tests/codegen/hostile/")
-    args, rest = parser.parse_known_args()
-    vars(ARGS).update(vars(args))
-    sys.dont_write_bytecode = True
-    sys.path.insert(0, args.codegen_dir)
-    add_tests()
-    program = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-    return 0 if program.result.wasSuccessful() else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(support.main(ARGS, {"--corpus": "tests/codegen/hostile/"}, add_tests))
