@@ -61,7 +61,7 @@ class Items(Checks):
         self.check_type(t, "doc", "str", what, line)
         if isinstance(name, str):
             line = self.src.locate("schema", None, key_pattern("name", name)) or line
-            if self.check_ident(name, what, line):
+            if self.check_ident(name, what, line, scope="schema"):
                 self.schema_name = name
             return name, t.get("doc", "") if isinstance(t.get("doc", ""), str) else ""
         return "", ""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from . import c_macros
+from . import c_names
 from .types import CONTAINERS, SCALARS
 
 CPP_KEYWORDS = frozenset("""
@@ -25,7 +25,7 @@ virtual void volatile wchar_t while xor xor_eq
 #: Macros of the C and C++ libraries and of the headers the generated code includes: as names
 #: they would be replaced by the preprocessor.
 C_MACROS = frozenset("assert errno EOF NULL stdin stdout stderr offsetof setjmp".split()) | \
-    c_macros.NAMES
+    c_names.MACROS
 
 #: Names the generated code defines in the schema's namespace (or needs to refer to).
 GENERATED_NAMES = frozenset("""
@@ -69,9 +69,15 @@ TABLE_MEMBERS = ("row", "key_type", "name", "generated_key", "flush_interval", "
 
 
 def scope_problem(name: str, kind: str, schema: str, owner: str = "") -> str | None:
-    """Why `name`, the name of a `kind` of item ("field", "command", "call", "push", "lookup",
-    "type"), would clash in the scope the generated code declares it in, or None. `schema` is
+    """Why `name`, the name of a `kind` of item ("schema", "field", "command", "call", "push",
+    "lookup", "type"), would clash in the scope the generated code declares it in, or None. `schema` is
     the schema's name (its namespace); `owner` the command's server or the lookup's table."""
+    if kind == "schema":
+        if name in c_names.GLOBALS:
+            return (f"'{name}' is declared in the global namespace by a header the generated "
+                    "code includes (the C library, POSIX or a library ember uses), where the "
+                    "schema's namespace would go; rename the schema")
+        return None
     if name == schema and kind != "server":
         return (f"'{name}' is the schema's name: inside it the generated code could not name "
                 f"the namespace '{schema}'; rename one of them")
