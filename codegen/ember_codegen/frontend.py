@@ -80,6 +80,7 @@ class _Builder(CrossChecks):
         for draft in self.all_drafts():
             messages[draft.name] = self.resolve(draft, enums, struct_names)
         tables = [self.table_model(raw, messages[d.name], i) for raw, d, i in self.tables]
+        self.check_sql_names(tables)
         self.check_names()
         self.check_ids()
         self.fail_if_errors()

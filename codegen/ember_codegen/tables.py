@@ -3,10 +3,15 @@ checks that need the column types (`table_model`)."""
 
 from __future__ import annotations
 
+from .checks import at
 from .items import Items, MsgDraft
 from .model import Lookup, Message, Table
 from .rules import COLUMN_TYPES, FLUSH_BATCH, FLUSH_INTERVAL_MS, KEY_TYPES, RUNTIME_COLUMNS
 from .source import key_pattern
+
+
+#: PostgreSQL's longest identifier (NAMEDATALEN - 1), in bytes.
+SQL_NAME_MAX = 63
 
 
 class Tables(Items):
@@ -118,3 +123,26 @@ class Tables(Items):
             return None
         return Table(name, row, key, generated, lookups, interval, batch, t.get("doc", ""), line)
 
+    def check_sql_names(self, tables: list[Table | None]) -> None:
+        """The names the database sees: tables and lookup indexes (`TABLE_LOOKUP`) share one
+        namespace in SQLite and PostgreSQL, where SQLite ignores case, reserves `sqlite_...`,
+        and PostgreSQL cuts names after 63 bytes."""
+        seen: dict[str, str] = {}
+        for t in tables:
+            if t is None:
+                continue
+            objects = [(t.line, t.name, f"table '{t.name}'", "table")]
+            objects += [(lk.line, f"{t.name}_{lk.name}", f"lookup '{t.name}.{lk.name}'", "index")
+                        for lk in t.lookups]
+            for line, sql, what, noun in objects:
+                if sql.lower().startswith("sqlite_"):
+                    self.error(line, what, f"{noun} name '{sql}': SQLite reserves names starting "
+                                           "with 'sqlite_'; rename it")
+                elif len(sql.encode()) > SQL_NAME_MAX:
+                    self.error(line, what, f"{noun} name '{sql}' is longer than {SQL_NAME_MAX} "
+                                           "bytes, where PostgreSQL cuts names; shorten it")
+                elif sql.lower() in seen:
+                    self.error(line, what, f"{noun} name '{sql}' is also the database name of "
+                                           f"{seen[sql.lower()]}; rename one of them")
+                else:
+                    seen[sql.lower()] = f"{what}{at(line) if noun == 'table' else ''}"
