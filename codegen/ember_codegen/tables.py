@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .checks import at
 from .items import Items, MsgDraft
-from .model import Lookup, Message, Table
+from .model import Field, Lookup, Message, Table
 from .rules import COLUMN_TYPES, FLUSH_BATCH, FLUSH_INTERVAL_MS, KEY_TYPES, RUNTIME_COLUMNS
 from .source import key_pattern
 
@@ -74,7 +74,28 @@ class Tables(Items):
             gline = self.src.locate("table", index, key_pattern("generated_key")) or line
             self.error(gline, what, "generated_key needs a key of type i64")
             ok = False
-        lookups = []
+        lookups, lookups_ok = self.lookups(t, index, by_name, key, line)
+        ok = ok and lookups_ok
+        interval = t.get("flush_interval_ms", FLUSH_INTERVAL_MS)
+        batch = t.get("flush_batch", FLUSH_BATCH)
+        if not 10 <= interval <= 3_600_000:
+            self.error(self.src.locate("table", index, key_pattern("flush_interval_ms")) or line,
+                       what, f"flush_interval_ms {interval} is out of range 10..3600000")
+            ok = False
+        if not 1 <= batch <= 100_000:
+            self.error(self.src.locate("table", index, key_pattern("flush_batch")) or line,
+                       what, f"flush_batch {batch} is out of range 1..100000")
+            ok = False
+        if not ok:
+            return None
+        return Table(name, row, key, generated, lookups, interval, batch, t.get("doc", ""), line)
+
+    def lookups(self, t: dict, index: int, by_name: dict[str, Field], key: Field,
+                line: int) -> tuple[list[Lookup], bool]:
+        """The lookups of the index-th table and whether all were sound."""
+        name = t["name"]
+        ok = True
+        lookups: list[Lookup] = []
         lbase = self.src.locate("table", index, key_pattern("lookups")) or line
         for n, lk in enumerate(t.get("lookups", [])):
             lname, col = lk.get("name"), lk.get("column")
@@ -109,19 +130,7 @@ class Tables(Items):
                 ok = False
             else:
                 lookups.append(Lookup(lname, field, lline))
-        interval = t.get("flush_interval_ms", FLUSH_INTERVAL_MS)
-        batch = t.get("flush_batch", FLUSH_BATCH)
-        if not 10 <= interval <= 3_600_000:
-            self.error(self.src.locate("table", index, key_pattern("flush_interval_ms")) or line,
-                       what, f"flush_interval_ms {interval} is out of range 10..3600000")
-            ok = False
-        if not 1 <= batch <= 100_000:
-            self.error(self.src.locate("table", index, key_pattern("flush_batch")) or line,
-                       what, f"flush_batch {batch} is out of range 1..100000")
-            ok = False
-        if not ok:
-            return None
-        return Table(name, row, key, generated, lookups, interval, batch, t.get("doc", ""), line)
+        return lookups, ok
 
     def check_sql_names(self, tables: list[Table | None]) -> None:
         """The names the database sees: tables and lookup indexes (`TABLE_LOOKUP`) share one
