@@ -10,7 +10,7 @@ class service final : public nettest::test_handler {
  public:
   asio::awaitable<nettest::echo_reply> echo(ember::net::session&, const nettest::echo_request& r) override {
 #ifdef EMBER_LONE_VALUE_REPLY
-    co_return r.n;  // a u32 is not an echo_reply: the reply's constructors are explicit
+    co_return r.n;  // a u32 is not an echo_reply: no constructor of a message of two fields takes one value
 #else
     co_return nettest::echo_reply{r.n, r.text};
 #endif

@@ -244,12 +244,12 @@ BOOST_AUTO_TEST_CASE(a_throwing_handler_gives_an_error_frame_and_the_session_liv
   run(f.io, [&]() -> asio::awaitable<void> {
     auto c = co_await f.connected();
     nettest::client_stub stub(c);
-    auto game = co_await stub.raise_error(nettest::raise_error_request{false});
+    auto game = co_await stub.raise_error(nettest::raise_error_request{false, 0});
     BOOST_REQUIRE(!game);
     BOOST_TEST(game.error().remote());
     BOOST_TEST(game.error().status == 1001u);
     BOOST_TEST(game.error().message == "the handler refused");
-    auto internal = co_await stub.raise_error(nettest::raise_error_request{true});
+    auto internal = co_await stub.raise_error(nettest::raise_error_request{true, 0});
     BOOST_REQUIRE(!internal);
     BOOST_TEST(internal.error().status == static_cast<std::uint16_t>(ember::status::internal_error));
     auto after = co_await stub.echo({1, "alive", 0});
