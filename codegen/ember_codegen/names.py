@@ -1,7 +1,8 @@
 """Names and texts of a schema: what may become a C++ identifier, a comment or a string.
 
-`ident_problem` says why a name cannot be an identifier of the generated code; the rest of
-the scope rules (what each generated scope defines) are in `crossref.py`.
+`ident_problem` says why a name cannot be an identifier of the generated code at all,
+`scope_problem` why it would clash where the generated code declares it, `text_problem` why a
+doc or message cannot be written into it.
 """
 
 from __future__ import annotations
@@ -34,19 +35,18 @@ call_stub command_list command_info encode_binary decode_binary encode_json deco
 write_json std ember fmt asio simdjson detail
 """.split()) | frozenset(SCALARS) | frozenset(CONTAINERS)
 
-
 IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
 def ident_problem(name: str, label: str = "", *, generated_ok: bool = False) -> str | None:
     """Why `name` cannot be an identifier of the generated code, or None. `label` says which
-    name of the item it is when it is not the item's own (e.g. "server name"). Names starting with `_` or holding `__`
-    are reserved to the C++ implementation; a trailing `_` is how the generated code spells
-    its own parameters and members."""
+    name of the item it is when it is not the item's own (e.g. "server name"). Names starting
+    with `_` or holding `__` are reserved to the C++ implementation; a trailing `_` is how the
+    generated code spells its own parameters and members."""
     quoted = f"{label} '{name}'" if label else f"'{name}'"
     if not IDENT.match(name) or "__" in name or name.endswith("_"):
-        return (f"invalid {quoted if label else 'name'}: use letters, digits and '_', starting with a letter, "
-                "without '__' or a trailing '_'")
+        return (f"invalid {quoted if label else 'name'}: use letters, digits and '_', starting "
+                "with a letter, without '__' or a trailing '_'")
     if name in CPP_KEYWORDS:
         return f"{quoted} is a C++ keyword"
     if name in C_MACROS:
