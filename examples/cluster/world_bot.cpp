@@ -164,7 +164,7 @@ asio::awaitable<void> play(world_state& w, std::size_t i, std::uint64_t seed) {
           ++me.sold;
         }
       } else {
-        auto bought = co_await stub.buy({static_cast<std::uint32_t>(pick(1, 3))});
+        auto bought = co_await stub.buy(world::buy_request{static_cast<std::uint32_t>(pick(1, 3))});
         if (!bought && bought.error().status == static_cast<std::uint16_t>(world::error::not_enough_gold)) {
           ++me.ok;  // a refusal the game is meant to give
           ++me.too_poor;
