@@ -242,7 +242,7 @@ BOOST_AUTO_TEST_CASE(typed_calls_go_both_ways_and_reach_generated_handlers) {
     BOOST_TEST(down->n == 7u);
     BOOST_TEST(down->from == "game1");
 
-    auto up = co_await n->call<linktest::cmd::report>({5});
+    auto up = co_await n->call<linktest::cmd::report>(linktest::report_request{5});
     BOOST_REQUIRE(up);
     BOOST_TEST(up->total == 5u);
     BOOST_TEST(up->caller == std::to_string(gate_root->find("game1")->id()));
@@ -321,7 +321,7 @@ BOOST_AUTO_TEST_CASE(closing_the_peer_fails_every_call_in_flight_with_unavailabl
     auto none = co_await gate_root->call<linktest::cmd::echo>("game1", {1, 0, ""});
     BOOST_REQUIRE(!none);
     BOOST_TEST(none.error().code == errc::unavailable);
-    auto up = co_await n->call<linktest::cmd::report>({1});
+    auto up = co_await n->call<linktest::cmd::report>(linktest::report_request{1});
     BOOST_REQUIRE(!up);
     BOOST_TEST(up.error().code == errc::unavailable);
   }());
