@@ -44,12 +44,35 @@ def doc_lines(text: str) -> list[str]:
     return lines
 
 
+def comment_line(text: str) -> str:
+    """`text` on one line, for a `//` comment that ends the line: its lines joined by spaces
+    (the front end refuses texts whose lines end with a backslash)."""
+    return " ".join(line.strip() for line in str(text).splitlines() if line.strip())
+
+
+def deprecated_attr(item) -> str:
+    """`[[deprecated("reason")]] ` (or `[[deprecated]] `) for a deprecated field, command, call
+    or push; "" for others."""
+    reason = getattr(item, "deprecated", None)
+    if reason is None:
+        return ""
+    return f"[[deprecated({cpp_string(reason)})]] " if reason else "[[deprecated]] "
+
+
+def push_of(msg: Message, schema: Schema):
+    """The push whose message is `msg`, or None."""
+    return next((p for p in schema.pushes if p.message is msg), None)
+
+
 def cpp_string(text: str) -> str:
-    """A C++ string literal for `text` (UTF-8 kept, quotes, backslashes and controls escaped)."""
+    """A C++ string literal for `text` (UTF-8 kept, quotes, backslashes, controls and the
+    second `?` of `??` escaped)."""
     out = []
-    for ch in text:
+    for i, ch in enumerate(text):
         if ch in "\"\\":
             out.append("\\" + ch)
+        elif ch == "?" and i and text[i - 1] == "?":
+            out.append("\\?")  # no `??x` trigraph sequence, not even one g++ warns of
         elif ch == "\n":
             out.append("\\n")
         elif ord(ch) < 0x20 or ch == "\x7f":
@@ -224,6 +247,9 @@ def environment() -> tuple[jinja2.Environment, _TrackingLoader]:
     )
     env.filters["doc_lines"] = doc_lines
     env.filters["cpp_string"] = cpp_string
+    env.filters["comment_line"] = comment_line
+    env.filters["deprecated_attr"] = deprecated_attr
+    env.filters["push_of"] = push_of
     env.filters["hex64"] = hex64
     env.filters["qualified"] = qualified
     env.filters["default_init"] = default_init

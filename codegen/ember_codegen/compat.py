@@ -113,21 +113,35 @@ class _Checker:
 
     # --- commands, calls, pushes, errors
 
-    def commands(self) -> None:
-        new_all = {c.name: c for c in self.new.served}
-        new_by_id = {c.id: c for c in self.new.served}
-        for c in self.old.served:
-            d = new_all.get(c.name)
-            if d is None:
-                reuse = new_by_id.get(c.id)
-                if reuse is not None:
-                    self.add(reuse.line, f"{reuse.kind} '{reuse.name}'",
-                             f"id {c.id} was {c.kind} '{c.name}' (older clients would call the wrong thing)",
-                             c.line)
-                elif c.id not in self.new.reserved_ids:
-                    self.add(0, f"{c.kind} '{c.name}'",
-                             f"removed without adding id {c.id} to [reserved] ids", c.line, in_old=True)
+    def matched(self, olds: list, news: list, key: str, label: str, reserved: set[int],
+                reserve_words: str, reuse_words: str) -> list[tuple]:
+        """Compares items by name, then by number (`key`: "id" or "code"): an old item whose
+        name is gone is either reused (its number taken by another: reported with
+        `reuse_words`) or must be retired in `reserved` (reported with `reserve_words`).
+        Returns the (old, new) pairs that kept their name, for the caller's own checks."""
+        by_name = {x.name: x for x in news}
+        by_number = {getattr(x, key): x for x in news}
+        kept = []
+        for old in olds:
+            new = by_name.get(old.name)
+            if new is not None:
+                kept.append((old, new))
                 continue
+            number = getattr(old, key)
+            reuse = by_number.get(number)
+            if reuse is not None:
+                self.add(reuse.line, f"{label(reuse)} '{reuse.name}'",
+                         f"{key} {number} was {label(old)} '{old.name}' ({reuse_words})", old.line)
+            elif number not in reserved:
+                self.add(0, f"{label(old)} '{old.name}'",
+                         f"removed without adding {key} {number} to [reserved] {reserve_words}",
+                         old.line, in_old=True)
+        return kept
+
+    def commands(self) -> None:
+        for c, d in self.matched(self.old.served, self.new.served, "id", lambda x: x.kind,
+                                 self.new.reserved_ids, "ids",
+                                 "older clients would call the wrong thing"):
             self.command(c, d)
 
     def command(self, c: Command, d: Command) -> None:
@@ -143,38 +157,18 @@ class _Checker:
         self.message(f"{d.kind} reply of", c.reply, d.reply)
 
     def pushes(self) -> None:
-        new_by_name = {p.name: p for p in self.new.pushes}
-        new_by_id = {p.id: p for p in self.new.pushes}
-        for p in self.old.pushes:
-            q = new_by_name.get(p.name)
-            if q is None:
-                other = new_by_id.get(p.id)
-                if other is not None:
-                    self.add(other.line, f"push '{other.name}'",
-                             f"push id {p.id} was push '{p.name}': renamed on the wire or reused", p.line)
-                elif p.id not in self.new.reserved_ids:
-                    self.add(0, f"push '{p.name}'", f"removed without adding id {p.id} to [reserved] ids",
-                             p.line, in_old=True)
-                continue
+        for p, q in self.matched(self.old.pushes, self.new.pushes, "id", lambda x: "push",
+                                 self.new.reserved_ids, "ids",
+                                 "renamed on the wire or reused"):
             if q.id != p.id:
                 self.add(q.line, f"push '{q.name}'", f"id changed from {p.id} to {q.id}", p.line)
             self.message("push", p.message, q.message)
 
     def errors(self) -> None:
-        new_by_name = {e.name: e for e in self.new.errors}
-        new_by_code = {e.code: e for e in self.new.errors}
-        for e in self.old.errors:
-            f = new_by_name.get(e.name)
-            if f is None:
-                other = new_by_code.get(e.code)
-                if other is not None:
-                    self.add(other.line, f"error '{other.name}'",
-                             f"code {e.code} was error '{e.name}' (older clients would misread it)", e.line)
-                elif e.code not in self.new.reserved_codes:
-                    self.add(0, f"error '{e.name}'",
-                             f"removed without adding code {e.code} to [reserved] error_codes", e.line,
-                             in_old=True)
-            elif f.code != e.code:
+        for e, f in self.matched(self.old.errors, self.new.errors, "code", lambda x: "error",
+                                 self.new.reserved_codes, "error_codes",
+                                 "older clients would misread it"):
+            if f.code != e.code:
                 self.add(f.line, f"error '{f.name}'", f"code changed from {e.code} to {f.code}", e.line)
 
     def structs_and_tables(self) -> None:

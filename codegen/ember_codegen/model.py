@@ -36,6 +36,8 @@ class Field:
     doc: str = ""
     secret: bool = False
     line: int = 0
+    #: None, or why the field is deprecated ("" without a reason): `[[deprecated]]` in C++
+    deprecated: str | None = None
 
 
 @dataclass
@@ -93,6 +95,7 @@ class Command:
     doc: str = ""
     line: int = 0
     internal: bool = False
+    deprecated: str | None = None  # as Field.deprecated
 
     @property
     def kind(self) -> str:
@@ -107,6 +110,7 @@ class Push:
     message: Message
     doc: str = ""
     line: int = 0
+    deprecated: str | None = None  # as Field.deprecated
 
 
 @dataclass
@@ -175,6 +179,14 @@ class Schema:
             out += [c.request, c.reply]
         out += [p.message for p in self.pushes]
         return out
+
+    @property
+    def has_deprecated(self) -> bool:
+        """Whether anything is `[[deprecated]]`: the generated files then silence the warning
+        around their own uses of it."""
+        return any(c.deprecated is not None for c in self.served) or \
+            any(p.deprecated is not None for p in self.pushes) or \
+            any(f.deprecated is not None for m in self.messages for f in m.fields)
 
     @property
     def served(self) -> list[Command]:

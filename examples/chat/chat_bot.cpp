@@ -52,7 +52,7 @@ asio::awaitable<void> play(std::string name, std::string host, std::uint16_t por
     co_return;
   }
   fmt::print("{}: logged in as user {} ({})\n", name, login->user_id, login->motd);
-  auto joined = co_await chat.join_room({"lobby"});
+  auto joined = co_await chat.join_room(chat::join_room_request{"lobby"});
   if (!joined) { ++t.failures; co_return; }
   fmt::print("{}: joined {} ({} members)\n", name, joined->room.name, joined->room.members);
   co_await pause(std::chrono::milliseconds(200));  // let the other bots join too

@@ -254,19 +254,19 @@ BOOST_AUTO_TEST_CASE(gold_and_bags_are_saved_and_every_change_is_in_the_database
     BOOST_REQUIRE(bag.has_value());
     BOOST_TEST(bag->gold == 100);  // a new player's gold
     BOOST_TEST(bag->items.empty());
-    auto sword = co_await a.stub.buy({1});  // 10 gold
+    auto sword = co_await a.stub.buy(world::buy_request{1});  // 10 gold
     BOOST_REQUIRE_MESSAGE(sword.has_value(), (sword ? std::string() : sword.error().message));
     BOOST_TEST(sword->gold == 90);
-    auto herb = co_await a.stub.buy({3});  // 2 gold
+    auto herb = co_await a.stub.buy(world::buy_request{3});  // 2 gold
     BOOST_REQUIRE(herb.has_value());
-    auto sold = co_await a.stub.sell({sword->bag_item});  // half of 10 back
+    auto sold = co_await a.stub.sell(world::sell_request{sword->bag_item});  // half of 10 back
     BOOST_REQUIRE(sold.has_value());
     BOOST_TEST(sold->gold == 93);
-    auto twice = co_await a.stub.sell({sword->bag_item});
+    auto twice = co_await a.stub.sell(world::sell_request{sword->bag_item});
     BOOST_REQUIRE(!twice.has_value());
     BOOST_TEST(twice.error().status == 1005);  // not in the bag any more
-    for (int i = 0; i < 20; ++i) (void)co_await a.stub.buy({2});  // 6 gold each, 15 fit
-    auto poor = co_await a.stub.buy({1});
+    for (int i = 0; i < 20; ++i) (void)co_await a.stub.buy(world::buy_request{2});  // 6 gold each, 15 fit
+    auto poor = co_await a.stub.buy(world::buy_request{1});
     BOOST_REQUIRE(!poor.has_value());
     BOOST_TEST(poor.error().status == 1004);  // not enough gold: nothing changed
     bag = co_await a.stub.bag({});
@@ -312,8 +312,8 @@ BOOST_AUTO_TEST_CASE(pushes_and_rooms_reach_clients_on_the_other_net_server) {
     BOOST_REQUIRE(!b.told.empty());
     BOOST_TEST(b.told[0].text == "hello ben");
     // A room with members on both net servers; cid is not in it.
-    BOOST_REQUIRE((co_await a.stub.join_room({"tavern"})).has_value());
-    BOOST_REQUIRE((co_await b.stub.join_room({"tavern"})).has_value());
+    BOOST_REQUIRE((co_await a.stub.join_room(world::join_room_request{"tavern"})).has_value());
+    BOOST_REQUIRE((co_await b.stub.join_room(world::join_room_request{"tavern"})).has_value());
     BOOST_REQUIRE((co_await b.stub.say({"tavern", "cheers"})).has_value());
     BOOST_TEST(co_await eventually([&] { return a.heard.size() == 1 && b.heard.size() == 1; }));
     BOOST_TEST(c.heard.empty());
@@ -465,7 +465,7 @@ BOOST_AUTO_TEST_CASE(a_killed_game_fails_its_calls_at_once_and_serves_again_afte
     bool failed_fast = false;
     std::uint16_t status = 0;
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-      auto r = co_await victim.stub.slow({5000}, {std::chrono::milliseconds(8000)});
+      auto r = co_await victim.stub.slow(world::slow_request{5000}, {std::chrono::milliseconds(8000)});
       failed_fast = !r.has_value();
       if (!r) status = r.error().status;
     }, asio::detached);
@@ -679,7 +679,7 @@ BOOST_AUTO_TEST_CASE(a_module_reloads_under_play_and_bad_builds_are_refused) {
     // A request in flight on the old code while the new build goes in.
     bool slow_ok = false, slow_done = false;
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-      auto r = co_await p.stub.slow({600});
+      auto r = co_await p.stub.slow(world::slow_request{600});
       slow_ok = r.has_value();
       slow_done = true;
     }, asio::detached);
@@ -715,19 +715,19 @@ BOOST_AUTO_TEST_CASE(a_module_reloads_under_play_and_bad_builds_are_refused) {
       BOOST_TEST((co_await p.stub.move({1, 2})).has_value());
     }
     // Game data: a good file is seen by the next request; a bad one is refused with its line.
-    auto herb = co_await p.stub.price({3});
+    auto herb = co_await p.stub.price(world::price_request{3});
     BOOST_REQUIRE(herb.has_value());
     BOOST_TEST(herb->price == 2u);
     std::ofstream(cl.dir / "data" / "items.json") << R"([{"id": 3, "name": "healing herb", "price": 5}])";
     cl.procs[who.server].signal(SIGUSR1);
     BOOST_REQUIRE(wait_for_text(cl.log(who.server), "data reloaded", 5s));
-    BOOST_TEST((co_await p.stub.price({3}))->price == 5u);
-    BOOST_TEST(!(co_await p.stub.price({1})).has_value());  // gone from the new file
+    BOOST_TEST((co_await p.stub.price(world::price_request{3}))->price == 5u);
+    BOOST_TEST(!(co_await p.stub.price(world::price_request{1})).has_value());  // gone from the new file
     std::ofstream(cl.dir / "data" / "items.json") << "[{\"id\": 3, \"price\": 9},\n {\"id\": \"three\"}]";
     cl.procs[who.server].signal(SIGUSR1);
     BOOST_REQUIRE(wait_for_text(cl.log(who.server), "data reload refused", 5s));
     BOOST_TEST(ember::test::count_in(cl.log(who.server), "items.json:2: row [1]") == 1u);
-    BOOST_TEST((co_await p.stub.price({3}))->price == 5u);  // the data in use stayed
+    BOOST_TEST((co_await p.stub.price(world::price_request{3}))->price == 5u);  // the data in use stayed
     BOOST_TEST(p.c.connected());
     // The builds handed the player on with the number of its login, which its session keeps:
     // that session ending is still known as the player's, who is saved and let go.

@@ -126,7 +126,7 @@ asio::awaitable<void> play(world_state& w, std::size_t i, std::uint64_t seed) {
   fmt::print("{}: logged in on port {} as user {}, served by {}\n", me.name, me.port, me.user_id,
              me.server);
   std::fflush(stdout);
-  counted(me, co_await stub.join_room({"plaza"}), "join_room");
+  counted(me, co_await stub.join_room(world::join_room_request{"plaza"}), "join_room");
   if (auto bag = co_await stub.bag({}); counted(me, bag, "bag")) {
     me.gold = bag->gold;
     for (const auto& it : bag->items) me.bag.push_back(it.id);
@@ -157,14 +157,14 @@ asio::awaitable<void> play(world_state& w, std::size_t i, std::uint64_t seed) {
       // Trade with the shop: sell now and then, else buy one of the three items.
       if (!me.bag.empty() && pick(0, 2) == 0) {
         const auto at = static_cast<std::size_t>(pick(0, static_cast<int>(me.bag.size()) - 1));
-        auto sold = co_await stub.sell({me.bag[at]});
+        auto sold = co_await stub.sell(world::sell_request{me.bag[at]});
         if (counted(me, sold, "sell")) {
           me.gold = sold->gold;
           me.bag.erase(me.bag.begin() + static_cast<std::ptrdiff_t>(at));
           ++me.sold;
         }
       } else {
-        auto bought = co_await stub.buy({static_cast<std::uint32_t>(pick(1, 3))});
+        auto bought = co_await stub.buy(world::buy_request{static_cast<std::uint32_t>(pick(1, 3))});
         if (!bought && bought.error().status == static_cast<std::uint16_t>(world::error::not_enough_gold)) {
           ++me.ok;  // a refusal the game is meant to give
           ++me.too_poor;

@@ -83,7 +83,7 @@ BOOST_AUTO_TEST_CASE(a_server_registers_with_the_master_and_answers_status_reloa
     nettest::client_stub stub(c);
     for (std::uint32_t i = 0; i < 3; ++i) BOOST_REQUIRE(co_await stub.echo({i, "hi", 0}));
     BOOST_REQUIRE(co_await stub.echo_overlapping({1, "hi", 0}));
-    BOOST_REQUIRE(!co_await stub.raise_error({false}));
+    BOOST_REQUIRE(!co_await stub.raise_error({false, 0}));
     const std::byte junk[] = {std::byte{0x0a}, std::byte{0xff}};
     BOOST_REQUIRE(!co_await c.call_raw(static_cast<std::uint16_t>(nettest::cmd::echo::id), junk));
     BOOST_REQUIRE(!co_await c.call_raw(999, {}));

@@ -242,7 +242,7 @@ BOOST_AUTO_TEST_CASE(typed_calls_go_both_ways_and_reach_generated_handlers) {
     BOOST_TEST(down->n == 7u);
     BOOST_TEST(down->from == "game1");
 
-    auto up = co_await n->call<linktest::cmd::report>({5});
+    auto up = co_await n->call<linktest::cmd::report>(linktest::report_request{5});
     BOOST_REQUIRE(up);
     BOOST_TEST(up->total == 5u);
     BOOST_TEST(up->caller == std::to_string(gate_root->find("game1")->id()));
@@ -253,7 +253,7 @@ BOOST_AUTO_TEST_CASE(typed_calls_go_both_ways_and_reach_generated_handlers) {
       linktest::poked p;
       if (!ember::codec::decode(b, e, p)) pokes.push_back(p.text);
     });
-    auto poke = co_await gate_root->call<linktest::cmd::poke>("game1", {"hey"});
+    auto poke = co_await gate_root->call<linktest::cmd::poke>("game1", linktest::poke_request{"hey"});
     BOOST_TEST(poke.has_value());
     BOOST_TEST(pokes == std::vector<std::string>{"hey"});
   }());
@@ -321,7 +321,7 @@ BOOST_AUTO_TEST_CASE(closing_the_peer_fails_every_call_in_flight_with_unavailabl
     auto none = co_await gate_root->call<linktest::cmd::echo>("game1", {1, 0, ""});
     BOOST_REQUIRE(!none);
     BOOST_TEST(none.error().code == errc::unavailable);
-    auto up = co_await n->call<linktest::cmd::report>({1});
+    auto up = co_await n->call<linktest::cmd::report>(linktest::report_request{1});
     BOOST_REQUIRE(!up);
     BOOST_TEST(up.error().code == errc::unavailable);
   }());
@@ -410,12 +410,12 @@ BOOST_AUTO_TEST_CASE(fan_out_to_all_children_of_a_type_gathers_every_reply) {
 BOOST_AUTO_TEST_CASE(a_handlers_game_error_arrives_as_remote_error_with_its_status_and_message) {
   run(io, [&]() -> asio::awaitable<void> {
     co_await joined("game1");
-    auto r = co_await gate_root->call<linktest::cmd::raise_error>("game1", {false});
+    auto r = co_await gate_root->call<linktest::cmd::raise_error>("game1", linktest::raise_error_request{false});
     BOOST_REQUIRE(!r);
     BOOST_TEST(r.error().code == errc::remote_error);
     BOOST_TEST(r.error().status == 1001u);
     BOOST_TEST(r.error().message == "the handler refused");
-    auto bug = co_await gate_root->call<linktest::cmd::raise_error>("game1", {true});
+    auto bug = co_await gate_root->call<linktest::cmd::raise_error>("game1", linktest::raise_error_request{true});
     BOOST_REQUIRE(!bug);
     BOOST_TEST(bug.error().code == errc::remote_error);
     BOOST_TEST(bug.error().status == static_cast<std::uint16_t>(ember::status::internal_error));

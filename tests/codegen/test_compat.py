@@ -15,6 +15,8 @@ import tempfile
 import unittest
 from pathlib import Path
 
+import support
+
 ARGS = argparse.Namespace()
 
 # The old schema; each test edits one thing in a copy. Line numbers below refer to this text
@@ -165,7 +167,7 @@ reply = [ { tag = 1, name = "bag", type = "list<item>" } ]
 
     def test_a_push_renamed_on_the_wire(self):
         self.breaks(edit('name = "tick"', 'name = "tock"'),
-                    "NEW:43: push 'tock': push id 201 was push 'tick': renamed on the wire or reused (was OLD:43)")
+                    "NEW:43: push 'tock': id 201 was push 'tick' (renamed on the wire or reused) (was OLD:43)")
 
     def test_an_error_code_changed(self):
         self.breaks(edit('code = 1001', 'code = 1002'),
@@ -199,6 +201,15 @@ class Compatible(unittest.TestCase):
     def test_removing_a_field_whose_tag_and_name_are_reserved_is_compatible(self):
         text = edit('name = "item"\nfields = [', 'name = "item"\nreserved_tags = [3]\nreserved_names = ["count"]\nfields = [')
         text = text.replace('  { tag = 3, name = "count", type = "i32" },\n', '')
+        self.passes(text)
+
+    def test_deprecating_a_field_a_command_a_call_and_a_push_is_compatible(self):
+        text = edit('{ tag = 3, name = "count", type = "i32" }',
+                    '{ tag = 3, name = "count", type = "i32", deprecated = "use amount" }')
+        text = text.replace('id = 102\nname = "buy"\n', 'id = 102\nname = "buy"\ndeprecated = true\n')
+        text = text.replace('id = 150\nname = "grant"\n', 'id = 150\nname = "grant"\ndeprecated = true\n')
+        text = text.replace('id = 201\nname = "tick"\n', 'id = 201\nname = "tick"\ndeprecated = "gone"\n')
+        self.assertEqual(text.count("deprecated"), 4)
         self.passes(text)
 
     def test_removing_a_command_whose_id_is_reserved_is_compatible(self):
@@ -240,17 +251,5 @@ class CommandLine(unittest.TestCase):
             self.assertEqual((r.returncode, r.stderr), (0, ""))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--codegen-dir", required=True, help="codegen/ of the source tree")
-    parser.add_argument("--launcher", required=True, help="the built ember-codegen")
-    args, rest = parser.parse_known_args()
-    vars(ARGS).update(vars(args))
-    sys.dont_write_bytecode = True
-    sys.path.insert(0, args.codegen_dir)
-    program = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-    return 0 if program.result.wasSuccessful() else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(support.main(ARGS, {"--launcher": "the built ember-codegen"}))

@@ -10,14 +10,15 @@ generated below; a few more check the command line around them.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import re
 import subprocess
 import sys
 import tempfile
 import unittest
 from pathlib import Path
+
+import support
+from support import run_generator
 
 ARGS = argparse.Namespace()
 
@@ -26,16 +27,6 @@ def expected_messages(path: Path) -> list[str]:
     return [line[len("# expect: "):].replace("{file}", str(path))
             for line in path.read_text(encoding="utf-8").splitlines()
             if line.startswith("# expect: ")]
-
-
-def run_generator(*argv: str) -> tuple[int, str]:
-    """Runs ember-codegen in this process: (exit code, stderr)."""
-    from ember_codegen.cli import main
-
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        code = main(list(argv))
-    return code, err.getvalue()
 
 
 class BadSchemas(unittest.TestCase):
@@ -129,25 +120,18 @@ fields = [ {{ tag = 1, name = "x", type = "i32" }}, {{ tag = {tag}, name = "y", 
 
         return frontend.parse(text, "h.toml").hash
 
+    def test_deprecating_a_field_does_not_change_the_hash(self):
+        base = self.BASE.format(doc="one", tag=2)
+        deprecated = base.replace('name = "y", type = "i32" }', 'name = "y", type = "i32", deprecated = true }')
+        self.assertNotEqual(base, deprecated)
+        self.assertEqual(self.hash_of(base), self.hash_of(deprecated))
+
     def test_docs_do_not_change_the_hash_but_tags_do(self):
         base = self.hash_of(self.BASE.format(doc="one", tag=2))
         self.assertEqual(base, self.hash_of(self.BASE.format(doc="two", tag=2)))
         self.assertNotEqual(base, self.hash_of(self.BASE.format(doc="one", tag=3)))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--codegen-dir", required=True, help="codegen/ of the source tree")
-    parser.add_argument("--schemas", required=True, help="schemas/test/ of the source tree")
-    parser.add_argument("--launcher", required=True, help="the built ember-codegen")
-    args, rest = parser.parse_known_args()
-    vars(ARGS).update(vars(args))
-    sys.dont_write_bytecode = True
-    sys.path.insert(0, args.codegen_dir)
-    add_bad_schema_tests()
-    program = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2)
-    return 0 if program.result.wasSuccessful() else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(support.main(ARGS, {"--schemas": "schemas/test/ of the source tree",
+                                 "--launcher": "the built ember-codegen"}, add_bad_schema_tests))

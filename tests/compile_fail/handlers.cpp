@@ -1,6 +1,7 @@
 // Compile-time checks of the generated handler interface. Built as is, it must compile; with
-// EMBER_OMIT_HANDLER (a command has no handler) or EMBER_WRONG_SIGNATURE (a handler takes the
-// wrong type) it must not: tests/compile_fail/expect_failure.py checks the compiler's message.
+// EMBER_OMIT_HANDLER (a command has no handler), EMBER_WRONG_SIGNATURE (a handler takes the
+// wrong type) or EMBER_LONE_VALUE_REPLY (a handler returns a bare value of its reply's first
+// field) it must not: tests/compile_fail/expect_failure.py checks the compiler's message.
 #include "nettest_server.hpp"
 
 namespace {
@@ -8,7 +9,11 @@ namespace {
 class service final : public nettest::test_handler {
  public:
   asio::awaitable<nettest::echo_reply> echo(ember::net::session&, const nettest::echo_request& r) override {
+#ifdef EMBER_LONE_VALUE_REPLY
+    co_return r.n;  // a u32 is not an echo_reply: no constructor of a message of two fields takes one value
+#else
     co_return nettest::echo_reply{r.n, r.text};
+#endif
   }
 #ifndef EMBER_OMIT_HANDLER
   asio::awaitable<nettest::echo_overlapping_reply> echo_overlapping(

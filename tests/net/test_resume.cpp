@@ -276,7 +276,7 @@ BOOST_AUTO_TEST_CASE(after_the_grace_period_the_session_ends_and_a_resume_is_ref
     auto c = co_await f.connected();
     const auto id = c.session_id();
     nettest::client_stub stub(c);
-    BOOST_REQUIRE(co_await stub.join({"room"}));
+    BOOST_REQUIRE(co_await stub.join(nettest::join_request{"room"}));
     int expired = 0;
     std::error_code closed_with;
     c.on_expired([&] { ++expired; });

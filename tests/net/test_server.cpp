@@ -178,7 +178,7 @@ BOOST_AUTO_TEST_CASE(a_broadcast_to_a_group_of_a_thousand_sessions_reaches_each_
       members.push_back(co_await f.connected());
       nettest::client_stub stub(members.back());
       stub.on_notice([&received, i](const nettest::notice&) { ++received[i]; });
-      BOOST_REQUIRE(co_await stub.join({"room"}));
+      BOOST_REQUIRE(co_await stub.join(nettest::join_request{"room"}));
     }
     auto outsider = co_await f.connected();
     int outsider_got = 0;
@@ -199,8 +199,8 @@ BOOST_AUTO_TEST_CASE(a_closed_session_leaves_its_groups) {
   run(f.io, [&]() -> asio::awaitable<void> {
     auto a = co_await f.connected();
     auto b = co_await f.connected();
-    BOOST_REQUIRE(co_await nettest::client_stub(a).join({"g"}));
-    BOOST_REQUIRE(co_await nettest::client_stub(b).join({"g"}));
+    BOOST_REQUIRE(co_await nettest::client_stub(a).join(nettest::join_request{"g"}));
+    BOOST_REQUIRE(co_await nettest::client_stub(b).join(nettest::join_request{"g"}));
     BOOST_TEST(f.srv->groups().members("g").size() == 2u);
     a.close();
     BOOST_REQUIRE(co_await wait_until([&] { return f.srv->groups().members("g").size() == 1; }));
@@ -244,12 +244,12 @@ BOOST_AUTO_TEST_CASE(a_throwing_handler_gives_an_error_frame_and_the_session_liv
   run(f.io, [&]() -> asio::awaitable<void> {
     auto c = co_await f.connected();
     nettest::client_stub stub(c);
-    auto game = co_await stub.raise_error({false});
+    auto game = co_await stub.raise_error(nettest::raise_error_request{false, 0});
     BOOST_REQUIRE(!game);
     BOOST_TEST(game.error().remote());
     BOOST_TEST(game.error().status == 1001u);
     BOOST_TEST(game.error().message == "the handler refused");
-    auto internal = co_await stub.raise_error({true});
+    auto internal = co_await stub.raise_error(nettest::raise_error_request{true, 0});
     BOOST_REQUIRE(!internal);
     BOOST_TEST(internal.error().status == static_cast<std::uint16_t>(ember::status::internal_error));
     auto after = co_await stub.echo({1, "alive", 0});

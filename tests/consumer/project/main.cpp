@@ -26,7 +26,7 @@ int main() {
   asio::co_spawn(io, [&]() -> asio::awaitable<void> {
     ember::net::client c(io.get_executor());
     if (!co_await c.connect("127.0.0.1", server.port())) {
-      auto reply = co_await hello::client_stub(c).greet({"consumer"});
+      auto reply = co_await hello::client_stub(c).greet(hello::greet_request{"consumer"});
       if (reply && reply->greeting == "hello, consumer") status = 0;
       std::printf("%s\n", reply ? reply->greeting.c_str() : reply.error().message.c_str());
     }

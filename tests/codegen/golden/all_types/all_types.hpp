@@ -157,7 +157,7 @@ std::error_code decode_json(ember::codec::json_text in, M& m) {
 }
 
 // Messages have constructors rather than aggregate initialisation: g++ 12 destroys an
-// aggregate temporary inside a `co_await` expression twice, and `co_await stub.cmd({...})`
+// aggregate temporary inside a `co_await` expression twice, and `co_await stub.cmd(req{...})`
 // is how calls are written.
 
 /// Struct `point` of the schema.
@@ -166,8 +166,9 @@ struct point {
   std::int32_t y = 0;
 
   point() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  point(std::int32_t x_, std::int32_t y_ = 0)
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  point(std::int32_t x_, std::int32_t y_)
       : x(std::move(x_)), y(std::move(y_)) {}
 
   bool operator==(const point&) const = default;
@@ -195,8 +196,9 @@ struct scalars {
   std::uint32_t last = 0;
 
   scalars() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  scalars(bool b_, std::int8_t i8v_ = 0, std::int16_t i16v_ = 0, std::int32_t i32v_ = 0, std::int64_t i64v_ = 0, std::uint8_t u8v_ = 0, std::uint16_t u16v_ = 0, std::uint32_t u32v_ = 0, std::uint64_t u64v_ = 0, float f32v_ = 0.0f, double f64v_ = 0.0, std::string s_ = {}, std::vector<std::byte> raw_ = {}, all_types::color color_ = all_types::color::none, all_types::point at_ = {}, std::uint32_t last_ = 0)
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  scalars(bool b_, std::int8_t i8v_, std::int16_t i16v_ = 0, std::int32_t i32v_ = 0, std::int64_t i64v_ = 0, std::uint8_t u8v_ = 0, std::uint16_t u16v_ = 0, std::uint32_t u32v_ = 0, std::uint64_t u64v_ = 0, float f32v_ = 0.0f, double f64v_ = 0.0, std::string s_ = {}, std::vector<std::byte> raw_ = {}, all_types::color color_ = all_types::color::none, all_types::point at_ = {}, std::uint32_t last_ = 0)
       : b(std::move(b_)), i8v(std::move(i8v_)), i16v(std::move(i16v_)), i32v(std::move(i32v_)), i64v(std::move(i64v_)), u8v(std::move(u8v_)), u16v(std::move(u16v_)), u32v(std::move(u32v_)), u64v(std::move(u64v_)), f32v(std::move(f32v_)), f64v(std::move(f64v_)), s(std::move(s_)), raw(std::move(raw_)), color(std::move(color_)), at(std::move(at_)), last(std::move(last_)) {}
 
   bool operator==(const scalars&) const = default;
@@ -219,8 +221,9 @@ struct lists {
   std::vector<all_types::point> points;
 
   lists() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  lists(std::vector<bool> bools_, std::vector<std::int8_t> i8s_ = {}, std::vector<std::int32_t> i32s_ = {}, std::vector<std::int64_t> i64s_ = {}, std::vector<std::uint8_t> u8s_ = {}, std::vector<std::uint16_t> u16s_ = {}, std::vector<std::uint64_t> u64s_ = {}, std::vector<float> f32s_ = {}, std::vector<double> f64s_ = {}, std::vector<std::string> strings_ = {}, std::vector<std::vector<std::byte>> blobs_ = {}, std::vector<all_types::color> colors_ = {}, std::vector<all_types::point> points_ = {})
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  lists(std::vector<bool> bools_, std::vector<std::int8_t> i8s_, std::vector<std::int32_t> i32s_ = {}, std::vector<std::int64_t> i64s_ = {}, std::vector<std::uint8_t> u8s_ = {}, std::vector<std::uint16_t> u16s_ = {}, std::vector<std::uint64_t> u64s_ = {}, std::vector<float> f32s_ = {}, std::vector<double> f64s_ = {}, std::vector<std::string> strings_ = {}, std::vector<std::vector<std::byte>> blobs_ = {}, std::vector<all_types::color> colors_ = {}, std::vector<all_types::point> points_ = {})
       : bools(std::move(bools_)), i8s(std::move(i8s_)), i32s(std::move(i32s_)), i64s(std::move(i64s_)), u8s(std::move(u8s_)), u16s(std::move(u16s_)), u64s(std::move(u64s_)), f32s(std::move(f32s_)), f64s(std::move(f64s_)), strings(std::move(strings_)), blobs(std::move(blobs_)), colors(std::move(colors_)), points(std::move(points_)) {}
 
   bool operator==(const lists&) const = default;
@@ -239,8 +242,9 @@ struct maps {
   std::map<std::string, all_types::point> places;
 
   maps() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  maps(std::map<std::string, bool> flags_, std::map<std::string, std::int64_t> counts_ = {}, std::map<std::string, std::uint32_t> sizes_ = {}, std::map<std::string, float> ratios_ = {}, std::map<std::string, double> weights_ = {}, std::map<std::string, std::string> names_ = {}, std::map<std::string, std::vector<std::byte>> blobs_ = {}, std::map<std::string, all_types::color> colors_ = {}, std::map<std::string, all_types::point> places_ = {})
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  maps(std::map<std::string, bool> flags_, std::map<std::string, std::int64_t> counts_, std::map<std::string, std::uint32_t> sizes_ = {}, std::map<std::string, float> ratios_ = {}, std::map<std::string, double> weights_ = {}, std::map<std::string, std::string> names_ = {}, std::map<std::string, std::vector<std::byte>> blobs_ = {}, std::map<std::string, all_types::color> colors_ = {}, std::map<std::string, all_types::point> places_ = {})
       : flags(std::move(flags_)), counts(std::move(counts_)), sizes(std::move(sizes_)), ratios(std::move(ratios_)), weights(std::move(weights_)), names(std::move(names_)), blobs(std::move(blobs_)), colors(std::move(colors_)), places(std::move(places_)) {}
 
   bool operator==(const maps&) const = default;
@@ -259,8 +263,9 @@ struct optionals {
   std::optional<all_types::point> at;
 
   optionals() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  optionals(std::optional<bool> b_, std::optional<std::int32_t> i32v_ = {}, std::optional<std::uint64_t> u64v_ = {}, std::optional<float> f32v_ = {}, std::optional<double> f64v_ = {}, std::optional<std::string> s_ = {}, std::optional<std::vector<std::byte>> raw_ = {}, std::optional<all_types::color> color_ = {}, std::optional<all_types::point> at_ = {})
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  optionals(std::optional<bool> b_, std::optional<std::int32_t> i32v_, std::optional<std::uint64_t> u64v_ = {}, std::optional<float> f32v_ = {}, std::optional<double> f64v_ = {}, std::optional<std::string> s_ = {}, std::optional<std::vector<std::byte>> raw_ = {}, std::optional<all_types::color> color_ = {}, std::optional<all_types::point> at_ = {})
       : b(std::move(b_)), i32v(std::move(i32v_)), u64v(std::move(u64v_)), f32v(std::move(f32v_)), f64v(std::move(f64v_)), s(std::move(s_)), raw(std::move(raw_)), color(std::move(color_)), at(std::move(at_)) {}
 
   bool operator==(const optionals&) const = default;
@@ -272,8 +277,9 @@ struct tree {
   std::vector<all_types::tree> children;
 
   tree() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  tree(std::string label_, std::vector<all_types::tree> children_ = {})
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  tree(std::string label_, std::vector<all_types::tree> children_)
       : label(std::move(label_)), children(std::move(children_)) {}
 
   bool operator==(const tree&) const = default;
@@ -285,8 +291,9 @@ struct item_v1 {
   std::string name;
 
   item_v1() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  item_v1(std::uint64_t id_, std::string name_ = {})
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  item_v1(std::uint64_t id_, std::string name_)
       : id(std::move(id_)), name(std::move(name_)) {}
 
   bool operator==(const item_v1&) const = default;
@@ -305,8 +312,9 @@ struct item_v2 {
   std::map<std::string, all_types::tree> extra;
 
   item_v2() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  item_v2(std::uint64_t id_, std::string name_ = {}, std::int32_t count_ = 0, double weight_ = 0.0, float ratio_ = 0.0f, std::vector<std::string> tags_ = {}, std::vector<std::uint32_t> scores_ = {}, all_types::point origin_ = {}, std::map<std::string, all_types::tree> extra_ = {})
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  item_v2(std::uint64_t id_, std::string name_, std::int32_t count_ = 0, double weight_ = 0.0, float ratio_ = 0.0f, std::vector<std::string> tags_ = {}, std::vector<std::uint32_t> scores_ = {}, all_types::point origin_ = {}, std::map<std::string, all_types::tree> extra_ = {})
       : id(std::move(id_)), name(std::move(name_)), count(std::move(count_)), weight(std::move(weight_)), ratio(std::move(ratio_)), tags(std::move(tags_)), scores(std::move(scores_)), origin(std::move(origin_)), extra(std::move(extra_)) {}
 
   bool operator==(const item_v2&) const = default;
@@ -318,8 +326,9 @@ struct failure {
   std::string message;
 
   failure() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  failure(std::uint16_t code_, std::string message_ = {})
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  failure(std::uint16_t code_, std::string message_)
       : code(std::move(code_)), message(std::move(message_)) {}
 
   bool operator==(const failure&) const = default;
@@ -335,8 +344,9 @@ struct everything {
   all_types::level level = all_types::level::low;
 
   everything() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  everything(all_types::scalars scalars_, all_types::lists lists_ = {}, all_types::maps maps_ = {}, all_types::optionals optionals_ = {}, all_types::tree tree_ = {}, all_types::level level_ = all_types::level::low)
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  everything(all_types::scalars scalars_, all_types::lists lists_, all_types::maps maps_ = {}, all_types::optionals optionals_ = {}, all_types::tree tree_ = {}, all_types::level level_ = all_types::level::low)
       : scalars(std::move(scalars_)), lists(std::move(lists_)), maps(std::move(maps_)), optionals(std::move(optionals_)), tree(std::move(tree_)), level(std::move(level_)) {}
 
   bool operator==(const everything&) const = default;
@@ -349,8 +359,9 @@ struct echo_request {
   std::string token;
 
   echo_request() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  echo_request(all_types::everything payload_, std::string token_ = {})
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  echo_request(all_types::everything payload_, std::string token_)
       : payload(std::move(payload_)), token(std::move(token_)) {}
 
   bool operator==(const echo_request&) const = default;
@@ -361,9 +372,8 @@ struct echo_reply {
   all_types::everything payload;
 
   echo_reply() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  echo_reply(all_types::everything payload_)
-      : payload(std::move(payload_)) {}
+  /// Sets the field; explicit, so that a lone value does not turn into a message unasked.
+  explicit echo_reply(all_types::everything payload_) : payload(std::move(payload_)) {}
 
   bool operator==(const echo_reply&) const = default;
 };
@@ -383,9 +393,8 @@ struct stats_request {
   std::vector<all_types::level> levels;
 
   stats_request() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  stats_request(std::vector<all_types::level> levels_)
-      : levels(std::move(levels_)) {}
+  /// Sets the field; explicit, so that a lone value does not turn into a message unasked.
+  explicit stats_request(std::vector<all_types::level> levels_) : levels(std::move(levels_)) {}
 
   bool operator==(const stats_request&) const = default;
 };
@@ -396,8 +405,9 @@ struct stats_reply {
   std::map<std::string, double> load;
 
   stats_reply() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  stats_reply(std::uint32_t sessions_, std::map<std::string, double> load_ = {})
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  stats_reply(std::uint32_t sessions_, std::map<std::string, double> load_)
       : sessions(std::move(sessions_)), load(std::move(load_)) {}
 
   bool operator==(const stats_reply&) const = default;
@@ -409,8 +419,9 @@ struct transfer_request {
   std::string from;
 
   transfer_request() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  transfer_request(all_types::item_v1 item_, std::string from_ = {})
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  transfer_request(all_types::item_v1 item_, std::string from_)
       : item(std::move(item_)), from(std::move(from_)) {}
 
   bool operator==(const transfer_request&) const = default;
@@ -421,9 +432,8 @@ struct transfer_reply {
   bool accepted = false;
 
   transfer_reply() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  transfer_reply(bool accepted_)
-      : accepted(std::move(accepted_)) {}
+  /// Sets the field; explicit, so that a lone value does not turn into a message unasked.
+  explicit transfer_reply(bool accepted_) : accepted(std::move(accepted_)) {}
 
   bool operator==(const transfer_reply&) const = default;
 };
@@ -437,8 +447,9 @@ struct event {
   std::uint64_t at_ms = 0;
 
   event() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  event(all_types::item_v2 item_, std::uint64_t at_ms_ = 0)
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  event(all_types::item_v2 item_, std::uint64_t at_ms_)
       : item(std::move(item_)), at_ms(std::move(at_ms_)) {}
 
   bool operator==(const event&) const = default;

@@ -23,27 +23,27 @@ class client_stub {
   /// Sends everything back.
   template <class Cmd = cmd::echo>
   asio::awaitable<ember::outcome<typename Cmd::reply>> echo(
-      const echo_request& req, ember::net::call_options opts = {}) {
+      const all_types::echo_request& req, ember::net::call_options opts = {}) {
     return c_.call<Cmd>(req, opts);
   }
 
   /// Calls command `ping` (id 2).
   template <class Cmd = cmd::ping>
   asio::awaitable<ember::outcome<typename Cmd::reply>> ping(
-      const ping_request& req, ember::net::call_options opts = {}) {
+      const all_types::ping_request& req, ember::net::call_options opts = {}) {
     return c_.call<Cmd>(req, opts);
   }
 
   /// Calls command `stats` (id 65279).
   template <class Cmd = cmd::stats>
   asio::awaitable<ember::outcome<typename Cmd::reply>> stats(
-      const stats_request& req, ember::net::call_options opts = {}) {
+      const all_types::stats_request& req, ember::net::call_options opts = {}) {
     return c_.call<Cmd>(req, opts);
   }
 
   /// Something happened.
-  void on_event(std::function<void(const event&)> f) {
-    c_.on_push<event>(std::move(f));
+  void on_event(std::function<void(const all_types::event&)> f) {
+    c_.on_push<all_types::event>(std::move(f));
   }
 
  private:

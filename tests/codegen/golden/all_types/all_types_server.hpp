@@ -18,16 +18,16 @@ class game_handler {
   virtual ~game_handler() = default;
 
   /// Sends everything back.
-  virtual asio::awaitable<echo_reply> echo(
-      ember::net::session& s, const echo_request& req) = 0;
+  virtual asio::awaitable<all_types::echo_reply> echo(
+      ember::net::session& s, const all_types::echo_request& req) = 0;
 
   /// Handles command `ping` (id 2).
-  virtual asio::awaitable<ping_reply> ping(
-      ember::net::session& s, const ping_request& req) = 0;
+  virtual asio::awaitable<all_types::ping_reply> ping(
+      ember::net::session& s, const all_types::ping_request& req) = 0;
 
   /// Moves an item to this game server; only other servers call it.
-  virtual asio::awaitable<transfer_reply> transfer(
-      ember::net::session& s, const transfer_request& req) = 0;
+  virtual asio::awaitable<all_types::transfer_reply> transfer(
+      ember::net::session& s, const all_types::transfer_request& req) = 0;
 };
 
 /// Registers every command and call of `h` in `t`; failures on a Firefly listener reply with `failure`.
@@ -37,7 +37,7 @@ void register_commands(ember::net::dispatch_table& t, game_handler& h) {
   t.add<cmd::echo, &game_handler::echo>(h);
   t.add<cmd::ping, &game_handler::ping>(h);
   t.add<cmd::transfer, &game_handler::transfer>(h);
-  t.set_error_reply<failure>();
+  t.set_error_reply<all_types::failure>();
 }
 
 /// The commands that server type `admin` handles: implement one coroutine per command,
@@ -47,8 +47,8 @@ class admin_handler {
   virtual ~admin_handler() = default;
 
   /// Handles command `stats` (id 65279).
-  virtual asio::awaitable<stats_reply> stats(
-      ember::net::session& s, const stats_request& req) = 0;
+  virtual asio::awaitable<all_types::stats_reply> stats(
+      ember::net::session& s, const all_types::stats_request& req) = 0;
 };
 
 /// Registers every command of `h` in `t`; failures on a Firefly listener reply with `failure`.
@@ -56,7 +56,7 @@ class admin_handler {
 template <int = 0>
 void register_commands(ember::net::dispatch_table& t, admin_handler& h) {
   t.add<cmd::stats, &admin_handler::stats>(h);
-  t.set_error_reply<failure>();
+  t.set_error_reply<all_types::failure>();
 }
 
 /// Typed server-to-server calls of every [[call]], over any `Target` with a member

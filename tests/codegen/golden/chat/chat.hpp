@@ -121,7 +121,7 @@ std::error_code decode_json(ember::codec::json_text in, M& m) {
 }
 
 // Messages have constructors rather than aggregate initialisation: g++ 12 destroys an
-// aggregate temporary inside a `co_await` expression twice, and `co_await stub.cmd({...})`
+// aggregate temporary inside a `co_await` expression twice, and `co_await stub.cmd(req{...})`
 // is how calls are written.
 
 /// Struct `room_info` of the schema.
@@ -131,8 +131,9 @@ struct room_info {
   chat::room_kind kind = chat::room_kind::lobby;
 
   room_info() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  room_info(std::string name_, std::uint32_t members_ = 0, chat::room_kind kind_ = chat::room_kind::lobby)
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  room_info(std::string name_, std::uint32_t members_, chat::room_kind kind_ = chat::room_kind::lobby)
       : name(std::move(name_)), members(std::move(members_)), kind(std::move(kind_)) {}
 
   bool operator==(const room_info&) const = default;
@@ -144,8 +145,9 @@ struct login_request {
   std::string password;
 
   login_request() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  login_request(std::string user_, std::string password_ = {})
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  login_request(std::string user_, std::string password_)
       : user(std::move(user_)), password(std::move(password_)) {}
 
   bool operator==(const login_request&) const = default;
@@ -157,8 +159,9 @@ struct login_reply {
   std::string motd;
 
   login_reply() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  login_reply(std::uint64_t user_id_, std::string motd_ = {})
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  login_reply(std::uint64_t user_id_, std::string motd_)
       : user_id(std::move(user_id_)), motd(std::move(motd_)) {}
 
   bool operator==(const login_reply&) const = default;
@@ -169,9 +172,8 @@ struct join_room_request {
   std::string room;
 
   join_room_request() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  join_room_request(std::string room_)
-      : room(std::move(room_)) {}
+  /// Sets the field; explicit, so that a lone value does not turn into a message unasked.
+  explicit join_room_request(std::string room_) : room(std::move(room_)) {}
 
   bool operator==(const join_room_request&) const = default;
 };
@@ -181,9 +183,8 @@ struct join_room_reply {
   chat::room_info room;
 
   join_room_reply() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  join_room_reply(chat::room_info room_)
-      : room(std::move(room_)) {}
+  /// Sets the field; explicit, so that a lone value does not turn into a message unasked.
+  explicit join_room_reply(chat::room_info room_) : room(std::move(room_)) {}
 
   bool operator==(const join_room_reply&) const = default;
 };
@@ -193,9 +194,8 @@ struct leave_room_request {
   std::string room;
 
   leave_room_request() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  leave_room_request(std::string room_)
-      : room(std::move(room_)) {}
+  /// Sets the field; explicit, so that a lone value does not turn into a message unasked.
+  explicit leave_room_request(std::string room_) : room(std::move(room_)) {}
 
   bool operator==(const leave_room_request&) const = default;
 };
@@ -211,8 +211,9 @@ struct say_request {
   std::string text;
 
   say_request() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  say_request(std::string room_, std::string text_ = {})
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  say_request(std::string room_, std::string text_)
       : room(std::move(room_)), text(std::move(text_)) {}
 
   bool operator==(const say_request&) const = default;
@@ -223,9 +224,8 @@ struct say_reply {
   std::uint32_t delivered = 0;
 
   say_reply() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  say_reply(std::uint32_t delivered_)
-      : delivered(std::move(delivered_)) {}
+  /// Sets the field; explicit, so that a lone value does not turn into a message unasked.
+  explicit say_reply(std::uint32_t delivered_) : delivered(std::move(delivered_)) {}
 
   bool operator==(const say_reply&) const = default;
 };
@@ -240,9 +240,8 @@ struct list_rooms_reply {
   std::vector<chat::room_info> rooms;
 
   list_rooms_reply() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  list_rooms_reply(std::vector<chat::room_info> rooms_)
-      : rooms(std::move(rooms_)) {}
+  /// Sets the field; explicit, so that a lone value does not turn into a message unasked.
+  explicit list_rooms_reply(std::vector<chat::room_info> rooms_) : rooms(std::move(rooms_)) {}
 
   bool operator==(const list_rooms_reply&) const = default;
 };
@@ -258,8 +257,9 @@ struct chat_message {
   std::uint64_t sent_at_ms = 0;
 
   chat_message() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  chat_message(std::string room_, std::string from_ = {}, std::string text_ = {}, std::uint64_t sent_at_ms_ = 0)
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  chat_message(std::string room_, std::string from_, std::string text_ = {}, std::uint64_t sent_at_ms_ = 0)
       : room(std::move(room_)), from(std::move(from_)), text(std::move(text_)), sent_at_ms(std::move(sent_at_ms_)) {}
 
   bool operator==(const chat_message&) const = default;

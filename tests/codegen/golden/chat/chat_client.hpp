@@ -23,41 +23,41 @@ class client_stub {
   /// Calls command `login` (id 101).
   template <class Cmd = cmd::login>
   asio::awaitable<ember::outcome<typename Cmd::reply>> login(
-      const login_request& req, ember::net::call_options opts = {}) {
+      const chat::login_request& req, ember::net::call_options opts = {}) {
     return c_.call<Cmd>(req, opts);
   }
 
   /// Calls command `join_room` (id 102).
   template <class Cmd = cmd::join_room>
   asio::awaitable<ember::outcome<typename Cmd::reply>> join_room(
-      const join_room_request& req, ember::net::call_options opts = {}) {
+      const chat::join_room_request& req, ember::net::call_options opts = {}) {
     return c_.call<Cmd>(req, opts);
   }
 
   /// Calls command `leave_room` (id 103).
   template <class Cmd = cmd::leave_room>
   asio::awaitable<ember::outcome<typename Cmd::reply>> leave_room(
-      const leave_room_request& req, ember::net::call_options opts = {}) {
+      const chat::leave_room_request& req, ember::net::call_options opts = {}) {
     return c_.call<Cmd>(req, opts);
   }
 
   /// Calls command `say` (id 104).
   template <class Cmd = cmd::say>
   asio::awaitable<ember::outcome<typename Cmd::reply>> say(
-      const say_request& req, ember::net::call_options opts = {}) {
+      const chat::say_request& req, ember::net::call_options opts = {}) {
     return c_.call<Cmd>(req, opts);
   }
 
   /// Calls command `list_rooms` (id 105).
   template <class Cmd = cmd::list_rooms>
   asio::awaitable<ember::outcome<typename Cmd::reply>> list_rooms(
-      const list_rooms_request& req, ember::net::call_options opts = {}) {
+      const chat::list_rooms_request& req, ember::net::call_options opts = {}) {
     return c_.call<Cmd>(req, opts);
   }
 
   /// Handles push `chat_message` (id 201).
-  void on_chat_message(std::function<void(const chat_message&)> f) {
-    c_.on_push<chat_message>(std::move(f));
+  void on_chat_message(std::function<void(const chat::chat_message&)> f) {
+    c_.on_push<chat::chat_message>(std::move(f));
   }
 
  private:

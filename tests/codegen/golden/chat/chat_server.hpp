@@ -17,24 +17,24 @@ class chat_handler {
   virtual ~chat_handler() = default;
 
   /// Handles command `login` (id 101).
-  virtual asio::awaitable<login_reply> login(
-      ember::net::session& s, const login_request& req) = 0;
+  virtual asio::awaitable<chat::login_reply> login(
+      ember::net::session& s, const chat::login_request& req) = 0;
 
   /// Handles command `join_room` (id 102).
-  virtual asio::awaitable<join_room_reply> join_room(
-      ember::net::session& s, const join_room_request& req) = 0;
+  virtual asio::awaitable<chat::join_room_reply> join_room(
+      ember::net::session& s, const chat::join_room_request& req) = 0;
 
   /// Handles command `leave_room` (id 103).
-  virtual asio::awaitable<leave_room_reply> leave_room(
-      ember::net::session& s, const leave_room_request& req) = 0;
+  virtual asio::awaitable<chat::leave_room_reply> leave_room(
+      ember::net::session& s, const chat::leave_room_request& req) = 0;
 
   /// Handles command `say` (id 104).
-  virtual asio::awaitable<say_reply> say(
-      ember::net::session& s, const say_request& req) = 0;
+  virtual asio::awaitable<chat::say_reply> say(
+      ember::net::session& s, const chat::say_request& req) = 0;
 
   /// Handles command `list_rooms` (id 105).
-  virtual asio::awaitable<list_rooms_reply> list_rooms(
-      ember::net::session& s, const list_rooms_request& req) = 0;
+  virtual asio::awaitable<chat::list_rooms_reply> list_rooms(
+      ember::net::session& s, const chat::list_rooms_request& req) = 0;
 };
 
 /// Registers every command of `h` in `t`.
