@@ -159,10 +159,10 @@ BOOST_AUTO_TEST_CASE(pushes_groups_and_broadcasts_from_a_backend_reach_the_right
     b.on_push<routetest::note>([&](const routetest::note& n) { b_notes.push_back(n.text); });
     BOOST_REQUIRE(co_await a.call<routetest::cmd::login>({1, false}));
     BOOST_REQUIRE(co_await b.call<routetest::cmd::login>({2, false}));
-    BOOST_REQUIRE(co_await a.call<routetest::cmd::join>({"room"}));
-    BOOST_REQUIRE(co_await b.call<routetest::cmd::join>({"room"}));
+    BOOST_REQUIRE(co_await a.call<routetest::cmd::join>(routetest::join_request{"room"}));
+    BOOST_REQUIRE(co_await b.call<routetest::cmd::join>(routetest::join_request{"room"}));
     BOOST_REQUIRE(co_await a.call<routetest::cmd::say>({"room", "hi all"}));
-    BOOST_REQUIRE(co_await a.call<routetest::cmd::note_me>({"for a"}));
+    BOOST_REQUIRE(co_await a.call<routetest::cmd::note_me>(routetest::note_me_request{"for a"}));
     BOOST_REQUIRE(co_await a.call<routetest::cmd::note_user>({2, "for b"}));
     BOOST_REQUIRE(co_await wait_until([&] {
       return a_said.size() == 1 && b_said.size() == 1 && a_notes.size() == 1 && b_notes.size() == 1;

@@ -8,7 +8,9 @@ records the compiler's user CPU time and peak resident memory:
   asio_echo      the yardstick: one file, C++20 Asio coroutines, no ember
   chat_server    examples/chat/chat_server.cpp, a first server (target: <= 1.5x asio_echo)
   chat_bot       examples/chat/chat_bot.cpp, a client
-  world_module   examples/cluster/world_module.cpp, a hot-reloadable game module
+  world_module   examples/cluster/world_module.cpp, a hot-reloadable game module, and its
+  game_logic     logic's files: one per server type (a tree without them has the logic in
+  front_logic    world_module.cpp's header; its figure is then the whole module's)
   echo_server    tools/bench/echo_server.cpp
   runtime        the runtime compiled once (libember's and libember-data's single files;
                  a tree without separate compilation has none)
@@ -77,6 +79,8 @@ FILES = {
     'chat_server': 'examples/chat/chat_server.cpp',
     'chat_bot': 'examples/chat/chat_bot.cpp',
     'world_module': 'examples/cluster/world_module.cpp',
+    'game_logic': 'examples/cluster/game_logic.cpp',
+    'front_logic': 'examples/cluster/front_logic.cpp',
     'echo_server': 'tools/bench/echo_server.cpp',
 }
 RUNTIME = ('ember_runtime.cpp', 'ember_data_runtime.cpp')

@@ -112,7 +112,7 @@ std::error_code decode_json(ember::codec::json_text in, M& m) {
 }
 
 // Messages have constructors rather than aggregate initialisation: g++ 12 destroys an
-// aggregate temporary inside a `co_await` expression twice, and `co_await stub.cmd({...})`
+// aggregate temporary inside a `co_await` expression twice, and `co_await stub.cmd(req{...})`
 // is how calls are written.
 
 /// Backend -> gateway (notify 0xff01): act on one client session of the gateway.
@@ -137,8 +137,9 @@ struct session_op {
   std::string value;
 
   session_op() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  session_op(std::uint64_t session_, ember_cluster_wire::session_op_kind op_ = ember_cluster_wire::session_op_kind::none, std::uint16_t push_id_ = 0, std::vector<std::byte> body_ = {}, std::uint64_t user_ = 0, std::uint64_t stamp_ = 0, std::string group_ = {}, std::string reason_ = {}, std::string key_ = {}, std::string value_ = {})
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  session_op(std::uint64_t session_, ember_cluster_wire::session_op_kind op_, std::uint16_t push_id_ = 0, std::vector<std::byte> body_ = {}, std::uint64_t user_ = 0, std::uint64_t stamp_ = 0, std::string group_ = {}, std::string reason_ = {}, std::string key_ = {}, std::string value_ = {})
       : session(std::move(session_)), op(std::move(op_)), push_id(std::move(push_id_)), body(std::move(body_)), user(std::move(user_)), stamp(std::move(stamp_)), group(std::move(group_)), reason(std::move(reason_)), key(std::move(key_)), value(std::move(value_)) {}
 
   bool operator==(const session_op&) const = default;
@@ -152,8 +153,9 @@ struct push_user {
   std::vector<std::byte> json;
 
   push_user() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  push_user(std::uint64_t user_, std::uint16_t push_id_ = 0, std::vector<std::byte> binary_ = {}, std::vector<std::byte> json_ = {})
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  push_user(std::uint64_t user_, std::uint16_t push_id_, std::vector<std::byte> binary_ = {}, std::vector<std::byte> json_ = {})
       : user(std::move(user_)), push_id(std::move(push_id_)), binary(std::move(binary_)), json(std::move(json_)) {}
 
   bool operator==(const push_user&) const = default;
@@ -167,8 +169,9 @@ struct broadcast {
   std::vector<std::byte> json;
 
   broadcast() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  broadcast(std::string group_, std::uint16_t push_id_ = 0, std::vector<std::byte> binary_ = {}, std::vector<std::byte> json_ = {})
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  broadcast(std::string group_, std::uint16_t push_id_, std::vector<std::byte> binary_ = {}, std::vector<std::byte> json_ = {})
       : group(std::move(group_)), push_id(std::move(push_id_)), binary(std::move(binary_)), json(std::move(json_)) {}
 
   bool operator==(const broadcast&) const = default;
@@ -180,8 +183,9 @@ struct claim_user {
   std::uint64_t stamp = 0;
 
   claim_user() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  claim_user(std::uint64_t user_, std::uint64_t stamp_ = 0)
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  claim_user(std::uint64_t user_, std::uint64_t stamp_)
       : user(std::move(user_)), stamp(std::move(stamp_)) {}
 
   bool operator==(const claim_user&) const = default;
@@ -193,8 +197,9 @@ struct session_closed {
   std::uint64_t user = 0;
 
   session_closed() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  session_closed(std::uint64_t session_, std::uint64_t user_ = 0)
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  session_closed(std::uint64_t session_, std::uint64_t user_)
       : session(std::move(session_)), user(std::move(user_)) {}
 
   bool operator==(const session_closed&) const = default;
@@ -205,9 +210,8 @@ struct player {
   std::uint64_t user = 0;
 
   player() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  player(std::uint64_t user_)
-      : user(std::move(user_)) {}
+  /// Sets the field; explicit, so that a lone value does not turn into a message unasked.
+  explicit player(std::uint64_t user_) : user(std::move(user_)) {}
 
   bool operator==(const player&) const = default;
 };
@@ -217,9 +221,8 @@ struct players {
   std::vector<std::uint64_t> users;
 
   players() = default;
-  /// Sets the fields in order; those left out keep their defaults.
-  players(std::vector<std::uint64_t> users_)
-      : users(std::move(users_)) {}
+  /// Sets the field; explicit, so that a lone value does not turn into a message unasked.
+  explicit players(std::vector<std::uint64_t> users_) : users(std::move(users_)) {}
 
   bool operator==(const players&) const = default;
 };
