@@ -84,38 +84,38 @@ class binary_writer {
   }
 
   // --- one field, always written
-  EMBER_CODEC_NOINLINE void put_uint(std::uint32_t tag, std::uint64_t v) {
+  void put_uint(std::uint32_t tag, std::uint64_t v) {
     put_key(tag, wire_type::varint);
     put_varint(v);
   }
-  EMBER_CODEC_NOINLINE void put_sint(std::uint32_t tag, std::int64_t v) {
+  void put_sint(std::uint32_t tag, std::int64_t v) {
     put_key(tag, wire_type::varint);
     put_varint(zigzag_encode(v));
   }
-  EMBER_CODEC_NOINLINE void put_bool(std::uint32_t tag, bool v) {
+  void put_bool(std::uint32_t tag, bool v) {
     put_key(tag, wire_type::varint);
     *room(1) = static_cast<std::byte>(v ? 1 : 0);
     out_.commit(1);
   }
   /// An enum field by its int32 value.
-  EMBER_CODEC_NOINLINE void put_enum_value(std::uint32_t tag, std::int32_t v) {
+  void put_enum_value(std::uint32_t tag, std::int32_t v) {
     put_key(tag, wire_type::varint);
     put_varint(enum_bits(v));
   }
-  EMBER_CODEC_NOINLINE void put_f32(std::uint32_t tag, float v) {
+  void put_f32(std::uint32_t tag, float v) {
     put_key(tag, wire_type::fixed32);
     put_fixed32(std::bit_cast<std::uint32_t>(v));
   }
-  EMBER_CODEC_NOINLINE void put_f64(std::uint32_t tag, double v) {
+  void put_f64(std::uint32_t tag, double v) {
     put_key(tag, wire_type::fixed64);
     put_fixed64(std::bit_cast<std::uint64_t>(v));
   }
-  EMBER_CODEC_NOINLINE void put_string(std::uint32_t tag, std::string_view v) {
+  void put_string(std::uint32_t tag, std::string_view v) {
     put_key(tag, wire_type::len);
     put_varint(v.size());
     out_.append(v.data(), v.size());
   }
-  EMBER_CODEC_NOINLINE void put_bytes(std::uint32_t tag, const std::vector<std::byte>& v) {
+  void put_bytes(std::uint32_t tag, const std::vector<std::byte>& v) {
     put_key(tag, wire_type::len);
     put_varint(v.size());
     out_.append(v.data(), v.size());
@@ -146,15 +146,15 @@ class binary_writer {
   }
 
   // --- lists of strings and bytes: one field per element
-  EMBER_CODEC_NOINLINE void repeated_string(std::uint32_t tag, const std::vector<std::string>& v) {
+  void repeated_string(std::uint32_t tag, const std::vector<std::string>& v) {
     for (const auto& x : v) put_string(tag, x);
   }
-  EMBER_CODEC_NOINLINE void repeated_bytes(std::uint32_t tag, const std::vector<std::vector<std::byte>>& v) {
+  void repeated_bytes(std::uint32_t tag, const std::vector<std::vector<std::byte>>& v) {
     for (const auto& x : v) put_bytes(tag, x);
   }
   // --- lists of numbers: one length-delimited field of packed values; nothing when empty
   template <class U>
-  EMBER_CODEC_NOINLINE void packed_uint(std::uint32_t tag, const std::vector<U>& v) {
+  void packed_uint(std::uint32_t tag, const std::vector<U>& v) {
     if (v.empty()) return;
     std::size_t size = 0;
     for (U x : v) size += varint_size(x);
@@ -162,14 +162,14 @@ class binary_writer {
     for (U x : v) put_varint(x);
   }
   template <class S>
-  EMBER_CODEC_NOINLINE void packed_sint(std::uint32_t tag, const std::vector<S>& v) {
+  void packed_sint(std::uint32_t tag, const std::vector<S>& v) {
     if (v.empty()) return;
     std::size_t size = 0;
     for (S x : v) size += varint_size(zigzag_encode(x));
     begin_packed(tag, size);
     for (S x : v) put_varint(zigzag_encode(x));
   }
-  EMBER_CODEC_NOINLINE void packed_bool(std::uint32_t tag, const std::vector<bool>& v) {
+  void packed_bool(std::uint32_t tag, const std::vector<bool>& v) {
     if (v.empty()) return;
     begin_packed(tag, v.size());
     std::byte* p = out_.prepare(v.size());
@@ -177,7 +177,7 @@ class binary_writer {
     out_.commit(v.size());
   }
   template <class E>
-  EMBER_CODEC_NOINLINE void packed_enum(std::uint32_t tag, const std::vector<E>& v) {
+  void packed_enum(std::uint32_t tag, const std::vector<E>& v) {
     if (v.empty()) return;
     std::size_t size = 0;
     for (E x : v) size += varint_size(enum_bits(static_cast<std::int32_t>(x)));
@@ -219,7 +219,7 @@ class binary_writer {
 
  private:
   /// `end_nested` for a body of `n` >= 128 bytes.
-  EMBER_CODEC_NOINLINE void long_length(nested_mark m, std::size_t n) {
+  void long_length(nested_mark m, std::size_t n) {
     const std::size_t extra = varint_size(n) - 1;
     out_.prepare(extra);
     std::byte* base = out_.data();
@@ -245,7 +245,7 @@ class binary_writer {
     put_varint(size);
   }
   template <class F>
-  EMBER_CODEC_NOINLINE void packed_fixed(std::uint32_t tag, const std::vector<F>& v) {
+  void packed_fixed(std::uint32_t tag, const std::vector<F>& v) {
     if (v.empty()) return;
     const std::size_t size = v.size() * sizeof(F);
     begin_packed(tag, size);
@@ -302,7 +302,7 @@ class binary_reader {
   }
 
   /// Skips the value of a field this reader does not know (a newer peer's addition).
-  EMBER_CODEC_NOINLINE std::error_code skip(wire_type wt) noexcept {
+  std::error_code skip(wire_type wt) noexcept {
     switch (wt) {
       case wire_type::varint: {
         std::uint64_t ignored;
@@ -385,7 +385,7 @@ class binary_reader {
     return {};
   }
   /// Strings must be valid UTF-8 (`malformed_body` otherwise), so JSON can always carry them.
-  EMBER_CODEC_NOINLINE std::error_code get_string(wire_type wt, std::string& out) {
+  std::error_code get_string(wire_type wt, std::string& out) {
     if (wt != wire_type::len) return errc::wrong_wire_type;
     std::size_t n = 0;
     if (auto ec = read_length(n)) return ec;
@@ -395,7 +395,7 @@ class binary_reader {
     p_ += n;
     return {};
   }
-  EMBER_CODEC_NOINLINE std::error_code get_bytes(wire_type wt, std::vector<std::byte>& out) {
+  std::error_code get_bytes(wire_type wt, std::vector<std::byte>& out) {
     if (wt != wire_type::len) return errc::wrong_wire_type;
     std::size_t n = 0;
     if (auto ec = read_length(n)) return ec;
@@ -406,46 +406,46 @@ class binary_reader {
 
   // --- lists of numbers: packed, or (as protobuf allows) one unpacked element per field
   template <class U>
-  EMBER_CODEC_NOINLINE std::error_code get_packed_uint(wire_type wt, std::vector<U>& out) {
+  std::error_code get_packed_uint(wire_type wt, std::vector<U>& out) {
     return get_packed(wt, wire_type::varint, out, [](binary_reader& r, U& x) {
       return r.get_uint(wire_type::varint, x);
     });
   }
   template <class S>
-  EMBER_CODEC_NOINLINE std::error_code get_packed_sint(wire_type wt, std::vector<S>& out) {
+  std::error_code get_packed_sint(wire_type wt, std::vector<S>& out) {
     return get_packed(wt, wire_type::varint, out, [](binary_reader& r, S& x) {
       return r.get_sint(wire_type::varint, x);
     });
   }
-  EMBER_CODEC_NOINLINE std::error_code get_packed_bool(wire_type wt, std::vector<bool>& out) {
+  std::error_code get_packed_bool(wire_type wt, std::vector<bool>& out) {
     return get_packed(wt, wire_type::varint, out, [](binary_reader& r, bool& x) {
       return r.get_bool(wire_type::varint, x);
     });
   }
   template <class E>
-  EMBER_CODEC_NOINLINE std::error_code get_packed_enum(wire_type wt, std::vector<E>& out) {
+  std::error_code get_packed_enum(wire_type wt, std::vector<E>& out) {
     return get_packed(wt, wire_type::varint, out, [](binary_reader& r, E& x) {
       return r.get_enum(wire_type::varint, x);
     });
   }
-  EMBER_CODEC_NOINLINE std::error_code get_packed_f32(wire_type wt, std::vector<float>& out) {
+  std::error_code get_packed_f32(wire_type wt, std::vector<float>& out) {
     return get_packed_fixed(wt, wire_type::fixed32, out);
   }
-  EMBER_CODEC_NOINLINE std::error_code get_packed_f64(wire_type wt, std::vector<double>& out) {
+  std::error_code get_packed_f64(wire_type wt, std::vector<double>& out) {
     return get_packed_fixed(wt, wire_type::fixed64, out);
   }
 
   // --- nested messages
   /// Opens the length-delimited struct at the cursor as `sub`, one level deeper, and moves
   /// past it.
-  EMBER_CODEC_NOINLINE std::error_code enter(wire_type wt, binary_reader& sub) noexcept {
+  std::error_code enter(wire_type wt, binary_reader& sub) noexcept {
     if (depth_ >= max_depth) return errc::nesting_too_deep;
     if (auto ec = open(wt, sub)) return ec;
     sub.depth_ = depth_ + 1;
     return {};
   }
   /// Opens a map entry as `sub`; entries don't count as a level, their struct values do.
-  EMBER_CODEC_NOINLINE std::error_code open(wire_type wt, binary_reader& sub) noexcept {
+  std::error_code open(wire_type wt, binary_reader& sub) noexcept {
     if (wt != wire_type::len) return errc::wrong_wire_type;
     std::size_t n = 0;
     if (auto ec = read_length(n)) return ec;
@@ -474,7 +474,7 @@ class binary_reader {
     out = static_cast<std::int32_t>(s);
     return {};
   }
-  EMBER_CODEC_NOINLINE std::error_code read_long_varint(std::uint64_t& out) noexcept {
+  std::error_code read_long_varint(std::uint64_t& out) noexcept {
     std::uint64_t v = 0;
     for (int i = 0; i < 10; ++i) {
       if (p_ == end_) return errc::truncated_body;
