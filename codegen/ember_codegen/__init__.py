@@ -9,4 +9,4 @@ renders the model through the Jinja2 templates in ../templates; `cli` is the com
 __version__ = "0.1.0"
 
 #: The contract between generated code and include/ember/codec/ (EMBER_CODEGEN_ABI).
-CODEGEN_ABI = 2
+CODEGEN_ABI = 3

@@ -12,4 +12,4 @@
 /// `include/ember/codec/`. Every generated header `static_assert`s that it equals the value its
 /// generator was built for; the number changes whenever generated code and runtime stop fitting
 /// together, so a stale generated header fails the build instead of misbehaving.
-#define EMBER_CODEGEN_ABI 2
+#define EMBER_CODEGEN_ABI 3

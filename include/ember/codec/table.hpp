@@ -7,14 +7,17 @@
 // `json_reader.hpp`). A generated table reads
 //
 //   constexpr codec::field point_fields[] = {
-//       {1, "x", codec::i32},
-//       {2, "y", codec::i32},
+//       {1, "x", codec::i32, offsetof(point, x)},
+//       {2, "y", codec::i32, offsetof(point, y)},
 //   };
-//   constexpr codec::message point_table = {"point", point_fields, &fields_of, 0};
+//   constexpr codec::message point_table = {"point", point_fields};
 //
-// with `codec` this namespace, and `fields_of` the schema's function that writes the address
-// of every field of a message (offsetof is not valid for messages, which hold strings and
-// maps: the generated code takes member addresses itself).
+// with `codec` this namespace. Messages that hold strings, lists or maps are not
+// standard-layout, for which C++ calls offsetof "conditionally-supported": GCC and Clang
+// support it for classes without virtual bases (generated messages have no bases at all), and
+// the generated file silences their -Winvalid-offsetof, as protobuf's generated code does.
+// An offset, rather than a function that takes each member's address, is what makes a small
+// message as fast as hand-written code.
 //
 // A field's type points to the operations of its C++ type (`field_ops`): templates, which a
 // table instantiates for the types it uses only, so a schema without floats compiles no float
@@ -66,26 +69,21 @@ struct type {
   const enumeration* names = nullptr;  ///< an enum's table
 };
 
-/// A field of a message: its tag, its name (the JSON key), its type, and whether logs hide
-/// its value.
+/// A field of a message: its tag, its name (the JSON key), its type, where it is in its
+/// message (`offsetof`), and whether logs hide its value.
 struct field {
   std::uint32_t tag;
   std::string_view name;
   type t;
+  std::size_t offset;
   bool secret = false;
 };
 
-/// Writes the address of every field of the message numbered `index` at `msg` to `out`, in
-/// the order of the message's table. One such function serves every message of a schema.
-using addresses_fn = void (*)(std::uint32_t index, const void* msg, const void** out) noexcept;
-
-/// A message (a struct, a request, a reply or a push): its fields in ascending tag order, and
-/// the function and number that find their addresses.
+/// A message (a struct, a request, a reply or a push): its name and its fields in ascending
+/// tag order.
 struct message {
   std::string_view name;
   std::span<const field> fields;
-  addresses_fn addresses = nullptr;
-  std::uint32_t index = 0;
 };
 
 /// A value of an enum: its number and its schema (JSON) name.
@@ -149,29 +147,11 @@ namespace detail {
 /// Reads a struct at `depth` from `v` into `msg`.
 inline std::error_code read_message(json::element v, int depth, void* msg, const message& m);
 
-/// The addresses of the fields of a message, in table order: on the stack for messages of up
-/// to 32 fields.
-class field_addresses {
- public:
-  field_addresses(const message& m, const void* msg)
-      : p_(m.fields.size() <= std::size(stack_) ? stack_ : new const void*[m.fields.size()]) {
-    if (!m.fields.empty()) m.addresses(m.index, msg, p_);
-  }
-  ~field_addresses() {
-    if (p_ != stack_) delete[] p_;
-  }
-  field_addresses(const field_addresses&) = delete;
-  field_addresses& operator=(const field_addresses&) = delete;
-
-  const void* operator[](std::size_t i) const noexcept { return p_[i]; }
-
- private:
-  const void* stack_[32];
-  const void** p_;
-};
-
-/// For decoders, whose message is not const.
-inline void* mut(const void* p) noexcept { return const_cast<void*>(p); }
+/// The address of field `f` of the message at `msg`.
+inline const void* at(const void* msg, const field& f) noexcept {
+  return static_cast<const char*>(msg) + f.offset;
+}
+inline void* at(void* msg, const field& f) noexcept { return static_cast<char*>(msg) + f.offset; }
 
 /// The int32 of an enum field (memcpy: the enum field functions below serve every enum of the
 /// schema, whose types they cannot name).
@@ -591,7 +571,6 @@ inline std::error_code read_message(json::element v, int depth, void* msg, const
   if (depth > max_depth) return errc::nesting_too_deep;
   if (v.type() != json::element_type::OBJECT) return errc::wrong_wire_type;
   if (m.fields.empty()) return {};
-  const field_addresses a(m, msg);
   const simdjson::dom::object object = v.get_object().value_unsafe();
   std::size_t next = 0;
   for (auto entry : object) {
@@ -600,7 +579,7 @@ inline std::error_code read_message(json::element v, int depth, void* msg, const
     if (i == m.fields.size()) continue;
     next = i + 1;
     const field& f = m.fields[i];
-    if (auto ec = f.t.ops->decode_json(entry.value, f, mut(a[i]), depth)) return ec;
+    if (auto ec = f.t.ops->decode_json(entry.value, f, at(msg, f), depth)) return ec;
   }
   return {};
 }
@@ -682,17 +661,11 @@ constexpr type map_of(const message& m) noexcept {
 // --- the walkers
 
 inline void encode_binary(binary_writer& w, const void* msg, const message& m) {
-  const std::span<const field> fields = m.fields;
-  if (fields.empty()) return;
-  const detail::field_addresses a(m, msg);
-  for (std::size_t i = 0; i < fields.size(); ++i) {
-    fields[i].t.ops->encode_binary(w, fields[i], a[i]);
-  }
+  for (const field& f : m.fields) f.t.ops->encode_binary(w, f, detail::at(msg, f));
 }
 
 inline std::error_code decode_binary(binary_reader& r, void* msg, const message& m) {
   const std::span<const field> fields = m.fields;
-  const detail::field_addresses a(m, msg);
   std::size_t last = static_cast<std::size_t>(-1);  // none yet: the first is `last + 1`
   while (!r.at_end()) {
     std::uint32_t tag = 0;
@@ -703,7 +676,8 @@ inline std::error_code decode_binary(binary_reader& r, void* msg, const message&
       if (auto ec = r.skip(wt)) return ec;
       continue;
     }
-    if (auto ec = fields[i].t.ops->decode_binary(r, wt, fields[i], detail::mut(a[i]))) return ec;
+    if (auto ec = fields[i].t.ops->decode_binary(r, wt, fields[i], detail::at(msg, fields[i])))
+      return ec;
     last = i;
   }
   return {};
@@ -711,13 +685,7 @@ inline std::error_code decode_binary(binary_reader& r, void* msg, const message&
 
 inline void encode_json(json_writer& w, const void* msg, const message& m) {
   w.begin_object();
-  const std::span<const field> fields = m.fields;
-  if (!fields.empty()) {
-    const detail::field_addresses a(m, msg);
-    for (std::size_t i = 0; i < fields.size(); ++i) {
-      fields[i].t.ops->encode_json(w, fields[i], a[i]);
-    }
-  }
+  for (const field& f : m.fields) f.t.ops->encode_json(w, f, detail::at(msg, f));
   w.end_object();
 }
 

@@ -2,6 +2,7 @@
 // Codecs of schema 'ember_cluster_wire' (ember_cluster_wire.hpp declares them).
 #include "ember_cluster_wire.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -10,17 +11,18 @@
 
 #include "ember/codec/table.hpp"
 
+// offsetof of messages that hold strings, lists or maps (not standard-layout), which GCC and
+// Clang support for classes without virtual bases (ember/codec/table.hpp says more).
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"
+
 // The codecs are ember's table-driven ones (ember/codec/table.hpp). Below, each enum is a
 // table of its values, and each message a table of its fields in tag order — {tag, JSON name,
-// type} — with the message's name, the function that finds the address of each of its fields
-// (`fields_of`) and its number there. The codec functions of the messages (ember_cluster_wire.hpp)
-// pass a message and its table to the four functions at the end.
+// type, offset} — with the message's name. The codec functions of the messages
+// (ember_cluster_wire.hpp) pass a message and its table to the four functions at the end.
 
 namespace ember_cluster_wire::detail {
 
 namespace codec = ember::codec::table;
-
-void fields_of(std::uint32_t index, const void* msg, const void** out) noexcept;
 
 // --- enum session_op_kind: value, name (in order of value)
 constexpr codec::enum_value session_op_kind_values[] = {
@@ -36,120 +38,62 @@ constexpr codec::enumeration session_op_kind_table = {"session_op_kind", session
 
 // --- session_op
 constexpr codec::field session_op_fields[] = {
-    {1, "session", codec::u64},
-    {2, "op", codec::enum_of(session_op_kind_table)},
-    {3, "push_id", codec::u16},
-    {4, "body", codec::bytes},
-    {5, "user", codec::u64},
-    {6, "stamp", codec::u64},
-    {7, "group", codec::string},
-    {8, "reason", codec::string},
-    {9, "key", codec::string},
-    {10, "value", codec::string},
+    {1, "session", codec::u64, offsetof(ember_cluster_wire::session_op, session)},
+    {2, "op", codec::enum_of(session_op_kind_table), offsetof(ember_cluster_wire::session_op, op)},
+    {3, "push_id", codec::u16, offsetof(ember_cluster_wire::session_op, push_id)},
+    {4, "body", codec::bytes, offsetof(ember_cluster_wire::session_op, body)},
+    {5, "user", codec::u64, offsetof(ember_cluster_wire::session_op, user)},
+    {6, "stamp", codec::u64, offsetof(ember_cluster_wire::session_op, stamp)},
+    {7, "group", codec::string, offsetof(ember_cluster_wire::session_op, group)},
+    {8, "reason", codec::string, offsetof(ember_cluster_wire::session_op, reason)},
+    {9, "key", codec::string, offsetof(ember_cluster_wire::session_op, key)},
+    {10, "value", codec::string, offsetof(ember_cluster_wire::session_op, value)},
 };
-constexpr codec::message session_op_table = {"session_op", session_op_fields, &fields_of, 0};
+constexpr codec::message session_op_table = {"session_op", session_op_fields};
 
 // --- push_user
 constexpr codec::field push_user_fields[] = {
-    {1, "user", codec::u64},
-    {2, "push_id", codec::u16},
-    {3, "binary", codec::bytes},
-    {4, "json", codec::bytes},
+    {1, "user", codec::u64, offsetof(ember_cluster_wire::push_user, user)},
+    {2, "push_id", codec::u16, offsetof(ember_cluster_wire::push_user, push_id)},
+    {3, "binary", codec::bytes, offsetof(ember_cluster_wire::push_user, binary)},
+    {4, "json", codec::bytes, offsetof(ember_cluster_wire::push_user, json)},
 };
-constexpr codec::message push_user_table = {"push_user", push_user_fields, &fields_of, 1};
+constexpr codec::message push_user_table = {"push_user", push_user_fields};
 
 // --- broadcast
 constexpr codec::field broadcast_fields[] = {
-    {1, "group", codec::string},
-    {2, "push_id", codec::u16},
-    {3, "binary", codec::bytes},
-    {4, "json", codec::bytes},
+    {1, "group", codec::string, offsetof(ember_cluster_wire::broadcast, group)},
+    {2, "push_id", codec::u16, offsetof(ember_cluster_wire::broadcast, push_id)},
+    {3, "binary", codec::bytes, offsetof(ember_cluster_wire::broadcast, binary)},
+    {4, "json", codec::bytes, offsetof(ember_cluster_wire::broadcast, json)},
 };
-constexpr codec::message broadcast_table = {"broadcast", broadcast_fields, &fields_of, 2};
+constexpr codec::message broadcast_table = {"broadcast", broadcast_fields};
 
 // --- claim_user
 constexpr codec::field claim_user_fields[] = {
-    {1, "user", codec::u64},
-    {2, "stamp", codec::u64},
+    {1, "user", codec::u64, offsetof(ember_cluster_wire::claim_user, user)},
+    {2, "stamp", codec::u64, offsetof(ember_cluster_wire::claim_user, stamp)},
 };
-constexpr codec::message claim_user_table = {"claim_user", claim_user_fields, &fields_of, 3};
+constexpr codec::message claim_user_table = {"claim_user", claim_user_fields};
 
 // --- session_closed
 constexpr codec::field session_closed_fields[] = {
-    {1, "session", codec::u64},
-    {2, "user", codec::u64},
+    {1, "session", codec::u64, offsetof(ember_cluster_wire::session_closed, session)},
+    {2, "user", codec::u64, offsetof(ember_cluster_wire::session_closed, user)},
 };
-constexpr codec::message session_closed_table = {"session_closed", session_closed_fields, &fields_of, 4};
+constexpr codec::message session_closed_table = {"session_closed", session_closed_fields};
 
 // --- player
 constexpr codec::field player_fields[] = {
-    {1, "user", codec::u64},
+    {1, "user", codec::u64, offsetof(ember_cluster_wire::player, user)},
 };
-constexpr codec::message player_table = {"player", player_fields, &fields_of, 5};
+constexpr codec::message player_table = {"player", player_fields};
 
 // --- players
 constexpr codec::field players_fields[] = {
-    {1, "users", codec::list(codec::u64)},
+    {1, "users", codec::list(codec::u64), offsetof(ember_cluster_wire::players, users)},
 };
-constexpr codec::message players_table = {"players", players_fields, &fields_of, 6};
-
-/// The address of every field of the message numbered `index` in its table, in table order.
-void fields_of(std::uint32_t index, const void* msg, const void** out) noexcept {
-  switch (index) {
-    case 0: {
-      const auto& m = *static_cast<const ember_cluster_wire::session_op*>(msg);
-      out[0] = &m.session;
-      out[1] = &m.op;
-      out[2] = &m.push_id;
-      out[3] = &m.body;
-      out[4] = &m.user;
-      out[5] = &m.stamp;
-      out[6] = &m.group;
-      out[7] = &m.reason;
-      out[8] = &m.key;
-      out[9] = &m.value;
-      return;
-    }
-    case 1: {
-      const auto& m = *static_cast<const ember_cluster_wire::push_user*>(msg);
-      out[0] = &m.user;
-      out[1] = &m.push_id;
-      out[2] = &m.binary;
-      out[3] = &m.json;
-      return;
-    }
-    case 2: {
-      const auto& m = *static_cast<const ember_cluster_wire::broadcast*>(msg);
-      out[0] = &m.group;
-      out[1] = &m.push_id;
-      out[2] = &m.binary;
-      out[3] = &m.json;
-      return;
-    }
-    case 3: {
-      const auto& m = *static_cast<const ember_cluster_wire::claim_user*>(msg);
-      out[0] = &m.user;
-      out[1] = &m.stamp;
-      return;
-    }
-    case 4: {
-      const auto& m = *static_cast<const ember_cluster_wire::session_closed*>(msg);
-      out[0] = &m.session;
-      out[1] = &m.user;
-      return;
-    }
-    case 5: {
-      const auto& m = *static_cast<const ember_cluster_wire::player*>(msg);
-      out[0] = &m.user;
-      return;
-    }
-    case 6: {
-      const auto& m = *static_cast<const ember_cluster_wire::players*>(msg);
-      out[0] = &m.users;
-      return;
-    }
-  }
-}
+constexpr codec::message players_table = {"players", players_fields};
 
 // --- the entry points of the codec, for the functions of the messages
 

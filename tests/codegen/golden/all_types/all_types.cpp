@@ -2,6 +2,7 @@
 // Codecs of schema 'all_types' (all_types.hpp declares them).
 #include "all_types.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -10,17 +11,18 @@
 
 #include "ember/codec/table.hpp"
 
+// offsetof of messages that hold strings, lists or maps (not standard-layout), which GCC and
+// Clang support for classes without virtual bases (ember/codec/table.hpp says more).
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"
+
 // The codecs are ember's table-driven ones (ember/codec/table.hpp). Below, each enum is a
 // table of its values, and each message a table of its fields in tag order — {tag, JSON name,
-// type} — with the message's name, the function that finds the address of each of its fields
-// (`fields_of`) and its number there. The codec functions of the messages (all_types.hpp)
-// pass a message and its table to the four functions at the end.
+// type, offset} — with the message's name. The codec functions of the messages
+// (all_types.hpp) pass a message and its table to the four functions at the end.
 
 namespace all_types::detail {
 
 namespace codec = ember::codec::table;
-
-void fields_of(std::uint32_t index, const void* msg, const void** out) noexcept;
 
 // --- enum color: value, name (in order of value)
 constexpr codec::enum_value color_values[] = {
@@ -42,330 +44,175 @@ constexpr codec::enumeration level_table = {"level", level_values};
 
 // --- point
 constexpr codec::field point_fields[] = {
-    {1, "x", codec::i32},
-    {2, "y", codec::i32},
+    {1, "x", codec::i32, offsetof(all_types::point, x)},
+    {2, "y", codec::i32, offsetof(all_types::point, y)},
 };
-constexpr codec::message point_table = {"point", point_fields, &fields_of, 0};
+constexpr codec::message point_table = {"point", point_fields};
 
 // --- scalars
 constexpr codec::field scalars_fields[] = {
-    {1, "b", codec::boolean},
-    {2, "i8v", codec::i8},
-    {3, "i16v", codec::i16},
-    {4, "i32v", codec::i32},
-    {5, "i64v", codec::i64},
-    {6, "u8v", codec::u8},
-    {7, "u16v", codec::u16},
-    {8, "u32v", codec::u32},
-    {9, "u64v", codec::u64},
-    {10, "f32v", codec::f32},
-    {11, "f64v", codec::f64},
-    {12, "s", codec::string},
-    {13, "raw", codec::bytes},
-    {14, "color", codec::enum_of(color_table)},
-    {15, "at", codec::struct_of(point_table)},
-    {536870911, "last", codec::u32},
+    {1, "b", codec::boolean, offsetof(all_types::scalars, b)},
+    {2, "i8v", codec::i8, offsetof(all_types::scalars, i8v)},
+    {3, "i16v", codec::i16, offsetof(all_types::scalars, i16v)},
+    {4, "i32v", codec::i32, offsetof(all_types::scalars, i32v)},
+    {5, "i64v", codec::i64, offsetof(all_types::scalars, i64v)},
+    {6, "u8v", codec::u8, offsetof(all_types::scalars, u8v)},
+    {7, "u16v", codec::u16, offsetof(all_types::scalars, u16v)},
+    {8, "u32v", codec::u32, offsetof(all_types::scalars, u32v)},
+    {9, "u64v", codec::u64, offsetof(all_types::scalars, u64v)},
+    {10, "f32v", codec::f32, offsetof(all_types::scalars, f32v)},
+    {11, "f64v", codec::f64, offsetof(all_types::scalars, f64v)},
+    {12, "s", codec::string, offsetof(all_types::scalars, s)},
+    {13, "raw", codec::bytes, offsetof(all_types::scalars, raw)},
+    {14, "color", codec::enum_of(color_table), offsetof(all_types::scalars, color)},
+    {15, "at", codec::struct_of(point_table), offsetof(all_types::scalars, at)},
+    {536870911, "last", codec::u32, offsetof(all_types::scalars, last)},
 };
-constexpr codec::message scalars_table = {"scalars", scalars_fields, &fields_of, 1};
+constexpr codec::message scalars_table = {"scalars", scalars_fields};
 
 // --- lists
 constexpr codec::field lists_fields[] = {
-    {1, "bools", codec::list(codec::boolean)},
-    {2, "i8s", codec::list(codec::i8)},
-    {3, "i32s", codec::list(codec::i32)},
-    {4, "i64s", codec::list(codec::i64)},
-    {5, "u8s", codec::list(codec::u8)},
-    {6, "u16s", codec::list(codec::u16)},
-    {7, "u64s", codec::list(codec::u64)},
-    {8, "f32s", codec::list(codec::f32)},
-    {9, "f64s", codec::list(codec::f64)},
-    {10, "strings", codec::list(codec::string)},
-    {11, "blobs", codec::list(codec::bytes)},
-    {12, "colors", codec::list_of<all_types::color>(color_table)},
-    {13, "points", codec::list_of<all_types::point>(point_table)},
+    {1, "bools", codec::list(codec::boolean), offsetof(all_types::lists, bools)},
+    {2, "i8s", codec::list(codec::i8), offsetof(all_types::lists, i8s)},
+    {3, "i32s", codec::list(codec::i32), offsetof(all_types::lists, i32s)},
+    {4, "i64s", codec::list(codec::i64), offsetof(all_types::lists, i64s)},
+    {5, "u8s", codec::list(codec::u8), offsetof(all_types::lists, u8s)},
+    {6, "u16s", codec::list(codec::u16), offsetof(all_types::lists, u16s)},
+    {7, "u64s", codec::list(codec::u64), offsetof(all_types::lists, u64s)},
+    {8, "f32s", codec::list(codec::f32), offsetof(all_types::lists, f32s)},
+    {9, "f64s", codec::list(codec::f64), offsetof(all_types::lists, f64s)},
+    {10, "strings", codec::list(codec::string), offsetof(all_types::lists, strings)},
+    {11, "blobs", codec::list(codec::bytes), offsetof(all_types::lists, blobs)},
+    {12, "colors", codec::list_of<all_types::color>(color_table), offsetof(all_types::lists, colors)},
+    {13, "points", codec::list_of<all_types::point>(point_table), offsetof(all_types::lists, points)},
 };
-constexpr codec::message lists_table = {"lists", lists_fields, &fields_of, 2};
+constexpr codec::message lists_table = {"lists", lists_fields};
 
 // --- maps
 constexpr codec::field maps_fields[] = {
-    {1, "flags", codec::map(codec::boolean)},
-    {2, "counts", codec::map(codec::i64)},
-    {3, "sizes", codec::map(codec::u32)},
-    {4, "ratios", codec::map(codec::f32)},
-    {5, "weights", codec::map(codec::f64)},
-    {6, "names", codec::map(codec::string)},
-    {7, "blobs", codec::map(codec::bytes)},
-    {8, "colors", codec::map_of<all_types::color>(color_table)},
-    {9, "places", codec::map_of<all_types::point>(point_table)},
+    {1, "flags", codec::map(codec::boolean), offsetof(all_types::maps, flags)},
+    {2, "counts", codec::map(codec::i64), offsetof(all_types::maps, counts)},
+    {3, "sizes", codec::map(codec::u32), offsetof(all_types::maps, sizes)},
+    {4, "ratios", codec::map(codec::f32), offsetof(all_types::maps, ratios)},
+    {5, "weights", codec::map(codec::f64), offsetof(all_types::maps, weights)},
+    {6, "names", codec::map(codec::string), offsetof(all_types::maps, names)},
+    {7, "blobs", codec::map(codec::bytes), offsetof(all_types::maps, blobs)},
+    {8, "colors", codec::map_of<all_types::color>(color_table), offsetof(all_types::maps, colors)},
+    {9, "places", codec::map_of<all_types::point>(point_table), offsetof(all_types::maps, places)},
 };
-constexpr codec::message maps_table = {"maps", maps_fields, &fields_of, 3};
+constexpr codec::message maps_table = {"maps", maps_fields};
 
 // --- optionals
 constexpr codec::field optionals_fields[] = {
-    {1, "b", codec::optional(codec::boolean)},
-    {2, "i32v", codec::optional(codec::i32)},
-    {4, "u64v", codec::optional(codec::u64)},
-    {5, "f32v", codec::optional(codec::f32)},
-    {6, "f64v", codec::optional(codec::f64)},
-    {7, "s", codec::optional(codec::string)},
-    {8, "raw", codec::optional(codec::bytes)},
-    {9, "color", codec::optional_of<all_types::color>(color_table)},
-    {10, "at", codec::optional_of<all_types::point>(point_table)},
+    {1, "b", codec::optional(codec::boolean), offsetof(all_types::optionals, b)},
+    {2, "i32v", codec::optional(codec::i32), offsetof(all_types::optionals, i32v)},
+    {4, "u64v", codec::optional(codec::u64), offsetof(all_types::optionals, u64v)},
+    {5, "f32v", codec::optional(codec::f32), offsetof(all_types::optionals, f32v)},
+    {6, "f64v", codec::optional(codec::f64), offsetof(all_types::optionals, f64v)},
+    {7, "s", codec::optional(codec::string), offsetof(all_types::optionals, s)},
+    {8, "raw", codec::optional(codec::bytes), offsetof(all_types::optionals, raw)},
+    {9, "color", codec::optional_of<all_types::color>(color_table), offsetof(all_types::optionals, color)},
+    {10, "at", codec::optional_of<all_types::point>(point_table), offsetof(all_types::optionals, at)},
 };
-constexpr codec::message optionals_table = {"optionals", optionals_fields, &fields_of, 4};
+constexpr codec::message optionals_table = {"optionals", optionals_fields};
 
 // --- tree
 constexpr codec::field tree_fields[] = {
-    {1, "label", codec::string},
-    {2, "children", codec::list_of<all_types::tree>(tree_table)},
+    {1, "label", codec::string, offsetof(all_types::tree, label)},
+    {2, "children", codec::list_of<all_types::tree>(tree_table), offsetof(all_types::tree, children)},
 };
-constexpr codec::message tree_table = {"tree", tree_fields, &fields_of, 5};
+constexpr codec::message tree_table = {"tree", tree_fields};
 
 // --- item_v1
 constexpr codec::field item_v1_fields[] = {
-    {1, "id", codec::u64},
-    {2, "name", codec::string},
+    {1, "id", codec::u64, offsetof(all_types::item_v1, id)},
+    {2, "name", codec::string, offsetof(all_types::item_v1, name)},
 };
-constexpr codec::message item_v1_table = {"item_v1", item_v1_fields, &fields_of, 6};
+constexpr codec::message item_v1_table = {"item_v1", item_v1_fields};
 
 // --- item_v2
 constexpr codec::field item_v2_fields[] = {
-    {1, "id", codec::u64},
-    {2, "name", codec::string},
-    {3, "count", codec::i32},
-    {4, "weight", codec::f64},
-    {5, "ratio", codec::f32},
-    {6, "tags", codec::list(codec::string)},
-    {7, "scores", codec::list(codec::u32)},
-    {8, "origin", codec::struct_of(point_table)},
-    {9, "extra", codec::map_of<all_types::tree>(tree_table)},
+    {1, "id", codec::u64, offsetof(all_types::item_v2, id)},
+    {2, "name", codec::string, offsetof(all_types::item_v2, name)},
+    {3, "count", codec::i32, offsetof(all_types::item_v2, count)},
+    {4, "weight", codec::f64, offsetof(all_types::item_v2, weight)},
+    {5, "ratio", codec::f32, offsetof(all_types::item_v2, ratio)},
+    {6, "tags", codec::list(codec::string), offsetof(all_types::item_v2, tags)},
+    {7, "scores", codec::list(codec::u32), offsetof(all_types::item_v2, scores)},
+    {8, "origin", codec::struct_of(point_table), offsetof(all_types::item_v2, origin)},
+    {9, "extra", codec::map_of<all_types::tree>(tree_table), offsetof(all_types::item_v2, extra)},
 };
-constexpr codec::message item_v2_table = {"item_v2", item_v2_fields, &fields_of, 7};
+constexpr codec::message item_v2_table = {"item_v2", item_v2_fields};
 
 // --- failure
 constexpr codec::field failure_fields[] = {
-    {1, "code", codec::u16},
-    {2, "message", codec::string},
+    {1, "code", codec::u16, offsetof(all_types::failure, code)},
+    {2, "message", codec::string, offsetof(all_types::failure, message)},
 };
-constexpr codec::message failure_table = {"failure", failure_fields, &fields_of, 8};
+constexpr codec::message failure_table = {"failure", failure_fields};
 
 // --- everything
 constexpr codec::field everything_fields[] = {
-    {1, "scalars", codec::struct_of(scalars_table)},
-    {2, "lists", codec::struct_of(lists_table)},
-    {3, "maps", codec::struct_of(maps_table)},
-    {4, "optionals", codec::struct_of(optionals_table)},
-    {5, "tree", codec::struct_of(tree_table)},
-    {6, "level", codec::enum_of(level_table)},
+    {1, "scalars", codec::struct_of(scalars_table), offsetof(all_types::everything, scalars)},
+    {2, "lists", codec::struct_of(lists_table), offsetof(all_types::everything, lists)},
+    {3, "maps", codec::struct_of(maps_table), offsetof(all_types::everything, maps)},
+    {4, "optionals", codec::struct_of(optionals_table), offsetof(all_types::everything, optionals)},
+    {5, "tree", codec::struct_of(tree_table), offsetof(all_types::everything, tree)},
+    {6, "level", codec::enum_of(level_table), offsetof(all_types::everything, level)},
 };
-constexpr codec::message everything_table = {"everything", everything_fields, &fields_of, 9};
+constexpr codec::message everything_table = {"everything", everything_fields};
 
 // --- echo_request
 constexpr codec::field echo_request_fields[] = {
-    {1, "payload", codec::struct_of(everything_table)},
-    {2, "token", codec::string, codec::secret},
+    {1, "payload", codec::struct_of(everything_table), offsetof(all_types::echo_request, payload)},
+    {2, "token", codec::string, offsetof(all_types::echo_request, token), codec::secret},
 };
-constexpr codec::message echo_request_table = {"echo_request", echo_request_fields, &fields_of, 10};
+constexpr codec::message echo_request_table = {"echo_request", echo_request_fields};
 
 // --- echo_reply
 constexpr codec::field echo_reply_fields[] = {
-    {1, "payload", codec::struct_of(everything_table)},
+    {1, "payload", codec::struct_of(everything_table), offsetof(all_types::echo_reply, payload)},
 };
-constexpr codec::message echo_reply_table = {"echo_reply", echo_reply_fields, &fields_of, 11};
+constexpr codec::message echo_reply_table = {"echo_reply", echo_reply_fields};
 
 // --- ping_request
-constexpr codec::message ping_request_table = {"ping_request", {}, nullptr, 12};
+constexpr codec::message ping_request_table = {"ping_request", {}};
 
 // --- ping_reply
-constexpr codec::message ping_reply_table = {"ping_reply", {}, nullptr, 13};
+constexpr codec::message ping_reply_table = {"ping_reply", {}};
 
 // --- stats_request
 constexpr codec::field stats_request_fields[] = {
-    {1, "levels", codec::list_of<all_types::level>(level_table)},
+    {1, "levels", codec::list_of<all_types::level>(level_table), offsetof(all_types::stats_request, levels)},
 };
-constexpr codec::message stats_request_table = {"stats_request", stats_request_fields, &fields_of, 14};
+constexpr codec::message stats_request_table = {"stats_request", stats_request_fields};
 
 // --- stats_reply
 constexpr codec::field stats_reply_fields[] = {
-    {1, "sessions", codec::u32},
-    {2, "load", codec::map(codec::f64)},
+    {1, "sessions", codec::u32, offsetof(all_types::stats_reply, sessions)},
+    {2, "load", codec::map(codec::f64), offsetof(all_types::stats_reply, load)},
 };
-constexpr codec::message stats_reply_table = {"stats_reply", stats_reply_fields, &fields_of, 15};
+constexpr codec::message stats_reply_table = {"stats_reply", stats_reply_fields};
 
 // --- transfer_request
 constexpr codec::field transfer_request_fields[] = {
-    {1, "item", codec::struct_of(item_v1_table)},
-    {2, "from", codec::string},
+    {1, "item", codec::struct_of(item_v1_table), offsetof(all_types::transfer_request, item)},
+    {2, "from", codec::string, offsetof(all_types::transfer_request, from)},
 };
-constexpr codec::message transfer_request_table = {"transfer_request", transfer_request_fields, &fields_of, 16};
+constexpr codec::message transfer_request_table = {"transfer_request", transfer_request_fields};
 
 // --- transfer_reply
 constexpr codec::field transfer_reply_fields[] = {
-    {1, "accepted", codec::boolean},
+    {1, "accepted", codec::boolean, offsetof(all_types::transfer_reply, accepted)},
 };
-constexpr codec::message transfer_reply_table = {"transfer_reply", transfer_reply_fields, &fields_of, 17};
+constexpr codec::message transfer_reply_table = {"transfer_reply", transfer_reply_fields};
 
 // --- event
 constexpr codec::field event_fields[] = {
-    {1, "item", codec::struct_of(item_v2_table)},
-    {2, "at_ms", codec::u64},
+    {1, "item", codec::struct_of(item_v2_table), offsetof(all_types::event, item)},
+    {2, "at_ms", codec::u64, offsetof(all_types::event, at_ms)},
 };
-constexpr codec::message event_table = {"event", event_fields, &fields_of, 18};
-
-/// The address of every field of the message numbered `index` in its table, in table order.
-void fields_of(std::uint32_t index, const void* msg, const void** out) noexcept {
-  switch (index) {
-    case 0: {
-      const auto& m = *static_cast<const all_types::point*>(msg);
-      out[0] = &m.x;
-      out[1] = &m.y;
-      return;
-    }
-    case 1: {
-      const auto& m = *static_cast<const all_types::scalars*>(msg);
-      out[0] = &m.b;
-      out[1] = &m.i8v;
-      out[2] = &m.i16v;
-      out[3] = &m.i32v;
-      out[4] = &m.i64v;
-      out[5] = &m.u8v;
-      out[6] = &m.u16v;
-      out[7] = &m.u32v;
-      out[8] = &m.u64v;
-      out[9] = &m.f32v;
-      out[10] = &m.f64v;
-      out[11] = &m.s;
-      out[12] = &m.raw;
-      out[13] = &m.color;
-      out[14] = &m.at;
-      out[15] = &m.last;
-      return;
-    }
-    case 2: {
-      const auto& m = *static_cast<const all_types::lists*>(msg);
-      out[0] = &m.bools;
-      out[1] = &m.i8s;
-      out[2] = &m.i32s;
-      out[3] = &m.i64s;
-      out[4] = &m.u8s;
-      out[5] = &m.u16s;
-      out[6] = &m.u64s;
-      out[7] = &m.f32s;
-      out[8] = &m.f64s;
-      out[9] = &m.strings;
-      out[10] = &m.blobs;
-      out[11] = &m.colors;
-      out[12] = &m.points;
-      return;
-    }
-    case 3: {
-      const auto& m = *static_cast<const all_types::maps*>(msg);
-      out[0] = &m.flags;
-      out[1] = &m.counts;
-      out[2] = &m.sizes;
-      out[3] = &m.ratios;
-      out[4] = &m.weights;
-      out[5] = &m.names;
-      out[6] = &m.blobs;
-      out[7] = &m.colors;
-      out[8] = &m.places;
-      return;
-    }
-    case 4: {
-      const auto& m = *static_cast<const all_types::optionals*>(msg);
-      out[0] = &m.b;
-      out[1] = &m.i32v;
-      out[2] = &m.u64v;
-      out[3] = &m.f32v;
-      out[4] = &m.f64v;
-      out[5] = &m.s;
-      out[6] = &m.raw;
-      out[7] = &m.color;
-      out[8] = &m.at;
-      return;
-    }
-    case 5: {
-      const auto& m = *static_cast<const all_types::tree*>(msg);
-      out[0] = &m.label;
-      out[1] = &m.children;
-      return;
-    }
-    case 6: {
-      const auto& m = *static_cast<const all_types::item_v1*>(msg);
-      out[0] = &m.id;
-      out[1] = &m.name;
-      return;
-    }
-    case 7: {
-      const auto& m = *static_cast<const all_types::item_v2*>(msg);
-      out[0] = &m.id;
-      out[1] = &m.name;
-      out[2] = &m.count;
-      out[3] = &m.weight;
-      out[4] = &m.ratio;
-      out[5] = &m.tags;
-      out[6] = &m.scores;
-      out[7] = &m.origin;
-      out[8] = &m.extra;
-      return;
-    }
-    case 8: {
-      const auto& m = *static_cast<const all_types::failure*>(msg);
-      out[0] = &m.code;
-      out[1] = &m.message;
-      return;
-    }
-    case 9: {
-      const auto& m = *static_cast<const all_types::everything*>(msg);
-      out[0] = &m.scalars;
-      out[1] = &m.lists;
-      out[2] = &m.maps;
-      out[3] = &m.optionals;
-      out[4] = &m.tree;
-      out[5] = &m.level;
-      return;
-    }
-    case 10: {
-      const auto& m = *static_cast<const all_types::echo_request*>(msg);
-      out[0] = &m.payload;
-      out[1] = &m.token;
-      return;
-    }
-    case 11: {
-      const auto& m = *static_cast<const all_types::echo_reply*>(msg);
-      out[0] = &m.payload;
-      return;
-    }
-    case 14: {
-      const auto& m = *static_cast<const all_types::stats_request*>(msg);
-      out[0] = &m.levels;
-      return;
-    }
-    case 15: {
-      const auto& m = *static_cast<const all_types::stats_reply*>(msg);
-      out[0] = &m.sessions;
-      out[1] = &m.load;
-      return;
-    }
-    case 16: {
-      const auto& m = *static_cast<const all_types::transfer_request*>(msg);
-      out[0] = &m.item;
-      out[1] = &m.from;
-      return;
-    }
-    case 17: {
-      const auto& m = *static_cast<const all_types::transfer_reply*>(msg);
-      out[0] = &m.accepted;
-      return;
-    }
-    case 18: {
-      const auto& m = *static_cast<const all_types::event*>(msg);
-      out[0] = &m.item;
-      out[1] = &m.at_ms;
-      return;
-    }
-  }
-}
+constexpr codec::message event_table = {"event", event_fields};
 
 // --- the entry points of the codec, for the functions of the messages
 
