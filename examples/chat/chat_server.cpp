@@ -14,6 +14,7 @@
 
 #include "chat_server.hpp"
 #include "ember/log.hpp"
+#include "ember/spawn.hpp"
 #include "ember/net/server.hpp"
 
 namespace {
@@ -114,7 +115,10 @@ int main(int argc, char** argv) {
   signals.async_wait([&](std::error_code ec, int) {
     if (ec) return;
     ember::log::info("stopping");
-    asio::co_spawn(io, server.stop(), [&](std::exception_ptr) { io.stop(); });
+    asio::co_spawn(io, server.stop(), [&](std::exception_ptr e) {
+      ember::log_escaped("stop", e);
+      io.stop();
+    });
   });
   io.run();
   return EXIT_SUCCESS;

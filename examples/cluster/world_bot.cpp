@@ -29,6 +29,7 @@
 #include <fmt/ranges.h>
 
 #include "ember/net/client.hpp"
+#include "ember/spawn.hpp"
 #include "world_client.hpp"
 
 namespace {
@@ -272,7 +273,7 @@ int main(int argc, char** argv) {
       ++w.finished;
     });
   }
-  if (isatty(STDOUT_FILENO)) asio::co_spawn(io, progress(w), [](std::exception_ptr) {});
+  if (isatty(STDOUT_FILENO)) ember::spawn(io.get_executor(), progress(w), "progress");
   // Logins, the play, the last call's deadline and the grace all fit in this bound.
   io.run_for(std::chrono::seconds(seconds) + connect_deadline + 4 * call_deadline + grace + 2s);
   const double elapsed = std::chrono::duration<double>(clock_type::now() - w.started).count();

@@ -21,6 +21,7 @@
 #include "ember/app/host.hpp"
 #include "ember/cluster/backend.hpp"
 #include "ember/cluster/ownership.hpp"
+#include "ember/spawn.hpp"
 #include "world_logic.hpp"
 
 namespace {
@@ -72,7 +73,8 @@ int run(const ember::app::cluster_config& config, const std::filesystem::path& c
   auto stop = [&] {
     ember::log::info("stopping");
     signals.cancel();
-    asio::co_spawn(io, host.stop(), [&](std::exception_ptr) {
+    asio::co_spawn(io, host.stop(), [&](std::exception_ptr e) {
+      ember::log_escaped("stop", e);
       admin.reset();
       io.stop();
     });

@@ -19,8 +19,8 @@
 
 namespace ember {
 
-namespace detail {
-/// Logs what escaped the coroutine named `what` (a string literal: it must outlive the task).
+/// Logs what escaped the coroutine named `what`, if anything did: for the completion handler
+/// of a `co_spawn` that does more than `spawn` (e.g. stops the event loop afterwards).
 inline void log_escaped(std::string_view what, std::exception_ptr e) noexcept {
   if (!e) return;
   try {
@@ -31,16 +31,15 @@ inline void log_escaped(std::string_view what, std::exception_ptr e) noexcept {
     log::error("{}: stopped by an exception of unknown type", what);
   }
 }
-}  // namespace detail
 
 /// Starts `task` on `ex` without awaiting it; an exception that escapes it is logged with
 /// `what` (a string literal naming the task), never lost.
 template <class Executor, class T>
 void spawn(const Executor& ex, asio::awaitable<T> task, std::string_view what) {
   if constexpr (std::is_void_v<T>) {
-    asio::co_spawn(ex, std::move(task), [what](std::exception_ptr e) { detail::log_escaped(what, e); });
+    asio::co_spawn(ex, std::move(task), [what](std::exception_ptr e) { log_escaped(what, e); });
   } else {
-    asio::co_spawn(ex, std::move(task), [what](std::exception_ptr e, const T&) { detail::log_escaped(what, e); });
+    asio::co_spawn(ex, std::move(task), [what](std::exception_ptr e, const T&) { log_escaped(what, e); });
   }
 }
 
