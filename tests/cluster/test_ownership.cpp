@@ -78,8 +78,15 @@ struct fixture {
     return o;
   }
 
+  // Both ends: the root has `n` links, and every owner's node has finished its handshake
+  // (the node learns it after the root does, later still through a proxy).
   asio::awaitable<void> linked(std::size_t n) {
-    BOOST_REQUIRE(co_await wait_until([&] { return gate->size() == n; }, 10s));
+    BOOST_REQUIRE(co_await wait_until([&] {
+      if (gate->size() != n) return false;
+      for (const auto& [name, o] : owners)
+        if (o.node && !o.node->connected()) return false;
+      return true;
+    }, 10s));
   }
 
   asio::awaitable<bool> acquire(owner& o, std::uint64_t user) {
