@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from . import __version__, backend, compat, frontend
+from .blocks import MODULE_DIR
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -108,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             deps = [str(Path(args.schema).resolve())] + templates + _generator_sources()
             if args.compat_baseline:
                 deps.append(str(Path(args.compat_baseline).resolve()))
+            # a game's ids are checked against every module's block, its list holds imports'
+            deps += sorted(str(p.resolve()) for p in MODULE_DIR.glob("*.toml"))
             Path(args.depfile).write_text(
                 " ".join(_escape(o) for o in outputs) + ": " +
                 " ".join(_escape(d) for d in deps) + "\n", encoding="utf-8")

@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 from .checks import SchemaError
+from .blocks import MODULE_DIR, Blocks
 from .crossref import CrossChecks
 from .items import MsgDraft
 from .model import Command, Enum, ErrorCode, Message, Push, Schema
@@ -38,7 +39,7 @@ def parse(text: str, path: str) -> Schema:
     return _Builder(path, text, read_toml(text, path)).build()
 
 
-class _Builder(CrossChecks):
+class _Builder(CrossChecks, Blocks):
     """Runs the passes of items.py, tables.py and crossref.py over a parsed schema."""
 
     def __init__(self, path: str, text: str, data: dict):
@@ -64,6 +65,7 @@ class _Builder(CrossChecks):
                 self.error(line, "schema", f"unknown top-level key '{k}'")
         name, doc = self.schema_table()
         self.reserved_table()
+        self.module_table()
         self.enum_tables()
         self.struct_tables()
         self.table_tables()
@@ -83,6 +85,8 @@ class _Builder(CrossChecks):
         self.check_sql_names(tables)
         self.check_names()
         self.check_ids()
+        self.check_blocks(self.numbered())
+        imported = self.load_imports()
         self.fail_if_errors()
         rows = [messages[d.name] for _, d, _ in self.tables]
         structs = rows + self.order_structs([messages[s.name] for s in self.structs])
@@ -103,9 +107,27 @@ class _Builder(CrossChecks):
                         errors=self.errors_defs, error_reply=error_reply, hash=0,
                         tables=[t for t in tables if t is not None],
                         reserved_ids=set(self.reserved_ids), reserved_names=set(self.reserved_names),
-                        reserved_codes=set(self.reserved_codes))
+                        reserved_codes=set(self.reserved_codes),
+                        module_block=self.module_block, imports=imported)
         schema.hash = schema_hash(schema)
         return schema
+
+    def numbered(self) -> list[tuple[int, int, str, str]]:
+        """(line, number, item, kind) of every id and error code, for the module blocks."""
+        out = [(c.line, c.id, f"{c.kind} '{c.name}'", "id") for c, _, _ in self.commands + self.calls]
+        out += [(p.line, p.id, f"push '{p.name}'", "id") for p, _ in self.pushes]
+        out += [(e.line, e.code, f"error '{e.name}'", "code") for e in self.errors_defs]
+        return out
+
+    def load_imports(self) -> list[Schema]:
+        """The imported module schemas, parsed (a problem in one is reported as it is)."""
+        out = []
+        for name, line in self.imports:
+            try:
+                out.append(load(str(MODULE_DIR / f"{name}.toml")))
+            except SchemaError as e:
+                self.error(line, "schema", f"imported module '{name}' is invalid:\n" + "\n".join(e.messages))
+        return out
 
     def all_drafts(self) -> list[MsgDraft]:
         out = [d for _, d, _ in self.tables] + list(self.structs)
@@ -140,6 +162,8 @@ def schema_hash(s: Schema) -> int:
                              for t in s.tables)} if s.tables else {}),
         "errors": sorted([e.code, e.name] for e in s.errors),
         "error_reply": s.error_reply.name if s.error_reply else None,
+        # only with imports: an imported module's wire is part of what the game's servers speak
+        **({"imports": sorted([m.name, m.hash] for m in s.imports)} if s.imports else {}),
     }
     digest = hashlib.sha256(json.dumps(norm, sort_keys=True, separators=(",", ":"))
                             .encode()).digest()

@@ -56,7 +56,8 @@ class Items(Checks):
             return "", ""
         name = t.get("name")
         what = f"schema '{name}'" if isinstance(name, str) else "schema"
-        self.check_keys(t, ("name", "doc"), ("name",), what, line)
+        self.check_keys(t, ("name", "doc", "imports"), ("name",), what, line)
+        self.imports_key(t)
         self.check_type(t, "name", "str", what, line)
         self.check_type(t, "doc", "str", what, line)
         if isinstance(name, str):

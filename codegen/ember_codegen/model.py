@@ -170,6 +170,9 @@ class Schema:
     reserved_ids: set[int] = field(default_factory=set)
     reserved_names: set[str] = field(default_factory=set)
     reserved_codes: set[int] = field(default_factory=set)
+    #: a module's [module] block; a game's imported modules (their commands join command_list)
+    module_block: tuple[int, int] | None = None
+    imports: list["Schema"] = field(default_factory=list)
 
     @property
     def messages(self) -> list[Message]:
@@ -209,8 +212,11 @@ class Schema:
 
     @property
     def served_by_id(self) -> list[Command]:
-        """Commands and calls in id order (the generated `command_list`)."""
-        return sorted(self.served, key=lambda c: c.id)
+        """Commands and calls in id order, with those of the imported modules (the generated
+        `command_list`: a gateway routes a module's commands to where config.json puts the
+        module, named by its server)."""
+        return sorted(self.served + [c for m in self.imports for c in m.served],
+                      key=lambda c: c.id)
 
     @property
     def ids(self) -> list[tuple[str, int]]:

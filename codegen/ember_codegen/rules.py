@@ -8,12 +8,14 @@ MAX_ID = 65535
 MAX_MESSAGE_ID = 65279
 MAX_TAG = (1 << 29) - 1
 MIN_ERROR_CODE = 1000
+#: Ids and error codes of ember's gameplay modules: each module has a block in it (blocks.py).
+MODULE_RANGE = (60000, 65279)
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 #: Structs held by value may nest this deep: ember::codec::max_depth, past which decoders refuse.
 MAX_STRUCT_NESTING = 64
 
 TOP_KEYS = ("schema", "reserved", "enum", "struct", "table", "command", "call", "push", "error",
-            "firefly")
+            "firefly", "module")
 
 #: Column types of a [[table]] (SQL types in backend.SQL_TYPES); optional<T> makes it nullable.
 #: u64 does not fit SQL's signed BIGINT, containers and structs have no column type.

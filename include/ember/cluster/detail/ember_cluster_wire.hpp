@@ -233,8 +233,9 @@ namespace cmd {
 
 }  // namespace cmd
 
-/// Every command and call in id order: {id, name, server, ordered, internal}. A std::array,
-/// so that a schema without commands still has one (of size 0).
+/// Every command and call in id order (an imported module's too, served where config.json puts
+/// the module): {id, name, server, ordered, internal}. A std::array, so that a schema without
+/// commands still has one (of size 0).
 inline constexpr std::array<ember::command_info, 0> command_list = {{
 }};
 

@@ -505,8 +505,9 @@ struct transfer {
 
 }  // namespace cmd
 
-/// Every command and call in id order: {id, name, server, ordered, internal}. A std::array,
-/// so that a schema without commands still has one (of size 0).
+/// Every command and call in id order (an imported module's too, served where config.json puts
+/// the module): {id, name, server, ordered, internal}. A std::array, so that a schema without
+/// commands still has one (of size 0).
 inline constexpr std::array<ember::command_info, 4> command_list = {{
     {1, "echo", "game", true, false},
     {2, "ping", "game", false, false},
