@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
   }
   const std::vector<std::string> args(argv + 1, argv + argc);
   asio::io_context io;
-  ember::data::memcache cache({.servers = {args[0]}, .key_prefix = "dt:"});
+  ember::data::memcache cache({.servers = {args[0]}, .key_prefix = "t:"});  // as tests/support/data_env.hpp
   ember::data::database db(args[1]);
   ember::data::store store(cache, db, {.journal = args[2]});
   table<dt::player_table> players(store);

@@ -20,8 +20,7 @@
 #include <asio/io_context.hpp>
 
 #include "datatest.hpp"
-#include "support/memcached.hpp"
-#include "support/postgres.hpp"
+#include "support/data_env.hpp"
 #include "support/process.hpp"
 #include "support/run.hpp"
 
@@ -32,75 +31,19 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// One PostgreSQL for the whole run (it takes about a second to start).
-ember::test::postgres& shared_postgres() {
-  static ember::test::postgres pg;
-  return pg;
-}
-
-/// A database (a fresh SQLite file, or a fresh database on the shared PostgreSQL), a memcached,
-/// and a place for journals.
-struct env {
-  explicit env(bool postgres) : postgres_(postgres) {
-    static int counter = 0;
-    dir = fs::temp_directory_path() / ("ember-table-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
-    fs::create_directories(dir);
-    if (postgres) {
-      auto& pg = shared_postgres();
-      const auto name = "t" + std::to_string(counter);
-      asio::io_context io;
-      ember::data::database admin(pg.connection_string());
-      ember::test::run(io, admin.run([name](ember::data::odbc::connection& c) {
-        c.execute("DROP DATABASE IF EXISTS " + name);
-        c.execute("CREATE DATABASE " + name);
-      }));
-      connection = pg.connection_string();
-      const auto at = connection.find("Database=postgres");
-      connection.replace(at, std::string("Database=postgres").size(), "Database=" + name);
-    } else {
-      connection = "Driver=SQLite3;Database=" + (dir / "game.db").string() + ";";
-    }
-  }
-  ~env() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-
-  /// A process's view: clients, store and tables, on `io`.
-  struct node {
+/// A data_env (tests/support/data_env.hpp) with this suite's tables on each node.
+struct env : ember::test::data_env {
+  using data_env::data_env;
+  struct node : data_env::node {
     node(env& e, asio::io_context& io, const std::string& journal = "node.journal",
          std::chrono::milliseconds fence_timeout = 10s)
-        : cache({.servers = {e.mc.address()}, .key_prefix = "dt:"}),
-          db(e.connection),
-          store(cache, db, {.journal = e.dir / journal, .fence_timeout = fence_timeout}),
-          players(store),
-          items(store),
-          accounts(store) {
-      ember::test::run(io, store.open());
+        : data_env::node(e, io, journal, fence_timeout), players(store), items(store), accounts(store) {
+      open();
     }
-    ember::data::memcache cache;
-    ember::data::database db;
-    ember::data::store store;
     table<dt::player_table> players;
     table<dt::item_table> items;
     table<dt::account_table> accounts;
   };
-
-  /// One integer from the database, read with a plain query.
-  std::int64_t scalar(const std::string& sql) {
-    asio::io_context io;
-    ember::data::database db(connection);
-    return ember::test::run(io, db.run([sql](ember::data::odbc::connection& c) {
-      auto cur = c.prepare(sql).query();
-      BOOST_REQUIRE(cur.next());
-      return cur.get<std::optional<std::int64_t>>(0).value_or(-1);
-    }));
-  }
-
-  bool postgres_;
-  fs::path dir;
-  std::string connection;
-  ember::test::memcached_server mc;
 };
 
 }  // namespace
@@ -355,7 +298,7 @@ BOOST_AUTO_TEST_CASE(while_postgresql_is_down_rows_stay_dirty_and_all_arrive_onc
     co_await n.store.flush_all();
   }());
   n.store.start(io.get_executor());  // write-back every 100 ms from now on
-  auto& pg = shared_postgres();
+  auto& pg = ember::test::shared_postgres();
   pg.stop();
   ember::test::run(io, [&]() -> asio::awaitable<void> {
     // acknowledged while the database is down: memcached and the journal hold them
