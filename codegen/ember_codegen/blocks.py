@@ -32,7 +32,7 @@ def module_blocks(module_dir: Path = MODULE_DIR) -> dict[str, tuple[int, int, st
         m = _BLOCK.search(text)
         if m:
             line = text.count("\n", 0, m.start()) + 1
-            out[path.stem] = (int(m.group(1)), int(m.group(2)), f"{path}:{line}")
+            out[path.stem] = (int(m.group(1)), int(m.group(2)), f"ember/{path.name}:{line}")
     return out
 
 
