@@ -262,6 +262,10 @@ namespace cmd {
 inline constexpr std::array<ember::command_info, 0> command_list = {{
 }};
 
+/// Every message of the schema (structs, table rows, requests, replies, pushes), for tools
+/// that treat them all alike (the fuzzers decode untrusted bytes into each).
+using message_types = std::tuple<session_op, push_user, broadcast, claim_user, session_closed, player, players, module_event>;
+
 /// Every command, call and push id of the schema.
 enum class id : std::uint16_t {
 };

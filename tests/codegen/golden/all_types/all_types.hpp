@@ -515,6 +515,10 @@ inline constexpr std::array<ember::command_info, 4> command_list = {{
     {65279, "stats", "admin", true, false},
 }};
 
+/// Every message of the schema (structs, table rows, requests, replies, pushes), for tools
+/// that treat them all alike (the fuzzers decode untrusted bytes into each).
+using message_types = std::tuple<point, scalars, lists, maps, optionals, tree, item_v1, item_v2, failure, everything, echo_request, echo_reply, ping_request, ping_reply, stats_request, stats_reply, transfer_request, transfer_reply, event>;
+
 /// Every command, call and push id of the schema.
 enum class id : std::uint16_t {
   echo = 1,

@@ -337,6 +337,10 @@ inline constexpr std::array<ember::command_info, 5> command_list = {{
     {105, "list_rooms", "chat", false, false},
 }};
 
+/// Every message of the schema (structs, table rows, requests, replies, pushes), for tools
+/// that treat them all alike (the fuzzers decode untrusted bytes into each).
+using message_types = std::tuple<room_info, login_request, login_reply, join_room_request, join_room_reply, leave_room_request, leave_room_reply, say_request, say_reply, list_rooms_request, list_rooms_reply, chat_message>;
+
 /// Every command, call and push id of the schema.
 enum class id : std::uint16_t {
   login = 101,

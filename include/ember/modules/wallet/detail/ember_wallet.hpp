@@ -123,6 +123,10 @@ inline constexpr std::array<ember::command_info, 1> command_list = {{
     {60500, "balance", "wallet", true, false},
 }};
 
+/// Every message of the schema (structs, table rows, requests, replies, pushes), for tools
+/// that treat them all alike (the fuzzers decode untrusted bytes into each).
+using message_types = std::tuple<balance_request, balance_reply>;
+
 /// Every command, call and push id of the schema.
 enum class id : std::uint16_t {
   balance = 60500,
