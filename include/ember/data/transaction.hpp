@@ -225,8 +225,9 @@ inline asio::awaitable<void> transact(store& s, change_set& tx) {
 }
 
 /// Builds a change_set with `build(tx)` (a coroutine that reads, then adds rows and steps) and
-/// stores it; builds it again when a step throws `stale_read`, up to `attempts` times, then
-/// throws `data_error` contention.
+/// stores it; builds it again when a step throws `stale_read`, or a row it named was deleted
+/// meanwhile (`data_error` not_found, rethrown on the last attempt), up to `attempts` times,
+/// then throws `data_error` contention.
 template <class Build>
 asio::awaitable<void> transact_retrying(store& s, Build build, int attempts = 50) {
   for (int attempt = 0; attempt < attempts; ++attempt) {
@@ -238,6 +239,9 @@ asio::awaitable<void> transact_retrying(store& s, Build build, int attempts = 50
         co_await transact(s, tx);
         co_return;
       } catch (const stale_read&) {
+        stale = true;
+      } catch (const data_error& e) {
+        if (e.code() != data_errc::not_found || attempt + 1 == attempts) throw;
         stale = true;
       }
     }
