@@ -15,6 +15,9 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <functional>
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <optional>
@@ -93,14 +96,11 @@ class tx_row_of final : public tx_row {
 
 }  // namespace detail
 
-/// Applies `fn(row&...)` to the rows `refs` together: all the changes are stored, or none.
-/// `fn` runs once, with every row locked; it may throw (e.g. a `game_error` for too little
-/// gold) to abandon the transaction. Throws `data_error` not_found if a row does not exist.
-/// The rows must be distinct.
-template <class Fn, table_traits... T>
-asio::awaitable<void> transact(store& s, Fn fn, row_ref<T>... refs) {
-  std::tuple<detail::tx_row_of<T>...> rows{detail::tx_row_of<T>(std::move(refs))...};
-  std::vector<detail::tx_row*> order = std::apply([](auto&... r) { return std::vector<detail::tx_row*>{&r...}; }, rows);
+namespace detail {
+
+/// Locks `rows` in the global order, runs `change()`, commits every row in one database
+/// transaction and unlocks them (the work of both `transact`s). `rows` must be distinct.
+inline asio::awaitable<void> commit_rows(store& s, std::vector<tx_row*> order, const std::function<void()>& change) {
   std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->order() < b->order(); });
   for (std::size_t i = 1; i < order.size(); ++i)
     if (order[i]->order() == order[i - 1]->order()) throw std::invalid_argument("transact: a row is named twice");
@@ -110,7 +110,7 @@ asio::awaitable<void> transact(store& s, Fn fn, row_ref<T>... refs) {
   bool outcome_unknown = false;
   try {
     for (auto* r : order) co_await r->lock(lease_until);  // in the global order: no deadlock
-    std::apply([&](auto&... r) { fn(r.after...); }, rows);
+    change();
     if (unix_ms() + static_cast<std::uint64_t>(transaction_lease.count()) / 2 > lease_until)
       throw data_error(data_errc::contention, "transaction: half its lease passed before the commit");
     std::vector<std::pair<std::string_view, std::vector<odbc::value>>> writes;
@@ -137,6 +137,117 @@ asio::awaitable<void> transact(store& s, Fn fn, row_ref<T>... refs) {
     std::rethrow_exception(failed);
   }
   for (auto* r : order) co_await r->finish();  // committed: each row its new version, unlocked
+}
+
+}  // namespace detail
+
+/// Applies `fn(row&...)` to the rows `refs` together: all the changes are stored, or none.
+/// `fn` runs once, with every row locked; it may throw (e.g. a `game_error` for too little
+/// gold) to abandon the transaction. Throws `data_error` not_found if a row does not exist.
+/// The rows must be distinct.
+template <class Fn, table_traits... T>
+asio::awaitable<void> transact(store& s, Fn fn, row_ref<T>... refs) {
+  std::tuple<detail::tx_row_of<T>...> rows{detail::tx_row_of<T>(std::move(refs))...};
+  std::vector<detail::tx_row*> order = std::apply([](auto&... r) { return std::vector<detail::tx_row*>{&r...}; }, rows);
+  const std::function<void()> change = [&] { std::apply([&](auto&... r) { fn(r.after...); }, rows); };
+  co_await detail::commit_rows(s, std::move(order), change);  // named: see table.hpp
+}
+
+// --- transactions over rows known only at run time (a trade among N players, a grant of
+// several items), which several modules can build together:
+//
+//   ember::data::change_set tx;
+//   co_await wallet.stage(tx, ...);            // each adds its rows and a step
+//   co_await inventory.stage(tx, ...);
+//   auto claim = tx.row(claims, id);           // a handle, valid inside the steps
+//   tx.step([&] { if (claim->claimed) fail(...); claim->claimed = true; });
+//   co_await ember::data::transact(store, tx); // the steps run once, every row locked
+
+/// What a step throws when a value read before the rows were locked has changed meanwhile
+/// (a row the change depends on but did not lock): `transact_retrying` builds the change again.
+struct stale_read : std::runtime_error {
+  stale_read() : std::runtime_error("transaction: what it was built from changed; build it again") {}
+};
+
+/// A row of a change_set: inside a step, the row as the transaction will store it.
+template <table_traits T>
+class tx_handle {
+ public:
+  tx_handle() = default;
+  typename T::row& operator*() const noexcept { return row_->after; }
+  typename T::row* operator->() const noexcept { return &row_->after; }
+
+ private:
+  friend class change_set;
+  explicit tx_handle(detail::tx_row_of<T>* r) : row_(r) {}
+  detail::tx_row_of<T>* row_ = nullptr;
+};
+
+/// Rows, steps that change them, and what to do once they are stored: one transaction.
+class change_set {
+ public:
+  change_set() = default;
+  change_set(const change_set&) = delete;
+  change_set& operator=(const change_set&) = delete;
+
+  /// Row `key` of `rows` in the transaction (the same handle if it is already in).
+  template <table_traits T>
+  tx_handle<T> row(table<T>& rows, typename T::key_type key) {
+    auto r = std::make_unique<detail::tx_row_of<T>>(at(rows, std::move(key)));
+    for (auto& have : rows_)
+      if (have->order() == r->order()) return tx_handle<T>(static_cast<detail::tx_row_of<T>*>(have.get()));
+    auto* p = r.get();
+    rows_.push_back(std::move(r));
+    return tx_handle<T>(p);
+  }
+  /// Runs with every row locked, after the steps added before it; may throw to abandon all.
+  void step(std::function<void()> fn) { steps_.push_back(std::move(fn)); }
+  /// Runs after the transaction is stored (events, pushes), in the order added.
+  void on_commit(std::function<void()> fn) { committed_.push_back(std::move(fn)); }
+  std::size_t size() const noexcept { return rows_.size(); }
+
+ private:
+  friend asio::awaitable<void> transact(store& s, change_set& tx);
+  std::vector<std::unique_ptr<detail::tx_row>> rows_;
+  std::vector<std::function<void()>> steps_;
+  std::vector<std::function<void()>> committed_;
+};
+
+/// Stores the changes of `tx` all together or not at all; then runs its `on_commit`s.
+inline asio::awaitable<void> transact(store& s, change_set& tx) {
+  std::vector<detail::tx_row*> order;
+  for (auto& r : tx.rows_) order.push_back(r.get());
+  const std::function<void()> change = [&] {
+    for (auto& fn : tx.steps_) fn();
+  };
+  co_await detail::commit_rows(s, std::move(order), change);  // named: see table.hpp
+  for (auto& fn : tx.committed_) fn();
+}
+
+/// Builds a change_set with `build(tx)` (a coroutine that reads, then adds rows and steps) and
+/// stores it; builds it again when a step throws `stale_read`, or a row it named was deleted
+/// meanwhile (`data_error` not_found, rethrown on the last attempt), up to `attempts` times,
+/// then throws `data_error` contention.
+template <class Build>
+asio::awaitable<void> transact_retrying(store& s, Build build, int attempts = 50) {
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    bool stale = false;
+    {
+      change_set tx;
+      co_await build(tx);
+      try {
+        co_await transact(s, tx);
+        co_return;
+      } catch (const stale_read&) {
+        stale = true;
+      } catch (const data_error& e) {
+        if (e.code() != data_errc::not_found || attempt + 1 == attempts) throw;
+        stale = true;
+      }
+    }
+    if (stale) co_await detail::retry_backoff(attempt);
+  }
+  throw data_error(data_errc::contention, "transaction: what it was built from kept changing");
 }
 
 }  // namespace ember::data

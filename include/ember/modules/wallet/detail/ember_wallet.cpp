@@ -24,14 +24,130 @@ namespace ember_wallet::detail {
 
 namespace codec = ember::codec::table;
 
+// --- wallet_balance
+constexpr codec::field wallet_balance_fields[] = {
+    {1, "id", codec::string, offsetof(ember_wallet::wallet_balance, id)},
+    {2, "player", codec::i64, offsetof(ember_wallet::wallet_balance, player)},
+    {3, "currency", codec::string, offsetof(ember_wallet::wallet_balance, currency)},
+    {4, "amount", codec::i64, offsetof(ember_wallet::wallet_balance, amount)},
+};
+constexpr codec::message wallet_balance_table = {"wallet_balance", wallet_balance_fields};
+
+// --- wallet_account
+constexpr codec::field wallet_account_fields[] = {
+    {1, "player", codec::i64, offsetof(ember_wallet::wallet_account, player)},
+    {2, "ledger_next", codec::i64, offsetof(ember_wallet::wallet_account, ledger_next)},
+};
+constexpr codec::message wallet_account_table = {"wallet_account", wallet_account_fields};
+
+// --- wallet_ledger
+constexpr codec::field wallet_ledger_fields[] = {
+    {1, "id", codec::string, offsetof(ember_wallet::wallet_ledger, id)},
+    {2, "player", codec::i64, offsetof(ember_wallet::wallet_ledger, player)},
+    {3, "seq", codec::i64, offsetof(ember_wallet::wallet_ledger, seq)},
+    {4, "op", codec::string, offsetof(ember_wallet::wallet_ledger, op)},
+    {5, "currency", codec::string, offsetof(ember_wallet::wallet_ledger, currency)},
+    {6, "delta", codec::i64, offsetof(ember_wallet::wallet_ledger, delta)},
+    {7, "balance", codec::i64, offsetof(ember_wallet::wallet_ledger, balance)},
+    {8, "reason", codec::string, offsetof(ember_wallet::wallet_ledger, reason)},
+    {9, "at_ms", codec::i64, offsetof(ember_wallet::wallet_ledger, at_ms)},
+};
+constexpr codec::message wallet_ledger_table = {"wallet_ledger", wallet_ledger_fields};
+
+// --- wallet_op
+constexpr codec::field wallet_op_fields[] = {
+    {1, "op", codec::string, offsetof(ember_wallet::wallet_op, op)},
+    {2, "applied", codec::boolean, offsetof(ember_wallet::wallet_op, applied)},
+    {3, "result", codec::bytes, offsetof(ember_wallet::wallet_op, result)},
+    {4, "at_ms", codec::i64, offsetof(ember_wallet::wallet_op, at_ms)},
+};
+constexpr codec::message wallet_op_table = {"wallet_op", wallet_op_fields};
+
+// --- balance
+constexpr codec::field balance_fields[] = {
+    {1, "currency", codec::string, offsetof(ember_wallet::balance, currency)},
+    {2, "amount", codec::i64, offsetof(ember_wallet::balance, amount)},
+};
+constexpr codec::message balance_table = {"balance", balance_fields};
+
+// --- change
+constexpr codec::field change_fields[] = {
+    {1, "player", codec::u64, offsetof(ember_wallet::change, player)},
+    {2, "currency", codec::string, offsetof(ember_wallet::change, currency)},
+    {3, "delta", codec::i64, offsetof(ember_wallet::change, delta)},
+};
+constexpr codec::message change_table = {"change", change_fields};
+
+// --- balance_change
+constexpr codec::field balance_change_fields[] = {
+    {1, "player", codec::u64, offsetof(ember_wallet::balance_change, player)},
+    {2, "currency", codec::string, offsetof(ember_wallet::balance_change, currency)},
+    {3, "delta", codec::i64, offsetof(ember_wallet::balance_change, delta)},
+    {4, "balance", codec::i64, offsetof(ember_wallet::balance_change, balance)},
+};
+constexpr codec::message balance_change_table = {"balance_change", balance_change_fields};
+
+// --- change_result
+constexpr codec::field change_result_fields[] = {
+    {1, "applied", codec::boolean, offsetof(ember_wallet::change_result, applied)},
+    {2, "changes", codec::list_of<ember_wallet::balance_change>(balance_change_table), offsetof(ember_wallet::change_result, changes)},
+};
+constexpr codec::message change_result_table = {"change_result", change_result_fields};
+
+// --- ledger_entry
+constexpr codec::field ledger_entry_fields[] = {
+    {1, "seq", codec::i64, offsetof(ember_wallet::ledger_entry, seq)},
+    {2, "op", codec::string, offsetof(ember_wallet::ledger_entry, op)},
+    {3, "currency", codec::string, offsetof(ember_wallet::ledger_entry, currency)},
+    {4, "delta", codec::i64, offsetof(ember_wallet::ledger_entry, delta)},
+    {5, "balance", codec::i64, offsetof(ember_wallet::ledger_entry, balance)},
+    {6, "reason", codec::string, offsetof(ember_wallet::ledger_entry, reason)},
+    {7, "at_ms", codec::i64, offsetof(ember_wallet::ledger_entry, at_ms)},
+};
+constexpr codec::message ledger_entry_table = {"ledger_entry", ledger_entry_fields};
+
+// --- currency_changed
+constexpr codec::field currency_changed_fields[] = {
+    {1, "player", codec::u64, offsetof(ember_wallet::currency_changed, player)},
+    {2, "currency", codec::string, offsetof(ember_wallet::currency_changed, currency)},
+    {3, "delta", codec::i64, offsetof(ember_wallet::currency_changed, delta)},
+    {4, "balance", codec::i64, offsetof(ember_wallet::currency_changed, balance)},
+    {5, "reason", codec::string, offsetof(ember_wallet::currency_changed, reason)},
+    {6, "op", codec::string, offsetof(ember_wallet::currency_changed, op)},
+};
+constexpr codec::message currency_changed_table = {"currency_changed", currency_changed_fields};
+
 // --- balance_request
 constexpr codec::message balance_request_table = {"balance_request", {}};
 
 // --- balance_reply
 constexpr codec::field balance_reply_fields[] = {
-    {1, "gold", codec::i64, offsetof(ember_wallet::balance_reply, gold)},
+    {1, "balances", codec::list_of<ember_wallet::balance>(balance_table), offsetof(ember_wallet::balance_reply, balances)},
 };
 constexpr codec::message balance_reply_table = {"balance_reply", balance_reply_fields};
+
+// --- ledger_request
+constexpr codec::field ledger_request_fields[] = {
+    {1, "cursor", codec::i64, offsetof(ember_wallet::ledger_request, cursor)},
+    {2, "limit", codec::u32, offsetof(ember_wallet::ledger_request, limit)},
+};
+constexpr codec::message ledger_request_table = {"ledger_request", ledger_request_fields};
+
+// --- ledger_reply
+constexpr codec::field ledger_reply_fields[] = {
+    {1, "entries", codec::list_of<ember_wallet::ledger_entry>(ledger_entry_table), offsetof(ember_wallet::ledger_reply, entries)},
+    {2, "next_cursor", codec::i64, offsetof(ember_wallet::ledger_reply, next_cursor)},
+};
+constexpr codec::message ledger_reply_table = {"ledger_reply", ledger_reply_fields};
+
+// --- balance_changed
+constexpr codec::field balance_changed_fields[] = {
+    {1, "currency", codec::string, offsetof(ember_wallet::balance_changed, currency)},
+    {2, "delta", codec::i64, offsetof(ember_wallet::balance_changed, delta)},
+    {3, "balance", codec::i64, offsetof(ember_wallet::balance_changed, balance)},
+    {4, "reason", codec::string, offsetof(ember_wallet::balance_changed, reason)},
+};
+constexpr codec::message balance_changed_table = {"balance_changed", balance_changed_fields};
 
 // --- the entry points of the codec, for the functions of the messages
 
@@ -59,14 +175,26 @@ namespace ember_wallet {
 
 std::string_view to_string(error e) noexcept {
   switch (e) {
-    case error::not_enough: return "not_enough";
+    case error::insufficient_funds: return "insufficient_funds";
+    case error::unknown_currency: return "unknown_currency";
+    case error::balance_cap: return "balance_cap";
+    case error::bad_change: return "bad_change";
+    case error::bad_text: return "bad_text";
+    case error::not_signed_in: return "not_signed_in";
+    case error::bad_cursor: return "bad_cursor";
   }
   return {};
 }
 
 std::string_view error_message(error e) noexcept {
   switch (e) {
-    case error::not_enough: return "not enough";
+    case error::insufficient_funds: return "the balance is too low for this change";
+    case error::unknown_currency: return "no such currency";
+    case error::balance_cap: return "the change would take the balance over its maximum";
+    case error::bad_change: return "the change set is empty, too large, or has a zero change";
+    case error::bad_text: return "an operation id or reason is empty, too long, not UTF-8 or has control characters";
+    case error::not_signed_in: return "sign in first";
+    case error::bad_cursor: return "the ledger cursor or limit is out of range";
   }
   return {};
 }

@@ -20,11 +20,23 @@ class client_stub {
  public:
   explicit client_stub(ember::net::client& c) : c_(c) {}
 
-  /// Calls command `balance` (id 60500).
+  /// The signed-in player's balance of every currency.
   template <class Cmd = cmd::balance>
   asio::awaitable<ember::outcome<typename Cmd::reply>> balance(
       const ember_wallet::balance_request& req, ember::net::call_options opts = {}) {
     return c_.call<Cmd>(req, opts);
+  }
+
+  /// The signed-in player's ledger, newest first: entries below `cursor` (0: from the newest); `next_cursor` 0 when there are no more.
+  template <class Cmd = cmd::ledger>
+  asio::awaitable<ember::outcome<typename Cmd::reply>> ledger(
+      const ember_wallet::ledger_request& req, ember::net::call_options opts = {}) {
+    return c_.call<Cmd>(req, opts);
+  }
+
+  /// To the player whose balance changed.
+  void on_balance_changed(std::function<void(const ember_wallet::balance_changed&)> f) {
+    c_.on_push<ember_wallet::balance_changed>(std::move(f));
   }
 
  private:

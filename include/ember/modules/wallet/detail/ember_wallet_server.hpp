@@ -16,9 +16,13 @@ class wallet_handler {
  public:
   virtual ~wallet_handler() = default;
 
-  /// Handles command `balance` (id 60500).
+  /// The signed-in player's balance of every currency.
   virtual asio::awaitable<ember_wallet::balance_reply> balance(
       ember::net::session& s, const ember_wallet::balance_request& req) = 0;
+
+  /// The signed-in player's ledger, newest first: entries below `cursor` (0: from the newest); `next_cursor` 0 when there are no more.
+  virtual asio::awaitable<ember_wallet::ledger_reply> ledger(
+      ember::net::session& s, const ember_wallet::ledger_request& req) = 0;
 };
 
 /// Registers every command of `h` in `t`.
@@ -26,6 +30,7 @@ class wallet_handler {
 template <int = 0>
 void register_commands(ember::net::dispatch_table& t, wallet_handler& h) {
   t.add<cmd::balance, &wallet_handler::balance>(h);
+  t.add<cmd::ledger, &wallet_handler::ledger>(h);
 }
 
 }  // namespace ember_wallet
