@@ -816,6 +816,10 @@ inline constexpr std::array<ember::command_info, 6> command_list = {{
     {60405, "discard", "inventory", true, false},
 }};
 
+/// Every message of the schema (structs, table rows, requests, replies, pushes), for tools
+/// that treat them all alike (the fuzzers decode untrusted bytes into each).
+using message_types = std::tuple<inventory_bag, inventory_item, inventory_op, item_type, item, grant_item, take_item, move_item, item_change, op_result, item_granted, item_consumed, item_transferred, list_items_request, list_items_reply, split_request, split_reply, merge_request, merge_reply, move_request, move_reply, sort_request, sort_reply, discard_request, discard_reply, items_changed>;
+
 /// Every command, call and push id of the schema.
 enum class id : std::uint16_t {
   list_items = 60400,

@@ -622,7 +622,7 @@ inline constexpr std::array<ember::command_info, 2> command_list = {{
 
 /// Every message of the schema (structs, table rows, requests, replies, pushes), for tools
 /// that treat them all alike (the fuzzers decode untrusted bytes into each).
-using message_types = std::tuple<balance_request, balance_reply>;
+using message_types = std::tuple<wallet_balance, wallet_account, wallet_ledger, wallet_op, balance, change, balance_change, change_result, ledger_entry, currency_changed, balance_request, balance_reply, ledger_request, ledger_reply, balance_changed>;
 
 /// Every command, call and push id of the schema.
 enum class id : std::uint16_t {
