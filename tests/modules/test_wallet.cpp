@@ -439,3 +439,26 @@ EMBER_ON_BOTH_DATABASES(clients_read_their_own_balances_and_ledger_and_get_pushe
     co_await n.node.store.stop();
   }(), 60s);
 }
+
+BOOST_AUTO_TEST_CASE(config_json_sets_the_currencies_and_limits_and_a_typo_stops_the_start) {
+  auto config = ember::app::parse_config(R"({"servers": {"game1": {"type": "game"}},
+    "modules": {"wallet": {"server": "game", "currencies": {"gold": 0, "gems": 5000},
+                           "ledger_page": 20}}})", "config.json");
+  BOOST_REQUIRE(config.has_value());
+  ember::app::module_options o(*config, "wallet");
+  const auto opts = ember::modules::wallet::options::read(o);
+  BOOST_TEST_REQUIRE(opts.currencies.size() == 2u);
+  BOOST_TEST(opts.currencies[1].name == "gems");
+  BOOST_TEST(opts.currencies[1].max_balance == 5000);
+  BOOST_TEST(opts.ledger_page == 20u);
+  BOOST_TEST(opts.max_changes == 32u);  // not given: the default
+
+  auto typo = ember::app::parse_config(R"({"servers": {"game1": {"type": "game"}},
+    "modules": {"wallet": {"server": "game", "ledger_pages": 20}}})", "config.json");
+  ember::app::module_options t(*typo, "wallet");
+  BOOST_CHECK_EXCEPTION(ember::modules::wallet::options::read(t), std::invalid_argument,
+                        [](const std::invalid_argument& e) {
+                          return std::string(e.what()).find("modules.wallet.ledger_pages: unknown key") !=
+                                 std::string::npos;
+                        });
+}

@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -94,6 +95,24 @@ class module_options {
         out.clear();
         std::size_t i = 0;
         for (auto e : detail::array_of(*v)) out.push_back(detail::read_string(e, p.index(i++)));
+      });
+    }
+    return out;
+  }
+
+  /// An object of whole numbers in [lo, hi] by name, in file order (absent: `fallback`), e.g.
+  /// `"currencies": {"gold": 0, "gems": 100000}`.
+  std::vector<std::pair<std::string, std::int64_t>> integers_by_name(
+      std::string_view key, std::vector<std::pair<std::string, std::int64_t>> fallback,
+      std::int64_t lo = 0, std::int64_t hi = std::numeric_limits<std::int64_t>::max()) {
+    auto out = std::move(fallback);
+    if (auto v = get(key)) {
+      guarded([&] {
+        const detail::members m(*v, path_.key(key), {});
+        out.clear();
+        for (const auto& [name, e] : m.entries())
+          out.emplace_back(std::string(name), detail::read_whole(e, m.at(name), lo, hi,
+                                                                 fmt::format("a whole number {}..{}", lo, hi)));
       });
     }
     return out;

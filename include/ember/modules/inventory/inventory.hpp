@@ -23,13 +23,13 @@
 #include <vector>
 
 #include <asio/awaitable.hpp>
-#include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 #include <asio/this_coro.hpp>
 
+#include "ember/app/module_options.hpp"
 #include "ember/codec/codec.hpp"
 #include "ember/data/transaction.hpp"
 #include "ember/log.hpp"
+#include "ember/spawn.hpp"
 #include "ember/modules/events.hpp"
 #include "ember/modules/inventory/bag_edit.hpp"
 #include "ember/modules/inventory/detail/ember_inventory_server.hpp"
@@ -46,6 +46,19 @@ struct options {
   std::uint32_t max_count = 1'000'000;  ///< the count of one entry
   std::size_t max_op_id = 96;           ///< code points of an operation id the service is given
   std::size_t max_client_op_id = 64;    ///< of one a client sends (the handler prefixes its player)
+
+  /// From config.json's `modules.inventory` (the same names).
+  static options read(app::module_options& o) {
+    options out;
+    out.slots = o.count("slots", out.slots, 1, 100'000);
+    out.max_slots = o.count("max_slots", out.max_slots, out.slots, 1'000'000);
+    out.max_entries = o.count("max_entries", static_cast<std::uint32_t>(out.max_entries), 1, 10'000);
+    out.max_count = o.count("max_count", out.max_count, 1, 1'000'000'000);
+    out.max_op_id = o.count("max_op_id", static_cast<std::uint32_t>(out.max_op_id), 8, 1024);
+    out.max_client_op_id = o.count("max_client_op_id", static_cast<std::uint32_t>(out.max_client_op_id), 8, 1024);
+    o.done();
+    return out;
+  }
 };
 
 /// The changes of one or two bags (a transfer), run on each bag's rows.
@@ -445,20 +458,15 @@ class service {
         if (!push.changes.empty()) players_.push(b.player, push);
       }
       if (!st->gone.empty())  // rows of items gone: deleted once stored (nothing lists them)
-        asio::co_spawn(ex, [this, gone = st->gone]() -> asio::awaitable<void> {
-          for (auto id : gone) co_await items_.remove(id);
-        }, [](std::exception_ptr e) {
-          if (!e) return;
-          try {
-            std::rethrow_exception(e);
-          } catch (const std::exception& x) {
-            log::warn("inventory: rows of items gone stay until the next delete: {}", x.what());
-          }
-        });
+        ember::spawn(ex, remove_rows(st->gone), "inventory: removing the rows of items gone");
     });
   }
 
  private:
+  // Rows of items gone; one left behind is removed by a later change of its bag.
+  asio::awaitable<void> remove_rows(std::vector<std::int64_t> gone) {
+    for (auto id : gone) co_await items_.remove(id);
+  }
   static std::int64_t key(std::uint64_t player) { return static_cast<std::int64_t>(player); }
   // Not braced lists: g++ 12 miscompiles an initializer_list inside a co_await expression.
   static std::vector<std::uint64_t> bags_of(std::uint64_t a) { return std::vector<std::uint64_t>(1, a); }

@@ -22,6 +22,7 @@
 
 #include <asio/awaitable.hpp>
 
+#include "ember/app/module_options.hpp"
 #include "ember/codec/codec.hpp"
 #include "ember/data/transaction.hpp"
 #include "ember/modules/events.hpp"
@@ -45,6 +46,23 @@ struct options {
   std::size_t max_op_id = 64;       ///< code points of an operation id
   std::size_t max_reason = 64;      ///< code points of a reason
   std::uint32_t ledger_page = 50;   ///< most ledger entries per page (a larger limit is cut)
+
+  /// From config.json's `modules.wallet`: `"currencies": {"gold": 0, "gems": 100000}` (each
+  /// with its maximum balance, 0 for none), `max_changes`, `max_op_id`, `max_reason`,
+  /// `ledger_page`.
+  static options read(app::module_options& o) {
+    options out;
+    std::vector<std::pair<std::string, std::int64_t>> named;
+    for (const auto& c : out.currencies) named.emplace_back(c.name, c.max_balance);
+    out.currencies.clear();
+    for (auto& [name, max] : o.integers_by_name("currencies", named)) out.currencies.push_back({name, max});
+    out.max_changes = o.count("max_changes", static_cast<std::uint32_t>(out.max_changes), 1, 10'000);
+    out.max_op_id = o.count("max_op_id", static_cast<std::uint32_t>(out.max_op_id), 8, 1024);
+    out.max_reason = o.count("max_reason", static_cast<std::uint32_t>(out.max_reason), 1, 4096);
+    out.ledger_page = o.count("ledger_page", out.ledger_page, 1, 10'000);
+    o.done();
+    return out;
+  }
 };
 
 namespace detail {
