@@ -187,6 +187,7 @@ std::string_view to_string(error e) noexcept {
     case error::you_blocked: return "you_blocked";
     case error::invite_refused: return "invite_refused";
     case error::bad_cursor: return "bad_cursor";
+    case error::bad_state: return "bad_state";
   }
   return {};
 }
@@ -201,6 +202,7 @@ std::string_view error_message(error e) noexcept {
     case error::you_blocked: return "you blocked this player: remove the block first";
     case error::invite_refused: return "this player does not take your invites";
     case error::bad_cursor: return "this cursor is not one of this list";
+    case error::bad_state: return "no such state to list";
   }
   return {};
 }

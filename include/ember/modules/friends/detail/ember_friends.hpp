@@ -32,7 +32,7 @@ static_assert(EMBER_CODEGEN_ABI == 3,
 namespace ember_friends {
 
 /// Hash of the normalised schema; a hot-reload module built against another schema is refused.
-inline constexpr std::uint64_t schema_hash = 0xe975ed4461575c7aULL;
+inline constexpr std::uint64_t schema_hash = 0xce11b0b6efb4c695ULL;
 
 /// One player's view of another (Nakama's numbers); none: no edge.
 enum class friend_state : std::int32_t {
@@ -557,6 +557,7 @@ enum class error : std::uint16_t {
   you_blocked = 60175,  ///< you blocked this player: remove the block first
   invite_refused = 60176,  ///< this player does not take your invites
   bad_cursor = 60177,  ///< this cursor is not one of this list
+  bad_state = 60178,  ///< no such state to list
 };
 /// The schema name of `e`, or "" for a code the schema does not name.
 std::string_view to_string(error e) noexcept;

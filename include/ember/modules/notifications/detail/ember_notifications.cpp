@@ -82,6 +82,7 @@ constexpr codec::message list_notifications_request_table = {"list_notifications
 constexpr codec::field list_notifications_reply_fields[] = {
     {1, "notifications", codec::list_of<ember_notifications::notification>(notification_table), offsetof(ember_notifications::list_notifications_reply, notifications)},
     {2, "cursor", codec::string, offsetof(ember_notifications::list_notifications_reply, cursor)},
+    {3, "more", codec::boolean, offsetof(ember_notifications::list_notifications_reply, more)},
 };
 constexpr codec::message list_notifications_reply_table = {"list_notifications_reply", list_notifications_reply_fields};
 

@@ -32,7 +32,7 @@ static_assert(EMBER_CODEGEN_ABI == 3,
 namespace ember_notifications {
 
 /// Hash of the normalised schema; a hot-reload module built against another schema is refused.
-inline constexpr std::uint64_t schema_hash = 0x353d8c2416d6e3aaULL;
+inline constexpr std::uint64_t schema_hash = 0x724715a4e7b49514ULL;
 
 /// The codes ember's modules send (all below 1000, which games may not use).
 enum class system_code : std::int32_t {
@@ -204,12 +204,14 @@ struct list_notifications_reply {
   std::vector<ember_notifications::notification> notifications;
   /// where the next page starts (keep it to see only newer ones)
   std::string cursor;
+  /// more are stored after this page
+  bool more = false;
 
   list_notifications_reply() = default;
   /// Sets the fields in order, at least two (a lone value never becomes a message of several
   /// fields: `co_return 7;` does not compile); those left out keep their defaults.
-  list_notifications_reply(std::vector<ember_notifications::notification> notifications_, std::string cursor_)
-      : notifications(std::move(notifications_)), cursor(std::move(cursor_)) {}
+  list_notifications_reply(std::vector<ember_notifications::notification> notifications_, std::string cursor_, bool more_ = false)
+      : notifications(std::move(notifications_)), cursor(std::move(cursor_)), more(std::move(more_)) {}
 
   bool operator==(const list_notifications_reply&) const = default;
 };
