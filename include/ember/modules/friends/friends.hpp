@@ -246,7 +246,9 @@ class service {
   asio::awaitable<void> check_pair(std::uint64_t user, std::uint64_t other) {
     if (user == other) ef::fail(ef::error::self);
     if (other == 0 || user == 0) ef::fail(ef::error::bad_user);
-    if (hooks_.user_exists && !co_await hooks_.user_exists(other)) ef::fail(ef::error::bad_user);
+    if (!hooks_.user_exists) co_return;
+    const bool known = co_await hooks_.user_exists(other);  // not inside `&&`: g++ 12 miscompiles that
+    if (!known) ef::fail(ef::error::bad_user);
   }
 
   /// Inserts a row if there is none (a concurrent insert of it is as good).
