@@ -538,6 +538,10 @@ inline constexpr std::array<ember::command_info, 4> command_list = {{
     {60103, "list_friends", "friends", false, false},
 }};
 
+/// Every message of the schema (structs, table rows, requests, replies, pushes), for tools
+/// that treat them all alike (the fuzzers decode untrusted bytes into each).
+using message_types = std::tuple<friends_edge, friends_player, friend_entry, friend_added, friend_removed, friend_blocked, add_friend_request, add_friend_reply, remove_friend_request, remove_friend_reply, block_user_request, block_user_reply, list_friends_request, list_friends_reply, friend_status>;
+
 /// Every command, call and push id of the schema.
 enum class id : std::uint16_t {
   add_friend = 60100,

@@ -363,6 +363,10 @@ inline constexpr std::array<ember::command_info, 2> command_list = {{
     {60601, "delete_notifications", "notifications", true, false},
 }};
 
+/// Every message of the schema (structs, table rows, requests, replies, pushes), for tools
+/// that treat them all alike (the fuzzers decode untrusted bytes into each).
+using message_types = std::tuple<notifications_item, notification, notification_sent, list_notifications_request, list_notifications_reply, delete_notifications_request, delete_notifications_reply, notified>;
+
 /// Every command, call and push id of the schema.
 enum class id : std::uint16_t {
   list_notifications = 60600,
