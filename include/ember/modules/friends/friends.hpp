@@ -27,6 +27,7 @@
 
 #include <asio/awaitable.hpp>
 
+#include "ember/app/module_options.hpp"
 #include "ember/data/table.hpp"
 #include "ember/data/transaction.hpp"
 #include "ember/log.hpp"
@@ -50,6 +51,17 @@ struct options {
   std::uint32_t max_page = 100;
   /// Attempts of one change when its transaction loses to another (data_error contention).
   int max_attempts = 5;
+
+  /// From config.json's `modules.friends` (the same names).
+  static options read(app::module_options& o) {
+    options out;
+    out.max_edges = o.count("max_edges", static_cast<std::uint32_t>(out.max_edges), 1, 100'000);
+    out.max_page = o.count("max_page", out.max_page, 1, 10'000);
+    out.default_page = o.count("default_page", out.default_page, 1, out.max_page);
+    out.max_attempts = static_cast<int>(o.count("max_attempts", static_cast<std::uint32_t>(out.max_attempts), 1, 1000));
+    o.done();
+    return out;
+  }
 };
 
 /// The game's rules.

@@ -30,6 +30,7 @@
 #include "ember/data/transaction.hpp"
 #include "ember/log.hpp"
 #include "ember/spawn.hpp"
+#include "ember/modules/detail/rows.hpp"
 #include "ember/modules/events.hpp"
 #include "ember/modules/inventory/bag_edit.hpp"
 #include "ember/modules/inventory/detail/ember_inventory_server.hpp"
@@ -65,28 +66,6 @@ struct options {
 using plan_fn = std::function<void(std::vector<detail::bag_edit*>& bags)>;
 
 namespace detail {
-
-template <class T>
-asio::awaitable<void> insert_if_absent(data::table<T>& rows, typename T::row r) {
-  try {
-    co_await rows.insert(std::move(r));
-  } catch (const data::data_error& e) {
-    if (e.code() != data::data_errc::constraint) throw;
-  }
-}
-
-inline std::vector<std::byte> encode(const ember_inventory::op_result& r) {
-  buffer out;
-  codec::encode(out, r, codec::encoding::binary);
-  const auto v = out.view();
-  return {v.begin(), v.end()};
-}
-inline ember_inventory::op_result decode(const std::vector<std::byte>& bytes) {
-  ember_inventory::op_result r;
-  if (auto ec = codec::decode(bytes_view(bytes.data(), bytes.size()), codec::encoding::binary, r))
-    throw std::runtime_error("inventory: a stored operation result does not decode: " + ec.message());
-  return r;
-}
 
 inline ember_inventory::item to_item(const item_row& r) {
   return {r.id, r.type, static_cast<std::uint32_t>(r.count), static_cast<std::uint32_t>(r.slot), r.locked, r.bound, r.expires_at_ms};
@@ -289,7 +268,7 @@ class service {
   /// added until there is room again).
   asio::awaitable<void> set_extra_slots(std::uint64_t player, std::uint32_t extra) {
     if (std::uint64_t{options_.slots} + extra > options_.max_slots) ember_inventory::fail(ember_inventory::error::too_many);
-    co_await detail::insert_if_absent(bags_, ember_inventory::inventory_bag(key(player), 0));
+    co_await modules::detail::insert_if_absent(bags_, ember_inventory::inventory_bag(key(player), 0));
     co_await bags_.update(key(player), [extra](ember_inventory::inventory_bag& b) {
       b.extra_slots = static_cast<std::int32_t>(extra);
       ++b.revision;  // a change built on the old capacity is built again
@@ -314,7 +293,7 @@ class service {
   asio::awaitable<std::optional<ember_inventory::op_result>> log(std::string op) {
     auto row = co_await ops_.get(op);
     if (!row || !row->applied) co_return std::nullopt;
-    co_return detail::decode(row->result);
+    co_return modules::detail::from_bytes<ember_inventory::op_result>(row->result, "inventory");
   }
 
   /// Adds an operation over the bags of `who` (one or two players) to `tx`: reads them,
@@ -324,9 +303,9 @@ class service {
   asio::awaitable<void> stage(data::change_set& tx, const std::string& op, std::vector<std::uint64_t> who, plan_fn plan,
                               ember_inventory::op_result& out) {
     if (check_text(op, options_.max_op_id) != text_problem::none) ember_inventory::fail(ember_inventory::error::bad_text);
-    co_await detail::insert_if_absent(ops_, ember_inventory::inventory_op(op, false));
+    co_await modules::detail::insert_if_absent(ops_, ember_inventory::inventory_op(op, false));
     if (auto done = co_await ops_.get(op); done && done->applied) {
-      out = detail::decode(done->result);
+      out = modules::detail::from_bytes<ember_inventory::op_result>(done->result, "inventory");
       out.applied = false;
       co_return;
     }
@@ -355,7 +334,7 @@ class service {
     st->op = op;
     st->plan = std::move(plan);
     for (auto p : who) {
-      co_await detail::insert_if_absent(bags_, ember_inventory::inventory_bag(key(p), 0));
+      co_await modules::detail::insert_if_absent(bags_, ember_inventory::inventory_bag(key(p), 0));
       const auto bag = co_await bags_.get(key(p));
       bag_state b{p, bag->revision, capacity(bag->extra_slots), {}, {}, {}, {}, tx.row(bags_, key(p))};
       for (auto& r : co_await items_.get_many(detail::parse_ids(bag->items)))
@@ -398,7 +377,7 @@ class service {
     auto op_row = tx.row(ops_, op);
     tx.step([st, op_row, &out] {
       if (op_row->applied) {
-        out = detail::decode(op_row->result);
+        out = modules::detail::from_bytes<ember_inventory::op_result>(op_row->result, "inventory");
         out.applied = false;
         return;
       }
@@ -436,7 +415,7 @@ class service {
       }
       ember_inventory::op_result result{true, std::move(log)};
       op_row->applied = true;
-      op_row->result = detail::encode(result);
+      op_row->result = modules::detail::to_bytes(result);
       op_row->at_ms = st->now;
       out = std::move(result);
       st->applied = true;

@@ -22,6 +22,7 @@
 #include <asio/awaitable.hpp>
 #include <sodium.h>
 
+#include "ember/app/module_options.hpp"
 #include "ember/codec/json_reader.hpp"
 #include "ember/data/table.hpp"
 #include "ember/modules/events.hpp"
@@ -49,6 +50,23 @@ struct options {
   std::uint32_t max_page = 100;
   /// Ids in one delete request.
   std::size_t max_delete_ids = 100;
+
+  /// From config.json's `modules.notifications` (the same names).
+  static options read(app::module_options& o) {
+    const auto size = [&](std::string_view key, std::size_t fallback, std::uint32_t hi) {
+      return static_cast<std::size_t>(o.count(key, static_cast<std::uint32_t>(fallback), 1, hi));
+    };
+    options out;
+    out.max_stored = size("max_stored", out.max_stored, 100'000);
+    out.max_subject_chars = size("max_subject_chars", out.max_subject_chars, 10'000);
+    out.max_content_bytes = size("max_content_bytes", out.max_content_bytes, 1'000'000);
+    out.max_op_chars = size("max_op_chars", out.max_op_chars, 1024);
+    out.max_page = o.count("max_page", out.max_page, 1, 10'000);
+    out.default_page = o.count("default_page", out.default_page, 1, out.max_page);
+    out.max_delete_ids = size("max_delete_ids", out.max_delete_ids, 10'000);
+    o.done();
+    return out;
+  }
 };
 
 /// A notification to send.

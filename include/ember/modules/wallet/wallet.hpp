@@ -25,6 +25,7 @@
 #include "ember/app/module_options.hpp"
 #include "ember/codec/codec.hpp"
 #include "ember/data/transaction.hpp"
+#include "ember/modules/detail/rows.hpp"
 #include "ember/modules/events.hpp"
 #include "ember/modules/players.hpp"
 #include "ember/modules/text.hpp"
@@ -73,30 +74,6 @@ inline std::string balance_key(std::uint64_t player, std::string_view currency) 
 inline std::string ledger_key(std::uint64_t player, std::int64_t seq) {
   return std::to_string(player) + ':' + std::to_string(seq);
 }
-
-/// Inserts `r` unless a row with its key exists (someone else inserted it: fine).
-template <class T>
-asio::awaitable<void> insert_if_absent(data::table<T>& rows, typename T::row r) {
-  try {
-    co_await rows.insert(std::move(r));
-  } catch (const data::data_error& e) {
-    if (e.code() != data::data_errc::constraint) throw;
-  }
-}
-
-inline std::vector<std::byte> encode(const ember_wallet::change_result& r) {
-  buffer out;
-  codec::encode(out, r, codec::encoding::binary);
-  const auto v = out.view();
-  return {v.begin(), v.end()};
-}
-inline ember_wallet::change_result decode(const std::vector<std::byte>& bytes) {
-  ember_wallet::change_result r;
-  if (auto ec = codec::decode(bytes_view(bytes.data(), bytes.size()), codec::encoding::binary, r))
-    throw std::runtime_error("wallet: a stored operation result does not decode: " + ec.message());
-  return r;
-}
-
 }  // namespace detail
 
 /// The typed interface of the wallet: what the game and other modules call.
@@ -130,9 +107,9 @@ class service {
                               std::vector<ember_wallet::change> changes, const std::string& reason,
                               ember_wallet::change_result& out) {
     validate(op, changes, reason);
-    co_await detail::insert_if_absent(ops_, ember_wallet::wallet_op(op, false));
+    co_await modules::detail::insert_if_absent(ops_, ember_wallet::wallet_op(op, false));
     if (auto done = co_await ops_.get(op); done && done->applied) {  // a retry: the first result
-      out = detail::decode(done->result);
+      out = modules::detail::from_bytes<ember_wallet::change_result>(done->result, "wallet");
       out.applied = false;
       co_return;
     }
@@ -158,13 +135,13 @@ class service {
     for (const auto& c : st->changes)
       if (std::find(who.begin(), who.end(), c.player) == who.end()) who.push_back(c.player);
     for (auto p : who) {
-      co_await detail::insert_if_absent(accounts_, ember_wallet::wallet_account(static_cast<std::int64_t>(p), 1));
+      co_await modules::detail::insert_if_absent(accounts_, ember_wallet::wallet_account(static_cast<std::int64_t>(p), 1));
       const auto acc = co_await accounts_.get(static_cast<std::int64_t>(p));
       st->players.push_back({p, acc ? acc->ledger_next : 1, tx.row(accounts_, static_cast<std::int64_t>(p))});
     }
     for (const auto& c : st->changes) {
       const auto key = detail::balance_key(c.player, c.currency);
-      co_await detail::insert_if_absent(balances_,
+      co_await modules::detail::insert_if_absent(balances_,
                                         ember_wallet::wallet_balance(key, static_cast<std::int64_t>(c.player), c.currency, 0));
       st->balances.push_back(tx.row(balances_, key));
     }
@@ -175,7 +152,7 @@ class service {
       for (std::size_t i = 0; i < st->changes.size(); ++i) {
         if (st->changes[i].player != pr.player) continue;
         const auto key = detail::ledger_key(pr.player, seq);
-        co_await detail::insert_if_absent(ledger_, ember_wallet::wallet_ledger(key, static_cast<std::int64_t>(pr.player), seq));
+        co_await modules::detail::insert_if_absent(ledger_, ember_wallet::wallet_ledger(key, static_cast<std::int64_t>(pr.player), seq));
         ++seq;
       }
     }
@@ -188,7 +165,7 @@ class service {
     auto op_row = tx.row(ops_, op);
     tx.step([this, st, op_row, &out] {
       if (op_row->applied) {  // applied by a retry that got here first
-        out = detail::decode(op_row->result);
+        out = modules::detail::from_bytes<ember_wallet::change_result>(op_row->result, "wallet");
         out.applied = false;
         return;
       }
@@ -220,7 +197,7 @@ class service {
         pr.account->ledger_next += static_cast<std::int64_t>(
             std::count_if(st->changes.begin(), st->changes.end(), [&](const auto& c) { return c.player == pr.player; }));
       op_row->applied = true;
-      op_row->result = detail::encode(result);
+      op_row->result = modules::detail::to_bytes(result);
       op_row->at_ms = now;
       out = std::move(result);
       st->applied = true;
