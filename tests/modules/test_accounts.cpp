@@ -583,3 +583,37 @@ EMBER_ON_BOTH_DATABASES(bad_input_on_the_wire_is_a_typed_error_and_the_session_g
     BOOST_TEST((co_await stub.get_account({})).has_value());  // still signed in, still served
   }());
 }
+
+// --- figures (not run by default: `test_accounts --run_test=sign_ins_per_second`)
+
+BOOST_AUTO_TEST_CASE(sign_ins_per_second, *boost::unit_test::disabled()) {
+  ember::test::data_env e(false);
+  acc::options o;  // INTERACTIVE limits: the real cost of a password
+  o.hashing_threads = 2;
+  module_env m(e, o);
+  run(m.io, [&]() -> asio::awaitable<void> {
+    auto& a = m.accounts;
+    co_await a.sign_in_password("bench_user", "bench password", true, "10.9.0.1");
+    co_await a.sign_in_device("bench-device-1", true, "10.9.0.1");
+    auto measure = [&](const char* what, int n, int parallel, auto one) -> asio::awaitable<void> {
+      int done = 0;
+      const auto start = std::chrono::steady_clock::now();
+      for (int w = 0; w < parallel; ++w)
+        asio::co_spawn(m.io, [&, w]() -> asio::awaitable<void> {
+          for (int i = w; i < n; i += parallel) {
+            co_await one();
+            ++done;
+          }
+        }, asio::detached);
+      BOOST_TEST(co_await ember::test::wait_until([&] { return done == n; }, 120s));
+      const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+      BOOST_TEST_MESSAGE(what << ": " << n << " in " << took.count() << " s = " << n / took.count() << " /s");
+    };
+    co_await measure("device sign-ins", 2000, 8, [&]() -> asio::awaitable<void> {
+      co_await a.sign_in_device("bench-device-1", false, "10.9.0.1");
+    });
+    co_await measure("password sign-ins (INTERACTIVE, 2 hashing threads)", 40, 4, [&]() -> asio::awaitable<void> {
+      co_await a.sign_in_password("bench_user", "bench password", false, "10.9.0.1");
+    });
+  }(), 300s);
+}
