@@ -440,9 +440,11 @@ BOOST_AUTO_TEST_CASE(hashing_with_realistic_limits_never_blocks_the_io_thread) {
 namespace {
 
 struct served {
-  explicit served(ember::test::data_env& e, acc::options o = fast())
+  explicit served(ember::test::data_env& e, bool end_sessions = true)
       : node(e, io), srv(io, ember::net::server_options{.name = "accounts", .port = 0}),
-        players(srv), accounts(node.store, players, bus, std::move(o), {.end_session = acc::close_sessions_on(srv), .verify_custom = {}}),
+        players(srv),
+        accounts(node.store, players, bus, fast(),
+                 {.end_session = end_sessions ? acc::close_sessions_on(srv) : nullptr, .verify_custom = {}}),
         commands(accounts) {
     node.open();
     ember::net::dispatch_table t;
@@ -552,6 +554,24 @@ EMBER_ON_BOTH_DATABASES(a_banned_players_session_ends_at_once_and_its_commands_a
     auto info = co_await other_stub.get_account({});
     BOOST_REQUIRE(info);
     BOOST_TEST(info->account.account_id == o->session.account_id);
+  }());
+}
+
+EMBER_ON_BOTH_DATABASES(without_an_end_session_hook_a_banned_players_next_command_unbinds_the_session) {
+  served s(e, false);
+  run(s.io, [&]() -> asio::awaitable<void> {
+    auto c = co_await s.connected();
+    ember_accounts::client_stub stub(c);
+    auto r = co_await stub.sign_in_device({"unhooked-phone-1", true});
+    BOOST_REQUIRE(r);
+    const auto user = static_cast<std::uint64_t>(r->session.account_id);
+    co_await s.accounts.ban(r->session.account_id, "botting", std::chrono::system_clock::now() + 1h);
+    BOOST_TEST(s.srv.find_user(user) != nullptr);  // nobody ended it
+    BOOST_TEST(status_of(co_await stub.get_account({})) == code(error::banned));
+    BOOST_TEST(s.srv.find_user(user) == nullptr);  // no module sees the player there any more
+    BOOST_TEST(status_of(co_await stub.get_account({})) == code(error::not_signed_in));
+    BOOST_TEST(status_of(co_await stub.sign_in_token(ember_accounts::sign_in_token_request{r->session.token})) ==
+               code(error::invalid_token));
   }());
 }
 

@@ -73,43 +73,50 @@ class handler final : public ember_accounts::accounts_handler {
 
   asio::awaitable<ember_accounts::link_password_reply> link_password(
       net::session& s, const ember_accounts::link_password_request& req) override {
-    co_await svc_.link_password(signed_in(s), req.username, req.password);
+    const auto account = co_await active(s);
+    co_await svc_.link_password(account, req.username, req.password);
     co_return ember_accounts::link_password_reply{};
   }
 
   asio::awaitable<ember_accounts::link_device_reply> link_device(
       net::session& s, const ember_accounts::link_device_request& req) override {
-    co_await svc_.link_device(signed_in(s), req.device_id);
+    const auto account = co_await active(s);
+    co_await svc_.link_device(account, req.device_id);
     co_return ember_accounts::link_device_reply{};
   }
 
   asio::awaitable<ember_accounts::link_custom_reply> link_custom(
       net::session& s, const ember_accounts::link_custom_request& req) override {
-    co_await svc_.link_custom(signed_in(s), req.credential);
+    const auto account = co_await active(s);
+    co_await svc_.link_custom(account, req.credential);
     co_return ember_accounts::link_custom_reply{};
   }
 
   asio::awaitable<ember_accounts::unlink_password_reply> unlink_password(
       net::session& s, const ember_accounts::unlink_password_request&) override {
-    co_await svc_.unlink_password(signed_in(s));
+    const auto account = co_await active(s);
+    co_await svc_.unlink_password(account);
     co_return ember_accounts::unlink_password_reply{};
   }
 
   asio::awaitable<ember_accounts::unlink_device_reply> unlink_device(
       net::session& s, const ember_accounts::unlink_device_request& req) override {
-    co_await svc_.unlink_device(signed_in(s), req.device_id);
+    const auto account = co_await active(s);
+    co_await svc_.unlink_device(account, req.device_id);
     co_return ember_accounts::unlink_device_reply{};
   }
 
   asio::awaitable<ember_accounts::unlink_custom_reply> unlink_custom(
       net::session& s, const ember_accounts::unlink_custom_request&) override {
-    co_await svc_.unlink_custom(signed_in(s));
+    const auto account = co_await active(s);
+    co_await svc_.unlink_custom(account);
     co_return ember_accounts::unlink_custom_reply{};
   }
 
   asio::awaitable<ember_accounts::get_account_reply> get_account(
       net::session& s, const ember_accounts::get_account_request&) override {
-    auto info = co_await svc_.info(signed_in(s));
+    const auto account = co_await active(s);
+    auto info = co_await svc_.info(account);
     co_return ember_accounts::get_account_reply(std::move(info));
   }
 
@@ -119,6 +126,19 @@ class handler final : public ember_accounts::accounts_handler {
     auto u = s.user();
     if (!u || *u == 0) fail(error::not_signed_in);
     return static_cast<std::int64_t>(*u);
+  }
+
+  /// The session's account, if it is not banned. Without an end_session hook a banned
+  /// player's session lives on: its first command here unbinds it (closing it would lose this
+  /// reply), so every module sees no user there any more.
+  asio::awaitable<std::int64_t> active(net::session& s) {
+    const auto id = signed_in(s);
+    if (co_await svc_.is_banned(id)) {
+      s.bind_user(0);
+      s.set_attribute(service::token_attribute, {});
+      fail(error::banned);
+    }
+    co_return id;
   }
 
   service& svc_;
