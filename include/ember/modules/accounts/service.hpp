@@ -59,7 +59,7 @@ class service {
 
   /// Makes the module's tables on `store` (create the service before `store.open()`).
   service(data::store& store, players& players, event_bus& bus, options o = {}, hooks h = {})
-      : store_(store), players_(players), bus_(bus), o_(std::move(o)), hooks_(std::move(h)),
+      : players_(players), bus_(bus), o_(std::move(o)), hooks_(std::move(h)),
         accounts_(store), usernames_(store), devices_(store), customs_(store), tokens_(store),
         hasher_(o_.hashing_threads, o_.opslimit, o_.memlimit), limiter_(store.cache(), o_) {}
 
@@ -504,7 +504,6 @@ class service {
     co_return out;
   }
 
-  data::store& store_;
   players& players_;
   event_bus& bus_;
   const options o_;
