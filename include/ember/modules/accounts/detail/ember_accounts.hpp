@@ -1097,6 +1097,10 @@ inline constexpr std::array<ember::command_info, 13> command_list = {{
     {60012, "get_account", "accounts", false, false},
 }};
 
+/// Every message of the schema (structs, table rows, requests, replies, pushes), for tools
+/// that treat them all alike (the fuzzers decode untrusted bytes into each).
+using message_types = std::tuple<account, account_username, account_device, account_custom, account_token, session_tokens, account_info, account_created, signed_in, account_banned, sign_in_password_request, sign_in_password_reply, sign_in_device_request, sign_in_device_reply, sign_in_custom_request, sign_in_custom_reply, sign_in_token_request, sign_in_token_reply, refresh_session_request, refresh_session_reply, sign_out_request, sign_out_reply, link_password_request, link_password_reply, link_device_request, link_device_reply, link_custom_request, link_custom_reply, unlink_password_request, unlink_password_reply, unlink_device_request, unlink_device_reply, unlink_custom_request, unlink_custom_reply, get_account_request, get_account_reply, banned_notice>;
+
 /// Every command, call and push id of the schema.
 enum class id : std::uint16_t {
   sign_in_password = 60000,
