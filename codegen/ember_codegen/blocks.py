@@ -19,20 +19,26 @@ from .source import key_pattern
 #: Where module schemas are: schemas/ember/ beside the codegen folder, in the source tree
 #: (codegen/ember_codegen/) as installed (share/ember/codegen/ember_codegen/).
 MODULE_DIR = Path(__file__).resolve().parents[2] / "schemas" / "ember"
+#: The folder in use: MODULE_DIR unless `ember-codegen --modules-dir` says otherwise.
+modules_dir = MODULE_DIR
 
 _BLOCK = re.compile(r"^\s*block\s*=\s*\[\s*(\d+)\s*,\s*(\d+)\s*\]", re.M)
 
 
-def module_blocks(module_dir: Path = MODULE_DIR) -> dict[str, tuple[int, int, str]]:
-    """Every module's block: name -> (first, last, "PATH:LINE"), read without parsing the
-    whole schema (a game's generation must not fail on a module it does not import)."""
+def module_schema(name: str) -> Path:
+    return modules_dir / f"{name}.toml"
+
+
+def module_blocks() -> dict[str, tuple[int, int, str]]:
+    """Every module's block: name -> (first, last, "ember/FILE:LINE"), read without parsing
+    the whole schema (a game's generation must not fail on a module it does not import)."""
     out = {}
-    for path in sorted(module_dir.glob("*.toml")) if module_dir.is_dir() else []:
+    for path in sorted(modules_dir.glob("*.toml")) if modules_dir.is_dir() else []:
         text = path.read_text(encoding="utf-8")
         m = _BLOCK.search(text)
         if m:
             line = text.count("\n", 0, m.start()) + 1
-            out[path.stem] = (int(m.group(1)), int(m.group(2)), f"{path}:{line}")
+            out[path.stem] = (int(m.group(1)), int(m.group(2)), f"ember/{path.name}:{line}")
     return out
 
 

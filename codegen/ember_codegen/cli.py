@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from . import __version__, backend, compat, frontend
-from .blocks import MODULE_DIR
+from . import blocks
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
                         "version of the schema)")
     p.add_argument("--depfile", help="write a Makefile-style depfile (for Meson/Ninja) naming "
                                      "the schema, every template and every generator module")
+    p.add_argument("--modules-dir", metavar="DIR",
+                   help="where the gameplay module schemas a schema imports are "
+                        "(default: ember's schemas/ember)")
     p.add_argument("--version", action="version", version=f"ember-codegen {__version__}")
     return p
 
@@ -80,6 +83,8 @@ def _breaks(old_path: str, new_path: str, new) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.modules_dir:
+        blocks.modules_dir = Path(args.modules_dir)
     if args.check_compat:
         if args.schema or args.out_dir:
             parser.error("--check-compat OLD NEW takes no other schema and no --out-dir")
@@ -110,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.compat_baseline:
                 deps.append(str(Path(args.compat_baseline).resolve()))
             # a game's ids are checked against every module's block, its list holds imports'
-            deps += sorted(str(p.resolve()) for p in MODULE_DIR.glob("*.toml"))
+            deps += sorted(str(p.resolve()) for p in blocks.modules_dir.glob("*.toml"))
             Path(args.depfile).write_text(
                 " ".join(_escape(o) for o in outputs) + ": " +
                 " ".join(_escape(d) for d in deps) + "\n", encoding="utf-8")

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from .checks import SchemaError
-from .blocks import MODULE_DIR, Blocks
+from .blocks import Blocks, module_schema
 from .crossref import CrossChecks
 from .items import MsgDraft
 from .model import Command, Enum, ErrorCode, Message, Push, Schema
@@ -124,7 +124,7 @@ class _Builder(CrossChecks, Blocks):
         out = []
         for name, line in self.imports:
             try:
-                out.append(load(str(MODULE_DIR / f"{name}.toml")))
+                out.append(load(str(module_schema(name))))
             except SchemaError as e:
                 self.error(line, "schema", f"imported module '{name}' is invalid:\n" + "\n".join(e.messages))
         return out

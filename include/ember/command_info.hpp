@@ -6,6 +6,12 @@
 
 namespace ember {
 
+/// Ids (and error codes) of ember's gameplay modules: each module has a block of 100 in this
+/// range (docs/modules/README.md). A module's commands name the module as their `server`; the
+/// host serves them on the server type config.json's `modules` places the module on.
+inline constexpr std::uint16_t first_module_id = 60000;
+inline constexpr std::uint16_t last_module_id = 65279;
+
 /// The cluster router uses it to forward commands served by other server types.
 struct command_info {
   std::uint16_t id;

@@ -1,6 +1,7 @@
 // Tests of include/ember/app/config.hpp: config.json parsed into plain structs, defaults,
 // Firefly's config shape, and every validation error with its JSON path, line and message.
 #include "ember/app/config.hpp"
+#include "ember/app/module_options.hpp"
 
 #define BOOST_TEST_MODULE app_config
 #include <boost/test/unit_test.hpp>
@@ -460,7 +461,7 @@ BOOST_AUTO_TEST_CASE(an_unknown_key_names_the_known_keys_and_suggests_the_closes
                "unknown key (did you mean 'netport'?); expected one of: " + server_keys);
 
   expect_error(R"({"servers": {"a": {}}, "clients": {}})", 1, "clients",
-               "unknown key; expected one of: secret, master, db, memcached, defaults, servers");
+               "unknown key; expected one of: secret, master, db, memcached, defaults, servers, modules");
   expect_error(R"({"servers": {"a": {"limits": {"max_frames": 10}}}})", 1,
                "servers.a.limits.max_frames",
                "unknown key (did you mean 'max_frame'?); expected one of: max_frame, "
@@ -836,4 +837,56 @@ BOOST_AUTO_TEST_CASE(the_syntax_checker_points_at_the_first_bad_byte) {
   BOOST_TEST(find_syntax_error(std::string(2000, '[')).reason ==
              "nesting deeper than 1024 arrays and objects");
   BOOST_TEST(find_syntax_error("{\"a\" 1}").reason == "expected ':' after a key");
+}
+
+// --- modules: where each gameplay module runs, and its limits (ember/app/module_options.hpp)
+
+namespace {
+const std::string two_types = R"({"servers": {"net1": {"type": "net", "netport": 7001},
+  "social1": {"type": "social", "netport": 7002}}, "modules": )";
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(modules_name_the_server_type_that_serves_them) {
+  auto c = parse_ok(two_types + R"({"friends": {"server": "social", "max_friends": 50}}})");
+  BOOST_TEST_REQUIRE(c.modules.size() == 1u);
+  BOOST_TEST(c.modules.at("friends").server == "social");
+  BOOST_TEST(c.modules.at("friends").file == "config.json");
+}
+
+BOOST_AUTO_TEST_CASE(a_module_on_a_server_type_that_does_not_exist_is_refused) {
+  expect_error(two_types + R"({"friends": {"server": "chat"}}})", 2, "modules.friends.server",
+               "no server of type 'chat' (types are: net, social)");
+  expect_error(two_types + R"({"friends": {"max_friends": 5}}})", 2, "modules.friends.server",
+               "missing; expected the server type that serves the module's commands");
+}
+
+BOOST_AUTO_TEST_CASE(module_options_read_limits_and_refuse_bad_or_unknown_keys) {
+  auto c = parse_ok(two_types + R"({"friends": {"server": "social", "max_friends": 50,
+    "invite_ttl_ms": 1000, "words": ["a", "b"], "public": true}}})");
+  ember::app::module_options o(c, "friends");
+  BOOST_TEST(o.server() == "social");
+  BOOST_TEST(o.count("max_friends", 500, 1, 1000) == 50u);
+  BOOST_TEST(o.count("page_size", 100) == 100u);  // absent: the default
+  BOOST_TEST(o.duration_ms("invite_ttl_ms", milliseconds(5)).count() == 1000);
+  BOOST_TEST(o.texts("words") == (std::vector<std::string>{"a", "b"}));
+  BOOST_TEST(o.flag("public", false));
+  BOOST_CHECK_NO_THROW(o.done());
+
+  ember::app::module_options range(c, "friends");
+  BOOST_CHECK_EXCEPTION(range.count("max_friends", 500, 100, 1000), std::invalid_argument,
+                        [](const std::invalid_argument& e) {
+                          return std::string(e.what()) ==
+                                 "config.json: modules.friends.max_friends: expected a whole "
+                                 "number 100..1000, got 50";
+                        });
+  auto typo = parse_ok(two_types + R"({"friends": {"server": "social", "max_freinds": 5}}})");
+  ember::app::module_options t(typo, "friends");
+  t.count("max_friends", 500);
+  BOOST_CHECK_EXCEPTION(t.done(), std::invalid_argument, [](const std::invalid_argument& e) {
+    return std::string(e.what()).starts_with(
+        "config.json: modules.friends.max_freinds: unknown key (did you mean 'max_friends'?)");
+  });
+  ember::app::module_options none(c, "wallet");  // no entry: defaults, nothing to refuse
+  BOOST_TEST(none.count("max_balance", 7) == 7u);
+  BOOST_CHECK_NO_THROW(none.done());
 }

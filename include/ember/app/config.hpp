@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -139,6 +140,17 @@ struct memcached_config {
   bool operator==(const memcached_config&) const = default;
 };
 
+/// A gameplay module's entry of `modules` (docs/modules/README.md): the server type that
+/// serves its commands, and the whole entry as JSON, which the module reads its limits from
+/// (`ember::app::module_options`).
+struct module_config {
+  std::string server;
+  std::string json;  ///< the entry's object, "server" included
+  std::string file;  ///< the config file, for the module's messages
+
+  bool operator==(const module_config&) const = default;
+};
+
 /// A whole config.json, validated, with `defaults` already applied to every server.
 struct cluster_config {
   std::string secret;  ///< shared by all links; empty when no server links
@@ -146,6 +158,7 @@ struct cluster_config {
   std::optional<db_config> db;
   std::optional<memcached_config> memcached;
   std::vector<server_config> servers;  ///< in file order
+  std::map<std::string, module_config, std::less<>> modules;  ///< by module name
 
   /// The server called `name`, or null.
   const server_config* find(std::string_view name) const noexcept;

@@ -57,6 +57,14 @@ namespace ember::data {
 class store;
 }
 
+namespace ember::modules {
+class event_bus;
+}
+
+namespace ember::app::detail {
+class event_relay;
+}
+
 namespace ember::app {
 
 /// Why `host::take_over` cannot give what was handed over: another type, or bytes that do not
@@ -137,6 +145,12 @@ class host {
   const cluster_config& config() const noexcept { return config_; }
   asio::io_context& context() noexcept { return io_; }
 
+  /// The gameplay modules' events (ember/modules/events.hpp): what a module publishes here
+  /// reaches the subscribers in this process and, over the links, in every other server of
+  /// the cluster. The bus outlives reloads of the handler module: a module keeps its
+  /// `subscription`s as members, so they end with it.
+  modules::event_bus& events() noexcept { return *events_; }
+
   /// The parts the config asked for (null when it did not).
   net::server* clients() noexcept { return clients_.get(); }
   cluster::root* root() noexcept { return root_.get(); }
@@ -174,6 +188,9 @@ class host {
 
   asio::io_context& io_;
   cluster_config config_;
+  // Before the links: a link's callbacks may reach the relay until the link goes.
+  std::unique_ptr<modules::event_bus> events_;
+  std::unique_ptr<detail::event_relay> relay_;
   const server_config* self_ = nullptr;
   std::shared_ptr<const net::dispatch_table> table_;
   std::shared_ptr<net::command_stats> stats_ = std::make_shared<net::command_stats>();

@@ -22,6 +22,7 @@ enum class notify_id : std::uint16_t {
   broadcast = 0xff03,       ///< backend -> gateways: push to a group (or everyone)
   claim_user = 0xff04,      ///< backend -> gateways: a user logged in elsewhere; close older
   session_closed = 0xff05,  ///< gateway -> backends: a client session ended
+  module_event = 0xff06,    ///< any server -> its links: a gameplay module's event (flooded)
   released = 0xff13,        ///< owner -> registry: `player`, no longer owned
 };
 

@@ -70,7 +70,9 @@ EMBER_DECL std::string config_error::what() const {
 
 EMBER_DECL config_result parse_config(std::string_view json_text, std::string_view file_name) {
   try {
-    return detail::read_cluster(json_text);
+    auto c = detail::read_cluster(json_text);
+    for (auto& [name, m] : c.modules) m.file = std::string(file_name);
+    return c;
   } catch (detail::config_failure& f) {
     config_error e;
     e.file = std::string(file_name);

@@ -15,15 +15,17 @@
 #include "ember/cluster/node.hpp"
 #include "ember/cluster/ownership.hpp"
 #include "ember/cluster/root.hpp"
+#include "ember/app/detail/event_relay.hpp"
 #include "ember/log.hpp"
 
 namespace ember::app {
 
 EMBER_DECL host::host(asio::io_context& io, cluster_config config, std::string_view name)
-    : io_(io), config_(std::move(config)) {
+    : io_(io), config_(std::move(config)), events_(std::make_unique<modules::event_bus>()) {
   self_ = config_.find(name);
   if (!self_)
     throw std::invalid_argument("config has no server named '" + std::string(name) + "'");
+  relay_ = std::make_unique<detail::event_relay>(self_->name, *events_);
   log::set_level(self_->log.level);
 }
 
@@ -44,6 +46,7 @@ EMBER_DECL void host::start(net::dispatch_table table, std::span<const command_i
     registry_ = std::make_unique<cluster::owner_registry>(io_.get_executor(), *root_,
                                                           backends_of(s.name), lease,
                                                           s.call_timeout / 2);
+    root_->on_join([this](const cluster::root::link_ptr& l) { relay_->attach(l); });
     root_->start();
   }
   if (s.netport) {
@@ -71,6 +74,7 @@ EMBER_DECL void host::start(net::dispatch_table table, std::span<const command_i
     o.root_name = r.rootname;
     o.link = link;
     auto node = std::make_unique<cluster::node_connector>(io_.get_executor(), o, table_);
+    node->on_connected([this](const cluster::node_connector::link_ptr& l) { relay_->attach(l); });
     if (to_gateway) {
       node->on_connected([this](const cluster::node_connector::link_ptr& l) {
         backend_->attach(l);
@@ -171,6 +175,17 @@ EMBER_DECL void host::remember(std::span<const command_info> commands) {
     auto c = commands[i];
     c.name = names_[2 * i];
     c.server = names_[2 * i + 1];
+    if (c.id >= first_module_id && c.id <= last_module_id) {
+      // A gameplay module's command: it names the module; config.json places the module.
+      const auto m = config_.modules.find(c.server);
+      if (m == config_.modules.end())
+        throw std::invalid_argument(fmt::format(
+            "modules.{0}: the game's schema imports module '{0}' (command {1} '{2}'): say which "
+            "server type serves it in config.json: \"modules\": {{\"{0}\": {{\"server\": \"TYPE\"}}}}",
+            c.server, c.id, c.name));
+      names_[2 * i + 1] = m->second.server;
+      c.server = names_[2 * i + 1];
+    }
     commands_.push_back(c);
   }
 }

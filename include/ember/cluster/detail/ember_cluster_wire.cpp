@@ -95,6 +95,15 @@ constexpr codec::field players_fields[] = {
 };
 constexpr codec::message players_table = {"players", players_fields};
 
+// --- module_event
+constexpr codec::field module_event_fields[] = {
+    {1, "origin", codec::string, offsetof(ember_cluster_wire::module_event, origin)},
+    {2, "seq", codec::u64, offsetof(ember_cluster_wire::module_event, seq)},
+    {3, "type", codec::string, offsetof(ember_cluster_wire::module_event, type)},
+    {4, "body", codec::bytes, offsetof(ember_cluster_wire::module_event, body)},
+};
+constexpr codec::message module_event_table = {"module_event", module_event_fields};
+
 // --- the entry points of the codec, for the functions of the messages
 
 void encode_binary(ember::codec::binary_writer& w, const void* m, const codec::message& t) {

@@ -28,7 +28,7 @@ static_assert(EMBER_CODEGEN_ABI == 3,
 namespace ember_cluster_wire {
 
 /// Hash of the normalised schema; a hot-reload module built against another schema is refused.
-inline constexpr std::uint64_t schema_hash = 0x004d0bac45df0cc0ULL;
+inline constexpr std::uint64_t schema_hash = 0xf6a604322e9ca8caULL;
 
 /// What a session_op does to the session.
 enum class session_op_kind : std::int32_t {
@@ -52,6 +52,7 @@ struct claim_user;
 struct session_closed;
 struct player;
 struct players;
+struct module_event;
 
 /// The codec: ember's table-driven one (ember/codec/table.hpp) and a table of every message,
 /// defined in ember_cluster_wire.cpp.
@@ -72,6 +73,7 @@ extern const ember::codec::table::message claim_user_table;
 extern const ember::codec::table::message session_closed_table;
 extern const ember::codec::table::message player_table;
 extern const ember::codec::table::message players_table;
+extern const ember::codec::table::message module_event_table;
 
 /// `table_of<M>::value` is the table of message M (for other types, table_of is incomplete).
 template <class M>
@@ -83,6 +85,7 @@ template <> struct table_of<ember_cluster_wire::claim_user> { static constexpr a
 template <> struct table_of<ember_cluster_wire::session_closed> { static constexpr auto& value = session_closed_table; };
 template <> struct table_of<ember_cluster_wire::player> { static constexpr auto& value = player_table; };
 template <> struct table_of<ember_cluster_wire::players> { static constexpr auto& value = players_table; };
+template <> struct table_of<ember_cluster_wire::module_event> { static constexpr auto& value = module_event_table; };
 }  // namespace detail
 
 /// The codec of the messages, for ember::codec::encode and decode (found by ADL): one
@@ -227,6 +230,26 @@ struct players {
   bool operator==(const players&) const = default;
 };
 
+/// Any server -> its links (notify 0xff06): an event of a gameplay module, flooded through the cluster once.
+struct module_event {
+  /// the server that published it
+  std::string origin;
+  /// its number among the origin's events
+  std::uint64_t seq = 0;
+  /// the event's C++ type name
+  std::string type;
+  /// the event, in the binary encoding
+  std::vector<std::byte> body;
+
+  module_event() = default;
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  module_event(std::string origin_, std::uint64_t seq_, std::string type_ = {}, std::vector<std::byte> body_ = {})
+      : origin(std::move(origin_)), seq(std::move(seq_)), type(std::move(type_)), body(std::move(body_)) {}
+
+  bool operator==(const module_event&) const = default;
+};
+
 /// Command and call descriptors: id, name, handling server, ordering, whether only servers
 /// may send it (`internal`: a [[call]]) and message types.
 namespace cmd {
@@ -277,3 +300,5 @@ template <>
 struct fmt::formatter<ember_cluster_wire::player> : ember::codec::message_formatter {};
 template <>
 struct fmt::formatter<ember_cluster_wire::players> : ember::codec::message_formatter {};
+template <>
+struct fmt::formatter<ember_cluster_wire::module_event> : ember::codec::message_formatter {};

@@ -173,7 +173,31 @@ inline void check_ports(const cluster_config& c, const json_path& master_path,
 }
 
 inline constexpr std::string_view top_keys[] = {"secret", "master", "db", "memcached",
-                                                "defaults", "servers"};
+                                                "defaults", "servers", "modules"};
+
+/// `modules`: each gameplay module's server type, which must be a type of `servers`; the rest
+/// of an entry is the module's to check (`module_options`).
+inline void read_modules(element v, const json_path& p, const std::vector<parsed_server>& servers,
+                         cluster_config& c) {
+  const members list(v, p, {});
+  for (const auto& [name, entry] : list.entries()) {
+    const json_path at = p.key(name);
+    const members m(entry, at, {});
+    module_config mc;
+    mc.server = read_text(m.required("server", "the server type that serves the module's commands"),
+                          at.key("server"), "a server type");
+    std::vector<std::string_view> types;
+    for (const auto& s : servers) {
+      if (std::find(types.begin(), types.end(), s.config.type) == types.end())
+        types.push_back(s.config.type);
+    }
+    if (std::find(types.begin(), types.end(), mc.server) == types.end()) {
+      fail(at.key("server"), fmt::format("no server of type '{}' (types are: {})", mc.server, join(types)));
+    }
+    mc.json = simdjson::minify(entry);
+    c.modules.emplace(std::string(name), std::move(mc));
+  }
+}
 
 inline cluster_config read_cluster(std::string_view text) {
   simdjson::dom::parser parser;
@@ -217,6 +241,7 @@ inline cluster_config read_cluster(std::string_view text) {
 
   resolve_roots(servers);
   check_cycles(servers);
+  if (auto e = m.get("modules")) read_modules(*e, m.at("modules"), servers, c);
   check_ports(c, m.at("master"), m.at("memcached"), servers);
 
   std::optional<json_path> linked;  // the first setting that makes a link

@@ -28,6 +28,7 @@ extern inline const ember::codec::table::message claim_user_table;
 extern inline const ember::codec::table::message session_closed_table;
 extern inline const ember::codec::table::message player_table;
 extern inline const ember::codec::table::message players_table;
+extern inline const ember::codec::table::message module_event_table;
 inline void encode_binary(ember::codec::binary_writer& w, const void* m,
                           const ember::codec::table::message& t);
 inline std::error_code decode_binary(ember::codec::binary_reader& r, void* m,
