@@ -63,6 +63,7 @@ m::options mail_options() {
   o.max_body = 100;
   o.max_attachments = 3;
   o.max_batch = 6;
+  o.max_sends_per_minute = 3;
   return o;
 }
 
@@ -484,6 +485,21 @@ EMBER_ON_BOTH_DATABASES(the_inbox_cap_holds_against_concurrent_senders) {
   BOOST_TEST(e.scalar("SELECT COUNT(*) FROM mail_message WHERE player = 12 AND state = 1") == 5);
 }
 
+EMBER_ON_BOTH_DATABASES(a_player_sends_at_most_max_sends_per_minute_and_system_mail_is_not_limited) {
+  asio::io_context io;
+  mail_node n(e, io);
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    for (std::uint64_t to = 51; to < 54; ++to) co_await n.mail.send_player(50, to, "hi", "");
+    BOOST_TEST(co_await error_of([&]() -> asio::awaitable<void> { co_await n.mail.send_player(50, 54, "hi", ""); }) ==
+               code(em::error::too_many_sends));
+    BOOST_TEST((co_await n.mail.list(54, "", 0, false)).mails.empty());  // the refused mail was not stored
+    co_await n.mail.send_player(49, 54, "hi", "");                        // another sender has its own count
+    for (int i = 0; i < 4; ++i) co_await n.mail.send_system(55, "sys", "");
+    co_await n.node.store.stop();
+  }());
+  BOOST_TEST(e.scalar("SELECT sends FROM mail_box WHERE player = 50") == 3);
+}
+
 EMBER_ON_BOTH_DATABASES(bad_input_is_refused_with_typed_errors_and_changes_nothing) {
   asio::io_context io;
   mail_node n(e, io);
@@ -517,6 +533,8 @@ EMBER_ON_BOTH_DATABASES(bad_input_is_refused_with_typed_errors_and_changes_nothi
     BOOST_TEST(co_await error_of([&]() -> asio::awaitable<void> { co_await n.mail.send_player(1, 1, "me", ""); }) ==
                code(em::error::bad_recipient));
     BOOST_TEST(co_await error_of([&]() -> asio::awaitable<void> { co_await n.mail.send_player(1, 0, "x", ""); }) ==
+               code(em::error::bad_recipient));
+    BOOST_TEST(co_await error_of([&]() -> asio::awaitable<void> { co_await n.mail.send_system(0, "x", ""); }) ==
                code(em::error::bad_recipient));
     for (std::int64_t unknown : {std::int64_t{42}, std::int64_t{-42}, std::int64_t{0}}) {
       BOOST_TEST(co_await error_of([&]() -> asio::awaitable<void> { co_await n.mail.read(1, unknown); }) ==

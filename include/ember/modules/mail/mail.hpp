@@ -54,6 +54,7 @@ struct options {
   std::uint32_t page = 20;                 ///< most mails per page (a larger limit is cut)
   std::size_t max_batch = 50;              ///< ids of one delete
   std::size_t max_op_id = 64;              ///< code points of a client's operation id
+  std::uint32_t max_sends_per_minute = 10; ///< player mails one player sends (0: no limit)
   std::int64_t ttl_ms = 30LL * 24 * 3600 * 1000;  ///< a mail's life unless kept; 0: forever
 };
 
@@ -137,6 +138,7 @@ class service {
   /// never expires. Its id (> 0). `inbox_full`, `bad_text`, `bad_attachment`.
   asio::awaitable<std::int64_t> send_system(std::uint64_t to, std::string subject, std::string body,
                                             ember_mail::attachments attached = {}, std::int64_t ttl_ms = -1) {
+    if (to == 0 || to > static_cast<std::uint64_t>(INT64_MAX)) ember_mail::fail(ember_mail::error::bad_recipient);
     validate_text(subject, body);
     validate(attached);
     co_return co_await deliver(to, 0, std::move(subject), std::move(body), std::move(attached), ttl_ms);
@@ -144,9 +146,11 @@ class service {
 
   /// A text mail from player `from` to player `to` (no attachments: items and currencies
   /// change hands through trades, where both sides agree). `bad_recipient`, `inbox_full`,
-  /// `bad_text`.
+  /// `bad_text`, `too_many_sends` (over `max_sends_per_minute`; counted in the sender's box,
+  /// in the same transaction, so every server of the cluster shares the count).
   asio::awaitable<std::int64_t> send_player(std::uint64_t from, std::uint64_t to, std::string subject, std::string body) {
-    if (to == 0 || to == from || to > static_cast<std::uint64_t>(INT64_MAX)) ember_mail::fail(ember_mail::error::bad_recipient);
+    if (to == 0 || to == from || to > static_cast<std::uint64_t>(INT64_MAX) || from > static_cast<std::uint64_t>(INT64_MAX))
+      ember_mail::fail(ember_mail::error::bad_recipient);
     validate_text(subject, body);
     co_return co_await deliver(to, from, std::move(subject), std::move(body), {}, -1);
   }
@@ -382,6 +386,20 @@ class service {
       co_await detail::insert_if_absent(messages_, ember_mail::mail_message(key, player, next));  // a placeholder
       auto box = tx.row(boxes_, player);
       auto row = tx.row(messages_, key);
+      if (sender != 0 && options_.max_sends_per_minute > 0) {  // the sender's rate, in its own box
+        const auto from = static_cast<std::int64_t>(sender);
+        co_await detail::insert_if_absent(boxes_, ember_mail::mail_box(from, 1, 0));
+        auto sender_box = tx.row(boxes_, from);
+        tx.step([this, sender_box, now] {
+          if (now - sender_box->send_window_ms >= 60'000) {
+            sender_box->send_window_ms = now;
+            sender_box->sends = 0;
+          }
+          if (sender_box->sends >= static_cast<std::int64_t>(options_.max_sends_per_minute))
+            ember_mail::fail(ember_mail::error::too_many_sends);
+          sender_box->sends += 1;
+        });
+      }
       tx.step([&, box, row, next] {
         if (box->next_seq != next || row->state != detail::placeholder) throw data::stale_read();
         if (box->live >= static_cast<std::int64_t>(options_.max_inbox)) ember_mail::fail(ember_mail::error::inbox_full);

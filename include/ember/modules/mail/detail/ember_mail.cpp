@@ -29,6 +29,8 @@ constexpr codec::field mail_box_fields[] = {
     {1, "player", codec::i64, offsetof(ember_mail::mail_box, player)},
     {2, "next_seq", codec::i64, offsetof(ember_mail::mail_box, next_seq)},
     {3, "live", codec::i64, offsetof(ember_mail::mail_box, live)},
+    {4, "send_window_ms", codec::i64, offsetof(ember_mail::mail_box, send_window_ms)},
+    {5, "sends", codec::i64, offsetof(ember_mail::mail_box, sends)},
 };
 constexpr codec::message mail_box_table = {"mail_box", mail_box_fields};
 
@@ -258,6 +260,7 @@ std::string_view to_string(error e) noexcept {
     case error::too_many_ids: return "too_many_ids";
     case error::bad_recipient: return "bad_recipient";
     case error::too_many_broadcasts: return "too_many_broadcasts";
+    case error::too_many_sends: return "too_many_sends";
   }
   return {};
 }
@@ -276,6 +279,7 @@ std::string_view error_message(error e) noexcept {
     case error::too_many_ids: return "too many mail ids in one request";
     case error::bad_recipient: return "no such recipient, or mail to oneself";
     case error::too_many_broadcasts: return "too many mails to all players are live";
+    case error::too_many_sends: return "too many mails sent in the last minute; wait a little";
   }
   return {};
 }

@@ -32,7 +32,7 @@ static_assert(EMBER_CODEGEN_ABI == 3,
 namespace ember_mail {
 
 /// Hash of the normalised schema; a hot-reload module built against another schema is refused.
-inline constexpr std::uint64_t schema_hash = 0x3601083b7afdf171ULL;
+inline constexpr std::uint64_t schema_hash = 0xecbf7ab3375ea865ULL;
 
 struct mail_box;
 struct mail_message;
@@ -155,17 +155,21 @@ std::error_code decode_json(ember::codec::json_text in, M& m) {
 // aggregate temporary inside a `co_await` expression twice, and `co_await stub.cmd(req{...})`
 // is how calls are written.
 
-/// Per player: the sequence number of its next mail, and how many live mails it holds.
+/// Per player: the sequence number of its next mail, how many live mails it holds, and its rate of sending.
 struct mail_box {
   std::int64_t player = 0;
   std::int64_t next_seq = 0;
   std::int64_t live = 0;
+  /// when the player's current minute of sending began
+  std::int64_t send_window_ms = 0;
+  /// player mails sent in that minute
+  std::int64_t sends = 0;
 
   mail_box() = default;
   /// Sets the fields in order, at least two (a lone value never becomes a message of several
   /// fields: `co_return 7;` does not compile); those left out keep their defaults.
-  mail_box(std::int64_t player_, std::int64_t next_seq_, std::int64_t live_ = 0)
-      : player(std::move(player_)), next_seq(std::move(next_seq_)), live(std::move(live_)) {}
+  mail_box(std::int64_t player_, std::int64_t next_seq_, std::int64_t live_ = 0, std::int64_t send_window_ms_ = 0, std::int64_t sends_ = 0)
+      : player(std::move(player_)), next_seq(std::move(next_seq_)), live(std::move(live_)), send_window_ms(std::move(send_window_ms_)), sends(std::move(sends_)) {}
 
   bool operator==(const mail_box&) const = default;
 };
@@ -507,7 +511,7 @@ struct mail_received {
   bool operator==(const mail_received&) const = default;
 };
 
-/// Per player: the sequence number of its next mail, and how many live mails it holds.
+/// Per player: the sequence number of its next mail, how many live mails it holds, and its rate of sending.
 /// Use it through `ember::data::table<mail_box_table>`.
 struct mail_box_table {
   using row = ember_mail::mail_box;
@@ -528,35 +532,39 @@ struct mail_box_table {
     fn(r.player);
     fn(r.next_seq);
     fn(r.live);
+    fn(r.send_window_ms);
+    fn(r.sends);
   }
 
   /// The statements, indexed by `ember::data::dialect` (SQLite, PostgreSQL).
   static constexpr std::array<ember::data::table_sql, 2> sql = {{
     {
-      "CREATE TABLE IF NOT EXISTS \"mail_box\" (\"player\" INTEGER NOT NULL DEFAULT 0, \"next_seq\" INTEGER NOT NULL DEFAULT 0, \"live\" INTEGER NOT NULL DEFAULT 0, ember_version BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (\"player\"))",
-      "SELECT \"player\", \"next_seq\", \"live\", ember_version FROM \"mail_box\" WHERE \"player\" = ?",
-      "INSERT INTO \"mail_box\" (\"player\", \"next_seq\", \"live\", ember_version) VALUES (?, ?, ?, ?) ON CONFLICT (\"player\") DO UPDATE SET \"next_seq\" = excluded.\"next_seq\", \"live\" = excluded.\"live\", ember_version = excluded.ember_version WHERE \"mail_box\".ember_version < excluded.ember_version",
+      "CREATE TABLE IF NOT EXISTS \"mail_box\" (\"player\" INTEGER NOT NULL DEFAULT 0, \"next_seq\" INTEGER NOT NULL DEFAULT 0, \"live\" INTEGER NOT NULL DEFAULT 0, \"send_window_ms\" INTEGER NOT NULL DEFAULT 0, \"sends\" INTEGER NOT NULL DEFAULT 0, ember_version BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (\"player\"))",
+      "SELECT \"player\", \"next_seq\", \"live\", \"send_window_ms\", \"sends\", ember_version FROM \"mail_box\" WHERE \"player\" = ?",
+      "INSERT INTO \"mail_box\" (\"player\", \"next_seq\", \"live\", \"send_window_ms\", \"sends\", ember_version) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (\"player\") DO UPDATE SET \"next_seq\" = excluded.\"next_seq\", \"live\" = excluded.\"live\", \"send_window_ms\" = excluded.\"send_window_ms\", \"sends\" = excluded.\"sends\", ember_version = excluded.ember_version WHERE \"mail_box\".ember_version < excluded.ember_version",
       "DELETE FROM \"mail_box\" WHERE \"player\" = ? AND ember_version <= ?",
       "SELECT MAX(\"player\") FROM \"mail_box\"",
-      "INSERT INTO \"mail_box\" (\"player\", \"next_seq\", \"live\", ember_version) VALUES ",
-      " ON CONFLICT (\"player\") DO UPDATE SET \"next_seq\" = excluded.\"next_seq\", \"live\" = excluded.\"live\", ember_version = excluded.ember_version WHERE \"mail_box\".ember_version < excluded.ember_version",
+      "INSERT INTO \"mail_box\" (\"player\", \"next_seq\", \"live\", \"send_window_ms\", \"sends\", ember_version) VALUES ",
+      " ON CONFLICT (\"player\") DO UPDATE SET \"next_seq\" = excluded.\"next_seq\", \"live\" = excluded.\"live\", \"send_window_ms\" = excluded.\"send_window_ms\", \"sends\" = excluded.\"sends\", ember_version = excluded.ember_version WHERE \"mail_box\".ember_version < excluded.ember_version",
     },
     {
-      "CREATE TABLE IF NOT EXISTS \"mail_box\" (\"player\" BIGINT NOT NULL DEFAULT 0, \"next_seq\" BIGINT NOT NULL DEFAULT 0, \"live\" BIGINT NOT NULL DEFAULT 0, ember_version BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (\"player\"))",
-      "SELECT \"player\", \"next_seq\", \"live\", ember_version FROM \"mail_box\" WHERE \"player\" = ?",
-      "INSERT INTO \"mail_box\" (\"player\", \"next_seq\", \"live\", ember_version) VALUES (?, ?, ?, ?) ON CONFLICT (\"player\") DO UPDATE SET \"next_seq\" = excluded.\"next_seq\", \"live\" = excluded.\"live\", ember_version = excluded.ember_version WHERE \"mail_box\".ember_version < excluded.ember_version",
+      "CREATE TABLE IF NOT EXISTS \"mail_box\" (\"player\" BIGINT NOT NULL DEFAULT 0, \"next_seq\" BIGINT NOT NULL DEFAULT 0, \"live\" BIGINT NOT NULL DEFAULT 0, \"send_window_ms\" BIGINT NOT NULL DEFAULT 0, \"sends\" BIGINT NOT NULL DEFAULT 0, ember_version BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (\"player\"))",
+      "SELECT \"player\", \"next_seq\", \"live\", \"send_window_ms\", \"sends\", ember_version FROM \"mail_box\" WHERE \"player\" = ?",
+      "INSERT INTO \"mail_box\" (\"player\", \"next_seq\", \"live\", \"send_window_ms\", \"sends\", ember_version) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (\"player\") DO UPDATE SET \"next_seq\" = excluded.\"next_seq\", \"live\" = excluded.\"live\", \"send_window_ms\" = excluded.\"send_window_ms\", \"sends\" = excluded.\"sends\", ember_version = excluded.ember_version WHERE \"mail_box\".ember_version < excluded.ember_version",
       "DELETE FROM \"mail_box\" WHERE \"player\" = ? AND ember_version <= ?",
       "SELECT MAX(\"player\") FROM \"mail_box\"",
-      "INSERT INTO \"mail_box\" (\"player\", \"next_seq\", \"live\", ember_version) VALUES ",
-      " ON CONFLICT (\"player\") DO UPDATE SET \"next_seq\" = excluded.\"next_seq\", \"live\" = excluded.\"live\", ember_version = excluded.ember_version WHERE \"mail_box\".ember_version < excluded.ember_version",
+      "INSERT INTO \"mail_box\" (\"player\", \"next_seq\", \"live\", \"send_window_ms\", \"sends\", ember_version) VALUES ",
+      " ON CONFLICT (\"player\") DO UPDATE SET \"next_seq\" = excluded.\"next_seq\", \"live\" = excluded.\"live\", \"send_window_ms\" = excluded.\"send_window_ms\", \"sends\" = excluded.\"sends\", ember_version = excluded.ember_version WHERE \"mail_box\".ember_version < excluded.ember_version",
     },
   }};
 
   /// Columns in SQL order, each with the migration that adds it to an older table.
-  static constexpr std::array<ember::data::column_sql, 3> columns = {{
+  static constexpr std::array<ember::data::column_sql, 5> columns = {{
     { "player", {"ALTER TABLE \"mail_box\" ADD COLUMN \"player\" INTEGER NOT NULL DEFAULT 0", "ALTER TABLE \"mail_box\" ADD COLUMN \"player\" BIGINT NOT NULL DEFAULT 0"} },
     { "next_seq", {"ALTER TABLE \"mail_box\" ADD COLUMN \"next_seq\" INTEGER NOT NULL DEFAULT 0", "ALTER TABLE \"mail_box\" ADD COLUMN \"next_seq\" BIGINT NOT NULL DEFAULT 0"} },
     { "live", {"ALTER TABLE \"mail_box\" ADD COLUMN \"live\" INTEGER NOT NULL DEFAULT 0", "ALTER TABLE \"mail_box\" ADD COLUMN \"live\" BIGINT NOT NULL DEFAULT 0"} },
+    { "send_window_ms", {"ALTER TABLE \"mail_box\" ADD COLUMN \"send_window_ms\" INTEGER NOT NULL DEFAULT 0", "ALTER TABLE \"mail_box\" ADD COLUMN \"send_window_ms\" BIGINT NOT NULL DEFAULT 0"} },
+    { "sends", {"ALTER TABLE \"mail_box\" ADD COLUMN \"sends\" INTEGER NOT NULL DEFAULT 0", "ALTER TABLE \"mail_box\" ADD COLUMN \"sends\" BIGINT NOT NULL DEFAULT 0"} },
   }};
   using lookups = std::tuple<>;
 };
@@ -905,6 +913,7 @@ enum class error : std::uint16_t {
   too_many_ids = 60359,  ///< too many mail ids in one request
   bad_recipient = 60360,  ///< no such recipient, or mail to oneself
   too_many_broadcasts = 60361,  ///< too many mails to all players are live
+  too_many_sends = 60362,  ///< too many mails sent in the last minute; wait a little
 };
 /// The schema name of `e`, or "" for a code the schema does not name.
 std::string_view to_string(error e) noexcept;
