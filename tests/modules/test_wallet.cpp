@@ -288,6 +288,28 @@ EMBER_ON_BOTH_DATABASES(a_staged_change_stores_with_the_other_rows_of_its_transa
   BOOST_TEST(e.scalar("SELECT ledger_next FROM wallet_account WHERE player = 777") == 1);
 }
 
+EMBER_ON_BOTH_DATABASES(a_change_set_holds_a_row_once_however_often_it_is_added) {
+  asio::io_context io;
+  wallet_node n(e, io);
+  ember::data::table<ew::wallet_account_table> rows(n.node.store);
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    co_await rows.insert(ew::wallet_account(900, 0));
+    ember::data::change_set tx;
+    auto a = tx.row(rows, 900);
+    auto b = tx.row(rows, 900);  // the same row: the same handle
+    BOOST_TEST(tx.size() == 1u);
+    bool committed = false;
+    tx.step([a] { a->ledger_next += 1; });
+    tx.step([b] { b->ledger_next += 10; });  // sees the first step's change
+    tx.on_commit([&] { committed = true; });
+    co_await ember::data::transact(n.node.store, tx);
+    BOOST_TEST(committed);
+    BOOST_TEST((co_await rows.get(900))->ledger_next == 11);
+    co_await n.node.store.stop();
+  }());
+  BOOST_TEST(e.scalar("SELECT ledger_next FROM wallet_account WHERE player = 900") == 11);
+}
+
 EMBER_ON_BOTH_DATABASES(crossing_transfers_from_two_processes_conserve_the_total_and_never_go_negative) {
   {
     asio::io_context io;
