@@ -888,6 +888,10 @@ inline constexpr std::array<ember::command_info, 6> command_list = {{
     {60305, "send_mail", "mail", true, false},
 }};
 
+/// Every message of the schema (structs, table rows, requests, replies, pushes), for tools
+/// that treat them all alike (the fuzzers decode untrusted bytes into each).
+using message_types = std::tuple<mail_box, mail_message, mail_broadcast, mail_broadcast_state, currency_attachment, item_attachment, attachments, mail, claim_result, mail_claimed, mail_sent, list_mail_request, list_mail_reply, read_mail_request, read_mail_reply, claim_mail_request, claim_mail_reply, keep_mail_request, keep_mail_reply, delete_mail_request, delete_mail_reply, send_mail_request, send_mail_reply, mail_received>;
+
 /// Every command, call and push id of the schema.
 enum class id : std::uint16_t {
   list_mail = 60300,
