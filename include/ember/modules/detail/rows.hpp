@@ -38,12 +38,13 @@ std::vector<std::byte> to_bytes(const Message& m) {
   return {v.begin(), v.end()};
 }
 
-/// The message `to_bytes` stored; throws naming `what` (the module) if the bytes do not decode.
+/// The message `to_bytes` stored; throws naming `what` ("wallet: a stored operation result")
+/// if the bytes do not decode.
 template <class Message>
 Message from_bytes(const std::vector<std::byte>& bytes, std::string_view what) {
   Message m{};
   if (auto ec = codec::decode(bytes_view(bytes.data(), bytes.size()), codec::encoding::binary, m))
-    throw std::runtime_error(std::string(what) + ": a stored operation result does not decode: " + ec.message());
+    throw std::runtime_error(std::string(what) + " does not decode: " + ec.message());
   return m;
 }
 

@@ -293,7 +293,7 @@ class service {
   asio::awaitable<std::optional<ember_inventory::op_result>> log(std::string op) {
     auto row = co_await ops_.get(op);
     if (!row || !row->applied) co_return std::nullopt;
-    co_return modules::detail::from_bytes<ember_inventory::op_result>(row->result, "inventory");
+    co_return modules::detail::from_bytes<ember_inventory::op_result>(row->result, "inventory: a stored operation result");
   }
 
   /// Adds an operation over the bags of `who` (one or two players) to `tx`: reads them,
@@ -305,7 +305,7 @@ class service {
     if (check_text(op, options_.max_op_id) != text_problem::none) ember_inventory::fail(ember_inventory::error::bad_text);
     co_await modules::detail::insert_if_absent(ops_, ember_inventory::inventory_op(op, false));
     if (auto done = co_await ops_.get(op); done && done->applied) {
-      out = modules::detail::from_bytes<ember_inventory::op_result>(done->result, "inventory");
+      out = modules::detail::from_bytes<ember_inventory::op_result>(done->result, "inventory: a stored operation result");
       out.applied = false;
       co_return;
     }
@@ -377,7 +377,7 @@ class service {
     auto op_row = tx.row(ops_, op);
     tx.step([st, op_row, &out] {
       if (op_row->applied) {
-        out = modules::detail::from_bytes<ember_inventory::op_result>(op_row->result, "inventory");
+        out = modules::detail::from_bytes<ember_inventory::op_result>(op_row->result, "inventory: a stored operation result");
         out.applied = false;
         return;
       }

@@ -6,26 +6,17 @@
 #include <stdexcept>
 #include <vector>
 
-#include "ember/codec/codec.hpp"
+#include "ember/modules/detail/rows.hpp"
 #include "ember/modules/inventory/detail/ember_inventory.hpp"
 #include "ember/modules/mail/detail/ember_mail.hpp"
 #include "ember/modules/wallet/detail/ember_wallet.hpp"
 
 namespace ember::modules::mail::detail {
 
-inline std::vector<std::byte> encode(const ember_mail::attachments& a) {
-  buffer out;
-  codec::encode(out, a, codec::encoding::binary);
-  const auto v = out.view();
-  return {v.begin(), v.end()};
-}
+inline std::vector<std::byte> encode(const ember_mail::attachments& a) { return modules::detail::to_bytes(a); }
 
 inline ember_mail::attachments decode(const std::vector<std::byte>& bytes) {
-  ember_mail::attachments a;
-  if (bytes.empty()) return a;
-  if (auto ec = codec::decode(bytes_view(bytes.data(), bytes.size()), codec::encoding::binary, a))
-    throw std::runtime_error("mail: stored attachments do not decode: " + ec.message());
-  return a;
+  return modules::detail::from_bytes<ember_mail::attachments>(bytes, "mail: stored attachments");
 }
 
 inline bool empty(const ember_mail::attachments& a) noexcept { return a.currencies.empty() && a.items.empty(); }

@@ -30,6 +30,7 @@
 
 #include <asio/awaitable.hpp>
 
+#include "ember/app/module_options.hpp"
 #include "ember/data/transaction.hpp"
 #include "ember/modules/events.hpp"
 #include "ember/modules/inventory/inventory.hpp"
@@ -56,6 +57,28 @@ struct options {
   std::size_t max_op_id = 64;              ///< code points of a client's operation id
   std::uint32_t max_sends_per_minute = 10; ///< player mails one player sends (0: no limit)
   std::int64_t ttl_ms = 30LL * 24 * 3600 * 1000;  ///< a mail's life unless kept; 0: forever
+
+  /// From config.json's `modules.mail` (the same names).
+  static options read(app::module_options& o) {
+    const auto size = [&](std::string_view key, std::size_t fallback, std::uint32_t hi) {
+      return static_cast<std::size_t>(o.count(key, static_cast<std::uint32_t>(fallback), 1, hi));
+    };
+    options out;
+    out.max_inbox = size("max_inbox", out.max_inbox, 100'000);
+    out.max_broadcasts = size("max_broadcasts", out.max_broadcasts, 10'000);
+    out.max_subject = size("max_subject", out.max_subject, 10'000);
+    out.max_body = size("max_body", out.max_body, 1'000'000);
+    out.max_attachments = size("max_attachments", out.max_attachments, 1000);
+    out.max_amount = o.integer("max_amount", out.max_amount, 1);
+    out.max_count = o.count("max_count", out.max_count, 1);
+    out.page = o.count("page", out.page, 1, 10'000);
+    out.max_batch = size("max_batch", out.max_batch, 10'000);
+    out.max_op_id = size("max_op_id", out.max_op_id, 1024);
+    out.max_sends_per_minute = o.count("max_sends_per_minute", out.max_sends_per_minute);
+    out.ttl_ms = o.integer("ttl_ms", out.ttl_ms, 0);
+    o.done();
+    return out;
+  }
 };
 
 /// What a game plugs in (notifications, game rules, tests). Each may be empty.
@@ -86,15 +109,6 @@ inline std::string state_key(std::uint64_t player, std::int64_t broadcast) {
 inline std::string grant_op(std::uint64_t player, std::int64_t id) {
   return id > 0 ? "mail:" + std::to_string(player) + ':' + std::to_string(id)
                 : "mail:b" + std::to_string(-id) + ':' + std::to_string(player);
-}
-
-template <class T>
-asio::awaitable<void> insert_if_absent(data::table<T>& rows, typename T::row r) {
-  try {
-    co_await rows.insert(std::move(r));
-  } catch (const data::data_error& e) {
-    if (e.code() != data::data_errc::constraint) throw;
-  }
 }
 
 inline bool expired(std::int64_t expires_at_ms, std::int64_t now) { return expires_at_ms != 0 && expires_at_ms <= now; }
@@ -256,7 +270,7 @@ class service {
           auto b = co_await live_broadcast(id);
           attached = detail::decode(b.attachments);
           const auto key = detail::state_key(player, -id);
-          co_await detail::insert_if_absent(states_, ember_mail::mail_broadcast_state(key, static_cast<std::int64_t>(player), -id));
+          co_await modules::detail::insert_if_absent(states_, ember_mail::mail_broadcast_state(key, static_cast<std::int64_t>(player), -id));
           auto s = co_await states_.get(key);
           if (!s || s->deleted) ember_mail::fail(ember_mail::error::no_such_mail);
           claimed = s->claimed;
@@ -327,7 +341,7 @@ class service {
           auto b = co_await live_broadcast(id);
           const bool has = !detail::empty(detail::decode(b.attachments));
           const auto key = detail::state_key(player, -id);
-          co_await detail::insert_if_absent(states_, ember_mail::mail_broadcast_state(key, static_cast<std::int64_t>(player), -id));
+          co_await modules::detail::insert_if_absent(states_, ember_mail::mail_broadcast_state(key, static_cast<std::int64_t>(player), -id));
           auto row = tx.row(states_, key);
           tx.step([row, force, has] {
             if (row->deleted) ember_mail::fail(ember_mail::error::no_such_mail);
@@ -379,16 +393,16 @@ class service {
     const auto stored = detail::encode(attached);
     std::int64_t seq = 0;
     co_await data::transact_retrying(store_, [&](data::change_set& tx) -> asio::awaitable<void> {
-      co_await detail::insert_if_absent(boxes_, ember_mail::mail_box(player, 1, 0));
+      co_await modules::detail::insert_if_absent(boxes_, ember_mail::mail_box(player, 1, 0));
       const auto b = co_await boxes_.get(player);
       const auto next = b ? b->next_seq : 1;
       const auto key = detail::message_key(to, next);
-      co_await detail::insert_if_absent(messages_, ember_mail::mail_message(key, player, next));  // a placeholder
+      co_await modules::detail::insert_if_absent(messages_, ember_mail::mail_message(key, player, next));  // a placeholder
       auto box = tx.row(boxes_, player);
       auto row = tx.row(messages_, key);
       if (sender != 0 && options_.max_sends_per_minute > 0) {  // the sender's rate, in its own box
         const auto from = static_cast<std::int64_t>(sender);
-        co_await detail::insert_if_absent(boxes_, ember_mail::mail_box(from, 1, 0));
+        co_await modules::detail::insert_if_absent(boxes_, ember_mail::mail_box(from, 1, 0));
         auto sender_box = tx.row(boxes_, from);
         tx.step([this, sender_box, now] {
           if (now - sender_box->send_window_ms >= 60'000) {
@@ -520,7 +534,7 @@ class service {
       }
       co_await live_broadcast(id);
       const auto key = detail::state_key(player, -id);
-      co_await detail::insert_if_absent(states_, ember_mail::mail_broadcast_state(key, static_cast<std::int64_t>(player), -id));
+      co_await modules::detail::insert_if_absent(states_, ember_mail::mail_broadcast_state(key, static_cast<std::int64_t>(player), -id));
       bool gone = false;
       co_await states_.update(key, [&](ember_mail::mail_broadcast_state& s) {
         gone = s.deleted;

@@ -109,7 +109,7 @@ class service {
     validate(op, changes, reason);
     co_await modules::detail::insert_if_absent(ops_, ember_wallet::wallet_op(op, false));
     if (auto done = co_await ops_.get(op); done && done->applied) {  // a retry: the first result
-      out = modules::detail::from_bytes<ember_wallet::change_result>(done->result, "wallet");
+      out = modules::detail::from_bytes<ember_wallet::change_result>(done->result, "wallet: a stored operation result");
       out.applied = false;
       co_return;
     }
@@ -165,7 +165,7 @@ class service {
     auto op_row = tx.row(ops_, op);
     tx.step([this, st, op_row, &out] {
       if (op_row->applied) {  // applied by a retry that got here first
-        out = modules::detail::from_bytes<ember_wallet::change_result>(op_row->result, "wallet");
+        out = modules::detail::from_bytes<ember_wallet::change_result>(op_row->result, "wallet: a stored operation result");
         out.applied = false;
         return;
       }
