@@ -20,6 +20,7 @@
 #include "ember/net/client.hpp"
 #include "ember/net/server.hpp"
 #include "support/data_env.hpp"
+#include "support/test_players.hpp"
 #include "support/run.hpp"
 
 namespace acc = ember::modules::accounts;
@@ -28,11 +29,6 @@ using ember::test::run;
 using namespace std::chrono_literals;
 
 namespace {
-
-/// A game without connected players (service-level tests): pushes go nowhere.
-struct nobody_connected final : ember::modules::players {
-  void push_body(std::uint64_t, std::uint16_t, const ember::net::body_writer&) override {}
-};
 
 /// Options with libsodium's smallest hashing limits, so that tests run fast.
 acc::options fast(acc::options o = {}) {
@@ -68,7 +64,7 @@ struct module_env {
   }
   asio::io_context io;
   ember::test::data_env::node node;
-  nobody_connected players;
+  ember::test::test_players players;
   ember::modules::event_bus bus;
   acc::service accounts;
   std::vector<ember::modules::subscription> subs;

@@ -20,6 +20,7 @@
 #include "ember/net/client.hpp"
 #include "ember/net/server.hpp"
 #include "support/data_env.hpp"
+#include "support/test_players.hpp"
 #include "support/run.hpp"
 
 namespace ef = ember_friends;
@@ -33,33 +34,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// The pushes a module made, per player, as the player would decode them (binary encoding).
-class recorded_players final : public ember::modules::players {
- public:
-  struct push {
-    std::uint64_t user;
-    std::uint16_t id;
-    ember::buffer body;
-  };
-  void push_body(std::uint64_t user, std::uint16_t push_id, const ember::net::body_writer& body) override {
-    push p{user, push_id, {}};
-    body(p.body, ember::codec::encoding::binary);
-    pushes.push_back(std::move(p));
-  }
-  template <class P>
-  std::vector<P> to(std::uint64_t user) const {
-    std::vector<P> out;
-    for (const auto& p : pushes) {
-      if (p.user != user || p.id != P::push_id) continue;
-      P v{};
-      BOOST_REQUIRE(!ember::codec::decode(p.body.view(), ember::codec::encoding::binary, v));
-      out.push_back(std::move(v));
-    }
-    return out;
-  }
-  std::vector<push> pushes;
-};
-
 /// One process's modules over a data_env node.
 struct world {
   world(ember::test::data_env& e, asio::io_context& io, fr::options fo = {}, nt::options no = {},
@@ -68,7 +42,7 @@ struct world {
     n.open();
   }
   ember::test::data_env::node n;
-  recorded_players pushes;
+  ember::test::test_players pushes;
   ember::modules::event_bus bus;
   nt::service notes;
   fr::service friends;
@@ -261,7 +235,7 @@ EMBER_ON_BOTH_DATABASES(bad_ids_are_refused) {
 EMBER_ON_BOTH_DATABASES(the_game_s_hook_refuses_unknown_players) {
   asio::io_context io;
   ember::test::data_env::node n(e, io);
-  recorded_players pushes;
+  ember::test::test_players pushes;
   ember::modules::event_bus bus;
   nt::service notes(n.store, pushes, bus);
   fr::hooks h;

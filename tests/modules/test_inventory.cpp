@@ -17,6 +17,7 @@
 #include "ember/net/client.hpp"
 #include "ember/net/server.hpp"
 #include "support/data_env.hpp"
+#include "support/test_players.hpp"
 #include "support/run.hpp"
 
 namespace inv = ember::modules::inventory;
@@ -25,15 +26,6 @@ using namespace std::chrono_literals;
 using kind = ei::change_kind;
 
 namespace {
-
-struct late_players final : ember::modules::players {
-  ember::net::server* server = nullptr;
-  std::vector<std::uint64_t> pushed_to;
-  void push_body(std::uint64_t user, std::uint16_t id, const ember::net::body_writer& body) override {
-    pushed_to.push_back(user);
-    if (server) ember::modules::server_players(*server).push_body(user, id, body);
-  }
-};
 
 /// The game data: item types in a JSON file, loaded as a game would.
 std::filesystem::path write_types(const std::filesystem::path& dir) {
@@ -63,7 +55,7 @@ struct inventory_node {
   }
   ember::test::data_env::node node;
   ember::modules::event_bus bus;
-  late_players players;
+  ember::test::test_players players;
   ember::app::data_slot<inv::item_types> types;
   inv::service service;
 };

@@ -15,6 +15,7 @@
 #include "ember/net/client.hpp"
 #include "ember/net/server.hpp"
 #include "support/data_env.hpp"
+#include "support/test_players.hpp"
 #include "support/process.hpp"
 #include "support/run.hpp"
 
@@ -24,15 +25,6 @@ namespace inv = ember::modules::inventory;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct late_players final : ember::modules::players {
-  ember::net::server* server = nullptr;
-  std::vector<std::uint64_t> pushed_to;
-  void push_body(std::uint64_t user, std::uint16_t id, const ember::net::body_writer& body) override {
-    pushed_to.push_back(user);
-    if (server) ember::modules::server_players(*server).push_body(user, id, body);
-  }
-};
 
 std::filesystem::path write_types(const std::filesystem::path& dir) {
   const auto file = dir / "item_types.json";
@@ -84,7 +76,7 @@ struct mail_node {
   }
   ember::test::data_env::node node;
   ember::modules::event_bus bus;
-  late_players players;
+  ember::test::test_players players;
   ember::app::data_slot<inv::item_types> types;
   ember::modules::wallet::service wallet;
   inv::service inventory;
@@ -127,7 +119,7 @@ EMBER_ON_BOTH_DATABASES(system_mail_with_attachments_is_read_and_claimed_through
   ember::test::run(io, [&]() -> asio::awaitable<void> {
     const auto id = co_await n.mail.send_system(7, "Welcome", "Line one\nline two", gift(100, 5));
     BOOST_TEST(id == 1);
-    BOOST_TEST(n.players.pushed_to == std::vector<std::uint64_t>{7});
+    BOOST_TEST(n.players.pushed_to() == std::vector<std::uint64_t>{7});
     auto page = co_await n.mail.list(7, "", 0, false);
     BOOST_TEST_REQUIRE(page.mails.size() == 1u);
     BOOST_TEST(!page.mails[0].read);

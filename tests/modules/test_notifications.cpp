@@ -11,6 +11,7 @@
 
 #include "ember/modules/notifications/notifications.hpp"
 #include "support/data_env.hpp"
+#include "support/test_players.hpp"
 #include "support/run.hpp"
 
 namespace en = ember_notifications;
@@ -20,33 +21,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// The pushes the module made, per player, as the player would decode them (binary encoding).
-class recorded_players final : public ember::modules::players {
- public:
-  struct push {
-    std::uint64_t user;
-    std::uint16_t id;
-    ember::buffer body;
-  };
-  void push_body(std::uint64_t user, std::uint16_t push_id, const ember::net::body_writer& body) override {
-    push p{user, push_id, {}};
-    body(p.body, ember::codec::encoding::binary);
-    pushes.push_back(std::move(p));
-  }
-  template <class P>
-  std::vector<P> to(std::uint64_t user) const {
-    std::vector<P> out;
-    for (const auto& p : pushes) {
-      if (p.user != user || p.id != P::push_id) continue;
-      P v{};
-      BOOST_REQUIRE(!ember::codec::decode(p.body.view(), ember::codec::encoding::binary, v));
-      out.push_back(std::move(v));
-    }
-    return out;
-  }
-  std::vector<push> pushes;
-};
-
 /// One process's module over a data_env node.
 struct world {
   world(ember::test::data_env& e, asio::io_context& io, nt::options no = {})
@@ -54,7 +28,7 @@ struct world {
     n.open();
   }
   ember::test::data_env::node n;
-  recorded_players pushes;
+  ember::test::test_players pushes;
   ember::modules::event_bus bus;
   nt::service notes;
 };

@@ -14,6 +14,7 @@
 #include "ember/net/client.hpp"
 #include "ember/net/server.hpp"
 #include "support/data_env.hpp"
+#include "support/test_players.hpp"
 #include "support/run.hpp"
 
 namespace w = ember::modules::wallet;
@@ -21,16 +22,6 @@ namespace ew = ember_wallet;
 using namespace std::chrono_literals;
 
 namespace {
-
-/// Pushes to a server that exists later than the service (or to nobody).
-struct late_players final : ember::modules::players {
-  ember::net::server* server = nullptr;
-  int pushes = 0;
-  void push_body(std::uint64_t user, std::uint16_t id, const ember::net::body_writer& body) override {
-    ++pushes;
-    if (server) ember::modules::server_players(*server).push_body(user, id, body);
-  }
-};
 
 w::options game_options() {
   w::options o;
@@ -47,7 +38,7 @@ struct wallet_node {
   }
   ember::test::data_env::node node;
   ember::modules::event_bus bus;
-  late_players players;
+  ember::test::test_players players;
   w::service service;
 };
 
@@ -250,7 +241,7 @@ EMBER_ON_BOTH_DATABASES(events_and_pushes_follow_a_stored_change_and_never_a_ref
   BOOST_TEST(heard[0].reason == "loot");
   BOOST_TEST(heard[0].op == "e1");
   BOOST_TEST(heard[1].currency == "gems");
-  BOOST_TEST(n.players.pushes == 2);
+  BOOST_TEST(n.players.pushes.size() == 2u);
 }
 
 EMBER_ON_BOTH_DATABASES(a_staged_change_stores_with_the_other_rows_of_its_transaction_or_not_at_all) {
