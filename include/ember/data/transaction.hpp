@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <optional>
@@ -137,6 +138,71 @@ asio::awaitable<void> transact(store& s, Fn fn, row_ref<T>... refs) {
     std::rethrow_exception(failed);
   }
   for (auto* r : order) co_await r->finish();  // committed: each row its new version, unlocked
+}
+
+namespace detail {
+
+/// The steps of a transaction once its rows are known (`transact_many`): lock in `order`, run
+/// `change` once, commit through the database, finish or unlock.
+template <class Change>
+asio::awaitable<void> run_transaction_of(store& s, std::vector<tx_row*> order, Change& change) {
+  std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->order() < b->order(); });
+  for (std::size_t i = 1; i < order.size(); ++i)
+    if (order[i]->order() == order[i - 1]->order()) throw std::invalid_argument("transact: a row is named twice");
+  const auto lease_until = unix_ms() + static_cast<std::uint64_t>(transaction_lease.count());
+  std::exception_ptr failed;
+  bool outcome_unknown = false;
+  try {
+    for (auto* r : order) co_await r->lock(lease_until);
+    change();
+    if (unix_ms() + static_cast<std::uint64_t>(transaction_lease.count()) / 2 > lease_until)
+      throw data_error(data_errc::contention, "transaction: half its lease passed before the commit");
+    std::vector<std::pair<std::string_view, std::vector<odbc::value>>> writes;
+    for (auto* r : order) writes.push_back(r->commit_statement());
+    try {
+      auto job = [writes = std::move(writes)](odbc::connection& c) {
+        for (const auto& [sql, params] : writes)
+          if (c.prepare(sql).execute(std::span<const odbc::value>(params)) != 1)
+            throw data_error(data_errc::contention, "transaction: the database holds a newer version of a row");
+      };
+      co_await s.db().transaction(std::move(job));
+    } catch (const data_error& e) {
+      outcome_unknown = e.code() == data_errc::connection_lost;
+      throw;
+    }
+  } catch (...) {
+    failed = std::current_exception();
+  }
+  if (failed) {
+    if (!outcome_unknown)
+      for (auto* r : order) co_await r->unlock();
+    std::rethrow_exception(failed);
+  }
+  for (auto* r : order) co_await r->finish();
+}
+
+}  // namespace detail
+
+/// `transact` for a number of rows known only at run time (a batch of a player's storage
+/// objects): `fn(std::span<T::row> many_rows, U::row&... fixed_rows)` sees the rows of `many`
+/// in their order, then those of `fixed`. Same promise and rules as `transact`.
+template <class Fn, table_traits T, table_traits... U>
+asio::awaitable<void> transact_many(store& s, Fn fn, std::vector<row_ref<T>> many, row_ref<U>... fixed) {
+  std::vector<std::unique_ptr<detail::tx_row_of<T>>> var;
+  var.reserve(many.size());
+  for (auto& r : many) var.push_back(std::make_unique<detail::tx_row_of<T>>(std::move(r)));
+  std::tuple<detail::tx_row_of<U>...> rows{detail::tx_row_of<U>(std::move(fixed))...};
+  std::vector<detail::tx_row*> order;
+  for (auto& v : var) order.push_back(v.get());
+  std::apply([&](auto&... r) { (order.push_back(&r), ...); }, rows);
+  auto change = [&] {
+    std::vector<typename T::row> after;
+    after.reserve(var.size());
+    for (auto& v : var) after.push_back(v->after);
+    std::apply([&](auto&... r) { fn(std::span<typename T::row>(after), r.after...); }, rows);
+    for (std::size_t i = 0; i < var.size(); ++i) var[i]->after = std::move(after[i]);
+  };
+  co_await detail::run_transaction_of(s, std::move(order), change);
 }
 
 }  // namespace ember::data
