@@ -438,6 +438,30 @@ EMBER_ON_BOTH_DATABASES(a_retried_send_with_the_same_operation_id_says_the_line_
   }(), 60s);
 }
 
+EMBER_ON_BOTH_DATABASES(concurrent_retries_of_one_send_from_two_processes_say_it_once) {
+  asio::io_context io;
+  front_servers front;
+  process p1(e, io, front, quick(), {});
+  process p2(e, io, front, quick(), {}, "node2.journal");
+  run(io, [&]() -> asio::awaitable<void> {
+    co_await p1.svc.join(ann, "room:a");
+    std::vector<std::uint64_t> seqs;
+    for (int round = 0; round < 5; ++round) {
+      const auto op = "op-" + std::to_string(round);
+      auto attempt = [&](ch::service& s) -> asio::awaitable<void> {
+        seqs.push_back((co_await s.send(ann, "room:a", "hi", op)).seq);
+      };
+      asio::co_spawn(io, attempt(p1.svc), asio::detached);
+      asio::co_spawn(io, attempt(p2.svc), asio::detached);
+      BOOST_REQUIRE(co_await wait_until([&] { return seqs.size() == std::size_t(2 * round + 2); }));
+      BOOST_TEST(seqs[2 * round] == seqs[2 * round + 1]);
+      BOOST_TEST(seqs[2 * round] == std::uint64_t(round + 1));
+    }
+    BOOST_TEST(p1.lines.size() + p2.lines.size() == 5u);
+    BOOST_TEST((co_await p1.svc.history(ann, "room:a", 0, false, 100)).first.size() == 5u);
+  }(), 60s);
+}
+
 EMBER_ON_BOTH_DATABASES(caps_on_members_and_channels_per_player_are_typed_errors) {
   asio::io_context io;
   front_servers front;

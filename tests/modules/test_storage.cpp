@@ -247,6 +247,32 @@ EMBER_ON_BOTH_DATABASES(a_retried_batch_with_the_same_operation_id_applies_once)
   }());
 }
 
+EMBER_ON_BOTH_DATABASES(concurrent_retries_of_one_operation_from_two_processes_apply_it_once) {
+  asio::io_context io;
+  world w1(e, io);
+  ember::test::data_env::node n2(e, io, "node2.journal");
+  ember::modules::event_bus bus2;
+  st::service svc2(n2.store, bus2);
+  n2.open();
+  run(io, [&]() -> asio::awaitable<void> {
+    for (int round = 0; round < 5; ++round) {
+      const auto op = "op-" + std::to_string(round);
+      std::vector<std::string> got;
+      auto attempt = [&](st::service& s) -> asio::awaitable<void> {
+        auto acks = co_await s.write(ann, writes(put("c", "twin", "1"), put("c", "twin2", "1")), op);
+        got.push_back(acks[0].version + "/" + acks[1].version);
+      };
+      asio::co_spawn(io, attempt(w1.svc), asio::detached);
+      asio::co_spawn(io, attempt(svc2), asio::detached);
+      co_await ember::test::wait_until([&] { return got.size() == 2u; });
+      BOOST_REQUIRE(got.size() == 2u);
+      BOOST_TEST(got[0] == got[1]);
+      const auto v = std::to_string(round + 1);
+      BOOST_TEST(got[0] == v + "/" + v);  // one write per round, not two
+    }
+  }(), 60s);
+}
+
 EMBER_ON_BOTH_DATABASES(reads_respect_read_permissions) {
   asio::io_context io;
   world w(e, io);

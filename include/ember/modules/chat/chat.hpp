@@ -162,14 +162,16 @@ class service {
     } else {
       co_await ensure_row(sent_, ember_chat::chat_sent(op_key, 0));
       std::int64_t seq = 0;
+      bool twin = false;
       co_await data::transact(
           store_,
           [&](ember_chat::chat_channel& ch, ember_chat::chat_sent& op) {
-            seq = op.seq;  // a twin said it meanwhile
-            if (seq == 0) seq = op.seq = ++ch.last_seq;
+            twin = op.seq != 0;  // a twin of this request said it meanwhile
+            seq = twin ? op.seq : op.seq = ++ch.last_seq;
           },
           data::at(channels_, c.id), data::at(sent_, op_key));
       line.seq = static_cast<std::uint64_t>(seq);
+      if (twin) co_return line;  // the twin keeps and delivers it
     }
     co_await keep(line);
     co_await deliver(c, line);

@@ -199,11 +199,12 @@ class service {
         versions.push_back(r.version);
       }
     };
-    co_await run_batch(ids, op_key, change, versions);
+    const bool applied = co_await run_batch(ids, op_key, change, versions);
     for (std::size_t i = 0; i < writes.size(); ++i) {
       acks.emplace_back(writes[i].collection, writes[i].key, writes[i].owner, std::to_string(versions[i]));
-      bus_.publish(ember_storage::object_written(writes[i].collection, writes[i].key, writes[i].owner,
-                                                 acks.back().version, who.value_or(0)));
+      if (applied)
+        bus_.publish(ember_storage::object_written(writes[i].collection, writes[i].key, writes[i].owner,
+                                                   acks.back().version, who.value_or(0)));
     }
     co_return acks;
   }
@@ -256,7 +257,7 @@ class service {
         versions.push_back(r.version);
       }
     };
-    co_await run_batch(present, op_key, change, versions);
+    if (!co_await run_batch(present, op_key, change, versions)) co_return;
     for (const auto* d : of_present)
       bus_.publish(ember_storage::object_written(d->collection, d->key, d->owner, std::string(), who.value_or(0)));
   }
@@ -365,15 +366,15 @@ class service {
 
   /// Runs `change` over the rows of `ids` in one transaction, with the op row (marked done,
   /// holding `versions`) when there is an op key. A retry that finds the op done by a
-  /// concurrent twin returns normally: the twin applied the batch.
+  /// concurrent twin returns false: the twin applied the batch (`versions` are its).
   template <class Change>
-  asio::awaitable<void> run_batch(const std::vector<std::string>& ids, const std::optional<std::string>& op_key,
+  asio::awaitable<bool> run_batch(const std::vector<std::string>& ids, const std::optional<std::string>& op_key,
                                   Change& change, std::vector<std::int64_t>& versions) {
     std::vector<data::row_ref<ember_storage::storage_object_table>> refs;
     for (const auto& id : ids) refs.push_back(data::at(objects_, id));
     if (!op_key) {
       co_await data::transact_many(store_, [&](std::span<ember_storage::storage_object> rs) { change(rs); }, std::move(refs));
-      co_return;
+      co_return true;
     }
     std::string twin_versions;
     try {
@@ -394,7 +395,9 @@ class service {
       versions.clear();
       for (const auto& a : acks_of(std::vector<ember_storage::object_write>(ids.size()), twin_versions))
         versions.push_back(a.version.empty() ? 0 : std::stoll(a.version));
+      co_return false;
     }
+    co_return true;
   }
 
   data::store& store_;
