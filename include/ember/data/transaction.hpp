@@ -250,4 +250,26 @@ asio::awaitable<void> transact_retrying(store& s, Build build, int attempts = 50
   throw data_error(data_errc::contention, "transaction: what it was built from kept changing");
 }
 
+/// `transact` for a number of rows of one table known only at run time (a batch of a player's
+/// storage objects): `fn(std::span<T::row> many_rows, U::row&... fixed_rows)` sees the rows of
+/// `many` in their order, then those of `fixed`. Same promise and rules as `transact`.
+template <class Fn, table_traits T, table_traits... U>
+asio::awaitable<void> transact_many(store& s, Fn fn, std::vector<row_ref<T>> many, row_ref<U>... fixed) {
+  std::vector<std::unique_ptr<detail::tx_row_of<T>>> var;
+  var.reserve(many.size());
+  for (auto& r : many) var.push_back(std::make_unique<detail::tx_row_of<T>>(std::move(r)));
+  std::tuple<detail::tx_row_of<U>...> rows{detail::tx_row_of<U>(std::move(fixed))...};
+  std::vector<detail::tx_row*> order;
+  for (auto& v : var) order.push_back(v.get());
+  std::apply([&](auto&... r) { (order.push_back(&r), ...); }, rows);
+  const std::function<void()> change = [&] {
+    std::vector<typename T::row> after;
+    after.reserve(var.size());
+    for (auto& v : var) after.push_back(v->after);
+    std::apply([&](auto&... r) { fn(std::span<typename T::row>(after), r.after...); }, rows);
+    for (std::size_t i = 0; i < var.size(); ++i) var[i]->after = std::move(after[i]);
+  };
+  co_await detail::commit_rows(s, std::move(order), change);  // named: see table.hpp
+}
+
 }  // namespace ember::data
