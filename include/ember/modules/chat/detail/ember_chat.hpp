@@ -877,6 +877,10 @@ inline constexpr std::array<ember::command_info, 6> command_list = {{
     {60250, "reload_words", "chat", false, true},
 }};
 
+/// Every message of the schema (structs, table rows, requests, replies, pushes), for tools
+/// that treat them all alike (the fuzzers decode untrusted bytes into each).
+using message_types = std::tuple<chat_channel, chat_message, chat_member, chat_mute, chat_rate, chat_sent, chat_line, channel_joined, join_request, join_reply, leave_request, leave_reply, send_request, send_reply, history_request, history_reply, mute_request, mute_reply, reload_words_request, reload_words_reply, line_said, presence>;
+
 /// Every command, call and push id of the schema.
 enum class id : std::uint16_t {
   join = 60200,

@@ -599,6 +599,10 @@ inline constexpr std::array<ember::command_info, 4> command_list = {{
     {60703, "list_objects", "storage", false, false},
 }};
 
+/// Every message of the schema (structs, table rows, requests, replies, pushes), for tools
+/// that treat them all alike (the fuzzers decode untrusted bytes into each).
+using message_types = std::tuple<storage_object, storage_op, object_id, object_write, object_delete, object_ack, stored_object, object_written, write_objects_request, write_objects_reply, read_objects_request, read_objects_reply, delete_objects_request, delete_objects_reply, list_objects_request, list_objects_reply>;
+
 /// Every command, call and push id of the schema.
 enum class id : std::uint16_t {
   write_objects = 60700,
