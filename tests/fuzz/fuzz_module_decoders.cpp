@@ -2,61 +2,29 @@
 // every gameplay module (schemas/ember/, a client sends their requests) and of the cluster's
 // messages (schemas/internal/cluster.toml, a peer server sends them). The whole input is one
 // body, decoded as binary and as JSON into each, and what decodes must survive the round trip
-// of fuzz_roundtrip.hpp. A module joins here with one line.
+// of fuzz_roundtrip.hpp. A module joins here with two lines.
 #include "ember/cluster/detail/cluster_wire.hpp"
 #include "fuzz_roundtrip.hpp"
 
-#if __has_include("ember/modules/accounts/detail/ember_accounts.hpp")
 #include "ember/modules/accounts/detail/ember_accounts.hpp"
-#endif
-#if __has_include("ember/modules/friends/detail/ember_friends.hpp")
 #include "ember/modules/friends/detail/ember_friends.hpp"
-#endif
-#if __has_include("ember/modules/chat/detail/ember_chat.hpp")
 #include "ember/modules/chat/detail/ember_chat.hpp"
-#endif
-#if __has_include("ember/modules/mail/detail/ember_mail.hpp")
 #include "ember/modules/mail/detail/ember_mail.hpp"
-#endif
-#if __has_include("ember/modules/inventory/detail/ember_inventory.hpp")
 #include "ember/modules/inventory/detail/ember_inventory.hpp"
-#endif
-#if __has_include("ember/modules/wallet/detail/ember_wallet.hpp")
 #include "ember/modules/wallet/detail/ember_wallet.hpp"
-#endif
-#if __has_include("ember/modules/notifications/detail/ember_notifications.hpp")
 #include "ember/modules/notifications/detail/ember_notifications.hpp"
-#endif
-#if __has_include("ember/modules/storage/detail/ember_storage.hpp")
 #include "ember/modules/storage/detail/ember_storage.hpp"
-#endif
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const ember::bytes_view in(reinterpret_cast<const std::byte*>(data), size);
   ember_fuzz::check_tuple<ember_cluster_wire::message_types>::run(in);
-#if __has_include("ember/modules/accounts/detail/ember_accounts.hpp")
   ember_fuzz::check_tuple<ember_accounts::message_types>::run(in);
-#endif
-#if __has_include("ember/modules/friends/detail/ember_friends.hpp")
   ember_fuzz::check_tuple<ember_friends::message_types>::run(in);
-#endif
-#if __has_include("ember/modules/chat/detail/ember_chat.hpp")
   ember_fuzz::check_tuple<ember_chat::message_types>::run(in);
-#endif
-#if __has_include("ember/modules/mail/detail/ember_mail.hpp")
   ember_fuzz::check_tuple<ember_mail::message_types>::run(in);
-#endif
-#if __has_include("ember/modules/inventory/detail/ember_inventory.hpp")
   ember_fuzz::check_tuple<ember_inventory::message_types>::run(in);
-#endif
-#if __has_include("ember/modules/wallet/detail/ember_wallet.hpp")
   ember_fuzz::check_tuple<ember_wallet::message_types>::run(in);
-#endif
-#if __has_include("ember/modules/notifications/detail/ember_notifications.hpp")
   ember_fuzz::check_tuple<ember_notifications::message_types>::run(in);
-#endif
-#if __has_include("ember/modules/storage/detail/ember_storage.hpp")
   ember_fuzz::check_tuple<ember_storage::message_types>::run(in);
-#endif
   return 0;
 }

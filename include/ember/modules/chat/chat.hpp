@@ -18,6 +18,7 @@
 
 #include <asio/awaitable.hpp>
 
+#include "ember/app/module_options.hpp"
 #include "ember/data/cache_entry.hpp"
 #include "ember/data/error.hpp"
 #include "ember/data/table.hpp"
@@ -47,6 +48,28 @@ struct options {
   std::size_t max_op_id_chars = 64;
   std::vector<std::string> banned_words;    ///< used when there is no words_file
   std::filesystem::path words_file;         ///< one banned word per line; `reload_words` reads it again
+
+  /// From config.json's `modules.chat`: the same names, but the rate as whole
+  /// `lines_per_minute` and `burst`, and `words_file` relative to `data_dir` (the host's).
+  static options read(app::module_options& o, const std::filesystem::path& data_dir = ".") {
+    const auto size = [&](std::string_view key, std::size_t fallback, std::uint32_t hi) {
+      return static_cast<std::size_t>(o.count(key, static_cast<std::uint32_t>(fallback), 1, hi));
+    };
+    options out;
+    out.max_text_chars = size("max_text_chars", out.max_text_chars, 100'000);
+    out.max_room_chars = size("max_room_chars", out.max_room_chars, 1024);
+    out.max_members = size("max_members", out.max_members, 1'000'000);
+    out.max_channels_per_user = size("max_channels_per_user", out.max_channels_per_user, 10'000);
+    out.history_per_channel = size("history_per_channel", out.history_per_channel, 1'000'000);
+    out.max_page = size("max_page", out.max_page, 10'000);
+    out.lines_per_second = o.count("lines_per_minute", static_cast<std::uint32_t>(out.lines_per_second * 60), 1, 600'000) / 60.0;
+    out.burst = o.count("burst", static_cast<std::uint32_t>(out.burst), 1, 100'000);
+    out.max_op_id_chars = size("max_op_id_chars", out.max_op_id_chars, 1024);
+    out.banned_words = o.texts("banned_words", out.banned_words);
+    if (auto file = o.text("words_file", ""); !file.empty()) out.words_file = data_dir / file;
+    o.done();
+    return out;
+  }
 };
 
 /// The game's rules, as C++ hooks. Every one is optional.

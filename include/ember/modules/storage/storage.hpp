@@ -26,6 +26,7 @@
 #include <asio/awaitable.hpp>
 #include <simdjson.h>
 
+#include "ember/app/module_options.hpp"
 #include "ember/data/cache_entry.hpp"
 #include "ember/data/error.hpp"
 #include "ember/data/table.hpp"
@@ -45,6 +46,22 @@ struct options {
   std::size_t max_op_id_chars = 64;
   std::size_t max_page = 100;                        ///< objects in one listed page
   std::size_t max_public_per_collection = 1000;      ///< public objects of one collection
+
+  /// From config.json's `modules.storage` (the same names).
+  static options read(app::module_options& o) {
+    const auto size = [&](std::string_view key, std::size_t fallback, std::uint32_t hi) {
+      return static_cast<std::size_t>(o.count(key, static_cast<std::uint32_t>(fallback), 1, hi));
+    };
+    options out;
+    out.max_value_bytes = size("max_value_bytes", out.max_value_bytes, 16 << 20);
+    out.max_batch = size("max_batch", out.max_batch, 10'000);
+    out.max_name_chars = size("max_name_chars", out.max_name_chars, 1024);
+    out.max_op_id_chars = size("max_op_id_chars", out.max_op_id_chars, 1024);
+    out.max_page = size("max_page", out.max_page, 10'000);
+    out.max_public_per_collection = size("max_public_per_collection", out.max_public_per_collection, 1'000'000);
+    o.done();
+    return out;
+  }
 };
 
 /// Who asks: a player (clients, through the handler) or the server itself (the game, other
