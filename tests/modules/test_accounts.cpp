@@ -20,6 +20,7 @@
 #include "ember/net/client.hpp"
 #include "ember/net/server.hpp"
 #include "support/data_env.hpp"
+#include "support/error_of.hpp"
 #include "support/test_players.hpp"
 #include "support/run.hpp"
 
@@ -27,6 +28,8 @@ namespace acc = ember::modules::accounts;
 using ember_accounts::error;
 using ember::test::run;
 using namespace std::chrono_literals;
+
+using ember::test::error_of;
 
 namespace {
 
@@ -38,17 +41,6 @@ acc::options fast(acc::options o = {}) {
 }
 
 constexpr std::uint16_t code(error e) { return static_cast<std::uint16_t>(e); }
-
-/// The game error code `task` fails with (0: it succeeded).
-template <class T>
-asio::awaitable<std::uint16_t> error_of(asio::awaitable<T> task) {
-  try {
-    co_await std::move(task);
-  } catch (const ember::game_error& e) {
-    co_return e.code();
-  }
-  co_return 0;
-}
 
 /// The service over one data_env node, with what it publishes recorded.
 struct module_env {

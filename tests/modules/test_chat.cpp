@@ -16,6 +16,7 @@
 #include "ember/net/client.hpp"
 #include "ember/net/server.hpp"
 #include "support/data_env.hpp"
+#include "support/error_of.hpp"
 #include "support/run.hpp"
 
 namespace ch = ember::modules::chat;
@@ -24,21 +25,13 @@ using ember::test::run;
 using ember::test::wait_until;
 using namespace std::chrono_literals;
 
+using ember::test::error_of;
+
 namespace {
 
 constexpr std::uint64_t ann = 11, bob = 12, cid = 13;
 
 std::uint16_t code(ec::error e) { return static_cast<std::uint16_t>(e); }
-
-template <class Fn>
-asio::awaitable<std::uint16_t> error_of(Fn fn) {
-  try {
-    co_await fn();
-  } catch (const ember::game_error& e) {
-    co_return e.code();
-  }
-  co_return 0;
-}
 
 template <class T>
 std::uint16_t status_of(const ember::outcome<T>& r) {

@@ -20,6 +20,7 @@
 #include "ember/net/client.hpp"
 #include "ember/net/server.hpp"
 #include "support/data_env.hpp"
+#include "support/error_of.hpp"
 #include "support/test_players.hpp"
 #include "support/run.hpp"
 
@@ -31,6 +32,8 @@ using ef::friend_state;
 using ember::test::run;
 using ember::test::wait_until;
 using namespace std::chrono_literals;
+
+using ember::test::error_of;
 
 namespace {
 
@@ -48,16 +51,6 @@ struct world {
   fr::service friends;
 };
 
-/// Runs `op` and returns the schema error it failed with (0: none).
-template <class Op>
-asio::awaitable<std::uint16_t> error_of(Op op) {
-  try {
-    co_await op();
-  } catch (const ember::game_error& e) {
-    co_return e.code();
-  }
-  co_return 0;
-}
 template <class E>
 std::uint16_t code(E e) {
   return static_cast<std::uint16_t>(e);

@@ -17,6 +17,7 @@
 #include "ember/net/client.hpp"
 #include "ember/net/server.hpp"
 #include "support/data_env.hpp"
+#include "support/error_of.hpp"
 #include "support/test_players.hpp"
 #include "support/run.hpp"
 
@@ -24,6 +25,8 @@ namespace inv = ember::modules::inventory;
 namespace ei = ember_inventory;
 using namespace std::chrono_literals;
 using kind = ei::change_kind;
+
+using ember::test::error_of;
 
 namespace {
 
@@ -60,18 +63,6 @@ struct inventory_node {
   inv::service service;
 };
 
-template <class F>
-asio::awaitable<int> error_of(F f) {
-  try {
-    co_await f();
-  } catch (const ember::game_error& e) {
-    co_return e.code();
-  } catch (const std::exception& e) {
-    BOOST_TEST_MESSAGE("not a game error: " << e.what());
-    co_return -1;
-  }
-  co_return 0;
-}
 int code(ei::error e) { return static_cast<int>(e); }
 
 // Lists as one argument (a braced list inside a co_await expression trips g++ 12).

@@ -15,6 +15,7 @@
 #include "ember/net/client.hpp"
 #include "ember/net/server.hpp"
 #include "support/data_env.hpp"
+#include "support/error_of.hpp"
 #include "support/test_players.hpp"
 #include "support/process.hpp"
 #include "support/run.hpp"
@@ -23,6 +24,8 @@ namespace m = ember::modules::mail;
 namespace em = ember_mail;
 namespace inv = ember::modules::inventory;
 using namespace std::chrono_literals;
+
+using ember::test::error_of;
 
 namespace {
 
@@ -83,18 +86,6 @@ struct mail_node {
   m::service mail;
 };
 
-template <class F>
-asio::awaitable<int> error_of(F f) {
-  try {
-    co_await f();
-  } catch (const ember::game_error& e) {
-    co_return e.code();
-  } catch (const std::exception& e) {
-    BOOST_TEST_MESSAGE("not a game error: " << e.what());
-    co_return -1;
-  }
-  co_return 0;
-}
 int code(em::error e) { return static_cast<int>(e); }
 
 // Id lists as one argument (a braced list inside a co_await expression trips g++ 12).

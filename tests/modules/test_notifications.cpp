@@ -11,6 +11,7 @@
 
 #include "ember/modules/notifications/notifications.hpp"
 #include "support/data_env.hpp"
+#include "support/error_of.hpp"
 #include "support/test_players.hpp"
 #include "support/run.hpp"
 
@@ -18,6 +19,8 @@ namespace en = ember_notifications;
 namespace nt = ember::modules::notifications;
 using ember::test::run;
 using namespace std::chrono_literals;
+
+using ember::test::error_of;
 
 namespace {
 
@@ -33,16 +36,6 @@ struct world {
   nt::service notes;
 };
 
-/// Runs `op` and returns the schema error it failed with (0: none).
-template <class Op>
-asio::awaitable<std::uint16_t> error_of(Op op) {
-  try {
-    co_await op();
-  } catch (const ember::game_error& e) {
-    co_return e.code();
-  }
-  co_return 0;
-}
 template <class E>
 std::uint16_t code(E e) {
   return static_cast<std::uint16_t>(e);

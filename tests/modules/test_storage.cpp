@@ -15,12 +15,15 @@
 #include "ember/net/client.hpp"
 #include "ember/net/server.hpp"
 #include "support/data_env.hpp"
+#include "support/error_of.hpp"
 #include "support/run.hpp"
 
 namespace st = ember::modules::storage;
 namespace es = ember_storage;
 using ember::test::run;
 using namespace std::chrono_literals;
+
+using ember::test::error_of;
 
 namespace {
 
@@ -50,17 +53,6 @@ template <class... T>
 std::vector<es::object_id> ids(T... w) { return {std::move(w)...}; }
 template <class... T>
 std::vector<es::object_delete> dels(T... w) { return {std::move(w)...}; }
-
-/// The schema error `fn` failed with (0: it did not fail).
-template <class Fn>
-asio::awaitable<std::uint16_t> error_of(Fn fn) {
-  try {
-    co_await fn();
-  } catch (const ember::game_error& e) {
-    co_return e.code();
-  }
-  co_return 0;
-}
 
 std::uint16_t code(es::error e) { return static_cast<std::uint16_t>(e); }
 

@@ -14,12 +14,15 @@
 #include "ember/net/client.hpp"
 #include "ember/net/server.hpp"
 #include "support/data_env.hpp"
+#include "support/error_of.hpp"
 #include "support/test_players.hpp"
 #include "support/run.hpp"
 
 namespace w = ember::modules::wallet;
 namespace ew = ember_wallet;
 using namespace std::chrono_literals;
+
+using ember::test::error_of;
 
 namespace {
 
@@ -41,19 +44,6 @@ struct wallet_node {
   ember::test::test_players players;
   w::service service;
 };
-
-/// The schema error a call threw (0: none, -1: another exception).
-template <class F>
-asio::awaitable<int> error_of(F f) {
-  try {
-    co_await f();
-  } catch (const ember::game_error& e) {
-    co_return e.code();
-  } catch (...) {
-    co_return -1;
-  }
-  co_return 0;
-}
 
 int code(ew::error e) { return static_cast<int>(e); }
 
