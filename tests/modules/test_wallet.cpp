@@ -10,6 +10,7 @@
 #include <asio/detached.hpp>
 
 #include "ember/modules/wallet/detail/ember_wallet_client.hpp"
+#include "ember/app/module_options.hpp"
 #include "ember/modules/wallet/wallet.hpp"
 #include "ember/net/client.hpp"
 #include "ember/net/server.hpp"
