@@ -13,18 +13,21 @@ mkdir -p "$work/sub/subprojects"
 # A copy, not a link: Meson wants subprojects inside the project tree.
 mkdir -p "$work/sub/subprojects/ember"
 (cd "$src" && tar --exclude='./build*' --exclude='./.git' -cf - .) | tar -C "$work/sub/subprojects/ember" -xf -
+# Every build here checks packaging, not speed: no optimisation, no debug information.
+fast=(-Doptimization=0 -Ddebug=false)
 echo "== as a subproject"
-quiet meson setup "$work/sub/build" "$work/sub"
+quiet meson setup "$work/sub/build" "$work/sub" "${fast[@]}"
 quiet ninja -C "$work/sub/build"
 "$work/sub/build/hello"
 
 echo "== installed, through pkg-config"
-quiet meson setup "$work/ember-build" "$src" --prefix "$work/prefix" -Dtests=false -Dexamples=false -Dtools=false
+quiet meson setup "$work/ember-build" "$src" --prefix "$work/prefix" -Dtests=false -Dexamples=false -Dtools=false \
+  "${fast[@]}"
 quiet meson install -C "$work/ember-build"
 cp -r "$src/tests/consumer/project" "$work/inst"
 export PKG_CONFIG_PATH="$work/prefix/lib/x86_64-linux-gnu/pkgconfig:$work/prefix/lib/pkgconfig:$work/prefix/share/pkgconfig"
 export PATH="$work/prefix/bin:$PATH"
-quiet meson setup "$work/inst/build" "$work/inst" -Duse_subproject=false
+quiet meson setup "$work/inst/build" "$work/inst" -Duse_subproject=false "${fast[@]}"
 quiet ninja -C "$work/inst/build"
 "$work/inst/build/hello"
 echo "== header-only: the headers alone, no libember, no EMBER_SEPARATE_COMPILATION"

@@ -8,6 +8,7 @@ import concurrent.futures
 import os
 import subprocess
 import sys
+import time
 
 
 def public_headers(root):
@@ -23,8 +24,9 @@ def check(cxx, root, flags, header, separate):
            '-DASIO_NO_DEPRECATED', '-I', root, *flags, '-']
     if separate:
         cmd.insert(1, '-DEMBER_SEPARATE_COMPILATION')
+    start = time.monotonic()
     r = subprocess.run(cmd, input=f'#include "{header}"\n', capture_output=True, text=True)
-    return header, separate, r.returncode, r.stderr
+    return header, separate, r.returncode, r.stderr, time.monotonic() - start
 
 
 def main(argv):
@@ -34,14 +36,20 @@ def main(argv):
     root, cxx, flags = argv[1], argv[2], argv[3:]
     headers = list(public_headers(root))
     failed = 0
+    seconds = {False: 0.0, True: 0.0}
+    slowest = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         jobs = [pool.submit(check, cxx, root, flags, h, s) for h in headers for s in (False, True)]
         for job in jobs:
-            header, separate, code, err = job.result()
+            header, separate, code, err, took = job.result()
             mode = 'separate' if separate else 'header-only'
+            seconds[separate] += took
+            slowest.append((took, header, mode))
             if code:
                 failed += 1
                 print(f'FAIL {header} ({mode}):\n{err[-2000:]}')
+    print('slowest: ' + ', '.join(f'{h} ({m}) {t:.1f} s' for t, h, m in sorted(slowest, reverse=True)[:5]))
+    print(f'compiler time: header-only {seconds[False]:.0f} s, separate {seconds[True]:.0f} s')
     print(f'{len(headers)} public headers, both modes: {2 * len(headers) - failed} compiled alone, {failed} failed')
     return 1 if failed else 0
 
