@@ -7,8 +7,6 @@
 // `first_delay`, doubling with every further failure up to `max_delay`.
 #pragma once
 
-#include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -17,7 +15,7 @@
 
 #include "ember/data/memcache.hpp"
 #include "ember/modules/accounts/options.hpp"
-#include "ember/modules/accounts/secrets.hpp"
+#include "ember/separate_compilation.hpp"
 
 namespace ember::modules::accounts {
 
@@ -26,41 +24,13 @@ class attempt_limiter {
   attempt_limiter(data::memcache& cache, const options& o) : cache_(cache), o_(o) {}
 
   /// How long attempts for `subject` ("u:NAME", "a:ADDRESS") are still refused (0: allowed).
-  asio::awaitable<std::chrono::milliseconds> blocked_for(std::string subject) {
-    auto item = co_await cache_.get(key_of(subject));
-    const auto s = item ? parse(item->value) : state{};
-    const auto now = now_ms();
-    co_return std::chrono::milliseconds(s.blocked_until_ms > now ? s.blocked_until_ms - now : 0);
-  }
+  asio::awaitable<std::chrono::milliseconds> blocked_for(std::string subject);
 
   /// Counts a failure of `subject`.
-  asio::awaitable<void> failed(std::string subject) {
-    const auto key = key_of(subject);
-    const auto expiry = std::chrono::duration_cast<std::chrono::seconds>(o_.failure_window + o_.max_delay) +
-                        std::chrono::seconds(1);
-    for (int attempt = 0; attempt < 8; ++attempt) {
-      auto item = co_await cache_.get(key);
-      auto s = item ? parse(item->value) : state{};
-      const auto now = now_ms();
-      if (now - s.window_start_ms >= o_.failure_window.count()) s = state{0, now, s.blocked_until_ms};
-      ++s.failures;
-      if (s.failures >= o_.max_failures) {
-        const auto doublings = std::min<std::uint32_t>(s.failures - o_.max_failures, 30);
-        const auto delay = std::min<std::int64_t>(o_.first_delay.count() << doublings, o_.max_delay.count());
-        s.blocked_until_ms = now + delay;
-      }
-      auto text = format(s);
-      data::store_result r;
-      if (item)
-        r = co_await cache_.cas(key, std::move(text), item->cas, 0, expiry);
-      else
-        r = co_await cache_.add(key, std::move(text), 0, expiry);
-      if (r == data::store_result::stored) co_return;
-    }
-  }
+  asio::awaitable<void> failed(std::string subject);
 
   /// Forgets the failures of `subject` (after it signed in).
-  asio::awaitable<void> succeeded(std::string subject) { co_await cache_.remove(key_of(subject)); }
+  asio::awaitable<void> succeeded(std::string subject);
 
  private:
   struct state {
@@ -69,28 +39,16 @@ class attempt_limiter {
     std::int64_t blocked_until_ms = 0;
   };
 
-  static std::string key_of(const std::string& subject) {
-    return "ember_accounts.attempts:" + hash_hex<16>(subject);
-  }
-  static std::string format(const state& s) {
-    return std::to_string(s.failures) + ' ' + std::to_string(s.window_start_ms) + ' ' +
-           std::to_string(s.blocked_until_ms);
-  }
-  static state parse(const std::string& v) {
-    state s;
-    const char* p = v.data();
-    const char* end = v.data() + v.size();
-    auto r = std::from_chars(p, end, s.failures);
-    if (r.ec != std::errc() || r.ptr == end) return {};
-    r = std::from_chars(r.ptr + 1, end, s.window_start_ms);
-    if (r.ec != std::errc() || r.ptr == end) return {};
-    r = std::from_chars(r.ptr + 1, end, s.blocked_until_ms);
-    if (r.ec != std::errc()) return {};
-    return s;
-  }
+  static std::string key_of(const std::string& subject);
+  static std::string format(const state& s);
+  static state parse(const std::string& v);
 
   data::memcache& cache_;
   const options& o_;
 };
 
 }  // namespace ember::modules::accounts
+
+#if !defined(EMBER_SEPARATE_COMPILATION)
+#include "ember/modules/accounts/impl/attempt_limiter.hpp"
+#endif
