@@ -2,14 +2,13 @@
 // sends, and normalized so both sides of a direct conversation name one channel.
 #pragma once
 
-#include <algorithm>
-#include <charconv>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
-#include "ember/modules/text.hpp"
+#include "ember/separate_compilation.hpp"
 
 namespace ember::modules::chat {
 
@@ -25,55 +24,17 @@ struct channel_id {
   std::uint64_t other(std::uint64_t user) const noexcept { return user == low ? high : low; }
 };
 
-namespace detail {
-inline std::optional<std::uint64_t> parse_id(std::string_view s) {
-  std::uint64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || v == 0) return std::nullopt;
-  return v;
-}
-}  // namespace detail
-
 /// The channel `text` names for `user`: room:NAME (NAME at most `max_room_chars`), group:ID,
 /// dm:USER (the conversation of `user` and USER) or dm:A:B (one of them `user`). Nullopt if
 /// it is none of these.
-inline std::optional<channel_id> parse_channel(std::string_view text, std::uint64_t user, std::size_t max_room_chars) {
-  channel_id c;
-  if (text.starts_with("room:")) {
-    if (check_text(text.substr(5), max_room_chars) != text_problem::none) return std::nullopt;
-    c.kind = channel_kind::room;
-    c.id = text;
-    return c;
-  }
-  if (text.starts_with("group:")) {
-    auto g = detail::parse_id(text.substr(6));
-    if (!g) return std::nullopt;
-    c.kind = channel_kind::group;
-    c.group = *g;
-    c.id = "group:" + std::to_string(*g);
-    return c;
-  }
-  if (text.starts_with("dm:")) {
-    auto rest = text.substr(3);
-    std::optional<std::uint64_t> a, b;
-    if (auto colon = rest.find(':'); colon != std::string_view::npos) {
-      a = detail::parse_id(rest.substr(0, colon));
-      b = detail::parse_id(rest.substr(colon + 1));
-    } else {
-      a = user;
-      b = detail::parse_id(rest);
-    }
-    if (!a || !b || *a == *b || (*a != user && *b != user)) return std::nullopt;
-    c.kind = channel_kind::direct;
-    c.low = std::min(*a, *b);
-    c.high = std::max(*a, *b);
-    c.id = "dm:" + std::to_string(c.low) + ':' + std::to_string(c.high);
-    return c;
-  }
-  return std::nullopt;
-}
+std::optional<channel_id> parse_channel(std::string_view text, std::uint64_t user,
+                                        std::size_t max_room_chars);
 
 /// The broadcast group of a channel's joined sessions.
 inline std::string group_of(std::string_view channel) { return "chat:" + std::string(channel); }
 
 }  // namespace ember::modules::chat
+
+#if !defined(EMBER_SEPARATE_COMPILATION)
+#include "ember/modules/chat/impl/channel_id.hpp"
+#endif

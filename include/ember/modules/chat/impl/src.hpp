@@ -1,0 +1,11 @@
+// ember: the chat module's bodies that EMBER_SEPARATE_COMPILATION leaves out of every other
+// translation unit; Meson's dependency('ember-chat') compiles them once (libember-chat).
+#pragma once
+
+#if !defined(EMBER_SEPARATE_COMPILATION)
+#error "ember/modules/chat/impl/src.hpp is for EMBER_SEPARATE_COMPILATION: define it for every file of the program"
+#endif
+
+#include "ember/modules/chat/impl/channel_id.hpp"
+#include "ember/modules/chat/impl/chat.hpp"
+#include "ember/modules/chat/impl/word_filter.hpp"
