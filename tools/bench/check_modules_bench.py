@@ -12,8 +12,8 @@ import sys
 
 MEMCACHED = '/usr/bin/memcached'
 EXPECTED = {'sign_in_device_new', 'sign_in_device', 'sign_in_password', 'friends_list', 'mail_claim',
-            'wallet_transfer', 'chat_line', 'chat_lines'}
-WITH_BASELINE = {'sign_in_password', 'friends_list', 'mail_claim', 'wallet_transfer', 'chat_line'}
+            'wallet_transfer', 'wallet_transfer_few', 'chat_line', 'chat_lines'}
+WITH_BASELINE = {'sign_in_password', 'friends_list', 'mail_claim', 'wallet_transfer', 'wallet_transfer_few', 'chat_line'}
 
 
 def main(argv):

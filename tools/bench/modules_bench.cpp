@@ -568,10 +568,10 @@ class bench {
   /// Transfers among `players` (ids from `first`), by `workers` coroutines; worker w of the
   /// uncontended run uses its own pair. Returns the stats and the retries (contention).
   asio::awaitable<std::pair<stats, std::uint64_t>> transfers(std::uint64_t first, int players, bool own_pair,
-                                                             const std::string& tag) {
+                                                             const std::string& tag, int workers) {
     std::uint64_t retries = 0, refused = 0;
     std::vector<std::minstd_rand> rng;
-    for (int i = 0; i < s_.concurrency; ++i) rng.emplace_back(77 + i);
+    for (int i = 0; i < workers; ++i) rng.emplace_back(77 + i);
     auto op = [&](int w, std::uint64_t i) -> asio::awaitable<bool> {
       auto& g = rng[static_cast<std::size_t>(w)];
       std::uint64_t from, to;
@@ -601,7 +601,7 @@ class bench {
       }
       co_return true;
     };
-    auto st = co_await measure(s_.concurrency, s_.max_ops, s_.duration, op);
+    auto st = co_await measure(workers, s_.max_ops, s_.duration, op);
     if (refused) st.errors += refused, st.first_error = "a transfer was not applied";
     co_return std::pair{st, retries};
   }
@@ -644,8 +644,10 @@ class bench {
     result r{"wallet_transfer", fmt::format("wallet transfers, {} players, {} in flight", s_.players, s_.concurrency),
              "transfers/s"};
     // (no structured binding of a co_await: g++ 12 destroys its temporary twice)
-    const auto contended_run = co_await transfers(hot, s_.players, false, "hot");
-    const auto free_run = co_await transfers(cold, cold_players, true, "cold");
+    const auto contended_run = co_await transfers(hot, s_.players, false, "hot", s_.concurrency);
+    const auto free_run = co_await transfers(cold, cold_players, true, "cold", s_.concurrency);
+    // The same players with as many transfers in flight as there are players.
+    const auto few_run = co_await transfers(hot, s_.players, false, "few", s_.players);
     const auto retries = contended_run.second, free_retries = free_run.second;
     r.ember = contended_run.first;
     r.baseline = free_run.first;
@@ -670,6 +672,14 @@ class bench {
                                   hot_sum, hot_db, each * s_.players));
     retries_ = {retries, free_retries};
     keep(std::move(r));
+    result f{"wallet_transfer_few", fmt::format("wallet transfers, {} players, {} in flight", s_.players, s_.players),
+             "transfers/s"};
+    f.ember = few_run.first;
+    f.baseline = free;
+    f.baseline_name = fmt::format("{} in flight, each its own 2 players", s_.concurrency);
+    check_errors(f, f.ember, "contended transfers, fewer in flight");
+    f.notes.push_back(fmt::format("retries {}; the total is checked with the run above", few_run.second));
+    keep(std::move(f));
   }
 
   // --- chat
