@@ -49,6 +49,10 @@
 #include <sodium.h>
 
 #include "databench.hpp"
+#include "ember/cluster/backend.hpp"
+#include "ember/cluster/gateway.hpp"
+#include "ember/cluster/node.hpp"
+#include "ember/cluster/root.hpp"
 #include "ember/data/table.hpp"
 #include "ember/modules/accounts/accounts.hpp"
 #include "ember/modules/chat/chat.hpp"
@@ -85,6 +89,7 @@ struct settings {
   int players = 8;              // players of the contended transfers
   int members = 1000;           // chat channel members, sessions split over two servers
   int lines = 200;              // chat lines, one at a time (then as many again, pipelined)
+  std::string chat_via = "gateways";  // or "servers": two net::servers of this process
   bool pg = false;
   bool json = false;
   bool quiet = false;
@@ -205,7 +210,9 @@ struct no_players final : mod::players {
 /// Chat's fanout over the client-facing servers of this process.
 struct front_servers final : ch::fanout {
   std::vector<ember::net::server*> servers;
+  ember::cluster::backend* backend = nullptr;  ///< set: through it to every gateway, as cluster_fanout
   void broadcast_body(std::string_view group, std::uint16_t push_id, const ember::net::body_writer& body) override {
+    if (backend) backend->broadcast_body(group, push_id, body);
     for (auto* s : servers) s->broadcast_body(group, push_id, body);
   }
 };
@@ -215,7 +222,7 @@ struct front_servers final : ch::fanout {
 struct sign_in {
   static constexpr std::uint16_t id = 59998;
   static constexpr std::string_view name = "sign_in";
-  static constexpr std::string_view server = "bench";
+  static constexpr std::string_view server = "chat";  // served where chat is
   static constexpr bool ordered = true;
   static constexpr bool internal = false;
   using request = ec::leave_request;  // a message with one string: the user id
@@ -711,20 +718,71 @@ class bench {
     const int lines = s_.lines;
     const std::string room = "room:bench";
     const std::uint64_t sender = 1;
-    // Two client-facing servers in this process, each with the chat commands and the sign-in.
+    // Two client-facing servers in this process. Through gateways: each a net::server with a
+    // root and a cluster::gateway forwarding the chat commands and the sign-in to one chat
+    // backend linked to both roots, whose broadcasts reach both. Otherwise each server serves
+    // the chat commands and the sign-in itself.
+    namespace cl = ember::cluster;
+    const bool via_gateways = s_.chat_via == "gateways";
+    const std::string secret = "ember-modules-bench-cluster-secret";
     sign_in_handler signer;
     ch::handler commands(w_.chat);
-    std::vector<std::unique_ptr<ember::net::server>> servers;
-    for (int i = 0; i < 2; ++i) {
+    auto chat_table = [&] {
       ember::net::dispatch_table t;
       ec::register_commands(t, commands);
       t.add<sign_in, &sign_in_handler::sign>(signer);
+      return t;
+    };
+    std::vector<ember::command_info> routed(ec::command_list.begin(), ec::command_list.end());
+    routed.push_back({sign_in::id, sign_in::name, sign_in::server, sign_in::ordered, sign_in::internal});
+    std::vector<std::unique_ptr<cl::root>> roots;
+    std::vector<std::unique_ptr<ember::net::server>> servers;
+    std::vector<std::unique_ptr<cl::gateway>> gateways;
+    std::unique_ptr<cl::backend> backend;
+    std::vector<std::unique_ptr<cl::node_connector>> links;
+    for (int i = 0; i < 2; ++i) {
       ember::net::server_options so;
-      so.name = fmt::format("front{}", i);
+      so.name = fmt::format("net{}", i);
       so.max_request_rate = 0;
-      servers.push_back(std::make_unique<ember::net::server>(io, so, std::move(t)));
+      if (!via_gateways) {
+        servers.push_back(std::make_unique<ember::net::server>(io, so, chat_table()));
+        servers.back()->start();
+        w_.fanout.servers.push_back(servers.back().get());
+        continue;
+      }
+      cl::root_options ro;
+      ro.name = so.name;
+      ro.secret = secret;
+      roots.push_back(std::make_unique<cl::root>(io.get_executor(), ro));
+      servers.push_back(std::make_unique<ember::net::server>(io, so, ember::net::dispatch_table{}));
+      gateways.push_back(std::make_unique<cl::gateway>(*servers.back(), *roots.back(), cl::gateway_options{so.name}));
+      ember::net::dispatch_table t;
+      gateways.back()->add_routes(t, routed, "net");
+      servers.back()->set_table(std::move(t));
+      roots.back()->start();
       servers.back()->start();
-      w_.fanout.servers.push_back(servers.back().get());
+    }
+    if (via_gateways) {
+      backend = std::make_unique<cl::backend>(io.get_executor(), cl::backend_options{"chat1", "chat"},
+                                              std::make_shared<const ember::net::dispatch_table>(chat_table()));
+      for (int i = 0; i < 2; ++i) {
+        cl::node_options o;
+        o.name = "chat1";
+        o.type = "chat";
+        o.secret = secret;
+        o.root_port = roots[static_cast<std::size_t>(i)]->port();
+        o.root_name = fmt::format("net{}", i);
+        links.push_back(std::make_unique<cl::node_connector>(io.get_executor(), o));
+        auto* b = backend.get();
+        links.back()->on_connected([b](const cl::node_connector::link_ptr& l) { b->attach(l); });
+        links.back()->start();
+      }
+      const auto until = clock_type::now() + std::chrono::seconds(10);
+      while ((roots[0]->of_type("chat").empty() || roots[1]->of_type("chat").empty()) && clock_type::now() < until)
+        co_await sleep_for(std::chrono::milliseconds(5));
+      if (roots[0]->of_type("chat").empty() || roots[1]->of_type("chat").empty())
+        throw std::runtime_error("the chat backend did not link to both gateways");
+      w_.fanout.backend = backend.get();
     }
     // Members join on the server side first (each join tells the sessions already in the
     // channel: nobody yet), then their sessions join its group through the join command.
@@ -780,8 +838,8 @@ class bench {
       }, asio::detached);
     while (joined + failed < members && clock_type::now() - t0 < std::chrono::seconds(120))
       co_await sleep_for(std::chrono::milliseconds(5));
-    progress("chat: {} members joined, {} sessions on each of 2 servers, in {:.2f} s ({} failed)", joined.load(),
-             members / 2, std::chrono::duration<double>(clock_type::now() - t0).count(), failed.load());
+    progress("chat: {} members joined, {} sessions on each of 2 {}, in {:.2f} s ({} failed)", joined.load(),
+             members / 2, via_gateways ? "gateways" : "servers", std::chrono::duration<double>(clock_type::now() - t0).count(), failed.load());
 
     // Waits until line `i` reached every member (bounded); its last member's latency in µs.
     auto wait_line = [&](int i) -> asio::awaitable<double> {
@@ -819,7 +877,7 @@ class bench {
     phase = 0;
     r.ember = co_await one_at_a_time(0, false);
     r.baseline = co_await one_at_a_time(2 * lines, true);
-    r.baseline_name = "net::server::broadcast of the push";
+    r.baseline_name = via_gateways ? "cluster::backend::broadcast of the push" : "net::server::broadcast of the push";
     check_errors(r, r.ember, "chat.send");
     check_errors(r, *r.baseline, "broadcast");
     // 2. Lines pipelined: 8 sends in flight, for as many lines; lines/s to the last delivery.
@@ -889,10 +947,17 @@ class bench {
     guard.reset();
     cio.stop();
     client_thread.t.join();
+    for (auto& l : links) l->stop();
     for (auto& s : servers) co_await s->stop(std::chrono::milliseconds(500));
+    for (auto& r : roots) r->stop();
     w_.fanout.servers.clear();
-    r.notes.push_back(fmt::format("{} members: {} sessions on each of two net::servers in this process, the clients on "
-                                  "a second thread; not through cluster gateways", members, members / 2));
+    w_.fanout.backend = nullptr;
+    r.notes.push_back(via_gateways
+                          ? fmt::format("{} members: {} sessions on each of two cluster::gateways in this process, the "
+                                        "chat service on a backend linked to both (loopback links), the clients on a "
+                                        "second thread", members, members / 2)
+                          : fmt::format("{} members: {} sessions on each of two net::servers in this process, the "
+                                        "clients on a second thread; not through cluster gateways", members, members / 2));
     r.notes.push_back(fmt::format("latency to the last member (p50/p99 above); to each member, raw and chat.send "
                                   "together: p50 {:.0f} us, p99 {:.0f} us",
                                   percentile(d0, 0.5), percentile(d0, 0.99)));
@@ -943,10 +1008,10 @@ std::string stats_json(const stats& s) {
 void print_json(const settings& s, const std::string& database, const bench& b) {
   std::string out = fmt::format(
       "{{\"database\":\"{}\",\"concurrency\":{},\"duration\":{},\"hashing_threads\":{},\"fast_hash\":{},\"friends\":{},"
-      "\"mails\":{},\"players\":{},\"members\":{},\"lines\":{},\"nproc\":{},\"cpu\":\"{}\","
+      "\"mails\":{},\"players\":{},\"members\":{},\"lines\":{},\"chat_via\":\"{}\",\"nproc\":{},\"cpu\":\"{}\","
       "\"retries\":{{\"contended\":{},\"uncontended\":{}}},\"results\":[",
       database, s.concurrency, s.duration, s.hashing_threads, s.fast_hash, s.friends, s.mails, s.players, s.members,
-      s.lines, sysconf(_SC_NPROCESSORS_ONLN), json_escape(cpu_model()), b.retries_.first, b.retries_.second);
+      s.lines, s.chat_via, sysconf(_SC_NPROCESSORS_ONLN), json_escape(cpu_model()), b.retries_.first, b.retries_.second);
   bool first = true;
   for (const auto& r : b.results) {
     std::string notes, problems;
@@ -1007,6 +1072,8 @@ int main(int argc, char** argv) {
   app.add_option("--players", s.players, "players of the contended transfers")->check(CLI::Range(2, 100000));
   app.add_option("--members", s.members, "chat channel members (client sessions)")->check(CLI::Range(2, 9000));
   app.add_option("--lines", s.lines, "chat lines of each chat loop")->check(CLI::Range(1, 100000));
+  app.add_option("--chat-via", s.chat_via, "gateways: two cluster::gateways and a chat backend linked to both; "
+                 "servers: two net::servers serving chat themselves")->check(CLI::IsMember({"gateways", "servers"}));
   app.add_flag("--pg", s.pg, "a throw-away PostgreSQL instead of SQLite");
   app.add_flag("--json", s.json, "print the results as JSON");
   app.add_flag("-q,--quiet", s.quiet, "no progress lines");
