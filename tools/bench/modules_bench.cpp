@@ -10,8 +10,10 @@
 //   mail      mail.claim (gold and an item, one transaction, exactly once)    vs wallet.change alone
 //   wallet    wallet.change transfers among a few players (contended)         vs transfers between
 //                                                                               distinct players
-//   chat      chat.send to a channel of M members, sessions of real clients   vs net::server::broadcast
-//             split over two net::servers in this process                       of the same push
+//   chat      chat.send to a channel of M members, sessions of real clients   vs the backend's broadcast
+//             split over two cluster::gateways in this process, the chat        of the same push
+//             service on a backend linked to both (--chat-via servers: two
+//             net::servers serving chat themselves)
 //
 // Every loop is bounded by a count and a time. Checks (a failed one is a PROBLEM line and exit
 // status 1): every claim granted once (balances and items counted, a second claim grants
