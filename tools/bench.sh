@@ -10,5 +10,5 @@ tools/install-deps.sh
 build=${EMBER_BENCH_BUILD:-build-release}
 [ -f "$build/build.ninja" ] || meson setup "$build" --buildtype=release -Dtests=false -Dexamples=false >/dev/null
 ninja -C "$build" tools/bench/ember-bench tools/bench/bench_echo_server tools/bench/bench_baseline_server \
-  tools/bench/bench_cluster_server tools/bench/ember-data-bench
+  tools/bench/bench_cluster_server tools/bench/ember-data-bench tools/bench/ember-modules-bench
 /usr/bin/python3 tools/bench/run_benchmarks.py "$build" --duration "${1:-5}" "${@:2}"
