@@ -20,6 +20,7 @@
 #include "ember/data/journal.hpp"
 #include "ember/data/memcache.hpp"
 #include "ember/data/restart_fence.hpp"
+#include "ember/data/row_queue.hpp"
 #include "ember/data/worker_pool.hpp"
 #include "ember/separate_compilation.hpp"
 
@@ -91,6 +92,8 @@ class store {
   const store_options& options() const noexcept { return options_; }
   /// What a table passes before it loads a row from the database (restart_fence.hpp).
   restart_fence& fence() noexcept { return fence_; }
+  /// Where this process's transactions on one row take turns (row_queue.hpp).
+  row_queue& row_turns() noexcept { return row_turns_; }
 
   /// Called by `table<T>`'s constructor. A table attached after `open()` (the tables of a
   /// reloaded handler module) is usable at once, and takes over what a detached table of its
@@ -167,6 +170,7 @@ class store {
   store_options options_;
   journal journal_;
   restart_fence fence_;
+  row_queue row_turns_;
   worker_pool files_{1, "ember-journal"};
   std::vector<attached> tables_;
   std::vector<journal_record> orphans_;

@@ -105,6 +105,21 @@ inline asio::awaitable<void> commit_rows(store& s, std::vector<tx_row*> order, c
   for (std::size_t i = 1; i < order.size(); ++i)
     if (order[i]->order() == order[i - 1]->order()) throw std::invalid_argument("transact: a row is named twice");
 
+  // First this process's other transactions on these rows finish (they wait their turn here,
+  // in the same global order, instead of polling the locks in memcached); then the lease.
+  struct turns {
+    row_queue& queue;
+    const std::vector<tx_row*>& rows;
+    std::size_t held = 0;
+    ~turns() {
+      for (std::size_t i = 0; i < held; ++i) queue.release(rows[i]->order());
+    }
+  } turns{s.row_turns(), order};
+  for (auto* r : order) {
+    co_await turns.queue.acquire(r->order());
+    ++turns.held;
+  }
+
   const auto lease_until = unix_ms() + static_cast<std::uint64_t>(transaction_lease.count());
   std::exception_ptr failed;
   bool outcome_unknown = false;

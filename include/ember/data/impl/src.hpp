@@ -21,6 +21,7 @@
 #include "ember/data/impl/memcache.hpp"
 #include "ember/data/impl/database.hpp"
 #include "ember/data/impl/restart_fence.hpp"
+#include "ember/data/impl/row_queue.hpp"
 #include "ember/data/impl/store.hpp"
 #include "ember/data/impl/table.hpp"
 

@@ -339,7 +339,7 @@ EMBER_DECL asio::awaitable<cache_item> table_core::current(const any_key& k) {
     const auto e = parse(item->value, k);
     if (!e.locked()) co_return std::move(*item);
     if (unix_ms() < e.lease_until_ms) {
-      co_await retry_backoff(std::min(attempt, 6));
+      co_await retry_backoff(std::min(attempt, 10));  // a commit takes milliseconds: poll at most ~1 ms apart
       continue;
     }
     const auto stored = co_await database_version(k);
