@@ -248,15 +248,14 @@ asio::awaitable<void> play(world_state& w, std::size_t i, std::uint64_t seed) {
   if (auto bag = co_await stub.bag({}); counted(me, bag, "bag")) {
     me.gold = me.expected_gold = bag->gold;  // a bot of an earlier run may have some already
     for (const auto& it : bag->items) me.bag.push_back(it.id), me.kind_of[it.id] = it.item_id;
-    if (auto l = co_await wallet.ledger({0, 50}); counted(me, l, "ledger")) {
-      // Its earlier runs' operations are the ledger's already (checked from here on as well).
-      for (std::int64_t cursor = 0, page = 0; page < 100; ++page) {
-        auto e = cursor == 0 ? l : co_await wallet.ledger({cursor, 50});
-        if (!counted(me, e, "ledger")) break;
-        for (const auto& entry : e->entries) me.ops.insert(entry.op);
-        cursor = e->next_cursor;
-        if (cursor == 0) break;
-      }
+    // Its earlier runs' operations are the ledger's already (checked from here on as well).
+    std::int64_t cursor = 0;
+    for (int page = 0; page < 100; ++page) {
+      auto l = co_await wallet.ledger({cursor, 50});
+      if (!counted(me, l, "ledger")) break;
+      for (const auto& entry : l->entries) me.ops.insert(entry.op);
+      cursor = l->next_cursor;
+      if (cursor == 0) break;
     }
   }
 
