@@ -4,7 +4,9 @@
 # memcached the config names started by the master, the games' rows in a SQLite file — waits
 # until both games have linked to gate and both net servers, lets world_bot play on net1 and
 # net2 for SECONDS with BOTS bots, then stops the master (SIGTERM: nets, games, gate, then
-# memcached, every game writing back its rows first) and shows what reached the database.
+# memcached, every game writing back its rows first) and shows what reached the database (the
+# modules' tables: accounts, gold, items, friendships, mails claimed, chat lines). The bots print
+# how much was lost or doubled (each checks its wallet ledger and bag) and fail on any.
 # Exits with the bots' status (1 as well if the master did not stop cleanly). Every wait is
 # bounded; Ctrl-C stops the cluster too. Everything runs in a temporary directory: a copy of
 # CONFIG (with its ports moved to start at EMBER_PORT_BASE when that is set), its game data,
