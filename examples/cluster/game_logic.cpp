@@ -1,5 +1,6 @@
 // The cluster example's game logic (world_logic.hpp): players and their rows, served on
 // ember's gameplay modules (docs/modules/README.md, "Using modules in a game").
+#include <charconv>
 #include <chrono>
 #include <exception>
 #include <stdexcept>
@@ -126,6 +127,19 @@ struct game_modules {
 namespace {
 /// The inventory type of a shop item of data/items.json (data/item_types.json lists them).
 std::string type_of(std::uint32_t item_id) { return std::to_string(item_id); }
+/// The shop item of an inventory type (0: not a shop item).
+std::uint32_t item_of(std::string_view type) {
+  std::uint32_t id = 0;
+  auto [end, ec] = std::from_chars(type.data(), type.data() + type.size(), id);
+  return ec == std::errc() && end == type.data() + type.size() ? id : 0;
+}
+/// The user a session was counted online for (friends), if it was.
+std::uint64_t counted_user(const ember::net::session& s, std::string_view attribute) {
+  auto a = s.attribute(attribute);
+  std::uint64_t user = 0;
+  if (a) std::from_chars(a->data(), a->data() + a->size(), user);
+  return user;
+}
 }  // namespace
 
 game_logic::game_logic(ember::app::host& h)
@@ -157,24 +171,23 @@ std::string game_logic::reload_data() {
 }
 
 void game_logic::session_closed(session& s) {
-  auto u = s.user();
-  if (!u || *u == 0) return;
+  const auto u = s.user().value_or(0);
   // The modules hear of every session of the player that counted: friends see the status
   // change (the last session makes the player offline), chat memberships end with the
   // player's current session. Spawned: nothing here waits on the io thread.
-  const bool counted = s.attribute(online_attribute).has_value();
+  const auto counted = counted_user(s, online_attribute);
   bool current = false;
-  if (auto it = players_.find(*u); it != players_.end() && is_current(s, it->second)) {
+  if (auto it = u ? players_.find(u) : players_.end(); it != players_.end() && is_current(s, it->second)) {
     current = true;
-    save_and_drop(*u);
-    host_.ownership()->release(*u);
+    save_and_drop(u);
+    host_.ownership()->release(u);
   }
-  if (modules_ && (counted || current)) {
+  if (modules_ && (counted != 0 || current)) {
     ember::spawn(host_.context().get_executor(),
-                 [](game_modules& m, std::uint64_t user, bool counted, bool current) -> asio::awaitable<void> {
-                   if (counted) co_await m.friends.offline(user);
+                 [](game_modules& m, std::uint64_t user, std::uint64_t counted, bool current) -> asio::awaitable<void> {
+                   if (counted != 0) co_await m.friends.offline(counted);
                    if (current) co_await m.chat.leave_all(user);
-                 }(*modules_, *u, counted, current),
+                 }(*modules_, u, counted, current),
                  "world: a session ended");
   }
 }
@@ -238,9 +251,12 @@ asio::awaitable<world::login_reply> game_logic::login(session& s, const world::l
   co_await m.wallet.change("start:" + std::to_string(id), std::move(start), "starting gold");
   players_[id] = player{req.name, ++logins_};
   s.set_attribute(login_attribute, std::to_string(logins_));
-  if (!s.attribute(online_attribute)) {
-    s.set_attribute(online_attribute, "1");
-    co_await m.friends.online(id);  // friends hear it, wherever they are connected
+  // Friends hear it, wherever they are connected; a session counts once, for its user (a
+  // login of another user on the same session moves the count).
+  if (const auto before = counted_user(s, online_attribute); before != id) {
+    s.set_attribute(online_attribute, std::to_string(id));
+    if (before != 0) co_await m.friends.offline(before);
+    co_await m.friends.online(id);
   }
   ember::log::info("loaded player {} ({}): at ({}, {})", req.name, id, row->x, row->y);
   co_return world::login_reply{id, host_.self().name};
@@ -257,7 +273,7 @@ asio::awaitable<world::move_reply> game_logic::move(session& s, const world::mov
 
 std::string game_logic::op_id(std::string_view kind, std::int64_t player, const std::string& client_op) {
   if (client_op.empty() || client_op.size() > 48) {
-    if (!client_op.empty()) world::fail(world::error::bad_gift);
+    if (!client_op.empty()) world::fail(world::error::bad_op);
     // No id from the client: a fresh one (a retry of such a request is a new operation).
     return fmt::format("{}:{}:{}:{}", kind, player, host_.self().name,
                        std::chrono::system_clock::now().time_since_epoch().count());
@@ -303,7 +319,7 @@ asio::awaitable<world::sell_reply> game_logic::sell(session& s, const world::sel
   const auto op = op_id("sell", id, req.op);
   std::optional<std::uint32_t> item_id;
   for (const auto& it : (co_await m.inventory.list(user)).items)
-    if (it.id == req.bag_item) item_id = static_cast<std::uint32_t>(std::stoul(it.type));
+    if (it.id == req.bag_item) item_id = item_of(it.type);
   if (!item_id) {
     // Sold already: a retry of that very sale answers as the sale did.
     if (auto done = co_await m.inventory.log(op); !done || req.op.empty()) world::fail(world::error::not_in_bag);
@@ -342,7 +358,7 @@ asio::awaitable<world::bag_reply> game_logic::bag(session& s, const world::bag_r
   out.gold = co_await m.wallet.balance(user, "gold");
   for (const auto& it : (co_await m.inventory.list(user)).items)
     for (std::uint32_t k = 0; k < it.count; ++k)
-      out.items.push_back(world::bag_entry{it.id, static_cast<std::uint32_t>(std::stoul(it.type))});
+      out.items.push_back(world::bag_entry{it.id, item_of(it.type)});
   co_return out;
 }
 
@@ -371,8 +387,18 @@ asio::awaitable<world::gift_reply> game_logic::gift(session& s, const world::gif
   ember_mail::attachments reward;
   reward.currencies.push_back(ember_mail::currency_attachment{"gold", static_cast<std::int64_t>(req.gold)});
   const auto& name = players_.at(from).name;
-  const auto mail = co_await m.mail.send_system(req.to_user, "a gift from " + name, "from your friend " + name,
-                                                std::move(reward));
+  std::int64_t mail = 0;
+  std::exception_ptr failed;
+  try {
+    mail = co_await m.mail.send_system(req.to_user, "a gift from " + name, "from your friend " + name,
+                                       std::move(reward));
+  } catch (...) {
+    failed = std::current_exception();  // e.g. the friend's inbox is full: a retry may send it
+  }
+  if (failed) {
+    co_await gifts.remove(key);
+    std::rethrow_exception(failed);
+  }
   co_await gifts.update(key, [mail](world::gift& g) { g.mail_id = mail; });
   co_return world::gift_reply{mail};
 }

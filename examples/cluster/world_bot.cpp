@@ -89,7 +89,7 @@ struct world_state {
   std::optional<world::online_reply> last_online;
   std::size_t finished = 0;
   std::uint64_t run = 0;  // in operation ids: a later run's are new operations
-  std::size_t signed_in = 0, invited = 0;  // bots past each step of the start
+  std::size_t signed_in = 0, invited = 0, accepted = 0;  // bots past each step of the start
   clock_type::time_point start_by;        // the start's steps wait no longer
 };
 
@@ -212,13 +212,13 @@ asio::awaitable<void> play(world_state& w, std::size_t i, std::uint64_t seed) {
   if (auto ec = co_await conn.connect(w.host, me.port)) {
     me.first_error = fmt::format("cannot connect to {}:{}: {}", w.host, me.port, ec.message());
     fmt::print("{}: {}\n", me.name, me.first_error);
-    ++w.signed_in, ++w.invited;
+    ++w.signed_in, ++w.invited, ++w.accepted;
     co_return;
   }
   auto login = co_await stub.login({me.name, "secret-" + me.name});
   if (!counted(me, login, "login")) {
     fmt::print("{}: {}\n", me.name, me.first_error);
-    ++w.signed_in, ++w.invited;
+    ++w.signed_in, ++w.invited, ++w.accepted;
     co_return;
   }
   me.logged_in = true;
@@ -241,6 +241,8 @@ asio::awaitable<void> play(world_state& w, std::size_t i, std::uint64_t seed) {
     auto r = co_await friends.add_friend(ember_friends::add_friend_request{prev.user_id});
     if (counted(me, r, "add_friend (accept)") && r->state == ember_friends::friend_state::friend_) ++me.befriended;
   }
+  ++w.accepted;
+  co_await wait_for(w, w.accepted);  // its friend accepted it too: gifts may go
   counted(me, co_await stub.join_room(world::join_room_request{"plaza"}), "join_room");
   std::map<std::uint32_t, std::int64_t> price;  // the shop's, as the game said
   for (std::uint32_t item = 1; item <= 3; ++item)
