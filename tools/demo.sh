@@ -2,9 +2,11 @@
 # The main job: builds ember and runs the example cluster (examples/cluster/config.json, ports
 # 17xxx) under ember-master — gate, two net servers and two game servers, each ember-server
 # loading the world module, and the memcached the config names, which the master starts — with
-# six bots playing for 20 seconds across both net servers: they log in, walk, chat in one room,
-# tell each other things, buy and sell items (gold and bags saved in SQLite through memcached)
-# and ask who is online. It prints what they did, stops the cluster in order (every game writes
+# six bots playing for 20 seconds across both net servers on the game's gameplay modules: they
+# sign in (accounts), befriend the next bot (friends), walk, chat in a room and tell their friend
+# things (chat), buy and sell items with operation ids (wallet + inventory), mail gifts of gold
+# and claim them (mail), and ask who is online. It prints what they did and how much was lost or
+# doubled (each bot checks its ledger and bag), stops the cluster in order (every game writes
 # back its rows), shows what reached the database, and fails if a bot or a server did.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,4 +1,6 @@
-// The cluster example's game logic (world_logic.hpp): players, their rows and bags, chat.
+// The cluster example's game logic (world_logic.hpp): players and their rows, served on
+// ember's gameplay modules (docs/modules/README.md, "Using modules in a game").
+#include <charconv>
 #include <chrono>
 #include <exception>
 #include <stdexcept>
@@ -6,28 +8,139 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include "ember/app/module_options.hpp"
 #include "ember/cluster/backend.hpp"
 #include "ember/cluster/ownership.hpp"
-#include "ember/cluster/rendezvous.hpp"
 #include "ember/data/transaction.hpp"
+#include "ember/modules/accounts/accounts.hpp"
+#include "ember/modules/chat/chat.hpp"
+#include "ember/modules/chat/cluster_fanout.hpp"
+#include "ember/modules/cluster_players.hpp"
+#include "ember/modules/friends/friends.hpp"
+#include "ember/modules/inventory/inventory.hpp"
+#include "ember/modules/mail/mail.hpp"
+#include "ember/modules/notifications/notifications.hpp"
+#include "ember/modules/wallet/wallet.hpp"
+#include "ember/spawn.hpp"
 #include "world_logic.hpp"
 
 namespace world_example {
 
-namespace {
-std::uint64_t user_id_of(std::string_view name) {
-  return ember::cluster::name_hash(name) >> 24;  // stable across servers and restarts
-}
-}  // namespace
+namespace mods = ember::modules;
 
-/// The game's saved rows: players and their bags (a game server's config entry has "db" and
-/// "mem", so the host has a store).
+/// The game's saved rows: players (where they stand) and the gifts sent (a game server's
+/// config entry has "db" and "mem", so the host has a store).
 struct saved_tables {
-  explicit saved_tables(ember::data::store& s) : store(s), players(s), bag(s) {}
+  explicit saved_tables(ember::data::store& s) : store(s), players(s), gifts(s) {}
   ember::data::store& store;
   ember::data::table<world::player_table> players;
-  ember::data::table<world::bag_item_table> bag;
+  ember::data::table<world::gift_table> gifts;
 };
+
+/// `cluster_players` and `cluster_fanout` over the host's backend, which exists only once the
+/// host has started — after the modules' tables must be made (before the store opens). So
+/// the game hands the modules these, which find the backend when a push goes out.
+class host_players final : public mods::players {
+ public:
+  explicit host_players(ember::app::host& h) : host_(h) {}
+  void push_body(std::uint64_t user, std::uint16_t push_id, const ember::net::body_writer& body) override {
+    if (auto* b = host_.backend()) mods::cluster_players(*b).push_body(user, push_id, body);
+  }
+
+ private:
+  ember::app::host& host_;
+};
+
+class host_fanout final : public mods::chat::fanout {
+ public:
+  explicit host_fanout(ember::app::host& h) : host_(h) {}
+  void broadcast_body(std::string_view group, std::uint16_t push_id, const ember::net::body_writer& body) override {
+    if (auto* b = host_.backend()) mods::chat::cluster_fanout(*b).broadcast_body(group, push_id, body);
+  }
+
+ private:
+  ember::app::host& host_;
+};
+
+/// The gameplay modules this game assembles, made on the game servers (config.json places
+/// them there) with the limits config.json sets. Their state is all in the data layer, so a
+/// reloaded build makes them anew over the same tables.
+struct game_modules {
+  explicit game_modules(ember::app::host& h)
+      : players(h),
+        fanout(h),
+        item_types(h.data_dir() / "data" / "item_types.json"),
+        accounts(*h.store(), players, h.events(), read<mods::accounts::options>(h, "accounts")),
+        notes(*h.store(), players, h.events(), read<mods::notifications::options>(h, "notifications")),
+        friends(*h.store(), players, h.events(), notes, read<mods::friends::options>(h, "friends")),
+        chat(*h.store(), h.events(), players, fanout, chat_options(h)),
+        wallet(*h.store(), h.events(), players, read<mods::wallet::options>(h, "wallet")),
+        inventory(*h.store(), h.events(), players, item_types, read<mods::inventory::options>(h, "inventory")),
+        mail(*h.store(), h.events(), players, wallet, inventory, read<mods::mail::options>(h, "mail")),
+        accounts_commands(accounts),
+        notes_commands(notes),
+        friends_commands(friends),
+        chat_commands(chat),
+        wallet_commands(wallet),
+        inventory_commands(inventory),
+        mail_commands(mail) {}
+
+  template <class Options>
+  static Options read(ember::app::host& h, std::string_view module) {
+    ember::app::module_options o(h.config(), module);
+    return Options::read(o);
+  }
+  static mods::chat::options chat_options(ember::app::host& h) {
+    ember::app::module_options o(h.config(), "chat");
+    return mods::chat::options::read(o, h.data_dir());
+  }
+
+  void register_commands(ember::net::dispatch_table& t) {
+    ember_accounts::register_commands(t, accounts_commands);
+    ember_notifications::register_commands(t, notes_commands);
+    ember_friends::register_commands(t, friends_commands);
+    ember_chat::register_commands(t, chat_commands);
+    ember_wallet::register_commands(t, wallet_commands);
+    ember_inventory::register_commands(t, inventory_commands);
+    ember_mail::register_commands(t, mail_commands);
+  }
+
+  host_players players;  // pushes reach the player on any net server
+  host_fanout fanout;
+  ember::app::data_slot<mods::inventory::item_types> item_types;
+  mods::accounts::service accounts;
+  mods::notifications::service notes;
+  mods::friends::service friends;
+  mods::chat::service chat;
+  mods::wallet::service wallet;
+  mods::inventory::service inventory;
+  mods::mail::service mail;
+  mods::accounts::handler accounts_commands;
+  mods::notifications::handler notes_commands;
+  mods::friends::handler friends_commands;
+  mods::chat::handler chat_commands;
+  mods::wallet::handler wallet_commands;
+  mods::inventory::handler inventory_commands;
+  mods::mail::handler mail_commands;
+};
+
+namespace {
+/// The inventory type of a shop item of data/items.json (data/item_types.json lists them).
+std::string type_of(std::uint32_t item_id) { return std::to_string(item_id); }
+/// The shop item of an inventory type (0: not a shop item).
+std::uint32_t item_of(std::string_view type) {
+  std::uint32_t id = 0;
+  auto [end, ec] = std::from_chars(type.data(), type.data() + type.size(), id);
+  return ec == std::errc() && end == type.data() + type.size() ? id : 0;
+}
+/// The user a session was counted online for (friends), if it was.
+std::uint64_t counted_user(const ember::net::session& s, std::string_view attribute) {
+  auto a = s.attribute(attribute);
+  std::uint64_t user = 0;
+  if (a) std::from_chars(a->data(), a->data() + a->size(), user);
+  return user;
+}
+}  // namespace
 
 game_logic::game_logic(ember::app::host& h)
     : host_(h), items_(h.data_dir() / "data" / "items.json") {
@@ -36,23 +149,46 @@ game_logic::game_logic(ember::app::host& h)
     throw std::invalid_argument("servers." + h.self().name +
                                 ": a game server saves players: give it \"db\": true and \"mem\": true");
   saved_ = std::make_unique<saved_tables>(*h.store());
+  modules_ = std::make_unique<game_modules>(h);
 }
 
 game_logic::~game_logic() = default;
+
+void game_logic::register_commands(ember::net::dispatch_table& t) {
+  world::register_commands(t, *this);
+  if (modules_) modules_->register_commands(t);
+}
 
 std::string game_logic::reload_data() {
   auto r = items_.reload();
   if (!r) return r.error().what();
   ember::log::info("game data: {} items (version {})", *r, items_.version());
+  if (modules_) {
+    auto t = modules_->item_types.reload();
+    if (!t) return t.error().what();
+  }
   return {};
 }
 
 void game_logic::session_closed(session& s) {
-  auto u = s.user();
-  if (auto it = u ? players_.find(*u) : players_.end();
-      it != players_.end() && is_current(s, it->second)) {
-    save_and_drop(*u);
-    host_.ownership()->release(*u);
+  const auto u = s.user().value_or(0);
+  // The modules hear of every session of the player that counted: friends see the status
+  // change (the last session makes the player offline), chat memberships end with the
+  // player's current session. Spawned: nothing here waits on the io thread.
+  const auto counted = counted_user(s, online_attribute);
+  bool current = false;
+  if (auto it = u ? players_.find(u) : players_.end(); it != players_.end() && is_current(s, it->second)) {
+    current = true;
+    save_and_drop(u);
+    host_.ownership()->release(u);
+  }
+  if (modules_ && (counted != 0 || current)) {
+    ember::spawn(host_.context().get_executor(),
+                 [](game_modules& m, std::uint64_t user, std::uint64_t counted, bool current) -> asio::awaitable<void> {
+                   if (counted != 0) co_await m.friends.offline(counted);
+                   if (current) co_await m.chat.leave_all(user);
+                 }(*modules_, u, counted, current),
+                 "world: a session ended");
   }
 }
 
@@ -73,33 +209,56 @@ void game_logic::load_state(const world::kept_players& kept) {
   for (const auto& p : kept.players) players_[p.user] = player{p.name, p.login};
 }
 
+// Decision (docs/decisions.md): command 101 signs in through the accounts module (username +
+// password, the account made at the first sign-in) and then enters the world on this game.
 asio::awaitable<world::login_reply> game_logic::login(session& s, const world::login_request& req) {
-  if (req.name.empty() || req.password.empty() || req.password == "wrong")
-    world::fail(world::error::bad_password);
-  const auto id = user_id_of(req.name);
+  auto& m = *modules_;
+  mods::accounts::session_tokens t;
+  try {
+    t = co_await m.accounts.sign_in_password(req.name, req.password, true, mods::accounts::address_of(s));
+  } catch (const ember::game_error& e) {
+    if (e.code() == static_cast<std::uint16_t>(ember_accounts::error::invalid_credentials))
+      world::fail(world::error::bad_password);
+    throw;  // the accounts module's own refusal (too many attempts, banned, a bad name)
+  }
+  const auto id = static_cast<std::uint64_t>(t.account_id);
   // One owner per player: if another game holds it, that game saves and drops it first.
   auto owned = co_await host_.ownership()->acquire(id);
   if (!owned)
     throw ember::game_error(ember::status::unavailable,
                             "player is busy elsewhere, try again: " + owned.error().message);
-  s.bind_user(id);                // closes an older session of this user, on any net server
+  // Binds the session to the account (closes an older session of this user, on any net
+  // server); the accounts module keeps the token's hash with it.
+  co_await m.accounts.bind(s, t.account_id, mods::accounts::hash_hex(t.token),
+                           mods::accounts::sign_in_method::password);
   host_.backend()->bind_here(s);  // this player's commands come here from now on
   auto& rows = *saved_;
-  const auto key = static_cast<std::int64_t>(id);
+  const auto key = t.account_id;
   auto row = co_await rows.players.get(key);
   if (!row) {
     bool created_elsewhere = false;
     try {
-      row = co_await rows.players.insert(world::player(key, req.name, starting_gold));
+      row = co_await rows.players.insert(world::player(key, req.name));
     } catch (const ember::data::data_error& e) {
       if (e.code() != ember::data::data_errc::constraint) throw;
       created_elsewhere = true;  // by a login on another game meanwhile
     }
     if (created_elsewhere) row = co_await rows.players.get(key);
   }
+  // What a new player starts with: once per account, whichever game and however often.
+  std::vector<ember_wallet::change> start;  // (named: GCC's coroutines reject a braced list here)
+  start.push_back(ember_wallet::change{id, "gold", starting_gold});
+  co_await m.wallet.change("start:" + std::to_string(id), std::move(start), "starting gold");
   players_[id] = player{req.name, ++logins_};
   s.set_attribute(login_attribute, std::to_string(logins_));
-  ember::log::info("loaded player {} ({}): {} gold at ({}, {})", req.name, id, row->gold, row->x, row->y);
+  // Friends hear it, wherever they are connected; a session counts once, for its user (a
+  // login of another user on the same session moves the count).
+  if (const auto before = counted_user(s, online_attribute); before != id) {
+    s.set_attribute(online_attribute, std::to_string(id));
+    if (before != 0) co_await m.friends.offline(before);
+    co_await m.friends.online(id);
+  }
+  ember::log::info("loaded player {} ({}): at ({}, {})", req.name, id, row->x, row->y);
   co_return world::login_reply{id, host_.self().name};
 }
 
@@ -112,81 +271,157 @@ asio::awaitable<world::move_reply> game_logic::move(session& s, const world::mov
   co_return world::move_reply{p.x, p.y};
 }
 
-asio::awaitable<world::buy_reply> game_logic::buy(session& s, const world::buy_request& req) {
-  const auto id = require_player(s).first;
-  const auto price = static_cast<std::int64_t>(price_of(req.item_id));
-  auto& rows = *saved_;
-  // The item is made for the shop (owner 0), then gold and ownership change together.
-  auto item = co_await rows.bag.insert(world::bag_item(0, 0, req.item_id));
-  std::int64_t gold = 0;
-  std::exception_ptr failed;
-  try {
-    co_await ember::data::transact(
-        rows.store,
-        [&](world::player& p, world::bag_item& b) {
-          if (p.gold < price) world::fail(world::error::not_enough_gold);
-          p.gold -= price;
-          b.owner = id;
-          gold = p.gold;
-        },
-        ember::data::at(rows.players, id), ember::data::at(rows.bag, item.id));
-  } catch (...) {
-    failed = std::current_exception();
+std::string game_logic::op_id(std::string_view kind, std::int64_t player, const std::string& client_op) {
+  if (client_op.empty() || client_op.size() > 48) {
+    if (!client_op.empty()) world::fail(world::error::bad_op);
+    // No id from the client: a fresh one (a retry of such a request is a new operation).
+    return fmt::format("{}:{}:{}:{}", kind, player, host_.self().name,
+                       std::chrono::system_clock::now().time_since_epoch().count());
   }
-  if (failed) {
-    try {
-      co_await rows.bag.remove(item.id);  // the shop's item goes again
-    } catch (const std::exception& e) {
-      ember::log::warn("bag item {} of a failed purchase stays with the shop: {}", item.id, e.what());
-    }
-    std::rethrow_exception(failed);
-  }
-  co_return world::buy_reply{gold, item.id};
+  return fmt::format("{}:{}:{}", kind, player, client_op);
 }
 
+// Buying: the wallet takes the price and the inventory grants the item, in one transaction,
+// once per operation id (a retry returns what the first attempt did).
+asio::awaitable<world::buy_reply> game_logic::buy(session& s, const world::buy_request& req) {
+  const auto id = require_player(s).first;
+  const auto user = static_cast<std::uint64_t>(id);
+  const auto price = static_cast<std::int64_t>(price_of(req.item_id));
+  auto& m = *modules_;
+  const auto op = op_id("buy", id, req.op);
+  ember_wallet::change_result paid;
+  ember_inventory::op_result given;
+  try {
+    std::vector<ember_wallet::change> pay;
+    pay.push_back(ember_wallet::change{user, "gold", -price});
+    std::vector<ember_inventory::grant_item> grant;
+    grant.push_back(ember_inventory::grant_item{type_of(req.item_id), 1, false, 0});
+    co_await ember::data::transact_retrying(saved_->store, [&](ember::data::change_set& tx) -> asio::awaitable<void> {
+      co_await m.wallet.stage(tx, op, pay, "shop", paid);
+      co_await m.inventory.stage_grant(tx, op, user, grant, given);
+    });
+  } catch (const ember::game_error& e) {
+    if (e.code() == static_cast<std::uint16_t>(ember_wallet::error::insufficient_funds))
+      world::fail(world::error::not_enough_gold);
+    throw;
+  }
+  std::int64_t item = 0;
+  for (const auto& c : given.changes)  // the new instance (the first time's, for a retry)
+    if (c.type == type_of(req.item_id) && c.delta > 0) item = c.item;
+  co_return world::buy_reply{co_await m.wallet.balance(user, "gold"), item};
+}
+
+// Selling: the inventory takes that very item and the wallet pays half its price, together.
 asio::awaitable<world::sell_reply> game_logic::sell(session& s, const world::sell_request& req) {
   const auto id = require_player(s).first;
-  auto& rows = *saved_;
-  const auto item = co_await rows.bag.get(req.bag_item);
-  if (!item || item->owner != id) world::fail(world::error::not_in_bag);
-  const auto refund = static_cast<std::int64_t>(price_of(item->item_id) / 2);
-  std::int64_t gold = 0;
-  co_await ember::data::transact(
-      rows.store,
-      [&](world::player& p, world::bag_item& b) {
-        if (b.owner != id) world::fail(world::error::not_in_bag);  // sold meanwhile
-        b.owner = 0;
-        p.gold += refund;
-        gold = p.gold;
-      },
-      ember::data::at(rows.players, id), ember::data::at(rows.bag, item->id));
-  co_return world::sell_reply{gold};
+  const auto user = static_cast<std::uint64_t>(id);
+  auto& m = *modules_;
+  const auto op = op_id("sell", id, req.op);
+  std::optional<std::uint32_t> item_id;
+  for (const auto& it : (co_await m.inventory.list(user)).items)
+    if (it.id == req.bag_item) item_id = item_of(it.type);
+  if (!item_id) {
+    // Sold already: a retry of that very sale answers as the sale did.
+    if (auto done = co_await m.inventory.log(op); !done || req.op.empty()) world::fail(world::error::not_in_bag);
+    co_return world::sell_reply{co_await m.wallet.balance(user, "gold")};
+  }
+  const auto refund = static_cast<std::int64_t>(price_of(*item_id) / 2);
+  ember_wallet::change_result paid;
+  ember_inventory::op_result taken;
+  const auto bag_item = req.bag_item;
+  try {
+    const std::vector<std::uint64_t> who(1, user);
+    const mods::inventory::plan_fn take = [bag_item](std::vector<mods::inventory::detail::bag_edit*>& b) {
+      auto& bag = *b[0];
+      auto& it = bag.find(bag_item);  // item_not_found if it went meanwhile
+      if (it.locked) ember_inventory::fail(ember_inventory::error::item_locked);
+      bag.remove(it, ember_inventory::change_kind::discarded);
+    };
+    std::vector<ember_wallet::change> pay;
+    pay.push_back(ember_wallet::change{user, "gold", refund});
+    co_await ember::data::transact_retrying(saved_->store, [&](ember::data::change_set& tx) -> asio::awaitable<void> {
+      co_await m.inventory.stage(tx, op, who, take, taken);
+      if (refund > 0) co_await m.wallet.stage(tx, op, pay, "shop", paid);
+    });
+  } catch (const ember::game_error& e) {
+    if (e.code() == static_cast<std::uint16_t>(ember_inventory::error::item_not_found))
+      world::fail(world::error::not_in_bag);
+    throw;
+  }
+  co_return world::sell_reply{co_await m.wallet.balance(user, "gold")};
 }
 
 asio::awaitable<world::bag_reply> game_logic::bag(session& s, const world::bag_request&) {
-  const auto id = require_player(s).first;
-  auto& rows = *saved_;
-  auto p = co_await rows.players.get(id);
-  auto items = co_await rows.bag.find<world::bag_item_table::by_owner>(id);
-  co_return world::bag_reply{p ? p->gold : 0, std::move(items)};
+  const auto user = static_cast<std::uint64_t>(require_player(s).first);
+  auto& m = *modules_;
+  world::bag_reply out;
+  out.gold = co_await m.wallet.balance(user, "gold");
+  for (const auto& it : (co_await m.inventory.list(user)).items)
+    for (std::uint32_t k = 0; k < it.count; ++k)
+      out.items.push_back(world::bag_entry{it.id, item_of(it.type)});
+  co_return out;
 }
 
+// A friendship gift: the game mails `gold` to a friend (a system mail with the gold attached;
+// the friend claims it through the mail module, once). Once per operation id of the sender.
+asio::awaitable<world::gift_reply> game_logic::gift(session& s, const world::gift_request& req) {
+  const auto from = static_cast<std::uint64_t>(require_player(s).first);
+  if (req.gold < 1 || req.gold > 10 || req.op.empty() || req.op.size() > 48) world::fail(world::error::bad_gift);
+  auto& m = *modules_;
+  if (co_await m.friends.state(from, req.to_user) != ember_friends::friend_state::friend_)
+    world::fail(world::error::not_friends);
+  const auto key = std::to_string(from) + ':' + req.op;
+  auto& gifts = saved_->gifts;
+  // The gift's row is made first (a retry finds it), then the mail, then the row keeps its id.
+  bool mine = true;
+  try {
+    co_await gifts.insert(world::gift(key, 0));
+  } catch (const ember::data::data_error& e) {
+    if (e.code() != ember::data::data_errc::constraint) throw;
+    mine = false;
+  }
+  if (!mine) {
+    auto row = co_await gifts.get(key);
+    co_return world::gift_reply{row ? row->mail_id : 0};
+  }
+  ember_mail::attachments reward;
+  reward.currencies.push_back(ember_mail::currency_attachment{"gold", static_cast<std::int64_t>(req.gold)});
+  const auto& name = players_.at(from).name;
+  std::int64_t mail = 0;
+  std::exception_ptr failed;
+  try {
+    mail = co_await m.mail.send_system(req.to_user, "a gift from " + name, "from your friend " + name,
+                                       std::move(reward));
+  } catch (...) {
+    failed = std::current_exception();  // e.g. the friend's inbox is full: a retry may send it
+  }
+  if (failed) {
+    co_await gifts.remove(key);
+    std::rethrow_exception(failed);
+  }
+  co_await gifts.update(key, [mail](world::gift& g) { g.mail_id = mail; });
+  co_return world::gift_reply{mail};
+}
+
+// Rooms are the chat module's channels room:NAME; tells its direct channels dm:A:B. Every
+// line reaches its members as ember_chat::line_said, on whichever net server they are.
 asio::awaitable<world::join_room_reply> game_logic::join_room(session& s,
                                                  const world::join_room_request& req) {
-  require_player(s);
-  s.join("room:" + req.room);
+  const auto user = static_cast<std::uint64_t>(require_player(s).first);
+  auto [c, last] = co_await modules_->chat.join(user, "room:" + req.room);
+  s.join(mods::chat::group_of(c.id));
   co_return world::join_room_reply{};
 }
 
 asio::awaitable<world::say_reply> game_logic::say(session& s, const world::say_request& req) {
-  const auto& p = require_player(s).second;
-  s.broadcast("room:" + req.room, world::chat_message{req.room, p.name, req.text});
+  const auto user = static_cast<std::uint64_t>(require_player(s).first);
+  co_await modules_->chat.send(user, "room:" + req.room, req.text);
   co_return world::say_reply{};
 }
 
 asio::awaitable<world::tell_reply> game_logic::tell(session& s, const world::tell_request& req) {
-  require_player(s);
-  host_.backend()->push_to_user(req.to_user, world::told{*s.user(), req.text});
+  const auto user = static_cast<std::uint64_t>(require_player(s).first);
+  co_await modules_->chat.send(user, "dm:" + std::to_string(req.to_user), req.text);
   co_return world::tell_reply{};
 }
 

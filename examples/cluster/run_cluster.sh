@@ -4,7 +4,9 @@
 # memcached the config names started by the master, the games' rows in a SQLite file — waits
 # until both games have linked to gate and both net servers, lets world_bot play on net1 and
 # net2 for SECONDS with BOTS bots, then stops the master (SIGTERM: nets, games, gate, then
-# memcached, every game writing back its rows first) and shows what reached the database.
+# memcached, every game writing back its rows first) and shows what reached the database (the
+# modules' tables: accounts, gold, items, friendships, mails claimed, chat lines). The bots print
+# how much was lost or doubled (each checks its wallet ledger and bag) and fail on any.
 # Exits with the bots' status (1 as well if the master did not stop cleanly). Every wait is
 # bounded; Ctrl-C stops the cluster too. Everything runs in a temporary directory: a copy of
 # CONFIG (with its ports moved to start at EMBER_PORT_BASE when that is set), its game data,
@@ -137,13 +139,20 @@ if [ $master_status != 0 ]; then
   tail -n +"$((from + 1))" "$log" | tail -n 80
   status=1
 fi
-# What the games wrote back, read from the database file itself.
-/usr/bin/python3 - "$dir/world.db" <<'EOF' || status=1
+# What the games wrote back, read from the database file itself: the modules' tables.
+/usr/bin/python3 - "$dir/world.db" <<'EOF2' || status=1
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
-players, gold = db.execute("SELECT COUNT(*), COALESCE(SUM(gold), 0) FROM player").fetchone()
-owned, shop = (db.execute("SELECT COUNT(*) FROM bag_item WHERE owner %s 0" % op).fetchone()[0] for op in ("<>", "="))
-print(f"run_cluster: world.db holds {players} players with {gold} gold and {owned} items in their bags "
-      f"({shop} sold back to the shop)")
-EOF
+one = lambda sql: db.execute(sql).fetchone()[0]
+players = one("SELECT COUNT(*) FROM player")
+accounts = one("SELECT COUNT(*) FROM account")
+gold = one("SELECT COALESCE(SUM(amount), 0) FROM wallet_balance WHERE currency = 'gold'")
+items = one("SELECT COUNT(*) FROM inventory_item WHERE count > 0 AND owner <> 0")
+friends = one("SELECT COUNT(*) FROM friends_edge WHERE state = 0") // 2
+mails = one("SELECT COUNT(*) FROM mail_message WHERE state = 1")
+claimed = one("SELECT COUNT(*) FROM mail_message WHERE state = 1 AND claimed <> 0")
+lines = one("SELECT COUNT(*) FROM chat_message")
+print(f"run_cluster: world.db holds {accounts} accounts, {players} players with {gold} gold and {items} items "
+      f"in their bags, {friends} friendships, {mails} mails ({claimed} claimed), {lines} chat lines")
+EOF2
 exit $status

@@ -23,6 +23,10 @@
 #include "support/tcp_proxy.hpp"
 #include "ember/data/database.hpp"
 #include "ember/net/client.hpp"
+#include "ember/modules/chat/detail/ember_chat_client.hpp"
+#include "ember/modules/friends/detail/ember_friends_client.hpp"
+#include "ember/modules/mail/detail/ember_mail_client.hpp"
+#include "ember/modules/wallet/detail/ember_wallet_client.hpp"
 #include "world_client.hpp"
 
 namespace fs = std::filesystem;
@@ -88,6 +92,15 @@ struct cluster {
   "db": {{ "driver": "sqlite", "connection": "Driver=SQLite3;Database=world.db;" }},
   "memcached": {{ "servers": ["{}"], "namespace": "world" }},
   "defaults": {{ "call_timeout_ms": {}, "log": {{ "level": "info" }}, "limits": {{ "max_request_rate": 0, "resume_grace_ms": 2000 }} }},
+  "modules": {{
+    "accounts": {{ "server": "game", "password_min": 6, "opslimit": 1, "memlimit": 8192, "max_failures": 1000 }},
+    "notifications": {{ "server": "game" }},
+    "friends": {{ "server": "game" }},
+    "chat": {{ "server": "game", "lines_per_minute": 600000, "burst": 5000 }},
+    "mail": {{ "server": "game" }},
+    "inventory": {{ "server": "game" }},
+    "wallet": {{ "server": "game" }}
+  }},
   "servers": {{
     "gate": {{ "rootport": {} }},
     "net1": {{ "type": "net", "netport": {}, "rootport": {}, "remoteport": [{{ "rootname": "gate" }}] }},
@@ -156,16 +169,27 @@ struct cluster {
 };
 
 // A player: a client and its stub, connected to one net server.
+// Room lines and tells are the chat module's pushes (line_said): a room's channel is
+// room:NAME, a tell's dm:A:B; friends' status and new mail are the friends and mail modules'.
 struct player {
   ember::net::client c;
   world::client_stub stub;
-  std::vector<world::chat_message> heard;
-  std::vector<world::told> told;
+  ember_chat::client_stub chat;
+  ember_friends::client_stub friends;
+  ember_mail::client_stub mail;
+  ember_wallet::client_stub wallet;
+  std::vector<ember_chat::chat_line> heard;
+  std::vector<ember_chat::chat_line> told;
+  std::vector<ember_friends::friend_status> status;
+  std::vector<ember_mail::mail> mails;
   std::error_code closed;
 
-  explicit player(asio::io_context& io) : c(io.get_executor()), stub(c) {
-    stub.on_chat_message([this](const world::chat_message& m) { heard.push_back(m); });
-    stub.on_told([this](const world::told& t) { told.push_back(t); });
+  explicit player(asio::io_context& io) : c(io.get_executor()), stub(c), chat(c), friends(c), mail(c), wallet(c) {
+    chat.on_line_said([this](const ember_chat::line_said& m) {
+      (m.line.channel.starts_with("dm:") ? told : heard).push_back(m.line);
+    });
+    friends.on_friend_status([this](const ember_friends::friend_status& f) { status.push_back(f); });
+    mail.on_mail_received([this](const ember_mail::mail_received& m) { mails.push_back(m.mail); });
     c.on_close([this](std::error_code ec) { closed = ec; });
   }
   asio::awaitable<void> connect(std::uint16_t port) {
@@ -216,17 +240,19 @@ BOOST_AUTO_TEST_CASE(client_commands_go_through_net_to_game_and_back) {
       BOOST_TEST(w->server == who.server);
       BOOST_TEST(w->user_id == who.user_id);
     }
-    // A game error comes back as the game raised it.
-    player b(io);
+    // A game error comes back as the game raised it: a wrong password for an account the
+    // accounts module made at bob's first sign-in.
+    player b(io), wrong(io);
     co_await b.connect(cl.port("net2"));
-    auto refused = co_await b.stub.login({"bob", "wrong"});
-    BOOST_REQUIRE(!refused.has_value());
-    BOOST_TEST(refused.error().status == 1001);
     auto not_in = co_await b.stub.move({1, 1});
     BOOST_REQUIRE(!not_in.has_value());
-    // Pipelined requests of one session run in order on the game.
-    std::vector<asio::awaitable<ember::outcome<world::move_reply>>> moves;
     co_await b.login("bob");
+    co_await wrong.connect(cl.port("net2"));
+    auto refused = co_await wrong.stub.login({"bob", "wrong-password"});
+    BOOST_REQUIRE(!refused.has_value());
+    BOOST_TEST(refused.error().status == 1001);
+    BOOST_TEST(!(co_await wrong.stub.move({1, 1})).has_value());
+    // Pipelined requests of one session run in order on the game.
     bool ordered = true;
     for (int i = 0; i < 50; ++i) {
       auto r = co_await b.stub.move({i, i});
@@ -254,19 +280,28 @@ BOOST_AUTO_TEST_CASE(gold_and_bags_are_saved_and_every_change_is_in_the_database
     BOOST_REQUIRE(bag.has_value());
     BOOST_TEST(bag->gold == 100);  // a new player's gold
     BOOST_TEST(bag->items.empty());
-    auto sword = co_await a.stub.buy(world::buy_request{1});  // 10 gold
+    auto sword = co_await a.stub.buy(world::buy_request{1, "sword"});  // 10 gold
     BOOST_REQUIRE_MESSAGE(sword.has_value(), (sword ? std::string() : sword.error().message));
     BOOST_TEST(sword->gold == 90);
-    auto herb = co_await a.stub.buy(world::buy_request{3});  // 2 gold
+    // The same purchase again (its operation id): applied once, the same item answers.
+    auto retry = co_await a.stub.buy(world::buy_request{1, "sword"});
+    BOOST_REQUIRE(retry.has_value());
+    BOOST_TEST(retry->gold == 90);
+    BOOST_TEST(retry->bag_item == sword->bag_item);
+    auto herb = co_await a.stub.buy(world::buy_request{3, "herb"});  // 2 gold
     BOOST_REQUIRE(herb.has_value());
-    auto sold = co_await a.stub.sell(world::sell_request{sword->bag_item});  // half of 10 back
+    auto sold = co_await a.stub.sell(world::sell_request{sword->bag_item, "sell-sword"});  // half of 10 back
     BOOST_REQUIRE(sold.has_value());
     BOOST_TEST(sold->gold == 93);
-    auto twice = co_await a.stub.sell(world::sell_request{sword->bag_item});
+    auto resold = co_await a.stub.sell(world::sell_request{sword->bag_item, "sell-sword"});  // a retry
+    BOOST_REQUIRE(resold.has_value());
+    BOOST_TEST(resold->gold == 93);
+    auto twice = co_await a.stub.sell(world::sell_request{sword->bag_item, "sell-sword-again"});
     BOOST_REQUIRE(!twice.has_value());
     BOOST_TEST(twice.error().status == 1005);  // not in the bag any more
-    for (int i = 0; i < 20; ++i) (void)co_await a.stub.buy(world::buy_request{2});  // 6 gold each, 15 fit
-    auto poor = co_await a.stub.buy(world::buy_request{1});
+    for (int i = 0; i < 20; ++i)  // 6 gold each, 15 fit
+      (void)co_await a.stub.buy(world::buy_request{2, fmt::format("cap-{}", i)});
+    auto poor = co_await a.stub.buy(world::buy_request{1, "too-dear"});
     BOOST_REQUIRE(!poor.has_value());
     BOOST_TEST(poor.error().status == 1004);  // not enough gold: nothing changed
     bag = co_await a.stub.bag({});
@@ -288,10 +323,12 @@ BOOST_AUTO_TEST_CASE(gold_and_bags_are_saved_and_every_change_is_in_the_database
   // An ordered stop writes back every change the games acknowledged.
   BOOST_TEST(cl.stop_all());
   const auto id = std::to_string(mover_id);
-  BOOST_TEST(cl.scalar("SELECT gold FROM player WHERE id = " + id) == gold);
+  // Gold is the wallet module's, the bag the inventory module's.
+  BOOST_TEST(cl.scalar("SELECT amount FROM wallet_balance WHERE id = '" + id + ":gold'") == gold);
   BOOST_TEST(cl.scalar("SELECT x * 100 + y FROM player WHERE id = " + id) == 708);
-  BOOST_TEST(cl.scalar("SELECT COUNT(*) FROM bag_item WHERE owner = " + id) == kept);
-  BOOST_TEST(cl.scalar("SELECT COUNT(*) FROM bag_item WHERE owner = 0") == 1);  // the sword sold back
+  BOOST_TEST(cl.scalar("SELECT COUNT(*) FROM inventory_item WHERE count > 0 AND owner = " + id) == kept);
+  // The ledger: the starting gold, 17 purchases, one sale (a refused purchase wrote nothing).
+  BOOST_TEST(cl.scalar("SELECT ledger_next - 1 FROM wallet_account WHERE player = " + id) == 19);
 }
 
 BOOST_AUTO_TEST_CASE(pushes_and_rooms_reach_clients_on_the_other_net_server) {
@@ -303,7 +340,7 @@ BOOST_AUTO_TEST_CASE(pushes_and_rooms_reach_clients_on_the_other_net_server) {
     co_await a.connect(cl.port("net1"));
     co_await b.connect(cl.port("net2"));
     co_await c.connect(cl.port("net2"));
-    co_await a.login("ann");
+    auto ann = co_await a.login("ann");
     auto bob = co_await b.login("ben");
     co_await c.login("cid");
     // A push to one user, on the other net server.
@@ -311,14 +348,106 @@ BOOST_AUTO_TEST_CASE(pushes_and_rooms_reach_clients_on_the_other_net_server) {
     BOOST_TEST(co_await eventually([&] { return !b.told.empty(); }));
     BOOST_REQUIRE(!b.told.empty());
     BOOST_TEST(b.told[0].text == "hello ben");
+    BOOST_TEST(b.told[0].channel.starts_with("dm:"));
     // A room with members on both net servers; cid is not in it.
     BOOST_REQUIRE((co_await a.stub.join_room(world::join_room_request{"tavern"})).has_value());
     BOOST_REQUIRE((co_await b.stub.join_room(world::join_room_request{"tavern"})).has_value());
     BOOST_REQUIRE((co_await b.stub.say({"tavern", "cheers"})).has_value());
     BOOST_TEST(co_await eventually([&] { return a.heard.size() == 1 && b.heard.size() == 1; }));
     BOOST_TEST(c.heard.empty());
-    BOOST_TEST(a.heard.at(0).from == "ben");
+    BOOST_TEST(a.heard.at(0).from == bob.user_id);
+    BOOST_TEST(a.heard.at(0).channel == "room:tavern");
+    BOOST_TEST(b.told.at(0).from == ann.user_id);
   }(), 30s);
+}
+
+// The gameplay modules across the cluster, through the real gateways: two players on
+// different net servers become friends (friends module), see each other's status pushed
+// online and offline, a room line reaches the other net server (chat), a friendship gift's
+// gold (mail + wallet) is granted once however often it is claimed (again after a reconnect
+// to the other net server), and pushes follow the player who reconnected there.
+BOOST_AUTO_TEST_CASE(modules_work_across_net_servers_friends_status_chat_and_mail_claimed_once) {
+  cluster cl;
+  cl.start_all();
+  asio::io_context io;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    player fay(io);
+    auto gus = std::make_unique<player>(io);
+    co_await fay.connect(cl.port("net1"));
+    co_await gus->connect(cl.port("net2"));
+    const auto f = co_await fay.login("fay");
+    const auto g = co_await gus->login("gus");
+    // Invite on net1, accept on net2.
+    auto invited = co_await fay.friends.add_friend(ember_friends::add_friend_request{g.user_id});
+    BOOST_REQUIRE_MESSAGE(invited.has_value(), (invited ? std::string() : invited.error().message));
+    BOOST_TEST((invited->state == ember_friends::friend_state::invite_sent));
+    auto accepted = co_await gus->friends.add_friend(ember_friends::add_friend_request{f.user_id});
+    BOOST_REQUIRE(accepted.has_value());
+    BOOST_TEST((accepted->state == ember_friends::friend_state::friend_));
+    // A room line said on net2 reaches fay on net1.
+    BOOST_REQUIRE((co_await fay.stub.join_room(world::join_room_request{"plaza"})).has_value());
+    BOOST_REQUIRE((co_await gus->stub.join_room(world::join_room_request{"plaza"})).has_value());
+    BOOST_REQUIRE((co_await gus->stub.say({"plaza", "hi fay"})).has_value());
+    BOOST_REQUIRE(co_await eventually([&] { return !fay.heard.empty(); }));
+    BOOST_TEST(fay.heard[0].text == "hi fay");
+    BOOST_TEST(fay.heard[0].from == g.user_id);
+    // gus leaves: fay (on the other net server) hears him go offline.
+    gus->c.close();
+    gus.reset();
+    BOOST_REQUIRE(co_await eventually([&] { return !fay.status.empty(); }, 10s));
+    BOOST_TEST(fay.status.back().user == g.user_id);
+    BOOST_TEST(!fay.status.back().online);
+    // gus comes back on net1: fay hears him online again.
+    player gus2(io);
+    co_await gus2.connect(cl.port("net1"));
+    co_await gus2.login("gus");
+    BOOST_REQUIRE(co_await eventually([&] { return fay.status.size() >= 2; }, 10s));
+    BOOST_TEST(fay.status.back().online);
+    // A gift of 5 gold, sent twice with the same op id: one mail, pushed to gus where he is now.
+    auto sent = co_await fay.stub.gift({g.user_id, 5, "gift-1"});
+    BOOST_REQUIRE_MESSAGE(sent.has_value(), (sent ? std::string() : sent.error().message));
+    auto again = co_await fay.stub.gift({g.user_id, 5, "gift-1"});
+    BOOST_REQUIRE(again.has_value());
+    BOOST_TEST(again->mail_id == sent->mail_id);
+    BOOST_REQUIRE(co_await eventually([&] { return !gus2.mails.empty(); }));
+    co_await ember::test::sleep(200ms);  // a second mail would be here by now
+    BOOST_TEST(gus2.mails.size() == 1u);
+    BOOST_TEST(gus2.mails[0].id == sent->mail_id);
+    auto gold = [](player& p) -> asio::awaitable<std::int64_t> {
+      auto b = co_await p.stub.bag({});
+      BOOST_REQUIRE(b.has_value());
+      co_return b->gold;
+    };
+    const auto before = co_await gold(gus2);
+    BOOST_TEST(before == 100);
+    auto claimed = co_await gus2.mail.claim_mail({sent->mail_id, "claim-1"});
+    BOOST_REQUIRE_MESSAGE(claimed.has_value(), (claimed ? std::string() : claimed.error().message));
+    BOOST_TEST(claimed->result.applied);
+    auto twice = co_await gus2.mail.claim_mail({sent->mail_id, "claim-1"});  // a retry
+    BOOST_REQUIRE(twice.has_value());
+    BOOST_TEST(!twice->result.applied);
+    BOOST_TEST(co_await gold(gus2) == before + 5);
+    // gus reconnects through net2 and claims once more: still granted once.
+    player gus3(io);
+    co_await gus3.connect(cl.port("net2"));
+    co_await gus3.login("gus");
+    auto thrice = co_await gus3.mail.claim_mail({sent->mail_id, "claim-2"});
+    BOOST_REQUIRE(thrice.has_value());
+    BOOST_TEST(!thrice->result.applied);
+    BOOST_TEST(co_await gold(gus3) == before + 5);
+    // A tell reaches gus on net2 now (the push follows the player).
+    BOOST_REQUIRE((co_await fay.stub.tell({g.user_id, "where are you?"})).has_value());
+    BOOST_REQUIRE(co_await eventually([&] { return !gus3.told.empty(); }));
+    BOOST_TEST(gus3.told[0].text == "where are you?");
+    BOOST_TEST(gus2.told.empty());
+    // A gift to someone who is not a friend is refused.
+    player hal(io);
+    co_await hal.connect(cl.port("net2"));
+    const auto h = co_await hal.login("hal");
+    auto refused = co_await fay.stub.gift({h.user_id, 5, "gift-2"});
+    BOOST_REQUIRE(!refused.has_value());
+    BOOST_TEST(refused.error().status == 1006);
+  }(), 60s);
 }
 
 // A phone on net1 loses its network and comes back through net2: net2 relays it to net1,

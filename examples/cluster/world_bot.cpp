@@ -1,8 +1,15 @@
-// The cluster example's bots: each logs in on a net server, joins the room "plaza", and until
-// the time is up walks about, talks in the room, tells other bots things, buys and sells items
-// (its gold and bag are saved by the game servers' data layer) and asks who is online. Several bots run in one process, on one thread; bot i uses the i-th port given
-// (round-robin), so a room spans both net servers. At the end it prints what each bot did and
-// fails if a bot could not log in, a request failed, or a bot heard nobody on another net server.
+// The cluster example's bots, on ember's gameplay modules: each signs in on a net server
+// (command 101: the accounts module's username + password sign-in, then entering the world),
+// befriends the next bot (an invite, accepted by that bot on the other net server), joins the
+// room "plaza", and until the time is up walks about, talks in the room (chat module), tells
+// its friend things directly (a dm channel), buys and sells items (wallet + inventory in one
+// transaction, each with an operation id, sometimes sent twice), gifts its friend gold by
+// mail and claims the gifts it gets (twice: the second must grant nothing), and asks who is
+// online. Several bots run in one process, on one thread; bot i uses the i-th port given
+// (round-robin), so friends and the room span both net servers. At the end each bot checks
+// its wallet ledger, balance and bag against what it did, and the process fails if anything
+// was lost or doubled, a bot could not sign in, a request failed, or a bot heard nobody on
+// another net server.
 //
 // usage: world_bot --port P [--port P2 ...] [--host H] [--bots N] [--seconds S] [--seed X]
 #include <unistd.h>
@@ -17,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +38,10 @@
 
 #include "ember/net/client.hpp"
 #include "ember/spawn.hpp"
+#include "ember/modules/chat/detail/ember_chat_client.hpp"
+#include "ember/modules/friends/detail/ember_friends_client.hpp"
+#include "ember/modules/mail/detail/ember_mail_client.hpp"
+#include "ember/modules/wallet/detail/ember_wallet_client.hpp"
 #include "world_client.hpp"
 
 namespace {
@@ -52,9 +64,19 @@ struct bot_stats {
   bool done = false;
   std::uint64_t ok = 0, failed = 0;
   std::uint64_t heard = 0, heard_other_net = 0, told = 0;
-  std::uint64_t bought = 0, sold = 0, too_poor = 0;
+  std::uint64_t bought = 0, sold = 0, too_poor = 0, retried = 0;
+  std::uint64_t befriended = 0, status_heard = 0;
+  std::uint64_t gifts_sent = 0, gift_gold_sent = 0, claims = 0, claim_gold = 0, reclaims = 0;
   std::int64_t gold = 0;              // as the game last said
   std::vector<std::int64_t> bag;      // its items' keys
+  // What the bot did, to check its wallet and bag against at the end.
+  std::int64_t expected_gold = 100;   // a new player's gold
+  std::set<std::string> ops;          // the wallet operations it made (each once)
+  std::vector<std::int64_t> mails_to_claim;
+  std::map<std::int64_t, std::uint32_t> kind_of;  // its bag items' shop item ids
+  std::uint64_t found_lost = 0, found_doubled = 0;  // at the end: gold or items lost, or applied twice
+  std::vector<std::string> mismatches;
+  bool checked = false;
   std::string first_error;
 };
 
@@ -66,6 +88,9 @@ struct world_state {
   clock_type::time_point started, deadline;
   std::optional<world::online_reply> last_online;
   std::size_t finished = 0;
+  std::uint64_t run = 0;  // in operation ids: a later run's are new operations
+  std::size_t signed_in = 0, invited = 0, accepted = 0;  // bots past each step of the start
+  clock_type::time_point start_by;        // the start's steps wait no longer
 };
 
 asio::awaitable<void> sleep_until(clock_type::time_point t) {
@@ -90,6 +115,70 @@ constexpr std::string_view phrases[] = {
     "who is on the other server?", "race you to the fountain", "lag? what lag?", "gg",
 };
 
+// Waits (bounded by the start's deadline) until `n` of the bots have passed a step.
+asio::awaitable<void> wait_for(world_state& w, const std::size_t& passed) {
+  while (passed < w.bots.size() && clock_type::now() < w.start_by) co_await sleep_until(clock_type::now() + 20ms);
+}
+
+// What the bot's wallet ledger, balance and bag say against what it did: every operation it
+// made once in the ledger (a missing one: lost; twice, or one it never made: doubled), the
+// balance as it counted, the bag holding what it bought and did not sell.
+asio::awaitable<void> check(bot_stats& me, world::client_stub& stub, ember_wallet::client_stub& wallet) {
+  std::map<std::string, int> seen;
+  std::int64_t sum = 0;
+  std::int64_t cursor = 0;
+  for (int page = 0; page < 100; ++page) {
+    auto l = co_await wallet.ledger({cursor, 50});
+    if (!counted(me, l, "ledger")) co_return;
+    for (const auto& e : l->entries) {
+      ++seen[e.op];
+      sum += e.delta;
+    }
+    cursor = l->next_cursor;
+    if (cursor == 0) break;
+  }
+  for (const auto& op : me.ops)
+    if (!seen.contains(op)) ++me.found_lost, me.mismatches.push_back("not in the ledger: " + op);
+  for (const auto& [op, n] : seen)
+    if (n > 1 || !me.ops.contains(op)) ++me.found_doubled, me.mismatches.push_back(fmt::format("in the ledger {} times: {}", n, op));
+  auto bag = co_await stub.bag({});
+  if (!counted(me, bag, "bag")) co_return;
+  me.gold = bag->gold;
+  if (bag->gold != me.expected_gold || sum != bag->gold) {
+    (bag->gold < me.expected_gold ? me.found_lost : me.found_doubled) += 1;
+    me.mismatches.push_back(fmt::format("gold {} (ledger sum {}), expected {}", bag->gold, sum, me.expected_gold));
+  }
+  std::multiset<std::int64_t> have, want(me.bag.begin(), me.bag.end());
+  for (const auto& it : bag->items) have.insert(it.id);
+  if (have != want) {
+    (have.size() < want.size() ? me.found_lost : me.found_doubled) += 1;
+    me.mismatches.push_back(fmt::format("bag of {} items, expected {}", have.size(), want.size()));
+  }
+  me.checked = true;
+}
+
+// Claims the mails waiting (each twice: the retry must grant nothing), counting the gold.
+asio::awaitable<void> claim_waiting(bot_stats& me, ember_mail::client_stub& mail) {
+  while (!me.mails_to_claim.empty()) {
+    const auto id = me.mails_to_claim.back();
+    me.mails_to_claim.pop_back();
+    const auto op = fmt::format("claim-{}", id);
+    auto r = co_await mail.claim_mail({id, op});
+    if (!counted(me, r, "claim_mail")) continue;
+    if (r->result.applied) {
+      ++me.claims;
+      me.ops.insert(fmt::format("mail:{}:{}", me.user_id, id));  // the mail module's grant op
+      for (const auto& c : r->result.attachments.currencies)
+        if (c.currency == "gold") me.expected_gold += c.amount, me.claim_gold += static_cast<std::uint64_t>(c.amount);
+    }
+    auto again = co_await mail.claim_mail({id, op});
+    if (counted(me, again, "claim_mail again")) {
+      ++me.reclaims;
+      if (again->result.applied) ++me.found_doubled, me.mismatches.push_back(fmt::format("mail {} claimed twice", id));
+    }
+  }
+}
+
 asio::awaitable<void> play(world_state& w, std::size_t i, std::uint64_t seed) {
   bot_stats& me = w.bots[i];
   std::mt19937_64 rng(seed + i);
@@ -100,79 +189,144 @@ asio::awaitable<void> play(world_state& w, std::size_t i, std::uint64_t seed) {
   options.connect_timeout = connect_deadline;
   ember::net::client conn(co_await asio::this_coro::executor, options);
   world::client_stub stub(conn);
+  ember_chat::client_stub chat(conn);
+  ember_friends::client_stub friends(conn);
+  ember_mail::client_stub mail(conn);
+  ember_wallet::client_stub wallet(conn);
   // The handlers touch only `w`, which outlives every connection.
   auto closed = std::make_shared<bool>(false);
   conn.on_close([closed](std::error_code) { *closed = true; });
-  stub.on_chat_message([&w, i](const world::chat_message& m) {
+  chat.on_line_said([&w, i](const ember_chat::line_said& m) {
     auto& b = w.bots[i];
+    if (m.line.channel.starts_with("dm:")) {
+      ++b.told;
+      return;
+    }
     ++b.heard;
-    if (auto it = w.index_of.find(m.from); it != w.index_of.end() && w.bots[it->second].port != b.port)
-      ++b.heard_other_net;
+    for (const auto& o : w.bots)
+      if (o.user_id == m.line.from && o.port != b.port) ++b.heard_other_net;
   });
-  stub.on_told([&w, i](const world::told&) { ++w.bots[i].told; });
+  friends.on_friend_status([&w, i](const ember_friends::friend_status&) { ++w.bots[i].status_heard; });
+  mail.on_mail_received([&w, i](const ember_mail::mail_received& m) { w.bots[i].mails_to_claim.push_back(m.mail.id); });
 
   if (auto ec = co_await conn.connect(w.host, me.port)) {
     me.first_error = fmt::format("cannot connect to {}:{}: {}", w.host, me.port, ec.message());
     fmt::print("{}: {}\n", me.name, me.first_error);
+    ++w.signed_in, ++w.invited, ++w.accepted;
     co_return;
   }
-  auto login = co_await stub.login({me.name, "secret"});
+  auto login = co_await stub.login({me.name, "secret-" + me.name});
   if (!counted(me, login, "login")) {
     fmt::print("{}: {}\n", me.name, me.first_error);
+    ++w.signed_in, ++w.invited, ++w.accepted;
     co_return;
   }
   me.logged_in = true;
   me.user_id = login->user_id;
   me.server = login->server;
-  fmt::print("{}: logged in on port {} as user {}, served by {}\n", me.name, me.port, me.user_id,
+  me.ops.insert(fmt::format("start:{}", me.user_id));  // the starting gold
+  fmt::print("{}: signed in on port {} as account {}, served by {}\n", me.name, me.port, me.user_id,
              me.server);
   std::fflush(stdout);
+  ++w.signed_in;
+  // Friends: invite the next bot (on the other net server), then accept the previous one's.
+  co_await wait_for(w, w.signed_in);
+  const auto& next = w.bots[(i + 1) % w.bots.size()];
+  const auto& prev = w.bots[(i + w.bots.size() - 1) % w.bots.size()];
+  const bool has_friend = w.bots.size() > 1 && next.logged_in;
+  if (has_friend) counted(me, co_await friends.add_friend(ember_friends::add_friend_request{next.user_id}), "add_friend (invite)");
+  ++w.invited;
+  co_await wait_for(w, w.invited);
+  if (w.bots.size() > 1 && prev.logged_in) {
+    auto r = co_await friends.add_friend(ember_friends::add_friend_request{prev.user_id});
+    if (counted(me, r, "add_friend (accept)") && r->state == ember_friends::friend_state::friend_) ++me.befriended;
+  }
+  ++w.accepted;
+  co_await wait_for(w, w.accepted);  // its friend accepted it too: gifts may go
   counted(me, co_await stub.join_room(world::join_room_request{"plaza"}), "join_room");
+  std::map<std::uint32_t, std::int64_t> price;  // the shop's, as the game said
+  for (std::uint32_t item = 1; item <= 3; ++item)
+    if (auto p = co_await stub.price(world::price_request{item}); counted(me, p, "price")) price[item] = p->price;
   if (auto bag = co_await stub.bag({}); counted(me, bag, "bag")) {
-    me.gold = bag->gold;
-    for (const auto& it : bag->items) me.bag.push_back(it.id);
+    me.gold = me.expected_gold = bag->gold;  // a bot of an earlier run may have some already
+    for (const auto& it : bag->items) me.bag.push_back(it.id), me.kind_of[it.id] = it.item_id;
+    // Its earlier runs' operations are the ledger's already (checked from here on as well).
+    std::int64_t cursor = 0;
+    for (int page = 0; page < 100; ++page) {
+      auto l = co_await wallet.ledger({cursor, 50});
+      if (!counted(me, l, "ledger")) break;
+      for (const auto& entry : l->entries) me.ops.insert(entry.op);
+      cursor = l->next_cursor;
+      if (cursor == 0) break;
+    }
   }
 
   std::int32_t x = 0, y = 0;
-  int said = 0;
+  int said = 0, op_no = 0;
   while (clock_type::now() < w.deadline && !*closed) {
+    co_await claim_waiting(me, mail);
     const int roll = pick(0, 99);
-    if (roll < 45) {
+    if (roll < 40) {
       x = std::clamp(x + pick(-5, 5), -100, 100);
       y = std::clamp(y + pick(-5, 5), -100, 100);
       counted(me, co_await stub.move({x, y}), "move");
-    } else if (roll < 93) {
-      // Mostly to the room; now and then to one other bot, wherever it is connected.
-      std::vector<std::size_t> others;
-      for (std::size_t j = 0; j < w.bots.size(); ++j)
-        if (j != i && w.bots[j].logged_in) others.push_back(j);
+    } else if (roll < 85) {
+      // Mostly to the room; now and then to its friend, wherever it is connected.
       const auto text = fmt::format("{} #{} ({},{})", phrases[pick(0, static_cast<int>(std::size(phrases)) - 1)],
                                     ++said, x, y);
-      if (roll < 80 || others.empty()) {
-        counted(me, co_await stub.say({"plaza", text}), "say");
-      } else {
-        const auto& to = w.bots[others[pick(0, static_cast<int>(others.size()) - 1)]];
-        counted(me, co_await stub.tell({to.user_id, text}), "tell");
-      }
-    } else if (roll < 97) {
-      // Trade with the shop: sell now and then, else buy one of the three items.
+      if (roll < 75 || !has_friend) counted(me, co_await stub.say({"plaza", text}), "say");
+      else counted(me, co_await stub.tell({next.user_id, text}), "tell");
+    } else if (roll < 93) {
+      // Trade with the shop, each with an operation id; now and then the same request twice
+      // (a retry after a lost reply): it must apply once.
+      const bool twice = pick(0, 3) == 0;
+      const auto op = fmt::format("{}-{}-{}", me.name, w.run, ++op_no);
       if (!me.bag.empty() && pick(0, 2) == 0) {
         const auto at = static_cast<std::size_t>(pick(0, static_cast<int>(me.bag.size()) - 1));
-        auto sold = co_await stub.sell(world::sell_request{me.bag[at]});
+        auto sold = co_await stub.sell(world::sell_request{me.bag[at], op});
+        if (twice && sold) {
+          auto again = co_await stub.sell(world::sell_request{me.bag[at], op});
+          if (counted(me, again, "sell again")) ++me.retried;
+        }
         if (counted(me, sold, "sell")) {
+          me.expected_gold += price[me.kind_of[me.bag[at]]] / 2;  // half the price back
           me.gold = sold->gold;
+          me.ops.insert(fmt::format("sell:{}:{}", me.user_id, op));
           me.bag.erase(me.bag.begin() + static_cast<std::ptrdiff_t>(at));
           ++me.sold;
         }
       } else {
-        auto bought = co_await stub.buy(world::buy_request{static_cast<std::uint32_t>(pick(1, 3))});
+        const auto item = static_cast<std::uint32_t>(pick(1, 3));
+        auto bought = co_await stub.buy(world::buy_request{item, op});
         if (!bought && bought.error().status == static_cast<std::uint16_t>(world::error::not_enough_gold)) {
           ++me.ok;  // a refusal the game is meant to give
           ++me.too_poor;
         } else if (counted(me, bought, "buy")) {
+          me.expected_gold -= price[item];
           me.gold = bought->gold;
           me.bag.push_back(bought->bag_item);
+          me.kind_of[bought->bag_item] = item;
+          me.ops.insert(fmt::format("buy:{}:{}", me.user_id, op));
           ++me.bought;
+          if (twice) {
+            auto again = co_await stub.buy(world::buy_request{item, op});
+            if (counted(me, again, "buy again")) {
+              ++me.retried;
+              if (again->bag_item != bought->bag_item) ++me.found_doubled, me.mismatches.push_back("a retried buy made another item");
+            }
+          }
+        }
+      }
+    } else if (roll < 97) {
+      if (has_friend) {
+        // A gift to its friend by mail (the friend claims it); sometimes sent twice.
+        const auto op = fmt::format("gift-{}-{}", w.run, ++op_no);
+        const auto gold = static_cast<std::uint32_t>(pick(1, 3));
+        auto sent = co_await stub.gift({next.user_id, gold, op});
+        if (counted(me, sent, "gift")) {
+          ++me.gifts_sent;
+          me.gift_gold_sent += gold;
+          if (pick(0, 2) == 0) counted(me, co_await stub.gift({next.user_id, gold, op}), "gift again");
         }
       }
     } else {
@@ -189,7 +343,15 @@ asio::awaitable<void> play(world_state& w, std::size_t i, std::uint64_t seed) {
                std::chrono::duration<double>(clock_type::now() - w.started).count());
     co_return;
   }
-  co_await sleep_until(w.deadline + grace);  // the others' last lines arrive
+  co_await sleep_until(w.deadline + grace);  // the others' last lines and gifts arrive
+  // Every gift in the mailbox is claimed (a push missed would leave one): the list says.
+  if (auto box = co_await mail.list_mail({"", 100, false}); counted(me, box, "list_mail"))
+    for (const auto& m : box->mails)
+      if (!m.claimed && !m.attachments.currencies.empty() &&
+          std::find(me.mails_to_claim.begin(), me.mails_to_claim.end(), m.id) == me.mails_to_claim.end())
+        me.mails_to_claim.push_back(m.id);
+  co_await claim_waiting(me, mail);
+  co_await check(me, stub, wallet);
   conn.close();
 }
 
@@ -256,9 +418,12 @@ int main(int argc, char** argv) {
              seconds, seed);
   std::fflush(stdout);
 
+  w.run = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch()).count());
   asio::io_context io(1);
   w.started = clock_type::now();
   w.deadline = w.started + std::chrono::seconds(seconds);
+  w.start_by = w.started + connect_deadline + 3 * call_deadline;
   for (std::size_t i = 0; i < w.bots.size(); ++i) {
     asio::co_spawn(io, play(w, i, seed), [&w, i](std::exception_ptr e) {
       if (e) {
@@ -275,18 +440,20 @@ int main(int argc, char** argv) {
   }
   if (isatty(STDOUT_FILENO)) ember::spawn(io.get_executor(), progress(w), "progress");
   // Logins, the play, the last call's deadline and the grace all fit in this bound.
-  io.run_for(std::chrono::seconds(seconds) + connect_deadline + 4 * call_deadline + grace + 2s);
+  io.run_for(std::chrono::seconds(seconds) + connect_deadline + 10 * call_deadline + grace + 2s);
   const double elapsed = std::chrono::duration<double>(clock_type::now() - w.started).count();
 
   // The summary.
   std::vector<std::string> problems;
   bot_stats total;
-  fmt::print("\n{:<7} {:>5}  {:<8} {:>9} {:>7} {:>7} {:>11} {:>6} {:>7} {:>5} {:>5}\n", "bot", "port", "game",
-             "requests", "failed", "heard", "other net", "tells", "bought", "sold", "gold");
+  const auto row = "{:<7} {:>5}  {:<6} {:>8} {:>6} {:>6} {:>6} {:>5} {:>7} {:>6} {:>5} {:>7} {:>6} {:>5} {:>5} {:>7}\n";
+  fmt::print("\n");
+  fmt::print(fmt::runtime(row), "bot", "port", "game", "requests", "failed", "heard", "other", "tells", "friends",
+             "bought", "sold", "retries", "gifts", "claims", "gold", "lost/dbl");
   for (auto& b : w.bots) {
-    fmt::print("{:<7} {:>5}  {:<8} {:>9} {:>7} {:>7} {:>11} {:>6} {:>7} {:>5} {:>5}\n", b.name, b.port,
-               b.server.empty() ? "-" : b.server, b.ok, b.failed, b.heard, b.heard_other_net,
-               b.told, b.bought, b.sold, b.gold);
+    fmt::print(fmt::runtime(row), b.name, b.port, b.server.empty() ? "-" : b.server, b.ok, b.failed, b.heard,
+               b.heard_other_net, b.told, b.befriended, b.bought, b.sold, b.retried, b.gifts_sent, b.claims, b.gold,
+               fmt::format("{}/{}", b.found_lost, b.found_doubled));
     total.bought += b.bought;
     total.sold += b.sold;
     total.ok += b.ok;
@@ -294,20 +461,40 @@ int main(int argc, char** argv) {
     total.heard += b.heard;
     total.heard_other_net += b.heard_other_net;
     total.told += b.told;
+    total.befriended += b.befriended;
+    total.retried += b.retried;
+    total.gifts_sent += b.gifts_sent;
+    total.gift_gold_sent += b.gift_gold_sent;
+    total.claims += b.claims;
+    total.claim_gold += b.claim_gold;
+    total.reclaims += b.reclaims;
+    total.found_lost += b.found_lost;
+    total.found_doubled += b.found_doubled;
+    total.status_heard += b.status_heard;
     const bool has_peer_elsewhere = std::any_of(w.bots.begin(), w.bots.end(),
                                                 [&](const bot_stats& o) { return o.port != b.port; });
     if (!b.done) problems.push_back(fmt::format("{} did not finish in time", b.name));
-    else if (!b.logged_in) problems.push_back(fmt::format("{} did not log in: {}", b.name, b.first_error));
+    else if (!b.logged_in) problems.push_back(fmt::format("{} did not sign in: {}", b.name, b.first_error));
     else if (b.lost) problems.push_back(fmt::format("{}: {}", b.name, b.first_error));
+    else if (!b.checked) problems.push_back(fmt::format("{} could not check its wallet and bag", b.name));
     if (b.failed)
       problems.push_back(fmt::format("{}: {} requests failed, the first: {}", b.name, b.failed,
                                      b.first_error));
+    for (const auto& m : b.mismatches) problems.push_back(fmt::format("{}: {}", b.name, m));
+    if (b.logged_in && w.bots.size() > 1 && b.befriended == 0)
+      problems.push_back(fmt::format("{} made no friend", b.name));
     if (b.logged_in && b.heard == 0) problems.push_back(fmt::format("{} heard nothing", b.name));
     else if (b.logged_in && has_peer_elsewhere && b.heard_other_net == 0)
       problems.push_back(fmt::format("{} heard no bot of another net server", b.name));
   }
-  fmt::print("{:<7} {:>5}  {:<8} {:>9} {:>7} {:>7} {:>11} {:>6} {:>7} {:>5}\n", "total", "", "", total.ok,
-             total.failed, total.heard, total.heard_other_net, total.told, total.bought, total.sold);
+  // Every gift's gold reached its friend's wallet, once.
+  if (total.claim_gold != total.gift_gold_sent) {
+    (total.claim_gold < total.gift_gold_sent ? total.found_lost : total.found_doubled) += 1;
+    problems.push_back(fmt::format("gifts sent {} gold, claims granted {}", total.gift_gold_sent, total.claim_gold));
+  }
+  fmt::print(fmt::runtime(row), "total", "", "", total.ok, total.failed, total.heard, total.heard_other_net,
+             total.told, total.befriended, total.bought, total.sold, total.retried, total.gifts_sent, total.claims, "",
+             fmt::format("{}/{}", total.found_lost, total.found_doubled));
   fmt::print("{:.1f} s, {:.0f} requests/s answered", elapsed,
              static_cast<double>(total.ok) / seconds);
   if (w.last_online) {
@@ -317,8 +504,13 @@ int main(int argc, char** argv) {
                fmt::join(per_server, ", "));
   }
   fmt::print("\n");
+  // The line run_cluster.sh and the demo show.
+  fmt::print("exactly once: {} purchases and sales ({} sent twice), {} gifts ({} gold) claimed {} times "
+             "({} claims repeated); lost {}, doubled {}\n",
+             total.bought + total.sold, total.retried, total.gifts_sent, total.gift_gold_sent, total.claims,
+             total.reclaims, total.found_lost, total.found_doubled);
   if (problems.empty()) {
-    fmt::print("ok: every bot logged in, no request failed, every bot heard {}\n",
+    fmt::print("ok: every bot signed in, made a friend, lost and doubled nothing, no request failed, every bot heard {}\n",
                ports.size() > 1 ? "bots of the other net server" : "the others");
     return EXIT_SUCCESS;
   }

@@ -2,8 +2,11 @@
 // that ember-server loads (and reloads):
 //   gate  the root: answers `cluster_online` by asking every game (a fan-out call)
 //   net   client-facing: forwards game commands to the games; answers `online` by asking gate
-//   game  a backend: logs players in (their rows come from the data layer: memcached, then
-//         the database), moves them, sells and buys items, relays chat across every net server
+//   game  a backend: serves ember's gameplay modules (accounts, notifications, friends, chat,
+//         mail, inventory, wallet: their state is in the data layer, memcached then the
+//         database) and the game's own commands over them: login (the accounts sign-in, then
+//         "enter the world"), moves, buying and selling (wallet + inventory in one
+//         transaction), rooms and tells (the chat module), gifts to friends (the mail module)
 // This header declares; game_logic.cpp and front_logic.cpp define, each including only the
 // parts of ember it uses, as a game's files would (one file per server type keeps each file's
 // compile small).
@@ -34,8 +37,9 @@ using item_table = ember::app::data_table<world::item, &world::item::id>;
 /// What a new player starts with.
 inline constexpr std::int64_t starting_gold = 100;
 
-/// The game's saved rows (game_logic.cpp).
+/// The game's saved rows and the gameplay modules' services (game_logic.cpp).
 struct saved_tables;
+struct game_modules;
 
 class game_logic final : public world::game_handler {
  public:
@@ -70,8 +74,12 @@ class game_logic final : public world::game_handler {
   asio::awaitable<world::whoami_reply> whoami(session& s, const world::whoami_request&) override;
   asio::awaitable<world::slow_reply> slow(session&, const world::slow_request& req) override;
   asio::awaitable<world::price_reply> price(session&, const world::price_request& req) override;
+  asio::awaitable<world::gift_reply> gift(session& s, const world::gift_request& req) override;
   asio::awaitable<world::game_online_reply> game_online(session&,
                                                        const world::game_online_request&) override;
+
+  /// Registers the world's commands and the modules' (on game servers).
+  void register_commands(ember::net::dispatch_table& t);
 
  private:
   /// A player logged in here; what is saved of it is in the `player` table.
@@ -82,6 +90,10 @@ class game_logic final : public world::game_handler {
   /// The session attribute holding the number of the login made on that session. (A session
   /// id is unique on its gateway only; a game serves the sessions of every gateway.)
   static constexpr std::string_view login_attribute = "world.login";
+  /// Set on a session the friends module counted as online (so its end counts once).
+  static constexpr std::string_view online_attribute = "world.online";
+  /// An operation id for the modules: the client's (prefixed with the player) or a fresh one.
+  std::string op_id(std::string_view kind, std::int64_t player, const std::string& client_op);
   static bool is_current(const session& s, const player& p);
   void save_and_drop(std::uint64_t user);
   /// The player of this session (its row key, and what the game keeps of it here).
@@ -91,6 +103,7 @@ class game_logic final : public world::game_handler {
   ember::app::host& host_;
   ember::app::data_slot<item_table> items_;
   std::unique_ptr<saved_tables> saved_;  // on game servers
+  std::unique_ptr<game_modules> modules_;  // on game servers
   std::map<std::uint64_t, player> players_;
   std::uint64_t logins_ = 0;  // logins served by this game, across reloads
 };

@@ -22,7 +22,7 @@ class world_module final : public ember::app::module {
 
   void register_commands(ember::net::dispatch_table& t) override {
     const auto& type = host_.self().type;
-    if (type == "game") world::register_commands(t, game_);
+    if (type == "game") game_.register_commands(t);
     if (type == "net") world::register_commands(t, net_);
     if (type == "gate") world::register_commands(t, gate_);
   }

@@ -40,7 +40,7 @@ int run(const ember::app::cluster_config& config, const std::filesystem::path& c
   net_logic net(host);
   gate_logic gate(host);
   const auto& type = host.self().type;
-  if (type == "game") world::register_commands(table, game);
+  if (type == "game") game.register_commands(table);
   if (type == "net") world::register_commands(table, net);
   if (type == "gate") world::register_commands(table, gate);
   if (type == "game") {
