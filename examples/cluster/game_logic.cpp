@@ -37,31 +37,6 @@ struct saved_tables {
   ember::data::table<world::gift_table> gifts;
 };
 
-/// `cluster_players` and `cluster_fanout` over the host's backend, which exists only once the
-/// host has started — after the modules' tables must be made (before the store opens). So
-/// the game hands the modules these, which find the backend when a push goes out.
-class host_players final : public mods::players {
- public:
-  explicit host_players(ember::app::host& h) : host_(h) {}
-  void push_body(std::uint64_t user, std::uint16_t push_id, const ember::net::body_writer& body) override {
-    if (auto* b = host_.backend()) mods::cluster_players(*b).push_body(user, push_id, body);
-  }
-
- private:
-  ember::app::host& host_;
-};
-
-class host_fanout final : public mods::chat::fanout {
- public:
-  explicit host_fanout(ember::app::host& h) : host_(h) {}
-  void broadcast_body(std::string_view group, std::uint16_t push_id, const ember::net::body_writer& body) override {
-    if (auto* b = host_.backend()) mods::chat::cluster_fanout(*b).broadcast_body(group, push_id, body);
-  }
-
- private:
-  ember::app::host& host_;
-};
-
 /// The gameplay modules this game assembles, made on the game servers (config.json places
 /// them there) with the limits config.json sets. Their state is all in the data layer, so a
 /// reloaded build makes them anew over the same tables.
@@ -105,8 +80,8 @@ struct game_modules {
     ember_mail::register_commands(t, mail_commands);
   }
 
-  host_players players;  // pushes reach the player on any net server
-  host_fanout fanout;
+  mods::cluster_players players;  // pushes reach the player on any net server
+  mods::chat::cluster_fanout fanout;
   ember::app::data_slot<mods::inventory::item_types> item_types;
   mods::accounts::service accounts;
   mods::notifications::service notes;
@@ -170,11 +145,12 @@ std::string game_logic::reload_data() {
   return {};
 }
 
-void game_logic::session_closed(session& s) {
+void game_logic::session_closed(session& s, std::shared_ptr<const void> keep) {
   const auto u = s.user().value_or(0);
   // The modules hear of every session of the player that counted: friends see the status
   // change (the last session makes the player offline), chat memberships end with the
-  // player's current session. Spawned: nothing here waits on the io thread.
+  // player's current session. Spawned: nothing here waits on the io thread; `keep` keeps
+  // this build loaded until the work is done (a reload may come meanwhile).
   const auto counted = counted_user(s, online_attribute);
   bool current = false;
   if (auto it = u ? players_.find(u) : players_.end(); it != players_.end() && is_current(s, it->second)) {
@@ -184,10 +160,11 @@ void game_logic::session_closed(session& s) {
   }
   if (modules_ && (counted != 0 || current)) {
     ember::spawn(host_.context().get_executor(),
-                 [](game_modules& m, std::uint64_t user, std::uint64_t counted, bool current) -> asio::awaitable<void> {
+                 [](game_modules& m, std::uint64_t user, std::uint64_t counted, bool current,
+                    std::shared_ptr<const void>) -> asio::awaitable<void> {
                    if (counted != 0) co_await m.friends.offline(counted);
                    if (current) co_await m.chat.leave_all(user);
-                 }(*modules_, u, counted, current),
+                 }(*modules_, u, counted, current, std::move(keep)),
                  "world: a session ended");
   }
 }

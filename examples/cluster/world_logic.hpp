@@ -50,7 +50,9 @@ class game_logic final : public world::game_handler {
   std::string reload_data();
   /// A player whose client left is saved and given up here. Only the player's current
   /// session counts: an older one, closed by a newer login, does not.
-  void session_closed(session& s);
+  /// The modules hear of it in a coroutine that holds `keep` (the module's `keep_loaded()`
+  /// under ember-server) until it is done.
+  void session_closed(session& s, std::shared_ptr<const void> keep = {});
   /// Another game takes the player over (a login there): let go. Its row is in the shared
   /// cache already (and written back from there), so the next game reads it as it is.
   asio::awaitable<void> release_player(std::uint64_t user);

@@ -27,7 +27,7 @@ class world_module final : public ember::app::module {
     if (type == "gate") world::register_commands(t, gate_);
   }
   std::span<const ember::command_info> commands() const override { return world::command_list; }
-  void session_closed(ember::net::session& s) override { game_.session_closed(s); }
+  void session_closed(ember::net::session& s) override { game_.session_closed(s, keep_loaded()); }
   asio::awaitable<void> release_player(std::uint64_t user) override {
     return game_.release_player(user);
   }

@@ -98,6 +98,12 @@ struct cluster {
   "db": {{ "driver": "sqlite", "connection": "Driver=SQLite3;Database=world.db;" }},
   "memcached": {{ "servers": ["127.0.0.1:{}"], "namespace": "world" }},
   "defaults": {{ "call_timeout_ms": 1000, "log": {{ "level": "info" }} }},
+  "modules": {{
+    "accounts": {{ "server": "game", "password_min": 6, "opslimit": 1, "memlimit": 8192 }},
+    "notifications": {{ "server": "game" }}, "friends": {{ "server": "game" }},
+    "chat": {{ "server": "game" }}, "mail": {{ "server": "game" }},
+    "inventory": {{ "server": "game" }}, "wallet": {{ "server": "game" }}
+  }},
   "servers": {{
     "gate": {{ "rootport": {} }},
     "net1": {{ "type": "net", "netport": {}, "rootport": {}, "remoteport": [{{ "rootname": "gate" }}] }},

@@ -22,8 +22,9 @@
 // this io_context" marker) bind to the host's: an `asio::error::eof` made in the host
 // compares equal in the module. What the module's code creates must not outlive it: its
 // handler objects are destroyed before it is unloaded, and requests running on its code keep
-// it loaded (each request holds its dispatch table, which holds the module). Nothing else may
-// escape: no timers, callbacks, detached coroutines or string_views into module data handed
+// it loaded (each request holds its dispatch table, which holds the module); a coroutine the
+// module spawns holds `keep_loaded()`. Nothing else may
+// escape: no timers, callbacks, other detached coroutines or string_views into module data handed
 // to the host. State that must survive a reload lives in the host: `host::hand_over` keeps a
 // value of a schema type for the next build, which takes it with `host::take_over<T>` (a
 // build that takes another type is refused; docs/hot-update.md).
@@ -44,7 +45,7 @@
 #include "ember/version.hpp"
 
 /// Changes whenever `module_info` or what crosses the module boundary changes.
-#define EMBER_MODULE_ABI 1
+#define EMBER_MODULE_ABI 2
 
 namespace ember::app {
 
@@ -68,6 +69,17 @@ class module {
   /// Called before a reload replaces this module, or before the server stops: put what
   /// must survive to the next build into `host::hand_over`.
   virtual void stopping() {}
+
+  /// While a copy lives, this module's code stays loaded (a reload unloads the old build
+  /// only after): take one into work the module starts that may outlive the call that
+  /// started it, such as a coroutine spawned from `session_closed`. Empty when the module
+  /// was not loaded by `load_module` (a program that links its logic).
+  std::shared_ptr<const void> keep_loaded() const { return keep_.lock(); }
+  /// `load_module` tells the module what keeps it loaded.
+  void kept_loaded_by(std::weak_ptr<const void> keep) { keep_ = std::move(keep); }
+
+ private:
+  std::weak_ptr<const void> keep_;
 };
 
 /// What a module's entry point returns (C layout: the one thing the host reads first).

@@ -2,6 +2,9 @@
 // goes through every gateway the backend serves, which hands it to the user's session there.
 #pragma once
 
+#include <functional>
+
+#include "ember/app/host.hpp"
 #include "ember/cluster/backend.hpp"
 #include "ember/modules/players.hpp"
 
@@ -9,13 +12,18 @@ namespace ember::modules {
 
 class cluster_players final : public players {
  public:
-  explicit cluster_players(cluster::backend& b) : backend_(b) {}
+  /// Pushes through `b`.
+  explicit cluster_players(cluster::backend& b) : backend_([&b] { return &b; }) {}
+  /// Pushes through the host's backend, found when a push goes out: a game makes its modules
+  /// (and their tables) before the store opens, and the host makes its backend later, at
+  /// start. A push before then reaches nobody, as one to a player who is not connected.
+  explicit cluster_players(app::host& h) : backend_([&h] { return h.backend(); }) {}
   void push_body(std::uint64_t user, std::uint16_t push_id, const net::body_writer& body) override {
-    backend_.push_to_user_body(user, push_id, body);
+    if (auto* b = backend_()) b->push_to_user_body(user, push_id, body);
   }
 
  private:
-  cluster::backend& backend_;
+  std::function<cluster::backend*()> backend_;
 };
 
 }  // namespace ember::modules

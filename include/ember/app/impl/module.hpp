@@ -85,12 +85,14 @@ EMBER_DECL outcome<std::shared_ptr<loaded_module>, module_error> load_module(
   // The last reference may be dropped by a request finishing inside the module's own code:
   // unload from the event loop instead, after that code has returned.
   auto ex = h.context().get_executor();
-  return std::shared_ptr<loaded_module>(raw, [ex, &io = h.context()](loaded_module* m) {
+  std::shared_ptr<loaded_module> loaded(raw, [ex, &io = h.context()](loaded_module* m) {
     if (io.stopped())
       delete m;  // shutting down: no module code is running any more
     else
       asio::post(ex, [m] { delete m; });
   });
+  loaded->logic().kept_loaded_by(loaded);
+  return loaded;
 }
 
 }  // namespace ember::app
