@@ -117,8 +117,8 @@ std::uint64_t counted_user(const ember::net::session& s, std::string_view attrib
 }
 }  // namespace
 
-game_logic::game_logic(ember::app::host& h)
-    : host_(h), items_(h.data_dir() / "data" / "items.json") {
+game_logic::game_logic(ember::app::host& h, std::string build)
+    : host_(h), items_(h.data_dir() / "data" / "items.json"), build_(std::move(build)) {
   if (h.self().type != "game") return;
   if (!h.store())
     throw std::invalid_argument("servers." + h.self().name +
@@ -407,7 +407,7 @@ asio::awaitable<world::echo_reply> game_logic::echo(session&, const world::echo_
 }
 
 asio::awaitable<world::whoami_reply> game_logic::whoami(session& s, const world::whoami_request&) {
-  co_return world::whoami_reply{s.user().value_or(0), host_.self().name, WORLD_BUILD};
+  co_return world::whoami_reply{s.user().value_or(0), host_.self().name, build_};
 }
 
 asio::awaitable<world::slow_reply> game_logic::slow(session&, const world::slow_request& req) {

@@ -43,7 +43,9 @@ struct game_modules;
 
 class game_logic final : public world::game_handler {
  public:
-  explicit game_logic(ember::app::host& h);
+  /// `build` names this build of the logic (whoami tells it); its default is the WORLD_BUILD
+  /// of the file that makes the logic, so the logic's own files compile once for every build.
+  explicit game_logic(ember::app::host& h, std::string build = WORLD_BUILD);
   ~game_logic() override;
 
   /// (Re)reads the game data; on failure the data in use stays. Empty when all went well.
@@ -108,6 +110,7 @@ class game_logic final : public world::game_handler {
   std::unique_ptr<game_modules> modules_;  // on game servers
   std::map<std::uint64_t, player> players_;
   std::uint64_t logins_ = 0;  // logins served by this game, across reloads
+  std::string build_;
 };
 
 class net_logic final : public world::net_handler {

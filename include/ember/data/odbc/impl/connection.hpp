@@ -6,6 +6,7 @@
 
 #include <cctype>
 #include <cstdint>
+#include <mutex>
 #include <stdexcept>
 
 #include "ember/data/odbc/detail/impl/connection_string.hpp"
@@ -52,9 +53,17 @@ EMBER_DECL void connection::connect(const std::string& cs) {
   if (!dbc_.allocate(env_.get())) raise(SQL_HANDLE_ENV, env_.get(), what);
   SQLSetConnectAttr(dbc_.get(), SQL_ATTR_LOGIN_TIMEOUT,
                     reinterpret_cast<SQLPOINTER>(static_cast<std::uintptr_t>(login_timeout_.count())), 0);
-  SQLRETURN rc =
-      SQLDriverConnect(dbc_.get(), nullptr, reinterpret_cast<SQLCHAR*>(const_cast<char*>(cs.c_str())),
-                       SQL_NTS, nullptr, 0, nullptr, SQL_DRIVER_NOPROMPT);
+  SQLRETURN rc = SQL_ERROR;
+  {
+    // One connect at a time in the process: psqlODBC's SQLDriverConnect calls setlocale(),
+    // which is not thread-safe, and two pool workers connecting at once made it read a locale
+    // name the other had freed (found by AddressSanitizer). Connects are rare (pool start,
+    // a replaced connection), so the wait costs nothing that matters.
+    static std::mutex connecting;
+    const std::lock_guard<std::mutex> one_at_a_time(connecting);
+    rc = SQLDriverConnect(dbc_.get(), nullptr, reinterpret_cast<SQLCHAR*>(const_cast<char*>(cs.c_str())),
+                          SQL_NTS, nullptr, 0, nullptr, SQL_DRIVER_NOPROMPT);
+  }
   if (!detail::ok(rc)) {
     auto f = diagnose(SQL_HANDLE_DBC, dbc_.get(), what);
     broken_ = false;  // nothing to replace: it never connected
