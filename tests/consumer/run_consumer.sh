@@ -22,6 +22,7 @@ quiet ninja -C "$work/sub/build"
 
 echo "== installed, through pkg-config"
 quiet meson setup "$work/ember-build" "$src" --prefix "$work/prefix" -Dtests=false -Dexamples=false -Dtools=false \
+  -Dmodules=[] \
   "${fast[@]}"
 quiet meson install -C "$work/ember-build"
 cp -r "$src/tests/consumer/project" "$work/inst"
