@@ -38,10 +38,16 @@
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include "bench_support.hpp"
 #include "databench.hpp"
 #include "ember/data/table.hpp"
 
 namespace {
+
+using ember::bench::cpu_model;
+using ember::bench::json_escape;
+using ember::bench::own_cpu_seconds;
+using ember::bench::run_all;
 
 namespace data = ember::data;
 namespace odbc = ember::data::odbc;
@@ -73,12 +79,6 @@ struct settings {
 // --- measurement helpers ------------------------------------------------------------------
 
 /// user + system CPU seconds of this process (every thread).
-double own_cpu_seconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
 /// utime + stime of another process, in seconds (-1 if unreadable).
 double process_cpu_seconds(int pid) {
   if (pid <= 0) return -1;
@@ -173,25 +173,6 @@ struct load_state {
   std::uint64_t errors = 0;
   std::string first_error;
 };
-
-/// Runs `n` copies of `body(i)` and waits for all of them; rethrows the first exception.
-template <class Body>
-asio::awaitable<void> run_all(int n, Body& body) {
-  auto ex = co_await asio::this_coro::executor;
-  asio::steady_timer done(ex, clock_type::time_point::max());
-  int left = n;
-  std::exception_ptr error;
-  for (int i = 0; i < n; ++i)
-    asio::co_spawn(ex, body(i), [&](std::exception_ptr e) {
-      if (e && !error) error = e;
-      if (--left == 0) done.cancel();
-    });
-  while (left > 0) {
-    std::error_code ec;
-    co_await done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  }
-  if (error) std::rethrow_exception(error);
-}
 
 asio::awaitable<void> sleep_for(double seconds) {
   asio::steady_timer t(co_await asio::this_coro::executor,
@@ -627,29 +608,6 @@ void reset_tables(const std::string& connection) {
   c.execute(fmt::format("CREATE TABLE bench_baseline (id {0} NOT NULL PRIMARY KEY, name TEXT NOT NULL, gold {0} NOT NULL, "
                         "level INTEGER NOT NULL, title TEXT, ember_version {0} NOT NULL)",
                         pg ? "BIGINT" : "INTEGER"));
-}
-
-std::string json_escape(std::string_view s) {
-  std::string out;
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\') out += '\\';
-    if (static_cast<unsigned char>(ch) < 0x20) {
-      out += fmt::format("\\u{:04x}", ch);
-      continue;
-    }
-    out += ch;
-  }
-  return out;
-}
-
-std::string cpu_model() {
-  std::ifstream f("/proc/cpuinfo");
-  for (std::string line; std::getline(f, line);)
-    if (line.rfind("model name", 0) == 0) {
-      const auto colon = line.find(':');
-      return colon == std::string::npos ? line : line.substr(line.find_first_not_of(" \t", colon + 1));
-    }
-  return "?";
 }
 
 void print_json(const settings& s, const bench& b) {

@@ -50,6 +50,7 @@
 #include <fmt/format.h>
 #include <sodium.h>
 
+#include "bench_support.hpp"
 #include "databench.hpp"
 #include "ember/cluster/backend.hpp"
 #include "ember/cluster/gateway.hpp"
@@ -70,6 +71,11 @@
 #include "support/postgres.hpp"
 
 namespace {
+
+using ember::bench::cpu_model;
+using ember::bench::json_escape;
+using ember::bench::own_cpu_seconds;
+using ember::bench::run_all;
 
 namespace data = ember::data;
 namespace mod = ember::modules;
@@ -98,12 +104,6 @@ struct settings {
 };
 
 // --- measurement ---------------------------------------------------------------------------
-
-double own_cpu_seconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
 
 double micros(clock_type::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
 
@@ -143,24 +143,6 @@ struct result {
   std::vector<std::string> notes, problems;
   double ratio() const { return baseline && baseline->rate > 0 ? ember.rate / baseline->rate : 0; }
 };
-
-template <class Body>
-asio::awaitable<void> run_all(int n, Body& body) {
-  auto ex = co_await asio::this_coro::executor;
-  asio::steady_timer done(ex, clock_type::time_point::max());
-  int left = n;
-  std::exception_ptr error;
-  for (int i = 0; i < n; ++i)
-    asio::co_spawn(ex, body(i), [&](std::exception_ptr e) {
-      if (e && !error) error = e;
-      if (--left == 0) done.cancel();
-    });
-  while (left > 0) {
-    std::error_code ec;
-    co_await done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  }
-  if (error) std::rethrow_exception(error);
-}
 
 asio::awaitable<void> sleep_for(std::chrono::microseconds d) {
   asio::steady_timer t(co_await asio::this_coro::executor, d);
@@ -977,29 +959,6 @@ class bench {
   world& w_;
   asio::io_context& io_;
 };
-
-std::string json_escape(std::string_view s) {
-  std::string out;
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\') out += '\\';
-    if (static_cast<unsigned char>(ch) < 0x20) {
-      out += fmt::format("\\u{:04x}", ch);
-      continue;
-    }
-    out += ch;
-  }
-  return out;
-}
-
-std::string cpu_model() {
-  std::ifstream f("/proc/cpuinfo");
-  for (std::string line; std::getline(f, line);)
-    if (line.rfind("model name", 0) == 0) {
-      const auto colon = line.find(':');
-      return colon == std::string::npos ? line : line.substr(line.find_first_not_of(" \t", colon + 1));
-    }
-  return "?";
-}
 
 std::string stats_json(const stats& s) {
   return fmt::format("{{\"rate\":{:.2f},\"ops\":{},\"seconds\":{:.3f},\"p50_us\":{:.1f},\"p99_us\":{:.1f},\"cpu_us\":{:.2f},"
