@@ -549,3 +549,15 @@ BOOST_AUTO_TEST_CASE(a_call_past_its_deadline_fails_with_timeout_and_a_late_repl
     BOOST_TEST(c.in_flight() == 0u);
   }());
 }
+
+BOOST_AUTO_TEST_CASE(a_call_cut_off_by_its_io_context_ending_leaves_no_dangling_pointer) {
+  // A program (or a test past its deadline) destroys its io_context while a call waits: the
+  // call's frame goes first, then the client held in the frame above it, which ends its calls.
+  fixture f;
+  BOOST_CHECK_THROW(run(f.io, [&]() -> asio::awaitable<void> {
+    auto c = co_await f.connected();
+    nettest::client_stub stub(c);
+    (void)co_await stub.echo_overlapping({1, "never answered in time", 10000}, {60s});
+  }(), 300ms), std::runtime_error);
+  BOOST_TEST(f.h.echoes == 1);
+}

@@ -18,12 +18,18 @@ EMBER_DECL asio::awaitable<failure> call_table::wait(std::uint32_t seq,
   asio::steady_timer timer(co_await asio::this_coro::executor, timeout);
   pending_call p{seq, &timer, decode, out, {}, false};
   pending_.insert(&p);
+  // Leaving without an answer forgets the call, so a late reply is dropped, not misdelivered.
+  // That includes this frame being destroyed unresumed (its io_context shut down while it
+  // waited): the table, kept alive by the caller's frame, must not keep a pointer into it.
+  struct forget_unanswered {
+    call_table& table;
+    pending_call& call;
+    ~forget_unanswered() {
+      if (!call.done) table.pending_.take(call.seq);
+    }
+  } forget{*this, p};
   co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-  if (!p.done) {
-    // Deadline passed: forget the call, so a late reply is dropped, not misdelivered.
-    pending_.take(seq);
-    co_return failure{make_error_code(errc::timeout), 0, {}};
-  }
+  if (!p.done) co_return failure{make_error_code(errc::timeout), 0, {}};  // the deadline
   co_return std::move(p.result);
 }
 
