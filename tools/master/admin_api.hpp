@@ -6,10 +6,8 @@
 //   POST /stop[?server=NAME]            stop one server, or the whole cluster in order
 //
 // Answers are JSON; errors are {"error": "..."} with 400, 401, 404 or 502. HTTP is parsed by
-// Debian's libhttp-parser; one request per connection.
+// Debian's libhttp-parser (ember/detail/http.hpp); one request per connection.
 #pragma once
-
-#include <http_parser.h>
 
 #include <chrono>
 #include <functional>
@@ -26,75 +24,15 @@
 #include "ember/app/admin.hpp"
 #include "ember/cluster/root.hpp"
 #include "ember/codec/json_writer.hpp"
+#include "ember/detail/http.hpp"
 #include "ember/log.hpp"
 #include "ember/spawn.hpp"
 
 namespace ember::master {
 
-/// One parsed HTTP request.
-struct http_request {
-  std::string method, path, query, authorization, body;
-};
-
-/// Parses one request from `text`; false if it is incomplete, true with `error` set if bad.
-inline bool parse_http(std::string_view text, http_request& out, std::string& error) {
-  struct ctx {
-    http_request* req;
-    std::string url, field;
-    bool in_auth = false, complete = false;
-  } c{&out, {}, {}};
-  http_parser_settings s{};
-  s.on_url = [](http_parser* p, const char* at, size_t n) {
-    static_cast<ctx*>(p->data)->url.append(at, n);
-    return 0;
-  };
-  s.on_header_field = [](http_parser* p, const char* at, size_t n) {
-    auto* x = static_cast<ctx*>(p->data);
-    x->field.assign(at, n);
-    x->in_auth = strncasecmp(at, "authorization", n) == 0 && n == 13;
-    return 0;
-  };
-  s.on_header_value = [](http_parser* p, const char* at, size_t n) {
-    auto* x = static_cast<ctx*>(p->data);
-    if (x->in_auth) x->req->authorization.append(at, n);
-    return 0;
-  };
-  s.on_body = [](http_parser* p, const char* at, size_t n) {
-    static_cast<ctx*>(p->data)->req->body.append(at, n);
-    return 0;
-  };
-  s.on_message_complete = [](http_parser* p) {
-    static_cast<ctx*>(p->data)->complete = true;
-    return 0;
-  };
-  http_parser parser;
-  http_parser_init(&parser, HTTP_REQUEST);
-  parser.data = &c;
-  const auto used = http_parser_execute(&parser, &s, text.data(), text.size());
-  if (HTTP_PARSER_ERRNO(&parser) != HPE_OK || used != text.size()) {
-    error = http_errno_description(HTTP_PARSER_ERRNO(&parser));
-    return true;
-  }
-  if (!c.complete) return false;
-  out.method = http_method_str(static_cast<http_method>(parser.method));
-  const auto q = c.url.find('?');
-  out.path = c.url.substr(0, q);
-  out.query = q == std::string::npos ? "" : c.url.substr(q + 1);
-  return true;
-}
-
-/// The value of `key` in a query string ("" if absent).
-inline std::string query_value(std::string_view query, std::string_view key) {
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    auto pair = query.substr(0, amp);
-    const auto eq = pair.find('=');
-    if (pair.substr(0, eq) == key) return std::string(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return {};
-}
+using detail::http_request;
+using detail::parse_http;
+using detail::query_value;
 
 /// The admin API over the master's root of server links.
 class admin_api {
@@ -164,11 +102,7 @@ class admin_api {
     answer a(400, error_json(error));
     if (error.empty()) a = co_await route(req);
     deadline.cancel();
-    const auto reason = a.status == 200 ? "OK" : a.status == 401 ? "Unauthorized"
-                        : a.status == 404 ? "Not Found" : a.status == 502 ? "Bad Gateway" : "Bad Request";
-    const auto out = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n"
-                                 "Connection: close\r\n\r\n{}",
-                                 a.status, reason, a.body.size(), a.body);
+    const auto out = detail::http_response(a.status, "application/json", a.body);
     co_await asio::async_write(socket, asio::buffer(out), asio::experimental::as_tuple(asio::use_awaitable));
     std::error_code ignored;
     socket.shutdown(asio::socket_base::shutdown_both, ignored);
@@ -184,7 +118,7 @@ class admin_api {
   }
 
   asio::awaitable<answer> route(const http_request& req) {
-    if (req.authorization != "Bearer " + token_)
+    if (req.header("authorization") != "Bearer " + token_)
       co_return answer{401, error_json("bad or missing token: send Authorization: Bearer <master.token>")};
     const auto server = query_value(req.query, "server");
     const auto names = known();
