@@ -58,21 +58,37 @@ corpus_root=$build/fuzz-corpus
 "$fuzz_dir/make_fuzz_seeds" "$corpus_root"
 mkdir -p "$build/fuzz-artifacts" "$build/fuzz-logs"
 
-passed=0
-failed=0
-for target in "${targets[@]}"; do
-  corpus=$corpus_root/$target
+# One target for the given time; its exit status goes to <log>.status.
+run_target() {
+  local target=$1 corpus=$corpus_root/$1 log=$build/fuzz-logs/$1.log extra=() status=0
   mkdir -p "$corpus"
-  extra=()
   [ -d "tests/fuzz/seeds/$target" ] && extra+=("tests/fuzz/seeds/$target")
-  log=$build/fuzz-logs/$target.log
-
-  status=0
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     "$fuzz_dir/$target" -max_total_time="$seconds" -max_len=4096 -timeout=10 \
     -artifact_prefix="$build/fuzz-artifacts/$target-" "$corpus" "${extra[@]}" \
     >"$log" 2>&1 || status=$?
+  echo "$status" >"$log.status"
+}
 
+# As many targets at once as there are cores (each fuzzer is one process on one core).
+jobs=$(nproc 2>/dev/null || echo 2)
+echo "fuzz: ${#targets[@]} targets, ${seconds} s each, $jobs at a time"
+running=0
+for target in "${targets[@]}"; do
+  if [ "$running" -ge "$jobs" ]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+  run_target "$target" &
+  running=$((running + 1))
+done
+wait
+
+passed=0
+failed=0
+for target in "${targets[@]}"; do
+  log=$build/fuzz-logs/$target.log
+  status=$(cat "$log.status" 2>/dev/null || echo 1)
   done_line=$(grep -E '^Done [0-9]+ runs in [0-9]+ second' "$log" | tail -n 1 || true)
   if [ "$status" -eq 0 ] && [ -n "$done_line" ]; then
     read -r runs secs < <(sed -E 's/^Done ([0-9]+) runs in ([0-9]+) second.*/\1 \2/' <<<"$done_line")
