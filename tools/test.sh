@@ -4,6 +4,7 @@
 # Ends with a line "N passed, N failed".
 #   EMBER_BUILD=dir         build directory (default: build)
 #   EMBER_MESON_ARGS="..."  extra `meson setup` arguments (e.g. -Db_sanitize=address,undefined)
+#   EMBER_CPP_ARGS="..."    extra compiler flags, space-separated (meson's cpp_args)
 #   EMBER_FUZZ_SECONDS=N    seconds per fuzz target (default 20; 0 skips fuzzing)
 #   EMBER_TEST_ARGS="..."   extra `meson test` arguments (e.g. --no-suite consumer)
 set -uo pipefail
@@ -11,8 +12,10 @@ cd "$(dirname "$0")/.."
 tools/install-deps.sh || exit 1
 build=${EMBER_BUILD:-build}
 if [ ! -f "$build/build.ninja" ]; then
+  cpp_args=()
+  [ -n "${EMBER_CPP_ARGS:-}" ] && cpp_args=("-Dcpp_args=$EMBER_CPP_ARGS")
   # shellcheck disable=SC2086
-  meson setup "$build" ${EMBER_MESON_ARGS:-} || exit 1
+  meson setup "$build" ${EMBER_MESON_ARGS:-} "${cpp_args[@]}" || exit 1
 fi
 build_start=$(date +%s)
 ninja -C "$build" || { echo "0 passed, 1 failed (build)"; exit 1; }
