@@ -83,7 +83,7 @@ struct root_ref {
 };
 
 /// Where a server answers Prometheus scrapes and health checks (`metricsport`): HTTP
-/// `GET /metrics`, `/healthz` and `/readyz`, unauthenticated (docs/operating.md).
+/// `GET /metrics`, `/healthz` and `/readyz`, unauthenticated (docs/operations.md).
 struct metrics_config {
   std::string host = "127.0.0.1";  ///< loopback unless the config says otherwise
   std::uint16_t port = 0;

@@ -131,6 +131,8 @@ class store {
   std::uint64_t clean_before() const;
 
   std::size_t dirty_count() const noexcept;
+  /// Bytes of the journal file (records of acknowledged changes not yet compacted away).
+  std::uint64_t journal_bytes() const noexcept { return journal_.size(); }
   /// Age of the oldest unwritten change, for status pages.
   std::chrono::milliseconds oldest_dirty_age() const;
 
