@@ -108,6 +108,17 @@ EMBER_DECL void data_layer::write_metrics(ember::detail::prometheus_writer& w) c
              static_cast<double>(store_->oldest_dirty_age().count()) / 1000.0);
     w.single("ember_data_journal_bytes", "gauge",
              "Size of the journal of acknowledged changes, in bytes.", store_->journal_bytes());
+    const auto& c = store_->counters();
+    w.single("ember_data_cache_hits_total", "counter", "Row reads memcached answered.", c.cache_hits);
+    w.single("ember_data_cache_misses_total", "counter",
+             "Rows loaded from the database after memcached missed.", c.cache_misses);
+    w.single("ember_data_cas_retries_total", "counter",
+             "Compare-and-swaps on memcached lost to another writer.", c.cas_retries);
+    w.single("ember_data_rows_written_total", "counter", "Rows written back to the database.",
+             c.rows_written);
+    w.single("ember_data_fence_waits_total", "counter",
+             "Row loads that waited for other writers to write back after a memcached restart.",
+             store_->fence_waits());
   }
   if (cache_)
     w.single("ember_data_memcached_queue_depth", "gauge",
