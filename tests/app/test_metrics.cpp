@@ -20,12 +20,8 @@
 #include <regex>
 #include <string>
 
-#include <asio/connect.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/ip/tcp.hpp>
-#include <asio/read.hpp>
 #include <asio/steady_timer.hpp>
-#include <asio/write.hpp>
 #include <fmt/format.h>
 
 #include "ember/app/host.hpp"
@@ -35,6 +31,7 @@
 #include "nettest_client.hpp"
 #include "nettest_server.hpp"
 #include "prometheus_sd.hpp"
+#include "support/http.hpp"
 #include "support/process.hpp"
 #include "support/run.hpp"
 
@@ -62,32 +59,7 @@ class handler final : public nettest::test_handler {
   asio::awaitable<nettest::push_me_reply> push_me(session&, const nettest::push_me_request&) override { co_return nettest::push_me_reply{}; }
 };
 
-struct http_answer {
-  int status = 0;
-  std::string head, body;
-};
-
-// One HTTP/1.0 request to 127.0.0.1:`port`; the whole answer (the server closes after it).
-asio::awaitable<http_answer> http_get(std::uint16_t port, std::string target,
-                                      std::string method = "GET") {
-  using asio::experimental::as_tuple;
-  asio::ip::tcp::socket s(co_await asio::this_coro::executor);
-  auto [ec] = co_await s.async_connect({asio::ip::make_address("127.0.0.1"), port},
-                                       as_tuple(asio::use_awaitable));
-  if (ec) co_return http_answer{};
-  const auto req = method + " " + target + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  co_await asio::async_write(s, asio::buffer(req), asio::use_awaitable);
-  std::string text;
-  auto [rec, n] = co_await asio::async_read(s, asio::dynamic_buffer(text), as_tuple(asio::use_awaitable));
-  (void)rec, (void)n;
-  http_answer a;
-  const auto end = text.find("\r\n\r\n");
-  if (text.size() < 12 || end == std::string::npos) co_return a;
-  a.status = std::atoi(text.c_str() + 9);
-  a.head = text.substr(0, end);
-  a.body = text.substr(end + 4);
-  co_return a;
-}
+using test::http_get;
 
 // The value of the sample line `series` (name and labels exactly as written), or -1.
 double value_of(const std::string& text, const std::string& series) {
