@@ -1,6 +1,7 @@
 // ember: assembles one server of a cluster from its config.json entry: its client listener
-// (`netport`), its root (`rootport`), its links to the roots it joins (`remoteport`), and
-// the routing between client-facing servers and backends. The host owns all of it, so a
+// (`netport`), its root (`rootport`), its links to the roots it joins (`remoteport`), the
+// routing between client-facing servers and backends, and its metrics and health endpoint
+// (`metricsport`, ember/app/metrics.hpp). The host owns all of it, so a
 // reload of the handler module leaves sessions, groups and links untouched.
 //
 //   auto cfg = ember::app::load_config("config.json").value();
