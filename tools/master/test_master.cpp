@@ -716,6 +716,11 @@ BOOST_AUTO_TEST_CASE(prometheus_scrapes_every_server_and_the_master_and_counts_t
     BOOST_TEST(found(forwarded, "3"), forwarded);
     const auto running = co_await wait_value("ember_master_servers%7Bstate%3D%22running%22%7D", "5");
     BOOST_TEST(found(running, "5"), running);
+    // Both games report their data layer; the logins loaded account rows from the database.
+    const auto stores = co_await wait_value("count(ember_data_journal_bytes)", "2");
+    BOOST_TEST(found(stores, "2"), stores);
+    const auto loaded = co_await query("sum(ember_data_cache_misses_total)%3E0");
+    BOOST_TEST(loaded.find(R"("value":[)") != std::string::npos, loaded);
     // Every endpoint passes promtool's checks.
     for (const char* s : {"gate", "net1", "net2", "game1", "game2"}) {
       const auto m = co_await ember::test::http_get(cl.ports[std::string(s) + ".metrics"], "/metrics");
