@@ -30,7 +30,7 @@ const std::string example = EMBER_EXAMPLE_CONFIG;
 
 const std::string server_keys =
     "type, host, netport, rootport, remoteport, app, reload, db, mem, log, limits, "
-    "call_timeout_ms, cpu, name";
+    "call_timeout_ms, cpu, name, metricsport";
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -482,10 +482,11 @@ BOOST_AUTO_TEST_CASE(a_key_firefly_spells_differently_gets_a_hint) {
   expect_error(R"({"master": {"roothost": "localhost"}, "servers": {"a": {}}})", 1,
                "master.roothost",
                "unknown key (Firefly's 'roothost' is 'host' here); expected one of: host, "
-               "rootport, webport, token");
+               "rootport, webport, token, prometheus_sd");
   expect_error(R"({"servers": {"a": {"webport": 17001}}})", 1, "servers.a.webport",
-               "unknown key (ember servers have no HTTP port of their own; the master's webport "
-               "takes admin commands); expected one of: " + server_keys);
+               "unknown key (ember servers take admin commands through the master's webport; "
+               "their metrics and health checks are on \"metricsport\"); expected one of: " +
+                   server_keys);
   expect_error(R"({"db": {"host": "localhost", "user": "root"}, "servers": {"a": {}}})", 1,
                "db.host",
                "unknown key (ember reaches databases through ODBC: write such settings into the "
@@ -568,6 +569,35 @@ BOOST_AUTO_TEST_CASE(ports_outside_1_to_65535_are_refused) {
   expect_error(R"({"master": {"webport": 70000, "token": "0123456789abcdef"},
                    "servers": {"a": {}}})", 1, "master.webport",
                "expected a port number 1..65535, got 70000");
+}
+
+BOOST_AUTO_TEST_CASE(a_metricsport_is_a_port_or_0_or_a_port_and_host_and_a_bad_one_is_named) {
+  auto c = parse_ok(R"({"servers": {"a": {"netport": 17200, "metricsport": 17300},
+                                   "b": {"metricsport": {"port": 17300, "host": "0.0.0.0"}},
+                                   "c": {"metricsport": 0}, "d": {}}})");
+  BOOST_REQUIRE(c.servers[0].metricsport.has_value());
+  BOOST_TEST(c.servers[0].metricsport->port == 17300);
+  BOOST_TEST(c.servers[0].metricsport->host == "127.0.0.1");
+  BOOST_REQUIRE(c.servers[1].metricsport.has_value());
+  BOOST_TEST(c.servers[1].metricsport->host == "0.0.0.0");
+  BOOST_TEST(!c.servers[2].metricsport.has_value());
+  BOOST_TEST(!c.servers[3].metricsport.has_value());
+  expect_error(R"({"servers": {"a": {"metricsport": 65536}}})", 1, "servers.a.metricsport",
+               "expected a port number 1..65535, or 0 (no metrics endpoint), got 65536");
+  expect_error(R"({"servers": {"a": {"metricsport": "9100"}}})", 1, "servers.a.metricsport",
+               "expected a port number 1..65535, or 0 (no metrics endpoint) or an object "
+               "{\"port\": N, \"host\": \"ADDRESS\"}, got a string");
+  expect_error(R"({"servers": {"a": {"metricsport": {"port": -2}}}})", 1,
+               "servers.a.metricsport.port",
+               "expected a port number 1..65535, or 0 (no metrics endpoint), got -2");
+  expect_error(R"({"servers": {"a": {"metricsport": {"host": "127.0.0.1"}}}})", 1,
+               "servers.a.metricsport.port",
+               "missing; expected a port number 1..65535, or 0 (no metrics endpoint)");
+  expect_error(R"({"servers": {"a": {"netport": 17200, "metricsport": 17200}}})", 1,
+               "servers.a.metricsport", "port 17200 on 127.0.0.1 is already used by servers.a.netport");
+  auto m = parse_ok(R"({"master": {"webport": 17001, "token": "0123456789abcdef",
+                                   "prometheus_sd": "targets.json"}, "servers": {"a": {}}})");
+  BOOST_TEST(m.master->prometheus_sd == "targets.json");
 }
 
 BOOST_AUTO_TEST_CASE(a_port_used_twice_on_one_host_names_both_paths) {

@@ -93,7 +93,17 @@ BOTH(rows_are_inserted_read_updated_and_deleted_through_the_cache) {
     }
     BOOST_TEST(exists);
     BOOST_TEST(n.store.dirty_count() == 3u);  // ann, bob (deleted), the account
+    // What the metrics show: three reads memcached answered (ann twice, bob's tombstone), two
+    // rows loaded from the database (987654321, absent; the account's key before its insert),
+    // no lost compare-and-swap (one writer), nothing written back before the stop.
+    const auto& counts = n.store.counters();
+    BOOST_TEST(counts.cache_hits == 3u);
+    BOOST_TEST(counts.cache_misses == 2u);
+    BOOST_TEST(counts.cas_retries == 0u);
+    BOOST_TEST(counts.rows_written == 0u);
     BOOST_TEST(co_await n.store.stop() == 0u);
+    BOOST_TEST(counts.rows_written == 3u);
+    BOOST_TEST(n.store.fence_waits() == 0u);
   }());
   BOOST_TEST(e.scalar("SELECT gold FROM player WHERE name = 'ann'") == 15);
   BOOST_TEST(e.scalar("SELECT COUNT(*) FROM player WHERE name = 'bob'") == 0);

@@ -4,8 +4,10 @@
 //   GET  /status                       every server: its own status (over its link) + process
 //   POST /reload[?server=NAME][&data=1] reload logic (or game data) on one server or all
 //   POST /stop[?server=NAME]            stop one server, or the whole cluster in order
+//   GET  /metrics                      the master's own Prometheus metrics, unauthenticated
+//                                      (as scrapers expect; it tells no secret and changes nothing)
 //
-// Answers are JSON; errors are {"error": "..."} with 400, 401, 404 or 502. HTTP is parsed by
+// Answers are JSON (but /metrics); errors are {"error": "..."} with 400, 401, 404 or 502. HTTP is parsed by
 // Debian's libhttp-parser (ember/detail/http.hpp); one request per connection.
 #pragma once
 
@@ -25,6 +27,7 @@
 #include "ember/cluster/root.hpp"
 #include "ember/codec/json_writer.hpp"
 #include "ember/detail/http.hpp"
+#include "ember/detail/prometheus.hpp"
 #include "ember/log.hpp"
 #include "ember/spawn.hpp"
 
@@ -41,6 +44,8 @@ class admin_api {
   using process_info_fn = std::function<std::string(const std::string& name)>;
   /// Stops one server, or all of them in order when `name` is empty.
   using stop_fn = std::function<void(const std::string& name)>;
+  /// Writes the master's metric families for `GET /metrics`.
+  using metrics_fn = std::function<void(detail::prometheus_writer&)>;
 
   admin_api(asio::any_io_executor ex, cluster::root& servers, std::string host, std::uint16_t port,
             std::string token, std::vector<std::string> names, process_info_fn info, stop_fn stop)
@@ -60,13 +65,18 @@ class admin_api {
 
   std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
 
+  /// Serves `GET /metrics` with what `f` writes (404 until set).
+  void set_metrics(metrics_fn f) { metrics_ = std::move(f); }
+
  private:
   // Not an aggregate: g++ 12 destroys aggregate temporaries in co_await / co_return
   // expressions twice.
   struct answer {
-    answer(int s, std::string b) : status(s), body(std::move(b)) {}
+    answer(int s, std::string b, std::string_view type = "application/json")
+        : status(s), body(std::move(b)), content_type(type) {}
     int status;
     std::string body;
+    std::string_view content_type;
   };
 
   asio::awaitable<void> accept_loop() {
@@ -102,7 +112,7 @@ class admin_api {
     answer a(400, error_json(error));
     if (error.empty()) a = co_await route(req);
     deadline.cancel();
-    const auto out = detail::http_response(a.status, "application/json", a.body);
+    const auto out = detail::http_response(a.status, a.content_type, a.body);
     co_await asio::async_write(socket, asio::buffer(out), asio::experimental::as_tuple(asio::use_awaitable));
     std::error_code ignored;
     socket.shutdown(asio::socket_base::shutdown_both, ignored);
@@ -118,6 +128,12 @@ class admin_api {
   }
 
   asio::awaitable<answer> route(const http_request& req) {
+    if (req.method == "GET" && req.path == "/metrics" && metrics_) {
+      std::string text;
+      detail::prometheus_writer w(text);
+      metrics_(w);
+      co_return answer{200, std::move(text), detail::prometheus_writer::content_type};
+    }
     if (req.header("authorization") != "Bearer " + token_)
       co_return answer{401, error_json("bad or missing token: send Authorization: Bearer <master.token>")};
     const auto server = query_value(req.query, "server");
@@ -207,6 +223,7 @@ class admin_api {
   std::vector<std::string> names_;
   process_info_fn info_;
   stop_fn stop_;
+  metrics_fn metrics_;
 };
 
 }  // namespace ember::master

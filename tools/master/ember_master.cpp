@@ -6,6 +6,7 @@
 // that nobody runs is started first and stopped last (services.hpp). See docs/operations.md.
 //
 // usage: ember-master CONFIG.json [--only NAME]... [--server-binary PATH] [--memcached PATH|none]
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -17,6 +18,8 @@
 
 #include "admin_api.hpp"
 #include "ember/app/admin.hpp"
+#include "ember/detail/process_metrics.hpp"
+#include "prometheus_sd.hpp"
 #include "services.hpp"
 #include "supervisor.hpp"
 
@@ -83,6 +86,21 @@ int main(int argc, char** argv) {
     o.services = ember::master::memcached_services(*config, o.only, memcached);
   }
 
+  // The scrape targets, before any server starts: Prometheus finds each as it comes up.
+  if (const auto& m = config->master; m && !m->prometheus_sd.empty()) {
+    std::filesystem::path sd = m->prometheus_sd;
+    if (sd.is_relative()) sd = o.config_file.parent_path() / sd;
+    if (auto why = ember::master::write_file_atomically(sd, ember::master::prometheus_sd_json(*config));
+        !why.empty()) {
+      std::fprintf(stderr, "master: master.prometheus_sd: %s\n", why.c_str());
+      return 1;
+    }
+    ember::log::info("Prometheus targets of {} servers written to {}",
+                     std::count_if(config->servers.begin(), config->servers.end(),
+                                   [](const auto& s) { return s.metricsport.has_value(); }),
+                     sd.string());
+  }
+
   asio::io_context io(1);
   ember::master::supervisor master(io, *config, std::move(o));
   // Servers register on master.rootport (ember/app/admin.hpp); the admin API answers on
@@ -117,6 +135,12 @@ int main(int argc, char** argv) {
             else
               master.stop_one(name);
           });
+      admin->set_metrics([&](ember::detail::prometheus_writer& w) {
+        ember::detail::write_process_metrics(w);
+        master.write_metrics(w);
+        w.single("ember_master_linked_servers", "gauge", "Servers linked to the master's rootport.",
+                 links->size());
+      });
       ember::log::info("admin API on http://{}:{} (token from config), servers register on {}",
                        m->host, m->webport, *m->rootport);
     } catch (const std::exception& e) {

@@ -28,6 +28,7 @@
 #include <fmt/ranges.h>
 
 #include "ember/app/config.hpp"
+#include "ember/detail/prometheus.hpp"
 #include "ember/log.hpp"
 #include "ember/spawn.hpp"
 #include "child.hpp"
@@ -98,6 +99,29 @@ class supervisor {
     }
     return {};
   }
+  /// The supervisor's figures as Prometheus metric families: servers by state, and per server
+  /// whether its process runs and how often it was restarted (the servers of the config, not
+  /// the services such as memcached that the master runs for them).
+  void write_metrics(ember::detail::prometheus_writer& w) const {
+    static constexpr std::pair<state, std::string_view> states[] = {
+        {state::running, "running"}, {state::waiting, "waiting"}, {state::exited, "exited"},
+        {state::gave_up, "gave_up"}, {state::stopped, "stopped"}};
+    w.family("ember_master_servers", "gauge", "Servers the master runs, by the state of their process.");
+    for (const auto& [st, name] : states) {
+      std::uint64_t n = 0;
+      for (const auto& s : servers_) n += s->r != role::service && s->st == st ? 1 : 0;
+      w.sample("ember_master_servers", {{"state", name}}, n);
+    }
+    w.family("ember_master_server_up", "gauge", "1 while a server's process runs, else 0.");
+    for (const auto& s : servers_)
+      if (s->r != role::service)
+        w.sample("ember_master_server_up", {{"server", s->name}}, s->st == state::running && s->pid ? 1 : 0);
+    w.family("ember_master_restarts_total", "counter", "Restarts of a server after it died.");
+    for (const auto& s : servers_)
+      if (s->r != role::service)
+        w.sample("ember_master_restarts_total", {{"server", s->name}}, static_cast<std::uint64_t>(s->restarts));
+  }
+
   /// Stops one server (SIGTERM; it exits with code 0 and is not restarted); false if it has
   /// no process.
   bool stop_one(const std::string& name) {

@@ -10,10 +10,12 @@
 #include <netinet/in.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -22,7 +24,9 @@
 
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
 
+#include "../../tests/support/http.hpp"
 #include "../../tests/support/process.hpp"
 #include "../../tests/support/run.hpp"
 #include "ember/net/client.hpp"
@@ -76,7 +80,10 @@ struct cluster {
   std::map<std::string, std::uint16_t> ports;
   child_process master;
 
-  explicit cluster(const std::string& extra_servers = "", bool with_master_ports = false) {
+  /// `with_metrics`: every server gets a metricsport, and the master writes targets.json
+  /// (master.prometheus_sd) — with `with_master_ports` only.
+  explicit cluster(const std::string& extra_servers = "", bool with_master_ports = false,
+                   bool with_metrics = false) {
     static std::atomic<int> serial{0};
     dir = fs::temp_directory_path() / fmt::format("ember-master-{}-{}", getpid(), ++serial);
     fs::remove_all(dir);
@@ -89,8 +96,14 @@ struct cluster {
       ports["admin"] = free_port();
       master_section = fmt::format(
           R"(
-  "master": {{ "rootport": {}, "webport": {}, "token": "admin-token-of-this-test" }},)",
-          ports["master"], ports["admin"]);
+  "master": {{ "rootport": {}, "webport": {}, "token": "admin-token-of-this-test"{} }},)",
+          ports["master"], ports["admin"], with_metrics ? R"(, "prometheus_sd": "targets.json")" : "");
+    }
+    std::map<std::string, std::string> metrics;  // server -> its ", metricsport" or ""
+    for (const char* s : {"gate", "net1", "net2", "game1", "game2"}) {
+      if (!with_metrics) continue;
+      ports[std::string(s) + ".metrics"] = free_port();
+      metrics[s] = fmt::format(R"(, "metricsport": {})", ports[std::string(s) + ".metrics"]);
     }
     // Nothing runs on the memcached port: the master starts a memcached there itself.
     std::ofstream(dir / "config.json") << fmt::format(R"({{{}
@@ -105,14 +118,16 @@ struct cluster {
     "inventory": {{ "server": "game" }}, "wallet": {{ "server": "game" }}
   }},
   "servers": {{
-    "gate": {{ "rootport": {} }},
-    "net1": {{ "type": "net", "netport": {}, "rootport": {}, "remoteport": [{{ "rootname": "gate" }}] }},
-    "net2": {{ "type": "net", "netport": {}, "rootport": {}, "remoteport": [{{ "rootname": "gate" }}] }},
-    "game1": {{ "type": "game", "db": true, "mem": true, "remoteport": [{{ "rootname": "gate" }}, {{ "rootname": "net1" }}, {{ "rootname": "net2" }}] }},
-    "game2": {{ "type": "game", "db": true, "mem": true, "remoteport": [{{ "rootname": "gate" }}, {{ "rootname": "net1" }}, {{ "rootname": "net2" }}] }}{}
+    "gate": {{ "rootport": {}{} }},
+    "net1": {{ "type": "net", "netport": {}, "rootport": {}, "remoteport": [{{ "rootname": "gate" }}]{} }},
+    "net2": {{ "type": "net", "netport": {}, "rootport": {}, "remoteport": [{{ "rootname": "gate" }}]{} }},
+    "game1": {{ "type": "game", "db": true, "mem": true, "remoteport": [{{ "rootname": "gate" }}, {{ "rootname": "net1" }}, {{ "rootname": "net2" }}]{} }},
+    "game2": {{ "type": "game", "db": true, "mem": true, "remoteport": [{{ "rootname": "gate" }}, {{ "rootname": "net1" }}, {{ "rootname": "net2" }}]{} }}{}
   }}
 }}
-)", master_section, ports["memcached"], ports["gate"], ports["net1"], ports["net1.link"], ports["net2"], ports["net2.link"], extra_servers);
+)", master_section, ports["memcached"], ports["gate"], metrics["gate"], ports["net1"], ports["net1.link"],
+    metrics["net1"], ports["net2"], ports["net2.link"], metrics["net2"], metrics["game1"], metrics["game2"],
+    extra_servers);
   }
   ~cluster() {
     if (master.running()) {
@@ -633,4 +648,89 @@ BOOST_AUTO_TEST_CASE(ember_cli_shows_status_reloads_data_and_stops_the_cluster_t
   BOOST_TEST(stop.first == 0, stop.second);
   BOOST_TEST(cl.master.wait_exit(30s) == 0);
   BOOST_TEST(cl.count("[master] ", "stopping net1, net2") == 1u);
+}
+
+// The real thing: Debian's Prometheus finds every server through the file_sd file the master
+// writes, scrapes them and the master every second, and a query over what it stored gives the
+// requests this test's clients made.
+BOOST_AUTO_TEST_CASE(prometheus_scrapes_every_server_and_the_master_and_counts_the_clients_requests) {
+  if (::access("/usr/bin/prometheus", X_OK) != 0) {
+    BOOST_TEST_MESSAGE("SKIPPED: /usr/bin/prometheus is absent (apt-get install prometheus)");
+    return;
+  }
+  cluster cl("", true, true);
+  cl.start_master();
+  BOOST_REQUIRE(cl.ready());
+  const auto targets = ember::test::read_text(cl.dir / "targets.json");
+  BOOST_TEST(targets.find(fmt::format(R"({{"targets":["127.0.0.1:{}"],"labels":{{"server":"game2","type":"game"}}}})",
+                                      cl.ports["game2.metrics"])) != std::string::npos, targets);
+  const auto prom_port = free_port();
+  std::ofstream(cl.dir / "prometheus.yml")
+      << "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+         "scrape_configs:\n"
+         "  - job_name: ember\n"
+         "    file_sd_configs: [{files: ['" << (cl.dir / "targets.json").string() << "'], refresh_interval: 1s}]\n"
+         "  - job_name: ember-master\n"
+         "    static_configs: [{targets: ['127.0.0.1:" << cl.ports["admin"] << "']}]\n";
+  child_process prometheus({"/usr/bin/prometheus", "--config.file=" + (cl.dir / "prometheus.yml").string(),
+                            "--storage.tsdb.path=" + (cl.dir / "tsdb").string(),
+                            fmt::format("--web.listen-address=127.0.0.1:{}", prom_port)},
+                           cl.dir / "prometheus.log");
+  asio::io_context io;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    player a(io), b(io);
+    co_await a.connect(cl.ports["net1"]);
+    co_await b.connect(cl.ports["net2"]);
+    BOOST_REQUIRE((co_await a.stub.login({"alice", "secret"})).has_value());
+    BOOST_REQUIRE((co_await b.stub.login({"bob", "secret"})).has_value());
+    for (int i = 0; i < 3; ++i) BOOST_REQUIRE((co_await a.stub.move({i, -i})).has_value());
+    BOOST_REQUIRE((co_await b.stub.online({})).has_value());
+    auto query = [&](const std::string& q) -> asio::awaitable<std::string> {
+      co_return (co_await ember::test::http_get(prom_port, "/api/v1/query?query=" + q)).body;
+    };
+    // Waits until the query's one value is `want` (each loop is 100 ms: 90 s at most), and
+    // gives the last answer.
+    auto wait_value = [&](std::string q, std::string want) -> asio::awaitable<std::string> {
+      const auto end = fmt::format(R"(,"{}"]}}]}})", want);
+      std::string answer;
+      for (int i = 0; i < 900 && answer.find(end) == std::string::npos; ++i) {
+        if (i) {
+          asio::steady_timer t(io, 100ms);
+          co_await t.async_wait(asio::use_awaitable);
+        }
+        answer = co_await query(q);
+      }
+      co_return answer;
+    };
+    auto found = [](const std::string& answer, const std::string& want) {
+      return answer.find(fmt::format(R"(,"{}"]}}]}})", want)) != std::string::npos;
+    };
+    // Every server is scraped (up), then: the games served 3 moves in all; the gateways
+    // forwarded them and counted them too; the master runs 5 servers.
+    const auto up = co_await wait_value("count(up%7Bjob%3D%22ember%22%7D%3D%3D1)", "5");
+    BOOST_TEST(found(up, "5"), up << "\ntargets: " << (co_await ember::test::http_get(prom_port, "/api/v1/targets")).body
+                                  << "\nPrometheus log:\n" << ember::test::read_text(cl.dir / "prometheus.log"));
+    const auto moves = co_await wait_value("sum(ember_requests_total%7Bcommand%3D%22move%22%2Ctype%3D%22game%22%7D)", "3");
+    BOOST_TEST(found(moves, "3"), moves);
+    const auto forwarded = co_await wait_value("sum(ember_requests_total%7Bcommand%3D%22move%22%2Ctype%3D%22net%22%7D)", "3");
+    BOOST_TEST(found(forwarded, "3"), forwarded);
+    const auto running = co_await wait_value("ember_master_servers%7Bstate%3D%22running%22%7D", "5");
+    BOOST_TEST(found(running, "5"), running);
+    // Both games report their data layer; the logins loaded account rows from the database.
+    const auto stores = co_await wait_value("count(ember_data_journal_bytes)", "2");
+    BOOST_TEST(found(stores, "2"), stores);
+    const auto loaded = co_await query("sum(ember_data_cache_misses_total)%3E0");
+    BOOST_TEST(loaded.find(R"("value":[)") != std::string::npos, loaded);
+    // Every endpoint passes promtool's checks.
+    for (const char* s : {"gate", "net1", "net2", "game1", "game2"}) {
+      const auto m = co_await ember::test::http_get(cl.ports[std::string(s) + ".metrics"], "/metrics");
+      BOOST_TEST(m.status == 200);
+      std::ofstream(cl.dir / "scrape.txt") << m.body;
+      const auto cmd = fmt::format("/usr/bin/promtool check metrics < {0}/scrape.txt > {0}/promtool.txt 2>&1",
+                                   cl.dir.string());
+      BOOST_TEST(std::system(cmd.c_str()) == 0, s << ": " << ember::test::read_text(cl.dir / "promtool.txt"));
+    }
+  }(), 150s);
+  prometheus.signal(SIGTERM);
+  BOOST_TEST(prometheus.wait_exit(30s) == 0);
 }

@@ -15,8 +15,14 @@
 #include <string>
 #include <vector>
 
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/read.hpp>
+
 #include "ember/log.hpp"
+#include "admin_api.hpp"
 #include "policy.hpp"
+#include "prometheus_sd.hpp"
 #include "supervisor.hpp"
 
 using namespace std::chrono_literals;
@@ -265,3 +271,69 @@ BOOST_AUTO_TEST_CASE(a_line_longer_than_the_bound_is_split_into_pieces) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(the_prometheus_file_sd_lists_every_server_with_a_metricsport_labelled_by_name_and_type) {
+  auto c = ember::app::parse_config(R"({"servers": {
+    "gate": {"netport": 17200, "metricsport": 17300},
+    "game1": {"type": "game", "host": "10.0.0.5", "metricsport": {"port": 17301, "host": "0.0.0.0"}},
+    "db": {},
+    "chat": {"metricsport": {"port": 17302, "host": "::1"}}}})", "sd.json");
+  BOOST_REQUIRE_MESSAGE(c.has_value(), (c ? std::string() : c.error().what()));
+  BOOST_TEST(ember::master::prometheus_sd_json(*c) ==
+             R"([{"targets":["127.0.0.1:17300"],"labels":{"server":"gate","type":"gate"}},)"
+             R"({"targets":["10.0.0.5:17301"],"labels":{"server":"game1","type":"game"}},)"
+             R"({"targets":["[::1]:17302"],"labels":{"server":"chat","type":"chat"}}])"
+             "\n");
+}
+
+// ember-master's own metrics: servers by state and restarts, from a supervisor that ran real
+// processes (/bin/true: each exits on its own with code 0), served unauthenticated at
+// GET /metrics on the admin port while every other endpoint still wants the token.
+BOOST_AUTO_TEST_CASE(the_master_serves_its_metrics_without_the_token_and_counts_servers_by_state) {
+  const int port = 26000 + getpid() % 1000;
+  auto c = ember::app::parse_config(R"({"servers": {"a": {}, "b": {}}})", "m.json");
+  BOOST_REQUIRE(c.has_value());
+  asio::io_context io(1);
+  ember::master::options o;
+  o.config_file = "m.json";
+  o.program = "/bin/true";
+  ember::master::supervisor sup(io, *c, o);
+  sup.start();
+  io.run_for(std::chrono::seconds(30));  // returns when both have exited
+  std::string text;
+  ember::detail::prometheus_writer w(text);
+  sup.write_metrics(w);
+  BOOST_TEST(text.find("ember_master_servers{state=\"exited\"} 2\n") != std::string::npos, text);
+  BOOST_TEST(text.find("ember_master_servers{state=\"running\"} 0\n") != std::string::npos, text);
+  BOOST_TEST(text.find("ember_master_restarts_total{server=\"a\"} 0\n") != std::string::npos, text);
+  BOOST_TEST(text.find("ember_master_server_up{server=\"b\"} 0\n") != std::string::npos, text);
+
+  io.restart();
+  ember::cluster::root links(io.get_executor(), {"master", "a-secret-of-the-unit-test", "127.0.0.1",
+                                                 static_cast<std::uint16_t>(port), {}});
+  ember::master::admin_api api(io.get_executor(), links, "127.0.0.1", static_cast<std::uint16_t>(port + 1),
+                               "t0ken-of-the-unit-test", {"a", "b"}, {}, {});
+  api.set_metrics([&](ember::detail::prometheus_writer& pw) { sup.write_metrics(pw); });
+  auto get = [&](const std::string& path) {
+    std::string answer;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      asio::ip::tcp::socket s(io);
+      co_await s.async_connect({asio::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(port + 1)},
+                               asio::use_awaitable);
+      const std::string req = "GET " + path + " HTTP/1.0\r\n\r\n";
+      co_await asio::async_write(s, asio::buffer(req), asio::use_awaitable);
+      auto [ec, n] = co_await asio::async_read(s, asio::dynamic_buffer(answer),
+                                               asio::experimental::as_tuple(asio::use_awaitable));
+      (void)ec, (void)n;
+      io.stop();
+    }, asio::detached);
+    io.restart();
+    io.run_for(std::chrono::seconds(10));
+    return answer;
+  };
+  const auto metrics = get("/metrics");
+  BOOST_TEST(metrics.rfind("HTTP/1.1 200 OK", 0) == 0, metrics);
+  BOOST_TEST(metrics.find("Content-Type: text/plain; version=0.0.4") != std::string::npos, metrics);
+  BOOST_TEST(metrics.find("ember_master_servers{state=\"exited\"} 2\n") != std::string::npos, metrics);
+  BOOST_TEST(get("/status").rfind("HTTP/1.1 401", 0) == 0);
+}

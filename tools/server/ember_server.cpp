@@ -145,6 +145,7 @@ int run(const ember::app::cluster_config& config, const fs::path& config_file,
   module_server modules(host, module_path);
   if (!modules.load()) return 1;
   int rc = EXIT_SUCCESS;
+  host.serve_metrics();  // health checks answer while the data layer opens
   asio::co_spawn(io, [&]() -> asio::awaitable<void> {
     co_await data.open();
     modules.start();

@@ -82,6 +82,15 @@ struct root_ref {
   bool operator==(const root_ref&) const = default;
 };
 
+/// Where a server answers Prometheus scrapes and health checks (`metricsport`): HTTP
+/// `GET /metrics`, `/healthz` and `/readyz`, unauthenticated (docs/operations.md).
+struct metrics_config {
+  std::string host = "127.0.0.1";  ///< loopback unless the config says otherwise
+  std::uint16_t port = 0;
+
+  bool operator==(const metrics_config&) const = default;
+};
+
 /// One entry of `servers`: one process of the cluster.
 struct server_config {
   std::string name;                ///< its key in `servers`
@@ -90,6 +99,7 @@ struct server_config {
   std::optional<listener_config> netport;  ///< client listener, if client-facing
   std::optional<std::uint16_t> rootport;   ///< set: this server is a root, nodes join here
   std::vector<root_ref> remoteport;        ///< the roots it joins, in file order
+  std::optional<metrics_config> metricsport;  ///< metrics and health over HTTP; none: off
   std::string app;     ///< handler module to load; empty: none
   std::string reload;  ///< module re-run on hot update (Firefly); empty: none
   bool db = false;     ///< uses the database of the top-level `db`
@@ -109,6 +119,9 @@ struct master_config {
   std::optional<std::uint16_t> rootport;  ///< link port servers register on
   std::uint16_t webport = 0;              ///< admin HTTP port
   std::string token;                      ///< admin commands must present it
+  /// Where the master writes a Prometheus file_sd JSON file listing every server's
+  /// `metricsport` (relative: to the config file's directory); empty: it writes none.
+  std::string prometheus_sd;
 
   bool operator==(const master_config&) const = default;
 };

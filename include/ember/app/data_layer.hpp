@@ -53,6 +53,8 @@ class data_layer {
 
   /// Figures for the master's status page.
   void write_status(codec::json_writer& w) const;
+  /// The same figures as Prometheus metric families (the host's `/metrics`).
+  void write_metrics(ember::detail::prometheus_writer& w) const;
 
  private:
   host& host_;
@@ -60,6 +62,7 @@ class data_layer {
   std::optional<data::memcache> cache_;
   std::optional<data::store> store_;
   bool stopped_ = false;
+  bool opened_ = false;
 };
 
 }  // namespace ember::app

@@ -1,6 +1,7 @@
 // ember: assembles one server of a cluster from its config.json entry: its client listener
-// (`netport`), its root (`rootport`), its links to the roots it joins (`remoteport`), and
-// the routing between client-facing servers and backends. The host owns all of it, so a
+// (`netport`), its root (`rootport`), its links to the roots it joins (`remoteport`), the
+// routing between client-facing servers and backends, and its metrics and health endpoint
+// (`metricsport`, ember/app/metrics.hpp). The host owns all of it, so a
 // reload of the handler module leaves sessions, groups and links untouched.
 //
 //   auto cfg = ember::app::load_config("config.json").value();
@@ -65,6 +66,10 @@ namespace ember::app::detail {
 class event_relay;
 }
 
+namespace ember::detail {
+class prometheus_writer;
+}
+
 namespace ember::app {
 
 /// Why `host::take_over` cannot give what was handed over: another type, or bytes that do not
@@ -72,6 +77,16 @@ namespace ember::app {
 class hand_over_error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+class metrics_endpoint;
+
+/// What a part of a server adds to its metrics and to its readiness (`host::add_health_source`).
+struct health_source {
+  /// Writes the part's metric families (may be empty).
+  std::function<void(ember::detail::prometheus_writer&)> metrics;
+  /// "" when the part is ready, else why not (may be empty).
+  std::function<std::string()> not_ready;
 };
 
 /// One server process of a cluster, built from `config.json`.
@@ -139,6 +154,24 @@ class host {
   /// Writes `per_command()` as a JSON array, with the commands' names, and "forwarded" for
   /// those a gateway sends to another server type (see `command_stats::write_json`).
   void write_command_stats(codec::json_writer& w) const;
+
+  /// Starts answering `/metrics`, `/healthz` and `/readyz` on the entry's `metricsport`
+  /// (ember/app/metrics.hpp), if it has one; `start` does it too. Call it earlier to answer
+  /// health checks while the server opens (`/readyz` says what it waits for). Throws
+  /// `std::system_error` when the port cannot be bound.
+  void serve_metrics();
+  /// The port of the metrics endpoint; 0 when there is none (yet).
+  std::uint16_t metrics_port() const noexcept;
+  /// Writes every metric family of this server: the process, its clients, per-command
+  /// figures, links, and what the health sources add (docs/operations.md lists them).
+  void write_metrics(ember::detail::prometheus_writer& w) const;
+  /// "" when the server is ready to serve: started, accepting clients if it has a netport,
+  /// linked to every root it joins, and every health source ready; else why not.
+  std::string not_ready() const;
+  /// Adds `source` under `name` (e.g. "data"), replacing one of that name.
+  void add_health_source(std::string name, health_source source);
+  /// Removes the source of that name (its owner is going).
+  void remove_health_source(std::string_view name);
 
   /// This server's config entry, and the whole config.
   const server_config& self() const noexcept { return *self_; }
@@ -212,6 +245,9 @@ class host {
   std::unique_ptr<cluster::player_ownership> ownership_;  // refers to a node connector
   std::vector<std::function<asio::awaitable<void>()>> stop_hooks_;
   data::store* store_ = nullptr;
+  std::map<std::string, health_source, std::less<>> health_;
+  std::unique_ptr<metrics_endpoint> metrics_;  // last: it calls into the rest while it lives
+  bool started_ = false, stopping_ = false;
 };
 
 template <class T>

@@ -54,6 +54,8 @@ class restart_fence {
   restart_fence(memcache& cache, database& db, std::string writer, std::chrono::milliseconds timeout);
 
   const std::string& writer() const noexcept { return writer_; }
+  /// How many `pass`es had to wait for other writers to write back.
+  std::uint64_t waits() const noexcept { return waits_; }
 
   /// Refuses a memcached server that may evict (unless `allowed`): eviction loses cached
   /// changes without a trace.
@@ -93,6 +95,7 @@ class restart_fence {
   std::set<std::string> passed_;   // epochs whose writers have caught up
   std::vector<std::string> seen_;  // each server's epoch at the last check
   std::optional<std::uint64_t> published_;
+  std::uint64_t waits_ = 0;
 };
 
 }  // namespace ember::data

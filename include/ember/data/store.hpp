@@ -77,6 +77,15 @@ class table_base {
   bool store_gone_ = false;
 };
 
+/// What the data layer of one process did since its store was made, for metrics (the io
+/// thread counts: plain integers).
+struct store_counters {
+  std::uint64_t cache_hits = 0;    ///< row reads (`get`, `get_many`) that memcached answered
+  std::uint64_t cache_misses = 0;  ///< rows loaded from the database after memcached missed
+  std::uint64_t cas_retries = 0;   ///< compare-and-swaps lost to another writer, then retried
+  std::uint64_t rows_written = 0;  ///< rows written back to the database
+};
+
 /// The data layer of one process. Create the memcache and database clients, the store, the
 /// tables (each registers itself), then `co_await open()`; `start()` runs write-back in the
 /// background; `co_await stop()` flushes every dirty row and empties the journal.
@@ -131,6 +140,14 @@ class store {
   std::uint64_t clean_before() const;
 
   std::size_t dirty_count() const noexcept;
+  /// What the data layer did so far (the tables count into it).
+  store_counters& counters() noexcept { return counters_; }
+  const store_counters& counters() const noexcept { return counters_; }
+  /// Loads that waited at the restart fence for other writers (restart_fence.hpp).
+  std::uint64_t fence_waits() const noexcept { return fence_.waits(); }
+
+  /// Bytes of the journal file (records of acknowledged changes not yet compacted away).
+  std::uint64_t journal_bytes() const noexcept { return journal_.size(); }
   /// Age of the oldest unwritten change, for status pages.
   std::chrono::milliseconds oldest_dirty_age() const;
 
@@ -176,6 +193,7 @@ class store {
   std::vector<journal_record> orphans_;
   std::shared_ptr<bool> running_;
   bool compacting_ = false;
+  store_counters counters_;
 };
 
 }  // namespace ember::data

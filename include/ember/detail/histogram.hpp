@@ -7,6 +7,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace ember::detail {
 
@@ -31,19 +32,38 @@ class log_linear_histogram {
   void record(std::uint64_t v) noexcept {
     ++counts_[index_of(v < largest ? v : largest)];
     ++total_;
+    sum_ += v;
     if (v > max_) max_ = v;
   }
   void merge(const log_linear_histogram& o) noexcept {
     for (std::size_t i = 0; i < counts_.size(); ++i) counts_[i] += o.counts_[i];
     total_ += o.total_;
+    sum_ += o.sum_;
     if (o.max_ > max_) max_ = o.max_;
   }
   void reset() noexcept {
     counts_.fill(0);
-    total_ = max_ = 0;
+    total_ = sum_ = max_ = 0;
   }
   std::uint64_t count() const noexcept { return total_; }
+  /// The sum of every recorded value, exact (wraps past 2^64: 584 years of nanoseconds).
+  std::uint64_t sum() const noexcept { return sum_; }
   std::uint64_t max() const noexcept { return max_; }
+
+  /// For each of the ascending `bounds`, how many samples are at most that bound, written to
+  /// the same index of `out` (one pass; `out` as long as `bounds`). A sample in the bucket that
+  /// holds a bound counts as at most it: the count may include values a bucket's width (1.6 % with
+  /// 7 sub-bits) above the bound, and never misses one below it. Prometheus histograms (`le` buckets) are made from this.
+  void cumulative_counts(std::span<const std::uint64_t> bounds,
+                         std::span<std::uint64_t> out) const noexcept {
+    std::uint64_t seen = 0;
+    std::size_t i = 0;
+    for (std::size_t b = 0; b < bounds.size() && b < out.size(); ++b) {
+      const auto last = index_of(bounds[b] < largest ? bounds[b] : largest);
+      for (; i <= last && i < counts_.size(); ++i) seen += counts_[i];
+      out[b] = seen;
+    }
+  }
 
   /// The smallest recorded value v such that `q` of all samples are <= v (upper bucket edge;
   /// `max()` when that is lower, or when v is in the top bucket).
@@ -78,6 +98,7 @@ class log_linear_histogram {
 
   std::array<std::uint64_t, (magnitudes + 1) * (sub_count / 2) + sub_count> counts_{};
   std::uint64_t total_ = 0;
+  std::uint64_t sum_ = 0;
   std::uint64_t max_ = 0;
 };
 

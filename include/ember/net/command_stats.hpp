@@ -1,12 +1,15 @@
 // ember: per-command figures of one server — requests, failures, latency percentiles — as the
-// master's admin API shows them (`admin_link::status_json`, "commands"). The transports record
+// master's admin API shows them (`admin_link::status_json`, "commands") and as Prometheus
+// scrapes them (`write_prometheus`, on the server's `metricsport`). The transports record
 // each request when its reply or error is queued (see `count_request` in dispatch.hpp).
 #pragma once
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <iterator>
 #include <span>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -14,6 +17,7 @@
 #include "ember/codec/json_writer.hpp"
 #include "ember/command_info.hpp"
 #include "ember/detail/histogram.hpp"
+#include "ember/detail/prometheus.hpp"
 
 namespace ember::net {
 
@@ -106,6 +110,55 @@ class command_stats {
       w.end_object();
     }
     w.end_array();
+  }
+
+  /// The `le` bounds of the latency histograms a scrape gets, in seconds (100 µs to 10 s): a
+  /// fixed, small set read off each command's log-linear histogram when scraped.
+  static constexpr double latency_bounds_s[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
+                                                1,      2.5,     5,      10};
+
+  /// Writes the figures as Prometheus metric families (ember/detail/prometheus.hpp):
+  /// `ember_requests_total`, `ember_request_failures_total` (counters) and
+  /// `ember_request_duration_seconds` (a histogram), each labelled `command` with the
+  /// command's schema name (`names`; "id_N" when it is not listed), so the label's values are
+  /// bounded by the schema. Commands a gateway forwards (see `write_json`) are counted the
+  /// same way, from the client's request to the backend's reply being queued.
+  void write_prometheus(ember::detail::prometheus_writer& w,
+                        std::span<const command_info> names = {}) const {
+    struct row {
+      std::uint16_t id;
+      std::string name;
+      const entry* e;
+    };
+    std::vector<row> rows;
+    rows.reserve(entries_.size());
+    for (const auto& [id, e] : entries_) {
+      std::string name = "id_" + std::to_string(id);
+      for (const auto& c : names)
+        if (c.id == id) name = std::string(c.name);
+      rows.push_back(row{id, std::move(name), &e});
+    }
+    std::sort(rows.begin(), rows.end(), [](const row& a, const row& b) { return a.id < b.id; });
+    w.family("ember_requests_total", "counter",
+             "Requests answered (replied or failed), by command.");
+    for (const auto& r : rows) w.sample("ember_requests_total", {{"command", r.name}}, r.e->count);
+    w.family("ember_request_failures_total", "counter",
+             "Requests answered with an error (any status), by command.");
+    for (const auto& r : rows)
+      w.sample("ember_request_failures_total", {{"command", r.name}}, r.e->failed);
+    w.family("ember_request_duration_seconds", "histogram",
+             "Time from a request's dispatch to its reply or error being queued, by command.");
+    constexpr std::size_t n = std::size(latency_bounds_s);
+    std::uint64_t bounds_ns[n];
+    for (std::size_t i = 0; i < n; ++i)
+      bounds_ns[i] = static_cast<std::uint64_t>(latency_bounds_s[i] * 1e9 + 0.5);
+    std::uint64_t cumulative[n];
+    for (const auto& r : rows) {
+      r.e->latency.cumulative_counts(bounds_ns, cumulative);
+      w.histogram("ember_request_duration_seconds", {{"command", r.name}}, latency_bounds_s,
+                  cumulative, static_cast<double>(r.e->latency.sum()) / 1e9, r.e->latency.count());
+    }
   }
 
  private:

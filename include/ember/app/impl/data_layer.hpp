@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "ember/detail/prometheus.hpp"
 #include "ember/log.hpp"
 
 namespace ember::app {
@@ -55,16 +56,26 @@ EMBER_DECL data_layer::data_layer(host& h) : host_(h) {
     h.set_store(&*store_);
     h.on_stop([this]() -> asio::awaitable<void> { co_await stop(); });
   }
+  if (db_ || cache_) {
+    h.add_health_source("data", health_source{
+        [this](ember::detail::prometheus_writer& w) { write_metrics(w); },
+        [this] { return opened_ ? std::string() : std::string("data layer not open"); }});
+  }
 }
 
 EMBER_DECL data_layer::~data_layer() {
+  host_.remove_health_source("data");
   if (store_) host_.set_store(nullptr);
 }
 
 EMBER_DECL asio::awaitable<void> data_layer::open() {
-  if (!store_) co_return;
+  if (!store_) {
+    opened_ = true;
+    co_return;
+  }
   co_await store_->open();
   store_->start(host_.context().get_executor());
+  opened_ = true;
   log::info("data: store open (journal {})", store_->options().journal.string());
 }
 
@@ -86,6 +97,35 @@ EMBER_DECL void data_layer::write_status(codec::json_writer& w) const {
   }
   if (cache_) w.key("memcached_queue"), w.value_uint(cache_->queue_depth());
   if (db_) w.key("database_queue"), w.value_uint(db_->queue_depth());
+}
+
+EMBER_DECL void data_layer::write_metrics(ember::detail::prometheus_writer& w) const {
+  if (store_) {
+    w.single("ember_data_dirty_rows", "gauge", "Rows changed and not yet written back to the database.",
+             store_->dirty_count());
+    w.single("ember_data_oldest_dirty_age_seconds", "gauge",
+             "Age of the oldest change not yet written back, in seconds (0: none).",
+             static_cast<double>(store_->oldest_dirty_age().count()) / 1000.0);
+    w.single("ember_data_journal_bytes", "gauge",
+             "Size of the journal of acknowledged changes, in bytes.", store_->journal_bytes());
+    const auto& c = store_->counters();
+    w.single("ember_data_cache_hits_total", "counter", "Row reads memcached answered.", c.cache_hits);
+    w.single("ember_data_cache_misses_total", "counter",
+             "Rows loaded from the database after memcached missed.", c.cache_misses);
+    w.single("ember_data_cas_retries_total", "counter",
+             "Compare-and-swaps on memcached lost to another writer.", c.cas_retries);
+    w.single("ember_data_rows_written_total", "counter", "Rows written back to the database.",
+             c.rows_written);
+    w.single("ember_data_fence_waits_total", "counter",
+             "Row loads that waited for other writers to write back after a memcached restart.",
+             store_->fence_waits());
+  }
+  if (cache_)
+    w.single("ember_data_memcached_queue_depth", "gauge",
+             "memcached operations waiting for a worker.", cache_->queue_depth());
+  if (db_)
+    w.single("ember_data_database_queue_depth", "gauge", "Database operations waiting for a worker.",
+             db_->queue_depth());
 }
 
 }  // namespace ember::app

@@ -16,6 +16,9 @@
 #include "ember/cluster/ownership.hpp"
 #include "ember/cluster/root.hpp"
 #include "ember/app/detail/event_relay.hpp"
+#include "ember/app/metrics.hpp"
+#include "ember/detail/process_metrics.hpp"
+#include "ember/detail/prometheus.hpp"
 #include "ember/log.hpp"
 
 namespace ember::app {
@@ -29,7 +32,7 @@ EMBER_DECL host::host(asio::io_context& io, cluster_config config, std::string_v
   log::set_level(self_->log.level);
 }
 
-EMBER_DECL host::~host() = default;
+EMBER_DECL host::~host() { metrics_.reset(); }
 
 EMBER_DECL void host::start(net::dispatch_table table, std::span<const command_info> commands) {
   const auto& s = *self_;
@@ -94,9 +97,102 @@ EMBER_DECL void host::start(net::dispatch_table table, std::span<const command_i
     }
   }
   for (auto& n : nodes_) n.connector->start();
-  log::info("{} ({}) started{}{}", s.name, s.type,
+  started_ = true;
+  serve_metrics();
+  log::info("{} ({}) started{}{}{}", s.name, s.type,
             clients_ ? fmt::format(", clients on port {}", clients_->port()) : "",
-            root_ ? fmt::format(", links on port {}", root_->port()) : "");
+            root_ ? fmt::format(", links on port {}", root_->port()) : "",
+            metrics_ ? fmt::format(", metrics on port {}", metrics_->port()) : "");
+}
+
+EMBER_DECL void host::serve_metrics() {
+  if (metrics_ || !self_->metricsport) return;
+  metrics_ = std::make_unique<metrics_endpoint>(
+      io_.get_executor(), *self_->metricsport,
+      metrics_sources{[this](ember::detail::prometheus_writer& w) { write_metrics(w); },
+                      [this] { return not_ready(); }});
+}
+
+EMBER_DECL std::uint16_t host::metrics_port() const noexcept {
+  return metrics_ ? metrics_->port() : 0;
+}
+
+EMBER_DECL void host::add_health_source(std::string name, health_source source) {
+  health_.insert_or_assign(std::move(name), std::move(source));
+}
+
+EMBER_DECL void host::remove_health_source(std::string_view name) {
+  if (auto it = health_.find(name); it != health_.end()) health_.erase(it);
+}
+
+EMBER_DECL std::string host::not_ready() const {
+  if (stopping_) return "stopping";
+  for (const auto& [name, source] : health_) {
+    if (!source.not_ready) continue;
+    if (auto why = source.not_ready(); !why.empty()) return why;
+  }
+  if (!started_) return "starting";
+  for (const auto& n : nodes_)
+    if (!n.connector->connected()) return "not linked to root '" + n.root + "'";
+  return {};
+}
+
+EMBER_DECL void host::write_metrics(ember::detail::prometheus_writer& w) const {
+  using ember::detail::prometheus_label;
+  ember::detail::write_process_metrics(w);
+  const auto& s = *self_;
+  w.family("ember_server_info", "gauge", "This server's name and type (always 1).");
+  w.sample("ember_server_info", {{"server", s.name}, {"type", s.type}}, 1);
+  w.single("ember_ready", "gauge", "1 when /readyz answers ready, else 0.", not_ready().empty() ? 1 : 0);
+  if (clients_) {
+    const auto& c = *clients_;
+    const auto& st = c.stats();
+    w.single("ember_sessions", "gauge", "Client sessions open (parked ones included).",
+             c.session_count());
+    w.single("ember_requests_in_flight", "gauge", "Client requests dispatched and not yet answered.",
+             c.in_flight());
+    w.single("ember_connections_accepted_total", "counter", "Client connections accepted.", st.accepted);
+    w.single("ember_connections_refused_total", "counter",
+             "Client connections turned away by session limits.", st.refused);
+    w.single("ember_connections_closed_total", "counter", "Client connections closed.", st.closed);
+    w.single("ember_client_requests_total", "counter", "Requests received from clients.", st.requests);
+    w.single("ember_client_request_failures_total", "counter",
+             "Client requests answered with an error frame.", st.failed);
+    w.single("ember_sessions_parked_total", "counter",
+             "Sessions kept for a resume after their connection was lost.", st.parked);
+    w.single("ember_sessions_resumed_total", "counter", "Sessions resumed on a new connection.",
+             st.resumed);
+    w.single("ember_sessions_expired_total", "counter", "Parked sessions that ended unresumed.",
+             st.expired);
+  }
+  stats_->write_prometheus(w, commands_);
+  if (gateway_) {
+    w.single("ember_forwarded_requests_total", "counter",
+             "Client requests this gateway forwarded to a backend.", gateway_->forwarded());
+    w.single("ember_forward_unavailable_total", "counter",
+             "Client requests this gateway could not forward (no backend of their type).",
+             gateway_->unavailable());
+  }
+  if (!nodes_.empty()) {
+    w.family("ember_link_up", "gauge", "1 while the link to a root this server joins is up, else 0.");
+    for (const auto& n : nodes_)
+      w.sample("ember_link_up", {{"root", n.root}}, n.connector->connected() ? 1 : 0);
+    w.family("ember_link_connections_total", "counter",
+             "Links made to a root this server joins (a reconnect adds one).");
+    for (const auto& n : nodes_)
+      w.sample("ember_link_connections_total", {{"root", n.root}}, n.connector->connections());
+  }
+  if (root_)
+    w.single("ember_linked_nodes", "gauge", "Servers linked to this root.", root_->size());
+  if (backend_) {
+    w.single("ember_remote_sessions", "gauge", "Client sessions of gateways this backend serves.",
+             backend_->session_count());
+    w.single("ember_gateways", "gauge", "Gateways linked to this backend.", backend_->gateway_count());
+  }
+  if (ownership_)
+    w.single("ember_players_owned", "gauge", "Players this backend owns.", ownership_->size());
+  for (const auto& [name, source] : health_)
+    if (source.metrics) source.metrics(w);
 }
 
 EMBER_DECL void host::replace_table(net::dispatch_table table) {
@@ -137,6 +233,7 @@ EMBER_DECL std::string host::take_stash(const std::string& key) {
 }
 
 EMBER_DECL asio::awaitable<void> host::stop(std::chrono::milliseconds grace) {
+  stopping_ = true;
   if (clients_) co_await clients_->stop(grace);
   for (auto& hook : stop_hooks_) {
     try {

@@ -7,4 +7,5 @@
 #include "ember/app/impl/config.hpp"
 #include "ember/app/impl/game_data.hpp"
 #include "ember/app/impl/host.hpp"
+#include "ember/app/impl/metrics.hpp"
 #include "ember/app/impl/module.hpp"

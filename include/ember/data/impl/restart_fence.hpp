@@ -97,6 +97,7 @@ EMBER_DECL asio::awaitable<std::string> restart_fence::pass(std::string mkey) {
                            "journal is written back (or, if it is gone for good and its journal is "
                            "replayed elsewhere, delete its row from ember_writers)");
     if (!logged) {
+      ++waits_;
       log::warn("memcached restarted (epoch {}): rows are loaded once {} writer(s), first '{}', have "
                 "written back",
                 epoch, behind.size(), behind.front());

@@ -67,7 +67,10 @@ EMBER_DECL table_core::~table_core() {
 
 EMBER_DECL asio::awaitable<row_ptr> table_core::get(any_key k) {
   auto item = co_await store_.cache().get(row_key(k));
-  if (!item || parse(item->value, k).locked()) item = co_await current(k);
+  if (!item || parse(item->value, k).locked())
+    item = co_await current(k);
+  else
+    ++store_.counters().cache_hits;
   co_return to_row(item->value, k);
 }
 
@@ -80,7 +83,10 @@ EMBER_DECL asio::awaitable<std::vector<row_ptr>> table_core::get_many(std::vecto
   out.reserve(keys.size());
   for (std::size_t i = 0; i < keys.size(); ++i) {
     auto& item = items[i];
-    if (!item || parse(item->value, keys[i]).locked()) item = co_await current(keys[i]);
+    if (!item || parse(item->value, keys[i]).locked())
+      item = co_await current(keys[i]);
+    else
+      ++store_.counters().cache_hits;
     out.push_back(to_row(item->value, keys[i]));
   }
   co_return out;
@@ -102,6 +108,7 @@ EMBER_DECL asio::awaitable<row_ptr> table_core::update(any_key k, void (*apply)(
       co_await relink(k, before.get(), r.get());
       co_return r;
     }
+    ++store_.counters().cas_retries;
     co_await retry_backoff(attempt);
   }
   throw data_error(data_errc::contention,
@@ -139,6 +146,7 @@ EMBER_DECL asio::awaitable<bool> table_core::remove(any_key k) {
       co_await relink(k, before.get(), nullptr);
       co_return true;
     }
+    ++store_.counters().cas_retries;
     co_await retry_backoff(attempt);
   }
   throw data_error(data_errc::contention, describe(k) + ": delete lost every attempt");
@@ -153,6 +161,7 @@ EMBER_DECL asio::awaitable<table_core::locked_row> table_core::lock(const any_ke
     if (co_await store_.cache().cas(mkey, cache_entry::with_lease(e, lease_until_ms), item.cas) ==
         store_result::stored)
       co_return locked_row{e.version, lease_until_ms, decode(e, k)};
+    ++store_.counters().cas_retries;
     co_await retry_backoff(attempt);
   }
   throw data_error(data_errc::contention, describe(k) + ": lock lost every attempt");
@@ -216,6 +225,7 @@ EMBER_DECL asio::awaitable<std::size_t> table_core::flush_batch() {
       }
     }
     written = batch.size();
+    store_.counters().rows_written += written;
   } catch (const std::exception& e) {
     // The database is down or the connection broke: the rows stay dirty and are retried.
     log::warn("write-back of table {}: {} rows stay dirty: {}", ops_.name, dirty_.size(), e.what());
@@ -306,6 +316,7 @@ EMBER_DECL void table_core::changed(const any_key& k, const std::string& entry, 
 /// a row lost to a memcached restart comes back as it was acknowledged.
 EMBER_DECL asio::awaitable<std::string> table_core::load(const any_key& k) {
   const auto mkey = row_key(k);
+  ++store_.counters().cache_misses;
   for (;;) {
     const auto epoch = co_await store_.fence().pass(mkey);
     const auto found = co_await database_version(k);
@@ -397,6 +408,7 @@ EMBER_DECL asio::awaitable<void> table_core::replace_tombstone(const any_key& k,
       changed(k, next, e.version + 1);
       co_return;
     }
+    ++store_.counters().cas_retries;
     co_await retry_backoff(attempt);
   }
   throw data_error(data_errc::contention, describe(k) + ": insert lost every attempt");
@@ -483,6 +495,7 @@ EMBER_DECL asio::awaitable<void> table_core::change_list(std::size_t lookup, con
     if (add) keys.push_back(k);
     else keys.erase(at);
     if (co_await store_.cache().cas(lkey, encode_keys(keys), item->cas) == store_result::stored) co_return;
+    ++store_.counters().cas_retries;
     co_await retry_backoff(attempt);
   }
   // The row change is acknowledged already; a list left behind is corrected when it is next

@@ -40,7 +40,8 @@ struct port_use {
 
 inline constexpr std::size_t min_secret_length = 16;
 
-inline constexpr std::string_view master_keys[] = {"host", "rootport", "webport", "token"};
+inline constexpr std::string_view master_keys[] = {"host", "rootport", "webport", "token",
+                                                   "prometheus_sd"};
 inline constexpr key_hint master_hints[] = {{"roothost", "Firefly's 'roothost' is 'host' here"}};
 
 inline master_config read_master(element v, const json_path& p) {
@@ -49,6 +50,8 @@ inline master_config read_master(element v, const json_path& p) {
   if (auto e = m.get("host")) c.host = read_text(*e, m.at("host"), "a host name or address");
   if (auto e = m.get("rootport")) c.rootport = read_port(*e, m.at("rootport"));
   c.webport = read_port(m.required("webport", "the admin HTTP port, 1..65535"), m.at("webport"));
+  if (auto e = m.get("prometheus_sd"))
+    c.prometheus_sd = read_text(*e, m.at("prometheus_sd"), "a file name");
   c.token = read_string(
       m.required("token", "an admin token of at least 16 characters"), m.at("token"));
   if (c.token.size() < min_secret_length) {
@@ -169,6 +172,8 @@ inline void check_ports(const cluster_config& c, const json_path& master_path,
   for (const auto& s : servers) {
     if (s.config.netport) use(s.config.host, s.config.netport->port, s.netport_path);
     if (s.config.rootport) use(s.config.host, *s.config.rootport, s.rootport_path);
+    if (s.config.metricsport)
+      use(s.config.metricsport->host, s.config.metricsport->port, s.metricsport_path);
   }
 }
 

@@ -55,6 +55,7 @@ struct parsed_server {
   json_path path;  ///< servers.NAME
   json_path netport_path;   ///< where its client port is written (if it has one)
   json_path rootport_path;  ///< where its rootport is written (if it is a root)
+  json_path metricsport_path;  ///< where its metrics port is written (if it has one)
   std::vector<pending_root> roots;
 };
 
@@ -219,6 +220,33 @@ inline listener_config read_listener(element v, const json_path& p, json_path& p
   return l;
 }
 
+inline constexpr std::string_view metrics_keys[] = {"port", "host"};
+inline constexpr std::string_view metrics_port_text =
+    "a port number 1..65535, or 0 (no metrics endpoint)";
+
+/// `metricsport`: a port number (0: none), or {"port": N, "host": "ADDRESS"}. Sets
+/// `port_path` to where the port is written.
+inline std::optional<metrics_config> read_metrics(element v, const json_path& p,
+                                                  json_path& port_path) {
+  metrics_config c;
+  if (v.type() == element_type::OBJECT) {
+    const members m(v, p, metrics_keys);
+    port_path = m.at("port");
+    c.port = static_cast<std::uint16_t>(
+        read_whole(m.required("port", metrics_port_text), port_path, 0, 65535, metrics_port_text));
+    if (auto e = m.get("host")) c.host = read_text(*e, m.at("host"), "a host name or address");
+  } else if (v.type() == element_type::INT64 || v.type() == element_type::UINT64 ||
+             v.type() == element_type::DOUBLE) {
+    port_path = p;
+    c.port = static_cast<std::uint16_t>(read_whole(v, p, 0, 65535, metrics_port_text));
+  } else {
+    fail(p, fmt::format("expected {} or an object {{\"port\": N, \"host\": \"ADDRESS\"}}, got {}",
+                        metrics_port_text, describe(v)));
+  }
+  if (c.port == 0) return std::nullopt;
+  return c;
+}
+
 inline constexpr std::string_view root_keys[] = {"rootname", "host", "rootport"};
 
 inline std::vector<pending_root> read_remoteport(element v, const json_path& p) {
@@ -249,10 +277,10 @@ inline std::vector<pending_root> read_remoteport(element v, const json_path& p) 
 
 inline constexpr std::string_view server_keys[] = {
     "type", "host", "netport", "rootport", "remoteport", "app",  "reload",
-    "db",   "mem",  "log",     "limits",   "call_timeout_ms",    "cpu", "name"};
+    "db",   "mem",  "log",     "limits",   "call_timeout_ms",    "cpu", "name", "metricsport"};
 inline constexpr key_hint server_hints[] = {
-    {"webport", "ember servers have no HTTP port of their own; the master's webport takes "
-                "admin commands"}};
+    {"webport", "ember servers take admin commands through the master's webport; their "
+                "metrics and health checks are on \"metricsport\""}};
 
 inline parsed_server read_server(std::string_view name, element v, const json_path& p,
                                  const server_defaults& defaults) {
@@ -283,6 +311,8 @@ inline parsed_server read_server(std::string_view name, element v, const json_pa
     ps.rootport_path = m.at("rootport");
     s.rootport = read_port(*e, ps.rootport_path);
   }
+  if (auto e = m.get("metricsport"))
+    s.metricsport = read_metrics(*e, m.at("metricsport"), ps.metricsport_path);
   if (auto e = m.get("remoteport")) ps.roots = read_remoteport(*e, m.at("remoteport"));
   if (auto e = m.get("app")) s.app = read_text(*e, m.at("app"), "a module path");
   if (auto e = m.get("reload")) s.reload = read_text(*e, m.at("reload"), "a module path");
