@@ -570,12 +570,32 @@ inline std::size_t find_tag(std::span<const field> fields, std::uint32_t tag,
   return lo < n && fields[lo].tag == tag ? lo : n;
 }
 
+/// Whether two names are equal: names up to 16 bytes compared by two overlapping loads from
+/// each, without a call (`==` here called `compare` and then `memcmp`).
+EMBER_CODEC_ALWAYS_INLINE inline bool same_name(std::string_view a, std::string_view b) noexcept {
+  const std::size_t n = a.size();
+  if (n != b.size()) return false;
+  const auto ends_equal = [&]<std::size_t k>(std::integral_constant<std::size_t, k>) {
+    char a0[k], a1[k], b0[k], b1[k];
+    std::memcpy(a0, a.data(), k);
+    std::memcpy(a1, a.data() + n - k, k);
+    std::memcpy(b0, b.data(), k);
+    std::memcpy(b1, b.data() + n - k, k);
+    return std::memcmp(a0, b0, k) == 0 && std::memcmp(a1, b1, k) == 0;
+  };
+  if (n > 16) return std::memcmp(a.data(), b.data(), n) == 0;
+  if (n >= 8) return ends_equal(std::integral_constant<std::size_t, 8>{});
+  if (n >= 4) return ends_equal(std::integral_constant<std::size_t, 4>{});
+  if (n >= 2) return ends_equal(std::integral_constant<std::size_t, 2>{});
+  return n == 0 || a[0] == b[0];
+}
+
 /// The index of the field of `m` named `key`, or `m.fields.size()`; `hint` as for `find_tag`.
 inline std::size_t find_name(const message& m, std::string_view key, std::size_t hint) noexcept {
   const std::size_t n = m.fields.size();
-  if (hint < n && m.fields[hint].name == key) return hint;
+  if (hint < n && same_name(m.fields[hint].name, key)) return hint;
   for (std::size_t i = 0; i < n; ++i) {
-    if (m.fields[i].name == key) return i;
+    if (same_name(m.fields[i].name, key)) return i;
   }
   return n;
 }
