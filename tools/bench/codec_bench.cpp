@@ -3,8 +3,8 @@
 // ember-codegen generates. Compare two builds of ember by running each one's codec_bench.
 //
 // usage: codec_bench [ROUNDS]   (default 1; every message runs ROUNDS times its own count)
-// prints one line per message and operation: name, encoded size, ns/op (the fastest of 20 runs
-// of a twentieth of the count each).
+// prints one line per message and operation: name, encoded size, ns/op (the fastest of 200
+// runs of a two-hundredth of the count each).
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -116,8 +116,8 @@ everything make_nested() {
 
 /// The work of one measurement is split into `chunks` equal runs, and the fastest run counts:
 /// on a shared machine another process takes the CPU for whole milliseconds at a time, which
-/// a run of a millisecond or less mostly escapes, and the minimum drops the runs it did not.
-constexpr long chunks = 20;
+/// a run of well under a millisecond mostly escapes, and the minimum drops the runs it did not.
+constexpr long chunks = 200;
 
 /// ns per call of `op` over `n` calls: the fastest of `chunks` runs of n / chunks calls.
 template <class Op>
