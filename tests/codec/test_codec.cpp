@@ -170,6 +170,26 @@ BOOST_AUTO_TEST_CASE(a_message_of_every_type_survives_a_round_trip) {
   BOOST_TEST(back == e);
 }
 
+BOOST_AUTO_TEST_CASE(json_integers_are_written_in_decimal_at_every_length) {
+  // The JSON writer counts digits from the bit width: check both sides of every power of ten.
+  std::vector<std::uint64_t> values = {0, std::numeric_limits<std::uint64_t>::max()};
+  for (std::uint64_t p = 1; p <= 1000000000000000000ull; p *= 10) {
+    values.insert(values.end(), {p - 1, p, p + 1, 2 * p, 9 * p});
+  }
+  values.push_back(10000000000000000000ull);
+  for (const std::uint64_t v : values) {
+    ember::buffer b;
+    ember::codec::json_writer w(b);
+    w.begin_array();
+    w.value_uint(v);
+    w.value_sint(static_cast<std::int64_t>(v));
+    w.value_sint(-static_cast<std::int64_t>(v >> 1));
+    w.end_array();
+    BOOST_TEST(b.str() == fmt::format("[{},{},{}]", v, static_cast<std::int64_t>(v),
+                                      -static_cast<std::int64_t>(v >> 1)));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(nan_and_negative_zero_keep_their_bits) {
   scalars s;
   s.f32v = -0.0f;

@@ -1,6 +1,7 @@
 // Tests of include/ember/codec/table.hpp, the table-driven codec, where schemas/test/all_types
 // does not reach: a message of more fields than the walkers keep on the stack, sparse tags
-// arriving in any order, and the enum tables (tests/codec/wide.toml).
+// arriving in any order, the enum tables, and the unrolled encoders against the loop
+// (tests/codec/wide.toml).
 #include "ember/codec/table.hpp"
 
 #define BOOST_TEST_MODULE table
@@ -97,6 +98,38 @@ BOOST_AUTO_TEST_CASE(the_fields_beyond_the_thirty_second_are_written_in_tag_orde
                  "\x07" + varint(536870911ull << 3 | 2) + "\x01\x01");
   BOOST_TEST(encoded(m, encoding::json).str().find(R"("f1000":7,"f65536":"zero",)") !=
              std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(unrolled_encoders_write_what_the_loop_writes) {
+  namespace table = ember::codec::table;
+  const table::message& outer = wide::detail::table_of<holder>::value;
+  const table::message& inner = wide::detail::table_of<many>::value;
+  // holder (4 fields) has unrolled encoders, many (40 fields) walks its table in a loop.
+  BOOST_TEST((outer.unrolled.binary != nullptr && outer.unrolled.json != nullptr));
+  BOOST_TEST((inner.unrolled.binary == nullptr && inner.unrolled.json == nullptr));
+  holder h;
+  h.items = {full_many(), many{}};
+  h.one = full_many();
+  h.kinds = {{"a", sparse::far}, {"b", sparse::minus}};
+  h.maybe = sparse::minus;
+  for (const holder& m : {h, holder{}}) {
+    ember::buffer unrolled;
+    ember::buffer loop;
+    ember::codec::binary_writer bu(unrolled);
+    ember::codec::binary_writer bl(loop);
+    table::encode_binary(bu, &m, outer);
+    table::detail::walk_binary(bl, &m, outer);
+    BOOST_TEST(unrolled.str() == loop.str());
+    for (const bool redact : {false, true}) {
+      unrolled.clear();
+      loop.clear();
+      ember::codec::json_writer ju(unrolled, redact);
+      ember::codec::json_writer jl(loop, redact);
+      table::encode_json(ju, &m, outer);
+      table::detail::walk_json(jl, &m, outer);
+      BOOST_TEST(unrolled.str() == loop.str());
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(sparse_tags_are_found_in_any_order_and_repeated) {

@@ -61,64 +61,48 @@ class binary_writer {
 
   EMBER_CODEC_ALWAYS_INLINE void put_varint(std::uint64_t v) {
     std::byte* p = room(10);
-    std::size_t n = 0;
-    while (v >= 0x80) {
-      p[n++] = static_cast<std::byte>(v | 0x80);
-      v >>= 7;
-    }
-    p[n++] = static_cast<std::byte>(v);
-    out_.commit(n);
+    out_.commit(static_cast<std::size_t>(write_varint(p, v) - p));
   }
   void put_fixed32(std::uint32_t v) {
     std::byte* p = room(4);
-    for (int i = 0; i < 4; ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
+    write_fixed(p, v);
     out_.commit(4);
   }
   void put_fixed64(std::uint64_t v) {
     std::byte* p = room(8);
-    for (int i = 0; i < 8; ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
+    write_fixed(p, v);
     out_.commit(8);
   }
   EMBER_CODEC_ALWAYS_INLINE void put_key(std::uint32_t tag, wire_type wt) {
-    put_varint((static_cast<std::uint64_t>(tag) << 3) | static_cast<std::uint64_t>(wt));
+    put_varint(key_of(tag, wt));
   }
 
-  // --- one field, always written
-  void put_uint(std::uint32_t tag, std::uint64_t v) {
-    put_key(tag, wire_type::varint);
-    put_varint(v);
-  }
+  // --- one field, always written: key and value in one stretch of room (a key takes at most
+  // 5 bytes, a varint 10)
+  void put_uint(std::uint32_t tag, std::uint64_t v) { put_key_varint(key_of(tag, wire_type::varint), v); }
   void put_sint(std::uint32_t tag, std::int64_t v) {
-    put_key(tag, wire_type::varint);
-    put_varint(zigzag_encode(v));
+    put_key_varint(key_of(tag, wire_type::varint), zigzag_encode(v));
   }
-  void put_bool(std::uint32_t tag, bool v) {
-    put_key(tag, wire_type::varint);
-    *room(1) = static_cast<std::byte>(v ? 1 : 0);
-    out_.commit(1);
-  }
+  void put_bool(std::uint32_t tag, bool v) { put_key_varint(key_of(tag, wire_type::varint), v ? 1 : 0); }
   /// An enum field by its int32 value.
   void put_enum_value(std::uint32_t tag, std::int32_t v) {
-    put_key(tag, wire_type::varint);
-    put_varint(enum_bits(v));
+    put_key_varint(key_of(tag, wire_type::varint), enum_bits(v));
   }
   void put_f32(std::uint32_t tag, float v) {
-    put_key(tag, wire_type::fixed32);
-    put_fixed32(std::bit_cast<std::uint32_t>(v));
+    std::byte* const start = room(5 + 4);
+    std::byte* p = write_varint(start, key_of(tag, wire_type::fixed32));
+    write_fixed(p, std::bit_cast<std::uint32_t>(v));
+    out_.commit(static_cast<std::size_t>(p + 4 - start));
   }
   void put_f64(std::uint32_t tag, double v) {
-    put_key(tag, wire_type::fixed64);
-    put_fixed64(std::bit_cast<std::uint64_t>(v));
+    std::byte* const start = room(5 + 8);
+    std::byte* p = write_varint(start, key_of(tag, wire_type::fixed64));
+    write_fixed(p, std::bit_cast<std::uint64_t>(v));
+    out_.commit(static_cast<std::size_t>(p + 8 - start));
   }
-  void put_string(std::uint32_t tag, std::string_view v) {
-    put_key(tag, wire_type::len);
-    put_varint(v.size());
-    out_.append(v.data(), v.size());
-  }
+  void put_string(std::uint32_t tag, std::string_view v) { put_len(tag, v.data(), v.size()); }
   void put_bytes(std::uint32_t tag, const std::vector<std::byte>& v) {
-    put_key(tag, wire_type::len);
-    put_varint(v.size());
-    out_.append(v.data(), v.size());
+    put_len(tag, v.data(), v.size());
   }
 
   // --- one field, skipped when it holds the default
@@ -158,31 +142,29 @@ class binary_writer {
     if (v.empty()) return;
     std::size_t size = 0;
     for (U x : v) size += varint_size(x);
-    begin_packed(tag, size);
-    for (U x : v) put_varint(x);
+    std::byte* p = begin_packed(tag, size);
+    for (U x : v) p = write_varint(p, x);
   }
   template <class S>
   void packed_sint(std::uint32_t tag, const std::vector<S>& v) {
     if (v.empty()) return;
     std::size_t size = 0;
     for (S x : v) size += varint_size(zigzag_encode(x));
-    begin_packed(tag, size);
-    for (S x : v) put_varint(zigzag_encode(x));
+    std::byte* p = begin_packed(tag, size);
+    for (S x : v) p = write_varint(p, zigzag_encode(x));
   }
   void packed_bool(std::uint32_t tag, const std::vector<bool>& v) {
     if (v.empty()) return;
-    begin_packed(tag, v.size());
-    std::byte* p = out_.prepare(v.size());
+    std::byte* p = begin_packed(tag, v.size());
     for (std::size_t i = 0; i < v.size(); ++i) p[i] = static_cast<std::byte>(v[i] ? 1 : 0);
-    out_.commit(v.size());
   }
   template <class E>
   void packed_enum(std::uint32_t tag, const std::vector<E>& v) {
     if (v.empty()) return;
     std::size_t size = 0;
     for (E x : v) size += varint_size(enum_bits(static_cast<std::int32_t>(x)));
-    begin_packed(tag, size);
-    for (E x : v) put_varint(enum_bits(static_cast<std::int32_t>(x)));
+    std::byte* p = begin_packed(tag, size);
+    for (E x : v) p = write_varint(p, enum_bits(static_cast<std::int32_t>(x)));
   }
   void packed_f32(std::uint32_t tag, const std::vector<float>& v) { packed_fixed(tag, v); }
   void packed_f64(std::uint32_t tag, const std::vector<double>& v) { packed_fixed(tag, v); }
@@ -196,9 +178,10 @@ class binary_writer {
   /// Writes the key and one placeholder length byte; the body follows directly.
   nested_mark begin_nested(std::uint32_t tag) {
     const std::size_t key_at = out_.size();
-    put_key(tag, wire_type::len);
-    *room(1) = std::byte{0};
-    out_.commit(1);
+    std::byte* const start = room(5 + 1);
+    std::byte* const p = write_varint(start, key_of(tag, wire_type::len));
+    *p = std::byte{0};
+    out_.commit(static_cast<std::size_t>(p + 1 - start));
     return {key_at, out_.size()};
   }
   /// Fills in the length. Bodies of 128 bytes or more need a longer varint: the body moves up
@@ -218,6 +201,30 @@ class binary_writer {
   }
 
  private:
+  static constexpr std::uint64_t key_of(std::uint32_t tag, wire_type wt) noexcept {
+    return (static_cast<std::uint64_t>(tag) << 3) | static_cast<std::uint64_t>(wt);
+  }
+  /// Writes the varint of `v` at `p`, which has room for 10 bytes; returns its end.
+  EMBER_CODEC_ALWAYS_INLINE static std::byte* write_varint(std::byte* p, std::uint64_t v) noexcept {
+    while (v >= 0x80) {
+      *p++ = static_cast<std::byte>(v | 0x80);
+      v >>= 7;
+    }
+    *p++ = static_cast<std::byte>(v);
+    return p;
+  }
+  /// Writes `v` little-endian at `p`.
+  template <class U>
+  EMBER_CODEC_ALWAYS_INLINE static void write_fixed(std::byte* p, U v) noexcept {
+    for (std::size_t i = 0; i < sizeof(U); ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
+  }
+  /// A key and a varint value, with one check for room.
+  EMBER_CODEC_ALWAYS_INLINE void put_key_varint(std::uint64_t key, std::uint64_t v) {
+    std::byte* const start = room(5 + 10);
+    std::byte* const end = write_varint(write_varint(start, key), v);
+    out_.commit(static_cast<std::size_t>(end - start));
+  }
+
   /// `end_nested` for a body of `n` >= 128 bytes.
   void long_length(nested_mark m, std::size_t n) {
     const std::size_t extra = varint_size(n) - 1;
@@ -240,16 +247,26 @@ class binary_writer {
     if (out_.capacity() - out_.size() >= n) [[likely]] return out_.data() + out_.size();
     return out_.prepare(n);
   }
-  void begin_packed(std::uint32_t tag, std::size_t size) {
-    put_key(tag, wire_type::len);
-    put_varint(size);
+  /// Writes the key and length of a packed list of `size` bytes and returns where its `size`
+  /// bytes go (they count already).
+  std::byte* begin_packed(std::uint32_t tag, std::size_t size) {
+    std::byte* const start = room(5 + 10 + size);
+    std::byte* const p = write_varint(write_varint(start, key_of(tag, wire_type::len)), size);
+    out_.commit(static_cast<std::size_t>(p - start) + size);
+    return p;
+  }
+  /// A length-delimited field: key, length, the `n` bytes at `data`.
+  void put_len(std::uint32_t tag, const void* data, std::size_t n) {
+    std::byte* const start = room(5 + 10 + n);
+    std::byte* const p = write_varint(write_varint(start, key_of(tag, wire_type::len)), n);
+    if (n != 0) std::memcpy(p, data, n);  // a null pointer copies nothing
+    out_.commit(static_cast<std::size_t>(p - start) + n);
   }
   template <class F>
   void packed_fixed(std::uint32_t tag, const std::vector<F>& v) {
     if (v.empty()) return;
     const std::size_t size = v.size() * sizeof(F);
-    begin_packed(tag, size);
-    std::byte* p = out_.prepare(size);
+    std::byte* p = begin_packed(tag, size);
     if constexpr (std::endian::native == std::endian::little) {
       std::memcpy(p, v.data(), size);
     } else {
@@ -259,7 +276,6 @@ class binary_writer {
         for (std::size_t i = 0; i < sizeof(F); ++i) *p++ = static_cast<std::byte>(b >> (8 * i));
       }
     }
-    out_.commit(size);
   }
 
   buffer& out_;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -38,7 +39,7 @@ class json_writer {
     std::size_t n = 0;
     if (need_comma_) p[n++] = ',';
     p[n++] = '"';
-    std::memcpy(p + n, name.data(), name.size());
+    copy(p + n, name.data(), name.size());
     n += name.size();
     p[n++] = '"';
     p[n++] = ':';
@@ -55,12 +56,23 @@ class json_writer {
   EMBER_CODEC_NOINLINE void value_null() { raw("null"); }
   EMBER_CODEC_NOINLINE void value_bool(bool v) { raw(v ? std::string_view("true") : std::string_view("false")); }
   EMBER_CODEC_NOINLINE void value_sint(std::int64_t v) {
-    const fmt::format_int text(v);
-    raw({text.data(), text.size()});
+    char* p = room(1 + 20);  // comma, sign, 19 digits
+    char* const start = p;
+    if (need_comma_) *p++ = ',';
+    std::uint64_t magnitude = static_cast<std::uint64_t>(v);
+    if (v < 0) {
+      *p++ = '-';
+      magnitude = 0 - magnitude;
+    }
+    out_.commit(static_cast<std::size_t>(write_decimal(p, magnitude) - start));
+    need_comma_ = true;
   }
   EMBER_CODEC_NOINLINE void value_uint(std::uint64_t v) {
-    const fmt::format_int text(v);
-    raw({text.data(), text.size()});
+    char* p = room(1 + 20);
+    char* const start = p;
+    if (need_comma_) *p++ = ',';
+    out_.commit(static_cast<std::size_t>(write_decimal(p, v) - start));
+    need_comma_ = true;
   }
   /// Shortest text that reads back to the same float; NaN and infinities as strings.
   EMBER_CODEC_NOINLINE void value_f32(float v) {
@@ -85,7 +97,7 @@ class json_writer {
       std::size_t n = 0;
       if (need_comma_) p[n++] = ',';
       p[n++] = '"';
-      if (!s.empty()) std::memcpy(p + n, s.data(), s.size());  // a null view copies nothing
+      copy(p + n, s.data(), s.size());
       n += s.size();
       p[n++] = '"';
       out_.commit(n);
@@ -113,6 +125,63 @@ class json_writer {
   EMBER_CODEC_NOINLINE void value_redacted() { raw("\"***\""); }
 
  private:
+  /// Writes the decimal digits of `v` at `p` and returns their end: straight into the buffer,
+  /// two digits at a time from the last, as `fmt::format_int` does into a buffer of its own
+  /// (whose bytes, copied right after they were written, stalled the copy's loads).
+  static char* write_decimal(char* p, std::uint64_t v) noexcept {
+    static constexpr char pairs[] =
+        "0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243"
+        "4445464748495051525354555657585960616263646566676869707172737475767778798081828384858687"
+        "888990919293949596979899";
+    // 10 to the power of the index; 0 first, as 0 has one digit too
+    static constexpr std::uint64_t powers[] = {
+        0, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000,
+        10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull,
+        100000000000000ull, 1000000000000000ull, 10000000000000000ull, 100000000000000000ull,
+        1000000000000000000ull, 10000000000000000000ull};
+    // The number of digits without a division: t, from the bit width (1233 / 4096 is a little
+    // under log10(2)), is floor(log10(v)) or one more, which one comparison tells.
+    const auto t = (static_cast<std::size_t>(std::bit_width(v | 1)) * 1233) >> 12;
+    const std::size_t n = t + 1 - (v < powers[t] ? 1 : 0);
+    char* const end = p + n;
+    char* q = end;
+    while (v >= 100) {
+      q -= 2;
+      std::memcpy(q, pairs + 2 * (v % 100), 2);
+      v /= 100;
+    }
+    if (v >= 10) {
+      std::memcpy(q - 2, pairs + 2 * v, 2);
+    } else {
+      q[-1] = static_cast<char>('0' + v);
+    }
+    return end;
+  }
+  /// Copies `n` bytes from `s` to `d`. Keys and numbers are short: up to 16 bytes take two
+  /// overlapping loads and stores, without a call to memcpy (whose size is not known here).
+  EMBER_CODEC_ALWAYS_INLINE static void copy(char* d, const char* s, std::size_t n) noexcept {
+    if (n > 16) {
+      std::memcpy(d, s, n);
+    } else if (n >= 8) {
+      copy_ends<8>(d, s, n);
+    } else if (n >= 4) {
+      copy_ends<4>(d, s, n);
+    } else if (n >= 2) {
+      copy_ends<2>(d, s, n);
+    } else if (n == 1) {
+      *d = *s;
+    }
+  }
+  /// The first and last `k` of `n` bytes (k <= n <= 2k), which together are all of them.
+  template <std::size_t k>
+  EMBER_CODEC_ALWAYS_INLINE static void copy_ends(char* d, const char* s, std::size_t n) noexcept {
+    char head[k];
+    char tail[k];
+    std::memcpy(head, s, k);
+    std::memcpy(tail, s + n - k, k);
+    std::memcpy(d, head, k);
+    std::memcpy(d + n - k, tail, k);
+  }
   /// Room for `n` more characters: `buffer::prepare`, with the common case (there is room)
   /// inline wherever a character is written.
   EMBER_CODEC_ALWAYS_INLINE char* room(std::size_t n) {
@@ -146,7 +215,7 @@ class json_writer {
     char* p = room(s.size() + 1);
     std::size_t n = 0;
     if (need_comma_) p[n++] = ',';
-    std::memcpy(p + n, s.data(), s.size());
+    copy(p + n, s.data(), s.size());
     out_.commit(n + s.size());
     need_comma_ = true;
   }

@@ -10,7 +10,7 @@
 //       {1, "x", codec::i32, offsetof(point, x)},
 //       {2, "y", codec::i32, offsetof(point, y)},
 //   };
-//   constexpr codec::message point_table = {"point", point_fields};
+//   constexpr codec::message point_table = {"point", point_fields, codec::unrolled<point_fields>};
 //
 // with `codec` this namespace. Messages that hold strings, lists or maps are not
 // standard-layout, for which C++ calls offsetof "conditionally-supported": GCC and Clang
@@ -22,6 +22,13 @@
 // A field's type points to the operations of its C++ type (`field_ops`): templates, which a
 // table instantiates for the types it uses only, so a schema without floats compiles no float
 // formatting. The operations behave exactly as PROTOCOL.md, "Body encodings" says.
+//
+// The walkers' loop calls each field's operation through a pointer, a fixed cost per field
+// that shows on small messages. So a message of up to 16 fields also gets unrolled encoders
+// (`unrolled`): one function per sequence of field types, which calls each type's operation
+// directly. Messages with the same types of fields share it, so a schema of a thousand small
+// requests and replies instantiates a handful. Decoding keeps the loop: it looks fields up by
+// tag anyway.
 #pragma once
 
 #include <cstddef>
@@ -79,11 +86,19 @@ struct field {
   bool secret = false;
 };
 
-/// A message (a struct, a request, a reply or a push): its name and its fields in ascending
-/// tag order.
+/// Encoders of a message that call each field's operation directly, in place of the walkers'
+/// loop of calls through pointers (`unrolled`); null when the message has none.
+struct encoders {
+  void (*binary)(binary_writer& w, const void* msg, const field* fields) = nullptr;
+  void (*json)(json_writer& w, const void* msg, const field* fields) = nullptr;
+};
+
+/// A message (a struct, a request, a reply or a push): its name, its fields in ascending
+/// tag order and, for most messages, its unrolled encoders (`unrolled<fields>`).
 struct message {
   std::string_view name;
   std::span<const field> fields;
+  encoders unrolled = {};
 };
 
 /// A value of an enum: its number and its schema (JSON) name.
@@ -164,7 +179,7 @@ inline void store_enum(void* p, std::int32_t v) noexcept { std::memcpy(p, &v, si
 
 /// Writes the key of field `f`; false when the value is hidden (a redacting writer has
 /// written "***" for a secret field), true when the caller writes it.
-inline bool json_key(json_writer& w, const field& f) {
+EMBER_CODEC_ALWAYS_INLINE inline bool json_key(json_writer& w, const field& f) {
   w.key(f.name);
   if (f.secret && w.redacting()) {
     w.value_redacted();
@@ -555,12 +570,32 @@ inline std::size_t find_tag(std::span<const field> fields, std::uint32_t tag,
   return lo < n && fields[lo].tag == tag ? lo : n;
 }
 
+/// Whether two names are equal: names up to 16 bytes compared by two overlapping loads from
+/// each, without a call (`==` here called `compare` and then `memcmp`).
+EMBER_CODEC_ALWAYS_INLINE inline bool same_name(std::string_view a, std::string_view b) noexcept {
+  const std::size_t n = a.size();
+  if (n != b.size()) return false;
+  const auto ends_equal = [&]<std::size_t k>(std::integral_constant<std::size_t, k>) {
+    char a0[k], a1[k], b0[k], b1[k];
+    std::memcpy(a0, a.data(), k);
+    std::memcpy(a1, a.data() + n - k, k);
+    std::memcpy(b0, b.data(), k);
+    std::memcpy(b1, b.data() + n - k, k);
+    return std::memcmp(a0, b0, k) == 0 && std::memcmp(a1, b1, k) == 0;
+  };
+  if (n > 16) return std::memcmp(a.data(), b.data(), n) == 0;
+  if (n >= 8) return ends_equal(std::integral_constant<std::size_t, 8>{});
+  if (n >= 4) return ends_equal(std::integral_constant<std::size_t, 4>{});
+  if (n >= 2) return ends_equal(std::integral_constant<std::size_t, 2>{});
+  return n == 0 || a[0] == b[0];
+}
+
 /// The index of the field of `m` named `key`, or `m.fields.size()`; `hint` as for `find_tag`.
 inline std::size_t find_name(const message& m, std::string_view key, std::size_t hint) noexcept {
   const std::size_t n = m.fields.size();
-  if (hint < n && m.fields[hint].name == key) return hint;
+  if (hint < n && same_name(m.fields[hint].name, key)) return hint;
   for (std::size_t i = 0; i < n; ++i) {
-    if (m.fields[i].name == key) return i;
+    if (same_name(m.fields[i].name, key)) return i;
   }
   return n;
 }
@@ -660,8 +695,22 @@ constexpr type map_of(const message& m) noexcept {
 
 // --- the walkers
 
-inline void encode_binary(binary_writer& w, const void* msg, const message& m) {
+namespace detail {
+/// The loops of `encode_binary` and `encode_json`, out of line so that the unrolled encoders'
+/// callers do not pay for setting them up.
+EMBER_CODEC_NOINLINE inline void walk_binary(binary_writer& w, const void* msg, const message& m) {
   for (const field& f : m.fields) f.t.ops->encode_binary(w, f, detail::at(msg, f));
+}
+EMBER_CODEC_NOINLINE inline void walk_json(json_writer& w, const void* msg, const message& m) {
+  w.begin_object();
+  for (const field& f : m.fields) f.t.ops->encode_json(w, f, detail::at(msg, f));
+  w.end_object();
+}
+}  // namespace detail
+
+inline void encode_binary(binary_writer& w, const void* msg, const message& m) {
+  if (m.unrolled.binary) return m.unrolled.binary(w, msg, m.fields.data());
+  detail::walk_binary(w, msg, m);
 }
 
 inline std::error_code decode_binary(binary_reader& r, void* msg, const message& m) {
@@ -684,9 +733,8 @@ inline std::error_code decode_binary(binary_reader& r, void* msg, const message&
 }
 
 inline void encode_json(json_writer& w, const void* msg, const message& m) {
-  w.begin_object();
-  for (const field& f : m.fields) f.t.ops->encode_json(w, f, detail::at(msg, f));
-  w.end_object();
+  if (m.unrolled.json) return m.unrolled.json(w, msg, m.fields.data());
+  detail::walk_json(w, msg, m);
 }
 
 inline std::error_code decode_json(json_text in, void* msg, const message& m) {
@@ -694,5 +742,49 @@ inline std::error_code decode_json(json_text in, void* msg, const message& m) {
   if (auto ec = json::parse_object(in, root)) return ec;
   return detail::read_message(root, 0, msg, m);
 }
+
+// --- unrolled encoders
+
+/// Messages of more fields than this walk their table in a loop: the unrolled encoders of a
+/// wide message would be much code for one message type.
+inline constexpr std::size_t max_unrolled_fields = 16;
+
+namespace detail {
+
+/// The encoders of messages whose fields have the types of `Ops`, in that order: one direct
+/// call to each field's operation, which the compiler inlines. Tags, names and offsets still
+/// come from the table, so all messages with the same types of fields share one instantiation
+/// (a schema's requests and replies have few different ones).
+template <const field_ops*... Ops>
+struct unrolled_walker {
+  static void encode_binary(binary_writer& w, const void* msg, const field* f) {
+    ((Ops->encode_binary(w, *f, at(msg, *f)), ++f), ...);
+  }
+  static void encode_json(json_writer& w, const void* msg, const field* f) {
+    w.begin_object();
+    ((Ops->encode_json(w, *f, at(msg, *f)), ++f), ...);
+    w.end_object();
+  }
+};
+
+template <const auto& Fields, bool = (std::size(Fields) <= max_unrolled_fields),
+          class = std::make_index_sequence<std::size(Fields)>>
+struct unrolled_of {
+  static constexpr encoders value = {};
+};
+template <const auto& Fields, std::size_t... I>
+struct unrolled_of<Fields, true, std::index_sequence<I...>> {
+  using walker = unrolled_walker<Fields[I].t.ops...>;
+  static constexpr encoders value = {&walker::encode_binary, &walker::encode_json};
+};
+
+}  // namespace detail
+
+/// The unrolled encoders of the message whose fields are `Fields` (its table's array), or
+/// none for a message of more than `max_unrolled_fields` fields:
+///
+///   constexpr codec::message point_table = {"point", point_fields, codec::unrolled<point_fields>};
+template <const auto& Fields>
+inline constexpr encoders unrolled = detail::unrolled_of<Fields>::value;
 
 }  // namespace ember::codec::table

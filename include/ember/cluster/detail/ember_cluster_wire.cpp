@@ -49,7 +49,7 @@ constexpr codec::field session_op_fields[] = {
     {9, "key", codec::string, offsetof(ember_cluster_wire::session_op, key)},
     {10, "value", codec::string, offsetof(ember_cluster_wire::session_op, value)},
 };
-constexpr codec::message session_op_table = {"session_op", session_op_fields};
+constexpr codec::message session_op_table = {"session_op", session_op_fields, codec::unrolled<session_op_fields>};
 
 // --- push_user
 constexpr codec::field push_user_fields[] = {
@@ -58,7 +58,7 @@ constexpr codec::field push_user_fields[] = {
     {3, "binary", codec::bytes, offsetof(ember_cluster_wire::push_user, binary)},
     {4, "json", codec::bytes, offsetof(ember_cluster_wire::push_user, json)},
 };
-constexpr codec::message push_user_table = {"push_user", push_user_fields};
+constexpr codec::message push_user_table = {"push_user", push_user_fields, codec::unrolled<push_user_fields>};
 
 // --- broadcast
 constexpr codec::field broadcast_fields[] = {
@@ -67,33 +67,33 @@ constexpr codec::field broadcast_fields[] = {
     {3, "binary", codec::bytes, offsetof(ember_cluster_wire::broadcast, binary)},
     {4, "json", codec::bytes, offsetof(ember_cluster_wire::broadcast, json)},
 };
-constexpr codec::message broadcast_table = {"broadcast", broadcast_fields};
+constexpr codec::message broadcast_table = {"broadcast", broadcast_fields, codec::unrolled<broadcast_fields>};
 
 // --- claim_user
 constexpr codec::field claim_user_fields[] = {
     {1, "user", codec::u64, offsetof(ember_cluster_wire::claim_user, user)},
     {2, "stamp", codec::u64, offsetof(ember_cluster_wire::claim_user, stamp)},
 };
-constexpr codec::message claim_user_table = {"claim_user", claim_user_fields};
+constexpr codec::message claim_user_table = {"claim_user", claim_user_fields, codec::unrolled<claim_user_fields>};
 
 // --- session_closed
 constexpr codec::field session_closed_fields[] = {
     {1, "session", codec::u64, offsetof(ember_cluster_wire::session_closed, session)},
     {2, "user", codec::u64, offsetof(ember_cluster_wire::session_closed, user)},
 };
-constexpr codec::message session_closed_table = {"session_closed", session_closed_fields};
+constexpr codec::message session_closed_table = {"session_closed", session_closed_fields, codec::unrolled<session_closed_fields>};
 
 // --- player
 constexpr codec::field player_fields[] = {
     {1, "user", codec::u64, offsetof(ember_cluster_wire::player, user)},
 };
-constexpr codec::message player_table = {"player", player_fields};
+constexpr codec::message player_table = {"player", player_fields, codec::unrolled<player_fields>};
 
 // --- players
 constexpr codec::field players_fields[] = {
     {1, "users", codec::list(codec::u64), offsetof(ember_cluster_wire::players, users)},
 };
-constexpr codec::message players_table = {"players", players_fields};
+constexpr codec::message players_table = {"players", players_fields, codec::unrolled<players_fields>};
 
 // --- module_event
 constexpr codec::field module_event_fields[] = {
@@ -102,7 +102,7 @@ constexpr codec::field module_event_fields[] = {
     {3, "type", codec::string, offsetof(ember_cluster_wire::module_event, type)},
     {4, "body", codec::bytes, offsetof(ember_cluster_wire::module_event, body)},
 };
-constexpr codec::message module_event_table = {"module_event", module_event_fields};
+constexpr codec::message module_event_table = {"module_event", module_event_fields, codec::unrolled<module_event_fields>};
 
 // --- the entry points of the codec, for the functions of the messages
 

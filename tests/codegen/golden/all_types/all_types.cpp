@@ -47,7 +47,7 @@ constexpr codec::field point_fields[] = {
     {1, "x", codec::i32, offsetof(all_types::point, x)},
     {2, "y", codec::i32, offsetof(all_types::point, y)},
 };
-constexpr codec::message point_table = {"point", point_fields};
+constexpr codec::message point_table = {"point", point_fields, codec::unrolled<point_fields>};
 
 // --- scalars
 constexpr codec::field scalars_fields[] = {
@@ -68,7 +68,7 @@ constexpr codec::field scalars_fields[] = {
     {15, "at", codec::struct_of(point_table), offsetof(all_types::scalars, at)},
     {536870911, "last", codec::u32, offsetof(all_types::scalars, last)},
 };
-constexpr codec::message scalars_table = {"scalars", scalars_fields};
+constexpr codec::message scalars_table = {"scalars", scalars_fields, codec::unrolled<scalars_fields>};
 
 // --- lists
 constexpr codec::field lists_fields[] = {
@@ -86,7 +86,7 @@ constexpr codec::field lists_fields[] = {
     {12, "colors", codec::list_of<all_types::color>(color_table), offsetof(all_types::lists, colors)},
     {13, "points", codec::list_of<all_types::point>(point_table), offsetof(all_types::lists, points)},
 };
-constexpr codec::message lists_table = {"lists", lists_fields};
+constexpr codec::message lists_table = {"lists", lists_fields, codec::unrolled<lists_fields>};
 
 // --- maps
 constexpr codec::field maps_fields[] = {
@@ -100,7 +100,7 @@ constexpr codec::field maps_fields[] = {
     {8, "colors", codec::map_of<all_types::color>(color_table), offsetof(all_types::maps, colors)},
     {9, "places", codec::map_of<all_types::point>(point_table), offsetof(all_types::maps, places)},
 };
-constexpr codec::message maps_table = {"maps", maps_fields};
+constexpr codec::message maps_table = {"maps", maps_fields, codec::unrolled<maps_fields>};
 
 // --- optionals
 constexpr codec::field optionals_fields[] = {
@@ -114,21 +114,21 @@ constexpr codec::field optionals_fields[] = {
     {9, "color", codec::optional_of<all_types::color>(color_table), offsetof(all_types::optionals, color)},
     {10, "at", codec::optional_of<all_types::point>(point_table), offsetof(all_types::optionals, at)},
 };
-constexpr codec::message optionals_table = {"optionals", optionals_fields};
+constexpr codec::message optionals_table = {"optionals", optionals_fields, codec::unrolled<optionals_fields>};
 
 // --- tree
 constexpr codec::field tree_fields[] = {
     {1, "label", codec::string, offsetof(all_types::tree, label)},
     {2, "children", codec::list_of<all_types::tree>(tree_table), offsetof(all_types::tree, children)},
 };
-constexpr codec::message tree_table = {"tree", tree_fields};
+constexpr codec::message tree_table = {"tree", tree_fields, codec::unrolled<tree_fields>};
 
 // --- item_v1
 constexpr codec::field item_v1_fields[] = {
     {1, "id", codec::u64, offsetof(all_types::item_v1, id)},
     {2, "name", codec::string, offsetof(all_types::item_v1, name)},
 };
-constexpr codec::message item_v1_table = {"item_v1", item_v1_fields};
+constexpr codec::message item_v1_table = {"item_v1", item_v1_fields, codec::unrolled<item_v1_fields>};
 
 // --- item_v2
 constexpr codec::field item_v2_fields[] = {
@@ -142,14 +142,14 @@ constexpr codec::field item_v2_fields[] = {
     {8, "origin", codec::struct_of(point_table), offsetof(all_types::item_v2, origin)},
     {9, "extra", codec::map_of<all_types::tree>(tree_table), offsetof(all_types::item_v2, extra)},
 };
-constexpr codec::message item_v2_table = {"item_v2", item_v2_fields};
+constexpr codec::message item_v2_table = {"item_v2", item_v2_fields, codec::unrolled<item_v2_fields>};
 
 // --- failure
 constexpr codec::field failure_fields[] = {
     {1, "code", codec::u16, offsetof(all_types::failure, code)},
     {2, "message", codec::string, offsetof(all_types::failure, message)},
 };
-constexpr codec::message failure_table = {"failure", failure_fields};
+constexpr codec::message failure_table = {"failure", failure_fields, codec::unrolled<failure_fields>};
 
 // --- everything
 constexpr codec::field everything_fields[] = {
@@ -160,20 +160,20 @@ constexpr codec::field everything_fields[] = {
     {5, "tree", codec::struct_of(tree_table), offsetof(all_types::everything, tree)},
     {6, "level", codec::enum_of(level_table), offsetof(all_types::everything, level)},
 };
-constexpr codec::message everything_table = {"everything", everything_fields};
+constexpr codec::message everything_table = {"everything", everything_fields, codec::unrolled<everything_fields>};
 
 // --- echo_request
 constexpr codec::field echo_request_fields[] = {
     {1, "payload", codec::struct_of(everything_table), offsetof(all_types::echo_request, payload)},
     {2, "token", codec::string, offsetof(all_types::echo_request, token), codec::secret},
 };
-constexpr codec::message echo_request_table = {"echo_request", echo_request_fields};
+constexpr codec::message echo_request_table = {"echo_request", echo_request_fields, codec::unrolled<echo_request_fields>};
 
 // --- echo_reply
 constexpr codec::field echo_reply_fields[] = {
     {1, "payload", codec::struct_of(everything_table), offsetof(all_types::echo_reply, payload)},
 };
-constexpr codec::message echo_reply_table = {"echo_reply", echo_reply_fields};
+constexpr codec::message echo_reply_table = {"echo_reply", echo_reply_fields, codec::unrolled<echo_reply_fields>};
 
 // --- ping_request
 constexpr codec::message ping_request_table = {"ping_request", {}};
@@ -185,34 +185,34 @@ constexpr codec::message ping_reply_table = {"ping_reply", {}};
 constexpr codec::field stats_request_fields[] = {
     {1, "levels", codec::list_of<all_types::level>(level_table), offsetof(all_types::stats_request, levels)},
 };
-constexpr codec::message stats_request_table = {"stats_request", stats_request_fields};
+constexpr codec::message stats_request_table = {"stats_request", stats_request_fields, codec::unrolled<stats_request_fields>};
 
 // --- stats_reply
 constexpr codec::field stats_reply_fields[] = {
     {1, "sessions", codec::u32, offsetof(all_types::stats_reply, sessions)},
     {2, "load", codec::map(codec::f64), offsetof(all_types::stats_reply, load)},
 };
-constexpr codec::message stats_reply_table = {"stats_reply", stats_reply_fields};
+constexpr codec::message stats_reply_table = {"stats_reply", stats_reply_fields, codec::unrolled<stats_reply_fields>};
 
 // --- transfer_request
 constexpr codec::field transfer_request_fields[] = {
     {1, "item", codec::struct_of(item_v1_table), offsetof(all_types::transfer_request, item)},
     {2, "from", codec::string, offsetof(all_types::transfer_request, from)},
 };
-constexpr codec::message transfer_request_table = {"transfer_request", transfer_request_fields};
+constexpr codec::message transfer_request_table = {"transfer_request", transfer_request_fields, codec::unrolled<transfer_request_fields>};
 
 // --- transfer_reply
 constexpr codec::field transfer_reply_fields[] = {
     {1, "accepted", codec::boolean, offsetof(all_types::transfer_reply, accepted)},
 };
-constexpr codec::message transfer_reply_table = {"transfer_reply", transfer_reply_fields};
+constexpr codec::message transfer_reply_table = {"transfer_reply", transfer_reply_fields, codec::unrolled<transfer_reply_fields>};
 
 // --- event
 constexpr codec::field event_fields[] = {
     {1, "item", codec::struct_of(item_v2_table), offsetof(all_types::event, item)},
     {2, "at_ms", codec::u64, offsetof(all_types::event, at_ms)},
 };
-constexpr codec::message event_table = {"event", event_fields};
+constexpr codec::message event_table = {"event", event_fields, codec::unrolled<event_fields>};
 
 // --- the entry points of the codec, for the functions of the messages
 

@@ -38,39 +38,39 @@ constexpr codec::field room_info_fields[] = {
     {2, "members", codec::u32, offsetof(chat::room_info, members)},
     {3, "kind", codec::enum_of(room_kind_table), offsetof(chat::room_info, kind)},
 };
-constexpr codec::message room_info_table = {"room_info", room_info_fields};
+constexpr codec::message room_info_table = {"room_info", room_info_fields, codec::unrolled<room_info_fields>};
 
 // --- login_request
 constexpr codec::field login_request_fields[] = {
     {1, "user", codec::string, offsetof(chat::login_request, user)},
     {2, "password", codec::string, offsetof(chat::login_request, password)},
 };
-constexpr codec::message login_request_table = {"login_request", login_request_fields};
+constexpr codec::message login_request_table = {"login_request", login_request_fields, codec::unrolled<login_request_fields>};
 
 // --- login_reply
 constexpr codec::field login_reply_fields[] = {
     {1, "user_id", codec::u64, offsetof(chat::login_reply, user_id)},
     {2, "motd", codec::string, offsetof(chat::login_reply, motd)},
 };
-constexpr codec::message login_reply_table = {"login_reply", login_reply_fields};
+constexpr codec::message login_reply_table = {"login_reply", login_reply_fields, codec::unrolled<login_reply_fields>};
 
 // --- join_room_request
 constexpr codec::field join_room_request_fields[] = {
     {1, "room", codec::string, offsetof(chat::join_room_request, room)},
 };
-constexpr codec::message join_room_request_table = {"join_room_request", join_room_request_fields};
+constexpr codec::message join_room_request_table = {"join_room_request", join_room_request_fields, codec::unrolled<join_room_request_fields>};
 
 // --- join_room_reply
 constexpr codec::field join_room_reply_fields[] = {
     {1, "room", codec::struct_of(room_info_table), offsetof(chat::join_room_reply, room)},
 };
-constexpr codec::message join_room_reply_table = {"join_room_reply", join_room_reply_fields};
+constexpr codec::message join_room_reply_table = {"join_room_reply", join_room_reply_fields, codec::unrolled<join_room_reply_fields>};
 
 // --- leave_room_request
 constexpr codec::field leave_room_request_fields[] = {
     {1, "room", codec::string, offsetof(chat::leave_room_request, room)},
 };
-constexpr codec::message leave_room_request_table = {"leave_room_request", leave_room_request_fields};
+constexpr codec::message leave_room_request_table = {"leave_room_request", leave_room_request_fields, codec::unrolled<leave_room_request_fields>};
 
 // --- leave_room_reply
 constexpr codec::message leave_room_reply_table = {"leave_room_reply", {}};
@@ -80,13 +80,13 @@ constexpr codec::field say_request_fields[] = {
     {1, "room", codec::string, offsetof(chat::say_request, room)},
     {2, "text", codec::string, offsetof(chat::say_request, text)},
 };
-constexpr codec::message say_request_table = {"say_request", say_request_fields};
+constexpr codec::message say_request_table = {"say_request", say_request_fields, codec::unrolled<say_request_fields>};
 
 // --- say_reply
 constexpr codec::field say_reply_fields[] = {
     {1, "delivered", codec::u32, offsetof(chat::say_reply, delivered)},
 };
-constexpr codec::message say_reply_table = {"say_reply", say_reply_fields};
+constexpr codec::message say_reply_table = {"say_reply", say_reply_fields, codec::unrolled<say_reply_fields>};
 
 // --- list_rooms_request
 constexpr codec::message list_rooms_request_table = {"list_rooms_request", {}};
@@ -95,7 +95,7 @@ constexpr codec::message list_rooms_request_table = {"list_rooms_request", {}};
 constexpr codec::field list_rooms_reply_fields[] = {
     {1, "rooms", codec::list_of<chat::room_info>(room_info_table), offsetof(chat::list_rooms_reply, rooms)},
 };
-constexpr codec::message list_rooms_reply_table = {"list_rooms_reply", list_rooms_reply_fields};
+constexpr codec::message list_rooms_reply_table = {"list_rooms_reply", list_rooms_reply_fields, codec::unrolled<list_rooms_reply_fields>};
 
 // --- chat_message
 constexpr codec::field chat_message_fields[] = {
@@ -104,7 +104,7 @@ constexpr codec::field chat_message_fields[] = {
     {3, "text", codec::string, offsetof(chat::chat_message, text)},
     {4, "sent_at_ms", codec::u64, offsetof(chat::chat_message, sent_at_ms)},
 };
-constexpr codec::message chat_message_table = {"chat_message", chat_message_fields};
+constexpr codec::message chat_message_table = {"chat_message", chat_message_fields, codec::unrolled<chat_message_fields>};
 
 // --- the entry points of the codec, for the functions of the messages
 

@@ -45,28 +45,28 @@ constexpr codec::field account_fields[] = {
     {6, "banned_until_ms", codec::i64, offsetof(ember_accounts::account, banned_until_ms)},
     {7, "ban_reason", codec::string, offsetof(ember_accounts::account, ban_reason)},
 };
-constexpr codec::message account_table = {"account", account_fields};
+constexpr codec::message account_table = {"account", account_fields, codec::unrolled<account_fields>};
 
 // --- account_username
 constexpr codec::field account_username_fields[] = {
     {1, "name", codec::string, offsetof(ember_accounts::account_username, name)},
     {2, "account", codec::i64, offsetof(ember_accounts::account_username, account)},
 };
-constexpr codec::message account_username_table = {"account_username", account_username_fields};
+constexpr codec::message account_username_table = {"account_username", account_username_fields, codec::unrolled<account_username_fields>};
 
 // --- account_device
 constexpr codec::field account_device_fields[] = {
     {1, "device_id", codec::string, offsetof(ember_accounts::account_device, device_id)},
     {2, "account", codec::i64, offsetof(ember_accounts::account_device, account)},
 };
-constexpr codec::message account_device_table = {"account_device", account_device_fields};
+constexpr codec::message account_device_table = {"account_device", account_device_fields, codec::unrolled<account_device_fields>};
 
 // --- account_custom
 constexpr codec::field account_custom_fields[] = {
     {1, "custom_id", codec::string, offsetof(ember_accounts::account_custom, custom_id)},
     {2, "account", codec::i64, offsetof(ember_accounts::account_custom, account)},
 };
-constexpr codec::message account_custom_table = {"account_custom", account_custom_fields};
+constexpr codec::message account_custom_table = {"account_custom", account_custom_fields, codec::unrolled<account_custom_fields>};
 
 // --- account_token
 constexpr codec::field account_token_fields[] = {
@@ -77,7 +77,7 @@ constexpr codec::field account_token_fields[] = {
     {5, "pair", codec::string, offsetof(ember_accounts::account_token, pair)},
     {6, "created_at_ms", codec::i64, offsetof(ember_accounts::account_token, created_at_ms)},
 };
-constexpr codec::message account_token_table = {"account_token", account_token_fields};
+constexpr codec::message account_token_table = {"account_token", account_token_fields, codec::unrolled<account_token_fields>};
 
 // --- session_tokens
 constexpr codec::field session_tokens_fields[] = {
@@ -88,7 +88,7 @@ constexpr codec::field session_tokens_fields[] = {
     {5, "refresh_expires_at_ms", codec::i64, offsetof(ember_accounts::session_tokens, refresh_expires_at_ms)},
     {6, "created", codec::boolean, offsetof(ember_accounts::session_tokens, created)},
 };
-constexpr codec::message session_tokens_table = {"session_tokens", session_tokens_fields};
+constexpr codec::message session_tokens_table = {"session_tokens", session_tokens_fields, codec::unrolled<session_tokens_fields>};
 
 // --- account_info
 constexpr codec::field account_info_fields[] = {
@@ -98,14 +98,14 @@ constexpr codec::field account_info_fields[] = {
     {4, "has_custom_id", codec::boolean, offsetof(ember_accounts::account_info, has_custom_id)},
     {5, "created_at_ms", codec::i64, offsetof(ember_accounts::account_info, created_at_ms)},
 };
-constexpr codec::message account_info_table = {"account_info", account_info_fields};
+constexpr codec::message account_info_table = {"account_info", account_info_fields, codec::unrolled<account_info_fields>};
 
 // --- account_created
 constexpr codec::field account_created_fields[] = {
     {1, "account_id", codec::i64, offsetof(ember_accounts::account_created, account_id)},
     {2, "method", codec::enum_of(sign_in_method_table), offsetof(ember_accounts::account_created, method)},
 };
-constexpr codec::message account_created_table = {"account_created", account_created_fields};
+constexpr codec::message account_created_table = {"account_created", account_created_fields, codec::unrolled<account_created_fields>};
 
 // --- signed_in
 constexpr codec::field signed_in_fields[] = {
@@ -113,7 +113,7 @@ constexpr codec::field signed_in_fields[] = {
     {2, "method", codec::enum_of(sign_in_method_table), offsetof(ember_accounts::signed_in, method)},
     {3, "address", codec::string, offsetof(ember_accounts::signed_in, address)},
 };
-constexpr codec::message signed_in_table = {"signed_in", signed_in_fields};
+constexpr codec::message signed_in_table = {"signed_in", signed_in_fields, codec::unrolled<signed_in_fields>};
 
 // --- account_banned
 constexpr codec::field account_banned_fields[] = {
@@ -121,7 +121,7 @@ constexpr codec::field account_banned_fields[] = {
     {2, "reason", codec::string, offsetof(ember_accounts::account_banned, reason)},
     {3, "until_ms", codec::i64, offsetof(ember_accounts::account_banned, until_ms)},
 };
-constexpr codec::message account_banned_table = {"account_banned", account_banned_fields};
+constexpr codec::message account_banned_table = {"account_banned", account_banned_fields, codec::unrolled<account_banned_fields>};
 
 // --- sign_in_password_request
 constexpr codec::field sign_in_password_request_fields[] = {
@@ -129,64 +129,64 @@ constexpr codec::field sign_in_password_request_fields[] = {
     {2, "password", codec::string, offsetof(ember_accounts::sign_in_password_request, password), codec::secret},
     {3, "create", codec::boolean, offsetof(ember_accounts::sign_in_password_request, create)},
 };
-constexpr codec::message sign_in_password_request_table = {"sign_in_password_request", sign_in_password_request_fields};
+constexpr codec::message sign_in_password_request_table = {"sign_in_password_request", sign_in_password_request_fields, codec::unrolled<sign_in_password_request_fields>};
 
 // --- sign_in_password_reply
 constexpr codec::field sign_in_password_reply_fields[] = {
     {1, "session", codec::struct_of(session_tokens_table), offsetof(ember_accounts::sign_in_password_reply, session)},
 };
-constexpr codec::message sign_in_password_reply_table = {"sign_in_password_reply", sign_in_password_reply_fields};
+constexpr codec::message sign_in_password_reply_table = {"sign_in_password_reply", sign_in_password_reply_fields, codec::unrolled<sign_in_password_reply_fields>};
 
 // --- sign_in_device_request
 constexpr codec::field sign_in_device_request_fields[] = {
     {1, "device_id", codec::string, offsetof(ember_accounts::sign_in_device_request, device_id), codec::secret},
     {2, "create", codec::boolean, offsetof(ember_accounts::sign_in_device_request, create)},
 };
-constexpr codec::message sign_in_device_request_table = {"sign_in_device_request", sign_in_device_request_fields};
+constexpr codec::message sign_in_device_request_table = {"sign_in_device_request", sign_in_device_request_fields, codec::unrolled<sign_in_device_request_fields>};
 
 // --- sign_in_device_reply
 constexpr codec::field sign_in_device_reply_fields[] = {
     {1, "session", codec::struct_of(session_tokens_table), offsetof(ember_accounts::sign_in_device_reply, session)},
 };
-constexpr codec::message sign_in_device_reply_table = {"sign_in_device_reply", sign_in_device_reply_fields};
+constexpr codec::message sign_in_device_reply_table = {"sign_in_device_reply", sign_in_device_reply_fields, codec::unrolled<sign_in_device_reply_fields>};
 
 // --- sign_in_custom_request
 constexpr codec::field sign_in_custom_request_fields[] = {
     {1, "credential", codec::string, offsetof(ember_accounts::sign_in_custom_request, credential), codec::secret},
     {2, "create", codec::boolean, offsetof(ember_accounts::sign_in_custom_request, create)},
 };
-constexpr codec::message sign_in_custom_request_table = {"sign_in_custom_request", sign_in_custom_request_fields};
+constexpr codec::message sign_in_custom_request_table = {"sign_in_custom_request", sign_in_custom_request_fields, codec::unrolled<sign_in_custom_request_fields>};
 
 // --- sign_in_custom_reply
 constexpr codec::field sign_in_custom_reply_fields[] = {
     {1, "session", codec::struct_of(session_tokens_table), offsetof(ember_accounts::sign_in_custom_reply, session)},
 };
-constexpr codec::message sign_in_custom_reply_table = {"sign_in_custom_reply", sign_in_custom_reply_fields};
+constexpr codec::message sign_in_custom_reply_table = {"sign_in_custom_reply", sign_in_custom_reply_fields, codec::unrolled<sign_in_custom_reply_fields>};
 
 // --- sign_in_token_request
 constexpr codec::field sign_in_token_request_fields[] = {
     {1, "token", codec::string, offsetof(ember_accounts::sign_in_token_request, token), codec::secret},
 };
-constexpr codec::message sign_in_token_request_table = {"sign_in_token_request", sign_in_token_request_fields};
+constexpr codec::message sign_in_token_request_table = {"sign_in_token_request", sign_in_token_request_fields, codec::unrolled<sign_in_token_request_fields>};
 
 // --- sign_in_token_reply
 constexpr codec::field sign_in_token_reply_fields[] = {
     {1, "account_id", codec::i64, offsetof(ember_accounts::sign_in_token_reply, account_id)},
     {2, "token_expires_at_ms", codec::i64, offsetof(ember_accounts::sign_in_token_reply, token_expires_at_ms)},
 };
-constexpr codec::message sign_in_token_reply_table = {"sign_in_token_reply", sign_in_token_reply_fields};
+constexpr codec::message sign_in_token_reply_table = {"sign_in_token_reply", sign_in_token_reply_fields, codec::unrolled<sign_in_token_reply_fields>};
 
 // --- refresh_session_request
 constexpr codec::field refresh_session_request_fields[] = {
     {1, "refresh_token", codec::string, offsetof(ember_accounts::refresh_session_request, refresh_token), codec::secret},
 };
-constexpr codec::message refresh_session_request_table = {"refresh_session_request", refresh_session_request_fields};
+constexpr codec::message refresh_session_request_table = {"refresh_session_request", refresh_session_request_fields, codec::unrolled<refresh_session_request_fields>};
 
 // --- refresh_session_reply
 constexpr codec::field refresh_session_reply_fields[] = {
     {1, "session", codec::struct_of(session_tokens_table), offsetof(ember_accounts::refresh_session_reply, session)},
 };
-constexpr codec::message refresh_session_reply_table = {"refresh_session_reply", refresh_session_reply_fields};
+constexpr codec::message refresh_session_reply_table = {"refresh_session_reply", refresh_session_reply_fields, codec::unrolled<refresh_session_reply_fields>};
 
 // --- sign_out_request
 constexpr codec::message sign_out_request_table = {"sign_out_request", {}};
@@ -199,7 +199,7 @@ constexpr codec::field link_password_request_fields[] = {
     {1, "username", codec::string, offsetof(ember_accounts::link_password_request, username)},
     {2, "password", codec::string, offsetof(ember_accounts::link_password_request, password), codec::secret},
 };
-constexpr codec::message link_password_request_table = {"link_password_request", link_password_request_fields};
+constexpr codec::message link_password_request_table = {"link_password_request", link_password_request_fields, codec::unrolled<link_password_request_fields>};
 
 // --- link_password_reply
 constexpr codec::message link_password_reply_table = {"link_password_reply", {}};
@@ -208,7 +208,7 @@ constexpr codec::message link_password_reply_table = {"link_password_reply", {}}
 constexpr codec::field link_device_request_fields[] = {
     {1, "device_id", codec::string, offsetof(ember_accounts::link_device_request, device_id), codec::secret},
 };
-constexpr codec::message link_device_request_table = {"link_device_request", link_device_request_fields};
+constexpr codec::message link_device_request_table = {"link_device_request", link_device_request_fields, codec::unrolled<link_device_request_fields>};
 
 // --- link_device_reply
 constexpr codec::message link_device_reply_table = {"link_device_reply", {}};
@@ -217,7 +217,7 @@ constexpr codec::message link_device_reply_table = {"link_device_reply", {}};
 constexpr codec::field link_custom_request_fields[] = {
     {1, "credential", codec::string, offsetof(ember_accounts::link_custom_request, credential), codec::secret},
 };
-constexpr codec::message link_custom_request_table = {"link_custom_request", link_custom_request_fields};
+constexpr codec::message link_custom_request_table = {"link_custom_request", link_custom_request_fields, codec::unrolled<link_custom_request_fields>};
 
 // --- link_custom_reply
 constexpr codec::message link_custom_reply_table = {"link_custom_reply", {}};
@@ -232,7 +232,7 @@ constexpr codec::message unlink_password_reply_table = {"unlink_password_reply",
 constexpr codec::field unlink_device_request_fields[] = {
     {1, "device_id", codec::string, offsetof(ember_accounts::unlink_device_request, device_id), codec::secret},
 };
-constexpr codec::message unlink_device_request_table = {"unlink_device_request", unlink_device_request_fields};
+constexpr codec::message unlink_device_request_table = {"unlink_device_request", unlink_device_request_fields, codec::unrolled<unlink_device_request_fields>};
 
 // --- unlink_device_reply
 constexpr codec::message unlink_device_reply_table = {"unlink_device_reply", {}};
@@ -250,14 +250,14 @@ constexpr codec::message get_account_request_table = {"get_account_request", {}}
 constexpr codec::field get_account_reply_fields[] = {
     {1, "account", codec::struct_of(account_info_table), offsetof(ember_accounts::get_account_reply, account)},
 };
-constexpr codec::message get_account_reply_table = {"get_account_reply", get_account_reply_fields};
+constexpr codec::message get_account_reply_table = {"get_account_reply", get_account_reply_fields, codec::unrolled<get_account_reply_fields>};
 
 // --- banned_notice
 constexpr codec::field banned_notice_fields[] = {
     {1, "reason", codec::string, offsetof(ember_accounts::banned_notice, reason)},
     {2, "until_ms", codec::i64, offsetof(ember_accounts::banned_notice, until_ms)},
 };
-constexpr codec::message banned_notice_table = {"banned_notice", banned_notice_fields};
+constexpr codec::message banned_notice_table = {"banned_notice", banned_notice_fields, codec::unrolled<banned_notice_fields>};
 
 // --- the entry points of the codec, for the functions of the messages
 

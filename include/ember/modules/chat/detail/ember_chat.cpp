@@ -29,7 +29,7 @@ constexpr codec::field chat_channel_fields[] = {
     {1, "id", codec::string, offsetof(ember_chat::chat_channel, id)},
     {2, "last_seq", codec::i64, offsetof(ember_chat::chat_channel, last_seq)},
 };
-constexpr codec::message chat_channel_table = {"chat_channel", chat_channel_fields};
+constexpr codec::message chat_channel_table = {"chat_channel", chat_channel_fields, codec::unrolled<chat_channel_fields>};
 
 // --- chat_message
 constexpr codec::field chat_message_fields[] = {
@@ -40,7 +40,7 @@ constexpr codec::field chat_message_fields[] = {
     {5, "text", codec::string, offsetof(ember_chat::chat_message, text)},
     {6, "sent_ms", codec::i64, offsetof(ember_chat::chat_message, sent_ms)},
 };
-constexpr codec::message chat_message_table = {"chat_message", chat_message_fields};
+constexpr codec::message chat_message_table = {"chat_message", chat_message_fields, codec::unrolled<chat_message_fields>};
 
 // --- chat_member
 constexpr codec::field chat_member_fields[] = {
@@ -48,14 +48,14 @@ constexpr codec::field chat_member_fields[] = {
     {2, "channel", codec::string, offsetof(ember_chat::chat_member, channel)},
     {3, "user_id", codec::i64, offsetof(ember_chat::chat_member, user_id)},
 };
-constexpr codec::message chat_member_table = {"chat_member", chat_member_fields};
+constexpr codec::message chat_member_table = {"chat_member", chat_member_fields, codec::unrolled<chat_member_fields>};
 
 // --- chat_mute
 constexpr codec::field chat_mute_fields[] = {
     {1, "id", codec::string, offsetof(ember_chat::chat_mute, id)},
     {2, "until_ms", codec::i64, offsetof(ember_chat::chat_mute, until_ms)},
 };
-constexpr codec::message chat_mute_table = {"chat_mute", chat_mute_fields};
+constexpr codec::message chat_mute_table = {"chat_mute", chat_mute_fields, codec::unrolled<chat_mute_fields>};
 
 // --- chat_rate
 constexpr codec::field chat_rate_fields[] = {
@@ -63,14 +63,14 @@ constexpr codec::field chat_rate_fields[] = {
     {2, "tokens", codec::f64, offsetof(ember_chat::chat_rate, tokens)},
     {3, "at_ms", codec::i64, offsetof(ember_chat::chat_rate, at_ms)},
 };
-constexpr codec::message chat_rate_table = {"chat_rate", chat_rate_fields};
+constexpr codec::message chat_rate_table = {"chat_rate", chat_rate_fields, codec::unrolled<chat_rate_fields>};
 
 // --- chat_sent
 constexpr codec::field chat_sent_fields[] = {
     {1, "id", codec::string, offsetof(ember_chat::chat_sent, id)},
     {2, "seq", codec::i64, offsetof(ember_chat::chat_sent, seq)},
 };
-constexpr codec::message chat_sent_table = {"chat_sent", chat_sent_fields};
+constexpr codec::message chat_sent_table = {"chat_sent", chat_sent_fields, codec::unrolled<chat_sent_fields>};
 
 // --- chat_line
 constexpr codec::field chat_line_fields[] = {
@@ -80,7 +80,7 @@ constexpr codec::field chat_line_fields[] = {
     {4, "text", codec::string, offsetof(ember_chat::chat_line, text)},
     {5, "sent_ms", codec::u64, offsetof(ember_chat::chat_line, sent_ms)},
 };
-constexpr codec::message chat_line_table = {"chat_line", chat_line_fields};
+constexpr codec::message chat_line_table = {"chat_line", chat_line_fields, codec::unrolled<chat_line_fields>};
 
 // --- channel_joined
 constexpr codec::field channel_joined_fields[] = {
@@ -88,26 +88,26 @@ constexpr codec::field channel_joined_fields[] = {
     {2, "user", codec::u64, offsetof(ember_chat::channel_joined, user)},
     {3, "joined", codec::boolean, offsetof(ember_chat::channel_joined, joined)},
 };
-constexpr codec::message channel_joined_table = {"channel_joined", channel_joined_fields};
+constexpr codec::message channel_joined_table = {"channel_joined", channel_joined_fields, codec::unrolled<channel_joined_fields>};
 
 // --- join_request
 constexpr codec::field join_request_fields[] = {
     {1, "channel", codec::string, offsetof(ember_chat::join_request, channel)},
 };
-constexpr codec::message join_request_table = {"join_request", join_request_fields};
+constexpr codec::message join_request_table = {"join_request", join_request_fields, codec::unrolled<join_request_fields>};
 
 // --- join_reply
 constexpr codec::field join_reply_fields[] = {
     {1, "channel", codec::string, offsetof(ember_chat::join_reply, channel)},
     {2, "last_seq", codec::u64, offsetof(ember_chat::join_reply, last_seq)},
 };
-constexpr codec::message join_reply_table = {"join_reply", join_reply_fields};
+constexpr codec::message join_reply_table = {"join_reply", join_reply_fields, codec::unrolled<join_reply_fields>};
 
 // --- leave_request
 constexpr codec::field leave_request_fields[] = {
     {1, "channel", codec::string, offsetof(ember_chat::leave_request, channel)},
 };
-constexpr codec::message leave_request_table = {"leave_request", leave_request_fields};
+constexpr codec::message leave_request_table = {"leave_request", leave_request_fields, codec::unrolled<leave_request_fields>};
 
 // --- leave_reply
 constexpr codec::message leave_reply_table = {"leave_reply", {}};
@@ -118,14 +118,14 @@ constexpr codec::field send_request_fields[] = {
     {2, "text", codec::string, offsetof(ember_chat::send_request, text)},
     {3, "op_id", codec::string, offsetof(ember_chat::send_request, op_id)},
 };
-constexpr codec::message send_request_table = {"send_request", send_request_fields};
+constexpr codec::message send_request_table = {"send_request", send_request_fields, codec::unrolled<send_request_fields>};
 
 // --- send_reply
 constexpr codec::field send_reply_fields[] = {
     {1, "seq", codec::u64, offsetof(ember_chat::send_reply, seq)},
     {2, "text", codec::string, offsetof(ember_chat::send_reply, text)},
 };
-constexpr codec::message send_reply_table = {"send_reply", send_reply_fields};
+constexpr codec::message send_reply_table = {"send_reply", send_reply_fields, codec::unrolled<send_reply_fields>};
 
 // --- history_request
 constexpr codec::field history_request_fields[] = {
@@ -134,14 +134,14 @@ constexpr codec::field history_request_fields[] = {
     {3, "forward", codec::boolean, offsetof(ember_chat::history_request, forward)},
     {4, "limit", codec::u32, offsetof(ember_chat::history_request, limit)},
 };
-constexpr codec::message history_request_table = {"history_request", history_request_fields};
+constexpr codec::message history_request_table = {"history_request", history_request_fields, codec::unrolled<history_request_fields>};
 
 // --- history_reply
 constexpr codec::field history_reply_fields[] = {
     {1, "lines", codec::list_of<ember_chat::chat_line>(chat_line_table), offsetof(ember_chat::history_reply, lines)},
     {2, "next_cursor", codec::u64, offsetof(ember_chat::history_reply, next_cursor)},
 };
-constexpr codec::message history_reply_table = {"history_reply", history_reply_fields};
+constexpr codec::message history_reply_table = {"history_reply", history_reply_fields, codec::unrolled<history_reply_fields>};
 
 // --- mute_request
 constexpr codec::field mute_request_fields[] = {
@@ -149,7 +149,7 @@ constexpr codec::field mute_request_fields[] = {
     {2, "user", codec::u64, offsetof(ember_chat::mute_request, user)},
     {3, "until_ms", codec::u64, offsetof(ember_chat::mute_request, until_ms)},
 };
-constexpr codec::message mute_request_table = {"mute_request", mute_request_fields};
+constexpr codec::message mute_request_table = {"mute_request", mute_request_fields, codec::unrolled<mute_request_fields>};
 
 // --- mute_reply
 constexpr codec::message mute_reply_table = {"mute_reply", {}};
@@ -161,13 +161,13 @@ constexpr codec::message reload_words_request_table = {"reload_words_request", {
 constexpr codec::field reload_words_reply_fields[] = {
     {1, "words", codec::u32, offsetof(ember_chat::reload_words_reply, words)},
 };
-constexpr codec::message reload_words_reply_table = {"reload_words_reply", reload_words_reply_fields};
+constexpr codec::message reload_words_reply_table = {"reload_words_reply", reload_words_reply_fields, codec::unrolled<reload_words_reply_fields>};
 
 // --- line_said
 constexpr codec::field line_said_fields[] = {
     {1, "line", codec::struct_of(chat_line_table), offsetof(ember_chat::line_said, line)},
 };
-constexpr codec::message line_said_table = {"line_said", line_said_fields};
+constexpr codec::message line_said_table = {"line_said", line_said_fields, codec::unrolled<line_said_fields>};
 
 // --- presence
 constexpr codec::field presence_fields[] = {
@@ -175,7 +175,7 @@ constexpr codec::field presence_fields[] = {
     {2, "user", codec::u64, offsetof(ember_chat::presence, user)},
     {3, "joined", codec::boolean, offsetof(ember_chat::presence, joined)},
 };
-constexpr codec::message presence_table = {"presence", presence_fields};
+constexpr codec::message presence_table = {"presence", presence_fields, codec::unrolled<presence_fields>};
 
 // --- the entry points of the codec, for the functions of the messages
 

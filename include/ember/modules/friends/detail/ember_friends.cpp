@@ -42,7 +42,7 @@ constexpr codec::field friends_edge_fields[] = {
     {4, "state", codec::enum_of(friend_state_table), offsetof(ember_friends::friends_edge, state)},
     {5, "since_ms", codec::i64, offsetof(ember_friends::friends_edge, since_ms)},
 };
-constexpr codec::message friends_edge_table = {"friends_edge", friends_edge_fields};
+constexpr codec::message friends_edge_table = {"friends_edge", friends_edge_fields, codec::unrolled<friends_edge_fields>};
 
 // --- friends_player
 constexpr codec::field friends_player_fields[] = {
@@ -51,7 +51,7 @@ constexpr codec::field friends_player_fields[] = {
     {3, "sessions", codec::i32, offsetof(ember_friends::friends_player, sessions)},
     {4, "changed_ms", codec::i64, offsetof(ember_friends::friends_player, changed_ms)},
 };
-constexpr codec::message friends_player_table = {"friends_player", friends_player_fields};
+constexpr codec::message friends_player_table = {"friends_player", friends_player_fields, codec::unrolled<friends_player_fields>};
 
 // --- friend_entry
 constexpr codec::field friend_entry_fields[] = {
@@ -60,7 +60,7 @@ constexpr codec::field friend_entry_fields[] = {
     {3, "since_ms", codec::i64, offsetof(ember_friends::friend_entry, since_ms)},
     {4, "online", codec::boolean, offsetof(ember_friends::friend_entry, online)},
 };
-constexpr codec::message friend_entry_table = {"friend_entry", friend_entry_fields};
+constexpr codec::message friend_entry_table = {"friend_entry", friend_entry_fields, codec::unrolled<friend_entry_fields>};
 
 // --- friend_added
 constexpr codec::field friend_added_fields[] = {
@@ -68,7 +68,7 @@ constexpr codec::field friend_added_fields[] = {
     {2, "other", codec::u64, offsetof(ember_friends::friend_added, other)},
     {3, "state", codec::enum_of(friend_state_table), offsetof(ember_friends::friend_added, state)},
 };
-constexpr codec::message friend_added_table = {"friend_added", friend_added_fields};
+constexpr codec::message friend_added_table = {"friend_added", friend_added_fields, codec::unrolled<friend_added_fields>};
 
 // --- friend_removed
 constexpr codec::field friend_removed_fields[] = {
@@ -76,44 +76,44 @@ constexpr codec::field friend_removed_fields[] = {
     {2, "other", codec::u64, offsetof(ember_friends::friend_removed, other)},
     {3, "was", codec::enum_of(friend_state_table), offsetof(ember_friends::friend_removed, was)},
 };
-constexpr codec::message friend_removed_table = {"friend_removed", friend_removed_fields};
+constexpr codec::message friend_removed_table = {"friend_removed", friend_removed_fields, codec::unrolled<friend_removed_fields>};
 
 // --- friend_blocked
 constexpr codec::field friend_blocked_fields[] = {
     {1, "user", codec::u64, offsetof(ember_friends::friend_blocked, user)},
     {2, "other", codec::u64, offsetof(ember_friends::friend_blocked, other)},
 };
-constexpr codec::message friend_blocked_table = {"friend_blocked", friend_blocked_fields};
+constexpr codec::message friend_blocked_table = {"friend_blocked", friend_blocked_fields, codec::unrolled<friend_blocked_fields>};
 
 // --- add_friend_request
 constexpr codec::field add_friend_request_fields[] = {
     {1, "user", codec::u64, offsetof(ember_friends::add_friend_request, user)},
 };
-constexpr codec::message add_friend_request_table = {"add_friend_request", add_friend_request_fields};
+constexpr codec::message add_friend_request_table = {"add_friend_request", add_friend_request_fields, codec::unrolled<add_friend_request_fields>};
 
 // --- add_friend_reply
 constexpr codec::field add_friend_reply_fields[] = {
     {1, "state", codec::enum_of(friend_state_table), offsetof(ember_friends::add_friend_reply, state)},
 };
-constexpr codec::message add_friend_reply_table = {"add_friend_reply", add_friend_reply_fields};
+constexpr codec::message add_friend_reply_table = {"add_friend_reply", add_friend_reply_fields, codec::unrolled<add_friend_reply_fields>};
 
 // --- remove_friend_request
 constexpr codec::field remove_friend_request_fields[] = {
     {1, "user", codec::u64, offsetof(ember_friends::remove_friend_request, user)},
 };
-constexpr codec::message remove_friend_request_table = {"remove_friend_request", remove_friend_request_fields};
+constexpr codec::message remove_friend_request_table = {"remove_friend_request", remove_friend_request_fields, codec::unrolled<remove_friend_request_fields>};
 
 // --- remove_friend_reply
 constexpr codec::field remove_friend_reply_fields[] = {
     {1, "removed", codec::boolean, offsetof(ember_friends::remove_friend_reply, removed)},
 };
-constexpr codec::message remove_friend_reply_table = {"remove_friend_reply", remove_friend_reply_fields};
+constexpr codec::message remove_friend_reply_table = {"remove_friend_reply", remove_friend_reply_fields, codec::unrolled<remove_friend_reply_fields>};
 
 // --- block_user_request
 constexpr codec::field block_user_request_fields[] = {
     {1, "user", codec::u64, offsetof(ember_friends::block_user_request, user)},
 };
-constexpr codec::message block_user_request_table = {"block_user_request", block_user_request_fields};
+constexpr codec::message block_user_request_table = {"block_user_request", block_user_request_fields, codec::unrolled<block_user_request_fields>};
 
 // --- block_user_reply
 constexpr codec::message block_user_reply_table = {"block_user_reply", {}};
@@ -124,21 +124,21 @@ constexpr codec::field list_friends_request_fields[] = {
     {2, "limit", codec::u32, offsetof(ember_friends::list_friends_request, limit)},
     {3, "cursor", codec::string, offsetof(ember_friends::list_friends_request, cursor)},
 };
-constexpr codec::message list_friends_request_table = {"list_friends_request", list_friends_request_fields};
+constexpr codec::message list_friends_request_table = {"list_friends_request", list_friends_request_fields, codec::unrolled<list_friends_request_fields>};
 
 // --- list_friends_reply
 constexpr codec::field list_friends_reply_fields[] = {
     {1, "friends", codec::list_of<ember_friends::friend_entry>(friend_entry_table), offsetof(ember_friends::list_friends_reply, friends)},
     {2, "cursor", codec::string, offsetof(ember_friends::list_friends_reply, cursor)},
 };
-constexpr codec::message list_friends_reply_table = {"list_friends_reply", list_friends_reply_fields};
+constexpr codec::message list_friends_reply_table = {"list_friends_reply", list_friends_reply_fields, codec::unrolled<list_friends_reply_fields>};
 
 // --- friend_status
 constexpr codec::field friend_status_fields[] = {
     {1, "user", codec::u64, offsetof(ember_friends::friend_status, user)},
     {2, "online", codec::boolean, offsetof(ember_friends::friend_status, online)},
 };
-constexpr codec::message friend_status_table = {"friend_status", friend_status_fields};
+constexpr codec::message friend_status_table = {"friend_status", friend_status_fields, codec::unrolled<friend_status_fields>};
 
 // --- the entry points of the codec, for the functions of the messages
 

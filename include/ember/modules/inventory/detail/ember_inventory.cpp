@@ -48,7 +48,7 @@ constexpr codec::field inventory_bag_fields[] = {
     {4, "items", codec::string, offsetof(ember_inventory::inventory_bag, items)},
     {5, "reserved", codec::string, offsetof(ember_inventory::inventory_bag, reserved)},
 };
-constexpr codec::message inventory_bag_table = {"inventory_bag", inventory_bag_fields};
+constexpr codec::message inventory_bag_table = {"inventory_bag", inventory_bag_fields, codec::unrolled<inventory_bag_fields>};
 
 // --- inventory_item
 constexpr codec::field inventory_item_fields[] = {
@@ -61,7 +61,7 @@ constexpr codec::field inventory_item_fields[] = {
     {7, "bound", codec::boolean, offsetof(ember_inventory::inventory_item, bound)},
     {8, "expires_at_ms", codec::i64, offsetof(ember_inventory::inventory_item, expires_at_ms)},
 };
-constexpr codec::message inventory_item_table = {"inventory_item", inventory_item_fields};
+constexpr codec::message inventory_item_table = {"inventory_item", inventory_item_fields, codec::unrolled<inventory_item_fields>};
 
 // --- inventory_op
 constexpr codec::field inventory_op_fields[] = {
@@ -70,14 +70,14 @@ constexpr codec::field inventory_op_fields[] = {
     {3, "result", codec::bytes, offsetof(ember_inventory::inventory_op, result)},
     {4, "at_ms", codec::i64, offsetof(ember_inventory::inventory_op, at_ms)},
 };
-constexpr codec::message inventory_op_table = {"inventory_op", inventory_op_fields};
+constexpr codec::message inventory_op_table = {"inventory_op", inventory_op_fields, codec::unrolled<inventory_op_fields>};
 
 // --- item_type
 constexpr codec::field item_type_fields[] = {
     {1, "id", codec::string, offsetof(ember_inventory::item_type, id)},
     {2, "stack_limit", codec::u32, offsetof(ember_inventory::item_type, stack_limit)},
 };
-constexpr codec::message item_type_table = {"item_type", item_type_fields};
+constexpr codec::message item_type_table = {"item_type", item_type_fields, codec::unrolled<item_type_fields>};
 
 // --- item
 constexpr codec::field item_fields[] = {
@@ -89,7 +89,7 @@ constexpr codec::field item_fields[] = {
     {6, "bound", codec::boolean, offsetof(ember_inventory::item, bound)},
     {7, "expires_at_ms", codec::i64, offsetof(ember_inventory::item, expires_at_ms)},
 };
-constexpr codec::message item_table = {"item", item_fields};
+constexpr codec::message item_table = {"item", item_fields, codec::unrolled<item_fields>};
 
 // --- grant_item
 constexpr codec::field grant_item_fields[] = {
@@ -98,21 +98,21 @@ constexpr codec::field grant_item_fields[] = {
     {3, "bound", codec::boolean, offsetof(ember_inventory::grant_item, bound)},
     {4, "expires_at_ms", codec::i64, offsetof(ember_inventory::grant_item, expires_at_ms)},
 };
-constexpr codec::message grant_item_table = {"grant_item", grant_item_fields};
+constexpr codec::message grant_item_table = {"grant_item", grant_item_fields, codec::unrolled<grant_item_fields>};
 
 // --- take_item
 constexpr codec::field take_item_fields[] = {
     {1, "type", codec::string, offsetof(ember_inventory::take_item, type)},
     {2, "count", codec::u32, offsetof(ember_inventory::take_item, count)},
 };
-constexpr codec::message take_item_table = {"take_item", take_item_fields};
+constexpr codec::message take_item_table = {"take_item", take_item_fields, codec::unrolled<take_item_fields>};
 
 // --- move_item
 constexpr codec::field move_item_fields[] = {
     {1, "item", codec::i64, offsetof(ember_inventory::move_item, item)},
     {2, "count", codec::u32, offsetof(ember_inventory::move_item, count)},
 };
-constexpr codec::message move_item_table = {"move_item", move_item_fields};
+constexpr codec::message move_item_table = {"move_item", move_item_fields, codec::unrolled<move_item_fields>};
 
 // --- item_change
 constexpr codec::field item_change_fields[] = {
@@ -124,14 +124,14 @@ constexpr codec::field item_change_fields[] = {
     {6, "count", codec::u32, offsetof(ember_inventory::item_change, count)},
     {7, "slot", codec::u32, offsetof(ember_inventory::item_change, slot)},
 };
-constexpr codec::message item_change_table = {"item_change", item_change_fields};
+constexpr codec::message item_change_table = {"item_change", item_change_fields, codec::unrolled<item_change_fields>};
 
 // --- op_result
 constexpr codec::field op_result_fields[] = {
     {1, "applied", codec::boolean, offsetof(ember_inventory::op_result, applied)},
     {2, "changes", codec::list_of<ember_inventory::item_change>(item_change_table), offsetof(ember_inventory::op_result, changes)},
 };
-constexpr codec::message op_result_table = {"op_result", op_result_fields};
+constexpr codec::message op_result_table = {"op_result", op_result_fields, codec::unrolled<op_result_fields>};
 
 // --- item_granted
 constexpr codec::field item_granted_fields[] = {
@@ -140,7 +140,7 @@ constexpr codec::field item_granted_fields[] = {
     {3, "count", codec::u32, offsetof(ember_inventory::item_granted, count)},
     {4, "op", codec::string, offsetof(ember_inventory::item_granted, op)},
 };
-constexpr codec::message item_granted_table = {"item_granted", item_granted_fields};
+constexpr codec::message item_granted_table = {"item_granted", item_granted_fields, codec::unrolled<item_granted_fields>};
 
 // --- item_consumed
 constexpr codec::field item_consumed_fields[] = {
@@ -150,7 +150,7 @@ constexpr codec::field item_consumed_fields[] = {
     {4, "kind", codec::enum_of(change_kind_table), offsetof(ember_inventory::item_consumed, kind)},
     {5, "op", codec::string, offsetof(ember_inventory::item_consumed, op)},
 };
-constexpr codec::message item_consumed_table = {"item_consumed", item_consumed_fields};
+constexpr codec::message item_consumed_table = {"item_consumed", item_consumed_fields, codec::unrolled<item_consumed_fields>};
 
 // --- item_transferred
 constexpr codec::field item_transferred_fields[] = {
@@ -160,7 +160,7 @@ constexpr codec::field item_transferred_fields[] = {
     {4, "count", codec::u32, offsetof(ember_inventory::item_transferred, count)},
     {5, "op", codec::string, offsetof(ember_inventory::item_transferred, op)},
 };
-constexpr codec::message item_transferred_table = {"item_transferred", item_transferred_fields};
+constexpr codec::message item_transferred_table = {"item_transferred", item_transferred_fields, codec::unrolled<item_transferred_fields>};
 
 // --- list_items_request
 constexpr codec::message list_items_request_table = {"list_items_request", {}};
@@ -170,7 +170,7 @@ constexpr codec::field list_items_reply_fields[] = {
     {1, "items", codec::list_of<ember_inventory::item>(item_table), offsetof(ember_inventory::list_items_reply, items)},
     {2, "capacity", codec::u32, offsetof(ember_inventory::list_items_reply, capacity)},
 };
-constexpr codec::message list_items_reply_table = {"list_items_reply", list_items_reply_fields};
+constexpr codec::message list_items_reply_table = {"list_items_reply", list_items_reply_fields, codec::unrolled<list_items_reply_fields>};
 
 // --- split_request
 constexpr codec::field split_request_fields[] = {
@@ -178,13 +178,13 @@ constexpr codec::field split_request_fields[] = {
     {2, "item", codec::i64, offsetof(ember_inventory::split_request, item)},
     {3, "count", codec::u32, offsetof(ember_inventory::split_request, count)},
 };
-constexpr codec::message split_request_table = {"split_request", split_request_fields};
+constexpr codec::message split_request_table = {"split_request", split_request_fields, codec::unrolled<split_request_fields>};
 
 // --- split_reply
 constexpr codec::field split_reply_fields[] = {
     {1, "result", codec::struct_of(op_result_table), offsetof(ember_inventory::split_reply, result)},
 };
-constexpr codec::message split_reply_table = {"split_reply", split_reply_fields};
+constexpr codec::message split_reply_table = {"split_reply", split_reply_fields, codec::unrolled<split_reply_fields>};
 
 // --- merge_request
 constexpr codec::field merge_request_fields[] = {
@@ -192,13 +192,13 @@ constexpr codec::field merge_request_fields[] = {
     {2, "from", codec::i64, offsetof(ember_inventory::merge_request, from)},
     {3, "into", codec::i64, offsetof(ember_inventory::merge_request, into)},
 };
-constexpr codec::message merge_request_table = {"merge_request", merge_request_fields};
+constexpr codec::message merge_request_table = {"merge_request", merge_request_fields, codec::unrolled<merge_request_fields>};
 
 // --- merge_reply
 constexpr codec::field merge_reply_fields[] = {
     {1, "result", codec::struct_of(op_result_table), offsetof(ember_inventory::merge_reply, result)},
 };
-constexpr codec::message merge_reply_table = {"merge_reply", merge_reply_fields};
+constexpr codec::message merge_reply_table = {"merge_reply", merge_reply_fields, codec::unrolled<merge_reply_fields>};
 
 // --- move_request
 constexpr codec::field move_request_fields[] = {
@@ -206,25 +206,25 @@ constexpr codec::field move_request_fields[] = {
     {2, "item", codec::i64, offsetof(ember_inventory::move_request, item)},
     {3, "slot", codec::u32, offsetof(ember_inventory::move_request, slot)},
 };
-constexpr codec::message move_request_table = {"move_request", move_request_fields};
+constexpr codec::message move_request_table = {"move_request", move_request_fields, codec::unrolled<move_request_fields>};
 
 // --- move_reply
 constexpr codec::field move_reply_fields[] = {
     {1, "result", codec::struct_of(op_result_table), offsetof(ember_inventory::move_reply, result)},
 };
-constexpr codec::message move_reply_table = {"move_reply", move_reply_fields};
+constexpr codec::message move_reply_table = {"move_reply", move_reply_fields, codec::unrolled<move_reply_fields>};
 
 // --- sort_request
 constexpr codec::field sort_request_fields[] = {
     {1, "op", codec::string, offsetof(ember_inventory::sort_request, op)},
 };
-constexpr codec::message sort_request_table = {"sort_request", sort_request_fields};
+constexpr codec::message sort_request_table = {"sort_request", sort_request_fields, codec::unrolled<sort_request_fields>};
 
 // --- sort_reply
 constexpr codec::field sort_reply_fields[] = {
     {1, "result", codec::struct_of(op_result_table), offsetof(ember_inventory::sort_reply, result)},
 };
-constexpr codec::message sort_reply_table = {"sort_reply", sort_reply_fields};
+constexpr codec::message sort_reply_table = {"sort_reply", sort_reply_fields, codec::unrolled<sort_reply_fields>};
 
 // --- discard_request
 constexpr codec::field discard_request_fields[] = {
@@ -232,19 +232,19 @@ constexpr codec::field discard_request_fields[] = {
     {2, "item", codec::i64, offsetof(ember_inventory::discard_request, item)},
     {3, "count", codec::u32, offsetof(ember_inventory::discard_request, count)},
 };
-constexpr codec::message discard_request_table = {"discard_request", discard_request_fields};
+constexpr codec::message discard_request_table = {"discard_request", discard_request_fields, codec::unrolled<discard_request_fields>};
 
 // --- discard_reply
 constexpr codec::field discard_reply_fields[] = {
     {1, "result", codec::struct_of(op_result_table), offsetof(ember_inventory::discard_reply, result)},
 };
-constexpr codec::message discard_reply_table = {"discard_reply", discard_reply_fields};
+constexpr codec::message discard_reply_table = {"discard_reply", discard_reply_fields, codec::unrolled<discard_reply_fields>};
 
 // --- items_changed
 constexpr codec::field items_changed_fields[] = {
     {1, "changes", codec::list_of<ember_inventory::item_change>(item_change_table), offsetof(ember_inventory::items_changed, changes)},
 };
-constexpr codec::message items_changed_table = {"items_changed", items_changed_fields};
+constexpr codec::message items_changed_table = {"items_changed", items_changed_fields, codec::unrolled<items_changed_fields>};
 
 // --- the entry points of the codec, for the functions of the messages
 

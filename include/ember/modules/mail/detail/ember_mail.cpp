@@ -32,7 +32,7 @@ constexpr codec::field mail_box_fields[] = {
     {4, "send_window_ms", codec::i64, offsetof(ember_mail::mail_box, send_window_ms)},
     {5, "sends", codec::i64, offsetof(ember_mail::mail_box, sends)},
 };
-constexpr codec::message mail_box_table = {"mail_box", mail_box_fields};
+constexpr codec::message mail_box_table = {"mail_box", mail_box_fields, codec::unrolled<mail_box_fields>};
 
 // --- mail_message
 constexpr codec::field mail_message_fields[] = {
@@ -51,7 +51,7 @@ constexpr codec::field mail_message_fields[] = {
     {13, "claimed", codec::boolean, offsetof(ember_mail::mail_message, claimed)},
     {14, "claim_op", codec::string, offsetof(ember_mail::mail_message, claim_op)},
 };
-constexpr codec::message mail_message_table = {"mail_message", mail_message_fields};
+constexpr codec::message mail_message_table = {"mail_message", mail_message_fields, codec::unrolled<mail_message_fields>};
 
 // --- mail_broadcast
 constexpr codec::field mail_broadcast_fields[] = {
@@ -63,7 +63,7 @@ constexpr codec::field mail_broadcast_fields[] = {
     {6, "sent_at_ms", codec::i64, offsetof(ember_mail::mail_broadcast, sent_at_ms)},
     {7, "expires_at_ms", codec::i64, offsetof(ember_mail::mail_broadcast, expires_at_ms)},
 };
-constexpr codec::message mail_broadcast_table = {"mail_broadcast", mail_broadcast_fields};
+constexpr codec::message mail_broadcast_table = {"mail_broadcast", mail_broadcast_fields, codec::unrolled<mail_broadcast_fields>};
 
 // --- mail_broadcast_state
 constexpr codec::field mail_broadcast_state_fields[] = {
@@ -76,14 +76,14 @@ constexpr codec::field mail_broadcast_state_fields[] = {
     {7, "deleted", codec::boolean, offsetof(ember_mail::mail_broadcast_state, deleted)},
     {8, "claim_op", codec::string, offsetof(ember_mail::mail_broadcast_state, claim_op)},
 };
-constexpr codec::message mail_broadcast_state_table = {"mail_broadcast_state", mail_broadcast_state_fields};
+constexpr codec::message mail_broadcast_state_table = {"mail_broadcast_state", mail_broadcast_state_fields, codec::unrolled<mail_broadcast_state_fields>};
 
 // --- currency_attachment
 constexpr codec::field currency_attachment_fields[] = {
     {1, "currency", codec::string, offsetof(ember_mail::currency_attachment, currency)},
     {2, "amount", codec::i64, offsetof(ember_mail::currency_attachment, amount)},
 };
-constexpr codec::message currency_attachment_table = {"currency_attachment", currency_attachment_fields};
+constexpr codec::message currency_attachment_table = {"currency_attachment", currency_attachment_fields, codec::unrolled<currency_attachment_fields>};
 
 // --- item_attachment
 constexpr codec::field item_attachment_fields[] = {
@@ -91,14 +91,14 @@ constexpr codec::field item_attachment_fields[] = {
     {2, "count", codec::u32, offsetof(ember_mail::item_attachment, count)},
     {3, "bound", codec::boolean, offsetof(ember_mail::item_attachment, bound)},
 };
-constexpr codec::message item_attachment_table = {"item_attachment", item_attachment_fields};
+constexpr codec::message item_attachment_table = {"item_attachment", item_attachment_fields, codec::unrolled<item_attachment_fields>};
 
 // --- attachments
 constexpr codec::field attachments_fields[] = {
     {1, "currencies", codec::list_of<ember_mail::currency_attachment>(currency_attachment_table), offsetof(ember_mail::attachments, currencies)},
     {2, "items", codec::list_of<ember_mail::item_attachment>(item_attachment_table), offsetof(ember_mail::attachments, items)},
 };
-constexpr codec::message attachments_table = {"attachments", attachments_fields};
+constexpr codec::message attachments_table = {"attachments", attachments_fields, codec::unrolled<attachments_fields>};
 
 // --- mail
 constexpr codec::field mail_fields[] = {
@@ -113,14 +113,14 @@ constexpr codec::field mail_fields[] = {
     {9, "kept", codec::boolean, offsetof(ember_mail::mail, kept)},
     {10, "claimed", codec::boolean, offsetof(ember_mail::mail, claimed)},
 };
-constexpr codec::message mail_table = {"mail", mail_fields};
+constexpr codec::message mail_table = {"mail", mail_fields, codec::unrolled<mail_fields>};
 
 // --- claim_result
 constexpr codec::field claim_result_fields[] = {
     {1, "applied", codec::boolean, offsetof(ember_mail::claim_result, applied)},
     {2, "attachments", codec::struct_of(attachments_table), offsetof(ember_mail::claim_result, attachments)},
 };
-constexpr codec::message claim_result_table = {"claim_result", claim_result_fields};
+constexpr codec::message claim_result_table = {"claim_result", claim_result_fields, codec::unrolled<claim_result_fields>};
 
 // --- mail_claimed
 constexpr codec::field mail_claimed_fields[] = {
@@ -129,7 +129,7 @@ constexpr codec::field mail_claimed_fields[] = {
     {3, "op", codec::string, offsetof(ember_mail::mail_claimed, op)},
     {4, "attachments", codec::struct_of(attachments_table), offsetof(ember_mail::mail_claimed, attachments)},
 };
-constexpr codec::message mail_claimed_table = {"mail_claimed", mail_claimed_fields};
+constexpr codec::message mail_claimed_table = {"mail_claimed", mail_claimed_fields, codec::unrolled<mail_claimed_fields>};
 
 // --- mail_sent
 constexpr codec::field mail_sent_fields[] = {
@@ -137,7 +137,7 @@ constexpr codec::field mail_sent_fields[] = {
     {2, "mail", codec::i64, offsetof(ember_mail::mail_sent, mail)},
     {3, "sender", codec::u64, offsetof(ember_mail::mail_sent, sender)},
 };
-constexpr codec::message mail_sent_table = {"mail_sent", mail_sent_fields};
+constexpr codec::message mail_sent_table = {"mail_sent", mail_sent_fields, codec::unrolled<mail_sent_fields>};
 
 // --- list_mail_request
 constexpr codec::field list_mail_request_fields[] = {
@@ -145,46 +145,46 @@ constexpr codec::field list_mail_request_fields[] = {
     {2, "limit", codec::u32, offsetof(ember_mail::list_mail_request, limit)},
     {3, "unread_only", codec::boolean, offsetof(ember_mail::list_mail_request, unread_only)},
 };
-constexpr codec::message list_mail_request_table = {"list_mail_request", list_mail_request_fields};
+constexpr codec::message list_mail_request_table = {"list_mail_request", list_mail_request_fields, codec::unrolled<list_mail_request_fields>};
 
 // --- list_mail_reply
 constexpr codec::field list_mail_reply_fields[] = {
     {1, "mails", codec::list_of<ember_mail::mail>(mail_table), offsetof(ember_mail::list_mail_reply, mails)},
     {2, "next_cursor", codec::string, offsetof(ember_mail::list_mail_reply, next_cursor)},
 };
-constexpr codec::message list_mail_reply_table = {"list_mail_reply", list_mail_reply_fields};
+constexpr codec::message list_mail_reply_table = {"list_mail_reply", list_mail_reply_fields, codec::unrolled<list_mail_reply_fields>};
 
 // --- read_mail_request
 constexpr codec::field read_mail_request_fields[] = {
     {1, "id", codec::i64, offsetof(ember_mail::read_mail_request, id)},
 };
-constexpr codec::message read_mail_request_table = {"read_mail_request", read_mail_request_fields};
+constexpr codec::message read_mail_request_table = {"read_mail_request", read_mail_request_fields, codec::unrolled<read_mail_request_fields>};
 
 // --- read_mail_reply
 constexpr codec::field read_mail_reply_fields[] = {
     {1, "mail", codec::struct_of(mail_table), offsetof(ember_mail::read_mail_reply, mail)},
 };
-constexpr codec::message read_mail_reply_table = {"read_mail_reply", read_mail_reply_fields};
+constexpr codec::message read_mail_reply_table = {"read_mail_reply", read_mail_reply_fields, codec::unrolled<read_mail_reply_fields>};
 
 // --- claim_mail_request
 constexpr codec::field claim_mail_request_fields[] = {
     {1, "id", codec::i64, offsetof(ember_mail::claim_mail_request, id)},
     {2, "op", codec::string, offsetof(ember_mail::claim_mail_request, op)},
 };
-constexpr codec::message claim_mail_request_table = {"claim_mail_request", claim_mail_request_fields};
+constexpr codec::message claim_mail_request_table = {"claim_mail_request", claim_mail_request_fields, codec::unrolled<claim_mail_request_fields>};
 
 // --- claim_mail_reply
 constexpr codec::field claim_mail_reply_fields[] = {
     {1, "result", codec::struct_of(claim_result_table), offsetof(ember_mail::claim_mail_reply, result)},
 };
-constexpr codec::message claim_mail_reply_table = {"claim_mail_reply", claim_mail_reply_fields};
+constexpr codec::message claim_mail_reply_table = {"claim_mail_reply", claim_mail_reply_fields, codec::unrolled<claim_mail_reply_fields>};
 
 // --- keep_mail_request
 constexpr codec::field keep_mail_request_fields[] = {
     {1, "id", codec::i64, offsetof(ember_mail::keep_mail_request, id)},
     {2, "keep", codec::boolean, offsetof(ember_mail::keep_mail_request, keep)},
 };
-constexpr codec::message keep_mail_request_table = {"keep_mail_request", keep_mail_request_fields};
+constexpr codec::message keep_mail_request_table = {"keep_mail_request", keep_mail_request_fields, codec::unrolled<keep_mail_request_fields>};
 
 // --- keep_mail_reply
 constexpr codec::message keep_mail_reply_table = {"keep_mail_reply", {}};
@@ -194,13 +194,13 @@ constexpr codec::field delete_mail_request_fields[] = {
     {1, "ids", codec::list(codec::i64), offsetof(ember_mail::delete_mail_request, ids)},
     {2, "force", codec::boolean, offsetof(ember_mail::delete_mail_request, force)},
 };
-constexpr codec::message delete_mail_request_table = {"delete_mail_request", delete_mail_request_fields};
+constexpr codec::message delete_mail_request_table = {"delete_mail_request", delete_mail_request_fields, codec::unrolled<delete_mail_request_fields>};
 
 // --- delete_mail_reply
 constexpr codec::field delete_mail_reply_fields[] = {
     {1, "deleted", codec::u32, offsetof(ember_mail::delete_mail_reply, deleted)},
 };
-constexpr codec::message delete_mail_reply_table = {"delete_mail_reply", delete_mail_reply_fields};
+constexpr codec::message delete_mail_reply_table = {"delete_mail_reply", delete_mail_reply_fields, codec::unrolled<delete_mail_reply_fields>};
 
 // --- send_mail_request
 constexpr codec::field send_mail_request_fields[] = {
@@ -208,19 +208,19 @@ constexpr codec::field send_mail_request_fields[] = {
     {2, "subject", codec::string, offsetof(ember_mail::send_mail_request, subject)},
     {3, "body", codec::string, offsetof(ember_mail::send_mail_request, body)},
 };
-constexpr codec::message send_mail_request_table = {"send_mail_request", send_mail_request_fields};
+constexpr codec::message send_mail_request_table = {"send_mail_request", send_mail_request_fields, codec::unrolled<send_mail_request_fields>};
 
 // --- send_mail_reply
 constexpr codec::field send_mail_reply_fields[] = {
     {1, "id", codec::i64, offsetof(ember_mail::send_mail_reply, id)},
 };
-constexpr codec::message send_mail_reply_table = {"send_mail_reply", send_mail_reply_fields};
+constexpr codec::message send_mail_reply_table = {"send_mail_reply", send_mail_reply_fields, codec::unrolled<send_mail_reply_fields>};
 
 // --- mail_received
 constexpr codec::field mail_received_fields[] = {
     {1, "mail", codec::struct_of(mail_table), offsetof(ember_mail::mail_received, mail)},
 };
-constexpr codec::message mail_received_table = {"mail_received", mail_received_fields};
+constexpr codec::message mail_received_table = {"mail_received", mail_received_fields, codec::unrolled<mail_received_fields>};
 
 // --- the entry points of the codec, for the functions of the messages
 

@@ -48,7 +48,7 @@ constexpr codec::field notifications_item_fields[] = {
     {7, "created_ms", codec::i64, offsetof(ember_notifications::notifications_item, created_ms)},
     {8, "op", codec::string, offsetof(ember_notifications::notifications_item, op)},
 };
-constexpr codec::message notifications_item_table = {"notifications_item", notifications_item_fields};
+constexpr codec::message notifications_item_table = {"notifications_item", notifications_item_fields, codec::unrolled<notifications_item_fields>};
 
 // --- notification
 constexpr codec::field notification_fields[] = {
@@ -60,7 +60,7 @@ constexpr codec::field notification_fields[] = {
     {6, "created_ms", codec::i64, offsetof(ember_notifications::notification, created_ms)},
     {7, "persistent", codec::boolean, offsetof(ember_notifications::notification, persistent)},
 };
-constexpr codec::message notification_table = {"notification", notification_fields};
+constexpr codec::message notification_table = {"notification", notification_fields, codec::unrolled<notification_fields>};
 
 // --- notification_sent
 constexpr codec::field notification_sent_fields[] = {
@@ -69,14 +69,14 @@ constexpr codec::field notification_sent_fields[] = {
     {3, "code", codec::i32, offsetof(ember_notifications::notification_sent, code)},
     {4, "sender", codec::u64, offsetof(ember_notifications::notification_sent, sender)},
 };
-constexpr codec::message notification_sent_table = {"notification_sent", notification_sent_fields};
+constexpr codec::message notification_sent_table = {"notification_sent", notification_sent_fields, codec::unrolled<notification_sent_fields>};
 
 // --- list_notifications_request
 constexpr codec::field list_notifications_request_fields[] = {
     {1, "limit", codec::u32, offsetof(ember_notifications::list_notifications_request, limit)},
     {2, "cursor", codec::string, offsetof(ember_notifications::list_notifications_request, cursor)},
 };
-constexpr codec::message list_notifications_request_table = {"list_notifications_request", list_notifications_request_fields};
+constexpr codec::message list_notifications_request_table = {"list_notifications_request", list_notifications_request_fields, codec::unrolled<list_notifications_request_fields>};
 
 // --- list_notifications_reply
 constexpr codec::field list_notifications_reply_fields[] = {
@@ -84,25 +84,25 @@ constexpr codec::field list_notifications_reply_fields[] = {
     {2, "cursor", codec::string, offsetof(ember_notifications::list_notifications_reply, cursor)},
     {3, "more", codec::boolean, offsetof(ember_notifications::list_notifications_reply, more)},
 };
-constexpr codec::message list_notifications_reply_table = {"list_notifications_reply", list_notifications_reply_fields};
+constexpr codec::message list_notifications_reply_table = {"list_notifications_reply", list_notifications_reply_fields, codec::unrolled<list_notifications_reply_fields>};
 
 // --- delete_notifications_request
 constexpr codec::field delete_notifications_request_fields[] = {
     {1, "ids", codec::list(codec::i64), offsetof(ember_notifications::delete_notifications_request, ids)},
 };
-constexpr codec::message delete_notifications_request_table = {"delete_notifications_request", delete_notifications_request_fields};
+constexpr codec::message delete_notifications_request_table = {"delete_notifications_request", delete_notifications_request_fields, codec::unrolled<delete_notifications_request_fields>};
 
 // --- delete_notifications_reply
 constexpr codec::field delete_notifications_reply_fields[] = {
     {1, "deleted", codec::u32, offsetof(ember_notifications::delete_notifications_reply, deleted)},
 };
-constexpr codec::message delete_notifications_reply_table = {"delete_notifications_reply", delete_notifications_reply_fields};
+constexpr codec::message delete_notifications_reply_table = {"delete_notifications_reply", delete_notifications_reply_fields, codec::unrolled<delete_notifications_reply_fields>};
 
 // --- notified
 constexpr codec::field notified_fields[] = {
     {1, "notification", codec::struct_of(notification_table), offsetof(ember_notifications::notified, notification)},
 };
-constexpr codec::message notified_table = {"notified", notified_fields};
+constexpr codec::message notified_table = {"notified", notified_fields, codec::unrolled<notified_fields>};
 
 // --- the entry points of the codec, for the functions of the messages
 

@@ -53,7 +53,7 @@ constexpr codec::field storage_object_fields[] = {
     {10, "public_in", codec::string, offsetof(ember_storage::storage_object, public_in)},
     {11, "updated_ms", codec::i64, offsetof(ember_storage::storage_object, updated_ms)},
 };
-constexpr codec::message storage_object_table = {"storage_object", storage_object_fields};
+constexpr codec::message storage_object_table = {"storage_object", storage_object_fields, codec::unrolled<storage_object_fields>};
 
 // --- storage_op
 constexpr codec::field storage_op_fields[] = {
@@ -61,7 +61,7 @@ constexpr codec::field storage_op_fields[] = {
     {2, "done", codec::boolean, offsetof(ember_storage::storage_op, done)},
     {3, "versions", codec::string, offsetof(ember_storage::storage_op, versions)},
 };
-constexpr codec::message storage_op_table = {"storage_op", storage_op_fields};
+constexpr codec::message storage_op_table = {"storage_op", storage_op_fields, codec::unrolled<storage_op_fields>};
 
 // --- object_id
 constexpr codec::field object_id_fields[] = {
@@ -69,7 +69,7 @@ constexpr codec::field object_id_fields[] = {
     {2, "key", codec::string, offsetof(ember_storage::object_id, key)},
     {3, "owner", codec::u64, offsetof(ember_storage::object_id, owner)},
 };
-constexpr codec::message object_id_table = {"object_id", object_id_fields};
+constexpr codec::message object_id_table = {"object_id", object_id_fields, codec::unrolled<object_id_fields>};
 
 // --- object_write
 constexpr codec::field object_write_fields[] = {
@@ -81,7 +81,7 @@ constexpr codec::field object_write_fields[] = {
     {6, "read", codec::enum_of(read_permission_table), offsetof(ember_storage::object_write, read)},
     {7, "write", codec::enum_of(write_permission_table), offsetof(ember_storage::object_write, write)},
 };
-constexpr codec::message object_write_table = {"object_write", object_write_fields};
+constexpr codec::message object_write_table = {"object_write", object_write_fields, codec::unrolled<object_write_fields>};
 
 // --- object_delete
 constexpr codec::field object_delete_fields[] = {
@@ -90,7 +90,7 @@ constexpr codec::field object_delete_fields[] = {
     {3, "owner", codec::u64, offsetof(ember_storage::object_delete, owner)},
     {4, "version", codec::string, offsetof(ember_storage::object_delete, version)},
 };
-constexpr codec::message object_delete_table = {"object_delete", object_delete_fields};
+constexpr codec::message object_delete_table = {"object_delete", object_delete_fields, codec::unrolled<object_delete_fields>};
 
 // --- object_ack
 constexpr codec::field object_ack_fields[] = {
@@ -99,7 +99,7 @@ constexpr codec::field object_ack_fields[] = {
     {3, "owner", codec::u64, offsetof(ember_storage::object_ack, owner)},
     {4, "version", codec::string, offsetof(ember_storage::object_ack, version)},
 };
-constexpr codec::message object_ack_table = {"object_ack", object_ack_fields};
+constexpr codec::message object_ack_table = {"object_ack", object_ack_fields, codec::unrolled<object_ack_fields>};
 
 // --- stored_object
 constexpr codec::field stored_object_fields[] = {
@@ -112,7 +112,7 @@ constexpr codec::field stored_object_fields[] = {
     {7, "write", codec::enum_of(write_permission_table), offsetof(ember_storage::stored_object, write)},
     {8, "updated_ms", codec::u64, offsetof(ember_storage::stored_object, updated_ms)},
 };
-constexpr codec::message stored_object_table = {"stored_object", stored_object_fields};
+constexpr codec::message stored_object_table = {"stored_object", stored_object_fields, codec::unrolled<stored_object_fields>};
 
 // --- object_written
 constexpr codec::field object_written_fields[] = {
@@ -122,39 +122,39 @@ constexpr codec::field object_written_fields[] = {
     {4, "version", codec::string, offsetof(ember_storage::object_written, version)},
     {5, "by_user", codec::u64, offsetof(ember_storage::object_written, by_user)},
 };
-constexpr codec::message object_written_table = {"object_written", object_written_fields};
+constexpr codec::message object_written_table = {"object_written", object_written_fields, codec::unrolled<object_written_fields>};
 
 // --- write_objects_request
 constexpr codec::field write_objects_request_fields[] = {
     {1, "writes", codec::list_of<ember_storage::object_write>(object_write_table), offsetof(ember_storage::write_objects_request, writes)},
     {2, "op_id", codec::string, offsetof(ember_storage::write_objects_request, op_id)},
 };
-constexpr codec::message write_objects_request_table = {"write_objects_request", write_objects_request_fields};
+constexpr codec::message write_objects_request_table = {"write_objects_request", write_objects_request_fields, codec::unrolled<write_objects_request_fields>};
 
 // --- write_objects_reply
 constexpr codec::field write_objects_reply_fields[] = {
     {1, "acks", codec::list_of<ember_storage::object_ack>(object_ack_table), offsetof(ember_storage::write_objects_reply, acks)},
 };
-constexpr codec::message write_objects_reply_table = {"write_objects_reply", write_objects_reply_fields};
+constexpr codec::message write_objects_reply_table = {"write_objects_reply", write_objects_reply_fields, codec::unrolled<write_objects_reply_fields>};
 
 // --- read_objects_request
 constexpr codec::field read_objects_request_fields[] = {
     {1, "ids", codec::list_of<ember_storage::object_id>(object_id_table), offsetof(ember_storage::read_objects_request, ids)},
 };
-constexpr codec::message read_objects_request_table = {"read_objects_request", read_objects_request_fields};
+constexpr codec::message read_objects_request_table = {"read_objects_request", read_objects_request_fields, codec::unrolled<read_objects_request_fields>};
 
 // --- read_objects_reply
 constexpr codec::field read_objects_reply_fields[] = {
     {1, "objects", codec::list_of<ember_storage::stored_object>(stored_object_table), offsetof(ember_storage::read_objects_reply, objects)},
 };
-constexpr codec::message read_objects_reply_table = {"read_objects_reply", read_objects_reply_fields};
+constexpr codec::message read_objects_reply_table = {"read_objects_reply", read_objects_reply_fields, codec::unrolled<read_objects_reply_fields>};
 
 // --- delete_objects_request
 constexpr codec::field delete_objects_request_fields[] = {
     {1, "deletes", codec::list_of<ember_storage::object_delete>(object_delete_table), offsetof(ember_storage::delete_objects_request, deletes)},
     {2, "op_id", codec::string, offsetof(ember_storage::delete_objects_request, op_id)},
 };
-constexpr codec::message delete_objects_request_table = {"delete_objects_request", delete_objects_request_fields};
+constexpr codec::message delete_objects_request_table = {"delete_objects_request", delete_objects_request_fields, codec::unrolled<delete_objects_request_fields>};
 
 // --- delete_objects_reply
 constexpr codec::message delete_objects_reply_table = {"delete_objects_reply", {}};
@@ -166,14 +166,14 @@ constexpr codec::field list_objects_request_fields[] = {
     {3, "cursor", codec::string, offsetof(ember_storage::list_objects_request, cursor)},
     {4, "limit", codec::u32, offsetof(ember_storage::list_objects_request, limit)},
 };
-constexpr codec::message list_objects_request_table = {"list_objects_request", list_objects_request_fields};
+constexpr codec::message list_objects_request_table = {"list_objects_request", list_objects_request_fields, codec::unrolled<list_objects_request_fields>};
 
 // --- list_objects_reply
 constexpr codec::field list_objects_reply_fields[] = {
     {1, "objects", codec::list_of<ember_storage::stored_object>(stored_object_table), offsetof(ember_storage::list_objects_reply, objects)},
     {2, "cursor", codec::string, offsetof(ember_storage::list_objects_reply, cursor)},
 };
-constexpr codec::message list_objects_reply_table = {"list_objects_reply", list_objects_reply_fields};
+constexpr codec::message list_objects_reply_table = {"list_objects_reply", list_objects_reply_fields, codec::unrolled<list_objects_reply_fields>};
 
 // --- the entry points of the codec, for the functions of the messages
 

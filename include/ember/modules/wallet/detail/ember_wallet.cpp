@@ -31,14 +31,14 @@ constexpr codec::field wallet_balance_fields[] = {
     {3, "currency", codec::string, offsetof(ember_wallet::wallet_balance, currency)},
     {4, "amount", codec::i64, offsetof(ember_wallet::wallet_balance, amount)},
 };
-constexpr codec::message wallet_balance_table = {"wallet_balance", wallet_balance_fields};
+constexpr codec::message wallet_balance_table = {"wallet_balance", wallet_balance_fields, codec::unrolled<wallet_balance_fields>};
 
 // --- wallet_account
 constexpr codec::field wallet_account_fields[] = {
     {1, "player", codec::i64, offsetof(ember_wallet::wallet_account, player)},
     {2, "ledger_next", codec::i64, offsetof(ember_wallet::wallet_account, ledger_next)},
 };
-constexpr codec::message wallet_account_table = {"wallet_account", wallet_account_fields};
+constexpr codec::message wallet_account_table = {"wallet_account", wallet_account_fields, codec::unrolled<wallet_account_fields>};
 
 // --- wallet_ledger
 constexpr codec::field wallet_ledger_fields[] = {
@@ -52,7 +52,7 @@ constexpr codec::field wallet_ledger_fields[] = {
     {8, "reason", codec::string, offsetof(ember_wallet::wallet_ledger, reason)},
     {9, "at_ms", codec::i64, offsetof(ember_wallet::wallet_ledger, at_ms)},
 };
-constexpr codec::message wallet_ledger_table = {"wallet_ledger", wallet_ledger_fields};
+constexpr codec::message wallet_ledger_table = {"wallet_ledger", wallet_ledger_fields, codec::unrolled<wallet_ledger_fields>};
 
 // --- wallet_op
 constexpr codec::field wallet_op_fields[] = {
@@ -61,14 +61,14 @@ constexpr codec::field wallet_op_fields[] = {
     {3, "result", codec::bytes, offsetof(ember_wallet::wallet_op, result)},
     {4, "at_ms", codec::i64, offsetof(ember_wallet::wallet_op, at_ms)},
 };
-constexpr codec::message wallet_op_table = {"wallet_op", wallet_op_fields};
+constexpr codec::message wallet_op_table = {"wallet_op", wallet_op_fields, codec::unrolled<wallet_op_fields>};
 
 // --- balance
 constexpr codec::field balance_fields[] = {
     {1, "currency", codec::string, offsetof(ember_wallet::balance, currency)},
     {2, "amount", codec::i64, offsetof(ember_wallet::balance, amount)},
 };
-constexpr codec::message balance_table = {"balance", balance_fields};
+constexpr codec::message balance_table = {"balance", balance_fields, codec::unrolled<balance_fields>};
 
 // --- change
 constexpr codec::field change_fields[] = {
@@ -76,7 +76,7 @@ constexpr codec::field change_fields[] = {
     {2, "currency", codec::string, offsetof(ember_wallet::change, currency)},
     {3, "delta", codec::i64, offsetof(ember_wallet::change, delta)},
 };
-constexpr codec::message change_table = {"change", change_fields};
+constexpr codec::message change_table = {"change", change_fields, codec::unrolled<change_fields>};
 
 // --- balance_change
 constexpr codec::field balance_change_fields[] = {
@@ -85,14 +85,14 @@ constexpr codec::field balance_change_fields[] = {
     {3, "delta", codec::i64, offsetof(ember_wallet::balance_change, delta)},
     {4, "balance", codec::i64, offsetof(ember_wallet::balance_change, balance)},
 };
-constexpr codec::message balance_change_table = {"balance_change", balance_change_fields};
+constexpr codec::message balance_change_table = {"balance_change", balance_change_fields, codec::unrolled<balance_change_fields>};
 
 // --- change_result
 constexpr codec::field change_result_fields[] = {
     {1, "applied", codec::boolean, offsetof(ember_wallet::change_result, applied)},
     {2, "changes", codec::list_of<ember_wallet::balance_change>(balance_change_table), offsetof(ember_wallet::change_result, changes)},
 };
-constexpr codec::message change_result_table = {"change_result", change_result_fields};
+constexpr codec::message change_result_table = {"change_result", change_result_fields, codec::unrolled<change_result_fields>};
 
 // --- ledger_entry
 constexpr codec::field ledger_entry_fields[] = {
@@ -104,7 +104,7 @@ constexpr codec::field ledger_entry_fields[] = {
     {6, "reason", codec::string, offsetof(ember_wallet::ledger_entry, reason)},
     {7, "at_ms", codec::i64, offsetof(ember_wallet::ledger_entry, at_ms)},
 };
-constexpr codec::message ledger_entry_table = {"ledger_entry", ledger_entry_fields};
+constexpr codec::message ledger_entry_table = {"ledger_entry", ledger_entry_fields, codec::unrolled<ledger_entry_fields>};
 
 // --- currency_changed
 constexpr codec::field currency_changed_fields[] = {
@@ -115,7 +115,7 @@ constexpr codec::field currency_changed_fields[] = {
     {5, "reason", codec::string, offsetof(ember_wallet::currency_changed, reason)},
     {6, "op", codec::string, offsetof(ember_wallet::currency_changed, op)},
 };
-constexpr codec::message currency_changed_table = {"currency_changed", currency_changed_fields};
+constexpr codec::message currency_changed_table = {"currency_changed", currency_changed_fields, codec::unrolled<currency_changed_fields>};
 
 // --- balance_request
 constexpr codec::message balance_request_table = {"balance_request", {}};
@@ -124,21 +124,21 @@ constexpr codec::message balance_request_table = {"balance_request", {}};
 constexpr codec::field balance_reply_fields[] = {
     {1, "balances", codec::list_of<ember_wallet::balance>(balance_table), offsetof(ember_wallet::balance_reply, balances)},
 };
-constexpr codec::message balance_reply_table = {"balance_reply", balance_reply_fields};
+constexpr codec::message balance_reply_table = {"balance_reply", balance_reply_fields, codec::unrolled<balance_reply_fields>};
 
 // --- ledger_request
 constexpr codec::field ledger_request_fields[] = {
     {1, "cursor", codec::i64, offsetof(ember_wallet::ledger_request, cursor)},
     {2, "limit", codec::u32, offsetof(ember_wallet::ledger_request, limit)},
 };
-constexpr codec::message ledger_request_table = {"ledger_request", ledger_request_fields};
+constexpr codec::message ledger_request_table = {"ledger_request", ledger_request_fields, codec::unrolled<ledger_request_fields>};
 
 // --- ledger_reply
 constexpr codec::field ledger_reply_fields[] = {
     {1, "entries", codec::list_of<ember_wallet::ledger_entry>(ledger_entry_table), offsetof(ember_wallet::ledger_reply, entries)},
     {2, "next_cursor", codec::i64, offsetof(ember_wallet::ledger_reply, next_cursor)},
 };
-constexpr codec::message ledger_reply_table = {"ledger_reply", ledger_reply_fields};
+constexpr codec::message ledger_reply_table = {"ledger_reply", ledger_reply_fields, codec::unrolled<ledger_reply_fields>};
 
 // --- balance_changed
 constexpr codec::field balance_changed_fields[] = {
@@ -147,7 +147,7 @@ constexpr codec::field balance_changed_fields[] = {
     {3, "balance", codec::i64, offsetof(ember_wallet::balance_changed, balance)},
     {4, "reason", codec::string, offsetof(ember_wallet::balance_changed, reason)},
 };
-constexpr codec::message balance_changed_table = {"balance_changed", balance_changed_fields};
+constexpr codec::message balance_changed_table = {"balance_changed", balance_changed_fields, codec::unrolled<balance_changed_fields>};
 
 // --- the entry points of the codec, for the functions of the messages
 
