@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/read.hpp>
 #include <asio/read_until.hpp>
@@ -406,5 +407,87 @@ BOOST_AUTO_TEST_CASE(a_message_that_never_finishes_is_closed_at_the_frame_deadli
     co_await c.send(ws::opcode::binary, echo_frame(1, 1, "x").view().first(4), false);
     co_await expect_close(c, ws::close_code::policy_violation);
     BOOST_TEST(co_await wait_until([&] { return f.srv->session_count() == 0; }));
+  }());
+}
+
+namespace {
+
+buffer hello_frame(const ember::wire::client_hello& hello) {
+  return native_frame(ember::wire::frame_kind::handshake, 0, 0, [&](buffer& b) { hello.encode(b); });
+}
+
+ember::wire::server_hello server_hello_of(const std::vector<std::pair<ember::wire::frame_header, std::vector<std::byte>>>& frames) {
+  BOOST_REQUIRE(!frames.empty());
+  BOOST_REQUIRE(int(frames[0].first.kind) == int(ember::wire::frame_kind::handshake));
+  auto h = ember::wire::server_hello::decode(bytes_view(frames[0].second));
+  BOOST_REQUIRE(h);
+  return *h;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_websocket_session_resumes_on_a_new_websocket_connection_then_on_tcp) {
+  fixture f;
+  run(f.io, [&]() -> asio::awaitable<void> {
+    ember::wire::client_hello hello;
+    hello.resumable = true;
+    auto c = co_await connect(f.srv->websocket_port());
+    BOOST_REQUIRE((co_await c.upgrade()).starts_with("HTTP/1.1 101 "));
+    co_await c.send(ws::opcode::binary, hello_frame(hello).view());
+    const auto first = server_hello_of(co_await c.frames());
+    BOOST_REQUIRE(first.resume_grace_ms > 0u);
+    co_await c.send(ws::opcode::binary, echo_frame(1, 1, "one").view());
+    BOOST_TEST(decode_echo((co_await c.frames())[0].second).text == "one");
+    c.socket.close();  // the connection is lost, not closed: the session waits
+    BOOST_REQUIRE(co_await wait_until([&] { return f.srv->parked_count() == 1; }));
+
+    // back over WebSocket
+    ember::wire::client_hello again;
+    again.resume = again.resumable = true;
+    again.token = first.token;
+    again.received = 1;
+    auto d = co_await connect(f.srv->websocket_port());
+    BOOST_REQUIRE((co_await d.upgrade()).starts_with("HTTP/1.1 101 "));
+    co_await d.send(ws::opcode::binary, hello_frame(again).view());
+    const auto second = server_hello_of(co_await d.frames());
+    BOOST_TEST(second.resumed);
+    BOOST_TEST(second.session_id == first.session_id);
+    co_await d.send(ws::opcode::binary, echo_frame(2, 2, "two").view());
+    BOOST_TEST(decode_echo((co_await d.frames())[0].second).text == "two");
+    d.socket.close();
+    BOOST_REQUIRE(co_await wait_until([&] { return f.srv->parked_count() == 1; }));
+
+    // and over plain TCP: the session goes on without the WebSocket layer
+    again.token = second.token;
+    again.received = 2;
+    asio::ip::tcp::socket t(f.io);
+    co_await t.async_connect({asio::ip::make_address("127.0.0.1"), f.srv->port()}, asio::use_awaitable);
+    std::vector<std::pair<ember::wire::frame_header, std::vector<std::byte>>> got;
+    auto send_tcp = [&](const buffer& b) { return asio::async_write(t, asio::buffer(b.data(), b.size()), asio::use_awaitable); };
+    co_await send_tcp(hello_frame(again));  // a client waits for the hello before it sends more
+    for (bool sent = false; got.size() < 2;) {
+      if (got.size() == 1 && !std::exchange(sent, true)) co_await send_tcp(echo_frame(3, 3, "three"));
+      std::array<std::byte, ember::wire::native_header_size> h;
+      co_await asio::async_read(t, asio::buffer(h), asio::use_awaitable);
+      const auto header = ember::wire::read_header(h.data());
+      std::vector<std::byte> body(header.length);
+      co_await asio::async_read(t, asio::buffer(body), asio::use_awaitable);
+      got.push_back({header, std::move(body)});
+    }
+    const auto third = server_hello_of(got);
+    BOOST_TEST(third.resumed);
+    BOOST_TEST(third.session_id == first.session_id);
+    BOOST_TEST(got[1].first.seq == 3u);
+    BOOST_TEST(decode_echo(got[1].second).text == "three");
+    BOOST_TEST(f.srv->stats().resumed == 2u);
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(a_stopping_server_closes_websocket_sessions_with_1001) {
+  fixture f;
+  run(f.io, [&]() -> asio::awaitable<void> {
+    auto c = co_await session(f);
+    asio::co_spawn(f.io, f.srv->stop(2s), asio::detached);
+    co_await expect_close(c, ws::close_code::going_away);
   }());
 }
