@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <string>
@@ -205,9 +206,22 @@ class decoder {
   EMBER_DECL std::size_t parse_header(const std::byte* h, std::size_t n, std::error_code& ec) noexcept;
   /// Checks a close frame's payload, setting `code` and the reason's bytes.
   EMBER_DECL std::error_code parse_close(bytes_view payload, event& out) noexcept;
+  /// XORs `n` bytes at `p` with the mask, the first of them being byte `offset` of the payload.
   static void unmask(std::byte* p, std::size_t n, const std::array<std::byte, 4>& key,
                      std::uint64_t offset) noexcept {
-    for (std::size_t i = 0; i < n; ++i) p[i] ^= key[(offset + i) & 3];
+    // eight bytes at a time (the compiler vectorises it), the key turned to start at `offset`
+    std::byte k8[8];
+    for (std::size_t j = 0; j < 8; ++j) k8[j] = key[(offset + j) & 3];
+    std::uint64_t k;
+    std::memcpy(&k, k8, 8);
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      std::uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      w ^= k;
+      std::memcpy(p + i, &w, 8);
+    }
+    for (; i < n; ++i) p[i] ^= key[(offset + i) & 3];
   }
   template <class OnEvent>
   bool deliver(opcode op, bytes_view payload, OnEvent& on_event, std::error_code& ec);
