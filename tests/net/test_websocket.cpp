@@ -491,3 +491,38 @@ BOOST_AUTO_TEST_CASE(a_stopping_server_closes_websocket_sessions_with_1001) {
     co_await expect_close(c, ws::close_code::going_away);
   }());
 }
+
+BOOST_AUTO_TEST_CASE(a_firefly_listener_takes_datapacks_over_websocket_too) {
+  ember::net::server_options o;
+  o.framing = ember::net::framing::firefly;
+  o.firefly.magic = {78, 37, 38, 48};
+  o.firefly.version = 9;
+  fixture f(o);
+  run(f.io, [&]() -> asio::awaitable<void> {
+    auto c = co_await connect(f.srv->websocket_port());
+    BOOST_REQUIRE((co_await c.upgrade()).starts_with("HTTP/1.1 101 "));
+    buffer two;  // two datapacks in one message, no handshake (Firefly has none)
+    BOOST_REQUIRE(!ember::wire::append_frame(two, o.firefly, nettest::cmd::echo::id,
+                                             ember::as_bytes(R"({"n":5,"text":"ff"})"), 1024));
+    BOOST_REQUIRE(!ember::wire::append_frame(two, o.firefly, nettest::cmd::echo::id,
+                                             ember::as_bytes(R"({"n":6,"text":"gg"})"), 1024));
+    co_await c.send(ws::opcode::binary, two.view());
+    std::string bodies;
+    while (bodies.find("gg") == std::string::npos) {
+      auto m = co_await c.read();
+      BOOST_REQUIRE(m);
+      BOOST_REQUIRE(int(m->op) == int(ws::opcode::binary));
+      for (std::size_t at = 0; at + ember::wire::firefly_header_size <= m->payload.size();) {
+        BOOST_TEST(std::to_integer<int>(m->payload[at]) == 78);  // the configured magic
+        const std::size_t len = std::to_integer<std::size_t>(m->payload[at + 9]) << 24 |
+                                std::to_integer<std::size_t>(m->payload[at + 10]) << 16 |
+                                std::to_integer<std::size_t>(m->payload[at + 11]) << 8 |
+                                std::to_integer<std::size_t>(m->payload[at + 12]);
+        const auto* body = reinterpret_cast<const char*>(m->payload.data() + at + ember::wire::firefly_header_size);
+        bodies.append(body, len - 4);
+        at += ember::wire::firefly_header_size + len - 4;
+      }
+    }
+    BOOST_TEST(bodies.find("ff") < bodies.find("gg"));  // in request order
+  }());
+}
