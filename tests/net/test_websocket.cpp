@@ -148,6 +148,9 @@ class raw_client {
     co_return false;
   }
 
+  /// Bytes already read from the socket by someone else, to be read first.
+  void push_back(std::string_view bytes) { in_ += bytes; }
+
   asio::ip::tcp::socket socket;
 
  private:
@@ -524,5 +527,31 @@ BOOST_AUTO_TEST_CASE(a_firefly_listener_takes_datapacks_over_websocket_too) {
       }
     }
     BOOST_TEST(bodies.find("ff") < bodies.find("gg"));  // in request order
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(frames_sent_with_the_upgrade_request_are_read_after_it) {
+  fixture f;
+  run(f.io, [&]() -> asio::awaitable<void> {
+    auto c = co_await connect(f.srv->websocket_port());
+    std::string all =
+        "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+    buffer frames;
+    ws::append_frame(frames, ws::opcode::binary, hello_frame().view(), true, mask);
+    ws::append_frame(frames, ws::opcode::ping, ember::as_bytes("early"), true, mask);
+    all += frames.str();
+    co_await c.send_raw(all);
+    std::string head;
+    auto [ec, n] = co_await asio::async_read_until(c.socket, asio::dynamic_buffer(head), "\r\n\r\n", use_tuple);
+    BOOST_REQUIRE(!ec);
+    BOOST_TEST(head.starts_with("HTTP/1.1 101 "));
+    // what the read took past the answer belongs to the frames: hand it back to the reader
+    raw_client rest(std::move(c.socket));
+    rest.push_back(head.substr(n));
+    BOOST_TEST(server_hello_of(co_await rest.frames()).session_id != 0u);
+    auto pong = co_await rest.read();
+    BOOST_REQUIRE(pong);
+    BOOST_TEST(pong->text() == "early");
   }());
 }
