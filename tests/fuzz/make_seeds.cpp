@@ -8,7 +8,9 @@
 #include "ember/data/key_list.hpp"
 #include "ember/wire/encoder.hpp"
 #include "ember/wire/handshake.hpp"
+#include "ember/wire/websocket.hpp"
 
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -168,6 +170,29 @@ int main(int argc, char** argv) {
   }
   ok &= write(root / "fuzz_stream_split", 1, {bytes(split), native.view()});
   ok &= write(root / "fuzz_stream_split", 2, {bytes(split), firefly.view()});
+
+  // WebSocket: a client's frames (a native stream fragmented, with a ping between the
+  // fragments, then a close) fed in pieces of 7 bytes, limit 4 KiB; upgrade requests
+  {
+    namespace ws = wire::websocket;
+    const std::array<std::byte, 4> key{std::byte{1}, std::byte{0x80}, std::byte{0x7f}, std::byte{0xff}};
+    buffer frames;
+    const bytes_view nv = native.view();
+    ws::append_frame(frames, ws::opcode::binary, nv.first(20), false, key);
+    ws::append_frame(frames, ws::opcode::ping, as_bytes("p"), true, key);
+    ws::append_frame(frames, ws::opcode::continuation, nv.subspan(20), true, key);
+    ws::append_frame(frames, ws::opcode::binary, nv, true, key);
+    ws::append_close(frames, ws::close_code::normal, "bye Ã©", key);
+    const std::vector<unsigned char> ws_limits{0xff, 6};
+    ok &= write(root / "fuzz_websocket_decoder", 1, {bytes(ws_limits), frames.view()});
+    const std::string_view upgrade =
+        "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Origin: https://game.example.com\r\n\r\n";
+    const std::vector<unsigned char> listed{0x1d}, none{0x1c};
+    ok &= write(root / "fuzz_http_upgrade", 1, {bytes(listed), as_bytes(upgrade)});
+    ok &= write(root / "fuzz_http_upgrade", 2, {bytes(none), as_bytes(upgrade)});
+  }
 
   int n = 0;
   for (const std::string& e : cache_entries()) ok &= write(root / "fuzz_cache_entry", ++n, {text(e)});

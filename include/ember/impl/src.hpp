@@ -10,6 +10,7 @@
 #include "ember/impl/error.hpp"
 #include "ember/impl/log.hpp"
 #include "ember/detail/impl/host_port.hpp"
+#include "ember/wire/impl/websocket.hpp"
 #include "ember/net/detail/impl/call_table.hpp"
 #include "ember/net/impl/dispatch.hpp"
 #include "ember/net/impl/client.hpp"

@@ -63,6 +63,8 @@ class server {
   void start();
   /// The port listened on (useful when options.port was 0).
   std::uint16_t port() const noexcept { return port_; }
+  /// The WebSocket listener's port (0 when `options.websocket_port` is unset).
+  std::uint16_t websocket_port() const noexcept { return websocket_port_; }
 
   /// Stops gracefully: no new sessions, new requests are refused with `shutting_down`,
   /// in-flight requests finish (up to `grace`), queued writes are flushed, sessions close.
@@ -130,9 +132,9 @@ class server {
  private:
   friend class detail::tcp_session;
 
-  asio::awaitable<void> accept_loop();
+  asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, bool websocket);
   asio::awaitable<void> sweep_loop();
-  void refuse(asio::ip::tcp::socket& socket, status why);
+  void refuse(asio::ip::tcp::socket& socket, status why, bool websocket);
   template <class F>
   std::size_t for_each_open(std::string_view group, F&& f);
   detail::tcp_session* find_session(std::uint64_t id) const {
@@ -170,6 +172,7 @@ class server {
   std::shared_ptr<ember::net::command_stats> own_stats_ = std::make_shared<ember::net::command_stats>();
   std::shared_ptr<const dispatch_table> table_;
   asio::ip::tcp::acceptor acceptor_;
+  asio::ip::tcp::acceptor websocket_acceptor_;
   asio::steady_timer sweep_timer_;
   std::unordered_map<std::uint64_t, std::shared_ptr<detail::tcp_session>> sessions_;
   std::unordered_map<asio::ip::address, std::uint32_t> per_address_;
@@ -196,6 +199,7 @@ class server {
   std::uint64_t next_id_ = 0;
   std::size_t in_flight_ = 0;
   std::uint16_t port_ = 0;
+  std::uint16_t websocket_port_ = 0;
   bool stopping_ = false;
   bool flush_posted_ = false;
 };

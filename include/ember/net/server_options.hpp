@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,17 @@ struct server_options {
   /// The cluster's other client-facing servers (native): a client that resumes here with a
   /// token of one of them is relayed to it, byte for byte, and finds its session there.
   std::vector<resume_peer> resume_peers{};
+
+  /// A second port, where the same sessions come over WebSocket (RFC 6455): each binary
+  /// message carries whole frames of this listener's framing (PROTOCOL.md, "WebSocket").
+  /// Unset: no WebSocket listener; 0 picks a free port (server::websocket_port() tells which).
+  std::optional<std::uint16_t> websocket_port{};
+  /// Origins a browser may open a WebSocket session from (`https://game.example.com`, or `*`
+  /// for any). A client that sends no `Origin` (not a browser) is always accepted; a browser
+  /// page of a site not listed is refused (403), so another site cannot drive a player's session.
+  std::vector<std::string> websocket_origins{};
+  /// Bytes the HTTP upgrade request may take; more is refused (431).
+  std::size_t websocket_max_request = 8 * 1024;
 };
 
 }  // namespace ember::net

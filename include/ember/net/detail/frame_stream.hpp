@@ -59,6 +59,13 @@ class frame_stream {
     return r;
   }
 
+  /// Decodes bytes that came some other way (a WebSocket message), calling `on_frame` per
+  /// frame; returns the framing error, if any.
+  template <class OnFrame>
+  std::error_code feed(bytes_view bytes, OnFrame&& on_frame) {
+    return std::visit([&](auto& d) { return d.feed(bytes, on_frame); }, decoder_);
+  }
+
   /// Bytes of an incomplete frame are kept.
   bool has_partial() const noexcept {
     return std::visit([](const auto& d) { return d.has_partial(); }, decoder_);

@@ -6,6 +6,7 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,11 +25,17 @@
 #include "ember/net/session_attributes.hpp"
 #include "ember/wire/handshake.hpp"
 
+namespace ember::wire::websocket {
+struct event;
+}  // namespace ember::wire::websocket
+
 namespace ember::net {
 
 class server;
 
 namespace detail {
+
+struct ws_transport;
 
 using coarse_time = std::chrono::steady_clock::time_point;
 
@@ -49,7 +56,8 @@ class tcp_session final : public session,
                           public group_member,
                           public std::enable_shared_from_this<tcp_session> {
  public:
-  tcp_session(server& srv, asio::ip::tcp::socket socket, std::uint64_t id);
+  /// A session on `socket`; `websocket`: its bytes are an HTTP upgrade, then WebSocket frames.
+  tcp_session(server& srv, asio::ip::tcp::socket socket, std::uint64_t id, bool websocket = false);
   ~tcp_session() override;
 
   void start();
@@ -110,6 +118,20 @@ class tcp_session final : public session,
   enum class state : std::uint8_t { open, parked, closing, closed };
 
   void wait_readable();
+  /// Bytes of an incomplete frame (or WebSocket message, or upgrade request) are kept.
+  bool has_partial() const noexcept;
+  // WebSocket (tcp_session_websocket.hpp): reading through the upgrade and the frame decoder,
+  // and the WebSocket frames of the output.
+  read_result read_websocket();
+  /// Reads the upgrade request from `in`; false when it is not complete, or was refused.
+  bool read_upgrade(std::span<std::byte>& in, std::string& rest);
+  bool on_ws_event(const wire::websocket::event& e);
+  /// Makes the native frames appended since the last seal one binary message.
+  void ws_seal();
+  /// Queues a close frame (once); nothing goes out after it.
+  void ws_close(std::uint16_t code, std::string_view reason);
+  /// Clears the pending output (a lost or handed-over connection).
+  void clear_output();
   void on_readable(std::error_code ec, unsigned connection);
   bool on_frame(const wire::frame& f);
   bool on_handshake(const wire::frame& f);
@@ -170,6 +192,7 @@ class tcp_session final : public session,
   std::uint64_t user_ = 0;
   std::uint32_t in_flight_ = 0;
   outbox outbox_;
+  std::unique_ptr<ws_transport> ws_;  // only on the WebSocket listener
   wire::resume_token token_{};
   wire::resume_token spent_token_{};  // the token of the last resume, until confirmed
   std::uint32_t push_seq_ = 0;

@@ -21,6 +21,7 @@ EMBER_DECL server::server(asio::io_context& io, server_options options, dispatch
       options_(std::move(options)),
       table_(counted(std::move(table))),
       acceptor_(io),
+      websocket_acceptor_(io),
       sweep_timer_(io),
       now_(std::chrono::steady_clock::now()) {
   if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
@@ -29,6 +30,7 @@ EMBER_DECL server::server(asio::io_context& io, server_options options, dispatch
 EMBER_DECL server::~server() {
   std::error_code ec;
   acceptor_.close(ec);
+  websocket_acceptor_.close(ec);
   for (auto& w : relays_)
     if (auto r = w.lock()) r->close();
   sweep_timer_.cancel();
@@ -97,6 +99,7 @@ EMBER_DECL asio::awaitable<void> server::stop(std::chrono::milliseconds grace) {
   stopping_ = true;
   std::error_code ec;
   acceptor_.close(ec);
+  websocket_acceptor_.close(ec);
   const auto deadline = std::chrono::steady_clock::now() + grace;
   asio::steady_timer t(io_);
   auto wait_until = [&](auto done) -> asio::awaitable<void> {
@@ -131,3 +134,4 @@ EMBER_DECL asio::awaitable<void> server::stop(std::chrono::milliseconds grace) {
 #include "ember/net/detail/impl/tcp_session_read.hpp"
 #include "ember/net/detail/impl/tcp_session_resume.hpp"
 #include "ember/net/detail/impl/tcp_session_state.hpp"
+#include "ember/net/detail/impl/tcp_session_websocket.hpp"

@@ -22,14 +22,22 @@ EMBER_DECL void server::start() {
     files.rlim_cur = files.rlim_max;
     setrlimit(RLIMIT_NOFILE, &files);
   }
-  asio::ip::tcp::endpoint ep(asio::ip::make_address(options_.host), options_.port);
-  acceptor_.open(ep.protocol());
-  acceptor_.set_option(asio::socket_base::reuse_address(true));
-  acceptor_.bind(ep);
-  acceptor_.listen(asio::socket_base::max_listen_connections);
-  port_ = acceptor_.local_endpoint().port();
+  auto listen = [&](asio::ip::tcp::acceptor& acceptor, std::uint16_t port) {
+    asio::ip::tcp::endpoint ep(asio::ip::make_address(options_.host), port);
+    acceptor.open(ep.protocol());
+    acceptor.set_option(asio::socket_base::reuse_address(true));
+    acceptor.bind(ep);
+    acceptor.listen(asio::socket_base::max_listen_connections);
+    return acceptor.local_endpoint().port();
+  };
+  port_ = listen(acceptor_, options_.port);
   log::info("{} listening on {}:{} ({} framing)", options_.name, options_.host, port_,
             options_.framing == framing::native ? "native" : "firefly");
+  if (options_.websocket_port) {
+    websocket_port_ = listen(websocket_acceptor_, *options_.websocket_port);
+    log::info("{} listening for WebSocket on {}:{} ({} origin(s) allowed for browsers)",
+              options_.name, options_.host, websocket_port_, options_.websocket_origins.size());
+  }
   auto report = [name = options_.name](std::exception_ptr e) {
     if (!e) return;
     try {
@@ -38,15 +46,17 @@ EMBER_DECL void server::start() {
       log::error("{}: {}", name, x.what());
     }
   };
-  asio::co_spawn(io_, accept_loop(), report);
+  asio::co_spawn(io_, accept_loop(acceptor_, false), report);
+  if (options_.websocket_port) asio::co_spawn(io_, accept_loop(websocket_acceptor_, true), report);
   asio::co_spawn(io_, sweep_loop(), report);
 }
 
-EMBER_DECL asio::awaitable<void> server::accept_loop() {
+EMBER_DECL asio::awaitable<void> server::accept_loop(asio::ip::tcp::acceptor& acceptor,
+                                                  bool websocket) {
   std::weak_ptr<bool> alive = alive_;
   for (;;) {
-    auto [ec, socket] = co_await acceptor_.async_accept(detail::use_tuple);
-    if (alive.expired() || stopping_ || !acceptor_.is_open()) co_return;
+    auto [ec, socket] = co_await acceptor.async_accept(detail::use_tuple);
+    if (alive.expired() || stopping_ || !acceptor.is_open()) co_return;
     if (ec) {
       log::warn("{}: accept failed: {}", options_.name, ec.message());
       if (ec == asio::error::no_descriptors) {
@@ -60,25 +70,35 @@ EMBER_DECL asio::awaitable<void> server::accept_loop() {
     auto address = socket.remote_endpoint(aec).address();
     if (aec) continue;
     if (sessions_.size() >= options_.max_sessions) {
-      refuse(socket, status::server_full);
+      refuse(socket, status::server_full, websocket);
       continue;
     }
     auto& count = per_address_[address];
     if (count >= options_.max_sessions_per_address) {
-      refuse(socket, status::server_full);
+      refuse(socket, status::server_full, websocket);
       continue;
     }
     ++count;
     ++stats_.accepted;
-    auto s = std::make_shared<detail::tcp_session>(*this, std::move(socket), ++next_id_);
+    auto s = std::make_shared<detail::tcp_session>(*this, std::move(socket), ++next_id_, websocket);
     sessions_.emplace(s->id(), s);
     s->start();
   }
 }
 
-EMBER_DECL void server::refuse(asio::ip::tcp::socket& socket, status why) {
+EMBER_DECL void server::refuse(asio::ip::tcp::socket& socket, status why, bool websocket) {
   ++stats_.refused;
-  if (options_.framing == framing::native) detail::write_error_frame(socket, why, "server full");
+  if (websocket) {
+    // before the upgrade the client reads HTTP; best effort, as the error frame
+    static constexpr std::string_view busy =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n"
+        "Connection: close\r\n\r\nserver full\n";
+    std::error_code ec;
+    socket.non_blocking(true, ec);
+    (void)socket.write_some(asio::buffer(busy.data(), busy.size()), ec);
+  } else if (options_.framing == framing::native) {
+    detail::write_error_frame(socket, why, "server full");
+  }
   std::error_code ec;
   socket.close(ec);
   // Under a flood of connections, one line per second says how many were turned away.

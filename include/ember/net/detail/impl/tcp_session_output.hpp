@@ -6,6 +6,7 @@
 
 #include "ember/log.hpp"
 #include "ember/net/detail/error_frame.hpp"
+#include "ember/net/detail/ws_transport.hpp"
 #include "ember/wire/encoder.hpp"
 
 namespace ember::net::detail {
@@ -110,7 +111,8 @@ EMBER_DECL void tcp_session::queued() {
 EMBER_DECL void tcp_session::flush() {
   flush_scheduled_ = false;
   if (state_ == state::closed) return;
-  if (state_ == state::parked) return output_.pending().clear();
+  if (state_ == state::parked) return clear_output();
+  if (ws_) ws_seal();
   std::error_code ec;
   auto result = output_.flush(socket_, ec, [self = shared_from_this(),
                                             c = connection_](std::error_code wec) {
@@ -125,6 +127,7 @@ EMBER_DECL void tcp_session::flush() {
     }
     self->flush();
   });
+  if (ws_) ws_->sealed = output_.pending().size();  // sealed above, then partly written or moved
   if (result == flush_result::failed)
     lose_connection(ec);
   else if (result == flush_result::drained)

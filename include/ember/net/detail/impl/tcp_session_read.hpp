@@ -10,10 +10,12 @@
 
 #include "ember/log.hpp"
 #include "ember/net/detail/impl/tcp_session_output.hpp"
+#include "ember/net/detail/ws_transport.hpp"
 
 namespace ember::net::detail {
 
-EMBER_DECL tcp_session::tcp_session(server& srv, asio::ip::tcp::socket socket, std::uint64_t id)
+EMBER_DECL tcp_session::tcp_session(server& srv, asio::ip::tcp::socket socket, std::uint64_t id,
+                                    bool websocket)
     : srv_(srv),
       socket_(std::move(socket)),
       id_(id),
@@ -30,6 +32,8 @@ EMBER_DECL tcp_session::tcp_session(server& srv, asio::ip::tcp::socket socket, s
     remote_ = fmt::format("{}:{}", address_.to_string(), ep.port());
   }
   if (!native_) push_encoding_ = srv.options_.firefly_encoding;
+  // A message holds one frame or more; its bound is one frame of the largest body.
+  if (websocket) ws_ = std::make_unique<ws_transport>(srv.options_.max_frame + wire::native_header_size);
 }
 
 EMBER_DECL tcp_session::~tcp_session() = default;
@@ -54,12 +58,14 @@ EMBER_DECL void tcp_session::on_readable(std::error_code ec, unsigned connection
   if (state_ != state::open || connection != connection_) return;
   if (ec) return lose_connection(ec);
   try {
-    auto r = stream_.read_available(
-        socket_, srv_.read_buffer(), [this](const wire::frame& f) { return on_frame(f); },
-        [this] { return state_ == state::open; });
+    auto r = ws_ ? read_websocket()
+                 : stream_.read_available(
+                       socket_, srv_.read_buffer(),
+                       [this](const wire::frame& f) { return on_frame(f); },
+                       [this] { return state_ == state::open; });
     if (r.bytes) last_receive_ = srv_.now();
     if (r.error == asio::error::eof) {
-      if (stream_.has_partial()) log::info("session {} ({}): stream ended inside a frame", id_, remote_);
+      if (has_partial()) log::info("session {} ({}): stream ended inside a frame", id_, remote_);
       if (resumable_) return lose_connection(make_error_code(errc::disconnected));
       return close("peer closed the connection");
     }
@@ -70,7 +76,7 @@ EMBER_DECL void tcp_session::on_readable(std::error_code ec, unsigned connection
     log::error("session {} ({}): {}", id_, remote_, e.what());
     return abort(make_error_code(errc::overloaded));
   }
-  if (!stream_.has_partial())
+  if (!has_partial())
     partial_since_ = {};
   else if (partial_since_ == coarse_time{})
     partial_since_ = srv_.now();

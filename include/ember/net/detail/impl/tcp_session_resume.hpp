@@ -36,7 +36,8 @@ EMBER_DECL bool tcp_session::on_handshake(const wire::frame& f) {
   if (hello->resume) {
     // The client asks for its session back: this connection joins it (here, or through a
     // relay on the server that issued the token), or is refused.
-    if (srv_.relay_to_home(*this, *hello)) return false;
+    // (Not from WebSocket: a relay forwards bytes, and the other server's port speaks TCP.)
+    if (!ws_ && srv_.relay_to_home(*this, *hello)) return false;
     tcp_session* s = srv_.find_resumable(hello->token);
     if (!s || s == this || !s->outbox_.can_resume_from(hello->received)) {
       log::info("session {} ({}): no session to resume for that token", id_, remote_);
@@ -99,12 +100,21 @@ EMBER_DECL void tcp_session::resume_on(tcp_session& fresh, const wire::client_he
   fresh.state_ = state::closed;
   asio::post(srv_.io_, [f = fresh.shared_from_this()] { f->teardown(); });
   stream_ = frame_stream(srv_.options_.framing, srv_.options_.firefly, srv_.options_.max_frame);
+  // The transport goes with the connection: WebSocket, or none if the client came back on TCP.
+  if (fresh.ws_) fresh.ws_seal();
+  ws_ = std::move(fresh.ws_);
   partial_since_ = {};
   last_receive_ = srv_.now();
   state_ = state::open;
   // The old connection's unsent bytes are in the outbox (or were pongs); a new token, the
   // hello, then every frame the client has not received, before anything new.
-  output_.pending().clear();
+  clear_output();
+  if (ws_) {
+    // what the new connection has not been sent yet (the 101 answer, pongs) goes first
+    output_.pending().append(fresh.output_.pending().view());
+    fresh.output_.pending().clear();
+    ws_->sealed = output_.pending().size();
+  }
   // The token used stays valid until the client shows it has the new one (its next frame):
   // were the answer lost with this connection too, the client could not come back. Any other
   // token of this session is forgotten now.
@@ -132,7 +142,7 @@ EMBER_DECL void tcp_session::lose_connection(std::error_code why) {
   std::error_code ec;
   socket_.close(ec);
   drop_address();
-  output_.pending().clear();
+  clear_output();
 }
 
 EMBER_DECL void tcp_session::drop_address() {

@@ -10,6 +10,8 @@
 
 #include "ember/log.hpp"
 #include "ember/net/detail/impl/tcp_session_output.hpp"
+#include "ember/net/detail/ws_transport.hpp"
+#include "ember/wire/websocket.hpp"
 
 namespace ember::net::detail {
 
@@ -50,6 +52,10 @@ EMBER_DECL void tcp_session::close(std::string_view reason) {
   if (state_ != state::open) return;
   log::debug("session {} ({}) closing: {}", id_, remote_, reason);
   stop_resuming();
+  if (ws_)
+    ws_close(static_cast<std::uint16_t>(srv_.stopping_ ? wire::websocket::close_code::going_away
+                                                       : wire::websocket::close_code::normal),
+             reason);
   state_ = state::closing;
   // Ends the read loop without cancelling a write that is still flushing replies.
   std::error_code ec;
@@ -74,8 +80,16 @@ EMBER_DECL void tcp_session::finish_close() {
 EMBER_DECL void tcp_session::abort(std::error_code why) {
   if (state_ == state::closed) return;
   log::info("session {} ({}) closed: {}", id_, remote_, why.message());
-  state_ = state::closed;
   std::error_code ec;
+  if (ws_ && ws_->state == ws_transport::phase::open && state_ == state::open &&
+      !output_.writing()) {
+    // Tell the client why, best effort: what fits in the socket now, then the connection ends.
+    ws_close(static_cast<std::uint16_t>(wire::websocket::close_code_of(why)), why.message());
+    ws_seal();
+    const buffer& out = output_.pending();
+    (void)socket_.write_some(asio::buffer(out.data(), out.size()), ec);
+  }
+  state_ = state::closed;
   socket_.close(ec);
   asio::post(srv_.io_, [self = shared_from_this()] { self->teardown(); });
 }
@@ -94,7 +108,11 @@ EMBER_DECL void tcp_session::sweep(coarse_time now) {
   if (state_ == state::parked && now - parked_since_ > o.resume_grace)
     return expire("not resumed in time");
   if (state_ != state::open) return;
-  if (native_ && !handshaken_ && now - created_ > o.handshake_timeout) {
+  if (ws_ && ws_->state == ws_transport::phase::upgrade && now - created_ > o.handshake_timeout) {
+    log::info("session {} ({}): no WebSocket upgrade within {} ms", id_, remote_,
+              o.handshake_timeout.count());
+    abort(make_error_code(errc::handshake_required));
+  } else if (native_ && !handshaken_ && now - created_ > o.handshake_timeout) {
     abort(make_error_code(errc::handshake_required));
   } else if (partial_since_ != coarse_time{} && now - partial_since_ > o.frame_timeout) {
     lose_connection(make_error_code(errc::frame_timeout));
