@@ -4,7 +4,8 @@ set -euo pipefail
 packages=(meson ninja-build pkg-config g++ python3 python3-jinja2
   libasio-dev libfmt-dev libsimdjson-dev libsodium-dev libboost-test-dev
   libmemcached-dev memcached unixodbc-dev unixodbc libsqliteodbc odbc-postgresql postgresql
-  libcli11-dev libhttp-parser-dev clang-14 libclang-rt-14-dev)
+  libcli11-dev libhttp-parser-dev clang-14 libclang-rt-14-dev
+  nodejs npm)  # nodejs, npm: the TypeScript codec test (tests/codegen/ts_interop)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

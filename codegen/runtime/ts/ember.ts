@@ -671,8 +671,10 @@ export class BinaryReader {
       case WT_FIXED32:
         this.advance(4);
         return;
-      default:
-        this.pos += this.length();
+      default: {
+        const n = this.length(); // before reading pos: length() moves it past the varint
+        this.pos += n;
+      }
     }
   }
   f32(): number {
