@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.compat_baseline and _breaks(args.compat_baseline, args.schema, schema):
         return 1
     if args.lang == "ts":
-        refused = ts.problems(schema)
+        refused = ts.problems(schema, args.schema)
         for line in refused:
             print(line, file=sys.stderr)
         if refused:

@@ -75,14 +75,18 @@ def doc_comment(text: str, indent: str = "") -> str:
     return f"{indent}/**\n{body}{indent} */\n"
 
 
-def problems(schema: Schema) -> list[str]:
-    """Why this schema has no TypeScript module (names TypeScript cannot declare), or []."""
+def problems(schema: Schema, path: str) -> list[str]:
+    """Why this schema has no TypeScript module (names TypeScript cannot declare), one line
+    each as the front end writes them (`path:LINE: WHAT 'NAME': ...`), or []."""
     out = []
-    for what, name in [("enum", e.name) for e in schema.enums] + \
-            [("message", m.name) for m in schema.messages]:
+    items = [("enum", e.name, e.line) for e in schema.enums] + \
+        [("struct" if m.origin == "struct" else m.origin, m.name, m.line) for m in schema.messages]
+    for what, name, line in sorted(items, key=lambda x: x[2]):
         if name in TS_RESERVED:
-            out.append(f"{schema.source}: {what} '{name}': '{name}' is a reserved word or a "
-                       f"name of the generated TypeScript module; rename it for --lang ts")
+            where = f"{path}:{line}" if line else path
+            out.append(f"{where}: {what} '{name}': '{name}' is a JavaScript reserved word, a "
+                       f"TypeScript type or a name the generated module exports; rename it "
+                       f"for --lang ts")
     return out
 
 

@@ -44,13 +44,15 @@ def main() -> int:
     p.add_argument("--work", required=True)
     args = p.parse_args()
 
+    work = Path(args.work)
+    check_cli(args.codegen, args.schema, work / "cli")
+
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         print("ts_interop: node and npm are needed (Debian: apt-get install nodejs npm; "
               "tools/install-deps.sh installs them)", flush=True)
         return 1
 
-    work = Path(args.work)
     src = Path(args.dir)
     gen, out, data = work / "gen", work / "out", work / "data"
     for d in (gen, out, data):
@@ -90,6 +92,55 @@ def main() -> int:
     run([args.interop, "check", str(data), str(src / "bad_bodies.txt")])
     print("ts_interop: C++ and TypeScript agree", flush=True)
     return 0
+
+
+def check_cli(codegen: str, schema: str, tmp: Path) -> None:
+    """--lang: cpp by default and explicitly, ts, a bad value refused with the choices; names
+    TypeScript cannot declare refused with one line each."""
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    expected = {
+        "default": ["all_types.cpp", "all_types.hpp", "all_types_client.hpp", "all_types_server.hpp"],
+        "cpp": ["all_types.cpp", "all_types.hpp", "all_types_client.hpp", "all_types_server.hpp"],
+        "ts": ["all_types.ts", "ember.ts"],
+    }
+    for lang, files in expected.items():
+        out = tmp / lang
+        run([codegen, schema, "--out-dir", str(out)] + ([] if lang == "default" else ["--lang", lang]))
+        if sorted(p.name for p in out.iterdir()) != files:
+            print(f"ts_interop: --lang {lang} wrote {sorted(p.name for p in out.iterdir())}, "
+                  f"expected {files}", flush=True)
+            sys.exit(1)
+    if (tmp / "default" / "all_types.hpp").read_bytes() != (tmp / "cpp" / "all_types.hpp").read_bytes():
+        print("ts_interop: --lang cpp and the default differ", flush=True)
+        sys.exit(1)
+    r = subprocess.run([codegen, schema, "--out-dir", str(tmp / "bad"), "--lang", "java"],
+                       capture_output=True, text=True)
+    if r.returncode != 2 or "invalid choice: 'java' (choose from 'cpp', 'ts')" not in r.stderr:
+        print(f"ts_interop: --lang java: status {r.returncode}, {r.stderr!r}", flush=True)
+        sys.exit(1)
+    bad = tmp / "names.toml"
+    bad.write_text('[schema]\nname = "names"\n\n'
+                   '[[struct]]\nname = "number"\nfields = []\n\n'
+                   '[[enum]]\nname = "commands"\nvalues = { a = 0 }\n\n'
+                   '[[struct]]\nname = "fine"\nfields = [ { tag = 1, name = "x", type = "commands" } ]\n')
+    r = subprocess.run([codegen, str(bad), "--out-dir", str(tmp / "names"), "--lang", "ts"],
+                       capture_output=True, text=True)
+    want = [f"{bad}:5: struct 'number': 'number' is a JavaScript reserved word, a TypeScript "
+            "type or a name the generated module exports; rename it for --lang ts",
+            f"{bad}:9: enum 'commands': 'commands' is a JavaScript reserved word, a TypeScript "
+            "type or a name the generated module exports; rename it for --lang ts"]
+    if r.returncode != 1 or r.stderr.splitlines() != want:
+        print(f"ts_interop: names TypeScript cannot declare: status {r.returncode}, "
+              f"{r.stderr!r}, expected {want}", flush=True)
+        sys.exit(1)
+    r = subprocess.run([codegen, str(bad), "--out-dir", str(tmp / "names-cpp")],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        print(f"ts_interop: the same schema in C++: status {r.returncode}, {r.stderr!r}", flush=True)
+        sys.exit(1)
+    print("ts_interop: --lang cpp (default), ts, a bad value and names TypeScript cannot declare: "
+          "as documented", flush=True)
 
 
 NODE_SHIM = """\
