@@ -1161,7 +1161,13 @@ export function parseJson(text: string): JsonValue {
     if (m === null) malformed("not JSON");
     i += m[0].length;
     const integer = m[1] === undefined && m[2] === undefined;
-    if (!integer && !Number.isFinite(Number(m[0]))) malformed(`not JSON: ${m[0]} is beyond a double`);
+    // as simdjson: an integer beyond 64 bits, or a number beyond a double, is not a number
+    if (integer) {
+      const b = BigInt(m[0]);
+      if (b < I64_MIN || b > U64_MAX) malformed(`not JSON: ${m[0]} is beyond 64 bits`);
+    } else if (!Number.isFinite(Number(m[0]))) {
+      malformed(`not JSON: ${m[0]} is beyond a double`);
+    }
     return { t: "number", text: m[0], integer };
   };
   const value = (depth: number): JsonValue => {
@@ -1248,11 +1254,7 @@ function wrongType(at: string, v: JsonValue): never {
  * its field). */
 function jsonInteger(v: JsonValue, signed: boolean, at: string): bigint {
   if (v.t === "number") {
-    if (v.integer) {
-      const b = BigInt(v.text);
-      if (b >= I64_MIN && b <= U64_MAX) return b;
-      // beyond 64 bits: a double, as simdjson reads it
-    }
+    if (v.integer) return BigInt(v.text); // within 64 bits: parseJson checked
     const d = Number(v.text);
     if (!Number.isFinite(d) || d !== Math.trunc(d)) outOfRange(at, `${v.text} is not an integer`);
     if (d >= 2 ** 64 || d < -(2 ** 63)) outOfRange(at, `${v.text} does not fit in 64 bits`);

@@ -277,6 +277,7 @@ const codecs: Record<string, AnyCodec> = {
   everything: at.everything, item_v1: at.item_v1,
 };
 let bad = 0;
+let badMismatches = 0;
 for (const line of readFileSync(badBodiesPath, "utf8").split("\n")) {
   if (line === "" || line.startsWith("#")) continue;
   const m = /^(\S+)\s+(\S+)\s+(\S+)\s*(.*)$/.exec(line);
@@ -299,9 +300,12 @@ for (const line of readFileSync(badBodiesPath, "utf8").split("\n")) {
     got = e instanceof CodecError ? e.code : `not a CodecError: ${String(e)}`;
   }
   ++bad;
-  if (got !== expect) fail(`bad body: ${line}\n   TypeScript says ${got}`);
+  if (got !== expect) {
+    fail(`bad body: ${line}\n   TypeScript says ${got}`);
+    ++badMismatches;
+  }
 }
-console.log(`TypeScript: ${bad} bad bodies decoded as bad_bodies.txt expects (those that did not are listed above)`);
+console.log(`TypeScript: ${bad - badMismatches}/${bad} bodies of bad_bodies.txt decoded as it expects`);
 
 // the nesting limit: 64 structs below the top-level one decode, 65 do not
 function nestedBinary(depth: number): Uint8Array {
