@@ -1271,7 +1271,8 @@ function jsonInteger(v: JsonValue, signed: boolean, at: string): bigint {
 }
 
 function jsonF64(v: JsonValue, at: string): number {
-  if (v.t === "number") return Number(v.text);
+  // an integer is read as one (so -0 is 0), then rounded to the nearest double, as simdjson
+  if (v.t === "number") return v.integer ? Number(BigInt(v.text)) : Number(v.text);
   if (v.t === "string") {
     if (v.v === "NaN") return NaN;
     if (v.v === "Infinity") return Infinity;

@@ -1,8 +1,12 @@
 // The C++ half of the cross-language golden test (tests/codegen/ts_interop/run.py): the same
 // messages as interop.ts builds, built here from all_types.toml's generated C++.
 //
-//   interop write DIR   writes DIR/CASE.bin and DIR/CASE.json for every case, and DIR/cases.txt
-//   interop check DIR   decodes DIR/CASE.ts.bin and DIR/CASE.ts.json (TypeScript's encodings)
+//   interop write DIR BAD_BODIES
+//                       writes DIR/CASE.bin and DIR/CASE.json for every case, DIR/cases.txt,
+//                       and DIR/accepted.txt: each body of bad_bodies.txt that decodes,
+//                       encoded again (binary in hex | JSON)
+//   interop check DIR BAD_BODIES
+//                       decodes DIR/CASE.ts.bin and DIR/CASE.ts.json (TypeScript's encodings)
 //                       and compares them with its own messages field by field (operator==);
 //                       decodes every body of bad_bodies.txt and checks the error it expects;
 //                       checks the nesting limit at 64 and 65 structs deep.
@@ -340,14 +344,32 @@ std::string errc_name(std::error_code ec) {
   return "other: " + ec.message();
 }
 
-template <class M>
-std::error_code decode_as(std::string_view body, encoding enc) {
-  M m;
-  return ember::codec::decode(ember::as_bytes(body), enc, m);
+std::string hex(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    char b[4];
+    std::snprintf(b, sizeof b, "%02x", c);
+    if (!out.empty()) out += ' ';
+    out += b;
+  }
+  return out;
 }
 
-std::error_code decode_named(const std::string& message, std::string_view body, encoding enc) {
-  static const std::map<std::string, std::error_code (*)(std::string_view, encoding)> decoders = {
+/// Decodes `body`; if it decodes and `reencoded` is given, sets it to the message encoded
+/// again, binary (hex) and JSON: what the decoder made of the body.
+template <class M>
+std::error_code decode_as(std::string_view body, encoding enc, std::string* reencoded = nullptr) {
+  M m;
+  const auto ec = ember::codec::decode(ember::as_bytes(body), enc, m);
+  if (!ec && reencoded != nullptr) {
+    *reencoded = hex(encoded(m, encoding::binary)) + " | " + encoded(m, encoding::json);
+  }
+  return ec;
+}
+
+std::error_code decode_named(const std::string& message, std::string_view body, encoding enc,
+                             std::string* reencoded = nullptr) {
+  static const std::map<std::string, std::error_code (*)(std::string_view, encoding, std::string*)> decoders = {
       {"scalars", &decode_as<scalars>},       {"lists", &decode_as<lists>},
       {"maps", &decode_as<maps>},             {"optionals", &decode_as<optionals>},
       {"tree", &decode_as<tree>},             {"everything", &decode_as<everything>},
@@ -358,7 +380,7 @@ std::error_code decode_named(const std::string& message, std::string_view body, 
     std::fprintf(stderr, "interop: bad_bodies.txt names an unknown message '%s'\n", message.c_str());
     std::exit(2);
   }
-  return it->second(body, enc);
+  return it->second(body, enc, reencoded);
 }
 
 std::string unhex(std::istream& in) {
@@ -366,6 +388,31 @@ std::string unhex(std::istream& in) {
   std::string byte;
   while (in >> byte) out.push_back(static_cast<char>(std::stoi(byte, nullptr, 16)));
   return out;
+}
+
+/// For every body of bad_bodies.txt that decodes: what C++ made of it, encoded again (one line
+/// each, in order), for interop.ts to compare with what TypeScript makes of the same body.
+void write_accepted(const std::string& path, const std::string& out) {
+  bool ok_file = false;
+  std::istringstream lines(read_file(path, ok_file));
+  std::string line, text;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream in(line);
+    std::string message, enc, expect;
+    in >> message >> enc >> expect;
+    if (expect != "ok") continue;
+    std::string body;
+    if (enc == "binary" || enc == "json-hex") {
+      body = unhex(in);
+    } else {
+      std::getline(in >> std::ws, body);
+    }
+    std::string again;
+    decode_named(message, body, enc == "binary" ? encoding::binary : encoding::json, &again);
+    text += again + "\n";
+  }
+  write_file(out, text);
 }
 
 bool check_bad_bodies(const std::string& path) {
@@ -443,7 +490,7 @@ bool check_nesting() {
 
 int main(int argc, char** argv) {
   if (argc < 3 || (std::string(argv[1]) != "write" && std::string(argv[1]) != "check")) {
-    std::fprintf(stderr, "usage: interop write DIR | interop check DIR BAD_BODIES\n");
+    std::fprintf(stderr, "usage: interop write|check DIR BAD_BODIES\n");
     return 2;
   }
   const std::string mode = argv[1];
@@ -456,6 +503,7 @@ int main(int argc, char** argv) {
       names += c.name + "\n";
     }
     write_file(dir + "/cases.txt", names);
+    if (argc > 3) write_accepted(argv[3], dir + "/accepted.txt");
     std::printf("C++: wrote %zu cases, binary and JSON\n", all.size());
     return 0;
   }

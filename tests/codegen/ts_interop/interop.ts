@@ -7,8 +7,9 @@
 // same message must be the same bytes; decoding C++'s bytes must give this side's message
 // (deep equality: bigint, Map, Uint8Array, -0 and NaN included), and re-encoding what was
 // decoded must give C++'s bytes again. Then it writes DIR/CASE.ts.bin and DIR/CASE.ts.json for
-// interop.cpp to decode. Every line of bad_bodies.txt must fail (or pass) as it says, and the
-// nesting limit must sit where C++'s does.
+// interop.cpp to decode. Every line of bad_bodies.txt must fail (or pass) as it says; what a
+// body that decodes becomes, encoded again, must be what C++ made of it (DIR/accepted.txt); and
+// the nesting limit must sit where C++'s does.
 import { readFileSync, writeFileSync } from "node:fs";
 import { isDeepStrictEqual } from "node:util";
 
@@ -276,6 +277,8 @@ const codecs: Record<string, AnyCodec> = {
   scalars: at.scalars, lists: at.lists, maps: at.maps, optionals: at.optionals, tree: at.tree,
   everything: at.everything, item_v1: at.item_v1,
 };
+const accepted = readFileSync(`${dir}/accepted.txt`, "utf8").split("\n");
+let acceptedIndex = 0;
 let bad = 0;
 let badMismatches = 0;
 for (const line of readFileSync(badBodiesPath, "utf8").split("\n")) {
@@ -293,9 +296,14 @@ for (const line of readFileSync(badBodiesPath, "utf8").split("\n")) {
   }
   const body = enc === "json" ? utf8.encode(rest) : new Uint8Array(rest.split(/\s+/).filter((x) => x).map((x) => parseInt(x, 16)));
   let got = "ok";
+  const cppAgain = expect === "ok" ? accepted[acceptedIndex++] : undefined;
   try {
-    if (enc === "binary") codec.decode(body);
-    else codec.decodeJson(body);
+    const m: unknown = enc === "binary" ? codec.decode(body) : codec.decodeJson(body);
+    // what this side made of the body must be what C++ made of it: encoded again, the same
+    const again = `${hex(codec.encode(m))} | ${codec.encodeJson(m)}`;
+    if (expect === "ok" && again !== cppAgain) {
+      fail(`body: ${line}\n   decoded and encoded again, C++ has ${cppAgain}\n                          TypeScript ${again}`);
+    }
   } catch (e) {
     got = e instanceof CodecError ? e.code : `not a CodecError: ${String(e)}`;
   }
@@ -305,7 +313,8 @@ for (const line of readFileSync(badBodiesPath, "utf8").split("\n")) {
     ++badMismatches;
   }
 }
-console.log(`TypeScript: ${bad - badMismatches}/${bad} bodies of bad_bodies.txt decoded as it expects`);
+console.log(`TypeScript: ${bad - badMismatches}/${bad} bodies of bad_bodies.txt decoded as it expects; ` +
+  `the ${acceptedIndex} that decode, to what C++ made of them`);
 
 // the nesting limit: 64 structs below the top-level one decode, 65 do not
 function nestedBinary(depth: number): Uint8Array {

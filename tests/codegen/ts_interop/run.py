@@ -11,7 +11,8 @@
 4. runs `interop write` (C++ encodes every case, binary and JSON), `node interop.js` (TypeScript
    encodes the same messages to the same bytes, decodes C++'s and re-encodes them, writes its
    own) and `interop check` (C++ decodes TypeScript's and compares field by field); both sides
-   decode every body of bad_bodies.txt and must report the same error.
+   decode every body of bad_bodies.txt and must report the same error, and a body that decodes
+   must decode to the same message (compared by encoding it again).
 
 Node and npm must be installed (Debian: nodejs, npm); without them the test says so and fails.
 """
@@ -87,7 +88,7 @@ def main() -> int:
     (out / "package.json").write_text('{"type": "module"}\n')
     run([node, str(tsc), *common, "--noEmit", str(chat / "chat.ts"), str(chat / "ember.ts")])
 
-    run([args.interop, "write", str(data)])
+    run([args.interop, "write", str(data), str(src / "bad_bodies.txt")])
     run([node, str(out / "interop.js"), str(data), str(src / "bad_bodies.txt")])
     run([args.interop, "check", str(data), str(src / "bad_bodies.txt")])
     print("ts_interop: C++ and TypeScript agree", flush=True)
