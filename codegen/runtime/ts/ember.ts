@@ -935,11 +935,35 @@ export function formatF32(v: number): string {
   for (let p = 1; p <= 9; ++p) {
     const text = a.toExponential(p - 1);
     if (Math.fround(Number(text)) === a) {
-      const [digits, exp] = digitsOf(text);
+      let [digits, exp] = digitsOf(text);
+      // toExponential rounds a tie up; fmt (Dragonbox) takes the even one of the two nearest
+      if (isTie(a, p) && Number(digits[digits.length - 1]) % 2 === 1) {
+        const down = truncated(a, p);
+        if (Math.fround(Number(down)) === a) [digits, exp] = digitsOf(down);
+      }
       return layout(v < 0, digits.replace(/0+$/, "") || "0", exp);
     }
   }
   throw new Error("ember: unreachable: a float needs at most 9 digits");
+}
+
+/** The exact significant digits of `a` > 0 (a float: at most 100 needed for a tie to show). */
+function exactDigits(a: number): [digits: string, exp: number] {
+  const [digits, exp] = digitsOf(a.toExponential(99));
+  return [digits.replace(/0+$/, ""), exp];
+}
+
+/** Whether `a` lies exactly halfway between two decimals of `p` significant digits. */
+function isTie(a: number, p: number): boolean {
+  const [digits] = exactDigits(a);
+  return digits.length === p + 1 && digits[p] === "5";
+}
+
+/** `a` cut to `p` significant digits, as toExponential writes it. */
+function truncated(a: number, p: number): string {
+  const [digits, exp] = exactDigits(a);
+  const d = digits.slice(0, p).padEnd(p, "0");
+  return `${d[0]}${p > 1 ? "." + d.slice(1) : ""}e${exp < 0 ? "-" : "+"}${Math.abs(exp)}`;
 }
 
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -486,6 +486,55 @@ bool check_nesting() {
   return good;
 }
 
+/// The random messages interop.ts wrote (DIR/random.bin.rec, random.json.rec: records of a
+/// 4-byte little-endian length and a body): each decodes, encodes again to the same bytes in its
+/// encoding, and the binary and the JSON one decode to the same message.
+bool check_random(const std::string& dir) {
+  auto records = [&](const std::string& name, std::vector<std::string>& out) {
+    bool ok = false;
+    const std::string data = read_file(dir + "/" + name, ok);
+    std::size_t at = 0;
+    while (ok && at + 4 <= data.size()) {
+      std::uint32_t n = 0;
+      for (int i = 0; i < 4; ++i) n |= static_cast<std::uint32_t>(static_cast<unsigned char>(data[at + i])) << (8 * i);
+      if (at + 4 + n > data.size()) return false;
+      out.push_back(data.substr(at + 4, n));
+      at += 4 + n;
+    }
+    return ok && at == data.size();
+  };
+  std::vector<std::string> bin, json;
+  if (!records("random.bin.rec", bin) || !records("random.json.rec", json) || bin.size() != json.size()) {
+    std::printf("FAIL random messages: missing or torn record files\n");
+    return false;
+  }
+  int bad = 0;
+  for (std::size_t i = 0; i < bin.size(); ++i) {
+    everything b, j;
+    const auto eb = ember::codec::decode(ember::as_bytes(bin[i]), encoding::binary, b);
+    const auto ej = ember::codec::decode(ember::as_bytes(json[i]), encoding::json, j);
+    std::string why;
+    if (eb || ej) {
+      why = "does not decode: binary " + errc_name(eb) + ", JSON " + errc_name(ej);
+    } else if (encoded(b, encoding::binary) != bin[i]) {
+      why = "binary encoded again differs:\n   TS:  " + hex(bin[i]) + "\n   C++: " + hex(encoded(b, encoding::binary));
+    } else if (encoded(j, encoding::json) != json[i]) {
+      const std::string again = encoded(j, encoding::json);
+      std::size_t k = 0;
+      while (k < again.size() && k < json[i].size() && again[k] == json[i][k]) ++k;
+      const std::size_t from = k > 60 ? k - 60 : 0;
+      why = "JSON encoded again differs at byte " + std::to_string(k) + ":\n   TS:  ..." +
+            json[i].substr(from, 100) + "\n   C++: ..." + again.substr(from, 100);
+    } else if (encoded(j, encoding::binary) != bin[i]) {
+      why = "the JSON decodes to another message than the binary";
+    }
+    if (!why.empty() && ++bad <= 5) std::printf("FAIL random message %zu: %s\n", i, why.c_str());
+  }
+  std::printf("C++: %zu/%zu random messages of TypeScript decoded and encoded again to the same bytes\n",
+              bin.size() - static_cast<std::size_t>(bad), bin.size());
+  return bad == 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -520,5 +569,6 @@ int main(int argc, char** argv) {
               all.size());
   if (argc > 3 && !check_bad_bodies(argv[3])) good = false;
   if (!check_nesting()) good = false;
+  if (!check_random(dir)) good = false;
   return good ? 0 : 1;
 }

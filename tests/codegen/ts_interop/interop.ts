@@ -14,7 +14,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { isDeepStrictEqual } from "node:util";
 
 import * as at from "./gen/all_types.js";
-import { CodecError, type Codec } from "./gen/ember.js";
+import { CodecError, type Codec, type MessageInfo, type Type } from "./gen/ember.js";
 
 type AnyCodec = Codec<any>;
 
@@ -363,6 +363,116 @@ for (const [what, f] of [
   } catch (e) {
     if (!(e instanceof CodecError) || e.code !== "value_out_of_range") fail(`encoding ${what}: ${String(e)}`);
   }
+}
+
+// random messages: every field of `everything` random (floats from random bits, integers at
+// and between their limits, strings of any code point, unknown enum values); C++ decodes them
+// (interop check) and must encode them again to the same bytes, binary and JSON
+let seed = Number(process.env["EMBER_TS_SEED"] ?? 20261206) >>> 0;
+function rand32(): number {
+  // mulberry32
+  seed = (seed + 0x6d2b79f5) >>> 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return (t ^ (t >>> 14)) >>> 0;
+}
+const below = (n: number): number => rand32() % n;
+const bits = new DataView(new ArrayBuffer(8));
+function randomInt(min: number, max: number): number {
+  const pick = below(4);
+  if (pick === 0) return min;
+  if (pick === 1) return max;
+  return Math.min(max, Math.max(min, min + Math.floor((rand32() / 2 ** 32) * (max - min + 1))));
+}
+function randomBig(min: bigint, max: bigint): bigint {
+  const pick = below(4);
+  if (pick === 0) return min;
+  if (pick === 1) return max;
+  const r = (BigInt(rand32()) << 32n) | BigInt(rand32());
+  const v = pick === 2 ? r % 1000n : r;
+  return min + (v % (max - min + 1n));
+}
+function randomString(): string {
+  const n = below(8);
+  let s = "";
+  for (let i = 0; i < n; ++i) {
+    const kind = below(4);
+    const cp = kind === 0 ? below(0x80) : kind === 1 ? 0x80 + below(0x800 - 0x80)
+      : kind === 2 ? 0xe000 + below(0x2000) : 0x10000 + below(0x100000);
+    s += String.fromCodePoint(cp);
+  }
+  return s;
+}
+function randomValue(t: Type, depth: number): unknown {
+  switch (t.k) {
+    case "bool": return below(2) === 1;
+    case "sint": return randomInt(t.min, t.max);
+    case "uint": return randomInt(0, t.max);
+    case "i64": return randomBig(-(2n ** 63n), 2n ** 63n - 1n);
+    case "u64": return randomBig(0n, 2n ** 64n - 1n);
+    case "f32":
+      // NaN canonical: payloads do not travel (JSON has one "NaN")
+      bits.setUint32(0, rand32());
+      return below(8) === 0 ? 0 : Number.isNaN(bits.getFloat32(0)) ? NaN : bits.getFloat32(0);
+    case "f64":
+      bits.setUint32(0, rand32());
+      bits.setUint32(4, rand32());
+      return below(8) === 0 ? 0 : Number.isNaN(bits.getFloat64(0)) ? NaN : bits.getFloat64(0);
+    case "string": return randomString();
+    case "bytes": return new Uint8Array(below(6)).map(() => below(256));
+    case "enum": {
+      const names = [...t.e.byValue.keys()];
+      return below(4) === 0 ? randomInt(-2147483648, 2147483647) : names[below(names.length)];
+    }
+    case "struct": return randomMessage(t.m, depth + 1);
+    case "list": return depth > 3 ? [] : Array.from({ length: below(4) }, () => randomValue(t.of, depth));
+    case "map": {
+      const m = new Map<string, unknown>();
+      for (let i = below(4); i > 0; --i) m.set(randomString(), randomValue(t.of, depth));
+      return m;
+    }
+    case "optional": return below(2) === 0 ? undefined : randomValue(t.of, depth);
+  }
+}
+function randomMessage(info: MessageInfo, depth: number): Record<string, unknown> {
+  const m: Record<string, unknown> = {};
+  for (const [, name, t] of info.fields) {
+    const v = randomValue(t, depth);
+    if (v !== undefined) m[name] = v;
+  }
+  return m;
+}
+{
+  const count = 1000;
+  const firstSeed = seed;
+  const records = (bodies: Uint8Array[]): Uint8Array => {
+    const size = bodies.reduce((n, b) => n + 4 + b.length, 0);
+    const out = new Uint8Array(size);
+    const view = new DataView(out.buffer);
+    let at = 0;
+    for (const b of bodies) {
+      view.setUint32(at, b.length, true);
+      out.set(b, at + 4);
+      at += 4 + b.length;
+    }
+    return out;
+  };
+  const bin: Uint8Array[] = [];
+  const json: Uint8Array[] = [];
+  for (let i = 0; i < count; ++i) {
+    const m = randomMessage(at.everything.info, 0) as unknown as at.everything;
+    bin.push(at.everything.encode(m));
+    json.push(utf8.encode(at.everything.encodeJson(m)));
+    // and this side reads its own encodings back to the same bytes
+    if (!same(at.everything.encode(at.everything.decode(bin[i]!)), bin[i]!) ||
+        at.everything.encodeJson(at.everything.decodeJson(json[i]!)) !== new TextDecoder().decode(json[i]!)) {
+      fail(`random message ${i} (seed ${firstSeed}): TypeScript does not read its own encoding back`);
+    }
+  }
+  writeFileSync(`${dir}/random.bin.rec`, records(bin));
+  writeFileSync(`${dir}/random.json.rec`, records(json));
+  console.log(`TypeScript: ${count} random messages (seed ${firstSeed}, EMBER_TS_SEED) written for C++`);
 }
 
 if (failures) {

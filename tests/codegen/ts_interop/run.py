@@ -153,7 +153,7 @@ declare module "node:fs" {
 declare module "node:util" {
   export function isDeepStrictEqual(a: unknown, b: unknown): boolean;
 }
-declare const process: { argv: string[]; exit(code: number): never };
+declare const process: { argv: string[]; env: Record<string, string | undefined>; exit(code: number): never };
 """
 
 if __name__ == "__main__":
