@@ -64,6 +64,12 @@ def js_string(text: str) -> str:
     return json.dumps(text, ensure_ascii=True)
 
 
+def line_comment(text: str) -> str:
+    """`text` made safe for a `//` comment: JavaScript ends a line comment at U+2028 and U+2029
+    too (the front end already refuses other line breaks inside a line)."""
+    return str(text).replace("\u2028", " ").replace("\u2029", " ").replace("\r", " ").replace("\n", " ")
+
+
 def doc_comment(text: str, indent: str = "") -> str:
     """A /** ... */ comment, or "" (a `*/` in the text is broken up)."""
     lines = [line.replace("*/", "*\\/") for line in backend.doc_lines(text)] if text else []
@@ -97,6 +103,7 @@ def render(schema: Schema) -> tuple[dict[str, str], list[str]]:
     env.filters["ts_table_type"] = table_type
     env.filters["js_string"] = js_string
     env.filters["doc_comment"] = doc_comment
+    env.filters["line_comment"] = line_comment
     messages = [m for m in schema.messages
                 if not any(m in (c.request, c.reply) for c in schema.calls)]
     text = env.get_template("ts/schema.ts.j2").render(

@@ -319,7 +319,7 @@ std::vector<test_case> cases() {
   {
     everything e;
     e.scalars.s = std::string(300, 'x');
-    for (int i = 0; i < 200; ++i) e.lists.points.push_back(P(i, -i));
+    for (int i = 0; i < 3000; ++i) e.lists.points.push_back(P(i, -i));  // lists: a 3-byte length
     out.push_back(make_case("long", e));
   }
   {

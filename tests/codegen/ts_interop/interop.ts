@@ -184,7 +184,7 @@ function cases(): Case[] {
   {
     const e = at.everything.create();
     e.scalars.s = "x".repeat(300);
-    for (let i = 0; i < 200; ++i) e.lists.points.push(P(i, 0 - i)); // 0 - 0 is +0, -0 is not
+    for (let i = 0; i < 3000; ++i) e.lists.points.push(P(i, 0 - i)); // 0 - 0 is +0, -0 is not
     add("long", at.everything, e);
   }
   out.push({

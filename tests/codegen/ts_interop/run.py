@@ -6,8 +6,8 @@
 1. generates all_types.ts (and the runtime ember.ts) with `ember-codegen --lang ts`, and the
    chat example's too;
 2. installs TypeScript 5 from npm into WORK/node (once; reused while its version is 5.x);
-3. compiles the generated modules and interop.ts with `tsc --strict` (and the chat example's
-   module, which the test does not run, to check that it type-checks too);
+3. compiles the generated modules and interop.ts with `tsc --strict`, and type-checks the
+   TypeScript of every other schema of the repository (examples, modules, tricky ones);
 4. runs `interop write` (C++ encodes every case, binary and JSON), `node interop.js` (TypeScript
    encodes the same messages to the same bytes, decodes C++'s and re-encodes them, writes its
    own) and `interop check` (C++ decodes TypeScript's and compares field by field); both sides
@@ -43,6 +43,7 @@ def main() -> int:
     p.add_argument("--interop", required=True)
     p.add_argument("--dir", required=True)
     p.add_argument("--work", required=True)
+    p.add_argument("--source-root", required=True)
     args = p.parse_args()
 
     work = Path(args.work)
@@ -86,7 +87,20 @@ def main() -> int:
          str(work / "interop.ts"), str(work / "node_shim.d.ts"), str(gen / "all_types.ts"),
          str(gen / "ember.ts")])
     (out / "package.json").write_text('{"type": "module"}\n')
-    run([node, str(tsc), *common, "--noEmit", str(chat / "chat.ts"), str(chat / "ember.ts")])
+    # every schema of the repository (examples, gameplay modules, the cluster's, the tricky
+    # ones of tests/codegen/accepted) generates TypeScript that type-checks
+    root = Path(args.source_root)
+    others = sorted(list(root.glob("examples/*/*.toml")) + list(root.glob("schemas/ember/*.toml")) +
+                    list(root.glob("schemas/internal/*.toml")) +
+                    list(root.glob("tests/codegen/accepted/*.toml")))
+    every = work / "every"
+    shutil.rmtree(every, ignore_errors=True)
+    for i, schema in enumerate(others):
+        run([args.codegen, str(schema), "--out-dir", str(every / f"{i}-{schema.stem}"), "--lang", "ts",
+             "--modules-dir", str(root / "schemas" / "ember")])
+    run([node, str(tsc), *common, "--noEmit", str(chat / "chat.ts"), str(chat / "ember.ts"),
+         *[str(f) for f in sorted(every.glob("*/*.ts"))]])
+    print(f"ts_interop: the TypeScript of {len(others)} schemas type-checks", flush=True)
 
     run([args.interop, "write", str(data), str(src / "bad_bodies.txt")])
     run([node, str(out / "interop.js"), str(data), str(src / "bad_bodies.txt")])
