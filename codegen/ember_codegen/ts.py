@@ -106,8 +106,14 @@ def render(schema: Schema) -> tuple[dict[str, str], list[str]]:
     env.filters["line_comment"] = line_comment
     messages = [m for m in schema.messages
                 if not any(m in (c.request, c.reply) for c in schema.calls)]
+    used = set()  # enums some field refers to: the others need no table (noUnusedLocals)
+    for m in messages:
+        for f in m.fields:
+            t = f.type.elem if f.type.elem is not None else f.type
+            if t.kind == "enum":
+                used.add(t.ref)
     text = env.get_template("ts/schema.ts.j2").render(
-        schema=schema, messages=messages, hash_hex=f"0x{schema.hash:016x}")
+        schema=schema, messages=messages, used_enums=used, hash_hex=f"0x{schema.hash:016x}")
     files = {f"{schema.name}.ts": backend._tidy(text),
              "ember.ts": RUNTIME.read_text(encoding="utf-8")}
     return files, sorted(loader.used | {str(RUNTIME)})

@@ -98,9 +98,14 @@ def main() -> int:
     for i, schema in enumerate(others):
         run([args.codegen, str(schema), "--out-dir", str(every / f"{i}-{schema.stem}"), "--lang", "ts",
              "--modules-dir", str(root / "schemas" / "ember")])
-    run([node, str(tsc), *common, "--noEmit", str(chat / "chat.ts"), str(chat / "ember.ts"),
+    strictest = ["--isolatedModules", "--verbatimModuleSyntax", "--exactOptionalPropertyTypes",
+                 "--noImplicitReturns", "--noFallthroughCasesInSwitch", "--noUnusedLocals",
+                 "--noUnusedParameters", "--noPropertyAccessFromIndexSignature"]
+    run([node, str(tsc), *common, *strictest, "--noEmit", str(chat / "chat.ts"),
+         str(chat / "ember.ts"), str(gen / "all_types.ts"), str(gen / "ember.ts"),
          *[str(f) for f in sorted(every.glob("*/*.ts"))]])
-    print(f"ts_interop: the TypeScript of {len(others)} schemas type-checks", flush=True)
+    print(f"ts_interop: the TypeScript of {len(others) + 1} schemas type-checks, also with "
+          f"{' '.join(strictest)}", flush=True)
 
     run([args.interop, "write", str(data), str(src / "bad_bodies.txt")])
     run([node, str(out / "interop.js"), str(data), str(src / "bad_bodies.txt")])
