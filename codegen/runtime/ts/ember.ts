@@ -1,8 +1,8 @@
 // ember's TypeScript runtime: the binary and JSON body encodings of PROTOCOL.md §8, byte for
 // byte as ember's C++ codecs (include/ember/codec/) write them, and refusing what they refuse.
 // `ember-codegen --lang ts` copies this file next to the NAME.ts it generates; a generated
-// module describes each message with a table (`message(...)`) and this file walks it, as the
-// C++ codec walks its generated tables. No dependency beyond what browsers and Node provide
+// module describes each message with a table (`new MessageInfo(...)`) and this file walks it,
+// as the C++ codec walks its generated tables. No dependency beyond what browsers and Node provide
 // (TextEncoder, TextDecoder, DataView, BigInt).
 
 /** The `ember::errc` values the C++ decoders report (PROTOCOL.md §8, "What decoders refuse"). */
@@ -93,8 +93,9 @@ export class MessageInfo {
   readonly name: string;
   private fieldsOf: () => readonly FieldInfo[];
   private cache: readonly FieldInfo[] | undefined;
-  private byName: Map<string, FieldInfo> | undefined;
-  private byTag: Map<number, FieldInfo> | undefined;
+  private byName: Map<string, number> | undefined;
+  private byTag: Map<number, number> | undefined;
+  private names: string[] = [];
   constructor(name: string, fields: () => readonly FieldInfo[]) {
     this.name = name;
     this.fieldsOf = fields;
@@ -103,18 +104,25 @@ export class MessageInfo {
   get fields(): readonly FieldInfo[] {
     if (this.cache === undefined) {
       this.cache = [...this.fieldsOf()].sort((a, b) => a[0] - b[0]);
-      this.byName = new Map(this.cache.map((f) => [f[1], f]));
-      this.byTag = new Map(this.cache.map((f) => [f[0], f]));
+      this.byName = new Map(this.cache.map((f, i) => [f[1], i]));
+      this.byTag = new Map(this.cache.map((f, i) => [f[0], i]));
+      this.names = this.cache.map((f) => `${this.name}.${f[1]}`);
     }
     return this.cache;
   }
-  field(tag: number): FieldInfo | undefined {
+  /** The index in `fields` of the field of tag `tag`, or -1. */
+  indexOfTag(tag: number): number {
     void this.fields;
-    return this.byTag!.get(tag);
+    return this.byTag!.get(tag) ?? -1;
   }
-  fieldNamed(name: string): FieldInfo | undefined {
+  /** The index in `fields` of the field named `name`, or -1. */
+  indexOfName(name: string): number {
     void this.fields;
-    return this.byName!.get(name);
+    return this.byName!.get(name) ?? -1;
+  }
+  /** `message.field` of field `i`, for error messages. */
+  where(i: number): string {
+    return this.names[i]!;
   }
   /** A message with every field at its default. */
   create(): Record<string, unknown> {
@@ -256,10 +264,6 @@ function sortedEntries<T>(m: ReadonlyMap<string, T>): [string, T][] {
 
 // ---------------------------------------------------------------------------------------------
 // Checks of values before encoding: what no C++ field could hold is refused, not truncated.
-
-function where(info: MessageInfo, name: string): string {
-  return `${info.name}.${name}`;
-}
 
 function checkInt(v: unknown, min: number, max: number, at: string): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
@@ -530,9 +534,11 @@ function isDefault(v: unknown, t: Type): boolean {
 }
 
 export function encodeMessage(w: BinaryWriter, m: Record<string, unknown>, info: MessageInfo): void {
-  for (const [tag, name, t] of info.fields) {
+  const fields = info.fields;
+  for (let i = 0; i < fields.length; ++i) {
+    const [tag, name, t] = fields[i]!;
     const v = m[name];
-    const at = where(info, name);
+    const at = info.where(i);
     switch (t.k) {
       case "optional":
         if (v !== undefined && v !== null) putValue(w, tag, v, t.of, at);
@@ -815,13 +821,13 @@ function getPacked(r: BinaryReader, wt: number, t: Type, out: unknown[], at: str
 export function decodeMessage(r: BinaryReader, m: Record<string, unknown>, info: MessageInfo, depth: number): void {
   while (!r.atEnd()) {
     const [tag, wt] = r.key();
-    const f = info.field(tag);
-    if (f === undefined) {
+    const i = info.indexOfTag(tag);
+    if (i < 0) {
       r.skip(wt);
       continue;
     }
-    const [, name, t] = f;
-    const at = where(info, name);
+    const [, name, t] = info.fields[i]!;
+    const at = info.where(i);
     switch (t.k) {
       case "optional":
         m[name] = getValue(r, wt, t.of, at, depth, t.of.k === "struct" ? m[name] : undefined);
@@ -937,7 +943,7 @@ export function formatF32(v: number): string {
     if (Math.fround(Number(text)) === a) {
       let [digits, exp] = digitsOf(text);
       // toExponential rounds a tie up; fmt (Dragonbox) takes the even one of the two nearest
-      if (isTie(a, p) && Number(digits[digits.length - 1]) % 2 === 1) {
+      if (Number(digits[digits.length - 1]) % 2 === 1 && isTie(a, p)) {
         const down = truncated(a, p);
         if (Math.fround(Number(down)) === a) [digits, exp] = digitsOf(down);
       }
@@ -1084,7 +1090,9 @@ function writeJsonValue(out: string[], v: unknown, t: Type, at: string): void {
 export function writeJsonMessage(out: string[], m: Record<string, unknown>, info: MessageInfo): void {
   out.push("{");
   let first = true;
-  for (const [, name, t] of info.fields) {
+  const fields = info.fields;
+  for (let i = 0; i < fields.length; ++i) {
+    const [, name, t] = fields[i]!;
     let v = m[name];
     if (t.k === "optional") {
       if (v === undefined || v === null) continue;
@@ -1094,7 +1102,7 @@ export function writeJsonMessage(out: string[], m: Record<string, unknown>, info
     if (!first) out.push(",");
     first = false;
     out.push('"', name, '":');
-    writeJsonValue(out, v, t, where(info, name));
+    writeJsonValue(out, v, t, info.where(i));
   }
   out.push("}");
 }
@@ -1391,11 +1399,11 @@ export function readJsonMessage(v: JsonValue, m: Record<string, unknown>, info: 
   if (v.t !== "object") wrongType(info.name, v);
   for (const [key, x] of v.v) {
     if (x.t === "null") continue; // null is the key being absent
-    const f = info.fieldNamed(key);
-    if (f === undefined) continue; // a newer peer's field
-    const [, name, t] = f;
+    const i = info.indexOfName(key);
+    if (i < 0) continue; // a newer peer's field
+    const [, name, t] = info.fields[i]!;
     // structs merge, lists and maps append; an optional struct starts afresh (C++ emplace())
     const keep = t.k === "struct" || t.k === "list" || t.k === "map";
-    m[name] = readJsonValue(x, t, where(info, name), depth, keep ? m[name] : undefined);
+    m[name] = readJsonValue(x, t, info.where(i), depth, keep ? m[name] : undefined);
   }
 }
