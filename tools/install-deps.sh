@@ -6,6 +6,11 @@ packages=(meson ninja-build pkg-config g++ python3 python3-jinja2
   libmemcached-dev memcached unixodbc-dev unixodbc libsqliteodbc odbc-postgresql postgresql
   libcli11-dev libhttp-parser-dev libssl-dev clang-14 libclang-rt-14-dev
   prometheus)
+# Node and npm (the WebSocket interop test with npm's ws, the TypeScript codec test): Debian's,
+# unless a node with its npm is on PATH already (e.g. NodeSource's nodejs, which bundles npm).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
