@@ -600,6 +600,51 @@ BOOST_AUTO_TEST_CASE(a_metricsport_is_a_port_or_0_or_a_port_and_host_and_a_bad_o
   BOOST_TEST(m.master->prometheus_sd == "targets.json");
 }
 
+BOOST_AUTO_TEST_CASE(a_netport_takes_a_websocket_listener_with_its_origins_and_a_bad_one_is_named) {
+  auto c = parse_ok(R"({"servers": {"a": {"netport": {"port": 17200, "websocket": 17280}},
+    "b": {"netport": {"port": 17201, "websocket": {"port": 17281,
+          "origins": ["https://game.example", "*"], "max_request": 4096}}},
+    "c": {"netport": 17202}}})");
+  BOOST_REQUIRE(c.servers[0].netport->websocket.has_value());
+  BOOST_TEST(c.servers[0].netport->websocket->port == 17280);
+  BOOST_TEST(c.servers[0].netport->websocket->origins.empty());
+  const auto& w = *c.servers[1].netport->websocket;
+  BOOST_TEST(w.port == 17281);
+  BOOST_TEST((w.origins == std::vector<std::string>{"https://game.example", "*"}));
+  BOOST_TEST(w.max_request == 4096u);
+  BOOST_TEST(!c.servers[2].netport->websocket.has_value());
+  // What the server gets from it.
+  const auto o = app::to_server_options(c.servers[1]);
+  BOOST_REQUIRE(o.websocket_port.has_value());
+  BOOST_TEST(*o.websocket_port == 17281);
+  BOOST_TEST(o.websocket_origins.size() == 2u);
+  BOOST_TEST(o.websocket_max_request == 4096u);
+  BOOST_TEST(!app::to_server_options(c.servers[2]).websocket_port.has_value());
+
+  expect_error(R"({"servers": {"a": {"netport": {"port": 17200, "websocket": 0}}}})", 1,
+               "servers.a.netport.websocket", "expected a port number 1..65535, got 0");
+  expect_error(R"({"servers": {"a": {"netport": {"port": 17200, "websocket": {"origins": []}}}}})", 1,
+               "servers.a.netport.websocket.port", "missing; expected a port number 1..65535");
+  expect_error(R"({"servers": {"a": {"netport": {"port": 17200,
+    "websocket": {"port": 17280, "origins": "https://game.example"}}}}})", 2,
+               "servers.a.netport.websocket.origins",
+               "expected an array of origins (e.g. \"https://game.example\", or \"*\" for any page), "
+               "got a string");
+  expect_error(R"({"servers": {"a": {"netport": {"port": 17200,
+    "websocket": {"port": 17280, "origins": [""]}}}}})", 2,
+               "servers.a.netport.websocket.origins[0]",
+               "expected an origin such as \"https://game.example\", got an empty string");
+  expect_error(R"({"servers": {"a": {"netport": {"port": 17200,
+    "websocket": {"port": 17280, "max_request": 10}}}}})", 2,
+               "servers.a.netport.websocket.max_request",
+               "expected a size in bytes 1024..1048576, got 10");
+  expect_error(R"({"servers": {"a": {"netport": {"port": 17200, "websocket": {"port": 17280, "origin": []}}}}})",
+               1, "servers.a.netport.websocket.origin",
+               "unknown key (did you mean 'origins'?); expected one of: port, origins, max_request");
+  expect_error(R"({"servers": {"a": {"netport": {"port": 17200, "websocket": 17200}}}})", 1,
+               "servers.a.netport.websocket", "port 17200 on 127.0.0.1 is already used by servers.a.netport");
+}
+
 BOOST_AUTO_TEST_CASE(a_port_used_twice_on_one_host_names_both_paths) {
   auto r = app::load_config(configs + "/bad_port_twice.json");
   BOOST_REQUIRE(!r.has_value());

@@ -59,6 +59,18 @@ struct log_config {
   bool operator==(const log_config&) const = default;
 };
 
+/// A WebSocket listener beside a client listener (`netport.websocket`): RFC 6455 on a port of
+/// its own, whose sessions are the client listener's (PROTOCOL.md §11).
+struct websocket_config {
+  std::uint16_t port = 0;
+  /// Web pages (`Origin` headers) allowed to open a session; "*" allows any. A client that
+  /// sends no Origin (not a browser) is always let in. Empty: no browser page.
+  std::vector<std::string> origins;
+  std::size_t max_request = 8 * 1024;  ///< most bytes of the upgrade request
+
+  bool operator==(const websocket_config&) const = default;
+};
+
 /// A server's client listener (`netport`).
 struct listener_config {
   std::uint16_t port = 0;
@@ -68,6 +80,7 @@ struct listener_config {
   wire::firefly_config firefly{};  ///< header values a Firefly client must send
   /// Overrides the server's `limits.idle_timeout_ms` for this listener.
   std::optional<std::chrono::milliseconds> idle_timeout;
+  std::optional<websocket_config> websocket;  ///< browsers' way in; none: TCP only
 
   bool operator==(const listener_config& o) const;
 };

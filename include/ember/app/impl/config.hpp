@@ -28,7 +28,8 @@ namespace ember::app {
 EMBER_DECL bool listener_config::operator==(const listener_config& o) const {
   return port == o.port && framing == o.framing && encoding == o.encoding &&
          firefly.magic == o.firefly.magic && firefly.version == o.firefly.version &&
-         firefly.server_version == o.firefly.server_version && idle_timeout == o.idle_timeout;
+         firefly.server_version == o.firefly.server_version && idle_timeout == o.idle_timeout &&
+         websocket == o.websocket;
 }
 
 EMBER_DECL const server_config* cluster_config::find(std::string_view name) const noexcept {
@@ -127,6 +128,11 @@ EMBER_DECL net::server_options to_server_options(const server_config& s) {
   o.handshake_timeout = lim.handshake_timeout;
   o.resume_grace = lim.resume_grace;
   o.resume_outbox = lim.resume_outbox;
+  if (l.websocket) {
+    o.websocket_port = l.websocket->port;
+    o.websocket_origins = l.websocket->origins;
+    o.websocket_max_request = l.websocket->max_request;
+  }
   return o;
 }
 

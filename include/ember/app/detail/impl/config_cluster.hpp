@@ -171,6 +171,8 @@ inline void check_ports(const cluster_config& c, const json_path& master_path,
   }
   for (const auto& s : servers) {
     if (s.config.netport) use(s.config.host, s.config.netport->port, s.netport_path);
+    if (s.config.netport && s.config.netport->websocket)
+      use(s.config.host, s.config.netport->websocket->port, s.websocket_path);
     if (s.config.rootport) use(s.config.host, *s.config.rootport, s.rootport_path);
     if (s.config.metricsport)
       use(s.config.metricsport->host, s.config.metricsport->port, s.metricsport_path);

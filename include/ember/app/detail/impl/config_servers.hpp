@@ -56,6 +56,7 @@ struct parsed_server {
   json_path netport_path;   ///< where its client port is written (if it has one)
   json_path rootport_path;  ///< where its rootport is written (if it is a root)
   json_path metricsport_path;  ///< where its metrics port is written (if it has one)
+  json_path websocket_path;    ///< where its WebSocket port is written (if it has one)
   std::vector<pending_root> roots;
 };
 
@@ -148,7 +149,38 @@ inline server_defaults read_defaults(element v, const json_path& p) {
 }
 
 inline constexpr std::string_view netport_keys[] = {"port", "framing", "encoding", "firefly",
-                                                    "idle_timeout_ms"};
+                                                    "idle_timeout_ms", "websocket"};
+inline constexpr std::string_view websocket_keys[] = {"port", "origins", "max_request"};
+
+/// `netport.websocket`: a port number, or {"port": N, "origins": [...], "max_request": BYTES}.
+inline websocket_config read_websocket(element v, const json_path& p, json_path& port_path) {
+  websocket_config w;
+  if (v.type() != element_type::OBJECT) {
+    port_path = p;
+    w.port = read_port(v, p);
+    return w;
+  }
+  const members m(v, p, websocket_keys);
+  port_path = m.at("port");
+  w.port = read_port(m.required("port", "a port number 1..65535"), port_path);
+  if (auto e = m.get("origins")) {
+    const json_path op = m.at("origins");
+    if (e->type() != element_type::ARRAY) {
+      fail(op, fmt::format("expected an array of origins (e.g. \"https://game.example\", or \"*\" "
+                           "for any page), got {}", describe(*e)));
+    }
+    std::size_t i = 0;
+    for (element o : array_of(*e)) {
+      w.origins.push_back(read_text(o, op.index(i), "an origin such as \"https://game.example\""));
+      ++i;
+    }
+  }
+  if (auto e = m.get("max_request")) {
+    w.max_request = static_cast<std::size_t>(
+        read_whole(*e, m.at("max_request"), 1024, 1024 * 1024, "a size in bytes 1024..1048576"));
+  }
+  return w;
+}
 inline constexpr std::string_view firefly_keys[] = {"magic", "version", "server_version"};
 
 inline wire::firefly_config read_firefly(element v, const json_path& p) {
@@ -179,7 +211,8 @@ inline wire::firefly_config read_firefly(element v, const json_path& p) {
 
 /// `netport`: a port number, or an object with the listener's framing. Sets `port_path` to
 /// where the port is written.
-inline listener_config read_listener(element v, const json_path& p, json_path& port_path) {
+inline listener_config read_listener(element v, const json_path& p, json_path& port_path,
+                                     json_path& websocket_path) {
   listener_config l;
   switch (v.type()) {
     case element_type::INT64:
@@ -217,6 +250,7 @@ inline listener_config read_listener(element v, const json_path& p, json_path& p
   }
   if (auto e = m.get("firefly")) l.firefly = read_firefly(*e, m.at("firefly"));
   if (auto e = m.get("idle_timeout_ms")) l.idle_timeout = read_ms(*e, m.at("idle_timeout_ms"));
+  if (auto e = m.get("websocket")) l.websocket = read_websocket(*e, m.at("websocket"), websocket_path);
   return l;
 }
 
@@ -306,7 +340,8 @@ inline parsed_server read_server(std::string_view name, element v, const json_pa
     check_name(s.type, m.at("type"), "a server type");
   }
   if (auto e = m.get("host")) s.host = read_text(*e, m.at("host"), "a host name or address");
-  if (auto e = m.get("netport")) s.netport = read_listener(*e, m.at("netport"), ps.netport_path);
+  if (auto e = m.get("netport"))
+    s.netport = read_listener(*e, m.at("netport"), ps.netport_path, ps.websocket_path);
   if (auto e = m.get("rootport")) {
     ps.rootport_path = m.at("rootport");
     s.rootport = read_port(*e, ps.rootport_path);
