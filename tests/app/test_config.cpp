@@ -642,7 +642,7 @@ BOOST_AUTO_TEST_CASE(a_netport_takes_a_websocket_listener_with_its_origins_and_a
                1, "servers.a.netport.websocket.origin",
                "unknown key (did you mean 'origins'?); expected one of: port, origins, max_request");
   expect_error(R"({"servers": {"a": {"netport": {"port": 17200, "websocket": 17200}}}})", 1,
-               "servers.a.netport.websocket", "port 17200 on 127.0.0.1 is already used by servers.a.netport");
+               "servers.a.netport.websocket", "port 17200 on 127.0.0.1 is already used by servers.a.netport.port");
 }
 
 BOOST_AUTO_TEST_CASE(a_port_used_twice_on_one_host_names_both_paths) {
