@@ -13,6 +13,7 @@
 #include "ember/net/client.hpp"
 #include "nettest_client.hpp"
 #include "nettest_server.hpp"
+#include "support/echo_handler.hpp"
 #include "support/run.hpp"
 
 using namespace ember;
@@ -21,23 +22,7 @@ using ember::net::session;
 using namespace std::chrono_literals;
 
 namespace {
-// Echo answers, raise_error fails (the rest are not called).
-class handler final : public nettest::test_handler {
- public:
-  asio::awaitable<nettest::echo_reply> echo(session&, const nettest::echo_request& r) override {
-    co_return nettest::echo_reply{r.n, r.text};
-  }
-  asio::awaitable<nettest::echo_overlapping_reply> echo_overlapping(
-      session&, const nettest::echo_overlapping_request& r) override {
-    co_return nettest::echo_overlapping_reply{r.n, r.text};
-  }
-  asio::awaitable<nettest::raise_error_reply> raise_error(session&, const nettest::raise_error_request&) override {
-    nettest::fail(nettest::error::refused);
-  }
-  asio::awaitable<nettest::join_reply> join(session&, const nettest::join_request&) override { co_return nettest::join_reply{}; }
-  asio::awaitable<nettest::broadcast_reply> broadcast(session&, const nettest::broadcast_request&) override { co_return nettest::broadcast_reply{}; }
-  asio::awaitable<nettest::push_me_reply> push_me(session&, const nettest::push_me_request&) override { co_return nettest::push_me_reply{}; }
-};
+using handler = ember::test::echo_handler;  // echo answers, raise_error fails
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(a_server_registers_with_the_master_and_answers_status_reload_and_stop) {

@@ -33,6 +33,7 @@
 #include "prometheus_sd.hpp"
 #include "support/http.hpp"
 #include "support/process.hpp"
+#include "support/echo_handler.hpp"
 #include "support/run.hpp"
 
 using namespace ember;
@@ -42,22 +43,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class handler final : public nettest::test_handler {
- public:
-  asio::awaitable<nettest::echo_reply> echo(session&, const nettest::echo_request& r) override {
-    co_return nettest::echo_reply{r.n, r.text};
-  }
-  asio::awaitable<nettest::echo_overlapping_reply> echo_overlapping(
-      session&, const nettest::echo_overlapping_request& r) override {
-    co_return nettest::echo_overlapping_reply{r.n, r.text};
-  }
-  asio::awaitable<nettest::raise_error_reply> raise_error(session&, const nettest::raise_error_request&) override {
-    nettest::fail(nettest::error::refused);
-  }
-  asio::awaitable<nettest::join_reply> join(session&, const nettest::join_request&) override { co_return nettest::join_reply{}; }
-  asio::awaitable<nettest::broadcast_reply> broadcast(session&, const nettest::broadcast_request&) override { co_return nettest::broadcast_reply{}; }
-  asio::awaitable<nettest::push_me_reply> push_me(session&, const nettest::push_me_request&) override { co_return nettest::push_me_reply{}; }
-};
+using handler = ember::test::echo_handler;  // echo answers, raise_error fails
 
 using test::http_get;
 
