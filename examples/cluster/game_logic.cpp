@@ -240,7 +240,7 @@ asio::awaitable<world::login_reply> game_logic::login(session& s, const world::l
 }
 
 asio::awaitable<world::move_reply> game_logic::move(session& s, const world::move_request& req) {
-  const auto id = require_player(s).first;
+  const auto id = co_await require_player(s);
   auto p = co_await saved_->players.update(id, [x = req.x, y = req.y](world::player& p) {
     p.x = x;
     p.y = y;
@@ -261,7 +261,7 @@ std::string game_logic::op_id(std::string_view kind, std::int64_t player, const 
 // Buying: the wallet takes the price and the inventory grants the item, in one transaction,
 // once per operation id (a retry returns what the first attempt did).
 asio::awaitable<world::buy_reply> game_logic::buy(session& s, const world::buy_request& req) {
-  const auto id = require_player(s).first;
+  const auto id = co_await require_player(s);
   const auto user = static_cast<std::uint64_t>(id);
   const auto price = static_cast<std::int64_t>(price_of(req.item_id));
   auto& m = *modules_;
@@ -290,7 +290,7 @@ asio::awaitable<world::buy_reply> game_logic::buy(session& s, const world::buy_r
 
 // Selling: the inventory takes that very item and the wallet pays half its price, together.
 asio::awaitable<world::sell_reply> game_logic::sell(session& s, const world::sell_request& req) {
-  const auto id = require_player(s).first;
+  const auto id = co_await require_player(s);
   const auto user = static_cast<std::uint64_t>(id);
   auto& m = *modules_;
   const auto op = op_id("sell", id, req.op);
@@ -329,7 +329,7 @@ asio::awaitable<world::sell_reply> game_logic::sell(session& s, const world::sel
 }
 
 asio::awaitable<world::bag_reply> game_logic::bag(session& s, const world::bag_request&) {
-  const auto user = static_cast<std::uint64_t>(require_player(s).first);
+  const auto user = static_cast<std::uint64_t>(co_await require_player(s));
   auto& m = *modules_;
   world::bag_reply out;
   out.gold = co_await m.wallet.balance(user, "gold");
@@ -342,7 +342,7 @@ asio::awaitable<world::bag_reply> game_logic::bag(session& s, const world::bag_r
 // A friendship gift: the game mails `gold` to a friend (a system mail with the gold attached;
 // the friend claims it through the mail module, once). Once per operation id of the sender.
 asio::awaitable<world::gift_reply> game_logic::gift(session& s, const world::gift_request& req) {
-  const auto from = static_cast<std::uint64_t>(require_player(s).first);
+  const auto from = static_cast<std::uint64_t>(co_await require_player(s));
   if (req.gold < 1 || req.gold > 10 || req.op.empty() || req.op.size() > 48) world::fail(world::error::bad_gift);
   auto& m = *modules_;
   if (co_await m.friends.state(from, req.to_user) != ember_friends::friend_state::friend_)
@@ -384,20 +384,20 @@ asio::awaitable<world::gift_reply> game_logic::gift(session& s, const world::gif
 // line reaches its members as ember_chat::line_said, on whichever net server they are.
 asio::awaitable<world::join_room_reply> game_logic::join_room(session& s,
                                                  const world::join_room_request& req) {
-  const auto user = static_cast<std::uint64_t>(require_player(s).first);
+  const auto user = static_cast<std::uint64_t>(co_await require_player(s));
   auto [c, last] = co_await modules_->chat.join(user, "room:" + req.room);
   s.join(mods::chat::group_of(c.id));
   co_return world::join_room_reply{};
 }
 
 asio::awaitable<world::say_reply> game_logic::say(session& s, const world::say_request& req) {
-  const auto user = static_cast<std::uint64_t>(require_player(s).first);
+  const auto user = static_cast<std::uint64_t>(co_await require_player(s));
   co_await modules_->chat.send(user, "room:" + req.room, req.text);
   co_return world::say_reply{};
 }
 
 asio::awaitable<world::tell_reply> game_logic::tell(session& s, const world::tell_request& req) {
-  const auto user = static_cast<std::uint64_t>(require_player(s).first);
+  const auto user = static_cast<std::uint64_t>(co_await require_player(s));
   co_await modules_->chat.send(user, "dm:" + std::to_string(req.to_user), req.text);
   co_return world::tell_reply{};
 }
@@ -442,11 +442,30 @@ void game_logic::save_and_drop(std::uint64_t user) {
   }
 }
 
-std::pair<std::int64_t, game_logic::player&> game_logic::require_player(session& s) {
-  auto u = s.user();
-  auto it = u ? players_.find(*u) : players_.end();
-  if (it == players_.end()) world::fail(world::error::not_logged_in);
-  return {static_cast<std::int64_t>(it->first), it->second};
+asio::awaitable<std::int64_t> game_logic::require_player(session& s) {
+  const auto u = s.user();
+  if (!u) world::fail(world::error::not_logged_in);
+  if (!players_.contains(*u)) co_await take_over(s, *u);
+  co_return static_cast<std::int64_t>(*u);
+}
+
+// Failover (docs/cluster.md, "When a backend fails"): the session is signed in (its gateway
+// bound the user at login) but routed here because its game failed. The registry makes sure
+// no other game holds the player (a restarted game frees its old players at once; a lost one
+// only after its lease), and the player's state is the data layer's, as at login.
+asio::awaitable<void> game_logic::take_over(session& s, std::uint64_t id) {
+  auto owned = co_await host_.ownership()->acquire(id);
+  if (!owned)
+    throw ember::game_error(ember::status::unavailable,
+                            "player is busy elsewhere, try again: " + owned.error().message);
+  auto row = co_await saved_->players.get(static_cast<std::int64_t>(id));
+  if (!row) world::fail(world::error::not_logged_in);  // signed in, never entered the world
+  host_.backend()->bind_here(s);
+  if (!players_.contains(id)) {  // (a request of the same player may have taken it meanwhile)
+    players_[id] = player{row->name, ++logins_};
+    s.set_attribute(login_attribute, std::to_string(logins_));
+  }
+  ember::log::info("took over player {} ({}) after its game failed", row->name, id);
 }
 
 std::uint32_t game_logic::price_of(std::uint32_t item_id) const {

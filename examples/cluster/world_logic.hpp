@@ -100,8 +100,10 @@ class game_logic final : public world::game_handler {
   std::string op_id(std::string_view kind, std::int64_t player, const std::string& client_op);
   static bool is_current(const session& s, const player& p);
   void save_and_drop(std::uint64_t user);
-  /// The player of this session (its row key, and what the game keeps of it here).
-  std::pair<std::int64_t, player&> require_player(session& s);
+  /// The player of this session (its row key). A player signed in whom this game does not
+  /// hold came from a game that failed: taken over here, without a new login (failover).
+  asio::awaitable<std::int64_t> require_player(session& s);
+  asio::awaitable<void> take_over(session& s, std::uint64_t id);
   std::uint32_t price_of(std::uint32_t item_id) const;
 
   ember::app::host& host_;

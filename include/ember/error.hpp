@@ -104,6 +104,10 @@ enum class status : std::uint16_t {
   too_many_requests = 12, ///< more requests in flight than the session may have
   session_expired = 13,   ///< the session to resume is gone; log in again
   replaced = 14,          ///< a newer login of the same user took over; this session closes
+  /// The request reached a server that then stopped answering (its link dropped, or the
+  /// deadline passed): it may or may not have run. Retry only what is safe to repeat (a read,
+  /// or a change carrying an operation id); `unavailable` means it was not run.
+  outcome_unknown = 15,
   first_game_error = 1000,
 };
 
@@ -133,11 +137,13 @@ class call_error : public std::system_error {
 };
 
 /// The status an error frame reports for a failure of code `ec`: a full queue is `overloaded`,
-/// the other transient failures (`std::errc::resource_unavailable_try_again`: a server,
-/// memcached or the database unreachable for a moment) `unavailable`, a passed deadline
-/// `timeout`, the rest `internal_error`.
+/// a connection lost with the request sent `outcome_unknown`, the other transient failures
+/// (`std::errc::resource_unavailable_try_again`: a server, memcached or the database
+/// unreachable for a moment) `unavailable`, a passed deadline `timeout`, the rest
+/// `internal_error`.
 inline status status_of(const std::error_code& ec) noexcept {
   if (ec == errc::overloaded) return status::overloaded;
+  if (ec == errc::disconnected) return status::outcome_unknown;  // sent; the answer was lost
   if (ec == std::errc::timed_out) return status::timeout;
   if (ec == std::errc::resource_unavailable_try_again) return status::unavailable;
   return status::internal_error;

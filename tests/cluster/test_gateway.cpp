@@ -118,7 +118,7 @@ BOOST_AUTO_TEST_CASE(without_a_backend_of_the_type_the_request_fails_with_unavai
   }());
 }
 
-BOOST_AUTO_TEST_CASE(a_bound_session_stays_on_its_instance_until_it_is_gone_then_moves) {
+BOOST_AUTO_TEST_CASE(a_bound_session_stays_on_its_instance_until_it_is_gone_then_moves_at_once) {
   add_game("game1");
   add_game("game2");
   run(io, [&]() -> asio::awaitable<void> {
@@ -135,9 +135,7 @@ BOOST_AUTO_TEST_CASE(a_bound_session_stays_on_its_instance_until_it_is_gone_then
     const std::size_t gone = home == "game1" ? 0 : 1;
     links[gone]->stop();
     BOOST_REQUIRE(co_await wait_until([&] { return backends->of_type("game").size() == 1; }, 10s));
-    auto failed = co_await c.call<routetest::cmd::whoami>({});
-    BOOST_REQUIRE(!failed);
-    BOOST_TEST(failed.error().status == std::uint16_t(status::unavailable));
+    // The first request after the loss is routed afresh: no failure, no new login.
     auto moved = co_await c.call<routetest::cmd::whoami>({});
     BOOST_REQUIRE(moved);
     BOOST_TEST(moved->served_by == games[1 - gone]->name());
@@ -221,7 +219,7 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(gateway_deadlines, short_deadline)
 
-BOOST_AUTO_TEST_CASE(a_backend_that_does_not_answer_in_time_fails_the_request_with_timeout) {
+BOOST_AUTO_TEST_CASE(a_backend_that_does_not_answer_in_time_fails_the_request_with_outcome_unknown) {
   add_game("game1");
   run(io, [&]() -> asio::awaitable<void> {
     co_await linked(1);
@@ -229,8 +227,10 @@ BOOST_AUTO_TEST_CASE(a_backend_that_does_not_answer_in_time_fails_the_request_wi
     // The step waits 3 s, ten times the gateway's 300 ms deadline.
     auto r = co_await c.call<routetest::cmd::step>({1, 3'000});
     BOOST_REQUIRE(!r);
-    BOOST_TEST(r.error().status == std::uint16_t(status::timeout));
+    // It was sent: the game may have run it, which "timeout" would not say.
+    BOOST_TEST(r.error().status == std::uint16_t(status::outcome_unknown));
     BOOST_TEST(r.error().message.find("game1") != std::string::npos);
+    BOOST_TEST(r.error().message.find("may have run") != std::string::npos);
   }());
 }
 

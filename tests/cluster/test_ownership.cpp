@@ -189,6 +189,31 @@ BOOST_AUTO_TEST_CASE(a_lost_owners_players_are_held_for_the_lease_and_it_drops_t
   }());
 }
 
+BOOST_AUTO_TEST_CASE(a_restarted_owner_frees_its_former_players_at_its_first_reclaim) {
+  start_registry();  // a 10 s lease: a move before it ends comes from the reclaim
+  auto& game1 = add_owner("game1");
+  auto& game2 = add_owner("game2");
+  run(io, [&]() -> asio::awaitable<void> {
+    co_await linked(2);
+    BOOST_REQUIRE(co_await acquire(game1, 42));
+    BOOST_REQUIRE(co_await acquire(game1, 43));
+    game1.players.reset();  // game1 crashes: its link drops, its memory is gone
+    game1.node.reset();
+    BOOST_REQUIRE(co_await wait_until([&] { return gate->size() == 1; }, 10s));
+    auto early = co_await game2.players->acquire(42);
+    BOOST_REQUIRE(!early);  // it may still be alive somewhere: held for the lease
+    BOOST_TEST(early.error().message.find("lease") != std::string::npos);
+    const auto restarted = std::chrono::steady_clock::now();
+    add_owner("game1");  // the same name, holding nobody
+    co_await linked(2);
+    BOOST_TEST(co_await wait_until([&] { return registry->size() == 0; }, 5s));
+    BOOST_TEST(co_await acquire(game2, 42));
+    BOOST_TEST(co_await acquire(game2, 43));
+    BOOST_TEST((std::chrono::steady_clock::now() - restarted < lease));
+    BOOST_TEST(registry->owner_of(42) == "game2");
+  }());
+}
+
 BOOST_AUTO_TEST_CASE(a_restarted_registry_learns_owners_back_from_reclaim) {
   start_registry({"game1"});
   auto& game1 = add_owner("game1");

@@ -86,11 +86,12 @@ EMBER_DECL asio::awaitable<void> gateway::state::forward(const net::request_info
 EMBER_DECL std::shared_ptr<link> gateway::state::pick(net::session& s, const route_info& r) {
   if (auto bound = s.attribute(r.attribute); bound && !bound->empty()) {
     if (auto l = backends.find(*bound); l && l->is_open()) return l;
-    // The bound instance is gone: this request fails, the next one is routed afresh
-    // (a handler there can bind the session again, e.g. at its next login).
-    log::info("{}: session {} was bound to {}, which is gone", options.name, s.id(), *bound);
+    // The bound instance is gone (crashed, stopped, partitioned): the request is routed
+    // afresh now, and the backend it reaches takes the player over from the data layer
+    // (failover without a new login, docs/cluster.md); it may bind the session there.
+    log::info("{}: session {} was bound to {}, which is gone; routing it afresh", options.name,
+              s.id(), *bound);
     s.set_attribute(r.attribute, std::string());
-    return nullptr;
   }
   const auto& all = backends.members(r.type);
   const std::uint64_t key = s.user() ? *s.user() : s.id() ^ 0x5e55'1000'0000'0000ULL;
@@ -103,7 +104,13 @@ EMBER_DECL asio::awaitable<void> gateway::state::relay(net::request_info info,
                                                        std::string from) {
   failure f = co_await t->wait();
   if (f.code) {
-    if (f.code == errc::timeout) f.message = from + " did not answer in time";
+    // Sent, then no answer: the backend may have run it, so the client must not take this
+    // for "not done" (status::outcome_unknown; `unavailable` is for what was never sent).
+    if (f.code == errc::timeout || f.code == errc::disconnected)
+      throw game_error(status::outcome_unknown,
+                       from + (f.code == errc::timeout ? " did not answer in time"
+                                                       : " went away with the request in flight") +
+                           ": the request may have run");
     throw game_error(status_of(f), f.message.empty() ? from + ": " + f.code.message()
                                                      : f.message);
   }

@@ -70,13 +70,17 @@ EMBER_DECL void link::close(std::error_code why) {
   socket_.shutdown(asio::socket_base::shutdown_both, ignored);
   socket_.close(ignored);
   output_.pending().clear();
-  // Every call in flight ends now: the peer that would answer it is gone.
-  calls_.fail_all(unavailable_failure("link to " + peer_.name + " closed"));
+  // Every call in flight ends now: the peer that would answer it is gone, perhaps after
+  // running it (`disconnected`: its outcome is unknown; a call not yet sent never gets here).
+  calls_.fail_all(failure{make_error_code(errc::disconnected), 0,
+                          "link to " + peer_.name + " closed with the call in flight"});
   forward_timer_.cancel();
   auto forwards = std::move(forwards_);
   forwards_.clear();
   for (auto& p : forwards)
-    if (!p.done) end_forward(p.info, status::unavailable, peer_.name + " went away");
+    if (!p.done)
+      end_forward(p.info, status::outcome_unknown,
+                  peer_.name + " went away with the request in flight: it may have run");
   auto callbacks = std::move(on_close_);
   on_close_.clear();
   for (auto& f : callbacks) f(why);
@@ -344,7 +348,9 @@ EMBER_DECL void link::expire_forwards() {
   while (!forwards_.empty() && (forwards_.front().done || forwards_.front().deadline <= now)) {
     auto p = std::move(forwards_.front());
     forwards_.pop_front();
-    if (!p.done) end_forward(p.info, status::timeout, peer_.name + " did not answer in time");
+    if (!p.done)
+      end_forward(p.info, status::outcome_unknown,
+                  peer_.name + " did not answer in time: the request may have run");
   }
   arm_forward_timer();
 }

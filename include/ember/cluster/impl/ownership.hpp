@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include <asio/co_spawn.hpp>
@@ -151,6 +152,21 @@ EMBER_DECL void owner_registry::state::on_reclaim(link& from, const wire::frame&
   detail::msg::players refused;
   const auto& me = from.peer().name;
   awaiting.erase(me);
+  // What `me` no longer claims is free now: a restarted backend holds nobody, and its former
+  // players need not wait out the lease to move (PROTOCOL.md section 10).
+  const std::unordered_set<std::uint64_t> kept(claimed.users.begin(), claimed.users.end());
+  std::size_t freed = 0;
+  for (auto it = owners.begin(); it != owners.end();) {
+    if (it->second.owner == me && !kept.contains(it->first)) {
+      it = owners.erase(it);
+      ++freed;
+    } else {
+      ++it;
+    }
+  }
+  if (freed != 0)
+    log::info("{}: {} holds {} fewer players than before its reconnect; they are free", root_.name(),
+              me, freed);
   for (const auto user : claimed.users) {
     auto it = owners.find(user);
     const bool free = it == owners.end() || it->second.owner == me ||
