@@ -4,6 +4,9 @@ and all public headers together in one file, as a header-only program includes t
 that leans on what another one happened to include fails here, naming itself. (A header without
 bodies of its own is, header-only, its declarations — checked alone in the separate mode — plus
 the bodies of headers checked alone here; the file of all headers checks how they meet.)
+A gameplay module's bodies are not checked alone header-only: its library (libember-NAME) already
+compiles them alone, in a file of their own, and header-only they only add the runtime's bodies,
+checked alone here; that halves the check's time (issue 16).
 
 usage: check_headers.py INCLUDE_DIR COMPILER [extra compiler flags...]
 """
@@ -23,6 +26,8 @@ def public_headers(root):
 
 
 def has_bodies(root, header):
+    if header.startswith(os.path.join('ember', 'modules') + os.sep):
+        return False  # compiled alone by the module's library (see above)
     with open(os.path.join(root, header)) as f:
         return 'EMBER_SEPARATE_COMPILATION' in f.read()
 
@@ -66,7 +71,7 @@ def main(argv):
     print('slowest: ' + ', '.join(f'{h} ({m}) {t:.1f} s' for t, h, m in sorted(slowest, reverse=True)[:5]))
     print(f'compiler time: header-only {seconds[False]:.0f} s, separate {seconds[True]:.0f} s')
     print(f'{len(headers)} public headers: {len(units) - failed} of {len(units)} files compiled '
-          f'(each header alone separately, {len(units) - len(headers) - 1} with bodies alone header-only, '
+          f'(each header alone separately, {len(units) - len(headers) - 1} runtime headers with bodies alone header-only, '
           f'all together header-only), {failed} failed')
     return 1 if failed else 0
 
