@@ -383,6 +383,7 @@ export class EmberClient<E extends Readonly<Record<string, { readonly code: numb
   private _openSocket(resume: boolean): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let settled = false;
+      let opened = false;
       let refusal: { status: number; message: string } | undefined;
       const ws = new this._WebSocket(this._opts.url) as Socket;
       ws.binaryType = "arraybuffer";
@@ -397,6 +398,7 @@ export class EmberClient<E extends Readonly<Record<string, { readonly code: numb
       };
       const deadline = setTimeout(() => fail(`no server hello within ${this._opts.connectTimeoutMs} ms`), this._opts.connectTimeoutMs);
       ws.onopen = () => {
+        opened = true;
         const hello = new Uint8Array(resume ? 40 : 4);
         const v = new DataView(hello.buffer);
         v.setUint16(0, protocolVersion);
@@ -409,8 +411,12 @@ export class EmberClient<E extends Readonly<Record<string, { readonly code: numb
         ws.send(frameBytes(kind.handshake, 0, 0, 0, 0, hello));
       };
       ws.onerror = (ev) => {
-        const detail = (ev as { message?: unknown; error?: { message?: unknown } } | null)?.message ?? (ev as { error?: { message?: unknown } } | null)?.error?.message;
-        if (!settled) fail(typeof detail === "string" ? detail : "the WebSocket failed");
+        // npm ws says why (`Unexpected server response: 403`); browsers never do.
+        const e = ev as { message?: unknown; error?: { message?: unknown } } | null;
+        const detail = e?.message ?? e?.error?.message;
+        if (typeof detail === "string") return fail(detail);
+        fail(opened ? "the WebSocket failed"
+                    : "could not open the WebSocket: nothing listens there, or the server refused the upgrade (a page whose Origin it does not allow gets 403)");
       };
       ws.onclose = (ev) => {
         if (!settled) return fail(`the connection closed (${ev.code}${ev.reason ? " " + ev.reason : ""})`);
