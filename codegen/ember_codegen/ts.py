@@ -118,7 +118,7 @@ def problems(schema: Schema, path: str) -> list[str]:
                        f"hide the client runtime's; rename it for --lang ts")
         elif method in methods:
             out.append(f"{where}: {what} '{name}': the generated Client's method '{method}' is "
-                       f"also {methods[method]}'s; rename one for --lang ts")
+                       f"also the method of {methods[method]}; rename one for --lang ts")
         methods.setdefault(method, f"{what} '{name}'")
     return out
 

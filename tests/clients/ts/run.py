@@ -61,6 +61,8 @@ def main() -> int:
         return 1
 
     src, work, root = Path(args.dir), Path(args.work), Path(args.source_root)
+    if args.part == "node":
+        check_names(args.codegen, work / "names")
     gen, out = work / "gen", work / "out"
     for d in (gen, out):
         shutil.rmtree(d, ignore_errors=True)
@@ -93,6 +95,57 @@ def main() -> int:
         run([node, str(node_dir / "browser_test.mjs"), args.chat_server, str(out),
              str(root / "examples" / "chat" / "web"), str(work)], timeout=180)
     return 0
+
+
+NAMES = """\
+[schema]
+name = "names"
+
+[[command]]
+id = 101
+name = "connect"
+server = "x"
+request = []
+reply = []
+
+[[command]]
+id = 102
+name = "onHello"
+server = "x"
+request = []
+reply = []
+
+[[push]]
+id = 201
+name = "hello"
+fields = []
+
+[[push]]
+id = 202
+name = "resumed"
+fields = []
+"""
+
+
+def check_names(codegen: str, tmp: Path) -> None:
+    """Commands and pushes whose Client methods would hide the runtime's or each other are
+    refused, one line each."""
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    schema = tmp / "names.toml"
+    schema.write_text(NAMES)
+    r = subprocess.run([codegen, str(schema), "--out-dir", str(tmp / "out"), "--lang", "ts"],
+                       capture_output=True, text=True)
+    want = [f"{schema}:6: command 'connect': the generated Client's method 'connect' would hide "
+            "the client runtime's; rename it for --lang ts",
+            f"{schema}:20: push 'hello': the generated Client's method 'onHello' is also the "
+            "method of command 'onHello'; rename one for --lang ts",
+            f"{schema}:25: push 'resumed': the generated Client's method 'onResumed' would hide "
+            "the client runtime's; rename it for --lang ts"]
+    if r.returncode != 1 or r.stderr.splitlines() != want:
+        print(f"clients_ts: names that collide: status {r.returncode}, {r.stderr!r}", flush=True)
+        sys.exit(1)
+    print("clients_ts: Client method names that collide are refused", flush=True)
 
 
 if __name__ == "__main__":
