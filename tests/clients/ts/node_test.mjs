@@ -16,14 +16,29 @@ setTimeout(() => fail('the test took more than 60 s'), 60000).unref();
 const server = await startChatServer(exe, ['http://game.example']);
 const url = `ws://127.0.0.1:${server.ws}/chat`;
 
-// Every WebSocket the clients open, so the test can cut their TCP sockets.
+// Every WebSocket the clients open, so the test can cut their TCP sockets, and the kinds of
+// the ember frames each client sent and received (PROTOCOL.md §1), to see pings and acks.
 const opened = [];
-class TrackedWebSocket extends WebSocket {
-  constructor(u) {
-    super(u);
-    opened.push(this);
-  }
+const counts = {};
+function tracked(who) {
+  const c = (counts[who] = { sent: new Map(), received: new Map() });
+  const count = (m, bytes) => {
+    for (let at = 0; at + 16 <= bytes.length; at += 16 + bytes.readUInt32BE(at))
+      m.set(bytes[at + 4], (m.get(bytes[at + 4]) ?? 0) + 1);
+  };
+  return class extends WebSocket {
+    constructor(u) {
+      super(u);
+      opened.push(this);
+      this.on('message', (data) => count(c.received, Buffer.from(data))); // an ArrayBuffer: the client asks for those
+    }
+    send(data) {
+      count(c.sent, Buffer.from(data.buffer, data.byteOffset, data.length));
+      super.send(data);
+    }
+  };
 }
+const PING = 5, PONG = 6, ACK = 8;
 const expectOk = (r, what) => {
   if (!r.ok) fail(`${what}: ${r.error.name} ${r.error.message}`);
   return r.value;
@@ -53,8 +68,8 @@ try {
 }
 
 // 2. Sign in (a wrong password first: a typed game error), join, talk.
-const alice = new Client({ url, WebSocket: TrackedWebSocket });
-const bob = new Client({ url, WebSocket: TrackedWebSocket, json: true }); // JSON bodies too
+const alice = new Client({ url, WebSocket: tracked('alice') });
+const bob = new Client({ url, WebSocket: tracked('bob'), json: true }); // JSON bodies too
 await alice.connect();
 await bob.connect();
 const early = await alice.say({ room: 'lobby', text: 'too early' });
@@ -109,6 +124,12 @@ if (alice.resumes + bob.resumes !== drops) fail(`${drops} connections cut, ${ali
 console.log(`ok: ${drops} connections cut (alice resumed ${alice.resumes} times, bob ${bob.resumes}): ` +
             `bob heard all ${lines} lines once, in order; every call completed; ${opened.length} WebSockets opened`);
 
+// bob only listened: his client acknowledged what arrived (an ack frame per 16 frames or so),
+// so the server's outbox of his session did not keep all 300 lines
+const bobAcks = counts.bob.sent.get(ACK) ?? 0;
+if (bobAcks < lines / 32 || bobAcks > lines) fail(`bob sent ${bobAcks} ack frames for ${lines} pushes`);
+console.log(`ok: bob, who only listens, sent ${bobAcks} ack frames for ${lines} pushes and ${bob.resumes} resumes`);
+
 // 4. Pushes while away: bob's socket is cut and alice talks before bob is back.
 cut(bob);
 for (let j = 0; j < 20; ++j) expectOk(await alice.say({ room: 'lobby', text: `away ${j}` }), 'say while bob is away');
@@ -116,6 +137,14 @@ await until(() => heardByBob.length === lines + 20, 'bob to hear the lines said 
 if (heardByBob.slice(lines).join() !== Array.from({ length: 20 }, (_, j) => `away ${j}`).join())
   fail(`bob heard ${heardByBob.slice(lines)}`);
 console.log('ok: 20 lines said while bob was away arrive once, in order, after his resume');
+
+// Pings (PROTOCOL.md §4): a client told to ping every 50 ms does, and the server's pongs come.
+const carol = new Client({ url, WebSocket: tracked('carol'), pingIntervalMs: 50 });
+await carol.connect();
+await until(() => (counts.carol.received.get(PONG) ?? 0) >= 4, 'carol to get 4 pongs');
+if ((counts.carol.sent.get(PING) ?? 0) < 4 || !carol.connected) fail('carol did not ping');
+carol.close();
+console.log(`ok: pings every 50 ms: ${counts.carol.sent.get(PING)} pings, ${counts.carol.received.get(PONG)} pongs`);
 
 // 5. A call's timeout (the server stopped by SIGSTOP), and a closed session: calls end with typed errors, never hang.
 server.pause();
