@@ -2,9 +2,11 @@
 // headless, driven by puppeteer-core. The page, served here over HTTP with the generated client
 // compiled by tsc, connects over WebSocket to a real chat_server, signs in, joins, talks and
 // hears a Node client; the test checks the page's DOM and keeps a screenshot. The same page
-// served from an origin the server does not allow fails to connect.
+// served from an origin the server does not allow fails to connect. The page reaches the server
+// through a TCP relay in this test, which cuts its connection once: the page resumes.
 // usage: node browser_test.mjs CHAT_SERVER OUT_DIR WEB_DIR WORK_DIR   (run.py runs it)
 import { createServer } from 'node:http';
+import { createServer as createTcpServer, connect as tcpConnect } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { join, normalize, extname } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -39,7 +41,26 @@ const otherSite = await serve();
 const origin = `http://127.0.0.1:${site.address().port}`;
 const otherOrigin = `http://127.0.0.1:${otherSite.address().port}`;
 const server = await startChatServer(exe, [origin]);
-const wsUrl = `ws://127.0.0.1:${server.ws}/`;
+const directUrl = `ws://127.0.0.1:${server.ws}/`;
+
+// The page reaches the server through a TCP relay here, so the test can cut its connection
+// (both sockets destroyed: the browser and the server each see the connection die).
+const relayed = new Set();
+const relay = createTcpServer((down) => {
+  const up = tcpConnect(server.ws, '127.0.0.1');
+  const pair = { down, up };
+  relayed.add(pair);
+  down.pipe(up);
+  up.pipe(down);
+  const end = () => {
+    down.destroy();
+    up.destroy();
+    relayed.delete(pair);
+  };
+  for (const sock of [down, up]) sock.on('error', end).on('close', end);
+});
+await new Promise((r) => relay.listen(0, '127.0.0.1', r));
+const wsUrl = `ws://127.0.0.1:${relay.address().port}/`;
 
 const browser = await puppeteer.launch({
   executablePath: chromium,
@@ -70,7 +91,7 @@ let s = await state(page);
 if (s.state !== 'online') fail(`the page did not come online: ${s.text}`);
 console.log(`ok: the page from ${origin} is ${s.text}`);
 
-const dave = new Client({ url: wsUrl, WebSocket });
+const dave = new Client({ url: directUrl, WebSocket });
 await dave.connect();
 const heard = [];
 dave.onChatMessage((m) => heard.push(`${m.from}: ${m.text}`));
@@ -98,7 +119,34 @@ const shot = join(work, 'chat-browser.png');
 await page.screenshot({ path: shot, fullPage: true });
 console.log(`screenshot: ${shot}`);
 
-// 2. The same page from another origin: the server refuses the upgrade (403), the page says so.
+// 2. The page's connection cut: the page resumes its session by itself and shows what was said
+// meanwhile, once each, in order; then it talks again.
+const cuts = relayed.size;
+for (const { down, up } of [...relayed]) {
+  down.destroy();
+  up.destroy();
+}
+for (let i = 0; i < 5; ++i) {
+  if (!(await dave.say({ room: 'lobby', text: `while you were away ${i}` })).ok) fail('dave could not say');
+}
+await page.waitForFunction(() => document.querySelector('#status').textContent.includes('(resumed)') &&
+                                 [...document.querySelectorAll('#log li')].length >= 9, { timeout: 15000 })
+  .catch(async () => fail(`after the cut the page shows ${JSON.stringify(await state(page))} ${JSON.stringify(await lines(page))}`));
+await page.type('#text', 'back again');
+await page.click('#say');
+await until(() => heard.includes('carol: back again'), 'dave to hear carol after her resume');
+const after = (await lines(page)).slice(4);
+const want = [0, 1, 2, 3, 4].map((i) => `davewhile you were away ${i}`).concat(['carolback again']);
+await page.waitForFunction((n) => document.querySelectorAll('#log li').length >= n, { timeout: 15000 }, 4 + want.length);
+const afterAll = (await lines(page)).slice(4);
+if (JSON.stringify(afterAll) !== JSON.stringify(want)) fail(`after the cut the page shows ${JSON.stringify(afterAll)} (first ${JSON.stringify(after)})`);
+s = await state(page);
+console.log(`ok: ${cuts} connection(s) of the page cut: ${s.text}; the 5 lines said meanwhile shown once, in order, and the page talks again`);
+const resumedShot = join(work, 'chat-browser-resumed.png');
+await page.screenshot({ path: resumedShot, fullPage: true });
+console.log(`screenshot: ${resumedShot}`);
+
+// 3. The same page from another origin: the server refuses the upgrade (403), the page says so.
 const evil = await open(otherOrigin, 'mallory');
 await evil.waitForSelector('#status[data-state=online], #status[data-state=error]', { timeout: 15000 });
 s = await state(evil);
@@ -109,6 +157,7 @@ console.log(`screenshot: ${join(work, 'chat-browser-refused.png')}`);
 
 dave.close();
 await browser.close();
+relay.close();
 site.close();
 otherSite.close();
 await server.stop();

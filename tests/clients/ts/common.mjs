@@ -21,11 +21,12 @@ export async function until(cond, what, ms = 10000) {
   }
 }
 
-/** Starts chat_server with a WebSocket port (and `origins`); resolves with {ws, tcp, stop}. */
-export async function startChatServer(exe, origins = []) {
+/** Starts chat_server with a WebSocket port (and `origins`; `ports` to reuse a stopped
+ * server's); resolves with {ws, tcp, stop, kill, pause, resume}. */
+export async function startChatServer(exe, origins = [], ports = { tcp: 0, ws: 0 }) {
   const dir = mkdtempSync(join(tmpdir(), 'ember-chat-'));
   const portFile = join(dir, 'ports');
-  const args = ['--port', '0', '--port-file', portFile, '--websocket-port', '0'];
+  const args = ['--port', `${ports.tcp}`, '--port-file', portFile, '--websocket-port', `${ports.ws}`];
   for (const o of origins) args.push('--origin', o);
   const child = spawn(exe, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   let exited = false;
@@ -41,6 +42,11 @@ export async function startChatServer(exe, origins = []) {
     /** SIGSTOP / SIGCONT: a server that answers nothing for a while, for real. */
     pause() { child.kill('SIGSTOP'); },
     resume() { child.kill('SIGCONT'); },
+    /** SIGKILL: the server is gone at once, its sessions with it. */
+    async kill() {
+      child.kill('SIGKILL');
+      await until(() => exited, 'chat_server to die');
+    },
     async stop() {
       child.kill('SIGTERM');
       await until(() => exited, 'chat_server to stop');

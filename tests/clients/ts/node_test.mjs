@@ -146,7 +146,8 @@ if ((counts.carol.sent.get(PING) ?? 0) < 4 || !carol.connected) fail('carol did 
 carol.close();
 console.log(`ok: pings every 50 ms: ${counts.carol.sent.get(PING)} pings, ${counts.carol.received.get(PONG)} pongs`);
 
-// 5. A call's timeout (the server stopped by SIGSTOP), and a closed session: calls end with typed errors, never hang.
+// 5. A call's timeout (the server stopped by SIGSTOP), and a closed session: calls end with
+// typed errors, never hang.
 server.pause();
 const started = Date.now();
 const quick = await alice.list_rooms({}, { timeoutMs: 300 });
@@ -162,5 +163,23 @@ if (afterClose.ok || !(afterClose.error instanceof rt.DisconnectedError) || !clo
 const members = expectOk(await alice.list_rooms(), 'list_rooms after bob left');
 console.log(`ok: timeouts and close() give typed errors (${quick.error.message}; ${afterClose.error.message}); rooms: ${JSON.stringify(members.rooms)}`);
 alice.close();
-await server.stop();
+
+// 6. A session the server no longer has: the server is killed while dave waits for a reply and
+// a new one starts on the same ports; dave's resume is refused (session_expired), his call
+// ends with an expired DisconnectedError, and onClosed hears it.
+const dave = new Client({ url, WebSocket, resumeBackoffMaxMs: 200 });
+await dave.connect();
+expectOk(await dave.login({ user: 'dave', password: 'secret' }), 'dave login');
+let daveClosed;
+dave.onClosed((why) => { daveClosed = why; });
+server.pause(); // the request arrives but is never answered
+const pending = dave.list_rooms({}, { timeoutMs: 20000 });
+await new Promise((r) => setTimeout(r, 100));
+await server.kill();
+const again = await startChatServer(exe, [], server);
+const lost = await pending;
+if (lost.ok || !(lost.error instanceof rt.DisconnectedError) || !lost.error.expired || !daveClosed?.expired)
+  fail(`a call when the session expired: ${JSON.stringify(lost)}, closed ${daveClosed}`);
+console.log(`ok: a session the restarted server no longer has: ${lost.error.message}`);
+await again.stop();
 console.log('PASS');
