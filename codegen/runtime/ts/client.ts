@@ -232,6 +232,7 @@ export class EmberClient<E extends Readonly<Record<string, { readonly code: numb
   private _pingSeq = 0;
   private _out: Uint8Array[] = [];
   private _flushPosted = false;
+  private _abortOpen: (() => void) | undefined; // ends a connection attempt at once
   private readonly _pushes = new Map<number, Array<(body: Uint8Array, json: boolean) => void>>();
   private readonly _onResumed: Array<() => void> = [];
   private readonly _onClosed: Array<(why: DisconnectedError) => void> = [];
@@ -392,11 +393,13 @@ export class EmberClient<E extends Readonly<Record<string, { readonly code: numb
         if (settled) return;
         settled = true;
         clearTimeout(deadline);
+        this._abortOpen = undefined;
         this._detach(ws);
         const st = refusal?.status ?? 0;
         reject(new ConnectError(refusal ? `${this._opts.url}: refused: ${refusal.message} (status ${st})` : `${this._opts.url}: ${why}`, st));
       };
       const deadline = setTimeout(() => fail(`no server hello within ${this._opts.connectTimeoutMs} ms`), this._opts.connectTimeoutMs);
+      this._abortOpen = () => fail("the client was closed");
       ws.onopen = () => {
         opened = true;
         const hello = new Uint8Array(resume ? 40 : 4);
@@ -452,6 +455,7 @@ export class EmberClient<E extends Readonly<Record<string, { readonly code: numb
             if (resume && !h) return fail("the server started a new session instead of resuming");
             settled = true;
             clearTimeout(deadline);
+            this._abortOpen = undefined;
             this._open = true;
             this._startPings(ws);
             resolve();
@@ -510,7 +514,14 @@ export class EmberClient<E extends Readonly<Record<string, { readonly code: numb
         this._countReceived(f.body.length);
         if (f.seq <= this._lastPushSeq) return true; // had it already
         this._lastPushSeq = f.seq;
-        for (const h of this._pushes.get(f.command) ?? []) h(f.body, (f.flags & jsonFlag) !== 0);
+        for (const h of this._pushes.get(f.command) ?? []) {
+          try {
+            h(f.body, (f.flags & jsonFlag) !== 0);
+          } catch (e) {
+            // a handler's bug must not cost the session the frames after this one
+            this._report(e instanceof Error ? e : new EmberError("push_handler", String(e)));
+          }
+        }
         return this._socket === ws;
       }
       case kind.ping:
@@ -667,6 +678,7 @@ export class EmberClient<E extends Readonly<Record<string, { readonly code: numb
   private _end(why: DisconnectedError): void {
     if (this._ended) return;
     this._ended = true;
+    this._abortOpen?.();
     if (this._socket !== undefined) this._detach(this._socket);
     for (const c of [...this._calls.values()]) c.finish(new DisconnectedError(`${c.command}: ${why.message}`, why.expired));
     for (const h of this._onClosed) h(why);

@@ -100,6 +100,10 @@ console.log(`ok: alice (session ${alice.sessionId}, binary) and bob (session ${b
 // must complete, and bob must hear every line exactly once, in order.
 const lines = 300;
 let drops = 0;
+// a second handler of bob's that throws: reported to onError, the session and the first handler go on
+const bobErrors = [];
+bob.onError((e) => bobErrors.push(e));
+const stopBuggy = bob.onChatMessage(() => { throw new Error('a handler bug'); });
 for (let i = 0; i < lines; i += 10) {
   const burst = [];
   for (let j = i; j < i + 10; ++j) burst.push(alice.say({ room: 'lobby', text: `line ${j}` }));
@@ -120,6 +124,8 @@ for (let j = 0; j < lines; ++j) {
   if (heardByBob[j] !== `line ${j}`) fail(`bob's line ${j} is '${heardByBob[j]}' (heard ${heardByBob.length})`);
 }
 if (heardByBob.length !== lines) fail(`bob heard ${heardByBob.length} lines, not ${lines}`);
+stopBuggy();
+if (bobErrors.length !== lines || bobErrors[0].message !== 'a handler bug') fail(`bob's onError heard ${bobErrors.length} errors`);
 if (alice.resumes + bob.resumes !== drops) fail(`${drops} connections cut, ${alice.resumes + bob.resumes} resumes`);
 console.log(`ok: ${drops} connections cut (alice resumed ${alice.resumes} times, bob ${bob.resumes}): ` +
             `bob heard all ${lines} lines once, in order; every call completed; ${opened.length} WebSockets opened`);
