@@ -86,7 +86,8 @@ export class ConnectError extends EmberError {
   }
 }
 
-/** What a call ends with when it has no reply. A reply that does not decode is a CodecError. */
+/** What a call ends with when it has no reply. A CodecError: the reply did not decode, or the
+ * request could not be encoded (a value out of its field's range, a body over the limit). */
 export type CallError<E extends string = string> = RemoteError<E> | TimeoutError | DisconnectedError | CodecError;
 
 /** A call's outcome: the reply, or why there is none. Calls never reject for these. */
@@ -303,10 +304,18 @@ export class EmberClient<E extends Readonly<Record<string, { readonly code: numb
       return Promise.resolve<R>({ ok: false, error: new DisconnectedError(`${cmd.name}: ${why}`) });
     }
     const json = this._opts.json;
-    const body = json ? encodeUtf8(cmd.request.encodeJson(request)) : cmd.request.encode(request);
+    let body: Uint8Array;
+    try {
+      // a value no field of the schema can hold (300 in a u8) is refused here, as in C++
+      body = json ? encodeUtf8(cmd.request.encodeJson(request)) : cmd.request.encode(request);
+    } catch (e) {
+      const error = e instanceof CodecError ? e : new CodecError("value_out_of_range", `${cmd.name}: ${String(e)}`);
+      return Promise.resolve<R>({ ok: false, error });
+    }
     const limit = this._serverMaxFrame || this._opts.maxFrame;
     if (body.length > limit) {
-      throw new CodecError("value_out_of_range", `${cmd.name}: a request of ${body.length} bytes passes the server's limit of ${limit}`);
+      const error = new CodecError("value_out_of_range", `${cmd.name}: a request of ${body.length} bytes passes the server's limit of ${limit}`);
+      return Promise.resolve<R>({ ok: false, error });
     }
     const seq = this._nextSeq;
     this._nextSeq = this._nextSeq === 0xffffffff ? 1 : this._nextSeq + 1;

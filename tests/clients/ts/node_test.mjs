@@ -78,7 +78,10 @@ if (early.ok || early.error.code !== 'not_logged_in' || early.error.status !== 1
 const bad = await alice.login({ user: 'alice', password: 'wrong' });
 if (bad.ok || !(bad.error instanceof rt.RemoteError) || bad.error.code !== 'bad_password' || bad.error.status !== 1001)
   fail(`a wrong password: ${JSON.stringify(bad)}`);
-console.log(`ok: typed errors: ${early.error.message}; ${bad.error.message}`);
+const huge = await alice.say({ room: 'lobby', text: 'x'.repeat(70000) }); // the server takes 64 KiB
+if (huge.ok || huge.error.name !== 'CodecError' || huge.error.code !== 'value_out_of_range')
+  fail(`a request over the server's max_frame: ${JSON.stringify(huge)}`);
+console.log(`ok: typed errors: ${early.error.message}; ${bad.error.message}; ${huge.error.message}`);
 const a = expectOk(await alice.login({ user: 'alice', password: 'secret' }), 'alice login');
 const b = expectOk(await bob.login({ user: 'bob', password: 'secret' }), 'bob login');
 if (typeof a.user_id !== 'bigint' || a.motd !== 'welcome to ember chat, alice') fail(`login reply ${a.motd}`);
