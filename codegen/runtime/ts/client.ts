@@ -174,14 +174,14 @@ interface Socket {
   close(code?: number, reason?: string): void;
 }
 
+type Timer = ReturnType<typeof setTimeout>;
+
 interface PendingCall {
   readonly frame: Uint8Array; // header and body; the ack field is rewritten when sent again
   readonly command: string;
   readonly finish: (f: Frame | CallError<string>) => void;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  timer: Timer | undefined;
 }
-
-type Timer = ReturnType<typeof setTimeout>;
 
 /** A command as a generated module describes it (`commands.login`). */
 export interface CommandInfo<Req, Rep> {
