@@ -11,6 +11,9 @@ packages=(meson ninja-build pkg-config g++ python3 python3-jinja2
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   packages+=(nodejs npm)
 fi
+# Chromium, headless, for the browser test of the generated TypeScript client (tests/clients/ts,
+# driven by npm's puppeteer-core: the system browser, never a downloaded one).
+packages+=(chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -5,7 +5,7 @@
     ember-codegen --check-compat OLD.toml NEW.toml
 
 The first writes DIR/NAME.hpp, NAME.cpp, NAME_server.hpp and NAME_client.hpp (NAME is the
-schema's [schema] name), or with --lang ts DIR/NAME.ts and the runtime it imports, ember.ts.
+schema's [schema] name), or with --lang ts DIR/NAME.ts and the runtime it imports, ember.ts (codecs) and client.ts (the WebSocket client).
 On an invalid schema it prints one line per problem on stderr and exits 1; with
 --compat-baseline it also refuses (exit 1) a schema that breaks peers built from the older one. The second only compares two versions of a schema (compat.py) and exits 1 when the
 newer one breaks peers of the older one.
@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", choices=("cpp", "ts"), default="cpp",
                    help="the language to generate: cpp (default: NAME.hpp, NAME.cpp, "
                         "NAME_server.hpp, NAME_client.hpp) or ts (NAME.ts and the runtime it "
-                        "imports, ember.ts)")
+                        "imports, ember.ts and client.ts)")
     p.add_argument("--check-compat", nargs=2, metavar=("OLD", "NEW"),
                    help="list every change from OLD to NEW that breaks peers built from OLD; "
                         "exit 1 if there is any")

@@ -17,6 +17,8 @@ from . import backend
 from .model import Schema, Type
 
 RUNTIME = Path(__file__).resolve().parent.parent / "runtime" / "ts" / "ember.ts"
+#: The client runtime (WebSocket sessions) the generated `Client` class extends.
+CLIENT_RUNTIME = RUNTIME.with_name("client.ts")
 
 #: Names a top-level declaration of the generated module may not take: JavaScript's reserved
 #: words, TypeScript's built-in type names, and what the module itself exports.
@@ -27,8 +29,20 @@ TS_RESERVED = frozenset("""
     try typeof var void while with yield
     any bigint boolean never number object string symbol undefined unknown type declare
     namespace module abstract as asserts infer is keyof readonly require global
-    commands pushes errors schema_hash
+    commands pushes errors schema_hash Client
 """.split())
+
+#: Members of the client runtime's EmberClient that a generated Client inherits: a command
+#: method or push handler may not take their names.
+CLIENT_MEMBERS = frozenset("""
+    constructor connect close call onPush onResumed onClosed onError sessionId connected resumes
+    socket __proto__
+""".split())
+
+
+def push_handler(name: str) -> str:
+    """The Client method that hears push `name`: `chat_message` -> `onChatMessage`."""
+    return "on" + "".join(part[:1].upper() + part[1:] for part in name.split("_"))
 
 SCALARS = {"bool": "boolean", "f32": "number", "f64": "number", "string": "string",
            "bytes": "$e.Bytes", "i64": "bigint", "u64": "bigint"}
@@ -93,6 +107,19 @@ def problems(schema: Schema, path: str) -> list[str]:
             out.append(f"{where}: {what} '{name}': '{name}' is a JavaScript reserved word, a "
                        f"TypeScript type or a name the generated module exports; rename it "
                        f"for --lang ts")
+    methods = {}  # the generated Client's method names
+    for what, name, line, method in sorted(
+            [("command", c.name, c.line, c.name) for c in schema.commands] +
+            [("push", p.name, p.line, push_handler(p.name)) for p in schema.pushes],
+            key=lambda x: x[2] or 0):
+        where = f"{path}:{line}" if line else path
+        if method in CLIENT_MEMBERS:
+            out.append(f"{where}: {what} '{name}': the generated Client's method '{method}' would "
+                       f"hide the client runtime's; rename it for --lang ts")
+        elif method in methods:
+            out.append(f"{where}: {what} '{name}': the generated Client's method '{method}' is "
+                       f"also the method of {methods[method]}; rename one for --lang ts")
+        methods.setdefault(method, f"{what} '{name}'")
     return out
 
 
@@ -104,6 +131,7 @@ def render(schema: Schema) -> tuple[dict[str, str], list[str]]:
     env.filters["js_string"] = js_string
     env.filters["doc_comment"] = doc_comment
     env.filters["line_comment"] = line_comment
+    env.filters["push_handler"] = push_handler
     messages = [m for m in schema.messages
                 if not any(m in (c.request, c.reply) for c in schema.calls)]
     used = set()  # enums some field refers to: the others need no table (noUnusedLocals)
@@ -115,5 +143,6 @@ def render(schema: Schema) -> tuple[dict[str, str], list[str]]:
     text = env.get_template("ts/schema.ts.j2").render(
         schema=schema, messages=messages, used_enums=used, hash_hex=f"0x{schema.hash:016x}")
     files = {f"{schema.name}.ts": backend._tidy(text),
-             "ember.ts": RUNTIME.read_text(encoding="utf-8")}
-    return files, sorted(loader.used | {str(RUNTIME)})
+             "ember.ts": RUNTIME.read_text(encoding="utf-8"),
+             "client.ts": CLIENT_RUNTIME.read_text(encoding="utf-8")}
+    return files, sorted(loader.used | {str(RUNTIME), str(CLIENT_RUNTIME)})

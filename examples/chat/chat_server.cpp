@@ -2,12 +2,18 @@
 // to every member of the room (a group). Shows one coroutine per command, game errors, groups,
 // a handler given its server at construction, and a graceful stop on Ctrl-C.
 //
-// usage: chat_server [--port N] [--port-file PATH]
+// usage: chat_server [--port N] [--port-file PATH] [--websocket-port N] [--origin URL]...
+//
+// --websocket-port opens a second port for browsers (PROTOCOL.md §11; 0 picks a free one) and
+// --origin allows a web page's origin (`http://127.0.0.1:8080`, or `*`) on it; --port-file then
+// holds both ports, one a line.
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
@@ -85,20 +91,26 @@ class chat_service final : public chat::chat_handler {
 int main(int argc, char** argv) {
   std::uint16_t port = 7001;
   std::string port_file;
+  std::optional<std::uint16_t> websocket_port;
+  std::vector<std::string> origins;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--port" && i + 1 < argc) port = static_cast<std::uint16_t>(std::atoi(argv[++i]));
     else if (a == "--port-file" && i + 1 < argc) port_file = argv[++i];
+    else if (a == "--websocket-port" && i + 1 < argc) websocket_port = static_cast<std::uint16_t>(std::atoi(argv[++i]));
+    else if (a == "--origin" && i + 1 < argc) origins.emplace_back(argv[++i]);
     else {
       const bool help = a == "--help" || a == "-h";
-      std::fprintf(help ? stdout : stderr, "usage: %s [--port N] [--port-file PATH]\n", argv[0]);
+      std::fprintf(help ? stdout : stderr,
+                   "usage: %s [--port N] [--port-file PATH] [--websocket-port N] [--origin URL]...\n", argv[0]);
       return help ? EXIT_SUCCESS : EXIT_FAILURE;
     }
   }
   ember::log::set_tag("chat");
   asio::io_context io;
   // The server first, then the service that uses it, then the server's commands.
-  ember::net::server server(io, {.name = "chat", .port = port});
+  ember::net::server server(io, {.name = "chat", .port = port, .websocket_port = websocket_port,
+                                 .websocket_origins = origins});
   chat_service service(server);
   ember::net::dispatch_table table;
   chat::register_commands(table, service);
@@ -109,7 +121,11 @@ int main(int argc, char** argv) {
     ember::log::error("cannot listen on port {}: {} (is another server running?)", port, e.what());
     return EXIT_FAILURE;
   }
-  if (!port_file.empty()) std::ofstream(port_file) << server.port() << "\n";
+  if (!port_file.empty()) {
+    std::ofstream out(port_file);
+    out << server.port() << "\n";
+    if (websocket_port) out << server.websocket_port() << "\n";
+  }
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](std::error_code ec, int) {

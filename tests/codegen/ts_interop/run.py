@@ -122,7 +122,7 @@ def check_cli(codegen: str, schema: str, tmp: Path) -> None:
     expected = {
         "default": ["all_types.cpp", "all_types.hpp", "all_types_client.hpp", "all_types_server.hpp"],
         "cpp": ["all_types.cpp", "all_types.hpp", "all_types_client.hpp", "all_types_server.hpp"],
-        "ts": ["all_types.ts", "ember.ts"],
+        "ts": ["all_types.ts", "client.ts", "ember.ts"],
     }
     for lang, files in expected.items():
         out = tmp / lang

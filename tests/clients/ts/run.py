@@ -1,0 +1,152 @@
+"""The generated TypeScript client against the chat example (tests/clients/ts/meson.build).
+
+    run.py node|browser --codegen EMBER_CODEGEN --chat-server CHAT_SERVER --source-root ROOT
+           --dir tests/clients/ts --work BUILD_DIR/...
+
+1. generates chat.ts (and the runtimes ember.ts and client.ts) with `ember-codegen --lang ts`;
+2. installs typescript, ws and puppeteer-core from npm into WORK/node (`npm ci`, the versions
+   of package-lock.json; once, while the lock file is unchanged);
+3. compiles them with `tsc --strict` and the strictest flags;
+4. runs node_test.mjs (node: the client in Node 20 over npm's ws) or browser_test.mjs
+   (browser: examples/chat/web/ in Debian's chromium, headless, with puppeteer-core; its
+   screenshot's path is printed).
+
+Node, npm and (browser) /usr/bin/chromium must be installed (tools/install-deps.sh installs
+them); without them the test says so and fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+STRICT = ["--strict", "--noUncheckedIndexedAccess", "--noImplicitOverride", "--isolatedModules",
+          "--verbatimModuleSyntax", "--exactOptionalPropertyTypes", "--noImplicitReturns",
+          "--noFallthroughCasesInSwitch", "--noUnusedLocals", "--noUnusedParameters",
+          "--noPropertyAccessFromIndexSignature",
+          "--target", "es2020", "--module", "nodenext", "--moduleResolution", "nodenext"]
+
+
+def run(cmd: list[str], **kw) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    r = subprocess.run(cmd, **kw)
+    if r.returncode != 0:
+        print(f"clients_ts: {Path(cmd[0]).name} failed with status {r.returncode}", flush=True)
+        sys.exit(1)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("part", choices=("node", "browser"))
+    p.add_argument("--codegen", required=True)
+    p.add_argument("--chat-server", required=True)
+    p.add_argument("--source-root", required=True)
+    p.add_argument("--dir", required=True)
+    p.add_argument("--work", required=True)
+    args = p.parse_args()
+
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        print("clients_ts: node and npm are needed (Debian: apt-get install nodejs npm; "
+              "tools/install-deps.sh installs them)", flush=True)
+        return 1
+    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    if args.part == "browser" and not os.access(chromium, os.X_OK):
+        print(f"clients_ts: {chromium} is needed (Debian: apt-get install chromium; "
+              "tools/install-deps.sh installs it)", flush=True)
+        return 1
+
+    src, work, root = Path(args.dir), Path(args.work), Path(args.source_root)
+    if args.part == "node":
+        check_names(args.codegen, work / "names")
+    gen, out = work / "gen", work / "out"
+    for d in (gen, out):
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+    run([args.codegen, str(root / "examples" / "chat" / "chat.toml"), "--out-dir", str(gen),
+         "--lang", "ts"])
+
+    # npm packages: installed once per lock file (the registry is the only network needed)
+    node_dir = work / "node"
+    lock = (src / "package-lock.json").read_bytes()
+    if not (node_dir / "node_modules").is_dir() or (node_dir / "package-lock.json").read_bytes() != lock:
+        shutil.rmtree(node_dir, ignore_errors=True)
+        node_dir.mkdir(parents=True)
+        for f in ("package.json", "package-lock.json"):
+            shutil.copy(src / f, node_dir / f)
+        run([npm, "ci", "--no-audit", "--no-fund", "--silent"], cwd=node_dir, timeout=300)
+    for f in ("common.mjs", "node_test.mjs", "browser_test.mjs"):
+        shutil.copy(src / f, node_dir / f)
+
+    (work / "package.json").write_text('{"type": "module"}\n')
+    (gen / "package.json").write_text('{"type": "module"}\n')
+    run([node, str(node_dir / "node_modules" / "typescript" / "bin" / "tsc"), *STRICT,
+         "--outDir", str(out), *(str(gen / f) for f in ("chat.ts", "client.ts", "ember.ts"))])
+    (out / "package.json").write_text('{"type": "module"}\n')
+    print("clients_ts: the generated chat client compiles with tsc --strict", flush=True)
+
+    if args.part == "node":
+        run([node, str(node_dir / "node_test.mjs"), args.chat_server, str(out)], timeout=120)
+    else:
+        run([node, str(node_dir / "browser_test.mjs"), args.chat_server, str(out),
+             str(root / "examples" / "chat" / "web"), str(work)], timeout=180)
+    return 0
+
+
+NAMES = """\
+[schema]
+name = "names"
+
+[[command]]
+id = 101
+name = "connect"
+server = "x"
+request = []
+reply = []
+
+[[command]]
+id = 102
+name = "onHello"
+server = "x"
+request = []
+reply = []
+
+[[push]]
+id = 201
+name = "hello"
+fields = []
+
+[[push]]
+id = 202
+name = "resumed"
+fields = []
+"""
+
+
+def check_names(codegen: str, tmp: Path) -> None:
+    """Commands and pushes whose Client methods would hide the runtime's or each other are
+    refused, one line each."""
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    schema = tmp / "names.toml"
+    schema.write_text(NAMES)
+    r = subprocess.run([codegen, str(schema), "--out-dir", str(tmp / "out"), "--lang", "ts"],
+                       capture_output=True, text=True)
+    want = [f"{schema}:6: command 'connect': the generated Client's method 'connect' would hide "
+            "the client runtime's; rename it for --lang ts",
+            f"{schema}:20: push 'hello': the generated Client's method 'onHello' is also the "
+            "method of command 'onHello'; rename one for --lang ts",
+            f"{schema}:25: push 'resumed': the generated Client's method 'onResumed' would hide "
+            "the client runtime's; rename it for --lang ts"]
+    if r.returncode != 1 or r.stderr.splitlines() != want:
+        print(f"clients_ts: names that collide: status {r.returncode}, {r.stderr!r}", flush=True)
+        sys.exit(1)
+    print("clients_ts: Client method names that collide are refused", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
