@@ -26,6 +26,14 @@ enum class admin_call : std::uint16_t {
   /// A notify from the master: the root named in the body (bytes of its name) has registered
   /// again, so a node waiting out its backoff links to it now (Firefly's rejoin).
   root_back = 0xff23,
+  /// The user id as decimal text; reply: JSON {"session": bool, "session_id", "address",
+  /// "owns": bool} — whether a client session of this server is bound to the user, and
+  /// whether this backend owns the player (the master's console finds players with it).
+  find_player = 0xff24,
+  /// "USER\nREASON" (decimal id, a newline, UTF-8 text); reply: JSON {"ok": bool, "message"}.
+  /// Ends the user's client session on this server with `status::session_expired` and the
+  /// reason (the client may log in again; banning is the accounts module's, not this).
+  kick = 0xff25,
 };
 
 /// What a server does for the master's admin requests (set by whoever runs the module).
