@@ -1,7 +1,7 @@
 // ember: a server's link to the master (config.json's `master.rootport`): it registers there
 // like any node (name, type, the cluster secret), reconnects by itself when the master comes
-// back, and answers the master's admin requests: status, reload of logic or data, stop. A
-// server runs the same with or without a master; the game never waits on it.
+// back, and answers the master's admin requests: status, reload of logic or data, stop, find or
+// kick a player. A server runs the same with or without a master; the game never waits on it.
 #pragma once
 
 #include <chrono>
