@@ -5,7 +5,8 @@ packages=(meson ninja-build pkg-config g++ python3 python3-jinja2
   libasio-dev libfmt-dev libsimdjson-dev libsodium-dev libboost-test-dev
   libmemcached-dev memcached unixodbc-dev unixodbc libsqliteodbc odbc-postgresql postgresql
   libcli11-dev libhttp-parser-dev libssl-dev clang-14 libclang-rt-14-dev
-  prometheus)
+  prometheus
+  chromium)  # the web console's test drives it headless (puppeteer-core, never a downloaded browser)
 # Node and npm (the WebSocket interop test with npm's ws, the TypeScript codec test): Debian's,
 # unless a node with its npm is on PATH already (e.g. NodeSource's nodejs, which bundles npm).
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

@@ -4,13 +4,22 @@
 //   GET  /status                       every server: its own status (over its link) + process
 //   POST /reload[?server=NAME][&data=1] reload logic (or game data) on one server or all
 //   POST /stop[?server=NAME]            stop one server, or the whole cluster in order
+//   GET  /players?user=ID              which linked servers hold the user's client session or
+//                                      own the player
+//   POST /kick?user=ID[&server=NAME]    ends the user's client session (body: the reason, text)
 //   GET  /metrics                      the master's own Prometheus metrics, unauthenticated
 //                                      (as scrapers expect; it tells no secret and changes nothing)
+//   GET  /, /console/NAME              the web console's files (console/, embedded), also
+//                                      unauthenticated: the page holds no secret and signs in
+//                                      against the endpoints above
 //
-// Answers are JSON (but /metrics); errors are {"error": "..."} with 400, 401, 404 or 502. HTTP is parsed by
-// Debian's libhttp-parser (ember/detail/http.hpp); one request per connection.
+// Answers are JSON (but /metrics and the console); errors are {"error": "..."} with 400, 401,
+// 404 or 502. HTTP is parsed by Debian's libhttp-parser (ember/detail/http.hpp); one request per
+// connection. Actions (POSTs) and refused tokens are logged — method, path and query, status,
+// peer — never a header, so the token never reaches the log.
 #pragma once
 
+#include <charconv>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -22,14 +31,17 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+#include <sodium.h>
 
 #include "ember/app/admin.hpp"
 #include "ember/cluster/root.hpp"
 #include "ember/codec/json_writer.hpp"
+#include "ember/codec/text.hpp"
 #include "ember/detail/http.hpp"
 #include "ember/detail/prometheus.hpp"
 #include "ember/log.hpp"
 #include "ember/spawn.hpp"
+#include "console_assets.hpp"
 
 namespace ember::master {
 
@@ -72,12 +84,25 @@ class admin_api {
   // Not an aggregate: g++ 12 destroys aggregate temporaries in co_await / co_return
   // expressions twice.
   struct answer {
-    answer(int s, std::string b, std::string_view type = "application/json")
-        : status(s), body(std::move(b)), content_type(type) {}
+    answer(int s, std::string b, std::string_view type = "application/json",
+           std::string_view extra = api_headers)
+        : status(s), body(std::move(b)), content_type(type), headers(extra) {}
     int status;
     std::string body;
     std::string_view content_type;
+    std::string_view headers;  ///< extra header lines, each ending in CRLF
   };
+
+  // JSON answers are never cached (they carry the cluster's state); the console's page may
+  // run no script but its own, talk to no other origin, and not be framed.
+  static constexpr std::string_view api_headers =
+      "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n";
+  static constexpr std::string_view console_headers =
+      "Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n"
+      "Referrer-Policy: no-referrer\r\n"
+      "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; "
+      "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; "
+      "frame-ancestors 'none'\r\n";
 
   asio::awaitable<void> accept_loop() {
     for (;;) {
@@ -112,7 +137,9 @@ class admin_api {
     answer a(400, error_json(error));
     if (error.empty()) a = co_await route(req);
     deadline.cancel();
-    const auto out = detail::http_response(a.status, a.content_type, a.body);
+    log_access(socket, req, a.status);
+    auto out = detail::http_response(a.status, a.content_type, a.body);
+    out.insert(out.find("\r\n\r\n") + 2, a.headers);
     co_await asio::async_write(socket, asio::buffer(out), asio::experimental::as_tuple(asio::use_awaitable));
     std::error_code ignored;
     socket.shutdown(asio::socket_base::shutdown_both, ignored);
@@ -127,6 +154,48 @@ class admin_api {
     return std::string(reinterpret_cast<const char*>(out.data()), out.size());
   }
 
+  // An audit line for every action and every refused token; the GETs the console polls
+  // with are not logged (one every 1.5 s per open page). The request line is logged, never
+  // a header: the token travels in a header only.
+  void log_access(const asio::ip::tcp::socket& socket, const http_request& req, int status) const {
+    if (req.method == "GET" && status != 401) return;
+    std::error_code ec;
+    const auto peer = socket.remote_endpoint(ec);
+    if (req.method.empty()) {
+      log::warn("admin API: a malformed request from {}: {}", ec ? std::string("?") : peer.address().to_string(), status);
+      return;
+    }
+    const auto target = req.path + (req.query.empty() ? "" : "?" + req.query);
+    if (status == 401)
+      log::warn("admin API: {} {} from {} refused: bad or missing token", req.method, target,
+                ec ? std::string("?") : peer.address().to_string());
+    else
+      log::info("admin API: {} {} from {}: {}", req.method, target,
+                ec ? std::string("?") : peer.address().to_string(), status);
+  }
+
+  /// Compares in constant time (of the token's length too: both sides are hashed first).
+  bool authorized(const http_request& req) const {
+    constexpr std::string_view scheme = "Bearer ";
+    const auto h = req.header("authorization");
+    if (!h.starts_with(scheme)) return false;
+    const auto given = h.substr(scheme.size());
+    unsigned char a[crypto_generichash_BYTES], b[crypto_generichash_BYTES];
+    crypto_generichash(a, sizeof a, reinterpret_cast<const unsigned char*>(given.data()), given.size(), nullptr, 0);
+    crypto_generichash(b, sizeof b, reinterpret_cast<const unsigned char*>(token_.data()), token_.size(), nullptr, 0);
+    return sodium_memcmp(a, b, sizeof a) == 0;
+  }
+
+  /// The console's file for `path`, or null: `/`, `/console` and `/console/` are its page.
+  static const console::asset* console_file(std::string_view path) {
+    if (path == "/" || path == "/console" || path == "/console/") path = "/console/index.html";
+    if (!path.starts_with("/console/")) return nullptr;
+    path.remove_prefix(9);
+    for (const auto& a : console::assets)
+      if (a.name == path) return &a;
+    return nullptr;
+  }
+
   asio::awaitable<answer> route(const http_request& req) {
     if (req.method == "GET" && req.path == "/metrics" && metrics_) {
       std::string text;
@@ -134,7 +203,10 @@ class admin_api {
       metrics_(w);
       co_return answer{200, std::move(text), detail::prometheus_writer::content_type};
     }
-    if (req.header("authorization") != "Bearer " + token_)
+    if (req.method == "GET")
+      if (const auto* file = console_file(req.path))
+        co_return answer{200, std::string(file->body), file->content_type, console_headers};
+    if (!authorized(req))
       co_return answer{401, error_json("bad or missing token: send Authorization: Bearer <master.token>")};
     const auto server = query_value(req.query, "server");
     const auto names = known();
@@ -157,8 +229,76 @@ class admin_api {
       }
       co_return answer{200, server.empty() ? R"({"stopping":"all"})" : fmt::format(R"({{"stopping":"{}"}})", server)};
     }
+    if (req.method == "GET" && req.path == "/players") co_return co_await players(query_value(req.query, "user"));
+    if (req.method == "POST" && req.path == "/kick")
+      co_return co_await kick(query_value(req.query, "user"), server, req.body);
     co_return answer{404, error_json("unknown endpoint " + req.method + " " + req.path +
-                                     " (GET /status, POST /reload, POST /stop)")};
+                                     " (GET /status, POST /reload, POST /stop, GET /players, POST /kick)")};
+  }
+
+  /// A user id of the query: decimal digits that fit 64 bits; "" if it is not one.
+  static std::string user_id(const std::string& text) {
+    std::uint64_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    return !text.empty() && ec == std::errc() && end == text.data() + text.size() ? std::to_string(v) : "";
+  }
+
+  /// `{"name":NAME, ...the fields of `object`}` (a JSON object a server answered).
+  static std::string named(const std::string& name, std::string_view object) {
+    if (object.size() < 2 || object.front() != '{') return fmt::format(R"({{"name":"{}"}})", name);
+    return fmt::format(R"({{"name":"{}"{}{})", name, object.size() > 2 ? "," : "", object.substr(1));
+  }
+
+  // Every linked server is asked (a client-facing one holds the session, a backend may own
+  // the player); one that does not answer is listed with its error.
+  asio::awaitable<answer> players(const std::string& user_text) {
+    const auto user = user_id(user_text);
+    if (user.empty()) co_return answer{400, error_json("user: a user id (decimal digits) is required")};
+    std::string out = fmt::format(R"({{"user":{},"servers":[)", user);
+    bool first = true;
+    for (const auto& name : known()) {
+      auto l = servers_.find(name);
+      if (!l || !l->is_open()) continue;
+      auto r = co_await l->call(std::uint16_t(app::admin_call::find_player), net::body_writer::encoded(as_bytes(user)),
+                                std::chrono::seconds(2));
+      const auto result = r ? std::string(reinterpret_cast<const char*>(r->data()), r->size())
+                            : error_json(r.error().message);
+      out += (first ? "" : ",") + named(name, result);
+      first = false;
+    }
+    co_return answer{200, out + "]}"};
+  }
+
+  asio::awaitable<answer> kick(const std::string& user_text, const std::string& server, const std::string& reason) {
+    const auto user = user_id(user_text);
+    if (user.empty()) co_return answer{400, error_json("user: a user id (decimal digits) is required")};
+    if (reason.size() > 256 || !codec::valid_utf8(reason) || reason.find('\n') != std::string::npos)
+      co_return answer{400, error_json("the reason (the body) is one line of UTF-8 text, at most 256 bytes")};
+    const auto body = user + "\n" + (reason.empty() ? std::string("kicked by an operator") : reason);
+    std::string out = R"({"results":[)";
+    bool first = true, any = false;
+    for (const auto& name : known()) {
+      if (!server.empty() && name != server) continue;
+      auto l = servers_.find(name);
+      if (!l || !l->is_open()) {
+        if (!server.empty()) co_return answer{502, error_json("server '" + name + "' is not linked to the master")};
+        continue;
+      }
+      auto r = co_await l->call(std::uint16_t(app::admin_call::kick), net::body_writer::encoded(as_bytes(body)),
+                                std::chrono::seconds(2));
+      const auto result = r ? std::string(reinterpret_cast<const char*>(r->data()), r->size())
+                            : error_json(r.error().message);
+      // Without a server named, only the servers that held the session are listed.
+      const bool kicked = result.find(R"("ok":true)") != std::string::npos;
+      any = any || kicked;
+      if (!server.empty() || kicked) {
+        out += fmt::format(R"({}{{"name":"{}","result":{}}})", first ? "" : ",", name, result);
+        first = false;
+      }
+    }
+    if (!any && server.empty())
+      co_return answer{404, error_json("no linked server holds a session of user " + user)};
+    co_return answer{any ? 200 : 404, out + "]}"};
   }
 
   // One server's status: what it says over its link, and what the supervisor knows.

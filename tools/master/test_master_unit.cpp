@@ -337,3 +337,69 @@ BOOST_AUTO_TEST_CASE(the_master_serves_its_metrics_without_the_token_and_counts_
   BOOST_TEST(metrics.find("ember_master_servers{state=\"exited\"} 2\n") != std::string::npos, metrics);
   BOOST_TEST(get("/status").rfind("HTTP/1.1 401", 0) == 0);
 }
+
+// The console's files and the endpoints it added, without a browser (test_console has one):
+// the page needs no token and carries its Content-Security-Policy; the token is compared
+// whole (a prefix or a longer string is refused); /players and /kick check their input.
+BOOST_AUTO_TEST_CASE(the_console_is_served_without_the_token_and_its_endpoints_check_their_input) {
+  const int port = 27000 + getpid() % 1000;
+  asio::io_context io(1);
+  ember::cluster::root links(io.get_executor(), {"master", "a-secret-of-the-unit-test", "127.0.0.1",
+                                                 static_cast<std::uint16_t>(port), {}});
+  const std::string token = "t0ken-of-the-unit-test";
+  ember::master::admin_api api(io.get_executor(), links, "127.0.0.1", static_cast<std::uint16_t>(port + 1),
+                               token, {"a"}, {}, {});
+  auto ask = [&](const std::string& request) {
+    std::string answer;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      asio::ip::tcp::socket s(io);
+      co_await s.async_connect({asio::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(port + 1)},
+                               asio::use_awaitable);
+      co_await asio::async_write(s, asio::buffer(request), asio::use_awaitable);
+      auto [ec, n] = co_await asio::async_read(s, asio::dynamic_buffer(answer),
+                                               asio::experimental::as_tuple(asio::use_awaitable));
+      (void)ec, (void)n;
+      io.stop();
+    }, asio::detached);
+    io.restart();
+    io.run_for(std::chrono::seconds(10));
+    return answer;
+  };
+  auto call = [&](const std::string& method, const std::string& target, const std::string& bearer,
+                  const std::string& body = "") {
+    return ask(method + " " + target + " HTTP/1.0\r\nAuthorization: Bearer " + bearer +
+               "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  };
+  const auto page = ask("GET / HTTP/1.0\r\n\r\n");
+  BOOST_TEST(page.rfind("HTTP/1.1 200 OK", 0) == 0, page);
+  BOOST_TEST(page.find("Content-Type: text/html; charset=utf-8") != std::string::npos, page);
+  BOOST_TEST(page.find("Content-Security-Policy: default-src 'none'; script-src 'self';") != std::string::npos, page);
+  BOOST_TEST(page.find("<title>ember console</title>") != std::string::npos, page);
+  const auto js = ask("GET /console/console.js HTTP/1.0\r\n\r\n");
+  BOOST_TEST(js.rfind("HTTP/1.1 200 OK", 0) == 0);
+  BOOST_TEST(js.find("Content-Type: text/javascript") != std::string::npos);
+  BOOST_TEST(js.find("sessionStorage") != std::string::npos);
+  BOOST_TEST(ask("GET /console/nothing.js HTTP/1.0\r\n\r\n").rfind("HTTP/1.1 401", 0) == 0);
+  BOOST_TEST(ask("POST / HTTP/1.0\r\n\r\n").rfind("HTTP/1.1 401", 0) == 0);
+
+  const auto ok = call("GET", "/status", token);
+  BOOST_TEST(ok.rfind("HTTP/1.1 200 OK", 0) == 0, ok);
+  BOOST_TEST(ok.find("Cache-Control: no-store") != std::string::npos, ok);
+  BOOST_TEST(call("GET", "/status", token.substr(0, token.size() - 1)).rfind("HTTP/1.1 401", 0) == 0);
+  BOOST_TEST(call("GET", "/status", token + "x").rfind("HTTP/1.1 401", 0) == 0);
+  BOOST_TEST(call("GET", "/status", "").rfind("HTTP/1.1 401", 0) == 0);
+
+  BOOST_TEST(call("GET", "/players?user=abc", token).rfind("HTTP/1.1 400", 0) == 0);
+  BOOST_TEST(call("GET", "/players", token).rfind("HTTP/1.1 400", 0) == 0);
+  BOOST_TEST(call("GET", "/players?user=99999999999999999999999", token).rfind("HTTP/1.1 400", 0) == 0);
+  const auto none = call("GET", "/players?user=42", token);
+  BOOST_TEST(none.rfind("HTTP/1.1 200 OK", 0) == 0, none);
+  BOOST_TEST(none.find(R"({"user":42,"servers":[]})") != std::string::npos, none);
+  const auto nobody = call("POST", "/kick?user=42", token, "cheating");
+  BOOST_TEST(nobody.rfind("HTTP/1.1 404", 0) == 0, nobody);
+  BOOST_TEST(nobody.find("no linked server holds a session of user 42") != std::string::npos, nobody);
+  BOOST_TEST(call("POST", "/kick?user=42", token, std::string(257, 'x')).rfind("HTTP/1.1 400", 0) == 0);
+  BOOST_TEST(call("POST", "/kick?user=42", token, "two\nlines").rfind("HTTP/1.1 400", 0) == 0);
+  BOOST_TEST(call("POST", "/kick?user=42", token, "\xff\xfe").rfind("HTTP/1.1 400", 0) == 0);
+  BOOST_TEST(call("POST", "/kick?user=42&server=a", token, "").rfind("HTTP/1.1 502", 0) == 0);
+}

@@ -1,7 +1,7 @@
 // ember: a server's link to the master (config.json's `master.rootport`): it registers there
 // like any node (name, type, the cluster secret), reconnects by itself when the master comes
-// back, and answers the master's admin requests: status, reload of logic or data, stop. A
-// server runs the same with or without a master; the game never waits on it.
+// back, and answers the master's admin requests: status, reload of logic or data, stop, find or
+// kick a player. A server runs the same with or without a master; the game never waits on it.
 #pragma once
 
 #include <chrono>
@@ -26,6 +26,14 @@ enum class admin_call : std::uint16_t {
   /// A notify from the master: the root named in the body (bytes of its name) has registered
   /// again, so a node waiting out its backoff links to it now (Firefly's rejoin).
   root_back = 0xff23,
+  /// The user id as decimal text; reply: JSON {"session": bool, "session_id", "address",
+  /// "owns": bool} — whether a client session of this server is bound to the user, and
+  /// whether this backend owns the player (the master's console finds players with it).
+  find_player = 0xff24,
+  /// "USER\nREASON" (decimal id, a newline, UTF-8 text); reply: JSON {"ok": bool, "message"}.
+  /// Ends the user's client session on this server with `status::session_expired` and the
+  /// reason (the client may log in again; banning is the accounts module's, not this).
+  kick = 0xff25,
 };
 
 /// What a server does for the master's admin requests (set by whoever runs the module).

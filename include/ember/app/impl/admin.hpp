@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <charconv>
 #include <utility>
 
 #include "ember/detail/host_port.hpp"
@@ -98,6 +99,54 @@ EMBER_DECL void admin_link::serve(const cluster::node_connector::link_ptr& l) {
       log::info("the master says root '{}' is back: linking now", root);
       n->retry_now();
     }
+  });
+  l->on_internal_request(std::uint16_t(admin_call::find_player), [this](cluster::link& from, const wire::frame& f) {
+    buffer body;
+    codec::json_writer w(body);
+    w.begin_object();
+    std::uint64_t user = 0;
+    const std::string_view text(reinterpret_cast<const char*>(f.body.data()), f.body.size());
+    if (auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), user);
+        ec != std::errc() || end != text.data() + text.size()) {
+      w.key("error"), w.value_string("a user id is a decimal number");
+    } else {
+      auto* c = host_.clients();
+      auto s = c ? c->find_user(user) : nullptr;
+      w.key("session"), w.value_bool(s != nullptr);
+      if (s) {
+        w.key("session_id"), w.value_uint(s->id());
+        w.key("address"), w.value_string(s->remote_address());
+      }
+      auto* o = host_.ownership();
+      w.key("owns"), w.value_bool(o && o->owns(user));
+    }
+    w.end_object();
+    from.reply_bytes(std::uint16_t(f.command), f.seq, body.view());
+  });
+  l->on_internal_request(std::uint16_t(admin_call::kick), [this](cluster::link& from, const wire::frame& f) {
+    const std::string_view text(reinterpret_cast<const char*>(f.body.data()), f.body.size());
+    const auto nl = text.find('\n');
+    const auto id = text.substr(0, nl);
+    const auto reason = nl == std::string_view::npos ? std::string_view("kicked by an operator") : text.substr(nl + 1);
+    std::uint64_t user = 0;
+    std::string why;
+    if (auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), user);
+        ec != std::errc() || end != id.data() + id.size()) {
+      why = "a user id is a decimal number";
+    } else if (auto* c = host_.clients(); !c) {
+      why = "this server has no client sessions";
+    } else if (auto s = c->find_user(user); !s || !c->kick(s->id(), status::session_expired, reason)) {
+      why = "no session of user " + std::to_string(user) + " here";
+    } else {
+      log::info("user {} kicked by the master's admin API: {}", user, reason);
+    }
+    buffer body;
+    codec::json_writer w(body);
+    w.begin_object();
+    w.key("ok"), w.value_bool(why.empty());
+    w.key("message"), w.value_string(why.empty() ? "kicked" : why);
+    w.end_object();
+    from.reply_bytes(std::uint16_t(f.command), f.seq, body.view());
   });
   l->on_internal_request(std::uint16_t(admin_call::stop), [this](cluster::link& from, const wire::frame& f) {
     from.reply_bytes(std::uint16_t(f.command), f.seq, {});
