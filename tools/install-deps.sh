@@ -11,6 +11,14 @@ packages=(meson ninja-build pkg-config g++ python3 python3-jinja2
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   packages+=(nodejs npm)
 fi
+# Mono (mcs, mono: the generated C# client's tests, tests/codegen/cs_interop, tests/clients/cs)
+# and protoc (the .proto test): Debian's, unless mcs and protoc are on PATH already.
+if ! command -v mcs >/dev/null 2>&1 || ! command -v mono >/dev/null 2>&1; then
+  packages+=(mono-devel)
+fi
+if ! command -v protoc >/dev/null 2>&1; then
+  packages+=(protobuf-compiler)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
