@@ -290,6 +290,7 @@ namespace Ember
         int generation;
         bool ready; // the current connection has its handshake done and its requests sent again
         bool closed;
+        bool closing; // Close() sent bye: the connection's end is no loss to resume from
         uint nextSeq, pingSeq;
         uint received, ackSent;
         long bytesSinceAck;
@@ -584,7 +585,7 @@ namespace Ember
             uint grace;
             lock (gate)
             {
-                if (closed || gen != generation) return;
+                if (closed || closing || gen != generation) return;
                 ready = false;
                 transport = null;
                 grace = options.Resumable ? graceMs : 0;
@@ -719,7 +720,12 @@ namespace Ember
         public async Task Close()
         {
             Transport t;
-            lock (gate) { if (closed) return; t = ready ? transport : null; }
+            lock (gate)
+            {
+                if (closed) return;
+                closing = true;
+                t = ready ? transport : null;
+            }
             if (t != null)
             {
                 await SendControl(Frame.Bye, 0).ConfigureAwait(false);

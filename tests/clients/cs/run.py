@@ -1,0 +1,106 @@
+"""The generated C# client against real chat servers (tests/clients/cs/meson.build).
+
+1. generates the chat example's C# (`ember-codegen --lang cs`) and compiles it with the test
+   program (chat_test.cs) with Mono's mcs as C# 7.2;
+2. starts examples/chat/chat_server on a free port and runs the test over TCP (binary, then
+   JSON requests and pushes): sign in, a refused password, join, talk, hear the other client,
+   50 calls in flight, a dropped connection resumed with every missed push once and in order;
+3. starts chat_ws_server (the same chat service with a WebSocket port) and runs the same over
+   WebSocket, then with one client on TCP and the other on WebSocket;
+4. stops each server with SIGTERM and checks it exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def run(cmd: list[str], timeout: float = 240) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    r = subprocess.run(cmd, timeout=timeout)
+    if r.returncode != 0:
+        print(f"clients_cs: {Path(cmd[0]).name} failed with status {r.returncode}", flush=True)
+        sys.exit(1)
+
+
+def start(cmd: list[str], port_file: Path) -> tuple[subprocess.Popen, list[int]]:
+    port_file.unlink(missing_ok=True)
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    proc = subprocess.Popen(cmd)
+    for _ in range(200):  # 10 s
+        if port_file.exists() and port_file.read_text().strip():
+            return proc, [int(p) for p in port_file.read_text().split()]
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    proc.kill()
+    print(f"clients_cs: {cmd[0]} did not start", flush=True)
+    sys.exit(1)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        code = proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        print("clients_cs: the server did not stop within 20 s", flush=True)
+        sys.exit(1)
+    if code != 0:
+        print(f"clients_cs: the server exited with status {code}", flush=True)
+        sys.exit(1)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--codegen", required=True)
+    p.add_argument("--schema", required=True)
+    p.add_argument("--chat-server", required=True)
+    p.add_argument("--ws-server", required=True)
+    p.add_argument("--test", required=True)
+    p.add_argument("--work", required=True)
+    args = p.parse_args()
+    mcs, mono = shutil.which("mcs"), shutil.which("mono")
+    if mcs is None or mono is None:
+        print("clients_cs: Mono's mcs and mono are needed (Debian: apt-get install mono-devel; "
+              "tools/install-deps.sh installs it)", flush=True)
+        return 1
+    work = Path(args.work)
+    shutil.rmtree(work, ignore_errors=True)
+    gen = work / "gen"
+    gen.mkdir(parents=True)
+    run([args.codegen, args.schema, "--out-dir", str(gen), "--lang", "cs"])
+    exe = work / "chat_test.exe"
+    run([mcs, "-langversion:7.2", "-warnaserror+", "-nologo", "-r:System.Numerics",
+         "-r:System.Net.Http", f"-out:{exe}", *sorted(str(f) for f in gen.glob("*.cs")), args.test])
+
+    server, ports = start([args.chat_server, "--port", "0", "--port-file", str(work / "port")],
+                          work / "port")
+    try:
+        run([mono, "--debug", str(exe), "tcp", "127.0.0.1", str(ports[0])])
+    finally:
+        if server.poll() is None:
+            stop(server)
+    print("clients_cs: the C# client plays examples/chat/chat_server over TCP", flush=True)
+
+    server, ports = start([args.ws_server, str(work / "ports")], work / "ports")
+    try:
+        uri = f"ws://127.0.0.1:{ports[1]}/"
+        run([mono, "--debug", str(exe), "ws", uri])
+        run([mono, "--debug", str(exe), "mixed", "127.0.0.1", str(ports[0]), uri])
+    finally:
+        if server.poll() is None:
+            stop(server)
+    print("clients_cs: the C# client plays the chat service over WebSocket, and TCP with "
+          "WebSocket", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
