@@ -181,9 +181,10 @@ static class Interop
 
     static int Main(string[] args)
     {
+        if (args.Length == 2 && args[0] == "mutants") return Mutants(args[1]);
         if (args.Length < 2)
         {
-            Console.Error.WriteLine("usage: mono interop.exe DIR BAD_BODIES");
+            Console.Error.WriteLine("usage: mono interop.exe DIR BAD_BODIES | mono interop.exe mutants DIR");
             return 2;
         }
         string dir = args[0], badBodiesPath = args[1];
@@ -343,6 +344,78 @@ static class Interop
         var n = new scalars { s = null, raw = null, at = null };
         if (Codec.Encode(n).Length != 0 || Codec.EncodeJsonString(n) != Codec.EncodeJsonString(new scalars()))
             Fail("null fields are not written as their defaults");
+    }
+
+    // mutants: the C++ bodies of the cases, damaged at random (a byte changed, dropped, added,
+    // the body cut short), binary and JSON; C# decodes each and writes DIR/mutants.txt in the
+    // format of bad_bodies.txt with its verdict (for `interop check` to compare with C++'s), and
+    // DIR/mutants.cs.txt: what each body that decodes becomes, encoded again (for `interop
+    // write`'s accepted.txt). Anything but a CodecException is a failure here.
+    /// <summary>What a damaged JSON body gets inserted: its syntax, digits, escapes.</summary>
+    const string JsonBytes = "{}[],:\"0-.e\\ntu";
+
+    static int Mutants(string dir)
+    {
+        var decoders = new Dictionary<string, Func<byte[], bool, IMessage>>
+        {
+            { "scalars", Dec<scalars>() }, { "lists", Dec<lists>() }, { "maps", Dec<maps>() }, { "optionals", Dec<optionals>() },
+            { "tree", Dec<tree>() }, { "everything", Dec<everything>() },
+        };
+        var sources = new List<Tuple<string, string>>();
+        foreach (var c in Cases())
+        {
+            string message = c.Value.GetType().Name;
+            if (decoders.ContainsKey(message) && c.Name != "long") sources.Add(Tuple.Create(message, c.Name));
+        }
+        string env = Environment.GetEnvironmentVariable("EMBER_CS_SEED");
+        seed = env != null ? uint.Parse(env) : 20261206u;
+        var lines = new StringBuilder("# C#'s verdicts on damaged C++ bodies (cs_interop/interop.cs)\n");
+        var again = new StringBuilder();
+        int count = 0, decoded = 0;
+        const int perSource = 150;
+        foreach (var src in sources)
+        {
+            foreach (bool json in new[] { false, true })
+            {
+                var body = File.ReadAllBytes(dir + "/" + src.Item2 + (json ? ".json" : ".bin"));
+                for (int k = 0; k < perSource; ++k)
+                {
+                    var m = new List<byte>(body);
+                    for (int n = 1 + Below(3); n > 0; --n)
+                    {
+                        int at = m.Count == 0 ? 0 : Below(m.Count);
+                        switch (Below(5))
+                        {
+                            case 0: if (m.Count > 0) m[at] = (byte)(m[at] ^ (1 << Below(8))); break;
+                            case 1: if (m.Count > 0) m[at] = (byte)Below(256); break;
+                            case 2: if (m.Count > 0) m.RemoveAt(at); break;
+                            case 3: m.Insert(at, json ? (byte)JsonBytes[Below(JsonBytes.Length)] : (byte)Below(256)); break;
+                            default: m.RemoveRange(at, m.Count - at); break;
+                        }
+                    }
+                    var bytes = m.ToArray();
+                    string verdict = "ok";
+                    try
+                    {
+                        var msg = decoders[src.Item1](bytes, json);
+                        again.Append(Hex(Codec.Encode(msg))).Append(" | ").Append(Codec.EncodeJsonString(msg)).Append('\n');
+                        ++decoded;
+                    }
+                    catch (CodecException e) { verdict = e.CodeName; }
+                    catch (Exception e)
+                    {
+                        Fail("mutant of " + src.Item2 + (json ? ".json" : ".bin") + " (" + Hex(bytes) + "): not a CodecException: " + e);
+                        continue;
+                    }
+                    lines.Append(src.Item1).Append(json ? " json-hex " : " binary ").Append(verdict).Append(' ').Append(Hex(bytes)).Append('\n');
+                    ++count;
+                }
+            }
+        }
+        File.WriteAllText(dir + "/mutants.txt", lines.ToString());
+        File.WriteAllText(dir + "/mutants.cs.txt", again.ToString());
+        Console.WriteLine("C#: " + count + " damaged bodies decoded (" + decoded + " still decode), only CodecExceptions");
+        return failures == 0 ? 0 : 1;
     }
 
     // random messages: every field of `everything` random (floats from random bits, integers at

@@ -12,7 +12,10 @@
    binary and JSON), `mono interop.exe` (C# encodes the same messages to the same bytes,
    decodes C++'s and re-encodes them, writes its own and 1000 random ones) and `interop check`
    with EMBER_INTEROP_PEER=cs (C++ decodes C#'s and compares field by field); both sides
-   decode every body of bad_bodies.txt and must report the same error, or the same message.
+   decode every body of bad_bodies.txt and must report the same error, or the same message;
+4. differential fuzzing: C# damages the C++ bodies at random (EMBER_CS_SEED) and decodes them,
+   C++ decodes the same bodies: the same verdict for each, the same message for those that
+   still decode, and nothing but a CodecException thrown in C#.
 
 Mono must be installed (Debian: mono-devel; tools/install-deps.sh installs it); without it the
 test says so and fails.
@@ -88,6 +91,27 @@ def main() -> int:
     run([mono, "--debug", str(exe), str(data), args.bad_bodies])
     run([args.interop, "check", str(data), args.bad_bodies], env=env)
     print("cs_interop: C++ and C# agree", flush=True)
+
+    # differential fuzzing: C# damages C++'s bodies at random and decodes them; C++ must reach
+    # the same verdict on each, and make the same message of those that still decode
+    run([mono, "--debug", str(exe), "mutants", str(data)])
+    mutants = work / "mutants"
+    shutil.rmtree(mutants, ignore_errors=True)
+    mutants.mkdir()
+    run([args.interop, "write", str(mutants), str(data / "mutants.txt")])
+    # split on \n only: the JSON of a string may hold U+2028, which splitlines() splits on
+    cpp_again = (mutants / "accepted.txt").read_bytes().split(b"\n")
+    cs_again = (data / "mutants.cs.txt").read_bytes().split(b"\n")
+    differ = [i for i, (a, b) in enumerate(zip(cpp_again, cs_again)) if a != b]
+    if len(cpp_again) != len(cs_again) or differ:
+        i = differ[0] if differ else min(len(cpp_again), len(cs_again))
+        print(f"cs_interop: a damaged body that decodes becomes another message in C++ and C# "
+              f"(the {i + 1}th of {len(cs_again)}):\n   C++: {cpp_again[i] if i < len(cpp_again) else '-'}"
+              f"\n   C#:  {cs_again[i] if i < len(cs_again) else '-'}", flush=True)
+        return 1
+    run([args.interop, "check", str(data), str(data / "mutants.txt")], env=env)
+    print(f"cs_interop: C++ and C# agree on every damaged body (verdicts; the {len(cs_again) - 1} "
+          f"that decode, the same messages)", flush=True)
     return 0
 
 
