@@ -1295,60 +1295,143 @@ namespace Ember
             if (e10 >= 0) num *= BigInteger.Pow(10, e10); else den *= BigInteger.Pow(10, -e10);
         }
 
-        static int Cmp(BigInteger an, BigInteger ad, BigInteger bn, BigInteger bd) { return (an * bd).CompareTo(bn * ad); }
 
-        /// <summary>The shortest decimal in the rounding interval of m * 2^e, laid out as fmt's `{}`.</summary>
+        /// <summary>The decimal value of x * 2^e (x &gt; 0): its significant digits and the
+        /// decimal exponent of the first one. `sticky`: the digits are the first 25 and more
+        /// nonzero ones follow; else they are all of them (no trailing zeros).</summary>
+        static void Exact(ulong x, int e, out string digits, out int exp10, out bool sticky)
+        {
+            if (ExactFast(x, e, out digits, out exp10, out sticky)) return;
+            sticky = false;
+            int scale = 0; // the value is N * 10^scale
+            BigInteger n;
+            if (e >= 0) n = (BigInteger)x << e;
+            else { n = x * BigInteger.Pow(5, -e); scale = e; } // x / 2^k = x * 5^k / 10^k
+            string d = n.ToString(CultureInfo.InvariantCulture);
+            exp10 = d.Length - 1 + scale;
+            digits = d.TrimEnd('0');
+        }
+
+        const int KeptDigits = 25;
+
+        /// <summary>Exact with 64-bit integers, for the usual magnitudes (about 2^-8 .. 2^63 for
+        /// doubles, 2^-37 .. 2^63 for floats); false outside them.</summary>
+        static bool ExactFast(ulong x, int e, out string digits, out int exp10, out bool sticky)
+        {
+            digits = null; exp10 = 0; sticky = false;
+            int bits = 64 - LeadingZeros(x);
+            if (e >= 0)
+            {
+                if (bits + e > 63) return false;
+                string d = (x << e).ToString(CultureInfo.InvariantCulture);
+                exp10 = d.Length - 1;
+                digits = d.TrimEnd('0');
+                return true;
+            }
+            int k = -e;
+            if (k > 60) return false;
+            ulong ip = k >= 64 ? 0 : x >> k;
+            ulong frac = x & ((1UL << k) - 1);
+            var sb = new StringBuilder(32);
+            if (ip > 0)
+            {
+                string d = ip.ToString(CultureInfo.InvariantCulture);
+                sb.Append(d);
+                exp10 = d.Length - 1;
+            }
+            else exp10 = -1;
+            while (frac != 0 && sb.Length < KeptDigits)
+            {
+                frac *= 10;
+                int digit = (int)(frac >> k);
+                frac &= (1UL << k) - 1;
+                if (sb.Length == 0 && digit == 0) { --exp10; continue; } // a leading zero
+                sb.Append((char)('0' + digit));
+            }
+            sticky = frac != 0;
+            digits = sticky ? sb.ToString() : sb.ToString().TrimEnd('0');
+            return true;
+        }
+
+        static int LeadingZeros(ulong x)
+        {
+            int n = 0;
+            while (n < 64 && (x & (1UL << 63 - n)) == 0) ++n;
+            return n;
+        }
+
+        /// <summary>Compares two positive decimals given as (digits, exponent of the first, more
+        /// nonzero digits follow).</summary>
+        static int CompareDecimal(string a, int ea, bool sa, string b, int eb, bool sb)
+        {
+            if (ea != eb) return ea < eb ? -1 : 1;
+            int n = Math.Max(a.Length, b.Length);
+            for (int i = 0; i < n; ++i)
+            {
+                char x = i < a.Length ? a[i] : '0', y = i < b.Length ? b[i] : '0';
+                if (x != y) return x < y ? -1 : 1;
+            }
+            return sa == sb ? 0 : sa ? 1 : -1;
+        }
+
+        /// <summary>digits + 1 in the last place (exponent of the first digit updated on a carry).</summary>
+        static string Increment(string digits, ref int exp10)
+        {
+            var c = digits.ToCharArray();
+            int i = c.Length - 1;
+            while (i >= 0 && c[i] == '9') c[i--] = '0';
+            if (i < 0) { ++exp10; return "1"; }
+            c[i]++;
+            return new string(c).TrimEnd('0');
+        }
+
+        /// <summary>The shortest decimal in the rounding interval of m * 2^e (the nearest of those,
+        /// ties to even), laid out as fmt's `{}`. Exact: the value and the interval's bounds are
+        /// written out in decimal once, and candidates are compared as digit strings.</summary>
         static string Shortest(bool neg, ulong m, int e, bool lowerCloser)
         {
-            // the interval: halfway to each neighbour, boundaries included when m is even
-            BigInteger vn, vd, lon, lod, hin, hid;
-            Fraction(m, e, 0, out vn, out vd);
-            Fraction(2 * (BigInteger)m + 1, e - 1, 0, out hin, out hid);
-            if (lowerCloser) Fraction(4 * (BigInteger)m - 1, e - 2, 0, out lon, out lod);
-            else Fraction(2 * (BigInteger)m - 1, e - 1, 0, out lon, out lod);
+            // the interval: halfway to each neighbour, its bounds included when m is even
+            string vd, lo, hi;
+            int ve, le, he;
+            bool vs, ls, hs;
+            Exact(m, e, out vd, out ve, out vs);
+            Exact(2 * m + 1, e - 1, out hi, out he, out hs); // m < 2^53: no overflow
+            if (lowerCloser) Exact(4 * m - 1, e - 2, out lo, out le, out ls);
+            else Exact(2 * m - 1, e - 1, out lo, out le, out ls);
             bool inclusive = (m & 1) == 0;
-            // k: the decimal exponent of the first digit, 10^k <= v < 10^(k+1)
-            int k = (int)Math.Floor((Math.Log((double)m, 10) + e * Math.Log10(2)));
-            for (;;)
+            for (int p = 1; p <= vd.Length; ++p)
             {
-                BigInteger pn, pd;
-                Fraction(1, 0, k, out pn, out pd);
-                if (Cmp(pn, pd, vn, vd) > 0) { --k; continue; }
-                Fraction(1, 0, k + 1, out pn, out pd);
-                if (Cmp(pn, pd, vn, vd) <= 0) { ++k; continue; }
-                break;
-            }
-            for (int p = 1; p <= 17; ++p)
-            {
-                int s = k - p + 1; // candidate = D * 10^s
-                BigInteger qn, qd;
-                Fraction(1, 0, -s, out qn, out qd); // 10^-s
-                BigInteger rem;
-                BigInteger dl = BigInteger.DivRem(vn * qn, vd * qd, out rem);
-                BigInteger best = BigInteger.MinusOne;
-                int bestCmp = 0; // the candidate's distance to v, compared as a fraction
-                BigInteger bestDn = 0, bestDd = 1;
-                foreach (var d in new[] { dl, dl + 1 })
+                // the two p-digit decimals around v: v cut to p digits, and one unit above it
+                bool exact = p == vd.Length && !vs; // v itself has p digits
+                string down = vd.Substring(0, p).TrimEnd('0');
+                if (down.Length == 0) down = "0";
+                int downE = ve, upE = ve;
+                string up = Increment(vd.Substring(0, p), ref upE);
+                bool downIn = exact || Inside(down, downE, lo, le, ls, hi, he, hs, inclusive);
+                bool upIn = !exact && Inside(up, upE, lo, le, ls, hi, he, hs, inclusive);
+                if (!downIn && !upIn) continue;
+                bool takeUp;
+                if (!downIn) takeUp = true;
+                else if (!upIn) takeUp = false;
+                else
                 {
-                    BigInteger cn, cd;
-                    Fraction(d, 0, s, out cn, out cd);
-                    int lo = Cmp(cn, cd, lon, lod), hi = Cmp(cn, cd, hin, hid);
-                    bool inside = inclusive ? lo >= 0 && hi <= 0 : lo > 0 && hi < 0;
-                    if (!inside) continue;
-                    // distance |c - v| as a fraction
-                    BigInteger dn = BigInteger.Abs(cn * vd - vn * cd), dd = cd * vd;
-                    if (best.Sign < 0) { best = d; bestDn = dn; bestDd = dd; continue; }
-                    bestCmp = Cmp(dn, dd, bestDn, bestDd);
-                    if (bestCmp < 0 || (bestCmp == 0 && d.IsEven)) { best = d; bestDn = dn; bestDd = dd; }
+                    // the nearer: compare what v has below the p-th digit with one half
+                    string rest = vd.Substring(p);
+                    bool more = vs;
+                    for (int i = 1; i < rest.Length && !more; ++i) more = rest[i] != '0';
+                    int half = rest[0] != '5' ? (rest[0] > '5' ? 1 : -1) : (more ? 1 : 0);
+                    if (half != 0) takeUp = half > 0;
+                    else takeUp = ((vd[p - 1] - '0') & 1) == 1; // a tie: the even one
                 }
-                if (best.Sign < 0) continue;
-                string digits = best.ToString(CultureInfo.InvariantCulture);
-                int exp = s + digits.Length - 1;
-                digits = digits.TrimEnd('0');
-                if (digits.Length == 0) digits = "0";
-                return Layout(neg, digits, exp);
+                return takeUp ? Layout(neg, up, upE) : Layout(neg, down, downE);
             }
-            throw new InvalidOperationException("ember: unreachable: a double needs at most 17 digits");
+            throw new InvalidOperationException("ember: unreachable: v is in its own interval");
+        }
+
+        static bool Inside(string d, int de, string lo, int le, bool ls, string hi, int he, bool hs, bool inclusive)
+        {
+            int l = CompareDecimal(d, de, false, lo, le, ls), h = CompareDecimal(d, de, false, hi, he, hs);
+            return inclusive ? l >= 0 && h <= 0 : l > 0 && h < 0;
         }
 
         /// <summary>Lays out digits as fmt 9's `{}` does: fixed notation for exponents -4 … 15,
@@ -1389,6 +1472,12 @@ namespace Ember
             return i == n;
         }
 
+        static readonly double[] Pow10 =
+        {
+            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+            1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+        };
+
         /// <summary>The nearest double to a decimal number (ties to even); infinity beyond the
         /// largest. Takes what IsNumericString accepts.</summary>
         public static double ParseDouble(string s)
@@ -1425,6 +1514,12 @@ namespace Ember
                 int magnitude = ds.Length + e10;
                 if (magnitude > 310) r = double.PositiveInfinity;
                 else if (magnitude < -330) r = 0;
+                else if (ds.Length <= 15 && e10 >= -22 && e10 <= 22)
+                {
+                    // Clinger's fast path: both operands exact doubles, one correctly rounded operation
+                    double d = (double)long.Parse(ds, CultureInfo.InvariantCulture);
+                    r = e10 >= 0 ? d * Pow10[e10] : d / Pow10[-e10];
+                }
                 else r = Nearest(BigInteger.Parse(ds, CultureInfo.InvariantCulture), e10);
             }
             return neg ? -r : r;

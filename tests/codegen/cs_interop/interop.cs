@@ -466,6 +466,13 @@ static class Interop
         return sb.ToString();
     }
 
+    /// <summary>A value as games have them (12.345, -0.25, 1e6): random bits are mostly huge or
+    /// tiny, and the float formatter has a fast path for the usual magnitudes.</summary>
+    static double GameValue()
+    {
+        return (int)Rand32() / Math.Pow(10, Below(12)) * (Below(4) == 0 ? Math.Pow(2, Below(40)) : 1);
+    }
+
     static object RandomValue(Type t, int depth)
     {
         if (t == typeof(bool)) return Below(2) == 1;
@@ -480,12 +487,12 @@ static class Interop
         if (t == typeof(float))
         {
             // NaN canonical: payloads do not travel in JSON ("NaN")
-            float f = Floats.FromBits(Rand32());
+            float f = Below(2) == 0 ? Floats.FromBits(Rand32()) : (float)GameValue();
             return Below(8) == 0 ? 0f : float.IsNaN(f) ? Floats.NaN32 : f;
         }
         if (t == typeof(double))
         {
-            double d = BitConverter.Int64BitsToDouble((long)((ulong)Rand32() << 32 | Rand32()));
+            double d = Below(2) == 0 ? BitConverter.Int64BitsToDouble((long)((ulong)Rand32() << 32 | Rand32())) : GameValue();
             return Below(8) == 0 ? 0.0 : double.IsNaN(d) ? Floats.NaN : d;
         }
         if (t == typeof(string)) return RandomString();
