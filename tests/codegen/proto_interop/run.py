@@ -79,6 +79,8 @@ def main() -> int:
             run([protoc, f"--proto_path={out}", f"--descriptor_set_out={out / 'set.pb'}", proto.name])
     print(f"proto_interop: protoc compiles the .proto of {len(schemas)} schemas", flush=True)
 
+    check_names(args.codegen, protoc, work / "names")
+
     run([args.interop, "write", str(data)])
     listed = (data / "cases.txt").read_text().split()
     if sorted(listed) != sorted(CASES):
@@ -112,6 +114,35 @@ def main() -> int:
     print(f"proto_interop: {len(CASES) - failures}/{len(CASES)} C++ bodies decoded by protoc to "
           f"the expected text, and encoded again by protoc to the same bytes", flush=True)
     return 1 if failures else 0
+
+
+def check_names(codegen: str, protoc: str, tmp: Path) -> None:
+    """Enum value names two enums share get their enum's name (protobuf scopes them like C++);
+    a tag in protobuf's reserved range is refused with file and line."""
+    tmp.mkdir(parents=True)
+    schema = tmp / "e.toml"
+    text = ('[schema]\nname = "e"\n\n[[enum]]\nname = "a"\nvalues = { none = 0, x = 1 }\n\n'
+            '[[enum]]\nname = "b"\nvalues = { none = 0, y = -1 }\n\n[[enum]]\nname = "c"\n'
+            'values = { zero = 0 }\n\n[[struct]]\nname = "s"\nfields = [ { tag = 1, name = "p", '
+            'type = "a" }, { tag = TAG, name = "q", type = "b" }, { tag = 4, name = "r", type = "c" } ]\n')
+    schema.write_text(text.replace("TAG", "19500"))
+    r = subprocess.run([codegen, str(schema), "--out-dir", str(tmp / "bad"), "--lang", "proto"],
+                       capture_output=True, text=True)
+    want = [f"{schema}:18: field 'q' of 's': tag 19500 is in protobuf's reserved range "
+            "19000..19999; --lang proto cannot describe it"]
+    if r.returncode != 1 or r.stderr.splitlines() != want:
+        print(f"proto_interop: a reserved tag: status {r.returncode}, {r.stderr!r}, expected {want}",
+              flush=True)
+        sys.exit(1)
+    schema.write_text(text.replace("TAG", "3"))
+    run([codegen, str(schema), "--out-dir", str(tmp / "ok"), "--lang", "proto"])
+    proto = (tmp / "ok" / "e.proto").read_text()
+    for line in ("  a_none = 0;", "  a_x = 1;", "  b_none = 0;", "  b_y = -1;", "  zero = 0;"):
+        if line not in proto.splitlines():
+            print(f"proto_interop: {line.strip()!r} is not in\n{proto}", flush=True)
+            sys.exit(1)
+    run([protoc, f"--proto_path={tmp / 'ok'}", "--descriptor_set_out=/dev/null", "e.proto"])
+    print("proto_interop: shared enum value names prefixed, a reserved tag refused", flush=True)
 
 
 if __name__ == "__main__":
