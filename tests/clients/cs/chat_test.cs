@@ -4,6 +4,7 @@
 // once and in order, and a call made while the connection was down answered after the resume.
 //
 //   mono chat_test.exe tcp HOST PORT  |  mono chat_test.exe ws URI  |  mono chat_test.exe mixed HOST PORT URI
+//   mono chat_test.exe idle URI IDLE_MS   (a silent session kept alive by the client's pings)
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -134,6 +135,22 @@ static class ChatTest
         await bob.Client.Close();
     }
 
+    /// <summary>A session with nothing to say for 4 idle timeouts of the server: the client's
+    /// pings keep it (no lost connection, no resume).</summary>
+    static async Task Idle(int idleMs)
+    {
+        Console.WriteLine("-- idle for " + 4 * idleMs + " ms (the server's idle timeout: " + idleMs + " ms)");
+        var carol = new Player("carol", new ClientOptions());
+        await connectA(carol.Client);
+        var l = await Within(carol.Client.login("carol", "pw"), "carol logs in");
+        Check(l.Ok, "carol signs in: " + l);
+        await Task.Delay(4 * idleMs);
+        var r = await Within(carol.Client.list_rooms(), "list rooms after the wait");
+        Check(r.Ok, "a call after " + 4 * idleMs + " ms of silence: " + r);
+        Check(carol.Client.Resumes == 0, "pings kept the connection: no resume (" + carol.Client.Resumes + ")");
+        await carol.Client.Close();
+    }
+
     static int Main(string[] args)
     {
         try
@@ -149,6 +166,10 @@ static class ChatTest
                     connectA = connectB = c => c.ConnectWebSocket(new Uri(args[1]));
                     Play("WebSocket", false).Wait();
                     Play("WebSocket", true).Wait();
+                    break;
+                case "idle":
+                    connectA = c => c.ConnectWebSocket(new Uri(args[1]));
+                    Idle(int.Parse(args[2])).Wait();
                     break;
                 case "mixed":
                     connectA = c => c.ConnectTcp(args[1], int.Parse(args[2]));

@@ -5,8 +5,9 @@
 2. starts examples/chat/chat_server on a free port and runs the test over TCP (binary, then
    JSON requests and pushes): sign in, a refused password, join, talk, hear the other client,
    50 calls in flight, a dropped connection resumed with every missed push once and in order;
-3. starts chat_ws_server (the same chat service with a WebSocket port) and runs the same over
-   WebSocket, then with one client on TCP and the other on WebSocket;
+3. starts chat_ws_server (the same chat service with a WebSocket port, and an idle timeout of
+   1.5 s) and runs the same over WebSocket, then with one client on TCP and the other on
+   WebSocket, then a session silent for 6 s that the client's pings keep alive;
 4. stops each server with SIGTERM and checks it exits 0.
 """
 
@@ -89,11 +90,15 @@ def main() -> int:
             stop(server)
     print("clients_cs: the C# client plays examples/chat/chat_server over TCP", flush=True)
 
-    server, ports = start([args.ws_server, str(work / "ports")], work / "ports")
+    # an idle timeout of 1.5 s: the client pings every 0.5 s; a session that did not would lose
+    # its connection (and resume) during the 6 s the idle test stays silent
+    idle_ms = 1500
+    server, ports = start([args.ws_server, str(work / "ports"), str(idle_ms)], work / "ports")
     try:
         uri = f"ws://127.0.0.1:{ports[1]}/"
         run([mono, "--debug", str(exe), "ws", uri])
         run([mono, "--debug", str(exe), "mixed", "127.0.0.1", str(ports[0]), uri])
+        run([mono, "--debug", str(exe), "idle", uri, str(idle_ms)])
     finally:
         if server.poll() is None:
             stop(server)
