@@ -5,6 +5,7 @@
 //
 //   mono chat_test.exe tcp HOST PORT  |  mono chat_test.exe ws URI  |  mono chat_test.exe mixed HOST PORT URI
 //   mono chat_test.exe idle URI IDLE_MS   (a silent session kept alive by the client's pings)
+//   mono chat_test.exe noresume HOST PORT (a server with resume_grace 0: a drop ends the session)
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -151,6 +152,29 @@ static class ChatTest
         await carol.Client.Close();
     }
 
+    /// <summary>On a server that keeps no session after its connection (resume_grace 0), a
+    /// dropped connection ends the session: Disconnected with Unavailable, the call in flight
+    /// and later ones end with Unavailable.</summary>
+    static async Task NoResume()
+    {
+        Console.WriteLine("-- a server without resume");
+        var dave = new Player("dave", new ClientOptions());
+        var ended = new TaskCompletionSource<ushort>();
+        dave.Client.Disconnected += (code, why) => ended.TrySetResult(code);
+        await connectA(dave.Client);
+        var l = await Within(dave.Client.login("dave", "pw"), "dave logs in");
+        Check(l.Ok, "dave signs in: " + l);
+        var inFlight = dave.Client.list_rooms();
+        dave.Client.DropConnection();
+        var status = await Within(ended.Task, "Disconnected");
+        Check(status == Status.Unavailable, "the dropped connection ends the session: Disconnected, " + Status.NameOf(status));
+        var r = await Within(inFlight, "the call in flight");
+        Check(r.Ok || r.Status == Status.Unavailable, "the call in flight: answered before the drop or unavailable (" + r + ")");
+        var after = await dave.Client.list_rooms();
+        Check(!after.Ok && after.Status == Status.Unavailable, "a call after the end: unavailable (" + after + ")");
+        Check(dave.Client.Resumes == 0, "no resume tried to succeed");
+    }
+
     static int Main(string[] args)
     {
         try
@@ -170,6 +194,10 @@ static class ChatTest
                 case "idle":
                     connectA = c => c.ConnectWebSocket(new Uri(args[1]));
                     Idle(int.Parse(args[2])).Wait();
+                    break;
+                case "noresume":
+                    connectA = c => c.ConnectTcp(args[1], int.Parse(args[2]));
+                    NoResume().Wait();
                     break;
                 case "mixed":
                     connectA = c => c.ConnectTcp(args[1], int.Parse(args[2]));

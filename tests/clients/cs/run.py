@@ -8,7 +8,9 @@
 3. starts chat_ws_server (the same chat service with a WebSocket port, and an idle timeout of
    1.5 s) and runs the same over WebSocket, then with one client on TCP and the other on
    WebSocket, then a session silent for 6 s that the client's pings keep alive;
-4. stops each server with SIGTERM and checks it exits 0.
+4. on a server with resume_grace 0, a dropped connection ends the session (Disconnected,
+   calls unavailable);
+5. stops each server with SIGTERM and checks it exits 0.
 """
 
 from __future__ import annotations
@@ -104,6 +106,15 @@ def main() -> int:
             stop(server)
     print("clients_cs: the C# client plays the chat service over WebSocket, and TCP with "
           "WebSocket", flush=True)
+
+    server, ports = start([args.ws_server, str(work / "ports"), "60000", "0"], work / "ports")
+    try:
+        run([mono, "--debug", str(exe), "noresume", "127.0.0.1", str(ports[0])])
+    finally:
+        if server.poll() is None:
+            stop(server)
+    print("clients_cs: on a server without resume, a dropped connection ends the session",
+          flush=True)
     return 0
 
 
