@@ -425,7 +425,7 @@ namespace Ember
             var p = new Pending { Done = new TaskCompletionSource<Frame>(TaskCreationOptions.RunContinuationsAsynchronously) };
             lock (gate)
             {
-                if (closed) return Result<TRep>.Failure(Status.Unavailable, "the client is closed");
+                if (closed) return Result<TRep>.Failure(Status.Unavailable, "the session has ended (Close, or the event Disconnected said why)");
                 if (open == null) throw new InvalidOperationException("ember: connect first");
                 p.Seq = ++nextSeq;
                 p.Frame = Frame.Make(Frame.Request, json, command, p.Seq, 0, body);
