@@ -6,15 +6,21 @@ packages=(meson ninja-build pkg-config g++ python3 python3-jinja2
   libmemcached-dev memcached unixodbc-dev unixodbc libsqliteodbc odbc-postgresql postgresql
   libcli11-dev libhttp-parser-dev libssl-dev clang-14 libclang-rt-14-dev
   prometheus
-  chromium)  # the web console's test drives it headless (puppeteer-core, never a downloaded browser)
+  chromium)  # headless, driven by npm's puppeteer-core (never a downloaded browser): the web
+             # console's test and the browser test of the generated TypeScript client
 # Node and npm (the WebSocket interop test with npm's ws, the TypeScript codec test): Debian's,
 # unless a node with its npm is on PATH already (e.g. NodeSource's nodejs, which bundles npm).
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   packages+=(nodejs npm)
 fi
-# Chromium, headless, for the browser test of the generated TypeScript client (tests/clients/ts,
-# driven by npm's puppeteer-core: the system browser, never a downloaded one).
-packages+=(chromium)
+# Mono (mcs, mono: the generated C# client's tests, tests/codegen/cs_interop, tests/clients/cs)
+# and protoc (the .proto test): Debian's, unless mcs and protoc are on PATH already.
+if ! command -v mcs >/dev/null 2>&1 || ! command -v mono >/dev/null 2>&1; then
+  packages+=(mono-devel)
+fi
+if ! command -v protoc >/dev/null 2>&1; then
+  packages+=(protobuf-compiler)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

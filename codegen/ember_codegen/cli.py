@@ -1,11 +1,13 @@
 """The command line of ember-codegen.
 
-    ember-codegen SCHEMA.toml --out-dir DIR [--lang cpp|ts] [--depfile FILE]
+    ember-codegen SCHEMA.toml --out-dir DIR [--lang cpp|ts|cs|proto] [--depfile FILE]
                   [--compat-baseline OLD.toml]
     ember-codegen --check-compat OLD.toml NEW.toml
 
 The first writes DIR/NAME.hpp, NAME.cpp, NAME_server.hpp and NAME_client.hpp (NAME is the
-schema's [schema] name), or with --lang ts DIR/NAME.ts and the runtime it imports, ember.ts (codecs) and client.ts (the WebSocket client).
+schema's [schema] name); with --lang ts DIR/NAME.ts and the runtime it imports, ember.ts
+(codecs) and client.ts (the WebSocket client); with --lang cs DIR/NAME.cs, Ember.cs and
+EmberClient.cs; with --lang proto DIR/NAME.proto.
 On an invalid schema it prints one line per problem on stderr and exits 1; with
 --compat-baseline it also refuses (exit 1) a schema that breaks peers built from the older one. The second only compares two versions of a schema (compat.py) and exits 1 when the
 newer one breaks peers of the older one.
@@ -17,8 +19,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__, backend, compat, frontend, ts
+from . import __version__, backend, compat, cs, frontend, proto, ts
 from . import blocks
+
+
+#: The back ends other than C++: each has problems(schema, path) and render(schema).
+LANGS = {"ts": ts, "cs": cs, "proto": proto}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,10 +34,11 @@ def _parser() -> argparse.ArgumentParser:
                     "an ember schema.")
     p.add_argument("schema", nargs="?", help="the schema file (TOML)")
     p.add_argument("--out-dir", help="directory for the generated files")
-    p.add_argument("--lang", choices=("cpp", "ts"), default="cpp",
+    p.add_argument("--lang", choices=("cpp", "ts", "cs", "proto"), default="cpp",
                    help="the language to generate: cpp (default: NAME.hpp, NAME.cpp, "
-                        "NAME_server.hpp, NAME_client.hpp) or ts (NAME.ts and the runtime it "
-                        "imports, ember.ts and client.ts)")
+                        "NAME_server.hpp, NAME_client.hpp), ts (NAME.ts and the runtime it "
+                        "imports, ember.ts and client.ts), cs (NAME.cs and the runtime it uses, Ember.cs and "
+                        "EmberClient.cs) or proto (NAME.proto: the binary bodies for protoc)")
     p.add_argument("--check-compat", nargs=2, metavar=("OLD", "NEW"),
                    help="list every change from OLD to NEW that breaks peers built from OLD; "
                         "exit 1 if there is any")
@@ -106,13 +113,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.compat_baseline and _breaks(args.compat_baseline, args.schema, schema):
         return 1
-    if args.lang == "ts":
-        refused = ts.problems(schema, args.schema)
+    if args.lang in LANGS:
+        refused = LANGS[args.lang].problems(schema, args.schema)
         for line in refused:
             print(line, file=sys.stderr)
         if refused:
             return 1
-        files, templates = ts.render(schema)
+        files, templates = LANGS[args.lang].render(schema)
     else:
         files, templates = backend.render(schema)
     out_dir = Path(args.out_dir)

@@ -6,12 +6,14 @@
 //                       and DIR/accepted.txt: each body of bad_bodies.txt that decodes,
 //                       encoded again (binary in hex | JSON)
 //   interop check DIR BAD_BODIES
-//                       decodes DIR/CASE.ts.bin and DIR/CASE.ts.json (TypeScript's encodings)
+//                       decodes DIR/CASE.ts.bin and DIR/CASE.ts.json (TypeScript's encodings;
+//                       with EMBER_INTEROP_PEER=cs, DIR/CASE.cs.*: C#'s, tests/codegen/cs_interop)
 //                       and compares them with its own messages field by field (operator==);
 //                       decodes every body of bad_bodies.txt and checks the error it expects;
 //                       checks the nesting limit at 64 and 65 structs deep.
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -152,6 +154,15 @@ item_v2 item_newer() {
   return i;
 }
 
+/// The other language: "ts" (TypeScript, the default) or "cs" (C#), from EMBER_INTEROP_PEER;
+/// its files are CASE.<peer>.bin and CASE.<peer>.json.
+std::string peer() {
+  const char* p = std::getenv("EMBER_INTEROP_PEER");
+  return p != nullptr && *p != '\0' ? p : "ts";
+}
+
+std::string peer_name() { return peer() == "cs" ? "C#" : peer() == "ts" ? "TypeScript" : peer(); }
+
 /// One case: writes its encodings, or checks TypeScript's.
 struct test_case {
   std::string name;
@@ -194,18 +205,18 @@ test_case make_case(std::string name, Write value, Read expected, bool by_bytes 
   c.check = [name, expected, by_bytes](const std::string& dir) {
     bool good = true;
     for (encoding enc : {encoding::binary, encoding::json}) {
-      const std::string file = dir + "/" + name + (enc == encoding::json ? ".ts.json" : ".ts.bin");
+      const std::string file = dir + "/" + name + "." + peer() + (enc == encoding::json ? ".json" : ".bin");
       bool ok = false;
       const std::string body = read_file(file, ok);
       if (!ok) {
-        std::printf("FAIL %s: missing (TypeScript did not write it)\n", file.c_str());
+        std::printf("FAIL %s: missing (%s did not write it)\n", file.c_str(), peer_name().c_str());
         good = false;
         continue;
       }
       Read got;
       if (auto ec = ember::codec::decode(ember::as_bytes(body), enc, got)) {
-        std::printf("FAIL %s: C++ cannot decode TypeScript's encoding: %s\n", file.c_str(),
-                    ec.message().c_str());
+        std::printf("FAIL %s: C++ cannot decode %s's encoding: %s\n", file.c_str(),
+                    peer_name().c_str(), ec.message().c_str());
         good = false;
         continue;
       }
@@ -530,8 +541,8 @@ bool check_random(const std::string& dir) {
     }
     if (!why.empty() && ++bad <= 5) std::printf("FAIL random message %zu: %s\n", i, why.c_str());
   }
-  std::printf("C++: %zu/%zu random messages of TypeScript decoded and encoded again to the same bytes\n",
-              bin.size() - static_cast<std::size_t>(bad), bin.size());
+  std::printf("C++: %zu/%zu random messages of %s decoded and encoded again to the same bytes\n",
+              bin.size() - static_cast<std::size_t>(bad), bin.size(), peer_name().c_str());
   return bad == 0;
 }
 
@@ -565,8 +576,8 @@ int main(int argc, char** argv) {
       good = false;
     }
   }
-  std::printf("C++: decoded TypeScript's encodings of %d/%zu cases to the same messages\n", passed,
-              all.size());
+  std::printf("C++: decoded %s's encodings of %d/%zu cases to the same messages\n",
+              peer_name().c_str(), passed, all.size());
   if (argc > 3 && !check_bad_bodies(argv[3])) good = false;
   if (!check_nesting()) good = false;
   if (!check_random(dir)) good = false;

@@ -136,7 +136,7 @@ def check_cli(codegen: str, schema: str, tmp: Path) -> None:
         sys.exit(1)
     r = subprocess.run([codegen, schema, "--out-dir", str(tmp / "bad"), "--lang", "java"],
                        capture_output=True, text=True)
-    if r.returncode != 2 or "invalid choice: 'java' (choose from 'cpp', 'ts')" not in r.stderr:
+    if r.returncode != 2 or "invalid choice: 'java' (choose from 'cpp', 'ts', 'cs', 'proto')" not in r.stderr:
         print(f"ts_interop: --lang java: status {r.returncode}, {r.stderr!r}", flush=True)
         sys.exit(1)
     bad = tmp / "names.toml"

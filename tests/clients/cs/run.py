@@ -1,0 +1,122 @@
+"""The generated C# client against real chat servers (tests/clients/cs/meson.build).
+
+1. generates the chat example's C# (`ember-codegen --lang cs`) and compiles it with the test
+   program (chat_test.cs) with Mono's mcs as C# 7.2;
+2. starts examples/chat/chat_server on a free port and runs the test over TCP (binary, then
+   JSON requests and pushes): sign in, a refused password, join, talk, hear the other client,
+   50 calls in flight, a dropped connection resumed with every missed push once and in order;
+3. starts chat_ws_server (the same chat service with a WebSocket port, and an idle timeout of
+   1.5 s) and runs the same over WebSocket, then with one client on TCP and the other on
+   WebSocket, then a session silent for 6 s that the client's pings keep alive;
+4. on a server with resume_grace 0, a dropped connection ends the session (Disconnected,
+   calls unavailable);
+5. stops each server with SIGTERM and checks it exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def run(cmd: list[str], timeout: float = 240) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    r = subprocess.run(cmd, timeout=timeout)
+    if r.returncode != 0:
+        print(f"clients_cs: {Path(cmd[0]).name} failed with status {r.returncode}", flush=True)
+        sys.exit(1)
+
+
+def start(cmd: list[str], port_file: Path) -> tuple[subprocess.Popen, list[int]]:
+    port_file.unlink(missing_ok=True)
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    proc = subprocess.Popen(cmd)
+    for _ in range(200):  # 10 s
+        if port_file.exists() and port_file.read_text().strip():
+            return proc, [int(p) for p in port_file.read_text().split()]
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    proc.kill()
+    print(f"clients_cs: {cmd[0]} did not start", flush=True)
+    sys.exit(1)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        code = proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        print("clients_cs: the server did not stop within 20 s", flush=True)
+        sys.exit(1)
+    if code != 0:
+        print(f"clients_cs: the server exited with status {code}", flush=True)
+        sys.exit(1)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--codegen", required=True)
+    p.add_argument("--schema", required=True)
+    p.add_argument("--chat-server", required=True)
+    p.add_argument("--ws-server", required=True)
+    p.add_argument("--test", required=True)
+    p.add_argument("--work", required=True)
+    args = p.parse_args()
+    mcs, mono = shutil.which("mcs"), shutil.which("mono")
+    if mcs is None or mono is None:
+        print("clients_cs: Mono's mcs and mono are needed (Debian: apt-get install mono-devel; "
+              "tools/install-deps.sh installs it)", flush=True)
+        return 1
+    work = Path(args.work)
+    shutil.rmtree(work, ignore_errors=True)
+    gen = work / "gen"
+    gen.mkdir(parents=True)
+    run([args.codegen, args.schema, "--out-dir", str(gen), "--lang", "cs"])
+    exe = work / "chat_test.exe"
+    run([mcs, "-langversion:7.2", "-warnaserror+", "-nologo", "-r:System.Numerics",
+         "-r:System.Net.Http", f"-out:{exe}", *sorted(str(f) for f in gen.glob("*.cs")), args.test])
+
+    server, ports = start([args.chat_server, "--port", "0", "--port-file", str(work / "port")],
+                          work / "port")
+    try:
+        run([mono, "--debug", str(exe), "tcp", "127.0.0.1", str(ports[0])])
+    finally:
+        if server.poll() is None:
+            stop(server)
+    print("clients_cs: the C# client plays examples/chat/chat_server over TCP", flush=True)
+
+    # an idle timeout of 1.5 s: the client pings every 0.5 s; a session that did not would lose
+    # its connection (and resume) during the 6 s the idle test stays silent
+    idle_ms = 1500
+    server, ports = start([args.ws_server, str(work / "ports"), str(idle_ms)], work / "ports")
+    try:
+        uri = f"ws://127.0.0.1:{ports[1]}/"
+        run([mono, "--debug", str(exe), "ws", uri])
+        run([mono, "--debug", str(exe), "mixed", "127.0.0.1", str(ports[0]), uri])
+        run([mono, "--debug", str(exe), "idle", uri, str(idle_ms)])
+    finally:
+        if server.poll() is None:
+            stop(server)
+    print("clients_cs: the C# client plays the chat service over WebSocket, and TCP with "
+          "WebSocket", flush=True)
+
+    server, ports = start([args.ws_server, str(work / "ports"), "60000", "0"], work / "ports")
+    try:
+        run([mono, "--debug", str(exe), "noresume", "127.0.0.1", str(ports[0])])
+    finally:
+        if server.poll() is None:
+            stop(server)
+    print("clients_cs: on a server without resume, a dropped connection ends the session",
+          flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
