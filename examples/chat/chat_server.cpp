@@ -93,24 +93,31 @@ int main(int argc, char** argv) {
   std::string port_file;
   std::optional<std::uint16_t> websocket_port;
   std::vector<std::string> origins;
+  ember::net::server_options options{.name = "chat"};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--port" && i + 1 < argc) port = static_cast<std::uint16_t>(std::atoi(argv[++i]));
     else if (a == "--port-file" && i + 1 < argc) port_file = argv[++i];
     else if (a == "--websocket-port" && i + 1 < argc) websocket_port = static_cast<std::uint16_t>(std::atoi(argv[++i]));
     else if (a == "--origin" && i + 1 < argc) origins.emplace_back(argv[++i]);
+    else if (a == "--idle-timeout-ms" && i + 1 < argc) options.idle_timeout = std::chrono::milliseconds(std::atoi(argv[++i]));
+    else if (a == "--resume-grace-ms" && i + 1 < argc) options.resume_grace = std::chrono::milliseconds(std::atoi(argv[++i]));
     else {
       const bool help = a == "--help" || a == "-h";
       std::fprintf(help ? stdout : stderr,
-                   "usage: %s [--port N] [--port-file PATH] [--websocket-port N] [--origin URL]...\n", argv[0]);
+                   "usage: %s [--port N] [--port-file PATH] [--websocket-port N] [--origin URL]...\n"
+                   "          [--idle-timeout-ms N] [--resume-grace-ms N (0: sessions end with their connection)]\n",
+                   argv[0]);
       return help ? EXIT_SUCCESS : EXIT_FAILURE;
     }
   }
   ember::log::set_tag("chat");
   asio::io_context io;
   // The server first, then the service that uses it, then the server's commands.
-  ember::net::server server(io, {.name = "chat", .port = port, .websocket_port = websocket_port,
-                                 .websocket_origins = origins});
+  options.port = port;
+  options.websocket_port = websocket_port;
+  options.websocket_origins = origins;
+  ember::net::server server(io, options);
   chat_service service(server);
   ember::net::dispatch_table table;
   chat::register_commands(table, service);

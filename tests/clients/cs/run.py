@@ -5,8 +5,7 @@
 2. starts examples/chat/chat_server on a free port and runs the test over TCP (binary, then
    JSON requests and pushes): sign in, a refused password, join, talk, hear the other client,
    50 calls in flight, a dropped connection resumed with every missed push once and in order;
-3. starts chat_ws_server (the same chat service with a WebSocket port, and an idle timeout of
-   1.5 s) and runs the same over WebSocket, then with one client on TCP and the other on
+3. starts chat_server with a WebSocket port and an idle timeout of 1.5 s, and runs the same over WebSocket, then with one client on TCP and the other on
    WebSocket, then a session silent for 6 s that the client's pings keep alive;
 4. on a server with resume_grace 0, a dropped connection ends the session (Disconnected,
    calls unavailable);
@@ -65,7 +64,6 @@ def main() -> int:
     p.add_argument("--codegen", required=True)
     p.add_argument("--schema", required=True)
     p.add_argument("--chat-server", required=True)
-    p.add_argument("--ws-server", required=True)
     p.add_argument("--test", required=True)
     p.add_argument("--work", required=True)
     args = p.parse_args()
@@ -95,7 +93,9 @@ def main() -> int:
     # an idle timeout of 1.5 s: the client pings every 0.5 s; a session that did not would lose
     # its connection (and resume) during the 6 s the idle test stays silent
     idle_ms = 1500
-    server, ports = start([args.ws_server, str(work / "ports"), str(idle_ms)], work / "ports")
+    server, ports = start([args.chat_server, "--port", "0", "--websocket-port", "0",
+                           "--idle-timeout-ms", str(idle_ms), "--port-file", str(work / "ports")],
+                          work / "ports")
     try:
         uri = f"ws://127.0.0.1:{ports[1]}/"
         run([mono, "--debug", str(exe), "ws", uri])
@@ -107,7 +107,8 @@ def main() -> int:
     print("clients_cs: the C# client plays the chat service over WebSocket, and TCP with "
           "WebSocket", flush=True)
 
-    server, ports = start([args.ws_server, str(work / "ports"), "60000", "0"], work / "ports")
+    server, ports = start([args.chat_server, "--port", "0", "--resume-grace-ms", "0",
+                           "--port-file", str(work / "ports")], work / "ports")
     try:
         run([mono, "--debug", str(exe), "noresume", "127.0.0.1", str(ports[0])])
     finally:
