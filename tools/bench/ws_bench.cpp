@@ -25,6 +25,7 @@
 
 #include <CLI/CLI.hpp>
 #include <asio/connect.hpp>
+#include <asio/error.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
@@ -266,6 +267,7 @@ class connection : public std::enable_shared_from_this<connection> {
     auto self = shared_from_this();
     socket_.async_read_some(asio::buffer(in_.data() + in_used_, in_.size() - in_used_),
                             [this, self](std::error_code ec, std::size_t n) {
+                              if (ec == asio::error::operation_aborted) return fail({});  // we closed it
                               if (ec) return fail(phase_ == phase::running && st_.stop
                                                       ? std::string() : "read: " + ec.message());
                               in_used_ += n;
