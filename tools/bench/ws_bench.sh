@@ -67,8 +67,10 @@ print(f"echo {t['connections']}x{t['depth']}, {t['payload']} B, median of {t['ro
 print(f"  tcp        {t['tcp_rps']:>9,.0f} req/s   server CPU {t['tcp_cpu_us']:.2f} us/req   p99 {t['tcp_p99_us']:,.0f} us")
 print(f"  websocket  {t['ws_rps']:>9,.0f} req/s   server CPU {t['ws_cpu_us']:.2f} us/req   p99 {t['ws_p99_us']:,.0f} us")
 ok = 'met' if t['ratio'] >= 0.8 else 'NOT met'
-print(f"  websocket / tcp: throughput {t['ratio']:.2f} (each pair: {', '.join(f'{p:.2f}' for p in t['pair_ratios'])}) "
-      f"-- target >= 0.8: {ok}; server CPU per request {t['cpu_ratio']:.2f}; errors {t['errors']}")
+print(f"  websocket / tcp: throughput {t['ratio']:.2f} (each pair: {', '.join(f'{p:.2f}' for p in t['pair_ratios'])}; "
+      f"median pair {t['pair_median']:.2f}) -- target >= 0.8: {ok}; server CPU per request {t['cpu_ratio']:.2f}; "
+      f"errors {t['errors']}")
+print(f"  client CPU per request: tcp {t['tcp_client_cpu_us']:.2f} us, websocket {t['ws_client_cpu_us']:.2f} us")
 m = {k: json.load(open(f'{d}/idle_{k}.json')) for k in ('tcp', 'ws')}
 for k, name in (('tcp', 'tcp'), ('ws', 'websocket')):
     x = m[k]
