@@ -22,6 +22,7 @@
 #include <asio/ssl.hpp>
 #include <asio/write.hpp>
 
+#include "ember/app/config.hpp"
 #include "ember/log.hpp"
 #include "ember/net/client.hpp"
 #include "ember/wire/encoder.hpp"
@@ -440,4 +441,66 @@ BOOST_AUTO_TEST_CASE(a_missing_certificate_or_key_file_is_named) {
   o.tls = server_tls();
   o.tls->key_file = certs().ca;  // not a key
   BOOST_CHECK_THROW(ember::net::server(io, o), std::exception);
+}
+
+BOOST_AUTO_TEST_CASE(config_json_netport_tls_becomes_server_options_and_a_missing_file_is_named) {
+  const auto& c = certs();
+  const std::string json = R"({"servers": {
+    "a": {"netport": {"port": 17300, "websocket": 17380,
+                      "tls": {"cert": ")" + c.server_cert + R"(", "key": ")" + c.server_key + R"("}}},
+    "b": {"netport": {"port": 17301, "websocket": 17381,
+                      "tls": {"cert": ")" + c.server_cert + R"(", "key": ")" + c.server_key + R"(",
+                              "listeners": ["websocket"]}}},
+    "c": {"netport": {"port": 17302,
+                      "tls": {"cert": "/nonexistent/cert.pem", "key": ")" + c.server_key + R"("}}}}})";
+  auto cfg = ember::app::parse_config(json, "config.json");
+  BOOST_REQUIRE_MESSAGE(bool(cfg), (cfg ? std::string() : cfg.error().what()));
+  const auto a = ember::app::to_server_options(cfg->servers[0]);
+  BOOST_REQUIRE(a.tls.has_value());
+  BOOST_TEST(a.tls->cert_file == c.server_cert);
+  BOOST_TEST(a.tls_tcp);
+  BOOST_TEST(a.tls_websocket);
+  const auto b = ember::app::to_server_options(cfg->servers[1]);
+  BOOST_TEST(!b.tls_tcp);
+  BOOST_TEST(b.tls_websocket);
+  try {
+    (void)ember::app::to_server_options(cfg->servers[2]);
+    BOOST_ERROR("a missing certificate passed");
+  } catch (const std::exception& e) {
+    BOOST_TEST(std::string(e.what()).starts_with("servers.c.netport.tls.cert: cannot read "
+                                                 "'/nonexistent/cert.pem'"), e.what());
+  }
+  // a server built from it speaks TLS on the port the config says (b: only on WebSocket)
+  asio::io_context io;
+  ember::net::server_options ob = b;
+  ob.port = 0;
+  ob.websocket_port = 0;
+  ember::net::server srv(io, ob);
+  srv.start();
+  run(io, [&]() -> asio::awaitable<void> {
+    ember::net::client plain(io.get_executor());
+    auto ec = co_await plain.connect("127.0.0.1", srv.port());
+    BOOST_TEST(!ec, ec.message());  // the TCP port stayed plain
+    auto ctx = asio_client_context();
+    tls_socket s(co_await asio::this_coro::executor, ctx);
+    ec = co_await asio_tls_connect(s, srv.websocket_port());
+    BOOST_TEST(!ec, ec.message());
+    plain.close();
+  }());
+
+  auto bad = [](const std::string& text) {
+    auto r = ember::app::parse_config(text, "config.json");
+    BOOST_REQUIRE(!r);
+    return r.error().what();
+  };
+  BOOST_TEST(bad(R"({"servers": {"a": {"netport": {"port": 17300, "tls": {"cert": "x.pem"}}}}})")
+                 .find("servers.a.netport.tls.key: missing") != std::string::npos);
+  BOOST_TEST(bad(R"({"servers": {"a": {"netport": {"port": 17300,
+      "tls": {"cert": "x.pem", "key": "x.key", "listeners": ["websocket"]}}}}})")
+                 .find("servers.a.netport.tls.listeners[0]: this netport has no \"websocket\"") !=
+             std::string::npos);
+  BOOST_TEST(bad(R"({"servers": {"a": {"netport": {"port": 17300,
+      "tls": {"cert": "x.pem", "key": "x.key", "listeners": ["udp"]}}}}})")
+                 .find("servers.a.netport.tls.listeners[0]: expected \"tcp\" or \"websocket\"") !=
+             std::string::npos);
 }

@@ -71,6 +71,17 @@ struct websocket_config {
   bool operator==(const websocket_config&) const = default;
 };
 
+/// TLS on a server's client listeners (`netport.tls`, PROTOCOL.md "TLS"). The files are
+/// checked when the server starts (`to_server_options`): a missing one is named by its field.
+struct tls_config {
+  std::string cert;        ///< PEM certificate chain, the server's own first
+  std::string key;         ///< PEM private key
+  bool tcp = true;         ///< `listeners` has "tcp": the client port speaks TLS
+  bool websocket = true;   ///< `listeners` has "websocket": the WebSocket port is `wss://`
+
+  bool operator==(const tls_config&) const = default;
+};
+
 /// A server's client listener (`netport`).
 struct listener_config {
   std::uint16_t port = 0;
@@ -81,6 +92,7 @@ struct listener_config {
   /// Overrides the server's `limits.idle_timeout_ms` for this listener.
   std::optional<std::chrono::milliseconds> idle_timeout;
   std::optional<websocket_config> websocket;  ///< browsers' way in; none: TCP only
+  std::optional<tls_config> tls;              ///< none: plain TCP and ws://
 
   bool operator==(const listener_config& o) const;
 };

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -29,7 +30,7 @@ EMBER_DECL bool listener_config::operator==(const listener_config& o) const {
   return port == o.port && framing == o.framing && encoding == o.encoding &&
          firefly.magic == o.firefly.magic && firefly.version == o.firefly.version &&
          firefly.server_version == o.firefly.server_version && idle_timeout == o.idle_timeout &&
-         websocket == o.websocket;
+         websocket == o.websocket && tls == o.tls;
 }
 
 EMBER_DECL const server_config* cluster_config::find(std::string_view name) const noexcept {
@@ -132,6 +133,23 @@ EMBER_DECL net::server_options to_server_options(const server_config& s) {
     o.websocket_port = l.websocket->port;
     o.websocket_origins = l.websocket->origins;
     o.websocket_max_request = l.websocket->max_request;
+  }
+  if (l.tls) {
+    // Named by their field here, where the server starts, rather than as OpenSSL's complaint.
+    const auto check = [&](const std::string& file, std::string_view key) {
+      if (std::FILE* f = std::fopen(file.c_str(), "rb")) {
+        std::fclose(f);
+        return;
+      }
+      const int err = errno;
+      throw std::invalid_argument(fmt::format("servers.{}.netport.tls.{}: cannot read '{}': {}",
+                                              s.name, key, file, std::strerror(err)));
+    };
+    check(l.tls->cert, "cert");
+    check(l.tls->key, "key");
+    o.tls = net::tls_server_options{.cert_file = l.tls->cert, .key_file = l.tls->key};
+    o.tls_tcp = l.tls->tcp;
+    o.tls_websocket = l.tls->websocket;
   }
   return o;
 }

@@ -149,7 +149,7 @@ inline server_defaults read_defaults(element v, const json_path& p) {
 }
 
 inline constexpr std::string_view netport_keys[] = {"port", "framing", "encoding", "firefly",
-                                                    "idle_timeout_ms", "websocket"};
+                                                    "idle_timeout_ms", "websocket", "tls"};
 inline constexpr std::string_view websocket_keys[] = {"port", "origins", "max_request"};
 
 /// `netport.websocket`: a port number, or {"port": N, "origins": [...], "max_request": BYTES}.
@@ -181,6 +181,36 @@ inline websocket_config read_websocket(element v, const json_path& p, json_path&
   }
   return w;
 }
+inline constexpr std::string_view tls_keys[] = {"cert", "key", "listeners"};
+
+/// `netport.tls`: {"cert": FILE, "key": FILE, "listeners": ["tcp", "websocket"]} (listeners:
+/// every one of this netport by default).
+inline tls_config read_tls(element v, const json_path& p, bool has_websocket) {
+  const members m(v, p, tls_keys);
+  tls_config t;
+  t.cert = read_text(m.required("cert", "a PEM certificate chain file"), m.at("cert"),
+                     "a PEM certificate chain file");
+  t.key = read_text(m.required("key", "a PEM private key file"), m.at("key"),
+                    "a PEM private key file");
+  t.websocket = has_websocket;
+  if (auto e = m.get("listeners")) {
+    const json_path lp = m.at("listeners");
+    constexpr std::string_view what = R"(an array of "tcp" and/or "websocket")";
+    if (e->type() != element_type::ARRAY) fail(lp, fmt::format("expected {}, got {}", what, describe(*e)));
+    t.tcp = t.websocket = false;
+    std::size_t i = 0;
+    for (element l : array_of(*e)) {
+      const bool ws = read_choice<bool>(l, lp.index(i), {{"tcp", false}, {"websocket", true}});
+      if (ws && !has_websocket)
+        fail(lp.index(i), "this netport has no \"websocket\" listener to put TLS on");
+      (ws ? t.websocket : t.tcp) = true;
+      ++i;
+    }
+    if (i == 0) fail(lp, fmt::format("expected {}; leave \"tls\" out for no TLS", what));
+  }
+  return t;
+}
+
 inline constexpr std::string_view firefly_keys[] = {"magic", "version", "server_version"};
 
 inline wire::firefly_config read_firefly(element v, const json_path& p) {
@@ -251,6 +281,7 @@ inline listener_config read_listener(element v, const json_path& p, json_path& p
   if (auto e = m.get("firefly")) l.firefly = read_firefly(*e, m.at("firefly"));
   if (auto e = m.get("idle_timeout_ms")) l.idle_timeout = read_ms(*e, m.at("idle_timeout_ms"));
   if (auto e = m.get("websocket")) l.websocket = read_websocket(*e, m.at("websocket"), websocket_path);
+  if (auto e = m.get("tls")) l.tls = read_tls(*e, m.at("tls"), l.websocket.has_value());
   return l;
 }
 
