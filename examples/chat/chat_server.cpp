@@ -2,7 +2,7 @@
 // to every member of the room (a group). Shows one coroutine per command, game errors, groups,
 // a handler given its server at construction, and a graceful stop on Ctrl-C.
 //
-// usage: chat_server [--port N] [--port-file PATH]
+// usage: chat_server [--port N] [--port-file PATH] [--tls-cert PATH --tls-key PATH]
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -85,20 +85,31 @@ class chat_service final : public chat::chat_handler {
 int main(int argc, char** argv) {
   std::uint16_t port = 7001;
   std::string port_file;
+  ember::net::tls_server_options tls;  // --tls-cert and --tls-key: clients connect over TLS
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--port" && i + 1 < argc) port = static_cast<std::uint16_t>(std::atoi(argv[++i]));
     else if (a == "--port-file" && i + 1 < argc) port_file = argv[++i];
+    else if (a == "--tls-cert" && i + 1 < argc) tls.cert_file = argv[++i];
+    else if (a == "--tls-key" && i + 1 < argc) tls.key_file = argv[++i];
     else {
       const bool help = a == "--help" || a == "-h";
-      std::fprintf(help ? stdout : stderr, "usage: %s [--port N] [--port-file PATH]\n", argv[0]);
+      std::fprintf(help ? stdout : stderr, "usage: %s [--port N] [--port-file PATH] [--tls-cert PATH --tls-key PATH]\n", argv[0]);
       return help ? EXIT_SUCCESS : EXIT_FAILURE;
     }
   }
   ember::log::set_tag("chat");
   asio::io_context io;
   // The server first, then the service that uses it, then the server's commands.
-  ember::net::server server(io, {.name = "chat", .port = port});
+  ember::net::server_options options{.name = "chat", .port = port};
+  if (!tls.cert_file.empty() || !tls.key_file.empty()) {
+    if (!std::ifstream(tls.cert_file) || !std::ifstream(tls.key_file)) {
+      ember::log::error("--tls-cert and --tls-key need a readable PEM certificate and key");
+      return EXIT_FAILURE;
+    }
+    options.tls = tls;
+  }
+  ember::net::server server(io, options);
   chat_service service(server);
   ember::net::dispatch_table table;
   chat::register_commands(table, service);
