@@ -23,6 +23,8 @@
 #include <asio/write.hpp>
 
 #include "ember/app/config.hpp"
+#include "ember/cluster/node.hpp"
+#include "ember/cluster/root.hpp"
 #include "ember/log.hpp"
 #include "ember/net/client.hpp"
 #include "ember/wire/encoder.hpp"
@@ -503,4 +505,99 @@ BOOST_AUTO_TEST_CASE(config_json_netport_tls_becomes_server_options_and_a_missin
       "tls": {"cert": "x.pem", "key": "x.key", "listeners": ["udp"]}}}}})")
                  .find("servers.a.netport.tls.listeners[0]: expected \"tcp\" or \"websocket\"") !=
              std::string::npos);
+}
+
+namespace {
+
+ember::cluster::link_tls link_tls(std::string cert = certs().server_cert,
+                                  std::string key = certs().server_key) {
+  return {.cert_file = std::move(cert), .key_file = std::move(key), .ca_file = certs().ca};
+}
+
+struct link_fixture {
+  asio::io_context io;
+  ember::test::net_handler root_handler, node_handler;
+  std::unique_ptr<ember::cluster::root> root;
+  std::vector<std::unique_ptr<ember::cluster::node_connector>> nodes;
+  std::vector<std::string> refusals;
+
+  std::shared_ptr<const ember::net::dispatch_table> table(ember::test::net_handler& h) {
+    auto t = std::make_shared<ember::net::dispatch_table>();
+    nettest::register_commands(*t, h);
+    return t;
+  }
+  link_fixture() {
+    ember::cluster::root_options o;
+    o.name = "gate";
+    o.secret = "a-test-secret-of-the-cluster";
+    o.link.tls = link_tls();
+    o.link.auth_timeout = 500ms;  // TLS handshake and authentication together
+    root = std::make_unique<ember::cluster::root>(io.get_executor(), o, table(root_handler));
+    root->on_refused([this](const ember::cluster::refusal& r) { refusals.push_back(r.reason); });
+    root->start();
+  }
+  ember::cluster::node_connector& node(std::string name,
+                                       std::optional<ember::cluster::link_tls> tls) {
+    ember::cluster::node_options o;
+    o.name = std::move(name);
+    o.type = "game";
+    o.secret = "a-test-secret-of-the-cluster";
+    o.root_port = root->port();
+    o.root_name = "gate";
+    o.max_backoff = 300ms;
+    o.link.tls = std::move(tls);
+    nodes.push_back(std::make_unique<ember::cluster::node_connector>(io.get_executor(), o,
+                                                                     table(node_handler)));
+    nodes.back()->start();
+    return *nodes.back();
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_link_over_tls_authenticates_and_carries_calls_both_ways) {
+  link_fixture f;
+  run(f.io, [&]() -> asio::awaitable<void> {
+    auto& n = f.node("game1", link_tls());
+    BOOST_REQUIRE(co_await wait_until([&] { return n.connected() && f.root->find("game1"); }, 5s));
+    auto up = co_await n.call<nettest::cmd::echo>({1, "node to root", 0});
+    BOOST_REQUIRE(up);
+    BOOST_TEST(up->text == "node to root");
+    auto down = co_await f.root->call<nettest::cmd::echo>("game1", {2, std::string(300 * 1024, 'z'), 0});
+    BOOST_REQUIRE(down);
+    BOOST_TEST(down->text.size() == 300u * 1024u);
+    int done = 0;
+    for (std::uint32_t i = 0; i < 50; ++i)
+      asio::co_spawn(f.io, [&, i]() -> asio::awaitable<void> {
+        auto r = co_await n.call<nettest::cmd::echo_overlapping>({i, std::string(i * 100, 'q'), 0});
+        if (r && r->n == i) ++done;
+      }, asio::detached);
+    BOOST_TEST(co_await wait_until([&] { return done == 50; }));
+    BOOST_TEST(f.refusals.empty());
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(a_node_without_tls_or_with_a_certificate_of_another_ca_is_refused) {
+  link_fixture f;
+  run(f.io, [&]() -> asio::awaitable<void> {
+    auto& plain = f.node("plain", std::nullopt);
+    auto& stranger = f.node("stranger", link_tls(certs().other_ca, certs().dir / "other-ca.key"));
+    bool plain_named = false, stranger_named = false;
+    auto named = [&] {
+      for (const auto& r : f.refusals) {
+        // a plain node waits for a challenge that never comes in plain text: the deadline
+        plain_named |= r == "authentication timed out";
+        stranger_named |= r.find("TLS handshake failed: certificate verify failed") != std::string::npos;
+      }
+      return plain_named && stranger_named;
+    };
+    BOOST_TEST(co_await wait_until(named, 5s));
+    BOOST_TEST(!plain.connected());
+    BOOST_TEST(!stranger.connected());
+    BOOST_TEST(!f.root->find("plain"));
+    BOOST_TEST(!f.root->find("stranger"));
+    // and a node with the cluster's certificate still joins
+    auto& good = f.node("game1", link_tls());
+    BOOST_TEST(co_await wait_until([&] { return good.connected(); }, 5s));
+  }());
 }

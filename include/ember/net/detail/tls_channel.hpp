@@ -9,6 +9,7 @@
 #include <string>
 #include <system_error>
 
+#include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 
 #include "ember/buffer.hpp"
@@ -50,6 +51,10 @@ class tls_channel {
   /// handshake is done, none before), appending what is to be sent to `out`; returns the
   /// plaintext bytes taken.
   std::size_t seal(bytes_view plain, buffer& out, std::error_code& ec);
+  /// One step of the handshake alone (no application data is read): what the socket has goes
+  /// in, what is to be sent is appended to `out`. True once the handshake is done; false when
+  /// it waits for the peer; `ec` on a failure.
+  bool handshake_step(asio::ip::tcp::socket& socket, buffer& out, std::error_code& ec);
   /// Queues a close_notify and appends what is to be sent to `out` (best effort).
   void shutdown(buffer& out) noexcept;
 
@@ -74,6 +79,18 @@ class tls_channel {
   std::error_code failed_;
   std::string failure_;
 };
+
+/// A short exchange before a connection's frame loop (a link's authentication), through TLS
+/// when `tls` is not null: the handshake, exact writes and exact reads. Bytes received past
+/// what was read stay in `tls` for the frame loop. The socket may be closed meanwhile (a
+/// deadline): the operation then fails.
+EMBER_DECL asio::awaitable<std::error_code> tls_handshake(asio::ip::tcp::socket& socket,
+                                                          tls_channel& tls);
+EMBER_DECL asio::awaitable<std::error_code> write_all(asio::ip::tcp::socket& socket,
+                                                      tls_channel* tls, bytes_view bytes);
+EMBER_DECL asio::awaitable<std::error_code> read_exactly(asio::ip::tcp::socket& socket,
+                                                         tls_channel* tls,
+                                                         std::span<std::byte> out);
 
 /// True for an error of TLS itself (a failed handshake, a bad record), not of the socket.
 EMBER_DECL bool is_tls_error(const std::error_code& ec) noexcept;

@@ -8,7 +8,11 @@
 #include <climits>
 #include <stdexcept>
 
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/ip/address.hpp>
+#include <asio/read.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
 #include <asio/ssl/context.hpp>
 #include <asio/ssl/error.hpp>
 #include <fmt/format.h>
@@ -228,6 +232,102 @@ EMBER_DECL std::size_t tls_channel::seal(bytes_view plain, buffer& out, std::err
     if (got > 0) out.commit(static_cast<std::size_t>(got));
   }
   return used;
+}
+
+EMBER_DECL bool tls_channel::handshake_step(asio::ip::tcp::socket& socket, buffer& out,
+                                            std::error_code& ec) {
+  ec = failed_;
+  thread_local std::array<std::byte, 32 * 1024> cipher;
+  bool done = false;
+  while (!ec) {
+    ERR_clear_error();
+    const int r = SSL_do_handshake(ssl_);
+    if (r == 1) {
+      done = true;
+      break;
+    }
+    const int e = SSL_get_error(ssl_, r);
+    if (e != SSL_ERROR_WANT_READ) {
+      fail(e);
+      ec = failed_;
+      break;
+    }
+    std::error_code sec;
+    const std::size_t c = socket.read_some(asio::buffer(cipher.data(), cipher.size()), sec);
+    if (sec == asio::error::would_block || sec == asio::error::try_again) break;
+    if (sec) {
+      ec = sec;
+      break;
+    }
+    BIO_write(in_, cipher.data(), static_cast<int>(c));
+  }
+  std::error_code ignored;
+  (void)seal({}, out, ignored);  // the messages to send (an alert after a failure)
+  return done;
+}
+
+EMBER_DECL asio::awaitable<std::error_code> tls_handshake(asio::ip::tcp::socket& socket,
+                                                          tls_channel& tls) {
+  constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+  std::error_code ec;
+  socket.non_blocking(true, ec);
+  for (;;) {
+    buffer out;
+    const bool done = tls.handshake_step(socket, out, ec);
+    if (!out.empty()) {
+      auto [wec, n] =
+          co_await asio::async_write(socket, asio::buffer(out.data(), out.size()), use_tuple);
+      (void)n;
+      if (wec && !ec) ec = wec;
+    }
+    if (ec || done) co_return ec;
+    auto [rec] = co_await socket.async_wait(asio::socket_base::wait_read, use_tuple);
+    if (rec) co_return rec;
+  }
+}
+
+EMBER_DECL asio::awaitable<std::error_code> write_all(asio::ip::tcp::socket& socket,
+                                                      tls_channel* tls, bytes_view bytes) {
+  constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+  buffer sealed;
+  if (tls) {
+    std::error_code ec;
+    if (tls->seal(bytes, sealed, ec) != bytes.size() && !ec)
+      ec = make_error_code(std::errc::not_connected);  // the handshake is not done
+    if (ec) co_return ec;
+    bytes = sealed.view();
+  }
+  auto [ec, n] = co_await asio::async_write(socket, asio::buffer(bytes.data(), bytes.size()),
+                                            use_tuple);
+  (void)n;
+  co_return ec;
+}
+
+EMBER_DECL asio::awaitable<std::error_code> read_exactly(asio::ip::tcp::socket& socket,
+                                                         tls_channel* tls,
+                                                         std::span<std::byte> out) {
+  constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+  if (!tls) {
+    auto [ec, n] = co_await asio::async_read(socket, asio::buffer(out.data(), out.size()), use_tuple);
+    (void)n;
+    co_return ec;
+  }
+  std::error_code ec;
+  socket.non_blocking(true, ec);
+  std::size_t got = 0;
+  while (got < out.size()) {
+    // No more than asked for: what follows stays in `tls`.
+    got += tls->read_some(socket, out.subspan(got), ec);
+    if (got == out.size()) break;
+    if (ec == asio::error::would_block) {
+      auto [rec] = co_await socket.async_wait(asio::socket_base::wait_read, use_tuple);
+      if (rec) co_return rec;
+      ec = {};
+      continue;
+    }
+    if (ec) co_return ec;
+  }
+  co_return std::error_code{};
 }
 
 EMBER_DECL void tls_channel::shutdown(buffer& out) noexcept {
