@@ -601,3 +601,30 @@ BOOST_AUTO_TEST_CASE(a_node_without_tls_or_with_a_certificate_of_another_ca_is_r
     BOOST_TEST(co_await wait_until([&] { return good.connected(); }, 5s));
   }());
 }
+
+BOOST_AUTO_TEST_CASE(config_json_link_tls_is_read_and_both_ends_of_a_link_need_it) {
+  const std::string tls = R"({"cert": "s.pem", "key": "s.key", "ca": "ca.pem"})";
+  auto cfg = ember::app::parse_config(R"({"secret": "a-test-secret-of-the-cluster",
+    "defaults": {"link_tls": )" + tls + R"(},
+    "servers": {"gate": {"rootport": 17400}, "game1": {"remoteport": [{"rootname": "gate"}]}}})",
+                                      "config.json");
+  BOOST_REQUIRE_MESSAGE(bool(cfg), (cfg ? std::string() : cfg.error().what()));
+  for (const auto& s : cfg->servers) {
+    BOOST_REQUIRE(s.link_tls.has_value());
+    BOOST_TEST(s.link_tls->cert == "s.pem");
+    BOOST_TEST(s.link_tls->ca == "ca.pem");
+  }
+  auto bad = [](const std::string& text) {
+    auto r = ember::app::parse_config(text, "config.json");
+    BOOST_REQUIRE(!r);
+    return r.error().what();
+  };
+  const std::string only_root = bad(R"({"secret": "a-test-secret-of-the-cluster",
+    "servers": {"gate": {"rootport": 17400, "link_tls": )" + tls + R"(},
+                "game1": {"remoteport": [{"rootname": "gate"}]}}})");
+  BOOST_TEST(only_root.find("servers.game1.remoteport[0]: root 'gate' has link_tls: this server "
+                            "needs link_tls too") != std::string::npos, only_root);
+  const std::string no_ca = bad(R"({"secret": "a-test-secret-of-the-cluster",
+    "servers": {"gate": {"rootport": 17400, "link_tls": {"cert": "s.pem", "key": "s.key"}}}})");
+  BOOST_TEST(no_ca.find("servers.gate.link_tls.ca: missing") != std::string::npos, no_ca);
+}

@@ -116,6 +116,17 @@ struct metrics_config {
   bool operator==(const metrics_config&) const = default;
 };
 
+/// TLS of a server's links (`link_tls`, PROTOCOL.md "TLS"): its certificate and key, and the
+/// CA every peer's certificate must chain to. A root and the nodes that join it either all have
+/// it or none does. The files are checked when the server starts.
+struct link_tls_config {
+  std::string cert;
+  std::string key;
+  std::string ca;
+
+  bool operator==(const link_tls_config&) const = default;
+};
+
 /// One entry of `servers`: one process of the cluster.
 struct server_config {
   std::string name;                ///< its key in `servers`
@@ -133,6 +144,7 @@ struct server_config {
   limits_config limits;
   std::chrono::milliseconds call_timeout{5'000};  ///< default deadline of its calls to servers
   std::optional<int> cpu;                          ///< CPU to pin the process to
+  std::optional<link_tls_config> link_tls;         ///< TLS on its links; none: plain TCP
 
   bool is_root() const noexcept { return rootport.has_value(); }
   bool operator==(const server_config&) const = default;
@@ -233,6 +245,10 @@ EMBER_DECL config_result parse_config(std::string_view json_text, std::string_vi
 
 /// Reads and parses the file at `file`; an unreadable file is a `config_error` naming it.
 EMBER_DECL config_result load_config(const std::filesystem::path& file);
+
+/// Throws `std::invalid_argument` "FIELD: cannot read 'FILE': REASON" unless `file` can be
+/// opened for reading (the TLS files, checked where a server starts).
+EMBER_DECL void require_readable(const std::string& file, std::string_view field);
 
 /// The options of `s`'s client listener: its host, netport and limits.
 /// Precondition: `s.netport` has a value (throws `std::invalid_argument` otherwise).

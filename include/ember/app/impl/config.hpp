@@ -103,6 +103,16 @@ EMBER_DECL config_result load_config(const std::filesystem::path& file) {
   return parse_config(text, file.string());
 }
 
+EMBER_DECL void require_readable(const std::string& file, std::string_view field) {
+  if (std::FILE* f = std::fopen(file.c_str(), "rb")) {
+    std::fclose(f);
+    return;
+  }
+  const int err = errno;
+  throw std::invalid_argument(
+      fmt::format("{}: cannot read '{}': {}", field, file, std::strerror(err)));
+}
+
 EMBER_DECL net::server_options to_server_options(const server_config& s) {
   if (!s.netport) {
     throw std::invalid_argument(
@@ -136,17 +146,8 @@ EMBER_DECL net::server_options to_server_options(const server_config& s) {
   }
   if (l.tls) {
     // Named by their field here, where the server starts, rather than as OpenSSL's complaint.
-    const auto check = [&](const std::string& file, std::string_view key) {
-      if (std::FILE* f = std::fopen(file.c_str(), "rb")) {
-        std::fclose(f);
-        return;
-      }
-      const int err = errno;
-      throw std::invalid_argument(fmt::format("servers.{}.netport.tls.{}: cannot read '{}': {}",
-                                              s.name, key, file, std::strerror(err)));
-    };
-    check(l.tls->cert, "cert");
-    check(l.tls->key, "key");
+    require_readable(l.tls->cert, fmt::format("servers.{}.netport.tls.cert", s.name));
+    require_readable(l.tls->key, fmt::format("servers.{}.netport.tls.key", s.name));
     o.tls = net::tls_server_options{.cert_file = l.tls->cert, .key_file = l.tls->key};
     o.tls_tcp = l.tls->tcp;
     o.tls_websocket = l.tls->websocket;
