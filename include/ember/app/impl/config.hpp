@@ -159,8 +159,10 @@ EMBER_DECL net::server_options to_server_options(const server_config& s, const c
   net::server_options o = to_server_options(s);
   // Every other native client listener of the cluster: a session left there can be resumed
   // through this one.
+  // (Not one whose client port speaks TLS: a relay forwards the client's bytes in the clear.)
   for (const auto& other : c.servers)
-    if (other.name != s.name && other.netport && other.netport->framing == net::framing::native)
+    if (other.name != s.name && other.netport && other.netport->framing == net::framing::native &&
+        !(other.netport->tls && other.netport->tls->tcp))
       o.resume_peers.push_back({other.name, other.host, other.netport->port});
   return o;
 }
