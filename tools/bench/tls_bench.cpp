@@ -20,11 +20,16 @@
 #include <string>
 #include <thread>
 #include <time.h>
+#include <future>
+#include <malloc.h>
+
+#include <openssl/crypto.h>
 #include <vector>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
@@ -37,6 +42,34 @@
 namespace {
 
 using clock_type = std::chrono::steady_clock;
+
+// OpenSSL's heap, counted per thread (its allocations go through these): what the server's
+// TLS sessions hold, apart from the clients in the same process.
+thread_local long long openssl_bytes = 0;
+constexpr std::size_t header = 16;  // the size in front of each block, alignment kept
+void* ossl_malloc(std::size_t n, const char*, int) {
+  auto* p = static_cast<std::size_t*>(std::malloc(n + header));
+  if (!p) return nullptr;
+  *p = n;
+  openssl_bytes += static_cast<long long>(n);
+  return reinterpret_cast<char*>(p) + header;
+}
+void* ossl_realloc(void* q, std::size_t n, const char* f, int l) {
+  if (!q) return ossl_malloc(n, f, l);
+  auto* p = reinterpret_cast<std::size_t*>(static_cast<char*>(q) - header);
+  const std::size_t old = *p;
+  auto* np = static_cast<std::size_t*>(std::realloc(p, n + header));
+  if (!np) return nullptr;
+  *np = n;
+  openssl_bytes += static_cast<long long>(n) - static_cast<long long>(old);
+  return reinterpret_cast<char*>(np) + header;
+}
+void ossl_free(void* q, const char*, int) {
+  if (!q) return;
+  auto* p = reinterpret_cast<std::size_t*>(static_cast<char*>(q) - header);
+  openssl_bytes -= static_cast<long long>(*p);
+  std::free(p);
+}
 
 // CPU time of the whole process (server and client threads): steadier than wall time on a
 // loaded machine.
@@ -116,6 +149,41 @@ double handshake_us(asio::io_context& io, std::uint16_t port, bool tls, const ce
   return us;
 }
 
+// Heap bytes per idle connection, both ends together: `n` clients connected and handshaken,
+// then left alone.
+double idle_bytes(asio::io_context& io, std::uint16_t port, bool tls, const certificates& c, int n,
+                  asio::io_context& server_io, double& server_openssl) {
+  double per = 0;
+  auto server_bytes = [&] {
+    std::promise<long long> got;
+    asio::post(server_io, [&] { got.set_value(openssl_bytes); });
+    return got.get_future().get();
+  };
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    std::vector<std::unique_ptr<ember::net::client>> clients;
+    clients.reserve(n);
+    auto opts = client_options(tls, c);
+    asio::steady_timer t(io);
+    t.expires_after(std::chrono::milliseconds(100));
+    co_await t.async_wait(asio::use_awaitable);
+    const auto before = mallinfo2().uordblks;
+    const long long server_before = server_bytes();
+    for (int i = 0; i < n; ++i) {
+      clients.push_back(std::make_unique<ember::net::client>(io.get_executor(), opts));
+      if (auto ec = co_await clients.back()->connect("127.0.0.1", port))
+        throw std::runtime_error("connect failed: " + ec.message());
+    }
+    t.expires_after(std::chrono::milliseconds(300));  // every write done, buffers trimmed
+    co_await t.async_wait(asio::use_awaitable);
+    per = (double(mallinfo2().uordblks) - double(before)) / n;
+    server_openssl = double(server_bytes() - server_before) / n;
+    for (auto& cl : clients) cl->close();
+  }, [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
+  io.restart();
+  io.run();
+  return per;
+}
+
 // Replies per second with `s.connections` x `s.window` calls in flight.
 double echo_rate(asio::io_context& io, std::uint16_t port, bool tls, const certificates& c,
                  const settings& s, double& cpu) {
@@ -189,6 +257,7 @@ int main(int argc, char** argv) {
     }
   }
   ember::log::set_level(ember::log::level::warn);
+  CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free);  // before OpenSSL's first
   certificates certs;
   // Two servers on one io thread: plain and TLS, the same in every other respect.
   asio::io_context server_io;
@@ -233,6 +302,13 @@ int main(int argc, char** argv) {
               best_hs[0], best_hs[1], best_hs[1] - best_hs[0], best_hs[1] / best_hs[0]);
   std::printf("best: echo %.0f/s (tcp) vs %.0f/s (tls): tls/tcp = %.2f\n", best_rate[0],
               best_rate[1], best_rate[1] / best_rate[0]);
+  // Memory of idle connections (once, after the timed phases).
+  double ossl_tcp = 0, ossl_tls = 0;
+  const double idle_tcp = idle_bytes(client_io, tcp->port(), false, certs, 500, server_io, ossl_tcp);
+  const double idle_tls = idle_bytes(client_io, tls->port(), true, certs, 500, server_io, ossl_tls);
+  std::printf("idle connection, heap of both ends (a client's own TLS context included): %.0f B "
+              "(tcp) vs %.0f B (tls); OpenSSL's heap per idle server session: %.0f B\n",
+              idle_tcp, idle_tls, ossl_tls);
   std::printf("best CPU: connection %.1f us (tcp) vs %.1f us (tls), x%.2f; echo %.2f us (tcp) "
               "vs %.2f us (tls), x%.2f\n", best_hs_cpu[0], best_hs_cpu[1],
               best_hs_cpu[1] / best_hs_cpu[0], best_echo_cpu[0], best_echo_cpu[1],
