@@ -255,6 +255,31 @@ BOOST_AUTO_TEST_CASE(a_native_client_over_tls_handshakes_calls_and_gets_pushes) 
   }());
 }
 
+BOOST_AUTO_TEST_CASE(a_firefly_listener_speaks_tls_too) {
+  ember::net::server_options o;
+  o.framing = ember::net::framing::firefly;
+  o.firefly.magic = {78, 37, 38, 48};
+  o.firefly.version = 9;
+  fixture f(o);
+  run(f.io, [&]() -> asio::awaitable<void> {
+    auto co = tls_client();
+    co.framing = ember::net::framing::firefly;
+    co.encoding = ember::codec::encoding::json;
+    co.firefly = o.firefly;
+    ember::net::client c(f.io.get_executor(), co);
+    auto ec = co_await c.connect("127.0.0.1", f.srv->port());
+    BOOST_REQUIRE_MESSAGE(!ec, ec.message());
+    // Firefly has no handshake: the first call waits for TLS's, then goes out
+    for (std::uint32_t i = 1; i <= 5; ++i) {
+      auto r = co_await nettest::client_stub(c).echo({i, "firefly over tls", 0});
+      BOOST_REQUIRE(r);
+      BOOST_TEST(r->n == i);
+      BOOST_TEST(r->text == "firefly over tls");
+    }
+    c.close();
+  }());
+}
+
 BOOST_AUTO_TEST_CASE(a_session_over_tls_resumes_after_a_lost_connection_with_every_push) {
   ember::net::server_options o;
   o.resume_grace = 5s;
