@@ -3,10 +3,11 @@
 // a handler given its server at construction, and a graceful stop on Ctrl-C.
 //
 // usage: chat_server [--port N] [--port-file PATH] [--websocket-port N] [--origin URL]...
+//                    [--tls-cert PATH --tls-key PATH] [--idle-timeout-ms N] [--resume-grace-ms N]
 //
 // --websocket-port opens a second port for browsers (PROTOCOL.md §11; 0 picks a free one) and
 // --origin allows a web page's origin (`http://127.0.0.1:8080`, or `*`) on it; --port-file then
-// holds both ports, one a line.
+// holds both ports, one a line. --tls-cert and --tls-key make both ports speak TLS (wss://).
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -94,19 +95,23 @@ int main(int argc, char** argv) {
   std::optional<std::uint16_t> websocket_port;
   std::vector<std::string> origins;
   ember::net::server_options options{.name = "chat"};
+  ember::net::tls_server_options tls;  // --tls-cert and --tls-key: clients connect over TLS
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--port" && i + 1 < argc) port = static_cast<std::uint16_t>(std::atoi(argv[++i]));
     else if (a == "--port-file" && i + 1 < argc) port_file = argv[++i];
     else if (a == "--websocket-port" && i + 1 < argc) websocket_port = static_cast<std::uint16_t>(std::atoi(argv[++i]));
     else if (a == "--origin" && i + 1 < argc) origins.emplace_back(argv[++i]);
+    else if (a == "--tls-cert" && i + 1 < argc) tls.cert_file = argv[++i];
+    else if (a == "--tls-key" && i + 1 < argc) tls.key_file = argv[++i];
     else if (a == "--idle-timeout-ms" && i + 1 < argc) options.idle_timeout = std::chrono::milliseconds(std::atoi(argv[++i]));
     else if (a == "--resume-grace-ms" && i + 1 < argc) options.resume_grace = std::chrono::milliseconds(std::atoi(argv[++i]));
     else {
       const bool help = a == "--help" || a == "-h";
       std::fprintf(help ? stdout : stderr,
                    "usage: %s [--port N] [--port-file PATH] [--websocket-port N] [--origin URL]...\n"
-                   "          [--idle-timeout-ms N] [--resume-grace-ms N (0: sessions end with their connection)]\n",
+                   "          [--tls-cert PATH --tls-key PATH] [--idle-timeout-ms N]\n"
+                   "          [--resume-grace-ms N (0: sessions end with their connection)]\n",
                    argv[0]);
       return help ? EXIT_SUCCESS : EXIT_FAILURE;
     }
@@ -117,6 +122,13 @@ int main(int argc, char** argv) {
   options.port = port;
   options.websocket_port = websocket_port;
   options.websocket_origins = origins;
+  if (!tls.cert_file.empty() || !tls.key_file.empty()) {
+    if (!std::ifstream(tls.cert_file) || !std::ifstream(tls.key_file)) {
+      ember::log::error("--tls-cert and --tls-key need a readable PEM certificate and key");
+      return EXIT_FAILURE;
+    }
+    options.tls = tls;
+  }
   ember::net::server server(io, options);
   chat_service service(server);
   ember::net::dispatch_table table;

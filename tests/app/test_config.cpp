@@ -30,7 +30,7 @@ const std::string example = EMBER_EXAMPLE_CONFIG;
 
 const std::string server_keys =
     "type, host, netport, rootport, remoteport, app, reload, db, mem, log, limits, "
-    "call_timeout_ms, cpu, name, metricsport";
+    "call_timeout_ms, cpu, name, metricsport, link_tls";
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

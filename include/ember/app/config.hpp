@@ -71,6 +71,17 @@ struct websocket_config {
   bool operator==(const websocket_config&) const = default;
 };
 
+/// TLS on a server's client listeners (`netport.tls`, PROTOCOL.md "TLS"). The files are
+/// checked when the server starts (`to_server_options`): a missing one is named by its field.
+struct tls_config {
+  std::string cert;        ///< PEM certificate chain, the server's own first
+  std::string key;         ///< PEM private key
+  bool tcp = true;         ///< `listeners` has "tcp": the client port speaks TLS
+  bool websocket = true;   ///< `listeners` has "websocket": the WebSocket port is `wss://`
+
+  bool operator==(const tls_config&) const = default;
+};
+
 /// A server's client listener (`netport`).
 struct listener_config {
   std::uint16_t port = 0;
@@ -81,6 +92,7 @@ struct listener_config {
   /// Overrides the server's `limits.idle_timeout_ms` for this listener.
   std::optional<std::chrono::milliseconds> idle_timeout;
   std::optional<websocket_config> websocket;  ///< browsers' way in; none: TCP only
+  std::optional<tls_config> tls;              ///< none: plain TCP and ws://
 
   bool operator==(const listener_config& o) const;
 };
@@ -104,6 +116,17 @@ struct metrics_config {
   bool operator==(const metrics_config&) const = default;
 };
 
+/// TLS of a server's links (`link_tls`, PROTOCOL.md "TLS"): its certificate and key, and the
+/// CA every peer's certificate must chain to. A root and the nodes that join it either all have
+/// it or none does. The files are checked when the server starts.
+struct link_tls_config {
+  std::string cert;
+  std::string key;
+  std::string ca;
+
+  bool operator==(const link_tls_config&) const = default;
+};
+
 /// One entry of `servers`: one process of the cluster.
 struct server_config {
   std::string name;                ///< its key in `servers`
@@ -121,6 +144,7 @@ struct server_config {
   limits_config limits;
   std::chrono::milliseconds call_timeout{5'000};  ///< default deadline of its calls to servers
   std::optional<int> cpu;                          ///< CPU to pin the process to
+  std::optional<link_tls_config> link_tls;         ///< TLS on its links; none: plain TCP
 
   bool is_root() const noexcept { return rootport.has_value(); }
   bool operator==(const server_config&) const = default;
@@ -221,6 +245,10 @@ EMBER_DECL config_result parse_config(std::string_view json_text, std::string_vi
 
 /// Reads and parses the file at `file`; an unreadable file is a `config_error` naming it.
 EMBER_DECL config_result load_config(const std::filesystem::path& file);
+
+/// Throws `std::invalid_argument` "FIELD: cannot read 'FILE': REASON" unless `file` can be
+/// opened for reading (the TLS files, checked where a server starts).
+EMBER_DECL void require_readable(const std::string& file, std::string_view field);
 
 /// The options of `s`'s client listener: its host, netport and limits.
 /// Precondition: `s.netport` has a value (throws `std::invalid_argument` otherwise).

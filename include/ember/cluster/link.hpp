@@ -33,6 +33,14 @@
 
 namespace ember::cluster {
 
+/// TLS of links: this server's certificate and key, and the CA that signs every server's.
+struct link_tls {
+  std::string cert_file;  ///< PEM certificate chain, this server's first
+  std::string key_file;   ///< its PEM private key
+  std::string ca_file;    ///< PEM CA certificate(s) every peer's certificate must chain to
+  bool operator==(const link_tls&) const = default;
+};
+
 /// Settings of a link (both sides).
 struct link_options {
   std::chrono::milliseconds default_timeout{5'000};  ///< deadline of a call without its own
@@ -42,6 +50,10 @@ struct link_options {
   /// `errc::overloaded` (the link itself stays up). Replies are not counted: dropping one would
   /// only turn the peer's call into a timeout.
   std::size_t max_queue = 8 << 20;
+  /// Set: links speak TLS under their authentication (PROTOCOL.md, "TLS"): each side presents
+  /// its certificate and checks the other's against the cluster's CA; the node also checks
+  /// that the root's certificate names the host it connects to. Both sides of a link need it.
+  std::optional<link_tls> tls{};
 };
 
 class link_session;
@@ -70,7 +82,8 @@ class link final : public std::enable_shared_from_this<link>,
   /// Wraps an authenticated socket; `start()` begins reading. `commands` serves the peer's
   /// requests (null: every request gets `unknown_command`).
   link(asio::ip::tcp::socket socket, peer_info peer, link_options options,
-       std::shared_ptr<const net::dispatch_table> commands);
+       std::shared_ptr<const net::dispatch_table> commands,
+       std::unique_ptr<net::detail::tls_channel> tls = nullptr);
   ~link();
   link(const link&) = delete;
   link& operator=(const link&) = delete;

@@ -95,6 +95,7 @@ class node_connector {
     state(asio::any_io_executor e, node_options o, std::shared_ptr<const net::dispatch_table> c);
     node_options options;
     asio::ip::tcp::socket socket;  // the connection being made or authenticated
+    std::unique_ptr<net::detail::tls_channel> tls_channel;  // its TLS, with `tls`
     asio::steady_timer wake;       // backoff sleeps, and waiting for the link to drop
     link_ptr current;
     std::vector<std::function<void(const link_ptr&)>> on_connected;

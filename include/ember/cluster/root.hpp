@@ -43,6 +43,7 @@ struct link_end {
   link_key key;
   std::shared_ptr<const net::dispatch_table> commands;
   std::function<void(const refusal&)> on_refused;
+  std::shared_ptr<const net::detail::tls_context> tls;  ///< set when links speak TLS
 };
 }  // namespace detail
 

@@ -45,6 +45,12 @@ struct client_options {
   bool resume = true;
   std::chrono::milliseconds resume_backoff_min{50};   ///< first wait between reconnects
   std::chrono::milliseconds resume_backoff_max{2'000};  ///< the wait doubles up to this
+  /// Set: the connection speaks TLS, and the server's certificate must chain to
+  /// `tls->ca_file` and name the host (PROTOCOL.md, "TLS"). A certificate that does not
+  /// verify fails `connect` with an error of asio's SSL category ("certificate verify
+  /// failed"); the reason in full is logged. The files are read by the client's constructor
+  /// (a missing one throws, naming it).
+  std::optional<tls_client_options> tls{};
 };
 
 namespace detail {

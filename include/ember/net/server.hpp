@@ -169,6 +169,7 @@ class server {
 
   asio::io_context& io_;
   server_options options_;
+  std::shared_ptr<const detail::tls_context> tls_;  // set when a listener speaks TLS
   std::shared_ptr<ember::net::command_stats> own_stats_ = std::make_shared<ember::net::command_stats>();
   std::shared_ptr<const dispatch_table> table_;
   asio::ip::tcp::acceptor acceptor_;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ember/codec/codec.hpp"
+#include "ember/net/tls_options.hpp"
 #include "ember/wire/frame.hpp"
 
 namespace ember::net {
@@ -69,6 +70,14 @@ struct server_options {
   std::vector<std::string> websocket_origins{};
   /// Bytes the HTTP upgrade request may take; more is refused (431).
   std::size_t websocket_max_request = 8 * 1024;
+
+  /// Set: TLS on the listeners chosen below (PROTOCOL.md, "TLS"). Its files are read when the
+  /// server is built; a missing or invalid one throws, naming it. A connection whose TLS
+  /// handshake fails, or does not finish within `handshake_timeout`, is closed with a logged
+  /// reason.
+  std::optional<tls_server_options> tls{};
+  bool tls_tcp = true;        ///< with `tls`: the client listener (`port`) speaks TLS
+  bool tls_websocket = true;  ///< with `tls`: the WebSocket listener speaks TLS (`wss://`)
 };
 
 }  // namespace ember::net

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -29,7 +30,7 @@ EMBER_DECL bool listener_config::operator==(const listener_config& o) const {
   return port == o.port && framing == o.framing && encoding == o.encoding &&
          firefly.magic == o.firefly.magic && firefly.version == o.firefly.version &&
          firefly.server_version == o.firefly.server_version && idle_timeout == o.idle_timeout &&
-         websocket == o.websocket;
+         websocket == o.websocket && tls == o.tls;
 }
 
 EMBER_DECL const server_config* cluster_config::find(std::string_view name) const noexcept {
@@ -102,6 +103,16 @@ EMBER_DECL config_result load_config(const std::filesystem::path& file) {
   return parse_config(text, file.string());
 }
 
+EMBER_DECL void require_readable(const std::string& file, std::string_view field) {
+  if (std::FILE* f = std::fopen(file.c_str(), "rb")) {
+    std::fclose(f);
+    return;
+  }
+  const int err = errno;
+  throw std::invalid_argument(
+      fmt::format("{}: cannot read '{}': {}", field, file, std::strerror(err)));
+}
+
 EMBER_DECL net::server_options to_server_options(const server_config& s) {
   if (!s.netport) {
     throw std::invalid_argument(
@@ -133,6 +144,14 @@ EMBER_DECL net::server_options to_server_options(const server_config& s) {
     o.websocket_origins = l.websocket->origins;
     o.websocket_max_request = l.websocket->max_request;
   }
+  if (l.tls) {
+    // Named by their field here, where the server starts, rather than as OpenSSL's complaint.
+    require_readable(l.tls->cert, fmt::format("servers.{}.netport.tls.cert", s.name));
+    require_readable(l.tls->key, fmt::format("servers.{}.netport.tls.key", s.name));
+    o.tls = net::tls_server_options{.cert_file = l.tls->cert, .key_file = l.tls->key};
+    o.tls_tcp = l.tls->tcp;
+    o.tls_websocket = l.tls->websocket;
+  }
   return o;
 }
 
@@ -140,8 +159,10 @@ EMBER_DECL net::server_options to_server_options(const server_config& s, const c
   net::server_options o = to_server_options(s);
   // Every other native client listener of the cluster: a session left there can be resumed
   // through this one.
+  // (Not one whose client port speaks TLS: a relay forwards the client's bytes in the clear.)
   for (const auto& other : c.servers)
-    if (other.name != s.name && other.netport && other.netport->framing == net::framing::native)
+    if (other.name != s.name && other.netport && other.netport->framing == net::framing::native &&
+        !(other.netport->tls && other.netport->tls->tcp))
       o.resume_peers.push_back({other.name, other.host, other.netport->port});
   return o;
 }

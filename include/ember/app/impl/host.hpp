@@ -290,6 +290,13 @@ EMBER_DECL void host::remember(std::span<const command_info> commands) {
 EMBER_DECL cluster::link_options host::link_options_() const {
   cluster::link_options o;
   o.default_timeout = self_->call_timeout;
+  if (const auto& t = self_->link_tls) {
+    const std::string at = "servers." + self_->name + ".link_tls.";
+    require_readable(t->cert, at + "cert");
+    require_readable(t->key, at + "key");
+    require_readable(t->ca, at + "ca");
+    o.tls = cluster::link_tls{.cert_file = t->cert, .key_file = t->key, .ca_file = t->ca};
+  }
   return o;
 }
 

@@ -17,6 +17,7 @@
 
 #include "ember/cluster/auth.hpp"
 #include "ember/error.hpp"
+#include "ember/net/detail/tls_channel.hpp"
 #include "ember/separate_compilation.hpp"
 #include "ember/wire/encoder.hpp"
 
@@ -33,9 +34,10 @@ struct auth_result {
   bool ok() const noexcept { return reason.empty(); }
 };
 
-/// Sends one handshake frame.
+/// Sends one handshake frame (through `tls` when it is not null).
 template <class Body>
-asio::awaitable<std::error_code> write_auth_frame(asio::ip::tcp::socket& s, auth_step step,
+asio::awaitable<std::error_code> write_auth_frame(asio::ip::tcp::socket& s,
+                                                  net::detail::tls_channel* tls, auth_step step,
                                                   const Body& body) {
   buffer out;
   wire::frame_header h;
@@ -43,15 +45,24 @@ asio::awaitable<std::error_code> write_auth_frame(asio::ip::tcp::socket& s, auth
   h.command = static_cast<std::uint16_t>(step);
   if (auto ec = wire::append_frame(out, h, [&](buffer& b) { body.encode(b); }, max_auth_body))
     co_return ec;
-  auto [ec, n] = co_await asio::async_write(s, asio::buffer(out.data(), out.size()),
-                                            asio::experimental::as_tuple(asio::use_awaitable));
-  (void)n;
-  co_return ec;
+  co_return co_await net::detail::write_all(s, tls, out.view());
 }
 
 /// Reads one handshake frame of `step` into `body`; returns why not, as text.
-EMBER_DECL asio::awaitable<std::string> read_auth_frame(asio::ip::tcp::socket& s, auth_step step,
-                                                        buffer& body);
+EMBER_DECL asio::awaitable<std::string> read_auth_frame(asio::ip::tcp::socket& s,
+                                                        net::detail::tls_channel* tls,
+                                                        auth_step step, buffer& body);
+
+/// The same on plain TCP.
+template <class Body>
+asio::awaitable<std::error_code> write_auth_frame(asio::ip::tcp::socket& s, auth_step step,
+                                                  const Body& body) {
+  return write_auth_frame(s, nullptr, step, body);
+}
+inline asio::awaitable<std::string> read_auth_frame(asio::ip::tcp::socket& s, auth_step step,
+                                                    buffer& body) {
+  return read_auth_frame(s, nullptr, step, body);
+}
 
 /// One side's handshake under way: what it learned so far, and its deadline, which closes the
 /// socket when `timeout` passes first (the handshake's reads then fail).
@@ -75,14 +86,18 @@ class auth_attempt {
   std::shared_ptr<bool> expired_;
 };
 
-/// The root's half: challenge, check the node's MAC, answer with its own.
+/// The root's half: challenge, check the node's MAC, answer with its own. With `tls`, the TLS
+/// handshake (the node's certificate checked against the cluster's CA) comes first, under the
+/// same deadline, and the exchange runs inside it.
 EMBER_DECL asio::awaitable<auth_result> authenticate_node(asio::ip::tcp::socket& s,
+                                                          net::detail::tls_channel* tls,
                                                           const link_key& key,
                                                           std::string root_name,
                                                           std::chrono::milliseconds timeout);
 
 /// The node's half: answer the challenge, then check the root's MAC and name.
 EMBER_DECL asio::awaitable<auth_result> authenticate_root(asio::ip::tcp::socket& s,
+                                                          net::detail::tls_channel* tls,
                                                           const link_key& key, std::string name,
                                                           std::string type,
                                                           std::string expected_root,

@@ -33,7 +33,8 @@ EMBER_DECL std::string address_of(const asio::ip::tcp::socket& s) {
 }  // namespace detail
 
 EMBER_DECL link::link(asio::ip::tcp::socket socket, peer_info peer, link_options options,
-                      std::shared_ptr<const net::dispatch_table> commands)
+                      std::shared_ptr<const net::dispatch_table> commands,
+                      std::unique_ptr<net::detail::tls_channel> tls)
     : connection(std::move(socket), net::framing::native, wire::firefly_config{},
                  options.max_frame),
       peer_(std::move(peer)),
@@ -47,6 +48,7 @@ EMBER_DECL link::link(asio::ip::tcp::socket socket, peer_info peer, link_options
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
   socket_.set_option(asio::socket_base::keep_alive(true), ignored);
   socket_.non_blocking(true, ignored);
+  tls_ = std::move(tls);  // the handshake and the authentication went through it already
 }
 
 EMBER_DECL link::~link() {

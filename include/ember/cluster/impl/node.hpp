@@ -59,7 +59,11 @@ EMBER_DECL void node_connector::retry_now() {
 
 EMBER_DECL node_connector::state::state(asio::any_io_executor e, node_options o,
                                         std::shared_ptr<const net::dispatch_table> c)
-    : link_end(e, o.secret, std::move(c)), options(std::move(o)), socket(e), wake(e) {}
+    : link_end(e, o.secret, std::move(c)), options(std::move(o)), socket(e), wake(e) {
+  if (const auto& t = options.link.tls)
+    tls = net::detail::make_tls_context(net::tls_client_options{
+        .ca_file = t->ca_file, .cert_file = t->cert_file, .key_file = t->key_file});
+}
 
 EMBER_DECL std::chrono::milliseconds node_connector::with_jitter(std::chrono::milliseconds d) {
   const auto half = static_cast<std::uint32_t>(std::max<std::int64_t>(d.count() / 2, 1));
@@ -84,8 +88,11 @@ EMBER_DECL asio::awaitable<void> node_connector::run(std::shared_ptr<state> s) {
       if (!s->running) co_return;
       if (!cec) {
         const std::string address = detail::address_of(s->socket);
-        auto r = co_await detail::authenticate_root(s->socket, s->key, o.name, o.type,
-                                                    o.root_name, o.link.auth_timeout);
+        s->tls_channel = s->tls ? std::make_unique<net::detail::tls_channel>(s->tls, false, o.root_host)
+                                : nullptr;
+        auto r = co_await detail::authenticate_root(s->socket, s->tls_channel.get(), s->key,
+                                                    o.name, o.type, o.root_name,
+                                                    o.link.auth_timeout);
         if (!s->running) co_return;
         if (r.ok()) {
           backoff = o.min_backoff;
@@ -112,7 +119,7 @@ EMBER_DECL asio::awaitable<std::error_code> node_connector::serve(std::shared_pt
                                                                   detail::auth_result r) {
   auto l = std::make_shared<link>(std::move(s->socket),
                                   link::peer_info{r.peer_name, r.peer_name}, s->options.link,
-                                  s->commands);
+                                  s->commands, std::move(s->tls_channel));
   s->socket = asio::ip::tcp::socket(s->ex);
   auto why = std::make_shared<std::error_code>();
   auto closed = std::make_shared<bool>(false);

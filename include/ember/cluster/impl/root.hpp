@@ -79,7 +79,12 @@ EMBER_DECL std::vector<root::link_ptr> root::children() const {
 
 EMBER_DECL root::state::state(asio::any_io_executor e, root_options o,
                               std::shared_ptr<const net::dispatch_table> c)
-    : link_end(e, o.secret, std::move(c)), options(std::move(o)), acceptor(e) {}
+    : link_end(e, o.secret, std::move(c)), options(std::move(o)), acceptor(e) {
+  if (const auto& t = options.link.tls)
+    tls = net::detail::make_tls_context(
+        net::tls_server_options{.cert_file = t->cert_file, .key_file = t->key_file,
+                                .ca_file = t->ca_file});
+}
 
 EMBER_DECL void root::state::index(const link_ptr& l) {
   auto& v = by_type[l->peer().type];
@@ -115,7 +120,9 @@ EMBER_DECL asio::awaitable<void> root::accept_loop(std::shared_ptr<state> s) {
 EMBER_DECL asio::awaitable<void> root::admit(std::shared_ptr<state> s,
                                              asio::ip::tcp::socket socket) {
   const std::string address = detail::address_of(socket);
-  auto r = co_await detail::authenticate_node(socket, s->key, s->options.name,
+  auto tls = s->tls ? std::make_unique<net::detail::tls_channel>(s->tls, true, std::string())
+                    : nullptr;
+  auto r = co_await detail::authenticate_node(socket, tls.get(), s->key, s->options.name,
                                               s->options.link.auth_timeout);
   if (s->stopped) co_return;
   if (!r.ok()) {
@@ -125,7 +132,7 @@ EMBER_DECL asio::awaitable<void> root::admit(std::shared_ptr<state> s,
     co_return;  // the socket closes here
   }
   auto l = std::make_shared<link>(std::move(socket), link::peer_info{r.peer_name, r.peer_type},
-                                  s->options.link, s->commands);
+                                  s->options.link, s->commands, std::move(tls));
   if (auto old = s->children.find(r.peer_name); old != s->children.end()) {
     log::warn("root {}: node '{}' connected again from {}; the older link is replaced",
               s->options.name, r.peer_name, address);

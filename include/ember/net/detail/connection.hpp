@@ -16,6 +16,7 @@
 #include "ember/log.hpp"
 #include "ember/net/detail/frame_stream.hpp"
 #include "ember/net/detail/output_queue.hpp"
+#include "ember/net/detail/tls_channel.hpp"
 
 namespace ember::net::detail {
 
@@ -37,14 +38,26 @@ class connection {
     thread_local std::array<std::byte, 64 * 1024> read_buffer;
     const unsigned socket_number = socket_number_;
     while (derived().is_open()) {
-      auto [ec] = co_await socket_.async_wait(asio::socket_base::wait_read, use_tuple);
-      // Closed, or the socket was replaced (a client that reconnected) while this waited.
-      if (!derived().is_open() || socket_number != socket_number_) co_return;
-      if (ec) co_return derived().close(ec);
+      // TLS may hold bytes received already: then the socket need not become readable.
+      if (!tls_ || !tls_->buffered()) {
+        auto [ec] = co_await socket_.async_wait(asio::socket_base::wait_read, use_tuple);
+        // Closed, or the socket was replaced (a client that reconnected) while this waited.
+        if (!derived().is_open() || socket_number != socket_number_) co_return;
+        if (ec) co_return derived().close(ec);
+      } else {
+        co_await asio::post(socket_.get_executor(), asio::use_awaitable);  // others' turn first
+        if (!derived().is_open() || socket_number != socket_number_) co_return;
+      }
       auto r = stream_.read_available(
-          socket_, read_buffer, [this](const wire::frame& f) { return derived().on_frame(f); },
+          socket_, tls_.get(), read_buffer,
+          [this](const wire::frame& f) { return derived().on_frame(f); },
           [this] { return derived().is_open(); });
       if (r.bad_frame) log::warn("{}: bad frame: {}", derived().label(), r.error.message());
+      if (r.tls_failed)
+        log::warn("{}: TLS {} failed: {}", derived().label(),
+                  tls_->established() ? "connection" : "handshake", tls_->failure());
+      // TLS answered (handshake messages), or finished its handshake with frames waiting.
+      if (tls_ && !r.error && (tls_->has_output() || output_.queued() > 0)) schedule_flush();
       if (r.error == asio::error::eof) co_return derived().close(make_error_code(errc::disconnected));
       if (r.error) co_return derived().close(r.error);
     }
@@ -62,7 +75,7 @@ class connection {
     flush_scheduled_ = false;
     if (!derived().is_open()) return;
     std::error_code ec;
-    auto result = output_.flush(socket_, ec, [self = derived().shared_from_this(),
+    auto result = output_.flush(socket_, tls_.get(), ec, [self = derived().shared_from_this(),
                                               n = socket_number_](std::error_code wec) {
       if (n != self->socket_number_) return self->flush();  // a replaced socket's write ended
       if (wec) return self->close(wec);
@@ -72,6 +85,7 @@ class connection {
   }
 
   asio::ip::tcp::socket socket_;
+  std::unique_ptr<tls_channel> tls_;  ///< set when the connection speaks TLS
   frame_stream stream_;
   output_queue output_;
   bool flush_scheduled_ = false;

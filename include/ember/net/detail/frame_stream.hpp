@@ -10,6 +10,7 @@
 #include <asio/error.hpp>
 #include <asio/ip/tcp.hpp>
 
+#include "ember/net/detail/tls_channel.hpp"
 #include "ember/net/server_options.hpp"
 #include "ember/wire/decoder.hpp"
 
@@ -19,6 +20,7 @@ namespace ember::net::detail {
 struct read_result {
   std::error_code error;      ///< socket error, `asio::error::eof`, or a framing error
   bool bad_frame = false;     ///< `error` came from the decoder, not the socket
+  bool tls_failed = false;    ///< `error` came from TLS (a failed handshake, a bad record)
   std::size_t bytes = 0;      ///< bytes read
 };
 
@@ -37,13 +39,21 @@ class frame_stream {
   template <class OnFrame, class KeepGoing>
   read_result read_available(asio::ip::tcp::socket& socket, std::span<std::byte> buf,
                              OnFrame&& on_frame, KeepGoing&& keep_going) {
+    return read_available(socket, nullptr, buf, on_frame, keep_going);
+  }
+  /// The same through `tls` when it is not null (`buf` then receives plaintext).
+  template <class OnFrame, class KeepGoing>
+  read_result read_available(asio::ip::tcp::socket& socket, tls_channel* tls,
+                             std::span<std::byte> buf, OnFrame&& on_frame,
+                             KeepGoing&& keep_going) {
     read_result r;
     for (int round = 0; round < 8 && keep_going(); ++round) {
       std::error_code ec;
-      std::size_t n = socket.read_some(asio::buffer(buf.data(), buf.size()), ec);
+      std::size_t n = read_some(socket, tls, buf, ec);
       if (ec == asio::error::would_block || ec == asio::error::try_again) break;
       if (ec) {
         r.error = ec;
+        r.tls_failed = tls && is_tls_error(ec);
         break;
       }
       r.bytes += n;
@@ -57,6 +67,13 @@ class frame_stream {
     }
     if (!has_partial()) std::visit([](auto& d) { d.shrink(); }, decoder_);
     return r;
+  }
+
+  /// One non-blocking read of the socket, through `tls` when it is not null.
+  static std::size_t read_some(asio::ip::tcp::socket& socket, tls_channel* tls,
+                               std::span<std::byte> buf, std::error_code& ec) {
+    if (tls) return tls->read_some(socket, buf, ec);
+    return socket.read_some(asio::buffer(buf.data(), buf.size()), ec);
   }
 
   /// Decodes bytes that came some other way (a WebSocket message), calling `on_frame` per

@@ -11,6 +11,7 @@
 #include <asio/write.hpp>
 
 #include "ember/buffer.hpp"
+#include "ember/net/detail/tls_channel.hpp"
 
 namespace ember::net::detail {
 
@@ -38,7 +39,36 @@ class output_queue {
   /// from there for what has collected meanwhile.
   template <class OnWritten>
   flush_result flush(asio::ip::tcp::socket& socket, std::error_code& ec, OnWritten&& on_written) {
+    return flush(socket, nullptr, ec, std::forward<OnWritten>(on_written));
+  }
+  /// The same through `tls` (when not null): what is pending is encrypted (as much as the
+  /// handshake allows; the rest waits for a later flush) together with the handshake's own
+  /// messages, and the ciphertext is written.
+  template <class OnWritten>
+  flush_result flush(asio::ip::tcp::socket& socket, tls_channel* tls, std::error_code& ec,
+                     OnWritten&& on_written) {
     if (active_) return flush_result::writing;
+    if (tls) {
+      // `writing_` is idle: it takes the ciphertext, and is written from the start.
+      pending_.consume(tls->seal(pending_.view(), writing_, ec));
+      if (ec) {
+        writing_.clear();
+        return flush_result::failed;
+      }
+      if (writing_.empty()) return flush_result::drained;
+      std::size_t n = socket.write_some(asio::buffer(writing_.data(), writing_.size()), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        ec = {};
+        n = 0;
+      }
+      if (ec) {
+        writing_.clear();
+        return flush_result::failed;
+      }
+      writing_.consume(n);
+      if (writing_.empty()) return flush_result::drained;
+      return write_rest(socket, std::forward<OnWritten>(on_written));
+    }
     if (pending_.empty()) return flush_result::drained;
     std::size_t n = socket.write_some(asio::buffer(pending_.data(), pending_.size()), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
@@ -49,15 +79,7 @@ class output_queue {
     pending_.consume(n);
     if (pending_.empty()) return flush_result::drained;
     writing_.swap(pending_);
-    active_ = true;
-    asio::async_write(socket, asio::buffer(writing_.data(), writing_.size()),
-                      [this, h = std::forward<OnWritten>(on_written)](std::error_code wec,
-                                                                      std::size_t) mutable {
-                        active_ = false;
-                        writing_.clear();
-                        h(wec);
-                      });
-    return flush_result::writing;
+    return write_rest(socket, std::forward<OnWritten>(on_written));
   }
 
   /// Frees memory an idle connection does not need: the asynchronous write's buffer, and a
@@ -69,6 +91,20 @@ class output_queue {
   }
 
  private:
+  // Writes `writing_` asynchronously; new frames collect in `pending_` meanwhile.
+  template <class OnWritten>
+  flush_result write_rest(asio::ip::tcp::socket& socket, OnWritten&& on_written) {
+    active_ = true;
+    asio::async_write(socket, asio::buffer(writing_.data(), writing_.size()),
+                      [this, h = std::forward<OnWritten>(on_written)](std::error_code wec,
+                                                                      std::size_t) mutable {
+                        active_ = false;
+                        writing_.clear();
+                        h(wec);
+                      });
+    return flush_result::writing;
+  }
+
   buffer pending_;  // frames waiting for the socket
   buffer writing_;  // frames handed to an asynchronous write
   bool active_ = false;

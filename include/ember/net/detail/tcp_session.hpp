@@ -17,6 +17,7 @@
 #include "ember/error.hpp"
 #include "ember/net/detail/frame_stream.hpp"
 #include "ember/net/detail/outbox.hpp"
+#include "ember/net/detail/tls_channel.hpp"
 #include "ember/net/detail/output_queue.hpp"
 #include "ember/net/dispatch.hpp"
 #include "ember/net/groups.hpp"
@@ -118,6 +119,14 @@ class tcp_session final : public session,
   enum class state : std::uint8_t { open, parked, closing, closed };
 
   void wait_readable();
+  /// Waits for the socket, or reads again at once when TLS holds received bytes already.
+  void continue_reading();
+  /// One non-blocking read, through TLS on a TLS listener.
+  std::size_t read_some(std::span<std::byte> buf, std::error_code& ec);
+  /// Writes `out` now, as far as the socket takes it (a last word before closing).
+  void write_now(bytes_view out);
+  /// Logs why TLS failed on this connection.
+  void log_tls_failure();
   /// Bytes of an incomplete frame (or WebSocket message, or upgrade request) are kept.
   bool has_partial() const noexcept;
   // WebSocket (tcp_session_websocket.hpp): reading through the upgrade and the frame decoder,
@@ -193,6 +202,7 @@ class tcp_session final : public session,
   std::uint32_t in_flight_ = 0;
   outbox outbox_;
   std::unique_ptr<ws_transport> ws_;  // only on the WebSocket listener
+  std::unique_ptr<tls_channel> tls_;  // only on a TLS listener
   wire::resume_token token_{};
   wire::resume_token spent_token_{};  // the token of the last resume, until confirmed
   std::uint32_t push_seq_ = 0;

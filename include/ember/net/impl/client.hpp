@@ -18,6 +18,7 @@
 #include "ember/log.hpp"
 #include "ember/net/detail/call_table.hpp"
 #include "ember/net/detail/connection.hpp"
+#include "ember/net/detail/impl/tls_channel.hpp"
 #include "ember/wire/encoder.hpp"
 #include "ember/wire/handshake.hpp"
 #include "ember/spawn.hpp"
@@ -33,7 +34,8 @@ class client_core : public std::enable_shared_from_this<client_core>,
                    options.max_frame),
         ex_(ex),
         options_(options),
-        ping_timer_(ex) {}
+        ping_timer_(ex),
+        tls_context_(options.tls ? make_tls_context(*options.tls) : nullptr) {}
 
   bool is_open() const noexcept { return open_; }
   std::string label() const { return "client"; }
@@ -75,7 +77,10 @@ class client_core : public std::enable_shared_from_this<client_core>,
   void close(std::error_code why) {
     if (!open_) return;
     drop_socket();
-    if (connecting_) return;  // the attempt under way reports it
+    if (connecting_) {  // the attempt under way reports it
+      if (is_tls_error(why)) tls_error_ = why;
+      return;
+    }
     if (resumable_ && !ended_ && refusal_ == 0) return start_resume(why);
     end(why);
   }
@@ -106,7 +111,14 @@ class client_core : public std::enable_shared_from_this<client_core>,
       std::array<std::byte, wire::native_header_size> bye;
       wire::write_header(bye.data(), {.kind = wire::frame_kind::bye, .ack = received_});
       std::error_code ignored;
-      socket_.write_some(asio::buffer(bye), ignored);  // best effort: the socket closes next
+      if (tls_) {
+        buffer sealed;
+        (void)tls_->seal(bytes_view(bye.data(), bye.size()), sealed, ignored);
+        tls_->shutdown(sealed);
+        socket_.write_some(asio::buffer(sealed.data(), sealed.size()), ignored);
+      } else {
+        socket_.write_some(asio::buffer(bye), ignored);  // best effort: the socket closes next
+      }
     }
     end(make_error_code(errc::disconnected));
   }
@@ -115,6 +127,8 @@ class client_core : public std::enable_shared_from_this<client_core>,
   client_options options_;
   asio::steady_timer ping_timer_;
   asio::steady_timer* handshake_timer_ = nullptr;
+  std::shared_ptr<const tls_context> tls_context_;
+  std::error_code tls_error_;  // why TLS failed during the connection attempt under way
   net::detail::call_table calls_;
   std::unordered_map<std::uint16_t, std::function<void(bytes_view, codec::encoding)>> pushes_;
   std::function<void(std::error_code)> on_close_;
@@ -159,6 +173,7 @@ class client_core : public std::enable_shared_from_this<client_core>,
     if (ended_) co_return make_error_code(errc::disconnected);
     connecting_ = true;
     refusal_ = 0;
+    tls_error_ = {};
     // A timer closes the socket if connecting and handshaking take too long.
     asio::steady_timer deadline(ex_, options_.connect_timeout);
     auto expired = std::make_shared<bool>(false);
@@ -189,10 +204,14 @@ class client_core : public std::enable_shared_from_this<client_core>,
     // A fresh decoder and output for this connection (a lost one may have left partial bytes).
     stream_ = net::detail::frame_stream(options_.framing, options_.firefly, options_.max_frame);
     output_.pending().clear();
+    // TLS starts with the client's hello (the first flush sends it).
+    tls_.reset();
+    if (tls_context_) tls_ = std::make_unique<tls_channel>(tls_context_, false, host_);
     open_ = true;
     spawn(ex_, read_loop(), "client read loop");
     if (!native()) {
       connecting_ = false;
+      if (tls_) schedule_flush();
       co_return std::error_code{};
     }
     // The handshake: say which protocol and encoding we speak, wait for the answer (woken
@@ -214,7 +233,7 @@ class client_core : public std::enable_shared_from_this<client_core>,
     deadline.cancel();
     connecting_ = false;
     if (!handshaken_ || (resume && !server_resumed_)) {
-      auto why = make_error_code(*expired                                ? errc::timeout
+      auto why = tls_error_ ? tls_error_ : make_error_code(*expired ? errc::timeout
                                  : refusal_ == std::uint16_t(status::server_full) ? errc::server_full
                                  : refusal_ == std::uint16_t(status::unsupported_version)
                                      ? errc::unsupported_version

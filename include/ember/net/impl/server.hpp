@@ -13,6 +13,7 @@
 
 #include "ember/log.hpp"
 #include "ember/net/detail/use_tuple.hpp"
+#include "ember/net/detail/impl/tls_channel.hpp"
 
 namespace ember::net {
 
@@ -25,6 +26,8 @@ EMBER_DECL server::server(asio::io_context& io, server_options options, dispatch
       sweep_timer_(io),
       now_(std::chrono::steady_clock::now()) {
   if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+  if (options_.tls && (options_.tls_tcp || (options_.tls_websocket && options_.websocket_port)))
+    tls_ = detail::make_tls_context(*options_.tls);
 }
 
 EMBER_DECL server::~server() {

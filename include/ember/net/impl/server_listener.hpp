@@ -31,12 +31,14 @@ EMBER_DECL void server::start() {
     return acceptor.local_endpoint().port();
   };
   port_ = listen(acceptor_, options_.port);
-  log::info("{} listening on {}:{} ({} framing)", options_.name, options_.host, port_,
-            options_.framing == framing::native ? "native" : "firefly");
+  log::info("{} listening on {}:{} ({} framing{})", options_.name, options_.host, port_,
+            options_.framing == framing::native ? "native" : "firefly",
+            tls_ && options_.tls_tcp ? ", TLS" : "");
   if (options_.websocket_port) {
     websocket_port_ = listen(websocket_acceptor_, *options_.websocket_port);
-    log::info("{} listening for WebSocket on {}:{} ({} origin(s) allowed for browsers)",
-              options_.name, options_.host, websocket_port_, options_.websocket_origins.size());
+    log::info("{} listening for WebSocket{} on {}:{} ({} origin(s) allowed for browsers)",
+              options_.name, tls_ && options_.tls_websocket ? " (wss, TLS)" : "", options_.host,
+              websocket_port_, options_.websocket_origins.size());
   }
   auto report = [name = options_.name](std::exception_ptr e) {
     if (!e) return;
@@ -88,7 +90,9 @@ EMBER_DECL asio::awaitable<void> server::accept_loop(asio::ip::tcp::acceptor& ac
 
 EMBER_DECL void server::refuse(asio::ip::tcp::socket& socket, status why, bool websocket) {
   ++stats_.refused;
-  if (websocket) {
+  if (tls_ && (websocket ? options_.tls_websocket : options_.tls_tcp)) {
+    // The client expects a TLS handshake: plain bytes would only confuse it; the close says it.
+  } else if (websocket) {
     // before the upgrade the client reads HTTP; best effort, as the error frame
     static constexpr std::string_view busy =
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n"

@@ -103,6 +103,13 @@ inline void resolve_roots(std::vector<parsed_server>& servers) {
         fail(r.path.key("rootport"), fmt::format("'{}' listens on port {}, not {}", rootname,
                                                  *root->config.rootport, r.ref.rootport));
       }
+      // TLS under a link's authentication needs both ends.
+      if (root->config.link_tls.has_value() != s.config.link_tls.has_value()) {
+        fail(r.path, root->config.link_tls
+                         ? fmt::format("root '{}' has link_tls: this server needs link_tls too",
+                                       rootname)
+                         : fmt::format("this server has link_tls, root '{}' has none", rootname));
+      }
       s.config.remoteport.push_back(r.ref);
     }
   }

@@ -39,6 +39,7 @@ struct server_defaults {
   limits_config limits;
   log_config log;
   std::chrono::milliseconds call_timeout = server_config{}.call_timeout;
+  std::optional<link_tls_config> link_tls;
 };
 
 /// One remoteport entry as written, before it is checked against the root it names.
@@ -137,7 +138,22 @@ inline void read_log(element v, const json_path& p, log_config& out) {
   if (auto e = m.get("file")) out.file = read_text(*e, m.at("file"), "a file name");
 }
 
-inline constexpr std::string_view defaults_keys[] = {"limits", "log", "call_timeout_ms"};
+inline constexpr std::string_view defaults_keys[] = {"limits", "log", "call_timeout_ms",
+                                                     "link_tls"};
+inline constexpr std::string_view link_tls_keys[] = {"cert", "key", "ca"};
+
+/// `link_tls`: {"cert": FILE, "key": FILE, "ca": FILE}, all required.
+inline link_tls_config read_link_tls(element v, const json_path& p) {
+  const members m(v, p, link_tls_keys);
+  link_tls_config t;
+  t.cert = read_text(m.required("cert", "a PEM certificate chain file"), m.at("cert"),
+                     "a PEM certificate chain file");
+  t.key = read_text(m.required("key", "a PEM private key file"), m.at("key"),
+                    "a PEM private key file");
+  t.ca = read_text(m.required("ca", "a PEM file of the CA that signs every server's certificate"),
+                   m.at("ca"), "a PEM CA file");
+  return t;
+}
 
 inline server_defaults read_defaults(element v, const json_path& p) {
   const members m(v, p, defaults_keys);
@@ -145,11 +161,12 @@ inline server_defaults read_defaults(element v, const json_path& p) {
   if (auto e = m.get("limits")) read_limits(*e, m.at("limits"), d.limits);
   if (auto e = m.get("log")) read_log(*e, m.at("log"), d.log);
   if (auto e = m.get("call_timeout_ms")) d.call_timeout = read_ms(*e, m.at("call_timeout_ms"));
+  if (auto e = m.get("link_tls")) d.link_tls = read_link_tls(*e, m.at("link_tls"));
   return d;
 }
 
 inline constexpr std::string_view netport_keys[] = {"port", "framing", "encoding", "firefly",
-                                                    "idle_timeout_ms", "websocket"};
+                                                    "idle_timeout_ms", "websocket", "tls"};
 inline constexpr std::string_view websocket_keys[] = {"port", "origins", "max_request"};
 
 /// `netport.websocket`: a port number, or {"port": N, "origins": [...], "max_request": BYTES}.
@@ -181,6 +198,36 @@ inline websocket_config read_websocket(element v, const json_path& p, json_path&
   }
   return w;
 }
+inline constexpr std::string_view tls_keys[] = {"cert", "key", "listeners"};
+
+/// `netport.tls`: {"cert": FILE, "key": FILE, "listeners": ["tcp", "websocket"]} (listeners:
+/// every one of this netport by default).
+inline tls_config read_tls(element v, const json_path& p, bool has_websocket) {
+  const members m(v, p, tls_keys);
+  tls_config t;
+  t.cert = read_text(m.required("cert", "a PEM certificate chain file"), m.at("cert"),
+                     "a PEM certificate chain file");
+  t.key = read_text(m.required("key", "a PEM private key file"), m.at("key"),
+                    "a PEM private key file");
+  t.websocket = has_websocket;
+  if (auto e = m.get("listeners")) {
+    const json_path lp = m.at("listeners");
+    constexpr std::string_view what = R"(an array of "tcp" and/or "websocket")";
+    if (e->type() != element_type::ARRAY) fail(lp, fmt::format("expected {}, got {}", what, describe(*e)));
+    t.tcp = t.websocket = false;
+    std::size_t i = 0;
+    for (element l : array_of(*e)) {
+      const bool ws = read_choice<bool>(l, lp.index(i), {{"tcp", false}, {"websocket", true}});
+      if (ws && !has_websocket)
+        fail(lp.index(i), "this netport has no \"websocket\" listener to put TLS on");
+      (ws ? t.websocket : t.tcp) = true;
+      ++i;
+    }
+    if (i == 0) fail(lp, fmt::format("expected {}; leave \"tls\" out for no TLS", what));
+  }
+  return t;
+}
+
 inline constexpr std::string_view firefly_keys[] = {"magic", "version", "server_version"};
 
 inline wire::firefly_config read_firefly(element v, const json_path& p) {
@@ -251,6 +298,7 @@ inline listener_config read_listener(element v, const json_path& p, json_path& p
   if (auto e = m.get("firefly")) l.firefly = read_firefly(*e, m.at("firefly"));
   if (auto e = m.get("idle_timeout_ms")) l.idle_timeout = read_ms(*e, m.at("idle_timeout_ms"));
   if (auto e = m.get("websocket")) l.websocket = read_websocket(*e, m.at("websocket"), websocket_path);
+  if (auto e = m.get("tls")) l.tls = read_tls(*e, m.at("tls"), l.websocket.has_value());
   return l;
 }
 
@@ -311,7 +359,8 @@ inline std::vector<pending_root> read_remoteport(element v, const json_path& p) 
 
 inline constexpr std::string_view server_keys[] = {
     "type", "host", "netport", "rootport", "remoteport", "app",  "reload",
-    "db",   "mem",  "log",     "limits",   "call_timeout_ms",    "cpu", "name", "metricsport"};
+    "db",   "mem",  "log",     "limits",   "call_timeout_ms",    "cpu", "name", "metricsport",
+    "link_tls"};
 inline constexpr key_hint server_hints[] = {
     {"webport", "ember servers take admin commands through the master's webport; their "
                 "metrics and health checks are on \"metricsport\""}};
@@ -328,6 +377,7 @@ inline parsed_server read_server(std::string_view name, element v, const json_pa
   s.limits = defaults.limits;
   s.log = defaults.log;
   s.call_timeout = defaults.call_timeout;
+  s.link_tls = defaults.link_tls;
   if (auto e = m.get("name")) {
     // Firefly repeats the key as "name"; it must say the same.
     const std::string given = read_string(*e, m.at("name"));
@@ -356,6 +406,7 @@ inline parsed_server read_server(std::string_view name, element v, const json_pa
   if (auto e = m.get("log")) read_log(*e, m.at("log"), s.log);
   if (auto e = m.get("limits")) read_limits(*e, m.at("limits"), s.limits);
   if (auto e = m.get("call_timeout_ms")) s.call_timeout = read_ms(*e, m.at("call_timeout_ms"));
+  if (auto e = m.get("link_tls")) s.link_tls = read_link_tls(*e, m.at("link_tls"));
   if (auto e = m.get("cpu")) {
     // glibc's cpu_set_t holds CPUs 0..1023 (CPU_SETSIZE).
     s.cpu = static_cast<int>(read_whole(*e, m.at("cpu"), 0, 1023, "a CPU number 0..1023"));

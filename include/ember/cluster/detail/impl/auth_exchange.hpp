@@ -7,12 +7,11 @@
 
 namespace ember::cluster::detail {
 
-EMBER_DECL asio::awaitable<std::string> read_auth_frame(asio::ip::tcp::socket& s, auth_step step,
-                                                        buffer& body) {
-  constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+EMBER_DECL asio::awaitable<std::string> read_auth_frame(asio::ip::tcp::socket& s,
+                                                        net::detail::tls_channel* tls,
+                                                        auth_step step, buffer& body) {
   std::byte head[wire::native_header_size];
-  auto [ec, n] = co_await asio::async_read(s, asio::buffer(head, sizeof head), use_tuple);
-  (void)n;
+  auto ec = co_await net::detail::read_exactly(s, tls, std::span<std::byte>(head, sizeof head));
   if (ec) co_return "connection lost during authentication (" + ec.message() + ")";
   const wire::frame_header h = wire::read_header(head);
   if (h.kind != wire::frame_kind::handshake || h.command != static_cast<std::uint16_t>(step))
@@ -21,8 +20,7 @@ EMBER_DECL asio::awaitable<std::string> read_auth_frame(asio::ip::tcp::socket& s
   body.clear();
   body.prepare(h.length);
   body.commit(h.length);
-  auto [bec, bn] = co_await asio::async_read(s, asio::buffer(body.data(), h.length), use_tuple);
-  (void)bn;
+  auto bec = co_await net::detail::read_exactly(s, tls, std::span<std::byte>(body.data(), h.length));
   if (bec) co_return "connection lost during authentication (" + bec.message() + ")";
   co_return std::string{};
 }
@@ -48,16 +46,22 @@ EMBER_DECL auth_result auth_attempt::fail(std::string why) {
 EMBER_DECL auth_result auth_attempt::finish() { return expired() ? fail({}) : result; }
 
 EMBER_DECL asio::awaitable<auth_result> authenticate_node(asio::ip::tcp::socket& s,
+                                                          net::detail::tls_channel* tls,
                                                           const link_key& key,
                                                           std::string root_name,
                                                           std::chrono::milliseconds timeout) {
   auth_attempt at(s, timeout);
+  if (tls) {
+    if (auto ec = co_await net::detail::tls_handshake(s, *tls))
+      co_return at.fail("TLS handshake failed: " +
+                        (tls->failure().empty() ? ec.message() : tls->failure()));
+  }
   auth_challenge c;
   c.challenge = random_nonce();
-  if (auto ec = co_await write_auth_frame(s, auth_step::challenge, c))
+  if (auto ec = co_await write_auth_frame(s, tls, auth_step::challenge, c))
     co_return at.fail("could not send the challenge (" + ec.message() + ")");
   buffer body;
-  if (auto why = co_await read_auth_frame(s, auth_step::hello, body); !why.empty())
+  if (auto why = co_await read_auth_frame(s, tls, auth_step::hello, body); !why.empty())
     co_return at.fail(std::move(why));
   auto hello = auth_hello::decode(body.view());
   if (!hello) co_return at.fail("malformed hello");
@@ -69,19 +73,25 @@ EMBER_DECL asio::awaitable<auth_result> authenticate_node(asio::ip::tcp::socket&
   auth_accept a;
   a.root_name = root_name;
   a.mac = root_mac(key, c.challenge, hello->nonce, root_name);
-  if (auto ec = co_await write_auth_frame(s, auth_step::accept, a))
+  if (auto ec = co_await write_auth_frame(s, tls, auth_step::accept, a))
     co_return at.fail("could not send the answer (" + ec.message() + ")");
   co_return at.finish();
 }
 
 EMBER_DECL asio::awaitable<auth_result> authenticate_root(asio::ip::tcp::socket& s,
+                                                          net::detail::tls_channel* tls,
                                                           const link_key& key, std::string name,
                                                           std::string type,
                                                           std::string expected_root,
                                                           std::chrono::milliseconds timeout) {
   auth_attempt at(s, timeout);
+  if (tls) {
+    if (auto ec = co_await net::detail::tls_handshake(s, *tls))
+      co_return at.fail("TLS handshake failed: " +
+                        (tls->failure().empty() ? ec.message() : tls->failure()));
+  }
   buffer body;
-  if (auto why = co_await read_auth_frame(s, auth_step::challenge, body); !why.empty())
+  if (auto why = co_await read_auth_frame(s, tls, auth_step::challenge, body); !why.empty())
     co_return at.fail(std::move(why));
   auto c = auth_challenge::decode(body.view());
   if (!c) co_return at.fail("malformed challenge");
@@ -92,9 +102,9 @@ EMBER_DECL asio::awaitable<auth_result> authenticate_root(asio::ip::tcp::socket&
   h.name = name;
   h.type = type;
   h.mac = node_mac(key, c->challenge, h.nonce, name, type);
-  if (auto ec = co_await write_auth_frame(s, auth_step::hello, h))
+  if (auto ec = co_await write_auth_frame(s, tls, auth_step::hello, h))
     co_return at.fail("could not send the hello (" + ec.message() + ")");
-  if (auto why = co_await read_auth_frame(s, auth_step::accept, body); !why.empty())
+  if (auto why = co_await read_auth_frame(s, tls, auth_step::accept, body); !why.empty())
     co_return at.fail(why + "; refused by the root?");
   auto a = auth_accept::decode(body.view());
   if (!a) co_return at.fail("malformed answer");

@@ -114,7 +114,7 @@ EMBER_DECL void tcp_session::flush() {
   if (state_ == state::parked) return clear_output();
   if (ws_) ws_seal();
   std::error_code ec;
-  auto result = output_.flush(socket_, ec, [self = shared_from_this(),
+  auto result = output_.flush(socket_, tls_.get(), ec, [self = shared_from_this(),
                                             c = connection_](std::error_code wec) {
     if (c != self->connection_) {
       // A write of a lost connection ended; the new one may have frames waiting.

@@ -6,6 +6,8 @@
 
 #include <exception>
 
+#include <asio/post.hpp>
+
 #include <fmt/format.h>
 
 #include "ember/log.hpp"
@@ -34,6 +36,8 @@ EMBER_DECL tcp_session::tcp_session(server& srv, asio::ip::tcp::socket socket, s
   if (!native_) push_encoding_ = srv.options_.firefly_encoding;
   // A message holds one frame or more; its bound is one frame of the largest body.
   if (websocket) ws_ = std::make_unique<ws_transport>(srv.options_.max_frame + wire::native_header_size);
+  if (srv.tls_ && (websocket ? srv.options_.tls_websocket : srv.options_.tls_tcp))
+    tls_ = std::make_unique<tls_channel>(srv.tls_, true, std::string());
 }
 
 EMBER_DECL tcp_session::~tcp_session() = default;
@@ -54,13 +58,39 @@ EMBER_DECL void tcp_session::wait_readable() {
                      });
 }
 
+EMBER_DECL void tcp_session::continue_reading() {
+  if (!tls_ || !tls_->buffered()) return wait_readable();
+  asio::post(srv_.io_, [self = shared_from_this(), c = connection_] { self->on_readable({}, c); });
+}
+
+EMBER_DECL std::size_t tcp_session::read_some(std::span<std::byte> buf, std::error_code& ec) {
+  return frame_stream::read_some(socket_, tls_.get(), buf, ec);
+}
+
+EMBER_DECL void tcp_session::write_now(bytes_view out) {
+  std::error_code ec;
+  if (!tls_) {
+    (void)socket_.write_some(asio::buffer(out.data(), out.size()), ec);
+    return;
+  }
+  buffer sealed;
+  (void)tls_->seal(out, sealed, ec);
+  (void)socket_.write_some(asio::buffer(sealed.data(), sealed.size()), ec);
+}
+
+EMBER_DECL void tcp_session::log_tls_failure() {
+  if (!tls_) return;  // handed to the session this connection resumed
+  log::info("session {} ({}): TLS {} failed: {}", id_, remote_,
+            tls_->established() ? "connection" : "handshake", tls_->failure());
+}
+
 EMBER_DECL void tcp_session::on_readable(std::error_code ec, unsigned connection) {
   if (state_ != state::open || connection != connection_) return;
   if (ec) return lose_connection(ec);
   try {
     auto r = ws_ ? read_websocket()
                  : stream_.read_available(
-                       socket_, srv_.read_buffer(),
+                       socket_, tls_.get(), srv_.read_buffer(),
                        [this](const wire::frame& f) { return on_frame(f); },
                        [this] { return state_ == state::open; });
     if (r.bytes) last_receive_ = srv_.now();
@@ -69,7 +99,17 @@ EMBER_DECL void tcp_session::on_readable(std::error_code ec, unsigned connection
       if (resumable_) return lose_connection(make_error_code(errc::disconnected));
       return close("peer closed the connection");
     }
+    if (r.error && r.tls_failed) {
+      log_tls_failure();
+      return abort(r.error);
+    }
     if (r.error && r.bad_frame) return abort(r.error);
+    // TLS answered (handshake messages), or finished its handshake with frames waiting.
+    if (tls_ && state_ == state::open && (tls_->has_output() || output_.queued() > 0) &&
+        !flush_scheduled_ && !output_.writing()) {
+      flush_scheduled_ = true;
+      srv_.schedule_flush(shared_from_this());
+    }
     if (r.error) return lose_connection(r.error);
   } catch (const std::exception& e) {
     // Only resource exhaustion gets here (handlers' exceptions are caught where they run).
@@ -80,7 +120,7 @@ EMBER_DECL void tcp_session::on_readable(std::error_code ec, unsigned connection
     partial_since_ = {};
   else if (partial_since_ == coarse_time{})
     partial_since_ = srv_.now();
-  if (state_ == state::open && connection == connection_) wait_readable();
+  if (state_ == state::open && connection == connection_) continue_reading();
 }
 
 EMBER_DECL bool tcp_session::on_frame(const wire::frame& f) {

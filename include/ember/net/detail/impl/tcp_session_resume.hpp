@@ -37,7 +37,8 @@ EMBER_DECL bool tcp_session::on_handshake(const wire::frame& f) {
     // The client asks for its session back: this connection joins it (here, or through a
     // relay on the server that issued the token), or is refused.
     // (Not from WebSocket: a relay forwards bytes, and the other server's port speaks TCP.)
-    if (!ws_ && srv_.relay_to_home(*this, *hello)) return false;
+    // Nor from TLS: the relay would carry ciphertext of this server's TLS to the other one.
+    if (!ws_ && !tls_ && srv_.relay_to_home(*this, *hello)) return false;
     tcp_session* s = srv_.find_resumable(hello->token);
     if (!s || s == this || !s->outbox_.can_resume_from(hello->received)) {
       log::info("session {} ({}): no session to resume for that token", id_, remote_);
@@ -103,6 +104,7 @@ EMBER_DECL void tcp_session::resume_on(tcp_session& fresh, const wire::client_he
   // The transport goes with the connection: WebSocket, or none if the client came back on TCP.
   if (fresh.ws_) fresh.ws_seal();
   ws_ = std::move(fresh.ws_);
+  tls_ = std::move(fresh.tls_);
   partial_since_ = {};
   last_receive_ = srv_.now();
   state_ = state::open;
@@ -127,7 +129,7 @@ EMBER_DECL void tcp_session::resume_on(tcp_session& fresh, const wire::client_he
   send_hello(true);
   output_.pending().append(outbox_.after(hello.received));
   queued();
-  if (state_ == state::open) wait_readable();
+  if (state_ == state::open) continue_reading();
 }
 
 EMBER_DECL void tcp_session::lose_connection(std::error_code why) {

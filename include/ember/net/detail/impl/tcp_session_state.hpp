@@ -72,6 +72,12 @@ EMBER_DECL void tcp_session::finish_close() {
   if (state_ == state::closed) return;
   state_ = state::closed;
   std::error_code ec;
+  if (tls_) {
+    // close_notify: the client can tell this end from a cut connection (best effort).
+    buffer bye;
+    tls_->shutdown(bye);
+    (void)socket_.write_some(asio::buffer(bye.data(), bye.size()), ec);
+  }
   socket_.shutdown(asio::socket_base::shutdown_both, ec);
   socket_.close(ec);
   asio::post(srv_.io_, [self = shared_from_this()] { self->teardown(); });
@@ -86,8 +92,12 @@ EMBER_DECL void tcp_session::abort(std::error_code why) {
     // Tell the client why, best effort: what fits in the socket now, then the connection ends.
     ws_close(static_cast<std::uint16_t>(wire::websocket::close_code_of(why)), why.message());
     ws_seal();
-    const buffer& out = output_.pending();
-    (void)socket_.write_some(asio::buffer(out.data(), out.size()), ec);
+    write_now(output_.pending().view());
+  } else if (tls_ && !output_.writing()) {
+    // A failed handshake's alert tells the client why, best effort.
+    buffer alert;
+    (void)tls_->seal({}, alert, ec);
+    (void)socket_.write_some(asio::buffer(alert.data(), alert.size()), ec);
   }
   state_ = state::closed;
   socket_.close(ec);
@@ -108,7 +118,12 @@ EMBER_DECL void tcp_session::sweep(coarse_time now) {
   if (state_ == state::parked && now - parked_since_ > o.resume_grace)
     return expire("not resumed in time");
   if (state_ != state::open) return;
-  if (ws_ && ws_->state == ws_transport::phase::upgrade && now - created_ > o.handshake_timeout) {
+  if (tls_ && !tls_->established() && now - created_ > o.handshake_timeout) {
+    log::info("session {} ({}): no TLS handshake within {} ms", id_, remote_,
+              o.handshake_timeout.count());
+    abort(make_error_code(errc::handshake_required));
+  } else if (ws_ && ws_->state == ws_transport::phase::upgrade &&
+             now - created_ > o.handshake_timeout) {
     log::info("session {} ({}): no WebSocket upgrade within {} ms", id_, remote_,
               o.handshake_timeout.count());
     abort(make_error_code(errc::handshake_required));

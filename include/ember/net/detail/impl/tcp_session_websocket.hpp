@@ -29,10 +29,11 @@ EMBER_DECL read_result tcp_session::read_websocket() {
   std::string rest;  // bytes that followed the upgrade request
   for (int round = 0; round < 8 && state_ == state::open && ws_; ++round) {
     std::error_code ec;
-    const std::size_t n = socket_.read_some(asio::buffer(buf.data(), buf.size()), ec);
+    const std::size_t n = read_some(buf, ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) break;
     if (ec) {
       r.error = ec;
+      r.tls_failed = tls_ && is_tls_error(ec);
       break;
     }
     r.bytes += n;
