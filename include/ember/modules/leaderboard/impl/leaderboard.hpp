@@ -19,8 +19,9 @@ namespace ember::modules::leaderboard {
 
 namespace el = ember_leaderboard;
 
-/// A board's live state: its definition, its current period's ranks, and one earlier period's
-/// (the one that just ended, or the last one a reader asked for).
+/// A board's live state: its definition, its current period's ranks, the period that ended in
+/// this process (complete in memory, even before write-back), and the last earlier period a
+/// reader asked for (loaded from the database).
 struct service::board_state {
   board def;
   std::optional<cron_schedule> schedule;
@@ -29,6 +30,8 @@ struct service::board_state {
   std::shared_ptr<rank_index> current;
   std::int64_t past_period = -1;
   std::shared_ptr<rank_index> past;
+  std::int64_t older_period = -1;
+  std::shared_ptr<rank_index> older;
 };
 
 EMBER_DECL std::string record_key(std::string_view board, std::int64_t period, std::uint64_t owner) {
@@ -208,6 +211,7 @@ EMBER_DECL void service::roll(board_state& b) {
 EMBER_DECL rank_index* service::live(board_state& b, std::int64_t period) {
   if (period == b.period) return b.current.get();
   if (period == b.past_period && b.past) return b.past.get();
+  if (period == b.older_period && b.older) return b.older.get();
   return nullptr;
 }
 
@@ -234,7 +238,8 @@ EMBER_DECL asio::awaitable<std::shared_ptr<const rank_index>> service::ranks(boa
   if (period == 0) period = b.period;
   resolved = period;
   if (live(b, period)) {
-    co_return period == b.period ? std::shared_ptr<const rank_index>(b.current) : std::shared_ptr<const rank_index>(b.past);
+    if (period == b.period) co_return b.current;
+    co_return period == b.past_period ? b.past : b.older;
   }
   // An earlier period: a start of the schedule, at most past_periods back.
   if (!b.schedule || period > b.period || b.schedule->last_at_or_before(period) != period) el::fail(el::error::bad_period);
@@ -248,8 +253,8 @@ EMBER_DECL asio::awaitable<std::shared_ptr<const rank_index>> service::ranks(boa
   auto loaded = co_await load(b, period);
   if (period != b.period) {  // (a reset may have come meanwhile: keep what is live)
     if (!live(b, period)) {
-      b.past_period = period;
-      b.past = loaded;
+      b.older_period = period;
+      b.older = loaded;
     }
   }
   co_return loaded;
