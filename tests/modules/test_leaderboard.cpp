@@ -395,6 +395,9 @@ EMBER_ON_BOTH_DATABASES(a_board_resets_on_its_schedule_and_past_periods_stay_rea
       bads.push_back(jan_5 + hour);
       bads.push_back(jan_5 + 2 * day);
       bads.push_back(jan_5 - 3 * day);
+      bads.push_back(-5);
+      bads.push_back(std::numeric_limits<std::int64_t>::min());
+      bads.push_back(std::numeric_limits<std::int64_t>::max());
       for (const std::int64_t bad : bads)
         BOOST_TEST(co_await error_of([&]() -> asio::awaitable<void> { co_await s.top("daily", bad, 10); }) ==
                    code(el::error::bad_period));

@@ -6,8 +6,8 @@
 //
 // The database is the truth: every write is a record row written through the data layer
 // (memcached, the journal, write-back). The service is the board's one owner: it keeps each
-// board's ranks in memory (rank_index.hpp) in step with the writes it makes, and rebuilds them
-// from the database with one query per board at `start()`.
+// board's ranks and metadata in memory (rank_index.hpp) in step with the writes it makes, and
+// rebuilds them from the database with one query per board at `start()`.
 //
 //   ember::modules::leaderboard::service boards(store, bus, options);
 //   store.open(); co_await boards.start();
@@ -24,6 +24,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -68,6 +69,29 @@ struct options {
   static options read(app::module_options& o);
   /// One board of the `boards` syntax; throws std::invalid_argument naming what is wrong.
   static board parse_board(std::string_view spec);
+};
+
+/// One period of a board as its owner holds it: the ranks, and the records' metadata (owners
+/// with an empty one have no entry), so that a page or a rank is answered from memory.
+struct period_ranks : rank_index {
+  using rank_index::rank_index;
+  std::unordered_map<std::uint64_t, std::string> metadata;
+
+  /// `key.owner`'s record and metadata.
+  void put(const rank_key& key, std::string m) {
+    set(key);
+    if (m.empty()) metadata.erase(key.owner);
+    else metadata.insert_or_assign(key.owner, std::move(m));
+  }
+  /// Removes `owner`'s record; false if it had none.
+  bool drop(std::uint64_t owner) {
+    metadata.erase(owner);
+    return erase(owner);
+  }
+  std::string metadata_of(std::uint64_t owner) const {
+    auto it = metadata.find(owner);
+    return it == metadata.end() ? std::string() : it->second;
+  }
 };
 
 /// Now, Unix ms (tests give the service a clock they move).
@@ -150,11 +174,10 @@ class service {
   board_state& find(const std::string& id);
   void roll(board_state& b);
   /// The ranks of `period` (0: current): in memory, or loaded from the database.
-  asio::awaitable<std::shared_ptr<const rank_index>> ranks(board_state& b, std::int64_t period, std::int64_t& resolved);
-  asio::awaitable<std::shared_ptr<rank_index>> load(const board_state& b, std::int64_t period);
-  rank_index* live(board_state& b, std::int64_t period);
-  asio::awaitable<std::vector<ember_leaderboard::record>> with_metadata(const board_state& b, std::int64_t period,
-                                                                        const std::vector<ranked>& rows);
+  asio::awaitable<std::shared_ptr<const period_ranks>> ranks(board_state& b, std::int64_t period, std::int64_t& resolved);
+  asio::awaitable<std::shared_ptr<period_ranks>> load(const board_state& b, std::int64_t period);
+  period_ranks* live(board_state& b, std::int64_t period);
+  static std::vector<ember_leaderboard::record> with_metadata(const period_ranks& idx, const std::vector<ranked>& rows);
 
   data::store& store_;
   event_bus& bus_;

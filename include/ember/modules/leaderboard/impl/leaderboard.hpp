@@ -27,11 +27,11 @@ struct service::board_state {
   std::optional<cron_schedule> schedule;
   std::int64_t period = 0;                                     // current period's start
   std::int64_t next_reset = std::numeric_limits<std::int64_t>::max();
-  std::shared_ptr<rank_index> current;
+  std::shared_ptr<period_ranks> current;
   std::int64_t past_period = -1;
-  std::shared_ptr<rank_index> past;
+  std::shared_ptr<period_ranks> past;
   std::int64_t older_period = -1;
-  std::shared_ptr<rank_index> older;
+  std::shared_ptr<period_ranks> older;
 };
 
 EMBER_DECL std::string record_key(std::string_view board, std::int64_t period, std::uint64_t owner) {
@@ -151,7 +151,7 @@ EMBER_DECL service::service(data::store& store, event_bus& bus, options o, clock
       st->schedule = cron_schedule::parse(b.reset, &why);
       if (!st->schedule) throw std::invalid_argument("leaderboard: board '" + b.id + "': reset '" + b.reset + "': " + why);
     }
-    st->current = std::make_shared<rank_index>(detail::to_order(b.order));
+    st->current = std::make_shared<period_ranks>(detail::to_order(b.order));
     if (!state_.emplace(b.id, std::move(st)).second) throw std::invalid_argument("leaderboard: board '" + b.id + "' twice");
   }
 }
@@ -204,36 +204,38 @@ EMBER_DECL void service::roll(board_state& b) {
   b.past_period = b.period;
   b.past = std::move(b.current);
   b.period = p;
-  b.current = std::make_shared<rank_index>(detail::to_order(b.def.order));
+  b.current = std::make_shared<period_ranks>(detail::to_order(b.def.order));
   log::info("leaderboard: board '{}' reset: period {} begins", b.def.id, p);
 }
 
-EMBER_DECL rank_index* service::live(board_state& b, std::int64_t period) {
+EMBER_DECL period_ranks* service::live(board_state& b, std::int64_t period) {
   if (period == b.period) return b.current.get();
   if (period == b.past_period && b.past) return b.past.get();
   if (period == b.older_period && b.older) return b.older.get();
   return nullptr;
 }
 
-EMBER_DECL asio::awaitable<std::shared_ptr<rank_index>> service::load(const board_state& b, std::int64_t period) {
+EMBER_DECL asio::awaitable<std::shared_ptr<period_ranks>> service::load(const board_state& b, std::int64_t period) {
   // One query over the board's period, read and ranked on a database worker: a million rows
   // never pass through the lookup lists or the io thread.
   const auto order = detail::to_order(b.def.order);
   auto job = [id = b.def.id, period, order](data::odbc::connection& c) {
     std::vector<rank_key> keys;
-    auto cur = c.prepare("SELECT owner, score, subscore, updated_ms FROM leaderboard_record WHERE board = ? AND period = ?")
+    auto idx = std::make_shared<period_ranks>(order);
+    auto cur = c.prepare("SELECT owner, score, subscore, updated_ms, metadata FROM leaderboard_record WHERE board = ? AND period = ?")
                    .query(id, period);
-    while (cur.next())
+    while (cur.next()) {
       keys.push_back({cur.get<std::int64_t>(1), cur.get<std::int64_t>(2), static_cast<std::uint64_t>(cur.get<std::int64_t>(3)),
                       static_cast<std::uint64_t>(cur.get<std::int64_t>(0))});
-    auto idx = std::make_shared<rank_index>(order);
+      if (auto m = cur.get<std::string>(4); !m.empty()) idx->metadata.emplace(keys.back().owner, std::move(m));
+    }
     idx->assign(std::move(keys));
     return idx;
   };
   co_return co_await store_.db().run(std::move(job));
 }
 
-EMBER_DECL asio::awaitable<std::shared_ptr<const rank_index>> service::ranks(board_state& b, std::int64_t period,
+EMBER_DECL asio::awaitable<std::shared_ptr<const period_ranks>> service::ranks(board_state& b, std::int64_t period,
                                                                           std::int64_t& resolved) {
   if (period == 0) period = b.period;
   resolved = period;
@@ -242,7 +244,8 @@ EMBER_DECL asio::awaitable<std::shared_ptr<const rank_index>> service::ranks(boa
     co_return period == b.past_period ? b.past : b.older;
   }
   // An earlier period: a start of the schedule, at most past_periods back.
-  if (!b.schedule || period > b.period || b.schedule->last_at_or_before(period) != period) el::fail(el::error::bad_period);
+  if (!b.schedule || period < 0 || period > b.period || b.schedule->last_at_or_before(period) != period)
+    el::fail(el::error::bad_period);
   std::int64_t p = b.period;
   std::uint32_t back = 0;
   while (p > period && back <= options_.past_periods) {
@@ -260,17 +263,11 @@ EMBER_DECL asio::awaitable<std::shared_ptr<const rank_index>> service::ranks(boa
   co_return loaded;
 }
 
-EMBER_DECL asio::awaitable<std::vector<el::record>> service::with_metadata(const board_state& b, std::int64_t period,
-                                                                         const std::vector<ranked>& rows) {
-  std::vector<std::string> keys;
-  keys.reserve(rows.size());
-  for (const auto& r : rows) keys.push_back(record_key(b.def.id, period, r.key.owner));
-  auto stored = co_await records_.get_many(std::move(keys));
+EMBER_DECL std::vector<el::record> service::with_metadata(const period_ranks& idx, const std::vector<ranked>& rows) {
   std::vector<el::record> out;
   out.reserve(rows.size());
-  for (std::size_t i = 0; i < rows.size(); ++i)
-    out.push_back(detail::to_record(rows[i], stored[i] ? std::move(stored[i]->metadata) : std::string()));
-  co_return out;
+  for (const auto& r : rows) out.push_back(detail::to_record(r, idx.metadata_of(r.key.owner)));
+  return out;
 }
 
 EMBER_DECL asio::awaitable<el::record> service::write(std::string board_id, std::uint64_t owner, write_request w,
@@ -345,10 +342,8 @@ EMBER_DECL asio::awaitable<el::record> service::write(std::string board_id, std:
     const auto have = *idx->find(owner);
     const rank_index cmp(order);
     const rank_key mine{w.score, w.subscore, 0, 0}, theirs{have.score, have.subscore, 0, 0};
-    if (!((mine.score != theirs.score || mine.subscore != theirs.subscore) && cmp.before(mine, theirs))) {
-      auto row = co_await records_.get(key);
-      co_return detail::to_record({idx->rank(owner), have}, row ? row->metadata : std::string());
-    }
+    if (!((mine.score != theirs.score || mine.subscore != theirs.subscore) && cmp.before(mine, theirs)))
+      co_return detail::to_record({idx->rank(owner), have}, idx->metadata_of(owner));
   }
   if (!stored) {
     stored = co_await records_.update(key, [&](el::leaderboard_record& r) {
@@ -360,7 +355,7 @@ EMBER_DECL asio::awaitable<el::record> service::write(std::string board_id, std:
   auto& b = find(board_id);
   idx = live(b, period);
   const rank_key k = detail::key_of(*stored);
-  if (idx && changed) idx->set(k);
+  if (idx && changed) idx->put(k, stored->metadata);
   const std::uint64_t r = idx ? idx->rank(owner) : 0;
   if (changed) bus_.publish(el::score_written(board_id, period, owner, stored->score, stored->subscore, r));
   co_return detail::to_record({r, k}, std::move(stored->metadata));
@@ -374,7 +369,7 @@ EMBER_DECL asio::awaitable<bool> service::remove(std::string board_id, std::uint
   co_await store_.row_turns().acquire(key);
   detail::turn held{store_.row_turns(), key};
   const bool removed = co_await records_.remove(key);
-  if (auto* idx = live(find(board_id), period)) idx->erase(owner);
+  if (auto* idx = live(find(board_id), period)) idx->drop(owner);
   co_return removed;
 }
 
@@ -391,7 +386,7 @@ EMBER_DECL asio::awaitable<page> service::top(std::string board_id, std::int64_t
   else
     rows = idx->page(1, limit);
   if (!rows.empty() && rows.back().rank < out.total) out.next = detail::to_cursor(rows.back().key);
-  out.records = co_await with_metadata(b, out.period, rows);
+  out.records = with_metadata(*idx, rows);
   co_return out;
 }
 
@@ -404,7 +399,7 @@ EMBER_DECL asio::awaitable<page> service::around(std::string board_id, std::int6
   out.total = idx->size();
   auto rows = idx->around(owner, limit);
   if (!rows.empty() && rows.back().rank < out.total) out.next = detail::to_cursor(rows.back().key);
-  out.records = co_await with_metadata(b, out.period, rows);
+  out.records = with_metadata(*idx, rows);
   co_return out;
 }
 
@@ -415,9 +410,7 @@ EMBER_DECL asio::awaitable<std::optional<el::record>> service::rank(std::string 
   auto idx = co_await ranks(b, period, resolved);
   const auto k = idx->find(owner);
   if (!k) co_return std::nullopt;
-  std::vector<ranked> one{ranked{idx->rank(owner), *k}};
-  auto rows = co_await with_metadata(b, resolved, one);
-  co_return std::move(rows[0]);
+  co_return detail::to_record({idx->rank(owner), *k}, idx->metadata_of(owner));
 }
 
 EMBER_DECL asio::awaitable<std::vector<el::record>> service::players(std::string board_id, std::int64_t period,
@@ -433,7 +426,7 @@ EMBER_DECL asio::awaitable<std::vector<el::record>> service::players(std::string
     if (auto k = idx->find(o)) rows.push_back({idx->rank(o), *k});
   }
   std::sort(rows.begin(), rows.end(), [](const ranked& a, const ranked& b) { return a.rank < b.rank; });
-  co_return co_await with_metadata(b, resolved, rows);
+  co_return with_metadata(*idx, rows);
 }
 
 EMBER_DECL asio::awaitable<std::vector<el::record>> service::friends(std::string board_id, std::int64_t period,
