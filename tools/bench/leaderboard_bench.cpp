@@ -6,9 +6,9 @@
 // With --service, the whole module instead: N records written through
 // ember::modules::leaderboard::service (each a record row through the data layer: memcached,
 // the journal, write-back to SQLite or, with --pg, a throw-away PostgreSQL), then writes that
-// change existing records, the rank and page latencies through the service (metadata from
-// memcached included), the write-back drained, and the rebuild of the board from the database
-// by a fresh process's start().
+// change existing records, the write-back drained, the rank and page latencies through the
+// service (records with their metadata), and the rebuild of the board from the database by a
+// fresh process's start().
 //
 // usage: leaderboard_bench [--records N] [--writes N] [--queries N]
 //        leaderboard_bench --service [--pg] [--records N] [--writes N] [--queries N] [--concurrency N]
@@ -200,9 +200,9 @@ int run_service(const service_run& r) {
               "new records (insert a row each)", double(r.records) / fill, r.records, fill, double(r.records) / fill_cpu);
   std::printf("%-40s %12.0f /s  (%zu writes, %.1f s; %.0f per CPU-second of it and memcached)\n",
               "writes to existing records (set)", double(r.writes) / update, r.writes, update, double(r.writes) / update_cpu);
-  std::printf("%-40s %9.1f µs p50 %9.1f µs p99\n", "a player's rank (+ its row)", percentile(rank_us, 0.5),
+  std::printf("%-40s %9.1f µs p50 %9.1f µs p99\n", "a player's rank (with its metadata)", percentile(rank_us, 0.5),
               percentile(rank_us, 0.99));
-  std::printf("%-40s %9.1f µs p50 %9.1f µs p99\n", "a page of 100 (+ 100 rows' metadata)", percentile(page_us, 0.5),
+  std::printf("%-40s %9.1f µs p50 %9.1f µs p99\n", "a page of 100 around a player", percentile(page_us, 0.5),
               percentile(page_us, 0.99));
   std::printf("%-40s %12.1f s\n", "write-back left after the writes, drained", drain);
   std::printf("%-40s %12.1f s  (%zu records)\n", "rebuild from the database (start)", rebuild, rebuilt);
