@@ -160,6 +160,27 @@ BOOST_AUTO_TEST_CASE(board_definitions_are_parsed_and_bad_ones_refused) {
   BOOST_CHECK_THROW(lb::service(n.store, bus, o), std::invalid_argument);
 }
 
+BOOST_AUTO_TEST_CASE(a_board_assigned_at_once_ranks_as_one_built_record_by_record) {
+  std::mt19937_64 rng(3);
+  for (auto order : {lb::sort_order::descending, lb::sort_order::ascending}) {
+    lb::rank_index one_by_one(order, 8), at_once(order, 8);
+    std::vector<lb::rank_key> keys;
+    for (std::uint64_t o = 1; o <= 1000; ++o)
+      keys.push_back({static_cast<std::int64_t>(rng() % 50), static_cast<std::int64_t>(rng() % 3), rng() % 5, o});
+    for (const auto& k : keys) one_by_one.set(k);
+    at_once.assign(keys);
+    BOOST_TEST(at_once.size() == 1000u);
+    for (std::uint64_t first = 1; first <= 1000; first += 37) {
+      auto a = one_by_one.page(first, 50), b = at_once.page(first, 50);
+      BOOST_TEST_REQUIRE(a.size() == b.size());
+      for (std::size_t i = 0; i < a.size(); ++i) BOOST_TEST((a[i].key == b[i].key && a[i].rank == b[i].rank));
+    }
+    for (std::uint64_t o = 1; o <= 1000; o += 13) BOOST_TEST(at_once.rank(o) == one_by_one.rank(o));
+    at_once.set({1000, 0, 0, 5});  // and it goes on as usual after
+    BOOST_TEST(at_once.rank(5) == (order == lb::sort_order::descending ? 1u : 1000u));
+  }
+}
+
 // --- writes
 
 EMBER_ON_BOTH_DATABASES(each_operator_applies_and_a_write_may_override_the_boards) {
