@@ -681,3 +681,33 @@ EMBER_ON_BOTH_DATABASES(clients_write_page_and_rank_through_a_real_server) {
     co_await n.node.store.stop();
   }());
 }
+
+BOOST_AUTO_TEST_CASE(config_json_defines_the_boards_and_limits_and_a_bad_board_or_typo_stops_the_start) {
+  auto config = ember::app::parse_config(R"({"servers": {"game1": {"type": "game"}},
+    "modules": {"leaderboard": {"server": "game", "boards": ["weekly desc best reset=0 0 * * 1",
+                                                            "races asc set authoritative metadata=64"],
+                                "max_page": 50, "past_periods": 2}}})", "config.json");
+  BOOST_REQUIRE(config.has_value());
+  ember::app::module_options o(*config, "leaderboard");
+  const auto opts = lb::options::read(o);
+  BOOST_TEST_REQUIRE(opts.boards.size() == 2u);
+  BOOST_TEST(opts.boards[0].reset == "0 0 * * 1");
+  BOOST_TEST(opts.boards[1].authoritative);
+  BOOST_TEST(opts.boards[1].max_metadata == 64u);
+  BOOST_TEST(opts.max_page == 50u);
+  BOOST_TEST(opts.past_periods == 2u);
+  BOOST_TEST(opts.max_players == 200u);  // not given: the default
+
+  auto bad = ember::app::parse_config(R"({"servers": {"game1": {"type": "game"}},
+    "modules": {"leaderboard": {"server": "game", "boards": ["x sideways"]}}})", "config.json");
+  ember::app::module_options b(*bad, "leaderboard");
+  BOOST_CHECK_EXCEPTION(lb::options::read(b), std::invalid_argument, [](const std::invalid_argument& e) {
+    return std::string(e.what()).find("modules.leaderboard.boards: board 'x': unknown word 'sideways'") != std::string::npos;
+  });
+  auto typo = ember::app::parse_config(R"({"servers": {"game1": {"type": "game"}},
+    "modules": {"leaderboard": {"server": "game", "max_pages": 20}}})", "config.json");
+  ember::app::module_options t(*typo, "leaderboard");
+  BOOST_CHECK_EXCEPTION(lb::options::read(t), std::invalid_argument, [](const std::invalid_argument& e) {
+    return std::string(e.what()).find("modules.leaderboard.max_pages: unknown key") != std::string::npos;
+  });
+}
