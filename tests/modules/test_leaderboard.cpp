@@ -8,8 +8,10 @@
 #include <boost/test/unit_test.hpp>
 
 #include <limits>
+#include <map>
 #include <memory>
 #include <random>
+#include <sstream>
 
 #include "ember/app/module_options.hpp"
 #include "ember/modules/leaderboard/detail/ember_leaderboard_client.hpp"
@@ -18,6 +20,7 @@
 #include "ember/net/server.hpp"
 #include "support/data_env.hpp"
 #include "support/error_of.hpp"
+#include "support/process.hpp"
 #include "support/run.hpp"
 
 namespace ember_leaderboard {
@@ -505,6 +508,55 @@ EMBER_ON_BOTH_DATABASES(acknowledged_writes_not_yet_written_back_come_back_from_
   }());
   BOOST_TEST(e.scalar("SELECT COUNT(*) FROM leaderboard_record") == 20);
 }
+
+#ifdef EMBER_LEADERBOARD_WORKER
+// The board's owner, a real process, killed with SIGKILL while it writes; started again, it
+// rebuilds the board from the database after writing back what its journal replayed.
+EMBER_ON_BOTH_DATABASES(an_owner_killed_with_kill_9_under_writes_loses_no_acknowledged_score) {
+  auto worker = [&](const char* mode) {
+    std::vector<std::string> argv{EMBER_LEADERBOARD_WORKER, e.mc.address(), e.connection, (e.dir / "owner.journal").string(),
+                                  mode};
+    return ember::test::child_process(argv, e.dir / (std::string(mode) + ".log"));
+  };
+  std::map<std::uint64_t, std::int64_t> acked;
+  std::int64_t last = 0;
+  {
+    auto w = worker("write");
+    BOOST_TEST_REQUIRE(ember::test::wait_for_text(w.log(), "ack ", 120s, 400), ember::test::read_text(w.log()));
+    w.kill_now();
+    std::istringstream in(ember::test::read_text(w.log()));
+    std::string word;
+    std::uint64_t owner = 0;
+    std::int64_t score = 0;
+    while (in >> word) {
+      if (word != "ack" || !(in >> owner >> score)) continue;
+      acked[owner] = score;
+      last = std::max(last, score);
+    }
+  }
+  BOOST_TEST_REQUIRE(acked.size() == 50u);
+  const auto in_flight_owner = static_cast<std::uint64_t>((last + 1) % 50 + 1);  // the write the kill cut
+  auto l = worker("list");
+  BOOST_TEST_REQUIRE(l.wait_exit(120s) == 0, ember::test::read_text(l.log()));
+  std::istringstream in(ember::test::read_text(l.log()));
+  std::string word;
+  std::uint64_t owner = 0, rank = 0, expected_rank = 1;
+  std::int64_t score = 0, previous = std::numeric_limits<std::int64_t>::max();
+  std::size_t records = 0;
+  while (in >> word) {
+    if (word != "rec" || !(in >> owner >> score >> rank)) continue;
+    ++records;
+    const bool as_acked = acked.count(owner) && score == acked[owner];
+    const bool the_cut_write = owner == in_flight_owner && score == last + 1;
+    BOOST_TEST((as_acked || the_cut_write), "owner " << owner << " score " << score << " acked " << acked[owner]);
+    BOOST_TEST(rank == expected_rank++);
+    BOOST_TEST(score <= previous);
+    previous = score;
+  }
+  BOOST_TEST(records == 50u);
+  BOOST_TEST(e.scalar("SELECT COUNT(*) FROM leaderboard_record WHERE board = 'kills'") == 50);
+}
+#endif
 
 // --- refusals
 

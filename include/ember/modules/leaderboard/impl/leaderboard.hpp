@@ -159,8 +159,8 @@ EMBER_DECL service::service(data::store& store, event_bus& bus, options o, clock
 EMBER_DECL service::~service() = default;
 
 EMBER_DECL asio::awaitable<void> service::start() {
-  // What this process acknowledged before a restart (replayed from its journal) must be in
-  // the database before the boards are read from it.
+  // Every row this process acknowledged must be in the database before the boards are read
+  // from it: store.open() wrote back what its journal replayed; this writes what came since.
   co_await store_.flush_all();
   auto index_job = [](data::odbc::connection& c) {
     c.execute("CREATE INDEX IF NOT EXISTS leaderboard_record_board_period ON leaderboard_record (board, period)");
