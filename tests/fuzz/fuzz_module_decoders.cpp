@@ -14,6 +14,7 @@
 #include "ember/modules/wallet/detail/ember_wallet.hpp"
 #include "ember/modules/notifications/detail/ember_notifications.hpp"
 #include "ember/modules/storage/detail/ember_storage.hpp"
+#include "ember/modules/leaderboard/detail/ember_leaderboard.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const ember::bytes_view in(reinterpret_cast<const std::byte*>(data), size);
@@ -26,5 +27,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   ember_fuzz::check_tuple<ember_wallet::message_types>::run(in);
   ember_fuzz::check_tuple<ember_notifications::message_types>::run(in);
   ember_fuzz::check_tuple<ember_storage::message_types>::run(in);
+  ember_fuzz::check_tuple<ember_leaderboard::message_types>::run(in);
   return 0;
 }

@@ -74,6 +74,20 @@ class rank_index {
     return true;
   }
 
+  /// Replaces every record with `keys` (one per owner) at once: a sort and a split into
+  /// blocks, much faster than `set` one by one (a board rebuilt from the database).
+  void assign(std::vector<rank_key> keys) {
+    clear();
+    std::sort(keys.begin(), keys.end(), [&](const rank_key& a, const rank_key& b) { return before(a, b); });
+    where_.reserve(keys.size());
+    for (const auto& k : keys) where_.emplace(k.owner, k);
+    for (std::size_t i = 0; i < keys.size(); i += block_size_) {
+      const auto end = std::min(keys.size(), i + block_size_);
+      blocks_.emplace_back(keys.begin() + static_cast<std::ptrdiff_t>(i), keys.begin() + static_cast<std::ptrdiff_t>(end));
+    }
+    rebuild_tree();
+  }
+
   /// Removes every record (a board's new period).
   void clear() {
     blocks_.clear();
