@@ -34,9 +34,11 @@ def compiler(args, out: Path, *extra: str) -> list[str]:
 
 
 def libraries() -> list[str]:
-    r = subprocess.run(["pkg-config", "--cflags", "--libs", "fmt", "simdjson", "libsodium"],
-                       capture_output=True, text=True, check=True)
-    return shlex.split(r.stdout) + ["-pthread"]
+    # What header-only ember links (meson.build's ember_header_only_dep): TLS and the WebSocket
+    # upgrade use OpenSSL, HTTP is http-parser's (no pkg-config file).
+    r = subprocess.run(["pkg-config", "--cflags", "--libs", "fmt", "simdjson", "libsodium", "libssl",
+                        "libcrypto"], capture_output=True, text=True, check=True)
+    return shlex.split(r.stdout) + ["-lhttp_parser", "-pthread"]
 
 
 def generate(args, out: Path) -> list[Path]:

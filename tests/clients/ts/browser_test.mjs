@@ -3,7 +3,8 @@
 // compiled by tsc, connects over WebSocket to a real chat_server, signs in, joins, talks and
 // hears a Node client; the test checks the page's DOM and keeps a screenshot. The same page
 // served from an origin the server does not allow fails to connect. The page reaches the server
-// through a TCP relay in this test, which cuts its connection once: the page resumes.
+// through a TCP relay in this test, which cuts its connection once: the page resumes. Last, the
+// page talks to a chat_server over wss:// (TLS, a certificate made by openssl for the test).
 // usage: node browser_test.mjs CHAT_SERVER OUT_DIR WEB_DIR WORK_DIR   (run.py runs it)
 import { createServer } from 'node:http';
 import { createServer as createTcpServer, connect as tcpConnect } from 'node:net';
@@ -12,11 +13,12 @@ import { join, normalize, extname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import WebSocket from 'ws';
 import puppeteer from 'puppeteer-core';
-import { fail, until, startChatServer } from './common.mjs';
+import { fail, until, startChatServer, makeCertificate } from './common.mjs';
+import { mkdirSync } from 'node:fs';
 
 const [exe, out, web, work] = process.argv.slice(2);
 const { Client } = await import(pathToFileURL(join(out, 'chat.js')).href);
-setTimeout(() => fail('the test took more than 90 s'), 90000).unref();
+setTimeout(() => fail('the test took more than 120 s'), 120000).unref();
 const chromium = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
 // A static server: /gen/* from the compiled client, everything else from the page's directory.
@@ -154,6 +156,42 @@ if (s.state !== 'error' || !s.text.startsWith('could not connect')) fail(`a page
 console.log(`ok: the page from ${otherOrigin} (not allowed) did not connect: ${s.text}`);
 await evil.screenshot({ path: join(work, 'chat-browser-refused.png') });
 console.log(`screenshot: ${join(work, 'chat-browser-refused.png')}`);
+
+// 4. wss://: a chat_server whose ports speak TLS, a certificate made now; chromium trusts that
+// one key (not every certificate) and the page connects, signs in and talks over TLS.
+const certDir = join(work, 'tls');
+mkdirSync(certDir, { recursive: true });
+const certificate = makeCertificate(certDir);
+const secure = await startChatServer(exe, [origin], { tcp: 0, ws: 0 }, certificate);
+const tlsBrowser = await puppeteer.launch({
+  executablePath: chromium,
+  headless: true,
+  userDataDir: join(work, 'chromium-profile-tls'),
+  args: [...(process.getuid?.() === 0 ? ['--no-sandbox'] : []), '--disable-dev-shm-usage', '--disable-gpu',
+         '--no-first-run', '--no-default-browser-check',
+         `--ignore-certificate-errors-spki-list=${certificate.spki}`],
+});
+process.on('exit', () => tlsBrowser.process()?.kill('SIGKILL'));
+const tlsPage = await tlsBrowser.newPage();
+tlsPage.on('console', (m) => console.log(`page erin: ${m.type()}: ${m.text()}`));
+tlsPage.on('pageerror', (e) => fail(`page erin: ${e.message}`));
+await tlsPage.setViewport({ width: 900, height: 700 });
+const wssUrl = `wss://127.0.0.1:${secure.ws}/`;
+await tlsPage.goto(`${origin}/index.html?${new URLSearchParams({ server: wssUrl, user: 'erin', room: 'lobby', connect: '1' })}`,
+                   { waitUntil: 'load' });
+await tlsPage.waitForSelector('#status[data-state=online], #status[data-state=error]', { timeout: 15000 });
+s = await state(tlsPage);
+if (s.state !== 'online') fail(`the page did not come online over ${wssUrl}: ${s.text}`);
+await tlsPage.type('#text', 'hello over tls');
+await tlsPage.click('#say');
+await tlsPage.waitForFunction(() => [...document.querySelectorAll('#log li')].some((li) => li.textContent === 'erinhello over tls'),
+                              { timeout: 15000 }).catch(async () => fail(`over wss the page shows ${JSON.stringify(await lines(tlsPage))}`));
+console.log(`ok: the page connected over ${wssUrl} (${s.text}) and its line came back through the server`);
+const tlsShot = join(work, 'chat-browser-wss.png');
+await tlsPage.screenshot({ path: tlsShot, fullPage: true });
+console.log(`screenshot: ${tlsShot}`);
+await tlsBrowser.close();
+await secure.stop();
 
 dave.close();
 await browser.close();

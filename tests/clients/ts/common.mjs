@@ -1,6 +1,7 @@
 // What the TS client tests share: starting chat_server, failing with a reason, waiting with a
 // deadline. The generated client is compiled into OUT (run.py) and imported from there.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,11 +23,12 @@ export async function until(cond, what, ms = 10000) {
 }
 
 /** Starts chat_server with a WebSocket port (and `origins`; `ports` to reuse a stopped
- * server's); resolves with {ws, tcp, stop, kill, pause, resume}. */
-export async function startChatServer(exe, origins = [], ports = { tcp: 0, ws: 0 }) {
+ * server's; `tls` {cert, key}: both ports speak TLS); resolves with {ws, tcp, stop, kill, pause, resume}. */
+export async function startChatServer(exe, origins = [], ports = { tcp: 0, ws: 0 }, tls = null) {
   const dir = mkdtempSync(join(tmpdir(), 'ember-chat-'));
   const portFile = join(dir, 'ports');
   const args = ['--port', `${ports.tcp}`, '--port-file', portFile, '--websocket-port', `${ports.ws}`];
+  if (tls) args.push('--tls-cert', tls.cert, '--tls-key', tls.key);
   for (const o of origins) args.push('--origin', o);
   const child = spawn(exe, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   let exited = false;
@@ -53,4 +55,19 @@ export async function startChatServer(exe, origins = [], ports = { tcp: 0, ws: 0
       if (child.exitCode !== 0) fail(`chat_server stopped with status ${child.exitCode} (signal ${child.signalCode})`);
     },
   };
+}
+
+/** A self-signed certificate for 127.0.0.1 made by the `openssl` command in `dir`, and the
+ * base64 SHA-256 of its public key (what chromium's --ignore-certificate-errors-spki-list takes:
+ * that one key is trusted, no other certificate error is ignored). */
+export function makeCertificate(dir) {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+                           '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1',
+                           '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const pub = execFileSync('openssl', ['x509', '-in', cert, '-noout', '-pubkey']);
+  const der = execFileSync('openssl', ['pkey', '-pubin', '-outform', 'der'], { input: pub });
+  const spki = createHash('sha256').update(der).digest('base64');
+  return { cert, key, spki };
 }

@@ -45,6 +45,13 @@ const problems = [];
 let code = 0;
 try {
   const page = await browser.newPage();
+  /// Clicks the element `selector` finds, found and clicked in one step of the page: the tables
+  /// are drawn again at every poll, so an element found first and clicked later may be gone.
+  async function press(selector) {
+    await page.waitForSelector(selector);
+    await page.$eval(selector, (e) => e.click());
+  }
+
   page.setDefaultTimeout(STEP_MS);
   page.on('request', (r) => requests.push(r.method() + ' ' + r.url()));
   page.on('pageerror', (e) => problems.push('page error: ' + e.message));
@@ -60,7 +67,7 @@ try {
 
   step = 'a wrong token is refused';
   await page.type('#token', 'not-the-token-' + Date.now());
-  await page.click('#signin-button');
+  await press('#signin-button');
   await page.waitForFunction(() => /Wrong token/.test(document.getElementById('signin-error').textContent));
   expect(await page.$eval('#cluster', (e) => e.hidden), 'the cluster shows after a wrong token');
   expect(await page.evaluate(() => sessionStorage.length === 0), 'a refused token stays in sessionStorage');
@@ -69,7 +76,7 @@ try {
 
   step = 'signs in and shows every server running';
   await page.type('#token', token);
-  await page.click('#signin-button');
+  await press('#signin-button');
   await page.waitForSelector('#cluster:not([hidden])');
   await page.waitForFunction((names) => {
     const rows = [...document.querySelectorAll('#servers tbody tr')];
@@ -83,7 +90,7 @@ try {
 
   step = 'a data reload clicked on the page reaches the server';
   const before = own(await status(), 'game1');
-  await page.click('button[data-action="reload-data"][data-server="game1"]');
+  await press('button[data-action="reload-data"][data-server="game1"]');
   await page.waitForFunction(() => [...document.querySelectorAll('#activity li.ok')]
     .some((li) => li.textContent.includes('reload data on game1: reloaded')));
   const after = await until(async () => {
@@ -94,7 +101,7 @@ try {
 
   step = 'a refused logic reload is shown as refused';
   const game2Before = own(await status(), 'game2').reload_failures;
-  await page.click('button[data-action="reload"][data-server="game2"]');
+  await press('button[data-action="reload"][data-server="game2"]');
   await page.waitForFunction(() => [...document.querySelectorAll('#activity li.bad')]
     .some((li) => li.textContent.includes('reload logic on game2: world_server has no module')));
   await until(async () => own(await status(), 'game2').reload_failures === game2Before + 1,
@@ -113,7 +120,7 @@ try {
   await shot('console-desktop.png');
 
   step = "a server's page shows its per-command table";
-  await page.click(`#servers a[href="#/server/${userGame}"]`);
+  await press(`#servers a[href="#/server/${userGame}"]`);
   await page.waitForSelector('#server:not([hidden])');
   await page.waitForFunction(() => [...document.querySelectorAll('#commands tbody td.name')]
     .some((td) => td.textContent === 'login'));
@@ -126,13 +133,13 @@ try {
   await page.goto(base + '#/players');
   await page.waitForSelector('#players:not([hidden])');
   await page.type('#player-id', userId);
-  await page.click('#player-find');
+  await press('#player-find');
   await page.waitForFunction((net) => document.querySelector(`#player-servers tbody tr[data-server="${net}"] button[data-kick]`),
                              {}, userNet);
   const where = await page.$eval('#player-result', (e) => e.textContent);
   console.log('player search: ' + where);
   expect(where.includes(userNet), `the player's net server ${userNet} is not named: ${where}`);
-  await page.click(`#player-servers tbody tr[data-server="${userNet}"] button[data-kick]`);
+  await press(`#player-servers tbody tr[data-server="${userNet}"] button[data-kick]`);
   await page.waitForFunction((net) => [...document.querySelectorAll('#activity li.ok')]
     .some((li) => li.textContent.includes(`on ${net}: kicked`)), {}, userNet);
   // Searched again after the kick: no session of the player on its net server any more.
@@ -157,7 +164,7 @@ try {
   await shot('console-server-mobile.png');
 
   step = 'signing out forgets the token';
-  await page.click('#signout');
+  await press('#signout');
   await page.waitForSelector('#signin:not([hidden])');
   expect(await page.evaluate(() => sessionStorage.length === 0), 'the token outlived sign-out');
 
