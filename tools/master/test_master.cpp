@@ -6,6 +6,8 @@
 #define BOOST_TEST_MODULE ember-master
 #include "test_cluster.hpp"
 
+#include <simdjson.h>
+
 namespace {
 
 struct setup {
@@ -492,6 +494,44 @@ BOOST_AUTO_TEST_CASE(ember_cli_log_level_debug_game1_makes_game1_print_debug_lin
   BOOST_TEST(status.second.find("game1") != std::string::npos);
   std::this_thread::sleep_for(300ms);
   BOOST_TEST(cl.count("[game1] ", asked) == debug_lines);
+}
+
+// defaults.log.format json: every line of the master's output (its own, its servers', on
+// stdout and stderr) is one JSON object naming whose it is, from start to a stopped cluster.
+BOOST_AUTO_TEST_CASE(with_defaults_log_format_json_every_line_of_the_cluster_s_output_parses) {
+  cluster cl;
+  const auto cfg = cl.dir / "config.json";
+  auto text = ember::test::read_text(cfg);
+  const std::string plain = R"("log": { "level": "info" })";
+  BOOST_REQUIRE(text.find(plain) != std::string::npos);
+  text.replace(text.find(plain), plain.size(), R"("log": { "level": "info", "format": "json" })");
+  std::ofstream(cfg, std::ios::trunc) << text;
+  cl.start_master();
+  for (const char* game : {"game1", "game2"})
+    for (const char* root : {"gate", "net1", "net2"})
+      BOOST_REQUIRE(cl.wait_for("", fmt::format(R"("server":"{}","msg":"node {}: linked to root '{}')", game, game, root), 10s));
+  cl.master.signal(SIGTERM);
+  BOOST_REQUIRE(cl.master.wait_exit(30s) == 0);
+  simdjson::dom::parser parser;
+  std::map<std::string, int> by_server;
+  std::size_t n = 0;
+  for (const auto& l : lines_of(cl.log())) {
+    ++n;
+    simdjson::dom::element doc;
+    if (parser.parse(l).get(doc)) {
+      BOOST_TEST(false, "not a JSON line: " << l);
+      continue;
+    }
+    std::string_view server, ts;
+    BOOST_TEST(!doc["server"].get_string().get(server), l);
+    BOOST_TEST(!doc["ts"].get_string().get(ts), l);
+    ++by_server[std::string(server)];
+  }
+  BOOST_TEST_MESSAGE(n << " JSON lines");
+  for (const char* s : {"master", "gate", "net1", "net2", "game1", "game2"})
+    BOOST_TEST(by_server[s] > 0, s);
+  BOOST_TEST(cl.count("", R"("server":"master","msg":"exit status 0")") == 1u);
+  BOOST_TEST(cl.count("", R"("server":"master","msg":"summary: game1 0 restarts ok stopped, code 0")") == 1u);
 }
 
 // The real thing: Debian's Prometheus finds every server through the file_sd file the master
