@@ -43,6 +43,9 @@ inline sink open_sink() {
   return sink::pipe;
 }
 
+// codec::json_writer's escaping (same rules, same UTF-8 check), but into the line's own
+// fmt::memory_buffer: the writer appends to a heap ember::buffer, and a log line allocates
+// nothing beyond the buffer it always had.
 EMBER_DECL void append_json_text(fmt::memory_buffer& out, std::string_view text) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const std::size_t n = text.size();
