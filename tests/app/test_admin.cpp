@@ -1,6 +1,6 @@
 // A server's admin link: it registers with the master's root by itself and answers status,
-// reload and stop requests through the hooks its runner gives it; the status counts the
-// requests its clients made per command.
+// reload, log level and stop requests through the hooks its runner gives it; the status counts
+// the requests its clients made per command.
 #define BOOST_TEST_MODULE admin link
 #include <boost/test/unit_test.hpp>
 
@@ -10,6 +10,7 @@
 
 #include "ember/app/admin.hpp"
 #include "ember/cluster/root.hpp"
+#include "ember/log.hpp"
 #include "ember/net/client.hpp"
 #include "nettest_client.hpp"
 #include "nettest_server.hpp"
@@ -84,6 +85,25 @@ BOOST_AUTO_TEST_CASE(a_server_registers_with_the_master_and_answers_status_reloa
     BOOST_TEST(co_await call(app::admin_call::reload, 1) == R"({"ok":true,"message":"reloaded"})");
     BOOST_TEST(co_await call(app::admin_call::reload, 1) == R"({"ok":false,"message":"bad \"build\""})");
     BOOST_TEST((co_await call(app::admin_call::status, 0)).find(R"("reloads":1,"reload_failures":1)") != std::string::npos);
+    // The log threshold, changed at once; a name that is no level changes nothing.
+    auto call_text = [&](app::admin_call id, std::string text) -> asio::awaitable<std::string> {
+      auto r = co_await l->call(std::uint16_t(id), net::body_writer::encoded(as_bytes(text)));
+      BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message));
+      co_return std::string(reinterpret_cast<const char*>(r->data()), r->size());
+    };
+    BOOST_TEST((log::current_level() == log::level::info));
+    BOOST_TEST(co_await call_text(app::admin_call::set_log_level, "debug") ==
+               R"x({"ok":true,"message":"log level debug (was info)","level":"debug"})x");
+    BOOST_TEST((log::current_level() == log::level::debug));
+    BOOST_TEST((co_await call(app::admin_call::status, 0)).find(R"("log_level":"debug")") != std::string::npos);
+    for (const char* bad : {"loud", "", "DEBUG", "off", "debug\n"})
+      BOOST_TEST(co_await call_text(app::admin_call::set_log_level, bad) ==
+                 R"({"ok":false,"message":"a log level is \"debug\", \"info\", \"warn\" or \"error\"","level":"debug"})");
+    BOOST_TEST((log::current_level() == log::level::debug));
+    BOOST_TEST(co_await call_text(app::admin_call::set_log_level, "error") ==
+               R"x({"ok":true,"message":"log level error (was debug)","level":"error"})x");
+    BOOST_TEST((log::current_level() == log::level::error));
+    log::set_level(log::level::info);
     BOOST_TEST((co_await call(app::admin_call::stop, 0)).empty());
     BOOST_TEST(stops == 1);
   }(), 20s);

@@ -769,6 +769,30 @@ BOOST_AUTO_TEST_CASE(bad_framing_encoding_and_log_level_names_are_refused) {
                "db.driver", R"(expected "sqlite" or "postgresql", got "mysql")");
 }
 
+BOOST_AUTO_TEST_CASE(log_format_json_is_inherited_from_defaults_and_a_bad_one_is_named) {
+  auto r = app::parse_config(R"({"defaults": {"log": {"level": "warn", "format": "json"}},
+                                 "servers": {"a": {}, "b": {"log": {"format": "plain"}},
+                                             "c": {"log": {"level": "debug"}}}})",
+                             "config.json");
+  if (!r) BOOST_FAIL(r.error().what());
+  BOOST_TEST((r->log.format == ember::log::format::json));
+  BOOST_TEST((r->log.level == ember::log::level::warn));
+  BOOST_TEST((r->find("a")->log.format == ember::log::format::json));
+  BOOST_TEST((r->find("b")->log.format == ember::log::format::plain));
+  BOOST_TEST((r->find("b")->log.level == ember::log::level::warn));
+  BOOST_TEST((r->find("c")->log.format == ember::log::format::json));
+  BOOST_TEST((r->find("c")->log.level == ember::log::level::debug));
+  auto none = app::parse_config(R"({"servers": {"a": {}}})", "config.json");
+  if (!none) BOOST_FAIL(none.error().what());
+  BOOST_TEST((none->log.format == ember::log::format::plain));
+  expect_error(R"({"servers": {"a": {"log": {"format": "logfmt"}}}})", 1, "servers.a.log.format",
+               R"(expected "plain" or "json", got "logfmt")");
+  expect_error(R"({"defaults": {"log": {"format": true}}, "servers": {"a": {}}})", 1,
+               "defaults.log.format", R"(expected "plain" or "json", got a boolean)");
+  expect_error(R"({"servers": {"a": {"log": {"formt": "json"}}}})", 1, "servers.a.log.formt",
+               "unknown key (did you mean 'format'?); expected one of: level, format, file");
+}
+
 BOOST_AUTO_TEST_CASE(a_native_listener_refuses_settings_only_firefly_uses) {
   expect_error(R"({"servers": {"a": {"netport": {"port": 17200, "encoding": "json"}}}})", 1,
                "servers.a.netport.encoding",

@@ -3,6 +3,7 @@
 //   ember-cli --config config.json status
 //   ember-cli --config config.json reload [--data] [SERVER]
 //   ember-cli --config config.json stop [SERVER]
+//   ember-cli --config config.json log-level LEVEL [SERVER]
 //
 // The master's address and token come from the config's `master` (or --host, --port, --token).
 // Exit status: 0 on success, 1 when the master refused or a server failed, 2 on bad usage.
@@ -21,6 +22,7 @@
 #include <simdjson.h>
 
 #include "ember/app/config.hpp"
+#include "ember/log.hpp"
 
 namespace {
 
@@ -139,7 +141,7 @@ void print_status(const std::string& body) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"ember-cli: status, reload and stop through ember-master's admin API"};
+  CLI::App app{"ember-cli: status, reload, stop and log levels through ember-master's admin API"};
   std::string config_file, url_host = "127.0.0.1", token;
   int port = 0;
   app.add_option("-c,--config", config_file, "config.json: the master's address and token");
@@ -156,7 +158,15 @@ int main(int argc, char** argv) {
   reload->add_option("server", server, "one server (default: all)");
   auto* stop = app.add_subcommand("stop", "stop SERVER, or the whole cluster in order");
   stop->add_option("server", server, "one server (default: all)");
+  std::string level;
+  auto* log_level = app.add_subcommand("log-level", "set the log level of SERVER or all, at once (until a restart)");
+  log_level->add_option("level", level, "debug, info, warn or error")->required();
+  log_level->add_option("server", server, "one server (default: all)");
   CLI11_PARSE(app, argc, argv);
+  if (ember::log::level lv{}; log_level->parsed() && !ember::log::parse_level(level, lv)) {
+    std::fprintf(stderr, "log-level: expected debug, info, warn or error, got '%s'\n", level.c_str());
+    return 2;
+  }
 
   if (!config_file.empty()) {
     auto cfg = ember::app::load_config(config_file);
@@ -184,6 +194,9 @@ int main(int argc, char** argv) {
   } else if (stop->parsed()) {
     method = "POST";
     target = "/stop" + (server.empty() ? std::string() : "?server=" + server);
+  } else if (log_level->parsed()) {
+    method = "POST";
+    target = "/log-level?level=" + level + (server.empty() ? std::string() : "&server=" + server);
   }
   response r;
   std::string error;

@@ -7,6 +7,8 @@
 //   GET  /players?user=ID              which linked servers hold the user's client session or
 //                                      own the player
 //   POST /kick?user=ID[&server=NAME]    ends the user's client session (body: the reason, text)
+//   POST /log-level?level=L[&server=NAME] sets the log threshold (debug, info, warn, error) of
+//                                      one server or all, at once, until a restart
 //   GET  /metrics                      the master's own Prometheus metrics, unauthenticated
 //                                      (as scrapers expect; it tells no secret and changes nothing)
 //   GET  /, /console/NAME              the web console's files (console/, embedded), also
@@ -232,8 +234,11 @@ class admin_api {
     if (req.method == "GET" && req.path == "/players") co_return co_await players(query_value(req.query, "user"));
     if (req.method == "POST" && req.path == "/kick")
       co_return co_await kick(query_value(req.query, "user"), server, req.body);
+    if (req.method == "POST" && req.path == "/log-level")
+      co_return co_await set_log_level(query_value(req.query, "level"), server);
     co_return answer{404, error_json("unknown endpoint " + req.method + " " + req.path +
-                                     " (GET /status, POST /reload, POST /stop, GET /players, POST /kick)")};
+                                     " (GET /status, POST /reload, POST /stop, GET /players, POST /kick, "
+                                     "POST /log-level)")};
   }
 
   /// A user id of the query: decimal digits that fit 64 bits; "" if it is not one.
@@ -299,6 +304,33 @@ class admin_api {
     if (!any && server.empty())
       co_return answer{404, error_json("no linked server holds a session of user " + user)};
     co_return answer{any ? 200 : 404, out + "]}"};
+  }
+
+  // Every linked server named (or all), each answering with its threshold now; a server not
+  // linked is listed with its error when named, skipped otherwise (it starts at its config's).
+  asio::awaitable<answer> set_log_level(const std::string& level_text, const std::string& server) {
+    log::level lv{};
+    if (!log::parse_level(level_text, lv))
+      co_return answer{400, error_json(fmt::format(
+                                "level: expected debug, info, warn or error, got '{}'", level_text))};
+    std::string out = R"({"results":[)";
+    bool any_failed = false, first = true;
+    for (const auto& name : known()) {
+      if (!server.empty() && name != server) continue;
+      auto l = servers_.find(name);
+      if (!l || !l->is_open()) {
+        if (!server.empty()) co_return answer{502, error_json("server '" + name + "' is not linked to the master")};
+        continue;
+      }
+      auto r = co_await l->call(std::uint16_t(app::admin_call::set_log_level),
+                                net::body_writer::encoded(as_bytes(level_text)), std::chrono::seconds(2));
+      const auto result = r ? std::string(reinterpret_cast<const char*>(r->data()), r->size())
+                            : error_json(r.error().message);
+      any_failed = any_failed || result.find(R"("ok":true)") == std::string::npos;
+      out += fmt::format(R"({}{{"name":"{}","result":{}}})", first ? "" : ",", name, result);
+      first = false;
+    }
+    co_return answer{any_failed ? 502 : 200, out + "]}"};
   }
 
   // One server's status: what it says over its link, and what the supervisor knows.

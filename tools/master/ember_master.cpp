@@ -74,6 +74,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", config.error().what().c_str());
     return 1;
   }
+  // The master's own lines take `defaults.log`'s format (its servers read their own `log`).
+  ember::log::set_format(config->log.format);
+  if (config->log.format == ember::log::format::json) ember::log::set_tag("master");
   for (const auto& name : o.only) {
     if (config->find(name)) continue;
     std::string names;

@@ -383,6 +383,11 @@ class supervisor {
     say(log::level::info, "{}; summary:", why);
     for (const auto& s : servers_) {
       s->timer.cancel();
+      if (log::current_format() == log::format::json) {  // a table is for people: a line each
+        say(s->clean() ? log::level::info : log::level::warn, "summary: {} {} restart{} {} {}", s->name,
+            s->restarts, s->restarts == 1 ? "" : "s", s->clean() ? "ok" : "FAIL", s->final_state());
+        continue;
+      }
       write_out(fmt::format("[master]   {:<{}} {:>3} restart{} {} {}\n", s->name, width,
                             s->restarts, s->restarts == 1 ? " " : "s", s->clean() ? "ok  " : "FAIL",
                             s->final_state()));

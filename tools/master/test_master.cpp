@@ -6,6 +6,8 @@
 #define BOOST_TEST_MODULE ember-master
 #include "test_cluster.hpp"
 
+#include <simdjson.h>
+
 namespace {
 
 struct setup {
@@ -418,6 +420,118 @@ BOOST_AUTO_TEST_CASE(ember_cli_shows_status_reloads_data_and_stops_the_cluster_t
   BOOST_TEST(stop.first == 0, stop.second);
   BOOST_TEST(cl.master.wait_exit(30s) == 0);
   BOOST_TEST(cl.count("[master] ", "stopping net1, net2") == 1u);
+}
+
+// Log levels at run time: `ember-cli log-level debug game1` makes game1 (and only it) write
+// the debug lines it did not write before, at once; a level that is none is refused by the CLI
+// and by the master's API, each saying which levels there are.
+BOOST_AUTO_TEST_CASE(ember_cli_log_level_debug_game1_makes_game1_print_debug_lines_at_once) {
+  cluster cl("", true);
+  cl.start_master();
+  BOOST_REQUIRE(cl.ready());
+  for (const char* n : {"gate", "net1", "net2", "game1", "game2"})
+    BOOST_REQUIRE(cl.wait_for(fmt::format("[{}] ", n), "linked to root 'master'", 10s));
+  const auto cfg = (cl.dir / "config.json").string();
+  int serial = 0;
+  auto cli = [&](std::vector<std::string> args) {
+    const auto out = cl.dir / fmt::format("cli-log-{}.log", ++serial);
+    args.insert(args.begin(), {ember_cli, "--config", cfg});
+    child_process p(args, out);
+    const int code = p.wait_exit(20s);
+    return std::pair{code, ember::test::read_text(out)};
+  };
+  constexpr std::string_view asked = "the master asks for this server's status";
+  auto status = cli({"status"});
+  BOOST_REQUIRE(status.first == 0);
+  BOOST_TEST(cl.count("[game1] ", asked) == 0u);  // info: no debug line
+
+  auto set = cli({"log-level", "debug", "game1"});
+  BOOST_TEST(set.first == 0, set.second);
+  BOOST_TEST(set.second.find(R"x("name":"game1","result":{"ok":true,"message":"log level debug (was info)","level":"debug"})x") !=
+                 std::string::npos, set.second);
+  BOOST_TEST(set.second.find("game2") == std::string::npos, set.second);
+  BOOST_TEST(cl.wait_for("[game1] ", "the master's admin API sets the log level debug (was info)", 5s));
+  status = cli({"status"});
+  BOOST_REQUIRE(status.first == 0);
+  BOOST_TEST(cl.wait_for("[game1] ", asked, 5s));
+  BOOST_TEST(cl.count("[game1] ", " debug ") >= 1u);
+  BOOST_TEST(cl.count("[game2] ", asked) == 0u);
+  BOOST_TEST(status.second.find("game1") != std::string::npos);
+
+  // Wrong levels: the CLI's usage error, and the master's 400 to a raw request.
+  auto bad = cli({"log-level", "verbose", "game1"});
+  BOOST_TEST(bad.first == 2);
+  BOOST_TEST(bad.second.find("log-level: expected debug, info, warn or error, got 'verbose'") != std::string::npos,
+             bad.second);
+  std::string answer;
+  {
+    asio::io_context io;
+    asio::ip::tcp::socket s(io);
+    s.connect({asio::ip::make_address("127.0.0.1"), cl.ports["admin"]});
+    const std::string req =
+        "POST /log-level?level=loud&server=game1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Authorization: Bearer admin-token-of-this-test\r\nContent-Length: 0\r\n\r\n";
+    asio::write(s, asio::buffer(req));
+    std::error_code ec;
+    asio::read(s, asio::dynamic_buffer(answer), ec);
+  }
+  BOOST_TEST(answer.starts_with("HTTP/1.1 400"), answer);
+  BOOST_TEST(answer.find(R"({"error":"level: expected debug, info, warn or error, got 'loud'"})") != std::string::npos,
+             answer);
+  auto unknown = cli({"log-level", "warn", "nosuch"});
+  BOOST_TEST(unknown.first == 1);
+  BOOST_TEST(unknown.second.find("no server named 'nosuch'") != std::string::npos, unknown.second);
+
+  // Back to warn, every server: game1 says it (before raising), then writes no more debug.
+  auto all = cli({"log-level", "warn"});
+  BOOST_TEST(all.first == 0, all.second);
+  for (const char* n : {"gate", "net1", "net2", "game1", "game2"})
+    BOOST_TEST(all.second.find(fmt::format(R"("name":"{}","result":{{"ok":true)", n)) != std::string::npos, all.second);
+  BOOST_TEST(cl.wait_for("[game1] ", "sets the log level warn (was debug)", 5s));
+  const auto debug_lines = cl.count("[game1] ", asked);
+  status = cli({"status"});
+  BOOST_REQUIRE(status.first == 0);
+  BOOST_TEST(status.second.find("game1") != std::string::npos);
+  std::this_thread::sleep_for(300ms);
+  BOOST_TEST(cl.count("[game1] ", asked) == debug_lines);
+}
+
+// defaults.log.format json: every line of the master's output (its own, its servers', on
+// stdout and stderr) is one JSON object naming whose it is, from start to a stopped cluster.
+BOOST_AUTO_TEST_CASE(with_defaults_log_format_json_every_line_of_the_cluster_s_output_parses) {
+  cluster cl;
+  const auto cfg = cl.dir / "config.json";
+  auto text = ember::test::read_text(cfg);
+  const std::string plain = R"("log": { "level": "info" })";
+  BOOST_REQUIRE(text.find(plain) != std::string::npos);
+  text.replace(text.find(plain), plain.size(), R"("log": { "level": "info", "format": "json" })");
+  std::ofstream(cfg, std::ios::trunc) << text;
+  cl.start_master();
+  for (const char* game : {"game1", "game2"})
+    for (const char* root : {"gate", "net1", "net2"})
+      BOOST_REQUIRE(cl.wait_for("", fmt::format(R"("server":"{}","msg":"node {}: linked to root '{}')", game, game, root), 10s));
+  cl.master.signal(SIGTERM);
+  BOOST_REQUIRE(cl.master.wait_exit(30s) == 0);
+  simdjson::dom::parser parser;
+  std::map<std::string, int> by_server;
+  std::size_t n = 0;
+  for (const auto& l : lines_of(cl.log())) {
+    ++n;
+    simdjson::dom::element doc;
+    if (parser.parse(l).get(doc)) {
+      BOOST_TEST(false, "not a JSON line: " << l);
+      continue;
+    }
+    std::string_view server, ts;
+    BOOST_TEST(!doc["server"].get_string().get(server), l);
+    BOOST_TEST(!doc["ts"].get_string().get(ts), l);
+    ++by_server[std::string(server)];
+  }
+  BOOST_TEST_MESSAGE(n << " JSON lines");
+  for (const char* s : {"master", "gate", "net1", "net2", "game1", "game2"})
+    BOOST_TEST(by_server[s] > 0, s);
+  BOOST_TEST(cl.count("", R"("server":"master","msg":"exit status 0")") == 1u);
+  BOOST_TEST(cl.count("", R"("server":"master","msg":"summary: game1 0 restarts ok stopped, code 0")") == 1u);
 }
 
 // The real thing: Debian's Prometheus finds every server through the file_sd file the master

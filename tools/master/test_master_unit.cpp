@@ -18,6 +18,7 @@
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/read.hpp>
+#include <simdjson.h>
 
 #include "ember/log.hpp"
 #include "admin_api.hpp"
@@ -256,6 +257,43 @@ BOOST_AUTO_TEST_CASE(lines_are_cut_at_newlines_across_reads) {
   BOOST_TEST(out.lines == (std::vector<std::string>{"first line", "second", "", "third"}),
              boost::test_tools::per_element());
   BOOST_TEST(std::count(out.continued.begin(), out.continued.end(), true) == 0);
+}
+
+// With defaults.log.format json the master's stdout is one JSON object per line: its own lines
+// under "master", a server's JSON line as it is, any other child line wrapped.
+BOOST_AUTO_TEST_CASE(with_the_json_format_the_master_prints_only_json_lines) {
+  int fds[2];
+  BOOST_REQUIRE(::pipe(fds) == 0);
+  const int saved = ::dup(STDOUT_FILENO);
+  lg::set_format(lg::format::json);
+  ::dup2(fds[1], STDOUT_FILENO);
+  const std::string server_line =
+      R"({"ts":"2026-12-06T23:45:01.123456Z","level":"info","server":"game1","msg":"hi"})";
+  ember::master::say(lg::level::warn, "game1 crashed: code {}", 1);
+  ember::master::print_line("game1", server_line, false);
+  ember::master::print_line("memcached:11211", "plain \"text\"\t\xff", false);
+  ember::master::print_line("game1", "the rest of a cut line}", true);
+  ::dup2(saved, STDOUT_FILENO);
+  ::close(saved);
+  ::close(fds[1]);
+  lg::set_format(lg::format::plain);
+  const auto all = drain(fds[0]);
+  ::close(fds[0]);
+  std::vector<std::string> lines;
+  for (std::size_t start = 0, nl; (nl = all.find('\n', start)) != std::string::npos; start = nl + 1)
+    lines.push_back(all.substr(start, nl - start));
+  BOOST_REQUIRE(lines.size() == 4u);
+  simdjson::dom::parser parser;
+  for (const auto& l : lines) {
+    simdjson::dom::element doc;
+    BOOST_TEST(!parser.parse(l).get(doc), l);
+  }
+  BOOST_TEST(lines[0].find(R"("level":"warn","server":"master","msg":"game1 crashed: code 1"})") != std::string::npos,
+             lines[0]);
+  BOOST_TEST(lines[1] == server_line);
+  BOOST_TEST(lines[2].find(R"("server":"memcached:11211","msg":"plain \"text\"\t\ufffd"})") != std::string::npos,
+             lines[2]);
+  BOOST_TEST(lines[3].find(R"("server":"game1","msg":"the rest of a cut line}"})") != std::string::npos, lines[3]);
 }
 
 BOOST_AUTO_TEST_CASE(a_line_longer_than_the_bound_is_split_into_pieces) {

@@ -1,7 +1,7 @@
 // ember: a server's link to the master (config.json's `master.rootport`): it registers there
 // like any node (name, type, the cluster secret), reconnects by itself when the master comes
 // back, and answers the master's admin requests: status, reload of logic or data, stop, find or
-// kick a player. A server runs the same with or without a master; the game never waits on it.
+// kick a player, change the log level. A server runs the same with or without a master; the game never waits on it.
 #pragma once
 
 #include <chrono>
@@ -34,6 +34,10 @@ enum class admin_call : std::uint16_t {
   /// Ends the user's client session on this server with `status::session_expired` and the
   /// reason (the client may log in again; banning is the accounts module's, not this).
   kick = 0xff25,
+  /// A level's name ("debug", "info", "warn" or "error"); reply: JSON {"ok": bool, "message",
+  /// "level": the threshold now}. The server's log threshold changes at once, until the next
+  /// such call or a restart (config.json's `log.level` is read at start only).
+  set_log_level = 0xff26,
 };
 
 /// What a server does for the master's admin requests (set by whoever runs the module).

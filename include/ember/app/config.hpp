@@ -51,9 +51,10 @@ struct limits_config {
   bool operator==(const limits_config&) const = default;
 };
 
-/// Where a server logs and from which level on.
+/// Where a server logs, from which level on and in which format.
 struct log_config {
   log::level level = log::level::info;
+  log::format format = log::format::plain;  ///< `json`: one JSON object per line, for pipelines
   std::string file;  ///< empty: standard error
 
   bool operator==(const log_config&) const = default;
@@ -209,6 +210,8 @@ struct cluster_config {
   std::optional<memcached_config> memcached;
   std::vector<server_config> servers;  ///< in file order
   std::map<std::string, module_config, std::less<>> modules;  ///< by module name
+  /// `defaults.log`: what every server inherits, and how ember-master writes its own lines.
+  log_config log;
 
   /// The server called `name`, or null.
   const server_config* find(std::string_view name) const noexcept;

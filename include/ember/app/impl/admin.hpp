@@ -67,6 +67,7 @@ EMBER_DECL std::string admin_link::status_json() const {
   }
   if (auto* o = host_.ownership()) field("players_owned", o->size());
   if (hooks_.module_version) w.key("module"), w.value_string(hooks_.module_version());
+  w.key("log_level"), w.value_string(log::level_name(log::current_level()));
   field("reloads", reloads_);
   field("reload_failures", reload_failures_);
   w.key("commands"), host_.write_command_stats(w);
@@ -77,6 +78,7 @@ EMBER_DECL std::string admin_link::status_json() const {
 
 EMBER_DECL void admin_link::serve(const cluster::node_connector::link_ptr& l) {
   l->on_internal_request(std::uint16_t(admin_call::status), [this](cluster::link& from, const wire::frame& f) {
+    log::debug("admin: the master asks for this server's status");
     const auto body = status_json();
     from.reply_bytes(std::uint16_t(f.command), f.seq, as_bytes(body));
   });
@@ -145,6 +147,30 @@ EMBER_DECL void admin_link::serve(const cluster::node_connector::link_ptr& l) {
     w.begin_object();
     w.key("ok"), w.value_bool(why.empty());
     w.key("message"), w.value_string(why.empty() ? "kicked" : why);
+    w.end_object();
+    from.reply_bytes(std::uint16_t(f.command), f.seq, body.view());
+  });
+  l->on_internal_request(std::uint16_t(admin_call::set_log_level), [](cluster::link& from, const wire::frame& f) {
+    const std::string_view text(reinterpret_cast<const char*>(f.body.data()), f.body.size());
+    log::level lv{};
+    const bool ok = log::parse_level(text, lv);
+    std::string message;
+    if (!ok) {
+      message = "a log level is \"debug\", \"info\", \"warn\" or \"error\"";
+    } else {
+      const auto old = log::current_level();
+      message = fmt::format("log level {} (was {})", log::level_name(lv), log::level_name(old));
+      // Said at info where it shows: before a raise of the threshold, after a lowering.
+      if (lv > log::level::info) log::info("the master's admin API sets the {}", message);
+      log::set_level(lv);
+      if (lv <= log::level::info) log::info("the master's admin API sets the {}", message);
+    }
+    buffer body;
+    codec::json_writer w(body);
+    w.begin_object();
+    w.key("ok"), w.value_bool(ok);
+    w.key("message"), w.value_string(message);
+    w.key("level"), w.value_string(log::level_name(log::current_level()));
     w.end_object();
     from.reply_bytes(std::uint16_t(f.command), f.seq, body.view());
   });

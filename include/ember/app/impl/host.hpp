@@ -30,6 +30,7 @@ EMBER_DECL host::host(asio::io_context& io, cluster_config config, std::string_v
     throw std::invalid_argument("config has no server named '" + std::string(name) + "'");
   relay_ = std::make_unique<detail::event_relay>(self_->name, *events_);
   log::set_level(self_->log.level);
+  log::set_format(self_->log.format);
 }
 
 EMBER_DECL host::~host() { metrics_.reset(); }

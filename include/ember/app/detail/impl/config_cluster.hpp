@@ -245,6 +245,7 @@ inline cluster_config read_cluster(std::string_view text) {
   if (auto e = m.get("memcached")) c.memcached = read_memcached(*e, m.at("memcached"));
   const server_defaults defaults =
       m.get("defaults") ? read_defaults(*m.get("defaults"), m.at("defaults")) : server_defaults{};
+  c.log = defaults.log;
 
   const members list(m.required("servers", "an object of servers by name"), m.at("servers"), {});
   if (list.empty()) fail(list.path(), "expected at least one server, got an empty object");

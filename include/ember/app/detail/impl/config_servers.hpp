@@ -117,9 +117,9 @@ inline void read_limits(element v, const json_path& p, limits_config& out) {
   }
 }
 
-inline constexpr std::string_view log_keys[] = {"level", "file"};
+inline constexpr std::string_view log_keys[] = {"level", "format", "file"};
 
-/// An object {level, file}, or (as in Firefly) just the file name; sets what it gives.
+/// An object {level, format, file}, or (as in Firefly) just the file name; sets what it gives.
 inline void read_log(element v, const json_path& p, log_config& out) {
   if (v.type() == element_type::STRING) {
     out.file = read_text(v, p, "a file name");
@@ -134,6 +134,10 @@ inline void read_log(element v, const json_path& p, log_config& out) {
                                                             {"info", log::level::info},
                                                             {"warn", log::level::warn},
                                                             {"error", log::level::error}});
+  }
+  if (auto e = m.get("format")) {
+    out.format = read_choice<log::format>(*e, m.at("format"), {{"plain", log::format::plain},
+                                                               {"json", log::format::json}});
   }
   if (auto e = m.get("file")) out.file = read_text(*e, m.at("file"), "a file name");
 }
