@@ -59,6 +59,7 @@ constexpr codec::field shop_receipt_fields[] = {
     {3, "store", codec::string, offsetof(ember_shop::shop_receipt, store)},
     {4, "product", codec::string, offsetof(ember_shop::shop_receipt, product)},
     {5, "at_ms", codec::i64, offsetof(ember_shop::shop_receipt, at_ms)},
+    {6, "transaction_id", codec::string, offsetof(ember_shop::shop_receipt, transaction_id)},
 };
 constexpr codec::message shop_receipt_table = {"shop_receipt", shop_receipt_fields, codec::unrolled<shop_receipt_fields>};
 

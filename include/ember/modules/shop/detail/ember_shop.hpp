@@ -32,7 +32,7 @@ static_assert(EMBER_CODEGEN_ABI == 3,
 namespace ember_shop {
 
 /// Hash of the normalised schema; a hot-reload module built against another schema is refused.
-inline constexpr std::uint64_t schema_hash = 0x957e6fcaa1963dfeULL;
+inline constexpr std::uint64_t schema_hash = 0xede9408584aff44bULL;
 
 /// When a product's purchase limit starts again (in the options' time zone).
 enum class reset : std::int32_t {
@@ -148,7 +148,7 @@ std::error_code decode_json(ember::codec::json_text in, M& m) {
 // aggregate temporary inside a `co_await` expression twice, and `co_await stub.cmd(req{...})`
 // is how calls are written.
 
-/// A purchase id, applied once: key PLAYER:PURCHASE_ID (or r:STORE-HASH for a receipt); its result (an encoded purchase_result) is what a retry gets.
+/// A purchase id, applied once: key PLAYER:PURCHASE_ID (or the receipt's key r:HASH); its result (an encoded purchase_result) is what a retry gets.
 struct shop_purchase {
   std::string id;
   std::int64_t player = 0;
@@ -183,19 +183,20 @@ struct shop_limit {
   bool operator==(const shop_limit&) const = default;
 };
 
-/// A store receipt, recorded once; key STORE:TRANSACTION_ID. `player` 0: a placeholder, not redeemed.
+/// A store receipt, recorded once; key r:HASH (a hash of STORE:TRANSACTION_ID, which may be long). `player` 0: a placeholder, not redeemed.
 struct shop_receipt {
   std::string id;
   std::int64_t player = 0;
   std::string store;
   std::string product;
   std::int64_t at_ms = 0;
+  std::string transaction_id;
 
   shop_receipt() = default;
   /// Sets the fields in order, at least two (a lone value never becomes a message of several
   /// fields: `co_return 7;` does not compile); those left out keep their defaults.
-  shop_receipt(std::string id_, std::int64_t player_, std::string store_ = {}, std::string product_ = {}, std::int64_t at_ms_ = 0)
-      : id(std::move(id_)), player(std::move(player_)), store(std::move(store_)), product(std::move(product_)), at_ms(std::move(at_ms_)) {}
+  shop_receipt(std::string id_, std::int64_t player_, std::string store_ = {}, std::string product_ = {}, std::int64_t at_ms_ = 0, std::string transaction_id_ = {})
+      : id(std::move(id_)), player(std::move(player_)), store(std::move(store_)), product(std::move(product_)), at_ms(std::move(at_ms_)), transaction_id(std::move(transaction_id_)) {}
 
   bool operator==(const shop_receipt&) const = default;
 };
@@ -229,7 +230,7 @@ struct product_item {
   bool operator==(const product_item&) const = default;
 };
 
-/// A sale: from `starts_ms` (inclusive) to `ends_ms` (exclusive), the product costs `prices`, or, when that is empty, its prices less `discount_percent` (rounded down, at least 1).
+/// A sale: from `starts_ms` (inclusive) to `ends_ms` (exclusive), the product costs `prices`, or, when that is empty, its prices less `discount_percent` (the discount rounded down).
 struct sale {
   std::int64_t starts_ms = 0;
   std::int64_t ends_ms = 0;
@@ -432,7 +433,7 @@ struct redeem_receipt_reply {
   bool operator==(const redeem_receipt_reply&) const = default;
 };
 
-/// A purchase id, applied once: key PLAYER:PURCHASE_ID (or r:STORE-HASH for a receipt); its result (an encoded purchase_result) is what a retry gets.
+/// A purchase id, applied once: key PLAYER:PURCHASE_ID (or the receipt's key r:HASH); its result (an encoded purchase_result) is what a retry gets.
 /// Use it through `ember::data::table<shop_purchase_table>`.
 struct shop_purchase_table {
   using row = ember_shop::shop_purchase;
@@ -548,7 +549,7 @@ struct shop_limit_table {
   using lookups = std::tuple<>;
 };
 
-/// A store receipt, recorded once; key STORE:TRANSACTION_ID. `player` 0: a placeholder, not redeemed.
+/// A store receipt, recorded once; key r:HASH (a hash of STORE:TRANSACTION_ID, which may be long). `player` 0: a placeholder, not redeemed.
 /// Use it through `ember::data::table<shop_receipt_table>`.
 struct shop_receipt_table {
   using row = ember_shop::shop_receipt;
@@ -571,37 +572,39 @@ struct shop_receipt_table {
     fn(r.store);
     fn(r.product);
     fn(r.at_ms);
+    fn(r.transaction_id);
   }
 
   /// The statements, indexed by `ember::data::dialect` (SQLite, PostgreSQL).
   static constexpr std::array<ember::data::table_sql, 2> sql = {{
     {
-      "CREATE TABLE IF NOT EXISTS \"shop_receipt\" (\"id\" TEXT NOT NULL DEFAULT '', \"player\" INTEGER NOT NULL DEFAULT 0, \"store\" TEXT NOT NULL DEFAULT '', \"product\" TEXT NOT NULL DEFAULT '', \"at_ms\" INTEGER NOT NULL DEFAULT 0, ember_version BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (\"id\"))",
-      "SELECT \"id\", \"player\", \"store\", \"product\", \"at_ms\", ember_version FROM \"shop_receipt\" WHERE \"id\" = ?",
-      "INSERT INTO \"shop_receipt\" (\"id\", \"player\", \"store\", \"product\", \"at_ms\", ember_version) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (\"id\") DO UPDATE SET \"player\" = excluded.\"player\", \"store\" = excluded.\"store\", \"product\" = excluded.\"product\", \"at_ms\" = excluded.\"at_ms\", ember_version = excluded.ember_version WHERE \"shop_receipt\".ember_version < excluded.ember_version",
+      "CREATE TABLE IF NOT EXISTS \"shop_receipt\" (\"id\" TEXT NOT NULL DEFAULT '', \"player\" INTEGER NOT NULL DEFAULT 0, \"store\" TEXT NOT NULL DEFAULT '', \"product\" TEXT NOT NULL DEFAULT '', \"at_ms\" INTEGER NOT NULL DEFAULT 0, \"transaction_id\" TEXT NOT NULL DEFAULT '', ember_version BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (\"id\"))",
+      "SELECT \"id\", \"player\", \"store\", \"product\", \"at_ms\", \"transaction_id\", ember_version FROM \"shop_receipt\" WHERE \"id\" = ?",
+      "INSERT INTO \"shop_receipt\" (\"id\", \"player\", \"store\", \"product\", \"at_ms\", \"transaction_id\", ember_version) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (\"id\") DO UPDATE SET \"player\" = excluded.\"player\", \"store\" = excluded.\"store\", \"product\" = excluded.\"product\", \"at_ms\" = excluded.\"at_ms\", \"transaction_id\" = excluded.\"transaction_id\", ember_version = excluded.ember_version WHERE \"shop_receipt\".ember_version < excluded.ember_version",
       "DELETE FROM \"shop_receipt\" WHERE \"id\" = ? AND ember_version <= ?",
       "SELECT MAX(\"id\") FROM \"shop_receipt\"",
-      "INSERT INTO \"shop_receipt\" (\"id\", \"player\", \"store\", \"product\", \"at_ms\", ember_version) VALUES ",
-      " ON CONFLICT (\"id\") DO UPDATE SET \"player\" = excluded.\"player\", \"store\" = excluded.\"store\", \"product\" = excluded.\"product\", \"at_ms\" = excluded.\"at_ms\", ember_version = excluded.ember_version WHERE \"shop_receipt\".ember_version < excluded.ember_version",
+      "INSERT INTO \"shop_receipt\" (\"id\", \"player\", \"store\", \"product\", \"at_ms\", \"transaction_id\", ember_version) VALUES ",
+      " ON CONFLICT (\"id\") DO UPDATE SET \"player\" = excluded.\"player\", \"store\" = excluded.\"store\", \"product\" = excluded.\"product\", \"at_ms\" = excluded.\"at_ms\", \"transaction_id\" = excluded.\"transaction_id\", ember_version = excluded.ember_version WHERE \"shop_receipt\".ember_version < excluded.ember_version",
     },
     {
-      "CREATE TABLE IF NOT EXISTS \"shop_receipt\" (\"id\" TEXT NOT NULL DEFAULT '', \"player\" BIGINT NOT NULL DEFAULT 0, \"store\" TEXT NOT NULL DEFAULT '', \"product\" TEXT NOT NULL DEFAULT '', \"at_ms\" BIGINT NOT NULL DEFAULT 0, ember_version BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (\"id\"))",
-      "SELECT \"id\", \"player\", \"store\", \"product\", \"at_ms\", ember_version FROM \"shop_receipt\" WHERE \"id\" = ?",
-      "INSERT INTO \"shop_receipt\" (\"id\", \"player\", \"store\", \"product\", \"at_ms\", ember_version) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (\"id\") DO UPDATE SET \"player\" = excluded.\"player\", \"store\" = excluded.\"store\", \"product\" = excluded.\"product\", \"at_ms\" = excluded.\"at_ms\", ember_version = excluded.ember_version WHERE \"shop_receipt\".ember_version < excluded.ember_version",
+      "CREATE TABLE IF NOT EXISTS \"shop_receipt\" (\"id\" TEXT NOT NULL DEFAULT '', \"player\" BIGINT NOT NULL DEFAULT 0, \"store\" TEXT NOT NULL DEFAULT '', \"product\" TEXT NOT NULL DEFAULT '', \"at_ms\" BIGINT NOT NULL DEFAULT 0, \"transaction_id\" TEXT NOT NULL DEFAULT '', ember_version BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (\"id\"))",
+      "SELECT \"id\", \"player\", \"store\", \"product\", \"at_ms\", \"transaction_id\", ember_version FROM \"shop_receipt\" WHERE \"id\" = ?",
+      "INSERT INTO \"shop_receipt\" (\"id\", \"player\", \"store\", \"product\", \"at_ms\", \"transaction_id\", ember_version) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (\"id\") DO UPDATE SET \"player\" = excluded.\"player\", \"store\" = excluded.\"store\", \"product\" = excluded.\"product\", \"at_ms\" = excluded.\"at_ms\", \"transaction_id\" = excluded.\"transaction_id\", ember_version = excluded.ember_version WHERE \"shop_receipt\".ember_version < excluded.ember_version",
       "DELETE FROM \"shop_receipt\" WHERE \"id\" = ? AND ember_version <= ?",
       "SELECT MAX(\"id\") FROM \"shop_receipt\"",
-      "INSERT INTO \"shop_receipt\" (\"id\", \"player\", \"store\", \"product\", \"at_ms\", ember_version) VALUES ",
-      " ON CONFLICT (\"id\") DO UPDATE SET \"player\" = excluded.\"player\", \"store\" = excluded.\"store\", \"product\" = excluded.\"product\", \"at_ms\" = excluded.\"at_ms\", ember_version = excluded.ember_version WHERE \"shop_receipt\".ember_version < excluded.ember_version",
+      "INSERT INTO \"shop_receipt\" (\"id\", \"player\", \"store\", \"product\", \"at_ms\", \"transaction_id\", ember_version) VALUES ",
+      " ON CONFLICT (\"id\") DO UPDATE SET \"player\" = excluded.\"player\", \"store\" = excluded.\"store\", \"product\" = excluded.\"product\", \"at_ms\" = excluded.\"at_ms\", \"transaction_id\" = excluded.\"transaction_id\", ember_version = excluded.ember_version WHERE \"shop_receipt\".ember_version < excluded.ember_version",
     },
   }};
 
   /// Columns in SQL order, each with the migration that adds it to an older table.
-  static constexpr std::array<ember::data::column_sql, 5> columns = {{
+  static constexpr std::array<ember::data::column_sql, 6> columns = {{
     { "id", {"ALTER TABLE \"shop_receipt\" ADD COLUMN \"id\" TEXT NOT NULL DEFAULT ''", "ALTER TABLE \"shop_receipt\" ADD COLUMN \"id\" TEXT NOT NULL DEFAULT ''"} },
     { "player", {"ALTER TABLE \"shop_receipt\" ADD COLUMN \"player\" INTEGER NOT NULL DEFAULT 0", "ALTER TABLE \"shop_receipt\" ADD COLUMN \"player\" BIGINT NOT NULL DEFAULT 0"} },
     { "store", {"ALTER TABLE \"shop_receipt\" ADD COLUMN \"store\" TEXT NOT NULL DEFAULT ''", "ALTER TABLE \"shop_receipt\" ADD COLUMN \"store\" TEXT NOT NULL DEFAULT ''"} },
     { "product", {"ALTER TABLE \"shop_receipt\" ADD COLUMN \"product\" TEXT NOT NULL DEFAULT ''", "ALTER TABLE \"shop_receipt\" ADD COLUMN \"product\" TEXT NOT NULL DEFAULT ''"} },
     { "at_ms", {"ALTER TABLE \"shop_receipt\" ADD COLUMN \"at_ms\" INTEGER NOT NULL DEFAULT 0", "ALTER TABLE \"shop_receipt\" ADD COLUMN \"at_ms\" BIGINT NOT NULL DEFAULT 0"} },
+    { "transaction_id", {"ALTER TABLE \"shop_receipt\" ADD COLUMN \"transaction_id\" TEXT NOT NULL DEFAULT ''", "ALTER TABLE \"shop_receipt\" ADD COLUMN \"transaction_id\" TEXT NOT NULL DEFAULT ''"} },
   }};
   using lookups = std::tuple<>;
 };
