@@ -135,8 +135,9 @@ struct shop_node {
                                                R"([{"id": "potion", "stack_limit": 20}, {"id": "sword", "stack_limit": 1}])")),
         products(write_file(e.dir / "shop.json", catalogue_json)),
         wallet(node.store, bus, players, wallet_options()), inventory(node.store, bus, players, types, small_bag()),
-        shop(node.store, bus, wallet, inventory, products, shop_options(),
-             {.verify = store ? store->verifier() : nullptr, .clock = [this] { return clock.load(); }}) {
+        shop(node.store, bus, wallet, inventory, products, shop_options()) {
+    if (store) shop.on().verify = store->verifier();
+    shop.on().clock = [this] { return clock.load(); };
     BOOST_REQUIRE(types.reload());
     BOOST_REQUIRE(products.reload());
     node.open();
@@ -238,7 +239,7 @@ EMBER_ON_BOTH_DATABASES(a_purchase_debits_the_wallet_and_grants_items_and_curren
   // one change: the ledger rows, the items and the purchase row carry the purchase's op id
   BOOST_TEST(e.scalar("SELECT COUNT(*) FROM wallet_ledger WHERE op = 'shop:1:tap-1'") == 2);
   BOOST_TEST(e.scalar("SELECT COUNT(*) FROM inventory_op WHERE op = 'shop:1:tap-1'") == 1);
-  BOOST_TEST(e.scalar("SELECT COUNT(*) FROM shop_purchase WHERE id = '1:tap-1' AND applied = TRUE") == 1);
+  BOOST_TEST(e.scalar("SELECT COUNT(*) FROM shop_purchase WHERE id = '1:tap-1' AND applied = 1") == 1);
 }
 
 EMBER_ON_BOTH_DATABASES(a_retried_purchase_id_applies_once_and_returns_the_first_result) {
@@ -502,7 +503,7 @@ EMBER_ON_BOTH_DATABASES(two_processes_racing_the_same_purchase_id_apply_it_once)
   BOOST_TEST(e.scalar("SELECT amount FROM wallet_balance WHERE id = '20:gold'") == 300 - 4 * 30);
   BOOST_TEST(e.scalar("SELECT amount FROM wallet_balance WHERE id = '20:gems'") == 4 * 5);
   BOOST_TEST(e.scalar("SELECT SUM(count) FROM inventory_item WHERE owner = 20") == 4 * 3);
-  BOOST_TEST(e.scalar("SELECT COUNT(*) FROM shop_purchase WHERE player = 20 AND applied = TRUE") == 4);
+  BOOST_TEST(e.scalar("SELECT COUNT(*) FROM shop_purchase WHERE player = 20 AND applied = 1") == 4);
 }
 
 EMBER_ON_BOTH_DATABASES(two_processes_racing_for_the_same_limited_item_never_go_over_the_limit) {

@@ -19,6 +19,9 @@ namespace detail {
 
 /// The row key of a receipt (and of its purchase): store and transaction id may be long, the
 /// key of a cached row may not, so it is a 128-bit hash of them.
+/// Code points of a product id (its rows' keys hold it: PLAYER:PRODUCT).
+inline constexpr std::size_t max_product_id = 64;
+
 inline std::string receipt_key(const std::string& store, const std::string& transaction_id) {
   const std::string both = store + ':' + transaction_id;
   unsigned char hash[16];
@@ -141,7 +144,7 @@ EMBER_DECL asio::awaitable<ember_shop::catalogue_reply> service::offers(std::uin
 EMBER_DECL asio::awaitable<ember_shop::purchase_result> service::buy(std::uint64_t player, std::string purchase_id,
                                                                     std::string product) {
   if (check_text(purchase_id, options_.max_purchase_id) != text_problem::none ||
-      check_text(product, 256) != text_problem::none)
+      check_text(product, detail::max_product_id) != text_problem::none)
     ember_shop::fail(ember_shop::error::bad_text);
   if (player == 0 || player > static_cast<std::uint64_t>(INT64_MAX)) ember_shop::fail(ember_shop::error::not_signed_in);
   const auto products = products_.current();
@@ -159,11 +162,6 @@ EMBER_DECL asio::awaitable<ember_shop::purchase_result> service::buy(std::uint64
   pl->currencies = p->currencies;
   pl->items = p->items;
   validate(*p);
-  for (const auto& c : pl->paid)  // a sale's own prices too
-    if (!wallet_.config().currencies.empty() &&
-        std::none_of(wallet_.config().currencies.begin(), wallet_.config().currencies.end(),
-                     [&](const auto& k) { return k.name == c.currency; }))
-      ember_shop::fail(ember_shop::error::bad_product);
   if (p->limit > 0) {
     pl->limit = p->limit;
     pl->limit_key = std::to_string(player) + ':' + p->id;
@@ -278,10 +276,12 @@ EMBER_DECL void service::validate(const ember_shop::product& p) const {
   const auto bad = [&](const ember_shop::price& c) {
     return c.amount <= 0 || std::none_of(known.begin(), known.end(), [&](const auto& k) { return k.name == c.currency; });
   };
-  if (std::any_of(p.prices.begin(), p.prices.end(), bad) || std::any_of(p.currencies.begin(), p.currencies.end(), bad) ||
-      std::any_of(p.items.begin(), p.items.end(), [](const auto& i) { return i.count == 0; }) ||
-      (p.items.empty() && p.currencies.empty()))
-    ember_shop::fail(ember_shop::error::bad_product);
+  const auto any_bad = [&](const std::vector<ember_shop::price>& v) { return std::any_of(v.begin(), v.end(), bad); };
+  bool wrong = check_text(p.id, detail::max_product_id) != text_problem::none || any_bad(p.prices) ||
+               any_bad(p.currencies) || (p.items.empty() && p.currencies.empty()) ||
+               std::any_of(p.items.begin(), p.items.end(), [](const auto& i) { return i.count == 0; });
+  for (const auto& sale : p.sales) wrong = wrong || any_bad(sale.prices);  // a sale's own prices too
+  if (wrong) ember_shop::fail(ember_shop::error::bad_product);
 }
 
 EMBER_DECL void service::rethrow_as_shop_error(const game_error& e) {
