@@ -42,7 +42,8 @@ constexpr std::int64_t hour = 3'600'000, day = 24 * hour;
 
 // The catalogue (game data). "potion_pack": 30 gold for 3 potions and 5 gems; "daily_chest":
 // 2 a day; "weekly_sword": 1 a week; "starter": once ever; "gem_pack": store only; "sale_pack":
-// a sale at its own price, then a 25% discount; "hidden_pack": granted by receipts, not listed.
+// a sale at its own price, then a 25% discount; "hidden_pack": granted by receipts, not listed;
+// "bad_*": data the shop refuses (an unknown currency or item type, a sale at a negative price).
 constexpr const char* catalogue_json = R"([
   {"id": "potion_pack", "prices": [{"currency": "gold", "amount": 30}],
    "items": [{"type": "potion", "count": 3}], "currencies": [{"currency": "gems", "amount": 5}]},
@@ -59,7 +60,9 @@ constexpr const char* catalogue_json = R"([
              {"starts_ms": 1796648400000, "ends_ms": 1796652000000, "discount_percent": 25}]},
   {"id": "hidden_pack", "items": [{"type": "sword", "count": 1}], "hidden": true},
   {"id": "bad_currency", "prices": [{"currency": "silver", "amount": 1}], "items": [{"type": "potion", "count": 1}]},
-  {"id": "bad_item", "prices": [{"currency": "gold", "amount": 1}], "items": [{"type": "shield", "count": 1}]}
+  {"id": "bad_item", "prices": [{"currency": "gold", "amount": 1}], "items": [{"type": "shield", "count": 1}]},
+  {"id": "bad_sale", "prices": [{"currency": "gold", "amount": 5}], "items": [{"type": "potion", "count": 1}],
+   "sales": [{"starts_ms": 0, "ends_ms": 4000000000000, "prices": [{"currency": "gold", "amount": -5}]}]}
 ])";
 
 std::filesystem::path write_file(const std::filesystem::path& file, const char* text) {
@@ -386,7 +389,11 @@ EMBER_ON_BOTH_DATABASES(the_catalogue_pages_in_the_data_order_with_prices_now_an
     BOOST_TEST(second.offers[1].on_sale);
     BOOST_TEST(second.offers[1].sale_ends_ms == monday + 2 * hour);
     BOOST_TEST(second.offers[1].prices.at(0).amount == 50);
-    BOOST_TEST(second.next_cursor == "");
+    BOOST_TEST(second.next_cursor == "bad_item");
+    auto last = co_await n.shop.offers(8, second.next_cursor, 0);
+    BOOST_TEST_REQUIRE(last.offers.size() == 1u);
+    BOOST_TEST(last.offers[0].product == "bad_sale");
+    BOOST_TEST(last.next_cursor == "");
     // another player's counts are their own; the next day the chest is back to 2
     BOOST_TEST((co_await n.shop.offers(9, "", 2)).offers[1].left == 2u);
     n.clock = monday + day;
@@ -565,6 +572,7 @@ EMBER_ON_BOTH_DATABASES(bad_input_is_refused_with_typed_errors_and_changes_nothi
     BOOST_TEST(co_await buy("ok", "hidden_pack") == code(es::error::not_for_sale));
     BOOST_TEST(co_await buy("ok", "bad_currency") == code(es::error::bad_product));
     BOOST_TEST(co_await buy("ok", "bad_item") == code(es::error::bad_product));
+    BOOST_TEST(co_await buy("ok", "bad_sale") == code(es::error::bad_product));  // a sale may not pay the player
     BOOST_TEST(co_await error_of([&] { return n.shop.redeem(30, es::receipt{"", "x"}); }) == code(es::error::bad_text));
     BOOST_TEST(co_await error_of([&] { return n.shop.redeem(30, es::receipt{"test", std::string(16'385, 'r')}); }) ==
                code(es::error::bad_text));

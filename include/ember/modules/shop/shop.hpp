@@ -6,8 +6,8 @@
 //
 //   ember::app::data_slot<ember::modules::shop::catalogue> products{"data/shop.json"};
 //   products.reload();
-//   ember::modules::shop::service shop(store, bus, wallet, inventory, products, options,
-//                                      {.verify = my_store_verifier});
+//   ember::modules::shop::service shop(store, bus, wallet, inventory, products, options);
+//   shop.on().verify = my_store_verifier;  // receipts: the game's call to its stores
 //   ember::modules::shop::handler commands(shop);
 //   ember_shop::register_commands(table, commands);
 //   co_await shop.buy(player, "tap-17", "potion_pack");
