@@ -36,6 +36,6 @@ echo "== header-only: the headers alone, no libember, no EMBER_SEPARATE_COMPILAT
 gen=$(dirname "$(find "$work/inst/build" -name hello.hpp | head -n 1)")
 quiet g++ -std=c++20 -DASIO_NO_DEPRECATED -I "$src/include" -I "$gen" \
   "$work/inst/main.cpp" "$gen/hello.cpp" -o "$work/hello-header-only" \
-  $(pkg-config --cflags --libs fmt simdjson libsodium libcrypto) -lhttp_parser -pthread
+  $(pkg-config --cflags --libs fmt simdjson libsodium libssl libcrypto) -lhttp_parser -pthread
 "$work/hello-header-only"
 echo "consumer project built and ran three ways"
