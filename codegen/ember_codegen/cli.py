@@ -16,6 +16,7 @@ newer one breaks peers of the older one.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -25,6 +26,18 @@ from . import blocks
 
 #: The back ends other than C++: each has problems(schema, path) and render(schema).
 LANGS = {"ts": ts, "cs": cs, "proto": proto}
+
+
+def _npm_package(parser: argparse.ArgumentParser, args) -> tuple[str, str]:
+    """(name, version) of --npm-package NAME[@VERSION]; a bad one stops with what it takes."""
+    text = args.npm_package
+    at = text.rfind("@")
+    name, version = (text[:at], text[at + 1:]) if at > 0 else (text, "0.1.0")
+    if args.lang != "ts" or len(name) > 214 or not ts.NPM_NAME.match(name) or \
+            not re.fullmatch(r"\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?", version):
+        parser.error(f"--npm-package {text}: takes --lang ts, an npm name (lower case: chat-client, "
+                     "@game/chat-client) and optionally @VERSION, a semantic version (1.2.3)")
+    return name, version
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
                         "NAME_server.hpp, NAME_client.hpp), ts (NAME.ts and the runtime it "
                         "imports, ember.ts and client.ts), cs (NAME.cs and the runtime it uses, Ember.cs and "
                         "EmberClient.cs) or proto (NAME.proto: the binary bodies for protoc)")
+    p.add_argument("--npm-package", metavar="NAME[@VERSION]",
+                   help="with --lang ts: also write package.json and tsconfig.json, so the output "
+                        "directory is an npm package of that name (version 0.1.0 unless given)")
     p.add_argument("--check-compat", nargs=2, metavar=("OLD", "NEW"),
                    help="list every change from OLD to NEW that breaks peers built from OLD; "
                         "exit 1 if there is any")
@@ -108,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.schema or not args.out_dir:
         parser.error("give SCHEMA.toml and --out-dir DIR (or --check-compat OLD NEW)")
+    npm = _npm_package(parser, args) if args.npm_package else None
     schema = _load(args.schema)
     if schema is None:
         return 1
@@ -120,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         if refused:
             return 1
         files, templates = LANGS[args.lang].render(schema)
+        if args.npm_package:
+            files.update(ts.npm_package(schema, *npm))
     else:
         files, templates = backend.render(schema)
     out_dir = Path(args.out_dir)

@@ -90,11 +90,42 @@ def main() -> int:
     print("clients_ts: the generated chat client compiles with tsc --strict", flush=True)
 
     if args.part == "node":
+        check_npm_package(args.codegen, root, node, npm, node_dir, work / "npm")
         run([node, str(node_dir / "node_test.mjs"), args.chat_server, str(out)], timeout=120)
     else:
         run([node, str(node_dir / "browser_test.mjs"), args.chat_server, str(out),
              str(root / "examples" / "chat" / "web"), str(work)], timeout=180)
     return 0
+
+
+def check_npm_package(codegen: str, root: Path, node: str, npm: str, node_dir: Path, work: Path) -> None:
+    """--npm-package: the output directory is an npm package a game's project installs and
+    imports by name, types included (through package.json's exports), as a web game would."""
+    shutil.rmtree(work, ignore_errors=True)
+    pkg, game = work / "chat-client", work / "game"
+    game.mkdir(parents=True)
+    run([codegen, str(root / "examples" / "chat" / "chat.toml"), "--out-dir", str(pkg), "--lang", "ts",
+         "--npm-package", "@example/chat-client@1.0.0"])
+    tsc = str(node_dir / "node_modules" / "typescript" / "bin" / "tsc")
+    run([node, tsc, "-p", str(pkg)])  # what `npm run build` runs
+    (game / "package.json").write_text(
+        '{"name": "game", "private": true, "type": "module",\n'
+        ' "dependencies": {"@example/chat-client": "file:../chat-client"}}\n')
+    run([npm, "install", "--offline", "--no-audit", "--no-fund", "--silent"], cwd=game, timeout=120)
+    (game / "main.ts").write_text(
+        'import { Client, commands, login_request } from "@example/chat-client";\n'
+        'const request: login_request = { user: "ann", password: "secret" };\n'
+        '// binary: field 1 "ann", field 2 "secret" (PROTOCOL.md section 8)\n'
+        'const bytes = Array.from(login_request.encode(request)).join(",");\n'
+        'if (bytes !== "10,3,97,110,110,18,6,115,101,99,114,101,116" || commands.login.id !== 101 ||\n'
+        '    typeof Client.prototype.login !== "function")\n'
+        '  throw new Error(`the package does not export the chat client: ${bytes}`);\n'
+        'console.log("the game imports the client by its package name");\n')
+    run([node, tsc, "--strict", "--target", "ES2020", "--module", "node16", "--moduleResolution", "node16",
+         "--skipLibCheck", "--outDir", str(game / "dist"), str(game / "main.ts")])
+    (game / "dist" / "package.json").write_text('{"type": "module"}\n')
+    run([node, str(game / "dist" / "main.js")], cwd=game)
+    print("clients_ts: --npm-package makes a package a game installs and imports by name", flush=True)
 
 
 NAMES = """\
