@@ -199,11 +199,7 @@ asio::awaitable<world::login_reply> game_logic::login(session& s, const world::l
     throw;  // the accounts module's own refusal (too many attempts, banned, a bad name)
   }
   const auto id = static_cast<std::uint64_t>(t.account_id);
-  // One owner per player: if another game holds it, that game saves and drops it first.
-  auto owned = co_await host_.ownership()->acquire(id);
-  if (!owned)
-    throw ember::game_error(ember::status::unavailable,
-                            "player is busy elsewhere, try again: " + owned.error().message);
+  co_await acquire(id);
   // Binds the session to the account (closes an older session of this user, on any net
   // server); the accounts module keeps the token's hash with it.
   co_await m.accounts.bind(s, t.account_id, mods::accounts::hash_hex(t.token),
@@ -449,15 +445,21 @@ asio::awaitable<std::int64_t> game_logic::require_player(session& s) {
   co_return static_cast<std::int64_t>(*u);
 }
 
+// One owner per player: if another game holds it, that game saves and drops it first; a
+// refusal (the owner did not let go, or its lease runs) is "not run, retry".
+asio::awaitable<void> game_logic::acquire(std::uint64_t id) {
+  auto owned = co_await host_.ownership()->acquire(id);
+  if (!owned)
+    throw ember::game_error(ember::status::unavailable,
+                            "player is busy elsewhere, try again: " + owned.error().message);
+}
+
 // Failover (docs/cluster.md, "When a backend fails"): the session is signed in (its gateway
 // bound the user at login) but routed here because its game failed. The registry makes sure
 // no other game holds the player (a restarted game frees its old players at once; a lost one
 // only after its lease), and the player's state is the data layer's, as at login.
 asio::awaitable<void> game_logic::take_over(session& s, std::uint64_t id) {
-  auto owned = co_await host_.ownership()->acquire(id);
-  if (!owned)
-    throw ember::game_error(ember::status::unavailable,
-                            "player is busy elsewhere, try again: " + owned.error().message);
+  co_await acquire(id);
   auto row = co_await saved_->players.get(static_cast<std::int64_t>(id));
   if (!row) world::fail(world::error::not_logged_in);  // signed in, never entered the world
   host_.backend()->bind_here(s);

@@ -104,6 +104,7 @@ class game_logic final : public world::game_handler {
   /// hold came from a game that failed: taken over here, without a new login (failover).
   asio::awaitable<std::int64_t> require_player(session& s);
   asio::awaitable<void> take_over(session& s, std::uint64_t id);
+  asio::awaitable<void> acquire(std::uint64_t id);
   std::uint32_t price_of(std::uint32_t item_id) const;
 
   ember::app::host& host_;

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <unordered_map>
 #include <vector>
@@ -235,6 +236,13 @@ asio::awaitable<outcome<typename Cmd::reply>> link::call(const typename Cmd::req
 /// The failure of a call that found no link (no such peer, or not connected).
 inline failure unavailable_failure(std::string message) {
   return failure{make_error_code(errc::unavailable), 0, std::move(message)};
+}
+
+/// What a forwarded request that was sent and never answered reports with
+/// `status::outcome_unknown`: `peer` timed out or went away, and may have run it.
+inline std::string unanswered(std::string_view peer, bool timed_out) {
+  return std::string(peer) + (timed_out ? " did not answer in time" : " went away with the request in flight") +
+         ": the request may have run";
 }
 
 }  // namespace ember::cluster

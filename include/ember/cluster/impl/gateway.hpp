@@ -107,10 +107,7 @@ EMBER_DECL asio::awaitable<void> gateway::state::relay(net::request_info info,
     // Sent, then no answer: the backend may have run it, so the client must not take this
     // for "not done" (status::outcome_unknown; `unavailable` is for what was never sent).
     if (f.code == errc::timeout || f.code == errc::disconnected)
-      throw game_error(status::outcome_unknown,
-                       from + (f.code == errc::timeout ? " did not answer in time"
-                                                       : " went away with the request in flight") +
-                           ": the request may have run");
+      throw game_error(status::outcome_unknown, unanswered(from, f.code == errc::timeout));
     throw game_error(status_of(f), f.message.empty() ? from + ": " + f.code.message()
                                                      : f.message);
   }

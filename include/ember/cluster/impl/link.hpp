@@ -81,8 +81,7 @@ EMBER_DECL void link::close(std::error_code why) {
   forwards_.clear();
   for (auto& p : forwards)
     if (!p.done)
-      end_forward(p.info, status::outcome_unknown,
-                  peer_.name + " went away with the request in flight: it may have run");
+      end_forward(p.info, status::outcome_unknown, unanswered(peer_.name, false));
   auto callbacks = std::move(on_close_);
   on_close_.clear();
   for (auto& f : callbacks) f(why);
@@ -351,8 +350,7 @@ EMBER_DECL void link::expire_forwards() {
     auto p = std::move(forwards_.front());
     forwards_.pop_front();
     if (!p.done)
-      end_forward(p.info, status::outcome_unknown,
-                  peer_.name + " did not answer in time: the request may have run");
+      end_forward(p.info, status::outcome_unknown, unanswered(peer_.name, true));
   }
   arm_forward_timer();
 }
