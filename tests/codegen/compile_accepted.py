@@ -3,6 +3,7 @@ warnings and means what the schemas say.
 
     compile_accepted.py --codegen EMBER_CODEGEN --accepted DIR --include INCLUDE_DIR --cxx CXX
                         --main accepted_main.cpp --deprecated-use deprecated_use.cpp
+                        --pkg-config='fmt ...' --link='-lhttp_parser ...'
 
 1. Generates every schema of DIR.
 2. Builds accepted_main.cpp (which includes every generated header and source) with header-only
@@ -33,12 +34,12 @@ def compiler(args, out: Path, *extra: str) -> list[str]:
             *extra]
 
 
-def libraries() -> list[str]:
-    # What header-only ember links (meson.build's ember_header_only_dep): TLS and the WebSocket
-    # upgrade use OpenSSL, HTTP is http-parser's (no pkg-config file).
-    r = subprocess.run(["pkg-config", "--cflags", "--libs", "fmt", "simdjson", "libsodium", "libssl",
-                        "libcrypto"], capture_output=True, text=True, check=True)
-    return shlex.split(r.stdout) + ["-lhttp_parser", "-pthread"]
+def libraries(args) -> list[str]:
+    """What header-only ember links: meson.build's ember_header_only_requires (pkg-config
+    modules) and ember_header_only_libs, which the test passes."""
+    r = subprocess.run(["pkg-config", "--cflags", "--libs", *args.pkg_config.split()],
+                       capture_output=True, text=True, check=True)
+    return shlex.split(r.stdout) + args.link.split()
 
 
 def generate(args, out: Path) -> list[Path]:
@@ -56,7 +57,7 @@ def generate(args, out: Path) -> list[Path]:
 def check_main(args, out: Path, schemas: dict[str, dict]) -> list[str]:
     """Builds and runs accepted_main.cpp; the problems found."""
     exe = out / "accepted_main"
-    cmd = compiler(args, out, *WARNINGS, "-Werror", args.main, "-o", str(exe), *libraries())
+    cmd = compiler(args, out, *WARNINGS, "-Werror", args.main, "-o", str(exe), *libraries(args))
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         return [f"{' '.join(cmd)}\nfailed:\n{r.stderr[-6000:]}"]
@@ -101,7 +102,8 @@ def check_deprecated(args, out: Path) -> list[str]:
 
 def main() -> int:
     p = argparse.ArgumentParser()
-    for opt in ("--codegen", "--accepted", "--include", "--cxx", "--main", "--deprecated-use"):
+    for opt in ("--codegen", "--accepted", "--include", "--cxx", "--main", "--deprecated-use",
+                "--pkg-config", "--link"):
         p.add_argument(opt, required=True)
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Builds and runs tests/consumer/project against ember three ways: as a subproject, installed
 # (pkg-config + ember-codegen on PATH), and header-only (the headers alone).
-# usage: run_consumer.sh EMBER_SOURCE_DIR
+# usage: run_consumer.sh EMBER_SOURCE_DIR PKG_CONFIG_MODULES LINK_FLAGS
+#   the last two: what header-only ember links (meson.build's ember_header_only_requires and
+#   ember_header_only_libs), e.g. "fmt simdjson libsodium libcrypto libssl" "-lhttp_parser -pthread"
 set -euo pipefail
 # Runs a step quietly; shows its output only when it fails.
 quiet() { "$@" >"$work/step.log" 2>&1 || { cat "$work/step.log"; echo "failed: $*"; exit 1; }; }
 src=$(cd "$1" && pwd)
+header_only_modules=$2
+header_only_flags=$3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -r "$src/tests/consumer/project" "$work/sub"
@@ -36,6 +40,6 @@ echo "== header-only: the headers alone, no libember, no EMBER_SEPARATE_COMPILAT
 gen=$(dirname "$(find "$work/inst/build" -name hello.hpp | head -n 1)")
 quiet g++ -std=c++20 -DASIO_NO_DEPRECATED -I "$src/include" -I "$gen" \
   "$work/inst/main.cpp" "$gen/hello.cpp" -o "$work/hello-header-only" \
-  $(pkg-config --cflags --libs fmt simdjson libsodium libssl libcrypto) -lhttp_parser -pthread
+  $(pkg-config --cflags --libs $header_only_modules) $header_only_flags
 "$work/hello-header-only"
 echo "consumer project built and ran three ways"

@@ -15,48 +15,17 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import shutil
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "support"))
+import runner  # noqa: E402  (tests/support/runner.py)
 
-def run(cmd: list[str], timeout: float = 240) -> None:
-    print("+", " ".join(str(c) for c in cmd), flush=True)
-    r = subprocess.run(cmd, timeout=timeout)
-    if r.returncode != 0:
-        print(f"clients_cs: {Path(cmd[0]).name} failed with status {r.returncode}", flush=True)
-        sys.exit(1)
-
-
-def start(cmd: list[str], port_file: Path) -> tuple[subprocess.Popen, list[int]]:
-    port_file.unlink(missing_ok=True)
-    print("+", " ".join(str(c) for c in cmd), flush=True)
-    proc = subprocess.Popen(cmd)
-    for _ in range(200):  # 10 s
-        if port_file.exists() and port_file.read_text().strip():
-            return proc, [int(p) for p in port_file.read_text().split()]
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    proc.kill()
-    print(f"clients_cs: {cmd[0]} did not start", flush=True)
-    sys.exit(1)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        code = proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        print("clients_cs: the server did not stop within 20 s", flush=True)
-        sys.exit(1)
-    if code != 0:
-        print(f"clients_cs: the server exited with status {code}", flush=True)
-        sys.exit(1)
+run = functools.partial(runner.run, "clients_cs")
+start = functools.partial(runner.start, "clients_cs")
+stop = functools.partial(runner.stop, "clients_cs")
 
 
 def main() -> int:

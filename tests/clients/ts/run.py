@@ -18,25 +18,23 @@ them); without them the test says so and fails.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "support"))
+import runner  # noqa: E402  (tests/support/runner.py)
+
+run = functools.partial(runner.run, "clients_ts")
+
 STRICT = ["--strict", "--noUncheckedIndexedAccess", "--noImplicitOverride", "--isolatedModules",
           "--verbatimModuleSyntax", "--exactOptionalPropertyTypes", "--noImplicitReturns",
           "--noFallthroughCasesInSwitch", "--noUnusedLocals", "--noUnusedParameters",
           "--noPropertyAccessFromIndexSignature",
           "--target", "es2020", "--module", "nodenext", "--moduleResolution", "nodenext"]
-
-
-def run(cmd: list[str], **kw) -> None:
-    print("+", " ".join(str(c) for c in cmd), flush=True)
-    r = subprocess.run(cmd, **kw)
-    if r.returncode != 0:
-        print(f"clients_ts: {Path(cmd[0]).name} failed with status {r.returncode}", flush=True)
-        sys.exit(1)
 
 
 def main() -> int:

@@ -24,21 +24,19 @@ test says so and fails.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "support"))
+import runner  # noqa: E402  (tests/support/runner.py)
+
+run = functools.partial(runner.run, "cs_interop")
+
 MCS_FLAGS = ["-langversion:7.2", "-warnaserror+", "-warn:4", "-nologo", "-r:System.Numerics"]
-
-
-def run(cmd: list[str], env=None, **kw) -> None:
-    print("+", " ".join(str(c) for c in cmd), flush=True)
-    r = subprocess.run(cmd, env=env, **kw)
-    if r.returncode != 0:
-        print(f"cs_interop: {cmd[0]} failed with status {r.returncode}", flush=True)
-        sys.exit(1)
 
 
 def main() -> int:

@@ -19,10 +19,16 @@ Needs protoc (Debian: protobuf-compiler; tools/install-deps.sh installs it).
 from __future__ import annotations
 
 import argparse
+import functools
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "support"))
+import runner  # noqa: E402  (tests/support/runner.py)
+
+run = functools.partial(runner.run, "proto_interop", quiet=True)
 
 # the message each case of interop.cpp is
 CASES = {
@@ -36,15 +42,6 @@ CASES = {
     # an older reader: protoc shows the newer writer's fields as unknown (tag: value)
     "item_newer_read_as_v1": "item_v1",
 }
-
-
-def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
-    r = subprocess.run(cmd, capture_output=True, **kw)
-    if r.returncode != 0:
-        print(f"proto_interop: {' '.join(cmd)} failed with status {r.returncode}:\n"
-              f"{r.stderr.decode(errors='replace')}", flush=True)
-        sys.exit(1)
-    return r
 
 
 def main() -> int:

@@ -20,19 +20,17 @@ Node and npm must be installed (Debian: nodejs, npm); without them the test says
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "support"))
+import runner  # noqa: E402  (tests/support/runner.py)
 
-def run(cmd: list[str], **kw) -> None:
-    print("+", " ".join(str(c) for c in cmd), flush=True)
-    r = subprocess.run(cmd, **kw)
-    if r.returncode != 0:
-        print(f"ts_interop: {cmd[0]} failed with status {r.returncode}", flush=True)
-        sys.exit(1)
+run = functools.partial(runner.run, "ts_interop")
 
 
 def main() -> int:
