@@ -10,7 +10,7 @@
 
 #include "ember/buffer.hpp"
 #include "ember/codec/codec.hpp"
-#include "ember/modules/players.hpp"
+#include "ember/modules/server_players.hpp"
 #include "ember/net/server.hpp"
 
 namespace ember::test {

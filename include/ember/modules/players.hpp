@@ -1,7 +1,8 @@
 // ember: how a gameplay module reaches a player — a push to the session the player has on
 // whichever client-facing server. A module takes a `players&` and never asks where the player
 // is connected:
-//   - `server_players`: one process serves the clients itself (a net::server);
+//   - `server_players` (ember/modules/server_players.hpp): one process serves the clients
+//     itself (a net::server);
 //   - `cluster_players` (ember/modules/cluster_players.hpp): the module runs on a backend; the
 //     push goes through the gateways (`cluster::backend::push_to_user`), which deliver it to
 //     the user's session.
@@ -11,7 +12,6 @@
 
 #include <cstdint>
 
-#include "ember/net/server.hpp"
 #include "ember/net/session.hpp"
 
 namespace ember::modules {
@@ -25,18 +25,6 @@ class players {
     push_body(user, Push::push_id, net::body_writer(p));
   }
   virtual void push_body(std::uint64_t user, std::uint16_t push_id, const net::body_writer& body) = 0;
-};
-
-/// The players connected to this process's server.
-class server_players final : public players {
- public:
-  explicit server_players(net::server& s) : server_(s) {}
-  void push_body(std::uint64_t user, std::uint16_t push_id, const net::body_writer& body) override {
-    if (auto s = server_.find_user(user)) s->push_body(push_id, body);
-  }
-
- private:
-  net::server& server_;
 };
 
 }  // namespace ember::modules

@@ -9,3 +9,4 @@
 #include "ember/app/impl/host.hpp"
 #include "ember/app/impl/metrics.hpp"
 #include "ember/app/impl/module.hpp"
+#include "ember/app/impl/module_options.hpp"
