@@ -298,8 +298,11 @@ EMBER_DECL asio::awaitable<std::vector<em::match>> service::tick() {
   const auto now = now_ms();
   for (auto& [id, p] : pools_) {
     if (!owns(id)) continue;
-    for (auto& t : p.expire(now)) co_await end_ticket(t.id, em::end_reason::expired);
-    for (auto& group : p.match(now))
+    // Named, not temporaries of the range-for: they live across co_await.
+    auto expired = p.expire(now);
+    for (auto& t : expired) co_await end_ticket(t.id, em::end_reason::expired);
+    auto groups = p.match(now);
+    for (auto& group : groups)
       if (auto m = co_await commit_match(std::move(group), now)) out.push_back(std::move(*m));
   }
   co_return out;
@@ -330,8 +333,11 @@ EMBER_DECL asio::awaitable<std::optional<em::match>> service::commit_match(std::
   // The match first: once its tickets name it, it must be there to read.
   co_await matches_.insert(em::matchmaking_match(m->id, modules::detail::to_bytes(*m)));
   std::vector<std::optional<em::matchmaking_party>> party_rows;
-  for (const auto& t : group)
-    party_rows.push_back(t.party.empty() ? std::nullopt : co_await parties_.get(t.party));
+  for (const auto& t : group) {  // (no co_await inside ?: — g++ 12 miscompiles it)
+    std::optional<em::matchmaking_party> row;
+    if (!t.party.empty()) row = co_await parties_.get(t.party);
+    party_rows.push_back(std::move(row));
+  }
   data::change_set tx;
   for (const auto& t : group) {
     auto row = tx.row(tickets_, t.id);
