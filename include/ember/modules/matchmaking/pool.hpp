@@ -67,44 +67,53 @@ struct mode {
 class pool {
  public:
   explicit pool(mode m, std::size_t scan_limit = 256) : mode_(std::move(m)), scan_limit_(scan_limit) {}
+  // Entries point into `buckets_`: a move keeps the nodes, a copy would not.
+  pool(const pool&) = delete;
+  pool& operator=(const pool&) = delete;
+  pool(pool&&) = default;
+  pool& operator=(pool&&) = default;
 
   const mode& definition() const noexcept { return mode_; }
   std::size_t size() const noexcept { return entries_.size(); }
-  bool contains(const std::string& id) const { return entries_.contains(id); }
+  bool contains(const std::string& id) const { return ids_.contains(id); }
   const ember_matchmaking::ticket* find(const std::string& id) const {
-    auto it = entries_.find(id);
-    return it == entries_.end() ? nullptr : &it->second.t;
+    auto it = ids_.find(id);
+    return it == ids_.end() ? nullptr : &entries_.at(it->second).t;
   }
 
   /// Adds `t` (its properties are the mode's, checked before); false if its id is in already.
   bool add(ember_matchmaking::ticket t) {
+    if (ids_.contains(t.id)) return false;
+    const auto seq = ++next_;
     entry e;
-    e.bucket = bucket_of(t);
     e.values = values_of(t);
     e.count = static_cast<std::uint32_t>(t.members.size());
-    const auto id = t.id;
+    e.bucket = buckets_.try_emplace(bucket_of(t)).first;
     e.t = std::move(t);
-    auto [it, added] = entries_.emplace(id, std::move(e));
-    if (!added) return false;
-    index(it->second, true);
+    ids_.emplace(e.t.id, seq);
+    auto& in = entries_.emplace(seq, std::move(e)).first->second;
+    by_age_.emplace(in.t.created_ms, seq);
+    in.bucket->second.insert(place_of(in, seq));
     return true;
   }
 
   /// Takes ticket `id` out; nullopt if it is not here.
   std::optional<ember_matchmaking::ticket> remove(const std::string& id) {
-    auto it = entries_.find(id);
-    if (it == entries_.end()) return std::nullopt;
-    index(it->second, false);
-    auto t = std::move(it->second.t);
-    entries_.erase(it);
-    return t;
+    auto it = ids_.find(id);
+    if (it == ids_.end()) return std::nullopt;
+    const auto seq = it->second;
+    ids_.erase(it);
+    return take(seq);
   }
 
   /// Takes out the tickets that have waited `timeout_ms` or more at `now_ms`, oldest first.
   std::vector<ember_matchmaking::ticket> expire(std::int64_t now_ms) {
     std::vector<ember_matchmaking::ticket> out;
-    while (!by_age_.empty() && now_ms - by_age_.begin()->first >= mode_.timeout_ms)
-      out.push_back(*remove(by_age_.begin()->second));
+    while (!by_age_.empty() && now_ms - by_age_.begin()->first >= mode_.timeout_ms) {
+      const auto seq = by_age_.begin()->second;
+      ids_.erase(entries_.at(seq).t.id);
+      out.push_back(take(seq));
+    }
     return out;
   }
 
@@ -112,29 +121,34 @@ class pool {
   /// the order they joined it: the anchor first). Every ticket is in at most one group.
   std::vector<std::vector<ember_matchmaking::ticket>> match(std::int64_t now_ms) {
     std::vector<std::vector<ember_matchmaking::ticket>> out;
-    std::vector<std::string> anchors;
+    std::vector<std::uint64_t> anchors;
     anchors.reserve(by_age_.size());
-    for (const auto& [created, id] : by_age_) anchors.push_back(id);
-    for (const auto& id : anchors) {
-      auto it = entries_.find(id);
+    for (const auto& [created, seq] : by_age_) anchors.push_back(seq);
+    std::vector<std::uint64_t> group;
+    for (const auto seq : anchors) {
+      auto it = entries_.find(seq);
       if (it == entries_.end()) continue;  // taken by an earlier anchor
-      auto group = gather(it->second, now_ms);
+      gather(seq, it->second, now_ms, group);
       if (group.empty()) continue;
       auto& taken = out.emplace_back();
-      for (const auto& g : group) taken.push_back(*remove(g));
+      taken.reserve(group.size());
+      for (const auto g : group) {
+        ids_.erase(entries_.at(g).t.id);
+        taken.push_back(take(g));
+      }
     }
     return out;
   }
 
  private:
+  // Within a bucket, tickets by their first range's value, then age, then arrival.
+  using place = std::tuple<double, std::int64_t, std::uint64_t>;
   struct entry {
     ember_matchmaking::ticket t;
-    std::string bucket;           // the exact properties' values, joined
-    std::vector<double> values;   // the ranges' values, in the mode's order
-    std::uint32_t count = 0;      // players
+    std::map<std::string, std::set<place>>::iterator bucket;  // the tickets with the same exact properties
+    std::vector<double> values;         // the ranges' values, in the mode's order
+    std::uint32_t count = 0;            // players
   };
-  // Within a bucket, tickets by their first range's value, then age, then id.
-  using place = std::tuple<double, std::int64_t, std::string>;
 
   std::string bucket_of(const ember_matchmaking::ticket& t) const {
     std::string out;
@@ -156,30 +170,31 @@ class pool {
         if (p.name == mode_.ranges[k].name) out[k] = p.value;
     return out;
   }
-  place place_of(const entry& e) const {
-    return {e.values.empty() ? 0.0 : e.values[0], e.t.created_ms, e.t.id};
+  static place place_of(const entry& e, std::uint64_t seq) {
+    return {e.values.empty() ? 0.0 : e.values[0], e.t.created_ms, seq};
   }
-  void index(const entry& e, bool add) {
-    const auto age = std::make_pair(e.t.created_ms, e.t.id);
-    if (add) {
-      by_age_.insert(age);
-      buckets_[e.bucket].insert(place_of(e));
-    } else {
-      by_age_.erase(age);
-      auto b = buckets_.find(e.bucket);
-      b->second.erase(place_of(e));
-      if (b->second.empty()) buckets_.erase(b);
-    }
+  // Takes entry `seq` out of every index but `ids_`.
+  ember_matchmaking::ticket take(std::uint64_t seq) {
+    auto it = entries_.find(seq);
+    by_age_.erase({it->second.t.created_ms, seq});
+    const auto bucket = it->second.bucket;
+    bucket->second.erase(place_of(it->second, seq));
+    if (bucket->second.empty()) buckets_.erase(bucket);  // (clients choose the values: no leftovers)
+    auto t = std::move(it->second.t);
+    entries_.erase(it);
+    return t;
   }
 
-  // The ids of the group `anchor` makes at `now`, or none.
-  std::vector<std::string> gather(const entry& anchor, std::int64_t now) const {
-    const auto& set = buckets_.at(anchor.bucket);
-    const auto at = set.find(place_of(anchor));
+  // The group `anchor` makes at `now` (into `out`: empty for none).
+  void gather(std::uint64_t anchor_seq, const entry& anchor, std::int64_t now, std::vector<std::uint64_t>& out) const {
+    out.clear();
+    const auto& set = anchor.bucket->second;
+    const auto at = set.find(place_of(anchor, anchor_seq));
     const std::size_t n = mode_.ranges.size();
     std::vector<double> lo = anchor.values, hi = anchor.values, widest(n);
     for (std::size_t k = 0; k < n; ++k) widest[k] = mode_.ranges[k].window(now - anchor.t.created_ms);
     std::vector<const entry*> chosen{&anchor};
+    std::vector<std::uint64_t> seqs{anchor_seq};
     std::uint32_t players = anchor.count;
     const auto fits = [&](const entry& c) {
       if (players + c.count > mode_.max) return false;
@@ -189,7 +204,7 @@ class pool {
       }
       return true;
     };
-    const auto take = [&](const entry& c) {
+    const auto take_in = [&](const entry& c, std::uint64_t seq) {
       for (std::size_t k = 0; k < n; ++k) {
         lo[k] = std::min(lo[k], c.values[k]);
         hi[k] = std::max(hi[k], c.values[k]);
@@ -197,21 +212,21 @@ class pool {
       }
       players += c.count;
       chosen.push_back(&c);
+      seqs.push_back(seq);
     };
-    // Outwards from the anchor, the closer side first; a side ends past the anchor's window
-    // (no ticket there can be within it), and the whole scan after `scan_limit_` candidates.
+    // Outwards from the anchor, the closer side first; the scan ends past the anchor's window
+    // (no ticket there can be within it), or after `scan_limit_` candidates.
     const double reach = n == 0 ? 0.0 : mode_.ranges[0].window(now - anchor.t.created_ms);
     const double centre = n == 0 ? 0.0 : anchor.values[0];
     auto left = at, right = std::next(at);
     bool left_open = left != set.begin(), right_open = right != set.end();
     std::size_t scanned = 0;
     while (players < mode_.max && (left_open || right_open) && scanned < scan_limit_) {
-      double dl = left_open ? centre - std::get<0>(*std::prev(left)) : INFINITY;
-      double dr = right_open ? std::get<0>(*right) - centre : INFINITY;
+      const double dl = left_open ? centre - std::get<0>(*std::prev(left)) : INFINITY;
+      const double dr = right_open ? std::get<0>(*right) - centre : INFINITY;
       const bool go_left = dl <= dr;
-      const double d = go_left ? dl : dr;
-      if (n > 0 && d > reach) break;  // both sides are past the window
-      const auto& candidate = go_left ? *std::prev(left) : *right;
+      if (n > 0 && (go_left ? dl : dr) > reach) break;  // both sides are past the window
+      const auto seq = go_left ? std::get<2>(*std::prev(left)) : std::get<2>(*right);
       if (go_left) {
         --left;
         left_open = left != set.begin();
@@ -220,8 +235,8 @@ class pool {
         right_open = right != set.end();
       }
       ++scanned;
-      const auto& c = entries_.at(std::get<2>(candidate));
-      if (fits(c)) take(c);
+      const auto& c = entries_.at(seq);
+      if (fits(c)) take_in(c, seq);
     }
     // The longest run from the anchor whose size is a match's.
     const bool full_only = now - anchor.t.created_ms < mode_.fill_wait_ms;
@@ -232,16 +247,16 @@ class pool {
       const bool size_ok = full_only ? sum == mode_.max : sum >= mode_.min && sum <= mode_.max;
       if (size_ok && sum % mode_.multiple == 0) best = i + 1;
     }
-    std::vector<std::string> out;
-    for (std::size_t i = 0; i < best; ++i) out.push_back(chosen[i]->t.id);
-    return out;
+    out.assign(seqs.begin(), seqs.begin() + static_cast<std::ptrdiff_t>(best));
   }
 
   mode mode_;
   std::size_t scan_limit_;
-  std::unordered_map<std::string, entry> entries_;
-  std::set<std::pair<std::int64_t, std::string>> by_age_;
-  std::map<std::string, std::set<place>> buckets_;
+  std::uint64_t next_ = 0;                                  // arrival numbers
+  std::unordered_map<std::string, std::uint64_t> ids_;     // ticket id -> arrival
+  std::unordered_map<std::uint64_t, entry> entries_;       // by arrival
+  std::set<std::pair<std::int64_t, std::uint64_t>> by_age_;
+  std::map<std::string, std::set<place>> buckets_;  // by exact values (std::map: stable iterators)
 };
 
 }  // namespace ember::modules::matchmaking
