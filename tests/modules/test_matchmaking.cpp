@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <functional>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -96,9 +97,10 @@ std::vector<std::uint64_t> users_of(const em::match& m) {
 /// A process's matchmaking: a data_env node, a service on it with the test's clock, started.
 struct mm_node {
   mm_node(ember::test::data_env& e, asio::io_context& io, std::int64_t& now, const std::string& journal = "node.journal",
-          mm::options o = game_options())
+          mm::options o = game_options(), std::function<bool(const std::string&)> owns = {})
       : node(e, io, journal), service(node.store, bus, pushes, std::move(o)) {
     service.on().clock = [&now] { return now; };
+    service.on().owns = std::move(owns);
     node.open();
     run(io, service.start());
   }
@@ -581,6 +583,31 @@ EMBER_ON_BOTH_DATABASES(unqueue_and_the_timeout_end_a_ticket_and_it_is_never_mat
     co_await n.node.store.stop();
   }());
   BOOST_TEST(e.scalar("SELECT COUNT(*) FROM matchmaking_ticket") == 1);
+}
+
+EMBER_ON_BOTH_DATABASES(a_ticket_no_owner_ends_holds_nobody_back_past_its_timeout) {
+  asio::io_context io;
+  std::int64_t now = t0;
+  {
+    mm_node owner(e, io, now, "owner.journal");
+    run(io, [&]() -> asio::awaitable<void> {
+      co_await owner.service.queue(ann, "duel", in("eu"), rated(1000));
+      co_await owner.node.store.stop();  // the duel pool's owner goes, and nobody takes over
+    }());
+  }
+  mm_node other(e, io, now, "other.journal", game_options(), [](const std::string& mode) { return mode == "team"; });
+  BOOST_TEST(other.service.waiting("duel") == 0u);  // not its pool
+  run(io, [&]() -> asio::awaitable<void> {
+    auto& s = other.service;
+    BOOST_TEST((co_await s.status_of(ann)).ticket.has_value());
+    BOOST_TEST(co_await error_of([&] { return s.queue(ann, "team", no_strings(), no_numbers()); }) ==
+               code(em::error::already_queued));
+    now += 60'000;  // the duel mode's timeout
+    BOOST_TEST(!(co_await s.status_of(ann)).ticket.has_value());
+    auto t = co_await s.queue(ann, "team", no_strings(), no_numbers());
+    BOOST_TEST((co_await s.status_of(ann)).ticket->id == t.id);
+    co_await other.node.store.stop();
+  }());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -600,6 +600,12 @@ EMBER_DECL asio::awaitable<std::string> service::ticket_of(const em::matchmaking
   if (row.ticket.empty()) co_return std::string();
   auto t = co_await tickets_.get(row.ticket);
   if (!t || !t->match_id.empty()) co_return std::string();  // ended or matched: stale
+  // A ticket past its mode's timeout, or of a mode no longer defined, holds nobody back even
+  // when no owner is there to end it (the owner drops it when it finds it).
+  auto it = pools_.find(t->mode);
+  if (it == pools_.end()) co_return std::string();
+  const auto ticket = modules::detail::from_bytes<em::ticket>(t->ticket, "matchmaking: a stored ticket");
+  if (now_ms() - ticket.created_ms >= it->second.definition().timeout_ms) co_return std::string();
   co_return row.ticket;
 }
 
@@ -745,8 +751,8 @@ EMBER_DECL asio::awaitable<status> service::status_of(std::uint64_t user) {
   status out;
   auto row = co_await player_rows_.get(detail::key(user));
   if (!row) co_return out;
-  if (!row->ticket.empty())
-    if (auto t = co_await tickets_.get(row->ticket); t && t->match_id.empty())
+  if (const auto id = co_await ticket_of(*row); !id.empty())
+    if (auto t = co_await tickets_.get(id))
       out.ticket = modules::detail::from_bytes<em::ticket>(t->ticket, "matchmaking: a stored ticket");
   if (!row->match_id.empty())
     if (auto m = co_await matches_.get(row->match_id))
