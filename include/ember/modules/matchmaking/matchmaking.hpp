@@ -165,7 +165,9 @@ class service {
   asio::awaitable<bool> end_ticket(std::string id, ember_matchmaking::end_reason why);
   /// A waiting ticket `user` holds (its row says so and the ticket row agrees), or "".
   asio::awaitable<std::string> ticket_of(const ember_matchmaking::matchmaking_player& row);
-  asio::awaitable<std::optional<ember_matchmaking::match>> commit_match(std::vector<ember_matchmaking::ticket> group,
+  /// Stores and pushes the match of `group` (taken out of its pool), or puts back what may
+  /// still be matched. Throws when the data layer fails (the caller puts the group back).
+  asio::awaitable<std::optional<ember_matchmaking::match>> commit_match(const std::vector<ember_matchmaking::ticket>& group,
                                                                         std::int64_t now);
   void push_party(const ember_matchmaking::party& p, std::uint64_t also_gone = 0);
 

@@ -302,13 +302,26 @@ EMBER_DECL asio::awaitable<std::vector<em::match>> service::tick() {
     auto expired = p.expire(now);
     for (auto& t : expired) co_await end_ticket(t.id, em::end_reason::expired);
     auto groups = p.match(now);
-    for (auto& group : groups)
-      if (auto m = co_await commit_match(std::move(group), now)) out.push_back(std::move(*m));
+    for (auto& group : groups) {
+      std::optional<em::match> m;
+      bool failed = false;
+      try {
+        m = co_await commit_match(group, now);
+      } catch (const std::exception& e) {
+        // The data layer failed (memcached or the database away): the tickets wait on; a
+        // ticket whose match was stored after all is refused by its row at the next try.
+        log::warn("matchmaking: a match of mode '{}' was not stored: {}", id, e.what());
+        failed = true;
+      }
+      if (failed)
+        for (const auto& t : group) p.add(t);  // (those back already are not added twice)
+      if (m) out.push_back(std::move(*m));
+    }
   }
   co_return out;
 }
 
-EMBER_DECL asio::awaitable<std::optional<em::match>> service::commit_match(std::vector<em::ticket> group,
+EMBER_DECL asio::awaitable<std::optional<em::match>> service::commit_match(const std::vector<em::ticket>& group,
                                                                           std::int64_t now) {
   auto& p = pools_.at(group.front().mode);
   const auto put_back = [&](const std::string& except) {
@@ -414,10 +427,7 @@ EMBER_DECL asio::awaitable<service::current_party> service::party_row(std::uint6
   detail::check_user(user);
   current_party out;
   auto row = co_await player_rows_.get(detail::key(user));
-  if (!row) {
-    co_await ensure_player(user);
-    co_return out;
-  }
+  if (!row) co_return out;  // never in a party (the row is made when one is joined)
   out.row_party = row->party;
   if (row->party.empty()) co_return out;
   auto pr = co_await parties_.get(row->party);
@@ -462,6 +472,8 @@ EMBER_DECL void service::push_party(const em::party& p, std::uint64_t also_gone)
 }
 
 EMBER_DECL asio::awaitable<em::party> service::create_party(std::uint64_t user) {
+  detail::check_user(user);
+  co_await ensure_player(user);
   for (int i = 0; i < detail::attempts; ++i) {
     auto cur = co_await party_row(user);
     if (cur.party) em::fail(em::error::in_party);
@@ -500,6 +512,8 @@ EMBER_DECL asio::awaitable<em::party> service::invite(std::uint64_t leader, std:
 
 EMBER_DECL asio::awaitable<em::party> service::accept(std::uint64_t user, std::string id) {
   if (check_text(id, detail::max_id) != text_problem::none) em::fail(em::error::not_invited);
+  detail::check_user(user);
+  co_await ensure_player(user);
   for (int i = 0; i < detail::attempts; ++i) {
     auto cur = co_await party_row(user);
     if (cur.party) {
