@@ -15,6 +15,7 @@
 #include "ember/modules/notifications/detail/ember_notifications.hpp"
 #include "ember/modules/storage/detail/ember_storage.hpp"
 #include "ember/modules/leaderboard/detail/ember_leaderboard.hpp"
+#include "ember/modules/matchmaking/detail/ember_matchmaking.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const ember::bytes_view in(reinterpret_cast<const std::byte*>(data), size);
@@ -28,5 +29,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   ember_fuzz::check_tuple<ember_notifications::message_types>::run(in);
   ember_fuzz::check_tuple<ember_storage::message_types>::run(in);
   ember_fuzz::check_tuple<ember_leaderboard::message_types>::run(in);
+  ember_fuzz::check_tuple<ember_matchmaking::message_types>::run(in);
   return 0;
 }
