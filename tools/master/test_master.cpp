@@ -614,7 +614,23 @@ BOOST_AUTO_TEST_CASE(prometheus_scrapes_every_server_and_the_master_and_counts_t
                                    cl.dir.string());
       BOOST_TEST(std::system(cmd.c_str()) == 0, s << ": " << ember::test::read_text(cl.dir / "promtool.txt"));
     }
-  }(), 150s);
+    // A server the master stops leaves the targets (the file is rewritten), and Prometheus
+    // stops scraping it; the others stay.
+    child_process stop({ember_cli, "--config", (cl.dir / "config.json").string(), "stop", "game2"},
+                       cl.dir / "cli-stop.log");
+    BOOST_TEST(stop.wait_exit(20s) == 0, ember::test::read_text(cl.dir / "cli-stop.log"));
+    std::string now;
+    for (int i = 0; i < 400; ++i) {  // 20 s at most
+      now = ember::test::read_text(cl.dir / "targets.json");
+      if (now.find(R"("server":"game2")") == std::string::npos) break;
+      asio::steady_timer t(io, 50ms);
+      co_await t.async_wait(asio::use_awaitable);
+    }
+    BOOST_TEST(now.find(R"("server":"game2")") == std::string::npos, now);
+    BOOST_TEST(now.find(R"("server":"game1")") != std::string::npos, now);
+    const auto fewer = co_await wait_value("count(up%7Bjob%3D%22ember%22%7D)", "4");
+    BOOST_TEST(found(fewer, "4"), fewer);
+  }(), 180s);
   prometheus.signal(SIGTERM);
   BOOST_TEST(prometheus.wait_exit(30s) == 0);
 }
