@@ -645,6 +645,37 @@ BOOST_AUTO_TEST_CASE(a_netport_takes_a_websocket_listener_with_its_origins_and_a
                "servers.a.netport.websocket", "port 17200 on 127.0.0.1 is already used by servers.a.netport.port");
 }
 
+// `netport.shared`: N servers of one type and framing on one port (SO_REUSEPORT), each saying N.
+BOOST_AUTO_TEST_CASE(a_client_port_is_shared_by_as_many_servers_as_it_says_and_only_by_them) {
+  const auto c = parse_ok(R"({"servers": {
+    "a": {"type": "net", "netport": {"port": 17200, "shared": 2}},
+    "b": {"type": "net", "netport": {"port": 17200, "shared": 2}},
+    "c": {"type": "net", "netport": 17201}}})");
+  BOOST_TEST(c.servers[0].netport->shared == 2);
+  const auto a = app::to_server_options(c.servers[0], c);
+  BOOST_TEST(a.reuse_port);
+  BOOST_TEST(!app::to_server_options(c.servers[2], c).reuse_port);
+  // A shared port is no resume peer (a relay there reaches any of its servers); c still is.
+  BOOST_REQUIRE(a.resume_peers.size() == 1u);
+  BOOST_TEST(a.resume_peers[0].name == "c");
+  BOOST_TEST(app::to_server_options(c.servers[2], c).resume_peers.empty());
+
+  expect_error(R"({"servers": {"a": {"netport": {"port": 17200, "shared": 2}}}})", 1,
+               "servers.a.netport.port", "\"shared\": 2, but 1 server of the config has port 17200 on 127.0.0.1");
+  expect_error(R"({"servers": {"a": {"netport": {"port": 17200, "shared": 1}}}})", 1,
+               "servers.a.netport.shared", "expected how many servers share this port, 2..64, got 1");
+  expect_error(R"({"servers": {"a": {"type": "net", "netport": {"port": 17200, "shared": 2}},
+    "b": {"type": "net", "netport": {"port": 17200, "shared": 3}}}})", 2,
+               "servers.b.netport.port", "port 17200 is shared by 3 servers here and by 2 at servers.a.netport.port");
+  expect_error(R"({"servers": {"a": {"type": "net", "netport": {"port": 17200, "shared": 2}},
+    "b": {"type": "game", "netport": {"port": 17200, "shared": 2}}}})", 2,
+               "servers.b.netport.port",
+               "a shared port's servers are of one type and framing: this is game (native), a is net (native)");
+  expect_error(R"({"servers": {"a": {"type": "net", "netport": {"port": 17200, "shared": 2}},
+    "b": {"type": "net", "netport": 17200}}})", 2,
+               "servers.b.netport", "port 17200 on 127.0.0.1 is already used by servers.a.netport.port");
+}
+
 BOOST_AUTO_TEST_CASE(a_port_used_twice_on_one_host_names_both_paths) {
   auto r = app::load_config(configs + "/bad_port_twice.json");
   BOOST_REQUIRE(!r.has_value());

@@ -25,6 +25,8 @@
 #include <fmt/format.h>
 
 #include "ember/app/host.hpp"
+#include "ember/cluster/link.hpp"
+#include "ember/cluster/node.hpp"
 #include "ember/detail/histogram.hpp"
 #include "ember/detail/prometheus.hpp"
 #include "ember/net/client.hpp"
@@ -164,7 +166,8 @@ struct cluster_fixture {
     h.start(std::move(table), nettest::command_list);
   }
 
-  // A client's requests: 3 echoes, an overlapping echo, a refusal (failed).
+  // A client's requests: 3 echoes, an overlapping echo, a refusal (failed), 2 pushes asked
+  // for and a broadcast to everyone (the client itself): 3 pushes in all.
   asio::awaitable<void> make_requests() {
     net::client c(io.get_executor());
     BOOST_REQUIRE(!co_await c.connect("127.0.0.1", client_port));
@@ -172,6 +175,8 @@ struct cluster_fixture {
     for (std::uint32_t i = 0; i < 3; ++i) BOOST_REQUIRE(co_await stub.echo({i, "hi", 0}));
     BOOST_REQUIRE(co_await stub.echo_overlapping({1, "hi", 0}));
     BOOST_REQUIRE(!co_await stub.raise_error({false, 0}));
+    BOOST_REQUIRE(co_await stub.push_me({2, 0}));
+    BOOST_REQUIRE(co_await stub.broadcast({"", "to everyone"}));
     c.close();
   }
 };
@@ -211,16 +216,23 @@ BOOST_FIXTURE_TEST_CASE(a_server_answers_healthz_and_readyz_once_linked_and_metr
     BOOST_TEST(m.head.find("Content-Type: text/plain; version=0.0.4") != std::string::npos, m.head);
     const auto text = "\n" + m.body;
     BOOST_TEST_MESSAGE(m.body);
-    BOOST_TEST(value_of(text, "ember_requests_total{command=\"echo\"}") == 3);
-    BOOST_TEST(value_of(text, "ember_requests_total{command=\"echo_overlapping\"}") == 1);
-    BOOST_TEST(value_of(text, "ember_requests_total{command=\"raise_error\"}") == 1);
+    BOOST_TEST(value_of(text, "ember_requests_total{command=\"echo\",status=\"ok\"}") == 3);
+    BOOST_TEST(value_of(text, "ember_requests_total{command=\"echo_overlapping\",status=\"ok\"}") == 1);
+    BOOST_TEST(value_of(text, "ember_requests_total{command=\"raise_error\",status=\"ok\"}") == 0);
+    BOOST_TEST(value_of(text, "ember_requests_total{command=\"raise_error\",status=\"1001\"}") == 1);  // refused
+    // Every command of the schema has its series from the start, at 0 until asked.
+    BOOST_TEST(value_of(text, "ember_requests_total{command=\"join\",status=\"ok\"}") == 0);
+    BOOST_TEST(value_of(text, "ember_request_duration_seconds_count{command=\"join\"}") == 0);
     BOOST_TEST(value_of(text, "ember_request_failures_total{command=\"echo\"}") == 0);
     BOOST_TEST(value_of(text, "ember_request_failures_total{command=\"raise_error\"}") == 1);
     BOOST_TEST(value_of(text, "ember_request_duration_seconds_count{command=\"echo\"}") == 3);
     BOOST_TEST(value_of(text, "ember_request_duration_seconds_bucket{command=\"echo\",le=\"+Inf\"}") == 3);
     BOOST_TEST(value_of(text, "ember_request_duration_seconds_bucket{command=\"echo\",le=\"10\"}") == 3);
     BOOST_TEST(value_of(text, "ember_request_duration_seconds_sum{command=\"echo\"}") > 0);
-    BOOST_TEST(value_of(text, "ember_client_requests_total") == 5);
+    BOOST_TEST(value_of(text, "ember_client_requests_total") == 7);
+    BOOST_TEST(value_of(text, "ember_pushes_total") == 3);
+    BOOST_TEST(value_of(text, "ember_broadcasts_total") == 1);
+    BOOST_TEST(value_of(text, "ember_client_write_queue_bytes") >= 0);
     BOOST_TEST(value_of(text, "ember_client_request_failures_total") == 1);
     BOOST_TEST(value_of(text, "ember_connections_accepted_total") == 1);
     BOOST_TEST(value_of(text, "ember_link_up{root=\"hub\"}") == 1);
@@ -246,6 +258,36 @@ BOOST_FIXTURE_TEST_CASE(a_server_answers_healthz_and_readyz_once_linked_and_metr
     } else {
       BOOST_TEST_MESSAGE("SKIPPED: promtool check metrics (/usr/bin/promtool is absent: apt-get install prometheus)");
     }
+
+    // Calls over the link to the hub, by result; a counter of the game's own.
+    auto& widgets = solo.counter("ember_test_widgets_total", "Widgets made by the test.");
+    widgets += 2;
+    BOOST_TEST(&solo.counter("ember_test_widgets_total", "again") == &widgets);  // one counter per name
+    const auto link = solo.node("hub")->current();
+    BOOST_REQUIRE(link);
+    BOOST_TEST((co_await link->call<nettest::cmd::echo>({7, "over the link", 0})).has_value());
+    BOOST_TEST(!(co_await link->call<nettest::cmd::raise_error>({false, 0})).has_value());
+    const auto after = "\n" + (co_await http_get(metrics_port, "/metrics")).body;
+    BOOST_TEST(value_of(after, "ember_link_calls_total{result=\"ok\"}") == 1);
+    BOOST_TEST(value_of(after, "ember_link_calls_total{result=\"error\"}") == 1);
+    BOOST_TEST(value_of(after, "ember_link_calls_total{result=\"timeout\"}") == 0);
+    BOOST_TEST(value_of(after, "ember_link_write_queue_bytes") >= 0);
+    BOOST_TEST(value_of(after, "ember_test_widgets_total") == 2);
+    BOOST_TEST(after.find("# HELP ember_test_widgets_total Widgets made by the test.\n# TYPE ember_test_widgets_total counter\n") != std::string::npos);
+    if (auto verdict = promtool_check(after.substr(1)))
+      BOOST_TEST(verdict->first == 0, "promtool check metrics: " << verdict->second);
+    // The hub served those calls: counted there by status.
+    std::string hub_text;
+    ember::detail::prometheus_writer hw(hub_text);
+    hub->write_metrics(hw);
+    hub_text = "\n" + hub_text;
+    BOOST_TEST(value_of(hub_text, "ember_requests_total{command=\"echo\",status=\"ok\"}") == 1);
+    BOOST_TEST(value_of(hub_text, "ember_requests_total{command=\"raise_error\",status=\"1001\"}") == 1);
+    // A counter's name is checked: Prometheus' syntax, `_total`, not one the host writes.
+    BOOST_CHECK_THROW(solo.counter("widgets", "no _total"), std::invalid_argument);
+    BOOST_CHECK_THROW(solo.counter("9_widgets_total", "starts with a digit"), std::invalid_argument);
+    BOOST_CHECK_THROW(solo.counter("ember widgets_total", "a space"), std::invalid_argument);
+    BOOST_CHECK_THROW(solo.counter("ember_pushes_total", "the host's"), std::invalid_argument);
 
     BOOST_TEST((co_await http_get(metrics_port, "/nope")).status == 404);
     BOOST_TEST((co_await http_get(metrics_port, "/metrics", "POST")).status == 405);

@@ -9,6 +9,8 @@
 #include <chrono>
 #include <string>
 
+#include "ember/net/dispatch.hpp"
+
 using namespace std::chrono_literals;
 using ember::net::command_stats;
 
@@ -32,10 +34,10 @@ std::string json_of(const ember::net::command_stats& s, std::span<const ember::c
 BOOST_AUTO_TEST_CASE(requests_and_failures_are_counted_per_command) {
   ember::net::command_stats s;
   BOOST_TEST(s.find(7) == nullptr);
-  for (int i = 0; i < 100; ++i) s.record(7, 10us, false);
-  for (int i = 0; i < 5; ++i) s.record(7, 20us, true);
-  s.record(3, 1ms, true);
-  s.record(65535, 1us, false);
+  for (int i = 0; i < 100; ++i) s.record(7, 10us, 0);
+  for (int i = 0; i < 5; ++i) s.record(7, 20us, 1003);
+  s.record(3, 1ms, 7);
+  s.record(65535, 1us, 0);
   BOOST_REQUIRE(s.find(7) != nullptr);
   BOOST_TEST(s.find(7)->count == 105u);
   BOOST_TEST(s.find(7)->failed == 5u);
@@ -57,7 +59,7 @@ BOOST_AUTO_TEST_CASE(requests_and_failures_are_counted_per_command) {
 BOOST_AUTO_TEST_CASE(percentiles_are_within_the_histograms_error) {
   ember::net::command_stats s;
   // 1..1000 us, shuffled a little: the order does not matter.
-  for (int i = 1; i <= 1000; ++i) s.record(1, std::chrono::microseconds((i * 337) % 1000 + 1), false);
+  for (int i = 1; i <= 1000; ++i) s.record(1, std::chrono::microseconds((i * 337) % 1000 + 1), 0);
   const auto e = s.find(1);
   BOOST_REQUIRE(e);
   const auto& h = e->latency;
@@ -74,7 +76,7 @@ BOOST_AUTO_TEST_CASE(percentiles_are_within_the_histograms_error) {
   BOOST_TEST(sum.max_us == 1000u);
   // Sub-microsecond latencies read as 1: a request never reads as taking no time.
   ember::net::command_stats fast;
-  fast.record(2, 300ns, false);
+  fast.record(2, 300ns, 0);
   BOOST_TEST(fast.summaries().at(0).p50_us == 1u);
   BOOST_TEST(fast.summaries().at(0).max_us == 1u);
 }
@@ -104,10 +106,10 @@ BOOST_AUTO_TEST_CASE(the_histogram_is_exact_for_small_values_and_clamps_huge_one
 
 BOOST_AUTO_TEST_CASE(the_json_names_commands_and_marks_forwarded_ones) {
   ember::net::command_stats s;
-  s.record(101, 2ms, false);
-  s.record(101, 4ms, true);
-  s.record(102, 1ms, false);
-  s.record(999, 1ms, false);
+  s.record(101, 2ms, 0);
+  s.record(101, 4ms, 1000);
+  s.record(102, 1ms, 0);
+  s.record(999, 1ms, 0);
   const std::array<ember::command_info, 3> names{{{101, "login", "game", true, false},
                                                   {102, "status", "net", true, false},
                                                   {103, "save", "db", true, true}}};
@@ -125,7 +127,8 @@ BOOST_AUTO_TEST_CASE(two_million_records_over_eight_commands_are_each_counted) {
   ember::net::command_stats s;
   const int n = 2'000'000;
   for (int i = 0; i < n; ++i)
-    s.record(static_cast<std::uint16_t>(100 + i % 8), std::chrono::nanoseconds(1000 + i % 5000), i % 97 == 0);
+    s.record(static_cast<std::uint16_t>(100 + i % 8), std::chrono::nanoseconds(1000 + i % 5000),
+             i % 97 == 0 ? std::uint16_t{1000} : std::uint16_t{0});
   std::uint64_t count = 0, failed = 0;
   for (std::uint16_t id = 100; id < 108; ++id) {
     BOOST_TEST(s.find(id)->count == std::uint64_t(n / 8));
@@ -134,4 +137,61 @@ BOOST_AUTO_TEST_CASE(two_million_records_over_eight_commands_are_each_counted) {
   }
   BOOST_TEST(count == std::uint64_t(n));
   BOOST_TEST(failed == std::uint64_t((n + 96) / 97));
+}
+
+// A registered command has its slot before its first request: recording adds no entry, and a
+// scrape shows it at 0 (Prometheus' rates start from there).
+BOOST_AUTO_TEST_CASE(a_dispatch_table_makes_each_commands_slot_when_it_is_registered) {
+  auto s = std::make_shared<command_stats>();
+  ember::net::dispatch_table t;
+  ember::net::command_entry e;
+  e.id = 10;
+  e.name = "first";
+  t.add_entry(e);
+  t.set_stats(s);
+  e.id = 11;  // after the stats: made when added
+  e.name = "second";
+  t.add_entry(e);
+  BOOST_TEST(s->slots() == 2u);
+  BOOST_TEST(s->size() == 0u);  // none counted yet
+  BOOST_TEST(s->find(10) == nullptr);
+  s->record(11, 1ms, 0);
+  BOOST_TEST(s->slots() == 2u);
+  BOOST_TEST(s->find(11)->count == 1u);
+  std::string text;
+  ember::detail::prometheus_writer w(text);
+  s->write_prometheus(w);
+  BOOST_TEST(text.find("ember_requests_total{command=\"id_10\",status=\"ok\"} 0\n") != std::string::npos, text);
+  BOOST_TEST(text.find("ember_requests_total{command=\"id_11\",status=\"ok\"} 1\n") != std::string::npos, text);
+}
+
+// Requests are counted by the status their error frame carried: ember's statuses by name, a
+// game's by code, and past `status_slots` distinct ones, as "other".
+BOOST_AUTO_TEST_CASE(failures_are_counted_by_status_and_distinct_statuses_are_bounded) {
+  command_stats s;
+  s.record(5, 1ms, 0);
+  s.record(5, 1ms, 0);
+  s.record(5, 1ms, static_cast<std::uint16_t>(ember::status::timeout));
+  s.record(5, 1ms, 1003);
+  s.record(5, 1ms, 1003);
+  const auto* e = s.find(5);
+  BOOST_REQUIRE(e);
+  BOOST_TEST(e->with_status(0) == 2u);
+  BOOST_TEST(e->with_status(7) == 1u);
+  BOOST_TEST(e->with_status(1003) == 2u);
+  BOOST_TEST(e->failed == 3u);
+  std::string text;
+  ember::detail::prometheus_writer w(text);
+  const std::array<ember::command_info, 1> names{{{5, "buy", "game", true, false}}};
+  s.write_prometheus(w, names);
+  BOOST_TEST(text.find("ember_requests_total{command=\"buy\",status=\"ok\"} 2\n"
+                       "ember_requests_total{command=\"buy\",status=\"timeout\"} 1\n"
+                       "ember_requests_total{command=\"buy\",status=\"1003\"} 2\n") != std::string::npos, text);
+  for (std::uint16_t code = 2000; code < 2000 + 2 * command_stats::status_slots; ++code) s.record(5, 1ms, code);
+  BOOST_TEST(e->statuses == command_stats::status_slots);
+  BOOST_TEST(e->other_failed == command_stats::status_slots + 2);  // 2 slots were taken before
+  std::string again;
+  ember::detail::prometheus_writer w2(again);
+  s.write_prometheus(w2, names);
+  BOOST_TEST(again.find("ember_requests_total{command=\"buy\",status=\"other\"} 10\n") != std::string::npos, again);
 }

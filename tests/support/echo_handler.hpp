@@ -1,6 +1,7 @@
 // Test support: handlers of the nettest schema that answer at once — echo and echo_overlapping
-// echo, raise_error fails with `refused`, the rest reply empty. For tests about what a server
-// reports of its requests (admin status, metrics), not about the handlers themselves.
+// echo, raise_error fails with `refused`, push_me pushes `count` notices (at most 100),
+// broadcast sends a notice to `group` (everyone when empty), join joins `group`. For tests about
+// what a server reports of its requests (admin status, metrics), not about the handlers themselves.
 #pragma once
 
 #include "nettest_server.hpp"
@@ -19,9 +20,18 @@ class echo_handler final : public nettest::test_handler {
   asio::awaitable<nettest::raise_error_reply> raise_error(net::session&, const nettest::raise_error_request&) override {
     nettest::fail(nettest::error::refused);
   }
-  asio::awaitable<nettest::join_reply> join(net::session&, const nettest::join_request&) override { co_return nettest::join_reply{}; }
-  asio::awaitable<nettest::broadcast_reply> broadcast(net::session&, const nettest::broadcast_request&) override { co_return nettest::broadcast_reply{}; }
-  asio::awaitable<nettest::push_me_reply> push_me(net::session&, const nettest::push_me_request&) override { co_return nettest::push_me_reply{}; }
+  asio::awaitable<nettest::join_reply> join(net::session& s, const nettest::join_request& r) override {
+    s.join(r.group);
+    co_return nettest::join_reply{};
+  }
+  asio::awaitable<nettest::broadcast_reply> broadcast(net::session& s, const nettest::broadcast_request& r) override {
+    s.broadcast(r.group, nettest::notice{0, r.text});
+    co_return nettest::broadcast_reply{};
+  }
+  asio::awaitable<nettest::push_me_reply> push_me(net::session& s, const nettest::push_me_request& r) override {
+    for (std::uint32_t i = 0; i < r.count && i < 100; ++i) s.push(nettest::notice{i, "pushed"});
+    co_return nettest::push_me_reply{};
+  }
 };
 
 }  // namespace ember::test

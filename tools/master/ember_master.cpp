@@ -89,23 +89,37 @@ int main(int argc, char** argv) {
     o.services = ember::master::memcached_services(*config, o.only, memcached);
   }
 
-  // The scrape targets, before any server starts: Prometheus finds each as it comes up.
+  std::filesystem::path sd;
   if (const auto& m = config->master; m && !m->prometheus_sd.empty()) {
-    std::filesystem::path sd = m->prometheus_sd;
+    sd = m->prometheus_sd;
     if (sd.is_relative()) sd = o.config_file.parent_path() / sd;
-    if (auto why = ember::master::write_file_atomically(sd, ember::master::prometheus_sd_json(*config));
-        !why.empty()) {
-      std::fprintf(stderr, "master: master.prometheus_sd: %s\n", why.c_str());
-      return 1;
-    }
-    ember::log::info("Prometheus targets of {} servers written to {}",
-                     std::count_if(config->servers.begin(), config->servers.end(),
-                                   [](const auto& s) { return s.metricsport.has_value(); }),
-                     sd.string());
   }
 
   asio::io_context io(1);
   ember::master::supervisor master(io, *config, std::move(o));
+  // The scrape targets: the servers the master runs, written before any starts (Prometheus
+  // finds each as it comes up) and again whenever one is stopped, given up on or back.
+  if (!sd.empty()) {
+    auto write_targets = [&, sd](const std::vector<std::string>& serving) {
+      const auto text = ember::master::prometheus_sd_json(*config, &serving);
+      if (auto why = ember::master::write_file_atomically(sd, text); !why.empty()) {
+        ember::log::error("master.prometheus_sd: {}", why);
+        return false;
+      }
+      std::size_t listed = 0;
+      for (const auto& name : serving)
+        if (const auto* s = config->find(name); s && s->metricsport) ++listed;
+      ember::log::info("Prometheus targets: {} servers written to {}", listed, sd.string());
+      return true;
+    };
+    if (!write_targets(master.serving())) {
+      std::fprintf(stderr, "master: master.prometheus_sd: cannot write %s\n", sd.string().c_str());
+      return 1;
+    }
+    master.on_serving_changed([write_targets](const std::vector<std::string>& serving) {
+      (void)write_targets(serving);
+    });
+  }
   // Servers register on master.rootport (ember/app/admin.hpp); the admin API answers on
   // master.webport. Both need the config's master section; without it the master only runs
   // the processes.

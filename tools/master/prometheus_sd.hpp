@@ -5,15 +5,20 @@
 //     - job_name: ember
 //       file_sd_configs: [{files: [/path/to/targets.json]}]
 //
-// scrapes the whole cluster. The master writes it when it starts (a temporary file renamed
-// over the old one, so Prometheus never reads half a file). Each target is labelled with its
+// scrapes the whole cluster. The master writes it when it starts, listing the servers it
+// runs, and again each time that list changes: a server it stops (the admin API's stop, the
+// ordered stop) or gives up on leaves it, one it runs again comes back; one waiting to be
+// restarted stays, so its failing scrapes show. Each write is a temporary file renamed over
+// the old one, so Prometheus never reads half a file. Each target is labelled with its
 // server's name and type.
 #pragma once
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -35,13 +40,15 @@ inline std::string metrics_target(const app::server_config& s) {
 }
 
 /// The file_sd JSON of `config`: one target group per server with a metricsport, in file
-/// order, labelled `server` and `type`.
-inline std::string prometheus_sd_json(const app::cluster_config& config) {
+/// order, labelled `server` and `type`; only those named in `only` when it is given.
+inline std::string prometheus_sd_json(const app::cluster_config& config,
+                                      const std::vector<std::string>* only = nullptr) {
   buffer out;
   codec::json_writer w(out);
   w.begin_array();
   for (const auto& s : config.servers) {
     if (!s.metricsport) continue;
+    if (only && std::find(only->begin(), only->end(), s.name) == only->end()) continue;
     w.begin_object();
     w.key("targets"), w.begin_array(), w.value_string(metrics_target(s)), w.end_array();
     w.key("labels"), w.begin_object();

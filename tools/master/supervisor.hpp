@@ -143,6 +143,23 @@ class supervisor {
   /// Called once when every server has ended (the master can close its ports then).
   void on_finished(std::function<void()> f) { on_finished_ = std::move(f); }
 
+  /// The servers the master runs now, in start order: those whose process runs or waits to
+  /// be restarted (a crashing server stays, so its scrapes fail where an operator sees them);
+  /// not those stopped, exited on their own or given up on. Before `start`: every server.
+  std::vector<std::string> serving() const {
+    std::vector<std::string> out;
+    for (const auto& s : servers_)
+      if (s->r != role::service && (s->st == state::running || s->st == state::waiting))
+        out.push_back(s->name);
+    return out;
+  }
+  /// Called with `serving()` each time it changes (ember-master rewrites its Prometheus
+  /// file_sd file then).
+  void on_serving_changed(std::function<void(const std::vector<std::string>&)> f) {
+    on_serving_changed_ = std::move(f);
+    last_serving_ = serving();
+  }
+
   /// After io.run(): 0 if every server stopped cleanly (code 0 after SIGTERM, or code 0 on
   /// its own), else 1.
   int exit_code() const {
@@ -189,12 +206,14 @@ class supervisor {
     ember::spawn(io_.get_executor(), pump(s, s.pipe, s.run), "server output pump");
     say(log::level::info, "started {} (pid {}){}", s.name, child.pid,
         s.restarts ? fmt::format(", restart {}", s.restarts) : "");
+    serving_changed();
   }
 
   void cannot_start(server& s, const char* why) {
     say(log::level::error, "cannot start {} ({}): {}", s.name, s.argv.front(), why);
     s.last_exit = fmt::format("cannot start: {}", why);
     crashed(s);
+    serving_changed();
   }
 
   void wait_signals() {
@@ -254,6 +273,7 @@ class supervisor {
     } else {
       crashed(s);
     }
+    serving_changed();
   }
 
   void crashed(server& s) {
@@ -334,6 +354,7 @@ class supervisor {
       s->last_exit = "waiting to restart after " + s->last_exit;
       say(log::level::info, "{} was {}; not restarted", s->name, s->last_exit);
     }
+    serving_changed();
     tier_ = stop_services_only_ ? static_cast<int>(role::service) - 1 : -1;
     next_tier();
   }
@@ -374,6 +395,15 @@ class supervisor {
     finish(stop_services_only_ ? "services stopped" : "stopped");
   }
 
+  // Tells `on_serving_changed` when the servers the master runs are not the last it told.
+  void serving_changed() {
+    if (!on_serving_changed_) return;
+    auto now = serving();
+    if (now == last_serving_) return;
+    last_serving_ = std::move(now);
+    on_serving_changed_(last_serving_);
+  }
+
   void finish(std::string_view why) {
     finished_ = true;
     signals_.cancel();
@@ -408,6 +438,8 @@ class supervisor {
   bool stop_services_only_ = false;  ///< the servers have all ended by themselves
   bool finished_ = false;
   std::function<void()> on_finished_;
+  std::function<void(const std::vector<std::string>&)> on_serving_changed_;
+  std::vector<std::string> last_serving_;
   int tier_ = -1;  ///< the group being stopped (a `role`)
 };
 

@@ -322,6 +322,14 @@ BOOST_AUTO_TEST_CASE(the_prometheus_file_sd_lists_every_server_with_a_metricspor
              R"({"targets":["10.0.0.5:17301"],"labels":{"server":"game1","type":"game"}},)"
              R"({"targets":["[::1]:17302"],"labels":{"server":"chat","type":"chat"}}])"
              "\n");
+  // The servers the master runs now: only those, still in file order.
+  const std::vector<std::string> serving{"chat", "gate", "db"};
+  BOOST_TEST(ember::master::prometheus_sd_json(*c, &serving) ==
+             R"([{"targets":["127.0.0.1:17300"],"labels":{"server":"gate","type":"gate"}},)"
+             R"({"targets":["[::1]:17302"],"labels":{"server":"chat","type":"chat"}}])"
+             "\n");
+  const std::vector<std::string> none;
+  BOOST_TEST(ember::master::prometheus_sd_json(*c, &none) == "[]\n");
 }
 
 // ember-master's own metrics: servers by state and restarts, from a supervisor that ran real
@@ -336,8 +344,15 @@ BOOST_AUTO_TEST_CASE(the_master_serves_its_metrics_without_the_token_and_counts_
   o.config_file = "m.json";
   o.program = "/bin/true";
   ember::master::supervisor sup(io, *c, o);
+  // What the master would write to its file_sd file: both, then fewer as each exits.
+  std::vector<std::vector<std::string>> told;
+  sup.on_serving_changed([&](const std::vector<std::string>& serving) { told.push_back(serving); });
+  BOOST_TEST(sup.serving() == (std::vector<std::string>{"a", "b"}));
   sup.start();
   io.run_for(std::chrono::seconds(30));  // returns when both have exited
+  BOOST_REQUIRE(told.size() == 2u);
+  BOOST_TEST(told[0].size() == 1u);  // one exited first (either)
+  BOOST_TEST(told[1].empty());
   std::string text;
   ember::detail::prometheus_writer w(text);
   sup.write_metrics(w);

@@ -94,6 +94,11 @@ struct listener_config {
   std::optional<std::chrono::milliseconds> idle_timeout;
   std::optional<websocket_config> websocket;  ///< browsers' way in; none: TCP only
   std::optional<tls_config> tls;              ///< none: plain TCP and ws://
+  /// `"shared": N`: N servers of the config (this one among them, each saying N) listen on
+  /// this host and port together (SO_REUSEPORT): the kernel spreads new connections over
+  /// them, so a client-facing server type scales across cores without a load balancer.
+  /// 0: this server alone.
+  std::uint16_t shared = 0;
 
   bool operator==(const listener_config& o) const;
 };

@@ -52,6 +52,7 @@ class owner_registry;
 class player_ownership;
 class node_connector;
 struct link_options;
+struct link_counters;
 }  // namespace ember::cluster
 
 namespace ember::data {
@@ -168,6 +169,16 @@ class host {
   /// "" when the server is ready to serve: started, accepting clients if it has a netport,
   /// linked to every root it joins, and every health source ready; else why not.
   std::string not_ready() const;
+  /// A counter a module (or the game) adds to this server's metrics: the host keeps it, so
+  /// the count goes on across reloads of the handler module (a new build asking for the same
+  /// name gets the same counter). `name` is a Prometheus metric name ending in `_total`
+  /// (e.g. "ember_chat_lines_total"); `help` says what it counts. Increment the reference
+  /// (no allocation, no lookup). Throws `std::invalid_argument` for a bad name, a name a
+  /// host metric has, or past `max_counters` counters.
+  std::uint64_t& counter(std::string_view name, std::string_view help);
+  /// The most counters `counter` makes (they are never removed: a bound on what a scrape writes).
+  static constexpr std::size_t max_counters = 256;
+
   /// Adds `source` under `name` (e.g. "data"), replacing one of that name.
   void add_health_source(std::string name, health_source source);
   /// Removes the source of that name (its owner is going).
@@ -246,6 +257,13 @@ class host {
   std::vector<std::function<asio::awaitable<void>()>> stop_hooks_;
   data::store* store_ = nullptr;
   std::map<std::string, health_source, std::less<>> health_;
+  struct counter_entry {
+    std::string help;
+    std::uint64_t value = 0;
+  };
+  std::map<std::string, counter_entry, std::less<>> counters_;  // nodes never move
+  // Shared by every link of this server, so call counts outlive reconnects.
+  std::shared_ptr<cluster::link_counters> link_counters_;
   std::unique_ptr<metrics_endpoint> metrics_;  // last: it calls into the rest while it lives
   bool started_ = false, stopping_ = false;
 };

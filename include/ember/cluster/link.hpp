@@ -42,6 +42,16 @@ struct link_tls {
   bool operator==(const link_tls&) const = default;
 };
 
+/// What the links of one server sent, by outcome: shared by all of them through
+/// `link_options::counters`, so the figures outlive reconnects (the host's metrics show them).
+struct link_counters {
+  std::uint64_t calls = 0;          ///< calls made, whatever their outcome
+  std::uint64_t call_errors = 0;    ///< of those, answered with an error frame by the peer
+  std::uint64_t call_timeouts = 0;  ///< no answer within the deadline
+  std::uint64_t call_failures = 0;  ///< not sent, or lost with the link (closed, queue full, ...)
+  std::uint64_t notifies = 0;       ///< one-way notifies queued
+};
+
 /// Settings of a link (both sides).
 struct link_options {
   std::chrono::milliseconds default_timeout{5'000};  ///< deadline of a call without its own
@@ -55,6 +65,8 @@ struct link_options {
   /// its certificate and checks the other's against the cluster's CA; the node also checks
   /// that the root's certificate names the host it connects to. Both sides of a link need it.
   std::optional<link_tls> tls{};
+  /// Set: this link counts its calls and notifies there.
+  std::shared_ptr<link_counters> counters{};
 };
 
 class link_session;

@@ -119,8 +119,13 @@ class dispatch_table {
   const std::vector<command_entry>& entries() const noexcept { return entries_; }
 
   /// Counts the requests served from this table in `stats` (the server's or host's; kept
-  /// across reloads by setting it on each new table). Null: not counted.
-  void set_stats(std::shared_ptr<command_stats> stats) noexcept { stats_ = std::move(stats); }
+  /// across reloads by setting it on each new table), each entry's slot made now (and an
+  /// entry's added later, when it is), so counting never allocates. Null: not counted.
+  void set_stats(std::shared_ptr<command_stats> stats) {
+    stats_ = std::move(stats);
+    if (stats_)
+      for (const auto& e : entries_) stats_->add(e.id);
+  }
   command_stats* stats() const noexcept { return stats_.get(); }
 
  private:
@@ -159,14 +164,18 @@ inline void stamp_dispatch(request_info& info) noexcept {
   if (info.table && info.table->stats()) info.started = command_stats::clock::now();
 }
 
-/// Counts a request whose reply or error has just been queued (one clock read, no allocation
-/// once its command has an entry). Every transport calls it where the request ends: client
-/// sessions in `finish_request`, links in theirs (calls between servers and forwarded client
-/// commands on a backend), and both when a body does not decode.
-inline void count_request(const request_info& info, bool failed) {
+/// Counts a request whose reply (`status` 0) or error frame of `status` has just been queued
+/// (one clock read, no allocation: its table made its command's slot). Every transport calls
+/// it where the request ends: client sessions in `finish_request`, links in theirs (calls
+/// between servers and forwarded client commands on a backend), and both when a body does
+/// not decode.
+inline void count_request(const request_info& info, std::uint16_t status) {
   if (info.table && info.table->stats())
     info.table->stats()->record(static_cast<std::uint16_t>(info.command),
-                                command_stats::clock::now() - info.started, failed);
+                                command_stats::clock::now() - info.started, status);
+}
+inline void count_request(const request_info& info, ember::status status) {
+  count_request(info, static_cast<std::uint16_t>(status));
 }
 
 }  // namespace ember::net

@@ -36,6 +36,8 @@ struct server_stats {
   std::uint64_t parked = 0;    ///< sessions kept after their connection was lost
   std::uint64_t resumed = 0;   ///< sessions resumed on a new connection
   std::uint64_t expired = 0;   ///< parked sessions that ended unresumed
+  std::uint64_t pushes = 0;    ///< push frames queued to sessions (each recipient of a broadcast)
+  std::uint64_t broadcasts = 0;  ///< broadcasts to a group or to everyone
 };
 
 /// A listener of client sessions on one `io_context` (one thread, no locks).
@@ -117,6 +119,9 @@ class server {
   /// Sessions waiting to be resumed (their connection is lost).
   std::size_t parked_count() const noexcept;
   std::size_t in_flight() const noexcept { return in_flight_; }
+  /// Bytes queued for clients and not yet written, over every session's write queue; a walk
+  /// of the sessions, for a scrape.
+  std::size_t queued_bytes() const noexcept;
   const server_stats& stats() const noexcept { return stats_; }
   const server_options& options() const noexcept { return options_; }
   /// The groups of this server's sessions (join and leave through `session`).

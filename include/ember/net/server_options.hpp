@@ -33,6 +33,9 @@ struct server_options {
   std::string name = "server";     ///< for logs
   std::string host = "127.0.0.1";  ///< address to listen on
   std::uint16_t port = 0;          ///< 0 picks a free port (server::port() tells which)
+  /// Binds the client port with SO_REUSEPORT, so several processes listen on it together and
+  /// the kernel spreads new connections over them (config.json's `netport.shared`).
+  bool reuse_port = false;
   net::framing framing = net::framing::native;
   wire::firefly_config firefly{};  ///< header values a Firefly client must send
   codec::encoding firefly_encoding = codec::encoding::json;  ///< body encoding on Firefly

@@ -30,7 +30,7 @@ EMBER_DECL bool listener_config::operator==(const listener_config& o) const {
   return port == o.port && framing == o.framing && encoding == o.encoding &&
          firefly.magic == o.firefly.magic && firefly.version == o.firefly.version &&
          firefly.server_version == o.firefly.server_version && idle_timeout == o.idle_timeout &&
-         websocket == o.websocket && tls == o.tls;
+         websocket == o.websocket && tls == o.tls && shared == o.shared;
 }
 
 EMBER_DECL const server_config* cluster_config::find(std::string_view name) const noexcept {
@@ -139,6 +139,7 @@ EMBER_DECL net::server_options to_server_options(const server_config& s) {
   o.handshake_timeout = lim.handshake_timeout;
   o.resume_grace = lim.resume_grace;
   o.resume_outbox = lim.resume_outbox;
+  o.reuse_port = l.shared > 0;
   if (l.websocket) {
     o.websocket_port = l.websocket->port;
     o.websocket_origins = l.websocket->origins;
@@ -159,10 +160,11 @@ EMBER_DECL net::server_options to_server_options(const server_config& s, const c
   net::server_options o = to_server_options(s);
   // Every other native client listener of the cluster: a session left there can be resumed
   // through this one.
-  // (Not one whose client port speaks TLS: a relay forwards the client's bytes in the clear.)
+  // (Not one whose client port speaks TLS: a relay forwards the client's bytes in the clear.
+  // Not one whose port is shared either: a connection to it reaches any of its servers.)
   for (const auto& other : c.servers)
     if (other.name != s.name && other.netport && other.netport->framing == net::framing::native &&
-        !(other.netport->tls && other.netport->tls->tcp))
+        !(other.netport->tls && other.netport->tls->tcp) && other.netport->shared == 0)
       o.resume_peers.push_back({other.name, other.host, other.netport->port});
   return o;
 }

@@ -4,6 +4,7 @@
 
 #include "ember/app/host.hpp"
 
+#include <algorithm>
 #include <exception>
 #include <stdexcept>
 #include <utility>
@@ -29,6 +30,7 @@ EMBER_DECL host::host(asio::io_context& io, cluster_config config, std::string_v
   if (!self_)
     throw std::invalid_argument("config has no server named '" + std::string(name) + "'");
   relay_ = std::make_unique<detail::event_relay>(self_->name, *events_);
+  link_counters_ = std::make_shared<cluster::link_counters>();
   log::set_level(self_->log.level);
   log::set_format(self_->log.format);
 }
@@ -118,6 +120,31 @@ EMBER_DECL std::uint16_t host::metrics_port() const noexcept {
   return metrics_ ? metrics_->port() : 0;
 }
 
+EMBER_DECL std::uint64_t& host::counter(std::string_view name, std::string_view help) {
+  if (auto it = counters_.find(name); it != counters_.end()) return it->second.value;
+  const bool valid =
+      !name.empty() && name.ends_with("_total") &&
+      std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == ':';
+      }) &&
+      !(name[0] >= '0' && name[0] <= '9');
+  if (!valid)
+    throw std::invalid_argument(fmt::format(
+        "counter '{}': a Prometheus counter name ([a-zA-Z_:][a-zA-Z0-9_:]*) ending in _total", name));
+  // The names the host writes itself: a second family of one name breaks the scrape.
+  std::string text;
+  ember::detail::prometheus_writer w(text);
+  write_metrics(w);
+  if (text.find(fmt::format("# TYPE {} ", name)) != std::string::npos)
+    throw std::invalid_argument(fmt::format("counter '{}': the host writes a metric of that name", name));
+  if (counters_.size() >= max_counters)
+    throw std::invalid_argument(fmt::format("counter '{}': a server has at most {} counters", name,
+                                            max_counters));
+  return counters_.emplace(std::string(name), counter_entry{std::string(help), 0})
+      .first->second.value;
+}
+
 EMBER_DECL void host::add_health_source(std::string name, health_source source) {
   health_.insert_or_assign(std::move(name), std::move(source));
 }
@@ -165,6 +192,12 @@ EMBER_DECL void host::write_metrics(ember::detail::prometheus_writer& w) const {
              st.resumed);
     w.single("ember_sessions_expired_total", "counter", "Parked sessions that ended unresumed.",
              st.expired);
+    w.single("ember_pushes_total", "counter",
+             "Push frames queued to client sessions (a broadcast counts each recipient).", st.pushes);
+    w.single("ember_broadcasts_total", "counter",
+             "Broadcasts to a group of client sessions, or to all of them.", st.broadcasts);
+    w.single("ember_client_write_queue_bytes", "gauge",
+             "Bytes queued for clients and not yet written, over all sessions.", c.queued_bytes());
   }
   stats_->write_prometheus(w, commands_);
   if (gateway_) {
@@ -185,6 +218,27 @@ EMBER_DECL void host::write_metrics(ember::detail::prometheus_writer& w) const {
   }
   if (root_)
     w.single("ember_linked_nodes", "gauge", "Servers linked to this root.", root_->size());
+  if (root_ || !nodes_.empty()) {
+    const auto& lc = *link_counters_;
+    w.family("ember_link_calls_total", "counter",
+             "Calls this server made over its links, by result: ok, error (the peer answered "
+             "with an error), timeout, failed (not sent, or lost with the link).");
+    w.sample("ember_link_calls_total", {{"result", "ok"}},
+             lc.calls - lc.call_errors - lc.call_timeouts - lc.call_failures);
+    w.sample("ember_link_calls_total", {{"result", "error"}}, lc.call_errors);
+    w.sample("ember_link_calls_total", {{"result", "timeout"}}, lc.call_timeouts);
+    w.sample("ember_link_calls_total", {{"result", "failed"}}, lc.call_failures);
+    w.single("ember_link_notifies_total", "counter",
+             "One-way notifies (events, pushes to other servers) this server sent over its links.",
+             lc.notifies);
+    std::uint64_t queued = 0;
+    for (const auto& n : nodes_)
+      if (auto l = n.connector->current()) queued += l->queued_bytes();
+    if (root_)
+      for (const auto& l : root_->children()) queued += l->queued_bytes();
+    w.single("ember_link_write_queue_bytes", "gauge",
+             "Bytes queued on this server's links and not yet written.", queued);
+  }
   if (backend_) {
     w.single("ember_remote_sessions", "gauge", "Client sessions of gateways this backend serves.",
              backend_->session_count());
@@ -194,6 +248,7 @@ EMBER_DECL void host::write_metrics(ember::detail::prometheus_writer& w) const {
     w.single("ember_players_owned", "gauge", "Players this backend owns.", ownership_->size());
   for (const auto& [name, source] : health_)
     if (source.metrics) source.metrics(w);
+  for (const auto& [name, c] : counters_) w.single(name, "counter", c.help, c.value);
 }
 
 EMBER_DECL void host::replace_table(net::dispatch_table table) {
@@ -291,6 +346,7 @@ EMBER_DECL void host::remember(std::span<const command_info> commands) {
 EMBER_DECL cluster::link_options host::link_options_() const {
   cluster::link_options o;
   o.default_timeout = self_->call_timeout;
+  o.counters = link_counters_;
   if (const auto& t = self_->link_tls) {
     const std::string at = "servers." + self_->name + ".link_tls.";
     require_readable(t->cert, at + "cert");

@@ -180,7 +180,7 @@ EMBER_DECL void backend_state::serve(link& l, const wire::frame& f) {
   std::error_code ec;
   auto work = entry->start(entry->handler, info, body, ec);
   if (ec) {
-    net::count_request(info, true);
+    net::count_request(info, status::bad_request);
     l.send_error(command, f.seq, static_cast<std::uint16_t>(status::bad_request),
                  std::string(entry->name) + ": " + ec.message());
     return;

@@ -99,24 +99,38 @@ EMBER_DECL asio::awaitable<failure> link::call_erased(std::uint16_t command, net
                                                       std::chrono::milliseconds timeout,
                                                       decode_fn decode, void* out) {
   auto self = shared_from_this();
-  if (!open_) co_return unavailable_failure("link to " + peer_.name + " closed");
+  // Every outcome is counted, when the link counts (`link_options::counters`).
+  auto counted = [c = options_.counters.get()](failure f) {
+    if (!c) return f;
+    ++c->calls;
+    if (f.remote())
+      ++c->call_errors;
+    else if (f.code == std::errc::timed_out)
+      ++c->call_timeouts;
+    else if (f.code)
+      ++c->call_failures;
+    return f;
+  };
+  if (!open_) co_return counted(unavailable_failure("link to " + peer_.name + " closed"));
   // A busy link is never closed the way a slow client is: the call is refused instead.
   if (queued_bytes() >= options_.max_queue)
-    co_return failure{make_error_code(errc::overloaded), 0, "link queue to " + peer_.name + " full"};
+    co_return counted(
+        failure{make_error_code(errc::overloaded), 0, "link queue to " + peer_.name + " full"});
   const std::size_t queued_before = queued_bytes();
   const std::size_t before = output_.pending().size();
   const std::uint32_t seq = calls_.next_seq();
   if (auto ec = append(wire::frame_kind::request, command, seq, 0,
                        [&](buffer& b) { body(b, codec::encoding::binary); }))
-    co_return failure{ec, 0, "request larger than the link's frame limit"};
+    co_return counted(failure{ec, 0, "request larger than the link's frame limit"});
   // One frame larger than the bound still goes when nothing else waits.
   if (queued_bytes() > options_.max_queue && queued_before > 0) {
     output_.pending().resize(before);
-    co_return failure{make_error_code(errc::overloaded), 0, "link queue to " + peer_.name + " full"};
+    co_return counted(
+        failure{make_error_code(errc::overloaded), 0, "link queue to " + peer_.name + " full"});
   }
   schedule_flush();
-  co_return co_await calls_.wait(seq, timeout.count() > 0 ? timeout : options_.default_timeout,
-                                 decode, out);
+  co_return counted(co_await calls_.wait(
+      seq, timeout.count() > 0 ? timeout : options_.default_timeout, decode, out));
 }
 
 EMBER_DECL std::error_code link::notify(std::uint16_t push_id, const net::body_writer& body) {
@@ -125,6 +139,7 @@ EMBER_DECL std::error_code link::notify(std::uint16_t push_id, const net::body_w
   if (auto ec = append(wire::frame_kind::push, push_id, 0, 0,
                        [&](buffer& b) { body(b, codec::encoding::binary); }))
     return ec;
+  if (options_.counters) ++options_.counters->notifies;
   schedule_flush();
   return {};
 }
@@ -189,22 +204,25 @@ EMBER_DECL void link::send_error(std::uint16_t command, std::uint32_t seq, std::
 }
 
 EMBER_DECL void link::finish_request(const net::request_info& info, std::exception_ptr error) {
-  net::count_request(info, error != nullptr);
-  if (!error) return;
+  if (!error) return net::count_request(info, status::ok);
   const auto command = static_cast<std::uint16_t>(info.command);
+  // Counted with the status its error frame carries, before that frame is queued.
+  auto fail = [&](std::uint16_t code, std::string_view message) {
+    net::count_request(info, code);
+    send_error(command, info.seq, code, message);
+  };
+  constexpr auto internal = static_cast<std::uint16_t>(status::internal_error);
   try {
     std::rethrow_exception(error);
   } catch (const game_error& e) {
-    send_error(command, info.seq, e.code(), e.what());
+    fail(e.code(), e.what());
   } catch (const std::exception& e) {
     log::error("link {}: command {} failed: {}", peer_.name, info.command, e.what());
-    send_error(command, info.seq, static_cast<std::uint16_t>(status::internal_error),
-               "internal error");
+    fail(internal, "internal error");
   } catch (...) {
     log::error("link {}: command {} failed with a non-standard exception", peer_.name,
                info.command);
-    send_error(command, info.seq, static_cast<std::uint16_t>(status::internal_error),
-               "internal error");
+    fail(internal, "internal error");
   }
 }
 
@@ -269,7 +287,7 @@ EMBER_DECL void link::on_request(const wire::frame& f) {
   std::error_code ec;
   auto work = entry->start(entry->handler, info, f.body, ec);
   if (ec) {
-    net::count_request(info, true);
+    net::count_request(info, status::bad_request);
     send_error(command, f.seq, static_cast<std::uint16_t>(status::bad_request), ec.message());
     return;
   }

@@ -89,6 +89,8 @@ class tcp_session final : public session,
     finish_request(req, error);
   }
 
+  /// Bytes queued for the client, not yet written.
+  std::size_t queued_bytes() const noexcept { return output_.queued(); }
   /// Queues a push whose body is already encoded in `enc` (broadcasts encode once).
   void push_encoded(std::uint16_t push_id, codec::encoding enc, bytes_view body);
   /// The encoding this client wants pushes in.

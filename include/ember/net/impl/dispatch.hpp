@@ -15,6 +15,7 @@ EMBER_DECL void dispatch_table::insert(const command_entry& e) {
   if (it != entries_.end() && it->id == e.id)
     throw std::logic_error("command id " + std::to_string(e.id) + " registered twice");
   entries_.insert(it, e);
+  if (stats_) stats_->add(e.id);
 }
 
 }  // namespace ember::net

@@ -34,6 +34,7 @@ EMBER_DECL bool server::push_encoded(std::uint64_t session_id, std::uint16_t pus
 
 EMBER_DECL std::size_t server::broadcast_encoded(std::string_view group, std::uint16_t push_id,
                                              bytes_view binary, bytes_view json) {
+  ++stats_.broadcasts;
   return for_each_open(group, [&](detail::tcp_session& s) {
     s.push_encoded(push_id, s.push_encoding(),
                    s.push_encoding() == codec::encoding::json ? json : binary);
@@ -42,6 +43,7 @@ EMBER_DECL std::size_t server::broadcast_encoded(std::string_view group, std::ui
 
 EMBER_DECL std::size_t server::broadcast_body(std::string_view group, std::uint16_t push_id,
                                           const body_writer& body) {
+  ++stats_.broadcasts;
   buffer encoded[2];
   bool ready[2] = {false, false};
   return for_each_open(group, [&](detail::tcp_session& s) {
@@ -53,6 +55,12 @@ EMBER_DECL std::size_t server::broadcast_body(std::string_view group, std::uint1
     }
     s.push_encoded(push_id, enc, encoded[i].view());
   });
+}
+
+EMBER_DECL std::size_t server::queued_bytes() const noexcept {
+  std::size_t n = 0;
+  for (const auto& [id, s] : sessions_) n += s->queued_bytes();
+  return n;
 }
 
 }  // namespace ember::net

@@ -22,20 +22,22 @@ EMBER_DECL void server::start() {
     files.rlim_cur = files.rlim_max;
     setrlimit(RLIMIT_NOFILE, &files);
   }
-  auto listen = [&](asio::ip::tcp::acceptor& acceptor, std::uint16_t port) {
+  auto listen = [&](asio::ip::tcp::acceptor& acceptor, std::uint16_t port, bool reuse_port) {
     asio::ip::tcp::endpoint ep(asio::ip::make_address(options_.host), port);
     acceptor.open(ep.protocol());
     acceptor.set_option(asio::socket_base::reuse_address(true));
+    if (reuse_port)
+      acceptor.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true));
     acceptor.bind(ep);
     acceptor.listen(asio::socket_base::max_listen_connections);
     return acceptor.local_endpoint().port();
   };
-  port_ = listen(acceptor_, options_.port);
-  log::info("{} listening on {}:{} ({} framing{})", options_.name, options_.host, port_,
+  port_ = listen(acceptor_, options_.port, options_.reuse_port);
+  log::info("{} listening on {}:{} ({} framing{}{})", options_.name, options_.host, port_,
             options_.framing == framing::native ? "native" : "firefly",
-            tls_ && options_.tls_tcp ? ", TLS" : "");
+            tls_ && options_.tls_tcp ? ", TLS" : "", options_.reuse_port ? ", port shared" : "");
   if (options_.websocket_port) {
-    websocket_port_ = listen(websocket_acceptor_, *options_.websocket_port);
+    websocket_port_ = listen(websocket_acceptor_, *options_.websocket_port, false);
     log::info("{} listening for WebSocket{} on {}:{} ({} origin(s) allowed for browsers)",
               options_.name, tls_ && options_.tls_websocket ? " (wss, TLS)" : "", options_.host,
               websocket_port_, options_.websocket_origins.size());

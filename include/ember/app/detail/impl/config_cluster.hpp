@@ -176,14 +176,50 @@ inline void check_ports(const cluster_config& c, const json_path& master_path,
       use(m.host, m.port, memcached_path.key("servers").index(i));
     }
   }
+  // A shared client port (`netport.shared`: N): its N servers are of one type and framing and
+  // all say N; the first takes the port, the others join it.
+  struct shared_port {
+    const parsed_server* first;
+    std::uint16_t count;
+  };
+  std::vector<shared_port> shared;
+  const auto framing_name = [](net::framing f) { return f == net::framing::native ? "native" : "firefly"; };
   for (const auto& s : servers) {
-    if (s.config.netport) use(s.config.host, s.config.netport->port, s.netport_path);
+    const auto& n = s.config.netport;
+    if (n && n->shared) {
+      auto it = std::find_if(shared.begin(), shared.end(), [&](const shared_port& sp) {
+        return sp.first->config.host == s.config.host && sp.first->config.netport->port == n->port;
+      });
+      if (it != shared.end()) {
+        const auto& f = *it->first;
+        if (f.config.netport->shared != n->shared)
+          fail(s.netport_path,
+               fmt::format("port {} is shared by {} servers here and by {} at {}", n->port,
+                           n->shared, f.config.netport->shared, f.netport_path.str()));
+        if (f.config.type != s.config.type || f.config.netport->framing != n->framing)
+          fail(s.netport_path,
+               fmt::format("a shared port's servers are of one type and framing: this is {} "
+                           "({}), {} is {} ({})", s.config.type, framing_name(n->framing),
+                           f.config.name, f.config.type, framing_name(f.config.netport->framing)));
+        ++it->count;
+        continue;
+      }
+      shared.push_back(shared_port{&s, 1});
+    }
+    if (n) use(s.config.host, n->port, s.netport_path);
     if (s.config.netport && s.config.netport->websocket)
       use(s.config.host, s.config.netport->websocket->port, s.websocket_path);
     if (s.config.rootport) use(s.config.host, *s.config.rootport, s.rootport_path);
     if (s.config.metricsport)
       use(s.config.metricsport->host, s.config.metricsport->port, s.metricsport_path);
   }
+  for (const auto& sp : shared)
+    if (sp.count != sp.first->config.netport->shared)
+      fail(sp.first->netport_path,
+           fmt::format("\"shared\": {}, but {} server{} of the config {} port {} on {}",
+                       sp.first->config.netport->shared, sp.count, sp.count == 1 ? "" : "s",
+                       sp.count == 1 ? "has" : "have", sp.first->config.netport->port,
+                       sp.first->config.host));
 }
 
 inline constexpr std::string_view top_keys[] = {"secret", "master", "db", "memcached",

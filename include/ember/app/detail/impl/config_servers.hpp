@@ -169,8 +169,10 @@ inline server_defaults read_defaults(element v, const json_path& p) {
   return d;
 }
 
-inline constexpr std::string_view netport_keys[] = {"port", "framing", "encoding", "firefly",
-                                                    "idle_timeout_ms", "websocket", "tls"};
+inline constexpr std::string_view netport_keys[] = {"port",      "framing", "encoding", "firefly",
+                                                    "idle_timeout_ms", "websocket", "tls", "shared"};
+/// The most servers one port may be shared by (`netport.shared`).
+inline constexpr std::int64_t max_shared_port = 64;
 inline constexpr std::string_view websocket_keys[] = {"port", "origins", "max_request"};
 
 /// `netport.websocket`: a port number, or {"port": N, "origins": [...], "max_request": BYTES}.
@@ -303,6 +305,10 @@ inline listener_config read_listener(element v, const json_path& p, json_path& p
   if (auto e = m.get("idle_timeout_ms")) l.idle_timeout = read_ms(*e, m.at("idle_timeout_ms"));
   if (auto e = m.get("websocket")) l.websocket = read_websocket(*e, m.at("websocket"), websocket_path);
   if (auto e = m.get("tls")) l.tls = read_tls(*e, m.at("tls"), l.websocket.has_value());
+  if (auto e = m.get("shared"))
+    l.shared = static_cast<std::uint16_t>(read_whole(
+        *e, m.at("shared"), 2, max_shared_port,
+        fmt::format("how many servers share this port, 2..{}", max_shared_port)));
   return l;
 }
 

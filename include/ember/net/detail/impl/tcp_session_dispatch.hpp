@@ -63,7 +63,7 @@ EMBER_DECL bool tcp_session::on_request(const wire::frame& f) {
   std::error_code ec;
   asio::awaitable<void> work = entry->start(entry->handler, info, f.body, ec);
   if (ec) {
-    count_request(info, true);
+    count_request(info, status::bad_request);
     send_error(f.command, seq, enc, status::bad_request,
                fmt::format("{}: {}", entry->name, ec.message()));
     return state_ == state::open;
@@ -136,38 +136,43 @@ EMBER_DECL void tcp_session::spawn(request_info info, asio::awaitable<void> work
 EMBER_DECL void tcp_session::finish_request(const request_info& info, std::exception_ptr error) {
   --in_flight_;
   --srv_.in_flight_;
-  count_request(info, error != nullptr);
-  if (!error) return;
+  if (!error) return count_request(info, status::ok);
   ++srv_.stats_.failed;
+  // Counted with the status its error frame carries, before that frame is queued.
+  auto fail = [&](std::uint16_t code, std::string_view message) {
+    count_request(info, code);
+    send_error(info, code, message);
+  };
+  constexpr auto internal = static_cast<std::uint16_t>(status::internal_error);
   try {
     std::rethrow_exception(error);
   } catch (const game_error& e) {
-    send_error(info, e.code(), e.what());
+    fail(e.code(), e.what());
   } catch (const call_error& e) {
     // A call the handler made failed: a remote error keeps its status; a local one (timeout,
     // no server) maps like any error code.
     const auto& f = e.why();
     const auto code = static_cast<std::uint16_t>(status_of(f));
-    if (code == static_cast<std::uint16_t>(status::internal_error))
+    if (code == internal)
       log::error("session {}: command {} failed: {}", id_, info.command, e.what());
-    send_error(info, code, f.remote() ? f.message : e.what());
+    fail(code, f.remote() ? f.message : e.what());
   } catch (const std::system_error& e) {
     // The transport, a link, memcached or the database: transient failures say "retry".
     const auto st = status_of(e.code());
     if (st == status::internal_error) {
       log::error("session {}: command {} failed: {}", id_, info.command, e.what());
-      send_error(info, static_cast<std::uint16_t>(st), "internal error");
+      fail(internal, "internal error");
     } else {
       log::warn("session {}: command {} failed ({}): {}", id_, info.command,
                 st == status::timeout ? "timeout" : "unavailable", e.what());
-      send_error(info, static_cast<std::uint16_t>(st), e.what());
+      fail(static_cast<std::uint16_t>(st), e.what());
     }
   } catch (const std::exception& e) {
     log::error("session {}: command {} failed: {}", id_, info.command, e.what());
-    send_error(info, static_cast<std::uint16_t>(status::internal_error), "internal error");
+    fail(internal, "internal error");
   } catch (...) {
     log::error("session {}: command {} failed with a non-standard exception", id_, info.command);
-    send_error(info, static_cast<std::uint16_t>(status::internal_error), "internal error");
+    fail(internal, "internal error");
   }
 }
 

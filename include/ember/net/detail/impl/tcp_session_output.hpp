@@ -76,6 +76,7 @@ EMBER_DECL void tcp_session::push_body(std::uint16_t push_id, const body_writer&
     log::error("session {}: push {} is larger than the write queue; not sent", id_, push_id);
     return;
   }
+  ++srv_.stats_.pushes;
   queued();
 }
 
@@ -88,6 +89,7 @@ EMBER_DECL void tcp_session::push_encoded(std::uint16_t push_id, codec::encoding
     log::error("session {}: push {} is larger than the write queue; not sent", id_, push_id);
     return;
   }
+  ++srv_.stats_.pushes;
   queued();
 }
 
