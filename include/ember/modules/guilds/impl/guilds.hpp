@@ -196,8 +196,9 @@ EMBER_DECL eg::guild_info service::info_of(const guild_row& g) const {
 }
 
 EMBER_DECL asio::awaitable<void> service::ensure_player(std::uint64_t player) {
-  if (co_await player_rows_.get(as_key(player))) co_return;
-  co_await modules::detail::insert_if_absent(player_rows_, player_row(as_key(player), 0, 0, 0));
+  // Awaited apart from the `if`: g++ 12 miscompiles a co_await in a condition followed by co_return.
+  const auto have = co_await player_rows_.get(as_key(player));
+  if (!have) co_await modules::detail::insert_if_absent(player_rows_, player_row(as_key(player), 0, 0, 0));
 }
 
 EMBER_DECL asio::awaitable<std::uint64_t> service::guild_of(std::uint64_t player) {
@@ -287,9 +288,11 @@ EMBER_DECL asio::awaitable<eg::guild_info> service::create(std::uint64_t player,
     eg::fail(eg::error::bad_name);
   const auto key = fold_name(name);
   co_await ensure_player(player);
-  if ((co_await player_rows_.get(as_key(player)))->guild != 0) eg::fail(eg::error::already_in_guild);
+  const auto founder = co_await player_rows_.get(as_key(player));
+  if (founder && founder->guild != 0) eg::fail(eg::error::already_in_guild);
   co_await modules::detail::insert_if_absent(names_, eg::guild_name(key, 0));
-  if (auto taken = co_await names_.get(key); taken && taken->guild != 0) eg::fail(eg::error::name_taken);
+  const auto taken = co_await names_.get(key);
+  if (taken && taken->guild != 0) eg::fail(eg::error::name_taken);
 
   // A placeholder (disbanded: no one sees it) gets the guild its id; the name, the founder and
   // the guild are then claimed together. The placeholder of a creation that lost is deleted.
@@ -620,7 +623,8 @@ EMBER_DECL asio::awaitable<eg::donation_result> service::donate(std::uint64_t pl
   if (amount <= 0) eg::fail(eg::error::bad_amount);
   const auto key = "d:" + std::to_string(player) + ':' + op_id;
   co_await modules::detail::insert_if_absent(ops_, eg::guild_op(key, false));
-  if (auto done = co_await ops_.get(key); done && done->applied) {
+  const auto done = co_await ops_.get(key);
+  if (done && done->applied) {
     auto first = modules::detail::from_bytes<eg::donation_result>(done->result, "guilds: a stored donation");
     first.applied = false;
     co_return first;
@@ -635,7 +639,8 @@ EMBER_DECL asio::awaitable<eg::donation_result> service::donate(std::uint64_t pl
   try {
     co_await data::transact_retrying(store_, [&](data::change_set& tx) -> asio::awaitable<void> {
       out = {};
-      if (auto done = co_await ops_.get(key); done && done->applied) co_return;  // a twin's: nothing to stage
+      const auto twin = co_await ops_.get(key);
+      if (twin && twin->applied) co_return;  // a twin's: nothing to stage
       auto op = tx.row(ops_, key);
       auto g = tx.row(guilds_, as_key(guild));
       auto p = tx.row(player_rows_, as_key(player));
