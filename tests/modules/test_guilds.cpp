@@ -502,9 +502,18 @@ EMBER_ON_BOTH_DATABASES(the_guild_channel_is_a_chat_channel_for_its_members_only
     BOOST_TEST(n.fanout.groups.back() == "chat:" + channel);
     BOOST_TEST((co_await n.guilds.say(1, "welcome", "op-1")).seq == 2u);
     BOOST_TEST((co_await n.guilds.say(1, "welcome", "op-1")).seq == 2u);  // said once
+    auto [page, next] = co_await n.guilds.chat_history(1, 0, false, 0);  // newest first
+    BOOST_TEST_REQUIRE(page.size() == 2u);
+    BOOST_TEST(page[0].text == "welcome");
+    BOOST_TEST(page[1].text == "hello guild");
+    BOOST_TEST(next == 0u);
+    BOOST_TEST((co_await n.guilds.chat_history(1, 1, true, 0)).first.at(0).seq == 2u);  // newer than 1
     // outsiders: neither through the guilds nor through the chat's own commands
     BOOST_TEST(co_await error_of([&] { return n.guilds.say(3, "hi", ""); }) == code(eg::error::not_member));
     BOOST_TEST(co_await error_of([&] { return n.guilds.open_chat(3); }) == code(eg::error::not_member));
+    BOOST_TEST(co_await error_of([&] { return n.guilds.chat_history(3, 0, false, 0); }) == code(eg::error::not_member));
+    BOOST_TEST(co_await error_of([&] { return n.chat.history(2, channel, 0, false, 0); }) ==
+               static_cast<int>(ember_chat::error::not_allowed));
     BOOST_TEST(co_await error_of([&] { return n.chat.join(3, channel); }) ==
                static_cast<int>(ember_chat::error::not_allowed));
     BOOST_TEST(co_await error_of([&] { return n.chat.send(2, channel, "around the guild", ""); }) ==
@@ -623,6 +632,11 @@ EMBER_ON_BOTH_DATABASES(clients_create_join_chat_and_hear_the_guild_and_bad_requ
     BOOST_TEST(co_await ember::test::wait_until([&] { return alice_lines.size() == 1; }));
     BOOST_TEST(alice_lines.at(0).text == "hi all");
     BOOST_TEST(alice_lines.at(0).from == 42u);
+    auto history = co_await alice.chat_history({0, false, 10});
+    BOOST_TEST_REQUIRE(!!history);
+    BOOST_TEST_REQUIRE(history->lines.size() == 1u);
+    BOOST_TEST(history->lines[0].text == "hi all");
+    BOOST_TEST(history->lines[0].from == 42u);
 
     // bad requests: typed errors, the sessions go on
     auto bad0 = co_await bob.kick(eg::kick_request(41));

@@ -179,6 +179,10 @@ class service {
   asio::awaitable<std::pair<std::string, std::uint64_t>> open_chat(std::uint64_t player);
   /// `player` says `text` in their guild's channel (chat's rules: filter, rate, once per `op_id`).
   asio::awaitable<ember_chat::chat_line> say(std::uint64_t player, std::string text, std::string op_id);
+  /// A page of the guild channel's kept lines for `player` (a member): chat's `history`,
+  /// older than `cursor` (0: from the newest), or with `forward` newer; and the next cursor.
+  asio::awaitable<std::pair<std::vector<ember_chat::chat_line>, std::uint64_t>> chat_history(
+      std::uint64_t player, std::uint64_t cursor, bool forward, std::size_t limit);
 
  private:
   using guild_row = eg::guild;
@@ -253,6 +257,7 @@ class handler final : public eg::guilds_handler {
   asio::awaitable<eg::donate_reply> donate(net::session& s, const eg::donate_request& r) override;
   asio::awaitable<eg::open_chat_reply> open_chat(net::session& s, const eg::open_chat_request& r) override;
   asio::awaitable<eg::say_reply> say(net::session& s, const eg::say_request& r) override;
+  asio::awaitable<eg::chat_history_reply> chat_history(net::session& s, const eg::chat_history_request& r) override;
 
  private:
   static std::uint64_t signed_in(net::session& s);

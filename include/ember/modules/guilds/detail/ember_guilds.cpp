@@ -144,6 +144,15 @@ constexpr codec::field donation_result_fields[] = {
 };
 constexpr codec::message donation_result_table = {"donation_result", donation_result_fields, codec::unrolled<donation_result_fields>};
 
+// --- guild_line
+constexpr codec::field guild_line_fields[] = {
+    {1, "seq", codec::u64, offsetof(ember_guilds::guild_line, seq)},
+    {2, "from", codec::u64, offsetof(ember_guilds::guild_line, from)},
+    {3, "text", codec::string, offsetof(ember_guilds::guild_line, text)},
+    {4, "sent_ms", codec::u64, offsetof(ember_guilds::guild_line, sent_ms)},
+};
+constexpr codec::message guild_line_table = {"guild_line", guild_line_fields, codec::unrolled<guild_line_fields>};
+
 // --- guild_created
 constexpr codec::field guild_created_fields[] = {
     {1, "guild", codec::u64, offsetof(ember_guilds::guild_created, guild)},
@@ -397,6 +406,21 @@ constexpr codec::field say_reply_fields[] = {
     {1, "seq", codec::u64, offsetof(ember_guilds::say_reply, seq)},
 };
 constexpr codec::message say_reply_table = {"say_reply", say_reply_fields, codec::unrolled<say_reply_fields>};
+
+// --- chat_history_request
+constexpr codec::field chat_history_request_fields[] = {
+    {1, "cursor", codec::u64, offsetof(ember_guilds::chat_history_request, cursor)},
+    {2, "forward", codec::boolean, offsetof(ember_guilds::chat_history_request, forward)},
+    {3, "limit", codec::u32, offsetof(ember_guilds::chat_history_request, limit)},
+};
+constexpr codec::message chat_history_request_table = {"chat_history_request", chat_history_request_fields, codec::unrolled<chat_history_request_fields>};
+
+// --- chat_history_reply
+constexpr codec::field chat_history_reply_fields[] = {
+    {1, "lines", codec::list_of<ember_guilds::guild_line>(guild_line_table), offsetof(ember_guilds::chat_history_reply, lines)},
+    {2, "next_cursor", codec::u64, offsetof(ember_guilds::chat_history_reply, next_cursor)},
+};
+constexpr codec::message chat_history_reply_table = {"chat_history_reply", chat_history_reply_fields, codec::unrolled<chat_history_reply_fields>};
 
 // --- guild_event
 constexpr codec::field guild_event_fields[] = {

@@ -32,7 +32,7 @@ static_assert(EMBER_CODEGEN_ABI == 3,
 namespace ember_guilds {
 
 /// Hash of the normalised schema; a hot-reload module built against another schema is refused.
-inline constexpr std::uint64_t schema_hash = 0x2a67c649966f7a47ULL;
+inline constexpr std::uint64_t schema_hash = 0xd97e8e71fb112d41ULL;
 
 /// A member's rank (Nakama's numbers: superadmin, admin, member); a lower number outranks a higher.
 enum class guild_role : std::int32_t {
@@ -73,6 +73,7 @@ struct join_request;
 struct roster;
 struct guild_info;
 struct donation_result;
+struct guild_line;
 struct guild_created;
 struct guild_joined;
 struct guild_left;
@@ -119,6 +120,8 @@ struct open_chat_request;
 struct open_chat_reply;
 struct say_request;
 struct say_reply;
+struct chat_history_request;
+struct chat_history_reply;
 struct guild_event;
 
 /// The codec: ember's table-driven one (ember/codec/table.hpp) and a table of every message,
@@ -142,6 +145,7 @@ extern const ember::codec::table::message join_request_table;
 extern const ember::codec::table::message roster_table;
 extern const ember::codec::table::message guild_info_table;
 extern const ember::codec::table::message donation_result_table;
+extern const ember::codec::table::message guild_line_table;
 extern const ember::codec::table::message guild_created_table;
 extern const ember::codec::table::message guild_joined_table;
 extern const ember::codec::table::message guild_left_table;
@@ -188,6 +192,8 @@ extern const ember::codec::table::message open_chat_request_table;
 extern const ember::codec::table::message open_chat_reply_table;
 extern const ember::codec::table::message say_request_table;
 extern const ember::codec::table::message say_reply_table;
+extern const ember::codec::table::message chat_history_request_table;
+extern const ember::codec::table::message chat_history_reply_table;
 extern const ember::codec::table::message guild_event_table;
 
 /// `table_of<M>::value` is the table of message M (for other types, table_of is incomplete).
@@ -202,6 +208,7 @@ template <> struct table_of<ember_guilds::join_request> { static constexpr auto&
 template <> struct table_of<ember_guilds::roster> { static constexpr auto& value = roster_table; };
 template <> struct table_of<ember_guilds::guild_info> { static constexpr auto& value = guild_info_table; };
 template <> struct table_of<ember_guilds::donation_result> { static constexpr auto& value = donation_result_table; };
+template <> struct table_of<ember_guilds::guild_line> { static constexpr auto& value = guild_line_table; };
 template <> struct table_of<ember_guilds::guild_created> { static constexpr auto& value = guild_created_table; };
 template <> struct table_of<ember_guilds::guild_joined> { static constexpr auto& value = guild_joined_table; };
 template <> struct table_of<ember_guilds::guild_left> { static constexpr auto& value = guild_left_table; };
@@ -248,6 +255,8 @@ template <> struct table_of<ember_guilds::open_chat_request> { static constexpr 
 template <> struct table_of<ember_guilds::open_chat_reply> { static constexpr auto& value = open_chat_reply_table; };
 template <> struct table_of<ember_guilds::say_request> { static constexpr auto& value = say_request_table; };
 template <> struct table_of<ember_guilds::say_reply> { static constexpr auto& value = say_reply_table; };
+template <> struct table_of<ember_guilds::chat_history_request> { static constexpr auto& value = chat_history_request_table; };
+template <> struct table_of<ember_guilds::chat_history_reply> { static constexpr auto& value = chat_history_reply_table; };
 template <> struct table_of<ember_guilds::guild_event> { static constexpr auto& value = guild_event_table; };
 }  // namespace detail
 
@@ -449,6 +458,22 @@ struct donation_result {
       : applied(std::move(applied_)), guild(std::move(guild_)), amount(std::move(amount_)), funds(std::move(funds_)), contributed(std::move(contributed_)), donated_today(std::move(donated_today_)), level(std::move(level_)) {}
 
   bool operator==(const donation_result&) const = default;
+};
+
+/// A line of the guild's chat channel (chat's line, without its channel).
+struct guild_line {
+  std::uint64_t seq = 0;
+  std::uint64_t from = 0;
+  std::string text;
+  std::uint64_t sent_ms = 0;
+
+  guild_line() = default;
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  guild_line(std::uint64_t seq_, std::uint64_t from_, std::string text_ = {}, std::uint64_t sent_ms_ = 0)
+      : seq(std::move(seq_)), from(std::move(from_)), text(std::move(text_)), sent_ms(std::move(sent_ms_)) {}
+
+  bool operator==(const guild_line&) const = default;
 };
 
 /// Struct `guild_created` of the schema.
@@ -913,6 +938,37 @@ struct say_reply {
   explicit say_reply(std::uint64_t seq_) : seq(std::move(seq_)) {}
 
   bool operator==(const say_reply&) const = default;
+};
+
+/// The request of command `chat_history` (id 61020).
+struct chat_history_request {
+  std::uint64_t cursor = 0;
+  bool forward = false;
+  /// 0: chat's page size; capped by it
+  std::uint32_t limit = 0;
+
+  chat_history_request() = default;
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  chat_history_request(std::uint64_t cursor_, bool forward_, std::uint32_t limit_ = 0)
+      : cursor(std::move(cursor_)), forward(std::move(forward_)), limit(std::move(limit_)) {}
+
+  bool operator==(const chat_history_request&) const = default;
+};
+
+/// The reply of command `chat_history` (id 61020).
+struct chat_history_reply {
+  std::vector<ember_guilds::guild_line> lines;
+  /// 0: no more in that direction
+  std::uint64_t next_cursor = 0;
+
+  chat_history_reply() = default;
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  chat_history_reply(std::vector<ember_guilds::guild_line> lines_, std::uint64_t next_cursor_)
+      : lines(std::move(lines_)), next_cursor(std::move(next_cursor_)) {}
+
+  bool operator==(const chat_history_reply&) const = default;
 };
 
 /// To the members (and to the player concerned): who joined, left, was kicked, banned, promoted or demoted, a new leader, an announcement, a request, the guild's end or new settings.
@@ -1402,12 +1458,23 @@ struct say {
   using reply = ember_guilds::say_reply;
 };
 
+/// A page of the guild channel's kept lines: older than `cursor` (0: from the newest), newest first, or with `forward` newer than `cursor`, oldest first.
+struct chat_history {
+  static constexpr std::uint16_t id = 61020;
+  static constexpr std::string_view name = "chat_history";
+  static constexpr std::string_view server = "guilds";
+  static constexpr bool ordered = false;
+  static constexpr bool internal = false;
+  using request = ember_guilds::chat_history_request;
+  using reply = ember_guilds::chat_history_reply;
+};
+
 }  // namespace cmd
 
 /// Every command and call in id order (an imported module's too, served where config.json puts
 /// the module): {id, name, server, ordered, internal}. A std::array, so that a schema without
 /// commands still has one (of size 0).
-inline constexpr std::array<ember::command_info, 20> command_list = {{
+inline constexpr std::array<ember::command_info, 21> command_list = {{
     {61000, "create_guild", "guilds", true, false},
     {61001, "get_guild", "guilds", false, false},
     {61002, "find_guild", "guilds", false, false},
@@ -1428,11 +1495,12 @@ inline constexpr std::array<ember::command_info, 20> command_list = {{
     {61017, "donate", "guilds", true, false},
     {61018, "open_chat", "guilds", true, false},
     {61019, "say", "guilds", true, false},
+    {61020, "chat_history", "guilds", false, false},
 }};
 
 /// Every message of the schema (structs, table rows, requests, replies, pushes), for tools
 /// that treat them all alike (the fuzzers decode untrusted bytes into each).
-using message_types = std::tuple<guild, guild_name, guild_player, guild_op, guild_member, join_request, roster, guild_info, donation_result, guild_created, guild_joined, guild_left, guild_role_changed, guild_donated, guild_disbanded, create_guild_request, create_guild_reply, get_guild_request, get_guild_reply, find_guild_request, find_guild_reply, list_members_request, list_members_reply, join_guild_request, join_guild_reply, list_requests_request, list_requests_reply, accept_request_request, accept_request_reply, refuse_request_request, refuse_request_reply, leave_guild_request, leave_guild_reply, kick_request, kick_reply, ban_request, ban_reply, unban_request, unban_reply, promote_request, promote_reply, demote_request, demote_reply, transfer_leader_request, transfer_leader_reply, set_announcement_request, set_announcement_reply, set_open_request, set_open_reply, donate_request, donate_reply, open_chat_request, open_chat_reply, say_request, say_reply, guild_event>;
+using message_types = std::tuple<guild, guild_name, guild_player, guild_op, guild_member, join_request, roster, guild_info, donation_result, guild_line, guild_created, guild_joined, guild_left, guild_role_changed, guild_donated, guild_disbanded, create_guild_request, create_guild_reply, get_guild_request, get_guild_reply, find_guild_request, find_guild_reply, list_members_request, list_members_reply, join_guild_request, join_guild_reply, list_requests_request, list_requests_reply, accept_request_request, accept_request_reply, refuse_request_request, refuse_request_reply, leave_guild_request, leave_guild_reply, kick_request, kick_reply, ban_request, ban_reply, unban_request, unban_reply, promote_request, promote_reply, demote_request, demote_reply, transfer_leader_request, transfer_leader_reply, set_announcement_request, set_announcement_reply, set_open_request, set_open_reply, donate_request, donate_reply, open_chat_request, open_chat_reply, say_request, say_reply, chat_history_request, chat_history_reply, guild_event>;
 
 /// Every command, call and push id of the schema.
 enum class id : std::uint16_t {
@@ -1456,6 +1524,7 @@ enum class id : std::uint16_t {
   donate = 61017,
   open_chat = 61018,
   say = 61019,
+  chat_history = 61020,
   guild_event = 61050,
 };
 
@@ -1520,6 +1589,8 @@ template <>
 struct fmt::formatter<ember_guilds::guild_info> : ember::codec::message_formatter {};
 template <>
 struct fmt::formatter<ember_guilds::donation_result> : ember::codec::message_formatter {};
+template <>
+struct fmt::formatter<ember_guilds::guild_line> : ember::codec::message_formatter {};
 template <>
 struct fmt::formatter<ember_guilds::guild_created> : ember::codec::message_formatter {};
 template <>
@@ -1612,5 +1683,9 @@ template <>
 struct fmt::formatter<ember_guilds::say_request> : ember::codec::message_formatter {};
 template <>
 struct fmt::formatter<ember_guilds::say_reply> : ember::codec::message_formatter {};
+template <>
+struct fmt::formatter<ember_guilds::chat_history_request> : ember::codec::message_formatter {};
+template <>
+struct fmt::formatter<ember_guilds::chat_history_reply> : ember::codec::message_formatter {};
 template <>
 struct fmt::formatter<ember_guilds::guild_event> : ember::codec::message_formatter {};

@@ -160,6 +160,13 @@ class client_stub {
     return c_.call<Cmd>(req, opts);
   }
 
+  /// A page of the guild channel's kept lines: older than `cursor` (0: from the newest), newest first, or with `forward` newer than `cursor`, oldest first.
+  template <class Cmd = cmd::chat_history>
+  asio::awaitable<ember::outcome<typename Cmd::reply>> chat_history(
+      const ember_guilds::chat_history_request& req, ember::net::call_options opts = {}) {
+    return c_.call<Cmd>(req, opts);
+  }
+
   /// To the members (and to the player concerned): who joined, left, was kicked, banned, promoted or demoted, a new leader, an announcement, a request, the guild's end or new settings.
   void on_guild_event(std::function<void(const ember_guilds::guild_event&)> f) {
     c_.on_push<ember_guilds::guild_event>(std::move(f));

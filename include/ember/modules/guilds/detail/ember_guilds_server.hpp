@@ -95,6 +95,10 @@ class guilds_handler {
   /// Says a line in the guild's chat channel (a retried `op_id` says it once).
   virtual asio::awaitable<ember_guilds::say_reply> say(
       ember::net::session& s, const ember_guilds::say_request& req) = 0;
+
+  /// A page of the guild channel's kept lines: older than `cursor` (0: from the newest), newest first, or with `forward` newer than `cursor`, oldest first.
+  virtual asio::awaitable<ember_guilds::chat_history_reply> chat_history(
+      ember::net::session& s, const ember_guilds::chat_history_request& req) = 0;
 };
 
 /// Registers every command of `h` in `t`.
@@ -121,6 +125,7 @@ void register_commands(ember::net::dispatch_table& t, guilds_handler& h) {
   t.add<cmd::donate, &guilds_handler::donate>(h);
   t.add<cmd::open_chat, &guilds_handler::open_chat>(h);
   t.add<cmd::say, &guilds_handler::say>(h);
+  t.add<cmd::chat_history, &guilds_handler::chat_history>(h);
 }
 
 }  // namespace ember_guilds

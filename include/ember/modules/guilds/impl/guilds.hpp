@@ -743,6 +743,14 @@ EMBER_DECL asio::awaitable<ember_chat::chat_line> service::say(std::uint64_t pla
   co_return co_await chat_.send(player, channel_of(guild), std::move(text), std::move(op_id));
 }
 
+EMBER_DECL asio::awaitable<std::pair<std::vector<ember_chat::chat_line>, std::uint64_t>> service::chat_history(
+    std::uint64_t player, std::uint64_t cursor, bool forward, std::size_t limit) {
+  const auto guild = co_await guild_of_member(player);
+  admission a(*this, player, guild);
+  co_await chat_.join(player, channel_of(guild));
+  co_return co_await chat_.history(player, channel_of(guild), cursor, forward, limit);
+}
+
 // --- the client commands
 
 EMBER_DECL asio::awaitable<eg::create_guild_reply> handler::create_guild(net::session& s,
@@ -854,6 +862,15 @@ EMBER_DECL asio::awaitable<eg::open_chat_reply> handler::open_chat(net::session&
 
 EMBER_DECL asio::awaitable<eg::say_reply> handler::say(net::session& s, const eg::say_request& r) {
   co_return eg::say_reply{(co_await service_.say(signed_in(s), r.text, r.op_id)).seq};
+}
+
+EMBER_DECL asio::awaitable<eg::chat_history_reply> handler::chat_history(net::session& s,
+                                                                        const eg::chat_history_request& r) {
+  auto [lines, next] = co_await service_.chat_history(signed_in(s), r.cursor, r.forward, r.limit);
+  eg::chat_history_reply out;
+  out.next_cursor = next;
+  for (auto& l : lines) out.lines.emplace_back(l.seq, l.from, std::move(l.text), l.sent_ms);
+  co_return out;
 }
 
 EMBER_DECL std::uint64_t handler::signed_in(net::session& s) {
