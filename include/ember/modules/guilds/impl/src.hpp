@@ -1,0 +1,9 @@
+// ember: the guilds module's bodies that EMBER_SEPARATE_COMPILATION leaves out of every other
+// translation unit; Meson's dependency('ember-guilds') compiles them once (libember-guilds).
+#pragma once
+
+#if !defined(EMBER_SEPARATE_COMPILATION)
+#error "ember/modules/guilds/impl/src.hpp is for EMBER_SEPARATE_COMPILATION: define it for every file of the program"
+#endif
+
+#include "ember/modules/guilds/impl/guilds.hpp"
