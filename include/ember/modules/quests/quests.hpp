@@ -91,6 +91,12 @@ struct tally {
   /// The event's identity for this player: the same in every process that hears the event,
   /// different for every other event of the source (a purchase id, a channel and line number).
   std::string event_id;
+
+  // a constructor, not aggregate initialisation: g++ 12 destroys an aggregate temporary inside
+  // a `co_await` expression twice (`co_await quests.record("x", tally{...})`)
+  tally() = default;
+  tally(std::uint64_t player_, std::string filter_, std::uint32_t amount_, std::string event_id_)
+      : player(player_), filter(std::move(filter_)), amount(amount_), event_id(std::move(event_id_)) {}
 };
 
 /// The quests' settings (config.json's `modules.quests`).
