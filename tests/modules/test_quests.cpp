@@ -46,7 +46,8 @@ constexpr std::int64_t midnight = monday + 12 * hour;  // Tuesday 00:00 local
 // The quests (game data): "buy_potions" counts purchases of one product; "weekly_buyer" any
 // purchase, weekly; "daily_chat" lines in room:world, daily; "marathon" any line; friends:
 // "first_friend", then "five_friends" (which needs it); "chatterbox" (hidden) counts days the
-// daily chat was completed; "bad_*": rewards the wallet or the inventory does not know.
+// daily chat was completed; "bad_*": rewards the wallet or the inventory does not know; the
+// longest quest id (its operation id must fit the wallet's).
 constexpr const char* quests_json = R"([
   {"id": "buy_potions", "counts": "shop.purchase", "filter": "potion_pack", "target": 2,
    "currencies": [{"currency": "gems", "amount": 10}]},
@@ -61,7 +62,9 @@ constexpr const char* quests_json = R"([
   {"id": "chatterbox", "counts": "quests.completed", "filter": "daily_chat", "target": 2, "hidden": true,
    "currencies": [{"currency": "gems", "amount": 1}]},
   {"id": "bad_currency", "counts": "test.bad", "target": 1, "currencies": [{"currency": "silver", "amount": 1}]},
-  {"id": "bad_item", "counts": "test.bad", "target": 1, "items": [{"type": "shield", "count": 1}]}
+  {"id": "bad_item", "counts": "test.bad", "target": 1, "items": [{"type": "shield", "count": 1}]},
+  {"id": "a_quest_id_of_28_code_points", "counts": "test.long", "target": 1, "reset": "daily",
+   "currencies": [{"currency": "gold", "amount": 1}]}
 ])";
 
 constexpr const char* catalogue_json = R"([
@@ -182,7 +185,7 @@ BOOST_AUTO_TEST_CASE(the_quest_book_refuses_a_file_over_its_caps_or_with_broken_
   BOOST_TEST(refusal(quests_json) == "");
   auto book = qs::quest_book::parse(quests_json, "quests.json");
   BOOST_TEST_REQUIRE(!!book);
-  BOOST_TEST((*book)->size() == 9u);
+  BOOST_TEST((*book)->size() == 10u);
   BOOST_TEST((*book)->counting("shop.purchase").size() == 2u);
   BOOST_TEST((*book)->counting("nothing").empty());
   const auto has = [](const std::string& s, const std::string& part) {
@@ -192,6 +195,7 @@ BOOST_AUTO_TEST_CASE(the_quest_book_refuses_a_file_over_its_caps_or_with_broken_
   BOOST_TEST(has(refusal(R"([{"id": "a", "counts": "x", "target": 0}])"), "'target' must be at least 1"));
   BOOST_TEST(has(refusal(R"([{"id": "a", "counts": "", "target": 1}])"), "'counts'"));
   BOOST_TEST(has(refusal(R"([{"id": "", "counts": "x", "target": 1}])"), "its id"));
+  BOOST_TEST(has(refusal(R"([{"id": "a_quest_id_of_29_code_points_", "counts": "x", "target": 1}])"), "over 28 code points"));
   BOOST_TEST(has(refusal(R"([{"id": "a", "counts": "x", "target": 1, "prerequisites": ["b"]}])"),
                  "prerequisite 'b' is not another quest"));
   BOOST_TEST(has(refusal(R"([{"id": "a", "counts": "x", "target": 1, "prerequisites": ["a"]}])"), "prerequisite 'a'"));
@@ -467,6 +471,11 @@ EMBER_ON_BOTH_DATABASES(a_claim_refused_for_room_or_bad_rewards_changes_nothing_
     BOOST_TEST(co_await error_of([&] { return n.quests.claim(8, "bad_currency"); }) == code(eq::error::bad_quest));
     BOOST_TEST(co_await error_of([&] { return n.quests.claim(8, "bad_item"); }) == code(eq::error::bad_quest));
     BOOST_TEST(!(co_await n.status(8, "bad_item")).claimed);
+    // the longest quest id, the largest player id, a daily period: the operation id fits
+    constexpr std::uint64_t last = INT64_MAX;
+    co_await n.tally("test.long", last, "", "long-1");
+    BOOST_TEST((co_await n.quests.claim(last, "a_quest_id_of_28_code_points")).applied);
+    BOOST_TEST(co_await n.wallet.balance(last, "gold") == 1);
     co_await n.node.store.stop();
   }());
 }
@@ -510,7 +519,11 @@ EMBER_ON_BOTH_DATABASES(the_list_pages_in_the_data_order_and_shows_hidden_quests
     BOOST_TEST(second.quests[0].quest == "first_friend");
     BOOST_TEST(second.quests[1].locked);
     BOOST_TEST(second.quests[2].quest == "bad_currency");
-    BOOST_TEST(second.next_cursor == "");
+    BOOST_TEST(second.next_cursor == "bad_item");
+    auto last = co_await n.quests.list(13, second.next_cursor, 0);
+    BOOST_TEST_REQUIRE(last.quests.size() == 1u);
+    BOOST_TEST(last.quests[0].quest == "a_quest_id_of_28_code_points");
+    BOOST_TEST(last.next_cursor == "");
     BOOST_TEST((co_await n.quests.list(13, "", 2)).next_cursor == "weekly_buyer");
     BOOST_TEST(co_await error_of([&] { return n.quests.list(13, "nope", 0); }) == code(eq::error::bad_cursor));
     co_await n.node.store.stop();
@@ -525,7 +538,7 @@ EMBER_ON_BOTH_DATABASES(bad_input_is_refused_with_typed_errors_and_counts_nothin
   ember::test::run(io, [&]() -> asio::awaitable<void> {
     const auto claim = [&](std::string quest) { return error_of([&n, quest] { return n.quests.claim(14, quest); }); };
     BOOST_TEST(co_await claim("") == code(eq::error::bad_text));
-    BOOST_TEST(co_await claim(std::string(65, 'q')) == code(eq::error::bad_text));
+    BOOST_TEST(co_await claim(std::string(29, 'q')) == code(eq::error::bad_text));
     BOOST_TEST(co_await claim("\xff\xfe") == code(eq::error::bad_text));
     BOOST_TEST(co_await claim("tab\there") == code(eq::error::bad_text));
     BOOST_TEST(co_await claim("no_such") == code(eq::error::unknown_quest));
@@ -539,7 +552,7 @@ EMBER_ON_BOTH_DATABASES(bad_input_is_refused_with_typed_errors_and_counts_nothin
     BOOST_TEST(co_await record(14, std::string(129, 'f'), "e") == code(eq::error::bad_text));
     BOOST_TEST(co_await record(0, "", "e") == code(eq::error::not_signed_in));
     BOOST_TEST(!(co_await n.tally("no.such.source", 14, "", "e")));
-    BOOST_TEST(co_await error_of([&] { return n.quests.list(14, std::string(65, 'c'), 0); }) == code(eq::error::bad_cursor));
+    BOOST_TEST(co_await error_of([&] { return n.quests.list(14, std::string(29, 'c'), 0); }) == code(eq::error::bad_cursor));
     BOOST_TEST((co_await n.status(14, "marathon")).progress == 0u);
     co_await n.node.store.stop();
   }());
@@ -613,7 +626,7 @@ EMBER_ON_BOTH_DATABASES(clients_list_and_claim_hear_their_progress_and_bad_reque
     BOOST_TEST_REQUIRE(!!retried);
     BOOST_TEST(!retried->result.applied);
     // bad requests: typed errors, the session goes on
-    auto bad0 = co_await a.claim(eq::claim_request(std::string(65, 'x')));
+    auto bad0 = co_await a.claim(eq::claim_request(std::string(29, 'x')));
     BOOST_TEST(bad0.error().status == code(eq::error::bad_text));
     auto bad1 = co_await a.claim(eq::claim_request("nothing"));
     BOOST_TEST(bad1.error().status == code(eq::error::unknown_quest));

@@ -61,7 +61,10 @@ class quest_book {
   static constexpr std::size_t max_per_source = 64;        ///< quests counting one source (one event's transaction)
   static constexpr std::size_t max_prerequisites = 8;      ///< of one quest
   static constexpr std::size_t max_rewards = 16;           ///< currencies and item kinds of one quest
-  static constexpr std::size_t max_id = 64;                ///< code points of a quest id, source or reward name
+  /// Code points of a quest id: the claim's operation id `quests:PLAYER:QUEST:PERIOD` must fit
+  /// the wallet's `max_op_id` (64): 7 + 19 + 1 + 28 + 1 + 5 (a day's number) = 61.
+  static constexpr std::size_t max_quest_id = 28;
+  static constexpr std::size_t max_id = 64;                ///< code points of a source or reward name
   static constexpr std::size_t max_filter = 128;           ///< code points of a filter
 
   quest_book() : rows_(std::make_shared<const table>()) {}

@@ -44,7 +44,9 @@ inline std::string event_key(std::uint64_t player, const std::string& source, co
 /// What is wrong with quest `q` alone (its prerequisites are checked against the file after).
 inline std::string problem_of(const eq::quest& q) {
   const auto bad_name = [](const std::string& s) { return check_text(s, quest_book::max_id) != text_problem::none; };
-  if (bad_name(q.id)) return "its id is empty, too long, not UTF-8 or has control characters";
+  if (check_text(q.id, quest_book::max_quest_id) != text_problem::none)
+    return fmt::format("its id is empty, over {} code points, not UTF-8 or has control characters",
+                       quest_book::max_quest_id);
   if (bad_name(q.counts)) return "'counts' (the source it counts) is empty, too long or not plain text";
   if (check_text(q.filter, quest_book::max_filter, false, true) != text_problem::none)
     return "'filter' is too long or not plain text";
@@ -254,7 +256,7 @@ EMBER_DECL asio::awaitable<bool> service::record(std::string source, tally t) {
 
 EMBER_DECL asio::awaitable<ember_quests::list_quests_reply> service::list(std::uint64_t player, std::string cursor,
                                                                          std::uint32_t limit) {
-  if (check_text(cursor, quest_book::max_id, false, true) != text_problem::none)
+  if (check_text(cursor, quest_book::max_quest_id, false, true) != text_problem::none)
     ember_quests::fail(ember_quests::error::bad_cursor);
   if (player == 0 || player > static_cast<std::uint64_t>(INT64_MAX)) ember_quests::fail(ember_quests::error::not_signed_in);
   if (limit == 0 || limit > options_.page) limit = options_.page;
@@ -311,7 +313,7 @@ EMBER_DECL asio::awaitable<ember_quests::list_quests_reply> service::list(std::u
 }
 
 EMBER_DECL asio::awaitable<ember_quests::claim_result> service::claim(std::uint64_t player, std::string quest) {
-  if (check_text(quest, quest_book::max_id) != text_problem::none) ember_quests::fail(ember_quests::error::bad_text);
+  if (check_text(quest, quest_book::max_quest_id) != text_problem::none) ember_quests::fail(ember_quests::error::bad_text);
   if (player == 0 || player > static_cast<std::uint64_t>(INT64_MAX)) ember_quests::fail(ember_quests::error::not_signed_in);
   const auto book = book_.current();
   const auto* found = book->find(quest);
