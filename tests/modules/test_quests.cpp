@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <thread>
 
 #include <asio/detached.hpp>
 #include <asio/post.hpp>
@@ -322,6 +323,37 @@ EMBER_ON_BOTH_DATABASES(an_event_heard_twice_or_relayed_to_a_second_process_coun
   BOOST_TEST(e.scalar("SELECT progress FROM quest_progress WHERE id = '3:marathon'") == 5);
   // the 5 lines, and daily_chat's completion (counted by the hidden chatterbox)
   BOOST_TEST(e.scalar("SELECT COUNT(*) FROM quest_event WHERE player = 3") == 6);
+}
+
+EMBER_ON_BOTH_DATABASES(two_processes_hearing_the_same_events_at_once_count_each_once) {
+  {  // the tables made once, as a deployment's first start does
+    asio::io_context io;
+    quest_node setup(e, io, "setup.journal");
+    ember::test::run(io, setup.node.store.stop());
+  }
+  // each process hears every line (as the cluster's relay makes it), on its own thread
+  constexpr int lines = 20;
+  std::atomic<int> counted{0}, failed{0};
+  auto process = [&](std::string journal) {
+    asio::io_context io;
+    quest_node n(e, io, journal);
+    ember::test::run(io, [&]() -> asio::awaitable<void> {
+      for (int i = 1; i <= lines; ++i)
+        n.bus.publish(ember_chat::chat_line("room:x", static_cast<std::uint64_t>(i), 17, "hi", static_cast<std::uint64_t>(monday)));
+      BOOST_TEST(co_await ember::test::wait_until([&] { return n.quests.counting() == 0; }, 100s));
+      counted += n.counted;
+      if (n.counted + n.duplicates != lines) ++failed;  // a count that failed is logged, not counted
+      co_await n.node.store.stop();
+    }(), 120s);
+  };
+  std::thread a([&] { process("a.journal"); });
+  std::thread b([&] { process("b.journal"); });
+  a.join();
+  b.join();
+  BOOST_TEST(failed == 0);
+  BOOST_TEST(counted == lines);
+  BOOST_TEST(e.scalar("SELECT progress FROM quest_progress WHERE id = '17:marathon'") == lines);
+  BOOST_TEST(e.scalar("SELECT COUNT(*) FROM quest_event WHERE player = 17") == lines);
 }
 
 EMBER_ON_BOTH_DATABASES(a_quest_counts_only_events_after_its_prerequisites_are_completed) {
