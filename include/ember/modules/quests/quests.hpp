@@ -19,6 +19,7 @@
 // replayed — counts once.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -27,6 +28,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -115,7 +117,8 @@ struct options {
 
 /// What a game plugs in; each may be empty.
 struct hooks {
-  /// After an event was counted (`applied`) or found counted before (a duplicate).
+  /// After a tally some quest matched was counted (`applied`) or found counted before (a
+  /// duplicate).
   std::function<void(const std::string& source, const tally& t, bool applied)> on_counted;
   /// The time, in UTC ms (default the system's): periods are read from it.
   std::function<std::int64_t()> clock;
@@ -142,6 +145,7 @@ class service {
   /// value and event id (`std::vector<tally>`; empty: the event counts for nobody). See
   /// ember/modules/quests/sources.hpp for ember's own events.
   template <class E, class Fn>
+    requires std::convertible_to<std::invoke_result_t<Fn&, const E&>, std::vector<tally>>
   void count(std::string source, Fn tallies) {
     subscriptions_.push_back(bus_.subscribe<E>([this, source = std::move(source), fn = std::move(tallies)](const E& e) {
       for (auto& t : fn(e)) start(source, std::move(t));
