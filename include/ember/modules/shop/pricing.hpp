@@ -1,17 +1,19 @@
 // ember's shop module: what a product costs at an instant (its sale's price while one runs)
-// and which period of its purchase limit an instant falls in, in the shop's time zone. Pure
-// functions of the game data and the time, so every process of a cluster agrees on them.
+// and which period of its purchase limit an instant falls in, in the shop's time zone (the
+// modules' shared periods, ember/modules/detail/periods.hpp: a daily quest resets with it).
+// Pure functions of the game data and the time, so every process of a cluster agrees on them.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <vector>
 
+#include "ember/modules/detail/periods.hpp"
 #include "ember/modules/shop/detail/ember_shop.hpp"
 
 namespace ember::modules::shop {
 
-inline constexpr std::int64_t day_ms = 86'400'000;
+using modules::detail::day_ms;
 
 /// The sale of `p` running at `now_ms` (the first in the data's order), or null.
 inline const ember_shop::sale* running_sale(const ember_shop::product& p, std::int64_t now_ms) noexcept {
@@ -37,37 +39,20 @@ inline std::vector<ember_shop::price> price_at(const ember_shop::product& p, std
 
 /// Whole days since the epoch in a time zone `utc_offset_minutes` east of UTC.
 inline std::int64_t local_day(std::int64_t now_ms, std::int32_t utc_offset_minutes) noexcept {
-  const auto local = now_ms + std::int64_t{utc_offset_minutes} * 60'000;
-  return local >= 0 ? local / day_ms : -((-local + day_ms - 1) / day_ms);
+  return modules::detail::local_day(now_ms, utc_offset_minutes);
 }
 
 /// The period of a limit that resets by `r` at `now_ms`: days or weeks (starting on
 /// `week_starts`, 0 Sunday .. 6 Saturday) since the epoch in the time zone; 0 for never.
 inline std::int64_t period_of(ember_shop::reset r, std::int64_t now_ms, std::int32_t utc_offset_minutes,
                               std::uint32_t week_starts) noexcept {
-  const auto day = local_day(now_ms, utc_offset_minutes);
-  switch (r) {
-    case ember_shop::reset::daily: return day;
-    case ember_shop::reset::weekly: {
-      // 1970-01-01 was a Thursday (4): shift so that a week begins on `week_starts`
-      const auto shifted = day + 4 - static_cast<std::int64_t>(week_starts);
-      return shifted >= 0 ? shifted / 7 : -((-shifted + 6) / 7);
-    }
-    default: return 0;
-  }
+  return modules::detail::period_of(static_cast<modules::detail::period_kind>(r), now_ms, utc_offset_minutes, week_starts);
 }
 
 /// When the period of `now_ms` ends (the limit starts again), in UTC ms; 0 for never.
 inline std::int64_t resets_at(ember_shop::reset r, std::int64_t now_ms, std::int32_t utc_offset_minutes,
                               std::uint32_t week_starts) noexcept {
-  const auto period = period_of(r, now_ms, utc_offset_minutes, week_starts);
-  const std::int64_t offset = std::int64_t{utc_offset_minutes} * 60'000;
-  switch (r) {
-    case ember_shop::reset::daily: return (period + 1) * day_ms - offset;
-    case ember_shop::reset::weekly:
-      return ((period + 1) * 7 - 4 + static_cast<std::int64_t>(week_starts)) * day_ms - offset;
-    default: return 0;
-  }
+  return modules::detail::period_end(static_cast<modules::detail::period_kind>(r), now_ms, utc_offset_minutes, week_starts);
 }
 
 }  // namespace ember::modules::shop
