@@ -40,14 +40,15 @@ struct call_options {
 };
 
 /// The options of a call made while serving a request of `s`: `own` timeout, shortened to
-/// what is left of the request's deadline less a margin (a tenth of it, at least 10 ms), so
-/// that the call gives up, and its handler answers, before the caller stops waiting.
+/// what is left of the request's deadline less a margin (a fifth of it, at least 20 ms: the
+/// answer's way back, and a busy machine's delays), so that the call gives up, and its handler
+/// answers, before the caller stops waiting.
 inline call_options within_deadline(const session& s, std::chrono::milliseconds own) {
   using namespace std::chrono;
   auto d = s.deadline();
   if (!d) return {own};
   const auto left = duration_cast<milliseconds>(*d - steady_clock::now());
-  const auto margin = std::max(milliseconds(10), left / 10);
+  const auto margin = std::max(milliseconds(20), left / 5);
   const auto budget = std::max(left - margin, milliseconds(1));
   return {own.count() > 0 ? std::min(budget, own) : budget};
 }

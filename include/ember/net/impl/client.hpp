@@ -62,19 +62,33 @@ class client_core : public std::enable_shared_from_this<client_core>,
                                 net::detail::decode_fn decode, void* out) {
     auto self = shared_from_this();
     const auto timeout = opts.timeout.count() ? opts.timeout : options_.default_timeout;
-    if (opts.retries <= 0 && opts.request_id == 0)
-      co_return co_await send(command, body, timeout, 0, decode, out);
-    // Every attempt carries the same id, so the server answers a retry of a request that ran
-    // with that run's reply; the attempts share the call's deadline.
+    if (opts.retries > 0 || opts.request_id != 0)
+      co_return co_await call_retrying(command, body, opts, timeout, decode, out);
+    // The common call: no id, one attempt (and no coroutine frame more).
+    if (ended_ || (!resuming_ && (!open_ || (native() && !handshaken_))))
+      co_return failure{make_error_code(errc::not_connected), 0, {}};
+    const std::uint32_t seq = calls_.next_seq();
+    if (auto ec = append_frame(wire::frame_kind::request, command, seq,
+                               [&](buffer& b) { body(b, options_.encoding); }))
+      co_return failure{ec, 0, "request larger than the server accepts"};
+    schedule_flush();
+    co_return co_await calls_.wait(seq, timeout, decode, out);
+  }
+
+  // Every attempt carries the same id, so the server answers a retry of a request that ran
+  // with that run's reply; the attempts share the call's deadline.
+  asio::awaitable<failure> call_retrying(std::uint16_t command, const body_writer& body,
+                                         call_options opts, std::chrono::milliseconds timeout,
+                                         net::detail::decode_fn decode, void* out) {
     const std::uint64_t id = opts.request_id ? opts.request_id : next_request_id();
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     auto pause = std::chrono::milliseconds(20);
     for (int attempt = 0;; ++attempt) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
-      failure f = left.count() > 0
-                      ? co_await send(command, body, left, id, decode, out)
-                      : failure{make_error_code(errc::timeout), 0, "the call's deadline passed"};
+      // (Not a conditional expression: g++ 12 destroys a co_await's result twice in one.)
+      failure f{make_error_code(errc::timeout), 0, "the call's deadline passed"};
+      if (left.count() > 0) f = co_await send(command, body, left, id, decode, out);
       if (!f.code || attempt >= opts.retries || !may_retry(f)) co_return f;
       const auto now = std::chrono::steady_clock::now();
       if (now + pause >= deadline) co_return f;
