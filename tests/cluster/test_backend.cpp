@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <map>
+#include <thread>
 
 #include "ember/cluster/detail/cluster_wire.hpp"
 #include "ember/cluster/node.hpp"
@@ -291,6 +292,24 @@ BOOST_AUTO_TEST_CASE(a_retry_of_a_request_that_failed_gets_the_same_error_and_id
     BOOST_REQUIRE(!(co_await theirs->wait()).code);
     BOOST_TEST((game.steps == std::vector<std::uint32_t>{4, 5}));
   }());
+}
+
+BOOST_AUTO_TEST_CASE(the_reply_memory_is_bounded_in_count_and_age_and_keeps_what_still_runs) {
+  cl::reply_cache c({3, std::chrono::milliseconds(60'000)});
+  c.start(1, 5, 1, 1);  // still running
+  for (std::uint64_t id = 2; id <= 5; ++id) c.start(id, 5, 1, 1).done = true;
+  BOOST_TEST(c.size() == 3u);
+  BOOST_TEST(c.find(1) != nullptr);  // running: kept past the bound
+  BOOST_TEST(c.find(2) == nullptr);  // the oldest done ones are forgotten first
+  BOOST_TEST(c.find(3) == nullptr);
+  BOOST_TEST(c.find(4) != nullptr);
+  BOOST_TEST(c.find(5) != nullptr);
+  cl::reply_cache young({100, std::chrono::milliseconds(1)});
+  young.start(9, 5, 1, 1).done = true;
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  BOOST_TEST(young.find(9) == nullptr);  // too old to answer a retry with
+  young.start(10, 5, 1, 1);
+  BOOST_TEST(young.size() == 1u);  // and dropped at the next start
 }
 
 BOOST_AUTO_TEST_CASE(a_command_that_opted_out_runs_each_retry_again) {

@@ -91,18 +91,27 @@ class reply_cache {
   void count_replay() noexcept { ++replayed_; }
 
  private:
-  // Oldest first, past the count or the age; a request still running is kept (it is bounded
-  // by the requests in flight), and so is everything after it for now.
+  // Oldest first, past the count or the age. A request still running is kept (it is bounded
+  // by the requests in flight) and goes to the back, so that one slow handler does not hold
+  // back the forgetting of everything after it.
   void forget_old() {
     const auto now = clock::now();
-    while (!order_.empty()) {
+    for (std::size_t kept = 0; !order_.empty() && kept < order_.size();) {
       auto it = entries_.find(order_.front());
-      if (it != entries_.end()) {
-        const bool over = entries_.size() >= options_.max_entries ||
-                          now - it->second.at > options_.max_age;
-        if (!over || !it->second.done) break;
-        entries_.erase(it);
+      if (it == entries_.end()) {  // replaced by a later start of the same id
+        order_.pop_front();
+        continue;
       }
+      const bool over =
+          entries_.size() >= options_.max_entries || now - it->second.at > options_.max_age;
+      if (!over) break;
+      if (!it->second.done) {
+        order_.push_back(order_.front());
+        order_.pop_front();
+        ++kept;
+        continue;
+      }
+      entries_.erase(it);
       order_.pop_front();
     }
   }
