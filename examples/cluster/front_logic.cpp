@@ -15,10 +15,13 @@ asio::awaitable<world::online_reply> net_logic::online(session&, const world::on
 }
 
 asio::awaitable<world::cluster_online_reply> gate_logic::cluster_online(
-    session&, const world::cluster_online_request&) {
+    session& s, const world::cluster_online_request&) {
   world::cluster_online_reply reply;
-  // Every game at once; one that does not answer in time is left out, not waited for.
-  for (auto& r : co_await host_.root()->call_all<world::cmd::game_online>("game", {})) {
+  // Every game at once; one that does not answer in time is left out, not waited for. "In
+  // time" is before the net server's call to us gives up (the deadline it sent, less a
+  // margin), so that the games that did answer reach the player.
+  const auto opts = ember::net::within_deadline(s, host_.self().call_timeout);
+  for (auto& r : co_await host_.root()->call_all<world::cmd::game_online>("game", {}, opts)) {
     if (!r) continue;
     reply.total += r->count.players;
     reply.servers.push_back(r->count);

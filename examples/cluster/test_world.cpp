@@ -729,6 +729,121 @@ BOOST_AUTO_TEST_CASE(a_stopped_game_times_out_within_the_deadline_and_recovers) 
   }(), 30s);
 }
 
+// Retries with request ids (docs/sessions.md, "Retries"): a buy without an operation id (the
+// game makes one per run), sent to a stopped game, times out at net1; the client sends it again
+// with the same request id, and after SIGCONT it applies once: the retry is answered with the
+// first run's reply, which is what the database holds.
+BOOST_AUTO_TEST_CASE(a_stopped_game_s_timed_out_buy_retried_with_its_request_id_applies_once) {
+  cluster cl;
+  cl.start_all();
+  asio::io_context io;
+  std::int64_t buyer = 0, gold = 0;
+  std::string owner;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    player p(io);
+    co_await p.connect(cl.port("net1"));
+    auto who = co_await p.login("retrier");
+    buyer = static_cast<std::int64_t>(who.user_id);
+    owner = who.server;
+    cl.procs[owner].signal(SIGSTOP);
+    std::optional<ember::outcome<world::buy_reply>> bought;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      ember::net::call_options o;
+      o.timeout = 15s;
+      o.retries = 30;
+      bought = co_await p.stub.buy(world::buy_request{1, ""}, o);  // no operation id
+    }, asio::detached);
+    // Past net1's deadline (1 s): the first attempt ended "outcome unknown", a retry waits.
+    co_await ember::test::sleep(call_timeout + 500ms);
+    BOOST_TEST(!bought.has_value());
+    cl.procs[owner].signal(SIGCONT);
+    BOOST_REQUIRE(co_await eventually([&] { return bought.has_value(); }, 15s));
+    BOOST_REQUIRE_MESSAGE(bought->has_value(), "buy: " << (*bought ? std::string() : (*bought).error().message));
+    BOOST_TEST((**bought).gold == 90);
+    BOOST_TEST(ember::test::count_in(cl.log(owner), "came again") >= 1u);
+    auto bag = co_await p.stub.bag({});
+    BOOST_REQUIRE(bag.has_value());
+    BOOST_TEST(bag->gold == 90);  // the client's view is the one purchase
+    BOOST_TEST(bag->items.size() == 1u);
+    gold = bag->gold;
+  }(), 60s);
+  BOOST_TEST(cl.stop_all());
+  const auto id = std::to_string(buyer);
+  BOOST_TEST(cl.scalar("SELECT amount FROM wallet_balance WHERE id = '" + id + ":gold'") == gold);
+  BOOST_TEST(cl.scalar("SELECT COUNT(*) FROM inventory_item WHERE count > 0 AND owner = " + id) == 1);
+  // The ledger: the starting gold and one purchase.
+  BOOST_TEST(cl.scalar("SELECT ledger_next - 1 FROM wallet_account WHERE player = " + id) == 2);
+}
+
+// A game's memory of request ids dies with it: the buy retried after a failover (same request
+// id, as a client whose reply was lost would send it) runs on the new owner, and the
+// operation id the buy carries into the data layer is what makes it apply once.
+BOOST_AUTO_TEST_CASE(after_a_failover_the_operation_id_in_the_data_layer_keeps_a_retried_buy_once) {
+  cluster cl;
+  cl.start_all();
+  asio::io_context io;
+  std::int64_t buyer = 0;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    player p(io);
+    co_await p.connect(cl.port("net1"));
+    auto who = co_await p.login("failover-buyer");
+    buyer = static_cast<std::int64_t>(who.user_id);
+    ember::net::call_options o;
+    o.timeout = 20s;
+    o.retries = 200;  // `unavailable` while the player's lease runs: not run, safe to repeat
+    o.request_id = 0x600d'b0b0'0000'0001ULL;
+    auto first = co_await p.stub.buy(world::buy_request{1, "failover-sword"}, o);
+    BOOST_REQUIRE(first.has_value());
+    BOOST_TEST(first->gold == 90);
+    cl.procs[who.server].kill_now();
+    cl.start(who.server);
+    BOOST_REQUIRE(cl.game_ready(who.server, 2));
+    auto again = co_await p.stub.buy(world::buy_request{1, "failover-sword"}, o);
+    BOOST_REQUIRE_MESSAGE(again.has_value(), "retry: " << (again ? std::string() : again.error().message));
+    BOOST_TEST(again->gold == 90);
+    BOOST_TEST(again->bag_item == first->bag_item);
+    auto w = co_await p.stub.whoami({});
+    BOOST_REQUIRE(w.has_value());
+    // Not from a game's memory of the request (the new owner has none) ...
+    BOOST_TEST(ember::test::count_in(cl.log(w->server), "came again") == 0u);
+    auto bag = co_await p.stub.bag({});
+    BOOST_REQUIRE(bag.has_value());
+    BOOST_TEST(bag->gold == 90);  // ... but from the operation id: one purchase
+    BOOST_TEST(bag->items.size() == 1u);
+  }(), 60s);
+  BOOST_TEST(cl.stop_all());
+  const auto id = std::to_string(buyer);
+  BOOST_TEST(cl.scalar("SELECT COUNT(*) FROM inventory_item WHERE count > 0 AND owner = " + id) == 1);
+  BOOST_TEST(cl.scalar("SELECT ledger_next - 1 FROM wallet_account WHERE player = " + id) == 2);
+}
+
+// Deadlines travel: net1's call to gate says how long it waits, and gate's fan-out to the
+// games gives up before that, so a stopped game is left out instead of failing the request;
+// a stopped gate fails it with a message that names gate and says why.
+BOOST_AUTO_TEST_CASE(inner_calls_give_up_before_outer_ones_and_errors_name_the_server) {
+  cluster cl;
+  cl.start_all();
+  asio::io_context io;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    player p(io);
+    co_await p.connect(cl.port("net1"));
+    co_await p.login("counter");
+    cl.procs["game2"].signal(SIGSTOP);
+    auto r = co_await p.stub.online({}, {10s});
+    cl.procs["game2"].signal(SIGCONT);
+    BOOST_REQUIRE_MESSAGE(r.has_value(), "online: " << (r ? std::string() : r.error().message));
+    BOOST_TEST(r->servers.size() == 1u);  // game1's count; game2 left out in time
+    BOOST_TEST(r->servers.front().server == "game1");
+    cl.procs["gate"].signal(SIGSTOP);
+    auto stuck = co_await p.stub.online({}, {10s});
+    cl.procs["gate"].signal(SIGCONT);
+    BOOST_REQUIRE(!stuck.has_value());
+    BOOST_TEST(stuck.error().status == static_cast<std::uint16_t>(ember::status::timeout));
+    BOOST_TEST_MESSAGE("error: " << stuck.error().message);
+    BOOST_TEST(stuck.error().message.find("gate did not answer within") != std::string::npos);
+  }(), 60s);
+}
+
 BOOST_AUTO_TEST_CASE(nodes_rejoin_a_restarted_root_by_themselves) {
   cluster cl;
   cl.start_all();

@@ -21,10 +21,18 @@ class route_game final : public routetest::game_handler {
   }
 
   cluster::backend& backend() noexcept { return backend_; }
+  /// From now on a retry of `step` (same request id) runs again: the command opted out.
+  void run_step_retries() {
+    auto t = table();
+    t->run_retries(routetest::cmd::step::id);
+    backend_.set_table(std::move(t));
+  }
   const std::string& name() const noexcept { return name_; }
 
   std::vector<std::uint32_t> steps;   ///< `step` numbers, in the order they finished
   std::vector<std::uint64_t> closed;  ///< sessions whose end this backend heard
+  /// The timeout `whoami` would give its own calls (its request's deadline less a margin).
+  std::chrono::milliseconds budget{0};
 
   asio::awaitable<routetest::login_reply> login(net::session& s,
                                                 const routetest::login_request& r) override {
@@ -34,6 +42,7 @@ class route_game final : public routetest::game_handler {
   }
   asio::awaitable<routetest::whoami_reply> whoami(net::session& s,
                                                   const routetest::whoami_request&) override {
+    budget = net::within_deadline(s, std::chrono::minutes(1)).timeout;
     co_return routetest::whoami_reply{name_, s.id(), s.user().value_or(0)};
   }
   asio::awaitable<routetest::join_reply> join(net::session& s,
@@ -83,7 +92,7 @@ class route_game final : public routetest::game_handler {
   }
 
  private:
-  std::shared_ptr<const net::dispatch_table> table() {
+  std::shared_ptr<net::dispatch_table> table() {
     auto t = std::make_shared<net::dispatch_table>();
     routetest::register_commands(*t, *this);
     return t;

@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <map>
+#include <thread>
 
 #include "ember/cluster/detail/cluster_wire.hpp"
 #include "ember/cluster/node.hpp"
@@ -60,13 +61,15 @@ struct fake_gateway {
   template <class Cmd>
   std::shared_ptr<cl::link::reply_ticket> send(
       const typename Cmd::request& req, std::uint64_t session, std::uint64_t user = 0,
-      ember::codec::encoding push_encoding = ember::codec::encoding::binary) {
+      ember::codec::encoding push_encoding = ember::codec::encoding::binary,
+      std::uint64_t request_id = 0) {
     auto l = root->find("game1");
     BOOST_REQUIRE(l);
     ember::buffer body;
     ember::codec::encode(body, req, ember::codec::encoding::binary);
     auto ticket = l->forward(Cmd::id, ember::codec::encoding::binary,
-                             cl::route::envelope{session, user, push_encoding}, body.view(), 10s);
+                             cl::route::envelope{session, user, push_encoding, request_id},
+                             body.view(), 10s);
     BOOST_REQUIRE(ticket);
     return *ticket;
   }
@@ -227,6 +230,113 @@ BOOST_AUTO_TEST_CASE(one_players_ordered_requests_run_one_at_a_time_in_arrival_o
       tickets.push_back(net1.send<routetest::cmd::step>({n, 60u - 20u * n}, 10 + n, 5));
     for (auto& t : tickets) BOOST_TEST(!(co_await t->wait()).code);
     BOOST_TEST((game.steps == std::vector<std::uint32_t>{1, 2, 3}));
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(a_retry_with_the_same_request_id_is_answered_with_the_first_reply_and_not_run) {
+  auto& net1 = add_gateway("net1");
+  run(io, [&]() -> asio::awaitable<void> {
+    co_await linked();
+    constexpr auto binary = ember::codec::encoding::binary;
+    auto first = net1.send<routetest::cmd::step>({1, 0}, 10, 5, binary, 0xabc);
+    BOOST_REQUIRE(!(co_await first->wait()).code);
+    const std::vector<std::byte> reply(first->body().begin(), first->body().end());
+    // The retry asks for another step; it is the same request (same id): the first reply.
+    auto retry = net1.send<routetest::cmd::step>({2, 0}, 10, 5, binary, 0xabc);
+    BOOST_REQUIRE(!(co_await retry->wait()).code);
+    BOOST_TEST(std::vector<std::byte>(retry->body().begin(), retry->body().end()) == reply);
+    BOOST_TEST((game.steps == std::vector<std::uint32_t>{1}));
+    BOOST_TEST(game.backend().replayed() == 1u);
+    // Another id is another request.
+    auto other = net1.send<routetest::cmd::step>({3, 0}, 10, 5, binary, 0xabd);
+    BOOST_REQUIRE(!(co_await other->wait()).code);
+    BOOST_TEST((game.steps == std::vector<std::uint32_t>{1, 3}));
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(a_retry_that_arrives_while_the_first_runs_waits_for_its_reply) {
+  auto& net1 = add_gateway("net1");
+  run(io, [&]() -> asio::awaitable<void> {
+    co_await linked();
+    constexpr auto binary = ember::codec::encoding::binary;
+    // The first still runs (it sleeps) when its retry arrives, as after a gateway's timeout.
+    auto first = net1.send<routetest::cmd::step>({1, 300}, 10, 5, binary, 77);
+    auto retry = net1.send<routetest::cmd::step>({1, 300}, 10, 5, binary, 77);
+    BOOST_REQUIRE(!(co_await retry->wait()).code);
+    BOOST_REQUIRE(!(co_await first->wait()).code);
+    routetest::step_reply a, b;
+    BOOST_REQUIRE(!ember::codec::decode(first->body(), binary, a));
+    BOOST_REQUIRE(!ember::codec::decode(retry->body(), binary, b));
+    BOOST_TEST(a.n == 1u);
+    BOOST_TEST(b.n == 1u);
+    BOOST_TEST((game.steps == std::vector<std::uint32_t>{1}));  // ran once
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(a_retry_of_a_request_that_failed_gets_the_same_error_and_ids_are_per_player) {
+  auto& net1 = add_gateway("net1");
+  run(io, [&]() -> asio::awaitable<void> {
+    co_await linked();
+    constexpr auto binary = ember::codec::encoding::binary;
+    auto first = net1.send<routetest::cmd::refuse>({}, 10, 5, binary, 9);
+    auto f1 = co_await first->wait();
+    auto retry = net1.send<routetest::cmd::refuse>({}, 10, 5, binary, 9);
+    auto f2 = co_await retry->wait();
+    BOOST_TEST(f1.status == f2.status);
+    BOOST_TEST(f1.message == f2.message);
+    BOOST_TEST(game.backend().replayed() == 1u);
+    // Another player's request with a taken id runs (nobody reads someone else's reply).
+    auto mine = net1.send<routetest::cmd::step>({4, 0}, 20, 6, binary, 0x5eed);
+    BOOST_REQUIRE(!(co_await mine->wait()).code);
+    auto theirs = net1.send<routetest::cmd::step>({5, 0}, 21, 7, binary, 0x5eed);
+    BOOST_REQUIRE(!(co_await theirs->wait()).code);
+    BOOST_TEST((game.steps == std::vector<std::uint32_t>{4, 5}));
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(the_reply_memory_is_bounded_in_count_and_age_and_keeps_what_still_runs) {
+  cl::reply_cache c({3, std::chrono::milliseconds(60'000)});
+  c.start(1, 5, 1, 1);  // still running
+  for (std::uint64_t id = 2; id <= 5; ++id) c.start(id, 5, 1, 1).done = true;
+  BOOST_TEST(c.size() == 3u);
+  BOOST_TEST(c.find(1) != nullptr);  // running: kept past the bound
+  BOOST_TEST(c.find(2) == nullptr);  // the oldest done ones are forgotten first
+  BOOST_TEST(c.find(3) == nullptr);
+  BOOST_TEST(c.find(4) != nullptr);
+  BOOST_TEST(c.find(5) != nullptr);
+  cl::reply_cache young({100, std::chrono::milliseconds(1)});
+  young.start(9, 5, 1, 1).done = true;
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  BOOST_TEST(young.find(9) == nullptr);  // too old to answer a retry with
+  young.start(10, 5, 1, 1);
+  BOOST_TEST(young.size() == 1u);  // and dropped at the next start
+}
+
+BOOST_AUTO_TEST_CASE(a_command_that_opted_out_runs_each_retry_again) {
+  auto& net1 = add_gateway("net1");
+  game.run_step_retries();
+  run(io, [&]() -> asio::awaitable<void> {
+    co_await linked();
+    constexpr auto binary = ember::codec::encoding::binary;
+    for (std::uint32_t n : {1u, 2u}) {
+      auto t = net1.send<routetest::cmd::step>({n, 0}, 10, 5, binary, 0xabc);
+      BOOST_REQUIRE(!(co_await t->wait()).code);
+    }
+    BOOST_TEST((game.steps == std::vector<std::uint32_t>{1, 2}));
+    BOOST_TEST(game.backend().replayed() == 0u);
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(a_forwarded_request_s_deadline_reaches_the_handler_s_session) {
+  auto& net1 = add_gateway("net1");
+  run(io, [&]() -> asio::awaitable<void> {
+    co_await linked();
+    // `send` forwards with a 10 s deadline: the backend's calls made for it get less.
+    auto t = net1.send<routetest::cmd::whoami>({}, 30, 8);
+    BOOST_REQUIRE(!(co_await t->wait()).code);
+    // 10 s less a fifth as the margin, less what passed on the way.
+    BOOST_TEST(game.budget.count() <= 8'000);
+    BOOST_TEST(game.budget.count() > 1'000);
   }());
 }
 

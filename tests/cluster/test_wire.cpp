@@ -108,6 +108,30 @@ BOOST_AUTO_TEST_CASE(the_envelope_is_17_big_endian_bytes_before_the_clients_body
   BOOST_TEST(bytes_of(rest) == (std::vector<int>{0xaa, 0xbb}), boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(a_request_id_adds_8_bytes_to_the_envelope_and_a_flag_in_byte_16) {
+  using ember::cluster::route::envelope;
+  buffer out;
+  ember::cluster::route::write_envelope(
+      out, envelope{1, 2, ember::codec::encoding::binary, 0x2122232425262728ULL});
+  out.append(bytes_view(std::vector<std::byte>{std::byte{0xaa}}));
+  const std::vector<int> expected{0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 2,
+                                  0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0xaa};
+  BOOST_TEST(bytes_of(out.view()) == expected, boost::test_tools::per_element());
+  bytes_view rest;
+  const auto e = ember::cluster::route::read_envelope(out.view(), rest);
+  BOOST_REQUIRE(e.has_value());
+  BOOST_TEST(e->request_id == 0x2122232425262728ULL);
+  BOOST_TEST((e->push_encoding == ember::codec::encoding::binary));
+  BOOST_TEST(bytes_of(rest) == (std::vector<int>{0xaa}), boost::test_tools::per_element());
+  // Flagged but cut short, or an unknown bit: refused.
+  std::vector<std::byte> body(24);
+  body[16] = std::byte{2};
+  BOOST_TEST(!ember::cluster::route::read_envelope(body, rest).has_value());
+  body.resize(25);
+  body[16] = std::byte{4};
+  BOOST_TEST(!ember::cluster::route::read_envelope(body, rest).has_value());
+}
+
 BOOST_AUTO_TEST_CASE(a_short_envelope_or_an_unknown_encoding_is_refused) {
   bytes_view rest;
   std::vector<std::byte> body(16);

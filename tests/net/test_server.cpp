@@ -322,6 +322,43 @@ BOOST_AUTO_TEST_CASE(a_malformed_frame_closes_that_session_only) {
   }());
 }
 
+BOOST_AUTO_TEST_CASE(a_request_id_in_front_of_the_body_is_taken_off_and_one_cut_short_is_refused) {
+  fixture f;
+  run(f.io, [&]() -> asio::awaitable<void> {
+    // ember's client sends the id (the server's hello said it takes them); the handler sees
+    // the message that follows it.
+    auto good = co_await f.connected();
+    ember::net::call_options o;
+    o.request_id = 0x0102030405060708ULL;
+    auto r = co_await nettest::client_stub(good).echo({7, "with an id", 0}, o);
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->n == 7u);
+    BOOST_TEST(r->text == "with an id");
+    // Flagged, but 3 bytes of body: bad_request, and the session lives on.
+    auto bad = co_await raw_connect(f.srv->port());
+    co_await raw_handshake(bad);
+    std::array<std::byte, 16 + 3> frame{};
+    ember::wire::frame_header h;
+    h.kind = ember::wire::frame_kind::request;
+    h.flags = ember::wire::flag::request_id;
+    h.command = 101;
+    h.seq = 1;
+    h.length = 3;
+    ember::wire::write_header(frame.data(), h);
+    co_await asio::async_write(bad, asio::buffer(frame), asio::use_awaitable);
+    std::array<std::byte, 16> header{};
+    co_await asio::async_read(bad, asio::buffer(header), asio::use_awaitable);
+    const auto reply = ember::wire::read_header(header.data());
+    BOOST_TEST((reply.kind == ember::wire::frame_kind::error));
+    BOOST_TEST(reply.seq == 1u);
+    std::vector<std::byte> body(reply.length);
+    co_await asio::async_read(bad, asio::buffer(body), asio::use_awaitable);
+    ember::codec::error_body e;
+    BOOST_REQUIRE(!ember::codec::decode(ember::bytes_view(body), ember::codec::encoding::binary, e));
+    BOOST_TEST(e.status == static_cast<std::uint16_t>(ember::status::bad_request));
+  }());
+}
+
 BOOST_AUTO_TEST_CASE(an_oversized_frame_is_refused_before_its_body_arrives) {
   ember::net::server_options o;
   o.max_frame = 1024;

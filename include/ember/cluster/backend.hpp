@@ -26,6 +26,7 @@
 
 #include "ember/cluster/keyed_queue.hpp"
 #include "ember/cluster/link.hpp"
+#include "ember/cluster/reply_cache.hpp"
 #include "ember/cluster/route_wire.hpp"
 #include "ember/net/dispatch.hpp"
 #include "ember/net/session_attributes.hpp"
@@ -42,6 +43,8 @@ namespace ember::cluster {
 struct backend_options {
   std::string name;  ///< this server's name (what sessions get bound to)
   std::string type;  ///< its server type
+  /// What it remembers of requests with a request id, to answer their retries.
+  reply_cache_options retries{};
 };
 
 /// The session attribute that binds a client session to one instance of `type`.
@@ -116,6 +119,12 @@ struct backend_state : std::enable_shared_from_this<backend_state> {
   backend_state(asio::any_io_executor e, backend_options o,
                 std::shared_ptr<const net::dispatch_table> t);
 
+  // Where the replies of requests with a request id go: kept for retries, then sent.
+  struct remembering_responder final : net::responder {
+    backend_state* st = nullptr;
+    void reply_body(const net::request_info& req, const net::body_writer& body) override;
+  };
+
   asio::any_io_executor ex;
   backend_options options;
   std::shared_ptr<const net::dispatch_table> table;
@@ -123,6 +132,8 @@ struct backend_state : std::enable_shared_from_this<backend_state> {
   std::vector<std::shared_ptr<link>> gateways;
   std::unordered_map<session_key, std::shared_ptr<remote_session>, session_key_hash> sessions;
   std::vector<std::function<void(net::session&)>> on_closed;
+  reply_cache replies;
+  remembering_responder remembering;
 
   // Sends one message to every gateway (or every one but `except`).
   void to_gateways(route::notify_id id, const buffer& body, const link* except = nullptr);
@@ -131,6 +142,10 @@ struct backend_state : std::enable_shared_from_this<backend_state> {
   void broadcast(std::string_view group, std::uint16_t push_id, const net::body_writer& body);
   void end_session(const session_key& k);
   void serve(link& l, const wire::frame& f);
+  // A retry of a request that ran or runs here: answered from `replies`, true. False: run it.
+  bool replay(link& l, const wire::frame& f, const route::envelope& env, bool& remember);
+  // The first run of a remembered request ended: keep its outcome, answer its retries.
+  void remember_end(std::uint64_t request_id, std::exception_ptr error);
   void on_notify(link& l, route::notify_id id, bytes_view body);
 };
 
@@ -186,6 +201,9 @@ class backend {
   std::size_t session_count() const noexcept { return state_->sessions.size(); }
   /// Gateways attached.
   std::size_t gateway_count() const noexcept { return state_->gateways.size(); }
+  /// Requests with ids remembered now, and retries answered from memory so far.
+  std::size_t remembered() const noexcept { return state_->replies.size(); }
+  std::uint64_t replayed() const noexcept { return state_->replies.replayed(); }
   const backend_options& options() const noexcept { return state_->options; }
 
   /// Runs `work` in the queue of player `user`, after the requests and work queued for that

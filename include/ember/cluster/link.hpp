@@ -3,10 +3,12 @@
 // dispatch table. Root and node hand out links; this header is what both sides use.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -74,6 +76,11 @@ class link_session;
 namespace detail {
 /// The peer address of `s` as "address:port" ("?" when unknown), for logs.
 EMBER_DECL std::string address_of(const asio::ip::tcp::socket& s);
+/// A call's timeout as the `ack` field of a request with `wire::flag::deadline` carries it.
+inline std::uint32_t deadline_ms(std::chrono::milliseconds timeout) noexcept {
+  return static_cast<std::uint32_t>(std::clamp<std::chrono::milliseconds::rep>(
+      timeout.count(), 1, std::numeric_limits<std::uint32_t>::max()));
+}
 }  // namespace detail
 
 /// Handles a notify (one-way push) that arrived on a link.
@@ -209,7 +216,7 @@ class link final : public std::enable_shared_from_this<link>,
   void expire_forwards();
   template <class WriteBody>
   std::error_code append(wire::frame_kind kind, std::uint16_t command, std::uint32_t seq,
-                         std::uint8_t flags, WriteBody&& write_body);
+                         std::uint8_t flags, WriteBody&& write_body, std::uint32_t ack = 0);
 
   peer_info peer_;
   link_options options_;

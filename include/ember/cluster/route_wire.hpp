@@ -34,13 +34,19 @@ enum class call_id : std::uint16_t {
 };
 
 /// Prefix of a forwarded request's body (frames with `wire::flag::routed`): 17 bytes of
-/// fixed-width big-endian numbers, then the client's body unchanged.
+/// fixed-width big-endian numbers, 8 more when the request has a request id (bit 1 of byte 16
+/// says so), then the client's body unchanged.
 struct envelope {
   std::uint64_t session = 0;  ///< the client session on the gateway
   std::uint64_t user = 0;     ///< its bound user, 0 if none
   codec::encoding push_encoding = codec::encoding::binary;  ///< what its pushes must be in
+  /// The client's idempotency id of the request (0: none); written only when set, so a
+  /// gateway talks to a backend that predates it as before while its clients send none.
+  std::uint64_t request_id = 0;
 
-  static constexpr std::size_t size = 17;
+  static constexpr std::size_t size = 17;           ///< without a request id
+  static constexpr std::size_t with_id_size = 25;   ///< with one
+  static constexpr std::uint8_t has_request_id = 0x02;  ///< bit of byte 16
 };
 
 /// Writes `e` as the prefix of a forwarded request's body.

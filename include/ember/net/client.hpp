@@ -2,6 +2,7 @@
 // pushes. Tests, bots and ember-bench use it; generated `client_stub`s give it typed methods.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -27,7 +28,30 @@ namespace ember::net {
 /// Per-call settings.
 struct call_options {
   std::chrono::milliseconds timeout{0};  ///< 0: the client's default timeout
+  /// Client calls: how many more times to send the request when it ends with
+  /// `outcome_unknown` (15), `unavailable` (6) or the client's own timeout, as long as
+  /// `timeout` (the whole call's deadline) allows. Every attempt carries the same request id,
+  /// so the server answers a retry of a request that ran with that run's reply
+  /// (docs/sessions.md, "Retries"). Calls between servers ignore it.
+  int retries = 0;
+  /// Client calls: the request's idempotency id, for a caller that retries by itself (keep it
+  /// and pass it again). 0: none, unless `retries` is set (the client then picks one).
+  std::uint64_t request_id = 0;
 };
+
+/// The options of a call made while serving a request of `s`: `own` timeout, shortened to
+/// what is left of the request's deadline less a margin (a fifth of it, at least 20 ms: the
+/// answer's way back, and a busy machine's delays), so that the call gives up, and its handler
+/// answers, before the caller stops waiting.
+inline call_options within_deadline(const session& s, std::chrono::milliseconds own) {
+  using namespace std::chrono;
+  auto d = s.deadline();
+  if (!d) return {own};
+  const auto left = duration_cast<milliseconds>(*d - steady_clock::now());
+  const auto margin = std::max(milliseconds(20), left / 5);
+  const auto budget = std::max(left - margin, milliseconds(1));
+  return {own.count() > 0 ? std::min(budget, own) : budget};
+}
 
 /// A client's configuration.
 struct client_options {

@@ -35,6 +35,9 @@ struct request_info {
   std::shared_ptr<const dispatch_table> table;
   /// When it was dispatched (set when `table` counts requests, see `stamp_dispatch`).
   command_stats::clock::time_point started{};
+  /// The idempotency id the client gave the request (0: none); a retry carries the same one
+  /// (PROTOCOL.md §1, `request_id`), and a backend answers it with the first run's reply.
+  std::uint64_t request_id = 0;
 };
 
 /// The transport side of a session: sends a request's reply.
@@ -68,6 +71,10 @@ struct command_entry {
   /// request and answers it later through `info.out` (`reply_body`, then `end_request`).
   /// Used for overlapping requests on the native framing; others go through `start`.
   void (*hand_off)(void* handler, request_info&& info, bytes_view body) = nullptr;
+  /// A request that comes again with the same request id (a client's retry) is answered with
+  /// the first run's reply instead of running again (docs/sessions.md, "Retries"). Cleared by
+  /// `dispatch_table::run_retries` for a command whose retries must run anew.
+  bool replay_retries = true;
 };
 
 /// Command id -> typed handler call, filled by the generated `register_commands`.
@@ -94,6 +101,11 @@ class dispatch_table {
   /// Registers a ready-made entry (e.g. the cluster gateway's forwarding of a command another
   /// server type serves); throws `std::logic_error` if the id is taken.
   void add_entry(const command_entry& e) { insert(e); }
+
+  /// Makes retries of command `id` (same request id) run the handler again instead of being
+  /// answered with the first run's reply: for a command whose answer must be fresh and that
+  /// changes nothing (a clock, a poll). Throws `std::logic_error` if `id` has no entry.
+  void run_retries(std::uint16_t id);
 
   /// Makes failed requests on a Firefly listener answer with a `T` holding `code` and
   /// `message` (the schema's `[firefly] error_reply`).

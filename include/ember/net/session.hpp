@@ -1,6 +1,7 @@
 // ember: the session handle a handler receives: reply, push, groups, user binding, close.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -97,6 +98,23 @@ class session {
   /// An empty `group` means every session of the server.
   virtual void broadcast_body(std::string_view group, std::uint16_t push_id,
                               const body_writer& body) = 0;
+
+  using time_point = std::chrono::steady_clock::time_point;
+  /// The deadline the caller gave the request this session is serving (a link's calls and
+  /// forwarded requests carry one, PROTOCOL.md §9), if any: a handler's own calls take their
+  /// timeout from it (`net::within_deadline`), so inner calls give up before outer ones. When
+  /// requests of the session overlap, it is the earliest of them that has not passed.
+  std::optional<time_point> deadline() const noexcept {
+    return deadline_ == time_point{} ? std::nullopt : std::optional<time_point>(deadline_);
+  }
+  /// Notes the deadline of a request that arrives (transports call it).
+  void note_deadline(time_point d) noexcept {
+    if (deadline_ == time_point{} || d < deadline_ || deadline_ <= std::chrono::steady_clock::now())
+      deadline_ = d;
+  }
+
+ private:
+  time_point deadline_{};
 };
 
 }  // namespace ember::net

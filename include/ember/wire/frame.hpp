@@ -32,7 +32,17 @@ inline constexpr std::uint8_t json = 0x01;  ///< the body is JSON rather than bi
 /// Links only: a client request forwarded by a client-facing server; the body starts with a
 /// route envelope (see ember/cluster/route_wire.hpp).
 inline constexpr std::uint8_t routed = 0x02;
+/// Client requests, when the server's hello announced `request_ids`: the body starts with the
+/// request's idempotency id (u64, big-endian), which the client sends again when it retries the
+/// request, so that the server answers the retry with the first run's reply.
+inline constexpr std::uint8_t request_id = 0x04;
+/// Link requests: the header's `ack` field carries the caller's remaining deadline in
+/// milliseconds, so the callee's own calls can give up before the caller does.
+inline constexpr std::uint8_t deadline = 0x08;
 }
+
+/// Bytes of the request id that `flag::request_id` puts in front of a request's body.
+inline constexpr std::size_t request_id_size = 8;
 
 /// The native header: 16 bytes, big-endian, before every body.
 struct frame_header {
@@ -71,12 +81,19 @@ inline void put_u32(std::byte* p, std::uint32_t v) noexcept {
   p[2] = std::byte(v >> 8);
   p[3] = std::byte(v);
 }
+inline void put_u64(std::byte* p, std::uint64_t v) noexcept {
+  put_u32(p, std::uint32_t(v >> 32));
+  put_u32(p + 4, std::uint32_t(v));
+}
 inline std::uint16_t get_u16(const std::byte* p) noexcept {
   return std::uint16_t((std::uint16_t(p[0]) << 8) | std::uint16_t(p[1]));
 }
 inline std::uint32_t get_u32(const std::byte* p) noexcept {
   return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) |
          (std::uint32_t(p[2]) << 8) | std::uint32_t(p[3]);
+}
+inline std::uint64_t get_u64(const std::byte* p) noexcept {
+  return (std::uint64_t(get_u32(p)) << 32) | get_u32(p + 4);
 }
 }  // namespace detail
 

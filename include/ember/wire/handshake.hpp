@@ -66,6 +66,9 @@ struct server_hello {
   resume_token token{};
   /// How long the server keeps the session after its connection is lost (0: not resumable).
   std::uint32_t resume_grace_ms = 0;
+  /// The server takes requests with `flag::request_id` (flags bit 1): clients of an older
+  /// server do not send them.
+  bool request_ids = false;
 
   static constexpr std::size_t size = 60;
 
@@ -73,7 +76,7 @@ struct server_hello {
     std::byte* p = out.prepare(size);
     detail::put_u16(p, version);
     p[2] = std::byte(encoding);
-    p[3] = std::byte(resumed ? 1 : 0);
+    p[3] = std::byte((resumed ? 1 : 0) | (request_ids ? 2 : 0));
     detail::put_u32(p + 4, std::uint32_t(session_id >> 32));
     detail::put_u32(p + 8, std::uint32_t(session_id));
     detail::put_u32(p + 12, idle_timeout_ms);
@@ -89,6 +92,7 @@ struct server_hello {
     h.version = detail::get_u16(b.data());
     h.encoding = std::uint8_t(b[2]);
     h.resumed = (std::uint8_t(b[3]) & 1) != 0;
+    h.request_ids = (std::uint8_t(b[3]) & 2) != 0;
     h.session_id = (std::uint64_t(detail::get_u32(b.data() + 4)) << 32) |
                    detail::get_u32(b.data() + 8);
     h.idle_timeout_ms = detail::get_u32(b.data() + 12);

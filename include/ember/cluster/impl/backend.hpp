@@ -122,7 +122,9 @@ namespace detail {
 
 EMBER_DECL backend_state::backend_state(asio::any_io_executor e, backend_options o,
                                         std::shared_ptr<const net::dispatch_table> t)
-    : ex(e), options(std::move(o)), table(std::move(t)), queue(e) {}
+    : ex(e), options(std::move(o)), table(std::move(t)), queue(e), replies(options.retries) {
+  remembering.st = this;
+}
 
 EMBER_DECL void backend_state::to_gateways(route::notify_id id, const buffer& body,
                                            const link* except) {
@@ -169,24 +171,34 @@ EMBER_DECL void backend_state::serve(link& l, const wire::frame& f) {
                  "unknown command " + std::to_string(command) + " on " + options.name);
     return;
   }
+  bool remember = false;
+  if (env->request_id && entry->replay_retries && replay(l, f, *env, remember)) return;
   auto& s = sessions[session_key{l.id(), env->session}];
   if (!s)
     s = std::make_shared<remote_session>(l.weak_from_this(), weak_from_this(), *env);
   if (env->user) s->user_ = env->user;  // the gateway's binding is the truth
   s->env_.push_encoding = env->push_encoding;
+  if ((f.flags & wire::flag::deadline) && f.ack > 0)
+    s->note_deadline(std::chrono::steady_clock::now() + std::chrono::milliseconds(f.ack));
   const auto enc = (f.flags & wire::flag::json) ? codec::encoding::json : codec::encoding::binary;
-  net::request_info info{s, &l.replies(), f.seq, command, enc, table};
+  net::request_info info{s, remember ? static_cast<net::responder*>(&remembering) : &l.replies(),
+                         f.seq, command, enc, table};
+  info.request_id = remember ? env->request_id : 0;
   net::stamp_dispatch(info);
   std::error_code ec;
   auto work = entry->start(entry->handler, info, body, ec);
   if (ec) {
     net::count_request(info, status::bad_request);
-    l.send_error(command, f.seq, static_cast<std::uint16_t>(status::bad_request),
-                 std::string(entry->name) + ": " + ec.message());
+    const auto message = std::string(entry->name) + " on " + options.name + ": " + ec.message();
+    l.send_error(command, f.seq, static_cast<std::uint16_t>(status::bad_request), message);
+    if (remember)
+      remember_end(env->request_id,
+                   std::make_exception_ptr(game_error(status::bad_request, message)));
     return;
   }
-  auto done = [keep = l.shared_from_this(), info](std::exception_ptr e) {
+  auto done = [keep = l.shared_from_this(), info, self = shared_from_this()](std::exception_ptr e) {
     keep->finish_request(info, e);
+    if (info.request_id) self->remember_end(info.request_id, e);
   };
   if (!entry->ordered) {
     asio::co_spawn(ex, std::move(work), std::move(done));
@@ -195,6 +207,79 @@ EMBER_DECL void backend_state::serve(link& l, const wire::frame& f) {
   // One player's work runs one item at a time; before login, one session's.
   const work_key key = s->user_ ? work_key{0, s->user_} : work_key{l.id(), env->session};
   queue.post(key, std::move(work), std::move(done));
+}
+
+EMBER_DECL bool backend_state::replay(link& l, const wire::frame& f,
+                                      const route::envelope& env, bool& remember) {
+  auto* e = replies.find(env.request_id);
+  if (!e) {
+    replies.start(env.request_id, env.user, l.id(), env.session);
+    remember = true;
+    return false;
+  }
+  // An id another player's request holds: this one runs, unremembered (ids are the
+  // clients' random numbers; a clash is a client's bug, not a way to read others' replies).
+  if (!reply_cache::same_sender(*e, env.user, l.id(), env.session)) return false;
+  replies.count_replay();
+  const auto command = static_cast<std::uint16_t>(f.command);
+  log::info("{}: request {:#x} of user {} came again: answered with its first run's {}, not run "
+            "again", options.name, env.request_id, env.user, e->done ? "reply" : "reply when it ends");
+  if (!e->done) {
+    e->waiters.push_back({l.weak_from_this(), command, f.seq});
+    return true;
+  }
+  if (e->failed) {
+    l.send_error(command, f.seq, e->status, e->message);
+  } else {
+    net::request_info to{nullptr, &l.replies(), f.seq, command, e->encoding, nullptr};
+    l.replies().reply_body(to, net::body_writer::encoded(e->body.view()));
+  }
+  return true;
+}
+
+EMBER_DECL void backend_state::remembering_responder::reply_body(const net::request_info& req,
+                                                                 const net::body_writer& body) {
+  auto* e = st->replies.find(req.request_id);
+  auto l = static_cast<remote_session&>(*req.owner).gateway();
+  if (!e) {  // forgotten meanwhile (cannot happen while it runs): answer without keeping
+    if (l) l->replies().reply_body(req, body);
+    return;
+  }
+  e->encoding = req.encoding;
+  e->body.clear();
+  body(e->body, req.encoding);
+  if (l) l->replies().reply_body(req, net::body_writer::encoded(e->body.view()));
+}
+
+EMBER_DECL void backend_state::remember_end(std::uint64_t request_id, std::exception_ptr error) {
+  auto* e = replies.find(request_id);
+  if (!e) return;
+  e->done = true;
+  e->at = reply_cache::clock::now();
+  if (error) {
+    e->failed = true;
+    try {
+      std::rethrow_exception(error);
+    } catch (const game_error& g) {
+      e->status = g.code();
+      e->message = g.what();
+    } catch (...) {
+      e->status = static_cast<std::uint16_t>(status::internal_error);
+      e->message = "internal error";
+    }
+  }
+  auto waiters = std::move(e->waiters);
+  e->waiters.clear();
+  for (auto& w : waiters) {
+    auto l = w.to.lock();
+    if (!l) continue;
+    if (e->failed) {
+      l->send_error(w.command, w.seq, e->status, e->message);
+    } else {
+      net::request_info to{nullptr, &l->replies(), w.seq, w.command, e->encoding, nullptr};
+      l->replies().reply_body(to, net::body_writer::encoded(e->body.view()));
+    }
+  }
 }
 
 EMBER_DECL void backend_state::on_notify(link& l, route::notify_id id, bytes_view body) {

@@ -61,7 +61,7 @@ EMBER_DECL void gateway::state::hand_off(void* self, net::request_info&& info, b
     return;
   }
   ++st.forwarded;
-  route::envelope env{s.id(), s.user().value_or(0), s.push_encoding()};
+  route::envelope env{s.id(), s.user().value_or(0), s.push_encoding(), info.request_id};
   target->forward_now(static_cast<std::uint16_t>(info.command), env, body, std::move(info),
                       st.options.call_timeout);
 }
@@ -76,7 +76,7 @@ EMBER_DECL asio::awaitable<void> gateway::state::forward(const net::request_info
     return fail(status::unavailable, "no " + r.type + " server is available");
   }
   ++forwarded;
-  route::envelope env{s.id(), s.user().value_or(0), s.push_encoding()};
+  route::envelope env{s.id(), s.user().value_or(0), s.push_encoding(), info.request_id};
   auto ticket = target->forward(static_cast<std::uint16_t>(info.command), info.encoding, env,
                                 body, options.call_timeout);
   if (!ticket) return fail(status_of(ticket.error()), ticket.error().message);

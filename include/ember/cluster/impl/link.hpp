@@ -119,8 +119,11 @@ EMBER_DECL asio::awaitable<failure> link::call_erased(std::uint16_t command, net
   const std::size_t queued_before = queued_bytes();
   const std::size_t before = output_.pending().size();
   const std::uint32_t seq = calls_.next_seq();
-  if (auto ec = append(wire::frame_kind::request, command, seq, 0,
-                       [&](buffer& b) { body(b, codec::encoding::binary); }))
+  if (timeout.count() <= 0) timeout = options_.default_timeout;
+  // The callee learns how long this call waits, so that its own calls give up first.
+  if (auto ec = append(wire::frame_kind::request, command, seq, wire::flag::deadline,
+                       [&](buffer& b) { body(b, codec::encoding::binary); },
+                       detail::deadline_ms(timeout)))
     co_return counted(failure{ec, 0, "request larger than the link's frame limit"});
   // One frame larger than the bound still goes when nothing else waits.
   if (queued_bytes() > options_.max_queue && queued_before > 0) {
@@ -129,8 +132,15 @@ EMBER_DECL asio::awaitable<failure> link::call_erased(std::uint16_t command, net
         failure{make_error_code(errc::overloaded), 0, "link queue to " + peer_.name + " full"});
   }
   schedule_flush();
-  co_return counted(co_await calls_.wait(
-      seq, timeout.count() > 0 ? timeout : options_.default_timeout, decode, out));
+  failure f = co_await calls_.wait(seq, timeout, decode, out);
+  // Say which server failed and why (the caller's message goes to people).
+  if (f.remote() && f.message.empty())
+    f.message = peer_.name + " failed with status " + std::to_string(f.status);
+  else if (f.code && f.message.empty())
+    f.message = f.code == errc::timeout
+                    ? peer_.name + " did not answer within " + std::to_string(timeout.count()) + " ms"
+                    : "link to " + peer_.name + ": " + f.code.message();
+  co_return counted(std::move(f));
 }
 
 EMBER_DECL std::error_code link::notify(std::uint16_t push_id, const net::body_writer& body) {
@@ -151,26 +161,28 @@ EMBER_DECL outcome<std::shared_ptr<link::reply_ticket>> link::forward(
   if (queued_bytes() >= options_.max_queue)
     return failure{make_error_code(errc::overloaded), 0, "link queue to " + peer_.name + " full"};
   const std::uint32_t seq = calls_.next_seq();
-  const std::uint8_t flags =
-      wire::flag::routed | (encoding == codec::encoding::json ? wire::flag::json : 0);
+  if (timeout.count() <= 0) timeout = options_.default_timeout;
+  const std::uint8_t flags = wire::flag::routed | wire::flag::deadline |
+                             (encoding == codec::encoding::json ? wire::flag::json : 0);
   if (auto ec = append(wire::frame_kind::request, command, seq, flags, [&](buffer& b) {
         route::write_envelope(b, env);
         b.append(body);
-      }))
+      }, detail::deadline_ms(timeout)))
     return failure{ec, 0, "request larger than the link's frame limit"};
   schedule_flush();
   return std::make_shared<reply_ticket>(socket_.get_executor(), calls_, shared_from_this(), seq,
-                                        timeout.count() > 0 ? timeout : options_.default_timeout);
+                                        timeout);
 }
 
 template <class WriteBody>
 std::error_code link::append(wire::frame_kind kind, std::uint16_t command, std::uint32_t seq,
-                             std::uint8_t flags, WriteBody&& write_body) {
+                             std::uint8_t flags, WriteBody&& write_body, std::uint32_t ack) {
   wire::frame_header h;
   h.kind = kind;
   h.flags = flags;
   h.command = command;
   h.seq = seq;
+  h.ack = ack;
   return wire::append_frame(output_.pending(), h, write_body, options_.max_frame);
 }
 
@@ -280,6 +292,8 @@ EMBER_DECL void link::on_request(const wire::frame& f) {
                "unknown command " + std::to_string(command));
     return;
   }
+  if ((f.flags & wire::flag::deadline) && f.ack > 0)
+    session_->note_deadline(std::chrono::steady_clock::now() + std::chrono::milliseconds(f.ack));
   net::request_info info{session_, this, f.seq, command,
                     (f.flags & wire::flag::json) ? codec::encoding::json : codec::encoding::binary,
                     commands_};
@@ -312,12 +326,12 @@ EMBER_DECL void link::forward_now(std::uint16_t command, const route::envelope& 
   if (queued_bytes() >= options_.max_queue)
     return end_forward(info, status::overloaded, "link queue to " + peer_.name + " full");
   const std::uint32_t seq = calls_.next_seq();
-  const std::uint8_t flags =
-      wire::flag::routed | (info.encoding == codec::encoding::json ? wire::flag::json : 0);
+  const std::uint8_t flags = wire::flag::routed | wire::flag::deadline |
+                             (info.encoding == codec::encoding::json ? wire::flag::json : 0);
   if (append(wire::frame_kind::request, command, seq, flags, [&](buffer& b) {
         route::write_envelope(b, env);
         b.append(body);
-      }))
+      }, detail::deadline_ms(timeout)))
     return end_forward(info, status::internal_error, "request larger than the link's frame limit");
   schedule_flush();
   forwards_.push_back(pending_forward{seq, std::chrono::steady_clock::now() + timeout,

@@ -18,22 +18,36 @@ inline std::uint64_t get_u64(const std::byte* p) noexcept {
 }  // namespace detail
 
 EMBER_DECL void write_envelope(buffer& out, const envelope& e) {
-  std::byte b[envelope::size];
+  std::byte b[envelope::with_id_size];
   detail::put_u64(b, e.session);
   detail::put_u64(b + 8, e.user);
-  b[16] = std::byte(static_cast<std::uint8_t>(e.push_encoding));
-  out.append(bytes_view(b, sizeof b));
+  auto byte16 = static_cast<std::uint8_t>(e.push_encoding);
+  std::size_t n = envelope::size;
+  if (e.request_id) {
+    byte16 |= envelope::has_request_id;
+    detail::put_u64(b + envelope::size, e.request_id);
+    n = envelope::with_id_size;
+  }
+  b[16] = std::byte(byte16);
+  out.append(bytes_view(b, n));
 }
 
 EMBER_DECL std::optional<envelope> read_envelope(bytes_view body, bytes_view& client_body) {
   if (body.size() < envelope::size) return std::nullopt;
-  const auto enc = static_cast<std::uint8_t>(body[16]);
-  if (enc > 1) return std::nullopt;
+  const auto byte16 = static_cast<std::uint8_t>(body[16]);
+  const auto enc = byte16 & 0x01;
+  if ((byte16 & ~(0x01 | envelope::has_request_id)) != 0) return std::nullopt;
   envelope e;
   e.session = detail::get_u64(body.data());
   e.user = detail::get_u64(body.data() + 8);
   e.push_encoding = static_cast<codec::encoding>(enc);
-  client_body = body.subspan(envelope::size);
+  std::size_t n = envelope::size;
+  if (byte16 & envelope::has_request_id) {
+    if (body.size() < envelope::with_id_size) return std::nullopt;
+    e.request_id = detail::get_u64(body.data() + envelope::size);
+    n = envelope::with_id_size;
+  }
+  client_body = body.subspan(n);
   return e;
 }
 

@@ -4,6 +4,7 @@
 #include "ember/net/client.hpp"
 
 #include <array>
+#include <random>
 #include <unordered_map>
 
 #include <asio/co_spawn.hpp>
@@ -60,7 +61,10 @@ class client_core : public std::enable_shared_from_this<client_core>,
   asio::awaitable<failure> call(std::uint16_t command, body_writer body, call_options opts,
                                 net::detail::decode_fn decode, void* out) {
     auto self = shared_from_this();
-    // While a lost session resumes, requests wait in `sent_` and leave after the resume.
+    const auto timeout = opts.timeout.count() ? opts.timeout : options_.default_timeout;
+    if (opts.retries > 0 || opts.request_id != 0)
+      co_return co_await call_retrying(command, body, opts, timeout, decode, out);
+    // The common call: no id, one attempt (and no coroutine frame more).
     if (ended_ || (!resuming_ && (!open_ || (native() && !handshaken_))))
       co_return failure{make_error_code(errc::not_connected), 0, {}};
     const std::uint32_t seq = calls_.next_seq();
@@ -68,8 +72,63 @@ class client_core : public std::enable_shared_from_this<client_core>,
                                [&](buffer& b) { body(b, options_.encoding); }))
       co_return failure{ec, 0, "request larger than the server accepts"};
     schedule_flush();
-    co_return co_await calls_.wait(seq, opts.timeout.count() ? opts.timeout : options_.default_timeout,
-                                   decode, out);
+    co_return co_await calls_.wait(seq, timeout, decode, out);
+  }
+
+  // Every attempt carries the same id, so the server answers a retry of a request that ran
+  // with that run's reply; the attempts share the call's deadline.
+  asio::awaitable<failure> call_retrying(std::uint16_t command, const body_writer& body,
+                                         call_options opts, std::chrono::milliseconds timeout,
+                                         net::detail::decode_fn decode, void* out) {
+    const std::uint64_t id = opts.request_id ? opts.request_id : next_request_id();
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    auto pause = std::chrono::milliseconds(20);
+    for (int attempt = 0;; ++attempt) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      // (Not a conditional expression: g++ 12 destroys a co_await's result twice in one.)
+      failure f{make_error_code(errc::timeout), 0, "the call's deadline passed"};
+      if (left.count() > 0) f = co_await send(command, body, left, id, decode, out);
+      if (!f.code || attempt >= opts.retries || !may_retry(f)) co_return f;
+      const auto now = std::chrono::steady_clock::now();
+      if (now + pause >= deadline) co_return f;
+      asio::steady_timer t(ex_, pause);
+      co_await t.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      pause = std::min(pause * 2, std::chrono::milliseconds(500));
+    }
+  }
+
+  // One attempt of a call; `request_id` 0: none.
+  asio::awaitable<failure> send(std::uint16_t command, const body_writer& body,
+                                std::chrono::milliseconds timeout, std::uint64_t request_id,
+                                net::detail::decode_fn decode, void* out) {
+    // While a lost session resumes, requests wait in `sent_` and leave after the resume.
+    if (ended_ || (!resuming_ && (!open_ || (native() && !handshaken_))))
+      co_return failure{make_error_code(errc::not_connected), 0, {}};
+    const std::uint32_t seq = calls_.next_seq();
+    // A server that predates request ids is sent none (and retries stay unsafe there).
+    if (!server_request_ids_) request_id = 0;
+    if (auto ec = append_frame(wire::frame_kind::request, command, seq,
+                               [&](buffer& b) { body(b, options_.encoding); }, request_id))
+      co_return failure{ec, 0, "request larger than the server accepts"};
+    schedule_flush();
+    co_return co_await calls_.wait(seq, timeout, decode, out);
+  }
+
+  // `unavailable` was not run: always safe again. An unknown outcome (the server's, or this
+  // client's own timeout) only when the server remembers request ids.
+  bool may_retry(const failure& f) const noexcept {
+    if (f.remote()) {
+      if (f.status == std::uint16_t(status::unavailable)) return true;
+      return f.status == std::uint16_t(status::outcome_unknown) && server_request_ids_;
+    }
+    return f.code == errc::timeout && server_request_ids_;
+  }
+
+  // Unique per client: a random start, then one by one (0 is "none").
+  std::uint64_t next_request_id() noexcept {
+    if (++request_ids_ == 0) ++request_ids_;
+    return request_ids_;
   }
 
   /// The connection failed (or the server closed it): a resumable session resumes, anything
@@ -138,6 +197,8 @@ class client_core : public std::enable_shared_from_this<client_core>,
   std::uint64_t session_id_ = 0;
   std::uint32_t idle_timeout_ms_ = 0;
   std::uint32_t server_max_frame_ = 0;  // from the handshake: larger requests fail at once
+  bool server_request_ids_ = false;     // from the handshake: the server takes request ids
+  std::uint64_t request_ids_ = std::uint64_t(std::random_device{}()) << 32 ^ std::random_device{}();
   std::uint16_t refusal_ = 0;           // the status of an error frame refusing the session
   std::uint32_t next_reply_seq_ = 0;  // Firefly: replies come in request order
   std::uint32_t last_push_seq_ = 0;
@@ -329,7 +390,7 @@ class client_core : public std::enable_shared_from_this<client_core>,
 
   template <class WriteBody>
   std::error_code append_frame(wire::frame_kind kind, std::uint32_t command, std::uint32_t seq,
-                               WriteBody&& write_body) {
+                               WriteBody&& write_body, std::uint64_t request_id = 0) {
     const std::size_t max_body = server_max_frame_ ? server_max_frame_ : options_.max_frame;
     buffer& out = output_.pending();
     if (!native()) return wire::append_frame(out, options_.firefly, command, write_body, max_body);
@@ -340,7 +401,18 @@ class client_core : public std::enable_shared_from_this<client_core>,
     h.seq = seq;
     h.ack = received_;
     const std::size_t from = out.size();
-    auto ec = wire::append_frame(out, h, write_body, max_body);
+    std::error_code ec;
+    if (request_id) {
+      h.flags |= wire::flag::request_id;
+      ec = wire::append_frame(out, h, [&](buffer& b) {
+        std::byte id[wire::request_id_size];
+        wire::detail::put_u64(id, request_id);
+        b.append(bytes_view(id, sizeof id));
+        write_body(b);
+      }, max_body);
+    } else {
+      ec = wire::append_frame(out, h, write_body, max_body);
+    }
     if (ec) return ec;
     acked_ = received_;
     unacked_bytes_ = 0;
@@ -425,6 +497,7 @@ class client_core : public std::enable_shared_from_this<client_core>,
         session_id_ = hello->session_id;
         idle_timeout_ms_ = hello->idle_timeout_ms;
         server_max_frame_ = hello->max_frame;
+        server_request_ids_ = hello->request_ids;
         server_last_request_seq_ = hello->last_request_seq;
         token_ = hello->token;
         resume_grace_ms_ = hello->resume_grace_ms;

@@ -18,4 +18,12 @@ EMBER_DECL void dispatch_table::insert(const command_entry& e) {
   if (stats_) stats_->add(e.id);
 }
 
+EMBER_DECL void dispatch_table::run_retries(std::uint16_t id) {
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), id,
+                             [](const command_entry& x, std::uint32_t v) { return x.id < v; });
+  if (it == entries_.end() || it->id != id)
+    throw std::logic_error("run_retries: no command " + std::to_string(id) + " registered");
+  it->replay_retries = false;
+}
+
 }  // namespace ember::net

@@ -19,6 +19,8 @@ namespace ember::net::detail {
 EMBER_DECL bool tcp_session::on_request(const wire::frame& f) {
   codec::encoding enc;
   std::uint32_t seq;
+  bytes_view body = f.body;
+  std::uint64_t request_id = 0;
   if (native_) {
     enc = (f.flags & wire::flag::json) ? codec::encoding::json : codec::encoding::binary;
     seq = f.seq;
@@ -28,6 +30,15 @@ EMBER_DECL bool tcp_session::on_request(const wire::frame& f) {
       return false;
     }
     last_request_seq_ = seq;
+    if (f.flags & wire::flag::request_id) {
+      if (body.size() < wire::request_id_size) {
+        send_error(f.command, seq, enc, status::bad_request,
+                   "a request flagged request_id has no room for its 8-byte id");
+        return state_ == state::open;
+      }
+      request_id = wire::detail::get_u64(body.data());
+      body = body.subspan(wire::request_id_size);
+    }
   } else {
     enc = srv_.options_.firefly_encoding;
     seq = ++firefly_seq_;
@@ -53,15 +64,16 @@ EMBER_DECL bool tcp_session::on_request(const wire::frame& f) {
     return state_ == state::open;
   }
   request_info info{shared_from_this(), this, seq, f.command, enc, table};
+  info.request_id = request_id;
   stamp_dispatch(info);
   if (entry->hand_off && native_ && !entry->ordered) {
     ++in_flight_;
     ++srv_.in_flight_;
-    entry->hand_off(entry->handler, std::move(info), f.body);
+    entry->hand_off(entry->handler, std::move(info), body);
     return state_ == state::open;
   }
   std::error_code ec;
-  asio::awaitable<void> work = entry->start(entry->handler, info, f.body, ec);
+  asio::awaitable<void> work = entry->start(entry->handler, info, body, ec);
   if (ec) {
     count_request(info, status::bad_request);
     send_error(f.command, seq, enc, status::bad_request,

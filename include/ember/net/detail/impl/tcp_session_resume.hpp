@@ -67,6 +67,7 @@ EMBER_DECL void tcp_session::send_hello(bool resumed) {
   reply.idle_timeout_ms = static_cast<std::uint32_t>(srv_.options_.idle_timeout.count());
   reply.max_frame = static_cast<std::uint32_t>(srv_.options_.max_frame);
   reply.last_request_seq = last_request_seq_;
+  reply.request_ids = true;
   if (resumable_) {
     reply.token = token_;
     reply.resume_grace_ms = static_cast<std::uint32_t>(srv_.options_.resume_grace.count());
