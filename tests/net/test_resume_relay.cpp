@@ -26,6 +26,7 @@
 #include <asio/ssl.hpp>
 #include <asio/write.hpp>
 
+#include "ember/app/config.hpp"
 #include "ember/net/client.hpp"
 #include "ember/wire/encoder.hpp"
 #include "ember/wire/handshake.hpp"
@@ -494,4 +495,57 @@ BOOST_AUTO_TEST_CASE(a_tls_client_resumes_through_the_other_server_and_misses_no
     c.close();
     others.c.close();
   }(), 30s);
+}
+
+// config.json: a server whose client port speaks TLS is a resume peer when its `netport.tls`
+// names the CA its certificate chains to (the relay checks it), and is left out without one.
+BOOST_AUTO_TEST_CASE(config_json_makes_tls_ports_resume_peers_with_their_ca_and_names_a_bad_one) {
+  const auto& c = certs();
+  const std::string tls = R"("cert": ")" + c.cert + R"(", "key": ")" + c.key + R"(")";
+  const std::string json = R"({"servers": {
+    "a": {"netport": {"port": 17300, "websocket": 17380}},
+    "b": {"netport": {"port": 17301, "tls": {)" + tls + R"(, "ca": ")" + c.ca + R"("}}},
+    "c": {"netport": {"port": 17302, "tls": {)" + tls + R"(}}},
+    "d": {"netport": {"port": 17303, "websocket": 17383,
+                      "tls": {)" + tls + R"(, "listeners": ["websocket"]}}}}})";
+  auto cfg = ember::app::parse_config(json, "config.json");
+  BOOST_REQUIRE_MESSAGE(bool(cfg), (cfg ? std::string() : cfg.error().what()));
+  const auto a = ember::app::to_server_options(cfg->servers[0], *cfg);
+  std::map<std::string, ember::net::resume_peer> peers;
+  for (const auto& p : a.resume_peers) peers[p.name] = p;
+  BOOST_TEST(peers.size() == 2u);
+  BOOST_REQUIRE(peers.count("b"));
+  BOOST_REQUIRE(peers["b"].tls.has_value());        // reached through TLS,
+  BOOST_TEST(peers["b"].tls->ca_file == c.ca);      // its certificate checked with its CA
+  BOOST_TEST(peers["b"].port == 17301);
+  BOOST_TEST(!peers.count("c"));                    // no CA to check it with: left out
+  BOOST_REQUIRE(peers.count("d"));                  // its client port is plain
+  BOOST_TEST(!peers["d"].tls.has_value());
+  // from b, a TLS server itself, the others are peers the same way
+  const auto b = ember::app::to_server_options(cfg->servers[1], *cfg);
+  BOOST_TEST(b.resume_peers.size() == 2u);
+
+  auto bad = [](const std::string& text) {
+    auto r = ember::app::parse_config(text, "config.json");
+    BOOST_REQUIRE(!r);
+    return std::string(r.error().what());
+  };
+  const auto wrong_type = bad(R"({"servers": {"a": {"netport": {"port": 17300,
+      "tls": {"cert": "x.pem", "key": "x.key", "ca": 5}}}}})");
+  BOOST_TEST(wrong_type.find("servers.a.netport.tls.ca: expected a PEM CA certificate file") !=
+                 std::string::npos, wrong_type);
+  const auto missing = R"({"servers": {
+    "a": {"netport": {"port": 17300}},
+    "b": {"netport": {"port": 17301, "tls": {)" + tls + R"(, "ca": "/nonexistent/ca.pem"}}}}})";
+  auto m = ember::app::parse_config(missing, "config.json");
+  BOOST_REQUIRE(bool(m));
+  for (const auto& s : m->servers) {
+    try {
+      (void)ember::app::to_server_options(s, *m);
+      BOOST_ERROR("a missing CA file passed for server " << s.name);
+    } catch (const std::exception& e) {
+      BOOST_TEST(std::string(e.what()).starts_with("servers.b.netport.tls.ca: cannot read "
+                                                   "'/nonexistent/ca.pem'"), e.what());
+    }
+  }
 }

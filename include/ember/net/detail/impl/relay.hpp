@@ -29,6 +29,13 @@ constexpr std::size_t high_water = 64 * 1024;
 inline bool would_block(const std::error_code& ec) noexcept {
   return ec == asio::error::would_block || ec == asio::error::try_again;
 }
+// A coroutine of the relay started on its own keeps the relay alive from its start, not only
+// from its first line: it may begin after the others have ended.
+template <class T>
+asio::awaitable<void> holding(std::shared_ptr<T> self, asio::awaitable<void> task) {
+  (void)self;
+  co_await std::move(task);
+}
 }  // namespace relay_detail
 
 EMBER_DECL relay::relay(asio::ip::tcp::socket client, std::unique_ptr<tls_channel> tls,
@@ -57,7 +64,9 @@ EMBER_DECL relay::relay(asio::ip::tcp::socket client, std::unique_ptr<tls_channe
 
 EMBER_DECL void relay::start(std::string host, std::uint16_t port,
                              std::shared_ptr<const tls_context> home_tls, buffer first) {
-  spawn(client_.get_executor(), run(std::move(host), port, std::move(home_tls), std::move(first)),
+  spawn(client_.get_executor(),
+        relay_detail::holding(shared_from_this(),
+                              run(std::move(host), port, std::move(home_tls), std::move(first))),
         "resume relay");
 }
 
@@ -112,7 +121,8 @@ EMBER_DECL asio::awaitable<void> relay::run(std::string host, std::uint16_t port
   std::error_code ignored;
   home_.set_option(asio::ip::tcp::no_delay(true), ignored);
   client_.set_option(asio::ip::tcp::no_delay(true), ignored);
-  spawn(client_.get_executor(), client_to_home(), "resume relay (client to home)");
+  spawn(client_.get_executor(), relay_detail::holding(self, client_to_home()),
+        "resume relay (client to home)");
   co_await home_to_client();
 }
 
@@ -140,7 +150,6 @@ EMBER_DECL asio::awaitable<std::size_t> relay::read_client(std::span<std::byte> 
 }
 
 EMBER_DECL asio::awaitable<void> relay::client_to_home() {
-  auto self = shared_from_this();
   std::array<std::byte, 16 * 1024> buf;
   std::error_code lost;   // this connection ends; the home parks the session
   std::error_code fault;  // the client broke the protocol: the session ends, as on this listener
@@ -236,7 +245,6 @@ EMBER_DECL bool relay::on_client_event(const wire::websocket::event& e) {
 }
 
 EMBER_DECL asio::awaitable<void> relay::home_to_client() {
-  auto self = shared_from_this();
   std::array<std::byte, 16 * 1024> buf;
   std::error_code ec;
   for (;;) {
@@ -314,11 +322,11 @@ EMBER_DECL void relay::send_client_frames(bytes_view frames) {
 EMBER_DECL void relay::kick_writer() {
   if (client_writing_ || to_client_.empty() || closed_) return;
   client_writing_ = true;
-  spawn(client_.get_executor(), write_client(), "resume relay (writes to the client)");
+  spawn(client_.get_executor(), relay_detail::holding(shared_from_this(), write_client()),
+        "resume relay (writes to the client)");
 }
 
 EMBER_DECL asio::awaitable<void> relay::write_client() {
-  auto self = shared_from_this();
   while (!closed_ && !to_client_.empty()) {
     writing_.clear();
     writing_.swap(to_client_);
@@ -358,7 +366,6 @@ EMBER_DECL asio::awaitable<void> relay::refuse_client(std::string_view why) {
 }
 
 EMBER_DECL asio::awaitable<void> relay::finish(std::uint16_t close_code, std::string_view reason) {
-  auto self = shared_from_this();
   if (closed_ || finishing_) co_return;
   namespace ws = wire::websocket;
   if (ws_ && close_code != 0 && ws_->state == ws_transport::phase::open) {
