@@ -27,6 +27,7 @@
 #include <asio/write.hpp>
 
 #include "ember/app/config.hpp"
+#include "ember/codec/json_reader.hpp"
 #include "ember/net/client.hpp"
 #include "ember/wire/encoder.hpp"
 #include "ember/wire/handshake.hpp"
@@ -43,6 +44,7 @@ using ember::buffer;
 using ember::bytes_view;
 namespace fs = std::filesystem;
 namespace ws = ember::wire::websocket;
+using tls_stream = asio::ssl::stream<asio::ip::tcp::socket>;
 using frames = std::vector<std::pair<ember::wire::frame_header, std::vector<std::byte>>>;
 
 namespace {
@@ -432,8 +434,6 @@ BOOST_AUTO_TEST_CASE(a_websocket_client_resumes_through_the_other_server_and_mis
       }), 30s);
 }
 
-using tls_stream = asio::ssl::stream<asio::ip::tcp::socket>;
-
 BOOST_AUTO_TEST_CASE(a_wss_client_resumes_through_the_other_server_and_misses_nothing) {
   home_process home;
   edge_server edge(home, true);
@@ -445,6 +445,47 @@ BOOST_AUTO_TEST_CASE(a_wss_client_resumes_through_the_other_server_and_misses_no
         co_await s.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
         co_return s;
       }), 30s);
+}
+
+// The home is gone, and the session with it: the client hears it in its own transport (an
+// error frame in a binary message over wss://, then a close), and logs in again.
+BOOST_AUTO_TEST_CASE(a_websocket_client_whose_home_is_gone_hears_session_expired_through_the_edge) {
+  auto home = std::make_unique<home_process>();
+  edge_server edge(*home, true);
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.load_verify_file(certs().ca);
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  run(edge.io, [&]() -> asio::awaitable<void> {
+    ws_client<asio::ip::tcp::socket> first(co_await tcp_connect(home->websocket_port));
+    BOOST_REQUIRE(co_await first.upgrade());
+    ember::wire::client_hello hello;
+    hello.resumable = true;
+    co_await first.send_frame(hello_frame(hello));
+    const auto greeting = co_await first.message();
+    const auto started = ember::wire::server_hello::decode(bytes_view(greeting.at(0).second));
+    BOOST_REQUIRE(started);
+    home.reset();  // killed with its sessions
+
+    tls_stream s(co_await tcp_connect(edge.srv->websocket_port()), ctx);
+    co_await s.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
+    ws_client<tls_stream> second(std::move(s));
+    BOOST_REQUIRE(co_await second.upgrade());
+    ember::wire::client_hello again;
+    again.resume = again.resumable = true;
+    again.token = started->token;
+    co_await second.send_frame(hello_frame(again));
+    const auto refused = co_await second.message();
+    BOOST_REQUIRE(refused.size() == 1u);
+    BOOST_TEST(int(refused[0].first.kind) == int(ember::wire::frame_kind::error));
+    BOOST_TEST(refused[0].first.seq == 0u);
+    const auto why = decode<ember::codec::error_body>(refused[0].second);
+    BOOST_TEST(why.status == std::uint16_t(ember::status::session_expired));
+    auto close = co_await second.read();
+    BOOST_REQUIRE(close);
+    BOOST_TEST(int(close->first) == int(ws::opcode::close));
+    BOOST_REQUIRE(close->second.size() >= 2u);
+    BOOST_TEST((std::to_integer<int>(close->second[0]) << 8 | std::to_integer<int>(close->second[1])) == 1000);
+  }(), 30s);
 }
 
 // ember's client over TLS, on the home's native port; it comes back through the edge's TLS port.
