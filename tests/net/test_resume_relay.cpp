@@ -488,6 +488,61 @@ BOOST_AUTO_TEST_CASE(a_websocket_client_whose_home_is_gone_hears_session_expired
   }(), 30s);
 }
 
+// The relaying server holds the client to its listener's bounds, and a fault ends the session
+// at its home as it would on a direct connection: a message over the bound is closed with 1009,
+// and the session's token is refused afterwards.
+BOOST_AUTO_TEST_CASE(a_websocket_message_over_the_bound_through_the_relay_closes_1009_and_ends_the_session) {
+  home_process home;
+  edge_server edge(home, false);
+  run(edge.io, [&]() -> asio::awaitable<void> {
+    ws_client<asio::ip::tcp::socket> first(co_await tcp_connect(home.websocket_port));
+    BOOST_REQUIRE(co_await first.upgrade());
+    ember::wire::client_hello hello;
+    hello.resumable = true;
+    co_await first.send_frame(hello_frame(hello));
+    const auto greeting = co_await first.message();
+    const auto started = ember::wire::server_hello::decode(bytes_view(greeting.at(0).second));
+    BOOST_REQUIRE(started);
+    first.stream.close();
+
+    ws_client<asio::ip::tcp::socket> second(co_await tcp_connect(edge.srv->websocket_port()));
+    BOOST_REQUIRE(co_await second.upgrade());
+    ember::wire::client_hello again;
+    again.resume = again.resumable = true;
+    again.token = started->token;
+    co_await second.send_frame(hello_frame(again));
+    const auto back = co_await second.message();
+    const auto resumed = ember::wire::server_hello::decode(bytes_view(back.at(0).second));
+    BOOST_REQUIRE(resumed);
+    BOOST_TEST(resumed->resumed);
+    // A header announcing 70,000 bytes, over 64 KiB + 16 (the listener's message bound): it is
+    // refused as soon as it arrives.
+    const std::array<unsigned char, 14> header{0x82, 0x80 | 127, 0, 0, 0, 0, 0, 0x01, 0x11, 0x70,
+                                               0x12, 0x34, 0x56, 0x78};
+    co_await asio::async_write(second.stream, asio::buffer(header), asio::use_awaitable);
+    std::optional<std::pair<ws::opcode, std::vector<std::byte>>> f;
+    for (int i = 0; i < 10; ++i) {
+      f = co_await second.read();
+      if (!f || f->first == ws::opcode::close) break;
+    }
+    BOOST_REQUIRE_MESSAGE(f, "no close frame");
+    BOOST_TEST(int(f->first) == int(ws::opcode::close));
+    BOOST_REQUIRE(f->second.size() >= 2u);
+    BOOST_TEST((std::to_integer<int>(f->second[0]) << 8 | std::to_integer<int>(f->second[1])) == 1009);
+    BOOST_TEST(!(co_await second.read()).has_value());  // then the connection ends
+
+    // the home heard `bye` before the close went out: the session is over there
+    co_await ember::test::sleep(200ms);
+    again.token = resumed->token;
+    ws_client<asio::ip::tcp::socket> third(co_await tcp_connect(home.websocket_port));
+    BOOST_REQUIRE(co_await third.upgrade());
+    co_await third.send_frame(hello_frame(again));
+    const auto refused = co_await third.message();
+    BOOST_REQUIRE(!refused.empty());
+    BOOST_TEST(int(refused[0].first.kind) == int(ember::wire::frame_kind::error));
+  }(), 30s);
+}
+
 // ember's client over TLS, on the home's native port; it comes back through the edge's TLS port.
 BOOST_AUTO_TEST_CASE(a_tls_client_resumes_through_the_other_server_and_misses_nothing) {
   home_process home;
@@ -588,5 +643,16 @@ BOOST_AUTO_TEST_CASE(config_json_makes_tls_ports_resume_peers_with_their_ca_and_
       BOOST_TEST(std::string(e.what()).starts_with("servers.b.netport.tls.ca: cannot read "
                                                    "'/nonexistent/ca.pem'"), e.what());
     }
+  }
+  // Built by hand, a server reads its peers' CA files when it is built, and names a bad one.
+  asio::io_context io;
+  ember::net::server_options o;
+  o.resume_peers.push_back({.name = "b", .host = "127.0.0.1", .port = 1,
+                            .tls = ember::net::tls_client_options{.ca_file = "/nonexistent/ca.pem"}});
+  try {
+    ember::net::server srv(io, o);
+    BOOST_ERROR("a peer's missing CA file passed");
+  } catch (const std::exception& e) {
+    BOOST_TEST(std::string(e.what()).find("/nonexistent/ca.pem") != std::string::npos, e.what());
   }
 }
