@@ -16,6 +16,7 @@
 #include "ember/error.hpp"
 #include "ember/log.hpp"
 #include "ember/net/detail/error_frame.hpp"
+#include "ember/net/detail/impl/tls_channel.hpp"
 #include "ember/spawn.hpp"
 #include "ember/wire/encoder.hpp"
 #include "ember/wire/websocket.hpp"
