@@ -79,6 +79,10 @@ struct tls_config {
   std::string key;         ///< PEM private key
   bool tcp = true;         ///< `listeners` has "tcp": the client port speaks TLS
   bool websocket = true;   ///< `listeners` has "websocket": the WebSocket port is `wss://`
+  /// PEM CA certificate(s) `cert` chains to. The cluster's other net servers check this
+  /// server's certificate with it when they relay a resume to its TLS client port; without
+  /// it they cannot, and this server is nobody's `resume_peer`. Empty: none.
+  std::string ca{};
 
   bool operator==(const tls_config&) const = default;
 };

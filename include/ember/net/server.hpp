@@ -175,6 +175,8 @@ class server {
   asio::io_context& io_;
   server_options options_;
   std::shared_ptr<const detail::tls_context> tls_;  // set when a listener speaks TLS
+  // per resume peer (same order): set when its client port speaks TLS
+  std::vector<std::shared_ptr<const detail::tls_context>> peer_tls_;
   std::shared_ptr<ember::net::command_stats> own_stats_ = std::make_shared<ember::net::command_stats>();
   std::shared_ptr<const dispatch_table> table_;
   asio::ip::tcp::acceptor acceptor_;

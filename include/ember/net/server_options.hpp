@@ -23,8 +23,11 @@ enum class framing : std::uint8_t {
 /// Another client-facing server of the cluster, where a client may have left a session.
 struct resume_peer {
   std::string name;  ///< its server name (resume tokens say which server issued them)
-  std::string host;  ///< its client listener's address and port
+  std::string host;  ///< its native client listener's address and port
   std::uint16_t port = 0;
+  /// Set when that port speaks TLS: the relay connects through TLS and checks the peer's
+  /// certificate with these (its CA, and the name it must carry: `host` when empty).
+  std::optional<tls_client_options> tls{};
 };
 
 /// A client listener's configuration. Every buffer and queue has a bound; passing one closes
@@ -60,7 +63,9 @@ struct server_options {
   /// it is away, until it resumes); passing it ends the session.
   std::size_t resume_outbox = 1 << 20;
   /// The cluster's other client-facing servers (native): a client that resumes here with a
-  /// token of one of them is relayed to it, byte for byte, and finds its session there.
+  /// token of one of them, on any listener of this server (TCP, WebSocket, TLS), is relayed
+  /// to it and finds its session there (PROTOCOL.md, section 3). Their TLS files are read
+  /// when the server is built; a missing or invalid one throws, naming it.
   std::vector<resume_peer> resume_peers{};
 
   /// A second port, where the same sessions come over WebSocket (RFC 6455): each binary

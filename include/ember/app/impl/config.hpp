@@ -149,6 +149,8 @@ EMBER_DECL net::server_options to_server_options(const server_config& s) {
     // Named by their field here, where the server starts, rather than as OpenSSL's complaint.
     require_readable(l.tls->cert, fmt::format("servers.{}.netport.tls.cert", s.name));
     require_readable(l.tls->key, fmt::format("servers.{}.netport.tls.key", s.name));
+    if (!l.tls->ca.empty())
+      require_readable(l.tls->ca, fmt::format("servers.{}.netport.tls.ca", s.name));
     o.tls = net::tls_server_options{.cert_file = l.tls->cert, .key_file = l.tls->key};
     o.tls_tcp = l.tls->tcp;
     o.tls_websocket = l.tls->websocket;
@@ -159,13 +161,23 @@ EMBER_DECL net::server_options to_server_options(const server_config& s) {
 EMBER_DECL net::server_options to_server_options(const server_config& s, const cluster_config& c) {
   net::server_options o = to_server_options(s);
   // Every other native client listener of the cluster: a session left there can be resumed
-  // through this one.
-  // (Not one whose client port speaks TLS: a relay forwards the client's bytes in the clear.
-  // Not one whose port is shared either: a connection to it reaches any of its servers.)
-  for (const auto& other : c.servers)
-    if (other.name != s.name && other.netport && other.netport->framing == net::framing::native &&
-        !(other.netport->tls && other.netport->tls->tcp) && other.netport->shared == 0)
+  // through this one, from any of this server's listeners. One whose client port speaks TLS
+  // is reached through TLS, its certificate checked with its `netport.tls.ca`; without one
+  // it cannot be checked, and is left out. Not one whose port is shared either: a connection
+  // to it reaches any of its servers.
+  for (const auto& other : c.servers) {
+    if (other.name == s.name || !other.netport || other.netport->framing != net::framing::native ||
+        other.netport->shared != 0)
+      continue;
+    const auto& tls = other.netport->tls;
+    if (!tls || !tls->tcp) {
       o.resume_peers.push_back({other.name, other.host, other.netport->port});
+    } else if (!tls->ca.empty()) {
+      require_readable(tls->ca, fmt::format("servers.{}.netport.tls.ca", other.name));
+      o.resume_peers.push_back({other.name, other.host, other.netport->port,
+                                net::tls_client_options{.ca_file = tls->ca}});
+    }
+  }
   return o;
 }
 

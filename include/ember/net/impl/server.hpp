@@ -14,6 +14,7 @@
 #include "ember/log.hpp"
 #include "ember/net/detail/use_tuple.hpp"
 #include "ember/net/detail/impl/tls_channel.hpp"
+#include "ember/net/detail/impl/relay.hpp"
 
 namespace ember::net {
 
@@ -28,6 +29,8 @@ EMBER_DECL server::server(asio::io_context& io, server_options options, dispatch
   if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
   if (options_.tls && (options_.tls_tcp || (options_.tls_websocket && options_.websocket_port)))
     tls_ = detail::make_tls_context(*options_.tls);
+  for (const auto& peer : options_.resume_peers)
+    peer_tls_.push_back(peer.tls ? detail::make_tls_context(*peer.tls) : nullptr);
 }
 
 EMBER_DECL server::~server() {

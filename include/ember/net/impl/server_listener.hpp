@@ -132,6 +132,8 @@ EMBER_DECL asio::awaitable<void> server::sweep_loop() {
     if (ec || alive.expired()) co_return;
     now_ = steady_clock::now();
     for (auto& [id, s] : sessions_) s->sweep(now_);
+    for (auto& w : relays_)
+      if (auto r = w.lock()) r->sweep(now_);
     if (stopping_ && sessions_.empty()) co_return;
   }
 }

@@ -204,10 +204,10 @@ inline websocket_config read_websocket(element v, const json_path& p, json_path&
   }
   return w;
 }
-inline constexpr std::string_view tls_keys[] = {"cert", "key", "listeners"};
+inline constexpr std::string_view tls_keys[] = {"cert", "key", "listeners", "ca"};
 
-/// `netport.tls`: {"cert": FILE, "key": FILE, "listeners": ["tcp", "websocket"]} (listeners:
-/// every one of this netport by default).
+/// `netport.tls`: {"cert": FILE, "key": FILE, "listeners": ["tcp", "websocket"], "ca": FILE}
+/// (listeners: every one of this netport by default; ca: optional).
 inline tls_config read_tls(element v, const json_path& p, bool has_websocket) {
   const members m(v, p, tls_keys);
   tls_config t;
@@ -215,6 +215,7 @@ inline tls_config read_tls(element v, const json_path& p, bool has_websocket) {
                      "a PEM certificate chain file");
   t.key = read_text(m.required("key", "a PEM private key file"), m.at("key"),
                     "a PEM private key file");
+  if (auto e = m.get("ca")) t.ca = read_text(*e, m.at("ca"), "a PEM CA certificate file");
   t.websocket = has_websocket;
   if (auto e = m.get("listeners")) {
     const json_path lp = m.at("listeners");

@@ -35,10 +35,9 @@ EMBER_DECL bool tcp_session::on_handshake(const wire::frame& f) {
   handshaken_ = true;
   if (hello->resume) {
     // The client asks for its session back: this connection joins it (here, or through a
-    // relay on the server that issued the token), or is refused.
-    // (Not from WebSocket: a relay forwards bytes, and the other server's port speaks TCP.)
-    // Nor from TLS: the relay would carry ciphertext of this server's TLS to the other one.
-    if (!ws_ && !tls_ && srv_.relay_to_home(*this, *hello)) return false;
+    // relay on the server that issued the token, whatever this connection's transport), or
+    // is refused.
+    if (srv_.relay_to_home(*this, *hello)) return false;
     tcp_session* s = srv_.find_resumable(hello->token);
     if (!s || s == this || !s->outbox_.can_resume_from(hello->received)) {
       log::info("session {} ({}): no session to resume for that token", id_, remote_);
