@@ -123,6 +123,8 @@ struct backend_state : std::enable_shared_from_this<backend_state> {
   std::vector<std::shared_ptr<link>> gateways;
   std::unordered_map<session_key, std::shared_ptr<remote_session>, session_key_hash> sessions;
   std::vector<std::function<void(net::session&)>> on_closed;
+  std::size_t overlapping = 0;  // `ordered = false` requests running (not in `queue`)
+  bool draining = false;
 
   // Sends one message to every gateway (or every one but `except`).
   void to_gateways(route::notify_id id, const buffer& body, const link* except = nullptr);
@@ -187,6 +189,18 @@ class backend {
   /// Gateways attached.
   std::size_t gateway_count() const noexcept { return state_->gateways.size(); }
   const backend_options& options() const noexcept { return state_->options; }
+
+  /// Draining (docs/operations.md, "Draining and rolling upgrades"): tells every gateway to
+  /// route no new session here and clears the binding of each session bound here, so their
+  /// next requests go to the other servers of this type. Returns once every gateway has
+  /// answered, which it does after every request it forwarded here before: from then on
+  /// nothing new arrives (unless a request already here binds a session again: call it until
+  /// it unbinds nobody). Returns how many sessions it unbound.
+  asio::awaitable<std::size_t> leave_gateways();
+  /// True once `leave_gateways` was called (this backend is draining or drained).
+  bool draining() const noexcept { return state_->draining; }
+  /// True when no request nor `for_player` work runs or waits here.
+  bool idle() const noexcept { return state_->overlapping == 0 && state_->queue.busy_keys() == 0; }
 
   /// Runs `work` in the queue of player `user`, after the requests and work queued for that
   /// player before it (use it in server-to-server handlers that change a player).
