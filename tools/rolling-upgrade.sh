@@ -45,17 +45,17 @@ EOF
 now_ms() { date +%s%3N; }
 
 # True once SERVER answers /readyz with 200 (metricsport), or the master's status shows it
-# linked and serving (no metricsport).
+# linked (no metricsport).
 ready() {
   local name=$1 port=$2
   if [ "$port" != "0" ]; then
-    python3 - "$port" <<'EOF'
-import sys, urllib.request
-try:
-    urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/readyz", timeout=2)
-except Exception:
-    sys.exit(1)
-EOF
+    # bash's /dev/tcp: no process to start per poll (an interpreter takes seconds on a busy host)
+    (
+      exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 1
+      printf 'GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
+      IFS= read -r -t 2 status_line <&3 || exit 1
+      [[ $status_line == *" 200 "* ]]
+    ) 2>/dev/null
   else
     "$cli" --config "$config" status 2>/dev/null | awk -v n="$name" '$1 == n && $3 == "yes" { ok = 1 } END { exit !ok }'
   fi
