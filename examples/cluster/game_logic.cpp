@@ -454,8 +454,9 @@ asio::awaitable<void> game_logic::acquire(std::uint64_t id) {
                             "player is busy elsewhere, try again: " + owned.error().message);
 }
 
-// Failover (docs/cluster.md, "When a backend fails"): the session is signed in (its gateway
-// bound the user at login) but routed here because its game failed. The registry makes sure
+// Failover (docs/cluster.md, "When a backend fails") and drains (docs/operations.md): the
+// session is signed in (its gateway bound the user at login) but routed here because its game
+// failed or gave the player up. The registry makes sure
 // no other game holds the player (a restarted game frees its old players at once; a lost one
 // only after its lease), and the player's state is the data layer's, as at login.
 asio::awaitable<void> game_logic::take_over(session& s, std::uint64_t id) {
@@ -467,7 +468,13 @@ asio::awaitable<void> game_logic::take_over(session& s, std::uint64_t id) {
     players_[id] = player{row->name, ++logins_};
     s.set_attribute(login_attribute, std::to_string(logins_));
   }
-  ember::log::info("took over player {} ({}) after its game failed", row->name, id);
+  // Friends count the player's session here too: the game it came from counts it off when
+  // the session ends there (a drained game that stops ends its side of every session).
+  if (modules_ && counted_user(s, online_attribute) != id) {
+    s.set_attribute(online_attribute, std::to_string(id));
+    co_await modules_->friends.online(id);
+  }
+  ember::log::info("took over player {} ({}) from a game that failed or drained", row->name, id);
 }
 
 std::uint32_t game_logic::price_of(std::uint32_t item_id) const {

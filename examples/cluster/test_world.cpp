@@ -21,6 +21,8 @@
 #include "support/process.hpp"
 #include "support/run.hpp"
 #include "support/tcp_proxy.hpp"
+#include "ember/app/admin.hpp"
+#include "ember/cluster/root.hpp"
 #include "ember/data/database.hpp"
 #include "ember/net/client.hpp"
 #include "ember/modules/chat/detail/ember_chat_client.hpp"
@@ -51,6 +53,7 @@ struct cluster {
   std::map<std::string, child_process> procs;
   std::string game_binary;  // empty: world_server
   std::string game_app;     // the games' "app" (a module for ember-server)
+  bool with_master = false;  // the config names a master (this test plays it: port("master"))
 
   cluster() {
     static std::atomic<int> serial{0};
@@ -74,7 +77,7 @@ struct cluster {
 
   std::uint16_t port(std::string_view what) const {
     static const std::map<std::string_view, int> offset{
-        {"gate", 0}, {"net1", 1}, {"net2", 2}, {"net1.link", 3}, {"net2.link", 4}};
+        {"gate", 0}, {"net1", 1}, {"net2", 2}, {"net1.link", 3}, {"net2.link", 4}, {"master", 5}};
     return static_cast<std::uint16_t>(base + offset.at(what));
   }
 
@@ -91,7 +94,7 @@ struct cluster {
   "secret": "{}",
   "db": {{ "driver": "sqlite", "connection": "Driver=SQLite3;Database=world.db;" }},
   "memcached": {{ "servers": ["{}"], "namespace": "world" }},
-  "defaults": {{ "call_timeout_ms": {}, "log": {{ "level": "info" }}, "limits": {{ "max_request_rate": 0, "resume_grace_ms": 2000 }} }},
+  "defaults": {{ "call_timeout_ms": {}, "log": {{ "level": "info" }}, "limits": {{ "max_request_rate": 0, "resume_grace_ms": 2000 }} }},{}
   "modules": {{
     "accounts": {{ "server": "game", "password_min": 6, "opslimit": 1, "memlimit": 8192, "max_failures": 1000 }},
     "notifications": {{ "server": "game" }},
@@ -108,7 +111,11 @@ struct cluster {
   }}
 }}
 )",
-                                  secret, mc.address(), call_timeout.count(), port("gate"), port("net1"),
+                                  secret, mc.address(), call_timeout.count(),
+                                  with_master ? fmt::format(R"(
+  "master": {{ "rootport": {}, "webport": {}, "token": "test-admin-token-of-this-cluster" }},)", port("master"), port("master") + 1)
+                                              : std::string(),
+                                  port("gate"), port("net1"),
                                   port("net1.link"), port("net2"), port("net2.link"), games);
     std::ofstream(dir / file) << text;
     return dir / file;
@@ -913,6 +920,181 @@ BOOST_AUTO_TEST_CASE(a_bad_config_is_refused_with_the_path_of_the_bad_field) {
   child_process good({server_binary, "--check", (cl.dir / "config.json").string()},
                      cl.dir / "good.log");
   BOOST_TEST(good.wait_exit(10s) == 0);
+}
+
+// Draining and a rolling upgrade of the game servers (docs/operations.md): bots keep many
+// requests in flight on every session while game1, then game2, is drained, stopped and
+// started again. The test plays ember-master: the servers register on its root (the config's
+// master.rootport) and it sends them the admin calls ember-master sends.
+BOOST_AUTO_TEST_CASE(a_rolling_upgrade_of_the_games_under_load_fails_no_request_and_loses_no_write) {
+  cluster cl;
+  cl.with_master = true;
+  cl.write_config("config.json", "test-secret-of-this-cluster", false);
+  asio::io_context io;
+  ember::cluster::root master(io.get_executor(),
+                              {"master", "test-secret-of-this-cluster", "127.0.0.1", cl.port("master"), {}});
+  master.start();
+  cl.start_all();
+  constexpr int sessions = 24, in_flight = 4, max_buys = 30;
+  struct bot {
+    std::unique_ptr<player> p;
+    std::int64_t id = 0;
+    std::int32_t sent_x = 0, acked_x = 0;  // moves: x grows with every one sent
+    int buys = 0, acked_buys = 0;
+  };
+  std::vector<bot> bots(sessions);
+  std::uint64_t ok = 0, failed = 0;
+  std::vector<std::string> failures;
+  std::vector<double> quiet_ms, upgrading_ms;
+  bool upgrading = false, stop = false;
+  struct step {
+    std::string server;
+    double drain_ms = 0, stopped_ms = 0, ready_ms = 0;
+    std::size_t players = 0;
+  };
+  std::vector<step> steps;
+  auto admin = [&](const std::string& name, ember::app::admin_call what, ember::bytes_view body)
+      -> asio::awaitable<std::string> {
+    auto l = master.find(name);
+    if (!l) co_return std::string("not linked");
+    auto r = co_await l->call(std::uint16_t(what), ember::net::body_writer::encoded(body), 2s);
+    co_return r ? std::string(reinterpret_cast<const char*>(r->data()), r->size()) : "error: " + r.error().message;
+  };
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    BOOST_REQUIRE(co_await eventually([&] { return master.size() == 5u; }, 10s));
+    std::set<std::string> games;
+    for (int i = 0; i < sessions; ++i) {
+      bots[i].p = std::make_unique<player>(io);
+      co_await bots[i].p->connect(cl.port(i % 2 ? "net1" : "net2"));
+      auto r = co_await bots[i].p->login(fmt::format("roller{}", i));
+      bots[i].id = static_cast<std::int64_t>(r.user_id);
+      games.insert(r.server);
+    }
+    BOOST_REQUIRE(games.size() == 2u);  // both games hold players before the upgrade
+    int running = 0;
+    for (int i = 0; i < sessions; ++i) {
+      for (int k = 0; k < in_flight; ++k) {
+        ++running;
+        asio::co_spawn(io, [&, i, k]() -> asio::awaitable<void> {
+          auto& b = bots[i];
+          for (int n = 0; !stop && n < 100'000; ++n) {
+            const auto t0 = std::chrono::steady_clock::now();
+            std::string what;
+            std::optional<ember::failure> error;
+            if ((n + k) % 4 == 0 && b.buys < max_buys) {  // a write of value, with an op id
+              const auto op = fmt::format("herb-{}", b.buys++);
+              auto r = co_await b.p->stub.buy(world::buy_request{3, op});
+              if (r) ++b.acked_buys; else error = r.error();
+              what = "buy " + op;
+            } else if ((n + k) % 4 == 1) {  // a read that overlaps (ordered = false)
+              auto r = co_await b.p->stub.bag({});
+              if (!r) error = r.error();
+              what = "bag";
+            } else {  // a write in order: the last one acknowledged must be in the database
+              const auto x = ++b.sent_x;
+              auto r = co_await b.p->stub.move({x, i});
+              if (r) b.acked_x = std::max(b.acked_x, r->x); else error = r.error();
+              what = "move";
+            }
+            const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+            if (error) {
+              ++failed;
+              if (failures.size() < 20)
+                failures.push_back(fmt::format("roller{} {}: status {}: {}", i, what, error->status, error->message));
+              continue;
+            }
+            ++ok;
+            (upgrading ? upgrading_ms : quiet_ms).push_back(ms);
+          }
+          --running;
+        }, asio::detached);
+      }
+    }
+    co_await ember::test::sleep(300ms);
+    upgrading = true;
+    for (const char* game : {"game1", "game2"}) {
+      const std::string g = game;
+      step st;
+      st.server = g;
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto since = [&] {
+        return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      };
+      // game1 drains, reports it, then is told to stop; game2 is asked to stop once drained.
+      const bool then_stop = g == "game2";
+      const std::byte flags[] = {std::byte(then_stop ? 1 : 0)};
+      const auto answer = co_await admin(g, ember::app::admin_call::drain, ember::bytes_view(flags));
+      BOOST_TEST_MESSAGE(g << ": " << answer);
+      BOOST_REQUIRE(answer.find(R"("ok":true)") != std::string::npos);
+      if (!then_stop) {
+        std::string status;
+        for (int tries = 0; tries < 1000 && status.find(R"("drain":"drained")") == std::string::npos; ++tries) {
+          co_await ember::test::sleep(10ms);
+          status = co_await admin(g, ember::app::admin_call::status, {});
+        }
+        BOOST_REQUIRE_MESSAGE(status.find(R"("drain":"drained")") != std::string::npos, status);
+        BOOST_TEST(status.find(R"("players_owned":0)") != std::string::npos);
+        st.drain_ms = since();
+        (void)co_await admin(g, ember::app::admin_call::stop, {});
+      }
+      int code = -1;
+      for (int tries = 0; tries < 2000 && code == -1; ++tries) {
+        co_await ember::test::sleep(5ms);
+        code = cl.procs[g].wait_exit(0ms);
+      }
+      BOOST_TEST(code == 0);
+      if (then_stop) st.drain_ms = since();  // (drained and stopped: one figure)
+      st.stopped_ms = since();
+      const auto log_text = ember::test::read_text(cl.log(g));
+      if (auto at = log_text.rfind("players moved"); at != std::string::npos) {
+        auto from = log_text.rfind(": ", at) + 2;
+        st.players = std::stoul(log_text.substr(from, at - from));
+      }
+      // The new build starts (the same binary here: what matters is the process) and is
+      // ready when it has linked to the gate, both nets and the master.
+      cl.start(g);
+      BOOST_REQUIRE(co_await eventually([&] {
+        return ember::test::count_in(cl.log(g), "linked to root 'net1'") >= 2u &&
+               ember::test::count_in(cl.log(g), "linked to root 'net2'") >= 2u &&
+               ember::test::count_in(cl.log(g), "linked to root 'gate'") >= 2u && master.find(g) != nullptr;
+      }, 15s));
+      st.ready_ms = since();
+      steps.push_back(st);
+    }
+    upgrading = false;
+    co_await ember::test::sleep(300ms);  // players are served by the new processes too
+    stop = true;
+    BOOST_TEST(co_await ember::test::wait_until([&] { return running == 0; }, 10s));
+    for (auto& b : bots) BOOST_TEST(b.p->c.connected());  // nobody was dropped
+    // The gateways took the games out of the picks.
+    BOOST_TEST(ember::test::count_in(cl.log("net1"), "game1 drains") == 1u);
+    BOOST_TEST(ember::test::count_in(cl.log("net2"), "game2 drains") == 1u);
+  }(), 120s);
+  for (const auto& f : failures) BOOST_TEST_MESSAGE("failed: " << f);
+  BOOST_TEST(failed == 0u);
+  BOOST_TEST(ok > 1000u);
+  // Every acknowledged write is in the database after the ordered stop.
+  BOOST_TEST(cl.stop_all());
+  for (const auto& b : bots) {
+    const auto id = std::to_string(b.id);
+    BOOST_TEST(b.acked_x == b.sent_x);
+    BOOST_TEST(cl.scalar("SELECT x FROM player WHERE id = " + id) == b.acked_x);
+    BOOST_TEST(cl.scalar("SELECT amount FROM wallet_balance WHERE id = '" + id + ":gold'") ==
+               100 - 2 * b.acked_buys);
+    BOOST_TEST(cl.scalar("SELECT ledger_next - 1 FROM wallet_account WHERE player = " + id) == 1 + b.acked_buys);
+  }
+  auto pct = [](std::vector<double> v, int p) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    return v[std::min(v.size() - 1, v.size() * p / 100)];
+  };
+  for (const auto& st : steps)
+    BOOST_TEST_MESSAGE(st.server << ": drained (" << st.players << " players moved) in " << st.drain_ms
+                                 << " ms, exited at " << st.stopped_ms << " ms, ready again at " << st.ready_ms << " ms");
+  BOOST_TEST_MESSAGE(ok << " requests, " << failed << " failed; latency p50/p99/max " << pct(quiet_ms, 50) << "/"
+                        << pct(quiet_ms, 99) << "/" << pct(quiet_ms, 100) << " ms outside the upgrade, "
+                        << pct(upgrading_ms, 50) << "/" << pct(upgrading_ms, 99) << "/" << pct(upgrading_ms, 100)
+                        << " ms during it");
 }
 
 BOOST_AUTO_TEST_SUITE(reload)

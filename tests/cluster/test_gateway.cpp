@@ -142,6 +142,34 @@ BOOST_AUTO_TEST_CASE(a_bound_session_stays_on_its_instance_until_it_is_gone_then
   }());
 }
 
+BOOST_AUTO_TEST_CASE(a_draining_backend_gets_no_new_session_and_its_bound_ones_move_on_their_next_request) {
+  add_game("game1");
+  add_game("game2");
+  run(io, [&]() -> asio::awaitable<void> {
+    co_await linked(2);
+    auto c = co_await connected();
+    auto r = co_await c.call<routetest::cmd::login>({11, true});
+    BOOST_REQUIRE(r);
+    auto& leaving = *games[r->served_by == "game1" ? 0 : 1];
+    auto& staying = *games[r->served_by == "game1" ? 1 : 0];
+    BOOST_TEST(!leaving.backend().draining());
+    BOOST_TEST(co_await leaving.backend().leave_gateways() == 1u);  // the session bound there
+    BOOST_TEST(leaving.backend().draining());
+    auto me = co_await c.call<routetest::cmd::whoami>({});
+    BOOST_REQUIRE(me);
+    BOOST_TEST(me->served_by == staying.name());  // routed afresh, without a failure
+    // New sessions, whatever their hash, go to the instance that stays.
+    for (int i = 0; i < 10; ++i) {
+      auto n = co_await connected();
+      auto w = co_await n.call<routetest::cmd::whoami>({});
+      BOOST_REQUIRE(w);
+      BOOST_TEST(w->served_by == staying.name());
+    }
+    BOOST_TEST(co_await leaving.backend().leave_gateways() == 0u);  // nobody is bound there now
+    BOOST_TEST(leaving.backend().idle());
+  }());
+}
+
 BOOST_AUTO_TEST_CASE(pushes_groups_and_broadcasts_from_a_backend_reach_the_right_clients) {
   add_game("game1");
   run(io, [&]() -> asio::awaitable<void> {

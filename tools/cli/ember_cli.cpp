@@ -4,13 +4,17 @@
 //   ember-cli --config config.json reload [--data] [SERVER]
 //   ember-cli --config config.json stop [SERVER]
 //   ember-cli --config config.json log-level LEVEL [SERVER]
+//   ember-cli --config config.json drain SERVER [--stop] [--wait SECONDS]
+//   ember-cli --config config.json restart SERVER
 //
 // The master's address and token come from the config's `master` (or --host, --port, --token).
 // Exit status: 0 on success, 1 when the master refused or a server failed, 2 on bad usage.
 #include <http_parser.h>
 
+#include <chrono>
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <asio/connect.hpp>
@@ -138,10 +142,26 @@ void print_status(const std::string& body) {
   print_commands(servers);
 }
 
+// What the status answer says of `server`: its own "drain" field, or "gone" once it is not
+// linked (it stopped), "" when it says nothing.
+std::string drain_state(const std::string& body, const std::string& server) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  simdjson::dom::array servers;
+  if (parser.parse(body).get(doc) || doc["servers"].get_array().get(servers)) return {};
+  for (simdjson::dom::element s : servers) {
+    if (field(s, "name") != server) continue;
+    if (field(s, "linked") != "yes") return "gone";
+    auto own = s["server"];
+    return own.error() || !own.is_object() ? std::string() : field(own.value(), "drain");
+  }
+  return {};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"ember-cli: status, reload, stop and log levels through ember-master's admin API"};
+  CLI::App app{"ember-cli: status, reload, stop, drain, restart and log levels through ember-master's admin API"};
   std::string config_file, url_host = "127.0.0.1", token;
   int port = 0;
   app.add_option("-c,--config", config_file, "config.json: the master's address and token");
@@ -162,6 +182,15 @@ int main(int argc, char** argv) {
   auto* log_level = app.add_subcommand("log-level", "set the log level of SERVER or all, at once (until a restart)");
   log_level->add_option("level", level, "debug, info, warn or error")->required();
   log_level->add_option("server", server, "one server (default: all)");
+  bool then_stop = false;
+  int wait_s = 0;
+  auto* drain = app.add_subcommand("drain", "drain game server SERVER: no new players; its players move to the "
+                                            "others of its type (saved first); --stop: then it stops");
+  drain->add_option("server", server, "the server to drain")->required();
+  drain->add_flag("--stop", then_stop, "stop it once drained");
+  drain->add_option("--wait", wait_s, "wait up to SECONDS until it is drained (or stopped, with --stop)");
+  auto* restart = app.add_subcommand("restart", "stop SERVER and start it again (its program as installed now)");
+  restart->add_option("server", server, "the server to restart")->required();
   CLI11_PARSE(app, argc, argv);
   if (ember::log::level lv{}; log_level->parsed() && !ember::log::parse_level(level, lv)) {
     std::fprintf(stderr, "log-level: expected debug, info, warn or error, got '%s'\n", level.c_str());
@@ -194,6 +223,12 @@ int main(int argc, char** argv) {
   } else if (stop->parsed()) {
     method = "POST";
     target = "/stop" + (server.empty() ? std::string() : "?server=" + server);
+  } else if (drain->parsed()) {
+    method = "POST";
+    target = "/drain?server=" + server + (then_stop ? "&stop=1" : "");
+  } else if (restart->parsed()) {
+    method = "POST";
+    target = "/restart?server=" + server;
   } else if (log_level->parsed()) {
     method = "POST";
     target = "/log-level?level=" + level + (server.empty() ? std::string() : "&server=" + server);
@@ -208,6 +243,25 @@ int main(int argc, char** argv) {
   if (r.status != 200) {
     std::fprintf(stderr, "the master answered %d: %s\n", r.status, r.body.c_str());
     return 1;
+  }
+  if (drain->parsed() && wait_s > 0) {
+    // The drain runs on the server; the master's status follows it.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(wait_s);
+    std::string state;
+    while (std::chrono::steady_clock::now() < until) {
+      response st;
+      if (request(url_host, static_cast<std::uint16_t>(port), "GET", "/status", token, st, error) && st.status == 200)
+        state = drain_state(st.body, server);
+      if (state == (then_stop ? "gone" : "drained") || (!then_stop && state == "gone")) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (state != "drained" && state != "gone") {
+      std::fprintf(stderr, "%s is not drained after %d s (it says: %s)\n", server.c_str(), wait_s,
+                   state.empty() ? "nothing" : state.c_str());
+      return 1;
+    }
+    std::printf("%s %s\n", server.c_str(), state == "gone" ? "drained and stopped" : "drained");
+    return 0;
   }
   if (status->parsed())
     print_status(r.body);

@@ -4,6 +4,11 @@
 //   GET  /status                       every server: its own status (over its link) + process
 //   POST /reload[?server=NAME][&data=1] reload logic (or game data) on one server or all
 //   POST /stop[?server=NAME]            stop one server, or the whole cluster in order
+//   POST /drain?server=NAME[&stop=1]    drain a game server (its players move to the others of
+//                                      its type), then optionally stop it; its status's "drain"
+//                                      says "draining", then "drained"
+//   POST /restart?server=NAME           stop the server and start it again (a new build of its
+//                                      program, for a rolling upgrade: tools/rolling-upgrade.sh)
 //   GET  /players?user=ID              which linked servers hold the user's client session or
 //                                      own the player
 //   POST /kick?user=ID[&server=NAME]    ends the user's client session (body: the reason, text)
@@ -58,6 +63,8 @@ class admin_api {
   using process_info_fn = std::function<std::string(const std::string& name)>;
   /// Stops one server, or all of them in order when `name` is empty.
   using stop_fn = std::function<void(const std::string& name)>;
+  /// Restarts one server (false: no such process of the master's).
+  using restart_fn = std::function<bool(const std::string& name)>;
   /// Writes the master's metric families for `GET /metrics`.
   using metrics_fn = std::function<void(detail::prometheus_writer&)>;
 
@@ -81,6 +88,8 @@ class admin_api {
 
   /// Serves `GET /metrics` with what `f` writes (404 until set).
   void set_metrics(metrics_fn f) { metrics_ = std::move(f); }
+  /// Serves `POST /restart` with `f` (404 until set).
+  void set_restart(restart_fn f) { restart_ = std::move(f); }
 
  private:
   // Not an aggregate: g++ 12 destroys aggregate temporaries in co_await / co_return
@@ -231,14 +240,22 @@ class admin_api {
       }
       co_return answer{200, server.empty() ? R"({"stopping":"all"})" : fmt::format(R"({{"stopping":"{}"}})", server)};
     }
+    if (req.method == "POST" && req.path == "/drain")
+      co_return co_await drain(server, query_value(req.query, "stop") == "1");
+    if (req.method == "POST" && req.path == "/restart" && restart_) {
+      if (server.empty()) co_return answer{400, error_json("server: which server to restart (one at a time)")};
+      if (!restart_(server))
+        co_return answer{409, error_json("'" + server + "' is not a server this master runs, or the master is stopping")};
+      co_return answer{200, fmt::format(R"({{"restarting":"{}"}})", server)};
+    }
     if (req.method == "GET" && req.path == "/players") co_return co_await players(query_value(req.query, "user"));
     if (req.method == "POST" && req.path == "/kick")
       co_return co_await kick(query_value(req.query, "user"), server, req.body);
     if (req.method == "POST" && req.path == "/log-level")
       co_return co_await set_log_level(query_value(req.query, "level"), server);
     co_return answer{404, error_json("unknown endpoint " + req.method + " " + req.path +
-                                     " (GET /status, POST /reload, POST /stop, GET /players, POST /kick, "
-                                     "POST /log-level)")};
+                                     " (GET /status, POST /reload, POST /stop, POST /drain, POST /restart, "
+                                     "GET /players, POST /kick, POST /log-level)")};
   }
 
   /// A user id of the query: decimal digits that fit 64 bits; "" if it is not one.
@@ -304,6 +321,21 @@ class admin_api {
     if (!any && server.empty())
       co_return answer{404, error_json("no linked server holds a session of user " + user)};
     co_return answer{any ? 200 : 404, out + "]}"};
+  }
+
+  // One server drains (ember/app/admin.hpp, admin_call::drain): it answers at once; its
+  // status follows the drain. A server that cannot drain (not a backend) says why: 409.
+  asio::awaitable<answer> drain(const std::string& server, bool then_stop) {
+    if (server.empty()) co_return answer{400, error_json("server: which server to drain (one at a time)")};
+    auto l = servers_.find(server);
+    if (!l || !l->is_open()) co_return answer{502, error_json("server '" + server + "' is not linked to the master")};
+    const std::byte flags[] = {std::byte(then_stop ? 1 : 0)};
+    auto r = co_await l->call(std::uint16_t(app::admin_call::drain), net::body_writer::encoded(bytes_view(flags)),
+                              std::chrono::seconds(2));
+    if (!r) co_return answer{502, error_json(r.error().message)};
+    std::string result(reinterpret_cast<const char*>(r->data()), r->size());
+    const bool ok = result.find(R"("ok":true)") != std::string::npos;
+    co_return answer{ok ? 200 : 409, named(server, result)};
   }
 
   // Every linked server named (or all), each answering with its threshold now; a server not
@@ -396,6 +428,7 @@ class admin_api {
   process_info_fn info_;
   stop_fn stop_;
   metrics_fn metrics_;
+  restart_fn restart_;
 };
 
 }  // namespace ember::master

@@ -37,6 +37,7 @@ struct child {
   std::uint64_t run = 0;  ///< which start this is; stale callbacks compare it
   int status = 0;       ///< wait status of the last exit
   bool killed = false;  ///< SIGKILL from the master
+  bool restart_asked = false;  ///< the admin API's restart: start again once it has exited
   std::shared_ptr<asio::posix::stream_descriptor> pipe;  ///< its stdout and stderr
   asio::steady_timer timer;  ///< backoff before a restart; linger after an exit
   crash_record crashes;

@@ -152,6 +152,7 @@ int main(int argc, char** argv) {
             else
               master.stop_one(name);
           });
+      admin->set_restart([&](const std::string& name) { return master.restart_one(name); });
       admin->set_metrics([&](ember::detail::prometheus_writer& w) {
         ember::detail::write_process_metrics(w);
         master.write_metrics(w);

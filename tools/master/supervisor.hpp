@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <asio/co_spawn.hpp>
@@ -127,6 +128,24 @@ class supervisor {
   bool stop_one(const std::string& name) {
     for (auto& s : servers_)
       if (s->name == name && s->alive && s->pid) return ::kill(s->pid, SIGTERM) == 0;
+    return false;
+  }
+  /// Restarts one server with the program the config names, so a new build installed there
+  /// is what starts (a rolling upgrade drains the server first): SIGTERM, then a start once it
+  /// has exited; at once if it does not run. False if there is no such server or the master
+  /// is stopping.
+  bool restart_one(const std::string& name) {
+    if (stopping_ || finished_) return false;
+    for (auto& s : servers_) {
+      if (s->name != name || s->r == role::service) continue;
+      if (s->alive) {
+        s->restart_asked = true;
+        return s->pid && ::kill(s->pid, SIGTERM) == 0;
+      }
+      say(log::level::info, "{}: started again by the admin API", s->name);
+      launch(*s);
+      return true;
+    }
     return false;
   }
   /// The ordered stop, as on SIGTERM.
@@ -261,7 +280,11 @@ class supervisor {
     if (s.pipe) s.pipe->close();
     s.pipe.reset();
     s.last_exit = describe_status(s.status);
-    if (stopping_) {
+    const bool restart = std::exchange(s.restart_asked, false);
+    if (restart && !stopping_) {
+      say(log::level::info, "{} stopped ({}) to restart: starting it again", s.name, s.last_exit);
+      launch(s);
+    } else if (stopping_) {
       s.st = state::stopped;
       say(s.last_exit == "code 0" && !s.killed ? log::level::info : log::level::warn,
           "{} stopped: {}", s.name, s.last_exit);

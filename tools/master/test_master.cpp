@@ -422,6 +422,75 @@ BOOST_AUTO_TEST_CASE(ember_cli_shows_status_reloads_data_and_stops_the_cluster_t
   BOOST_TEST(cl.count("[master] ", "stopping net1, net2") == 1u);
 }
 
+// tools/rolling-upgrade.sh through ember-master and ember-cli: each game is drained and
+// stopped (`ember-cli drain --stop --wait`), started again by the master (`ember-cli
+// restart`) and waited for (/readyz on its metricsport), while players keep requests in
+// flight on both net servers; none fails, nobody is dropped, both games are new processes.
+BOOST_AUTO_TEST_CASE(rolling_upgrade_sh_replaces_both_games_while_players_play_and_no_request_fails) {
+  cluster cl("", true, true);
+  cl.start_master();
+  BOOST_REQUIRE(cl.ready());
+  for (const char* n : {"gate", "net1", "net2", "game1", "game2"})
+    BOOST_REQUIRE(cl.wait_for(fmt::format("[{}] ", n), "linked to root 'master'", 10s));
+  const pid_t old1 = cl.pid_of("game1"), old2 = cl.pid_of("game2");
+  std::uint64_t ok = 0, failed = 0;
+  std::string first_failure;
+  int code = -1;
+  asio::io_context io;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    std::vector<std::unique_ptr<player>> ps;
+    for (int i = 0; i < 8; ++i) {
+      ps.push_back(std::make_unique<player>(io));
+      co_await ps.back()->connect(cl.ports[i % 2 ? "net1" : "net2"]);
+      BOOST_REQUIRE(co_await ps.back()->stub.login({fmt::format("upgrader{}", i), "secret"}));
+    }
+    bool stop = false;
+    int running = 0;
+    for (int i = 0; i < 8; ++i)
+      for (int k = 0; k < 3; ++k) {
+        ++running;
+        asio::co_spawn(io, [&, i, k]() -> asio::awaitable<void> {
+          for (int n = 0; !stop && n < 100'000; ++n) {
+            std::optional<ember::failure> error;
+            if (k == 0) {
+              if (auto r = co_await ps[i]->stub.bag({}); !r) error = r.error();
+            } else if (auto r = co_await ps[i]->stub.move({n, k}); !r) {
+              error = r.error();
+            }
+            if (!error) {
+              ++ok;
+            } else if (++failed == 1) {
+              first_failure = fmt::format("status {}: {}", error->status, error->message);
+            }
+          }
+          --running;
+        }, asio::detached);
+      }
+    co_await ember::test::sleep(200ms);
+    ::setenv("EMBER_CLI", ember_cli.c_str(), 1);
+    child_process script({"/bin/bash", ROLLING_UPGRADE, (cl.dir / "config.json").string()}, cl.dir / "upgrade.log");
+    for (int i = 0; i < 2400 && code == -1; ++i) {  // two minutes at most
+      co_await ember::test::sleep(50ms);
+      code = script.wait_exit(0ms);
+    }
+    co_await ember::test::sleep(200ms);  // the new processes serve too
+    stop = true;
+    BOOST_TEST(co_await ember::test::wait_until([&] { return running == 0; }, 10s));
+    for (auto& p : ps) BOOST_TEST(p->c.connected());
+  }(), 180s);
+  const auto out = ember::test::read_text(cl.dir / "upgrade.log");
+  BOOST_TEST_MESSAGE(out);
+  BOOST_TEST(code == 0, out);
+  BOOST_TEST(failed == 0u, first_failure);
+  BOOST_TEST(ok > 100u);
+  for (const char* g : {"game1", "game2"})
+    BOOST_TEST(out.find(fmt::format("{}: drained and stopped in", g)) != std::string::npos, out);
+  BOOST_TEST(out.find("2 servers upgraded") != std::string::npos, out);
+  BOOST_TEST(cl.pid_of("game1") != old1);
+  BOOST_TEST(cl.pid_of("game2") != old2);
+  BOOST_TEST(cl.count("", "admin API: POST /drain?server=game1&stop=1 from 127.0.0.1: 200") == 1u);
+}
+
 // Log levels at run time: `ember-cli log-level debug game1` makes game1 (and only it) write
 // the debug lines it did not write before, at once; a level that is none is refused by the CLI
 // and by the master's API, each saying which levels there are.

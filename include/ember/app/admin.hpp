@@ -1,7 +1,7 @@
 // ember: a server's link to the master (config.json's `master.rootport`): it registers there
 // like any node (name, type, the cluster secret), reconnects by itself when the master comes
 // back, and answers the master's admin requests: status, reload of logic or data, stop, find or
-// kick a player, change the log level. A server runs the same with or without a master; the game never waits on it.
+// kick a player, change the log level, drain. A server runs the same with or without a master; the game never waits on it.
 #pragma once
 
 #include <chrono>
@@ -38,6 +38,10 @@ enum class admin_call : std::uint16_t {
   /// "level": the threshold now}. The server's log threshold changes at once, until the next
   /// such call or a restart (config.json's `log.level` is read at start only).
   set_log_level = 0xff26,
+  /// u8 flags (1: stop once drained); reply: JSON {"ok": bool, "message", "state"}. Starts
+  /// `host::drain` and answers at once; the status's "drain" field follows it ("draining",
+  /// then "drained"), with "drained_players" and "drain_ms".
+  drain = 0xff27,
 };
 
 /// What a server does for the master's admin requests (set by whoever runs the module).
@@ -80,6 +84,7 @@ class admin_link {
   std::unique_ptr<cluster::node_connector> node_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::uint64_t reloads_ = 0, reload_failures_ = 0;
+  bool stop_when_drained_ = false;
 };
 
 }  // namespace ember::app

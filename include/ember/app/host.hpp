@@ -133,6 +133,19 @@ class host {
   /// registered with `on_stop` (the data layer writes back), then links.
   asio::awaitable<void> stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
 
+  /// Drains this backend (docs/operations.md, "Draining and rolling upgrades"): gateways
+  /// route no new player here; each session bound here is unbound, its requests here finish,
+  /// and its player is saved and given up (the `player_ownership` release callback), so its
+  /// next request reaches another server of this type, which takes the player over as after a
+  /// failover. Returns "" once drained (at once if it was), or why this server cannot drain.
+  /// `/readyz` says "draining" from the start. The server serves on; stop it when drained.
+  asio::awaitable<std::string> drain();
+  /// "serving", "draining" or "drained".
+  std::string_view drain_state() const noexcept;
+  /// Players given up by the drain, and how long it took (ms; 0 until drained).
+  std::uint64_t drained_players() const noexcept { return drained_players_; }
+  std::uint64_t drain_ms() const noexcept { return drain_ms_; }
+
   /// Runs `hook` when the server stops, after its clients have drained and before its links
   /// close (e.g. writing back dirty rows).
   void on_stop(std::function<asio::awaitable<void>()> hook) { stop_hooks_.push_back(std::move(hook)); }
@@ -266,6 +279,8 @@ class host {
   std::shared_ptr<cluster::link_counters> link_counters_;
   std::unique_ptr<metrics_endpoint> metrics_;  // last: it calls into the rest while it lives
   bool started_ = false, stopping_ = false;
+  enum class drain_phase { serving, draining, drained } drain_ = drain_phase::serving;
+  std::uint64_t drained_players_ = 0, drain_ms_ = 0;
 };
 
 template <class T>

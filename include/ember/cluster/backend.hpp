@@ -134,6 +134,8 @@ struct backend_state : std::enable_shared_from_this<backend_state> {
   std::vector<std::function<void(net::session&)>> on_closed;
   reply_cache replies;
   remembering_responder remembering;
+  std::size_t overlapping = 0;  // `ordered = false` requests running (not in `queue`)
+  bool draining = false;
 
   // Sends one message to every gateway (or every one but `except`).
   void to_gateways(route::notify_id id, const buffer& body, const link* except = nullptr);
@@ -205,6 +207,18 @@ class backend {
   std::size_t remembered() const noexcept { return state_->replies.size(); }
   std::uint64_t replayed() const noexcept { return state_->replies.replayed(); }
   const backend_options& options() const noexcept { return state_->options; }
+
+  /// Draining (docs/operations.md, "Draining and rolling upgrades"): tells every gateway to
+  /// route no new session here and clears the binding of each session bound here, so their
+  /// next requests go to the other servers of this type. Returns once every gateway has
+  /// answered, which it does after every request it forwarded here before: from then on
+  /// nothing new arrives (unless a request already here binds a session again: call it until
+  /// it unbinds nobody). Returns how many sessions it unbound.
+  asio::awaitable<std::size_t> leave_gateways();
+  /// True once `leave_gateways` was called (this backend is draining or drained).
+  bool draining() const noexcept { return state_->draining; }
+  /// True when no request nor `for_player` work runs or waits here.
+  bool idle() const noexcept { return state_->overlapping == 0 && state_->queue.busy_keys() == 0; }
 
   /// Runs `work` in the queue of player `user`, after the requests and work queued for that
   /// player before it (use it in server-to-server handlers that change a player).

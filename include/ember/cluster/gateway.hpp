@@ -12,7 +12,7 @@
 //
 // Which instance serves a session: the one a backend bound it to (`backend::bind_here`),
 // else the owner of its user id, else of its session id, by rendezvous hashing over the
-// instances connected now (ember/cluster/rendezvous.hpp).
+// instances connected now (ember/cluster/rendezvous.hpp) that are not draining.
 #pragma once
 
 #include <chrono>
@@ -21,6 +21,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <asio/awaitable.hpp>
@@ -73,6 +74,8 @@ class gateway {
     gateway_options options;
     std::unordered_map<std::uint16_t, route_info> routes;
     std::unordered_map<std::uint64_t, std::uint64_t> login_stamps;  // user -> newest bind
+    // Backends that drain (backend::leave_gateways): no new session is routed there.
+    std::unordered_set<const link*> draining;
     std::uint64_t forwarded = 0, unavailable = 0;
 
     // forwarding

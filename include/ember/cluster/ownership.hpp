@@ -21,6 +21,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
@@ -103,6 +104,13 @@ class player_ownership {
   /// What to do when this backend must give a player up (save it, drop it).
   void on_release(release_fn f) { state_->on_release = std::move(f); }
 
+  /// Runs `work` after what is queued for player `user` (the host passes the backend's
+  /// `for_player`).
+  using serialize_fn = std::function<asio::awaitable<void>(std::uint64_t user, asio::awaitable<void> work)>;
+  /// Makes every release asked by the registry, and every `give_up`, wait for the player's
+  /// requests running here: they finish on this owner before the player is saved and moves.
+  void serialize_releases(serialize_fn f) { state_->serialize = std::move(f); }
+
   /// Becomes the owner of `user`: at once if it already is; otherwise once the registry has
   /// made any other owner save and release it. Fails with `unavailable` when the registry
   /// is unreachable or the other owner does not release in time (retry later).
@@ -111,8 +119,18 @@ class player_ownership {
   /// Gives `user` up (after saving it): the registry may grant it to another backend.
   void release(std::uint64_t user);
 
+  /// Saves and gives `user` up now (a drain): after its queued requests (see
+  /// `serialize_releases`), the release callback runs, then the registry hears that the
+  /// player is free. Nothing if this backend does not own it; throws what the callback threw
+  /// (the player stays owned).
+  asio::awaitable<void> give_up(std::uint64_t user);
+
   bool owns(std::uint64_t user) const { return state_->owned.contains(user); }
   std::size_t size() const noexcept { return state_->owned.size(); }
+  /// The players owned now.
+  std::vector<std::uint64_t> players() const {
+    return std::vector<std::uint64_t>(state_->owned.begin(), state_->owned.end());
+  }
 
  private:
   struct state : std::enable_shared_from_this<state> {
@@ -123,7 +141,10 @@ class player_ownership {
     asio::steady_timer drop_timer;
     std::set<std::uint64_t> owned;
     release_fn on_release;
+    serialize_fn serialize;
 
+    // Saves and drops `user` if owned, after its queued work; tells the registry if `tell`.
+    static asio::awaitable<void> let_go(std::shared_ptr<state> s, std::uint64_t user, bool tell);
     void connected(const node_connector::link_ptr& l);
     static asio::awaitable<void> reclaim(std::shared_ptr<state> s, node_connector::link_ptr l,
                                          buffer body);

@@ -31,6 +31,9 @@ enum class call_id : std::uint16_t {
   acquire = 0xff10,  ///< node -> registry: `player`; empty reply when granted
   release = 0xff11,  ///< registry -> owner: `player`; empty reply once saved and dropped
   reclaim = 0xff12,  ///< node -> registry: `players`; reply `players`, the refused ones
+  /// backend -> gateway: empty; the gateway routes no new session to the sender (it drains)
+  /// and replies, after every request it forwarded there before (a barrier).
+  drain = 0xff14,
 };
 
 /// Prefix of a forwarded request's body (frames with `wire::flag::routed`): 17 bytes of

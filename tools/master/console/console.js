@@ -136,6 +136,8 @@ function onStatus(s) {
 
 function stateOf(srv) {
   const p = srv.process;
+  const drain = srv.server && srv.server.drain;
+  if (drain && drain !== 'serving') return { text: drain + ' (' + (srv.server.drained_players || 0) + ' players moved)', cls: 'warn' };
   if (p) {
     const cls = p.state === 'running' ? (srv.server ? 'ok' : 'warn') : p.state === 'stopped' ? 'warn' : 'bad';
     return { text: p.state + (p.state === 'running' && !srv.server ? ' (not linked)' : ''), cls };
@@ -150,14 +152,16 @@ function worstP99(own) {
   return worst ? ms(worst.p99_us) + ' ms ' + worst.name : '';
 }
 
-function actionButtons(name) {
+function actionButtons(name, drains) {
   const box = el('div', null, 'actions');
-  for (const [action, label, cls] of [['reload', 'Reload'], ['reload-data', 'Data'], ['stop', 'Stop', 'danger']]) {
+  const actions = [['reload', 'Reload'], ['reload-data', 'Data'], ['stop', 'Stop', 'danger']];
+  if (drains) actions.splice(2, 0, ['drain', 'Drain', 'danger']);
+  for (const [action, label, cls] of actions) {
     const b = el('button', label, cls);
     b.type = 'button';
     b.dataset.action = action;
     b.dataset.server = name;
-    b.title = { reload: 'Reload logic', 'reload-data': 'Reload game data', stop: 'Stop this server' }[action] + ' on ' + name;
+    b.title = { reload: 'Reload logic', 'reload-data': 'Reload game data', drain: 'Move the players away from', stop: 'Stop this server' }[action] + ' on ' + name;
     box.append(b);
   }
   return box;
@@ -192,7 +196,7 @@ function drawCluster() {
       cell('Links', links.join(', ')),
       cell('Dirty rows', own && own.dirty_rows !== undefined ? own.dirty_rows : '', 'num'));
     const act = cell('Actions');
-    act.append(actionButtons(srv.name));
+    act.append(actionButtons(srv.name, !!(own && own.drain)));
     tr.append(act);
     rows.push(tr);
   }
@@ -209,8 +213,9 @@ function fact(dl, label, value) {
 
 function drawServer(name) {
   $('server-name').textContent = name;
-  for (const id of ['server-reload', 'server-reload-data', 'server-stop']) $(id).dataset.server = name;
+  for (const id of ['server-reload', 'server-reload-data', 'server-drain', 'server-stop']) $(id).dataset.server = name;
   const srv = status.servers.find((s) => s.name === name);
+  $('server-drain').hidden = !(srv && srv.server && srv.server.drain);  // backends only
   const dl = $('server-facts');
   dl.replaceChildren();
   const body = $('commands').tBodies[0];
@@ -236,6 +241,8 @@ function drawServer(name) {
   fact(dl, 'In flight', own.in_flight);
   fact(dl, 'Linked here', own.children);
   fact(dl, 'Players owned', own.players_owned);
+  fact(dl, 'Drain', own.drain && own.drain !== 'serving' ? own.drain + ', ' + own.drained_players + ' players moved' +
+                    (own.drain === 'drained' ? ' in ' + own.drain_ms + ' ms' : '') : undefined);
   fact(dl, 'Reloads', own.reloads);
   fact(dl, 'Reload failures', own.reload_failures);
   fact(dl, 'Dirty rows', own.dirty_rows);
@@ -294,6 +301,21 @@ async function act(action, server, button) {
   const where = server ? server : 'every server';
   if (action === 'stop' && !confirm(server ? 'Stop ' + server + '? The master will not restart it.' : 'Stop the whole cluster?'))
     return;
+  if (action === 'drain') {
+    if (!confirm('Drain ' + server + '? Its players move to the other servers of its type; it takes no new ones until it restarts.'))
+      return;
+    button.disabled = true;
+    try {
+      const r = await api('POST', '/drain?server=' + encodeURIComponent(server));
+      activity('drain ' + server + ': ' + (r.status === 200 ? 'draining' : describe(r.body)), r.status === 200);
+    } catch (e) {
+      activity('drain ' + server + ': ' + e.message, false);
+    } finally {
+      button.disabled = false;
+    }
+    poll();
+    return;
+  }
   const q = new URLSearchParams();
   if (server) q.set('server', server);
   if (action === 'reload-data') q.set('data', '1');

@@ -10,6 +10,7 @@
 
 #include "ember/detail/host_port.hpp"
 #include "ember/log.hpp"
+#include "ember/spawn.hpp"
 
 namespace ember::app {
 
@@ -66,6 +67,11 @@ EMBER_DECL std::string admin_link::status_json() const {
     field("gateways", b->gateway_count());
   }
   if (auto* o = host_.ownership()) field("players_owned", o->size());
+  if (host_.backend()) {
+    w.key("drain"), w.value_string(host_.drain_state());
+    field("drained_players", host_.drained_players());
+    field("drain_ms", host_.drain_ms());
+  }
   if (hooks_.module_version) w.key("module"), w.value_string(hooks_.module_version());
   w.key("log_level"), w.value_string(log::level_name(log::current_level()));
   field("reloads", reloads_);
@@ -171,6 +177,34 @@ EMBER_DECL void admin_link::serve(const cluster::node_connector::link_ptr& l) {
     w.key("ok"), w.value_bool(ok);
     w.key("message"), w.value_string(message);
     w.key("level"), w.value_string(log::level_name(log::current_level()));
+    w.end_object();
+    from.reply_bytes(std::uint16_t(f.command), f.seq, body.view());
+  });
+  l->on_internal_request(std::uint16_t(admin_call::drain), [this](cluster::link& from, const wire::frame& f) {
+    const bool then_stop = !f.body.empty() && (std::to_integer<int>(f.body[0]) & 1) != 0;
+    std::string why;
+    if (!host_.backend())
+      why = host_.self().name + " is not a backend (it joins no client-facing server): only backends drain";
+    else if (then_stop && !hooks_.stop)
+      why = "this server cannot stop by itself";
+    if (why.empty()) {
+      const bool started = host_.drain_state() == "serving";
+      stop_when_drained_ = stop_when_drained_ || then_stop;
+      log::info("admin: the master asks this server to drain{}", then_stop ? " and stop" : "");
+      if (started)
+        spawn(host_.context().get_executor(), [](admin_link& self) -> asio::awaitable<void> {
+          if (auto e = co_await self.host_.drain(); !e.empty()) log::error("drain: {}", e);
+          if (self.stop_when_drained_ && self.hooks_.stop) self.hooks_.stop();
+        }(*this), "drain");
+      else if (then_stop && host_.drain_state() == "drained")
+        hooks_.stop();
+    }
+    buffer body;
+    codec::json_writer w(body);
+    w.begin_object();
+    w.key("ok"), w.value_bool(why.empty());
+    w.key("message"), w.value_string(why.empty() ? (then_stop ? "draining, then stopping" : "draining") : why);
+    w.key("state"), w.value_string(host_.backend() ? host_.drain_state() : std::string_view("serving"));
     w.end_object();
     from.reply_bytes(std::uint16_t(f.command), f.seq, body.view());
   });

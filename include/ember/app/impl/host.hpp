@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
 #include "ember/cluster/backend.hpp"
@@ -95,6 +97,16 @@ EMBER_DECL void host::start(net::dispatch_table table, std::span<const command_i
       if (root_cfg && !root_cfg->netport) {
         ownership_ = std::make_unique<cluster::player_ownership>(io_.get_executor(),
                                                                  *n.connector, lease);
+        // A player's requests here finish before it is saved and moves (a login elsewhere,
+        // a drain): its releases wait in its queue.
+        ownership_->serialize_releases([b = backend_.get()](std::uint64_t user, asio::awaitable<void> work) {
+          return [](cluster::backend* b, std::uint64_t user, asio::awaitable<void> work) -> asio::awaitable<void> {
+            co_await b->for_player(user, [](asio::awaitable<void> w) -> asio::awaitable<bool> {
+              co_await std::move(w);
+              co_return true;
+            }(std::move(work)));
+          }(b, user, std::move(work));
+        });
         break;
       }
     }
@@ -155,6 +167,7 @@ EMBER_DECL void host::remove_health_source(std::string_view name) {
 
 EMBER_DECL std::string host::not_ready() const {
   if (stopping_) return "stopping";
+  if (drain_ != drain_phase::serving) return std::string(drain_state());
   for (const auto& [name, source] : health_) {
     if (!source.not_ready) continue;
     if (auto why = source.not_ready(); !why.empty()) return why;
@@ -300,6 +313,61 @@ EMBER_DECL asio::awaitable<void> host::stop(std::chrono::milliseconds grace) {
   }
   for (auto& n : nodes_) n.connector->stop();
   if (root_) root_->stop();
+}
+
+EMBER_DECL std::string_view host::drain_state() const noexcept {
+  switch (drain_) {
+    case drain_phase::draining: return "draining";
+    case drain_phase::drained: return "drained";
+    case drain_phase::serving: break;
+  }
+  return "serving";
+}
+
+EMBER_DECL asio::awaitable<std::string> host::drain() {
+  if (!backend_)
+    co_return self_->name + " is not a backend (it joins no client-facing server): only backends drain";
+  if (drain_ != drain_phase::serving) co_return std::string();  // draining or drained already
+  drain_ = drain_phase::draining;
+  const auto began = std::chrono::steady_clock::now();
+  log::info("draining: no new players; the {} players here move to the other {} servers",
+            ownership_ ? ownership_->size() : 0, self_->type);
+  asio::steady_timer tick(io_);
+  std::size_t unbound = 1;
+  // Players that were here during the drain; most move on their next request (the registry
+  // makes this server release them), the rest when the drain gives them up.
+  std::set<std::uint64_t> here;
+  auto note_players = [&] {
+    if (ownership_)
+      for (const auto user : ownership_->players()) here.insert(user);
+  };
+  note_players();
+  // A round unbinds the sessions bound here, lets their requests here finish and gives their
+  // players up; a request that was already here may have bound a session again (a login):
+  // rounds go on until one unbinds nobody and nobody is owned (bounded).
+  for (int round = 0; round < 20 && (unbound != 0 || (ownership_ && ownership_->size() != 0)); ++round) {
+    unbound = co_await backend_->leave_gateways();
+    for (int i = 0; i < 2'000 && !backend_->idle(); ++i) {  // at most 10 s
+      tick.expires_after(std::chrono::milliseconds(5));
+      co_await tick.async_wait(asio::use_awaitable);
+    }
+    if (!ownership_) continue;
+    note_players();
+    for (const auto user : ownership_->players()) {
+      try {
+        co_await ownership_->give_up(user);
+      } catch (const std::exception& e) {
+        log::error("draining: saving player {} failed: {}; it stays here, retried", user, e.what());
+      }
+    }
+  }
+  drain_ms_ = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::steady_clock::now() - began).count());
+  for (const auto user : here) drained_players_ += ownership_ && ownership_->owns(user) ? 0 : 1;
+  drain_ = drain_phase::drained;
+  log::info("drained in {} ms: {} players moved, {} still owned", drain_ms_, drained_players_,
+            ownership_ ? ownership_->size() : 0);
+  co_return std::string();
 }
 
 EMBER_DECL void host::write_command_stats(codec::json_writer& w) const {

@@ -201,7 +201,12 @@ EMBER_DECL void backend_state::serve(link& l, const wire::frame& f) {
     if (info.request_id) self->remember_end(info.request_id, e);
   };
   if (!entry->ordered) {
-    asio::co_spawn(ex, std::move(work), std::move(done));
+    ++overlapping;
+    asio::co_spawn(ex, std::move(work),
+                   [self = shared_from_this(), done = std::move(done)](std::exception_ptr e) {
+                     --self->overlapping;
+                     done(e);
+                   });
     return;
   }
   // One player's work runs one item at a time; before login, one session's.
@@ -298,6 +303,34 @@ EMBER_DECL backend::backend(asio::any_io_executor ex, backend_options options,
 
 EMBER_DECL backend::~backend() {
   for (auto& g : state_->gateways) g->on_routed(nullptr);
+}
+
+EMBER_DECL asio::awaitable<std::size_t> backend::leave_gateways() {
+  auto s = state_;
+  s->draining = true;
+  const auto attribute = route_attribute(s->options.type);
+  const auto drain = std::uint16_t(route::call_id::drain);
+  std::size_t unbound = 0;
+  auto gateways = s->gateways;  // a gateway may leave while this waits
+  for (const auto& g : gateways) {
+    if (!g->is_open()) continue;
+    // Out of the picks first, so that an unbound session is not hashed back here; then the
+    // bindings (session ops, in order on the link); then the barrier.
+    if (auto r = co_await g->call(drain, net::body_writer::encoded(bytes_view{})); !r) {
+      log::warn("{}: gateway {} did not take the drain: {}", s->options.name, g->peer().name,
+                r.error().message);
+      continue;
+    }
+    for (auto& [k, rs] : s->sessions)
+      if (k.link == g->id() && rs->attribute(attribute) == s->options.name) {
+        rs->set_attribute(attribute, std::string());
+        ++unbound;
+      }
+    if (auto r = co_await g->call(drain, net::body_writer::encoded(bytes_view{})); !r)
+      log::warn("{}: gateway {} did not answer the drain: {}", s->options.name, g->peer().name,
+                r.error().message);
+  }
+  co_return unbound;
 }
 
 EMBER_DECL void backend::attach(const std::shared_ptr<link>& l) {

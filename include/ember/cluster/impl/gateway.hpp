@@ -16,6 +16,9 @@ EMBER_DECL gateway::gateway(net::server& clients, root& backends, gateway_option
   backends.on_join([ws](const root::link_ptr& l) {
     if (auto s = ws.lock()) s->listen(l);
   });
+  backends.on_leave([ws](const root::link_ptr& l) {
+    if (auto s = ws.lock()) s->draining.erase(l.get());
+  });
   clients.on_session_closed([ws](net::session& closed) {
     if (auto s = ws.lock()) s->session_closed(closed);
   });
@@ -95,7 +98,15 @@ EMBER_DECL std::shared_ptr<link> gateway::state::pick(net::session& s, const rou
   }
   const auto& all = backends.members(r.type);
   const std::uint64_t key = s.user() ? *s.user() : s.id() ^ 0x5e55'1000'0000'0000ULL;
-  auto i = rendezvous_pick(key, all, [](const root::link_ptr& l) { return l->name_hash(); });
+  const auto hash = [](const root::link_ptr& l) { return l->name_hash(); };
+  if (!draining.empty()) {
+    // Only while a backend drains: the others of its type (all of them if every one drains).
+    std::vector<root::link_ptr> staying;
+    for (const auto& l : all)
+      if (!draining.contains(l.get())) staying.push_back(l);
+    if (!staying.empty()) return staying[rendezvous_pick(key, staying, hash)];
+  }
+  auto i = rendezvous_pick(key, all, hash);
   return i < all.size() ? all[i] : nullptr;
 }
 
@@ -131,6 +142,13 @@ EMBER_DECL void gateway::state::listen(const root::link_ptr& l) {
                     std::uint16_t(id), from->peer().name);
     };
   };
+  // A backend that drains: out of the picks; the answer follows every request sent there
+  // before (one link, in order), which is what the backend waits for.
+  l->on_internal_request(std::uint16_t(route::call_id::drain), [this](link& from, const wire::frame& f) {
+    if (draining.insert(&from).second)
+      log::info("{}: {} drains: no new session goes there", options.name, from.peer().name);
+    from.reply_bytes(std::uint16_t(f.command), f.seq, {});
+  });
   for (auto id : {route::notify_id::session_op, route::notify_id::push_user,
                   route::notify_id::broadcast, route::notify_id::claim_user})
     l->on_notify(std::uint16_t(id), handler(id));

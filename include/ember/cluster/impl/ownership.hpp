@@ -206,6 +206,30 @@ EMBER_DECL asio::awaitable<outcome<acquired>> player_ownership::acquire(std::uin
   co_return acquired{};
 }
 
+EMBER_DECL asio::awaitable<void> player_ownership::give_up(std::uint64_t user) {
+  co_await state::let_go(state_, user, true);
+}
+
+EMBER_DECL asio::awaitable<void> player_ownership::state::let_go(std::shared_ptr<state> s,
+                                                                 std::uint64_t user, bool tell) {
+  // Not owned: nothing to wait for (and a request of the player queued here may be waiting
+  // for the registry, which waits for this answer).
+  if (!s->owned.contains(user)) co_return;
+  auto work = [](std::shared_ptr<state> s, std::uint64_t user, bool tell) -> asio::awaitable<void> {
+    if (!s->owned.contains(user)) co_return;  // let go meanwhile (the registry asked first)
+    if (s->on_release) co_await s->on_release(user);
+    s->owned.erase(user);
+    if (auto l = s->registry.current(); tell && l && l->is_open()) {
+      const detail::msg::player body{user};
+      (void)l->notify(std::uint16_t(route::notify_id::released), net::body_writer(body));
+    }
+  }(s, user, tell);
+  if (s->serialize)
+    co_await s->serialize(user, std::move(work));
+  else
+    co_await std::move(work);
+}
+
 EMBER_DECL void player_ownership::release(std::uint64_t user) {
   if (state_->owned.erase(user) == 0) return;
   if (auto l = state_->registry.current(); l && l->is_open()) {
@@ -289,8 +313,7 @@ EMBER_DECL asio::awaitable<void> player_ownership::state::release_for(std::share
                                                                       std::uint32_t seq) {
   const auto command = std::uint16_t(route::call_id::release);
   try {
-    if (s->owned.contains(user) && s->on_release) co_await s->on_release(user);
-    s->owned.erase(user);
+    co_await let_go(s, user, false);  // the answer tells the registry
     l->reply_bytes(command, seq, {});
   } catch (const std::exception& e) {
     l->send_error(command, seq, std::uint16_t(status::internal_error), e.what());
