@@ -9,6 +9,7 @@
 #include <random>
 
 #include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/read.hpp>
 #include <asio/write.hpp>
 

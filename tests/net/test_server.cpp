@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/read.hpp>
 #include <asio/write.hpp>
 
