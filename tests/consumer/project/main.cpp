@@ -1,6 +1,7 @@
 // A complete ember program: a server with one command and a client calling it, in one process.
 #include <cstdio>
 
+#include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 
