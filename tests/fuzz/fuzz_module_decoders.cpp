@@ -15,6 +15,9 @@
 #include "ember/modules/notifications/detail/ember_notifications.hpp"
 #include "ember/modules/storage/detail/ember_storage.hpp"
 #include "ember/modules/leaderboard/detail/ember_leaderboard.hpp"
+#include "ember/modules/shop/detail/ember_shop.hpp"
+#include "ember/modules/guilds/detail/ember_guilds.hpp"
+#include "ember/modules/quests/detail/ember_quests.hpp"
 #include "ember/modules/matchmaking/detail/ember_matchmaking.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -29,6 +32,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   ember_fuzz::check_tuple<ember_notifications::message_types>::run(in);
   ember_fuzz::check_tuple<ember_storage::message_types>::run(in);
   ember_fuzz::check_tuple<ember_leaderboard::message_types>::run(in);
+  ember_fuzz::check_tuple<ember_shop::message_types>::run(in);
+  ember_fuzz::check_tuple<ember_guilds::message_types>::run(in);
+  ember_fuzz::check_tuple<ember_quests::message_types>::run(in);
   ember_fuzz::check_tuple<ember_matchmaking::message_types>::run(in);
   return 0;
 }
