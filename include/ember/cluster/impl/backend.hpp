@@ -196,9 +196,12 @@ EMBER_DECL void backend_state::serve(link& l, const wire::frame& f) {
                    std::make_exception_ptr(game_error(status::bad_request, message)));
     return;
   }
-  auto done = [keep = l.shared_from_this(), info, self = shared_from_this()](std::exception_ptr e) {
+  // The queue keeps `done` while the work runs, and the queue is this state's: a strong
+  // reference to the state here would be a cycle that a run never ended (the io_context
+  // destroyed with a handler still waiting) leaks, link and all.
+  auto done = [keep = l.shared_from_this(), info, ws = weak_from_this()](std::exception_ptr e) {
     keep->finish_request(info, e);
-    if (info.request_id) self->remember_end(info.request_id, e);
+    if (auto self = ws.lock(); self && info.request_id) self->remember_end(info.request_id, e);
   };
   if (!entry->ordered) {
     ++overlapping;
