@@ -30,6 +30,7 @@ class route_game final : public routetest::game_handler {
   const std::string& name() const noexcept { return name_; }
 
   std::vector<std::uint32_t> steps;   ///< `step` numbers, in the order they finished
+  int busy_steps = 0;                 ///< `step`s still to refuse as not run (`unavailable`)
   std::vector<std::uint64_t> closed;  ///< sessions whose end this backend heard
   /// The timeout `whoami` would give its own calls (its request's deadline less a margin).
   std::chrono::milliseconds budget{0};
@@ -73,6 +74,10 @@ class route_game final : public routetest::game_handler {
   asio::awaitable<routetest::step_reply> step(net::session&,
                                               const routetest::step_request& r) override {
     if (r.delay_ms) co_await sleep(std::chrono::milliseconds(r.delay_ms));
+    if (busy_steps > 0) {  // "not run, retry", as a game whose player is busy elsewhere says
+      --busy_steps;
+      throw ember::game_error(ember::status::unavailable, "busy, try again");
+    }
     steps.push_back(r.n);
     co_return routetest::step_reply{r.n};
   }

@@ -6,6 +6,9 @@
 #define BOOST_TEST_MODULE cluster_gateway
 #include <boost/test/unit_test.hpp>
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+
 #include "ember/cluster/node.hpp"
 #include "ember/net/client.hpp"
 #include "route_game.hpp"
@@ -282,6 +285,50 @@ BOOST_AUTO_TEST_CASE(a_client_retry_after_outcome_unknown_carries_the_same_id_an
     auto once = co_await c.call<routetest::cmd::step>({2, 450});
     BOOST_REQUIRE(!once);
     BOOST_TEST(once.error().status == std::uint16_t(status::outcome_unknown));
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(a_retry_of_a_request_refused_as_not_run_runs_again_and_is_not_replayed) {
+  auto& g = add_game("game1");
+  g.busy_steps = 2;
+  run(io, [&]() -> asio::awaitable<void> {
+    co_await linked(1);
+    auto c = co_await connected();
+    // The game refuses twice with `unavailable`; its memory of the request id must not replay
+    // that refusal, or no retry could ever succeed.
+    ember::net::call_options o;
+    o.timeout = 5s;
+    o.retries = 5;
+    auto r = co_await c.call<routetest::cmd::step>({7, 0}, o);
+    BOOST_REQUIRE_MESSAGE(r, (r ? std::string() : r.error().message));
+    BOOST_TEST(r->n == 7u);
+    BOOST_TEST(g.busy_steps == 0);
+    BOOST_TEST((g.steps == std::vector<std::uint32_t>{7}));
+    BOOST_TEST(g.backend().replayed() == 0u);
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(a_retry_refused_as_not_run_does_not_hide_an_attempt_that_may_have_run) {
+  add_game("game1");
+  run(io, [&]() -> asio::awaitable<void> {
+    co_await linked(1);
+    auto c = co_await connected();
+    // The first attempt is sent and unanswered (outcome unknown); then the game leaves, and
+    // every retry is refused as not run ("no game server"). The call must still say that its
+    // outcome is unknown: the first attempt may have run.
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      co_await ember::test::sleep(450ms);
+      links.front()->stop();
+    }, asio::detached);
+    ember::net::call_options o;
+    o.timeout = 2s;
+    o.retries = 50;
+    auto r = co_await c.call<routetest::cmd::step>({1, 1'000}, o);
+    BOOST_REQUIRE(!r);
+    BOOST_TEST(r.error().status == std::uint16_t(status::outcome_unknown));
+    BOOST_TEST(r.error().message.find("an earlier attempt may have run") != std::string::npos,
+               r.error().message);
+    BOOST_TEST(gateway->unavailable() >= 1u);  // a later attempt was refused as not run
   }());
 }
 

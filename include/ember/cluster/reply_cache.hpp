@@ -85,6 +85,10 @@ class reply_cache {
     return (e.user != 0 && e.user == user) || (e.link == link && e.session == session);
   }
 
+  /// Forgets `request_id` (its `order_` slot goes when it reaches the front): a run that ended
+  /// "not run" (`unavailable`) is not an outcome to replay, and its retry runs afresh.
+  void forget(std::uint64_t request_id) { entries_.erase(request_id); }
+
   std::size_t size() const noexcept { return entries_.size(); }
   /// Retries answered from memory (or by waiting for the first run).
   std::uint64_t replayed() const noexcept { return replayed_; }

@@ -288,6 +288,11 @@ EMBER_DECL void backend_state::remember_end(std::uint64_t request_id, std::excep
       l->replies().reply_body(to, net::body_writer::encoded(e->body.view()));
     }
   }
+  // "Not run, retry" (the player busy on another server, a dependency down) is no outcome to
+  // keep: replayed, it would refuse every retry of the request until the memory forgets it.
+  if (e->failed && (e->status == std::uint16_t(status::unavailable) ||
+                    e->status == std::uint16_t(status::overloaded)))
+    replies.forget(request_id);
 }
 
 EMBER_DECL void backend_state::on_notify(link& l, route::notify_id id, bytes_view body) {

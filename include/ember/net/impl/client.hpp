@@ -83,15 +83,18 @@ class client_core : public std::enable_shared_from_this<client_core>,
     const std::uint64_t id = opts.request_id ? opts.request_id : next_request_id();
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     auto pause = std::chrono::milliseconds(20);
+    bool may_have_run = false;  // an attempt ended without saying whether it ran
     for (int attempt = 0;; ++attempt) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
       // (Not a conditional expression: g++ 12 destroys a co_await's result twice in one.)
       failure f{make_error_code(errc::timeout), 0, "the call's deadline passed"};
       if (left.count() > 0) f = co_await send(command, body, left, id, decode, out);
-      if (!f.code || attempt >= opts.retries || !may_retry(f)) co_return f;
+      if (!f.code) co_return f;
+      may_have_run = may_have_run || !not_run(f);
+      if (attempt >= opts.retries || !may_retry(f)) co_return last_failure(std::move(f), may_have_run);
       const auto now = std::chrono::steady_clock::now();
-      if (now + pause >= deadline) co_return f;
+      if (now + pause >= deadline) co_return last_failure(std::move(f), may_have_run);
       asio::steady_timer t(ex_, pause);
       co_await t.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
       pause = std::min(pause * 2, std::chrono::milliseconds(500));
@@ -113,6 +116,21 @@ class client_core : public std::enable_shared_from_this<client_core>,
       co_return failure{ec, 0, "request larger than the server accepts"};
     schedule_flush();
     co_return co_await calls_.wait(seq, timeout, decode, out);
+  }
+
+  // A failure that says the request did not run (`unavailable`).
+  static bool not_run(const failure& f) noexcept {
+    return f.remote() && f.status == std::uint16_t(status::unavailable);
+  }
+
+  // What the call ends with: the last attempt's failure, except that "not run" must not hide
+  // an earlier attempt that may have run (a retry refused while the first run's server gave the
+  // player up, say): the caller is told the outcome is unknown.
+  static failure last_failure(failure f, bool may_have_run) {
+    if (!may_have_run || !not_run(f)) return f;
+    f.status = std::uint16_t(status::outcome_unknown);
+    f.message = "an earlier attempt may have run; the last one was not run: " + f.message;
+    return f;
   }
 
   // `unavailable` was not run: always safe again. An unknown outcome (the server's, or this
