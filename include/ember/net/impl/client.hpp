@@ -115,11 +115,13 @@ class client_core : public std::enable_shared_from_this<client_core>,
     co_return co_await calls_.wait(seq, timeout, decode, out);
   }
 
-  // `unavailable` was not run: always safe again. An unknown outcome (the server's, or this
-  // client's own timeout) only when the server remembers request ids.
+  // `unavailable` and `overloaded` were not run: always safe again. An unknown outcome (the
+  // server's, or this client's own timeout) only when the server remembers request ids.
   bool may_retry(const failure& f) const noexcept {
     if (f.remote()) {
-      if (f.status == std::uint16_t(status::unavailable)) return true;
+      if (f.status == std::uint16_t(status::unavailable) ||
+          f.status == std::uint16_t(status::overloaded))
+        return true;
       return f.status == std::uint16_t(status::outcome_unknown) && server_request_ids_;
     }
     return f.code == errc::timeout && server_request_ids_;
