@@ -100,7 +100,6 @@ EMBER_DECL void tcp_session::shed(std::size_t in_use) {
   stop_resuming();
   if (state_ == state::open && native_ && !ws_ && !output_.writing() && output_.queued() == 0) {
     // Nothing of a frame is on the way: the client can be told why, best effort.
-    std::error_code ec;
     buffer out;
     (void)wire::append_frame(out, {.kind = wire::frame_kind::error}, [&](buffer& b) {
       append_error_body(b, static_cast<std::uint16_t>(status::overloaded),
