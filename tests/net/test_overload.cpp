@@ -267,3 +267,13 @@ BOOST_AUTO_TEST_CASE(many_clients_that_never_read_keep_the_process_within_its_bu
   const std::size_t unbounded = flood(0);
   BOOST_TEST(unbounded > 40 * mib);
 }
+
+BOOST_AUTO_TEST_CASE(watermarks_out_of_order_are_refused_when_the_server_is_built) {
+  asio::io_context io;
+  auto o = budget_of(8 * mib);
+  o.overload.low_watermark = 0.6;  // above the high one (0.5)
+  BOOST_CHECK_THROW(ember::net::server(io, o), std::invalid_argument);
+  o.overload.low_watermark = 0.25;
+  o.overload.high_watermark = 1.5;
+  BOOST_CHECK_THROW(ember::net::server(io, o), std::invalid_argument);
+}

@@ -61,7 +61,8 @@ struct server_stats {
 ///   server.start();
 class server {
  public:
-  /// A server answering `table` (empty: every command is unknown until `set_table`).
+  /// A server answering `table` (empty: every command is unknown until `set_table`). Throws
+  /// `std::invalid_argument` when `options.overload`'s watermarks are out of order.
   server(asio::io_context& io, server_options options, dispatch_table table = {});
   ~server();
   server(const server&) = delete;

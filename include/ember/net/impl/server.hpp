@@ -12,6 +12,7 @@
 
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
+#include <fmt/format.h>
 #include <sodium.h>
 
 #include "ember/log.hpp"
@@ -31,6 +32,11 @@ EMBER_DECL server::server(asio::io_context& io, server_options options, dispatch
       budget_(options_.overload),
       now_(std::chrono::steady_clock::now()) {
   if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+  const auto& o = options_.overload;
+  if (!(o.low_watermark > 0 && o.low_watermark < o.high_watermark && o.high_watermark <= 1))
+    throw std::invalid_argument(fmt::format(
+        "server_options.overload: the watermarks must keep 0 < low ({}) < high ({}) <= 1",
+        o.low_watermark, o.high_watermark));
   if (options_.tls && (options_.tls_tcp || (options_.tls_websocket && options_.websocket_port)))
     tls_ = detail::make_tls_context(*options_.tls);
   for (const auto& peer : options_.resume_peers)
