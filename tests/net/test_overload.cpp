@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/read.hpp>
 #include <asio/write.hpp>
 
@@ -158,12 +160,30 @@ BOOST_AUTO_TEST_CASE(past_the_high_watermark_requests_are_refused_with_overloade
     BOOST_TEST(static_cast<bool>(late_ec));
     BOOST_TEST(f.srv->stats().refused == refused + 1);
 
-    // The lazy clients leave: their buffers go, and requests run again.
+    // A call with retries repeats a refused request until it runs, once: the lazy clients
+    // leave meanwhile, their buffers go, and requests run again.
+    bool retried_done = false;
+    ember::outcome<nettest::echo_reply> retried{nettest::echo_reply{}};
+    asio::co_spawn(f.io, [&]() -> asio::awaitable<void> {
+      ember::net::call_options opts;
+      opts.timeout = 10s;
+      opts.retries = 20;
+      const nettest::echo_request req{3, "retried", 0};
+      auto r = co_await stub.echo(req, opts);
+      retried = std::move(r);
+      retried_done = true;
+    }, asio::detached);
+    co_await ember::test::sleep(50ms);
+    BOOST_TEST(!retried_done);  // still refused, and retrying
     for (auto& l : lazy) l.socket.close();
-    BOOST_REQUIRE(co_await wait_until([&] { return !f.srv->budget().refusing(); }));
-    auto again = co_await stub.echo({3, "after", 0});
+    BOOST_REQUIRE(co_await wait_until([&] { return retried_done; }));
+    BOOST_REQUIRE(retried);
+    BOOST_TEST(retried->n == 3u);
+    BOOST_TEST(f.h.echoes == echoes + 1);  // run once, after the refusals
+    BOOST_TEST(!f.srv->budget().refusing());
+    auto again = co_await stub.echo({4, "after", 0});
     BOOST_REQUIRE(again);
-    BOOST_TEST(again->n == 3u);
+    BOOST_TEST(again->n == 4u);
     BOOST_TEST(good.connected());
   }());
 }
