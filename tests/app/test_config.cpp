@@ -211,6 +211,7 @@ BOOST_AUTO_TEST_CASE(default_limits_are_those_of_net_server_options) {
   BOOST_TEST(o.idle_timeout.count() == d.idle_timeout.count());
   BOOST_TEST(o.frame_timeout.count() == d.frame_timeout.count());
   BOOST_TEST(o.handshake_timeout.count() == d.handshake_timeout.count());
+  BOOST_TEST((o.overload == d.overload));
   BOOST_TEST((o.framing == d.framing));
   BOOST_TEST(o.name == "solo");
   BOOST_TEST(o.host == "127.0.0.1");
@@ -337,6 +338,9 @@ BOOST_AUTO_TEST_CASE(a_firefly_listener_and_every_limit_convert_to_server_option
   BOOST_TEST(o.handshake_timeout.count() == 3000);
   BOOST_TEST(o.resume_grace.count() == 0);
   BOOST_TEST(o.resume_outbox == 8192u);
+  BOOST_TEST(o.overload.max_buffered_bytes == 268435456u);
+  BOOST_TEST(o.overload.high_watermark == 0.8);
+  BOOST_TEST(o.overload.low_watermark == 0.5);
 
   const auto json = parse_ok(R"({"servers": {"ff": {"netport": {"port": 17501, "framing": "firefly"}}}})");
   const auto jo = app::to_server_options(json.servers[0]);
@@ -467,7 +471,7 @@ BOOST_AUTO_TEST_CASE(an_unknown_key_names_the_known_keys_and_suggests_the_closes
                "unknown key (did you mean 'max_frame'?); expected one of: max_frame, "
                "max_write_queue, max_in_flight, max_sessions, max_sessions_per_address, "
                "max_request_rate, request_burst, idle_timeout_ms, frame_timeout_ms, "
-               "handshake_timeout_ms, resume_grace_ms, resume_outbox");
+               "handshake_timeout_ms, resume_grace_ms, resume_outbox, overload");
   expect_error(R"({"servers": {"a": {"remoteport": [{"rootname": "b", "port": 1}]}}})", 1,
                "servers.a.remoteport[0].port",
                "unknown key; expected one of: rootname, host, rootport");
@@ -913,6 +917,36 @@ BOOST_AUTO_TEST_CASE(limits_and_timeouts_are_range_checked) {
   expect_error(R"({"servers": {"a": {"netport": {"port": 1, "idle_timeout_ms": 1e10}}}})", 1,
                "servers.a.netport.idle_timeout_ms",
                "expected a whole number of milliseconds 1..2147483647, got 10000000000");
+}
+
+BOOST_AUTO_TEST_CASE(the_overload_budget_is_inherited_field_by_field_and_its_watermarks_are_checked) {
+  const auto c = parse_ok(R"({"defaults": {"limits": {"overload": {"max_buffered_bytes": 1e9}}},
+    "servers": {"a": {"limits": {"overload": {"low_watermark": 0.5}}}, "b": {}}})");
+  BOOST_TEST(c.find("a")->limits.overload.max_buffered_bytes == 1000000000u);  // from defaults
+  BOOST_TEST(c.find("a")->limits.overload.low_watermark == 0.5);               // its own
+  BOOST_TEST(c.find("a")->limits.overload.high_watermark == 0.9);              // built in
+  BOOST_TEST(c.find("b")->limits.overload.low_watermark == 0.75);
+  const auto off = parse_ok(R"({"servers": {"a": {"limits": {"overload": {"max_buffered_bytes": 0}}}}})");
+  BOOST_TEST(off.servers[0].limits.overload.max_buffered_bytes == 0u);  // no budget
+
+  expect_error(R"({"servers": {"a": {"limits": {"overload": {"max_buffered_bytes": -1}}}}})", 1,
+               "servers.a.limits.overload.max_buffered_bytes",
+               "expected a size in bytes 0..1099511627776 (0: no budget), got -1");
+  expect_error(R"({"servers": {"a": {"limits": {"overload": {"high_watermark": 1.5}}}}})", 1,
+               "servers.a.limits.overload.high_watermark",
+               "expected a fraction of max_buffered_bytes, 0 < f <= 1, got 1.5");
+  expect_error(R"({"servers": {"a": {"limits": {"overload": {"low_watermark": 0}}}}})", 1,
+               "servers.a.limits.overload.low_watermark",
+               "expected a fraction of max_buffered_bytes, 0 < f <= 1, got 0");
+  expect_error(R"({"servers": {"a": {"limits": {"overload": {"low_watermark": 0.95}}}}})", 1,
+               "servers.a.limits.overload.low_watermark",
+               "low_watermark (0.95) must be below high_watermark (0.9)");
+  expect_error(R"({"servers": {"a": {"limits": {"overload": {"high_watermark": 0.5}}}}})", 1,
+               "servers.a.limits.overload.high_watermark",
+               "low_watermark (0.75) must be below high_watermark (0.5)");
+  expect_error(R"({"servers": {"a": {"limits": {"overload": {"max_bytes": 1}}}}})", 1,
+               "servers.a.limits.overload.max_bytes",
+               "unknown key; expected one of: max_buffered_bytes, high_watermark, low_watermark");
 }
 
 // --- the JSON path helper -----------------------------------------------------------------

@@ -233,6 +233,14 @@ BOOST_FIXTURE_TEST_CASE(a_server_answers_healthz_and_readyz_once_linked_and_metr
     BOOST_TEST(value_of(text, "ember_pushes_total") == 3);
     BOOST_TEST(value_of(text, "ember_broadcasts_total") == 1);
     BOOST_TEST(value_of(text, "ember_client_write_queue_bytes") >= 0);
+    // The overload budget (limits.overload), untouched by a few requests.
+    BOOST_TEST(value_of(text, "ember_overload_budget_bytes") == 1 << 30);
+    BOOST_TEST(value_of(text, "ember_client_buffered_bytes{kind=\"output\"}") >= 0);
+    BOOST_TEST(value_of(text, "ember_client_buffered_bytes{kind=\"input\"}") >= 0);
+    BOOST_TEST(value_of(text, "ember_client_buffered_bytes_peak") > 0);  // replies went out
+    BOOST_TEST(value_of(text, "ember_overloaded") == 0);
+    BOOST_TEST(value_of(text, "ember_requests_refused_overloaded_total") == 0);
+    BOOST_TEST(value_of(text, "ember_sessions_shed_total") == 0);
     BOOST_TEST(value_of(text, "ember_client_request_failures_total") == 1);
     BOOST_TEST(value_of(text, "ember_connections_accepted_total") == 1);
     BOOST_TEST(value_of(text, "ember_link_up{root=\"hub\"}") == 1);

@@ -47,6 +47,8 @@ struct limits_config {
   std::chrono::milliseconds handshake_timeout{10'000}; ///< `handshake_timeout_ms`
   std::chrono::milliseconds resume_grace{30'000};      ///< `resume_grace_ms`; 0: no resume
   std::size_t resume_outbox = 1 << 20;                 ///< bytes kept for a resume
+  /// `overload`: the budget of all sessions' buffered bytes together, and its watermarks.
+  net::overload_options overload{};
 
   bool operator==(const limits_config&) const = default;
 };

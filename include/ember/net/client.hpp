@@ -29,8 +29,8 @@ namespace ember::net {
 struct call_options {
   std::chrono::milliseconds timeout{0};  ///< 0: the client's default timeout
   /// Client calls: how many more times to send the request when it ends with
-  /// `outcome_unknown` (15), `unavailable` (6) or the client's own timeout, as long as
-  /// `timeout` (the whole call's deadline) allows. Every attempt carries the same request id,
+  /// `outcome_unknown` (15), `unavailable` (6), `overloaded` (4) or the client's own timeout,
+  /// as long as `timeout` (the whole call's deadline) allows. Every attempt carries the same request id,
   /// so the server answers a retry of a request that ran with that run's reply
   /// (docs/sessions.md, "Retries"). Calls between servers ignore it.
   int retries = 0;

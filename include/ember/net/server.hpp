@@ -21,6 +21,7 @@
 #include "ember/net/detail/tcp_session.hpp"
 #include "ember/net/dispatch.hpp"
 #include "ember/net/groups.hpp"
+#include "ember/net/overload.hpp"
 #include "ember/net/server_options.hpp"
 #include "ember/separate_compilation.hpp"
 
@@ -38,6 +39,11 @@ struct server_stats {
   std::uint64_t expired = 0;   ///< parked sessions that ended unresumed
   std::uint64_t pushes = 0;    ///< push frames queued to sessions (each recipient of a broadcast)
   std::uint64_t broadcasts = 0;  ///< broadcasts to a group or to everyone
+  /// Requests answered `overloaded` without running: the sessions' buffers were past the
+  /// budget's high watermark.
+  std::uint64_t overload_refused = 0;
+  /// Sessions closed because they held the most when the buffers went past the budget.
+  std::uint64_t shed = 0;
 };
 
 /// A listener of client sessions on one `io_context` (one thread, no locks).
@@ -55,7 +61,8 @@ struct server_stats {
 ///   server.start();
 class server {
  public:
-  /// A server answering `table` (empty: every command is unknown until `set_table`).
+  /// A server answering `table` (empty: every command is unknown until `set_table`). Throws
+  /// `std::invalid_argument` when `options.overload`'s watermarks are out of order.
   server(asio::io_context& io, server_options options, dispatch_table table = {});
   ~server();
   server(const server&) = delete;
@@ -122,6 +129,8 @@ class server {
   /// Bytes queued for clients and not yet written, over every session's write queue; a walk
   /// of the sessions, for a scrape.
   std::size_t queued_bytes() const noexcept;
+  /// The account of bytes all sessions buffer, against `options().overload`.
+  const buffer_budget& budget() const noexcept { return budget_; }
   const server_stats& stats() const noexcept { return stats_; }
   const server_options& options() const noexcept { return options_; }
   /// The groups of this server's sessions (join and leave through `session`).
@@ -149,6 +158,8 @@ class server {
   // Called by sessions.
   void schedule_flush(std::shared_ptr<detail::tcp_session> s);
   void remove(detail::tcp_session& s);
+  /// Past the budget: closes the sessions holding the most until use is at the low watermark.
+  void shed_over_budget();
   void bind_user(detail::tcp_session& s, std::uint64_t old_user, std::uint64_t user);
   // Resume tokens of resumable sessions (each token is single-use).
   detail::tcp_session* find_resumable(const wire::resume_token& t) const {
@@ -200,6 +211,7 @@ class server {
   std::vector<std::function<void(session&)>> on_closed_;
   std::array<std::byte, 64 * 1024> read_buffer_;
   server_stats stats_;
+  buffer_budget budget_;
   detail::coarse_time now_;
   std::chrono::steady_clock::time_point last_refusal_log_{};
   std::uint64_t refused_unlogged_ = 0;
@@ -210,6 +222,7 @@ class server {
   std::uint16_t websocket_port_ = 0;
   bool stopping_ = false;
   bool flush_posted_ = false;
+  bool shedding_ = false;
 };
 
 }  // namespace ember::net

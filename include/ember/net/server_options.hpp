@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ember/codec/codec.hpp"
+#include "ember/net/overload.hpp"
 #include "ember/net/tls_options.hpp"
 #include "ember/wire/frame.hpp"
 
@@ -50,6 +51,8 @@ struct server_options {
   std::size_t max_sessions_per_address = 10'000;
   double max_request_rate = 2'000;  ///< per session per second (token bucket); 0 = unlimited
   double request_burst = 4'000;     ///< requests a session may send at once
+  /// The budget of all sessions' buffered bytes together, and its watermarks.
+  overload_options overload{};
 
   std::chrono::milliseconds idle_timeout{60'000};  ///< nothing received for this long: close
   std::chrono::milliseconds frame_timeout{10'000}; ///< a frame half-received for this long: close

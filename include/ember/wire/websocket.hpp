@@ -195,6 +195,8 @@ class decoder {
   }
   /// The client's close frame has been decoded.
   bool closed() const noexcept { return closed_; }
+  /// Bytes of memory held for an incomplete message.
+  std::size_t capacity() const noexcept { return message_.capacity(); }
   /// Frees the message buffer when nothing is kept, so an idle session holds no memory.
   void shrink() noexcept {
     if (message_.empty()) message_.release();

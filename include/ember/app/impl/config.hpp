@@ -139,6 +139,7 @@ EMBER_DECL net::server_options to_server_options(const server_config& s) {
   o.handshake_timeout = lim.handshake_timeout;
   o.resume_grace = lim.resume_grace;
   o.resume_outbox = lim.resume_outbox;
+  o.overload = lim.overload;
   o.reuse_port = l.shared > 0;
   if (l.websocket) {
     o.websocket_port = l.websocket->port;

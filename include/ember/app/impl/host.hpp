@@ -211,6 +211,25 @@ EMBER_DECL void host::write_metrics(ember::detail::prometheus_writer& w) const {
              "Broadcasts to a group of client sessions, or to all of them.", st.broadcasts);
     w.single("ember_client_write_queue_bytes", "gauge",
              "Bytes queued for clients and not yet written, over all sessions.", c.queued_bytes());
+    // The overload budget (limits.overload; docs/operations.md, "Sizing the overload budget").
+    const auto& b = c.budget();
+    w.family("ember_client_buffered_bytes", "gauge",
+             "Memory held by client sessions' buffers, counted against the overload budget: "
+             "output (queued, and kept for a resume) and input (frames not yet whole).");
+    w.sample("ember_client_buffered_bytes", {{"kind", "output"}}, b.output());
+    w.sample("ember_client_buffered_bytes", {{"kind", "input"}}, b.input());
+    w.single("ember_client_buffered_bytes_peak", "gauge",
+             "The most client sessions' buffers held at once since the server started.", b.peak());
+    w.single("ember_overload_budget_bytes", "gauge",
+             "limits.overload.max_buffered_bytes (0: no budget).", b.limited() ? b.max() : 0);
+    w.single("ember_overloaded", "gauge",
+             "1 while past the high watermark: new requests and connections are refused.",
+             b.refusing() ? 1 : 0);
+    w.single("ember_requests_refused_overloaded_total", "counter",
+             "Client requests answered `overloaded` without running (past the high watermark).",
+             st.overload_refused);
+    w.single("ember_sessions_shed_total", "counter",
+             "Client sessions closed for holding the most when the budget was passed.", st.shed);
   }
   stats_->write_prometheus(w, commands_);
   if (gateway_) {

@@ -83,6 +83,11 @@ class frame_stream {
     return std::visit([&](auto& d) { return d.feed(bytes, on_frame); }, decoder_);
   }
 
+  /// Bytes of memory held for an incomplete frame.
+  std::size_t capacity() const noexcept {
+    return std::visit([](const auto& d) { return d.capacity(); }, decoder_);
+  }
+
   /// Bytes of an incomplete frame are kept.
   bool has_partial() const noexcept {
     return std::visit([](const auto& d) { return d.has_partial(); }, decoder_);

@@ -53,6 +53,8 @@ class outbox {
   }
 
   std::size_t bytes() const noexcept { return frames_.size() - head_; }
+  /// Bytes of memory it holds.
+  std::size_t capacity() const noexcept { return frames_.capacity(); }
   std::uint32_t sent() const noexcept { return sent_; }
   std::uint32_t acked() const noexcept { return acked_; }
   /// Frees everything (the session can no longer be resumed).

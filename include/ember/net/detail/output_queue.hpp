@@ -31,6 +31,8 @@ class output_queue {
   buffer& pending() noexcept { return pending_; }
   /// Bytes queued or being written: what the write-queue bound applies to.
   std::size_t queued() const noexcept { return pending_.size() + writing_.size(); }
+  /// Bytes of memory its buffers hold (what a server's buffer budget counts).
+  std::size_t capacity() const noexcept { return pending_.capacity() + writing_.capacity(); }
   /// An asynchronous write is running.
   bool writing() const noexcept { return active_; }
 
@@ -99,7 +101,10 @@ class output_queue {
                       [this, h = std::forward<OnWritten>(on_written)](std::error_code wec,
                                                                       std::size_t) mutable {
                         active_ = false;
-                        writing_.clear();
+                        if (wec)
+                          writing_.release();  // the connection is gone: free it now
+                        else
+                          writing_.clear();
                         h(wec);
                       });
     return flush_result::writing;

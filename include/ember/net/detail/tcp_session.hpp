@@ -115,6 +115,12 @@ class tcp_session final : public session,
   bool merged() const noexcept { return merged_; }
   /// Gives back its place in the server's count of sessions per address (once).
   void drop_address();
+  /// Bytes of memory it holds for output (queued, and kept for a resume) and input (a frame
+  /// not yet whole), as last reported to the server's budget.
+  std::size_t held_bytes() const noexcept { return held_output_ + held_input_; }
+  /// Closes the session because the server is over its buffer budget and it holds the most
+  /// of the sessions left; logs why. Its frames kept for a resume go with it.
+  void shed(std::size_t in_use);
 
  private:
   friend class ember::net::server;  // relays a resume to another server (relay_to_home)
@@ -173,6 +179,16 @@ class tcp_session final : public session,
   std::error_code append_frame(wire::frame_kind kind, std::uint32_t command, std::uint32_t seq,
                     codec::encoding enc, WriteBody&& write_body);
   void queued();
+  /// Reports what the session holds now to the server's budget (nothing once closed), which
+  /// sheds sessions if that puts it past the budget.
+  void account();
+  /// Calls `account` when it goes out of scope, after whatever changed the buffers.
+  struct account_on_exit {
+    tcp_session& s;
+    ~account_on_exit() { s.account(); }
+  };
+  /// Closes at once (abort without its log line).
+  void end_now(std::error_code why);
   void after_drain();
   void finish_close();
   void teardown();
@@ -201,6 +217,8 @@ class tcp_session final : public session,
   coarse_time last_refill_;
   double tokens_;
   std::uint64_t user_ = 0;
+  std::size_t held_output_ = 0;  // as reported to the server's budget
+  std::size_t held_input_ = 0;
   std::uint32_t in_flight_ = 0;
   outbox outbox_;
   std::unique_ptr<ws_transport> ws_;  // only on the WebSocket listener

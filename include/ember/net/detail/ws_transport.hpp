@@ -29,6 +29,9 @@ struct ws_transport {
   /// Bytes at the front of the session's pending output that are WebSocket frames already; the
   /// native frames after them become one binary message when the output is flushed.
   std::size_t sealed = 0;
+  /// Bytes of memory held for input not yet whole (the upgrade request, a message).
+  std::size_t capacity() const noexcept { return request.capacity() + decoder.capacity(); }
+
   /// A fault of the native frames inside a message (the session closes for it).
   std::error_code error;
 };

@@ -118,9 +118,10 @@ class client_core : public std::enable_shared_from_this<client_core>,
     co_return co_await calls_.wait(seq, timeout, decode, out);
   }
 
-  // A failure that says the request did not run (`unavailable`).
+  // A failure that says the request did not run (`unavailable`, `overloaded`).
   static bool not_run(const failure& f) noexcept {
-    return f.remote() && f.status == std::uint16_t(status::unavailable);
+    return f.remote() && (f.status == std::uint16_t(status::unavailable) ||
+                          f.status == std::uint16_t(status::overloaded));
   }
 
   // What the call ends with: the last attempt's failure, except that "not run" must not hide
@@ -133,11 +134,11 @@ class client_core : public std::enable_shared_from_this<client_core>,
     return f;
   }
 
-  // `unavailable` was not run: always safe again. An unknown outcome (the server's, or this
-  // client's own timeout) only when the server remembers request ids.
+  // Not run: always safe again. An unknown outcome (the server's, or this client's own
+  // timeout) only when the server remembers request ids.
   bool may_retry(const failure& f) const noexcept {
     if (f.remote()) {
-      if (f.status == std::uint16_t(status::unavailable)) return true;
+      if (not_run(f)) return true;
       return f.status == std::uint16_t(status::outcome_unknown) && server_request_ids_;
     }
     return f.code == errc::timeout && server_request_ids_;

@@ -5,10 +5,14 @@
 
 #include "ember/net/server.hpp"
 
+#include <algorithm>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
+#include <fmt/format.h>
 #include <sodium.h>
 
 #include "ember/log.hpp"
@@ -25,8 +29,14 @@ EMBER_DECL server::server(asio::io_context& io, server_options options, dispatch
       acceptor_(io),
       websocket_acceptor_(io),
       sweep_timer_(io),
+      budget_(options_.overload),
       now_(std::chrono::steady_clock::now()) {
   if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+  const auto& o = options_.overload;
+  if (!(o.low_watermark > 0 && o.low_watermark < o.high_watermark && o.high_watermark <= 1))
+    throw std::invalid_argument(fmt::format(
+        "server_options.overload: the watermarks must keep 0 < low ({}) < high ({}) <= 1",
+        o.low_watermark, o.high_watermark));
   if (options_.tls && (options_.tls_tcp || (options_.tls_websocket && options_.websocket_port)))
     tls_ = detail::make_tls_context(*options_.tls);
   for (const auto& peer : options_.resume_peers)
@@ -69,6 +79,39 @@ EMBER_DECL void server::remove(detail::tcp_session& s) {
   ++stats_.closed;
   for (auto& f : on_closed_) f(s);
   sessions_.erase(s.id());
+}
+
+EMBER_DECL void server::shed_over_budget() {
+  if (shedding_ || !budget_.over()) return;
+  shedding_ = true;
+  const std::size_t before = budget_.in_use();
+  // The biggest holders first: one non-reading client holding a megabyte goes before a
+  // thousand players holding a few bytes each. Rare (use must climb back from the low
+  // watermark past the budget), so a walk and a sort are fine here.
+  // Buffers grow by doubling, so many hold the same: of those, the one with more queued.
+  struct holder {
+    std::size_t held, queued;
+    detail::tcp_session* session;
+  };
+  std::vector<holder> holders;
+  holders.reserve(sessions_.size());
+  for (auto& [id, s] : sessions_)
+    if (s->held_bytes() > 0 && s->state_ != detail::tcp_session::state::closed)
+      holders.push_back({s->held_bytes(), s->queued_bytes() + s->outbox_bytes(), s.get()});
+  std::sort(holders.begin(), holders.end(), [](const holder& a, const holder& b) {
+    return a.held != b.held ? a.held > b.held : a.queued > b.queued;
+  });
+  std::size_t closed = 0;
+  for (auto& [held, queued, s] : holders) {
+    if (budget_.in_use() <= budget_.low()) break;
+    s->shed(budget_.in_use());
+    ++closed;
+  }
+  stats_.shed += closed;
+  log::warn("{}: sessions buffered {} bytes, past the budget of {}: closed the {} holding the "
+            "most; {} bytes now (low watermark {})",
+            options_.name, before, budget_.max(), closed, budget_.in_use(), budget_.low());
+  shedding_ = false;
 }
 
 EMBER_DECL void server::bind_user(detail::tcp_session& s, std::uint64_t old_user,

@@ -73,6 +73,10 @@ EMBER_DECL asio::awaitable<void> server::accept_loop(asio::ip::tcp::acceptor& ac
     std::error_code aec;
     auto address = socket.remote_endpoint(aec).address();
     if (aec) continue;
+    if (budget_.refusing()) {  // each session costs buffers: none while short of them
+      refuse(socket, status::overloaded, websocket);
+      continue;
+    }
     if (sessions_.size() >= options_.max_sessions) {
       refuse(socket, status::server_full, websocket);
       continue;
@@ -92,6 +96,7 @@ EMBER_DECL asio::awaitable<void> server::accept_loop(asio::ip::tcp::acceptor& ac
 
 EMBER_DECL void server::refuse(asio::ip::tcp::socket& socket, status why, bool websocket) {
   ++stats_.refused;
+  const bool full = why == status::server_full;
   if (tls_ && (websocket ? options_.tls_websocket : options_.tls_tcp)) {
     // The client expects a TLS handshake: plain bytes would only confuse it; the close says it.
   } else if (websocket) {
@@ -99,11 +104,15 @@ EMBER_DECL void server::refuse(asio::ip::tcp::socket& socket, status why, bool w
     static constexpr std::string_view busy =
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n"
         "Connection: close\r\n\r\nserver full\n";
+    static constexpr std::string_view overloaded =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 11\r\n"
+        "Retry-After: 1\r\nConnection: close\r\n\r\noverloaded\n";
+    const auto answer = full ? busy : overloaded;
     std::error_code ec;
     socket.non_blocking(true, ec);
-    (void)socket.write_some(asio::buffer(busy.data(), busy.size()), ec);
+    (void)socket.write_some(asio::buffer(answer.data(), answer.size()), ec);
   } else if (options_.framing == framing::native) {
-    detail::write_error_frame(socket, why, "server full");
+    detail::write_error_frame(socket, why, full ? "server full" : "server overloaded; retry later");
   }
   std::error_code ec;
   socket.close(ec);
@@ -111,8 +120,14 @@ EMBER_DECL void server::refuse(asio::ip::tcp::socket& socket, status why, bool w
   auto now = std::chrono::steady_clock::now();
   ++refused_unlogged_;
   if (now - last_refusal_log_ >= std::chrono::seconds(1)) {
-    log::warn("{}: refused {} connection(s): server full ({} sessions, at most {} per address)",
-              options_.name, refused_unlogged_, sessions_.size(), options_.max_sessions_per_address);
+    if (full)
+      log::warn("{}: refused {} connection(s): server full ({} sessions, at most {} per address)",
+                options_.name, refused_unlogged_, sessions_.size(),
+                options_.max_sessions_per_address);
+    else
+      log::warn("{}: refused {} connection(s): sessions buffer {} bytes, past the high watermark "
+                "{} of the budget {}",
+                options_.name, refused_unlogged_, budget_.in_use(), budget_.high(), budget_.max());
     refused_unlogged_ = 0;
     last_refusal_log_ = now;
   }

@@ -65,7 +65,38 @@ inline constexpr std::string_view limit_keys[] = {
     "max_frame",     "max_write_queue",  "max_in_flight",    "max_sessions",
     "max_sessions_per_address",          "max_request_rate", "request_burst",
     "idle_timeout_ms", "frame_timeout_ms", "handshake_timeout_ms", "resume_grace_ms",
-    "resume_outbox"};
+    "resume_outbox",   "overload"};
+
+inline constexpr std::string_view overload_keys[] = {"max_buffered_bytes", "high_watermark",
+                                                     "low_watermark"};
+/// The largest overload budget a config may set: 1 TiB.
+inline constexpr std::int64_t max_budget_limit = std::int64_t{1} << 40;
+
+/// `limits.overload`: sets the fields `v` gives; the watermarks must keep 0 < low < high <= 1
+/// (checked against the merged values, so a server may override one of them alone).
+inline void read_overload(element v, const json_path& p, net::overload_options& out) {
+  const members m(v, p, overload_keys);
+  if (auto e = m.get("max_buffered_bytes")) {
+    out.max_buffered_bytes = static_cast<std::size_t>(
+        read_whole(*e, m.at("max_buffered_bytes"), 0, max_budget_limit,
+                   "a size in bytes 0..1099511627776 (0: no budget)"));
+  }
+  auto fraction = [&](std::string_view key, double& field) {
+    auto e = m.get(key);
+    if (!e) return;
+    const double f = read_number(*e, m.at(key), 0, "a fraction of max_buffered_bytes, 0 < f <= 1");
+    if (f <= 0 || f > 1)
+      fail(m.at(key), fmt::format("expected a fraction of max_buffered_bytes, 0 < f <= 1, got {}", f));
+    field = f;
+  };
+  fraction("high_watermark", out.high_watermark);
+  fraction("low_watermark", out.low_watermark);
+  if (out.low_watermark >= out.high_watermark) {
+    const auto key = m.get("low_watermark") ? "low_watermark" : "high_watermark";
+    fail(m.at(key), fmt::format("low_watermark ({}) must be below high_watermark ({})",
+                                out.low_watermark, out.high_watermark));
+  }
+}
 
 /// Sets the fields of `out` that `v` gives; the others keep their values.
 inline void read_limits(element v, const json_path& p, limits_config& out) {
@@ -115,6 +146,7 @@ inline void read_limits(element v, const json_path& p, limits_config& out) {
     out.resume_outbox = static_cast<std::size_t>(
         read_whole(*e, m.at("resume_outbox"), 1, max_frame_limit, bytes));
   }
+  if (auto e = m.get("overload")) read_overload(*e, m.at("overload"), out.overload);
 }
 
 inline constexpr std::string_view log_keys[] = {"level", "format", "file"};

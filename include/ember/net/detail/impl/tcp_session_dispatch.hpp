@@ -48,6 +48,14 @@ EMBER_DECL bool tcp_session::on_request(const wire::frame& f) {
     send_error(f.command, seq, enc, status::shutting_down, "the server is stopping");
     return state_ == state::open;
   }
+  if (srv_.budget_.refusing()) {
+    // Retry-safe: the request is not run. Clients that read their replies keep the buffers
+    // small; the ones that do not are shed when the budget itself is passed.
+    ++srv_.stats_.overload_refused;
+    send_error(f.command, seq, enc, status::overloaded,
+               "the server is short of memory for buffers; the request was not run, retry later");
+    return state_ == state::open;
+  }
   if (!take_token()) {
     send_error(f.command, seq, enc, status::rate_limited, "too many requests per second");
     return state_ == state::open;

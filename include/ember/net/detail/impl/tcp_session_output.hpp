@@ -94,6 +94,7 @@ EMBER_DECL void tcp_session::push_encoded(std::uint16_t push_id, codec::encoding
 }
 
 EMBER_DECL void tcp_session::queued() {
+  const account_on_exit accounted{*this};
   if (outbox_full_) {
     // Its client acknowledges nothing (away, or not reading): it ends rather than grow.
     if (state_ == state::parked) return expire("too many frames waiting for a resume");
@@ -113,6 +114,7 @@ EMBER_DECL void tcp_session::queued() {
 EMBER_DECL void tcp_session::flush() {
   flush_scheduled_ = false;
   if (state_ == state::closed) return;
+  const account_on_exit accounted{*this};
   if (state_ == state::parked) return clear_output();
   if (ws_) ws_seal();
   std::error_code ec;
@@ -120,7 +122,10 @@ EMBER_DECL void tcp_session::flush() {
                                             c = connection_](std::error_code wec) {
     if (c != self->connection_) {
       // A write of a lost connection ended; the new one may have frames waiting.
-      if (self->state_ == state::open) self->flush();
+      if (self->state_ == state::open)
+        self->flush();
+      else if (self->state_ == state::parked)
+        self->account();  // its buffer is freed
       return;
     }
     if (wec) {
@@ -134,6 +139,15 @@ EMBER_DECL void tcp_session::flush() {
     lose_connection(ec);
   else if (result == flush_result::drained)
     after_drain();
+}
+
+EMBER_DECL void tcp_session::account() {
+  // Capacities, not sizes: what the buffers hold in memory is what the budget protects.
+  auto& budget = srv_.budget_;
+  const bool holds = state_ != state::closed;
+  budget.set_output(held_output_, holds ? output_.capacity() + outbox_.capacity() : 0);
+  budget.set_input(held_input_, holds ? stream_.capacity() + (ws_ ? ws_->capacity() : 0) : 0);
+  if (budget.over()) srv_.shed_over_budget();
 }
 
 EMBER_DECL void tcp_session::after_drain() {

@@ -86,6 +86,7 @@ EMBER_DECL void tcp_session::log_tls_failure() {
 
 EMBER_DECL void tcp_session::on_readable(std::error_code ec, unsigned connection) {
   if (state_ != state::open || connection != connection_) return;
+  const account_on_exit accounted{*this};  // a partial frame kept, frames acknowledged
   if (ec) return lose_connection(ec);
   try {
     auto r = ws_ ? read_websocket()

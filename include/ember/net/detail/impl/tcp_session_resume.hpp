@@ -145,6 +145,8 @@ EMBER_DECL void tcp_session::lose_connection(std::error_code why) {
   socket_.close(ec);
   drop_address();
   clear_output();
+  output_.trim(0);  // a parked session's frames are in its outbox
+  account();
 }
 
 EMBER_DECL void tcp_session::drop_address() {
@@ -158,6 +160,7 @@ EMBER_DECL void tcp_session::expire(std::string_view why) {
   state_ = state::closed;
   std::error_code ec;
   socket_.close(ec);
+  account();
   asio::post(srv_.io_, [self = shared_from_this()] { self->teardown(); });
 }
 

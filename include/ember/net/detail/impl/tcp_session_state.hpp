@@ -9,6 +9,7 @@
 #include <asio/post.hpp>
 
 #include "ember/log.hpp"
+#include "ember/net/detail/error_frame.hpp"
 #include "ember/net/detail/impl/tcp_session_output.hpp"
 #include "ember/net/detail/ws_transport.hpp"
 #include "ember/wire/websocket.hpp"
@@ -80,12 +81,38 @@ EMBER_DECL void tcp_session::finish_close() {
   }
   socket_.shutdown(asio::socket_base::shutdown_both, ec);
   socket_.close(ec);
+  account();
   asio::post(srv_.io_, [self = shared_from_this()] { self->teardown(); });
 }
 
 EMBER_DECL void tcp_session::abort(std::error_code why) {
   if (state_ == state::closed) return;
   log::info("session {} ({}) closed: {}", id_, remote_, why.message());
+  end_now(why);
+}
+
+EMBER_DECL void tcp_session::shed(std::size_t in_use) {
+  if (state_ == state::closed) return;
+  log::warn("session {} ({}) closed: the server's sessions buffer {} bytes, past its budget of "
+            "{}; this one held {} ({} for output, {} of input), the most of those left",
+            id_, remote_, in_use, srv_.budget_.max(), held_bytes(), held_output_, held_input_);
+  // Not parked for a resume: the point is to free what it holds.
+  stop_resuming();
+  if (state_ == state::open && native_ && !ws_ && !output_.writing() && output_.queued() == 0) {
+    // Nothing of a frame is on the way: the client can be told why, best effort.
+    buffer out;
+    (void)wire::append_frame(out, {.kind = wire::frame_kind::error}, [&](buffer& b) {
+      append_error_body(b, static_cast<std::uint16_t>(status::overloaded),
+                        "the server is short of memory for buffers and this session held the most",
+                        codec::encoding::binary);
+    });
+    write_now(out.view());
+  }
+  end_now(make_error_code(errc::overloaded));
+}
+
+EMBER_DECL void tcp_session::end_now(std::error_code why) {
+  if (state_ == state::closed) return;
   std::error_code ec;
   if (ws_ && ws_->state == ws_transport::phase::open && state_ == state::open &&
       !output_.writing()) {
@@ -101,6 +128,7 @@ EMBER_DECL void tcp_session::abort(std::error_code why) {
   }
   state_ = state::closed;
   socket_.close(ec);
+  account();
   asio::post(srv_.io_, [self = shared_from_this()] { self->teardown(); });
 }
 
@@ -110,6 +138,7 @@ EMBER_DECL void tcp_session::teardown() {
   stop_resuming();
   queue_head_.reset();
   queue_tail_ = nullptr;
+  account();
   srv_.remove(*this);
 }
 
