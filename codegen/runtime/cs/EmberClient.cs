@@ -556,7 +556,11 @@ namespace Ember
         bool MayRetry(Outcome o)
         {
             bool ids;
-            lock (gate) ids = serverRequestIds && !closed;
+            lock (gate)
+            {
+                if (closed) return false; // the session's end is no answer to retry
+                ids = serverRequestIds;
+            }
             if (o.TimedOut) return ids;
             if (!o.HasReply || o.Reply.Kind != Frame.Error) return false;
             var st = ErrorOf(o.Reply).Key;
