@@ -476,14 +476,22 @@ namespace Ember
             ulong id = options.RequestId != 0 ? options.RequestId : options.Retries > 0 ? NewRequestId() : 0;
             var deadline = DateTime.UtcNow + options.Timeout;
             int pause = 20;
+            bool mayHaveRun = false; // an attempt ended without saying whether it ran
             for (int attempt = 0; ; ++attempt)
             {
                 var left = deadline - DateTime.UtcNow;
                 var outcome = left > TimeSpan.Zero
                     ? await Attempt(command, json, body, id, left).ConfigureAwait(false)
                     : Outcome.OwnTimeout(options.Timeout);
+                bool notRun = outcome.HasReply && outcome.Reply.Kind == Frame.Error && ErrorOf(outcome.Reply).Key == Status.Unavailable;
+                mayHaveRun = mayHaveRun || !notRun;
                 if (attempt >= options.Retries || !MayRetry(outcome) || DateTime.UtcNow.AddMilliseconds(pause) >= deadline)
-                    return ResultOf<TRep>(outcome);
+                {
+                    var r = ResultOf<TRep>(outcome);
+                    // "Not run" must not hide an earlier attempt that may have run (as the C++ client).
+                    if (!notRun || !mayHaveRun) return r;
+                    return Result<TRep>.Failure(Status.OutcomeUnknown, "an earlier attempt may have run; the last one was not run: " + r.Message);
+                }
                 await Task.Delay(pause).ConfigureAwait(false);
                 pause = Math.Min(pause * 2, 500);
             }

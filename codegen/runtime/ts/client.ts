@@ -354,12 +354,19 @@ export class EmberClient<E extends Readonly<Record<string, { readonly code: numb
     if (id === 0n) return this._reply(cmd, await this._attempt(cmd, json, body, 0n, ms));
     const deadline = Date.now() + ms;
     let pause = 20;
+    let mayHaveRun = false; // an attempt ended without saying whether it ran
     for (let attempt = 0; ; ++attempt) {
       const left = deadline - Date.now();
       const outcome: Frame | CallError<string> =
         left > 0 ? await this._attempt(cmd, json, body, id, left) : new TimeoutError(`${cmd.name}: no reply within ${ms} ms`);
+      const notRun = "body" in outcome && outcome.kind === kind.error && decodeRefusal(outcome).status === status.unavailable;
+      mayHaveRun = mayHaveRun || !notRun;
       if (attempt >= retries || !this._mayRetry(outcome) || Date.now() + pause >= deadline) {
-        return this._reply(cmd, outcome);
+        const r = this._reply(cmd, outcome);
+        // "Not run" must not hide an earlier attempt that may have run (as the C++ client).
+        if (!notRun || !mayHaveRun || r.ok) return r;
+        return { ok: false, error: new RemoteError("outcome_unknown", status.outcome_unknown,
+                                                   `an earlier attempt may have run; the last one was not run: ${r.error.message}`) };
       }
       await new Promise((r) => setTimeout(r, pause));
       pause = Math.min(pause * 2, 500);
