@@ -42,7 +42,7 @@ CS_MEMBER_RESERVED = frozenset("Equals GetHashCode GetType ToString MemberwiseCl
 
 #: Names a command or push may not take in the client class: ClientBase's members.
 CS_CLIENT_RESERVED = frozenset("""
-    ConnectTcp ConnectWebSocket Close Dispose DropConnection SessionId Resumed Connected
+    ConnectTcp ConnectWebSocket Close Dispose DropConnection SessionId Resumed Connected NewRequestId
     Call Send OnPush PushReceived Disconnected Resumes Options Equals GetHashCode GetType ToString
     MemberwiseClone Finalize ReferenceEquals
 """.split())

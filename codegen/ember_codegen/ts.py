@@ -37,7 +37,7 @@ TS_RESERVED = frozenset("""
 #: method or push handler may not take their names.
 CLIENT_MEMBERS = frozenset("""
     constructor connect close call onPush onResumed onClosed onError sessionId connected resumes
-    socket __proto__
+    socket newRequestId __proto__
 """.split())
 
 

@@ -13,6 +13,7 @@
 #include "ember/cluster/ownership.hpp"
 #include "ember/data/transaction.hpp"
 #include "ember/modules/accounts/accounts.hpp"
+#include "ember/modules/accounts/admin.hpp"
 #include "ember/modules/chat/chat.hpp"
 #include "ember/modules/chat/cluster_fanout.hpp"
 #include "ember/modules/cluster_players.hpp"
@@ -58,7 +59,8 @@ struct game_modules {
         chat_commands(chat),
         wallet_commands(wallet),
         inventory_commands(inventory),
-        mail_commands(mail) {}
+        mail_commands(mail),
+        admin_bans(h, accounts) {}
 
   template <class Options>
   static Options read(ember::app::host& h, std::string_view module) {
@@ -97,6 +99,7 @@ struct game_modules {
   mods::wallet::handler wallet_commands;
   mods::inventory::handler inventory_commands;
   mods::mail::handler mail_commands;
+  mods::accounts::admin_bans admin_bans;  // the master's `ember-cli ban` and the console's Ban
 };
 
 namespace {

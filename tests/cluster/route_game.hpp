@@ -2,6 +2,7 @@
 // cluster::backend serving the schema's commands, which records what it ran.
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -80,6 +81,11 @@ class route_game final : public routetest::game_handler {
     }
     steps.push_back(r.n);
     co_return routetest::step_reply{r.n};
+  }
+  asio::awaitable<routetest::runs_reply> runs(net::session&,
+                                            const routetest::runs_request& r) override {
+    co_return routetest::runs_reply{
+        static_cast<std::uint32_t>(std::count(steps.begin(), steps.end(), r.n))};
   }
   asio::awaitable<routetest::refuse_reply> refuse(net::session&,
                                                   const routetest::refuse_request&) override {

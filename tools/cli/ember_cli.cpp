@@ -6,6 +6,7 @@
 //   ember-cli --config config.json log-level LEVEL [SERVER]
 //   ember-cli --config config.json drain SERVER [--stop] [--wait SECONDS]
 //   ember-cli --config config.json restart SERVER
+//   ember-cli --config config.json ban ACCOUNT [--minutes N] [--reason TEXT] [--server SERVER]
 //
 // The master's address and token come from the config's `master` (or --host, --port, --token).
 // Exit status: 0 on success, 1 when the master refused or a server failed, 2 on bad usage.
@@ -37,14 +38,16 @@ struct response {
 
 // One request, one connection (the master closes it after answering). Blocking is right here.
 bool request(const std::string& host, std::uint16_t port, const std::string& method,
-             const std::string& target, const std::string& token, response& out, std::string& error) {
+             const std::string& target, const std::string& token, response& out, std::string& error,
+             const std::string& body = {}) {
   try {
     asio::io_context io;
     asio::ip::tcp::socket s(io);
     asio::connect(s, asio::ip::tcp::resolver(io).resolve(host, std::to_string(port)));
     const auto req = fmt::format("{} {} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n"
-                                 "Content-Length: 0\r\nConnection: close\r\n\r\n",
-                                 method, target, host, token);
+                                 "Content-Type: text/plain; charset=utf-8\r\n"
+                                 "Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+                                 method, target, host, token, body.size(), body);
     asio::write(s, asio::buffer(req));
     std::string text;
     std::error_code ec;
@@ -161,7 +164,7 @@ std::string drain_state(const std::string& body, const std::string& server) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"ember-cli: status, reload, stop, drain, restart and log levels through ember-master's admin API"};
+  CLI::App app{"ember-cli: status, reload, stop, drain, restart, log levels and bans through ember-master's admin API"};
   std::string config_file, url_host = "127.0.0.1", token;
   int port = 0;
   app.add_option("-c,--config", config_file, "config.json: the master's address and token");
@@ -191,6 +194,14 @@ int main(int argc, char** argv) {
   drain->add_option("--wait", wait_s, "wait up to SECONDS until it is drained (or stopped, with --stop)");
   auto* restart = app.add_subcommand("restart", "stop SERVER and start it again (its program as installed now)");
   restart->add_option("server", server, "the server to restart")->required();
+  std::uint64_t account = 0, minutes = 0;
+  std::string reason;
+  auto* ban = app.add_subcommand("ban", "ban ACCOUNT (a player's user id) through the accounts module: its "
+                                        "tokens are revoked and sign-ins refused until the ban ends");
+  ban->add_option("account", account, "the account id")->required()->check(CLI::PositiveNumber);
+  ban->add_option("--minutes", minutes, "how long (default: until unbanned)");
+  ban->add_option("--reason", reason, "why, shown to the player (one line, at most 256 bytes)");
+  ban->add_option("--server", server, "the server that bans (default: the first that hosts accounts)");
   CLI11_PARSE(app, argc, argv);
   if (ember::log::level lv{}; log_level->parsed() && !ember::log::parse_level(level, lv)) {
     std::fprintf(stderr, "log-level: expected debug, info, warn or error, got '%s'\n", level.c_str());
@@ -229,13 +240,18 @@ int main(int argc, char** argv) {
   } else if (restart->parsed()) {
     method = "POST";
     target = "/restart?server=" + server;
+  } else if (ban->parsed()) {
+    method = "POST";
+    target = "/ban?user=" + std::to_string(account) + (minutes ? "&minutes=" + std::to_string(minutes) : "") +
+             (server.empty() ? std::string() : "&server=" + server);
   } else if (log_level->parsed()) {
     method = "POST";
     target = "/log-level?level=" + level + (server.empty() ? std::string() : "&server=" + server);
   }
   response r;
   std::string error;
-  if (!request(url_host, static_cast<std::uint16_t>(port), method, target, token, r, error)) {
+  if (!request(url_host, static_cast<std::uint16_t>(port), method, target, token, r, error,
+               ban->parsed() ? reason : std::string())) {
     std::fprintf(stderr, "cannot reach the master at %s:%d: %s (is ember-master running?)\n",
                  url_host.c_str(), port, error.c_str());
     return 1;

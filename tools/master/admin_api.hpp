@@ -14,6 +14,9 @@
 //   POST /kick?user=ID[&server=NAME]    ends the user's client session (body: the reason, text)
 //   POST /log-level?level=L[&server=NAME] sets the log threshold (debug, info, warn, error) of
 //                                      one server or all, at once, until a restart
+//   POST /ban?user=ID[&minutes=N][&server=NAME] bans the account (body: the reason, text) for
+//                                      N minutes (none or 0: until unbanned) through the first
+//                                      linked server that hosts the accounts module (or NAME)
 //   GET  /metrics                      the master's own Prometheus metrics, unauthenticated
 //                                      (as scrapers expect; it tells no secret and changes nothing)
 //   GET  /, /console/NAME              the web console's files (console/, embedded), also
@@ -252,11 +255,13 @@ class admin_api {
     if (req.method == "GET" && req.path == "/players") co_return co_await players(query_value(req.query, "user"));
     if (req.method == "POST" && req.path == "/kick")
       co_return co_await kick(query_value(req.query, "user"), server, req.body);
+    if (req.method == "POST" && req.path == "/ban")
+      co_return co_await ban(query_value(req.query, "user"), query_value(req.query, "minutes"), server, req.body);
     if (req.method == "POST" && req.path == "/log-level")
       co_return co_await set_log_level(query_value(req.query, "level"), server);
     co_return answer{404, error_json("unknown endpoint " + req.method + " " + req.path +
                                      " (GET /status, POST /reload, POST /stop, POST /drain, POST /restart, "
-                                     "GET /players, POST /kick, POST /log-level)")};
+                                     "GET /players, POST /kick, POST /ban, POST /log-level)")};
   }
 
   /// A user id of the query: decimal digits that fit 64 bits; "" if it is not one.
@@ -323,6 +328,52 @@ class admin_api {
       co_return answer{404, error_json("no linked server holds a session of user " + user)};
     co_return answer{any ? 200 : 404, out + "]}"};
   }
+
+  // A ban is the accounts module's (ember/app/admin.hpp, admin_call::ban): its rows are the
+  // cluster's, so one server that hosts the module bans once for all; the others say they host
+  // none and the next is asked. The reason travels in the body, so it stays out of the log's
+  // request lines.
+  asio::awaitable<answer> ban(const std::string& user_text, const std::string& minutes_text,
+                              const std::string& server, const std::string& reason) {
+    const auto user = user_id(user_text);
+    if (user.empty() || user == "0") co_return answer{400, error_json("user: an account id (decimal digits, not 0) is required")};
+    std::uint64_t minutes = 0;
+    if (!minutes_text.empty()) {
+      auto [end, ec] = std::from_chars(minutes_text.data(), minutes_text.data() + minutes_text.size(), minutes);
+      if (ec != std::errc() || end != minutes_text.data() + minutes_text.size() || minutes > max_ban_minutes)
+        co_return answer{400, error_json(fmt::format("minutes: a number of minutes up to {} (none or 0: until unbanned)",
+                                                     max_ban_minutes))};
+    }
+    if (reason.size() > 256 || !codec::valid_utf8(reason) || reason.find('\n') != std::string::npos)
+      co_return answer{400, error_json("the reason (the body) is one line of UTF-8 text, at most 256 bytes")};
+    using namespace std::chrono;
+    const std::int64_t until_ms =
+        minutes == 0 ? 0
+                     : duration_cast<milliseconds>(system_clock::now().time_since_epoch() + std::chrono::minutes(minutes)).count();
+    const auto body = fmt::format("{}\n{}\n{}", user, until_ms, reason.empty() ? std::string("banned by an operator") : reason);
+    for (const auto& name : known()) {
+      if (!server.empty() && name != server) continue;
+      auto l = servers_.find(name);
+      if (!l || !l->is_open()) {
+        if (!server.empty()) co_return answer{502, error_json("server '" + name + "' is not linked to the master")};
+        continue;
+      }
+      auto r = co_await l->call(std::uint16_t(app::admin_call::ban), net::body_writer::encoded(as_bytes(body)),
+                                std::chrono::seconds(10));
+      if (!r) {
+        if (!server.empty()) co_return answer{502, error_json(r.error().message)};
+        continue;
+      }
+      const std::string result(reinterpret_cast<const char*>(r->data()), r->size());
+      if (result.find(R"("ok":true)") != std::string::npos) co_return answer{200, named(name, result)};
+      // A server with the module refused (no such account, a bad reason): that is the answer.
+      if (result.find(R"("accounts":true)") != std::string::npos || !server.empty())
+        co_return answer{409, named(name, result)};
+    }
+    co_return answer{404, error_json("no linked server hosts the accounts module")};
+  }
+  /// The longest timed ban (ten years): longer is "until unbanned" (no minutes).
+  static constexpr std::uint64_t max_ban_minutes = 10ull * 366 * 24 * 60;
 
   // One server drains (ember/app/admin.hpp, admin_call::drain): it answers at once; its
   // status follows the drain. A server that cannot drain (not a backend) says why: 409.

@@ -1,13 +1,16 @@
 // ember-master's web console in a real browser: the example cluster under the master, a player
 // of ours logged in on net1, and Debian's chromium driven by puppeteer-core
 // (console_test/console_test.mjs) signing in, reading the servers, reloading, finding and
-// kicking the player, at desktop and phone widths. This side checks what the browser cannot:
+// kicking the player, banning its account, draining a game server, at desktop and phone
+// widths. This side checks what the browser cannot:
 // the player's connection was ended, and the token is in no URL the browser asked for and in
 // no line the master (or a server) logged. Screenshots stay in the node dir of the build.
 //
 // usage (console_test/run.sh): test_console -- EMBER_MASTER WORLD_SERVER NODE SCRIPT OUT_DIR
 #define BOOST_TEST_MODULE ember-master console
 #include "test_cluster.hpp"
+
+#include "ember/modules/accounts/detail/ember_accounts.hpp"
 
 namespace {
 
@@ -68,11 +71,25 @@ BOOST_AUTO_TEST_CASE(the_console_signs_in_shows_the_servers_reloads_kicks_and_ne
     BOOST_TEST(rc == 0, "the browser's steps failed (exit " << rc << "):\n" << said);
     const bool kicked = co_await ember::test::wait_until([&] { return closed; }, 5s);
     BOOST_TEST(kicked, "the kicked player's session is still open");
+    // Banned from the page: the account's sign-in is refused now (accounts' `banned`, 60052,
+    // with the reason the page gave).
+    player again(io);
+    co_await again.connect(cl.ports["net1"]);
+    auto refused = co_await again.stub.login({name, "secret"});
+    BOOST_REQUIRE_MESSAGE(!refused, "the banned account signed in again");
+    BOOST_TEST(refused.error().status == std::uint16_t(ember_accounts::error::banned), refused.error().message);
+    BOOST_TEST(refused.error().message.find("banned by the console test") != std::string::npos,
+               refused.error().message);
   }(), 240s);
 
   // The reload the page asked for reached the master's audit log; no token anywhere.
   BOOST_TEST(cl.count("", "admin API: POST /reload?server=game1&data=1 from 127.0.0.1: 200") == 1u);
   BOOST_TEST(cl.count("", "refused: bad or missing token") >= 1u);
+  BOOST_TEST(cl.count("", "admin API: POST /ban?user=") == 1u);
+  BOOST_TEST(cl.count("", "banned by the master's admin API: banned by the console test") == 1u);
+  // The drain the page asked for: of the game that does not serve our player (console_test.mjs).
+  BOOST_TEST(cl.count("", "admin API: POST /drain?server=game1 from 127.0.0.1: 200") +
+                 cl.count("", "admin API: POST /drain?server=game2 from 127.0.0.1: 200") == 1u);
   BOOST_TEST(cl.count("[net1] ", "kicked by the master's admin API: kicked by the console test") == 1u);
   const auto log = ember::test::read_text(cl.log());
   BOOST_TEST(log.find(token) == std::string::npos, "the token is in the master's log " << cl.log());

@@ -565,6 +565,68 @@ BOOST_AUTO_TEST_CASE(ember_cli_log_level_debug_game1_makes_game1_print_debug_lin
   BOOST_TEST(cl.count("[game1] ", asked) == debug_lines);
 }
 
+// `ember-cli ban`: the master asks the servers in turn, the first game (the one hosting the
+// accounts module) bans; the account's sign-in is refused with the reason, other accounts
+// sign in; bad input is refused with the reason why and bans nobody.
+BOOST_AUTO_TEST_CASE(ember_cli_ban_bans_the_account_through_a_server_with_the_accounts_module) {
+  cluster cl("", true);
+  cl.start_master();
+  BOOST_REQUIRE(cl.ready());
+  for (const char* n : {"gate", "net1", "net2", "game1", "game2"})
+    BOOST_REQUIRE(cl.wait_for(fmt::format("[{}] ", n), "linked to root 'master'", 10s));
+  const auto cfg = (cl.dir / "config.json").string();
+  int serial = 0;
+  auto cli = [&](std::vector<std::string> args) {
+    const auto out = cl.dir / fmt::format("cli-ban-{}.log", ++serial);
+    args.insert(args.begin(), {ember_cli, "--config", cfg});
+    child_process p(args, out);
+    const int code = p.wait_exit(20s);
+    return std::pair{code, ember::test::read_text(out)};
+  };
+  const auto name = fmt::format("banned-{}", getpid());
+  const auto other = fmt::format("other-{}", getpid());
+  std::uint64_t account = 0;
+  asio::io_context io;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    for (const auto& n : {other, name}) {
+      player p(io);
+      co_await p.connect(cl.ports["net1"]);
+      BOOST_REQUIRE(co_await p.stub.login({n, "secret"}));
+      auto w = co_await p.stub.whoami({});
+      BOOST_REQUIRE(w.has_value());
+      account = w->user_id;
+    }
+  }());
+
+  auto bad_minutes = cli({"ban", std::to_string(account), "--minutes", "x"});
+  BOOST_TEST(bad_minutes.first != 0, bad_minutes.second);  // CLI11 refuses a number that is not one
+  auto nobody = cli({"ban", "999999999", "--reason", "no one"});
+  BOOST_TEST(nobody.first == 1, nobody.second);
+  BOOST_TEST(nobody.second.find("no account 999999999") != std::string::npos, nobody.second);
+  auto long_reason = cli({"ban", std::to_string(account), "--reason", std::string(300, 'x')});
+  BOOST_TEST(long_reason.first == 1, long_reason.second);
+  BOOST_TEST(long_reason.second.find("at most 256 bytes") != std::string::npos, long_reason.second);
+
+  auto banned = cli({"ban", std::to_string(account), "--minutes", "30", "--reason", "cheating at cards"});
+  BOOST_TEST(banned.first == 0, banned.second);
+  BOOST_TEST(banned.second.find(R"("ok":true,"accounts":true,"message":"banned")") != std::string::npos, banned.second);
+  BOOST_TEST(cl.count("", fmt::format("account {} banned by the master's admin API: cheating at cards", account)) == 1u);
+  // The reason went in the body: the audit line has the account and the minutes only.
+  BOOST_TEST(cl.count("", fmt::format("admin API: POST /ban?user={}&minutes=30 from 127.0.0.1: 200", account)) == 1u);
+
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    player p(io);
+    co_await p.connect(cl.ports["net2"]);
+    auto r = co_await p.stub.login({name, "secret"});
+    BOOST_REQUIRE_MESSAGE(!r, "the banned account signed in");
+    BOOST_TEST(r.error().status == 60052u, r.error().message);  // ember_accounts::error::banned
+    BOOST_TEST(r.error().message.find("cheating at cards") != std::string::npos, r.error().message);
+    player q(io);
+    co_await q.connect(cl.ports["net2"]);
+    BOOST_TEST(bool(co_await q.stub.login({other, "secret"})));  // another account is not banned
+  }());
+}
+
 // defaults.log.format json: every line of the master's output (its own, its servers', on
 // stdout and stderr) is one JSON object naming whose it is, from start to a stopped cluster.
 BOOST_AUTO_TEST_CASE(with_defaults_log_format_json_every_line_of_the_cluster_s_output_parses) {

@@ -393,7 +393,7 @@ BOOST_AUTO_TEST_CASE(the_master_serves_its_metrics_without_the_token_and_counts_
 
 // The console's files and the endpoints it added, without a browser (test_console has one):
 // the page needs no token and carries its Content-Security-Policy; the token is compared
-// whole (a prefix or a longer string is refused); /players and /kick check their input.
+// whole (a prefix or a longer string is refused); /players, /kick and /ban check their input.
 BOOST_AUTO_TEST_CASE(the_console_is_served_without_the_token_and_its_endpoints_check_their_input) {
   const int port = 27000 + getpid() % 1000;
   asio::io_context io(1);
@@ -455,4 +455,17 @@ BOOST_AUTO_TEST_CASE(the_console_is_served_without_the_token_and_its_endpoints_c
   BOOST_TEST(call("POST", "/kick?user=42", token, "two\nlines").rfind("HTTP/1.1 400", 0) == 0);
   BOOST_TEST(call("POST", "/kick?user=42", token, "\xff\xfe").rfind("HTTP/1.1 400", 0) == 0);
   BOOST_TEST(call("POST", "/kick?user=42&server=a", token, "").rfind("HTTP/1.1 502", 0) == 0);
+
+  // /ban: an account id, minutes (a number up to ten years, or none), one short line of UTF-8.
+  const auto no_accounts = call("POST", "/ban?user=42&minutes=30", token, "cheating");
+  BOOST_TEST(no_accounts.rfind("HTTP/1.1 404", 0) == 0, no_accounts);
+  BOOST_TEST(no_accounts.find("no linked server hosts the accounts module") != std::string::npos, no_accounts);
+  BOOST_TEST(call("POST", "/ban", token, "").rfind("HTTP/1.1 400", 0) == 0);
+  BOOST_TEST(call("POST", "/ban?user=0", token, "").rfind("HTTP/1.1 400", 0) == 0);
+  BOOST_TEST(call("POST", "/ban?user=42&minutes=soon", token, "").rfind("HTTP/1.1 400", 0) == 0);
+  BOOST_TEST(call("POST", "/ban?user=42&minutes=99999999", token, "").rfind("HTTP/1.1 400", 0) == 0);
+  BOOST_TEST(call("POST", "/ban?user=42", token, std::string(257, 'x')).rfind("HTTP/1.1 400", 0) == 0);
+  BOOST_TEST(call("POST", "/ban?user=42", token, "two\nlines").rfind("HTTP/1.1 400", 0) == 0);
+  BOOST_TEST(call("POST", "/ban?user=42", token, "\xff\xfe").rfind("HTTP/1.1 400", 0) == 0);
+  BOOST_TEST(call("POST", "/ban?user=42&server=a", token, "").rfind("HTTP/1.1 502", 0) == 0);
 }

@@ -21,11 +21,11 @@ namespace Ember
         public const ushort Ok = 0, BadRequest = 1, UnknownCommand = 2, InternalError = 3, Overloaded = 4,
             RateLimited = 5, Unavailable = 6, Timeout = 7, ShuttingDown = 8, ServerFull = 9,
             HandshakeRequired = 10, UnsupportedVersion = 11, TooManyRequests = 12, SessionExpired = 13,
-            Replaced = 14;
+            Replaced = 14, OutcomeUnknown = 15;
 
         static readonly string[] Names = { "ok", "bad_request", "unknown_command", "internal_error", "overloaded",
             "rate_limited", "unavailable", "timeout", "shutting_down", "server_full", "handshake_required",
-            "unsupported_version", "too_many_requests", "session_expired", "replaced" };
+            "unsupported_version", "too_many_requests", "session_expired", "replaced", "outcome_unknown" };
 
         /// <summary>ember's name of a status below 1000, or null.</summary>
         public static string NameOf(int status) { return status >= 0 && status < Names.Length ? Names[status] : null; }
@@ -79,6 +79,29 @@ namespace Ember
         public string Origin = null;
         /// <summary>Where the client says what happens to its connection (lost, resumed), or null.</summary>
         public Action<string> Log = null;
+    }
+
+    /// <summary>Per-call settings (the generated methods that take a request take them too).</summary>
+    public sealed class CallOptions
+    {
+        /// <summary>The whole call's deadline, every attempt included; past it the call ends with
+        /// Status.Timeout (the request may still run). A call without CallOptions waits for its
+        /// reply as long as the session lives.</summary>
+        public TimeSpan Timeout = TimeSpan.FromSeconds(10);
+        /// <summary>How many more times to send the request, within Timeout, when an attempt ends
+        /// with Unavailable (6: it was not run) or, only when the server announced that it takes
+        /// request ids, with OutcomeUnknown (15) or its own timeout. Every attempt carries the same
+        /// request id, so the server answers a retry of a request that ran with that run's reply
+        /// (PROTOCOL.md §1, docs/sessions.md "Retries"). Attempts wait 20 ms, doubling to 500 ms,
+        /// in between. 0 to MaxRetries.</summary>
+        public int Retries = 0;
+        /// <summary>The request's idempotency id, for a caller that retries by itself later (e.g.
+        /// after a restart): take one from ClientBase.NewRequestId(), keep it, pass it again.
+        /// 0: none, unless Retries is set (the client then picks one).</summary>
+        public ulong RequestId = 0;
+
+        /// <summary>The most retries a call may ask for (its deadline stops it sooner anyway).</summary>
+        public const int MaxRetries = 1000;
     }
 
     /// <summary>One connection: TCP or WebSocket, carrying native frames.</summary>
@@ -182,20 +205,36 @@ namespace Ember
         public uint Seq, Ack_;
         public byte[] Body;
 
+        /// <summary>Flag bit 2 of a request: its body starts with the request's 8-byte id.</summary>
+        public const byte RequestIdFlag = 0x04;
+        public const int RequestIdSize = 8;
+
         public bool Json { get { return (Flags & 1) != 0; } }
 
         public static byte[] Make(byte kind, bool json, ushort command, uint seq, uint ack, byte[] body)
         {
-            int n = body == null ? 0 : body.Length;
+            return Make(kind, json, command, seq, ack, body, 0);
+        }
+
+        /// <summary>A frame; a request with `requestId` other than 0 carries it before its body.</summary>
+        public static byte[] Make(byte kind, bool json, ushort command, uint seq, uint ack, byte[] body, ulong requestId)
+        {
+            int idBytes = requestId != 0 ? RequestIdSize : 0;
+            int n = (body == null ? 0 : body.Length) + idBytes;
             var f = new byte[HeaderSize + n];
             Put32(f, 0, (uint)n);
             f[4] = kind;
-            f[5] = json ? (byte)1 : (byte)0;
+            f[5] = (byte)((json ? 1 : 0) | (requestId != 0 ? RequestIdFlag : 0));
             f[6] = (byte)(command >> 8);
             f[7] = (byte)command;
             Put32(f, 8, seq);
             Put32(f, 12, ack);
-            if (n > 0) Buffer.BlockCopy(body, 0, f, HeaderSize, n);
+            if (requestId != 0)
+            {
+                Put32(f, HeaderSize, (uint)(requestId >> 32));
+                Put32(f, HeaderSize + 4, (uint)requestId);
+            }
+            if (n > idBytes) Buffer.BlockCopy(body, 0, f, HeaderSize + idBytes, n - idBytes);
             return f;
         }
 
@@ -296,6 +335,8 @@ namespace Ember
         long bytesSinceAck;
         byte[] token = new byte[32];
         uint graceMs, idleMs;
+        bool serverRequestIds; // the server hello's flag bit 1: it takes request ids
+        ulong requestIds = RandomStart(); // the last id given: a random start, then counting
         CancellationTokenSource stop = new CancellationTokenSource();
         TaskCompletionSource<bool> ended = new TaskCompletionSource<bool>();
 
@@ -397,6 +438,7 @@ namespace Ember
                 Buffer.BlockCopy(b, 24, token, 0, 32);
                 graceMs = Frame.Get32(b, 56);
                 lastRequestSeq = Frame.Get32(b, 20);
+                serverRequestIds = (b[3] & 2) != 0;
             }
             return reader;
         }
@@ -416,25 +458,127 @@ namespace Ember
             }
         }
 
-        /// <summary>Sends request `command` and waits for its reply.</summary>
-        protected async Task<Result<TRep>> Call<TReq, TRep>(ushort command, TReq request)
+        /// <summary>Sends request `command` and waits for its reply; with `options`, within its
+        /// Timeout, and with its RequestId or Retries, as an idempotent request (CallOptions).</summary>
+        protected async Task<Result<TRep>> Call<TReq, TRep>(ushort command, TReq request, CallOptions options = null)
             where TReq : IMessage where TRep : IMessage, new()
         {
-            bool json = options.JsonRequests;
+            if (options != null && (options.Retries < 0 || options.Retries > CallOptions.MaxRetries))
+                throw new ArgumentOutOfRangeException("options", "Retries must be from 0 to " + CallOptions.MaxRetries);
+            bool json = this.options.JsonRequests;
             byte[] body = Codec.Encode(request, json);
+            if (options == null)
+            {
+                // The common call: no id, one attempt, no deadline.
+                var one = await Attempt(command, json, body, 0, null).ConfigureAwait(false);
+                return ResultOf<TRep>(one);
+            }
+            ulong id = options.RequestId != 0 ? options.RequestId : options.Retries > 0 ? NewRequestId() : 0;
+            var deadline = DateTime.UtcNow + options.Timeout;
+            int pause = 20;
+            bool mayHaveRun = false; // an attempt ended without saying whether it ran
+            for (int attempt = 0; ; ++attempt)
+            {
+                var left = deadline - DateTime.UtcNow;
+                var outcome = left > TimeSpan.Zero
+                    ? await Attempt(command, json, body, id, left).ConfigureAwait(false)
+                    : Outcome.OwnTimeout(options.Timeout);
+                bool notRun = outcome.HasReply && outcome.Reply.Kind == Frame.Error && ErrorOf(outcome.Reply).Key == Status.Unavailable;
+                mayHaveRun = mayHaveRun || !notRun;
+                if (attempt >= options.Retries || !MayRetry(outcome) || DateTime.UtcNow.AddMilliseconds(pause) >= deadline)
+                {
+                    var r = ResultOf<TRep>(outcome);
+                    // "Not run" must not hide an earlier attempt that may have run (as the C++ client).
+                    if (!notRun || !mayHaveRun) return r;
+                    return Result<TRep>.Failure(Status.OutcomeUnknown, "an earlier attempt may have run; the last one was not run: " + r.Message);
+                }
+                await Task.Delay(pause).ConfigureAwait(false);
+                pause = Math.Min(pause * 2, 500);
+            }
+        }
+
+        /// <summary>A new idempotency id, unique among this client's requests (a random start,
+        /// then counting), for CallOptions.RequestId.</summary>
+        public ulong NewRequestId()
+        {
+            lock (gate)
+            {
+                if (++requestIds == 0) ++requestIds;
+                return requestIds;
+            }
+        }
+
+        static ulong RandomStart()
+        {
+            var b = new byte[8];
+            using (var rng = System.Security.Cryptography.RandomNumberGenerator.Create()) rng.GetBytes(b);
+            ulong v = 0;
+            foreach (var x in b) v = v << 8 | x;
+            return v == 0 ? 1 : v;
+        }
+
+        /// <summary>How one attempt ended: a reply frame, the session's end, or no reply in time.</summary>
+        struct Outcome
+        {
+            public Frame Reply;
+            public bool HasReply;
+            public ushort Status; // without a reply: why
+            public string Message;
+            public bool TimedOut;
+
+            public static Outcome OwnTimeout(TimeSpan t)
+            {
+                return new Outcome { Status = Ember.Status.Timeout, Message = "no reply within " + t.TotalMilliseconds + " ms (the client's deadline; the request may still run)", TimedOut = true };
+            }
+        }
+
+        /// <summary>Sends the request once (`requestId` 0: none) and waits for its reply, at most
+        /// `wait` (null: as long as the session lives).</summary>
+        async Task<Outcome> Attempt(ushort command, bool json, byte[] body, ulong requestId, TimeSpan? wait)
+        {
             var p = new Pending { Done = new TaskCompletionSource<Frame>(TaskCreationOptions.RunContinuationsAsynchronously) };
             lock (gate)
             {
-                if (closed) return Result<TRep>.Failure(Status.Unavailable, "the session has ended (Close, or the event Disconnected said why)");
+                if (closed) return new Outcome { Status = Status.Unavailable, Message = "the session has ended (Close, or the event Disconnected said why)" };
                 if (open == null) throw new InvalidOperationException("ember: connect first");
                 p.Seq = ++nextSeq;
-                p.Frame = Frame.Make(Frame.Request, json, command, p.Seq, 0, body);
+                // A server that predates request ids is sent none (and MayRetry keeps retries safe there).
+                p.Frame = Frame.Make(Frame.Request, json, command, p.Seq, 0, body, serverRequestIds ? requestId : 0);
                 pending.Add(p.Seq, p);
             }
             await SendPending(p).ConfigureAwait(false);
-            Frame f;
-            try { f = await p.Done.Task.ConfigureAwait(false); }
-            catch (ServerError e) { return Result<TRep>.Failure(e.Status, e.Message); }
+            if (wait.HasValue && await Task.WhenAny(p.Done.Task, Task.Delay(wait.Value)).ConfigureAwait(false) != p.Done.Task)
+            {
+                lock (gate)
+                {
+                    // gone already: its reply (or the session's end) came as the delay ended
+                    if (pending.Remove(p.Seq)) return Outcome.OwnTimeout(wait.Value);
+                }
+            }
+            try { return new Outcome { Reply = await p.Done.Task.ConfigureAwait(false), HasReply = true }; }
+            catch (ServerError e) { return new Outcome { Status = e.Status, Message = e.Message }; }
+        }
+
+        // Unavailable was not run: always safe again. An unknown outcome (the server's, or this
+        // call's own deadline) only when the server remembers request ids.
+        bool MayRetry(Outcome o)
+        {
+            bool ids;
+            lock (gate)
+            {
+                if (closed) return false; // the session's end is no answer to retry
+                ids = serverRequestIds;
+            }
+            if (o.TimedOut) return ids;
+            if (!o.HasReply || o.Reply.Kind != Frame.Error) return false;
+            var st = ErrorOf(o.Reply).Key;
+            return st == Status.Unavailable || (st == Status.OutcomeUnknown && ids);
+        }
+
+        static Result<TRep> ResultOf<TRep>(Outcome o) where TRep : IMessage, new()
+        {
+            if (!o.HasReply) return Result<TRep>.Failure(o.Status, o.Message);
+            var f = o.Reply;
             if (f.Kind == Frame.Error)
             {
                 var e = ErrorOf(f);

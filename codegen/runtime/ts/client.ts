@@ -37,6 +37,7 @@ export const status = {
   too_many_requests: 12,
   session_expired: 13,
   replaced: 14,
+  outcome_unknown: 15,
 } as const;
 export type StatusName = keyof typeof status;
 
@@ -53,7 +54,8 @@ export class RemoteError<E extends string = string> extends EmberError {
   }
 }
 
-/** No reply within the call's timeout (the request may still run on the server). */
+/** No reply within the call's timeout (the request may still run on the server); with
+ * `retries`, the last attempt's. */
 export class TimeoutError extends EmberError {
   override readonly code = "timeout";
   constructor(message: string) {
@@ -100,9 +102,24 @@ export type Result<T, E extends string = string> =
 
 /** Per-call settings. */
 export interface CallOptions {
-  /** Milliseconds to wait for the reply; default the client's `timeoutMs`. */
+  /** Milliseconds to wait for the reply, every attempt included; default the client's
+   * `timeoutMs`. */
   readonly timeoutMs?: number;
+  /** How many more times to send the request, within `timeoutMs`, when an attempt ends with
+   * `unavailable` (6: it was not run) or — only when the server announced that it takes
+   * request ids — with `outcome_unknown` (15) or its own timeout. Every attempt carries the
+   * same request id, so the server answers a retry of a request that ran with that run's reply
+   * (PROTOCOL.md §1, docs/sessions.md "Retries"). Attempts wait 20 ms, doubling to 500 ms, in
+   * between. Default 0; at most `maxRetries`. */
+  readonly retries?: number;
+  /** The request's idempotency id (a u64 other than 0n), for a caller that retries by itself
+   * later, e.g. after a restart: take one from `newRequestId()`, keep it, and pass it again.
+   * Default: none, unless `retries` is set (the client then picks one). */
+  readonly requestId?: bigint;
 }
+
+/** The most retries a call may ask for (its deadline stops it sooner anyway). */
+export const maxRetries = 1000;
 
 export interface ClientOptions {
   /** `ws://host:port/` or `wss://host:port/` (any path). */
@@ -133,6 +150,9 @@ export interface ClientOptions {
 const kind = { request: 1, response: 2, push: 3, error: 4, ping: 5, pong: 6, handshake: 7, ack: 8, bye: 9 } as const;
 const headerSize = 16;
 const jsonFlag = 0x01;
+const requestIdFlag = 0x04; // the body starts with the request's 8-byte id (PROTOCOL.md §1)
+const requestIdSize = 8;
+const maxRequestId = (1n << 64n) - 1n;
 const protocolVersion = 1;
 
 interface Frame {
@@ -226,6 +246,8 @@ export class EmberClient<E extends Readonly<Record<string, { readonly code: numb
   private _sessionId = 0n;
   private _idleTimeoutMs = 0;
   private _serverMaxFrame = 0;
+  private _serverRequestIds = false; // the server hello's flag bit 1: it takes request ids
+  private _requestIds = randomU64(); // the last id given: a random start, then counting
   private _graceMs = 0;
   private _resumable = false;
   private _resumes = 0;
@@ -296,12 +318,21 @@ export class EmberClient<E extends Readonly<Record<string, { readonly code: numb
     this._end(new DisconnectedError("the client closed the session"));
   }
 
-  /** Calls a command with its request; the Promise resolves with the reply or a CallError. */
-  call<Req, Rep>(cmd: CommandInfo<Req, Rep>, request: Req, options?: CallOptions): Promise<Result<Rep, keyof E & string>> {
-    type R = Result<Rep, keyof E & string>;
+  /** Calls a command with its request; the Promise resolves with the reply or a CallError.
+   * With `options.retries` or `options.requestId` the request carries an idempotency id, and
+   * the call is repeated as `CallOptions` says. */
+  async call<Req, Rep>(cmd: CommandInfo<Req, Rep>, request: Req, options?: CallOptions): Promise<Result<Rep, keyof E & string>> {
     if (this._ended || !this._everConnected) {
       const why = this._ended ? "the session has ended" : "connect() first";
-      return Promise.resolve<R>({ ok: false, error: new DisconnectedError(`${cmd.name}: ${why}`) });
+      return { ok: false, error: new DisconnectedError(`${cmd.name}: ${why}`) };
+    }
+    const retries = options?.retries ?? 0;
+    const givenId = options?.requestId ?? 0n;
+    if (!Number.isInteger(retries) || retries < 0 || retries > maxRetries) {
+      return { ok: false, error: new CodecError("value_out_of_range", `${cmd.name}: retries ${retries} is not an integer from 0 to ${maxRetries}`) };
+    }
+    if (typeof givenId !== "bigint" || givenId < 0n || givenId > maxRequestId) {
+      return { ok: false, error: new CodecError("value_out_of_range", `${cmd.name}: requestId ${String(givenId)} is not a u64`) };
     }
     const json = this._opts.json;
     let body: Uint8Array;
@@ -310,17 +341,71 @@ export class EmberClient<E extends Readonly<Record<string, { readonly code: numb
       body = json ? encodeUtf8(cmd.request.encodeJson(request)) : cmd.request.encode(request);
     } catch (e) {
       const error = e instanceof CodecError ? e : new CodecError("value_out_of_range", `${cmd.name}: ${String(e)}`);
-      return Promise.resolve<R>({ ok: false, error });
+      return { ok: false, error };
     }
+    const id = givenId !== 0n ? givenId : retries > 0 ? this.newRequestId() : 0n;
     const limit = this._serverMaxFrame || this._opts.maxFrame;
-    if (body.length > limit) {
-      const error = new CodecError("value_out_of_range", `${cmd.name}: a request of ${body.length} bytes passes the server's limit of ${limit}`);
-      return Promise.resolve<R>({ ok: false, error });
+    const size = body.length + (id !== 0n ? requestIdSize : 0);
+    if (size > limit) {
+      return { ok: false, error: new CodecError("value_out_of_range", `${cmd.name}: a request of ${size} bytes passes the server's limit of ${limit}`) };
     }
+    const ms = options?.timeoutMs ?? this._opts.timeoutMs;
+    // The common call: no id, one attempt.
+    if (id === 0n) return this._reply(cmd, await this._attempt(cmd, json, body, 0n, ms));
+    const deadline = Date.now() + ms;
+    let pause = 20;
+    let mayHaveRun = false; // an attempt ended without saying whether it ran
+    for (let attempt = 0; ; ++attempt) {
+      const left = deadline - Date.now();
+      const outcome: Frame | CallError<string> =
+        left > 0 ? await this._attempt(cmd, json, body, id, left) : new TimeoutError(`${cmd.name}: no reply within ${ms} ms`);
+      const notRun = "body" in outcome && outcome.kind === kind.error && decodeRefusal(outcome).status === status.unavailable;
+      mayHaveRun = mayHaveRun || !notRun;
+      if (attempt >= retries || !this._mayRetry(outcome) || Date.now() + pause >= deadline) {
+        const r = this._reply(cmd, outcome);
+        // "Not run" must not hide an earlier attempt that may have run (as the C++ client).
+        if (!notRun || !mayHaveRun || r.ok) return r;
+        return { ok: false, error: new RemoteError("outcome_unknown", status.outcome_unknown,
+                                                   `an earlier attempt may have run; the last one was not run: ${r.error.message}`) };
+      }
+      await new Promise((r) => setTimeout(r, pause));
+      pause = Math.min(pause * 2, 500);
+      if (this._ended) return this._reply(cmd, new DisconnectedError(`${cmd.name}: the session has ended`));
+    }
+  }
+
+  /** A new idempotency id, unique among this client's requests (a random start, then
+   * counting), for `CallOptions.requestId`. */
+  newRequestId(): bigint {
+    this._requestIds = this._requestIds === maxRequestId ? 1n : this._requestIds + 1n;
+    return this._requestIds;
+  }
+
+  // `unavailable` was not run: always safe again. An unknown outcome (the server's, or this
+  // call's own timeout) only when the server remembers request ids.
+  private _mayRetry(outcome: Frame | CallError<string>): boolean {
+    if (outcome instanceof TimeoutError) return this._serverRequestIds;
+    if (!("body" in outcome) || outcome.kind !== kind.error) return false;
+    const st = decodeRefusal(outcome).status;
+    return st === status.unavailable || (st === status.outcome_unknown && this._serverRequestIds);
+  }
+
+  // One attempt: sends the request (`id` 0n: none) and waits for its reply frame, at most `ms`.
+  private _attempt(cmd: { readonly name: string; readonly id: number }, json: boolean, body: Uint8Array, id: bigint, ms: number): Promise<Frame | CallError<string>> {
     const seq = this._nextSeq;
     this._nextSeq = this._nextSeq === 0xffffffff ? 1 : this._nextSeq + 1;
-    const frame = frameBytes(kind.request, json ? jsonFlag : 0, cmd.id, seq, 0, body);
-    return new Promise<R>((resolve) => {
+    // A server that predates request ids is sent none (and `_mayRetry` keeps retries safe there).
+    const withId = id !== 0n && this._serverRequestIds;
+    let frame: Uint8Array;
+    if (withId) {
+      const idAndBody = new Uint8Array(requestIdSize + body.length);
+      new DataView(idAndBody.buffer).setBigUint64(0, id);
+      idAndBody.set(body, requestIdSize);
+      frame = frameBytes(kind.request, (json ? jsonFlag : 0) | requestIdFlag, cmd.id, seq, 0, idAndBody);
+    } else {
+      frame = frameBytes(kind.request, json ? jsonFlag : 0, cmd.id, seq, 0, body);
+    }
+    return new Promise((resolve) => {
       const pending: PendingCall = {
         frame,
         command: cmd.name,
@@ -328,26 +413,30 @@ export class EmberClient<E extends Readonly<Record<string, { readonly code: numb
         finish: (f) => {
           if (pending.timer !== undefined) clearTimeout(pending.timer);
           this._calls.delete(seq);
-          if (!("body" in f)) return resolve({ ok: false, error: f as CallError<keyof E & string> });
-          const isJson = (f.flags & jsonFlag) !== 0;
-          try {
-            if (f.kind === kind.error) {
-              const e = isJson ? errorBody.decodeJson(f.body) : errorBody.decode(f.body);
-              const name = (this._errorNames.get(e.status) ?? "unknown") as keyof E & string;
-              return resolve({ ok: false, error: new RemoteError(name, e.status, e.message) });
-            }
-            resolve({ ok: true, value: isJson ? cmd.reply.decodeJson(f.body) : cmd.reply.decode(f.body) });
-          } catch (e) {
-            resolve({ ok: false, error: e instanceof CodecError ? e : new CodecError("malformed_body", String(e)) });
-          }
+          resolve(f);
         },
       };
-      const ms = options?.timeoutMs ?? this._opts.timeoutMs;
       pending.timer = setTimeout(() => pending.finish(new TimeoutError(`${cmd.name}: no reply within ${ms} ms`)), ms);
       this._calls.set(seq, pending);
       // While resuming it waits in _calls and leaves after the resume (_resend).
       if (this._open) this._sendRequest(frame);
     });
+  }
+
+  // The result of a call from its reply frame, or why there is none.
+  private _reply<Rep>(cmd: { readonly reply: Codec<Rep> }, f: Frame | CallError<string>): Result<Rep, keyof E & string> {
+    if (!("body" in f)) return { ok: false, error: f as CallError<keyof E & string> };
+    const isJson = (f.flags & jsonFlag) !== 0;
+    try {
+      if (f.kind === kind.error) {
+        const e = isJson ? errorBody.decodeJson(f.body) : errorBody.decode(f.body);
+        const name = (this._errorNames.get(e.status) ?? "unknown") as keyof E & string;
+        return { ok: false, error: new RemoteError(name, e.status, e.message) };
+      }
+      return { ok: true, value: isJson ? cmd.reply.decodeJson(f.body) : cmd.reply.decode(f.body) };
+    } catch (e) {
+      return { ok: false, error: e instanceof CodecError ? e : new CodecError("malformed_body", String(e)) };
+    }
   }
 
   /** Calls `handler` with every push of this kind; returns a function that stops it. */
@@ -488,6 +577,7 @@ export class EmberClient<E extends Readonly<Record<string, { readonly code: numb
     this._sessionId = v.getBigUint64(4);
     this._idleTimeoutMs = v.getUint32(12);
     this._serverMaxFrame = v.getUint32(16);
+    this._serverRequestIds = (body[3]! & 2) !== 0;
     const lastRequestSeq = v.getUint32(20);
     this._token = body.slice(24, 56);
     this._graceMs = v.getUint32(56);
@@ -692,6 +782,17 @@ export class EmberClient<E extends Readonly<Record<string, { readonly code: numb
     for (const c of [...this._calls.values()]) c.finish(new DisconnectedError(`${c.command}: ${why.message}`, why.expired));
     for (const h of this._onClosed) h(why);
   }
+}
+
+// A random u64 other than 0: where a client's request ids start, so that two clients of one
+// player (or one client before and after a restart) do not pick the same ones.
+function randomU64(): bigint {
+  const words = new Uint32Array(2);
+  const crypto = (globalThis as { crypto?: { getRandomValues(a: Uint32Array): Uint32Array } }).crypto;
+  if (crypto !== undefined) crypto.getRandomValues(words);
+  else for (let i = 0; i < 2; ++i) words[i] = Math.floor(Math.random() * 0x100000000);
+  const v = (BigInt(words[0]!) << 32n) | BigInt(words[1]!);
+  return v === 0n ? 1n : v;
 }
 
 function decodeRefusal(f: Frame): { status: number; message: string } {

@@ -1,7 +1,7 @@
 // ember: a server's link to the master (config.json's `master.rootport`): it registers there
 // like any node (name, type, the cluster secret), reconnects by itself when the master comes
 // back, and answers the master's admin requests: status, reload of logic or data, stop, find or
-// kick a player, change the log level, drain. A server runs the same with or without a master; the game never waits on it.
+// kick a player, change the log level, drain, ban an account (with the accounts module). A server runs the same with or without a master; the game never waits on it.
 #pragma once
 
 #include <chrono>
@@ -42,6 +42,11 @@ enum class admin_call : std::uint16_t {
   /// `host::drain` and answers at once; the status's "drain" field follows it ("draining",
   /// then "drained"), with "drained_players" and "drain_ms".
   drain = 0xff27,
+  /// "ACCOUNT\nUNTIL_MS\nREASON" (decimal account id; the end of the ban in ms since the Unix
+  /// epoch, 0: until unbanned; UTF-8 text); reply: JSON {"ok": bool, "accounts": bool,
+  /// "message"}. Bans the account through the accounts module of this server
+  /// (`host::set_admin_ban`); "accounts" is false when this server hosts none.
+  ban = 0xff28,
 };
 
 /// What a server does for the master's admin requests (set by whoever runs the module).

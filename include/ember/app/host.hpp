@@ -19,6 +19,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <deque>
 #include <filesystem>
 #include <functional>
@@ -89,6 +90,12 @@ struct health_source {
   /// "" when the part is ready, else why not (may be empty).
   std::function<std::string()> not_ready;
 };
+
+/// How a server bans an account for the master's admin API (`admin_call::ban`,
+/// `host::set_admin_ban`): `account` until `until` (`time_point::max()`: until unbanned), for
+/// `reason`. Returns "" once banned, or why not.
+using admin_ban_fn = std::function<asio::awaitable<std::string>(
+    std::int64_t account, std::string reason, std::chrono::system_clock::time_point until)>;
 
 /// One server process of a cluster, built from `config.json`.
 class host {
@@ -197,6 +204,22 @@ class host {
   /// Removes the source of that name (its owner is going).
   void remove_health_source(std::string_view name);
 
+  /// Serves the master's admin ban (`admin_call::ban`) with `ban`, set by `owner`: the accounts
+  /// module's `admin_bans` sets it while it lives. Without one, this server answers that it
+  /// hosts no accounts module and the master asks another.
+  void set_admin_ban(admin_ban_fn ban, const void* owner) {
+    admin_ban_ = std::move(ban);
+    admin_ban_owner_ = owner;
+  }
+  /// Clears the hook if `owner` set it last: across a reload the new build sets its own before
+  /// the old one goes.
+  void clear_admin_ban(const void* owner) {
+    if (admin_ban_owner_ != owner) return;
+    admin_ban_ = nullptr;
+    admin_ban_owner_ = nullptr;
+  }
+  const admin_ban_fn& admin_ban() const noexcept { return admin_ban_; }
+
   /// This server's config entry, and the whole config.
   const server_config& self() const noexcept { return *self_; }
   const cluster_config& config() const noexcept { return config_; }
@@ -270,6 +293,8 @@ class host {
   std::vector<std::function<asio::awaitable<void>()>> stop_hooks_;
   data::store* store_ = nullptr;
   std::map<std::string, health_source, std::less<>> health_;
+  admin_ban_fn admin_ban_;
+  const void* admin_ban_owner_ = nullptr;
   struct counter_entry {
     std::string help;
     std::uint64_t value = 0;

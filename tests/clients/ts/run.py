@@ -1,7 +1,7 @@
 """The generated TypeScript client against the chat example (tests/clients/ts/meson.build).
 
-    run.py node|browser --codegen EMBER_CODEGEN --chat-server CHAT_SERVER --source-root ROOT
-           --dir tests/clients/ts --work BUILD_DIR/...
+    run.py node|browser|retry --codegen EMBER_CODEGEN --chat-server CHAT_SERVER
+           [--retry-server RETRY_SERVER] --source-root ROOT --dir tests/clients/ts --work BUILD_DIR/...
 
 1. generates chat.ts (and the runtimes ember.ts and client.ts) with `ember-codegen --lang ts`;
 2. installs typescript, ws and puppeteer-core from npm into WORK/node (`npm ci`, the versions
@@ -9,7 +9,9 @@
 3. compiles them with `tsc --strict` and the strictest flags;
 4. runs node_test.mjs (node: the client in Node 20 over npm's ws) or browser_test.mjs
    (browser: examples/chat/web/ in Debian's chromium, headless, with puppeteer-core; its
-   screenshot's path is printed).
+   screenshot's path is printed), or (retry) generates tests/cluster/route_test.toml's client
+   instead and runs retry_test.mjs against tests/clients/retry_server: retried calls carry one
+   request id, and the game's reply cache makes them run once.
 
 Node, npm and (browser) /usr/bin/chromium must be installed (tools/install-deps.sh installs
 them); without them the test says so and fails.
@@ -39,9 +41,10 @@ STRICT = ["--strict", "--noUncheckedIndexedAccess", "--noImplicitOverride", "--i
 
 def main() -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("part", choices=("node", "browser"))
+    p.add_argument("part", choices=("node", "browser", "retry"))
     p.add_argument("--codegen", required=True)
     p.add_argument("--chat-server", required=True)
+    p.add_argument("--retry-server")
     p.add_argument("--source-root", required=True)
     p.add_argument("--dir", required=True)
     p.add_argument("--work", required=True)
@@ -65,8 +68,9 @@ def main() -> int:
     for d in (gen, out):
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir(parents=True)
-    run([args.codegen, str(root / "examples" / "chat" / "chat.toml"), "--out-dir", str(gen),
-         "--lang", "ts"])
+    schema = root / "tests" / "cluster" / "route_test.toml" if args.part == "retry" \
+        else root / "examples" / "chat" / "chat.toml"
+    run([args.codegen, str(schema), "--out-dir", str(gen), "--lang", "ts"])
 
     # npm packages: installed once per lock file (the registry is the only network needed)
     node_dir = work / "node"
@@ -77,17 +81,19 @@ def main() -> int:
         for f in ("package.json", "package-lock.json"):
             shutil.copy(src / f, node_dir / f)
         run([npm, "ci", "--no-audit", "--no-fund", "--silent"], cwd=node_dir, timeout=300)
-    for f in ("common.mjs", "node_test.mjs", "browser_test.mjs"):
+    for f in ("common.mjs", "node_test.mjs", "browser_test.mjs", "retry_test.mjs"):
         shutil.copy(src / f, node_dir / f)
 
     (work / "package.json").write_text('{"type": "module"}\n')
     (gen / "package.json").write_text('{"type": "module"}\n')
     run([node, str(node_dir / "node_modules" / "typescript" / "bin" / "tsc"), *STRICT,
-         "--outDir", str(out), *(str(gen / f) for f in ("chat.ts", "client.ts", "ember.ts"))])
+         "--outDir", str(out), *sorted(str(f) for f in gen.glob("*.ts"))])
     (out / "package.json").write_text('{"type": "module"}\n')
-    print("clients_ts: the generated chat client compiles with tsc --strict", flush=True)
+    print(f"clients_ts: the generated {schema.stem} client compiles with tsc --strict", flush=True)
 
-    if args.part == "node":
+    if args.part == "retry":
+        run([node, str(node_dir / "retry_test.mjs"), args.retry_server, str(out)], timeout=120)
+    elif args.part == "node":
         check_npm_package(args.codegen, root, node, npm, node_dir, work / "npm")
         run([node, str(node_dir / "node_test.mjs"), args.chat_server, str(out)], timeout=120)
     else:

@@ -344,6 +344,7 @@ async function act(action, server, button) {
 async function findPlayer(user) {
   const body = $('player-servers').tBodies[0];
   body.replaceChildren();
+  $('player-actions').hidden = true;
   $('player-result').textContent = 'searching…';
   let r;
   try {
@@ -356,6 +357,9 @@ async function findPlayer(user) {
     $('player-result').textContent = describe(r.body) || 'HTTP ' + r.status;
     return;
   }
+  // A ban is of the account, wherever the player is (or is not): the accounts module's.
+  $('player-ban').dataset.ban = user;
+  $('player-actions').hidden = false;
   const holding = r.body.servers.filter((s) => s.session || s.owns);
   $('player-result').textContent = holding.length
     ? 'User ' + user + ' is on ' + holding.map((s) => s.name).join(', ') + '.'
@@ -395,6 +399,26 @@ async function kick(user, server, button) {
   findPlayer(user);
 }
 
+async function ban(user, button) {
+  const reason = prompt('Ban account ' + user + '. Reason (shown to the player):', 'banned by an operator');
+  if (reason === null) return;
+  const minutes = prompt('Ban account ' + user + ' for how many minutes? (empty: until unbanned)', '');
+  if (minutes === null) return;
+  const q = new URLSearchParams({ user });
+  if (minutes.trim() !== '') q.set('minutes', minutes.trim());
+  button.disabled = true;
+  try {
+    const r = await api('POST', '/ban?' + q, reason);
+    const ok = r.status === 200;
+    activity('ban ' + user + (r.body && r.body.name ? ' on ' + r.body.name : '') + ': ' +
+             (ok ? r.body.message : describe(r.body)), ok);
+  } catch (e) {
+    activity('ban ' + user + ': ' + e.message, false);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 // --- wiring --------------------------------------------------------------------------------
 
 document.addEventListener('DOMContentLoaded', () => {
@@ -412,6 +436,7 @@ document.addEventListener('DOMContentLoaded', () => {
     if (!b) return;
     if (b.dataset.action) act(b.dataset.action, b.dataset.server || '', b);
     else if (b.dataset.kick) kick(b.dataset.kick, b.dataset.server, b);
+    else if (b.dataset.ban) ban(b.dataset.ban, b);
   });
   window.addEventListener('hashchange', route);
   document.addEventListener('visibilitychange', () => { if (!document.hidden && token() && !pollTimer && !polling) poll(); });

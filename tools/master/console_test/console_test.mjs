@@ -56,7 +56,9 @@ try {
   page.on('request', (r) => requests.push(r.method() + ' ' + r.url()));
   page.on('pageerror', (e) => problems.push('page error: ' + e.message));
   page.on('console', (m) => { if (m.type() === 'error' && !/status of (401|502)/.test(m.text())) problems.push('console: ' + m.text()); });
-  page.on('dialog', (d) => d.accept(d.type() === 'prompt' ? 'kicked by the console test' : undefined));
+  // confirm()s are accepted; prompts get the kick's reason, the ban's reason and its minutes.
+  page.on('dialog', (d) => d.accept(d.type() !== 'prompt' ? undefined
+    : /minutes/.test(d.message()) ? '30' : /^Ban/.test(d.message()) ? 'banned by the console test' : 'kicked by the console test'));
   await page.setViewport({ width: 1280, height: 900 });
 
   step = 'the page loads and asks for the token';
@@ -146,6 +148,32 @@ try {
   await page.waitForFunction((net) => !/searching/.test(document.getElementById('player-result').textContent) &&
     !document.querySelector(`#player-servers tbody tr[data-server="${net}"] button[data-kick]`), {}, userNet);
   console.log('player search after the kick: ' + await page.$eval('#player-result', (e) => e.textContent));
+
+  step = "bans the player's account";
+  await press('#player-actions:not([hidden]) #player-ban');
+  await page.waitForFunction(() => [...document.querySelectorAll('#activity li')]
+    .some((li) => / ban \d+/.test(li.textContent)));
+  const banned = await page.$$eval('#activity li', (lis) => lis.map((li) => li.className + ' ' + li.textContent)
+    .filter((t) => / ban \d+/.test(t)));
+  console.log('ban on the page: ' + banned.join('; '));
+  expect(banned.length === 1 && banned[0].startsWith('ok ') && banned[0].endsWith(': banned'),
+         'the ban did not succeed: ' + banned.join('; '));
+
+  step = 'a drain clicked on the page drains the other game server';
+  // The game that does not serve our player: the drain moves nobody a later step needs.
+  const drained = userGame === 'game1' ? 'game2' : 'game1';
+  await page.goto(base + '#/');
+  expect(own(await status(), drained).drain === 'serving', `${drained} is not serving before the drain`);
+  await press(`#servers button[data-action="drain"][data-server="${drained}"]`);  // the confirm() is accepted
+  await page.waitForFunction((g) => [...document.querySelectorAll('#activity li.ok')]
+    .some((li) => li.textContent.includes(`drain ${g}: draining`)), {}, drained);
+  await until(async () => own(await status(), drained).drain === 'drained', `${drained} to be drained`);
+  await page.waitForFunction((g) => {
+    const row = document.querySelector(`#servers tbody tr[data-server="${g}"]`);
+    return row && /^drained/.test(row.querySelector('.state').textContent);
+  }, {}, drained);
+  console.log(`${drained} on the page: ` + await page.$eval(`#servers tbody tr[data-server="${drained}"] .state`,
+                                                         (e) => e.textContent));
 
   step = "usable at a phone's width (390 px)";
   await page.setViewport({ width: 390, height: 844, deviceScaleFactor: 2, isMobile: true, hasTouch: true });

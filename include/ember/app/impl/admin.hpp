@@ -208,6 +208,53 @@ EMBER_DECL void admin_link::serve(const cluster::node_connector::link_ptr& l) {
     w.end_object();
     from.reply_bytes(std::uint16_t(f.command), f.seq, body.view());
   });
+  l->on_internal_request(std::uint16_t(admin_call::ban), [this, weak = std::weak_ptr<cluster::link>(l)](
+                                                            cluster::link&, const wire::frame& f) {
+    const std::string_view text(reinterpret_cast<const char*>(f.body.data()), f.body.size());
+    const auto nl1 = text.find('\n');
+    const auto nl2 = nl1 == std::string_view::npos ? nl1 : text.find('\n', nl1 + 1);
+    std::int64_t account = 0, until_ms = -1;
+    std::string why;
+    if (nl2 == std::string_view::npos) {
+      why = "a ban is \"ACCOUNT\\nUNTIL_MS\\nREASON\"";
+    } else if (auto [end, ec] = std::from_chars(text.data(), text.data() + nl1, account);
+               ec != std::errc() || end != text.data() + nl1 || account <= 0) {
+      why = "an account id is a positive decimal number";
+    } else if (auto [end2, ec2] = std::from_chars(text.data() + nl1 + 1, text.data() + nl2, until_ms);
+               ec2 != std::errc() || end2 != text.data() + nl2 || until_ms < 0) {
+      why = "the end of a ban is a time in ms since the Unix epoch (0: until unbanned)";
+    }
+    const bool hosts_accounts = static_cast<bool>(host_.admin_ban());
+    if (why.empty() && !hosts_accounts) why = host_.self().name + " hosts no accounts module";
+    auto reply = [weak, command = std::uint16_t(f.command), seq = f.seq, hosts_accounts](const std::string& why) {
+      auto l = weak.lock();
+      if (!l) return;
+      buffer body;
+      codec::json_writer w(body);
+      w.begin_object();
+      w.key("ok"), w.value_bool(why.empty());
+      w.key("accounts"), w.value_bool(hosts_accounts);
+      w.key("message"), w.value_string(why.empty() ? "banned" : why);
+      w.end_object();
+      l->reply_bytes(command, seq, body.view());
+    };
+    if (!why.empty()) return reply(why);
+    using std::chrono::system_clock;
+    const auto latest = std::chrono::duration_cast<std::chrono::milliseconds>(
+        system_clock::time_point::max().time_since_epoch()).count();
+    const auto until = until_ms == 0 || until_ms >= latest
+                           ? system_clock::time_point::max()
+                           : system_clock::time_point(std::chrono::milliseconds(until_ms));
+    // A copy: the module may clear its hook (a reload) while this ban runs.
+    spawn(host_.context().get_executor(),
+          [](admin_ban_fn ban, std::int64_t account, std::string reason, system_clock::time_point until,
+             decltype(reply) reply) -> asio::awaitable<void> {
+            const std::string why = co_await ban(account, reason, until);
+            if (why.empty()) log::info("account {} banned by the master's admin API: {}", account, reason);
+            reply(why);
+          }(host_.admin_ban(), account, std::string(text.substr(nl2 + 1)), until, reply),
+          "admin ban");
+  });
   l->on_internal_request(std::uint16_t(admin_call::stop), [this](cluster::link& from, const wire::frame& f) {
     from.reply_bytes(std::uint16_t(f.command), f.seq, {});
     if (hooks_.stop) hooks_.stop();

@@ -1,0 +1,68 @@
+"""The generated C# client's retries against retry_server (tests/clients/cs/meson.build).
+
+1. generates tests/cluster/route_test.toml's C# (`ember-codegen --lang cs`) and compiles it with
+   retry_test.cs with Mono's mcs as C# 7.2;
+2. starts tests/clients/retry_server (a gateway giving forwarded requests 300 ms, a game
+   backend) and runs the test over TCP, then over WebSocket: a step that outlasts the gateway's
+   deadline, retried with one request id, runs once; the same id sent twice by the caller runs
+   once; retries end at the call's deadline;
+3. starts it with --game-after-unavailable: a call refused with Unavailable is retried until
+   the game has linked, and runs once;
+4. stops each server with SIGTERM and checks it exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "support"))
+import runner  # noqa: E402  (tests/support/runner.py)
+
+run = functools.partial(runner.run, "clients_cs_retry")
+start = functools.partial(runner.start, "clients_cs_retry")
+stop = functools.partial(runner.stop, "clients_cs_retry")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--codegen", required=True)
+    p.add_argument("--schema", required=True)
+    p.add_argument("--retry-server", required=True)
+    p.add_argument("--test", required=True)
+    p.add_argument("--work", required=True)
+    args = p.parse_args()
+    mcs, mono = shutil.which("mcs"), shutil.which("mono")
+    if mcs is None or mono is None:
+        print("clients_cs_retry: Mono's mcs and mono are needed (Debian: apt-get install "
+              "mono-devel; tools/install-deps.sh installs it)", flush=True)
+        return 1
+    work = Path(args.work)
+    shutil.rmtree(work, ignore_errors=True)
+    gen = work / "gen"
+    gen.mkdir(parents=True)
+    run([args.codegen, args.schema, "--out-dir", str(gen), "--lang", "cs"])
+    exe = work / "retry_test.exe"
+    run([mcs, "-langversion:7.2", "-warnaserror+", "-nologo", "-r:System.Numerics",
+         "-r:System.Net.Http", f"-out:{exe}", *sorted(str(f) for f in gen.glob("*.cs")), args.test])
+
+    for extra, modes in (([], ("tcp", "ws")), (["--game-after-unavailable"], ("unavailable",))):
+        for mode in modes:
+            server, ports = start([args.retry_server, "--port-file", str(work / "ports"), *extra],
+                                  work / "ports")
+            try:
+                where = [f"ws://127.0.0.1:{ports[1]}/"] if mode == "ws" else ["127.0.0.1", str(ports[0])]
+                run([mono, "--debug", str(exe), mode, *where])
+            finally:
+                if server.poll() is None:
+                    stop(server)
+    print("clients_cs_retry: retried calls run once, over TCP and WebSocket, after "
+          "outcome_unknown and unavailable", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
