@@ -118,6 +118,7 @@ class service {
   /// without resets, rewards that overlap or exceed the mail's limits, an id twice).
   service(data::store& store, event_bus& bus, leaderboard::service& boards, mail::service& mail, options o = {},
           clock_fn clock = {}, hooks h = {});
+  ~service();
   service(const service&) = delete;
   service& operator=(const service&) = delete;
 

@@ -224,6 +224,8 @@ EMBER_DECL service::service(data::store& store, event_bus& bus, leaderboard::ser
   }
 }
 
+EMBER_DECL service::~service() = default;
+
 EMBER_DECL service::state& service::find(const std::string& id) {
   auto it = state_.find(id);
   if (it == state_.end()) et::fail(et::error::unknown_tournament);
