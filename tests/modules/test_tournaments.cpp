@@ -18,6 +18,7 @@
 #include "ember/net/server.hpp"
 #include "support/data_env.hpp"
 #include "support/error_of.hpp"
+#include "support/process.hpp"
 #include "support/run.hpp"
 #include "support/test_players.hpp"
 
@@ -389,6 +390,52 @@ EMBER_ON_BOTH_DATABASES(a_grant_that_dies_part_way_and_runs_again_mails_every_re
   BOOST_TEST(e.scalar("SELECT COUNT(*) FROM tournament_grant WHERE state = 1") == 6);
   BOOST_TEST(e.scalar("SELECT COUNT(*) FROM mail_message WHERE state = 1") == 6);
 }
+
+namespace {
+
+/// The owner process (tournament_worker.cpp) at `now`: `write` or `grant`, killed at `stop_rank`.
+ember::test::child_process owner_process(ember::test::data_env& e, const std::string& journal, std::int64_t now,
+                                         const std::string& mode, std::uint64_t stop_rank = 0) {
+  std::vector<std::string> argv{EMBER_TOURNAMENT_WORKER, e.mc.address(), e.connection, (e.dir / journal).string(),
+                                write_types(e.dir).string(), std::to_string(now), mode};
+  if (stop_rank != 0) argv.push_back(std::to_string(stop_rank));
+  return ember::test::child_process(argv, e.dir / (journal + "." + mode + std::to_string(stop_rank) + ".log"));
+}
+
+}  // namespace
+
+EMBER_ON_BOTH_DATABASES(an_owner_killed_with_kill_9_inside_a_grant_and_started_again_mails_every_reward_exactly_once) {
+  {
+    auto w = owner_process(e, "owner.journal", jan_5 + 5 * day, "write");
+    BOOST_TEST_REQUIRE(w.wait_exit(120s) == 0, ember::test::read_text(w.log()));
+  }
+  {
+    // The next Monday: the grant of the weekend's period, killed inside the third reward's
+    // transaction (its mail staged and its rows locked in memcached).
+    auto w = owner_process(e, "owner.journal", jan_5 + 7 * day, "grant", 3);
+    BOOST_TEST_REQUIRE(ember::test::wait_for_text(w.log(), "staged", 120s), ember::test::read_text(w.log()));
+    w.kill_now();
+  }
+  BOOST_TEST(e.scalar("SELECT COUNT(*) FROM tournament_grant WHERE state = 1") == 2);
+  BOOST_TEST(e.scalar("SELECT COUNT(*) FROM mail_message WHERE state = 1") == 2);
+  {
+    // Started again (its journal replayed): the locks of the dead transaction pass with their
+    // lease, and the grant mails the four rewards left.
+    auto w = owner_process(e, "owner.journal", jan_5 + 7 * day, "grant");
+    BOOST_TEST_REQUIRE(w.wait_exit(120s) == 0, ember::test::read_text(w.log()));
+    BOOST_TEST(ember::test::count_in(w.log(), "granted mailed=4 already=2 complete=1") == 1u, ember::test::read_text(w.log()));
+  }
+  {
+    auto w = owner_process(e, "owner.journal", jan_5 + 7 * day, "grant");
+    BOOST_TEST_REQUIRE(w.wait_exit(120s) == 0, ember::test::read_text(w.log()));
+    BOOST_TEST(ember::test::count_in(w.log(), "granted mailed=0 already=0 complete=1") == 1u, ember::test::read_text(w.log()));
+  }
+  BOOST_TEST(e.scalar("SELECT COUNT(*) FROM tournament_grant WHERE state = 1") == 6);
+  BOOST_TEST(e.scalar("SELECT COUNT(*) FROM mail_message WHERE state = 1") == 6);
+  BOOST_TEST(e.scalar("SELECT COUNT(DISTINCT player) FROM mail_message WHERE state = 1") == 6);
+  BOOST_TEST(e.scalar("SELECT COUNT(*) FROM mail_message WHERE state = 1 AND player = 6 AND subject = 'Tournament reward'") == 1);
+}
+
 
 EMBER_ON_BOTH_DATABASES(a_reward_the_mail_refuses_stays_pending_and_the_next_run_mails_it) {
   asio::io_context io;

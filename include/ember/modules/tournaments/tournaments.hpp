@@ -11,7 +11,7 @@
 //   ember::modules::tournaments::service cups(store, bus, boards, mail, options);
 //   ember::modules::tournaments::handler commands(cups);
 //   ember_tournaments::register_commands(table, commands);
-//   co_await cups.write("weekend_cup", player, {1200});   // the server's score
+//   co_await cups.write("weekend_cup", player, {.score = 1200});   // the server's score
 //   co_await cups.grant_due();                              // the owner, now and then
 #pragma once
 

@@ -271,7 +271,9 @@ EMBER_DECL asio::awaitable<std::vector<et::tournament>> service::list(std::uint6
     info.max_size = t->def.max_size;
     info.authoritative = t->def.authoritative;
     info.rewards = t->def.rewards;
-    if (auto row = co_await periods_.get(period_key(id, p))) info.size = static_cast<std::uint32_t>(row->size);
+    // (each co_await into a named variable first: g++ 12 miscompiles some shapes, see README)
+    auto row = co_await periods_.get(period_key(id, p));
+    if (row) info.size = static_cast<std::uint32_t>(row->size);
     if (player != 0) {
       auto m = co_await members_.get(player_key(id, p, player));
       info.joined = m && m->state == detail::in;
@@ -286,7 +288,8 @@ EMBER_DECL asio::awaitable<std::pair<bool, std::uint32_t>> service::enter(const 
   const auto& id = t.def.id;
   const auto mkey = player_key(id, period, owner);
   const auto pkey = period_key(id, period);
-  if (auto m = co_await members_.get(mkey); m && m->state == detail::in) {
+  auto member = co_await members_.get(mkey);
+  if (member && member->state == detail::in) {
     auto p = co_await periods_.get(pkey);
     co_return std::pair<bool, std::uint32_t>{false, p ? static_cast<std::uint32_t>(p->size) : 0};
   }
@@ -371,7 +374,8 @@ EMBER_DECL asio::awaitable<bool> service::grant_one(const state& t, std::int64_t
                                                     std::uint64_t rank, const et::reward& r) {
   const auto& id = t.def.id;
   const auto key = player_key(id, period, owner);  // also the grant's operation id
-  if (auto g = co_await grants_.get(key); g && g->state == detail::in) co_return false;
+  auto stored = co_await grants_.get(key);
+  if (stored && stored->state == detail::in) co_return false;
   co_await modules::detail::insert_if_absent(grants_, et::tournament_grant(key, id, period, static_cast<std::int64_t>(owner)));
   auto text = hooks_.mail_text ? hooks_.mail_text(t.def, period, rank)
                                : std::pair<std::string, std::string>{"Tournament reward", id + ": rank " + std::to_string(rank)};
@@ -415,7 +419,8 @@ EMBER_DECL asio::awaitable<grant_result> service::grant(std::string id, std::int
   const bool ended = period < current || (w.closes_ms != 0 && clock_() >= w.closes_ms);
   if (!ended) et::fail(et::error::not_ended);
   const auto pkey = period_key(id, period);
-  if (auto p = co_await periods_.get(pkey); p && p->granted) {
+  auto marked = co_await periods_.get(pkey);
+  if (marked && marked->granted) {
     out.complete = true;
     co_return out;
   }
@@ -441,7 +446,8 @@ EMBER_DECL asio::awaitable<grant_result> service::grant(std::string id, std::int
                                   [&](const auto& x) { return rec.rank >= x.first_rank && rec.rank <= x.last_rank; });
       if (r == t.def.rewards.end()) continue;
       try {
-        if (co_await grant_one(t, period, rec.owner, rec.rank, *r)) ++out.mailed;
+        const bool mailed = co_await grant_one(t, period, rec.owner, rec.rank, *r);
+        if (mailed) ++out.mailed;
         else ++out.already;
       } catch (const game_error& e) {
         // A mail refused (an inbox full): not granted, the next run tries again.
