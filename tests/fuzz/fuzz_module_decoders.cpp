@@ -19,6 +19,7 @@
 #include "ember/modules/guilds/detail/ember_guilds.hpp"
 #include "ember/modules/quests/detail/ember_quests.hpp"
 #include "ember/modules/matchmaking/detail/ember_matchmaking.hpp"
+#include "ember/modules/tournaments/detail/ember_tournaments.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const ember::bytes_view in(reinterpret_cast<const std::byte*>(data), size);
@@ -36,5 +37,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   ember_fuzz::check_tuple<ember_guilds::message_types>::run(in);
   ember_fuzz::check_tuple<ember_quests::message_types>::run(in);
   ember_fuzz::check_tuple<ember_matchmaking::message_types>::run(in);
+  ember_fuzz::check_tuple<ember_tournaments::message_types>::run(in);
   return 0;
 }

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -107,6 +108,14 @@ class service {
   asio::awaitable<std::int64_t> send_system(std::uint64_t to, std::string subject, std::string body,
                                             ember_mail::attachments attached = {}, std::int64_t ttl_ms = -1);
 
+  /// `send_system` staged into the caller's transaction `tx`, so that the mail is stored with
+  /// the caller's own rows, all or nothing (a tournament's reward and its "granted" mark): a
+  /// process that dies before `tx` commits sent nothing, one that committed sent it once. `*id`
+  /// is the mail's id once `tx` commits. Same errors, thrown by the build or by a step.
+  asio::awaitable<void> stage_system(data::change_set& tx, std::uint64_t to, std::string subject, std::string body,
+                                     ember_mail::attachments attached, std::shared_ptr<std::int64_t> id,
+                                     std::int64_t ttl_ms = -1);
+
   /// A text mail from player `from` to player `to` (no attachments: items and currencies
   /// change hands through trades, where both sides agree). `bad_recipient`, `inbox_full`,
   /// `bad_text`, `too_many_sends` (over `max_sends_per_minute`; counted in the sender's box,
@@ -158,6 +167,11 @@ class service {
   asio::awaitable<std::int64_t> deliver(std::uint64_t to, std::uint64_t sender, std::string subject,
                                         std::string body, ember_mail::attachments attached,
                                         std::int64_t ttl_ms);
+  /// `deliver`'s rows and steps in `tx` (the push and the event on its commit); `*seq` is the
+  /// mail's id once `tx` commits.
+  asio::awaitable<void> stage_deliver(data::change_set& tx, std::uint64_t to, std::uint64_t sender, std::string subject,
+                                      std::string body, ember_mail::attachments attached, std::int64_t ttl_ms,
+                                      std::shared_ptr<std::int64_t> seq);
 
   // --- reading
 

@@ -284,49 +284,67 @@ EMBER_DECL void service::validate(const ember_mail::attachments& a) const {
 EMBER_DECL asio::awaitable<std::int64_t> service::deliver(
     std::uint64_t to, std::uint64_t sender, std::string subject, std::string body,
     ember_mail::attachments attached, std::int64_t ttl_ms) {
+  auto seq = std::make_shared<std::int64_t>(0);
+  co_await data::transact_retrying(store_, [&](data::change_set& tx) -> asio::awaitable<void> {
+    co_await stage_deliver(tx, to, sender, subject, body, attached, ttl_ms, seq);
+  });
+  co_return *seq;
+}
+
+EMBER_DECL asio::awaitable<void> service::stage_system(
+    data::change_set& tx, std::uint64_t to, std::string subject, std::string body, ember_mail::attachments attached,
+    std::shared_ptr<std::int64_t> id, std::int64_t ttl_ms) {
+  if (to == 0 || to > static_cast<std::uint64_t>(INT64_MAX)) ember_mail::fail(ember_mail::error::bad_recipient);
+  validate_text(subject, body);
+  validate(attached);
+  co_await stage_deliver(tx, to, 0, std::move(subject), std::move(body), std::move(attached), ttl_ms, std::move(id));
+}
+
+EMBER_DECL asio::awaitable<void> service::stage_deliver(
+    data::change_set& tx, std::uint64_t to, std::uint64_t sender, std::string subject, std::string body,
+    ember_mail::attachments attached, std::int64_t ttl_ms, std::shared_ptr<std::int64_t> seq) {
   const auto player = static_cast<std::int64_t>(to);
   const auto now = static_cast<std::int64_t>(data::unix_ms());
   const auto ttl = ttl_ms < 0 ? options_.ttl_ms : ttl_ms;
   const std::int64_t expires = ttl > 0 ? now + ttl : 0;
-  const auto stored = detail::encode(attached);
-  std::int64_t seq = 0;
-  co_await data::transact_retrying(store_, [&](data::change_set& tx) -> asio::awaitable<void> {
-    co_await modules::detail::insert_if_absent(boxes_, ember_mail::mail_box(player, 1, 0));
-    const auto b = co_await boxes_.get(player);
-    const auto next = b ? b->next_seq : 1;
-    const auto key = detail::message_key(to, next);
-    co_await modules::detail::insert_if_absent(messages_, ember_mail::mail_message(key, player, next));  // a placeholder
-    auto box = tx.row(boxes_, player);
-    auto row = tx.row(messages_, key);
-    if (sender != 0 && options_.max_sends_per_minute > 0) {  // the sender's rate, in its own box
-      const auto from = static_cast<std::int64_t>(sender);
-      co_await modules::detail::insert_if_absent(boxes_, ember_mail::mail_box(from, 1, 0));
-      auto sender_box = tx.row(boxes_, from);
-      tx.step([this, sender_box, now] {
-        if (now - sender_box->send_window_ms >= 60'000) {
-          sender_box->send_window_ms = now;
-          sender_box->sends = 0;
-        }
-        if (sender_box->sends >= static_cast<std::int64_t>(options_.max_sends_per_minute))
-          ember_mail::fail(ember_mail::error::too_many_sends);
-        sender_box->sends += 1;
-      });
-    }
-    tx.step([&, box, row, next] {
-      if (box->next_seq != next || row->state != detail::placeholder) throw data::stale_read();
-      if (box->live >= static_cast<std::int64_t>(options_.max_inbox)) ember_mail::fail(ember_mail::error::inbox_full);
-      *row = ember_mail::mail_message(row->id, player, next, detail::live, static_cast<std::int64_t>(sender), subject,
-                                      body, stored, now, expires);
-      box->next_seq = next + 1;
-      box->live += 1;
-      seq = next;
+  auto stored = detail::encode(attached);
+  co_await modules::detail::insert_if_absent(boxes_, ember_mail::mail_box(player, 1, 0));
+  const auto b = co_await boxes_.get(player);
+  const auto next = b ? b->next_seq : 1;
+  const auto key = detail::message_key(to, next);
+  co_await modules::detail::insert_if_absent(messages_, ember_mail::mail_message(key, player, next));  // a placeholder
+  auto box = tx.row(boxes_, player);
+  auto row = tx.row(messages_, key);
+  if (sender != 0 && options_.max_sends_per_minute > 0) {  // the sender's rate, in its own box
+    const auto from = static_cast<std::int64_t>(sender);
+    co_await modules::detail::insert_if_absent(boxes_, ember_mail::mail_box(from, 1, 0));
+    auto sender_box = tx.row(boxes_, from);
+    tx.step([this, sender_box, now] {
+      if (now - sender_box->send_window_ms >= 60'000) {
+        sender_box->send_window_ms = now;
+        sender_box->sends = 0;
+      }
+      if (sender_box->sends >= static_cast<std::int64_t>(options_.max_sends_per_minute))
+        ember_mail::fail(ember_mail::error::too_many_sends);
+      sender_box->sends += 1;
     });
+  }
+  tx.step([this, box, row, next, player, sender, subject, body, stored = std::move(stored), now, expires, seq] {
+    if (box->next_seq != next || row->state != detail::placeholder) throw data::stale_read();
+    if (box->live >= static_cast<std::int64_t>(options_.max_inbox)) ember_mail::fail(ember_mail::error::inbox_full);
+    *row = ember_mail::mail_message(row->id, player, next, detail::live, static_cast<std::int64_t>(sender), subject,
+                                    body, stored, now, expires);
+    box->next_seq = next + 1;
+    box->live += 1;
+    *seq = next;
   });
-  ember_mail::mail m(seq, sender, std::move(subject), std::move(body), std::move(attached), now, expires);
-  bus_.publish(ember_mail::mail_sent(to, seq, sender));
-  players_.push(to, ember_mail::mail_received(m));
-  if (hooks_.on_received) hooks_.on_received(to, m);
-  co_return seq;
+  tx.on_commit([this, to, sender, next, subject = std::move(subject), body = std::move(body),
+                attached = std::move(attached), now, expires] {
+    ember_mail::mail m(next, sender, subject, body, attached, now, expires);
+    bus_.publish(ember_mail::mail_sent(to, next, sender));
+    players_.push(to, ember_mail::mail_received(m));
+    if (hooks_.on_received) hooks_.on_received(to, m);
+  });
 }
 
 EMBER_DECL asio::awaitable<ember_mail::mail_broadcast> service::live_broadcast(std::int64_t id) {
