@@ -125,7 +125,7 @@ for g in $backends net1 net2; do
   done
 done
 highlights
-echo "run_cluster: gate, net1 (clients on port $port1), net2 (port $port2), $backends are up"
+echo "run_cluster: gate, net1 (clients on port $port1), net2 (port $port2), ${backends// /, } are up"
 echo
 
 status=0
