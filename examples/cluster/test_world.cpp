@@ -86,8 +86,13 @@ struct cluster {
     return static_cast<std::uint16_t>(base + offset.at(what));
   }
 
-  // The example's shape with this test's ports; `game3` adds a third game server.
-  fs::path write_config(const std::string& file, const std::string& secret, bool game3) {
+  // The example's shape with this test's ports; `game3` adds a third game server, `lobby` the
+  // lobby (the owner registry waits for every backend of the config to reclaim its players
+  // after a restart, so a config names only the servers a test starts).
+  fs::path write_config(const std::string& file, const std::string& secret, bool game3, bool lobby = false) {
+    // A module's server type must be one of the config's; without a lobby the games are
+    // named, which serve neither module (their commands are refused as unknown there).
+    const char* owner = lobby ? "lobby" : "game";
     std::string games;
     for (const char* g : {"game1", "game2", "game3"}) {
       if (std::string(g) == "game3" && !game3) continue;
@@ -111,14 +116,13 @@ struct cluster {
     "shop": {{ "server": "game" }},
     "quests": {{ "server": "game" }},
     "guilds": {{ "server": "game" }},
-    "leaderboard": {{ "server": "lobby", "boards": ["shoppers desc incr authoritative"] }},
-    "matchmaking": {{ "server": "lobby", "modes": ["skirmish min=2 max=2 timeout_ms=15000"], "interval_ms": 100 }}
+    "leaderboard": {{ "server": "{}", "boards": ["shoppers desc incr authoritative"] }},
+    "matchmaking": {{ "server": "{}", "modes": ["skirmish min=2 max=2 timeout_ms=15000"], "interval_ms": 100 }}
   }},
   "servers": {{
     "gate": {{ "rootport": {} }},
     "net1": {{ "type": "net", "netport": {}, "rootport": {}, "remoteport": [{{ "rootname": "gate" }}] }},
-    "net2": {{ "type": "net", "netport": {}, "rootport": {}, "remoteport": [{{ "rootname": "gate" }}] }},
-    "lobby": {{ "type": "lobby", "db": true, "mem": true, "remoteport": [{{ "rootname": "gate" }}, {{ "rootname": "net1" }}, {{ "rootname": "net2" }}] }}{}
+    "net2": {{ "type": "net", "netport": {}, "rootport": {}, "remoteport": [{{ "rootname": "gate" }}] }}{}{}
   }}
 }}
 )",
@@ -126,8 +130,11 @@ struct cluster {
                                   with_master ? fmt::format(R"(
   "master": {{ "rootport": {}, "webport": {}, "token": "test-admin-token-of-this-cluster" }},)", port("master"), port("master") + 1)
                                               : std::string(),
-                                  port("gate"), port("net1"),
-                                  port("net1.link"), port("net2"), port("net2.link"), games);
+                                  owner, owner, port("gate"), port("net1"),
+                                  port("net1.link"), port("net2"), port("net2.link"), games,
+                                  lobby ? R"(,
+    "lobby": { "type": "lobby", "db": true, "mem": true, "remoteport": [{ "rootname": "gate" }, { "rootname": "net1" }, { "rootname": "net2" }] })"
+                                        : "");
     std::ofstream(dir / file) << text;
     return dir / file;
   }
@@ -478,6 +485,7 @@ BOOST_AUTO_TEST_CASE(modules_work_across_net_servers_friends_status_chat_and_mai
 // one match that names the game hosting it.
 BOOST_AUTO_TEST_CASE(shop_purchases_and_quest_rewards_apply_once_rank_on_the_lobby_and_players_meet_in_guilds_and_matches) {
   cluster cl;
+  cl.write_config("config.json", "test-secret-of-this-cluster", false, true);
   cl.start_all();
   cl.start("lobby");
   BOOST_REQUIRE(cl.game_ready("lobby"));

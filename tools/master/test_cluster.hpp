@@ -117,7 +117,7 @@ struct cluster {
     "chat": {{ "server": "game" }}, "mail": {{ "server": "game" }},
     "inventory": {{ "server": "game" }}, "wallet": {{ "server": "game" }},
     "shop": {{ "server": "game" }}, "quests": {{ "server": "game" }}, "guilds": {{ "server": "game" }},
-    "leaderboard": {{ "server": "lobby" }}, "matchmaking": {{ "server": "lobby" }}
+    "leaderboard": {{ "server": "game" }}, "matchmaking": {{ "server": "game" }}
   }},
   "servers": {{
     "gate": {{ "rootport": {}{} }},
