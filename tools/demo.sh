@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # The main job: builds ember and runs the example cluster (examples/cluster/config.json, ports
-# 17xxx) under ember-master — gate, two net servers and two game servers, each ember-server
-# loading the world module, and the memcached the config names, which the master starts — with
-# six bots playing for 20 seconds across both net servers on the game's gameplay modules: they
-# sign in (accounts), befriend the next bot (friends), walk, chat in a room and tell their friend
-# things (chat), buy and sell items with operation ids (wallet + inventory), mail gifts of gold
-# and claim them (mail), and ask who is online. It prints what they did and how much was lost or
-# doubled (each bot checks its ledger and bag), stops the cluster in order (every game writes
-# back its rows), shows what reached the database, and fails if a bot or a server did.
+# 17xxx) under ember-master — gate, two net servers, two game servers and a lobby, each
+# ember-server loading the world module, and the memcached the config names, which the master
+# starts — with six bots playing for 20 seconds across both net servers on the game's gameplay
+# modules: they sign in (accounts), befriend the next bot (friends), walk, chat in a room and
+# tell their friend things (chat), buy and sell items with operation ids (wallet + inventory),
+# mail gifts of gold and claim them (mail), buy from the catalogue with purchase ids (shop),
+# claim the daily quest those purchases complete (quests), talk in one guild's channel
+# (guilds), queue for matches of two hosted on a game (matchmaking, on the lobby) and read the
+# board of purchases the lobby keeps (leaderboard). It prints a line per module and how much
+# was lost or doubled (each bot checks its ledger, bag, quest and board record), stops the
+# cluster in order (every server writes back its rows), shows what reached the database, and
+# fails if a bot or a server did.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh

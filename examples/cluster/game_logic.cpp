@@ -18,9 +18,13 @@
 #include "ember/modules/chat/cluster_fanout.hpp"
 #include "ember/modules/cluster_players.hpp"
 #include "ember/modules/friends/friends.hpp"
+#include "ember/modules/guilds/guilds.hpp"
 #include "ember/modules/inventory/inventory.hpp"
 #include "ember/modules/mail/mail.hpp"
 #include "ember/modules/notifications/notifications.hpp"
+#include "ember/modules/quests/quests.hpp"
+#include "ember/modules/quests/sources.hpp"
+#include "ember/modules/shop/shop.hpp"
 #include "ember/modules/wallet/wallet.hpp"
 #include "ember/spawn.hpp"
 #include "world_logic.hpp"
@@ -40,19 +44,26 @@ struct saved_tables {
 
 /// The gameplay modules this game assembles, made on the game servers (config.json places
 /// them there) with the limits config.json sets. Their state is all in the data layer, so a
-/// reloaded build makes them anew over the same tables.
+/// reloaded build makes them anew over the same tables, and two game servers serve them side
+/// by side (the leaderboard and matchmaking need one owner: the lobby's, lobby_logic.cpp).
 struct game_modules {
   explicit game_modules(ember::app::host& h)
       : players(h),
         fanout(h),
         item_types(h.data_dir() / "data" / "item_types.json"),
+        products(h.data_dir() / "data" / "shop.json"),
+        quest_book(h.data_dir() / "data" / "quests.json"),
         accounts(*h.store(), players, h.events(), read<mods::accounts::options>(h, "accounts")),
         notes(*h.store(), players, h.events(), read<mods::notifications::options>(h, "notifications")),
         friends(*h.store(), players, h.events(), notes, read<mods::friends::options>(h, "friends")),
-        chat(*h.store(), h.events(), players, fanout, chat_options(h)),
+        chat(*h.store(), h.events(), players, fanout, chat_options(h), chat_hooks()),
         wallet(*h.store(), h.events(), players, read<mods::wallet::options>(h, "wallet")),
         inventory(*h.store(), h.events(), players, item_types, read<mods::inventory::options>(h, "inventory")),
         mail(*h.store(), h.events(), players, wallet, inventory, read<mods::mail::options>(h, "mail")),
+        shop(*h.store(), h.events(), wallet, inventory, products, read<mods::shop::options>(h, "shop")),
+        quests(h.context().get_executor(), *h.store(), h.events(), players, wallet, inventory, quest_book,
+               read<mods::quests::options>(h, "quests")),
+        guilds(*h.store(), h.events(), players, wallet, chat, read<mods::guilds::options>(h, "guilds")),
         accounts_commands(accounts),
         notes_commands(notes),
         friends_commands(friends),
@@ -60,7 +71,14 @@ struct game_modules {
         wallet_commands(wallet),
         inventory_commands(inventory),
         mail_commands(mail),
-        admin_bans(h, accounts) {}
+        shop_commands(shop),
+        quests_commands(quests),
+        guilds_commands(guilds),
+        admin_bans(h, accounts) {
+    // The quests count the shop's purchases (data/quests.json: "counts": "shop.purchase"),
+    // heard here or relayed from the other game: each counts once (the quests' event rows).
+    quests.count<ember_shop::product_purchased>("shop.purchase", mods::quests::sources::purchases);
+  }
 
   template <class Options>
   static Options read(ember::app::host& h, std::string_view module) {
@@ -72,6 +90,13 @@ struct game_modules {
     return mods::chat::options::read(o, h.data_dir());
   }
 
+  /// The guild's channel (chat's group:ID) admits whom the guilds module admits.
+  mods::chat::hooks chat_hooks() {
+    mods::chat::hooks hk;
+    hk.may_join_group = [this](std::uint64_t user, std::uint64_t group) { return guilds.admits(user, group); };
+    return hk;
+  }
+
   void register_commands(ember::net::dispatch_table& t) {
     ember_accounts::register_commands(t, accounts_commands);
     ember_notifications::register_commands(t, notes_commands);
@@ -80,11 +105,16 @@ struct game_modules {
     ember_wallet::register_commands(t, wallet_commands);
     ember_inventory::register_commands(t, inventory_commands);
     ember_mail::register_commands(t, mail_commands);
+    ember_shop::register_commands(t, shop_commands);
+    ember_quests::register_commands(t, quests_commands);
+    ember_guilds::register_commands(t, guilds_commands);
   }
 
   mods::cluster_players players;  // pushes reach the player on any net server
   mods::chat::cluster_fanout fanout;
   ember::app::data_slot<mods::inventory::item_types> item_types;
+  ember::app::data_slot<mods::shop::catalogue> products;  // data/shop.json
+  ember::app::data_slot<mods::quests::quest_book> quest_book;  // data/quests.json
   mods::accounts::service accounts;
   mods::notifications::service notes;
   mods::friends::service friends;
@@ -92,6 +122,9 @@ struct game_modules {
   mods::wallet::service wallet;
   mods::inventory::service inventory;
   mods::mail::service mail;
+  mods::shop::service shop;
+  mods::quests::service quests;
+  mods::guilds::service guilds;
   mods::accounts::handler accounts_commands;
   mods::notifications::handler notes_commands;
   mods::friends::handler friends_commands;
@@ -99,6 +132,9 @@ struct game_modules {
   mods::wallet::handler wallet_commands;
   mods::inventory::handler inventory_commands;
   mods::mail::handler mail_commands;
+  mods::shop::handler shop_commands;
+  mods::quests::handler quests_commands;
+  mods::guilds::handler guilds_commands;
   mods::accounts::admin_bans admin_bans;  // the master's `ember-cli ban` and the console's Ban
 };
 
@@ -144,6 +180,10 @@ std::string game_logic::reload_data() {
   if (modules_) {
     auto t = modules_->item_types.reload();
     if (!t) return t.error().what();
+    auto p = modules_->products.reload();
+    if (!p) return p.error().what();
+    auto q = modules_->quest_book.reload();
+    if (!q) return q.error().what();
   }
   return {};
 }

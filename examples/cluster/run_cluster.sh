@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Runs the example cluster under ember-master — gate, net1, net2, game1, game2 from CONFIG,
+# Runs the example cluster under ember-master — gate, net1, net2, game1, game2 and lobby from CONFIG,
 # each SERVER (ember-server loading MODULE, or world_server with "-" as MODULE), the
 # memcached the config names started by the master, the games' rows in a SQLite file — waits
-# until both games have linked to gate and both net servers, lets world_bot play on net1 and
+# until the games and the lobby have linked to gate and both net servers, lets world_bot play on net1 and
 # net2 for SECONDS with BOTS bots, then stops the master (SIGTERM: nets, games, gate, then
 # memcached, every game writing back its rows first) and shows what reached the database (the
-# modules' tables: accounts, gold, items, friendships, mails claimed, chat lines). The bots print
+# modules' tables: accounts, gold, items, friendships, mails claimed, chat lines, purchases,
+# quest rewards, guilds, board records, matches). The bots print
 # how much was lost or doubled (each checks its wallet ledger and bag) and fail on any.
 # Exits with the bots' status (1 as well if the master did not stop cleanly). Every wait is
 # bounded; Ctrl-C stops the cluster too. Everything runs in a temporary directory: a copy of
@@ -93,13 +94,18 @@ p = json.load(open(sys.argv[1]))["servers"][sys.argv[2]]["netport"]
 print(p["port"] if isinstance(p, dict) else p)' "$cfg" "$1"
 }
 port1=$(netport net1) port2=$(netport net2)
+# The backends every net server routes to: the games, and the lobby if the config has one.
+backends=$(/usr/bin/python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))["servers"]
+print(" ".join(n for n, v in s.items() if v.get("type") in ("game", "lobby")))' "$cfg")
 
 (cd "$dir" && exec "$master" "$cfg" --server-binary "$server") >"$log" 2>&1 &
 master_pid=$!
 
-# Ready when both games have linked to gate, net1 and net2, and both nets to gate.
+# Ready when the games and the lobby have linked to gate, net1 and net2, and both nets to gate.
 limit=$((SECONDS + ready_limit))
-for g in game1 game2 net1 net2; do
+for g in $backends net1 net2; do
   roots="gate net1 net2"
   case $g in net*) roots=gate ;; esac
   for root in $roots; do
@@ -119,7 +125,7 @@ for g in game1 game2 net1 net2; do
   done
 done
 highlights
-echo "run_cluster: gate, net1 (clients on port $port1), net2 (port $port2), game1 and game2 are up"
+echo "run_cluster: gate, net1 (clients on port $port1), net2 (port $port2), ${backends// /, } are up"
 echo
 
 status=0
@@ -154,5 +160,19 @@ claimed = one("SELECT COUNT(*) FROM mail_message WHERE state = 1 AND claimed <> 
 lines = one("SELECT COUNT(*) FROM chat_message")
 print(f"run_cluster: world.db holds {accounts} accounts, {players} players with {gold} gold and {items} items "
       f"in their bags, {friends} friendships, {mails} mails ({claimed} claimed), {lines} chat lines")
+tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+if "shop_purchase" in tables and "leaderboard_record" in tables:
+    bought = one("SELECT COUNT(*) FROM shop_purchase WHERE applied <> 0")
+    rewards = one("SELECT COUNT(*) FROM quest_progress WHERE claimed <> 0")
+    guilds = one("SELECT COUNT(*) FROM guild")
+    members = one("SELECT COALESCE(SUM(members), 0) FROM guild")
+    ranked = one("SELECT COUNT(*) FROM leaderboard_record")
+    points = one("SELECT COALESCE(SUM(score), 0) FROM leaderboard_record")
+    matches = one("SELECT COUNT(*) FROM matchmaking_match")
+    print(f"run_cluster: and {bought} shop purchases, {rewards} quest rewards claimed, {guilds} guild(s) of "
+          f"{members} members, {ranked} board records counting {points} purchases, {matches} matches")
+    if points != bought:
+        print(f"run_cluster: FAILED: the board counts {points} purchases, the shop stored {bought}")
+        sys.exit(1)
 EOF2
 exit $status

@@ -27,7 +27,12 @@
 #include "ember/net/client.hpp"
 #include "ember/modules/chat/detail/ember_chat_client.hpp"
 #include "ember/modules/friends/detail/ember_friends_client.hpp"
+#include "ember/modules/guilds/detail/ember_guilds_client.hpp"
+#include "ember/modules/leaderboard/detail/ember_leaderboard_client.hpp"
 #include "ember/modules/mail/detail/ember_mail_client.hpp"
+#include "ember/modules/matchmaking/detail/ember_matchmaking_client.hpp"
+#include "ember/modules/quests/detail/ember_quests_client.hpp"
+#include "ember/modules/shop/detail/ember_shop_client.hpp"
 #include "ember/modules/wallet/detail/ember_wallet_client.hpp"
 #include "world_client.hpp"
 
@@ -81,8 +86,13 @@ struct cluster {
     return static_cast<std::uint16_t>(base + offset.at(what));
   }
 
-  // The example's shape with this test's ports; `game3` adds a third game server.
-  fs::path write_config(const std::string& file, const std::string& secret, bool game3) {
+  // The example's shape with this test's ports; `game3` adds a third game server, `lobby` the
+  // lobby (the owner registry waits for every backend of the config to reclaim its players
+  // after a restart, so a config names only the servers a test starts).
+  fs::path write_config(const std::string& file, const std::string& secret, bool game3, bool lobby = false) {
+    // A module's server type must be one of the config's; without a lobby the games are
+    // named, which serve neither module (their commands are refused as unknown there).
+    const char* owner = lobby ? "lobby" : "game";
     std::string games;
     for (const char* g : {"game1", "game2", "game3"}) {
       if (std::string(g) == "game3" && !game3) continue;
@@ -102,12 +112,17 @@ struct cluster {
     "chat": {{ "server": "game", "lines_per_minute": 600000, "burst": 5000 }},
     "mail": {{ "server": "game" }},
     "inventory": {{ "server": "game" }},
-    "wallet": {{ "server": "game" }}
+    "wallet": {{ "server": "game" }},
+    "shop": {{ "server": "game" }},
+    "quests": {{ "server": "game" }},
+    "guilds": {{ "server": "game" }},
+    "leaderboard": {{ "server": "{}", "boards": ["shoppers desc incr authoritative"] }},
+    "matchmaking": {{ "server": "{}", "modes": ["skirmish min=2 max=2 timeout_ms=15000"], "interval_ms": 100 }}
   }},
   "servers": {{
     "gate": {{ "rootport": {} }},
     "net1": {{ "type": "net", "netport": {}, "rootport": {}, "remoteport": [{{ "rootname": "gate" }}] }},
-    "net2": {{ "type": "net", "netport": {}, "rootport": {}, "remoteport": [{{ "rootname": "gate" }}] }}{}
+    "net2": {{ "type": "net", "netport": {}, "rootport": {}, "remoteport": [{{ "rootname": "gate" }}] }}{}{}
   }}
 }}
 )",
@@ -115,8 +130,11 @@ struct cluster {
                                   with_master ? fmt::format(R"(
   "master": {{ "rootport": {}, "webport": {}, "token": "test-admin-token-of-this-cluster" }},)", port("master"), port("master") + 1)
                                               : std::string(),
-                                  port("gate"), port("net1"),
-                                  port("net1.link"), port("net2"), port("net2.link"), games);
+                                  owner, owner, port("gate"), port("net1"),
+                                  port("net1.link"), port("net2"), port("net2.link"), games,
+                                  lobby ? R"(,
+    "lobby": { "type": "lobby", "db": true, "mem": true, "remoteport": [{ "rootname": "gate" }, { "rootname": "net1" }, { "rootname": "net2" }] })"
+                                        : "");
     std::ofstream(dir / file) << text;
     return dir / file;
   }
@@ -145,7 +163,7 @@ struct cluster {
   /// exited with code 0.
   bool stop_all() {
     bool ok = true;
-    for (const auto& group : {std::vector<std::string>{"net1", "net2"}, {"game1", "game2", "game3"}, {"gate"}}) {
+    for (const auto& group : {std::vector<std::string>{"net1", "net2"}, {"game1", "game2", "game3", "lobby"}, {"gate"}}) {
       for (const auto& name : group)
         if (procs.contains(name)) procs[name].signal(SIGTERM);
       for (const auto& name : group)
@@ -455,6 +473,147 @@ BOOST_AUTO_TEST_CASE(modules_work_across_net_servers_friends_status_chat_and_mai
     BOOST_REQUIRE(!refused.has_value());
     BOOST_TEST(refused.error().status == 1006);
   }(), 60s);
+}
+
+// The modules of part 2 in the example game, through the real gateways: the shop, the quests
+// and the guilds on the games, the leaderboard and matchmaking on the one lobby. A purchase
+// sent three times with one purchase id applies once (once in the wallet's ledger, once on the
+// board the lobby writes from the shop's events); three purchases complete the daily quest,
+// whose reward is granted once however often it is claimed; the daily kit's limit refuses a
+// second one; a guild found by its name in another case takes a player of the other net server
+// and its channel carries their lines; two players queued on different net servers meet in
+// one match that names the game hosting it.
+BOOST_AUTO_TEST_CASE(shop_purchases_and_quest_rewards_apply_once_rank_on_the_lobby_and_players_meet_in_guilds_and_matches) {
+  cluster cl;
+  cl.write_config("config.json", "test-secret-of-this-cluster", false, true);
+  cl.start_all();
+  cl.start("lobby");
+  BOOST_REQUIRE(cl.game_ready("lobby"));
+  BOOST_REQUIRE(wait_for_text(cl.log("lobby"), "boards and matchmaking pools read", 10s));
+  asio::io_context io;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    // A player with the new modules' stubs and what they push.
+    struct shopper : player {
+      ember_shop::client_stub shop;
+      ember_quests::client_stub quests;
+      ember_guilds::client_stub guilds;
+      ember_leaderboard::client_stub boards;
+      ember_matchmaking::client_stub matching;
+      std::vector<ember_quests::quest_status> progressed;
+      std::vector<ember_matchmaking::match> matches;
+      explicit shopper(asio::io_context& io) : player(io), shop(c), quests(c), guilds(c), boards(c), matching(c) {
+        quests.on_quest_progressed([this](const ember_quests::quest_progressed& p) { progressed.push_back(p.status); });
+        matching.on_matched([this](const ember_matchmaking::matched& m) { matches.push_back(m.match); });
+      }
+    };
+    shopper hana(io), ivo(io);
+    co_await hana.connect(cl.port("net1"));
+    co_await ivo.connect(cl.port("net2"));
+    const auto h = co_await hana.login("hana");
+    const auto v = co_await ivo.login("ivo");
+
+    // One purchase id sent three times: one purchase, the retries answer as it did.
+    for (int i = 0; i < 3; ++i) {
+      auto r = co_await hana.shop.buy(ember_shop::buy_request{"p-1", "herb_bundle"});
+      BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message));
+      BOOST_TEST(r->result.applied == (i == 0));
+      BOOST_TEST(r->result.product == "herb_bundle");
+    }
+    BOOST_REQUIRE((co_await hana.shop.buy(ember_shop::buy_request{"p-2", "herb_bundle"})).has_value());
+    BOOST_REQUIRE((co_await hana.shop.buy(ember_shop::buy_request{"p-3", "daily_kit"})).has_value());
+    auto limited = co_await hana.shop.buy(ember_shop::buy_request{"p-4", "daily_kit"});
+    BOOST_REQUIRE(!limited.has_value());
+    BOOST_TEST(limited.error().status == static_cast<std::uint16_t>(ember_shop::error::limit_reached));
+    auto bag = co_await hana.stub.bag({});
+    BOOST_REQUIRE(bag.has_value());
+    BOOST_TEST(bag->gold == 100 - 3 - 3 - 12);
+    BOOST_TEST(bag->items.size() == 2u + 2u + 2u);  // two herbs twice, a sword and a cap
+
+    // Three purchases complete the daily quest (pushed); its reward is granted once.
+    BOOST_REQUIRE(co_await eventually([&] {
+      return std::any_of(hana.progressed.begin(), hana.progressed.end(),
+                         [](const auto& s) { return s.quest == "daily_shopper" && s.completed; });
+    }));
+    auto claimed = co_await hana.quests.claim(ember_quests::claim_request{"daily_shopper"});
+    BOOST_REQUIRE_MESSAGE(claimed.has_value(), (claimed ? std::string() : claimed.error().message));
+    BOOST_TEST(claimed->result.applied);
+    auto again = co_await hana.quests.claim(ember_quests::claim_request{"daily_shopper"});
+    BOOST_REQUIRE(again.has_value());
+    BOOST_TEST(!again->result.applied);
+    auto early = co_await ivo.quests.claim(ember_quests::claim_request{"daily_shopper"});
+    BOOST_REQUIRE(!early.has_value());
+    BOOST_TEST(early.error().status == static_cast<std::uint16_t>(ember_quests::error::not_completed));
+    bag = co_await hana.stub.bag({});
+    BOOST_REQUIRE(bag.has_value());
+    BOOST_TEST(bag->gold == 100 - 3 - 3 - 12 + 5);
+    // The ledger: the starting gold, three purchases and one reward, each once.
+    auto ledger = co_await hana.wallet.ledger({0, 50});
+    BOOST_REQUIRE(ledger.has_value());
+    std::multiset<std::string> ops;
+    for (const auto& e : ledger->entries) ops.insert(e.op);
+    BOOST_TEST(ops.size() == 5u);
+    std::vector<std::string> made;  // (named: g++ 12's coroutines and braced lists)
+    made.push_back(fmt::format("start:{}", h.user_id));
+    for (int n = 1; n <= 3; ++n) made.push_back(fmt::format("shop:{}:p-{}", h.user_id, n));
+    made.push_back(fmt::format("quests:{}:daily_shopper:{}", h.user_id, claimed->result.period));
+    for (const auto& op : made) {
+      BOOST_TEST_INFO("operation " << op);
+      BOOST_TEST(ops.count(op) == 1u);
+    }
+
+    // The lobby ranks the purchases, from the shop's events, once each.
+    std::optional<ember_leaderboard::record> mine;
+    for (int i = 0; i < 50 && !(mine && mine->score >= 3); ++i) {
+      auto r = co_await hana.boards.my_rank(ember_leaderboard::my_rank_request{"shoppers", 0});
+      BOOST_REQUIRE(r.has_value());
+      mine = r->record;
+      co_await ember::test::sleep(100ms);
+    }
+    BOOST_REQUIRE(mine.has_value());
+    BOOST_TEST(mine->score == 3);
+    BOOST_TEST(mine->rank == 1u);
+    co_await ember::test::sleep(300ms);  // a doubled event would be ranked by now
+    auto top = co_await ivo.boards.list_top(ember_leaderboard::list_top_request{"shoppers", 0, 3});
+    BOOST_REQUIRE(top.has_value());
+    BOOST_REQUIRE(top->records.size() == 1u);
+    BOOST_TEST(top->records[0].owner == h.user_id);
+    BOOST_TEST(top->records[0].score == 3);
+    auto written = co_await hana.boards.write_score(ember_leaderboard::write_score_request{"shoppers", 100});
+    BOOST_REQUIRE(!written.has_value());  // the lobby's board: clients only read it
+    BOOST_TEST(written.error().status == static_cast<std::uint16_t>(ember_leaderboard::error::authoritative));
+
+    // A guild: founded on net1, found by its name in capitals and joined on net2; its channel.
+    auto guild = co_await hana.guilds.create_guild(ember_guilds::create_guild_request{"Tea Club", true});
+    BOOST_REQUIRE_MESSAGE(guild.has_value(), (guild ? std::string() : guild.error().message));
+    auto found = co_await ivo.guilds.find_guild(ember_guilds::find_guild_request{"TEA CLUB"});
+    BOOST_REQUIRE(found.has_value());
+    BOOST_TEST(found->guild.id == guild->guild.id);
+    auto joined = co_await ivo.guilds.join_guild(ember_guilds::join_guild_request{found->guild.id});
+    BOOST_REQUIRE(joined.has_value());
+    BOOST_TEST(joined->joined);
+    BOOST_REQUIRE((co_await hana.guilds.open_chat({})).has_value());
+    BOOST_REQUIRE((co_await ivo.guilds.open_chat({})).has_value());
+    BOOST_REQUIRE((co_await ivo.guilds.say(ember_guilds::say_request{"hello guild", "g-1"})).has_value());
+    BOOST_REQUIRE(co_await eventually([&] {
+      return std::any_of(hana.heard.begin(), hana.heard.end(), [&](const auto& l) {
+        return l.channel.starts_with("group:") && l.text == "hello guild" && l.from == v.user_id;
+      });
+    }));
+    // chat's own commands do not reach the guild's channel: only the guilds speak there.
+    auto direct = co_await hana.chat.send({fmt::format("group:{}", guild->guild.id), "sneaky", ""});
+    BOOST_TEST(!direct.has_value());
+
+    // A match of two from two net servers, hosted by a game, pushed to both.
+    ember_matchmaking::queue_request skirmish;
+    skirmish.mode = "skirmish";
+    BOOST_REQUIRE((co_await hana.matching.queue(skirmish)).has_value());
+    BOOST_REQUIRE((co_await ivo.matching.queue(skirmish)).has_value());
+    BOOST_REQUIRE(co_await eventually([&] { return !hana.matches.empty() && !ivo.matches.empty(); }));
+    BOOST_TEST(hana.matches[0].id == ivo.matches[0].id);
+    BOOST_TEST((hana.matches[0].server == "game1" || hana.matches[0].server == "game2"));
+    BOOST_TEST(hana.matches[0].members.size() == 2u);
+  }(), 60s);
+  BOOST_TEST(cl.stop_all());
 }
 
 // A phone on net1 loses its network and comes back through net2: net2 relays it to net1,

@@ -5,10 +5,14 @@
 // its friend things directly (a dm channel), buys and sells items (wallet + inventory in one
 // transaction, each with an operation id, sometimes sent twice), gifts its friend gold by
 // mail and claims the gifts it gets (twice: the second must grant nothing), and asks who is
-// online. Several bots run in one process, on one thread; bot i uses the i-th port given
+// online. They also buy from the shop's catalogue with purchase ids (some sent twice), claim
+// the daily quest those purchases complete (twice: once granted), join one guild and talk in
+// its channel, queue for matches of two (each names the game server hosting it), and read the
+// leaderboard of shop purchases the lobby keeps (top 3, their own rank). Several bots run in one process, on one thread; bot i uses the i-th port given
 // (round-robin), so friends and the room span both net servers. At the end each bot checks
-// its wallet ledger, balance and bag against what it did, and the process fails if anything
-// was lost or doubled, a bot could not sign in, a request failed, or a bot heard nobody on
+// its wallet ledger, balance and bag against what it did (shop purchases and quest rewards
+// included), its quest and its leaderboard record against its purchases, and the process
+// fails if anything was lost or doubled, a bot could not sign in, a request failed, or a bot heard nobody on
 // another net server.
 //
 // usage: world_bot --port P [--port P2 ...] [--host H] [--bots N] [--seconds S] [--seed X]
@@ -40,7 +44,12 @@
 #include "ember/spawn.hpp"
 #include "ember/modules/chat/detail/ember_chat_client.hpp"
 #include "ember/modules/friends/detail/ember_friends_client.hpp"
+#include "ember/modules/guilds/detail/ember_guilds_client.hpp"
+#include "ember/modules/leaderboard/detail/ember_leaderboard_client.hpp"
 #include "ember/modules/mail/detail/ember_mail_client.hpp"
+#include "ember/modules/matchmaking/detail/ember_matchmaking_client.hpp"
+#include "ember/modules/quests/detail/ember_quests_client.hpp"
+#include "ember/modules/shop/detail/ember_shop_client.hpp"
 #include "ember/modules/wallet/detail/ember_wallet_client.hpp"
 #include "world_client.hpp"
 
@@ -52,6 +61,18 @@ using clock_type = std::chrono::steady_clock;
 constexpr auto call_deadline = 3s;    // every request ends by then, answered or not
 constexpr auto connect_deadline = 3s;
 constexpr auto grace = 700ms;         // after the end, to hear the others' last lines
+constexpr auto settle = 3s;           // at the end, for events to reach the quests and the board
+
+// The game data the bots play with (data/shop.json, data/quests.json, config.json).
+constexpr std::string_view daily_quest = "daily_shopper";
+constexpr std::uint32_t daily_target = 3;
+constexpr std::string_view shoppers_board = "shoppers";
+struct product {
+  std::string_view id;
+  std::int64_t gold;
+  std::uint32_t item, count;  // what it grants: `count` of the shop item `item` (data/items.json)
+};
+constexpr product products[] = {{"herb_bundle", 3, 3, 2}, {"daily_kit", 12, 0, 2}};  // the kit: a sword and a cap
 
 // What one bot did.
 struct bot_stats {
@@ -67,6 +88,15 @@ struct bot_stats {
   std::uint64_t bought = 0, sold = 0, too_poor = 0, retried = 0;
   std::uint64_t befriended = 0, status_heard = 0;
   std::uint64_t gifts_sent = 0, gift_gold_sent = 0, claims = 0, claim_gold = 0, reclaims = 0;
+  // shop, quests, guilds, leaderboard, matchmaking
+  std::uint64_t shop_bought = 0, shop_refused = 0, shop_retried = 0;
+  std::uint64_t quest_claims = 0, quest_reclaims = 0, quest_progress = 0;
+  bool quest_ready = false;           // the daily quest said it is complete
+  std::uint64_t guild = 0, guild_said = 0, guild_heard = 0;
+  bool queued = false;
+  std::uint64_t queues = 0, matches = 0;
+  std::int64_t board_start = 0, board_score = 0;
+  std::uint64_t board_rank = 0;
   std::int64_t gold = 0;              // as the game last said
   std::vector<std::int64_t> bag;      // its items' keys
   // What the bot did, to check its wallet and bag against at the end.
@@ -87,6 +117,10 @@ struct world_state {
   std::map<std::string, std::size_t, std::less<>> index_of;  // bot name -> index
   clock_type::time_point started, deadline;
   std::optional<world::online_reply> last_online;
+  std::string guild_name;
+  std::uint64_t guild_id = 0;          // bot1's guild, which the others join
+  std::map<std::string, std::string> matches;  // match id -> the game server hosting it
+  std::vector<ember_leaderboard::record> top;  // the board's top 3, as the last bot read it
   std::size_t finished = 0;
   std::uint64_t run = 0;  // in operation ids: a later run's are new operations
   std::size_t signed_in = 0, invited = 0, accepted = 0;  // bots past each step of the start
@@ -157,6 +191,129 @@ asio::awaitable<void> check(bot_stats& me, world::client_stub& stub, ember_walle
   me.checked = true;
 }
 
+template <class E>
+bool refused_with(const ember::outcome<E>& r, auto code) {
+  return !r && r.error().status == static_cast<std::uint16_t>(code);
+}
+
+// Buys a product of the shop's catalogue under a purchase id (sometimes twice, as a client
+// retrying after a lost reply: the retry must grant nothing). The wallet's ledger then holds
+// the shop's operation, and the bag the product's items (the new ones, read from the bag).
+asio::awaitable<void> shop_buy(bot_stats& me, world::client_stub& stub, ember_shop::client_stub& shop,
+                               const product& p, const std::string& purchase_id, bool twice) {
+  auto r = co_await shop.buy(ember_shop::buy_request{purchase_id, std::string(p.id)});
+  if (refused_with(r, ember_shop::error::insufficient_funds) || refused_with(r, ember_shop::error::limit_reached)) {
+    ++me.ok;  // refusals the shop is meant to give (too poor; the daily kit once a day)
+    ++me.shop_refused;
+    co_return;
+  }
+  if (!counted(me, r, "shop buy")) co_return;
+  if (!r->result.applied) {
+    ++me.found_doubled, me.mismatches.push_back("a new purchase id was applied before: " + purchase_id);
+    co_return;
+  }
+  ++me.shop_bought;
+  for (const auto& c : r->result.paid)
+    if (c.currency == "gold") me.expected_gold -= c.amount;
+  me.ops.insert(fmt::format("shop:{}:{}", me.user_id, purchase_id));  // the shop's wallet operation
+  if (auto bag = co_await stub.bag({}); counted(me, bag, "bag")) {
+    std::multiset<std::int64_t> known(me.bag.begin(), me.bag.end());
+    std::uint32_t added = 0;
+    for (const auto& it : bag->items) {
+      if (auto k = known.find(it.id); k != known.end()) {
+        known.erase(k);
+        continue;
+      }
+      me.bag.push_back(it.id);
+      me.kind_of[it.id] = it.item_id;
+      ++added;
+    }
+    if (added != p.count) {
+      (added < p.count ? me.found_lost : me.found_doubled) += 1;
+      me.mismatches.push_back(fmt::format("{} gave {} items, expected {}", p.id, added, p.count));
+    }
+  }
+  if (twice) {
+    auto again = co_await shop.buy(ember_shop::buy_request{purchase_id, std::string(p.id)});
+    if (counted(me, again, "shop buy again")) {
+      ++me.shop_retried;
+      if (again->result.applied) ++me.found_doubled, me.mismatches.push_back("a retried purchase applied again: " + purchase_id);
+    }
+  }
+}
+
+// Claims the daily quest's reward (twice: the second must grant nothing).
+asio::awaitable<void> claim_quest(bot_stats& me, ember_quests::client_stub& quests) {
+  me.quest_ready = false;
+  auto r = co_await quests.claim(ember_quests::claim_request{std::string(daily_quest)});
+  if (!counted(me, r, "claim quest")) co_return;
+  if (r->result.applied) {
+    ++me.quest_claims;
+    for (const auto& c : r->result.currencies)
+      if (c.currency == "gold") me.expected_gold += c.amount;
+    me.ops.insert(fmt::format("quests:{}:{}:{}", me.user_id, daily_quest, r->result.period));  // the quests' operation
+  }
+  auto again = co_await quests.claim(ember_quests::claim_request{std::string(daily_quest)});
+  if (counted(me, again, "claim quest again")) {
+    ++me.quest_reclaims;
+    if (again->result.applied) ++me.found_doubled, me.mismatches.push_back("the daily quest's reward was granted twice");
+  }
+}
+
+// The daily quest as the quests module says it (nullopt: not listed, or the call failed).
+asio::awaitable<std::optional<ember_quests::quest_status>> daily_status(bot_stats& me, ember_quests::client_stub& quests) {
+  auto l = co_await quests.list_quests(ember_quests::list_quests_request{"", 0});
+  if (!counted(me, l, "list_quests")) co_return std::nullopt;
+  for (const auto& q : l->quests)
+    if (q.quest == daily_quest) co_return q;
+  co_return std::nullopt;
+}
+
+// The bot's record on the shoppers board (0: none yet).
+asio::awaitable<std::optional<std::int64_t>> board_score(bot_stats& me, ember_leaderboard::client_stub& boards) {
+  auto r = co_await boards.my_rank(ember_leaderboard::my_rank_request{std::string(shoppers_board), 0});
+  if (!counted(me, r, "my_rank")) co_return std::nullopt;
+  me.board_rank = r->record ? r->record->rank : 0;
+  co_return r->record ? r->record->score : 0;
+}
+
+// At the end, once the purchases' events reached the quests (on the games) and the board (on
+// the lobby): the quest's progress and the bot's record match its purchases, and a completed
+// quest is claimed once.
+asio::awaitable<void> check_modules(bot_stats& me, world_state& w, ember_quests::client_stub& quests,
+                                    ember_leaderboard::client_stub& boards) {
+  const auto until = clock_type::now() + settle;
+  const auto want_progress = std::min<std::uint64_t>(daily_target, me.quest_progress + me.shop_bought);
+  std::optional<ember_quests::quest_status> q;
+  while (true) {
+    q = co_await daily_status(me, quests);
+    if (!q || q->progress >= want_progress || clock_type::now() >= until) break;
+    co_await sleep_until(clock_type::now() + 100ms);
+  }
+  if (q && q->progress != want_progress) {
+    (q->progress < want_progress ? me.found_lost : me.found_doubled) += 1;
+    me.mismatches.push_back(fmt::format("daily quest at {}, expected {}", q->progress, want_progress));
+  }
+  if (q && q->completed && !q->claimed) co_await claim_quest(me, quests);
+  const auto want_score = me.board_start + static_cast<std::int64_t>(me.shop_bought);
+  std::optional<std::int64_t> score;
+  while (true) {
+    score = co_await board_score(me, boards);
+    if (!score || *score >= want_score || clock_type::now() >= until) break;
+    co_await sleep_until(clock_type::now() + 100ms);
+  }
+  if (score) {
+    me.board_score = *score;
+    if (*score != want_score) {
+      (*score < want_score ? me.found_lost : me.found_doubled) += 1;
+      me.mismatches.push_back(fmt::format("{} board score {}, expected {}", shoppers_board, *score, want_score));
+    }
+  }
+  if (auto top = co_await boards.list_top(ember_leaderboard::list_top_request{std::string(shoppers_board), 0, 3});
+      counted(me, top, "list_top"))
+    w.top = top->records;
+}
+
 // Claims the mails waiting (each twice: the retry must grant nothing), counting the gold.
 asio::awaitable<void> claim_waiting(bot_stats& me, ember_mail::client_stub& mail) {
   while (!me.mails_to_claim.empty()) {
@@ -193,11 +350,20 @@ asio::awaitable<void> play(world_state& w, std::size_t i, std::uint64_t seed) {
   ember_friends::client_stub friends(conn);
   ember_mail::client_stub mail(conn);
   ember_wallet::client_stub wallet(conn);
+  ember_shop::client_stub shop(conn);
+  ember_quests::client_stub quests(conn);
+  ember_guilds::client_stub guilds(conn);
+  ember_leaderboard::client_stub boards(conn);
+  ember_matchmaking::client_stub matching(conn);
   // The handlers touch only `w`, which outlives every connection.
   auto closed = std::make_shared<bool>(false);
   conn.on_close([closed](std::error_code) { *closed = true; });
   chat.on_line_said([&w, i](const ember_chat::line_said& m) {
     auto& b = w.bots[i];
+    if (m.line.channel.starts_with("group:")) {
+      if (m.line.from != b.user_id) ++b.guild_heard;
+      return;
+    }
     if (m.line.channel.starts_with("dm:")) {
       ++b.told;
       return;
@@ -208,6 +374,20 @@ asio::awaitable<void> play(world_state& w, std::size_t i, std::uint64_t seed) {
   });
   friends.on_friend_status([&w, i](const ember_friends::friend_status&) { ++w.bots[i].status_heard; });
   mail.on_mail_received([&w, i](const ember_mail::mail_received& m) { w.bots[i].mails_to_claim.push_back(m.mail.id); });
+  quests.on_quest_progressed([&w, i](const ember_quests::quest_progressed& p) {
+    if (p.status.quest == daily_quest && p.status.completed && !p.status.claimed) w.bots[i].quest_ready = true;
+  });
+  matching.on_matched([&w, i](const ember_matchmaking::matched& m) {
+    auto& b = w.bots[i];
+    b.queued = false;
+    ++b.matches;
+    const bool mine = std::any_of(m.match.members.begin(), m.match.members.end(),
+                                  [&](const auto& x) { return x.user == b.user_id; });
+    if (!mine || !m.match.server.starts_with("game"))
+      ++b.found_doubled, b.mismatches.push_back(fmt::format("match {} of others or hosted by '{}'", m.match.id, m.match.server));
+    w.matches[m.match.id] = m.match.server;
+  });
+  matching.on_ticket_ended([&w, i](const ember_matchmaking::ticket_ended&) { w.bots[i].queued = false; });
 
   if (auto ec = co_await conn.connect(w.host, me.port)) {
     me.first_error = fmt::format("cannot connect to {}:{}: {}", w.host, me.port, ec.message());
@@ -261,22 +441,57 @@ asio::awaitable<void> play(world_state& w, std::size_t i, std::uint64_t seed) {
     }
   }
 
+  // The start of the daily quest and of the board (an earlier run's purchases count there).
+  if (auto q = co_await daily_status(me, quests)) me.quest_progress = q->progress;
+  if (auto b = co_await board_score(me, boards)) me.board_start = *b;
+  // One guild for all: bot1 founds it (open), the others join; each opens its channel.
+  if (i == 0) {
+    auto g = co_await guilds.create_guild(ember_guilds::create_guild_request{w.guild_name, true});
+    if (refused_with(g, ember_guilds::error::already_in_guild)) {  // a bot of an earlier run
+      ++me.ok;
+      if (auto mine = co_await guilds.get_guild(ember_guilds::get_guild_request{0}); counted(me, mine, "get_guild"))
+        w.guild_id = mine->guild.id;
+    } else if (counted(me, g, "create_guild")) {
+      w.guild_id = g->guild.id;
+    }
+    if (w.guild_id == 0) w.guild_id = ~0ULL;  // none: the others stop waiting
+  }
+  while (w.guild_id == 0 && clock_type::now() < w.start_by) co_await sleep_until(clock_type::now() + 20ms);
+  if (i != 0 && w.guild_id != 0 && w.guild_id != ~0ULL) {
+    auto j = co_await guilds.join_guild(ember_guilds::join_guild_request{w.guild_id});
+    if (refused_with(j, ember_guilds::error::already_in_guild)) ++me.ok;
+    else counted(me, j, "join_guild");
+  }
+  if (auto c = co_await guilds.open_chat({}); counted(me, c, "open_chat")) me.guild = w.guild_id;
+
   std::int32_t x = 0, y = 0;
   int said = 0, op_no = 0;
   while (clock_type::now() < w.deadline && !*closed) {
     co_await claim_waiting(me, mail);
+    if (me.quest_ready) co_await claim_quest(me, quests);
     const int roll = pick(0, 99);
-    if (roll < 40) {
+    if (roll < 35) {
       x = std::clamp(x + pick(-5, 5), -100, 100);
       y = std::clamp(y + pick(-5, 5), -100, 100);
       counted(me, co_await stub.move({x, y}), "move");
-    } else if (roll < 85) {
+    } else if (roll < 62) {
       // Mostly to the room; now and then to its friend, wherever it is connected.
       const auto text = fmt::format("{} #{} ({},{})", phrases[pick(0, static_cast<int>(std::size(phrases)) - 1)],
                                     ++said, x, y);
-      if (roll < 75 || !has_friend) counted(me, co_await stub.say({"plaza", text}), "say");
+      if (roll < 55 || !has_friend) counted(me, co_await stub.say({"plaza", text}), "say");
       else counted(me, co_await stub.tell({next.user_id, text}), "tell");
-    } else if (roll < 93) {
+    } else if (roll < 68) {
+      if (me.guild != 0) {  // a line in the guild's channel (chat's group:ID, through the guilds)
+        const auto op = fmt::format("g{}-{}", w.run % 1000000, ++op_no);
+        if (counted(me, co_await guilds.say(ember_guilds::say_request{fmt::format("guild line #{}", ++said), op}), "guild say"))
+          ++me.guild_said;
+      }
+    } else if (roll < 76) {
+      // Buy from the shop's catalogue with a purchase id, now and then sent twice.
+      const auto& p = products[pick(0, 4) == 0 ? 1 : 0];
+      const auto purchase = fmt::format("p{}-{}", w.run % 1000000000, ++op_no);
+      co_await shop_buy(me, stub, shop, p, purchase, pick(0, 3) == 0);
+    } else if (roll < 84) {
       // Trade with the shop, each with an operation id; now and then the same request twice
       // (a retry after a lost reply): it must apply once.
       const bool twice = pick(0, 3) == 0;
@@ -317,7 +532,7 @@ asio::awaitable<void> play(world_state& w, std::size_t i, std::uint64_t seed) {
           }
         }
       }
-    } else if (roll < 97) {
+    } else if (roll < 88) {
       if (has_friend) {
         // A gift to its friend by mail (the friend claims it); sometimes sent twice.
         const auto op = fmt::format("gift-{}-{}", w.run, ++op_no);
@@ -329,6 +544,20 @@ asio::awaitable<void> play(world_state& w, std::size_t i, std::uint64_t seed) {
           if (pick(0, 2) == 0) counted(me, co_await stub.gift({next.user_id, gold, op}), "gift again");
         }
       }
+    } else if (roll < 93) {
+      // Into the queue for a match of two (the lobby matches every 250 ms; `matched` names
+      // the game server hosting it).
+      if (!me.queued) {
+        ember_matchmaking::queue_request q;
+        q.mode = "skirmish";
+        auto t = co_await matching.queue(q);
+        if (refused_with(t, ember_matchmaking::error::already_queued)) ++me.ok;
+        else if (counted(me, t, "queue")) me.queued = true, ++me.queues;
+      }
+    } else if (roll < 96) {
+      if (auto top = co_await boards.list_top(ember_leaderboard::list_top_request{std::string(shoppers_board), 0, 3});
+          counted(me, top, "list_top"))
+        w.top = top->records;
     } else {
       auto online = co_await stub.online({});
       if (counted(me, online, "online")) w.last_online = *online;
@@ -351,6 +580,8 @@ asio::awaitable<void> play(world_state& w, std::size_t i, std::uint64_t seed) {
           std::find(me.mails_to_claim.begin(), me.mails_to_claim.end(), m.id) == me.mails_to_claim.end())
         me.mails_to_claim.push_back(m.id);
   co_await claim_waiting(me, mail);
+  if (me.queued) counted(me, co_await matching.unqueue({}), "unqueue");
+  co_await check_modules(me, w, quests, boards);
   co_await check(me, stub, wallet);
   conn.close();
 }
@@ -420,6 +651,7 @@ int main(int argc, char** argv) {
 
   w.run = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                         std::chrono::system_clock::now().time_since_epoch()).count());
+  w.guild_name = fmt::format("Bots {}", w.run % 100000);
   asio::io_context io(1);
   w.started = clock_type::now();
   w.deadline = w.started + std::chrono::seconds(seconds);
@@ -440,7 +672,7 @@ int main(int argc, char** argv) {
   }
   if (isatty(STDOUT_FILENO)) ember::spawn(io.get_executor(), progress(w), "progress");
   // Logins, the play, the last call's deadline and the grace all fit in this bound.
-  io.run_for(std::chrono::seconds(seconds) + connect_deadline + 10 * call_deadline + grace + 2s);
+  io.run_for(std::chrono::seconds(seconds) + connect_deadline + 10 * call_deadline + grace + settle + 2s);
   const double elapsed = std::chrono::duration<double>(clock_type::now() - w.started).count();
 
   // The summary.
@@ -471,6 +703,16 @@ int main(int argc, char** argv) {
     total.found_lost += b.found_lost;
     total.found_doubled += b.found_doubled;
     total.status_heard += b.status_heard;
+    total.shop_bought += b.shop_bought;
+    total.shop_refused += b.shop_refused;
+    total.shop_retried += b.shop_retried;
+    total.quest_claims += b.quest_claims;
+    total.quest_reclaims += b.quest_reclaims;
+    total.guild_said += b.guild_said;
+    total.guild_heard += b.guild_heard;
+    total.queues += b.queues;
+    total.matches += b.matches;
+    if (b.guild != 0) ++total.guild;
     const bool has_peer_elsewhere = std::any_of(w.bots.begin(), w.bots.end(),
                                                 [&](const bot_stats& o) { return o.port != b.port; });
     if (!b.done) problems.push_back(fmt::format("{} did not finish in time", b.name));
@@ -483,6 +725,11 @@ int main(int argc, char** argv) {
     for (const auto& m : b.mismatches) problems.push_back(fmt::format("{}: {}", b.name, m));
     if (b.logged_in && w.bots.size() > 1 && b.befriended == 0)
       problems.push_back(fmt::format("{} made no friend", b.name));
+    if (b.logged_in && b.guild == 0) problems.push_back(fmt::format("{} is in no guild channel", b.name));
+    else if (b.logged_in && b.guild_heard == 0 && std::any_of(w.bots.begin(), w.bots.end(), [&](const bot_stats& o) {
+               return &o != &b && o.guild_said > 0;
+             }))
+      problems.push_back(fmt::format("{} heard nothing in the guild's channel", b.name));
     if (b.logged_in && b.heard == 0) problems.push_back(fmt::format("{} heard nothing", b.name));
     else if (b.logged_in && has_peer_elsewhere && b.heard_other_net == 0)
       problems.push_back(fmt::format("{} heard no bot of another net server", b.name));
@@ -504,11 +751,42 @@ int main(int argc, char** argv) {
                fmt::join(per_server, ", "));
   }
   fmt::print("\n");
-  // The line run_cluster.sh and the demo show.
-  fmt::print("exactly once: {} purchases and sales ({} sent twice), {} gifts ({} gold) claimed {} times "
-             "({} claims repeated); lost {}, doubled {}\n",
-             total.bought + total.sold, total.retried, total.gifts_sent, total.gift_gold_sent, total.claims,
-             total.reclaims, total.found_lost, total.found_doubled);
+  // What happened, module by module (run_cluster.sh and the demo show these lines).
+  std::map<std::string, int> hosted;
+  for (const auto& [id, server] : w.matches) ++hosted[server];
+  std::vector<std::string> hosts, top;
+  for (const auto& [server, n] : hosted) hosts.push_back(fmt::format("{} on {}", n, server));
+  for (const auto& r : w.top) {
+    auto who = std::find_if(w.bots.begin(), w.bots.end(), [&](const bot_stats& b) { return b.user_id == r.owner; });
+    top.push_back(fmt::format("#{} {} ({})", r.rank, who == w.bots.end() ? std::to_string(r.owner) : who->name, r.score));
+  }
+  std::size_t quest_done = 0;
+  for (const auto& b : w.bots) quest_done += b.quest_claims > 0 || b.quest_progress + b.shop_bought >= daily_target;
+  fmt::print("\nper module:\n");
+  fmt::print("  accounts, friends   {} bots signed in, {} friendships, {} friend status changes heard\n",
+             std::count_if(w.bots.begin(), w.bots.end(), [](const bot_stats& b) { return b.logged_in; }),
+             total.befriended, total.status_heard);
+  fmt::print("  chat                {} room lines heard ({} from the other net server), {} tells\n", total.heard,
+             total.heard_other_net, total.told);
+  fmt::print("  wallet, inventory   {} buys and {} sales of the game's own ({} sent twice, applied once)\n",
+             total.bought, total.sold, total.retried);
+  fmt::print("  mail                {} gifts ({} gold) claimed {} times, {} repeated claims granted nothing\n",
+             total.gifts_sent, total.gift_gold_sent, total.claims, total.reclaims);
+  fmt::print("  shop                {} purchases from the catalogue ({} sent twice, applied once), {} refused (gold, daily limit)\n",
+             total.shop_bought, total.shop_retried, total.shop_refused);
+  fmt::print("  quests              '{}' completed by {} bots, its reward claimed {} times, {} repeated claims granted nothing\n",
+             daily_quest, quest_done, total.quest_claims, total.quest_reclaims);
+  fmt::print("  guilds              '{}': {} members in its channel, {} lines said, {} heard\n", w.guild_name,
+             total.guild, total.guild_said, total.guild_heard);
+  fmt::print("  leaderboard         top {}: {} (each bot checks its record against its purchases)\n", shoppers_board,
+             top.empty() ? std::string("none") : fmt::format("{}", fmt::join(top, ", ")));
+  fmt::print("  matchmaking         {} queued, {} matches of two ({})\n", total.queues, w.matches.size(),
+             hosts.empty() ? std::string("none") : fmt::format("{}", fmt::join(hosts, ", ")));
+  fmt::print("exactly once: {} purchases and sales, {} shop purchases ({} sent twice), {} quest rewards, {} gifts "
+             "({} gold) claimed {} times ({} claims repeated); lost {}, doubled {}\n",
+             total.bought + total.sold, total.shop_bought, total.retried + total.shop_retried, total.quest_claims,
+             total.gifts_sent, total.gift_gold_sent, total.claims, total.reclaims + total.quest_reclaims,
+             total.found_lost, total.found_doubled);
   if (problems.empty()) {
     fmt::print("ok: every bot signed in, made a friend, lost and doubled nothing, no request failed, every bot heard {}\n",
                ports.size() > 1 ? "bots of the other net server" : "the others");

@@ -6,7 +6,10 @@
 //         mail, inventory, wallet: their state is in the data layer, memcached then the
 //         database) and the game's own commands over them: login (the accounts sign-in, then
 //         "enter the world"), moves, buying and selling (wallet + inventory in one
-//         transaction), rooms and tells (the chat module), gifts to friends (the mail module)
+//         transaction), rooms and tells (the chat module), gifts to friends (the mail module);
+//         the shop, the quests and guilds (with their chat channels) are served here too
+//   lobby the one owner of the leaderboard's boards (a board of shop purchases, written from
+//         the shop's events) and of the matchmaking pools (each match hosted by a game)
 // This header declares; game_logic.cpp and front_logic.cpp define, each including only the
 // parts of ember it uses, as a game's files would (one file per server type keeps each file's
 // compile small).
@@ -37,9 +40,11 @@ using item_table = ember::app::data_table<world::item, &world::item::id>;
 /// What a new player starts with.
 inline constexpr std::int64_t starting_gold = 100;
 
-/// The game's saved rows and the gameplay modules' services (game_logic.cpp).
+/// The game's saved rows and the gameplay modules' services (game_logic.cpp), the lobby's
+/// (lobby_logic.cpp).
 struct saved_tables;
 struct game_modules;
+struct lobby_modules;
 
 class game_logic final : public world::game_handler {
  public:
@@ -114,6 +119,26 @@ class game_logic final : public world::game_handler {
   std::map<std::uint64_t, player> players_;
   std::uint64_t logins_ = 0;  // logins served by this game, across reloads
   std::string build_;
+};
+
+/// The lobby: the leaderboard and matchmaking, which keep what they own in memory, on the
+/// server type of one instance (on other types this does nothing).
+class lobby_logic {
+ public:
+  explicit lobby_logic(ember::app::host& h);
+  ~lobby_logic();
+  void register_commands(ember::net::dispatch_table& t);
+  /// Once the store is open: reads the boards' ranks and the pools, then matches every
+  /// interval; `keep` keeps this build loaded meanwhile.
+  void started(std::shared_ptr<const void> keep);
+  /// Stops matching (a reload or the server's stop).
+  void stopping();
+  /// A player's session ended: its matchmaking ticket and party end.
+  void session_closed(session& s, std::shared_ptr<const void> keep);
+
+ private:
+  ember::app::host& host_;
+  std::unique_ptr<lobby_modules> modules_;
 };
 
 class net_logic final : public world::net_handler {

@@ -11,7 +11,7 @@ using namespace world_example;
 
 class world_module final : public ember::app::module {
  public:
-  explicit world_module(ember::app::host& h) : host_(h), game_(h), net_(h), gate_(h) {
+  explicit world_module(ember::app::host& h) : host_(h), game_(h), lobby_(h), net_(h), gate_(h) {
     if (auto kept = h.take_over<world::kept_players>(players_key)) game_.load_state(*kept);
     if (h.self().type == "game") {
       // A build starts with good data or not at all (the old build serves on).
@@ -25,18 +25,27 @@ class world_module final : public ember::app::module {
     if (type == "game") game_.register_commands(t);
     if (type == "net") world::register_commands(t, net_);
     if (type == "gate") world::register_commands(t, gate_);
+    if (type == "lobby") lobby_.register_commands(t);
   }
   std::span<const ember::command_info> commands() const override { return world::command_list; }
-  void session_closed(ember::net::session& s) override { game_.session_closed(s, keep_loaded()); }
+  void session_closed(ember::net::session& s) override {
+    game_.session_closed(s, keep_loaded());
+    lobby_.session_closed(s, keep_loaded());
+  }
   asio::awaitable<void> release_player(std::uint64_t user) override {
     return game_.release_player(user);
   }
-  void stopping() override { host_.hand_over(players_key, game_.save_state()); }
+  void started() override { lobby_.started(keep_loaded()); }
+  void stopping() override {
+    lobby_.stopping();
+    host_.hand_over(players_key, game_.save_state());
+  }
 
  private:
   static constexpr const char* players_key = "world.players";
   ember::app::host& host_;
   game_logic game_;
+  lobby_logic lobby_;
   net_logic net_;
   gate_logic gate_;
 };

@@ -39,10 +39,12 @@ int run(const ember::app::cluster_config& config, const std::filesystem::path& c
   game_logic game(host);
   net_logic net(host);
   gate_logic gate(host);
+  lobby_logic lobby(host);
   const auto& type = host.self().type;
   if (type == "game") game.register_commands(table);
   if (type == "net") world::register_commands(table, net);
   if (type == "gate") world::register_commands(table, gate);
+  if (type == "lobby") lobby.register_commands(table);
   if (type == "game") {
     if (auto why = game.reload_data(); !why.empty()) {
       ember::log::error("{}", why);
@@ -56,6 +58,10 @@ int run(const ember::app::cluster_config& config, const std::filesystem::path& c
     if (type == "game") {
       host.backend()->on_session_closed([&](ember::net::session& s) { game.session_closed(s); });
       host.ownership()->on_release([&](std::uint64_t user) { return game.release_player(user); });
+    }
+    if (type == "lobby") {
+      host.backend()->on_session_closed([&](ember::net::session& s) { lobby.session_closed(s, {}); });
+      lobby.started({});
     }
   }, [&](std::exception_ptr e) {
     if (!e) return;

@@ -62,7 +62,9 @@ struct standalone_cluster {
     "accounts": {{ "server": "game", "password_min": 6, "opslimit": 1, "memlimit": 8192 }},
     "notifications": {{ "server": "game" }}, "friends": {{ "server": "game" }},
     "chat": {{ "server": "game" }}, "mail": {{ "server": "game" }},
-    "inventory": {{ "server": "game" }}, "wallet": {{ "server": "game" }}
+    "inventory": {{ "server": "game" }}, "wallet": {{ "server": "game" }},
+    "shop": {{ "server": "game" }}, "quests": {{ "server": "game" }}, "guilds": {{ "server": "game" }},
+    "leaderboard": {{ "server": "game" }}, "matchmaking": {{ "server": "game" }}
   }},
   "servers": {{
     "gate": {{ "rootport": {}, "metricsport": {} }},

@@ -79,7 +79,11 @@ class event_bus {
                            (*typed)(std::as_const(e));
                          },
                          [typed](const void* e) { (*typed)(*static_cast<const E*>(e)); }});
-    return subscription([this, type = std::string(type_of<E>()), id] { unsubscribe(type, id); });
+    // A subscription may outlive its bus (a module released after the host at exit): then
+    // there is nothing left to unsubscribe from.
+    return subscription([bus = std::weak_ptr<event_bus*>(self_), type = std::string(type_of<E>()), id] {
+      if (auto b = bus.lock()) (*b)->unsubscribe(type, id);
+    });
   }
 
   /// Hands `e` to this process's subscribers of `E`, then to the relay (if any).
@@ -141,6 +145,8 @@ class event_bus {
   std::map<std::string, std::vector<entry>, std::less<>> by_type_;
   std::uint64_t next_id_ = 0;
   relay_fn relay_;
+  // What subscriptions hold weakly: expired once the bus is gone.
+  std::shared_ptr<event_bus*> self_ = std::make_shared<event_bus*>(this);
 };
 
 }  // namespace ember::modules
