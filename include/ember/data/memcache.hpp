@@ -88,11 +88,11 @@ EMBER_DECL memcache_server_address parse_memcache_server(const std::string& text
 ///
 /// Failed servers are never ejected (keys would move to another server, which would later serve
 /// stale values that CAS accepts); a failed server answers with `cache_unavailable` at once
-/// until libmemcached retries it, within the next whole second — or, as libmemcached was seen
-/// to keep a restarted server "disabled" for seconds under load, until this connection builds
-/// a fresh handle, which it does at most every 250 ms while a server answers "disabled". A
-/// request whose established connection turns out broken (the server restarted since) is sent
-/// once more on a fresh one.
+/// until libmemcached retries it, within the next whole second — or sooner: while a server
+/// answers "disabled", this connection builds a fresh handle (which tries it at once) at most
+/// every 250 ms, so a restarted server is used again within about 250 ms. A request whose
+/// established connection turns out broken (the server restarted since) is sent once more on a
+/// fresh one.
 class memcache_conn {
  public:
   /// Configures the handle; nothing connects until the first request.
