@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -46,6 +47,10 @@ enum class errc {
   overloaded,           ///< a bounded queue is full; the call was not sent
   replaced,             ///< a newer login of the same user took this session's place
   session_expired,      ///< the session could not be resumed (it ended); log in again
+  /// A change failed after part of it was made durable (acknowledged into memcached, the
+  /// journal or a database commit): it may have been applied. Other categories' codes that
+  /// mean the same (the data layer's `outcome_unknown`) compare equal to `outcome_unknown_condition()`.
+  outcome_unknown,
 };
 
 }  // namespace ember
@@ -80,6 +85,12 @@ class error_category final : public std::error_category {
 
 /// The one instance of ember's error category.
 EMBER_DECL const std::error_category& ember_category() noexcept;
+
+/// What every code meaning "it may have been applied" compares equal to: `errc::outcome_unknown`
+/// and the codes whose category maps them to it (`data::data_errc::outcome_unknown`).
+inline std::error_condition outcome_unknown_condition() noexcept {
+  return {static_cast<int>(errc::outcome_unknown), ember_category()};
+}
 
 /// Makes `errc` values usable as `std::error_code`.
 inline std::error_code make_error_code(errc e) noexcept {
@@ -137,13 +148,15 @@ class call_error : public std::system_error {
 };
 
 /// The status an error frame reports for a failure of code `ec`: a full queue is `overloaded`,
-/// a connection lost with the request sent `outcome_unknown`, the other transient failures
+/// a connection lost with the request sent, or a change that failed after part of it was made
+/// durable (`outcome_unknown_condition()`), `outcome_unknown`, the other transient failures
 /// (`std::errc::resource_unavailable_try_again`: a server, memcached or the database
 /// unreachable for a moment) `unavailable`, a passed deadline `timeout`, the rest
 /// `internal_error`.
 inline status status_of(const std::error_code& ec) noexcept {
   if (ec == errc::overloaded) return status::overloaded;
   if (ec == errc::disconnected) return status::outcome_unknown;  // sent; the answer was lost
+  if (ec == outcome_unknown_condition()) return status::outcome_unknown;  // stored in part, maybe whole
   if (ec == std::errc::timed_out) return status::timeout;
   if (ec == std::errc::resource_unavailable_try_again) return status::unavailable;
   return status::internal_error;
@@ -167,6 +180,22 @@ class game_error : public std::runtime_error {
  private:
   std::uint16_t code_;
 };
+
+/// What the error frame of a request says when its handler threw `error`, wherever it ran (a
+/// client-facing session, or a backend serving a forwarded request): a `game_error` its code
+/// and text; a failed call (`call_error`) the status the call reported; any other
+/// `std::system_error` what `status_of` makes of its code — memcached or the database out of
+/// reach is `unavailable`, a change that may have been applied `outcome_unknown` — with its
+/// text; anything else `internal_error`, whose text is logged and not sent.
+struct error_reply {
+  std::uint16_t status = 0;
+  std::string message;  ///< what the frame carries
+  std::string detail;   ///< what to log (`what()` of the exception); empty for a game error
+  /// True when the failure is the handler's fault (log it as an error), false for a game
+  /// error or a failure of something it called (a warning at most).
+  bool unexpected() const noexcept { return status == static_cast<std::uint16_t>(ember::status::internal_error); }
+};
+EMBER_DECL error_reply error_reply_of(std::exception_ptr error);
 
 }  // namespace ember
 

@@ -103,6 +103,38 @@ BOOST_AUTO_TEST_CASE(data_errors_are_error_codes_and_the_transient_ones_say_retr
     BOOST_TEST((std::error_code(permanent) != std::errc::resource_unavailable_try_again));
   BOOST_TEST((ember::status_of(std::error_code(data_errc::cache_unavailable)) == ember::status::unavailable));
   BOOST_TEST((ember::status_of(std::error_code(data_errc::constraint)) == ember::status::internal_error));
+  // A change that failed after part of it was stored says so, in its own words.
+  BOOST_TEST((std::error_code(data_errc::outcome_unknown) == ember::outcome_unknown_condition()));
+  BOOST_TEST((std::error_code(data_errc::outcome_unknown) != std::errc::resource_unavailable_try_again));
+  BOOST_TEST((ember::status_of(std::error_code(data_errc::outcome_unknown)) == ember::status::outcome_unknown));
+  BOOST_TEST((ember::status_of(make_error_code(ember::errc::outcome_unknown)) == ember::status::outcome_unknown));
+}
+
+// What a handler that meets the data layer's errors answers, on a client session and on a link
+// serving a forwarded request alike (both use error_reply_of): never "internal error" for a
+// transient failure.
+BOOST_AUTO_TEST_CASE(a_handlers_data_errors_become_retry_statuses_and_its_bugs_internal_error) {
+  using data::data_errc;
+  const auto reply = [](auto thrown) { return ember::error_reply_of(std::make_exception_ptr(thrown)); };
+  const auto down = reply(data::data_error(data_errc::cache_unavailable, "127.0.0.1:11211: connection refused"));
+  BOOST_TEST(down.status == static_cast<std::uint16_t>(ember::status::unavailable));
+  BOOST_TEST(down.message.find("memcached unavailable") != std::string::npos);
+  BOOST_TEST(!down.unexpected());
+  const auto lost = reply(data::data_error(data_errc::connection_lost, "server closed the connection", "08S01"));
+  BOOST_TEST(lost.status == static_cast<std::uint16_t>(ember::status::unavailable));
+  const auto half = reply(data::data_error(data_errc::outcome_unknown, "transaction: committed"));
+  BOOST_TEST(half.status == static_cast<std::uint16_t>(ember::status::outcome_unknown));
+  const auto refused = reply(data::data_error(data_errc::constraint, "duplicate key"));
+  BOOST_TEST(refused.status == static_cast<std::uint16_t>(ember::status::internal_error));
+  BOOST_TEST(refused.message == "internal error");  // the text is logged, not sent
+  BOOST_TEST(refused.unexpected());
+  const auto game = reply(ember::game_error(std::uint16_t{1001}, "refused"));
+  BOOST_TEST(game.status == 1001u);
+  BOOST_TEST(game.message == "refused");
+  BOOST_TEST(!game.unexpected());
+  const auto bug = reply(std::runtime_error("a bug"));
+  BOOST_TEST(bug.status == static_cast<std::uint16_t>(ember::status::internal_error));
+  BOOST_TEST(bug.message == "internal error");
 }
 
 BOOST_AUTO_TEST_SUITE(both_databases)

@@ -12,7 +12,8 @@ namespace ember::data {
 /// What went wrong in the data layer: `std::error_code` values of `data_category()`, carried by
 /// `data_error`. The transient ones (memcached or the database unreachable for a moment,
 /// contention, writers behind) compare equal to `std::errc::resource_unavailable_try_again`:
-/// a request that fails with one is answered "unavailable, retry" rather than "internal error".
+/// a request that fails with one is answered "unavailable, retry" rather than "internal error";
+/// they are raised only when nothing of the change was stored. `outcome_unknown` says a part was.
 enum class data_errc {
   database = 1,       ///< the database driver reported an error (see sqlstate and message)
   constraint,         ///< a row violates a constraint (SQLSTATE class 23)
@@ -25,6 +26,11 @@ enum class data_errc {
   /// memcached restarted and another writer has not yet written back what it acknowledged
   /// before: the row cannot be loaded safely yet (retry; restart_fence.hpp)
   writers_behind,
+  /// A change failed after part of it was made durable — stored into memcached and the
+  /// journal, or committed to the database — so it may have been applied: it is written back
+  /// if it was. Compares equal to `ember::outcome_unknown_condition()`; a request that fails
+  /// with it is answered "outcome unknown" (repeat it only with its operation id).
+  outcome_unknown,
 };
 
 /// The kind's name for messages, e.g. "memcached unavailable".

@@ -88,8 +88,11 @@ EMBER_DECL memcache_server_address parse_memcache_server(const std::string& text
 ///
 /// Failed servers are never ejected (keys would move to another server, which would later serve
 /// stale values that CAS accepts); a failed server answers with `cache_unavailable` at once
-/// until libmemcached retries it, within the next whole second. A request whose established
-/// connection turns out broken (the server restarted since) is sent once more on a fresh one.
+/// until libmemcached retries it, within the next whole second — or sooner: while a server
+/// answers "disabled", this connection builds a fresh handle (which tries it at once) at most
+/// every 250 ms, so a restarted server is used again within about 250 ms. A request whose
+/// established connection turns out broken (the server restarted since) is sent once more on a
+/// fresh one.
 class memcache_conn {
  public:
   /// Configures the handle; nothing connects until the first request.
@@ -160,6 +163,8 @@ class memcache_conn {
   };
 
   void configure(const memcache_options& options);
+  // A fresh handle (no failed-server state), at most every 250 ms: see lib::attempt.
+  bool reset_if_due();
   // The prefixed key in a reused buffer; refuses what memcached would.
   const std::string& key_buffer(std::string_view key);
   std::string full_key(std::string_view key) const;
@@ -181,6 +186,8 @@ class memcache_conn {
   std::vector<std::string> groups_;  // server_groups(), found once
   std::vector<const char*> ptrs_;
   std::vector<std::size_t> lens_;
+  memcache_options options_;  // to build the handle anew (reset_if_due)
+  std::chrono::steady_clock::time_point reset_at_{};
 };
 
 /// A memcached client for coroutines: each operation runs on one of `options.workers` threads

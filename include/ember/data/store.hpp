@@ -46,6 +46,11 @@ struct store_options {
   std::chrono::milliseconds fence_timeout{10'000};
   /// Accept a memcached that may evict (not safe: an evicted unwritten row is lost).
   bool allow_eviction = false;
+  /// How long a read (`get`, `get_many`, `find`) that finds memcached or the database out of
+  /// reach keeps trying (20 ms, doubling to 200 ms, apart) before it fails with the transient
+  /// error (`unavailable` to a client). Keep it below the deadline of the requests that read
+  /// (a link's call_timeout_ms, 2 s by default), so the caller hears why. 0: no retry.
+  std::chrono::milliseconds read_retry{1'500};
 };
 
 /// What a table offers its store (the store is not a template).
@@ -84,6 +89,7 @@ struct store_counters {
   std::uint64_t cache_misses = 0;  ///< rows loaded from the database after memcached missed
   std::uint64_t cas_retries = 0;   ///< compare-and-swaps lost to another writer, then retried
   std::uint64_t rows_written = 0;  ///< rows written back to the database
+  std::uint64_t read_retries = 0;  ///< reads tried again after memcached or the database was out of reach
 };
 
 /// The data layer of one process. Create the memcache and database clients, the store, the

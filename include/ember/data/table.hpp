@@ -50,6 +50,22 @@ EMBER_DECL asio::awaitable<void> retry_backoff(int attempt);
 /// Waits, 2 ms at a time, until `flag` is false.
 EMBER_DECL asio::awaitable<void> wait_while_set(const bool& flag);
 
+/// The retries of one read that found memcached or the database out of reach
+/// (`store_options::read_retry`): reads change nothing, so trying again is always safe.
+class read_retry {
+ public:
+  explicit read_retry(std::chrono::milliseconds budget)
+      : until_(std::chrono::steady_clock::now() + budget) {}
+  /// True if `e` is worth another try now: transient, and time is left for it.
+  bool worth_it(const data_error& e) const;
+  /// Waits before the next try (20 ms doubling to 200 ms, never past the budget).
+  asio::awaitable<void> pause();
+
+ private:
+  std::chrono::steady_clock::time_point until_;
+  std::chrono::milliseconds wait_{20};
+};
+
 template <table_traits T>
 class tx_row_of;
 
@@ -119,11 +135,14 @@ class table_core final : public table_base {
 
   // --- what table<T> calls
 
+  /// Reads retry a transient failure within `store_options::read_retry`.
   asio::awaitable<row_ptr> get(any_key k);
   asio::awaitable<std::vector<row_ptr>> get_many(std::vector<any_key> keys);
   /// `apply(ctx, row)` changes the row (the front's function); returns the row as stored.
   asio::awaitable<row_ptr> update(any_key k, void (*apply)(void* ctx, void* row), void* ctx);
-  asio::awaitable<row_ptr> insert(row_ptr r);
+  /// `keep_key`: a generated-key table's row carries a key `reserve_key()` gave.
+  asio::awaitable<row_ptr> insert(row_ptr r, bool keep_key = false);
+  asio::awaitable<std::int64_t> reserve_key() { return next_key(); }
   asio::awaitable<bool> remove(any_key k);
   /// The keys of lookup `lookup` (an index into ops().lookups) for `value`.
   asio::awaitable<std::vector<any_key>> lookup_keys(std::size_t lookup, any_key value);
@@ -185,6 +204,12 @@ class table_core final : public table_base {
   asio::awaitable<cache_item> current(const any_key& k);
   asio::awaitable<std::optional<std::pair<row_ptr, std::uint64_t>>> database_version(const any_key& k);
   asio::awaitable<void> settle(const any_key& k, const locked_row& l, const void* after);
+  asio::awaitable<row_ptr> get_once(const any_key& k);
+  asio::awaitable<std::vector<row_ptr>> get_many_once(const std::vector<any_key>& keys);
+  asio::awaitable<std::vector<any_key>> lookup_keys_once(std::size_t lookup, const any_key& v);
+  // After a change was acknowledged (journal), keeps its lookup lists in step; a failure
+  // there is `outcome_unknown`, not the transient error (the change is stored).
+  asio::awaitable<void> relink_stored(const any_key& k, const void* before, const void* after);
   asio::awaitable<void> replace_tombstone(const any_key& k, const void* r);
 
   std::string list_key(std::size_t lookup, const any_key& v) const;
@@ -340,6 +365,21 @@ class table final {
   asio::awaitable<row> insert(row r) {
     detail::row_ptr p(new row(std::move(r)), &detail::row_ops_of<T>::destroy);
     co_return std::move(*take(co_await core_.insert(std::move(p))));
+  }
+
+  /// A generated key for a later `insert_at`, unique like those `insert` sets. With it, a row's
+  /// key can be recorded elsewhere (a list of rows, a parent row) *before* the row exists: a
+  /// failure in between then leaves a key that names no row — which the holder of the list can
+  /// detect and fill — never a row that nothing names.
+  asio::awaitable<key_type> reserve_key() requires T::generated_key {
+    co_return static_cast<key_type>(co_await core_.reserve_key());
+  }
+
+  /// Inserts `r` under the key it carries (from `reserve_key()` for a generated-key table).
+  /// A row with that key must not exist (`data_error` constraint).
+  asio::awaitable<row> insert_at(row r) {
+    detail::row_ptr p(new row(std::move(r)), &detail::row_ops_of<T>::destroy);
+    co_return std::move(*take(co_await core_.insert(std::move(p), true)));
   }
 
   /// Deletes the row with key `k`; false if there was none.

@@ -139,9 +139,11 @@ inline asio::awaitable<void> commit_rows(store& s, std::vector<tx_row*> order, c
       co_await s.db().transaction(std::move(job));
     } catch (const data_error& e) {
       // A connection lost during the commit may or may not have committed: the rows stay
-      // locked, and whoever finds the lease passed decides from the database.
-      outcome_unknown = e.code() == data_errc::connection_lost;
-      throw;
+      // locked, and whoever finds the lease passed decides from the database. The caller
+      // hears "outcome unknown", not the transient "unavailable" (which means "not run").
+      if (e.code() != data_errc::connection_lost) throw;
+      outcome_unknown = true;
+      throw data_error(data_errc::outcome_unknown, std::string("transaction: the commit's answer was lost: ") + e.what());
     }
   } catch (...) {
     failed = std::current_exception();
@@ -151,7 +153,20 @@ inline asio::awaitable<void> commit_rows(store& s, std::vector<tx_row*> order, c
       for (auto* r : order) co_await r->unlock();
     std::rethrow_exception(failed);
   }
-  for (auto* r : order) co_await r->finish();  // committed: each row its new version, unlocked
+  // Committed. Replacing the locked cache entries can fail now (memcached out of reach): the
+  // rows then stay locked until their lease passes, and the next reader reloads the committed
+  // version from the database. The change is made; what failed is telling the caller so.
+  std::optional<data_error> unfinished;
+  for (auto* r : order) {
+    try {
+      co_await r->finish();  // each row its new version, unlocked
+    } catch (const data_error& e) {
+      if (!unfinished) unfinished = e;
+    }
+  }
+  if (unfinished)
+    throw data_error(data_errc::outcome_unknown,
+                     std::string("transaction: committed, its cached rows not yet replaced: ") + unfinished->what());
 }
 
 }  // namespace detail

@@ -38,6 +38,7 @@ EMBER_DECL std::string error_category::message(int value) const {
     case errc::overloaded: return "overloaded";
     case errc::replaced: return "replaced by a newer login of the same user";
     case errc::session_expired: return "the session expired: log in again";
+    case errc::outcome_unknown: return "the change may or may not have been applied";
   }
   return "unknown ember error";
 }
@@ -45,6 +46,29 @@ EMBER_DECL std::string error_category::message(int value) const {
 EMBER_DECL const std::error_category& ember_category() noexcept {
   static const error_category instance;
   return instance;
+}
+
+EMBER_DECL error_reply error_reply_of(std::exception_ptr error) {
+  constexpr auto internal = static_cast<std::uint16_t>(status::internal_error);
+  try {
+    std::rethrow_exception(error);
+  } catch (const game_error& e) {
+    return {e.code(), e.what(), {}};
+  } catch (const call_error& e) {
+    // A call the handler made failed: a remote error keeps its status and text; a local one
+    // (timeout, no server) maps like any error code.
+    const auto& f = e.why();
+    const auto code = static_cast<std::uint16_t>(status_of(f));
+    return {code, f.remote() ? f.message : std::string(e.what()), e.what()};
+  } catch (const std::system_error& e) {
+    // The transport, a link, memcached or the database: transient failures say "retry".
+    const auto code = static_cast<std::uint16_t>(status_of(e.code()));
+    return {code, code == internal ? std::string("internal error") : std::string(e.what()), e.what()};
+  } catch (const std::exception& e) {
+    return {internal, "internal error", e.what()};
+  } catch (...) {
+    return {internal, "internal error", "a non-standard exception"};
+  }
 }
 
 }  // namespace ember

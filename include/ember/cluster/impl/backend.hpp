@@ -266,15 +266,9 @@ EMBER_DECL void backend_state::remember_end(std::uint64_t request_id, std::excep
   e->at = reply_cache::clock::now();
   if (error) {
     e->failed = true;
-    try {
-      std::rethrow_exception(error);
-    } catch (const game_error& g) {
-      e->status = g.code();
-      e->message = g.what();
-    } catch (...) {
-      e->status = static_cast<std::uint16_t>(status::internal_error);
-      e->message = "internal error";
-    }
+    auto reply = error_reply_of(error);  // the status and text its first answer had
+    e->status = reply.status;
+    e->message = std::move(reply.message);
   }
   auto waiters = std::move(e->waiters);
   e->waiters.clear();

@@ -223,19 +223,15 @@ EMBER_DECL void link::finish_request(const net::request_info& info, std::excepti
     net::count_request(info, code);
     send_error(command, info.seq, code, message);
   };
-  constexpr auto internal = static_cast<std::uint16_t>(status::internal_error);
-  try {
-    std::rethrow_exception(error);
-  } catch (const game_error& e) {
-    fail(e.code(), e.what());
-  } catch (const std::exception& e) {
-    log::error("link {}: command {} failed: {}", peer_.name, info.command, e.what());
-    fail(internal, "internal error");
-  } catch (...) {
-    log::error("link {}: command {} failed with a non-standard exception", peer_.name,
-               info.command);
-    fail(internal, "internal error");
-  }
+  // As a client-facing session answers (error_reply_of): memcached or the database out of
+  // reach is "unavailable", a change that may have been applied "outcome unknown", never
+  // "internal error".
+  const auto reply = error_reply_of(error);
+  if (reply.unexpected())
+    log::error("link {}: command {} failed: {}", peer_.name, info.command, reply.detail);
+  else if (!reply.detail.empty())
+    log::warn("link {}: command {} failed (status {}): {}", peer_.name, info.command, reply.status, reply.detail);
+  fail(reply.status, reply.message);
 }
 
 // Calls made in the same event-loop round leave in one write.

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "ember/data/error.hpp"
+#include "ember/error.hpp"
 
 #include <string>
 #include <utility>
@@ -19,6 +20,7 @@ EMBER_DECL const char* to_string(data_errc e) noexcept {
     case data_errc::not_found: return "row not found";
     case data_errc::journal: return "journal error";
     case data_errc::writers_behind: return "writers behind after a memcached restart";
+    case data_errc::outcome_unknown: return "outcome unknown";
   }
   return "data error";
 }
@@ -35,6 +37,8 @@ class data_category_impl final : public std::error_category {
       case data_errc::contention:
       case data_errc::writers_behind:
         return std::errc::resource_unavailable_try_again;
+      case data_errc::outcome_unknown:
+        return ember::outcome_unknown_condition();
       default:
         return {value, *this};
     }

@@ -80,9 +80,9 @@ struct memcache_conn::lib {
   // A connection that broke while idle (server restarted) fails the first request sent on it;
   // connecting again is cheap, so such a failure gets one more try. Refused connections don't.
   template <class Fn>
-  static memcached_return_t attempt(const memcache_conn& c, Fn fn) {
+  static memcached_return_t attempt(memcache_conn& c, Fn fn) {
     auto rc = fn();
-    if (broken_connection(c, rc)) rc = fn();
+    if (broken_connection(c, rc) || (rc == MEMCACHED_SERVER_TEMPORARILY_DISABLED && c.reset_if_due())) rc = fn();
     return rc;
   }
   static bool broken_connection(const memcache_conn& c, memcached_return_t rc) {
@@ -127,7 +127,7 @@ EMBER_DECL void memcache_conn::result_deleter::operator()(memcached_result_st* r
 }
 
 EMBER_DECL memcache_conn::memcache_conn(const memcache_options& options)
-    : prefix_(options.key_prefix), timeout_(options.timeout) {
+    : prefix_(options.key_prefix), timeout_(options.timeout), options_(options) {
   if (options.servers.empty()) throw std::invalid_argument("memcache_options.servers is empty");
   if (options.timeout.count() <= 0) throw std::invalid_argument("memcache_options.timeout must be positive");
   if (prefix_.size() >= memcache_max_key) throw std::invalid_argument("memcache key_prefix is too long");
@@ -144,6 +144,29 @@ EMBER_DECL memcache_conn::memcache_conn(const memcache_options& options)
   // Caller-owned result: memcached_fetch_result frees a heap-allocated one when it ends.
   memcached_result_create(memc_, result);
   result_.reset(result);
+}
+
+EMBER_DECL bool memcache_conn::reset_if_due() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - reset_at_ < std::chrono::milliseconds(250)) return false;
+  reset_at_ = now;
+  memcached_st* fresh = memcached_create(nullptr);
+  if (!fresh) return false;
+  std::swap(fresh, memc_);
+  try {
+    configure(options_);
+  } catch (...) {
+    std::swap(fresh, memc_);
+    memcached_free(fresh);
+    return false;
+  }
+  // The result belongs to the handle it was created with.
+  auto* result = new memcached_result_st{};
+  result_.reset();
+  memcached_free(fresh);
+  memcached_result_create(memc_, result);
+  result_.reset(result);
+  return true;  // groups_ stay: the same servers in the same order
 }
 
 EMBER_DECL memcache_conn::~memcache_conn() {
@@ -397,10 +420,10 @@ EMBER_DECL void memcache_conn::fetch(const std::vector<std::string>& full,
     const auto it = index.find(key);
     return it == index.end() ? std::nullopt : std::optional<std::size_t>(it->second);
   };
-  memcached_result_st* const result = result_.get();
   memcached_return_t failed = MEMCACHED_SUCCESS;
   std::string failed_server;
   for (int round = 0; round < 2; ++round) {
+    memcached_result_st* const result = result_.get();  // a reset (below) replaces it
     failed = MEMCACHED_SUCCESS;
     for (auto& o : out) o.reset();
     const auto rc = memcached_mget(memc_, ptrs_.data(), lens_.data(), ptrs_.size());
@@ -421,7 +444,9 @@ EMBER_DECL void memcache_conn::fetch(const std::vector<std::string>& full,
       failed = frc;
       failed_server = last_error_server();
     }
-    if (failed == MEMCACHED_SUCCESS || round == 1 || !lib::broken_connection(*this, failed)) break;
+    if (failed == MEMCACHED_SUCCESS || round == 1) break;
+    if (!lib::broken_connection(*this, failed) && !(failed == MEMCACHED_SERVER_TEMPORARILY_DISABLED && reset_if_due()))
+      break;
   }
   if (failed != MEMCACHED_SUCCESS) {
     if (full.size() == 1) failed_server = server_name(full.front());

@@ -29,6 +29,17 @@ EMBER_DECL asio::awaitable<void> wait_while_set(const bool& flag) {
   }
 }
 
+EMBER_DECL bool read_retry::worth_it(const data_error& e) const {
+  return e.code() == std::errc::resource_unavailable_try_again && e.code() != data_errc::contention &&
+         std::chrono::steady_clock::now() + wait_ < until_;
+}
+
+EMBER_DECL asio::awaitable<void> read_retry::pause() {
+  asio::steady_timer t(co_await asio::this_coro::executor, wait_);
+  co_await t.async_wait(asio::use_awaitable);
+  wait_ = std::min(wait_ * 2, std::chrono::milliseconds(200));
+}
+
 EMBER_DECL std::string key_text(const any_key& k) {
   if (const auto* s = std::get_if<std::string>(&k)) return *s;
   return std::to_string(std::get<std::int64_t>(k));
@@ -65,7 +76,38 @@ EMBER_DECL table_core::~table_core() {
   if (!store_gone()) store_.detach(*this);
 }
 
+// Reads try again while memcached or the database is out of reach, within read_retry: a
+// restarted memcached is back within a second or two, and a read changes nothing. (No
+// co_await inside a handler: the error is noted, the wait comes after.)
 EMBER_DECL asio::awaitable<row_ptr> table_core::get(any_key k) {
+  read_retry retry(store_.options().read_retry);
+  for (;;) {
+    try {
+      auto r = co_await get_once(k);
+      co_return std::move(r);
+    } catch (const data_error& e) {
+      if (!retry.worth_it(e)) throw;
+    }
+    ++store_.counters().read_retries;
+    co_await retry.pause();
+  }
+}
+
+EMBER_DECL asio::awaitable<std::vector<row_ptr>> table_core::get_many(std::vector<any_key> keys) {
+  read_retry retry(store_.options().read_retry);
+  for (;;) {
+    try {
+      auto r = co_await get_many_once(keys);
+      co_return std::move(r);
+    } catch (const data_error& e) {
+      if (!retry.worth_it(e)) throw;
+    }
+    ++store_.counters().read_retries;
+    co_await retry.pause();
+  }
+}
+
+EMBER_DECL asio::awaitable<row_ptr> table_core::get_once(const any_key& k) {
   auto item = co_await store_.cache().get(row_key(k));
   if (!item || parse(item->value, k).locked())
     item = co_await current(k);
@@ -74,7 +116,7 @@ EMBER_DECL asio::awaitable<row_ptr> table_core::get(any_key k) {
   co_return to_row(item->value, k);
 }
 
-EMBER_DECL asio::awaitable<std::vector<row_ptr>> table_core::get_many(std::vector<any_key> keys) {
+EMBER_DECL asio::awaitable<std::vector<row_ptr>> table_core::get_many_once(const std::vector<any_key>& keys) {
   std::vector<std::string> mkeys;
   mkeys.reserve(keys.size());
   for (const auto& k : keys) mkeys.push_back(row_key(k));
@@ -105,7 +147,7 @@ EMBER_DECL asio::awaitable<row_ptr> table_core::update(any_key k, void (*apply)(
     auto next = ops_.make_entry(e.version + 1, r.get());
     if (co_await store_.cache().cas(mkey, next, item.cas) == store_result::stored) {
       changed(k, next, e.version + 1);
-      co_await relink(k, before.get(), r.get());
+      co_await relink_stored(k, before.get(), r.get());
       co_return r;
     }
     ++store_.counters().cas_retries;
@@ -115,20 +157,20 @@ EMBER_DECL asio::awaitable<row_ptr> table_core::update(any_key k, void (*apply)(
                    describe(k) + ": " + std::to_string(store_.options().max_attempts) + " attempts lost");
 }
 
-EMBER_DECL asio::awaitable<row_ptr> table_core::insert(row_ptr r) {
-  if (ops_.generated_key) {
+EMBER_DECL asio::awaitable<row_ptr> table_core::insert(row_ptr r, bool keep_key) {
+  if (ops_.generated_key && !keep_key) {
     ops_.set_key(r.get(), co_await next_key());
     auto entry = ops_.make_entry(1, r.get());
     const auto k = ops_.key_of(r.get());
     if (co_await store_.cache().add(row_key(k), entry) != store_result::stored)
       throw data_error(data_errc::constraint, describe(k) + ": a generated key is already cached");
     changed(k, entry, 1);
-    co_await relink(k, nullptr, r.get());
+    co_await relink_stored(k, nullptr, r.get());
     co_return r;
   } else {
     const auto k = ops_.key_of(r.get());
     co_await replace_tombstone(k, r.get());
-    co_await relink(k, nullptr, r.get());
+    co_await relink_stored(k, nullptr, r.get());
     co_return r;
   }
 }
@@ -143,7 +185,7 @@ EMBER_DECL asio::awaitable<bool> table_core::remove(any_key k) {
     auto next = ops_.make_entry(e.version + 1, nullptr);
     if (co_await store_.cache().cas(mkey, next, item.cas) == store_result::stored) {
       changed(k, next, e.version + 1);
-      co_await relink(k, before.get(), nullptr);
+      co_await relink_stored(k, before.get(), nullptr);
       co_return true;
     }
     ++store_.counters().cas_retries;
@@ -437,6 +479,20 @@ EMBER_DECL std::vector<any_key> table_core::decode_keys(std::string_view s) cons
 }
 
 EMBER_DECL asio::awaitable<std::vector<any_key>> table_core::lookup_keys(std::size_t lookup, any_key v) {
+  read_retry retry(store_.options().read_retry);
+  for (;;) {
+    try {
+      auto keys = co_await lookup_keys_once(lookup, v);
+      co_return keys;
+    } catch (const data_error& e) {
+      if (!retry.worth_it(e)) throw;
+    }
+    ++store_.counters().read_retries;
+    co_await retry.pause();
+  }
+}
+
+EMBER_DECL asio::awaitable<std::vector<any_key>> table_core::lookup_keys_once(std::size_t lookup, const any_key& v) {
   const auto lkey = list_key(lookup, v);
   auto item = co_await store_.cache().get(lkey);
   if (item) co_return decode_keys(item->value);
@@ -501,6 +557,19 @@ EMBER_DECL asio::awaitable<void> table_core::change_list(std::size_t lookup, con
   // The row change is acknowledged already; a list left behind is corrected when it is next
   // loaded, and find() filters on the row itself.
   log::warn("table {}: lookup list of {} lost every attempt", ops_.name, describe(k));
+}
+
+EMBER_DECL asio::awaitable<void> table_core::relink_stored(const any_key& k, const void* before, const void* after) {
+  std::optional<data_error> failed;
+  try {
+    co_await relink(k, before, after);
+  } catch (const data_error& e) {
+    failed = e;
+  }
+  if (failed)
+    throw data_error(data_errc::outcome_unknown,
+                     describe(k) + ": the change is stored (journal), its lookup lists were not kept in step: " +
+                         failed->what());
 }
 
 /// Moves key `k` between lookup lists after a row went from `before` to `after` (null: none).

@@ -29,6 +29,16 @@ asio::awaitable<void> insert_if_absent(data::table<T>& rows, typename T::row r) 
   }
 }
 
+/// `rows.insert_at(r)`, where a row with that key may exist already (then it is left as it is).
+template <class T>
+asio::awaitable<void> insert_if_absent_at(data::table<T>& rows, typename T::row r) {
+  try {
+    co_await rows.insert_at(std::move(r));
+  } catch (const data::data_error& e) {
+    if (e.code() != data::data_errc::constraint) throw;
+  }
+}
+
 /// `m` in the binary encoding, for a bytes column.
 template <class Message>
 std::vector<std::byte> to_bytes(const Message& m) {

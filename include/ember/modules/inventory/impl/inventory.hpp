@@ -398,20 +398,32 @@ EMBER_DECL asio::awaitable<std::vector<std::int64_t>> service::reserve(std::uint
   std::vector<std::int64_t> out;
   if (n == 0) co_return out;
   const auto bag = co_await bags_.get(key(player));
-  for (auto& r : co_await items_.get_many(detail::parse_ids(bag->reserved)))
-    if (r && r->owner == -key(player) && out.size() < n) out.push_back(r->id);
-  std::vector<std::int64_t> added;
-  while (out.size() < n) {
-    auto r = co_await items_.insert(detail::item_row(0, -key(player)));
-    out.push_back(r.id);
-    added.push_back(r.id);
+  const auto listed = detail::parse_ids(bag->reserved);
+  const auto rows = co_await items_.get_many(listed);
+  for (std::size_t i = 0; i < listed.size() && out.size() < n; ++i) {
+    if (rows[i] && rows[i]->owner == -key(player)) {
+      out.push_back(listed[i]);
+    } else if (!rows[i]) {
+      // Listed by a reservation that failed before its row was stored: the row is made now.
+      co_await modules::detail::insert_if_absent_at(items_, detail::item_row(listed[i], -key(player)));
+      out.push_back(listed[i]);
+    }
   }
-  if (!added.empty())
-    co_await bags_.update(key(player), [&added](ember_inventory::inventory_bag& b) {
-      auto ids = detail::parse_ids(b.reserved);
-      ids.insert(ids.end(), added.begin(), added.end());
-      b.reserved = detail::join_ids(ids);
-    });
+  // New rows are listed in the bag first, then stored: a failure between (memcached out of
+  // reach) leaves an id that names no row, filled by the next reservation — never a stored
+  // row that no bag lists, which nothing would ever use or remove.
+  std::vector<std::int64_t> added;
+  while (out.size() + added.size() < n) added.push_back(co_await items_.reserve_key());
+  if (added.empty()) co_return out;
+  co_await bags_.update(key(player), [&added](ember_inventory::inventory_bag& b) {
+    auto ids = detail::parse_ids(b.reserved);
+    ids.insert(ids.end(), added.begin(), added.end());
+    b.reserved = detail::join_ids(ids);
+  });
+  for (auto id : added) {
+    co_await modules::detail::insert_if_absent_at(items_, detail::item_row(id, -key(player)));
+    out.push_back(id);
+  }
   co_return out;
 }
 

@@ -163,37 +163,12 @@ EMBER_DECL void tcp_session::finish_request(const request_info& info, std::excep
     count_request(info, code);
     send_error(info, code, message);
   };
-  constexpr auto internal = static_cast<std::uint16_t>(status::internal_error);
-  try {
-    std::rethrow_exception(error);
-  } catch (const game_error& e) {
-    fail(e.code(), e.what());
-  } catch (const call_error& e) {
-    // A call the handler made failed: a remote error keeps its status; a local one (timeout,
-    // no server) maps like any error code.
-    const auto& f = e.why();
-    const auto code = static_cast<std::uint16_t>(status_of(f));
-    if (code == internal)
-      log::error("session {}: command {} failed: {}", id_, info.command, e.what());
-    fail(code, f.remote() ? f.message : e.what());
-  } catch (const std::system_error& e) {
-    // The transport, a link, memcached or the database: transient failures say "retry".
-    const auto st = status_of(e.code());
-    if (st == status::internal_error) {
-      log::error("session {}: command {} failed: {}", id_, info.command, e.what());
-      fail(internal, "internal error");
-    } else {
-      log::warn("session {}: command {} failed ({}): {}", id_, info.command,
-                st == status::timeout ? "timeout" : "unavailable", e.what());
-      fail(static_cast<std::uint16_t>(st), e.what());
-    }
-  } catch (const std::exception& e) {
-    log::error("session {}: command {} failed: {}", id_, info.command, e.what());
-    fail(internal, "internal error");
-  } catch (...) {
-    log::error("session {}: command {} failed with a non-standard exception", id_, info.command);
-    fail(internal, "internal error");
-  }
+  const auto reply = error_reply_of(error);
+  if (reply.unexpected())
+    log::error("session {}: command {} failed: {}", id_, info.command, reply.detail);
+  else if (!reply.detail.empty())
+    log::warn("session {}: command {} failed (status {}): {}", id_, info.command, reply.status, reply.detail);
+  fail(reply.status, reply.message);
 }
 
 }  // namespace ember::net::detail
