@@ -20,22 +20,15 @@
 #include "ember/data/store.hpp"
 #include "ember/modules/tournaments/tournaments.hpp"
 #include "support/run.hpp"
+#include "support/worker.hpp"
 
 namespace {
 
 constexpr std::int64_t jan_5 = 1767571200000;  // 2026-01-05 00:00 UTC, a Monday
 
-struct nobody final : ember::modules::players {
-  void push_body(std::uint64_t, std::uint16_t, const ember::net::body_writer&) override {}
-};
-
-[[noreturn]] void wait_to_be_killed(const char* said) {
-  std::printf("%s\n", said);
-  std::fflush(stdout);
-  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
-}
-
 }  // namespace
+
+using ember::test::wait_to_be_killed;
 
 int main(int argc, char** argv) {
   if (argc < 7) {
@@ -51,7 +44,7 @@ int main(int argc, char** argv) {
     ember::data::database db(argv[2]);
     ember::data::store store(cache, db, {.journal = argv[3]});
     ember::modules::event_bus bus;
-    nobody players;
+    ember::test::no_players players;
     ember::app::data_slot<ember::modules::inventory::item_types> types(argv[4]);
     if (!types.reload()) throw std::runtime_error("item types do not load");
     ember::modules::wallet::options wo;

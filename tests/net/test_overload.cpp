@@ -282,10 +282,15 @@ BOOST_AUTO_TEST_CASE(many_clients_that_never_read_keep_the_process_within_its_bu
     return growth;
   };
   const std::size_t bounded = flood(8 * mib);
-  BOOST_TEST(bounded < 40 * mib);
   // The control: no budget, the same clients. It proves the measure above can fail.
   const std::size_t unbounded = flood(0);
+#ifndef __SANITIZE_ADDRESS__  // AddressSanitizer holds freed memory back (its quarantine): the
+                              // resident size says nothing there; the budget's peak above does
+  BOOST_TEST(bounded < 40 * mib);
   BOOST_TEST(unbounded > 40 * mib);
+#else
+  (void)bounded, (void)unbounded;
+#endif
 }
 
 BOOST_AUTO_TEST_CASE(watermarks_out_of_order_are_refused_when_the_server_is_built) {

@@ -297,10 +297,15 @@ class admin_api {
     co_return answer{200, out + "]}"};
   }
 
+  // A kick's or a ban's reason: it reaches the player and the log.
+  static bool one_line_reason(const std::string& reason) {
+    return reason.size() <= 256 && codec::valid_utf8(reason) && reason.find('\n') == std::string::npos;
+  }
+
   asio::awaitable<answer> kick(const std::string& user_text, const std::string& server, const std::string& reason) {
     const auto user = user_id(user_text);
     if (user.empty()) co_return answer{400, error_json("user: a user id (decimal digits) is required")};
-    if (reason.size() > 256 || !codec::valid_utf8(reason) || reason.find('\n') != std::string::npos)
+    if (!one_line_reason(reason))
       co_return answer{400, error_json("the reason (the body) is one line of UTF-8 text, at most 256 bytes")};
     const auto body = user + "\n" + (reason.empty() ? std::string("kicked by an operator") : reason);
     std::string out = R"({"results":[)";
@@ -344,7 +349,7 @@ class admin_api {
         co_return answer{400, error_json(fmt::format("minutes: a number of minutes up to {} (none or 0: until unbanned)",
                                                      max_ban_minutes))};
     }
-    if (reason.size() > 256 || !codec::valid_utf8(reason) || reason.find('\n') != std::string::npos)
+    if (!one_line_reason(reason))
       co_return answer{400, error_json("the reason (the body) is one line of UTF-8 text, at most 256 bytes")};
     using namespace std::chrono;
     const std::int64_t until_ms =

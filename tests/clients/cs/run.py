@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import argparse
 import functools
-import shutil
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "support"))
 import runner  # noqa: E402  (tests/support/runner.py)
+import cs_program  # noqa: E402  (beside this file)
 
 run = functools.partial(runner.run, "clients_cs")
 start = functools.partial(runner.start, "clients_cs")
@@ -36,19 +36,12 @@ def main() -> int:
     p.add_argument("--test", required=True)
     p.add_argument("--work", required=True)
     args = p.parse_args()
-    mcs, mono = shutil.which("mcs"), shutil.which("mono")
-    if mcs is None or mono is None:
-        print("clients_cs: Mono's mcs and mono are needed (Debian: apt-get install mono-devel; "
-              "tools/install-deps.sh installs it)", flush=True)
-        return 1
     work = Path(args.work)
-    shutil.rmtree(work, ignore_errors=True)
-    gen = work / "gen"
-    gen.mkdir(parents=True)
-    run([args.codegen, args.schema, "--out-dir", str(gen), "--lang", "cs"])
-    exe = work / "chat_test.exe"
-    run([mcs, "-langversion:7.2", "-warnaserror+", "-nologo", "-r:System.Numerics",
-         "-r:System.Net.Http", f"-out:{exe}", *sorted(str(f) for f in gen.glob("*.cs")), args.test])
+    built = cs_program.build("clients_cs", run, args.codegen, args.schema, args.test, work,
+                             "chat_test.exe")
+    if built is None:
+        return 1
+    mono, exe = built
 
     server, ports = start([args.chat_server, "--port", "0", "--port-file", str(work / "port")],
                           work / "port")
