@@ -207,6 +207,9 @@ class table_core final : public table_base {
   asio::awaitable<row_ptr> get_once(const any_key& k);
   asio::awaitable<std::vector<row_ptr>> get_many_once(const std::vector<any_key>& keys);
   asio::awaitable<std::vector<any_key>> lookup_keys_once(std::size_t lookup, const any_key& v);
+  // Runs the read `once()` again while it fails transiently, within `read_retry`.
+  template <class T, class Once>
+  asio::awaitable<T> retrying_read(Once once);
   // After a change was acknowledged (journal), keeps its lookup lists in step; a failure
   // there is `outcome_unknown`, not the transient error (the change is stored).
   asio::awaitable<void> relink_stored(const any_key& k, const void* before, const void* after);

@@ -79,11 +79,12 @@ EMBER_DECL table_core::~table_core() {
 // Reads try again while memcached or the database is out of reach, within read_retry: a
 // restarted memcached is back within a second or two, and a read changes nothing. (No
 // co_await inside a handler: the error is noted, the wait comes after.)
-EMBER_DECL asio::awaitable<row_ptr> table_core::get(any_key k) {
+template <class T, class Once>
+asio::awaitable<T> table_core::retrying_read(Once once) {
   read_retry retry(store_.options().read_retry);
   for (;;) {
     try {
-      auto r = co_await get_once(k);
+      auto r = co_await once();
       co_return std::move(r);
     } catch (const data_error& e) {
       if (!retry.worth_it(e)) throw;
@@ -93,18 +94,12 @@ EMBER_DECL asio::awaitable<row_ptr> table_core::get(any_key k) {
   }
 }
 
+EMBER_DECL asio::awaitable<row_ptr> table_core::get(any_key k) {
+  co_return co_await retrying_read<row_ptr>([&] { return get_once(k); });
+}
+
 EMBER_DECL asio::awaitable<std::vector<row_ptr>> table_core::get_many(std::vector<any_key> keys) {
-  read_retry retry(store_.options().read_retry);
-  for (;;) {
-    try {
-      auto r = co_await get_many_once(keys);
-      co_return std::move(r);
-    } catch (const data_error& e) {
-      if (!retry.worth_it(e)) throw;
-    }
-    ++store_.counters().read_retries;
-    co_await retry.pause();
-  }
+  co_return co_await retrying_read<std::vector<row_ptr>>([&] { return get_many_once(keys); });
 }
 
 EMBER_DECL asio::awaitable<row_ptr> table_core::get_once(const any_key& k) {
@@ -479,17 +474,7 @@ EMBER_DECL std::vector<any_key> table_core::decode_keys(std::string_view s) cons
 }
 
 EMBER_DECL asio::awaitable<std::vector<any_key>> table_core::lookup_keys(std::size_t lookup, any_key v) {
-  read_retry retry(store_.options().read_retry);
-  for (;;) {
-    try {
-      auto keys = co_await lookup_keys_once(lookup, v);
-      co_return keys;
-    } catch (const data_error& e) {
-      if (!retry.worth_it(e)) throw;
-    }
-    ++store_.counters().read_retries;
-    co_await retry.pause();
-  }
+  co_return co_await retrying_read<std::vector<any_key>>([&] { return lookup_keys_once(lookup, v); });
 }
 
 EMBER_DECL asio::awaitable<std::vector<any_key>> table_core::lookup_keys_once(std::size_t lookup, const any_key& v) {
