@@ -7,6 +7,9 @@
 #   EMBER_CPP_ARGS="..."    extra compiler flags, space-separated (meson's cpp_args)
 #   EMBER_FUZZ_SECONDS=N    seconds per fuzz target (default 20; 0 skips fuzzing)
 #   EMBER_TEST_ARGS="..."   extra `meson test` arguments (e.g. --no-suite consumer)
+#   EMBER_NO_BUILD=1        build nothing before the tests: for suites that run the compiler
+#                           themselves (CI's compiler checks: --suite headers --suite consumer)
+#   EMBER_BUILD_ONLY=1      configure and build, run nothing
 #   EMBER_TEST_PROCESSES=N  tests run at once (default: twice the cores, since most tests wait
 #                           on sockets and child processes; BENCHMARKS.md, "CI's wall time")
 set -uo pipefail
@@ -19,12 +22,18 @@ if [ ! -f "$build/build.ninja" ]; then
   # shellcheck disable=SC2086
   meson setup "$build" ${EMBER_MESON_ARGS:-} "${cpp_args[@]}" || exit 1
 fi
-build_start=$(date +%s)
-ninja -C "$build" || { echo "0 passed, 1 failed (build)"; exit 1; }
-echo "test.sh: build took $(( $(date +%s) - build_start )) s"
+no_rebuild=()
+if [ "${EMBER_NO_BUILD:-0}" = 1 ]; then
+  no_rebuild=(--no-rebuild)
+else
+  build_start=$(date +%s)
+  ninja -C "$build" || { echo "0 passed, 1 failed (build)"; exit 1; }
+  echo "test.sh: build took $(( $(date +%s) - build_start )) s"
+fi
+[ "${EMBER_BUILD_ONLY:-0}" = 1 ] && exit 0
 processes=${EMBER_TEST_PROCESSES:-$(( $(nproc) * 2 ))}
 # shellcheck disable=SC2086
-meson test -C "$build" --print-errorlogs --num-processes "$processes" ${EMBER_TEST_ARGS:-}
+meson test -C "$build" --print-errorlogs --num-processes "$processes" "${no_rebuild[@]}" ${EMBER_TEST_ARGS:-}
 passed=$(/usr/bin/python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["result"] in ("OK","EXPECTEDFAIL")))' "$build/meson-logs/testlog.json")
 failed=$(/usr/bin/python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["result"] not in ("OK","EXPECTEDFAIL","SKIP")))' "$build/meson-logs/testlog.json")
 fuzz_seconds=${EMBER_FUZZ_SECONDS:-20}
