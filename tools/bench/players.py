@@ -12,10 +12,12 @@ step has signed in, and holds it for --hold seconds: every bot does about one th
 (/proc/PID/stat) and resident memory (/proc/PID/status) by server type. It stops after the step
 whose p99 passes --p99-ms, after the last step, or when the run's time (--budget) would not
 fit another step, and prints the table: players, p99, CPU per player and memory per player by
-server type (net, game, gate, lobby, memcached; the database is SQLite inside the games).
+server type (net, game, gate, lobby, memcached; the database is SQLite inside the games), CPU
+per action answered (a player acts about once a second: it is also a player's CPU per second).
 
 usage: players.py BUILD_DIR [--steps 1000,2000,...] [--hold S] [--rate R] [--per-process N]
-                  [--p99-ms MS] [--budget S] [--port-base P] [--json FILE] [--keep]
+                  [--p99-ms MS] [--budget S] [--port-base P] [--json FILE] [--keep] [--perf FILE]
+                  [--think-ms MS] [--only KIND] [--master|--server|--module|--bot PATH]
 Exits 0 when every step ran without a lost bot or a failed request, 1 otherwise.
 """
 import argparse
@@ -67,6 +69,27 @@ def loadavg():
         return " ".join(f.read().split()[:3])
 
 
+def memcached_stats(port):
+    """The counters of memcached's `stats` (ints only), or {} if it does not answer."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            s.sendall(b"stats\r\n")
+            data = b""
+            while not data.endswith(b"END\r\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+    except OSError:
+        return {}
+    out = {}
+    for line in data.decode(errors="replace").splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "STAT" and parts[2].isdigit():
+            out[parts[1]] = int(parts[2])
+    return out
+
+
 def children(root):
     """PIDs of every descendant of `root`, with their argv."""
     parent = {}
@@ -111,8 +134,8 @@ def free_port_base(count, start=24000, stop=60000, step=200):
 
 
 def make_config(src, dst, base):
-    """The example's config with its ports moved to start at `base`, quiet logs (warnings and
-    up: a log line per request would be the benchmark), and room for every bot's session from
+    """The example's config with its ports moved to start at `base`, logs at info for every
+    server (the example asks debug of game1: a line per request would be the benchmark), and room for every bot's session from
     127.0.0.1."""
     keys = {"rootport", "netport", "webport", "port"}
     c = json.load(open(src))
@@ -146,7 +169,7 @@ def make_config(src, dst, base):
         return v
 
     c = moved(c)
-    c["defaults"].setdefault("log", {})["level"] = "warn"
+    c["defaults"].setdefault("log", {})["level"] = "info"
     c["defaults"].setdefault("limits", {})["max_sessions_per_address"] = 20000
     for s in c["servers"].values():
         s.pop("log", None)
@@ -157,9 +180,9 @@ def make_config(src, dst, base):
 class bot_process:
     """One players_bot process and the JSON lines it prints (one a second)."""
 
-    def __init__(self, exe, ports, first, count, rate, seconds, logfile):
+    def __init__(self, exe, ports, first, count, rate, seconds, logfile, extra):
         argv = [exe, "--bots", str(count), "--first", str(first), "--rate", str(rate), "--seconds", str(seconds),
-                "--seed", str(first)]
+                "--seed", str(first)] + extra
         for p in ports:
             argv += ["--port", str(p)]
         self.count = count
@@ -231,15 +254,20 @@ def main(argv):
     ap.add_argument("--perf", metavar="FILE", help="profile the servers (perf record, 499 Hz) through the hold of "
                     "the first step and write perf report's top functions by process and library to FILE; the "
                     "step's figures then include perf's own cost")
+    for name in ("master", "server", "module", "bot"):
+        ap.add_argument(f"--{name}", help=f"the {name} program (default: its place in BUILD_DIR)")
+    ap.add_argument("--think-ms", type=int, default=1000, help="mean time between a bot's actions (0: idle)")
+    ap.add_argument("--only", help="one kind of action alone (players_bot --only): what each costs")
     a = ap.parse_args(argv)
+    bot_extra = ["--think-ms", str(a.think_ms)] + (["--only", a.only] if a.only else [])
     steps = [int(s) for s in a.steps.split(",")]
     if steps != sorted(steps) or steps[0] < 1 or not 20 <= a.per_process <= 15000 or a.per_process % 20:
         ap.error("--steps must increase; --per-process must be a multiple of 20 within 20..15000")
     exe = {
-        "master": os.path.join(a.build, "tools/master/ember-master"),
-        "server": os.path.join(a.build, "tools/server/ember-server"),
-        "module": os.path.join(a.build, "examples/cluster/world.so"),
-        "bot": os.path.join(a.build, "tools/bench/players_bot"),
+        "master": a.master or os.path.join(a.build, "tools/master/ember-master"),
+        "server": a.server or os.path.join(a.build, "tools/server/ember-server"),
+        "module": a.module or os.path.join(a.build, "examples/cluster/world.so"),
+        "bot": a.bot or os.path.join(a.build, "tools/bench/players_bot"),
     }
     for k, p in exe.items():
         if not os.access(p, os.R_OK):
@@ -260,6 +288,7 @@ def main(argv):
     net_ports = [servers[n]["netport"]["port"] if isinstance(servers[n]["netport"], dict) else servers[n]["netport"]
                  for n in nets]
     backends = [n for n, t in type_of.items() if t in ("game", "lobby")]
+    mc_port = int(cfg["memcached"]["servers"][0].rsplit(":", 1)[1])
     log(f"cluster of {', '.join(f'{n} ({type_of[n]})' for n in servers)} in {work}, ports from {base}; "
         f"bots on {', '.join(map(str, net_ports))}; load average {loadavg()}")
 
@@ -320,7 +349,7 @@ def main(argv):
             left = int(a.budget - elapsed) + 30
             for n in chunks:
                 bots.append(bot_process(exe["bot"], net_ports, players, n, rate, left,
-                                        os.path.join(work, f"bots-{players}.log")))
+                                        os.path.join(work, f"bots-{players}.log"), bot_extra))
                 players += n
             # Ramp: until every bot has signed in (or given up), bounded.
             t0 = time.monotonic()
@@ -345,6 +374,7 @@ def main(argv):
                 profiler = subprocess.Popen(["perf", "record", "-F", "499", "-o", data, "-p",
                                              ",".join(str(p) for p in pids), "--", "sleep", str(int(a.hold))],
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            mc0 = memcached_stats(mc_port)
             h0 = time.monotonic()
             err0 = sum(b.last["errors"] for b in bots)
             push0 = sum(b.last["pushes"] for b in bots)
@@ -363,10 +393,11 @@ def main(argv):
                     out.write(f"# perf record -F 499 of the servers at {players} players over {held:.0f} s; "
                               f"load average {loadavg()}\n")
                     out.flush()
-                    subprocess.run(["perf", "report", "-i", data, "--stdio", "--sort", "comm,dso,sym",
+                    subprocess.run(["perf", "report", "-i", data, "--stdio", "--sort", "pid,dso,sym",
                                     "--percent-limit", "0.3"], stdout=out, stderr=subprocess.DEVNULL, timeout=120)
                 log(f"profile of the servers at {players} players written to {a.perf}")
             cpu1 = {p: cpu_seconds(p) for p in pids}
+            mc1 = memcached_stats(mc_port)
             bot_cpu1 = {b.proc.pid: cpu_seconds(b.proc.pid) for b in bots}
             lines = [d for b in bots for d in b.between(h0, h1)]
             actions = merge(h for d in lines for k, h in d["lat"].items() if k not in SETUP_KINDS)
@@ -387,6 +418,11 @@ def main(argv):
                 "count_by_kind": {k: sum(h.values()) for k, h in sorted(by_kind.items())},
                 "loadavg": loadavg(), "cores": {}, "rss_kib": {}, "rss_growth_kib": {},
                 "profiled": profiler is not None,
+                # memcached commands per action: what the data path costs in round trips
+                "memcached_per_action": {k: round((mc1.get(k, 0) - mc0.get(k, 0)) / max(1, sum(actions.values())), 2)
+                                         if actions else round((mc1.get(k, 0) - mc0.get(k, 0)) / held / players, 3)
+                                         for k in ("cmd_get", "get_hits", "cmd_set", "cas_hits", "cas_badval",
+                                                   "cmd_touch", "delete_hits", "incr_hits")},
                 "bots_cores": round(sum((bot_cpu1[p] or 0) - (bot_cpu0[p] or 0) for p in bot_cpu0) / held, 3),
             }
             for pid, (t, _) in procs.items():
@@ -402,6 +438,8 @@ def main(argv):
                 f"{row['actions_per_s']:,} actions/s, {row['pushes_per_s']:,} pushes/s, {errors} errors, {lost} lost; "
                 f"cluster {cluster:.2f} cores ({', '.join(f'{t} {v:.2f}' for t, v in row['cores'].items())}), "
                 f"bots {row['bots_cores']:.2f}; load average {row['loadavg']}")
+            log(f"memcached commands per {'action' if actions else 'player-second (idle)'}: " +
+                ", ".join(f"{k} {v}" for k, v in row["memcached_per_action"].items() if v))
             if errors or lost:
                 status = 1
                 log(f"first error: {next((b.last['first_error'] for b in bots if b.last['first_error']), '?')}")
@@ -421,31 +459,37 @@ def main(argv):
                 master.wait()
         master_log.close()
 
-    # The table.
+    # The table. CPU is per action (a player does about one a second, so it is also the CPU a
+    # player costs each second) and comes from the actions answered, not the bots connected:
+    # past saturation the bots wait for answers and act less than once a second.
     print()
-    print("| players | actions/s | pushes/s | p50 | p99 | errors | cluster cores | CPU µs per player-second "
-          "(net / game / gate / lobby / memcached) | memory KiB per player (net / game / gate / lobby / memcached) "
-          "| bots' cores | load average |")
+    print("| players | actions/s | pushes/s | p50 | p99 | cluster cores | CPU µs per action: cluster (net / game / "
+          "gate / lobby / memcached) | players per core | memory KiB per player: all (net / game / gate / lobby / "
+          "memcached) | bots' cores | load average |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        n = r["players"]
+        n, rate = r["players"], max(1, r["actions_per_s"])
         cores = sum(r["cores"].values())
-        cpu = " / ".join(f"{r['cores'].get(t, 0) * 1e6 / n:.0f}" for t in TYPES)
+        cpu = " / ".join(f"{r['cores'].get(t, 0) * 1e6 / rate:,.0f}" for t in TYPES)
         mem = " / ".join(f"{r['rss_growth_kib'].get(t, 0) / n:.1f}" for t in TYPES)
-        print(f"| {n:,} | {r['actions_per_s']:,} | {r['pushes_per_s']:,} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms "
-              f"| {r['errors']} | {cores:.2f} | {cores * 1e6 / n:.0f} ({cpu}) | "
-              f"{sum(r['rss_growth_kib'].values()) / n:.1f} ({mem}) | {r['bots_cores']:.2f} | {r['loadavg']} |")
+        flags = f", {r['lost']} lost" if r["lost"] else ""
+        flags += f", {r['errors']} errors" if r["errors"] else ""
+        print(f"| {n:,}{flags} | {r['actions_per_s']:,} | {r['pushes_per_s']:,} | {r['p50_ms']:.2f} ms | "
+              f"{r['p99_ms']:.2f} ms | {cores:.2f} | {cores * 1e6 / rate:,.0f} ({cpu}) | "
+              f"{rate / cores if cores else 0:,.0f} | {sum(r['rss_growth_kib'].values()) / n:.1f} ({mem}) | "
+              f"{r['bots_cores']:.2f} | {r['loadavg']} |")
     if results:
         last = results[-1]
         ok = [r for r in results if r["p99_ms"] <= a.p99_ms and not r["errors"] and not r["lost"]]
         best = ok[-1]["players"] if ok else 0
         print()
-        print("p99 by kind at the last step (ms): " +
+        print("p99 by kind at the last step (ms, count): " +
               ", ".join(f"{k} {v:.1f} ({last['count_by_kind'][k]:,})" for k, v in last["p99_by_kind_ms"].items()))
-        per_core = [r["players"] / sum(r["cores"].values()) for r in results if sum(r["cores"].values()) > 0]
-        print(f"summary: {best:,} players held with p99 ≤ {a.p99_ms:.0f} ms and no error; the last step "
-              f"{last['players']:,} at p99 {last['p99_ms']:.1f} ms; players per core of cluster CPU at the last step "
-              f"{per_core[-1] if per_core else 0:,.0f}; run took {time.monotonic() - started:.0f} s")
+        cores = sum(last["cores"].values())
+        print(f"summary: {best:,} players held with p99 ≤ {a.p99_ms:g} ms and no error (steps {a.steps}); the last "
+              f"step {last['players']:,} at p99 {last['p99_ms']:.1f} ms, {last['actions_per_s']:,} actions/s on "
+              f"{cores:.2f} cores of cluster CPU ({last['actions_per_s'] / cores if cores else 0:,.0f} players per "
+              f"core at one action a second); run took {time.monotonic() - started:.0f} s")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=1)

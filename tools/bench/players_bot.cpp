@@ -16,10 +16,13 @@
 // count as answers; any other error counts in "errors".
 //
 // usage: players_bot --port P [--port P2 ...] [--host H] [--bots N] [--first I] [--rate R]
-//                    [--seconds S] [--seed X]
-//   --first: the global index of the first bot (names p<index>; the driver gives each process
+//                    [--seconds S] [--seed X] [--think-ms MS] [--only KIND]
+//   --first: the global index of the first bot (names player<index>; the driver gives each process
 //   a block, a multiple of 20, so guilds and pairs stay in one process); --rate: sign-ins
-//   started per second; --seconds: the process ends by then (SIGTERM or SIGINT end it sooner).
+//   started per second; --seconds: the process ends by then (SIGTERM or SIGINT end it sooner);
+//   --think-ms: the mean time between a bot's actions (1000; 0: the bots sign in and idle);
+//   --only: one kind of action alone (move, say, tell, guild_say, shop_buy, trade, bag, gift,
+//   board_top, board_rank, quests, queue), to see what each costs.
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -121,6 +124,8 @@ struct world_state {
   std::uint64_t signed_in = 0, lost = 0, errors = 0, pushes = 0;
   std::string first_error;
   bool stopping = false;
+  int think_ms = 1000;  ///< mean time between a bot's actions (0: signed in, and idle)
+  int only = -1;        ///< a roll (0..99) every action uses: one kind of action alone
 };
 
 asio::awaitable<void> sleep_for(clock_type::duration d) {
@@ -202,7 +207,7 @@ asio::awaitable<void> play(world_state& w, std::size_t i) {
     if (w.first_error.empty()) w.first_error = fmt::format("connect to {}: {}", port, ec.message());
     co_return;
   }
-  const auto name = fmt::format("p{}", g);
+  const auto name = fmt::format("player{}", g);
   auto login = co_await stub.login({name, "secret-" + name});
   if (!record(w, k_login, t0, login)) {
     ++w.lost;
@@ -250,7 +255,11 @@ asio::awaitable<void> play(world_state& w, std::size_t i) {
   std::uint64_t op_no = 0;
   auto op = [&] { return fmt::format("{}-{}-{}", w.run % 1000000000, g, ++op_no); };
   while (!*closed && !w.stopping) {
-    co_await sleep_for(std::chrono::milliseconds(pick(500, 1500)));
+    if (w.think_ms == 0) {
+      co_await sleep_for(1s);
+      continue;
+    }
+    co_await sleep_for(std::chrono::milliseconds(pick(w.think_ms / 2, w.think_ms * 3 / 2)));
     if (*closed || w.stopping) break;
     // What the pushes asked for first: the mails its friend sent, a completed quest.
     if (!mails.empty()) {
@@ -266,7 +275,7 @@ asio::awaitable<void> play(world_state& w, std::size_t i) {
       record(w, k_claim_quest, t0, co_await quests.claim(ember_quests::claim_request{"daily_shopper"}));
       continue;
     }
-    const int roll = pick(0, 99);
+    const int roll = w.only >= 0 ? w.only : pick(0, 99);
     t0 = clock_type::now();
     if (roll < 35) {
       x = std::clamp(x + pick(-5, 5), -100, 100);
@@ -343,7 +352,7 @@ asio::awaitable<void> report(world_state& w, clock_type::time_point started) {
 int usage(const char* argv0, bool help = false) {
   std::fprintf(help ? stdout : stderr,
                "usage: %s --port P [--port P2 ...] [--host H] [--bots N] [--first I] [--rate R] [--seconds S] "
-               "[--seed X]\n",
+               "[--seed X] [--think-ms MS] [--only KIND]\n",
                argv0);
   return help ? EXIT_SUCCESS : 2;
 }
@@ -366,10 +375,22 @@ int main(int argc, char** argv) {
     else if (arg == "--rate" && has_value) rate = std::atol(argv[++a]);
     else if (arg == "--seconds" && has_value) seconds = std::atol(argv[++a]);
     else if (arg == "--seed" && has_value) w.seed = std::strtoull(argv[++a], nullptr, 10);
+    else if (arg == "--think-ms" && has_value) w.think_ms = std::atoi(argv[++a]);
+    else if (arg == "--only" && has_value) {
+      // The roll of play()'s choice that picks the kind named.
+      const std::string_view only = argv[++a];
+      constexpr std::pair<std::string_view, int> rolls[] = {
+          {"move", 0},      {"say", 35},    {"tell", 50},        {"guild_say", 55},  {"shop_buy", 60},
+          {"trade", 70},    {"bag", 78},    {"gift", 83},        {"board_top", 88},  {"board_rank", 91},
+          {"quests", 93},   {"queue", 97}};
+      for (const auto& [name, roll] : rolls)
+        if (name == only) w.only = roll;
+      if (w.only < 0) return usage(argv[0]);
+    }
     else return usage(argv[0]);
   }
   // 15,000 sockets at most per process (the machine's limit of descriptors is 20,000).
-  if (w.ports.empty() || bots < 1 || bots > 15'000 || rate < 1 || seconds < 1) return usage(argv[0]);
+  if (w.ports.empty() || bots < 1 || bots > 15'000 || rate < 1 || seconds < 1 || w.think_ms < 0) return usage(argv[0]);
   w.bots.resize(static_cast<std::size_t>(bots));
   w.run = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
