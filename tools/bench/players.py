@@ -393,8 +393,11 @@ def main(argv):
                     out.write(f"# perf record -F 499 of the servers at {players} players over {held:.0f} s; "
                               f"load average {loadavg()}\n")
                     out.flush()
-                    subprocess.run(["perf", "report", "-i", data, "--stdio", "--sort", "pid,dso,sym",
-                                    "--percent-limit", "0.3"], stdout=out, stderr=subprocess.DEVNULL, timeout=120)
+                    for sort in ("pid,dso", "dso,sym"):  # where by process and library, then by function
+                        out.write(f"\n# by {sort}\n")
+                        out.flush()
+                        subprocess.run(["perf", "report", "-i", data, "--stdio", "--sort", sort, "--percent-limit",
+                                        "0.3"], stdout=out, stderr=subprocess.DEVNULL, timeout=120)
                 log(f"profile of the servers at {players} players written to {a.perf}")
             cpu1 = {p: cpu_seconds(p) for p in pids}
             mc1 = memcached_stats(mc_port)
