@@ -53,6 +53,21 @@ def cpu_seconds(pid):
         return None
 
 
+def thread_split(pid):
+    """CPU seconds of the process's main thread (ember-server's io thread) and of its other
+    threads together (the memcache and database workers, password hashing), or None."""
+    io = cpu_seconds(pid)
+    if io is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/task/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        io = (int(fields[11]) + int(fields[12])) / TICK
+    except (OSError, IndexError):
+        return None
+    return io, max(0.0, cpu_seconds(pid) - io)
+
+
 def rss_kib(pid):
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -367,6 +382,7 @@ def main(argv):
             # Hold: figures over --hold seconds.
             pids = list(procs)
             cpu0 = {p: cpu_seconds(p) for p in pids}
+            split0 = {p: thread_split(p) for p in pids if procs[p][0] != "memcached"}
             bot_cpu0 = {b.proc.pid: cpu_seconds(b.proc.pid) for b in bots}
             profiler = None
             if a.perf and not any(r.get("profiled") for r in results):
@@ -400,6 +416,7 @@ def main(argv):
                                         "0.3"], stdout=out, stderr=subprocess.DEVNULL, timeout=120)
                 log(f"profile of the servers at {players} players written to {a.perf}")
             cpu1 = {p: cpu_seconds(p) for p in pids}
+            split1 = {p: thread_split(p) for p in split0}
             mc1 = memcached_stats(mc_port)
             bot_cpu1 = {b.proc.pid: cpu_seconds(b.proc.pid) for b in bots}
             lines = [d for b in bots for d in b.between(h0, h1)]
@@ -428,6 +445,13 @@ def main(argv):
                                                    "cmd_touch", "delete_hits", "incr_hits")},
                 "bots_cores": round(sum((bot_cpu1[p] or 0) - (bot_cpu0[p] or 0) for p in bot_cpu0) / held, 3),
             }
+            threads = {}  # server type -> [io thread, workers] cores
+            for pid, s0 in split0.items():
+                if s0 and split1.get(pid):
+                    t = threads.setdefault(procs[pid][0], [0.0, 0.0])
+                    t[0] += (split1[pid][0] - s0[0]) / held
+                    t[1] += (split1[pid][1] - s0[1]) / held
+            row["io_thread_vs_workers_cores"] = {t: [round(v[0], 3), round(v[1], 3)] for t, v in threads.items()}
             for pid, (t, _) in procs.items():
                 if cpu0[pid] is None or cpu1[pid] is None:
                     continue
@@ -441,6 +465,8 @@ def main(argv):
                 f"{row['actions_per_s']:,} actions/s, {row['pushes_per_s']:,} pushes/s, {errors} errors, {lost} lost; "
                 f"cluster {cluster:.2f} cores ({', '.join(f'{t} {v:.2f}' for t, v in row['cores'].items())}), "
                 f"bots {row['bots_cores']:.2f}; load average {row['loadavg']}")
+            log("cores on the io thread / the worker threads: " +
+                ", ".join(f"{t} {v[0]:.2f} / {v[1]:.2f}" for t, v in row["io_thread_vs_workers_cores"].items()))
             log(f"memcached commands per {'action' if actions else 'player-second (idle)'}: " +
                 ", ".join(f"{k} {v}" for k, v in row["memcached_per_action"].items() if v))
             if errors or lost:
