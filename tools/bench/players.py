@@ -14,6 +14,8 @@ whose p99 passes --p99-ms, after the last step, or when the run's time (--budget
 fit another step, and prints the table: players, p99, CPU per player and memory per player by
 server type (net, game, gate, lobby, memcached; the database is SQLite inside the games), CPU
 per action answered (a player acts about once a second: it is also a player's CPU per second).
+Each step also logs memcached's commands per action (its `stats`) and each server type's CPU on
+its io thread against its worker threads; --perf profiles the servers through the first hold.
 
 usage: players.py BUILD_DIR [--steps 1000,2000,...] [--hold S] [--rate R] [--per-process N]
                   [--p99-ms MS] [--budget S] [--port-base P] [--json FILE] [--keep] [--perf FILE]
