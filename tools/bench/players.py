@@ -499,13 +499,16 @@ def main(argv):
           "memcached) | bots' cores | load average |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        n, rate = r["players"], max(1, r["actions_per_s"])
+        # Memory per player signed in; CPU per action, or per player-second when they idle.
+        n, rate = max(1, r["signed_in"]), r["actions_per_s"] or max(1, r["signed_in"])
         cores = sum(r["cores"].values())
         cpu = " / ".join(f"{r['cores'].get(t, 0) * 1e6 / rate:,.0f}" for t in TYPES)
         mem = " / ".join(f"{r['rss_growth_kib'].get(t, 0) / n:.1f}" for t in TYPES)
+        if not r["actions_per_s"]:
+            cpu += ", idle: per player-second"
         flags = f", {r['lost']} lost" if r["lost"] else ""
         flags += f", {r['errors']} errors" if r["errors"] else ""
-        print(f"| {n:,}{flags} | {r['actions_per_s']:,} | {r['pushes_per_s']:,} | {r['p50_ms']:.2f} ms | "
+        print(f"| {r['players']:,}{flags} | {r['actions_per_s']:,} | {r['pushes_per_s']:,} | {r['p50_ms']:.2f} ms | "
               f"{r['p99_ms']:.2f} ms | {cores:.2f} | {cores * 1e6 / rate:,.0f} ({cpu}) | "
               f"{rate / cores if cores else 0:,.0f} | {sum(r['rss_growth_kib'].values()) / n:.1f} ({mem}) | "
               f"{r['bots_cores']:.2f} | {r['loadavg']} |")
