@@ -206,7 +206,7 @@ class bot_process:
         self.err = open(logfile, "w")
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.err, text=True)
         self.lines = []  # (arrival time, the parsed line)
-        self.last = {"signed": 0, "lost": 0, "errors": 0, "pushes": 0, "first_error": ""}
+        self.last = {"signed": 0, "lost": 0, "errors": 0, "pushes": 0, "sign_in_retries": 0, "first_error": ""}
         self.lock = threading.Lock()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -379,7 +379,9 @@ def main(argv):
                 time.sleep(1)
                 if int(time.monotonic() - t0) % 5 == 0:
                     log(f"ramp to {players}: {signed} signed in, {lost} lost; load average {loadavg()}")
-            log(f"ramp to {players}: {signed} signed in in {time.monotonic() - t0:.1f} s, {lost} lost")
+            retries = sum(b.last.get("sign_in_retries", 0) for b in bots)
+            log(f"ramp to {players}: {signed} signed in in {time.monotonic() - t0:.1f} s, {lost} lost, "
+                f"{retries} sign-ins retried after a timeout (all steps)")
             time.sleep(3)  # the last bots' setup (rooms, friends, guilds)
             # Hold: figures over --hold seconds.
             pids = list(procs)
