@@ -12,12 +12,13 @@ step has signed in, and holds it for --hold seconds: every bot does about one th
 (/proc/PID/stat) and resident memory (/proc/PID/status) by server type. It stops after the step
 whose p99 passes --p99-ms, after the last step, or when the run's time (--budget) would not
 fit another step, and prints the table: players, p99, CPU per player and memory per player by
-server type (net, game, gate, lobby, memcached; the database is SQLite inside the games), CPU
+server type (net, game, gate, lobby, memcached; the database is SQLite inside the games, or
+with --pg a throw-away PostgreSQL 15 whose processes are measured as "database"), CPU
 per action answered (a player acts about once a second: it is also a player's CPU per second).
 Each step also logs memcached's commands per action (its `stats`) and each server type's CPU on
 its io thread against its worker threads; --perf profiles the servers through the first hold.
 
-usage: players.py BUILD_DIR [--steps 1000,2000,...] [--hold S] [--rate R] [--per-process N]
+usage: players.py BUILD_DIR [--pg] [--steps 1000,2000,...] [--hold S] [--rate R] [--per-process N]
                   [--p99-ms MS] [--budget S] [--port-base P] [--json FILE] [--keep] [--perf FILE]
                   [--think-ms MS] [--only KIND] [--master|--server|--module|--bot PATH]
 Exits 0 when every step ran without a lost bot or a failed request, 1 otherwise.
@@ -37,7 +38,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
-TYPES = ["net", "game", "gate", "lobby", "memcached"]
+TYPES = ["net", "game", "gate", "lobby", "memcached", "database"]
+PG_BIN = "/usr/lib/postgresql/15/bin"
 SETUP_KINDS = {"login", "setup"}
 
 
@@ -194,6 +196,39 @@ def make_config(src, dst, base):
     return c, span
 
 
+class postgres:
+    """A throw-away PostgreSQL 15 in `directory` on `port` (as the `postgres` user when we are
+    root: initdb refuses root), stopped by stop()."""
+
+    def __init__(self, directory, port):
+        self.dir, self.port = directory, port
+        os.makedirs(directory)
+        if os.geteuid() == 0:
+            shutil.chown(directory, "postgres", "postgres")
+        self._run([f"{PG_BIN}/initdb", "-D", f"{directory}/data", "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                   "--locale=C.UTF-8", "--no-sync"])
+        self._run([f"{PG_BIN}/pg_ctl", "-D", f"{directory}/data", "-l", f"{directory}/server.log", "-w", "-t", "30",
+                   "-o", f"-p {port} -k {directory} -c listen_addresses=127.0.0.1", "start"])
+
+    def _run(self, argv):
+        if os.geteuid() == 0:
+            argv = ["/usr/sbin/runuser", "-u", "postgres", "--"] + argv
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+
+    def connection(self):
+        return (f"Driver={{PostgreSQL Unicode}};Server=127.0.0.1;Port={self.port};Database=postgres;Uid=postgres;"
+                "Protocol=7.4-1;")
+
+    def pids(self):
+        """The postmaster and every process it started (backends, writer, WAL)."""
+        with open(f"{self.dir}/data/postmaster.pid") as f:
+            main = int(f.readline())
+        return [main] + list(children(main))
+
+    def stop(self):
+        self._run([f"{PG_BIN}/pg_ctl", "-D", f"{self.dir}/data", "-m", "fast", "-w", "-t", "30", "stop"])
+
+
 class bot_process:
     """One players_bot process and the JSON lines it prints (one a second)."""
 
@@ -273,6 +308,8 @@ def main(argv):
                     "step's figures then include perf's own cost")
     for name in ("master", "server", "module", "bot"):
         ap.add_argument(f"--{name}", help=f"the {name} program (default: its place in BUILD_DIR)")
+    ap.add_argument("--pg", action="store_true", help="the games' database in a throw-away PostgreSQL 15 "
+                    "(its processes measured as 'database') instead of SQLite inside the games")
     ap.add_argument("--think-ms", type=int, default=1000, help="mean time between a bot's actions (0: idle)")
     ap.add_argument("--only", help="one kind of action alone (players_bot --only): what each costs")
     a = ap.parse_args(argv)
@@ -294,8 +331,14 @@ def main(argv):
     work = tempfile.mkdtemp(prefix="ember-players.")
     src = os.path.join(ROOT, "examples/cluster/config.json")
     cfg_path = os.path.join(work, "config.json")
-    base = a.port_base or free_port_base(200)
+    base = a.port_base or free_port_base(400)
     cfg, _ = make_config(src, cfg_path, base)
+    db = None
+    if a.pg:
+        os.chmod(work, 0o755)  # the postgres user reaches its directory inside
+        db = postgres(os.path.join(work, "pg"), base + 390)
+        cfg["db"] = {"driver": "postgresql", "connection": db.connection()}
+        json.dump(cfg, open(cfg_path, "w"), indent=2)
     shutil.copytree(os.path.join(ROOT, "examples/cluster/data"), os.path.join(work, "data"))
     os.makedirs(os.path.join(work, "modules"))
     shutil.copy(exe["module"], os.path.join(work, "modules/world.so"))
@@ -339,9 +382,12 @@ def main(argv):
             for n in servers:
                 if n in args:
                     procs[pid] = (type_of[n], n)
-        found = sorted(n for _, n in procs.values())
+        if db:  # its backends come and go with the games' connections: found again at each step
+            for pid in db.pids():
+                procs[pid] = ("database", "postgresql")
+        found = sorted(set(n for _, n in procs.values()))
         log(f"cluster up in {time.monotonic() - started:.1f} s: {', '.join(found)} (PIDs from /proc)")
-        if len([p for p in procs.values() if p[0] != "memcached"]) != len(servers):
+        if len([p for p in procs.values() if p[0] not in ("memcached", "database")]) != len(servers):
             raise SystemExit(f"players: found {found} among the master's children, expected {sorted(servers)}")
         time.sleep(2)
         idle_rss = {pid: rss_kib(pid) for pid in procs}
@@ -384,9 +430,14 @@ def main(argv):
                 f"{retries} sign-ins retried after a timeout (all steps)")
             time.sleep(3)  # the last bots' setup (rooms, friends, guilds)
             # Hold: figures over --hold seconds.
+            if db:
+                for pid in db.pids():
+                    if pid not in procs:
+                        procs[pid] = ("database", "postgresql")
+                        idle_rss[pid] = 0
             pids = list(procs)
             cpu0 = {p: cpu_seconds(p) for p in pids}
-            split0 = {p: thread_split(p) for p in pids if procs[p][0] != "memcached"}
+            split0 = {p: thread_split(p) for p in pids if procs[p][0] not in ("memcached", "database")}
             bot_cpu0 = {b.proc.pid: cpu_seconds(b.proc.pid) for b in bots}
             profiler = None
             if a.perf and not any(r.get("profiled") for r in results):
@@ -453,8 +504,8 @@ def main(argv):
             for pid, s0 in split0.items():
                 if s0 and split1.get(pid):
                     t = threads.setdefault(procs[pid][0], [0.0, 0.0])
-                    t[0] += (split1[pid][0] - s0[0]) / held
-                    t[1] += (split1[pid][1] - s0[1]) / held
+                    t[0] += max(0.0, split1[pid][0] - s0[0]) / held
+                    t[1] += max(0.0, split1[pid][1] - s0[1]) / held
             row["io_thread_vs_workers_cores"] = {t: [round(v[0], 3), round(v[1], 3)] for t, v in threads.items()}
             for pid, (t, _) in procs.items():
                 if cpu0[pid] is None or cpu1[pid] is None:
@@ -491,21 +542,24 @@ def main(argv):
                 os.killpg(master.pid, signal.SIGKILL)
                 master.wait()
         master_log.close()
+        if db:
+            db.stop()
 
     # The table. CPU is per action (a player does about one a second, so it is also the CPU a
     # player costs each second) and comes from the actions answered, not the bots connected:
     # past saturation the bots wait for answers and act less than once a second.
     print()
     print("| players | actions/s | pushes/s | p50 | p99 | cluster cores | CPU µs per action: cluster (net / game / "
-          "gate / lobby / memcached) | players per core | memory KiB per player: all (net / game / gate / lobby / "
-          "memcached) | bots' cores | load average |")
+          "gate / lobby / memcached / database) | players per core | memory KiB per player: all (net / game / gate / "
+          "lobby / memcached / database) | bots' cores | load average |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         # Memory per player signed in; CPU per action, or per player-second when they idle.
         n, rate = max(1, r["signed_in"]), r["actions_per_s"] or max(1, r["signed_in"])
         cores = sum(r["cores"].values())
-        cpu = " / ".join(f"{r['cores'].get(t, 0) * 1e6 / rate:,.0f}" for t in TYPES)
-        mem = " / ".join(f"{r['rss_growth_kib'].get(t, 0) / n:.1f}" for t in TYPES)
+        # "–": no such process (the database is SQLite inside the games unless --pg)
+        cpu = " / ".join(f"{r['cores'][t] * 1e6 / rate:,.0f}" if t in r["cores"] else "–" for t in TYPES)
+        mem = " / ".join(f"{r['rss_growth_kib'][t] / n:.1f}" if t in r["rss_growth_kib"] else "–" for t in TYPES)
         if not r["actions_per_s"]:
             cpu += ", idle: per player-second"
         flags = f", {r['lost']} lost" if r["lost"] else ""
