@@ -172,6 +172,9 @@ asio::awaitable<void> play(world_state& w, std::size_t i) {
   std::mt19937_64 rng(w.seed + g);
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
 
+  // What the pushes set: declared before the connection, so they outlive its handlers.
+  std::vector<std::int64_t> mails;  // received, to claim
+  bool quest_ready = false, queued = false;
   ember::net::client_options options;
   options.default_timeout = call_deadline;
   options.connect_timeout = call_deadline;
@@ -187,8 +190,6 @@ asio::awaitable<void> play(world_state& w, std::size_t i) {
   ember_matchmaking::client_stub matching(conn);
   auto closed = std::make_shared<bool>(false);
   conn.on_close([closed](std::error_code) { *closed = true; });
-  std::vector<std::int64_t> mails;  // received, to claim
-  bool quest_ready = false, queued = false;
   chat.on_line_said([&w](const ember_chat::line_said&) { ++w.pushes; });
   friends.on_friend_status([&w](const ember_friends::friend_status&) { ++w.pushes; });
   mail.on_mail_received([&w, &mails](const ember_mail::mail_received& m) {
