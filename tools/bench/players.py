@@ -339,9 +339,14 @@ def main(argv):
         db = postgres(os.path.join(work, "pg"), base + 390)
         cfg["db"] = {"driver": "postgresql", "connection": db.connection()}
         json.dump(cfg, open(cfg_path, "w"), indent=2)
-    shutil.copytree(os.path.join(ROOT, "examples/cluster/data"), os.path.join(work, "data"))
-    os.makedirs(os.path.join(work, "modules"))
-    shutil.copy(exe["module"], os.path.join(work, "modules/world.so"))
+    try:
+        shutil.copytree(os.path.join(ROOT, "examples/cluster/data"), os.path.join(work, "data"))
+        os.makedirs(os.path.join(work, "modules"))
+        shutil.copy(exe["module"], os.path.join(work, "modules/world.so"))
+    except OSError:
+        if db:
+            db.stop()
+        raise
     servers = cfg["servers"]
     type_of = {n: v.get("type", n) for n, v in servers.items()}
     nets = [n for n, t in type_of.items() if t == "net"]
