@@ -217,21 +217,12 @@ EMBER_DECL void link::send_error(std::uint16_t command, std::uint32_t seq, std::
 
 EMBER_DECL void link::finish_request(const net::request_info& info, std::exception_ptr error) {
   if (!error) return net::count_request(info, status::ok);
-  const auto command = static_cast<std::uint16_t>(info.command);
-  // Counted with the status its error frame carries, before that frame is queued.
-  auto fail = [&](std::uint16_t code, std::string_view message) {
-    net::count_request(info, code);
-    send_error(command, info.seq, code, message);
-  };
-  // As a client-facing session answers (error_reply_of): memcached or the database out of
-  // reach is "unavailable", a change that may have been applied "outcome unknown", never
+  // As a client-facing session answers: memcached or the database out of reach is
+  // "unavailable", a change that may have been applied "outcome unknown", never
   // "internal error".
-  const auto reply = error_reply_of(error);
-  if (reply.unexpected())
-    log::error("link {}: command {} failed: {}", peer_.name, info.command, reply.detail);
-  else if (!reply.detail.empty())
-    log::warn("link {}: command {} failed (status {}): {}", peer_.name, info.command, reply.status, reply.detail);
-  fail(reply.status, reply.message);
+  net::fail_request(info, error, "link", peer_.name, [&](std::uint16_t code, std::string_view message) {
+    send_error(static_cast<std::uint16_t>(info.command), info.seq, code, message);
+  });
 }
 
 // Calls made in the same event-loop round leave in one write.
