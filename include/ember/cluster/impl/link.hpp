@@ -15,6 +15,7 @@
 #include "ember/cluster/route_wire.hpp"
 #include "ember/codec/json_reader.hpp"
 #include "ember/log.hpp"
+#include "ember/request_deadline.hpp"
 #include "ember/wire/encoder.hpp"
 
 namespace ember::cluster {
@@ -279,8 +280,11 @@ EMBER_DECL void link::on_request(const wire::frame& f) {
                "unknown command " + std::to_string(command));
     return;
   }
-  if ((f.flags & wire::flag::deadline) && f.ack > 0)
-    session_->note_deadline(std::chrono::steady_clock::now() + std::chrono::milliseconds(f.ack));
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  if ((f.flags & wire::flag::deadline) && f.ack > 0) {
+    deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(f.ack);
+    session_->note_deadline(*deadline);
+  }
   net::request_info info{session_, this, f.seq, command,
                     (f.flags & wire::flag::json) ? codec::encoding::json : codec::encoding::binary,
                     commands_};
@@ -294,8 +298,9 @@ EMBER_DECL void link::on_request(const wire::frame& f) {
   }
   // Requests on a link overlap: per-player ordering is the routing layer's job, and one slow
   // handler must not hold up every other call between two servers.
-  asio::co_spawn(socket_.get_executor(), std::move(work),
-                 [self = shared_from_this(), info](std::exception_ptr e) {
+  // The deadline rides on the executor, for what the handler calls (the data layer's reads).
+  asio::co_spawn(deadline ? with_deadline(socket_.get_executor(), *deadline) : socket_.get_executor(),
+                 std::move(work), [self = shared_from_this(), info](std::exception_ptr e) {
                    self->finish_request(info, e);
                  });
 }
