@@ -488,13 +488,14 @@ asio::awaitable<std::int64_t> game_logic::require_player(session& s) {
   co_return static_cast<std::int64_t>(*u);
 }
 
-// One owner per player: if another game holds it, that game saves and drops it first; a
-// refusal (the owner did not let go, or its lease runs) is "not run, retry".
+// One owner per player: if another game holds it, that game saves and drops it first. A
+// refusal (the owner did not let go, or its lease runs), an unreachable registry, or one that
+// did not answer (it may have granted the player: acquiring again is safe) is "not run,
+// retry" for the request, whose handler has done nothing yet.
 asio::awaitable<void> game_logic::acquire(std::uint64_t id) {
   auto owned = co_await host_.ownership()->acquire(id);
   if (!owned)
-    throw ember::game_error(ember::status::unavailable,
-                            "player is busy elsewhere, try again: " + owned.error().message);
+    throw ember::game_error(ember::status::unavailable, "not run, try again: " + owned.error().message);
 }
 
 // Failover (docs/cluster.md, "When a backend fails") and drains (docs/operations.md): the

@@ -12,6 +12,7 @@
 #include "ember/error.hpp"
 #include "ember/log.hpp"
 #include "ember/outcome.hpp"
+#include "ember/request_deadline.hpp"
 #include "ember/spawn.hpp"
 #include "ember/version.hpp"
 

@@ -16,6 +16,7 @@
 #include <asio/co_spawn.hpp>
 
 #include "ember/log.hpp"
+#include "ember/request_deadline.hpp"
 
 namespace ember {
 
@@ -32,15 +33,26 @@ inline void log_escaped(std::string_view what, std::exception_ptr e) noexcept {
   }
 }
 
-/// Starts `task` on `ex` without awaiting it; an exception that escapes it is logged with
-/// `what` (a string literal naming the task), never lost.
+namespace detail {
 template <class Executor, class T>
-void spawn(const Executor& ex, asio::awaitable<T> task, std::string_view what) {
+void spawn_logged(const Executor& ex, asio::awaitable<T> task, std::string_view what) {
   if constexpr (std::is_void_v<T>) {
     asio::co_spawn(ex, std::move(task), [what](std::exception_ptr e) { log_escaped(what, e); });
   } else {
     asio::co_spawn(ex, std::move(task), [what](std::exception_ptr e, const T&) { log_escaped(what, e); });
   }
+}
+}  // namespace detail
+
+/// Starts `task` on `ex` without awaiting it; an exception that escapes it is logged with
+/// `what` (a string literal naming the task), never lost. The task outlives whatever request
+/// started it, so it does not inherit the request's deadline (ember/request_deadline.hpp).
+template <class Executor, class T>
+void spawn(const Executor& ex, asio::awaitable<T> task, std::string_view what) {
+  if constexpr (std::is_same_v<Executor, asio::any_io_executor>)
+    detail::spawn_logged(without_deadline(ex), std::move(task), what);
+  else
+    detail::spawn_logged(ex, std::move(task), what);
 }
 
 }  // namespace ember

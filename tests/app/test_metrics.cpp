@@ -22,6 +22,8 @@
 
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
 #include "ember/app/host.hpp"
@@ -54,6 +56,18 @@ double value_of(const std::string& text, const std::string& series) {
   const auto at = text.find("\n" + series + " ");
   if (at == std::string::npos) return -1;
   return std::strtod(text.c_str() + at + series.size() + 2, nullptr);
+}
+
+// Scrapes the /metrics of `port` until the sample `series` reads `want` (every 10 ms, 10 s at
+// most); the last scrape.
+asio::awaitable<test::http_answer> scrape_until(std::uint16_t port, const std::string& series, double want) {
+  auto m = co_await http_get(port, "/metrics");
+  for (int i = 0; i < 1000 && value_of("\n" + m.body, series) != want; ++i) {
+    asio::steady_timer t(co_await asio::this_coro::executor, 10ms);
+    co_await t.async_wait(asio::use_awaitable);
+    m = co_await http_get(port, "/metrics");
+  }
+  co_return m;
 }
 
 // promtool's verdict on `text` (exit code and output), or nothing when promtool is absent.
@@ -138,10 +152,11 @@ BOOST_AUTO_TEST_CASE(a_log_linear_histogram_counts_samples_at_most_each_bound_an
 
 // One process holds the cluster: "hub" (a root) and "solo" (clients, metrics, joins hub).
 struct cluster_fixture {
-  int base = 25000 + static_cast<int>(::getpid() % 500) * 4;
+  int base = 25000 + static_cast<int>(::getpid() % 500) * 5;
   std::uint16_t client_port = static_cast<std::uint16_t>(base);
   std::uint16_t metrics_port = static_cast<std::uint16_t>(base + 1);
   std::uint16_t hub_port = static_cast<std::uint16_t>(base + 2);
+  std::uint16_t websocket_port = static_cast<std::uint16_t>(base + 4);
   app::cluster_config config = parse();
   asio::io_context io;
   handler logic;
@@ -151,10 +166,10 @@ struct cluster_fixture {
   "secret": "a-secret-of-the-metrics-test",
   "servers": {{
     "hub": {{ "rootport": {} }},
-    "solo": {{ "type": "game", "netport": {}, "metricsport": {},
+    "solo": {{ "type": "game", "netport": {{ "port": {}, "websocket": {} }}, "metricsport": {},
               "remoteport": [{{ "rootname": "hub" }}] }}
   }}
-}})", hub_port, client_port, metrics_port);
+}})", hub_port, client_port, websocket_port, metrics_port);
     auto c = app::parse_config(text, "metrics.json");
     BOOST_REQUIRE_MESSAGE(c.has_value(), (c ? std::string() : c.error().what()));
     return *c;
@@ -211,7 +226,11 @@ BOOST_FIXTURE_TEST_CASE(a_server_answers_healthz_and_readyz_once_linked_and_metr
     BOOST_TEST((co_await http_get(metrics_port, "/readyz")).body == "ready\n");
 
     co_await make_requests();
-    const auto m = co_await http_get(metrics_port, "/metrics");
+    // A connection to the WebSocket listener (its upgrade not sent: a session all the same),
+    // counted apart from the client port's; until the server has accepted it (10 s at most).
+    asio::ip::tcp::socket browser(io);
+    browser.connect({asio::ip::make_address("127.0.0.1"), websocket_port});
+    const auto m = co_await scrape_until(metrics_port, "ember_sessions{listener=\"websocket\"}", 1);
     BOOST_TEST(m.status == 200);
     BOOST_TEST(m.head.find("Content-Type: text/plain; version=0.0.4") != std::string::npos, m.head);
     const auto text = "\n" + m.body;
@@ -242,7 +261,16 @@ BOOST_FIXTURE_TEST_CASE(a_server_answers_healthz_and_readyz_once_linked_and_metr
     BOOST_TEST(value_of(text, "ember_requests_refused_overloaded_total") == 0);
     BOOST_TEST(value_of(text, "ember_sessions_shed_total") == 0);
     BOOST_TEST(value_of(text, "ember_client_request_failures_total") == 1);
-    BOOST_TEST(value_of(text, "ember_connections_accepted_total") == 1);
+    // Sessions and connections by listener: the native client port and the WebSocket one.
+    BOOST_TEST(value_of(text, "ember_connections_accepted_total{listener=\"tcp\"}") == 1);
+    BOOST_TEST(value_of(text, "ember_connections_accepted_total{listener=\"websocket\"}") == 1);
+    BOOST_TEST(value_of(text, "ember_connections_refused_total{listener=\"tcp\"}") == 0);
+    BOOST_TEST(value_of(text, "ember_connections_refused_total{listener=\"websocket\"}") == 0);
+    BOOST_TEST(value_of(text, "ember_connections_closed_total{listener=\"websocket\"}") == 0);
+    BOOST_TEST(value_of(text, "ember_sessions{listener=\"websocket\"}") == 1);
+    BOOST_TEST(value_of(text, "ember_sessions{listener=\"tcp\"}") >= 0);  // the client's, closing
+    BOOST_TEST(text.find("\nember_sessions ") == std::string::npos);  // no unlabelled sample
+    browser.close();
     BOOST_TEST(value_of(text, "ember_link_up{root=\"hub\"}") == 1);
     BOOST_TEST(value_of(text, "ember_ready") == 1);
     BOOST_TEST(value_of(text, "ember_server_info{server=\"solo\",type=\"game\"}") == 1);
@@ -281,6 +309,11 @@ BOOST_FIXTURE_TEST_CASE(a_server_answers_healthz_and_readyz_once_linked_and_metr
     BOOST_TEST(value_of(after, "ember_link_calls_total{result=\"timeout\"}") == 0);
     BOOST_TEST(value_of(after, "ember_link_write_queue_bytes") >= 0);
     BOOST_TEST(value_of(after, "ember_test_widgets_total") == 2);
+    // The WebSocket connection closed above, counted on its listener (10 s at most).
+    const auto closed =
+        "\n" + (co_await scrape_until(metrics_port, "ember_connections_closed_total{listener=\"websocket\"}", 1)).body;
+    BOOST_TEST(value_of(closed, "ember_connections_closed_total{listener=\"websocket\"}") == 1);
+    BOOST_TEST(value_of(closed, "ember_sessions{listener=\"websocket\"}") == 0);
     BOOST_TEST(after.find("# HELP ember_test_widgets_total Widgets made by the test.\n# TYPE ember_test_widgets_total counter\n") != std::string::npos);
     if (auto verdict = promtool_check(after.substr(1)))
       BOOST_TEST(verdict->first == 0, "promtool check metrics: " << verdict->second);

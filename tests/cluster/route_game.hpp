@@ -3,11 +3,16 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include <asio/this_coro.hpp>
+
 #include "ember/cluster/backend.hpp"
+#include "ember/request_deadline.hpp"
 #include "routetest.hpp"
 #include "routetest_server.hpp"
 #include "support/run.hpp"
@@ -35,6 +40,9 @@ class route_game final : public routetest::game_handler {
   std::vector<std::uint64_t> closed;  ///< sessions whose end this backend heard
   /// The timeout `whoami` would give its own calls (its request's deadline less a margin).
   std::chrono::milliseconds budget{0};
+  /// The deadline the last `whoami` or `step` found on its coroutine's executor (what the data
+  /// layer's reads keep to, ember/request_deadline.hpp), and on its session.
+  std::optional<std::chrono::steady_clock::time_point> executor_deadline, session_deadline;
 
   asio::awaitable<routetest::login_reply> login(net::session& s,
                                                 const routetest::login_request& r) override {
@@ -45,6 +53,8 @@ class route_game final : public routetest::game_handler {
   asio::awaitable<routetest::whoami_reply> whoami(net::session& s,
                                                   const routetest::whoami_request&) override {
     budget = net::within_deadline(s, std::chrono::minutes(1)).timeout;
+    executor_deadline = ember::request_deadline(co_await asio::this_coro::executor);
+    session_deadline = s.deadline();
     co_return routetest::whoami_reply{name_, s.id(), s.user().value_or(0)};
   }
   asio::awaitable<routetest::join_reply> join(net::session& s,
@@ -72,8 +82,10 @@ class route_game final : public routetest::game_handler {
     s.close("bye");
     co_return routetest::quit_reply{};
   }
-  asio::awaitable<routetest::step_reply> step(net::session&,
+  asio::awaitable<routetest::step_reply> step(net::session& s,
                                               const routetest::step_request& r) override {
+    executor_deadline = ember::request_deadline(co_await asio::this_coro::executor);
+    session_deadline = s.deadline();
     if (r.delay_ms) co_await sleep(std::chrono::milliseconds(r.delay_ms));
     if (busy_steps > 0) {  // "not run, retry", as a game whose player is busy elsewhere says
       --busy_steps;

@@ -337,6 +337,18 @@ BOOST_AUTO_TEST_CASE(a_forwarded_request_s_deadline_reaches_the_handler_s_sessio
     // 10 s less a fifth as the margin, less what passed on the way.
     BOOST_TEST(game.budget.count() <= 8'000);
     BOOST_TEST(game.budget.count() > 1'000);
+    // It is on the handler's executor too, for what the handler calls (the data layer's
+    // reads): of a command that overlaps (whoami), and of one in its player's queue (step).
+    BOOST_TEST(game.executor_deadline.has_value());
+    BOOST_TEST((game.executor_deadline == game.session_deadline));
+    // The step's own: its 10 s, where the session's is the earliest not passed (whoami's).
+    game.executor_deadline.reset();
+    const auto sent = std::chrono::steady_clock::now();
+    auto step = net1.send<routetest::cmd::step>({1, 0}, 30, 8);
+    BOOST_REQUIRE(!(co_await step->wait()).code);
+    BOOST_REQUIRE(game.executor_deadline.has_value());
+    BOOST_TEST((*game.executor_deadline >= *game.session_deadline));
+    BOOST_TEST((*game.executor_deadline > sent + 5s));
   }());
 }
 

@@ -7,6 +7,9 @@
 
 #include <map>
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+
 #include "ember/cluster/detail/cluster_wire.hpp"
 #include "support/run.hpp"
 #include "support/tcp_proxy.hpp"
@@ -27,6 +30,7 @@ struct owner {
   std::unique_ptr<cl::node_connector> node;
   std::unique_ptr<cl::player_ownership> players;
   std::chrono::milliseconds save_time{0};  // how long on_release takes to "save"
+  std::string save_fails;                   // set: saving fails with this (memcached down)
   std::vector<std::string>* events = nullptr;
   std::string name;
 };
@@ -72,6 +76,8 @@ struct fixture {
     o.players = std::make_unique<cl::player_ownership>(io.get_executor(), *o.node, lease);
     o.players->on_release([&o](std::uint64_t user) -> asio::awaitable<void> {
       if (o.save_time.count()) co_await sleep(o.save_time);
+      if (!o.save_fails.empty())
+        throw std::system_error(make_error_code(ember::errc::unavailable), o.save_fails);
       o.events->push_back(o.name + " released " + std::to_string(user));
     });
     o.node->start();
@@ -242,6 +248,100 @@ BOOST_AUTO_TEST_CASE(a_restarted_registry_grants_nothing_new_until_expected_owne
     auto r = co_await game2.players->acquire(5);
     BOOST_REQUIRE(!r);
     BOOST_TEST(r.error().message.find("restarted") != std::string::npos);
+  }());
+}
+
+// Failures of an acquire are typed and say who failed and why: `unavailable` when it was not
+// granted, `outcome_unknown` when the registry got the request and did not answer (it may
+// have granted it; acquiring again is safe) — never `internal_error`.
+BOOST_AUTO_TEST_CASE(an_acquire_without_a_link_to_the_registry_is_unavailable_and_says_so) {
+  start_registry();
+  ember::test::tcp_proxy network(io, port);
+  network.block(true);  // game1 never reaches the registry
+  auto& game1 = add_owner("game1", network.port());
+  run(io, [&]() -> asio::awaitable<void> {
+    auto r = co_await game1.players->acquire(42);
+    BOOST_REQUIRE(!r);
+    BOOST_TEST((ember::status_of(r.error()) == status::unavailable));
+    BOOST_TEST(r.error().message == "game1: acquiring player 42: no link to the owner registry; not granted, retry");
+    BOOST_TEST(!game1.players->owns(42));
+    BOOST_TEST(registry->size() == 0u);
+  }());
+}
+
+// The registry waits for game1 to save and release (2 s); game2 waits 300 ms for the answer.
+BOOST_AUTO_TEST_CASE(an_acquire_the_registry_does_not_answer_in_time_is_outcome_unknown_and_acquiring_again_works) {
+  start_registry();
+  auto& game1 = add_owner("game1");
+  auto& game2 = add_owner("game2");
+  game1.save_time = 2s;
+  run(io, [&]() -> asio::awaitable<void> {
+    co_await linked(2);
+    BOOST_REQUIRE(co_await acquire(game1, 42));
+    auto r = co_await game2.players->acquire(42, 300ms);
+    BOOST_REQUIRE(!r);
+    BOOST_TEST((ember::status_of(r.error()) == status::outcome_unknown));
+    BOOST_TEST((r.error().code == ember::errc::outcome_unknown));
+    const auto& why = r.error().message;
+    BOOST_TEST(why.find("game2: acquiring player 42: gate did not answer within 300 ms") == 0u, why);
+    BOOST_TEST(why.find("the owner registry gate may have granted it") != std::string::npos, why);
+    BOOST_TEST(!game2.players->owns(42));
+    // It had: once game1 saved and released, the registry granted it, its answer dropped.
+    BOOST_TEST(co_await wait_until([&] { return registry->owner_of(42) == "game2"; }, 10s));
+    BOOST_TEST(!game1.players->owns(42));
+    BOOST_TEST(co_await acquire(game2, 42));  // again: granted at once, no second owner
+    BOOST_TEST(game2.players->owns(42));
+    BOOST_TEST(registry->size() == 1u);
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(an_acquire_whose_link_drops_in_flight_is_outcome_unknown) {
+  start_registry();
+  ember::test::tcp_proxy network(io, port);  // game2's way to the registry
+  auto& game1 = add_owner("game1");
+  auto& game2 = add_owner("game2", network.port());
+  game1.save_time = 2s;
+  run(io, [&]() -> asio::awaitable<void> {
+    co_await linked(2);
+    BOOST_REQUIRE(co_await acquire(game1, 42));
+    ember::outcome<cl::acquired> r = ember::failure{};
+    bool done = false;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      r = co_await game2.players->acquire(42, 10s);
+      done = true;
+    }, asio::detached);
+    co_await sleep(100ms);  // the request reached the registry, which waits for game1
+    network.cut();          // and game2's link drops under it
+    BOOST_REQUIRE(co_await wait_until([&] { return done; }, 10s));
+    BOOST_REQUIRE(!r);
+    BOOST_TEST((ember::status_of(r.error()) == status::outcome_unknown));
+    BOOST_TEST(r.error().message.find("game2: acquiring player 42: ") == 0u, r.error().message);
+    BOOST_TEST(r.error().message.find("may have granted it") != std::string::npos, r.error().message);
+    BOOST_TEST(!game2.players->owns(42));
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(an_owner_that_cannot_save_keeps_the_player_and_the_acquirer_hears_who_and_why) {
+  start_registry();
+  auto& game1 = add_owner("game1");
+  auto& game2 = add_owner("game2");
+  run(io, [&]() -> asio::awaitable<void> {
+    co_await linked(2);
+    BOOST_REQUIRE(co_await acquire(game1, 42));
+    game1.save_fails = "memcached unreachable";
+    auto r = co_await game2.players->acquire(42);
+    BOOST_REQUIRE(!r);
+    BOOST_TEST((ember::status_of(r.error()) == status::unavailable));
+    const auto& why = r.error().message;
+    BOOST_TEST(why.find("game2: acquiring player 42: game1 did not release player 42: "
+                        "game1 could not save player 42 to release it: memcached unreachable") == 0u, why);
+    BOOST_TEST(why.find("internal") == std::string::npos, why);
+    BOOST_TEST(game1.players->owns(42));  // not saved: still game1's, and only game1's
+    BOOST_TEST(!game2.players->owns(42));
+    BOOST_TEST(registry->owner_of(42) == "game1");
+    game1.save_fails.clear();  // memcached is back: the move goes through
+    BOOST_TEST(co_await acquire(game2, 42));
+    BOOST_TEST(registry->owner_of(42) == "game2");
   }());
 }
 

@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "ember/data/transaction.hpp"
+#include "ember/request_deadline.hpp"
 
 #include <atomic>
 #include <filesystem>
@@ -346,6 +347,46 @@ BOOST_AUTO_TEST_CASE(a_table_destroyed_after_its_store_leaves_it_alone) {
   s.reset();
   t.reset();  // ASan reports a use after free here if the table still reaches for the store
   BOOST_TEST(e.scalar("SELECT COUNT(*) FROM player") == 1);
+}
+
+// Deadlines travel (docs/cluster.md): a read served for a request with a deadline (a link's
+// call, a forwarded request: the transport puts it on the coroutine's executor) retries
+// memcached within that deadline, not within read_retry, and gives up before the caller
+// stops waiting with the transient error, `unavailable` to a client. Here read_retry is a
+// minute and the run's own deadline 30 s: only the request's deadline can end the read.
+BOOST_AUTO_TEST_CASE(a_read_under_a_short_request_deadline_gives_up_before_it_with_unavailable) {
+  env e(false);
+  asio::io_context io;
+  ember::data::memcache cache({.servers = {e.mc.address()}, .key_prefix = "dt:"});
+  ember::data::database db(e.connection);
+  ember::data::store store(cache, db, {.journal = e.dir / "deadline.journal", .read_retry = 60s});
+  table<dt::player_table> players(store);
+  ember::test::run(io, store.open());
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    const auto id = (co_await players.insert(dt::player(0, "dee", 3))).id;
+    e.mc.stop();
+    const auto retries_before = store.counters().read_retries;
+    const auto deadline = std::chrono::steady_clock::now() + 2s;
+    std::error_code failed;
+    std::chrono::steady_clock::time_point failed_at{};
+    co_await asio::co_spawn(ember::with_deadline(io.get_executor(), deadline), [&]() -> asio::awaitable<void> {
+      BOOST_TEST((ember::request_deadline(co_await asio::this_coro::executor) == deadline));
+      try {
+        (void)co_await players.get(id);
+      } catch (const std::system_error& x) {
+        failed = x.code();
+        failed_at = std::chrono::steady_clock::now();
+      }
+    }(), asio::use_awaitable);
+    BOOST_TEST((ember::status_of(failed) == ember::status::unavailable), failed.message());
+    BOOST_TEST(store.counters().read_retries > retries_before);  // it tried again meanwhile
+    BOOST_TEST((failed_at < deadline));  // and gave up before the caller would
+    // Work spawned from the request does not inherit its deadline.
+    BOOST_TEST(!ember::request_deadline(ember::without_deadline(ember::with_deadline(io.get_executor(), deadline))));
+    BOOST_TEST(!ember::request_deadline(io.get_executor()));
+    e.mc.start();
+    BOOST_TEST(co_await store.stop() == 0u);
+  }());
 }
 
 BOOST_AUTO_TEST_CASE(a_store_refuses_a_memcached_that_may_evict) {

@@ -25,7 +25,7 @@ struct setup {
 };
 BOOST_TEST_GLOBAL_FIXTURE(setup);
 
-// The value of the unlabelled sample `name` in a scrape, or -1.
+// The value of the sample `name` (with its labels, as written) in a scrape, or -1.
 double sample(const std::string& scrape, const std::string& name) {
   const auto at = ("\n" + scrape).find("\n" + name + " ");
   if (at == std::string::npos) return -1;
@@ -191,7 +191,7 @@ BOOST_AUTO_TEST_CASE(two_net_servers_sharing_a_client_port_both_serve_sessions) 
     double sessions[2], served[2];
     for (int k = 0; k < 2; ++k) {
       const auto m = co_await ember::test::http_get(cl.ports[k == 0 ? "net1.metrics" : "net2.metrics"], "/metrics");
-      sessions[k] = sample(m.body, "ember_sessions");
+      sessions[k] = sample(m.body, "ember_sessions{listener=\"tcp\"}");
       served[k] = sample(m.body, "ember_client_requests_total");
     }
     BOOST_TEST_MESSAGE("sessions: net1 " << sessions[0] << ", net2 " << sessions[1]);

@@ -60,6 +60,9 @@ class node_connector {
   /// Serves the root's requests from `commands` from now on (the current link too).
   void set_commands(std::shared_ptr<const net::dispatch_table> commands);
 
+  /// This server's name, as it registers with the root.
+  const std::string& name() const noexcept { return state_->options.name; }
+
   /// The link to the root, or null while there is none.
   link_ptr current() const { return state_->current; }
   /// True while a link is up.

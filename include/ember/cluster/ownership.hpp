@@ -20,6 +20,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -36,6 +37,12 @@ namespace ember::cluster {
 
 /// What a successful `player_ownership::acquire` returns.
 struct acquired {};
+
+namespace detail {
+/// What `player_ownership::acquire` reports when the registry's call failed with `f`.
+EMBER_DECL failure acquire_failure(std::string_view me, std::string_view registry,
+                                   std::uint64_t user, failure f);
+}  // namespace detail
 
 /// How long a lost owner keeps its players (see the top of this file).
 inline constexpr std::chrono::milliseconds default_lease{10'000};
@@ -112,9 +119,16 @@ class player_ownership {
   void serialize_releases(serialize_fn f) { state_->serialize = std::move(f); }
 
   /// Becomes the owner of `user`: at once if it already is; otherwise once the registry has
-  /// made any other owner save and release it. Fails with `unavailable` when the registry
-  /// is unreachable or the other owner does not release in time (retry later).
-  asio::awaitable<outcome<acquired>> acquire(std::uint64_t user);
+  /// made any other owner save and release it. Waits for the registry's answer at most
+  /// `timeout` (0: the link's default; pass `net::within_deadline` of the request that
+  /// acquires). Failures name this server, the registry or the other owner, and why:
+  /// `unavailable` when it was not granted — the registry is unreachable, refuses (the other
+  /// owner did not save and release in time, its lease runs, the registry restarted) or the
+  /// call was not sent; `outcome_unknown` when the registry got the request and did not
+  /// answer (the deadline passed, the link dropped): it may have granted it. Either way this
+  /// backend does not count it as owned, and acquiring again is safe.
+  asio::awaitable<outcome<acquired>> acquire(std::uint64_t user,
+                                             std::chrono::milliseconds timeout = {});
 
   /// Gives `user` up (after saving it): the registry may grant it to another backend.
   void release(std::uint64_t user);

@@ -48,8 +48,9 @@ struct store_options {
   bool allow_eviction = false;
   /// How long a read (`get`, `get_many`, `find`) that finds memcached or the database out of
   /// reach keeps trying (20 ms, doubling to 200 ms, apart) before it fails with the transient
-  /// error (`unavailable` to a client). Keep it below the deadline of the requests that read
-  /// (a link's call_timeout_ms, 2 s by default), so the caller hears why. 0: no retry.
+  /// error (`unavailable` to a client). A read serving a request with a deadline (a link's
+  /// call, a forwarded request: ember/request_deadline.hpp) stops sooner, before that deadline
+  /// less a margin, so the caller hears why. 0: no retry.
   std::chrono::milliseconds read_retry{1'500};
 };
 

@@ -20,6 +20,7 @@
 #include "ember/net/server_options.hpp"
 #include "ember/net/session.hpp"
 #include "ember/outcome.hpp"
+#include "ember/request_deadline.hpp"
 #include "ember/separate_compilation.hpp"
 #include "ember/buffer.hpp"
 
@@ -44,13 +45,7 @@ struct call_options {
 /// answer's way back, and a busy machine's delays), so that the call gives up, and its handler
 /// answers, before the caller stops waiting.
 inline call_options within_deadline(const session& s, std::chrono::milliseconds own) {
-  using namespace std::chrono;
-  auto d = s.deadline();
-  if (!d) return {own};
-  const auto left = duration_cast<milliseconds>(*d - steady_clock::now());
-  const auto margin = std::max(milliseconds(20), left / 5);
-  const auto budget = std::max(left - margin, milliseconds(1));
-  return {own.count() > 0 ? std::min(budget, own) : budget};
+  return {time_within(s.deadline(), own)};
 }
 
 /// A client's configuration.

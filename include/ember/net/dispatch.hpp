@@ -14,6 +14,8 @@
 #include <asio/awaitable.hpp>
 
 #include "ember/codec/codec.hpp"
+#include "ember/error.hpp"
+#include "ember/log.hpp"
 #include "ember/net/command_stats.hpp"
 #include "ember/net/session.hpp"
 #include "ember/separate_compilation.hpp"
@@ -188,6 +190,23 @@ inline void count_request(const request_info& info, std::uint16_t status) {
 }
 inline void count_request(const request_info& info, ember::status status) {
   count_request(info, static_cast<std::uint16_t>(status));
+}
+
+/// Ends a request whose handler failed with `error`, as every transport does: the error frame
+/// `error_reply_of` makes of it, counted before `send(status, message)` queues it, and the
+/// failure logged as "`kind` `name`: command N failed" — the handler's own fault as an error,
+/// a failure of something it called as a warning, a game error not at all.
+template <class Name, class Send>
+void fail_request(const request_info& info, std::exception_ptr error, std::string_view kind,
+                  const Name& name, Send&& send) {
+  const auto reply = error_reply_of(error);
+  if (reply.unexpected())
+    log::error("{} {}: command {} failed: {}", kind, name, info.command, reply.detail);
+  else if (!reply.detail.empty())
+    log::warn("{} {}: command {} failed (status {}): {}", kind, name, info.command, reply.status,
+              reply.detail);
+  count_request(info, reply.status);
+  send(reply.status, std::string_view(reply.message));
 }
 
 }  // namespace ember::net

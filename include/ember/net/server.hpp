@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -27,11 +28,20 @@
 
 namespace ember::net {
 
+/// The connection counters of one listener.
+struct listener_stats {
+  std::uint64_t accepted = 0;
+  std::uint64_t refused = 0;  ///< turned away by session limits
+  std::uint64_t closed = 0;
+};
+
 /// Counters of a server, for status pages and tests.
 struct server_stats {
   std::uint64_t accepted = 0;
   std::uint64_t refused = 0;   ///< connections turned away by session limits
   std::uint64_t closed = 0;
+  /// The three counters above per listener (indexed by `listener`).
+  std::array<listener_stats, listener_count> by_listener{};
   std::uint64_t requests = 0;
   std::uint64_t failed = 0;    ///< requests answered with an error frame
   std::uint64_t parked = 0;    ///< sessions kept after their connection was lost
@@ -123,6 +133,16 @@ class server {
   /// closes it; false if there is no such open session.
   bool kick(std::uint64_t session_id, status why, std::string_view message);
   std::size_t session_count() const noexcept { return sessions_.size(); }
+  /// `session_count()` per listener (indexed by `listener`): where each session's connection
+  /// came in (a resumed one, its latest). A walk of the sessions, for a scrape.
+  std::array<std::size_t, listener_count> sessions_by_listener() const noexcept;
+  /// True if the server has listener `l` (the WebSocket one only with `websocket_port`).
+  bool has_listener(listener l) const noexcept {
+    return l == listener::client_port || options_.websocket_port.has_value();
+  }
+  /// What listener `l` speaks, as the `listener` label of metrics: `tcp`, `tls`, `firefly` or
+  /// `firefly_tls` for the client port, `websocket` or `wss` for the WebSocket port.
+  std::string_view listener_name(listener l) const noexcept;
   /// Sessions waiting to be resumed (their connection is lost).
   std::size_t parked_count() const noexcept;
   std::size_t in_flight() const noexcept { return in_flight_; }

@@ -21,6 +21,10 @@ enum class framing : std::uint8_t {
   firefly,  ///< Firefly's 17-byte datapack: replies in request order, no handshake
 };
 
+/// A server's client listeners: its client port, and its WebSocket port when it has one.
+enum class listener : std::uint8_t { client_port = 0, websocket = 1 };
+inline constexpr std::size_t listener_count = 2;
+
 /// Another client-facing server of the cluster, where a client may have left a session.
 struct resume_peer {
   std::string name;  ///< its server name (resume tokens say which server issued them)

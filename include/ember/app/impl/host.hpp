@@ -188,14 +188,26 @@ EMBER_DECL void host::write_metrics(ember::detail::prometheus_writer& w) const {
   if (clients_) {
     const auto& c = *clients_;
     const auto& st = c.stats();
-    w.single("ember_sessions", "gauge", "Client sessions open (parked ones included).",
-             c.session_count());
+    // By listener: what each listener speaks (tcp, tls, firefly, websocket, wss...), at most
+    // two series a metric, since a server has a client port and perhaps a WebSocket port.
+    const auto by_listener = [&](std::string_view name, std::string_view type, std::string_view help,
+                                 auto value) {
+      w.family(name, type, help);
+      for (const auto l : {net::listener::client_port, net::listener::websocket})
+        if (c.has_listener(l)) w.sample(name, {{"listener", c.listener_name(l)}}, value(static_cast<std::size_t>(l)));
+    };
+    const auto sessions = c.sessions_by_listener();
+    by_listener("ember_sessions", "gauge", "Client sessions open (parked ones included), by listener.",
+                [&](std::size_t l) { return sessions[l]; });
     w.single("ember_requests_in_flight", "gauge", "Client requests dispatched and not yet answered.",
              c.in_flight());
-    w.single("ember_connections_accepted_total", "counter", "Client connections accepted.", st.accepted);
-    w.single("ember_connections_refused_total", "counter",
-             "Client connections turned away by session limits.", st.refused);
-    w.single("ember_connections_closed_total", "counter", "Client connections closed.", st.closed);
+    by_listener("ember_connections_accepted_total", "counter", "Client connections accepted, by listener.",
+                [&](std::size_t l) { return st.by_listener[l].accepted; });
+    by_listener("ember_connections_refused_total", "counter",
+                "Client connections turned away by session limits, by listener.",
+                [&](std::size_t l) { return st.by_listener[l].refused; });
+    by_listener("ember_connections_closed_total", "counter", "Client connections closed, by listener.",
+                [&](std::size_t l) { return st.by_listener[l].closed; });
     w.single("ember_client_requests_total", "counter", "Requests received from clients.", st.requests);
     w.single("ember_client_request_failures_total", "counter",
              "Client requests answered with an error frame.", st.failed);

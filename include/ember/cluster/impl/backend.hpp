@@ -8,6 +8,7 @@
 
 #include "ember/cluster/detail/cluster_wire.hpp"
 #include "ember/log.hpp"
+#include "ember/request_deadline.hpp"
 
 namespace ember::cluster {
 
@@ -178,8 +179,11 @@ EMBER_DECL void backend_state::serve(link& l, const wire::frame& f) {
     s = std::make_shared<remote_session>(l.weak_from_this(), weak_from_this(), *env);
   if (env->user) s->user_ = env->user;  // the gateway's binding is the truth
   s->env_.push_encoding = env->push_encoding;
-  if ((f.flags & wire::flag::deadline) && f.ack > 0)
-    s->note_deadline(std::chrono::steady_clock::now() + std::chrono::milliseconds(f.ack));
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  if ((f.flags & wire::flag::deadline) && f.ack > 0) {
+    deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(f.ack);
+    s->note_deadline(*deadline);
+  }
   const auto enc = (f.flags & wire::flag::json) ? codec::encoding::json : codec::encoding::binary;
   net::request_info info{s, remember ? static_cast<net::responder*>(&remembering) : &l.replies(),
                          f.seq, command, enc, table};
@@ -203,9 +207,11 @@ EMBER_DECL void backend_state::serve(link& l, const wire::frame& f) {
     keep->finish_request(info, e);
     if (auto self = ws.lock(); self && info.request_id) self->remember_end(info.request_id, e);
   };
+  // The deadline rides on the executor of the handler's coroutine, for what it calls (the
+  // data layer's reads give up before it).
   if (!entry->ordered) {
     ++overlapping;
-    asio::co_spawn(ex, std::move(work),
+    asio::co_spawn(deadline ? with_deadline(ex, *deadline) : ex, std::move(work),
                    [self = shared_from_this(), done = std::move(done)](std::exception_ptr e) {
                      --self->overlapping;
                      done(e);
@@ -214,6 +220,7 @@ EMBER_DECL void backend_state::serve(link& l, const wire::frame& f) {
   }
   // One player's work runs one item at a time; before login, one session's.
   const work_key key = s->user_ ? work_key{0, s->user_} : work_key{l.id(), env->session};
+  if (deadline) work = run_on(with_deadline(ex, *deadline), std::move(work));
   queue.post(key, std::move(work), std::move(done));
 }
 

@@ -15,6 +15,7 @@
 #include "ember/cluster/route_wire.hpp"
 #include "ember/codec/json_reader.hpp"
 #include "ember/log.hpp"
+#include "ember/request_deadline.hpp"
 #include "ember/wire/encoder.hpp"
 
 namespace ember::cluster {
@@ -217,21 +218,12 @@ EMBER_DECL void link::send_error(std::uint16_t command, std::uint32_t seq, std::
 
 EMBER_DECL void link::finish_request(const net::request_info& info, std::exception_ptr error) {
   if (!error) return net::count_request(info, status::ok);
-  const auto command = static_cast<std::uint16_t>(info.command);
-  // Counted with the status its error frame carries, before that frame is queued.
-  auto fail = [&](std::uint16_t code, std::string_view message) {
-    net::count_request(info, code);
-    send_error(command, info.seq, code, message);
-  };
-  // As a client-facing session answers (error_reply_of): memcached or the database out of
-  // reach is "unavailable", a change that may have been applied "outcome unknown", never
+  // As a client-facing session answers: memcached or the database out of reach is
+  // "unavailable", a change that may have been applied "outcome unknown", never
   // "internal error".
-  const auto reply = error_reply_of(error);
-  if (reply.unexpected())
-    log::error("link {}: command {} failed: {}", peer_.name, info.command, reply.detail);
-  else if (!reply.detail.empty())
-    log::warn("link {}: command {} failed (status {}): {}", peer_.name, info.command, reply.status, reply.detail);
-  fail(reply.status, reply.message);
+  net::fail_request(info, error, "link", peer_.name, [&](std::uint16_t code, std::string_view message) {
+    send_error(static_cast<std::uint16_t>(info.command), info.seq, code, message);
+  });
 }
 
 // Calls made in the same event-loop round leave in one write.
@@ -288,8 +280,11 @@ EMBER_DECL void link::on_request(const wire::frame& f) {
                "unknown command " + std::to_string(command));
     return;
   }
-  if ((f.flags & wire::flag::deadline) && f.ack > 0)
-    session_->note_deadline(std::chrono::steady_clock::now() + std::chrono::milliseconds(f.ack));
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  if ((f.flags & wire::flag::deadline) && f.ack > 0) {
+    deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(f.ack);
+    session_->note_deadline(*deadline);
+  }
   net::request_info info{session_, this, f.seq, command,
                     (f.flags & wire::flag::json) ? codec::encoding::json : codec::encoding::binary,
                     commands_};
@@ -303,8 +298,9 @@ EMBER_DECL void link::on_request(const wire::frame& f) {
   }
   // Requests on a link overlap: per-player ordering is the routing layer's job, and one slow
   // handler must not hold up every other call between two servers.
-  asio::co_spawn(socket_.get_executor(), std::move(work),
-                 [self = shared_from_this(), info](std::exception_ptr e) {
+  // The deadline rides on the executor, for what the handler calls (the data layer's reads).
+  asio::co_spawn(deadline ? with_deadline(socket_.get_executor(), *deadline) : socket_.get_executor(),
+                 std::move(work), [self = shared_from_this(), info](std::exception_ptr e) {
                    self->finish_request(info, e);
                  });
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <asio/co_spawn.hpp>
+#include <fmt/format.h>
 
 #include "ember/cluster/detail/cluster_wire.hpp"
 #include "ember/cluster/route_wire.hpp"
@@ -27,6 +28,25 @@ bool decode_request(link& from, const wire::frame& f, M& m, std::string_view wha
   from.send_error(std::uint16_t(f.command), f.seq, std::uint16_t(status::bad_request),
                   "malformed " + std::string(what));
   return false;
+}
+
+// What a failed acquire reports (player_ownership::acquire): the registry's answer as it gave
+// it (a refusal: not granted); else what the call's failure means for the grant — sent and
+// not answered (its deadline passed, the link dropped) the registry may have granted it, not
+// sent it was not.
+EMBER_DECL failure acquire_failure(std::string_view me, std::string_view registry,
+                                   std::uint64_t user, failure f) {
+  if (f.remote()) {
+    f.message = fmt::format("{}: acquiring player {}: {}", me, user, f.message);
+    return f;
+  }
+  const auto s = status_of(f.code);
+  if (s == status::timeout || s == status::outcome_unknown)
+    return failure{make_error_code(errc::outcome_unknown), 0,
+                   fmt::format("{}: acquiring player {}: {}; the owner registry {} may have granted "
+                               "it, acquire again", me, user, f.message, registry)};
+  return failure{f.code == errc::overloaded ? f.code : make_error_code(errc::unavailable), 0,
+                 fmt::format("{}: acquiring player {}: {}; not granted, retry", me, user, f.message)};
 }
 }  // namespace detail
 
@@ -94,14 +114,22 @@ EMBER_DECL void owner_registry::state::on_acquire(link& from, const wire::frame&
   const auto user = m.user;
   auto l = from.shared_from_this();
   queue.post(work_key{0, user}, acquire(l, user, f.seq),
-             [l, command, seq = f.seq](std::exception_ptr e) {
+             [l, command, user, seq = f.seq, ws = weak_from_this()](std::exception_ptr e) {
                if (!e) return;  // answered (granted or refused) by acquire itself
-               try {
-                 std::rethrow_exception(e);
-               } catch (const std::exception& x) {
-                 log::error("acquire of a player failed: {}", x.what());
-                 l->send_error(command, seq, std::uint16_t(status::internal_error), x.what());
-               }
+               // It failed before its answer: granted if the acquirer is the owner now.
+               auto s = ws.lock();
+               const auto& to = l->peer().name;
+               bool granted = false;
+               if (s)
+                 if (auto it = s->owners.find(user); it != s->owners.end()) granted = it->second.owner == to;
+               const auto reply = error_reply_of(e);
+               const auto why = fmt::format("owner registry {}: acquiring player {} for {} failed{}: {}",
+                                            s ? std::string_view(s->root_.name()) : "(stopped)", user, to,
+                                            granted ? " after granting it" : "",
+                                            reply.detail.empty() ? reply.message : reply.detail);
+               log::error("{}", why);
+               l->send_error(command, seq,
+                             std::uint16_t(granted ? status::outcome_unknown : status::unavailable), why);
              });
 }
 
@@ -194,14 +222,18 @@ EMBER_DECL player_ownership::player_ownership(asio::any_io_executor ex,
   });
 }
 
-EMBER_DECL asio::awaitable<outcome<acquired>> player_ownership::acquire(std::uint64_t user) {
+EMBER_DECL asio::awaitable<outcome<acquired>> player_ownership::acquire(std::uint64_t user,
+                                                                       std::chrono::milliseconds timeout) {
   auto s = state_;
   if (s->owned.contains(user)) co_return acquired{};
+  const auto& me = s->registry.name();
   auto l = s->registry.current();
-  if (!l || !l->is_open()) co_return unavailable_failure("no link to the owner registry");
+  if (!l || !l->is_open())
+    co_return unavailable_failure(
+        fmt::format("{}: acquiring player {}: no link to the owner registry; not granted, retry", me, user));
   const detail::msg::player body{user};
-  auto r = co_await l->call(std::uint16_t(route::call_id::acquire), net::body_writer(body));
-  if (!r) co_return r.error();
+  auto r = co_await l->call(std::uint16_t(route::call_id::acquire), net::body_writer(body), timeout);
+  if (!r) co_return detail::acquire_failure(me, l->peer().name, user, std::move(r.error()));
   s->owned.insert(user);
   co_return acquired{};
 }
@@ -316,7 +348,11 @@ EMBER_DECL asio::awaitable<void> player_ownership::state::release_for(std::share
     co_await let_go(s, user, false);  // the answer tells the registry
     l->reply_bytes(command, seq, {});
   } catch (const std::exception& e) {
-    l->send_error(command, seq, std::uint16_t(status::internal_error), e.what());
+    // Still owned here (let_go drops a player only once saved): not released, the registry
+    // refuses the acquirer, which may retry.
+    const auto why = fmt::format("{} could not save player {} to release it: {}", s->registry.name(), user, e.what());
+    log::warn("ownership: {}", why);
+    l->send_error(command, seq, std::uint16_t(status::unavailable), why);
   }
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "ember/data/table.hpp"
+#include "ember/request_deadline.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -77,11 +78,16 @@ EMBER_DECL table_core::~table_core() {
 }
 
 // Reads try again while memcached or the database is out of reach, within read_retry: a
-// restarted memcached is back within a second or two, and a read changes nothing. (No
-// co_await inside a handler: the error is noted, the wait comes after.)
+// restarted memcached is back within a second or two, and a read changes nothing. Within the
+// deadline of the request being served too, when it has one (a link's call, a forwarded
+// request: ember/request_deadline.hpp), so that the read gives up, and its handler answers
+// `unavailable`, before the caller stops waiting. (No co_await inside a handler: the error
+// is noted, the wait comes after.)
 template <class T, class Once>
 asio::awaitable<T> table_core::retrying_read(Once once) {
-  read_retry retry(store_.options().read_retry);
+  const auto own = store_.options().read_retry;
+  read_retry retry(own.count() > 0 ? time_within(request_deadline(co_await asio::this_coro::executor), own)
+                                   : own);
   for (;;) {
     try {
       auto r = co_await once();

@@ -62,6 +62,8 @@ class tcp_session final : public session,
   ~tcp_session() override;
 
   void start();
+  /// The listener its connection came in on (a resumed session's, the latest one's).
+  listener came_in_on() const noexcept { return ws_ ? listener::websocket : listener::client_port; }
 
   // ember::net::session
   std::uint64_t id() const noexcept override { return id_; }

@@ -77,6 +77,7 @@ EMBER_DECL void server::remove(detail::tcp_session& s) {
   }
   s.drop_address();
   ++stats_.closed;
+  ++stats_.by_listener[static_cast<std::size_t>(s.came_in_on())].closed;
   for (auto& f : on_closed_) f(s);
   sessions_.erase(s.id());
 }

@@ -88,6 +88,7 @@ EMBER_DECL asio::awaitable<void> server::accept_loop(asio::ip::tcp::acceptor& ac
     }
     ++count;
     ++stats_.accepted;
+    ++stats_.by_listener[websocket ? 1 : 0].accepted;
     auto s = std::make_shared<detail::tcp_session>(*this, std::move(socket), ++next_id_, websocket);
     sessions_.emplace(s->id(), s);
     s->start();
@@ -96,6 +97,7 @@ EMBER_DECL asio::awaitable<void> server::accept_loop(asio::ip::tcp::acceptor& ac
 
 EMBER_DECL void server::refuse(asio::ip::tcp::socket& socket, status why, bool websocket) {
   ++stats_.refused;
+  ++stats_.by_listener[websocket ? 1 : 0].refused;
   const bool full = why == status::server_full;
   if (tls_ && (websocket ? options_.tls_websocket : options_.tls_tcp)) {
     // The client expects a TLS handshake: plain bytes would only confuse it; the close says it.
@@ -151,6 +153,19 @@ EMBER_DECL asio::awaitable<void> server::sweep_loop() {
       if (auto r = w.lock()) r->sweep(now_);
     if (stopping_ && sessions_.empty()) co_return;
   }
+}
+
+EMBER_DECL std::array<std::size_t, listener_count> server::sessions_by_listener() const noexcept {
+  std::array<std::size_t, listener_count> n{};
+  for (const auto& [id, s] : sessions_) ++n[static_cast<std::size_t>(s->came_in_on())];
+  return n;
+}
+
+EMBER_DECL std::string_view server::listener_name(listener l) const noexcept {
+  if (l == listener::websocket) return tls_ && options_.tls_websocket ? "wss" : "websocket";
+  const bool tls = tls_ && options_.tls_tcp;
+  if (options_.framing == framing::firefly) return tls ? "firefly_tls" : "firefly";
+  return tls ? "tls" : "tcp";
 }
 
 }  // namespace ember::net

@@ -158,17 +158,9 @@ EMBER_DECL void tcp_session::finish_request(const request_info& info, std::excep
   --srv_.in_flight_;
   if (!error) return count_request(info, status::ok);
   ++srv_.stats_.failed;
-  // Counted with the status its error frame carries, before that frame is queued.
-  auto fail = [&](std::uint16_t code, std::string_view message) {
-    count_request(info, code);
+  fail_request(info, error, "session", id_, [&](std::uint16_t code, std::string_view message) {
     send_error(info, code, message);
-  };
-  const auto reply = error_reply_of(error);
-  if (reply.unexpected())
-    log::error("session {}: command {} failed: {}", id_, info.command, reply.detail);
-  else if (!reply.detail.empty())
-    log::warn("session {}: command {} failed (status {}): {}", id_, info.command, reply.status, reply.detail);
-  fail(reply.status, reply.message);
+  });
 }
 
 }  // namespace ember::net::detail
