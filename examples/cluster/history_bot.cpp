@@ -8,9 +8,9 @@
 // signs in again. At the end every bot reads its bag (gold and items) once the faults have
 // healed, and records it.
 //
-// --broken double-apply makes the bots careless on purpose: a retry of a buy after a reply
-// that may have run carries a new operation id, so a buy that did run is applied twice. The
-// checker must catch it (tools/partition's test runs it so).
+// --broken double-apply makes the bots careless on purpose: no request ids, and a retry of a
+// buy or sell after a reply that may have run carries a new operation id, so one that did run
+// is applied twice. The checker must catch it (tools/partition's test runs it so).
 //
 // usage: history_bot --connect HOST:PORT [--connect HOST:PORT ...] [--bots N] [--seconds S]
 //                    --history FILE [--names PREFIX] [--seed X] [--broken double-apply]
@@ -134,7 +134,10 @@ class bot {
         co_await sign_in();
         continue;
       }
-      if (co_await read_bag("final")) co_return;
+      if (co_await read_bag("final")) {
+        conn_.reset();  // closes it: nothing of this bot is left on the io_context
+        co_return;
+      }
       co_await pause(retry_pause);
     }
     ++w_.failed_bots;
@@ -147,7 +150,9 @@ class bot {
   ember::net::call_options call() const {
     ember::net::call_options o;
     o.timeout = call_deadline;
-    o.retries = 8;  // the client's own retries, same request id (docs/sessions.md, "Retries")
+    // The client's own retries, under one request id (docs/sessions.md, "Retries"); the
+    // careless client of --broken double-apply makes none and sends a new operation id instead.
+    o.retries = w_.double_apply ? 0 : 8;
     return o;
   }
 
@@ -345,7 +350,7 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<bot>> all;
   for (int b = 0; b < bots; ++b) {
     all.push_back(std::make_unique<bot>(w, static_cast<std::size_t>(b), seed));
-    asio::co_spawn(io, all.back()->play(), [&w, b](std::exception_ptr e) {
+    asio::co_spawn(io, all.back()->play(), [&w, &io, &all, b](std::exception_ptr e) {
       if (e) {
         try {
           std::rethrow_exception(e);
@@ -354,7 +359,7 @@ int main(int argc, char** argv) {
           fmt::print("{}{}: failed: {}\n", w.names, b + 1, x.what());
         }
       }
-      ++w.finished;
+      if (++w.finished == all.size()) io.stop();  // a closing connection's timers need not run out
     });
   }
   // The play, an operation's last attempts, and the final read fit in this bound.

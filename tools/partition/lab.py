@@ -35,8 +35,11 @@ def now_ms():
     return int(time.monotonic() * 1000)
 
 
+_began = time.monotonic()
+
+
 def say(*args):
-    print("partition:", *args, flush=True)
+    print("partition: %5.1f s " % (time.monotonic() - _began), *args, flush=True)
 
 
 def addr(host):
