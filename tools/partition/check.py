@@ -14,7 +14,8 @@ Per player (an account the bots signed in as):
   items      the items the player owns differ in number from applied buys less applied sells;
   view       the player's last bag read (after its last operation) differs from the database.
 Per fault: every bot is served again (an operation answered ok) within BOUND seconds of the
-fault's heal ("served").
+fault's heal ("served"). And from the servers' log (check_ownership): no player held by two
+games at once ("owners").
 """
 import json
 
@@ -60,7 +61,8 @@ class Result:
         for inv, msgs in sorted(self.violations.items()):
             out.append("  VIOLATED %s (%d): %s" % (inv, len(msgs), "; ".join(msgs[:5]) + (" ..." if len(msgs) > 5 else "")))
         if self.ok():
-            out.append("  every invariant holds: lost, doubled, phantom, gold, items, view, served")
+            out.append("  every invariant checked holds (lost, doubled, phantom, gold, items, view, served%s)"
+                       % (", owners" if "holds" in self.figures else ""))
         return "\n".join(out)
 
 
@@ -203,3 +205,51 @@ def check(history, faults, db, prices, bound_s, run_end_ms=None):
                  "sign-ins": sum(logins.values()), "faults": len(faults),
                  "worst served-again (s)": round(worst, 1)}
     return r
+
+
+def check_ownership(master_log, result):
+    """No player held by two games at once, from the games' own lines in the master's output: a
+    game holds a player from "loaded player NAME (ID)" or "took over player NAME (ID)" until
+    "saved player NAME (ID)" or the end of its process ("GAME crashed" / "stopped" from the
+    master). Two holds of one player on two games that overlap are a violation."""
+    import datetime
+    import re
+    hold = re.compile(r"^\[(game\d+)\] (\S+ \S+) \w+\s+\[\1\] (loaded|took over|saved) player \S+ \((\d+)\)")
+    end = re.compile(r"^\[master\] (\S+ \S+) \w+\s+(game\d+) (crashed|stopped)")
+    parse = lambda s: datetime.datetime.strptime(s, "%Y-%m-%d %H:%M:%S.%f").timestamp()
+    open_holds = {}   # (game, player) -> since
+    spans = {}        # player -> [(since, until, game)]
+    moves = 0
+    with open(master_log, errors="replace") as f:
+        for line in f:
+            m = hold.match(line)
+            if m:
+                game, t, what, player = m.group(1), parse(m.group(2)), m.group(3), int(m.group(4))
+                if what == "saved":
+                    since = open_holds.pop((game, player), None)
+                    if since is not None:
+                        spans.setdefault(player, []).append((since, t, game))
+                else:
+                    moves += what == "took over"
+                    open_holds.setdefault((game, player), t)
+                continue
+            m = end.match(line)
+            if m:
+                t, game = parse(m.group(1)), m.group(2)
+                for (g, player), since in list(open_holds.items()):
+                    if g == game:
+                        spans.setdefault(player, []).append((since, t, g))
+                        del open_holds[(g, player)]
+    for (g, player), since in open_holds.items():
+        spans.setdefault(player, []).append((since, float("inf"), g))
+    overlaps = 0
+    for player, s in spans.items():
+        s.sort()
+        for a, b in zip(s, s[1:]):
+            if b[2] != a[2] and b[0] < a[1]:
+                overlaps += 1
+                result.fail("owners", "player %d held by %s from %.3f and by %s from %.3f, before %s let it go (%.3f)" % (
+                    player, a[2], a[0], b[2], b[0], a[2], a[1]))
+    result.figures["holds"] = sum(len(s) for s in spans.values())
+    result.figures["take-overs"] = moves
+    return result
