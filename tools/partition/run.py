@@ -6,7 +6,8 @@ the bots' history against the database (tools/partition/check.py).
          [--broken-bots N] [--bound S] [--seed X] [--keep]
 
 --faults lists the faults in the order injected (default: all, tools/partition/faults.py),
-cycled until the play time is nearly up; --soak picks them at random with random holds instead.
+cycled until the play time is nearly up; --soak shuffles each round of them and holds each for
+a random 2..12 s instead.
 --broken-bots N adds N bots that change the operation id when they retry (history_bot
 --broken double-apply): their history must fail the checker's "doubled" invariant, and the
 run fails if it does not. Exit status: 0 all held, 1 an invariant was violated or the run
@@ -45,7 +46,7 @@ def main(argv=None):
                                                     "world.so, history_bot built)")
     a.add_argument("--seconds", type=int, default=100, help="how long the bots play (default 100)")
     a.add_argument("--faults", default=",".join(fault_list.FAULTS), help="faults, in order, cycled")
-    a.add_argument("--soak", action="store_true", help="random faults and holds (2..12 s) instead of the list's order")
+    a.add_argument("--soak", action="store_true", help="each round of the faults shuffled, held 2..12 s at random")
     a.add_argument("--hold", type=float, default=3.0, help="seconds a fault lasts (default 3)")
     a.add_argument("--gap", type=float, default=7.0, help="seconds between faults (default 7)")
     a.add_argument("--bots", type=int, default=8)
@@ -100,7 +101,9 @@ def main(argv=None):
             hold = rng.uniform(2, 12) if o.soak else o.hold
             if time.monotonic() + hold + o.bound + 2 > play_end:
                 break
-            name = rng.choice(names) if o.soak else names[n % len(names)]
+            if o.soak and n % len(names) == 0:
+                rng.shuffle(names)  # a soak: every fault once per round, in a random order
+            name = names[n % len(names)]
             fault_list.inject(lab, name, hold, rng)
             n += 1
             if not lab.alive("master"):
