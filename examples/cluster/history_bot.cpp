@@ -157,8 +157,8 @@ class bot {
   }
 
   std::string head(std::string_view kind, std::int64_t t0) const {
-    return fmt::format(R"({{"kind":"{}","bot":"{}","user":{},"net":"{}:{}","t0":{},"t1":{})", kind, name_, user_, server_.first, server_.second,
-                       t0, now_ms());
+    return fmt::format(R"({{"kind":"{}","bot":"{}","user":{},"net":"{}:{}","t0":{},"t1":{})", kind, name_, user_,
+                       server_.first, server_.second, t0, now_ms());
   }
   std::string failed(const ember::failure& f) const {
     return fmt::format(R"(,"status":{},"outcome":"{}","message":{})", f.status, outcome_of(f),
@@ -299,8 +299,8 @@ class bot {
 
 int usage(const char* argv0, bool help = false) {
   std::fprintf(help ? stdout : stderr,
-               "usage: %s --connect HOST:PORT [--connect HOST:PORT ...] [--bots N] [--seconds S] --history FILE [--names PREFIX] "
-               "[--seed X] [--broken double-apply]\n",
+               "usage: %s --connect HOST:PORT [--connect HOST:PORT ...] [--bots N] [--seconds S] --history FILE\n"
+               "       [--names PREFIX] [--seed X] [--broken double-apply]\n",
                argv0);
   return help ? 0 : 2;
 }
@@ -332,7 +332,9 @@ int main(int argc, char** argv) {
     else if (arg == "--broken" && has_value && std::string_view(argv[a + 1]) == "double-apply") w.double_apply = true, ++a;
     else return usage(argv[0]);
   }
-  if (w.servers.empty() || w.names.empty() || w.names.size() > 32 || bots < 1 || bots > 1000 || seconds < 1 || history.empty()) return usage(argv[0]);
+  if (w.servers.empty() || w.names.empty() || w.names.size() > 32 || bots < 1 || bots > 1000 || seconds < 1 ||
+      history.empty())
+    return usage(argv[0]);
   w.history = std::fopen(history.c_str(), "w");
   if (!w.history) {
     std::fprintf(stderr, "history_bot: cannot write %s\n", history.c_str());
@@ -342,7 +344,8 @@ int main(int argc, char** argv) {
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   std::vector<std::string> servers;
   for (const auto& [host, port] : w.servers) servers.push_back(fmt::format("{}:{}", host, port));
-  fmt::print("history_bot: {} bots on {} for {} s (seed {}){}\n", bots, fmt::join(servers, ", "), seconds, seed, w.double_apply ? ", BROKEN: retries carry new operation ids" : "");
+  fmt::print("history_bot: {} bots on {} for {} s (seed {}){}\n", bots, fmt::join(servers, ", "), seconds, seed,
+             w.double_apply ? ", BROKEN: retries carry new operation ids" : "");
   std::fflush(stdout);
 
   asio::io_context io(1);
