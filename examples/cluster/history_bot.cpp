@@ -121,7 +121,7 @@ class bot {
       }
       const int roll = pick(0, 99);
       if (gold_ < 10 && !bag_.empty()) co_await sell();
-      else if (roll < 50 || bag_.empty()) co_await buy();
+      else if (roll < 50 || bag_.empty() || w_.double_apply) co_await buy();  // the careless: buys, while it can pay
       else if (roll < 80) co_await sell();
       else co_await read_bag("bag");
       co_await pause(std::chrono::milliseconds(pick(20, 120)));
@@ -226,7 +226,8 @@ class bot {
   }
 
   asio::awaitable<void> buy() {
-    const auto item = static_cast<std::uint32_t>(pick(1, 3));
+    // The careless client buys herbs only (2 gold): its repeated buy can still be paid.
+    const auto item = w_.double_apply ? 3u : static_cast<std::uint32_t>(pick(1, 3));
     const auto op = fmt::format("h{}-{}-{}", w_.run % 1000000, i_ + 1, ++op_no_);
     co_await operation("buy", op, fmt::format(R"(,"item":{})", item),
                        [&](world::client_stub& stub, const std::string& wire, std::string& line) -> asio::awaitable<bool> {
