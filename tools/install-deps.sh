@@ -7,6 +7,7 @@ packages=(meson ninja-build pkg-config g++ python3 python3-jinja2
   libcli11-dev libhttp-parser-dev libssl-dev clang-14 libclang-rt-14-dev
   mold       # the linker when present (meson.build, -Dmold): links in a fraction of ld.bfd's time
   prometheus
+  iproute2 nftables  # tools/partition: network namespaces, veth pairs, partitions by nft rules
   chromium)  # headless, driven by npm's puppeteer-core (never a downloaded browser): the web
              # console's test and the browser test of the generated TypeScript client
 # Node and npm (the WebSocket interop test with npm's ws, the TypeScript codec test): Debian's,
