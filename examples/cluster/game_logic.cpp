@@ -265,6 +265,7 @@ asio::awaitable<world::login_reply> game_logic::login(session& s, const world::l
   std::vector<ember_wallet::change> start;  // (named: GCC's coroutines reject a braced list here)
   start.push_back(ember_wallet::change{id, "gold", starting_gold});
   co_await m.wallet.change("start:" + std::to_string(id), std::move(start), "starting gold");
+  still_owned(id);
   players_[id] = player{req.name, ++logins_};
   s.set_attribute(login_attribute, std::to_string(logins_));
   // Friends hear it, wherever they are connected; a session counts once, for its user (a
@@ -498,6 +499,16 @@ asio::awaitable<void> game_logic::acquire(std::uint64_t id) {
     throw ember::game_error(ember::status::unavailable, "not run, try again: " + owned.error().message);
 }
 
+// A login or a takeover runs outside the player's queue, so the registry may have moved the
+// player to another game while it waited (the release found nothing here to save). Recording
+// the player then would make two owners: the request is "not run, retry" instead (what it did
+// meanwhile — the session's binding, the starting gold by its operation id — is idempotent).
+void game_logic::still_owned(std::uint64_t id) const {
+  if (!host_.ownership()->owns(id))
+    throw ember::game_error(ember::status::unavailable,
+                            "not run, try again: the player moved to another game meanwhile");
+}
+
 // Failover (docs/cluster.md, "When a backend fails") and drains (docs/operations.md): the
 // session is signed in (its gateway bound the user at login) but routed here because its game
 // failed or gave the player up. The registry makes sure
@@ -508,6 +519,7 @@ asio::awaitable<void> game_logic::take_over(session& s, std::uint64_t id) {
   auto row = co_await saved_->players.get(static_cast<std::int64_t>(id));
   if (!row) world::fail(world::error::not_logged_in);  // signed in, never entered the world
   host_.backend()->bind_here(s);
+  still_owned(id);
   if (!players_.contains(id)) {  // (a request of the same player may have taken it meanwhile)
     players_[id] = player{row->name, ++logins_};
     s.set_attribute(login_attribute, std::to_string(logins_));

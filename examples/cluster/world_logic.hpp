@@ -110,6 +110,7 @@ class game_logic final : public world::game_handler {
   asio::awaitable<std::int64_t> require_player(session& s);
   asio::awaitable<void> take_over(session& s, std::uint64_t id);
   asio::awaitable<void> acquire(std::uint64_t id);
+  void still_owned(std::uint64_t id) const;
   std::uint32_t price_of(std::uint32_t item_id) const;
 
   ember::app::host& host_;
