@@ -92,6 +92,7 @@ int own(asio::io_context& io, ember::data::store& store, lb::service& boards, co
   });
   registry.start();
   std::int64_t k = 0;
+  bool writing = false, stop_writing = false;  // SIGUSR2 lists once the writes have stopped
   auto take = [&]() -> asio::awaitable<void> {
     asio::steady_timer wait(io);
     while (!(co_await owned.acquire(key))) {  // refused while another may hold it: retry
@@ -102,7 +103,8 @@ int own(asio::io_context& io, ember::data::store& store, lb::service& boards, co
     co_await boards.adopt("kills");
     say("adopted " + std::to_string(boards.size("kills")) + " " + std::to_string(monotonic_ns()));
     co_await list_board(boards, "took");  // the board as the takeover found it
-    while (boards.serves("kills")) {
+    writing = true;
+    while (boards.serves("kills") && !stop_writing) {
       ++k;
       const auto owner = static_cast<std::uint64_t>(k % 50 + 1);
       lb::write_request w{offset + k, 0, {}, ember_leaderboard::write_operator::board, {}};
@@ -116,6 +118,7 @@ int own(asio::io_context& io, ember::data::store& store, lb::service& boards, co
         --k;  // refused, not written: the board moved away meanwhile
       }
     }
+    writing = false;
   };
   asio::signal_set signals(io, SIGUSR1, SIGUSR2);
   int rc = 0;
@@ -128,6 +131,11 @@ int own(asio::io_context& io, ember::data::store& store, lb::service& boards, co
         return;
       }
       asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+        stop_writing = true;
+        for (asio::steady_timer wait(io); writing;) {
+          wait.expires_after(std::chrono::milliseconds(1));
+          co_await wait.async_wait(asio::use_awaitable);
+        }
         co_await list_board(boards);
         co_await store.stop();
       }, [&](std::exception_ptr e) {
@@ -140,6 +148,7 @@ int own(asio::io_context& io, ember::data::store& store, lb::service& boards, co
   };
   listen();
   say("ready " + name);
+  io.restart();  // (ember::test::run stopped it)
   io.run();
   return rc;
 }

@@ -642,9 +642,10 @@ EMBER_ON_BOTH_DATABASES(a_board_s_owner_killed_with_kill_9_is_taken_over_by_anot
     return ember::test::child_process(argv, e.dir / log);
   };
   const auto journal_a = (e.dir / "a.journal").string(), journal_b = (e.dir / "b.journal").string();
+  // One after the other: the first makes the tables.
   auto a = run({journal_a, "own", "a", std::to_string(port), "0"}, "a.log");
-  auto b = run({journal_b, "own", "b", std::to_string(port), "1000000"}, "b.log");
   BOOST_TEST_REQUIRE(ember::test::wait_for_text(a.log(), "ready a", 120s), ember::test::read_text(a.log()));
+  auto b = run({journal_b, "own", "b", std::to_string(port), "1000000"}, "b.log");
   BOOST_TEST_REQUIRE(ember::test::wait_for_text(b.log(), "ready b", 120s), ember::test::read_text(b.log()));
 
   a.signal(SIGUSR1);  // a owns the board and writes
