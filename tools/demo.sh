@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: builds ember and runs the example cluster (examples/cluster/config.json, ports
-# 17xxx) under ember-master — gate, two net servers, two game servers and a lobby, each
+# 17xxx) under ember-master — gate, two net servers, two game servers and two lobbies, each
 # ember-server loading the world module, and the memcached the config names, which the master
 # starts — with six bots playing for 20 seconds across both net servers on the game's gameplay
 # modules: they sign in (accounts), befriend the next bot (friends), walk, chat in a room and

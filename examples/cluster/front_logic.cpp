@@ -1,9 +1,19 @@
 // The cluster example's client-facing and root logic (world_logic.hpp): net and gate.
+#include "ember/cluster/gateway.hpp"
 #include "ember/cluster/node.hpp"
 #include "ember/cluster/root.hpp"
+#include "ember/modules/leaderboard/cluster.hpp"
+#include "ember/modules/matchmaking/cluster.hpp"
 #include "world_logic.hpp"
 
 namespace world_example {
+
+void net_logic::route_to_owners() {
+  if (auto* gw = host_.gateway()) {
+    ember::modules::leaderboard::route_boards(*gw);
+    ember::modules::matchmaking::route_pools(*gw);
+  }
+}
 
 asio::awaitable<world::online_reply> net_logic::online(session&, const world::online_request&) {
   auto* gate = host_.node("gate");

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the example cluster under ember-master — gate, net1, net2, game1, game2 and lobby from CONFIG,
+# Runs the example cluster under ember-master — gate, net1, net2, game1, game2, lobby and lobby2 from CONFIG,
 # each SERVER (ember-server loading MODULE, or world_server with "-" as MODULE), the
 # memcached the config names started by the master, the games' rows in a SQLite file — waits
 # until the games and the lobby have linked to gate and both net servers, lets world_bot play on net1 and

@@ -132,6 +132,9 @@ class lobby_logic {
   /// Once the store is open: reads the boards' ranks and the pools, then matches every
   /// interval; `keep` keeps this build loaded meanwhile.
   void started(std::shared_ptr<const void> keep);
+  /// The owner registry gives a board or a pool (its key) to another lobby: written back and
+  /// let go here.
+  asio::awaitable<void> release(std::uint64_t key);
   /// Stops matching (a reload or the server's stop).
   void stopping();
   /// A player's session ended: its matchmaking ticket and party end.
@@ -145,6 +148,9 @@ class lobby_logic {
 class net_logic final : public world::net_handler {
  public:
   explicit net_logic(ember::app::host& h) : host_(h) {}
+  /// Once the host started: the gateway sends a board's commands, and `queue` of a pool, to
+  /// the lobby that owns it rather than by the player.
+  void route_to_owners();
   asio::awaitable<world::online_reply> online(session&, const world::online_request&) override;
 
  private:

@@ -33,9 +33,13 @@ class world_module final : public ember::app::module {
     lobby_.session_closed(s, keep_loaded());
   }
   asio::awaitable<void> release_player(std::uint64_t user) override {
+    if (host_.self().type == "lobby") return lobby_.release(user);  // a board's or a pool's key
     return game_.release_player(user);
   }
-  void started() override { lobby_.started(keep_loaded()); }
+  void started() override {
+    if (host_.self().type == "net") net_.route_to_owners();
+    lobby_.started(keep_loaded());
+  }
   void stopping() override {
     lobby_.stopping();
     host_.hand_over(players_key, game_.save_state());

@@ -59,8 +59,10 @@ int run(const ember::app::cluster_config& config, const std::filesystem::path& c
       host.backend()->on_session_closed([&](ember::net::session& s) { game.session_closed(s); });
       host.ownership()->on_release([&](std::uint64_t user) { return game.release_player(user); });
     }
+    if (type == "net") net.route_to_owners();
     if (type == "lobby") {
       host.backend()->on_session_closed([&](ember::net::session& s) { lobby.session_closed(s, {}); });
+      host.ownership()->on_release([&](std::uint64_t key) { return lobby.release(key); });
       lobby.started({});
     }
   }, [&](std::exception_ptr e) {

@@ -34,6 +34,8 @@ class route_game final : public routetest::game_handler {
     backend_.set_table(std::move(t));
   }
   const std::string& name() const noexcept { return name_; }
+  /// The groups `join` was asked for here, in order (which instance a request reached).
+  std::vector<std::string> joined;
 
   std::vector<std::uint32_t> steps;   ///< `step` numbers, in the order they finished
   int busy_steps = 0;                 ///< `step`s still to refuse as not run (`unavailable`)
@@ -60,6 +62,7 @@ class route_game final : public routetest::game_handler {
   asio::awaitable<routetest::join_reply> join(net::session& s,
                                               const routetest::join_request& r) override {
     s.join(r.group);
+    joined.push_back(r.group);
     co_return routetest::join_reply{};
   }
   asio::awaitable<routetest::say_reply> say(net::session& s,

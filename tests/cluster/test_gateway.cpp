@@ -6,10 +6,14 @@
 #define BOOST_TEST_MODULE cluster_gateway
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 
 #include "ember/cluster/node.hpp"
+#include "ember/cluster/owned_key.hpp"
+#include "ember/cluster/rendezvous.hpp"
 #include "ember/net/client.hpp"
 #include "route_game.hpp"
 
@@ -142,6 +146,45 @@ BOOST_AUTO_TEST_CASE(a_bound_session_stays_on_its_instance_until_it_is_gone_then
     auto moved = co_await c.call<routetest::cmd::whoami>({});
     BOOST_REQUIRE(moved);
     BOOST_TEST(moved->served_by == games[1 - gone]->name());
+  }());
+}
+
+// route_by_field: a request that names a thing (here `join`'s group) goes to the instance
+// rendezvous hashing picks for the thing's owned key, whoever sends it and wherever its session
+// is bound; when that instance is gone, to the runner-up.
+BOOST_AUTO_TEST_CASE(a_command_routed_by_a_field_reaches_the_owner_of_what_it_names_from_every_session) {
+  gateway->route_by_field(routetest::cmd::join::id, "room", 1, "group");
+  add_game("game1");
+  add_game("game2");
+  // (lists outside the coroutine: a braced list inside one trips g++ 12)
+  const std::vector<std::string> both{"game1", "game2"}, groups{"red", "blue", "green"};
+  const auto owner_of = [&both](std::string_view group) {
+    const auto key = cl::owned_key("room", group);
+    const auto i = cl::rendezvous_pick(key, both, [](const std::string& n) { return cl::name_hash(n); });
+    return both[i];
+  };
+  run(io, [&]() -> asio::awaitable<void> {
+    co_await linked(2);
+    std::vector<ember::net::client> clients;
+    for (std::uint64_t user = 1; user <= 6; ++user) {
+      clients.push_back(co_await connected());
+      BOOST_REQUIRE(co_await clients.back().call<routetest::cmd::login>({user, user % 2 == 0}));  // some bound
+    }
+    for (auto& c : clients)
+      for (const auto& group : groups) BOOST_REQUIRE(co_await c.call<routetest::cmd::join>(routetest::join_request(group)));
+    for (const auto& group : groups) {
+      const auto owner = owner_of(group);
+      for (const auto& g : games) {
+        const auto n = std::count(g->joined.begin(), g->joined.end(), group);
+        BOOST_TEST(n == (g->name() == owner ? 6 : 0), group << " on " << g->name());
+      }
+    }
+    // The owner of "red" goes: its requests reach the other instance at once.
+    const std::size_t gone = owner_of("red") == "game1" ? 0 : 1;
+    links[gone]->stop();
+    BOOST_REQUIRE(co_await wait_until([&] { return backends->of_type("game").size() == 1; }, 10s));
+    BOOST_REQUIRE(co_await clients[gone == 0 ? 1 : 0].call<routetest::cmd::join>(routetest::join_request("red")));
+    BOOST_TEST(games[1 - gone]->joined.back() == "red");
   }());
 }
 

@@ -13,7 +13,15 @@
 #include <random>
 #include <sstream>
 
+#include <signal.h>
+
+#include <thread>
+
+#include <asio/executor_work_guard.hpp>
+
 #include "ember/app/module_options.hpp"
+#include "ember/cluster/ownership.hpp"
+#include "ember/cluster/root.hpp"
 #include "ember/modules/leaderboard/detail/ember_leaderboard_client.hpp"
 #include "ember/modules/leaderboard/leaderboard.hpp"
 #include "ember/net/client.hpp"
@@ -554,6 +562,148 @@ EMBER_ON_BOTH_DATABASES(an_owner_killed_with_kill_9_under_writes_loses_no_acknow
     previous = score;
   }
   BOOST_TEST(records == 50u);
+  BOOST_TEST(e.scalar("SELECT COUNT(*) FROM leaderboard_record WHERE board = 'kills'") == 50);
+}
+
+namespace {
+
+// What one owner process printed (leaderboard_worker.cpp, mode `own`), in order.
+struct owner_log {
+  struct ack {
+    std::uint64_t owner;
+    std::int64_t score;
+    long long at;
+  };
+  std::vector<long long> owned_at, released_at;  // each tenure's grant and (if it ended) release
+  std::vector<ack> acks;
+  std::vector<std::pair<std::uint64_t, std::int64_t>> took;  // the board as a takeover found it
+  std::vector<std::uint64_t> took_ranks;
+  std::vector<std::pair<std::uint64_t, std::int64_t>> listed;
+};
+
+owner_log read_owner_log(const std::filesystem::path& file) {
+  owner_log out;
+  std::istringstream in(ember::test::read_text(file));
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream l(line);
+    std::string word, name;
+    l >> word;
+    std::uint64_t owner = 0, rank = 0;
+    std::int64_t score = 0;
+    long long at = 0;
+    if (word == "owner" && l >> name >> at) out.owned_at.push_back(at);
+    else if (word == "released" && l >> name >> at) out.released_at.push_back(at);
+    else if (word == "ack" && l >> owner >> score >> at) out.acks.push_back({owner, score, at});
+    else if (word == "took" && l >> owner >> score >> rank) {
+      out.took.emplace_back(owner, score);
+      out.took_ranks.push_back(rank);
+    } else if (word == "rec" && l >> owner >> score >> rank) out.listed.emplace_back(owner, score);
+  }
+  return out;
+}
+
+long long monotonic_now_ns() {
+  return static_cast<long long>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    std::chrono::steady_clock::now().time_since_epoch())
+                                    .count());
+}
+
+}  // namespace
+
+// Two owner processes of one board (the lobbies of a cluster) and the owner registry (a
+// cluster's gate) here: the board moves from a to b (a stops and writes back before b reads
+// it), then b is killed with SIGKILL under writes; a takes the board over after b's lease,
+// once b's journal was written back (a master runs b again), and finds every score b
+// acknowledged. The two never hold the board at once.
+EMBER_ON_BOTH_DATABASES(a_board_s_owner_killed_with_kill_9_is_taken_over_by_another_and_loses_no_acknowledged_score) {
+  asio::io_context rio;
+  ember::cluster::root_options ro;
+  ro.name = "gate";
+  ro.secret = "leaderboard suite secret";
+  ember::cluster::root gate(rio.get_executor(), ro);
+  ember::cluster::owner_registry registry(rio.get_executor(), gate, {}, 1s, 2s);
+  gate.start();
+  const auto port = gate.port();
+  auto busy = asio::make_work_guard(rio);
+  std::thread registry_thread([&] { rio.run(); });
+  struct joiner {
+    asio::io_context& io;
+    std::thread& t;
+    ~joiner() {
+      io.stop();
+      t.join();
+    }
+  } join_registry{rio, registry_thread};
+
+  auto run = [&](std::vector<std::string> args, const std::string& log) {
+    std::vector<std::string> argv{EMBER_LEADERBOARD_WORKER, e.mc.address(), e.connection};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return ember::test::child_process(argv, e.dir / log);
+  };
+  const auto journal_a = (e.dir / "a.journal").string(), journal_b = (e.dir / "b.journal").string();
+  // One after the other: the first makes the tables.
+  auto a = run({journal_a, "own", "a", std::to_string(port), "0"}, "a.log");
+  BOOST_TEST_REQUIRE(ember::test::wait_for_text(a.log(), "ready a", 120s), ember::test::read_text(a.log()));
+  auto b = run({journal_b, "own", "b", std::to_string(port), "1000000"}, "b.log");
+  BOOST_TEST_REQUIRE(ember::test::wait_for_text(b.log(), "ready b", 120s), ember::test::read_text(b.log()));
+
+  a.signal(SIGUSR1);  // a owns the board and writes
+  BOOST_TEST_REQUIRE(ember::test::wait_for_text(a.log(), "ack ", 120s, 200), ember::test::read_text(a.log()));
+  b.signal(SIGUSR1);  // b acquires it: the registry makes a let go first
+  BOOST_TEST_REQUIRE(ember::test::wait_for_text(b.log(), "ack ", 120s, 300), ember::test::read_text(b.log()));
+  BOOST_TEST_REQUIRE(ember::test::wait_for_text(a.log(), "released a", 10s), ember::test::read_text(a.log()));
+  const auto killed_at = monotonic_now_ns();
+  b.kill_now();  // under writes: its last ones are in memcached and its journal only
+  a.signal(SIGUSR1);  // refused while b's lease runs, then granted; a waits for b's journal
+  auto recovered = run({journal_b, "recover"}, "b-recover.log");
+  BOOST_TEST_REQUIRE(recovered.wait_exit(120s) == 0, ember::test::read_text(recovered.log()));
+  BOOST_TEST_REQUIRE(ember::test::wait_for_text(a.log(), "took all", 120s), ember::test::read_text(a.log()));
+  const auto acks_before = read_owner_log(a.log()).acks.size();
+  BOOST_TEST_REQUIRE(ember::test::wait_for_text(a.log(), "ack ", 120s, acks_before + 100), ember::test::read_text(a.log()));
+  a.signal(SIGUSR2);  // lists the board, writes back, exits
+  BOOST_TEST_REQUIRE(a.wait_exit(120s) == 0, ember::test::read_text(a.log()));
+
+  const auto la = read_owner_log(a.log()), lb_ = read_owner_log(b.log());
+  BOOST_TEST_REQUIRE(la.owned_at.size() == 2u);
+  BOOST_TEST_REQUIRE(la.released_at.size() == 1u);
+  BOOST_TEST_REQUIRE(lb_.owned_at.size() == 1u);
+  // One owner at a time: a let go before b was granted; a was granted again only after b died.
+  BOOST_TEST(la.released_at[0] < lb_.owned_at[0]);
+  BOOST_TEST(la.owned_at[1] > killed_at);
+  for (const auto& k : la.acks) {
+    const bool first_tenure = k.at < la.released_at[0];
+    BOOST_TEST((first_tenure || k.at > la.owned_at[1]), "a acked at " << k.at << " outside its tenures");
+  }
+  for (const auto& k : lb_.acks) BOOST_TEST((k.at > lb_.owned_at[0] && k.at < killed_at));
+
+  // The takeover found every score acknowledged before it, in rank order: a's, then b's.
+  std::map<std::uint64_t, std::int64_t> acked;
+  for (const auto& k : la.acks)
+    if (k.at < la.released_at[0]) acked[k.owner] = k.score;
+  std::int64_t last_b = 0;
+  for (const auto& k : lb_.acks) {
+    acked[k.owner] = k.score;
+    last_b = k.score;
+  }
+  const auto cut_owner = static_cast<std::uint64_t>((last_b - 1'000'000 + 1) % 50 + 1);  // b's write the kill cut
+  BOOST_TEST_REQUIRE(la.took.size() == 50u);
+  for (std::size_t i = 0; i < la.took.size(); ++i) {
+    const auto [owner, score] = la.took[i];
+    const bool as_acked = score == acked[owner];
+    const bool the_cut_write = owner == cut_owner && score == last_b + 1;
+    BOOST_TEST((as_acked || the_cut_write), "owner " << owner << " found " << score << ", acked " << acked[owner]);
+    BOOST_TEST(la.took_ranks[i] == i + 1);
+    if (i > 0) BOOST_TEST(score <= la.took[i - 1].second);
+  }
+  // After a's writes, its ranks are the database's.
+  BOOST_TEST_REQUIRE(la.listed.size() == 50u);
+  for (std::size_t i = 0; i < la.listed.size(); ++i) {
+    const auto [owner, score] = la.listed[i];
+    BOOST_TEST(e.scalar("SELECT score FROM leaderboard_record WHERE board = 'kills' AND owner = " + std::to_string(owner)) ==
+               score);
+    if (i > 0) BOOST_TEST(score <= la.listed[i - 1].second);
+  }
   BOOST_TEST(e.scalar("SELECT COUNT(*) FROM leaderboard_record WHERE board = 'kills'") == 50);
 }
 #endif

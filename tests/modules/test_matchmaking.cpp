@@ -487,6 +487,50 @@ EMBER_ON_BOTH_DATABASES(two_owners_racing_on_the_same_tickets_make_one_match) {
   BOOST_TEST(e.scalar("SELECT COUNT(*) FROM matchmaking_match") == 10);
 }
 
+// A pool moves from one owner to another (docs/modules/matchmaking.md, "Ownership and
+// restarts"): the old owner drops it (its rows written back), the new one adopts it and finds
+// every waiting ticket, those queued there meanwhile kept; each player is matched once, by the
+// new owner only.
+EMBER_ON_BOTH_DATABASES(a_pool_that_moves_to_another_owner_keeps_its_tickets_and_each_is_matched_once) {
+  asio::io_context io;
+  std::int64_t now = t0;
+  bool one_owns = true, two_owns = false;
+  mm_node one(e, io, now, "one.journal", game_options(), [&](const std::string&) { return one_owns; });
+  mm_node two(e, io, now, "two.journal", game_options(), [&](const std::string&) { return two_owns; });
+  one.node.store.start(io.get_executor());  // write-back and the writers' marks, as in a server
+  two.node.store.start(io.get_executor());
+  std::vector<em::match> by_one, by_two;
+  run(io, [&]() -> asio::awaitable<void> {
+    for (std::uint64_t u = 1; u <= 9; ++u) co_await one.service.queue(u, "duel", in("eu"), rated(1000 + 10 * double(u)));
+    // Not the owner: refused, nothing stored.
+    BOOST_TEST(co_await error_of([&] { return two.service.queue(10, "duel", in("eu"), rated(1000)); }) ==
+               code(em::error::not_owner));
+    // The move: the registry makes one let go before two is granted.
+    one_owns = false;
+    co_await one.service.drop("duel");
+    BOOST_TEST(one.service.waiting("duel") == 0u);
+    two_owns = true;
+    co_await two.service.queue(10, "duel", in("eu"), rated(1000));  // queued while two takes it over
+    co_await two.service.adopt("duel");
+    BOOST_TEST(two.service.waiting("duel") == 10u);  // 9 rebuilt, the 10th kept
+    for (auto& m : co_await one.service.tick()) by_one.push_back(m);
+    for (auto& m : co_await two.service.tick()) by_two.push_back(m);
+    co_await one.node.store.stop();
+    co_await two.node.store.stop();
+  }(), 120s);
+  BOOST_TEST(by_one.empty());  // the old owner matches nothing of the pool it let go
+  std::map<std::uint64_t, int> matched;
+  for (const auto& m : by_two)
+    for (auto u : users_of(m)) ++matched[u];
+  BOOST_TEST(matched.size() == 10u);
+  for (const auto& [u, times] : matched) {
+    BOOST_TEST(times == 1);
+    BOOST_TEST(two.pushes.to<em::matched>(u).size() == 1u);
+    BOOST_TEST(one.pushes.to<em::matched>(u).empty());
+  }
+  BOOST_TEST(e.scalar("SELECT COUNT(*) FROM matchmaking_match") == 5);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Parties in the queue, disconnects
 

@@ -57,6 +57,15 @@ class gateway {
   void add_routes(net::dispatch_table& table, std::span<const command_info> commands,
                   std::string_view own_type);
 
+  /// Routes client command `command` by what its request names instead of by its player: the
+  /// string field `tag` (binary; `name` in JSON) of its body, as the key `owned_key(kind,
+  /// value)`, goes to the instance of the command's server type that rendezvous hashing picks
+  /// for that key among those linked now (not draining), whatever the session is bound to.
+  /// That is the instance that owns the thing, or acquires it (ember/cluster/owned_key.hpp):
+  /// every gateway sends one board's or one pool's requests to the same place. A body without
+  /// the field is routed as a player's (its handler refuses it). Kept across `add_routes`.
+  void route_by_field(std::uint16_t command, std::string kind, std::uint32_t tag, std::string name);
+
   /// Requests forwarded so far, and how many of them failed for want of a backend.
   std::uint64_t forwarded() const noexcept { return state_->forwarded; }
   std::uint64_t unavailable() const noexcept { return state_->unavailable; }
@@ -73,6 +82,12 @@ class gateway {
     root& backends;
     gateway_options options;
     std::unordered_map<std::uint16_t, route_info> routes;
+    struct keyed_route {
+      std::string kind;
+      std::uint32_t tag = 0;
+      std::string name;
+    };
+    std::unordered_map<std::uint16_t, keyed_route> keyed;  // route_by_field
     std::unordered_map<std::uint64_t, std::uint64_t> login_stamps;  // user -> newest bind
     // Backends that drain (backend::leave_gateways): no new session is routed there.
     std::unordered_set<const link*> draining;
@@ -83,8 +98,12 @@ class gateway {
                                                bytes_view body, std::error_code&);
     static void hand_off(void* self, net::request_info&& info, bytes_view body);
     asio::awaitable<void> forward(const net::request_info& info, bytes_view body);
-    // The bound instance, else the owner by rendezvous hashing of the user or the session.
-    std::shared_ptr<link> pick(net::session& s, const route_info& r);
+    // The instance `command` names in its body (route_by_field), else the bound instance,
+    // else the owner by rendezvous hashing of the user or the session.
+    std::shared_ptr<link> pick(net::session& s, const route_info& r, std::uint16_t command,
+                               bytes_view body, codec::encoding enc);
+    // The instance of `type` that owns `key`, among those linked and not draining.
+    std::shared_ptr<link> pick_by_key(std::uint64_t key, const std::string& type);
     static asio::awaitable<void> relay(net::request_info info, std::shared_ptr<link::reply_ticket> t,
                                        std::string from);
     static asio::awaitable<void> fail(status code, std::string message);

@@ -78,11 +78,20 @@ class restart_fence {
   /// server once every other writer has written back what it acknowledged before that epoch.
   asio::awaitable<std::string> pass(std::string mkey);
 
+  /// Returns once every other writer has written back what it acknowledged before `since`
+  /// (Unix ms): a process that takes over another's rows (a leaderboard's board after its
+  /// owner died) reads the database only then. A writer killed with unwritten changes holds
+  /// this until it runs again and its journal is written back; after the timeout,
+  /// `writers_behind`, its message starting with `why`.
+  asio::awaitable<void> caught_up(std::uint64_t since, std::string why);
+
   /// After a loaded row was added to memcached: false if the row's server restarted since
   /// `pass` (the row may be stale and must be dropped and loaded again).
   asio::awaitable<bool> still(std::string mkey, std::string epoch);
 
  private:
+  // Waits until no other writer's mark is below `since` (see `caught_up`).
+  asio::awaitable<void> wait_for_writers(std::uint64_t since, std::string why);
   static void upsert(odbc::connection& c, const std::string& writer, std::uint64_t clean_before);
 
   // The epoch of the server holding `group`, set to now if it has none (a fresh server).

@@ -5,7 +5,9 @@
 
 #include "ember/cluster/backend.hpp"
 #include "ember/cluster/detail/cluster_wire.hpp"
+#include "ember/cluster/owned_key.hpp"
 #include "ember/cluster/rendezvous.hpp"
+#include "ember/codec/field.hpp"
 #include "ember/log.hpp"
 
 namespace ember::cluster {
@@ -42,6 +44,11 @@ EMBER_DECL void gateway::add_routes(net::dispatch_table& table, std::span<const 
   }
 }
 
+EMBER_DECL void gateway::route_by_field(std::uint16_t command, std::string kind, std::uint32_t tag,
+                                        std::string name) {
+  state_->keyed[command] = state::keyed_route{std::move(kind), tag, std::move(name)};
+}
+
 // ---------------------------------------------------------------- forwarding
 
 EMBER_DECL gateway::state::state(net::server& c, root& b, gateway_options o)
@@ -56,7 +63,7 @@ EMBER_DECL void gateway::state::hand_off(void* self, net::request_info&& info, b
   auto& st = *static_cast<state*>(self);
   auto& s = *info.owner;
   const auto& r = st.routes.at(static_cast<std::uint16_t>(info.command));
-  auto target = st.pick(s, r);
+  auto target = st.pick(s, r, static_cast<std::uint16_t>(info.command), body, info.encoding);
   if (!target) {
     ++st.unavailable;
     info.out->end_request(info, std::make_exception_ptr(game_error(
@@ -73,7 +80,7 @@ EMBER_DECL asio::awaitable<void> gateway::state::forward(const net::request_info
                                                          bytes_view body) {
   auto& s = *info.owner;
   const auto& r = routes.at(static_cast<std::uint16_t>(info.command));
-  auto target = pick(s, r);
+  auto target = pick(s, r, static_cast<std::uint16_t>(info.command), body, info.encoding);
   if (!target) {
     ++unavailable;
     return fail(status::unavailable, "no " + r.type + " server is available");
@@ -86,7 +93,13 @@ EMBER_DECL asio::awaitable<void> gateway::state::forward(const net::request_info
   return relay(info, std::move(*ticket), target->peer().name);
 }
 
-EMBER_DECL std::shared_ptr<link> gateway::state::pick(net::session& s, const route_info& r) {
+EMBER_DECL std::shared_ptr<link> gateway::state::pick(net::session& s, const route_info& r,
+                                                      std::uint16_t command, bytes_view body,
+                                                      codec::encoding enc) {
+  if (auto k = keyed.find(command); k != keyed.end()) {
+    if (auto value = codec::string_field(body, enc, k->second.tag, k->second.name))
+      return pick_by_key(owned_key(k->second.kind, *value), r.type);
+  }
   if (auto bound = s.attribute(r.attribute); bound && !bound->empty()) {
     if (auto l = backends.find(*bound); l && l->is_open()) return l;
     // The bound instance is gone (crashed, stopped, partitioned): the request is routed
@@ -96,8 +109,11 @@ EMBER_DECL std::shared_ptr<link> gateway::state::pick(net::session& s, const rou
               s.id(), *bound);
     s.set_attribute(r.attribute, std::string());
   }
-  const auto& all = backends.members(r.type);
-  const std::uint64_t key = s.user() ? *s.user() : s.id() ^ 0x5e55'1000'0000'0000ULL;
+  return pick_by_key(s.user() ? *s.user() : s.id() ^ 0x5e55'1000'0000'0000ULL, r.type);
+}
+
+EMBER_DECL std::shared_ptr<link> gateway::state::pick_by_key(std::uint64_t key, const std::string& type) {
+  const auto& all = backends.members(type);
   const auto hash = [](const root::link_ptr& l) { return l->name_hash(); };
   if (!draining.empty()) {
     // Only while a backend drains: the others of its type (all of them if every one drains).

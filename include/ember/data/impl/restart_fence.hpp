@@ -77,7 +77,16 @@ EMBER_DECL asio::awaitable<std::string> restart_fence::pass(std::string mkey) {
   auto read = [mkey](memcache_conn& c) { return epoch_on(c, mkey); };
   auto epoch = co_await cache_.with_conn(std::move(read));
   if (passed_.contains(epoch)) co_return epoch;
-  const auto since = std::stoull(epoch);
+  co_await wait_for_writers(std::stoull(epoch), "memcached restarted (epoch " + epoch + ")");
+  passed_.insert(epoch);
+  co_return epoch;
+}
+
+EMBER_DECL asio::awaitable<void> restart_fence::caught_up(std::uint64_t since, std::string why) {
+  co_await wait_for_writers(since, std::move(why));
+}
+
+EMBER_DECL asio::awaitable<void> restart_fence::wait_for_writers(std::uint64_t since, std::string why) {
   const auto deadline = std::chrono::steady_clock::now() + timeout_;
   asio::steady_timer timer(co_await asio::this_coro::executor);
   for (bool logged = false;;) {
@@ -92,22 +101,19 @@ EMBER_DECL asio::awaitable<std::string> restart_fence::pass(std::string mkey) {
     if (behind.empty()) break;
     if (std::chrono::steady_clock::now() >= deadline)
       throw data_error(data_errc::writers_behind,
-                       "memcached restarted (epoch " + epoch + ") and writer '" + behind.front() +
+                       why + " and writer '" + behind.front() +
                            "' has not written back what it acknowledged before; start it again so its "
                            "journal is written back (or, if it is gone for good and its journal is "
                            "replayed elsewhere, delete its row from ember_writers)");
     if (!logged) {
       ++waits_;
-      log::warn("memcached restarted (epoch {}): rows are loaded once {} writer(s), first '{}', have "
-                "written back",
-                epoch, behind.size(), behind.front());
+      log::warn("{}: rows are loaded once {} writer(s), first '{}', have written back", why,
+                behind.size(), behind.front());
       logged = true;
     }
     timer.expires_after(std::chrono::milliseconds(20));
     co_await timer.async_wait(asio::use_awaitable);
   }
-  passed_.insert(epoch);
-  co_return epoch;
 }
 
 EMBER_DECL asio::awaitable<bool> restart_fence::still(std::string mkey, std::string epoch) {

@@ -130,10 +130,36 @@ class service {
   /// A player's friends, for `friends()` (unset: `no_friends`).
   void set_friends(friends_fn f) { friends_ = std::move(f); }
 
+  /// Which boards `start` serves: all of them (one process owns every board), or only those
+  /// `adopt` takes later (several processes, each board owned by one; docs/cluster.md).
+  enum class serving { all, adopted };
+
   /// After `store.open()`: writes back what the journal replayed, records the boards, and
   /// loads every board's current period from the database (one query each, on the database's
-  /// workers). Nothing is served before.
-  asio::awaitable<void> start();
+  /// workers); with `serving::adopted`, loads none and serves none until `adopt`. Nothing is
+  /// served before.
+  asio::awaitable<void> start(serving which = serving::all);
+
+  /// Asked when a call names a board this process does not serve: it may make this process
+  /// the board's owner cluster-wide and `adopt` it. A call whose board is still not served
+  /// afterwards fails with `status::unavailable` (retry: another process owns it, or will).
+  using claim_fn = std::function<asio::awaitable<void>(const std::string& board_id)>;
+  void set_claim(claim_fn f) { claim_ = std::move(f); }
+
+  /// Serves `board_id` from now on, taking it over from whichever process had it: waits until
+  /// every writer of the database has written back what it acknowledged before now (a
+  /// killed owner's journal too, once it runs again: `data::restart_fence::caught_up`), then
+  /// loads the board's current period. Throws `data::data_error` `writers_behind` when a
+  /// writer stays behind for the store's `fence_timeout`. Call it only as the board's owner.
+  asio::awaitable<void> adopt(std::string board_id);
+
+  /// Stops serving `board_id` (before another process adopts it): new calls are refused with
+  /// `unavailable`, the calls running on it finish, every row is written back, and its ranks
+  /// leave memory.
+  asio::awaitable<void> drop(std::string board_id);
+
+  /// True while this process serves `board_id`.
+  bool serves(const std::string& board_id) const;
 
   /// Writes `owner`'s score on `board_id` in the current period with the board's operator (or
   /// `w.op`). `from_client`: refused on an authoritative board. Returns the record as stored,
@@ -172,6 +198,9 @@ class service {
   struct board_state;
 
   board_state& find(const std::string& id);
+  /// A call on a board: counts it running (so that `drop` waits for it) once the board is served.
+  class call_guard;
+  asio::awaitable<call_guard> enter(const std::string& id);
   void roll(board_state& b);
   /// The ranks of `period` (0: current): in memory, or loaded from the database.
   asio::awaitable<std::shared_ptr<const period_ranks>> ranks(board_state& b, std::int64_t period, std::int64_t& resolved);
@@ -187,6 +216,7 @@ class service {
   data::table<ember_leaderboard::leaderboard_board_table> boards_;
   data::table<ember_leaderboard::leaderboard_record_table> records_;
   std::map<std::string, std::unique_ptr<board_state>, std::less<>> state_;
+  claim_fn claim_;
   bool started_ = false;
 };
 

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <span>
@@ -76,6 +77,10 @@ struct hooks {
   std::function<void(const ember_matchmaking::match&)> on_matched;
   /// Does this process own `mode`'s pool? Empty: it owns every mode (one instance).
   std::function<bool(const std::string& mode)> owns;
+  /// Asked when `queue` names a mode this process does not own: it may make this process the
+  /// pool's owner cluster-wide (the owner registry, docs/cluster.md) and `adopt` the pool.
+  /// Still not owned afterwards: `not_owner`.
+  std::function<asio::awaitable<void>(const std::string& mode)> claim;
   /// The time, in UTC ms (default the system's): waiting, windows and timeouts read it.
   std::function<std::int64_t()> clock;
 };
@@ -108,6 +113,18 @@ class service {
   /// every mode this process owns from the ticket rows (one query per mode); tickets that were
   /// matched or ended, or whose members moved on, are dropped. Nothing is queued before.
   asio::awaitable<void> start();
+  /// Takes `mode`'s pool over (this process has just become its owner): waits until every
+  /// writer of the database has written back what it acknowledged before now (a killed
+  /// owner's journal too, once it runs again), then puts back the mode's waiting tickets from
+  /// their rows as `start` does, keeping those queued here meanwhile. Throws
+  /// `data::data_error` `writers_behind` when a writer stays behind for the store's
+  /// `fence_timeout`.
+  asio::awaitable<void> adopt(std::string mode);
+  /// Lets `mode`'s pool go (another process takes it over): the `queue` calls running on it
+  /// finish, every row is written back, and the pool leaves memory. Its tickets stay in their
+  /// rows, waiting, for the next owner's `adopt`.
+  asio::awaitable<void> drop(std::string mode);
+
   /// Matches every `interval` until `stop()`.
   asio::awaitable<void> run();
   void stop();
@@ -155,6 +172,8 @@ class service {
   struct current_party;
 
   bool owns(const std::string& mode) const;
+  /// Puts back `mode`'s waiting tickets from their rows (those not in the pool already).
+  asio::awaitable<void> rebuild(const std::string& mode, pool& p);
   asio::awaitable<void> ensure_player(std::uint64_t user);
   asio::awaitable<current_party> party_row(std::uint64_t user);
   asio::awaitable<bool> commit_party(const std::string& id, std::vector<std::byte> before,
@@ -181,6 +200,8 @@ class service {
   data::table<ember_matchmaking::matchmaking_ticket_table> tickets_;
   data::table<ember_matchmaking::matchmaking_match_table> matches_;
   std::map<std::string, pool, std::less<>> pools_;
+  std::set<std::string, std::less<>> adopted_;       // pools taken over by `adopt`, not dropped
+  std::map<std::string, std::size_t, std::less<>> queueing_;  // `queue` calls running per mode
   std::shared_ptr<asio::steady_timer> timer_;
   bool started_ = false, stopped_ = false, ticking_ = false;
 };

@@ -9,6 +9,10 @@
 #include <stdexcept>
 #include <unordered_set>
 
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
 #include "ember/app/module_options.hpp"
 #include "ember/data/cache_entry.hpp"
 #include "ember/data/error.hpp"
@@ -32,6 +36,23 @@ struct service::board_state {
   std::shared_ptr<period_ranks> past;
   std::int64_t older_period = -1;
   std::shared_ptr<period_ranks> older;
+  bool served = true;     // this process owns the board now (start, adopt; not after drop)
+  std::size_t running = 0;  // calls on it in progress (drop waits for them)
+};
+
+/// Counts a call on a board as running while it lives.
+class service::call_guard {
+ public:
+  explicit call_guard(board_state& b) : board_(&b) { ++b.running; }
+  call_guard(call_guard&& o) noexcept : board_(std::exchange(o.board_, nullptr)) {}
+  call_guard& operator=(call_guard&&) = delete;
+  ~call_guard() {
+    if (board_) --board_->running;
+  }
+  board_state& board() const noexcept { return *board_; }
+
+ private:
+  board_state* board_;
 };
 
 EMBER_DECL std::string record_key(std::string_view board, std::int64_t period, std::uint64_t owner) {
@@ -158,7 +179,7 @@ EMBER_DECL service::service(data::store& store, event_bus& bus, options o, clock
 
 EMBER_DECL service::~service() = default;
 
-EMBER_DECL asio::awaitable<void> service::start() {
+EMBER_DECL asio::awaitable<void> service::start(serving which) {
   // Every row this process acknowledged must be in the database before the boards are read
   // from it: store.open() wrote back what its journal replayed; this writes what came since.
   co_await store_.flush_all();
@@ -179,10 +200,71 @@ EMBER_DECL asio::awaitable<void> service::start() {
       exists = true;
     }
     if (exists) co_await boards_.update(id, [&row](el::leaderboard_board& r) { r = row; });
+    b->served = which == serving::all;
+    if (!b->served) continue;
     b->current = co_await load(*b, b->period);
     log::info("leaderboard: board '{}' period {}: {} records loaded", id, b->period, b->current->size());
   }
   started_ = true;
+}
+
+EMBER_DECL bool service::serves(const std::string& board_id) const {
+  auto it = state_.find(board_id);
+  return started_ && it != state_.end() && it->second->served;
+}
+
+EMBER_DECL asio::awaitable<service::call_guard> service::enter(const std::string& id) {
+  auto* b = &find(id);
+  if (!b->served && claim_) {
+    co_await claim_(id);
+    b = &find(id);
+  }
+  if (!b->served)
+    throw game_error(status::unavailable, "leaderboard: board '" + id + "' is served by another process now; retry");
+  co_return call_guard(*b);
+}
+
+EMBER_DECL asio::awaitable<void> service::adopt(std::string board_id) {
+  // One takeover of a board at a time in this process: calls that arrive meanwhile wait here.
+  const auto turn_key = "leaderboard-adopt:" + board_id;
+  co_await store_.row_turns().acquire(turn_key);
+  detail::turn held{store_.row_turns(), turn_key};
+  auto* b = &find(board_id);
+  if (b->served) co_return;
+  // The rows are the truth, but the last owner's newest ones may not be in the database yet
+  // (a kill -9 leaves them in memcached and its journal): read only once every writer has
+  // written back what it acknowledged before this moment. This process's own first.
+  const auto since = data::unix_ms();
+  co_await store_.flush_all();
+  co_await store_.fence().caught_up(since, "leaderboard: taking board '" + board_id + "' over");
+  b = &find(board_id);
+  roll(*b);
+  b->past_period = b->older_period = -1;
+  b->past.reset();
+  b->older.reset();
+  b->current = co_await load(*b, b->period);
+  b->served = true;
+  log::info("leaderboard: board '{}' taken over: period {}, {} records loaded", board_id, b->period,
+            b->current->size());
+}
+
+EMBER_DECL asio::awaitable<void> service::drop(std::string board_id) {
+  auto* b = &find(board_id);
+  if (!b->served) co_return;
+  b->served = false;
+  // The calls running on it end here, before its rows are written back for the next owner
+  // (the registry bounds how long a release may take).
+  asio::steady_timer wait(co_await asio::this_coro::executor);
+  while (b->running != 0) {
+    wait.expires_after(std::chrono::milliseconds(1));
+    co_await wait.async_wait(asio::use_awaitable);
+  }
+  co_await store_.flush_all();
+  b->current = std::make_shared<period_ranks>(detail::to_order(b->def.order));
+  b->past_period = b->older_period = -1;
+  b->past.reset();
+  b->older.reset();
+  log::info("leaderboard: board '{}' released to another process", board_id);
 }
 
 EMBER_DECL service::board_state& service::find(const std::string& id) {
@@ -272,7 +354,8 @@ EMBER_DECL std::vector<el::record> service::with_metadata(const period_ranks& id
 
 EMBER_DECL asio::awaitable<el::record> service::write(std::string board_id, std::uint64_t owner, write_request w,
                                                       bool from_client) {
-  auto* bp = &find(board_id);
+  const auto in = co_await enter(board_id);
+  auto* bp = &in.board();
   if (from_client && bp->def.authoritative) el::fail(el::error::authoritative);
   if (w.metadata.size() > bp->def.max_metadata || check_text(w.metadata, w.metadata.size() + 1, true, true) != text_problem::none)
     el::fail(el::error::bad_metadata);
@@ -362,7 +445,8 @@ EMBER_DECL asio::awaitable<el::record> service::write(std::string board_id, std:
 }
 
 EMBER_DECL asio::awaitable<bool> service::remove(std::string board_id, std::uint64_t owner, bool from_client) {
-  auto* bp = &find(board_id);
+  const auto in = co_await enter(board_id);
+  auto* bp = &in.board();
   if (from_client && bp->def.authoritative) el::fail(el::error::authoritative);
   const auto period = bp->period;
   const auto key = record_key(board_id, period, owner);
@@ -375,6 +459,7 @@ EMBER_DECL asio::awaitable<bool> service::remove(std::string board_id, std::uint
 
 EMBER_DECL asio::awaitable<page> service::top(std::string board_id, std::int64_t period, std::uint32_t limit,
                                               std::optional<el::record_cursor> after) {
+  const auto in = co_await enter(board_id);
   auto& b = find(board_id);
   if (limit == 0 || limit > options_.max_page) limit = options_.max_page;
   page out;
@@ -392,6 +477,7 @@ EMBER_DECL asio::awaitable<page> service::top(std::string board_id, std::int64_t
 
 EMBER_DECL asio::awaitable<page> service::around(std::string board_id, std::int64_t period, std::uint64_t owner,
                                                  std::uint32_t limit) {
+  const auto in = co_await enter(board_id);
   auto& b = find(board_id);
   if (limit == 0 || limit > options_.max_page) limit = options_.max_page;
   page out;
@@ -405,6 +491,7 @@ EMBER_DECL asio::awaitable<page> service::around(std::string board_id, std::int6
 
 EMBER_DECL asio::awaitable<std::optional<el::record>> service::rank(std::string board_id, std::int64_t period,
                                                                     std::uint64_t owner) {
+  const auto in = co_await enter(board_id);
   auto& b = find(board_id);
   std::int64_t resolved = 0;
   auto idx = co_await ranks(b, period, resolved);
@@ -415,6 +502,7 @@ EMBER_DECL asio::awaitable<std::optional<el::record>> service::rank(std::string 
 
 EMBER_DECL asio::awaitable<std::vector<el::record>> service::players(std::string board_id, std::int64_t period,
                                                                      std::vector<std::uint64_t> owners) {
+  const auto in = co_await enter(board_id);
   auto& b = find(board_id);
   if (owners.size() > options_.max_players) el::fail(el::error::bad_limit);
   std::int64_t resolved = 0;
@@ -431,7 +519,7 @@ EMBER_DECL asio::awaitable<std::vector<el::record>> service::players(std::string
 
 EMBER_DECL asio::awaitable<std::vector<el::record>> service::friends(std::string board_id, std::int64_t period,
                                                                      std::uint64_t owner) {
-  find(board_id);
+  { const auto in = co_await enter(board_id); }
   if (!friends_) el::fail(el::error::no_friends);
   auto list = co_await friends_(owner);
   if (list.size() + 1 > options_.max_players) list.resize(options_.max_players - 1);
@@ -440,6 +528,7 @@ EMBER_DECL asio::awaitable<std::vector<el::record>> service::friends(std::string
 }
 
 EMBER_DECL asio::awaitable<std::pair<std::uint64_t, std::int64_t>> service::count(std::string board_id, std::int64_t period) {
+  const auto in = co_await enter(board_id);
   auto& b = find(board_id);
   std::int64_t resolved = 0;
   auto idx = co_await ranks(b, period, resolved);

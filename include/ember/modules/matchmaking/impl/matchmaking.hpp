@@ -9,7 +9,9 @@
 #include <cmath>
 #include <stdexcept>
 
+#include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
 #include <sodium.h>
 
 #include "ember/app/module_options.hpp"
@@ -226,44 +228,83 @@ EMBER_DECL asio::awaitable<void> service::start() {
     c.execute("CREATE INDEX IF NOT EXISTS matchmaking_ticket_mode ON matchmaking_ticket (mode)");
   };
   co_await store_.db().run(std::move(index_job));
-  for (auto& [id, p] : pools_) {
-    if (!owns(id)) continue;
-    auto job = [mode = id](data::odbc::connection& c) {
-      std::vector<std::string> ids;
-      auto cur = c.prepare("SELECT id FROM matchmaking_ticket WHERE mode = ?").query(mode);
-      while (cur.next()) ids.push_back(cur.get<std::string>(0));
-      return ids;
-    };
-    const auto ids = co_await store_.db().run(std::move(job));
-    std::size_t kept = 0, dropped = 0;
-    constexpr std::size_t chunk = 500;
-    for (std::size_t at = 0; at < ids.size(); at += chunk) {
-      std::vector<std::string> some(ids.begin() + static_cast<std::ptrdiff_t>(at),
-                                    ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), at + chunk)));
-      // The cache holds the newest of each row (the database may lag behind it).
-      const auto rows = co_await tickets_.get_many(some);
-      for (std::size_t i = 0; i < rows.size(); ++i) {
-        if (!rows[i]) continue;
-        if (!rows[i]->match_id.empty()) {  // matched or ended before the restart: done with
-          co_await tickets_.remove(some[i]);
-          continue;
-        }
-        auto t = modules::detail::from_bytes<em::ticket>(rows[i]->ticket, "matchmaking: a stored ticket");
-        std::vector<std::int64_t> keys;
-        for (auto u : t.members) keys.push_back(detail::key(u));
-        const auto members = co_await player_rows_.get_many(keys);
-        const bool held = std::all_of(members.begin(), members.end(), [&](const auto& r) { return r && r->ticket == t.id; });
-        if (held && p.add(t)) {
-          ++kept;
-        } else {
-          co_await end_ticket(t.id, em::end_reason::party_changed);  // a member moved on meanwhile
-          ++dropped;
-        }
+  for (auto& [id, p] : pools_)
+    if (owns(id)) co_await rebuild(id, p);
+  started_ = true;
+}
+
+EMBER_DECL asio::awaitable<void> service::rebuild(const std::string& id, pool& p) {
+  auto job = [mode = id](data::odbc::connection& c) {
+    std::vector<std::string> ids;
+    auto cur = c.prepare("SELECT id FROM matchmaking_ticket WHERE mode = ?").query(mode);
+    while (cur.next()) ids.push_back(cur.get<std::string>(0));
+    return ids;
+  };
+  const auto ids = co_await store_.db().run(std::move(job));
+  std::size_t kept = 0, dropped = 0;
+  constexpr std::size_t chunk = 500;
+  for (std::size_t at = 0; at < ids.size(); at += chunk) {
+    std::vector<std::string> some(ids.begin() + static_cast<std::ptrdiff_t>(at),
+                                  ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), at + chunk)));
+    // The cache holds the newest of each row (the database may lag behind it).
+    const auto rows = co_await tickets_.get_many(some);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      if (!rows[i] || p.contains(some[i])) continue;  // (queued here during a takeover: kept)
+      if (!rows[i]->match_id.empty()) {  // matched or ended before the restart: done with
+        co_await tickets_.remove(some[i]);
+        continue;
+      }
+      auto t = modules::detail::from_bytes<em::ticket>(rows[i]->ticket, "matchmaking: a stored ticket");
+      std::vector<std::int64_t> keys;
+      for (auto u : t.members) keys.push_back(detail::key(u));
+      const auto members = co_await player_rows_.get_many(keys);
+      const bool held = std::all_of(members.begin(), members.end(), [&](const auto& r) { return r && r->ticket == t.id; });
+      if (held && p.add(t)) {
+        ++kept;
+      } else {
+        co_await end_ticket(t.id, em::end_reason::party_changed);  // a member moved on meanwhile
+        ++dropped;
       }
     }
-    log::info("matchmaking: mode '{}': {} tickets back in the pool, {} dropped", id, kept, dropped);
   }
-  started_ = true;
+  log::info("matchmaking: mode '{}': {} tickets back in the pool, {} dropped", id, kept, dropped);
+}
+
+EMBER_DECL asio::awaitable<void> service::adopt(std::string mode) {
+  if (!started_) throw std::logic_error("matchmaking: service::start() first");
+  auto it = pools_.find(mode);
+  if (it == pools_.end()) em::fail(em::error::unknown_mode);
+  // One takeover of a pool at a time in this process.
+  const auto turn_key = "matchmaking-adopt:" + mode;
+  co_await store_.row_turns().acquire(turn_key);
+  struct turn {
+    data::row_queue& q;
+    std::string key;
+    ~turn() { q.release(key); }
+  } held{store_.row_turns(), turn_key};
+  if (adopted_.contains(mode)) co_return;
+  // The last owner's newest ticket rows may not be in the database yet (a kill -9 leaves them
+  // in memcached and its journal): read once every writer has written back what it
+  // acknowledged before this moment.
+  const auto since = data::unix_ms();
+  co_await store_.flush_all();
+  co_await store_.fence().caught_up(since, "matchmaking: taking the pool of mode '" + mode + "' over");
+  co_await rebuild(mode, it->second);
+  adopted_.insert(mode);
+}
+
+EMBER_DECL asio::awaitable<void> service::drop(std::string mode) {
+  auto it = pools_.find(mode);
+  if (it == pools_.end()) co_return;
+  adopted_.erase(mode);
+  asio::steady_timer wait(co_await asio::this_coro::executor);
+  while (queueing_[mode] != 0) {  // a ticket being queued reaches its row before the move
+    wait.expires_after(std::chrono::milliseconds(1));
+    co_await wait.async_wait(asio::use_awaitable);
+  }
+  co_await store_.flush_all();
+  it->second = pool(it->second.definition(), options_.scan_limit);
+  log::info("matchmaking: the pool of mode '{}' moves to another process", mode);
 }
 
 EMBER_DECL asio::awaitable<void> service::run() {
@@ -630,7 +671,13 @@ EMBER_DECL asio::awaitable<em::ticket> service::queue(std::uint64_t user, std::s
   if (!started_) throw std::logic_error("matchmaking: service::start() first");
   auto it = pools_.find(mode_id);
   if (it == pools_.end()) em::fail(em::error::unknown_mode);
+  if (!owns(mode_id) && hooks_.claim) co_await hooks_.claim(mode_id);
   if (!owns(mode_id)) em::fail(em::error::not_owner);
+  ++queueing_[mode_id];  // a `drop` of the pool waits for this call
+  struct running {
+    std::size_t& n;
+    ~running() { --n; }
+  } counted{queueing_[mode_id]};
   auto& p = it->second;
   const auto& m = p.definition();
   // Exactly the mode's properties, each once: nothing unknown, nothing missing.
