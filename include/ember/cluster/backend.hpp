@@ -143,6 +143,8 @@ struct backend_state : std::enable_shared_from_this<backend_state> {
   void push_to_user(std::uint64_t user, std::uint16_t push_id, const net::body_writer& body);
   void broadcast(std::string_view group, std::uint16_t push_id, const net::body_writer& body);
   void end_session(const session_key& k);
+  // The session went on through another gateway: the view here ends without callbacks.
+  void forget_session(const session_key& k);
   void serve(link& l, const wire::frame& f);
   // A retry of a request that ran or runs here: answered from `replies`, true. False: run it.
   bool replay(link& l, const wire::frame& f, const route::envelope& env, bool& remember);

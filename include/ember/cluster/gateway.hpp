@@ -96,6 +96,8 @@ class gateway {
     // The newest login of a user wins, here and on every other gateway.
     void bind(net::session& s, std::uint64_t user, std::uint64_t stamp);
     void session_closed(net::session& s);
+    // The session moved to another gateway (this one drains): backends forget their view.
+    void session_moved(net::session& s);
   };
 
   std::shared_ptr<state> state_;

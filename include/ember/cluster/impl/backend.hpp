@@ -156,6 +156,13 @@ EMBER_DECL void backend_state::end_session(const session_key& k) {
   for (auto& f : on_closed) f(*s);
 }
 
+EMBER_DECL void backend_state::forget_session(const session_key& k) {
+  auto it = sessions.find(k);
+  if (it == sessions.end()) return;
+  it->second->open_ = false;
+  sessions.erase(it);
+}
+
 EMBER_DECL void backend_state::serve(link& l, const wire::frame& f) {
   const auto command = static_cast<std::uint16_t>(f.command);
   bytes_view body;
@@ -290,9 +297,15 @@ EMBER_DECL void backend_state::remember_end(std::uint64_t request_id, std::excep
 }
 
 EMBER_DECL void backend_state::on_notify(link& l, route::notify_id id, bytes_view body) {
-  if (id != route::notify_id::session_closed) return;
+  if (id != route::notify_id::session_closed && id != route::notify_id::session_moved) return;
   msg::session_closed m;
-  if (decode(body, m)) end_session(session_key{l.id(), m.session});
+  if (!decode(body, m)) return;
+  // A session that moved to another gateway did not end: its player plays on there, and
+  // that gateway's requests make a new view here (the user comes in their envelope).
+  if (id == route::notify_id::session_moved)
+    forget_session(session_key{l.id(), m.session});
+  else
+    end_session(session_key{l.id(), m.session});
 }
 
 }  // namespace detail
@@ -340,12 +353,12 @@ EMBER_DECL void backend::attach(const std::shared_ptr<link>& l) {
   l->on_routed([ws](link& from, const wire::frame& f) {
     if (auto s = ws.lock()) s->serve(from, f);
   });
-  l->on_notify(std::uint16_t(route::notify_id::session_closed),
-               [ws, wl = std::weak_ptr<link>(l)](bytes_view body, codec::encoding) {
-                 auto s = ws.lock();
-                 auto from = wl.lock();
-                 if (s && from) s->on_notify(*from, route::notify_id::session_closed, body);
-               });
+  for (auto id : {route::notify_id::session_closed, route::notify_id::session_moved})
+    l->on_notify(std::uint16_t(id), [ws, wl = std::weak_ptr<link>(l), id](bytes_view body, codec::encoding) {
+      auto s = ws.lock();
+      auto from = wl.lock();
+      if (s && from) s->on_notify(*from, id, body);
+    });
   l->on_close([ws, wl = std::weak_ptr<link>(l), id = l->id()](std::error_code) {
     auto s = ws.lock();
     if (!s) return;

@@ -22,6 +22,9 @@ EMBER_DECL gateway::gateway(net::server& clients, root& backends, gateway_option
   clients.on_session_closed([ws](net::session& closed) {
     if (auto s = ws.lock()) s->session_closed(closed);
   });
+  clients.on_session_moved([ws](net::session& moved) {
+    if (auto s = ws.lock()) s->session_moved(moved);
+  });
 }
 
 EMBER_DECL void gateway::add_routes(net::dispatch_table& table, std::span<const command_info> commands,
@@ -234,6 +237,14 @@ EMBER_DECL void gateway::state::session_closed(net::session& s) {
   // Every backend hears it; those that never served the session ignore it.
   for (const auto& l : backends.children())
     if (l->is_open()) (void)l->notify_bytes(std::uint16_t(route::notify_id::session_closed), out.view());
+}
+
+EMBER_DECL void gateway::state::session_moved(net::session& s) {
+  const auto user = s.user().value_or(0);
+  if (user != 0 && !clients.find_user(user)) login_stamps.erase(user);
+  const buffer out = detail::encoded(detail::msg::session_closed{s.id(), user});
+  for (const auto& l : backends.children())
+    if (l->is_open()) (void)l->notify_bytes(std::uint16_t(route::notify_id::session_moved), out.view());
 }
 
 }  // namespace ember::cluster
