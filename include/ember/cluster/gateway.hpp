@@ -96,8 +96,8 @@ class gateway {
     // The newest login of a user wins, here and on every other gateway.
     void bind(net::session& s, std::uint64_t user, std::uint64_t stamp);
     void session_closed(net::session& s);
-    // The session moved to another gateway (this one drains): backends forget their view.
-    void session_moved(net::session& s);
+    // A session moved here from a gateway that drains: backends re-key their view of it.
+    void session_arrived(net::session& s, const std::string& from, std::uint64_t from_id);
   };
 
   std::shared_ptr<state> state_;

@@ -166,6 +166,11 @@ class server {
   /// Adds a callback run when a session has moved to another server (this one drains): it did
   /// not end, so `on_session_closed` does not run for it (after it left its groups).
   void on_session_moved(std::function<void(session&)> f) { on_moved_.push_back(std::move(f)); }
+  /// Adds a callback run when a session of another server that drains has moved here:
+  /// `f(session, from, from_id)`, its old server's name and its id there (before its client
+  /// resumes it, so before any of its requests here).
+  using arrived_fn = std::function<void(session&, const std::string& from, std::uint64_t from_id)>;
+  void on_session_arrived(arrived_fn f) { on_arrived_.push_back(std::move(f)); }
 
  private:
   friend class detail::tcp_session;
@@ -244,6 +249,7 @@ class server {
   std::vector<std::shared_ptr<detail::tcp_session>> flushing_;
   std::vector<std::function<void(session&)>> on_closed_;
   std::vector<std::function<void(session&)>> on_moved_;
+  std::vector<arrived_fn> on_arrived_;
   std::array<std::byte, 64 * 1024> read_buffer_;
   server_stats stats_;
   buffer_budget budget_;

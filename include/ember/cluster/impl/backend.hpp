@@ -156,11 +156,19 @@ EMBER_DECL void backend_state::end_session(const session_key& k) {
   for (auto& f : on_closed) f(*s);
 }
 
-EMBER_DECL void backend_state::forget_session(const session_key& k) {
-  auto it = sessions.find(k);
-  if (it == sessions.end()) return;
-  it->second->open_ = false;
-  sessions.erase(it);
+EMBER_DECL void backend_state::move_session(link& to, const std::string& from,
+                                            std::uint64_t from_session, std::uint64_t session) {
+  for (const auto& g : gateways) {
+    if (g->peer().name != from) continue;
+    auto it = sessions.find(session_key{g->id(), from_session});
+    if (it == sessions.end()) return;  // never served here: nothing to move
+    auto s = std::move(it->second);
+    sessions.erase(it);
+    s->link_ = to.weak_from_this();
+    s->env_.session = session;
+    sessions[session_key{to.id(), session}] = std::move(s);
+    return;
+  }
 }
 
 EMBER_DECL void backend_state::serve(link& l, const wire::frame& f) {
@@ -297,15 +305,15 @@ EMBER_DECL void backend_state::remember_end(std::uint64_t request_id, std::excep
 }
 
 EMBER_DECL void backend_state::on_notify(link& l, route::notify_id id, bytes_view body) {
-  if (id != route::notify_id::session_closed && id != route::notify_id::session_moved) return;
+  if (id == route::notify_id::session_moved) {
+    // A session that moved between gateways did not end: its player plays on through `l`.
+    msg::session_moved m;
+    if (decode(body, m)) move_session(l, m.from, m.from_session, m.session);
+    return;
+  }
+  if (id != route::notify_id::session_closed) return;
   msg::session_closed m;
-  if (!decode(body, m)) return;
-  // A session that moved to another gateway did not end: its player plays on there, and
-  // that gateway's requests make a new view here (the user comes in their envelope).
-  if (id == route::notify_id::session_moved)
-    forget_session(session_key{l.id(), m.session});
-  else
-    end_session(session_key{l.id(), m.session});
+  if (decode(body, m)) end_session(session_key{l.id(), m.session});
 }
 
 }  // namespace detail

@@ -22,6 +22,7 @@ struct handed_session {
   static constexpr std::size_t max_groups = 4096, max_attributes = 1024;
 
   std::uint8_t push_encoding = 0;
+  std::uint64_t session_id = 0;        ///< its id on the server it leaves
   std::uint64_t user = 0;
   std::uint32_t push_seq = 0;          ///< pushes numbered so far
   std::uint32_t last_request_seq = 0;  ///< highest request seq received
@@ -42,6 +43,7 @@ struct handed_session {
     };
     u8(layout);
     u8(push_encoding);
+    u64(session_id);
     u64(user);
     u32(push_seq);
     u32(last_request_seq);
@@ -88,6 +90,7 @@ struct handed_session {
     handed_session s;
     if (u8() != layout) return std::nullopt;
     s.push_encoding = u8();
+    s.session_id = u64();
     s.user = u64();
     s.push_seq = u32();
     s.last_request_seq = u32();

@@ -70,10 +70,12 @@ EMBER_DECL asio::awaitable<drain_result> server::drain(std::chrono::milliseconds
       if (auto s = w.lock(); s && s->is_open()) ++n;
     return n;
   };
+  std::weak_ptr<bool> alive = alive_;
   asio::steady_timer t(io_);
   while (here() > 0 && std::chrono::steady_clock::now() - start < deadline) {
     t.expires_after(std::chrono::milliseconds(5));
     co_await t.async_wait(detail::use_tuple);
+    if (alive.expired()) co_return r;
   }
   r.left = here();
   r.moved = stats_.moved_out - moved_before;
@@ -89,6 +91,9 @@ EMBER_DECL bool server::take_over(detail::tcp_session& fresh, const wire::client
     if (detail::token_home(options_.resume_peers[i].name) != home) continue;
     // Through TLS to the old server it is a relay, as before (not taken over yet).
     if (peer_tls_[i] || fresh.output_.writing()) return false;
+    // Not a session yet: should its client go away meanwhile, nobody is told it closed.
+    fresh.moved_ = true;
+    fresh.peer_ = true;
     asio::co_spawn(io_, take_over_from(i, fresh.shared_from_this(), hello),
                    [name = options_.name](std::exception_ptr e) { detail::log_failure(name, e); });
     return true;
@@ -175,8 +180,10 @@ EMBER_DECL asio::awaitable<void> server::take_over_from(std::size_t peer,
   }
   auto s = std::make_shared<detail::tcp_session>(*this, asio::ip::tcp::socket(io_), ++next_id_);
   sessions_.emplace(s->id(), s);
+  const std::uint64_t from_id = state->session_id;
   s->restore(std::move(*state), hello.token);
   ++stats_.moved_in;
+  for (auto& f : on_arrived_) f(*s, p.name, from_id);
   log::info("{}: taken over as session {} ({} frames to resend)", who, s->id(),
             s->outbox_.sent() - s->outbox_.acked());
   // Its client resumes it now, or (this connection lost meanwhile) on its next try, here.
@@ -207,10 +214,12 @@ EMBER_DECL asio::awaitable<void> server::hand_over(std::shared_ptr<detail::tcp_s
   // Requests the client sent here finish here (their replies join the outbox); nothing new
   // arrives, as the client talks to the peer now.
   const auto until = std::chrono::steady_clock::now() + options_.handshake_timeout / 2;
+  std::weak_ptr<bool> alive = alive_;
   asio::steady_timer t(io_);
   while (s->is_open() && !s->settled() && std::chrono::steady_clock::now() < until) {
     t.expires_after(std::chrono::milliseconds(2));
     co_await t.async_wait(detail::use_tuple);
+    if (alive.expired()) co_return;
   }
   if (!peer->is_open()) co_return;
   if (!s->parked() || !s->settled() || !s->outbox_.can_resume_from(received)) {

@@ -23,6 +23,7 @@ EMBER_DECL void tcp_session::tell_moved(const std::string& host, std::uint16_t p
 EMBER_DECL handed_session tcp_session::handed() const {
   handed_session s;
   s.push_encoding = static_cast<std::uint8_t>(push_encoding_);
+  s.session_id = id_;
   s.user = user_;
   s.push_seq = push_seq_;
   s.last_request_seq = last_request_seq_;
