@@ -203,7 +203,7 @@ EMBER_DECL void admin_link::serve(const cluster::node_connector::link_ptr& l) {
     w.begin_object();
     w.key("ok"), w.value_bool(why.empty());
     w.key("message"), w.value_string(why.empty() ? (then_stop ? "draining, then stopping" : "draining") : why);
-    w.key("state"), w.value_string(host_.backend() ? host_.drain_state() : std::string_view("serving"));
+    w.key("state"), w.value_string(host_.drain_state());
     w.end_object();
     from.reply_bytes(std::uint16_t(f.command), f.seq, body.view());
   });
