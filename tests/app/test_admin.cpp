@@ -86,7 +86,7 @@ BOOST_AUTO_TEST_CASE(a_server_registers_with_the_master_and_answers_status_reloa
     // so, and its status offers no drain.
     BOOST_TEST(status.find(R"("drain":)") == std::string::npos, status);
     BOOST_TEST(co_await call(app::admin_call::drain, 0) ==
-               R"({"ok":false,"message":"solo has no other client-facing server to move its sessions to (or resuming is off: limits.resume_grace_ms is 0)","state":"serving"})");
+               R"x({"ok":false,"message":"solo has no other client-facing server to move its sessions to (or resuming is off: limits.resume_grace_ms is 0)","state":"serving"})x");
     BOOST_TEST(co_await call(app::admin_call::reload, 1) == R"({"ok":true,"message":"reloaded"})");
     BOOST_TEST(co_await call(app::admin_call::reload, 1) == R"({"ok":false,"message":"bad \"build\""})");
     BOOST_TEST((co_await call(app::admin_call::status, 0)).find(R"("reloads":1,"reload_failures":1)") != std::string::npos);
