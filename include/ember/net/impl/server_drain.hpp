@@ -151,7 +151,8 @@ EMBER_DECL asio::awaitable<void> server::take_over_from(std::size_t peer,
   }
   if (h.kind == wire::frame_kind::error) {
     codec::error_body e;
-    codec::decode(body.view(), codec::encoding::binary, e);
+    codec::binary_reader reader(body.view());  // binary only: no JSON reader needed here
+    (void)codec::decode_binary(reader, e);
     log::info("{}: not taken over: {} (status {})", who, e.message, e.status);
     if (!fresh->is_open()) co_return;
     if (e.status == std::uint16_t(status::unavailable)) {
