@@ -16,7 +16,10 @@
 #
 # usage: rolling-upgrade.sh CONFIG.json [SERVER...]
 #   SERVER... defaults to every backend of the config (a server joining a client-facing one),
-#   in name order. EMBER_CLI names the ember-cli to use (default: ember-cli in PATH).
+#   in name order. A client-facing server (one with a netport) may be named too: its drain
+#   moves its sessions to the other client-facing servers, whose clients resume there
+#   (docs/operations.md, "Draining a net server"). EMBER_CLI names the ember-cli to use
+#   (default: ember-cli in PATH).
 set -euo pipefail
 if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
   echo "usage: $0 CONFIG.json [SERVER...]" >&2
@@ -27,17 +30,18 @@ shift
 cli=${EMBER_CLI:-ember-cli}
 wait_s=${EMBER_UPGRADE_WAIT:-120}
 
-# The config as the script needs it: "NAME METRICSPORT" per backend (0: no metricsport), and
-# the master's admin address and token for the status polls.
+# The config as the script needs it: "NAME METRICSPORT" per backend (0: no metricsport); with
+# "net", per client-facing server instead.
 backends() {
-  python3 - "$config" <<'EOF'
+  python3 - "$config" "${1:-}" <<'EOF'
 import json, sys
 c = json.load(open(sys.argv[1]))
 servers = c.get("servers", {})
 for name in sorted(servers):
     s = servers[name]
     roots = [r.get("rootname") for r in s.get("remoteport", [])]
-    if any("netport" in servers.get(r, {}) for r in roots):
+    backend = any("netport" in servers.get(r, {}) for r in roots)
+    if (sys.argv[2] == "net" and "netport" in s and not backend) or (sys.argv[2] != "net" and backend):
         print(name, s.get("metricsport", 0))
 EOF
 }
@@ -63,11 +67,14 @@ ready() {
 
 mapfile -t all < <(backends)
 if [ $# -gt 0 ]; then
+  mapfile -t nets < <(backends net)
   chosen=()
   for want in "$@"; do
     found=
-    for line in "${all[@]}"; do [ "${line%% *}" = "$want" ] && chosen+=("$line") && found=1; done
-    [ -n "$found" ] || { echo "rolling-upgrade: $want is not a backend of $config" >&2; exit 2; }
+    for line in "${all[@]}" "${nets[@]}"; do
+      [ -n "$line" ] && [ "${line%% *}" = "$want" ] && chosen+=("$line") && found=1 && break
+    done
+    [ -n "$found" ] || { echo "rolling-upgrade: $want is neither a backend nor a client-facing server of $config" >&2; exit 2; }
   done
   all=("${chosen[@]}")
 fi

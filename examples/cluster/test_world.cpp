@@ -1267,6 +1267,126 @@ BOOST_AUTO_TEST_CASE(a_rolling_upgrade_of_the_games_under_load_fails_no_request_
                         << " ms during it");
 }
 
+// The same for the net servers (docs/operations.md, "Draining a net server"): players on
+// both, requests in flight, while net1 and then net2 is drained (its sessions move to the
+// other: a `moved` push, the client resumes there, the session is handed over), stopped and
+// started again. Nobody logs in again, no request fails, every acknowledged write is kept.
+BOOST_AUTO_TEST_CASE(a_rolling_upgrade_of_the_net_servers_under_load_moves_every_session_and_fails_no_request) {
+  cluster cl;
+  cl.with_master = true;
+  cl.write_config("config.json", "test-secret-of-this-cluster", false);
+  asio::io_context io;
+  ember::cluster::root master(io.get_executor(),
+                              {"master", "test-secret-of-this-cluster", "127.0.0.1", cl.port("master"), {}});
+  master.start();
+  cl.start_all();
+  constexpr int sessions = 12, in_flight = 3;
+  struct bot {
+    std::unique_ptr<player> p;
+    std::int64_t id = 0;
+    std::int32_t sent_x = 0, acked_x = 0;
+  };
+  std::vector<bot> bots(sessions);
+  std::uint64_t ok = 0, failed = 0, during = 0;
+  std::vector<std::string> failures;
+  bool upgrading = false, stop = false;
+  std::vector<std::string> figures;
+  auto admin = [&](const std::string& name, ember::app::admin_call what, ember::bytes_view body)
+      -> asio::awaitable<std::string> {
+    auto l = master.find(name);
+    if (!l) co_return std::string("not linked");
+    auto r = co_await l->call(std::uint16_t(what), ember::net::body_writer::encoded(body), 2s);
+    co_return r ? std::string(reinterpret_cast<const char*>(r->data()), r->size()) : "error: " + r.error().message;
+  };
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    BOOST_REQUIRE(co_await eventually([&] { return master.size() == 5u; }, 10s));
+    for (int i = 0; i < sessions; ++i) {
+      bots[i].p = std::make_unique<player>(io);
+      co_await bots[i].p->connect(cl.port(i % 2 ? "net1" : "net2"));
+      auto r = co_await bots[i].p->login(fmt::format("mover{}", i));
+      bots[i].id = static_cast<std::int64_t>(r.user_id);
+    }
+    int running = 0;
+    for (int i = 0; i < sessions; ++i)
+      for (int k = 0; k < in_flight; ++k) {
+        ++running;
+        asio::co_spawn(io, [&, i, k]() -> asio::awaitable<void> {
+          auto& b = bots[i];
+          for (int n = 0; !stop && n < 100'000; ++n) {
+            ember::net::call_options o;
+            o.timeout = 30s;
+            o.retries = 60;  // as the games' upgrade above: a game's own moments are retried
+            std::optional<ember::failure> error;
+            if ((n + k) % 3 == 0) {
+              auto r = co_await b.p->stub.bag({}, o);
+              if (!r) error = r.error();
+            } else {
+              const auto x = ++b.sent_x;
+              auto r = co_await b.p->stub.move({x, i}, o);
+              if (r) b.acked_x = std::max(b.acked_x, r->x); else error = r.error();
+            }
+            if (error) {
+              ++failed;
+              if (failures.size() < 20)
+                failures.push_back(fmt::format("mover{}: status {}: {}", i, error->status, error->message));
+              continue;
+            }
+            ++ok;
+            if (upgrading) ++during;
+          }
+          --running;
+        }, asio::detached);
+      }
+    co_await ember::test::sleep(300ms);
+    upgrading = true;
+    for (const char* net : {"net1", "net2"}) {
+      const std::string g = net;
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto since = [&] {
+        return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      };
+      const std::byte flags[] = {std::byte(1)};  // drain, then stop
+      const auto answer = co_await admin(g, ember::app::admin_call::drain, ember::bytes_view(flags));
+      BOOST_TEST_MESSAGE(g << ": " << answer);
+      BOOST_REQUIRE(answer.find(R"("ok":true)") != std::string::npos);
+      int code = -1;
+      for (int tries = 0; tries < 4000 && code == -1; ++tries) {
+        co_await ember::test::sleep(5ms);
+        code = cl.procs[g].wait_exit(0ms);
+      }
+      BOOST_TEST(code == 0);
+      const double stopped_ms = since();
+      BOOST_TEST(ember::test::count_in(cl.log(g), " 0 left") == 1u);  // every session moved
+      cl.start(g);
+      BOOST_REQUIRE(co_await eventually([&] {
+        return ember::test::count_in(cl.log(g), "node 'game1' (type game) joined") >= 2u &&
+               ember::test::count_in(cl.log(g), "node 'game2' (type game) joined") >= 2u && master.find(g) != nullptr;
+      }, 20s));
+      figures.push_back(fmt::format("{}: drained and stopped in {:.0f} ms, ready again at {:.0f} ms", g,
+                                    stopped_ms, since()));
+    }
+    upgrading = false;
+    co_await ember::test::sleep(300ms);
+    stop = true;
+    BOOST_REQUIRE(co_await ember::test::wait_until([&] { return running == 0; }, 40s));
+    for (int i = 0; i < sessions; ++i) {
+      BOOST_TEST(bots[i].p->c.connected());  // nobody was dropped
+      // Moved at each drain of its server: net1's players to net2 and back, net2's once.
+      BOOST_TEST(bots[i].p->c.resumes() == (i % 2 ? 2u : 1u));
+    }
+  }(), 180s);
+  for (const auto& f : failures) BOOST_TEST_MESSAGE("failed: " << f);
+  for (const auto& f : figures) BOOST_TEST_MESSAGE(f);
+  BOOST_TEST_MESSAGE(ok << " requests, " << during << " during the upgrade, " << failed << " failed");
+  BOOST_TEST(failed == 0u);
+  BOOST_TEST(during >= std::uint64_t(sessions * in_flight));
+  BOOST_TEST(cl.stop_all());
+  for (const auto& b : bots) {
+    BOOST_TEST(b.acked_x == b.sent_x);
+    BOOST_TEST(cl.scalar("SELECT x FROM player WHERE id = " + std::to_string(b.id)) == b.acked_x);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE(reload)
 
 BOOST_AUTO_TEST_CASE(a_module_reloads_under_play_and_bad_builds_are_refused) {

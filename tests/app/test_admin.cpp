@@ -82,6 +82,11 @@ BOOST_AUTO_TEST_CASE(a_server_registers_with_the_master_and_answers_status_reloa
     BOOST_TEST(status.find(R"({"id":103,"name":"raise_error","forwarded":false,"count":1,"failed":1,)") != std::string::npos, status);
     BOOST_TEST(status.find(R"("id":999)") == std::string::npos, status);
     BOOST_TEST(h.per_command().size() == 3u);
+    // The only client-facing server of its cluster has nowhere to move its sessions: it says
+    // so, and its status offers no drain.
+    BOOST_TEST(status.find(R"("drain":)") == std::string::npos, status);
+    BOOST_TEST(co_await call(app::admin_call::drain, 0) ==
+               R"x({"ok":false,"message":"solo has no other client-facing server to move its sessions to (or resuming is off: limits.resume_grace_ms is 0)","state":"serving"})x");
     BOOST_TEST(co_await call(app::admin_call::reload, 1) == R"({"ok":true,"message":"reloaded"})");
     BOOST_TEST(co_await call(app::admin_call::reload, 1) == R"({"ok":false,"message":"bad \"build\""})");
     BOOST_TEST((co_await call(app::admin_call::status, 0)).find(R"("reloads":1,"reload_failures":1)") != std::string::npos);

@@ -395,3 +395,146 @@ BOOST_AUTO_TEST_CASE(retries_end_at_the_call_s_deadline) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// A drained gateway: two net servers ("net1", "net2"), each the other's resume peer and
+// each with its own root, and one game joined to both. Sessions logged in on net1, bound to
+// the game and in a game-side group, with steps in flight and pushes coming, move to net2.
+namespace {
+
+struct two_gateways {
+  asio::io_context io;
+  struct side {
+    std::unique_ptr<cl::root> backends;
+    std::unique_ptr<ember::net::server> clients;
+    std::unique_ptr<cl::gateway> gateway;
+  };
+  side net1, net2;
+  std::unique_ptr<route_game> game;
+  std::vector<std::unique_ptr<cl::node_connector>> links;
+
+  two_gateways() {
+    const std::uint16_t port1 = free_port(), port2 = free_port();
+    make(net1, "net1", port1, "net2", port2);
+    make(net2, "net2", port2, "net1", port1);
+    game = std::make_unique<route_game>(io.get_executor(), "game1");
+    for (auto* s : {&net1, &net2}) {
+      cl::node_options o;
+      o.name = "game1";
+      o.type = "game";
+      o.secret = std::string(secret);
+      o.root_port = s->backends->port();
+      o.root_name = s == &net1 ? "net1" : "net2";
+      links.push_back(std::make_unique<cl::node_connector>(io.get_executor(), o));
+      links.back()->on_connected([this](const cl::node_connector::link_ptr& l) { game->backend().attach(l); });
+      links.back()->start();
+    }
+  }
+
+  std::uint16_t free_port() {
+    asio::ip::tcp::acceptor probe(io, {asio::ip::make_address("127.0.0.1"), 0});
+    return probe.local_endpoint().port();
+  }
+
+  void make(side& s, const char* name, std::uint16_t port, const char* peer, std::uint16_t peer_port) {
+    cl::root_options ro;
+    ro.name = name;
+    ro.secret = std::string(secret);
+    s.backends = std::make_unique<cl::root>(io.get_executor(), ro);
+    ember::net::server_options so;
+    so.name = name;
+    so.port = port;
+    so.resume_grace = 5s;
+    so.resume_peers.push_back({.name = peer, .host = "127.0.0.1", .port = peer_port});
+    s.clients = std::make_unique<ember::net::server>(io, so, ember::net::dispatch_table{});
+    s.gateway = std::make_unique<cl::gateway>(*s.clients, *s.backends, cl::gateway_options{name, 10s});
+    ember::net::dispatch_table table;
+    s.gateway->add_routes(table, routetest::command_list, "net");
+    s.clients->set_table(std::move(table));
+    s.backends->start();
+    s.clients->start();
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_drained_gateway_moves_its_sessions_and_the_game_serves_them_on_through_the_other) {
+  two_gateways t;
+  constexpr int players = 4, steps = 30;
+  struct player {
+    ember::net::client c;
+    std::vector<std::uint32_t> replies;
+    std::vector<std::string> notes, said;
+    int failures = 0;
+  };
+  std::vector<std::unique_ptr<player>> ps;
+  int running = 0;
+  ember::net::drain_result drained;
+  run(t.io, [&]() -> asio::awaitable<void> {
+    BOOST_REQUIRE(co_await wait_until([&] {
+      return t.net1.backends->of_type("game").size() == 1 && t.net2.backends->of_type("game").size() == 1;
+    }, 10s));
+    for (int i = 0; i < players; ++i) {
+      ember::net::client c(t.io.get_executor());
+      BOOST_REQUIRE(!co_await c.connect("127.0.0.1", t.net1.clients->port()));
+      auto p = std::make_unique<player>(player{std::move(c), {}, {}, {}, 0});
+      p->c.on_push<routetest::note>([raw = p.get()](const routetest::note& n) { raw->notes.push_back(n.text); });
+      p->c.on_push<routetest::said>([raw = p.get()](const routetest::said& s) { raw->said.push_back(s.text); });
+      BOOST_REQUIRE(co_await p->c.call<routetest::cmd::login>({std::uint64_t(100 + i), true}));
+      BOOST_REQUIRE(co_await p->c.call<routetest::cmd::join>(routetest::join_request{"room"}));
+      ps.push_back(std::move(p));
+    }
+    auto ex = co_await asio::this_coro::executor;
+    for (auto& p : ps)
+      for (int k = 1; k <= steps; ++k) {
+        ++running;
+        asio::co_spawn(ex, [&, raw = p.get(), k]() -> asio::awaitable<void> {
+          ember::net::call_options o;
+          o.timeout = 20s;
+          auto r = co_await raw->c.call<routetest::cmd::step>({std::uint32_t(k), std::uint32_t(k % 3)}, o);
+          if (r) raw->replies.push_back(r->n); else ++raw->failures;
+          // a push made while serving the session's request
+          auto n = co_await raw->c.call<routetest::cmd::note_me>(routetest::note_me_request{std::to_string(k)}, o);
+          if (!n) ++raw->failures;
+          --running;
+        }, asio::detached);
+      }
+    co_await ember::test::sleep(20ms);
+    drained = co_await t.net1.clients->drain(15s);
+    BOOST_REQUIRE(co_await wait_until([&] { return running == 0; }, 20s));
+    // After the move: the game's view follows (user in the envelope), groups are on net2.
+    for (std::size_t i = 0; i < ps.size(); ++i) {
+      auto me = co_await ps[i]->c.call<routetest::cmd::whoami>({});
+      BOOST_REQUIRE(me);
+      BOOST_TEST(me->user == 100u + i);
+    }
+    BOOST_REQUIRE(co_await ps[0]->c.call<routetest::cmd::say>({"room", "still here"}));
+    BOOST_REQUIRE(co_await ps[0]->c.call<routetest::cmd::note_user>({101, "to a user"}));
+    BOOST_TEST(co_await wait_until([&] {
+      return std::all_of(ps.begin(), ps.end(), [](auto& p) { return p->said.size() == 1; }) &&
+             ps[1]->notes.size() == std::size_t(steps) + 1;
+    }, 10s));
+  }(), 60s);
+  BOOST_TEST(drained.moved == std::size_t(players));
+  BOOST_TEST(drained.left == 0u);
+  BOOST_TEST(t.net1.clients->session_count() == 0u);
+  BOOST_TEST(t.net2.clients->session_count() == std::size_t(players));
+  BOOST_TEST(t.game->closed.empty());  // no player left, as far as the game can tell
+  BOOST_TEST(t.game->backend().session_count() == std::size_t(players));  // old views forgotten
+  BOOST_TEST(t.game->steps.size() == std::size_t(players * steps));        // each step ran once
+  for (auto& p : ps) {
+    BOOST_TEST(p->failures == 0);
+    BOOST_TEST(p->c.resumes() == 1u);
+    BOOST_TEST(p->replies.size() == std::size_t(steps));
+    for (std::size_t i = 0; i < p->replies.size(); ++i)
+      if (p->replies[i] != i + 1) {
+        BOOST_ERROR("reply " << i << " is " << p->replies[i]);
+        break;
+      }
+    BOOST_TEST(p->notes.size() >= std::size_t(steps));
+    for (std::size_t i = 0; i < std::size_t(steps) && i < p->notes.size(); ++i)
+      if (p->notes[i] != std::to_string(i + 1)) {
+        BOOST_ERROR("note " << i << " is " << p->notes[i]);
+        break;
+      }
+  }
+}

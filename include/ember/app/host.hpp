@@ -146,7 +146,14 @@ class host {
   /// next request reaches another server of this type, which takes the player over as after a
   /// failover. Returns "" once drained (at once if it was), or why this server cannot drain.
   /// `/readyz` says "draining" from the start. The server serves on; stop it when drained.
+  ///
+  /// A client-facing server that is not a backend drains its sessions instead
+  /// (`net::server::drain`): each moves to another client-facing server of the cluster, its
+  /// client told to resume there; `drained_players` then counts the sessions moved.
   asio::awaitable<std::string> drain();
+  /// Why this server cannot drain ("" when it can): neither a backend, nor a native
+  /// client-facing server with another one in the cluster to move its sessions to.
+  std::string cannot_drain() const;
   /// "serving", "draining" or "drained".
   std::string_view drain_state() const noexcept;
   /// Players given up by the drain, and how long it took (ms; 0 until drained).

@@ -143,6 +143,10 @@ struct backend_state : std::enable_shared_from_this<backend_state> {
   void push_to_user(std::uint64_t user, std::uint16_t push_id, const net::body_writer& body);
   void broadcast(std::string_view group, std::uint16_t push_id, const net::body_writer& body);
   void end_session(const session_key& k);
+  // The session moved from the gateway named `from` to `to` (that sent this): the view keyed
+  // by its old gateway and id becomes the one of the new, attributes, groups and user kept.
+  void move_session(link& to, const std::string& from, std::uint64_t from_session,
+                    std::uint64_t session);
   void serve(link& l, const wire::frame& f);
   // A retry of a request that ran or runs here: answered from `replies`, true. False: run it.
   bool replay(link& l, const wire::frame& f, const route::envelope& env, bool& remember);

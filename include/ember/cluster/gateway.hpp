@@ -115,6 +115,8 @@ class gateway {
     // The newest login of a user wins, here and on every other gateway.
     void bind(net::session& s, std::uint64_t user, std::uint64_t stamp);
     void session_closed(net::session& s);
+    // A session moved here from a gateway that drains: backends re-key their view of it.
+    void session_arrived(net::session& s, const std::string& from, std::uint64_t from_id);
   };
 
   std::shared_ptr<state> state_;

@@ -23,6 +23,9 @@ enum class notify_id : std::uint16_t {
   claim_user = 0xff04,      ///< backend -> gateways: a user logged in elsewhere; close older
   session_closed = 0xff05,  ///< gateway -> backends: a client session ended
   module_event = 0xff06,    ///< any server -> its links: a gameplay module's event (flooded)
+  /// gateway -> backends: a client session moved here from another gateway (that one
+  /// drains); the backend's view of it there becomes its view here, attributes and all.
+  session_moved = 0xff07,
   released = 0xff13,        ///< owner -> registry: `player`, no longer owned
 };
 

@@ -24,6 +24,9 @@ struct group {
 class group_member {
  public:
   std::size_t group_count() const noexcept { return memberships_.size(); }
+  /// Calls `f(name)` for each group this member is in.
+  template <class F>
+  void for_each_group(F&& f) const;
 
  private:
   friend class group_registry;
@@ -119,5 +122,10 @@ class group_registry {
   };
   std::unordered_map<std::string, std::unique_ptr<group>, string_hash, std::equal_to<>> groups_;
 };
+
+template <class F>
+void group_member::for_each_group(F&& f) const {
+  for (const auto& m : memberships_) f(std::string_view(m.g->name));
+}
 
 }  // namespace ember::net

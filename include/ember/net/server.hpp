@@ -54,6 +54,17 @@ struct server_stats {
   std::uint64_t overload_refused = 0;
   /// Sessions closed because they held the most when the buffers went past the budget.
   std::uint64_t shed = 0;
+  std::uint64_t moved_out = 0;  ///< sessions handed to another server (this one drained)
+  std::uint64_t moved_in = 0;   ///< sessions taken over from a server that drained
+};
+
+/// What `server::drain` did.
+struct drain_result {
+  std::size_t told = 0;    ///< sessions told to move (a `moved` push)
+  std::size_t moved = 0;   ///< of those, handed over to another server
+  std::size_t closed = 0;  ///< sessions that could not move (not resumable), closed
+  std::size_t left = 0;    ///< sessions still here at the deadline
+  std::chrono::milliseconds took{0};
 };
 
 /// A listener of client sessions on one `io_context` (one thread, no locks).
@@ -88,6 +99,16 @@ class server {
   /// Stops gracefully: no new sessions, new requests are refused with `shutting_down`,
   /// in-flight requests finish (up to `grace`), queued writes are flushed, sessions close.
   asio::awaitable<void> stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
+
+  /// Drains the server (docs/operations.md, "Draining a net server"): it refuses new
+  /// sessions, tells each resumable session's client to resume on one of `resume_peers`
+  /// (in turn), and hands the session over to that server when it asks; a session that
+  /// cannot move (Firefly, a client that does not resume) is closed with `shutting_down`.
+  /// Returns when every session has left, or at `deadline`. Throws `std::logic_error` when
+  /// the server has no `resume_peers`.
+  asio::awaitable<drain_result> drain(std::chrono::milliseconds deadline = std::chrono::seconds(30));
+  /// True once `drain` was called.
+  bool draining() const noexcept { return draining_; }
 
   /// Replaces the command table; requests already running finish on the old one.
   void set_table(dispatch_table table) { table_ = counted(std::move(table)); }
@@ -162,6 +183,14 @@ class server {
   /// Adds a callback run when a session has closed (after it left its groups), e.g. to save
   /// its player.
   void on_session_closed(std::function<void(session&)> f) { on_closed_.push_back(std::move(f)); }
+  /// Adds a callback run when a session has moved to another server (this one drains): it did
+  /// not end, so `on_session_closed` does not run for it (after it left its groups).
+  void on_session_moved(std::function<void(session&)> f) { on_moved_.push_back(std::move(f)); }
+  /// Adds a callback run when a session of another server that drains has moved here:
+  /// `f(session, from, from_id)`, its old server's name and its id there (before its client
+  /// resumes it, so before any of its requests here).
+  using arrived_fn = std::function<void(session&, const std::string& from, std::uint64_t from_id)>;
+  void on_session_arrived(arrived_fn f) { on_arrived_.push_back(std::move(f)); }
 
  private:
   friend class detail::tcp_session;
@@ -191,6 +220,16 @@ class server {
   /// relay (this server's token, or one of no known peer).
   bool relay_to_home(detail::tcp_session& fresh, const wire::client_hello& hello);
   void forget_token(const wire::resume_token& token) { resumable_.erase(token); }
+  // Moving sessions when a server drains (impl/server_drain.hpp).
+  /// A client told to move here by the server holding its session: take the session over
+  /// from there; false if that server is not a known peer (or is reached through TLS).
+  bool take_over(detail::tcp_session& fresh, const wire::client_hello& hello);
+  asio::awaitable<void> take_over_from(std::size_t peer, std::shared_ptr<detail::tcp_session> fresh,
+                                       wire::client_hello hello);
+  /// A peer taking over a session of this server (which drains): hand it the state.
+  void serve_take_over(detail::tcp_session& peer, const wire::client_hello& hello);
+  asio::awaitable<void> hand_over(std::shared_ptr<detail::tcp_session> peer,
+                                  std::shared_ptr<detail::tcp_session> s, std::uint32_t received);
   void release_address(const asio::ip::address& a) {
     auto it = per_address_.find(a);
     if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
@@ -229,6 +268,8 @@ class server {
   std::vector<std::shared_ptr<detail::tcp_session>> to_flush_;
   std::vector<std::shared_ptr<detail::tcp_session>> flushing_;
   std::vector<std::function<void(session&)>> on_closed_;
+  std::vector<std::function<void(session&)>> on_moved_;
+  std::vector<arrived_fn> on_arrived_;
   std::array<std::byte, 64 * 1024> read_buffer_;
   server_stats stats_;
   buffer_budget budget_;
@@ -241,6 +282,7 @@ class server {
   std::uint16_t port_ = 0;
   std::uint16_t websocket_port_ = 0;
   bool stopping_ = false;
+  bool draining_ = false;
   bool flush_posted_ = false;
   bool shedding_ = false;
 };

@@ -31,6 +31,8 @@ class session_attributes {
       if (k == key) return std::string_view(v);
     return std::nullopt;
   }
+  /// Every key and value, in the order first set.
+  const std::vector<std::pair<std::string, std::string>>& items() const noexcept { return items_; }
 
  private:
   std::vector<std::pair<std::string, std::string>> items_;

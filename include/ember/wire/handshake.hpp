@@ -3,7 +3,9 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <optional>
+#include <string>
 
 #include "ember/buffer.hpp"
 #include "ember/wire/frame.hpp"
@@ -21,18 +23,27 @@ struct client_hello {
   /// The client acknowledges what it receives (`ack`), so the server keeps its frames until
   /// then and the session can be resumed after a lost connection.
   bool resumable = false;
+  /// With `resume`: the server that issued the token told the client to resume here (it
+  /// drains, PROTOCOL.md §3 "Moving to another server"); this server takes the session over.
+  bool moved = false;
+  /// With `resume`: not a client but another server taking the session over from the one
+  /// that issued the token, which answers with the session's state instead of resuming it.
+  bool take_over = false;
   resume_token token{};
   std::uint32_t received = 0;  ///< resume: response, error and push frames the client has
 
   static constexpr std::size_t base_size = 4;
   static constexpr std::size_t resume_size = base_size + 32 + 4;
-  static constexpr std::uint8_t resume_flag = 0x01, resumable_flag = 0x02;
+  static constexpr std::uint8_t resume_flag = 0x01, resumable_flag = 0x02, moved_flag = 0x04,
+                                take_over_flag = 0x08;
 
   void encode(buffer& out) const {
     std::byte* p = out.prepare(resume_size);
     detail::put_u16(p, version);
     p[2] = std::byte(encoding);
-    p[3] = std::byte((resume ? resume_flag : 0) | (resumable ? resumable_flag : 0));
+    p[3] = std::byte((resume ? resume_flag : 0) | (resumable ? resumable_flag : 0) |
+                     (resume && moved ? moved_flag : 0) |
+                     (resume && take_over ? take_over_flag : 0));
     if (!resume) return out.commit(base_size);
     for (std::size_t i = 0; i < 32; ++i) p[4 + i] = std::byte(token[i]);
     detail::put_u32(p + 36, received);
@@ -47,6 +58,8 @@ struct client_hello {
     h.resume = (std::uint8_t(b[3]) & resume_flag) != 0;
     h.resumable = (std::uint8_t(b[3]) & resumable_flag) != 0;
     if (!h.resume) return h;
+    h.moved = (std::uint8_t(b[3]) & moved_flag) != 0;
+    h.take_over = (std::uint8_t(b[3]) & take_over_flag) != 0;
     if (b.size() < resume_size) return std::nullopt;
     for (std::size_t i = 0; i < 32; ++i) h.token[i] = std::uint8_t(b[4 + i]);
     h.received = detail::get_u32(b.data() + 36);
@@ -101,6 +114,31 @@ struct server_hello {
     for (std::size_t i = 0; i < 32; ++i) h.token[i] = std::uint8_t(b[24 + i]);
     h.resume_grace_ms = detail::get_u32(b.data() + 56);
     return h;
+  }
+};
+
+/// The push id of `moved` (ember's own: schema push ids stay below 0xff00).
+inline constexpr std::uint16_t moved_push_id = 0xff00;
+
+/// The body of a `moved` push: the server drains; resume the session at this address (its
+/// native client port). u16 port, then the host as 1..255 bytes of text (big-endian).
+struct moved_notice {
+  std::string host;
+  std::uint16_t port = 0;
+
+  void encode(buffer& out) const {
+    std::byte* p = out.prepare(2 + host.size());
+    detail::put_u16(p, port);
+    std::memcpy(p + 2, host.data(), host.size());
+    out.commit(2 + host.size());
+  }
+  /// nullopt when there is no host, or one over 255 bytes.
+  static std::optional<moved_notice> decode(bytes_view b) {
+    if (b.size() < 3 || b.size() > 2 + 255) return std::nullopt;
+    moved_notice m;
+    m.port = detail::get_u16(b.data());
+    m.host.assign(reinterpret_cast<const char*>(b.data() + 2), b.size() - 2);
+    return m;
   }
 };
 

@@ -215,7 +215,7 @@ function drawServer(name) {
   $('server-name').textContent = name;
   for (const id of ['server-reload', 'server-reload-data', 'server-drain', 'server-stop']) $(id).dataset.server = name;
   const srv = status.servers.find((s) => s.name === name);
-  $('server-drain').hidden = !(srv && srv.server && srv.server.drain);  // backends only
+  $('server-drain').hidden = !(srv && srv.server && srv.server.drain);  // servers that can drain
   const dl = $('server-facts');
   dl.replaceChildren();
   const body = $('commands').tBodies[0];
@@ -302,7 +302,7 @@ async function act(action, server, button) {
   if (action === 'stop' && !confirm(server ? 'Stop ' + server + '? The master will not restart it.' : 'Stop the whole cluster?'))
     return;
   if (action === 'drain') {
-    if (!confirm('Drain ' + server + '? Its players move to the other servers of its type; it takes no new ones until it restarts.'))
+    if (!confirm('Drain ' + server + '? Its players (a game server) or sessions (a client-facing server) move to the other servers of its type; it takes no new ones until it restarts.'))
       return;
     button.disabled = true;
     try {

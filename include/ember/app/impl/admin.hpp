@@ -67,7 +67,7 @@ EMBER_DECL std::string admin_link::status_json() const {
     field("gateways", b->gateway_count());
   }
   if (auto* o = host_.ownership()) field("players_owned", o->size());
-  if (host_.backend()) {
+  if (host_.cannot_drain().empty()) {  // a backend, or a net server with others to move to
     w.key("drain"), w.value_string(host_.drain_state());
     field("drained_players", host_.drained_players());
     field("drain_ms", host_.drain_ms());
@@ -183,9 +183,8 @@ EMBER_DECL void admin_link::serve(const cluster::node_connector::link_ptr& l) {
   l->on_internal_request(std::uint16_t(admin_call::drain), [this](cluster::link& from, const wire::frame& f) {
     const bool then_stop = !f.body.empty() && (std::to_integer<int>(f.body[0]) & 1) != 0;
     std::string why;
-    if (!host_.backend())
-      why = host_.self().name + " is not a backend (it joins no client-facing server): only backends drain";
-    else if (then_stop && !hooks_.stop)
+    why = host_.cannot_drain();
+    if (why.empty() && then_stop && !hooks_.stop)
       why = "this server cannot stop by itself";
     if (why.empty()) {
       const bool started = host_.drain_state() == "serving";
@@ -204,7 +203,7 @@ EMBER_DECL void admin_link::serve(const cluster::node_connector::link_ptr& l) {
     w.begin_object();
     w.key("ok"), w.value_bool(why.empty());
     w.key("message"), w.value_string(why.empty() ? (then_stop ? "draining, then stopping" : "draining") : why);
-    w.key("state"), w.value_string(host_.backend() ? host_.drain_state() : std::string_view("serving"));
+    w.key("state"), w.value_string(host_.drain_state());
     w.end_object();
     from.reply_bytes(std::uint16_t(f.command), f.seq, body.view());
   });

@@ -355,12 +355,33 @@ EMBER_DECL std::string_view host::drain_state() const noexcept {
   return "serving";
 }
 
+EMBER_DECL std::string host::cannot_drain() const {
+  if (backend_) return {};
+  if (!clients_)
+    return self_->name + " is neither a backend nor a client-facing server: it has nothing to drain";
+  if (clients_->options().framing != net::framing::native)
+    return self_->name + " speaks the Firefly framing: its sessions cannot resume elsewhere";
+  if (clients_->options().resume_peers.empty() || clients_->options().resume_grace.count() == 0)
+    return self_->name + " has no other client-facing server to move its sessions to (or "
+                         "resuming is off: limits.resume_grace_ms is 0)";
+  return {};
+}
+
 EMBER_DECL asio::awaitable<std::string> host::drain() {
-  if (!backend_)
-    co_return self_->name + " is not a backend (it joins no client-facing server): only backends drain";
+  if (auto why = cannot_drain(); !why.empty()) co_return why;
   if (drain_ != drain_phase::serving) co_return std::string();  // draining or drained already
   drain_ = drain_phase::draining;
   const auto began = std::chrono::steady_clock::now();
+  if (!backend_) {
+    // A client-facing server: its sessions move to the others; a parked one may come back
+    // (and be told) until its grace period ends.
+    const auto& o = clients_->options();
+    auto r = co_await clients_->drain(o.resume_grace + o.handshake_timeout);
+    drained_players_ = r.moved;
+    drain_ms_ = static_cast<std::uint64_t>(r.took.count());
+    drain_ = drain_phase::drained;
+    co_return std::string();
+  }
   log::info("draining: no new players; the {} players here move to the other {} servers",
             ownership_ ? ownership_->size() : 0, self_->type);
   asio::steady_timer tick(io_);

@@ -83,6 +83,15 @@ constexpr codec::field session_closed_fields[] = {
 };
 constexpr codec::message session_closed_table = {"session_closed", session_closed_fields, codec::unrolled<session_closed_fields>};
 
+// --- session_moved
+constexpr codec::field session_moved_fields[] = {
+    {1, "session", codec::u64, offsetof(ember_cluster_wire::session_moved, session)},
+    {2, "user", codec::u64, offsetof(ember_cluster_wire::session_moved, user)},
+    {3, "from", codec::string, offsetof(ember_cluster_wire::session_moved, from)},
+    {4, "from_session", codec::u64, offsetof(ember_cluster_wire::session_moved, from_session)},
+};
+constexpr codec::message session_moved_table = {"session_moved", session_moved_fields, codec::unrolled<session_moved_fields>};
+
 // --- player
 constexpr codec::field player_fields[] = {
     {1, "user", codec::u64, offsetof(ember_cluster_wire::player, user)},

@@ -28,7 +28,7 @@ static_assert(EMBER_CODEGEN_ABI == 3,
 namespace ember_cluster_wire {
 
 /// Hash of the normalised schema; a hot-reload module built against another schema is refused.
-inline constexpr std::uint64_t schema_hash = 0xf6a604322e9ca8caULL;
+inline constexpr std::uint64_t schema_hash = 0x48585ffdeebd35c7ULL;
 
 /// What a session_op does to the session.
 enum class session_op_kind : std::int32_t {
@@ -50,6 +50,7 @@ struct push_user;
 struct broadcast;
 struct claim_user;
 struct session_closed;
+struct session_moved;
 struct player;
 struct players;
 struct module_event;
@@ -71,6 +72,7 @@ extern const ember::codec::table::message push_user_table;
 extern const ember::codec::table::message broadcast_table;
 extern const ember::codec::table::message claim_user_table;
 extern const ember::codec::table::message session_closed_table;
+extern const ember::codec::table::message session_moved_table;
 extern const ember::codec::table::message player_table;
 extern const ember::codec::table::message players_table;
 extern const ember::codec::table::message module_event_table;
@@ -83,6 +85,7 @@ template <> struct table_of<ember_cluster_wire::push_user> { static constexpr au
 template <> struct table_of<ember_cluster_wire::broadcast> { static constexpr auto& value = broadcast_table; };
 template <> struct table_of<ember_cluster_wire::claim_user> { static constexpr auto& value = claim_user_table; };
 template <> struct table_of<ember_cluster_wire::session_closed> { static constexpr auto& value = session_closed_table; };
+template <> struct table_of<ember_cluster_wire::session_moved> { static constexpr auto& value = session_moved_table; };
 template <> struct table_of<ember_cluster_wire::player> { static constexpr auto& value = player_table; };
 template <> struct table_of<ember_cluster_wire::players> { static constexpr auto& value = players_table; };
 template <> struct table_of<ember_cluster_wire::module_event> { static constexpr auto& value = module_event_table; };
@@ -208,6 +211,22 @@ struct session_closed {
   bool operator==(const session_closed&) const = default;
 };
 
+/// Gateway -> backends (notify 0xff07): a client session moved here from another gateway, which drained; `session` is its id here, `from_session` its id on the gateway named `from`.
+struct session_moved {
+  std::uint64_t session = 0;
+  std::uint64_t user = 0;
+  std::string from;
+  std::uint64_t from_session = 0;
+
+  session_moved() = default;
+  /// Sets the fields in order, at least two (a lone value never becomes a message of several
+  /// fields: `co_return 7;` does not compile); those left out keep their defaults.
+  session_moved(std::uint64_t session_, std::uint64_t user_, std::string from_ = {}, std::uint64_t from_session_ = 0)
+      : session(std::move(session_)), user(std::move(user_)), from(std::move(from_)), from_session(std::move(from_session_)) {}
+
+  bool operator==(const session_moved&) const = default;
+};
+
 /// The body of acquire (0xff10), release (0xff11) and released (0xff13).
 struct player {
   std::uint64_t user = 0;
@@ -264,7 +283,7 @@ inline constexpr std::array<ember::command_info, 0> command_list = {{
 
 /// Every message of the schema (structs, table rows, requests, replies, pushes), for tools
 /// that treat them all alike (the fuzzers decode untrusted bytes into each).
-using message_types = std::tuple<session_op, push_user, broadcast, claim_user, session_closed, player, players, module_event>;
+using message_types = std::tuple<session_op, push_user, broadcast, claim_user, session_closed, session_moved, player, players, module_event>;
 
 /// Every command, call and push id of the schema.
 enum class id : std::uint16_t {
@@ -300,6 +319,8 @@ template <>
 struct fmt::formatter<ember_cluster_wire::claim_user> : ember::codec::message_formatter {};
 template <>
 struct fmt::formatter<ember_cluster_wire::session_closed> : ember::codec::message_formatter {};
+template <>
+struct fmt::formatter<ember_cluster_wire::session_moved> : ember::codec::message_formatter {};
 template <>
 struct fmt::formatter<ember_cluster_wire::player> : ember::codec::message_formatter {};
 template <>

@@ -157,6 +157,21 @@ EMBER_DECL void backend_state::end_session(const session_key& k) {
   for (auto& f : on_closed) f(*s);
 }
 
+EMBER_DECL void backend_state::move_session(link& to, const std::string& from,
+                                            std::uint64_t from_session, std::uint64_t session) {
+  for (const auto& g : gateways) {
+    if (g->peer().name != from) continue;
+    auto it = sessions.find(session_key{g->id(), from_session});
+    if (it == sessions.end()) return;  // never served here: nothing to move
+    auto s = std::move(it->second);
+    sessions.erase(it);
+    s->link_ = to.weak_from_this();
+    s->env_.session = session;
+    sessions[session_key{to.id(), session}] = std::move(s);
+    return;
+  }
+}
+
 EMBER_DECL void backend_state::serve(link& l, const wire::frame& f) {
   const auto command = static_cast<std::uint16_t>(f.command);
   bytes_view body;
@@ -297,6 +312,12 @@ EMBER_DECL void backend_state::remember_end(std::uint64_t request_id, std::excep
 }
 
 EMBER_DECL void backend_state::on_notify(link& l, route::notify_id id, bytes_view body) {
+  if (id == route::notify_id::session_moved) {
+    // A session that moved between gateways did not end: its player plays on through `l`.
+    msg::session_moved m;
+    if (decode(body, m)) move_session(l, m.from, m.from_session, m.session);
+    return;
+  }
   if (id != route::notify_id::session_closed) return;
   msg::session_closed m;
   if (decode(body, m)) end_session(session_key{l.id(), m.session});
@@ -347,12 +368,12 @@ EMBER_DECL void backend::attach(const std::shared_ptr<link>& l) {
   l->on_routed([ws](link& from, const wire::frame& f) {
     if (auto s = ws.lock()) s->serve(from, f);
   });
-  l->on_notify(std::uint16_t(route::notify_id::session_closed),
-               [ws, wl = std::weak_ptr<link>(l)](bytes_view body, codec::encoding) {
-                 auto s = ws.lock();
-                 auto from = wl.lock();
-                 if (s && from) s->on_notify(*from, route::notify_id::session_closed, body);
-               });
+  for (auto id : {route::notify_id::session_closed, route::notify_id::session_moved})
+    l->on_notify(std::uint16_t(id), [ws, wl = std::weak_ptr<link>(l), id](bytes_view body, codec::encoding) {
+      auto s = ws.lock();
+      auto from = wl.lock();
+      if (s && from) s->on_notify(*from, id, body);
+    });
   l->on_close([ws, wl = std::weak_ptr<link>(l), id = l->id()](std::error_code) {
     auto s = ws.lock();
     if (!s) return;

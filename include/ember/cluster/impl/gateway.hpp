@@ -24,6 +24,16 @@ EMBER_DECL gateway::gateway(net::server& clients, root& backends, gateway_option
   clients.on_session_closed([ws](net::session& closed) {
     if (auto s = ws.lock()) s->session_closed(closed);
   });
+  clients.on_session_moved([ws](net::session& moved) {
+    // Its user now plays through another gateway: a claim from elsewhere no longer concerns
+    // this one (the backends hear of the move from the new gateway).
+    auto s = ws.lock();
+    if (!s) return;
+    if (auto user = moved.user(); user && !s->clients.find_user(*user)) s->login_stamps.erase(*user);
+  });
+  clients.on_session_arrived([ws](net::session& arrived, const std::string& from, std::uint64_t from_id) {
+    if (auto s = ws.lock()) s->session_arrived(arrived, from, from_id);
+  });
 }
 
 EMBER_DECL void gateway::add_routes(net::dispatch_table& table, std::span<const command_info> commands,
@@ -250,6 +260,20 @@ EMBER_DECL void gateway::state::session_closed(net::session& s) {
   // Every backend hears it; those that never served the session ignore it.
   for (const auto& l : backends.children())
     if (l->is_open()) (void)l->notify_bytes(std::uint16_t(route::notify_id::session_closed), out.view());
+}
+
+EMBER_DECL void gateway::state::session_arrived(net::session& s, const std::string& from,
+                                                 std::uint64_t from_id) {
+  detail::msg::session_moved m;
+  m.session = s.id();
+  m.user = s.user().value_or(0);
+  m.from = from;
+  m.from_session = from_id;
+  const buffer out = detail::encoded(m);
+  // Sent before any request of the session here (its client resumes after this), on the
+  // same links as those requests: a backend has re-keyed its view before they reach it.
+  for (const auto& l : backends.children())
+    if (l->is_open()) (void)l->notify_bytes(std::uint16_t(route::notify_id::session_moved), out.view());
 }
 
 }  // namespace ember::cluster

@@ -57,6 +57,17 @@ class outbox {
   std::size_t capacity() const noexcept { return frames_.capacity(); }
   std::uint32_t sent() const noexcept { return sent_; }
   std::uint32_t acked() const noexcept { return acked_; }
+  /// The frames kept (sent, not acknowledged), whole, in order: what a session handed to
+  /// another server takes along.
+  bytes_view kept() const noexcept { return bytes_view(frames_.data() + head_, bytes()); }
+  /// Takes over the numbering and the kept frames of another server's outbox (`kept()` there).
+  void restore(std::uint32_t acked, std::uint32_t sent, bytes_view kept) {
+    frames_.clear();
+    frames_.append(kept);
+    head_ = 0;
+    acked_ = acked;
+    sent_ = sent;
+  }
   /// Frees everything (the session can no longer be resumed).
   void release() noexcept {
     frames_.release();

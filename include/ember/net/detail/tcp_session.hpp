@@ -16,6 +16,7 @@
 
 #include "ember/error.hpp"
 #include "ember/net/detail/frame_stream.hpp"
+#include "ember/net/detail/handed_session.hpp"
 #include "ember/net/detail/outbox.hpp"
 #include "ember/net/detail/tls_channel.hpp"
 #include "ember/net/detail/output_queue.hpp"
@@ -120,6 +121,21 @@ class tcp_session final : public session,
   /// Bytes of memory it holds for output (queued, and kept for a resume) and input (a frame
   /// not yet whole), as last reported to the server's budget.
   std::size_t held_bytes() const noexcept { return held_output_ + held_input_; }
+  // Moving to another server when this one drains (tcp_session_move.hpp).
+  /// Tells the client to resume at `host:port` (a `moved` push, kept in the outbox like any).
+  void tell_moved(const std::string& host, std::uint16_t port);
+  /// No request of the session runs or waits: its state can leave.
+  bool settled() const noexcept { return in_flight_ == 0 && !queue_head_ && !ordered_running_; }
+  /// The session's state, for the server that takes it over.
+  handed_session handed() const;
+  /// Takes the state of a session handed over by another server, under the token the client
+  /// holds: parked, ready for `resume_on`.
+  void restore(handed_session&& state, const wire::resume_token& token);
+  /// The session went to another server (or this is a peer's take-over connection, not a
+  /// client's): it ends here without the server's close callbacks.
+  void end_moved();
+  bool moved() const noexcept { return moved_; }
+
   /// Closes the session because the server is over its buffer budget and it holds the most
   /// of the sessions left; logs why. Its frames kept for a resume go with it.
   void shed(std::size_t in_use);
@@ -241,6 +257,8 @@ class tcp_session final : public session,
   bool outbox_full_ = false;
   bool spent_token_pending_ = false;
   bool merged_ = false;
+  bool moved_ = false;
+  bool peer_ = false;  // another server's take-over connection, not a client's session
   bool address_counted_ = true;
   bool native_;
 };

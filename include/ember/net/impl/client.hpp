@@ -232,6 +232,7 @@ class client_core : public std::enable_shared_from_this<client_core>,
   std::uint32_t server_last_request_seq_ = 0;
   std::uint64_t resumes_ = 0;
   bool server_resumed_ = false;
+  bool moved_ = false;  // told to resume at another server, which takes the session over
   bool resumable_ = false;
   bool resuming_ = false;
   bool connecting_ = false;
@@ -303,6 +304,7 @@ class client_core : public std::enable_shared_from_this<client_core>,
       hello.resume = true;
       hello.token = token_;
       hello.received = received_;
+      hello.moved = moved_;
     }
     (void)append_frame(wire::frame_kind::handshake, 0, 0, [&](buffer& b) { hello.encode(b); });
     schedule_flush();
@@ -496,6 +498,7 @@ class client_core : public std::enable_shared_from_this<client_core>,
         count_received(f.body.size());
         if (f.seq <= last_push_seq_) return open_;  // had it already (never after a resume)
         last_push_seq_ = f.seq;
+        if (f.command == wire::moved_push_id) return on_moved(f.body);
         auto it = pushes_.find(static_cast<std::uint16_t>(f.command));
         if (it != pushes_.end()) it->second(f.body, body_encoding(f));
         return open_;
@@ -508,6 +511,8 @@ class client_core : public std::enable_shared_from_this<client_core>,
         }
         handshaken_ = true;
         server_resumed_ = hello->resumed;
+        // Resumed where it was told to move (a `moved` push behind this hello moves it again).
+        if (hello->resumed) moved_ = false;
         if (!hello->resumed) {  // a new session: its own numbering
           received_ = acked_ = 0;
           last_push_seq_ = 0;
@@ -539,6 +544,22 @@ class client_core : public std::enable_shared_from_this<client_core>,
         close(make_error_code(errc::unexpected_frame));
         return false;
     }
+  }
+
+  // The server drains: resume the session at the address it names, where that server takes
+  // it over (PROTOCOL.md §3, "Moving to another server"). Frames already read behind the push
+  // were counted; the new server resends what is not acknowledged.
+  bool on_moved(bytes_view body) {
+    auto to = wire::moved_notice::decode(body);
+    if (!to || !resumable_) return open_;  // nothing to resume: it stays until it is closed
+    log::debug("client: session {} moves to {}:{}", session_id_, to->host, to->port);
+    host_ = std::move(to->host);
+    port_ = to->port;
+    moved_ = true;
+    asio::post(ex_, [self = shared_from_this(), n = socket_number_] {
+      if (self->socket_number_ == n) self->close(make_error_code(errc::disconnected));
+    });
+    return open_;
   }
 
   static codec::encoding body_encoding(const wire::frame& f) {

@@ -76,6 +76,12 @@ EMBER_DECL void server::remove(detail::tcp_session& s) {
     if (auto it = users_.find(*u); it != users_.end() && it->second == &s) users_.erase(it);
   }
   s.drop_address();
+  if (s.moved()) {  // it lives on elsewhere: the session did not end
+    if (!s.peer_)
+      for (auto& f : on_moved_) f(s);
+    sessions_.erase(s.id());
+    return;
+  }
   ++stats_.closed;
   ++stats_.by_listener[static_cast<std::size_t>(s.came_in_on())].closed;
   for (auto& f : on_closed_) f(s);
@@ -179,9 +185,11 @@ EMBER_DECL asio::awaitable<void> server::stop(std::chrono::milliseconds grace) {
 #include "ember/net/impl/server_broadcast.hpp"
 #include "ember/net/impl/server_listener.hpp"
 #include "ember/net/impl/server_resume.hpp"
+#include "ember/net/impl/server_drain.hpp"
 #include "ember/net/detail/impl/tcp_session_dispatch.hpp"
 #include "ember/net/detail/impl/tcp_session_output.hpp"
 #include "ember/net/detail/impl/tcp_session_read.hpp"
+#include "ember/net/detail/impl/tcp_session_move.hpp"
 #include "ember/net/detail/impl/tcp_session_resume.hpp"
 #include "ember/net/detail/impl/tcp_session_state.hpp"
 #include "ember/net/detail/impl/tcp_session_websocket.hpp"

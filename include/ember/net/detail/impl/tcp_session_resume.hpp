@@ -34,11 +34,16 @@ EMBER_DECL bool tcp_session::on_handshake(const wire::frame& f) {
   }
   handshaken_ = true;
   if (hello->resume) {
+    if (hello->take_over) {  // a peer takes a session of this draining server over
+      srv_.serve_take_over(*this, *hello);
+      return false;
+    }
     // The client asks for its session back: this connection joins it (here, or through a
     // relay on the server that issued the token, whatever this connection's transport), or
-    // is refused.
-    if (srv_.relay_to_home(*this, *hello)) return false;
+    // is refused. A client its server told to move here has it taken over from there first.
     tcp_session* s = srv_.find_resumable(hello->token);
+    if (!s && hello->moved && srv_.take_over(*this, *hello)) return false;
+    if (!s && srv_.relay_to_home(*this, *hello)) return false;
     if (!s || s == this || !s->outbox_.can_resume_from(hello->received)) {
       log::info("session {} ({}): no session to resume for that token", id_, remote_);
       send_error(0, 0, codec::encoding::binary, status::session_expired,
@@ -47,6 +52,12 @@ EMBER_DECL bool tcp_session::on_handshake(const wire::frame& f) {
       return false;
     }
     s->resume_on(*this, *hello);
+    return false;
+  }
+  if (srv_.draining_) {
+    send_error(0, 0, codec::encoding::binary, status::shutting_down,
+               "this server drains: connect to another one");
+    close("refused: draining");
     return false;
   }
   push_encoding_ = codec::encoding(hello->encoding);
