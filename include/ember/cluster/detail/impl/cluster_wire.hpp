@@ -26,6 +26,7 @@ extern inline const ember::codec::table::message push_user_table;
 extern inline const ember::codec::table::message broadcast_table;
 extern inline const ember::codec::table::message claim_user_table;
 extern inline const ember::codec::table::message session_closed_table;
+extern inline const ember::codec::table::message session_moved_table;
 extern inline const ember::codec::table::message player_table;
 extern inline const ember::codec::table::message players_table;
 extern inline const ember::codec::table::message module_event_table;
