@@ -95,7 +95,7 @@ BOOST_AUTO_TEST_CASE(the_example_config_parses_and_every_field_lands_where_expec
   BOOST_TEST(c.memcached->servers[0].port == 17011);
   BOOST_TEST(c.memcached->key_namespace == "cluster");
 
-  BOOST_TEST(names(c) == (std::vector<std::string>{"gate", "net1", "net2", "game1", "game2", "lobby"}),
+  BOOST_TEST(names(c) == (std::vector<std::string>{"gate", "net1", "net2", "game1", "game2", "lobby", "lobby2"}),
              boost::test_tools::per_element());
 
   const app::server_config& gate = *c.find("gate");
@@ -152,7 +152,7 @@ BOOST_AUTO_TEST_CASE(the_example_config_parses_and_every_field_lands_where_expec
   BOOST_TEST((c.find("game2")->log.level == ember::log::level::info));
 
   BOOST_TEST(names(c.nodes_of("gate")) ==
-                 (std::vector<std::string>{"net1", "net2", "game1", "game2", "lobby"}),
+                 (std::vector<std::string>{"net1", "net2", "game1", "game2", "lobby", "lobby2"}),
              boost::test_tools::per_element());
   BOOST_TEST(names(c.of_type("game")) == (std::vector<std::string>{"game1", "game2"}),
              boost::test_tools::per_element());
@@ -307,7 +307,7 @@ BOOST_AUTO_TEST_CASE(adding_game3_is_only_a_config_change) {
   BOOST_TEST((game3.remoteport == std::vector<app::root_ref>{{"gate", "127.0.0.1", 17100}}));
   BOOST_TEST((game3.limits == before.find("game1")->limits));
   BOOST_TEST(game3.call_timeout.count() == 2000);
-  BOOST_TEST(names(after.nodes_of("gate")).size() == 6u);
+  BOOST_TEST(names(after.nodes_of("gate")).size() == 7u);
   BOOST_TEST(names(after.of_type("game")) == (std::vector<std::string>{"game3", "game1", "game2"}),
              boost::test_tools::per_element());
 }

@@ -2,7 +2,7 @@
 network namespace and address, and the faults tools/partition injects into it.
 
 Layout: a namespace PREFIX-br holds a bridge; every other namespace (the master, gate, net1,
-net2, game1, game2, lobby, memcached, PostgreSQL, the bots) has one veth end on that bridge
+net2, game1, game2, lobby, lobby2, memcached, PostgreSQL, the bots) has one veth end on that bridge
 with an address 10.77.0.N/24, and nothing else: traffic stays inside the lab. Processes are
 started with `ip netns exec` (which execs, so the PID we hold is the program's). The master
 starts the servers through a wrapper that runs each in its own namespace. Partitions are nft
@@ -23,9 +23,9 @@ import time
 
 SUBNET = "10.77.0"
 # The lab's hosts and their addresses (10.77.0.N).
-HOSTS = {"master": 1, "gate": 2, "net1": 3, "net2": 4, "game1": 5, "game2": 6, "lobby": 7,
+HOSTS = {"master": 1, "gate": 2, "net1": 3, "net2": 4, "game1": 5, "game2": 6, "lobby": 7, "lobby2": 8,
          "mc": 11, "db": 12, "bots": 20}
-SERVERS = ["gate", "net1", "net2", "game1", "game2", "lobby"]
+SERVERS = ["gate", "net1", "net2", "game1", "game2", "lobby", "lobby2"]
 MEMCACHED_PORT = 11211
 PG_PORT = 5432
 
@@ -241,7 +241,7 @@ class Lab:
         except OSError:
             return False
         lines = text.splitlines()
-        for s in ("game1", "game2", "lobby"):
+        for s in ("game1", "game2", "lobby", "lobby2"):
             for root in ("gate", "net1", "net2"):
                 if not any(l.startswith("[%s] " % s) and ("linked to root '%s'" % root) in l for l in lines):
                     return False
@@ -260,7 +260,7 @@ class Lab:
         if not self.wait_for("cluster", lambda: self.linked() or not self.alive("master") or "giving up" in
                              open(self.logs["master"], errors="replace").read(), 60) or not self.linked():
             raise RuntimeError("the cluster did not link up in 60 s: " + self.tail("master"))
-        say("cluster up: gate, net1, net2, game1, game2, lobby, memcached, PostgreSQL, each in its namespace")
+        say("cluster up: gate, net1, net2, game1, game2, lobby, lobby2, memcached, PostgreSQL, each in its namespace")
 
     def net_endpoints(self):
         c = json.load(open(os.path.join(self.dir, "config.json")))
