@@ -199,7 +199,8 @@ void game_logic::session_closed(session& s, std::shared_ptr<const void> keep) {
   if (auto it = u ? players_.find(u) : players_.end(); it != players_.end() && is_current(s, it->second)) {
     current = true;
     save_and_drop(u);
-    host_.ownership()->release(u);
+    // A login of the player running here (a second login closes the first session) keeps it.
+    if (!entering_.contains(u)) host_.ownership()->release(u);
   }
   if (modules_ && (counted != 0 || current)) {
     ember::spawn(host_.context().get_executor(),
@@ -242,6 +243,7 @@ asio::awaitable<world::login_reply> game_logic::login(session& s, const world::l
     throw;  // the accounts module's own refusal (too many attempts, banned, a bad name)
   }
   const auto id = static_cast<std::uint64_t>(t.account_id);
+  const entering guard(entering_, id);
   co_await acquire(id);
   // Binds the session to the account (closes an older session of this user, on any net
   // server); the accounts module keeps the token's hash with it.
@@ -503,6 +505,8 @@ asio::awaitable<void> game_logic::acquire(std::uint64_t id) {
 // player to another game while it waited (the release found nothing here to save). Recording
 // the player then would make two owners: the request is "not run, retry" instead (what it did
 // meanwhile — the session's binding, the starting gold by its operation id — is idempotent).
+// (The end of the player's older session, which a second login causes, does not release it
+// meanwhile: `entering_`.)
 void game_logic::still_owned(std::uint64_t id) const {
   if (!host_.ownership()->owns(id))
     throw ember::game_error(ember::status::unavailable,
@@ -515,6 +519,7 @@ void game_logic::still_owned(std::uint64_t id) const {
 // no other game holds the player (a restarted game frees its old players at once; a lost one
 // only after its lease), and the player's state is the data layer's, as at login.
 asio::awaitable<void> game_logic::take_over(session& s, std::uint64_t id) {
+  const entering guard(entering_, id);
   co_await acquire(id);
   auto row = co_await saved_->players.get(static_cast<std::int64_t>(id));
   if (!row) world::fail(world::error::not_logged_in);  // signed in, never entered the world

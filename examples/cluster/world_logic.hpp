@@ -119,6 +119,19 @@ class game_logic final : public world::game_handler {
   std::unique_ptr<game_modules> modules_;  // on game servers
   std::map<std::uint64_t, player> players_;
   std::uint64_t logins_ = 0;  // logins served by this game, across reloads
+  // Logins and takeovers running here, by player: the end of the player's older session
+  // does not give its ownership up under them (see still_owned).
+  std::map<std::uint64_t, int> entering_;
+  struct entering {
+    std::map<std::uint64_t, int>& in;
+    std::uint64_t id;
+    entering(std::map<std::uint64_t, int>& m, std::uint64_t user) : in(m), id(user) { ++in[id]; }
+    entering(const entering&) = delete;
+    entering& operator=(const entering&) = delete;
+    ~entering() {
+      if (--in[id] == 0) in.erase(id);
+    }
+  };
   std::string build_;
 };
 
