@@ -389,6 +389,87 @@ BOOST_AUTO_TEST_CASE(a_read_under_a_short_request_deadline_gives_up_before_it_wi
   }());
 }
 
+/// The error code a change failed with (none when it succeeded).
+template <class T>
+asio::awaitable<std::error_code> failure_of(asio::awaitable<T> change) {
+  try {
+    co_await std::move(change);
+  } catch (const std::system_error& x) {
+    co_return x.code();
+  }
+  co_return std::error_code{};
+}
+
+// A memcached that freezes after it was sent a change and resumes past the client's 500 ms
+// timeout stores the change without the writer hearing of it. The caller is told
+// `outcome_unknown` (not "unavailable, retry": it may have been applied); the write-back
+// then asks memcached: a change it holds is journalled, written back and listed in its
+// lookups like any acknowledged one; one it lost (restarted while frozen) is forgotten, and
+// the row reads as the database has it.
+BOTH(a_change_a_frozen_memcached_did_not_answer_is_outcome_unknown_and_kept_only_if_stored) {
+  asio::io_context io;
+  env::node n(e, io);
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    const auto kept = (co_await n.players.insert(dt::player(0, "kept", 1))).id;
+    const auto lost = (co_await n.players.insert(dt::player(0, "lost", 1))).id;
+    co_await n.items.insert(dt::item(0, kept, 1));  // reserves a block of keys: no memcached call for the next
+    const auto freeze_midway = [&](std::int64_t gold) {
+      return [&, gold](dt::player& p) {
+        p.gold = gold;
+        e.mc.pause();  // between the update's read and its compare-and-swap
+      };
+    };
+    const auto& counts = n.store.counters();
+    asio::steady_timer pause(io);
+    const auto write_back_until_stored = [&](std::uint64_t stored) -> asio::awaitable<void> {
+      for (int i = 0; i < 300 && counts.uncertain_stored < stored; ++i) {
+        co_await n.store.flush_all();
+        pause.expires_after(10ms);
+        co_await pause.async_wait(asio::use_awaitable);
+      }
+    };
+
+    auto failed = co_await failure_of(n.players.update(kept, freeze_midway(2)));
+    BOOST_TEST((ember::status_of(failed) == ember::status::outcome_unknown), failed.message());
+    e.mc.resume();  // it stores the change now
+    co_await write_back_until_stored(1);
+    BOOST_TEST(counts.uncertain_stored == 1u);
+    e.mc.pause();
+    failed = co_await failure_of(n.items.insert(dt::item(0, kept, 2)));
+    BOOST_TEST((ember::status_of(failed) == ember::status::outcome_unknown), failed.message());
+    e.mc.resume();
+    BOOST_TEST(counts.uncertain_writes == 2u);
+    co_await write_back_until_stored(2);
+    BOOST_TEST(counts.uncertain_stored == 2u);
+    BOOST_TEST((co_await n.players.get(kept))->gold == 2);
+    BOOST_TEST((co_await n.items.find<dt::item_table::by_owner>(kept)).size() == 2u);
+
+    failed = co_await failure_of(n.players.update(lost, freeze_midway(5)));
+    BOOST_TEST((ember::status_of(failed) == ember::status::outcome_unknown), failed.message());
+    e.mc.restart();  // killed while frozen: the change is gone with everything it held
+    std::optional<dt::player> reread;
+    for (int i = 0; i < 300 && !reread; ++i) {
+      try {
+        reread = co_await n.players.get(lost);
+        break;
+      } catch (const ember::data::data_error&) {  // until the client reconnects
+      }
+      pause.expires_after(10ms);
+      co_await pause.async_wait(asio::use_awaitable);
+    }
+    BOOST_REQUIRE(reread);
+    BOOST_TEST(reread->gold == 1);
+    co_await n.store.flush_all();
+    BOOST_TEST(counts.uncertain_writes == 3u);
+    BOOST_TEST(counts.uncertain_stored == 2u);
+    BOOST_TEST((co_await n.items.find<dt::item_table::by_owner>(kept)).size() == 2u);
+    BOOST_TEST(co_await n.store.stop() == 0u);
+  }(), 60s);
+  BOOST_TEST(e.scalar("SELECT gold FROM player WHERE name = 'kept'") == 2);
+  BOOST_TEST(e.scalar("SELECT gold FROM player WHERE name = 'lost'") == 1);
+  BOOST_TEST(e.scalar("SELECT COUNT(*) FROM item") == 2);
+}
+
 BOOST_AUTO_TEST_CASE(a_store_refuses_a_memcached_that_may_evict) {
   env e(false);
   ember::test::memcached_server evicting({.no_evict = false});

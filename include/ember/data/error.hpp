@@ -27,8 +27,8 @@ enum class data_errc {
   /// before: the row cannot be loaded safely yet (retry; restart_fence.hpp)
   writers_behind,
   /// A change failed after part of it was made durable — stored into memcached and the
-  /// journal, or committed to the database — so it may have been applied: it is written back
-  /// if it was. Compares equal to `ember::outcome_unknown_condition()`; a request that fails
+  /// journal, or committed to the database — or was sent to memcached, which did not answer:
+  /// it may have been applied, and is written back if it was. Compares equal to `ember::outcome_unknown_condition()`; a request that fails
   /// with it is answered "outcome unknown" (repeat it only with its operation id).
   outcome_unknown,
 };
@@ -52,9 +52,12 @@ class data_error : public std::system_error {
   const char* what() const noexcept override { return what_.c_str(); }
   /// The five-character SQLSTATE for database errors, else empty.
   const std::string& sqlstate() const noexcept { return sqlstate_; }
+  /// The message without the kind: what the driver or server said, and where.
+  const std::string& detail() const noexcept { return detail_; }
 
  private:
   std::string sqlstate_;
+  std::string detail_;
   std::string what_;
 };
 

@@ -82,7 +82,9 @@ EMBER_DECL memcache_server_address parse_memcache_server(const std::string& text
 ///
 /// Misses, CAS conflicts and refused adds are return values. A server that is down, refuses
 /// connections or does not answer within `timeout` raises `data_error(cache_unavailable)`
-/// naming "host:port"; a refusal by the server (value too large, out of memory under `-M`)
+/// naming "host:port" — except a store (set, add, replace, cas) that was sent and whose answer
+/// was lost (timed out, or the connection broke while waiting): it may have been stored, and
+/// raises `data_error(outcome_unknown)`; a refusal by the server (value too large, out of memory under `-M`)
 /// raises `data_error(cache_error)`; a key that is empty or over 250 bytes with its prefix
 /// raises std::invalid_argument before anything is sent.
 ///

@@ -72,6 +72,9 @@ class table_base {
   /// when nothing is dirty. Every change acknowledged before it is in the database.
   virtual std::optional<std::uint64_t> clean_mark() const = 0;
   virtual std::chrono::milliseconds flush_interval() const noexcept = 0;
+  /// Settles the changes whose store memcached may have made without answering: recorded as
+  /// acknowledged if memcached holds them, forgotten if not (table_core::uncertain_).
+  virtual asio::awaitable<void> resolve_uncertain() = 0;
 
  protected:
   /// The store was destroyed first (a module that outlives its host's data layer): the table
@@ -91,6 +94,8 @@ struct store_counters {
   std::uint64_t cas_retries = 0;   ///< compare-and-swaps lost to another writer, then retried
   std::uint64_t rows_written = 0;  ///< rows written back to the database
   std::uint64_t read_retries = 0;  ///< reads tried again after memcached or the database was out of reach
+  std::uint64_t uncertain_writes = 0;  ///< changes whose store memcached did not answer (outcome_unknown)
+  std::uint64_t uncertain_stored = 0;  ///< of those, found stored later, and then journalled and written back
 };
 
 /// The data layer of one process. Create the memcache and database clients, the store, the

@@ -178,6 +178,7 @@ class table_core final : public table_base {
   void replay(const journal_record& r) override;
   void collect_dirty(std::vector<journal_record>& out) const override;
   asio::awaitable<void> open_schema() override;
+  asio::awaitable<void> resolve_uncertain() override;
 
  private:
   struct dirty_row {
@@ -185,6 +186,11 @@ class table_core final : public table_base {
     std::uint64_t version = 0;
     std::chrono::steady_clock::time_point since;  // of the oldest change not written back
     std::uint64_t safe_ms = 0;  // Unix ms: the changes acknowledged before it are written back
+  };
+  struct uncertain_row {
+    std::string entry;  // what was sent
+    std::uint64_t version = 0;
+    std::string before;  // the entry it replaced; empty for a new key
   };
   struct pending {
     any_key key;
@@ -200,6 +206,10 @@ class table_core final : public table_base {
   row_ptr to_row(const std::string& bytes, const any_key& k) const;
 
   void changed(const any_key& k, const std::string& entry, std::uint64_t version);
+  // Stores a change of row `k` (CAS over `cas`, or add when there is none); one whose answer
+  // memcached lost is remembered in uncertain_ before its outcome_unknown goes on.
+  asio::awaitable<bool> store_change(const any_key& k, const std::string& next, std::uint64_t version,
+                                     const std::string& before, std::optional<std::uint64_t> cas);
   asio::awaitable<std::string> load(const any_key& k);
   asio::awaitable<cache_item> current(const any_key& k);
   asio::awaitable<std::optional<std::pair<row_ptr, std::uint64_t>>> database_version(const any_key& k);
@@ -234,6 +244,9 @@ class table_core final : public table_base {
   std::size_t rows_per_upsert_;
   std::array<std::string, 2> grouped_upsert_;  // sql[d].upsert with rows_per_upsert_ rows
   std::unordered_map<any_key, dirty_row, any_key_hash> dirty_;
+  // Changes sent to memcached whose answer was lost (it froze past the timeout): it may store
+  // them when it resumes, unjournalled. The write-back settles them (resolve_uncertain).
+  std::unordered_map<any_key, uncertain_row, any_key_hash> uncertain_;
   std::vector<std::pair<any_key, std::string>> rejected_;
   std::deque<std::pair<std::int64_t, std::int64_t>> blocks_;  // [next, end) of reserved keys
   bool flushing_ = false;

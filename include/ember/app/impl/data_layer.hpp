@@ -116,6 +116,10 @@ EMBER_DECL void data_layer::write_metrics(ember::detail::prometheus_writer& w) c
              "Compare-and-swaps on memcached lost to another writer.", c.cas_retries);
     w.single("ember_data_rows_written_total", "counter", "Rows written back to the database.",
              c.rows_written);
+    w.single("ember_data_uncertain_writes_total", "counter",
+             "Row changes whose store memcached did not answer (outcome unknown).", c.uncertain_writes);
+    w.single("ember_data_uncertain_stored_total", "counter",
+             "Of those, found stored later, then journalled and written back.", c.uncertain_stored);
     w.single("ember_data_fence_waits_total", "counter",
              "Row loads that waited for other writers to write back after a memcached restart.",
              store_->fence_waits());

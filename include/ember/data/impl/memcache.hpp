@@ -62,6 +62,12 @@ inline bool memcache_unreachable(memcached_return_t rc) noexcept {
   }
 }
 
+/// Failures of a request that was sent but whose answer never came (a server frozen past the
+/// timeout, a connection broken while waiting): a write may have been applied all the same.
+inline bool memcache_answer_lost(memcached_return_t rc) noexcept {
+  return rc == MEMCACHED_TIMEOUT || rc == MEMCACHED_READ_FAILURE || rc == MEMCACHED_UNKNOWN_READ_FAILURE;
+}
+
 /// memcached reads expirations over 30 days as absolute Unix times.
 inline time_t memcache_expiration(std::chrono::seconds expiry) {
   constexpr std::int64_t relative_limit = 60 * 60 * 24 * 30;
@@ -108,15 +114,18 @@ struct memcache_conn::lib {
   }
 
   // A single-key request failed on the key's server; others (flush) name the last one.
-  [[noreturn]] static void fail(memcache_conn& c, memcached_return_t rc, const std::string& full) {
-    fail_named(c, rc, full.empty() ? c.last_error_server() : c.server_name(full));
+  [[noreturn]] static void fail(memcache_conn& c, memcached_return_t rc, const std::string& full, bool write = false) {
+    fail_named(c, rc, full.empty() ? c.last_error_server() : c.server_name(full), write);
   }
-  [[noreturn]] static void fail_named(const memcache_conn& c, memcached_return_t rc, const std::string& server) {
+  [[noreturn]] static void fail_named(const memcache_conn& c, memcached_return_t rc, const std::string& server,
+                                      bool write = false) {
     std::string text = (server.empty() ? std::string("memcached") : server) + ": " + memcached_strerror(c.memc_, rc);
     if (rc == MEMCACHED_TIMEOUT) text += " (no answer within " + std::to_string(c.timeout_.count()) + " ms)";
     if (rc == MEMCACHED_SERVER_TEMPORARILY_DISABLED) text += " (it failed moments ago; retried within a second)";
     if (const int e = memcached_last_error_errno(c.memc_); e != 0 && detail::memcache_unreachable(rc))
       text += " (" + std::generic_category().message(e) + ")";
+    if (write && detail::memcache_answer_lost(rc))
+      throw data_error(data_errc::outcome_unknown, text + "; the write may have been stored");
     throw data_error(detail::memcache_unreachable(rc) ? data_errc::cache_unavailable : data_errc::cache_error, text);
   }
 };
@@ -399,7 +408,7 @@ EMBER_DECL store_result memcache_conn::store(op what, std::string_view key, std:
     default:
       break;
   }
-  lib::fail(*this, rc, k);
+  lib::fail(*this, rc, k, true);
 }
 
 EMBER_DECL void memcache_conn::fetch(const std::vector<std::string>& full,

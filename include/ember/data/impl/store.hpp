@@ -86,6 +86,7 @@ EMBER_DECL void store::start(asio::any_io_executor ex) {
 
 EMBER_DECL asio::awaitable<std::size_t> store::flush_all() {
   for (const auto& a : snapshot()) {
+    co_await a.table->resolve_uncertain();
     while (is_attached(a.table) && a.table->dirty_count() > 0 && co_await a.table->flush_batch() > 0) {
     }
   }
@@ -180,6 +181,7 @@ EMBER_DECL asio::awaitable<void> store::flush_loop(std::shared_ptr<bool> running
       auto [at, fresh] = due.try_emplace(a.table, now + a.table->flush_interval());
       if (fresh || now < at->second) continue;
       at->second = now + a.table->flush_interval();
+      co_await a.table->resolve_uncertain();
       // A full batch means more are waiting: keep going, but yield between batches.
       while (*running && is_attached(a.table) && a.table->dirty_count() > 0 && co_await a.table->flush_batch() > 0) {
       }

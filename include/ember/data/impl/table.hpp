@@ -41,6 +41,18 @@ EMBER_DECL asio::awaitable<void> read_retry::pause() {
   wait_ = std::min(wait_ * 2, std::chrono::milliseconds(200));
 }
 
+// A store that only puts back what the database or the row holds already (a row loaded after a
+// miss, a lock, a lease resolved): if memcached lost its answer, no caller's change is at
+// stake, so the failure is the transient one ("retry"), not outcome_unknown.
+EMBER_DECL asio::awaitable<store_result> restoring(asio::awaitable<store_result> write) {
+  try {
+    co_return co_await std::move(write);
+  } catch (const data_error& e) {
+    if (e.code() != data_errc::outcome_unknown) throw;
+    throw data_error(data_errc::cache_unavailable, e.detail());
+  }
+}
+
 EMBER_DECL std::string key_text(const any_key& k) {
   if (const auto* s = std::get_if<std::string>(&k)) return *s;
   return std::to_string(std::get<std::int64_t>(k));
@@ -136,7 +148,6 @@ EMBER_DECL asio::awaitable<std::vector<row_ptr>> table_core::get_many_once(const
 }
 
 EMBER_DECL asio::awaitable<row_ptr> table_core::update(any_key k, void (*apply)(void* ctx, void* row), void* ctx) {
-  const auto mkey = row_key(k);
   for (int attempt = 0; attempt < store_.options().max_attempts; ++attempt) {
     const auto item = co_await current(k);
     const auto e = parse(item.value, k);
@@ -146,7 +157,7 @@ EMBER_DECL asio::awaitable<row_ptr> table_core::update(any_key k, void (*apply)(
     apply(ctx, r.get());
     if (!(ops_.key_of(r.get()) == k)) throw std::logic_error(describe(k) + ": an update must not change the key");
     auto next = ops_.make_entry(e.version + 1, r.get());
-    if (co_await store_.cache().cas(mkey, next, item.cas) == store_result::stored) {
+    if (co_await store_change(k, next, e.version + 1, item.value, item.cas)) {
       changed(k, next, e.version + 1);
       co_await relink_stored(k, before.get(), r.get());
       co_return r;
@@ -163,7 +174,7 @@ EMBER_DECL asio::awaitable<row_ptr> table_core::insert(row_ptr r, bool keep_key)
     ops_.set_key(r.get(), co_await next_key());
     auto entry = ops_.make_entry(1, r.get());
     const auto k = ops_.key_of(r.get());
-    if (co_await store_.cache().add(row_key(k), entry) != store_result::stored)
+    if (!co_await store_change(k, entry, 1, {}, std::nullopt))
       throw data_error(data_errc::constraint, describe(k) + ": a generated key is already cached");
     changed(k, entry, 1);
     co_await relink_stored(k, nullptr, r.get());
@@ -177,14 +188,13 @@ EMBER_DECL asio::awaitable<row_ptr> table_core::insert(row_ptr r, bool keep_key)
 }
 
 EMBER_DECL asio::awaitable<bool> table_core::remove(any_key k) {
-  const auto mkey = row_key(k);
   for (int attempt = 0; attempt < store_.options().max_attempts; ++attempt) {
     const auto item = co_await current(k);
     const auto e = parse(item.value, k);
     if (e.deleted) co_return false;
     const row_ptr before = decode(e, k);
     auto next = ops_.make_entry(e.version + 1, nullptr);
-    if (co_await store_.cache().cas(mkey, next, item.cas) == store_result::stored) {
+    if (co_await store_change(k, next, e.version + 1, item.value, item.cas)) {
       changed(k, next, e.version + 1);
       co_await relink_stored(k, before.get(), nullptr);
       co_return true;
@@ -201,7 +211,7 @@ EMBER_DECL asio::awaitable<table_core::locked_row> table_core::lock(const any_ke
     const auto item = co_await current(k);
     const auto e = parse(item.value, k);
     if (e.deleted) throw data_error(data_errc::not_found, describe(k));
-    if (co_await store_.cache().cas(mkey, cache_entry::with_lease(e, lease_until_ms), item.cas) ==
+    if (co_await restoring(store_.cache().cas(mkey, cache_entry::with_lease(e, lease_until_ms), item.cas)) ==
         store_result::stored)
       co_return locked_row{e.version, lease_until_ms, decode(e, k)};
     ++store_.counters().cas_retries;
@@ -353,6 +363,53 @@ EMBER_DECL void table_core::changed(const any_key& k, const std::string& entry, 
   it->second.version = version;
 }
 
+EMBER_DECL asio::awaitable<bool> table_core::store_change(const any_key& k, const std::string& next,
+                                                        std::uint64_t version, const std::string& before,
+                                                        std::optional<std::uint64_t> cas) {
+  const auto mkey = row_key(k);
+  try {
+    const auto r = cas ? co_await store_.cache().cas(mkey, next, *cas) : co_await store_.cache().add(mkey, next);
+    co_return r == store_result::stored;
+  } catch (const data_error& e) {
+    if (e.code() == data_errc::outcome_unknown) {
+      uncertain_.insert_or_assign(k, uncertain_row{next, version, before});
+      ++store_.counters().uncertain_writes;
+    }
+    throw;
+  }
+}
+
+/// A change memcached holds exactly as it was sent was stored: it is journalled and written
+/// back, and its lookup lists are put in step, as for any acknowledged change. One it does not
+/// hold was not stored, or was replaced by a writer that read it and recorded its own change
+/// (which carries it); or memcached restarted and lost it, unacknowledged. Memcached still out
+/// of reach: asked again at the next write-back.
+EMBER_DECL asio::awaitable<void> table_core::resolve_uncertain() {
+  if (uncertain_.empty()) co_return;
+  auto asked = std::exchange(uncertain_, {});
+  for (auto& [k, u] : asked) {
+    std::optional<cache_item> item;
+    try {
+      item = co_await store_.cache().get(row_key(k));
+    } catch (const data_error&) {
+      uncertain_.try_emplace(k, std::move(u));  // unless a newer one was sent meanwhile
+      continue;
+    }
+    if (!item || item->value != u.entry) continue;
+    if (const auto it = dirty_.find(k); it != dirty_.end() && it->second.version >= u.version) continue;
+    log::warn("{}: a change whose answer memcached lost was stored; it is journalled and written back", describe(k));
+    changed(k, u.entry, u.version);
+    ++store_.counters().uncertain_stored;
+    try {
+      const row_ptr before = u.before.empty() ? row_ptr(nullptr, nullptr) : to_row(u.before, k);
+      const row_ptr after = to_row(u.entry, k);
+      co_await relink_stored(k, before.get(), after.get());
+    } catch (const std::exception& e) {
+      log::warn("{}: {}", describe(k), e.what());  // find() checks each row; a list is reloaded on a miss
+    }
+  }
+}
+
 /// Brings row `k` into memcached after a miss and returns its entry: the database's row once
 /// the other writers have written back what they acknowledged before the server's epoch
 /// (restart_fence.hpp), or what this process changed and has not written back if newer —
@@ -366,7 +423,7 @@ EMBER_DECL asio::awaitable<std::string> table_core::load(const any_key& k) {
     std::string entry = found ? ops_.make_entry(found->second, found->first.get()) : ops_.make_entry(0, nullptr);
     if (const auto it = dirty_.find(k); it != dirty_.end() && it->second.version > (found ? found->second : 0))
       entry = it->second.entry;
-    if (co_await store_.cache().add(mkey, entry) == store_result::stored) {
+    if (co_await restoring(store_.cache().add(mkey, entry)) == store_result::stored) {
       if (co_await store_.fence().still(mkey, epoch)) co_return entry;
       // The server restarted between the check and the add: the row may be stale.
       co_await store_.cache().remove(mkey);
@@ -405,7 +462,7 @@ EMBER_DECL asio::awaitable<cache_item> table_core::current(const any_key& k) {
       next = cache_entry::with_lease(e, 0);
       log::warn("{}: a transaction's lease passed before it committed; its lock is dropped", describe(k));
     }
-    co_await store_.cache().cas(mkey, next, item->cas);
+    co_await restoring(store_.cache().cas(mkey, next, item->cas));
   }
 }
 
@@ -441,13 +498,12 @@ EMBER_DECL asio::awaitable<void> table_core::settle(const any_key& k, const lock
 
 /// Inserts `r` under a key that is absent, or whose tombstone it replaces.
 EMBER_DECL asio::awaitable<void> table_core::replace_tombstone(const any_key& k, const void* r) {
-  const auto mkey = row_key(k);
   for (int attempt = 0; attempt < store_.options().max_attempts; ++attempt) {
     const auto item = co_await current(k);
     const auto e = parse(item.value, k);
     if (!e.deleted) throw data_error(data_errc::constraint, describe(k) + ": a row with this key exists");
     auto next = ops_.make_entry(e.version + 1, r);
-    if (co_await store_.cache().cas(mkey, next, item.cas) == store_result::stored) {
+    if (co_await store_change(k, next, e.version + 1, item.value, item.cas)) {
       changed(k, next, e.version + 1);
       co_return;
     }
@@ -496,7 +552,7 @@ EMBER_DECL asio::awaitable<std::vector<any_key>> table_core::cache_list(std::siz
   for (;;) {
     const auto epoch = co_await store_.fence().pass(lkey);
     auto keys = co_await load_list(lookup, v);
-    if (co_await store_.cache().add(lkey, encode_keys(keys)) != store_result::stored ||
+    if (co_await restoring(store_.cache().add(lkey, encode_keys(keys))) != store_result::stored ||
         co_await store_.fence().still(lkey, epoch))
       co_return keys;
     co_await store_.cache().remove(lkey);  // the server restarted meanwhile
