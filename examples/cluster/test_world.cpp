@@ -1514,9 +1514,14 @@ BOOST_AUTO_TEST_CASE(a_hundred_reloads_under_load_fail_no_request_and_leave_one_
   asio::io_context io;
   constexpr int sessions = 40, in_flight = 4, reloads = 100;
   std::uint64_t ok = 0, failed = 0;
+  std::map<std::string, int> failures;  // by error, for the message
   std::set<std::string> builds;
   std::vector<double> quiet_ms, reloading_ms;
   bool reloading = false, stop = false;
+  // No request may fail; slow ones are measured (p99), not failed: the sanitizer pass runs
+  // this beside other suites on two cores, where a reply can take longer than 5 s.
+  ember::net::call_options patient;
+  patient.timeout = 60s;
   ember::test::run(io, [&]() -> asio::awaitable<void> {
     std::vector<std::unique_ptr<player>> ps;
     for (int i = 0; i < sessions; ++i) {
@@ -1530,10 +1535,11 @@ BOOST_AUTO_TEST_CASE(a_hundred_reloads_under_load_fail_no_request_and_leave_one_
         asio::co_spawn(io, [&, pp = p.get()]() -> asio::awaitable<void> {
           while (!stop) {
             const auto t0 = std::chrono::steady_clock::now();
-            auto r = co_await pp->stub.whoami({});
+            auto r = co_await pp->stub.whoami({}, patient);
             const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
             if (!r) {
               ++failed;
+              ++failures[r.error().message];
               continue;
             }
             ++ok;
@@ -1572,8 +1578,10 @@ BOOST_AUTO_TEST_CASE(a_hundred_reloads_under_load_fail_no_request_and_leave_one_
 #ifndef __SANITIZE_ADDRESS__  // AddressSanitizer holds freed memory back on purpose
     BOOST_TEST(rss_end - rss_after_10 < 8 * 1024);  // flat: no module or frame left behind
 #endif
-  }(), 120s);
-  BOOST_TEST(failed == 0u);
+  }(), 240s);
+  std::string failed_with;
+  for (const auto& [what, n] : failures) failed_with += std::to_string(n) + "x " + what + "; ";
+  BOOST_TEST(failed == 0u, failed_with);
   BOOST_TEST(ok > 1000u);
   BOOST_TEST((builds == std::set<std::string>{"v1", "v2"}));
   auto p99 = [](std::vector<double> v) {
