@@ -105,6 +105,22 @@ EMBER_DECL std::set<std::string> existing_columns(odbc::connection& c, dialect d
 /// The table of generated-key blocks: one row per table, the next key not yet handed out.
 EMBER_DECL void create_key_table(odbc::connection& c);
 
+/// Holds, while it lives, the turn of this connection to change the schema. PostgreSQL answers
+/// two sessions that create one table at once (`CREATE TABLE IF NOT EXISTS`, as every process
+/// of a fresh cluster does) with a unique violation on its catalogue (23505): they take turns
+/// under a session-level advisory lock, which PostgreSQL also drops with a lost connection.
+/// SQLite serialises writers itself: nothing to take.
+class schema_turn {
+ public:
+  EMBER_DECL schema_turn(odbc::connection& c, dialect d);
+  EMBER_DECL ~schema_turn();
+  schema_turn(const schema_turn&) = delete;
+  schema_turn& operator=(const schema_turn&) = delete;
+
+ private:
+  odbc::connection* held_;
+};
+
 }  // namespace ember::data
 
 #if !defined(EMBER_SEPARATE_COMPILATION)

@@ -13,6 +13,7 @@
 #include "ember/data/database.hpp"
 #include "ember/data/error.hpp"
 #include "ember/data/memcache.hpp"
+#include "ember/data/row_io.hpp"
 #include "ember/log.hpp"
 
 namespace ember::data {
@@ -42,7 +43,10 @@ EMBER_DECL asio::awaitable<void> restart_fence::open() {
   // Jobs are named before the co_await: g++ 12 destroys a temporary closure with
   // non-trivial captures inside a co_await expression twice.
   auto job = [w = writer_](odbc::connection& c) {
-    c.execute("CREATE TABLE IF NOT EXISTS ember_writers (writer TEXT PRIMARY KEY, clean_before BIGINT NOT NULL)");
+    {
+      const schema_turn turn(c, c.dialect());
+      c.execute("CREATE TABLE IF NOT EXISTS ember_writers (writer TEXT PRIMARY KEY, clean_before BIGINT NOT NULL)");
+    }
     upsert(c, w, 0);
   };
   co_await db_.run(std::move(job));

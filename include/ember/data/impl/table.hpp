@@ -309,6 +309,7 @@ EMBER_DECL asio::awaitable<void> table_core::open_schema() {
   const row_ops* ops = &ops_;
   auto job = [kind, ops](odbc::connection& c) -> std::optional<std::int64_t> {
     const auto d = static_cast<std::size_t>(kind);
+    const schema_turn turn(c, kind);
     c.execute(ops->sql[d].create);
     auto have = existing_columns(c, kind, ops->name);
     for (const auto& col : ops->columns)
