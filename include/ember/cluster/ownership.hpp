@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -154,6 +155,11 @@ class player_ownership {
     std::chrono::milliseconds lease;
     asio::steady_timer drop_timer;
     std::set<std::uint64_t> owned;
+    // Acquisitions in flight, and those the registry asked us to release meanwhile: the
+    // registry answers on the link the request came by and asks on its newest one, so after a
+    // reconnect a grant can arrive after the release that superseded it (two owners, once).
+    std::map<std::uint64_t, int> acquiring;
+    std::set<std::uint64_t> revoked;
     release_fn on_release;
     serialize_fn serialize;
 

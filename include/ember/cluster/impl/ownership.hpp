@@ -232,8 +232,18 @@ EMBER_DECL asio::awaitable<outcome<acquired>> player_ownership::acquire(std::uin
     co_return unavailable_failure(
         fmt::format("{}: acquiring player {}: no link to the owner registry; not granted, retry", me, user));
   const detail::msg::player body{user};
+  ++s->acquiring[user];
   auto r = co_await l->call(std::uint16_t(route::call_id::acquire), net::body_writer(body), timeout);
+  const bool revoked = s->revoked.contains(user);
+  if (--s->acquiring[user] == 0) {
+    s->acquiring.erase(user);
+    s->revoked.erase(user);
+  }
   if (!r) co_return detail::acquire_failure(me, l->peer().name, user, std::move(r.error()));
+  if (revoked)  // the registry moved the player on meanwhile: the grant is void
+    co_return unavailable_failure(fmt::format(
+        "{}: acquiring player {}: the owner registry moved it to another server meanwhile; not granted, retry",
+        me, user));
   s->owned.insert(user);
   co_return acquired{};
 }
@@ -301,9 +311,16 @@ EMBER_DECL asio::awaitable<void> player_ownership::state::reclaim(std::shared_pt
     log::warn("ownership: the registry's answer to reclaim is malformed");
     co_return;
   }
+  // The game must drop them too (on_release), or it would go on serving them beside their owner.
   for (const auto user : refused.users) {
-    log::error("ownership: player {} is owned elsewhere now; dropping it unsaved", user);
+    log::error("ownership: player {} is owned elsewhere now; dropping it", user);
     s->owned.erase(user);
+    if (!s->on_release) continue;
+    try {
+      co_await s->on_release(user);
+    } catch (const std::exception& e) {
+      log::error("ownership: dropping player {} failed: {}", user, e.what());
+    }
   }
 }
 
@@ -344,6 +361,7 @@ EMBER_DECL asio::awaitable<void> player_ownership::state::release_for(std::share
                                                                       std::uint64_t user,
                                                                       std::uint32_t seq) {
   const auto command = std::uint16_t(route::call_id::release);
+  if (s->acquiring.contains(user)) s->revoked.insert(user);
   try {
     co_await let_go(s, user, false);  // the answer tells the registry
     l->reply_bytes(command, seq, {});
