@@ -18,6 +18,7 @@ for line in log.read_text().splitlines():
         continue
     print(f"== FAILED {test['name']}: {test['result']} after {test['duration']:.0f} s "
           f"(exit {test['returncode']}); the last {lines} lines of its output:")
-    output = ((test.get("stdout") or "") + (test.get("stderr") or "")).splitlines()
+    # stdout last: Boost.Test's error lines are there, the servers' logs on stderr
+    output = ((test.get("stderr") or "") + "\n" + (test.get("stdout") or "")).splitlines()
     for text in output[-lines:]:
         print(f"   {text[:300]}")
