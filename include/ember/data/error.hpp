@@ -1,7 +1,9 @@
 // ember: errors of the data layer (database, memcached, table caches).
 #pragma once
 
+#include <cstddef>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 
@@ -28,8 +30,9 @@ enum class data_errc {
   writers_behind,
   /// A change failed after part of it was made durable — stored into memcached and the
   /// journal, or committed to the database — or was sent to memcached, which did not answer:
-  /// it may have been applied, and is written back if it was. Compares equal to `ember::outcome_unknown_condition()`; a request that fails
-  /// with it is answered "outcome unknown" (repeat it only with its operation id).
+  /// it may have been applied, and is written back if it was. Compares equal to
+  /// `ember::outcome_unknown_condition()`; a request that fails with it is answered "outcome
+  /// unknown" (repeat it only with its operation id).
   outcome_unknown,
 };
 
@@ -53,12 +56,12 @@ class data_error : public std::system_error {
   /// The five-character SQLSTATE for database errors, else empty.
   const std::string& sqlstate() const noexcept { return sqlstate_; }
   /// The message without the kind: what the driver or server said, and where.
-  const std::string& detail() const noexcept { return detail_; }
+  std::string_view detail() const noexcept { return std::string_view(what_).substr(detail_at_); }
 
  private:
   std::string sqlstate_;
-  std::string detail_;
   std::string what_;
+  std::size_t detail_at_;  // where the message starts in what_
 };
 
 }  // namespace ember::data

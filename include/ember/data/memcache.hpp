@@ -84,8 +84,8 @@ EMBER_DECL memcache_server_address parse_memcache_server(const std::string& text
 /// connections or does not answer within `timeout` raises `data_error(cache_unavailable)`
 /// naming "host:port" — except a store (set, add, replace, cas) that was sent and whose answer
 /// was lost (timed out, or the connection broke while waiting): it may have been stored, and
-/// raises `data_error(outcome_unknown)`; a refusal by the server (value too large, out of memory under `-M`)
-/// raises `data_error(cache_error)`; a key that is empty or over 250 bytes with its prefix
+/// raises `data_error(outcome_unknown)`; a refusal by the server (value too large, out of
+/// memory under `-M`) raises `data_error(cache_error)`; a key that is empty or over 250 bytes with its prefix
 /// raises std::invalid_argument before anything is sent.
 ///
 /// Failed servers are never ejected (keys would move to another server, which would later serve

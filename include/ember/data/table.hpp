@@ -206,10 +206,12 @@ class table_core final : public table_base {
   row_ptr to_row(const std::string& bytes, const any_key& k) const;
 
   void changed(const any_key& k, const std::string& entry, std::uint64_t version);
-  // Stores a change of row `k` (CAS over `cas`, or add when there is none); one whose answer
-  // memcached lost is remembered in uncertain_ before its outcome_unknown goes on.
-  asio::awaitable<bool> store_change(const any_key& k, const std::string& next, std::uint64_t version,
-                                     const std::string& before, std::optional<std::uint64_t> cas);
+  // Stores a change of row `k` under its memcached key `mkey` (CAS over `cas`, or add when
+  // there is none); one whose answer memcached lost is remembered in uncertain_ before its
+  // outcome_unknown goes on.
+  asio::awaitable<bool> store_change(const any_key& k, const std::string& mkey, const std::string& next,
+                                     std::uint64_t version, const std::string& before,
+                                     std::optional<std::uint64_t> cas);
   asio::awaitable<std::string> load(const any_key& k);
   asio::awaitable<cache_item> current(const any_key& k);
   asio::awaitable<std::optional<std::pair<row_ptr, std::uint64_t>>> database_version(const any_key& k);

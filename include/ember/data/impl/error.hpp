@@ -54,8 +54,9 @@ EMBER_DECL const std::error_category& data_category() noexcept {
 EMBER_DECL data_error::data_error(data_errc code, const std::string& message, std::string sqlstate)
     : std::system_error(code),
       sqlstate_(std::move(sqlstate)),
-      detail_(message),
-      what_(std::string(to_string(code)) + (sqlstate_.empty() ? "" : " [" + sqlstate_ + "]") + ": " +
-            message) {}
+      what_(std::string(to_string(code)) + (sqlstate_.empty() ? "" : " [" + sqlstate_ + "]") + ": "),
+      detail_at_(what_.size()) {
+  what_ += message;
+}
 
 }  // namespace ember::data

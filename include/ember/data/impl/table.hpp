@@ -49,7 +49,7 @@ EMBER_DECL asio::awaitable<store_result> restoring(asio::awaitable<store_result>
     co_return co_await std::move(write);
   } catch (const data_error& e) {
     if (e.code() != data_errc::outcome_unknown) throw;
-    throw data_error(data_errc::cache_unavailable, e.detail());
+    throw data_error(data_errc::cache_unavailable, std::string(e.detail()));
   }
 }
 
@@ -148,6 +148,7 @@ EMBER_DECL asio::awaitable<std::vector<row_ptr>> table_core::get_many_once(const
 }
 
 EMBER_DECL asio::awaitable<row_ptr> table_core::update(any_key k, void (*apply)(void* ctx, void* row), void* ctx) {
+  const auto mkey = row_key(k);
   for (int attempt = 0; attempt < store_.options().max_attempts; ++attempt) {
     const auto item = co_await current(k);
     const auto e = parse(item.value, k);
@@ -157,7 +158,7 @@ EMBER_DECL asio::awaitable<row_ptr> table_core::update(any_key k, void (*apply)(
     apply(ctx, r.get());
     if (!(ops_.key_of(r.get()) == k)) throw std::logic_error(describe(k) + ": an update must not change the key");
     auto next = ops_.make_entry(e.version + 1, r.get());
-    if (co_await store_change(k, next, e.version + 1, item.value, item.cas)) {
+    if (co_await store_change(k, mkey, next, e.version + 1, item.value, item.cas)) {
       changed(k, next, e.version + 1);
       co_await relink_stored(k, before.get(), r.get());
       co_return r;
@@ -174,7 +175,7 @@ EMBER_DECL asio::awaitable<row_ptr> table_core::insert(row_ptr r, bool keep_key)
     ops_.set_key(r.get(), co_await next_key());
     auto entry = ops_.make_entry(1, r.get());
     const auto k = ops_.key_of(r.get());
-    if (!co_await store_change(k, entry, 1, {}, std::nullopt))
+    if (!co_await store_change(k, row_key(k), entry, 1, {}, std::nullopt))
       throw data_error(data_errc::constraint, describe(k) + ": a generated key is already cached");
     changed(k, entry, 1);
     co_await relink_stored(k, nullptr, r.get());
@@ -188,13 +189,14 @@ EMBER_DECL asio::awaitable<row_ptr> table_core::insert(row_ptr r, bool keep_key)
 }
 
 EMBER_DECL asio::awaitable<bool> table_core::remove(any_key k) {
+  const auto mkey = row_key(k);
   for (int attempt = 0; attempt < store_.options().max_attempts; ++attempt) {
     const auto item = co_await current(k);
     const auto e = parse(item.value, k);
     if (e.deleted) co_return false;
     const row_ptr before = decode(e, k);
     auto next = ops_.make_entry(e.version + 1, nullptr);
-    if (co_await store_change(k, next, e.version + 1, item.value, item.cas)) {
+    if (co_await store_change(k, mkey, next, e.version + 1, item.value, item.cas)) {
       changed(k, next, e.version + 1);
       co_await relink_stored(k, before.get(), nullptr);
       co_return true;
@@ -364,10 +366,10 @@ EMBER_DECL void table_core::changed(const any_key& k, const std::string& entry, 
   it->second.version = version;
 }
 
-EMBER_DECL asio::awaitable<bool> table_core::store_change(const any_key& k, const std::string& next,
-                                                        std::uint64_t version, const std::string& before,
+EMBER_DECL asio::awaitable<bool> table_core::store_change(const any_key& k, const std::string& mkey,
+                                                        const std::string& next, std::uint64_t version,
+                                                        const std::string& before,
                                                         std::optional<std::uint64_t> cas) {
-  const auto mkey = row_key(k);
   try {
     const auto r = cas ? co_await store_.cache().cas(mkey, next, *cas) : co_await store_.cache().add(mkey, next);
     co_return r == store_result::stored;
@@ -499,12 +501,13 @@ EMBER_DECL asio::awaitable<void> table_core::settle(const any_key& k, const lock
 
 /// Inserts `r` under a key that is absent, or whose tombstone it replaces.
 EMBER_DECL asio::awaitable<void> table_core::replace_tombstone(const any_key& k, const void* r) {
+  const auto mkey = row_key(k);
   for (int attempt = 0; attempt < store_.options().max_attempts; ++attempt) {
     const auto item = co_await current(k);
     const auto e = parse(item.value, k);
     if (!e.deleted) throw data_error(data_errc::constraint, describe(k) + ": a row with this key exists");
     auto next = ops_.make_entry(e.version + 1, r);
-    if (co_await store_change(k, next, e.version + 1, item.value, item.cas)) {
+    if (co_await store_change(k, mkey, next, e.version + 1, item.value, item.cas)) {
       changed(k, next, e.version + 1);
       co_return;
     }
