@@ -287,11 +287,11 @@ EMBER_ON_BOTH_DATABASES(expired_items_are_gone_at_once_and_their_rows_removed_on
   std::vector<ei::item_consumed> heard;
   auto sub = n.bus.subscribe<ei::item_consumed>([&](const ei::item_consumed& c) { heard.push_back(c); });
   ember::test::run(io, [&]() -> asio::awaitable<void> {
-    const auto soon = static_cast<std::int64_t>(ember::data::unix_ms()) + 300;
+    const auto soon = static_cast<std::int64_t>(ember::data::unix_ms()) + 1500;  // outlives the checks before the sleep
     co_await n.service.grant("g", 1, grants({"potion", 3, false, soon}, {"sword", 4}));
     BOOST_TEST((co_await n.service.list(1)).items.size() == 5u);
     const auto expiring = (co_await n.service.list(1)).items[0].id;
-    co_await ember::test::sleep(400ms);
+    co_await ember::test::sleep(1600ms);
     auto bag = co_await n.service.list(1);
     BOOST_TEST(bag.items.size() == 4u);  // gone, though its row is still there
     BOOST_TEST(co_await error_of([&]() -> asio::awaitable<void> { co_await n.service.discard("d", 1, expiring, 0); }) ==
