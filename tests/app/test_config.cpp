@@ -664,6 +664,17 @@ BOOST_AUTO_TEST_CASE(a_client_port_is_shared_by_as_many_servers_as_it_says_and_o
   BOOST_TEST(a.resume_peers[0].name == "c");
   BOOST_TEST(app::to_server_options(c.servers[2], c).resume_peers.empty());
 
+  // A peer's WebSocket port goes with it: a WebSocket client is told to move there.
+  const auto ws = parse_ok(R"({"servers": {
+    "a": {"type": "net", "netport": {"port": 17200, "websocket": 17280}},
+    "b": {"type": "net", "netport": {"port": 17201, "websocket": 17281}},
+    "c": {"type": "net", "netport": 17202}}})");
+  const auto peers = app::to_server_options(ws.servers[0], ws).resume_peers;
+  BOOST_REQUIRE(peers.size() == 2u);
+  BOOST_TEST(peers[0].port == 17201);
+  BOOST_TEST(peers[0].websocket_port == 17281);
+  BOOST_TEST(peers[1].websocket_port == 0);  // c: TCP only
+
   expect_error(R"({"servers": {"a": {"netport": {"port": 17200, "shared": 2}}}})", 1,
                "servers.a.netport.port", "\"shared\": 2, but 1 server of the config has port 17200 on 127.0.0.1");
   expect_error(R"({"servers": {"a": {"netport": {"port": 17200, "shared": 1}}}})", 1,

@@ -1,14 +1,17 @@
 // A client-facing server whose gateway forwards tests/cluster/route_test.toml's commands to a
 // real game backend linked to it over loopback, as in the gateway suite, but as a process: the
-// generated TypeScript and C# clients' retry tests (tests/clients/*/run.py) play against it.
-// The gateway gives a forwarded request 300 ms, so a `step` of 450 ms ends with
+// generated TypeScript and C# clients' retry and move tests (tests/clients/*/) play against it.
+// The gateway gives a forwarded request 300 ms (10 s with --pair), so a `step` of 450 ms ends with
 // `outcome_unknown` while the game still runs it; the game's reply cache answers a retry with
 // the same request id, and `runs` tells the test how many times each step really ran.
 //
-// usage: retry_server --port-file PATH [--game-after-unavailable]
+// usage: retry_server --port-file PATH [--game-after-unavailable] [--pair]
 //   writes "TCP_PORT WEBSOCKET_PORT" to PATH once it listens; with --game-after-unavailable the
 //   game links only after the gateway has answered one request `unavailable` (so the first
-//   attempt of a call is surely refused, and its retries find the game).
+//   attempt of a call is surely refused, and its retries find the game). With --pair a second
+//   client-facing server, net2, serves too (the game links to both; each is the other's
+//   resume peer), its ports follow net1's in PATH ("TCP1 WS1 TCP2 WS2"), and SIGUSR1 drains
+//   net1: its sessions are told to move to net2 (`moved`), whose clients resume there.
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
@@ -31,78 +35,143 @@
 namespace cl = ember::cluster;
 using namespace std::chrono_literals;
 
+
+namespace {
+
+// A client-facing server with its gateway and the root its game links to.
+struct net_side {
+  std::unique_ptr<cl::root> backends;
+  std::unique_ptr<ember::net::server> clients;
+  std::unique_ptr<cl::gateway> gateway;
+};
+
+std::uint16_t free_port(asio::io_context& io) {
+  asio::ip::tcp::acceptor probe(io, {asio::ip::make_address("127.0.0.1"), 0});
+  return probe.local_endpoint().port();
+}
+
+const std::string secret = "retry server secret";
+
+// `peer`: the other server of a pair (its name and ports), which it may move sessions to.
+void make_side(asio::io_context& io, net_side& s, const std::string& name, std::uint16_t port,
+               std::uint16_t websocket_port, const ember::net::resume_peer* peer,
+               std::chrono::milliseconds forward_deadline) {
+  cl::root_options ro;
+  ro.name = name;
+  ro.secret = secret;
+  s.backends = std::make_unique<cl::root>(io.get_executor(), ro);
+  ember::net::server_options so{.name = name};
+  so.port = port;
+  so.websocket_port = websocket_port;
+  if (peer) so.resume_peers.push_back(*peer);
+  s.clients = std::make_unique<ember::net::server>(io, so, ember::net::dispatch_table{});
+  s.gateway = std::make_unique<cl::gateway>(*s.clients, *s.backends, cl::gateway_options{name, forward_deadline});
+  ember::net::dispatch_table table;
+  s.gateway->add_routes(table, routetest::command_list, "net");
+  s.clients->set_table(std::move(table));
+  s.backends->start();
+  s.clients->start();
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  const char* usage = "usage: %s --port-file PATH [--game-after-unavailable] [--pair]\n";
   std::string port_file;
-  bool game_after_unavailable = false;
+  bool game_after_unavailable = false, pair = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--port-file" && i + 1 < argc) port_file = argv[++i];
     else if (a == "--game-after-unavailable") game_after_unavailable = true;
+    else if (a == "--pair") pair = true;
     else {
       const bool help = a == "--help" || a == "-h";
-      std::fprintf(help ? stdout : stderr,
-                   "usage: %s --port-file PATH [--game-after-unavailable]\n", argv[0]);
+      std::fprintf(help ? stdout : stderr, usage, argv[0]);
       return help ? EXIT_SUCCESS : EXIT_FAILURE;
     }
   }
   if (port_file.empty()) {
-    std::fprintf(stderr, "usage: %s --port-file PATH [--game-after-unavailable]\n", argv[0]);
+    std::fprintf(stderr, usage, argv[0]);
     return EXIT_FAILURE;
   }
   ember::log::set_tag("retry_server");
-  const std::string secret = "retry server secret";
   asio::io_context io;
 
-  cl::root_options ro;
-  ro.name = "net1";
-  ro.secret = secret;
-  cl::root backends(io.get_executor(), ro);
-  ember::net::server_options so{.name = "net1"};
-  so.port = 0;
-  so.websocket_port = 0;
-  ember::net::server clients(io, so, ember::net::dispatch_table{});
-  cl::gateway gateway(clients, backends, cl::gateway_options{"net1", 300ms});
-  ember::net::dispatch_table table;
-  gateway.add_routes(table, routetest::command_list, "net");
-  clients.set_table(std::move(table));
-  backends.start();
-  clients.start();
+  // A pair knows each other's ports before either listens: picked free first.
+  net_side net1, net2;
+  if (pair) {
+    const std::uint16_t tcp1 = free_port(io), ws1 = free_port(io), tcp2 = free_port(io), ws2 = free_port(io);
+    const ember::net::resume_peer to2{.name = "net2", .host = "127.0.0.1", .port = tcp2, .websocket_port = ws2};
+    const ember::net::resume_peer to1{.name = "net1", .host = "127.0.0.1", .port = tcp1, .websocket_port = ws1};
+    // The move tests queue many ordered steps: a forwarded request waits its turn.
+    make_side(io, net1, "net1", tcp1, ws1, &to2, 10s);
+    make_side(io, net2, "net2", tcp2, ws2, &to1, 10s);
+  } else {
+    make_side(io, net1, "net1", 0, 0, nullptr, 300ms);
+  }
 
   ember::test::route_game game(io.get_executor(), "game1");
-  cl::node_options no;
-  no.name = "game1";
-  no.type = "game";
-  no.secret = secret;
-  no.root_port = backends.port();
-  no.root_name = "net1";
-  cl::node_connector link(io.get_executor(), no);
-  link.on_connected([&game](const cl::node_connector::link_ptr& l) { game.backend().attach(l); });
+  std::vector<std::unique_ptr<cl::node_connector>> links;
+  for (net_side* side : {&net1, &net2}) {
+    if (!side->backends) continue;
+    cl::node_options no;
+    no.name = "game1";
+    no.type = "game";
+    no.secret = secret;
+    no.root_port = side->backends->port();
+    no.root_name = side == &net1 ? "net1" : "net2";
+    links.push_back(std::make_unique<cl::node_connector>(io.get_executor(), no));
+    links.back()->on_connected([&game](const cl::node_connector::link_ptr& l) { game.backend().attach(l); });
+  }
+  auto link_all = [&] {
+    for (auto& l : links) l->start();
+  };
 
   // Without the flag the game links now; with it, once a request has been refused.
   asio::steady_timer poll(io);
   std::function<void()> link_when_refused = [&] {
-    if (gateway.unavailable() > 0) return link.start();
+    if (net1.gateway->unavailable() > 0) return link_all();
     poll.expires_after(5ms);
     poll.async_wait([&](std::error_code ec) {
       if (!ec) link_when_refused();
     });
   };
   if (game_after_unavailable) link_when_refused();
-  else link.start();
+  else link_all();
 
   {
     std::ofstream out(port_file);
-    out << clients.port() << " " << clients.websocket_port() << "\n";
+    out << net1.clients->port() << " " << net1.clients->websocket_port();
+    if (pair) out << " " << net2.clients->port() << " " << net2.clients->websocket_port();
+    out << "\n";
   }
+
+  asio::signal_set drain_signal(io, SIGUSR1);
+  std::function<void()> drain_on_signal = [&] {
+    drain_signal.async_wait([&](std::error_code ec, int) {
+      if (ec || !pair) return;
+      asio::co_spawn(io, net1.clients->drain(10s), [](std::exception_ptr e, ember::net::drain_result r) {
+        if (e) return ember::log_escaped("drain", e);
+        ember::log::info("net1 drained: {} moved, {} closed, {} left", r.moved, r.closed, r.left);
+      });
+      drain_on_signal();
+    });
+  };
+  drain_on_signal();
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](std::error_code ec, int) {
     if (ec) return;
     poll.cancel();
-    link.stop();
-    asio::co_spawn(io, clients.stop(1s), [&](std::exception_ptr e) {
+    drain_signal.cancel();
+    for (auto& l : links) l->stop();
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      for (net_side* side : {&net1, &net2})
+        if (side->clients) co_await side->clients->stop(1s);
+    }, [&](std::exception_ptr e) {
       ember::log_escaped("stop", e);
-      backends.stop();
+      for (net_side* side : {&net1, &net2})
+        if (side->backends) side->backends->stop();
       io.stop();
     });
   });

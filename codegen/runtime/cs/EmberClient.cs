@@ -324,7 +324,10 @@ namespace Ember
         readonly object gate = new object();
         readonly SemaphoreSlim sendLock = new SemaphoreSlim(1, 1);
         readonly SortedDictionary<uint, Pending> pending = new SortedDictionary<uint, Pending>();
-        Func<Task<Transport>> open;
+        Func<Task<Transport>> open; // how to connect: where Connect* said, or where `moved` said
+        Uri webSocketUri; // the WebSocket's address; null over TCP
+        bool moved; // told to resume at another server, which takes the session over
+        const ushort MovedPushId = 0xff00; // a server that drains (PROTOCOL.md §3)
         Transport transport;
         int generation;
         bool ready; // the current connection has its handshake done and its requests sent again
@@ -353,6 +356,9 @@ namespace Ember
         /// <summary>The largest body the server accepts.</summary>
         public uint ServerMaxFrame { get; private set; }
         public bool Connected { get { lock (gate) return ready && !closed; } }
+        /// <summary>Where the session connects: `host:port` or the WebSocket's URI, as given to
+        /// Connect*, or the server a draining one moved the session to.</summary>
+        public string Address { get; private set; }
 
         /// <summary>Raised once when the session ends for good (Close, a refused resume, a
         /// grace that passed): its status (Unavailable, SessionExpired, Replaced...) and why.</summary>
@@ -363,21 +369,23 @@ namespace Ember
         /// <summary>Connects over TCP and does the handshake.</summary>
         public Task ConnectTcp(string host, int port)
         {
-            return Connect(() => TcpTransport.Open(host, port, options.ConnectTimeout));
+            return Connect(() => TcpTransport.Open(host, port, options.ConnectTimeout), host + ":" + port, null);
         }
 
         /// <summary>Connects over WebSocket (`ws://host:port/`) and does the handshake.</summary>
         public Task ConnectWebSocket(Uri uri)
         {
-            return Connect(() => WebSocketTransport.Open(uri, options.Origin, options.ConnectTimeout));
+            return Connect(() => WebSocketTransport.Open(uri, options.Origin, options.ConnectTimeout), uri.ToString(), uri);
         }
 
-        async Task Connect(Func<Task<Transport>> opener)
+        async Task Connect(Func<Task<Transport>> opener, string address, Uri uri)
         {
             lock (gate)
             {
                 if (open != null) throw new InvalidOperationException("ember: the client is connected already");
                 open = opener;
+                Address = address;
+                webSocketUri = uri;
             }
             var t = await opener().ConfigureAwait(false);
             FrameReader reader;
@@ -399,7 +407,8 @@ namespace Ember
         /// server's; returns the reader, which may hold frames that followed the hello.</summary>
         async Task<FrameReader> Handshake(Transport t, bool resume)
         {
-            byte flags = (byte)((resume ? 1 : 0) | (options.Resumable ? 2 : 0));
+            byte flags;
+            lock (gate) flags = (byte)((resume ? 1 : 0) | (options.Resumable ? 2 : 0) | (resume && moved ? 4 : 0));
             byte[] hello = new byte[resume ? 40 : 4];
             hello[0] = 0; hello[1] = 1; // version 1
             hello[2] = options.JsonPushes ? (byte)1 : (byte)0;
@@ -438,6 +447,7 @@ namespace Ember
                 Buffer.BlockCopy(b, 24, token, 0, 32);
                 graceMs = Frame.Get32(b, 56);
                 lastRequestSeq = Frame.Get32(b, 20);
+                if ((b[3] & 1) != 0) moved = false; // resumed where it was told to move
                 serverRequestIds = (b[3] & 2) != 0;
             }
             return reader;
@@ -708,6 +718,7 @@ namespace Ember
                         ++received;
                         bytesSinceAck += Frame.HeaderSize + f.Body.Length;
                     }
+                    if (f.Command == MovedPushId) return OnMoved(f.Body);
                     if (!OnPush(f.Command, f.Body, 0, f.Body.Length, f.Json)) Log("a push of unknown id " + f.Command + " (a newer schema's) ignored");
                     return true;
                 case Frame.Ping:
@@ -720,6 +731,35 @@ namespace Ember
                 default:
                     throw new IOException("the server sent a frame of kind " + f.Kind);
             }
+        }
+
+        /// <summary>The server drains: resume the session at the address it names (the same kind
+        /// of connection; a WebSocket keeps its scheme and path), where that server takes it
+        /// over (PROTOCOL.md §3, "Moving to another server"). Throws to leave this connection
+        /// as a lost one: the frames behind the push are not counted, and come again there.</summary>
+        bool OnMoved(byte[] body)
+        {
+            if (body.Length < 3 || body.Length > 2 + 255) return true; // no address: stays until closed
+            int port = body[0] << 8 | body[1];
+            string host = System.Text.Encoding.UTF8.GetString(body, 2, body.Length - 2);
+            lock (gate)
+            {
+                if (!options.Resumable || graceMs == 0) return true; // nothing to resume
+                if (webSocketUri != null)
+                {
+                    var uri = new UriBuilder(webSocketUri) { Host = host, Port = port }.Uri;
+                    webSocketUri = uri;
+                    Address = uri.ToString();
+                    open = () => WebSocketTransport.Open(uri, options.Origin, options.ConnectTimeout);
+                }
+                else
+                {
+                    Address = host + ":" + port;
+                    open = () => TcpTransport.Open(host, port, options.ConnectTimeout);
+                }
+                moved = true;
+            }
+            throw new IOException("the server moved the session to " + Address);
         }
 
         /// <summary>The connection of generation `gen` is gone: resume on a new one while the
@@ -748,7 +788,9 @@ namespace Ember
                 Transport t = null;
                 try
                 {
-                    t = await open().ConfigureAwait(false);
+                    Func<Task<Transport>> opener;
+                    lock (gate) opener = open;
+                    t = await opener().ConfigureAwait(false);
                     var reader = await Handshake(t, true).ConfigureAwait(false);
                     int g;
                     lock (gate)

@@ -154,6 +154,8 @@ const requestIdFlag = 0x04; // the body starts with the request's 8-byte id (PRO
 const requestIdSize = 8;
 const maxRequestId = (1n << 64n) - 1n;
 const protocolVersion = 1;
+const movedPushId = 0xff00; // a server that drains: resume at the address it names (PROTOCOL.md §3)
+const movedFlag = 0x04; // the client hello's flag bit 2: this resume follows a `moved` push
 
 interface Frame {
   readonly kind: number;
@@ -229,6 +231,8 @@ export interface PushInfo<M> {
 export class EmberClient<E extends Readonly<Record<string, { readonly code: number; readonly message: string }>>> {
   private readonly _opts: Required<Omit<ClientOptions, "WebSocket">>;
   private readonly _WebSocket: new (url: string) => unknown;
+  private _url: string; // options.url, until a `moved` push names another server
+  private _moved = false; // told to resume at another server, which takes the session over
   private readonly _errorNames = new Map<number, string>();
   private _socket: Socket | undefined;
   private _open = false; // handshaken on the current socket
@@ -278,6 +282,7 @@ export class EmberClient<E extends Readonly<Record<string, { readonly code: numb
       throw new EmberError("no_websocket", "no WebSocket class: pass options.WebSocket (in Node 20: import WebSocket from \"ws\")");
     }
     this._WebSocket = ctor;
+    this._url = options.url;
     for (const [name, s] of Object.entries(status)) this._errorNames.set(s, name);
     for (const [name, e] of Object.entries(errors)) this._errorNames.set(e.code, name);
   }
@@ -293,6 +298,10 @@ export class EmberClient<E extends Readonly<Record<string, { readonly code: numb
   /** How many times the session was resumed after a lost connection. */
   get resumes(): number {
     return this._resumes;
+  }
+  /** Where the session connects: `options.url`, or the server a draining one moved it to. */
+  get url(): string {
+    return this._url;
   }
   /** The WebSocket of the current connection (for tests and diagnostics). */
   get socket(): unknown {
@@ -484,7 +493,8 @@ export class EmberClient<E extends Readonly<Record<string, { readonly code: numb
       let settled = false;
       let opened = false;
       let refusal: { status: number; message: string } | undefined;
-      const ws = new this._WebSocket(this._opts.url) as Socket;
+      const url = this._url;
+      const ws = new this._WebSocket(url) as Socket;
       ws.binaryType = "arraybuffer";
       this._socket = ws;
       const fail = (why: string): void => {
@@ -494,7 +504,7 @@ export class EmberClient<E extends Readonly<Record<string, { readonly code: numb
         this._abortOpen = undefined;
         this._detach(ws);
         const st = refusal?.status ?? 0;
-        reject(new ConnectError(refusal ? `${this._opts.url}: refused: ${refusal.message} (status ${st})` : `${this._opts.url}: ${why}`, st));
+        reject(new ConnectError(refusal ? `${url}: refused: ${refusal.message} (status ${st})` : `${url}: ${why}`, st));
       };
       const deadline = setTimeout(() => fail(`no server hello within ${this._opts.connectTimeoutMs} ms`), this._opts.connectTimeoutMs);
       this._abortOpen = () => fail("the client was closed");
@@ -504,7 +514,7 @@ export class EmberClient<E extends Readonly<Record<string, { readonly code: numb
         const v = new DataView(hello.buffer);
         v.setUint16(0, protocolVersion);
         hello[2] = this._opts.json ? 1 : 0;
-        hello[3] = (resume ? 1 : 0) | (this._opts.resume ? 2 : 0);
+        hello[3] = (resume ? 1 : 0) | (this._opts.resume ? 2 : 0) | (resume && this._moved ? movedFlag : 0);
         if (resume) {
           hello.set(this._token!, 4);
           v.setUint32(36, this._received);
@@ -582,6 +592,7 @@ export class EmberClient<E extends Readonly<Record<string, { readonly code: numb
     this._token = body.slice(24, 56);
     this._graceMs = v.getUint32(56);
     this._resumable = this._opts.resume && this._graceMs > 0;
+    if (resumed) this._moved = false; // arrived where it was told to move
     if (resumed) {
       // Tells the server at once that the new token arrived (the old one is then spent), then
       // sends again, in order, the requests it never received.
@@ -613,6 +624,7 @@ export class EmberClient<E extends Readonly<Record<string, { readonly code: numb
         this._countReceived(f.body.length);
         if (f.seq <= this._lastPushSeq) return true; // had it already
         this._lastPushSeq = f.seq;
+        if (f.command === movedPushId) return this._onMoved(ws, f.body);
         for (const h of this._pushes.get(f.command) ?? []) {
           try {
             h(f.body, (f.flags & jsonFlag) !== 0);
@@ -634,6 +646,32 @@ export class EmberClient<E extends Readonly<Record<string, { readonly code: numb
         this._protocolFault(ws, `a frame of kind ${f.kind} from the server`);
         return false;
     }
+  }
+
+  // The server drains: resume the session at the address it names, on this URL's scheme and
+  // path (PROTOCOL.md §3, "Moving to another server"). The new server takes the session over
+  // and resends what this connection had not acknowledged.
+  private _onMoved(ws: Socket, body: Uint8Array): boolean {
+    if (body.length < 3 || body.length > 2 + 255 || !this._resumable) return true; // nothing to resume: it stays until closed
+    const port = (body[0]! << 8) | body[1]!;
+    const host = new TextDecoder().decode(body.subarray(2));
+    let next: URL;
+    try {
+      next = new URL(this._url);
+      next.hostname = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+      next.port = String(port);
+    } catch {
+      this._report(new EmberError("protocol_error", `the server moved the session to an address that is no URL: ${host}:${port}`));
+      return true;
+    }
+    this._url = next.toString();
+    this._moved = true;
+    // Leaves as a lost connection would (after the frames of this message were read): the
+    // resume goes to the new URL.
+    Promise.resolve().then(() => {
+      if (this._socket === ws) this._lost(ws, `the server moved the session to ${this._url}`);
+    });
+    return this._socket === ws;
   }
 
   // Acknowledges what arrived when no request has carried the count for a while, so the

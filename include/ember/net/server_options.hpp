@@ -33,6 +33,9 @@ struct resume_peer {
   /// Set when that port speaks TLS: the relay connects through TLS and checks the peer's
   /// certificate with these (its CA, and the name it must carry: `host` when empty).
   std::optional<tls_client_options> tls{};
+  /// Its WebSocket listener's port, 0 for none: where a WebSocket client of a server that
+  /// drains is told to move (a client keeps its connection's kind; a TCP one gets `port`).
+  std::uint16_t websocket_port = 0;
 };
 
 /// A client listener's configuration. Every buffer and queue has a bound; passing one closes

@@ -8,7 +8,10 @@
    once; retries end at the call's deadline;
 3. starts it with --game-after-unavailable: a call refused with Unavailable is retried until
    the game has linked, and runs once;
-4. stops each server with SIGTERM and checks it exits 0.
+4. starts it with --pair (net1 and net2, each the other's resume peer) and runs the move test
+   over TCP, then over WebSocket: net1 drains (SIGUSR1), its `moved` push sends the client to
+   net2, where the session resumes with its steps run once and its pushes once, in order;
+5. stops each server with SIGTERM and checks it exits 0.
 """
 
 from __future__ import annotations
@@ -52,8 +55,18 @@ def main() -> int:
             finally:
                 if server.poll() is None:
                     stop(server)
+    for mode in ("tcp", "ws"):
+        server, ports = start([args.retry_server, "--port-file", str(work / "ports"), "--pair"],
+                              work / "ports")
+        try:
+            where = [f"ws://127.0.0.1:{ports[1]}/", f"ws://127.0.0.1:{ports[3]}/"] if mode == "ws" \
+                else [f"127.0.0.1:{ports[0]}", f"127.0.0.1:{ports[2]}"]
+            run([mono, "--debug", str(exe), "move", *where, str(server.pid)])
+        finally:
+            if server.poll() is None:
+                stop(server)
     print("clients_cs_retry: retried calls run once, over TCP and WebSocket, after "
-          "outcome_unknown and unavailable", flush=True)
+          "outcome_unknown and unavailable; a drained server's sessions move over both", flush=True)
     return 0
 
 

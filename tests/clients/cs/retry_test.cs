@@ -2,11 +2,17 @@
 // retry_server (tests/clients/retry_server.cpp): a real gateway that gives a forwarded request
 // 300 ms, in front of a real game backend whose `step` takes as long as it is told. A call
 // retried after OutcomeUnknown carries the same request id, and the game's reply cache answers
-// the retry with the first run's reply: `runs` counts one run.
+// the retry with the first run's reply: `runs` counts one run. Then a pair of client-facing
+// servers, one of which drains: the client follows its `moved` push to the other.
 //
-// usage: mono retry_test.exe tcp HOST PORT | ws URI | unavailable HOST PORT   (run.py runs it)
+// usage: mono retry_test.exe tcp HOST PORT | ws URI | unavailable HOST PORT
+//                          | move ADDRESS ADDRESS2 SERVER_PID   (retry.py runs it; an ADDRESS is
+//                            HOST:PORT or a ws:// URI, ADDRESS2 net2's, SIGUSR1 drains net1)
 using System;
+using System.Collections.Generic;
 using System.Diagnostics;
+using System.Linq;
+using System.Threading;
 using System.Threading.Tasks;
 using Ember;
 using routetest;
@@ -106,15 +112,69 @@ static class RetryTest
         await c.Close();
     }
 
+    // A server that drains moves its sessions (PROTOCOL.md §3, "Moving to another server"): the
+    // client resumes at the other server, over the same kind of connection. The steps in
+    // flight run once, every push arrives once and in order, and the game's view of the
+    // session (its user) follows it.
+    static async Task Move(string[] args)
+    {
+        var c = new Client(new ClientOptions { Log = m => Console.WriteLine("client: " + m) });
+        var notes = new List<string>();
+        c.note += n => { lock (notes) notes.Add(n.text); };
+        int resumes = 0;
+        c.Resumed += () => Interlocked.Increment(ref resumes);
+        if (args[1].StartsWith("ws://")) await c.ConnectWebSocket(new Uri(args[1]));
+        else await c.ConnectTcp(args[1].Split(':')[0], int.Parse(args[1].Split(':')[1]));
+        Ok(await c.login(42, true), "login");
+        var calls = new List<Task>();
+        var patient = new CallOptions { Timeout = TimeSpan.FromSeconds(20) };
+        for (uint k = 1; k <= 30; ++k)
+        {
+            uint n = k;
+            calls.Add(c.step(new step_request { n = 100 + n, delay_ms = (n % 3) * 10 }, patient)
+                       .ContinueWith(r => Ok(r.Result, "step " + (100 + n))));
+            calls.Add(c.note_me(new note_me_request { text = n.ToString() }, patient)
+                       .ContinueWith(r => Ok(r.Result, "note_me " + n)));
+        }
+        await Task.Delay(30);
+        using (var kill = Process.Start("kill", "-USR1 " + args[3])) kill.WaitForExit();
+        await Task.WhenAll(calls);
+        var end = DateTime.UtcNow.AddSeconds(20);
+        var there = args[2].StartsWith("ws://") ? new Uri(args[2]).ToString() : args[2];
+        while (c.Address != there || !c.Connected)
+        {
+            if (DateTime.UtcNow > end) Fail("the client did not resume at " + args[2] + " (it is at " + c.Address + ")");
+            await Task.Delay(10);
+        }
+        if (Volatile.Read(ref resumes) < 1) Fail("the client reached net2 without a resume");
+        var me = Ok(await c.whoami(), "whoami on net2");
+        if (me.user != 42) Fail("the game sees user " + me.user + " after the move, not 42");
+        for (uint k = 1; k <= 30; ++k)
+            if (await Runs(c, 100 + k) != 1) Fail("step " + (100 + k) + " did not run exactly once across the move");
+        Ok(await c.note_me("after"), "note_me after the move");
+        end = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            lock (notes) if (notes.Count >= 31) break;
+            if (DateTime.UtcNow > end) Fail("the push after the move did not arrive");
+            await Task.Delay(10);
+        }
+        var want = Enumerable.Range(1, 30).Select(i => i.ToString()).Concat(new[] { "after" });
+        lock (notes)
+            if (!notes.SequenceEqual(want)) Fail("pushes across the move: " + string.Join(",", notes));
+        Console.WriteLine("ok: a drained server moved the session to " + c.Address + ": 30 steps ran once, 31 pushes once and in order");
+        await c.Close();
+    }
+
     static int Main(string[] args)
     {
         if (args.Length < 2)
         {
-            Console.Error.WriteLine("usage: retry_test.exe tcp HOST PORT | ws URI | unavailable HOST PORT");
+            Console.Error.WriteLine("usage: retry_test.exe tcp HOST PORT | ws URI | unavailable HOST PORT | move ADDRESS ADDRESS2 SERVER_PID");
             return 2;
         }
         var timeout = Task.Delay(TimeSpan.FromSeconds(60));
-        var test = args[0] == "unavailable" ? Unavailable(args) : Retries(args);
+        var test = args[0] == "unavailable" ? Unavailable(args) : args[0] == "move" ? Move(args) : Retries(args);
         if (Task.WhenAny(test, timeout).Result != test) Fail("the test took more than 60 s");
         test.Wait();
         Console.WriteLine("retry_test " + args[0] + ": all passed");

@@ -2,7 +2,8 @@
 // retry_server (tests/clients/retry_server.cpp): a real gateway that gives a forwarded request
 // 300 ms, in front of a real game backend whose `step` takes as long as it is told. A call
 // retried after `outcome_unknown` carries the same request id on the wire, and the game's reply
-// cache answers the retry with the first run's reply: `runs` counts one run.
+// cache answers the retry with the first run's reply: `runs` counts one run. Then a pair of
+// client-facing servers, one of which drains: the client follows its `moved` push to the other.
 // usage: node retry_test.mjs RETRY_SERVER OUT_DIR    (run.py runs it)
 import WebSocket from 'ws';
 import { spawn } from 'node:child_process';
@@ -25,10 +26,12 @@ async function startRetryServer(...args) {
   await until(() => exited || (existsSync(portFile) && readFileSync(portFile, 'utf8').endsWith('\n')),
               'retry_server to write its ports');
   if (exited) fail('retry_server exited at start');
-  const [, ws] = readFileSync(portFile, 'utf8').trim().split(' ').map(Number);
+  const [, ws, , ws2] = readFileSync(portFile, 'utf8').trim().split(' ').map(Number);
   process.on('exit', () => { if (!exited) child.kill('SIGKILL'); });
   return {
     url: `ws://127.0.0.1:${ws}/`,
+    url2: `ws://127.0.0.1:${ws2}/`,  // with --pair: net2's WebSocket listener
+    drain() { child.kill('SIGUSR1'); },  // with --pair: net1 drains, its sessions move to net2
     async stop() {
       child.kill('SIGTERM');
       await until(() => exited, 'retry_server to stop');
@@ -151,6 +154,41 @@ const runsOf = async (client, n) => expectOk(await client.runs({ n }), `runs ${n
   if (attempts < 2) fail(`step 1 was sent ${attempts} time(s), but the first attempt was refused`);
   if (await runsOf(client, 1) !== 1) fail('step 1 retried after unavailable ran more than once');
   console.log(`ok: a call refused with unavailable is retried until the game is there (${attempts} attempts, one run)`);
+  client.close();
+  await server.stop();
+}
+// 3. A server that drains moves its sessions (PROTOCOL.md §3, "Moving to another server"):
+//    the client follows the `moved` push to the other server's WebSocket port and resumes
+//    there. The steps in flight run once, every push arrives once and in order, and the
+//    game's view of the session (its user) follows it.
+{
+  const server = await startRetryServer('--pair');
+  const client = new Client({ url: server.url, WebSocket });
+  const notes = [];
+  client.onNote((n) => notes.push(n.text));
+  let resumes = 0;
+  client.onResumed(() => { resumes++; });
+  await client.connect();
+  expectOk(await client.login({ user: 42n, stay: true }), 'login');
+  const calls = [];
+  for (let k = 1; k <= 30; ++k) {
+    calls.push(client.step({ n: 100 + k, delay_ms: (k % 3) * 10 }, { timeoutMs: 20000 }).then((r) => expectOk(r, `step ${100 + k}`)));
+    calls.push(client.note_me({ text: `${k}` }, { timeoutMs: 20000 }).then((r) => expectOk(r, `note_me ${k}`)));
+  }
+  await sleep(30);
+  server.drain();
+  await Promise.all(calls);
+  await until(() => client.url === server.url2 && client.connected, `the client to resume at ${server.url2}`, 20000);
+  if (resumes < 1) fail('the client reached net2 without a resume');
+  const me = expectOk(await client.whoami({}), 'whoami on net2');
+  if (me.user !== 42n) fail(`the game sees user ${me.user} after the move, not 42`);
+  for (let k = 1; k <= 30; ++k)
+    if (await runsOf(client, 100 + k) !== 1) fail(`step ${100 + k} did not run exactly once across the move`);
+  expectOk(await client.note_me({ text: 'after' }), 'note_me after the move');
+  await until(() => notes.length >= 31, 'the push after the move');
+  const want = [...Array.from({ length: 30 }, (_, i) => `${i + 1}`), 'after'];
+  if (JSON.stringify(notes) !== JSON.stringify(want)) fail(`pushes across the move: ${JSON.stringify(notes)}`);
+  console.log(`ok: a drained server moved the session to ${client.url}: 30 steps ran once, 31 pushes once and in order`);
   client.close();
   await server.stop();
 }

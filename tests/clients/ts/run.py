@@ -11,7 +11,8 @@
    (browser: examples/chat/web/ in Debian's chromium, headless, with puppeteer-core; its
    screenshot's path is printed), or (retry) generates tests/cluster/route_test.toml's client
    instead and runs retry_test.mjs against tests/clients/retry_server: retried calls carry one
-   request id, and the game's reply cache makes them run once.
+   request id, and the game's reply cache makes them run once; and with `--pair`, a session
+   follows a draining server's `moved` push to the other.
 
 Node, npm and (browser) /usr/bin/chromium must be installed (tools/install-deps.sh installs
 them); without them the test says so and fails.

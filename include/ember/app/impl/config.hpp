@@ -171,12 +171,13 @@ EMBER_DECL net::server_options to_server_options(const server_config& s, const c
         other.netport->shared != 0)
       continue;
     const auto& tls = other.netport->tls;
+    const std::uint16_t websocket_port = other.netport->websocket ? other.netport->websocket->port : 0;
     if (!tls || !tls->tcp) {
-      o.resume_peers.push_back({other.name, other.host, other.netport->port});
+      o.resume_peers.push_back({other.name, other.host, other.netport->port, std::nullopt, websocket_port});
     } else if (!tls->ca.empty()) {
       require_readable(tls->ca, fmt::format("servers.{}.netport.tls.ca", other.name));
       o.resume_peers.push_back({other.name, other.host, other.netport->port,
-                                net::tls_client_options{.ca_file = tls->ca}});
+                                net::tls_client_options{.ca_file = tls->ca}, websocket_port});
     }
   }
   return o;

@@ -258,6 +258,7 @@ class tcp_session final : public session,
   bool spent_token_pending_ = false;
   bool merged_ = false;
   bool moved_ = false;
+  bool told_moved_ = false;  // sent a `moved` push: a WebSocket close then parks, as a loss would
   bool peer_ = false;  // another server's take-over connection, not a client's session
   bool address_counted_ = true;
   bool native_;

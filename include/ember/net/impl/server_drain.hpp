@@ -49,15 +49,26 @@ EMBER_DECL asio::awaitable<drain_result> server::drain(std::chrono::milliseconds
   std::vector<std::shared_ptr<detail::tcp_session>> all;
   for (auto& [id, s] : sessions_)
     if (s->is_open() && !s->moved()) all.push_back(s);
-  std::size_t next = 0;
+  // In turn over the peers; a WebSocket session over those with a WebSocket listener (its
+  // client reconnects the way it came: a browser has no other).
+  std::vector<const resume_peer*> ws_peers;
+  for (const auto& p : options_.resume_peers)
+    if (p.websocket_port != 0) ws_peers.push_back(&p);
+  std::size_t next = 0, next_ws = 0;
   for (auto& s : all) {
-    if (!s->resumable_) {
+    const bool ws = s->came_in_on() == listener::websocket;
+    if (!s->resumable_ || (ws && ws_peers.empty())) {
       s->close_with(status::shutting_down, "this server drains: connect to another one");
       ++r.closed;
       continue;
     }
-    const resume_peer& p = options_.resume_peers[next++ % options_.resume_peers.size()];
-    s->tell_moved(p.host, p.port);
+    if (ws) {
+      const resume_peer& p = *ws_peers[next_ws++ % ws_peers.size()];
+      s->tell_moved(p.host, p.websocket_port);
+    } else {
+      const resume_peer& p = options_.resume_peers[next++ % options_.resume_peers.size()];
+      s->tell_moved(p.host, p.port);
+    }
     told.push_back(s);
     ++r.told;
   }

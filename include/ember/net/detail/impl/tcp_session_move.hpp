@@ -16,6 +16,7 @@ namespace ember::net::detail {
 EMBER_DECL void tcp_session::tell_moved(const std::string& host, std::uint16_t port) {
   buffer body;
   wire::moved_notice{host, port}.encode(body);
+  told_moved_ = true;
   // Binary whatever the session's push encoding: a fixed layout, not a schema message.
   push_encoded(wire::moved_push_id, codec::encoding::binary, body.view());
 }

@@ -112,6 +112,12 @@ EMBER_DECL bool tcp_session::on_ws_event(const ws::event& e) {
       const std::string_view reason(reinterpret_cast<const char*>(e.payload.data()), e.payload.size());
       log::info("session {} ({}): the client closed the WebSocket (code {}{}{})", id_, remote_,
                 e.code, reason.empty() ? "" : ", ", reason);
+      // Told to move (this server drains): the close is the client leaving for the other
+      // server, where it resumes (a browser cannot drop a WebSocket without one), not the end.
+      if (told_moved_ && resumable_) {
+        lose_connection(make_error_code(errc::disconnected));
+        return false;
+      }
       // the answer echoes the code (RFC 6455 §5.5.1); none if the client sent none
       ws_close(e.code, {});
       close("the client closed the WebSocket");
