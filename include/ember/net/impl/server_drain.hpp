@@ -5,17 +5,18 @@
 
 #include "ember/net/server.hpp"
 
+#include <memory>
+#include <span>
 #include <stdexcept>
 
 #include <asio/co_spawn.hpp>
 #include <asio/connect.hpp>
-#include <asio/read.hpp>
-#include <asio/write.hpp>
 #include <fmt/format.h>
 
 #include "ember/codec/codec.hpp"
 #include "ember/log.hpp"
 #include "ember/net/detail/use_tuple.hpp"
+#include "ember/net/detail/tls_channel.hpp"
 #include "ember/wire/encoder.hpp"
 
 namespace ember::net {
@@ -100,8 +101,7 @@ EMBER_DECL bool server::take_over(detail::tcp_session& fresh, const wire::client
   const std::uint64_t home = detail::token_home(hello.token);
   for (std::size_t i = 0; i < options_.resume_peers.size(); ++i) {
     if (detail::token_home(options_.resume_peers[i].name) != home) continue;
-    // Through TLS to the old server it is a relay, as before (not taken over yet).
-    if (peer_tls_[i] || fresh.output_.writing()) return false;
+    if (fresh.output_.writing()) return false;
     // Not a session yet: should its client go away meanwhile, nobody is told it closed.
     fresh.moved_ = true;
     fresh.peer_ = true;
@@ -129,15 +129,21 @@ EMBER_DECL asio::awaitable<void> server::take_over_from(std::size_t peer,
   auto [rec, results] = co_await resolver.async_resolve(p.host, std::to_string(p.port), detail::use_tuple);
   std::error_code ec = rec;
   if (!ec) std::tie(ec, std::ignore) = co_await asio::async_connect(home, results, detail::use_tuple);
+  // Through TLS when the peer's client port speaks it (checked with its CA, as a relay is).
+  std::unique_ptr<detail::tls_channel> tls;
+  if (!ec && peer_tls_[peer]) {
+    tls = std::make_unique<detail::tls_channel>(peer_tls_[peer], false, p.host);
+    ec = co_await detail::tls_handshake(home, *tls);
+  }
   buffer out;
   wire::client_hello ask = hello;
   ask.take_over = true;
   ask.moved = false;
   (void)wire::append_frame(out, {.kind = wire::frame_kind::handshake},
                            [&](buffer& b) { ask.encode(b); });
-  if (!ec) std::tie(ec, std::ignore) = co_await asio::async_write(home, asio::buffer(out.data(), out.size()), detail::use_tuple);
+  if (!ec) ec = co_await detail::write_all(home, tls.get(), out.view());
   std::array<std::byte, wire::native_header_size> head;
-  if (!ec) std::tie(ec, std::ignore) = co_await asio::async_read(home, asio::buffer(head), detail::use_tuple);
+  if (!ec) ec = co_await detail::read_exactly(home, tls.get(), head);
   wire::frame_header h;
   buffer body;
   // A session's state is its outbox (bounded by `resume_outbox` there) and small things.
@@ -147,8 +153,7 @@ EMBER_DECL asio::awaitable<void> server::take_over_from(std::size_t peer,
     if (h.length > bound) ec = make_error_code(errc::frame_too_large);
   }
   if (!ec) {
-    std::tie(ec, std::ignore) = co_await asio::async_read(
-        home, asio::buffer(body.prepare(h.length), h.length), detail::use_tuple);
+    ec = co_await detail::read_exactly(home, tls.get(), std::span<std::byte>(body.prepare(h.length), h.length));
     if (!ec) body.commit(h.length);
   }
   deadline.cancel();
@@ -156,7 +161,8 @@ EMBER_DECL asio::awaitable<void> server::take_over_from(std::size_t peer,
   const std::string who = fmt::format("{}: session of {} on {}", options_.name, fresh->remote_, p.name);
   if (ec) {
     // The old server is gone (or slow): the client tries again (here), or its session is lost.
-    log::warn("{}: not taken over: {}", who, ec.message());
+    log::warn("{}: not taken over: {}{}{}", who, ec.message(), tls && detail::is_tls_error(ec) ? ": " : "",
+              tls && detail::is_tls_error(ec) ? tls->failure() : std::string());
     fresh->abort(ec);
     co_return;
   }
