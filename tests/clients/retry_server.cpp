@@ -64,6 +64,7 @@ void make_side(asio::io_context& io, net_side& s, const std::string& name, std::
   so.port = port;
   so.websocket_port = websocket_port;
   if (peer) so.resume_peers.push_back(*peer);
+  so.peer_secret = secret;
   s.clients = std::make_unique<ember::net::server>(io, so, ember::net::dispatch_table{});
   s.gateway = std::make_unique<cl::gateway>(*s.clients, *s.backends, cl::gateway_options{name, forward_deadline});
   ember::net::dispatch_table table;

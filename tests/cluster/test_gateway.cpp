@@ -445,6 +445,7 @@ struct two_gateways {
     so.port = port;
     so.resume_grace = 5s;
     so.resume_peers.push_back({.name = peer, .host = "127.0.0.1", .port = peer_port});
+    so.peer_secret = std::string(secret);
     s.clients = std::make_unique<ember::net::server>(io, so, ember::net::dispatch_table{});
     s.gateway = std::make_unique<cl::gateway>(*s.clients, *s.backends, cl::gateway_options{name, 10s});
     ember::net::dispatch_table table;

@@ -20,12 +20,14 @@ namespace {
 void client_hello(bytes_view b) {
   auto h = wire::client_hello::decode(b);
   if (!h) {
-    EMBER_FUZZ_CHECK(b.size() < wire::client_hello::resume_size);
+    EMBER_FUZZ_CHECK(b.size() < wire::client_hello::take_over_size);
     return;
   }
   buffer again;
   h->encode(again);
-  const std::size_t used = h->resume ? wire::client_hello::resume_size : wire::client_hello::base_size;
+  const std::size_t used = !h->resume   ? wire::client_hello::base_size
+                           : h->take_over ? wire::client_hello::take_over_size
+                                          : wire::client_hello::resume_size;
   EMBER_FUZZ_CHECK(again.size() == used && used <= b.size());
   // byte 3 keeps only the flags it defines; `moved` and `take_over` only beside `resume`
   using hello = wire::client_hello;

@@ -149,7 +149,8 @@ int main(int argc, char** argv) {
               {bytes(limit_256), native.view().first(native.size() - 3)});
   ok &= write(root / "fuzz_firefly_decoder", 1, {bytes(firefly_256), firefly.view()});
   ok &= write(root / "fuzz_firefly_decoder", 2, {bytes(firefly_zero_cfg), zero_cfg.view()});
-  // handshakes: a resuming client hello, a server hello; an outbox of 5 frames and 3 acks
+  // handshakes: a resuming client hello, a server hello; an outbox of 5 frames and 3 acks; a
+  // take-over hello
   {
     wire::client_hello c;
     c.resumable = c.resume = true;
@@ -167,6 +168,11 @@ int main(int argc, char** argv) {
     ok &= write(root / "fuzz_handshake", 1, {bytes(pick_client), ch.view()});
     ok &= write(root / "fuzz_handshake", 2, {bytes(pick_server), sh.view()});
     ok &= write(root / "fuzz_handshake", 3, {bytes(outbox)});
+    c.take_over = true;  // a server taking the session over, with its proof
+    c.proof.fill(0x5a);
+    buffer take;
+    c.encode(take);
+    ok &= write(root / "fuzz_handshake", 4, {bytes(pick_client), take.view()});
   }
   ok &= write(root / "fuzz_stream_split", 1, {bytes(split), native.view()});
   ok &= write(root / "fuzz_stream_split", 2, {bytes(split), firefly.view()});

@@ -12,6 +12,7 @@
 #include <asio/read.hpp>
 #include <asio/write.hpp>
 
+#include "ember/codec/codec.hpp"
 #include "ember/net/client.hpp"
 #include "ember/wire/encoder.hpp"
 #include "nettest_client.hpp"
@@ -42,6 +43,7 @@ struct pair_fixture {
       o.port = port;
       o.resume_grace = 5s;
       o.resume_peers.push_back({.name = peer, .host = "127.0.0.1", .port = peer_port});
+      o.peer_secret = "the pair's secret";
       ember::net::dispatch_table t;
       nettest::register_commands(t, h);
       auto s = std::make_unique<ember::net::server>(io, o, std::move(t));
@@ -244,6 +246,60 @@ BOOST_AUTO_TEST_CASE(a_take_over_of_a_server_that_does_not_drain_is_refused_and_
     BOOST_TEST(f.a->stats().moved_out == 0u);
     BOOST_TEST(f.b->stats().moved_in == 0u);
   }());
+}
+
+// Only a server that knows the servers' secret gets a session's state: a client that sets the
+// take-over flag itself (it has its own token) is refused as by a server that does not drain,
+// and the session stays where it is.
+BOOST_AUTO_TEST_CASE(a_take_over_without_the_servers_secret_is_refused_and_the_session_stays) {
+  pair_fixture f;
+  using tcp = asio::ip::tcp;
+  namespace wire = ember::wire;
+  std::optional<ember::net::drain_result> drained;
+  run(f.io, [&]() -> asio::awaitable<void> {
+    auto send_hello = [](tcp::socket& s, const wire::client_hello& hello) -> asio::awaitable<wire::frame_header> {
+      ember::buffer out;
+      (void)wire::append_frame(out, {.kind = wire::frame_kind::handshake},
+                               [&](ember::buffer& b) { hello.encode(b); });
+      co_await asio::async_write(s, asio::buffer(out.data(), out.size()), asio::use_awaitable);
+      std::array<std::byte, 16> head;
+      co_await asio::async_read(s, asio::buffer(head), asio::use_awaitable);
+      co_return wire::read_header(head.data());
+    };
+    tcp::socket first(f.io);
+    co_await first.async_connect({asio::ip::make_address("127.0.0.1"), f.a->port()}, asio::use_awaitable);
+    wire::client_hello hello;
+    hello.resumable = true;
+    const auto h1 = co_await send_hello(first, hello);
+    BOOST_REQUIRE(h1.kind == wire::frame_kind::handshake);
+    std::vector<std::byte> body(h1.length);
+    co_await asio::async_read(first, asio::buffer(body), asio::use_awaitable);
+    const auto server_hello = wire::server_hello::decode({body.data(), body.size()});
+    BOOST_REQUIRE(server_hello);
+    first.close();
+    BOOST_REQUIRE(co_await wait_until([&] { return f.a->parked_count() == 1; }));
+    // a drains: a server that knows the secret would get the session now
+    asio::co_spawn(f.io, f.a->drain(1s), [&](std::exception_ptr, ember::net::drain_result r) { drained = r; });
+    co_await sleep(20ms);
+    tcp::socket thief(f.io);
+    co_await thief.async_connect({asio::ip::make_address("127.0.0.1"), f.a->port()}, asio::use_awaitable);
+    hello.resume = true;
+    hello.take_over = true;
+    hello.token = server_hello->token;  // its own token, and a proof made up
+    hello.proof.fill(0x5a);
+    const auto answer = co_await send_hello(thief, hello);
+    BOOST_TEST((answer.kind == wire::frame_kind::error));
+    std::vector<std::byte> error(answer.length);
+    co_await asio::async_read(thief, asio::buffer(error), asio::use_awaitable);
+    ember::codec::error_body e;
+    ember::codec::binary_reader reader({error.data(), error.size()});
+    (void)ember::codec::decode_binary(reader, e);
+    BOOST_TEST(e.status == std::uint16_t(ember::status::unavailable));
+    BOOST_TEST(f.a->parked_count() == 1u);  // the session stays
+    BOOST_REQUIRE(co_await wait_until([&] { return drained.has_value(); }, 10s));
+  }());
+  BOOST_TEST(drained->moved == 0u);
+  BOOST_TEST(f.a->stats().moved_out == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(a_handed_over_state_that_is_short_or_past_a_bound_does_not_decode) {

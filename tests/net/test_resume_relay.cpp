@@ -613,6 +613,7 @@ BOOST_AUTO_TEST_CASE(a_drained_tls_server_hands_its_sessions_over_through_tls) {
     o.tls = server_tls();
     o.resume_peers.push_back({.name = peer, .host = "127.0.0.1", .port = peer_port,
                               .tls = ember::net::tls_client_options{.ca_file = certs().ca}});
+    o.peer_secret = "the pair's secret";
     ember::net::dispatch_table t;
     nettest::register_commands(t, h);
     auto s = std::make_unique<ember::net::server>(io, o, std::move(t));

@@ -77,6 +77,10 @@ struct server_options {
   /// to it and finds its session there (PROTOCOL.md, section 3). Their TLS files are read
   /// when the server is built; a missing or invalid one throws, naming it.
   std::vector<resume_peer> resume_peers{};
+  /// A secret the cluster's client-facing servers share (config.json's `secret`): a server
+  /// that takes a session over from one that drains proves it knows it, so that no client can
+  /// ask for a session's state. Empty: this server cannot drain, nor hand sessions over.
+  std::string peer_secret{};
 
   /// A second port, where the same sessions come over WebSocket (RFC 6455): each binary
   /// message carries whole frames of this listener's framing (PROTOCOL.md, "WebSocket").

@@ -31,14 +31,18 @@ struct client_hello {
   bool take_over = false;
   resume_token token{};
   std::uint32_t received = 0;  ///< resume: response, error and push frames the client has
+  /// With `take_over`: proof that the asking server knows the servers' shared secret (a keyed
+  /// hash of `token`, net::server_options::peer_secret), so no client can ask for it.
+  resume_token proof{};
 
   static constexpr std::size_t base_size = 4;
   static constexpr std::size_t resume_size = base_size + 32 + 4;
+  static constexpr std::size_t take_over_size = resume_size + 32;
   static constexpr std::uint8_t resume_flag = 0x01, resumable_flag = 0x02, moved_flag = 0x04,
                                 take_over_flag = 0x08;
 
   void encode(buffer& out) const {
-    std::byte* p = out.prepare(resume_size);
+    std::byte* p = out.prepare(take_over_size);
     detail::put_u16(p, version);
     p[2] = std::byte(encoding);
     p[3] = std::byte((resume ? resume_flag : 0) | (resumable ? resumable_flag : 0) |
@@ -47,7 +51,9 @@ struct client_hello {
     if (!resume) return out.commit(base_size);
     for (std::size_t i = 0; i < 32; ++i) p[4 + i] = std::byte(token[i]);
     detail::put_u32(p + 36, received);
-    out.commit(resume_size);
+    if (!take_over) return out.commit(resume_size);
+    for (std::size_t i = 0; i < 32; ++i) p[40 + i] = std::byte(proof[i]);
+    out.commit(take_over_size);
   }
   /// Parses a client handshake body; nullopt when it is too short for what its flags say.
   static std::optional<client_hello> decode(bytes_view b) {
@@ -60,9 +66,11 @@ struct client_hello {
     if (!h.resume) return h;
     h.moved = (std::uint8_t(b[3]) & moved_flag) != 0;
     h.take_over = (std::uint8_t(b[3]) & take_over_flag) != 0;
-    if (b.size() < resume_size) return std::nullopt;
+    if (b.size() < (h.take_over ? take_over_size : resume_size)) return std::nullopt;
     for (std::size_t i = 0; i < 32; ++i) h.token[i] = std::uint8_t(b[4 + i]);
     h.received = detail::get_u32(b.data() + 36);
+    if (h.take_over)
+      for (std::size_t i = 0; i < 32; ++i) h.proof[i] = std::uint8_t(b[40 + i]);
     return h;
   }
 };

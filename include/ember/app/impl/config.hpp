@@ -161,6 +161,7 @@ EMBER_DECL net::server_options to_server_options(const server_config& s) {
 
 EMBER_DECL net::server_options to_server_options(const server_config& s, const cluster_config& c) {
   net::server_options o = to_server_options(s);
+  o.peer_secret = c.secret;  // a take-over between them proves it (server_options::peer_secret)
   // Every other native client listener of the cluster: a session left there can be resumed
   // through this one, from any of this server's listeners. One whose client port speaks TLS
   // is reached through TLS, its certificate checked with its `netport.tls.ca`; without one

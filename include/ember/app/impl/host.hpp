@@ -364,6 +364,8 @@ EMBER_DECL std::string host::cannot_drain() const {
   if (clients_->options().resume_peers.empty() || clients_->options().resume_grace.count() == 0)
     return self_->name + " has no other client-facing server to move its sessions to (or "
                          "resuming is off: limits.resume_grace_ms is 0)";
+  if (clients_->options().peer_secret.empty())
+    return self_->name + " has no secret to hand its sessions over with: set the config's \"secret\"";
   return {};
 }
 

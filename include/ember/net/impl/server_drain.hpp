@@ -5,13 +5,16 @@
 
 #include "ember/net/server.hpp"
 
+#include <array>
 #include <memory>
 #include <span>
 #include <stdexcept>
+#include <string_view>
 
 #include <asio/co_spawn.hpp>
 #include <asio/connect.hpp>
 #include <fmt/format.h>
+#include <sodium.h>
 
 #include "ember/codec/codec.hpp"
 #include "ember/log.hpp"
@@ -20,6 +23,25 @@
 #include "ember/wire/encoder.hpp"
 
 namespace ember::net {
+namespace detail {
+
+// What a server taking a session over sends with the token (PROTOCOL.md §3): BLAKE2b-256 of
+// the token, keyed with a hash of the shared secret (a secret of any length, separated from
+// its other uses by the prefix).
+inline wire::resume_token take_over_proof(std::string_view secret, const wire::resume_token& token) {
+  std::array<unsigned char, crypto_generichash_KEYBYTES> key;
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, nullptr, 0, key.size());
+  static constexpr char prefix[] = "ember take-over";  // with its '\0'
+  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(prefix), sizeof prefix);
+  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(secret.data()), secret.size());
+  crypto_generichash_final(&st, key.data(), key.size());
+  wire::resume_token proof;
+  crypto_generichash(proof.data(), proof.size(), token.data(), token.size(), key.data(), key.size());
+  return proof;
+}
+
+}  // namespace detail
 
 namespace detail {
 /// The command of the `handshake` frame that carries a handed-over session's state.
@@ -40,6 +62,10 @@ EMBER_DECL asio::awaitable<drain_result> server::drain(std::chrono::milliseconds
     throw std::logic_error(fmt::format(
         "{}: cannot drain: no other client-facing server to move its sessions to "
         "(server_options::resume_peers is empty)", options_.name));
+  if (options_.peer_secret.empty())
+    throw std::logic_error(fmt::format(
+        "{}: cannot drain: no secret shared with the other servers to hand sessions over with "
+        "(server_options::peer_secret is empty; config.json's \"secret\")", options_.name));
   const auto start = std::chrono::steady_clock::now();
   draining_ = true;
   log::info("{}: draining: {} sessions move to {} other server(s)", options_.name,
@@ -139,6 +165,7 @@ EMBER_DECL asio::awaitable<void> server::take_over_from(std::size_t peer,
   wire::client_hello ask = hello;
   ask.take_over = true;
   ask.moved = false;
+  ask.proof = detail::take_over_proof(options_.peer_secret, hello.token);
   (void)wire::append_frame(out, {.kind = wire::frame_kind::handshake},
                            [&](buffer& b) { ask.encode(b); });
   if (!ec) ec = co_await detail::write_all(home, tls.get(), out.view());
@@ -216,6 +243,16 @@ EMBER_DECL void server::serve_take_over(detail::tcp_session& peer, const wire::c
     peer.send_error(0, 0, codec::encoding::binary, why, message);
     peer.close("take-over refused");
   };
+  // Only a server that knows the shared secret gets a session's state; anyone else (a client
+  // that set the flag, a server of another cluster) is answered as by a server that does not
+  // drain, so a real peer relays the client here and the session stays.
+  const auto proof = detail::take_over_proof(options_.peer_secret, hello.token);
+  if (options_.peer_secret.empty() ||
+      sodium_memcmp(proof.data(), hello.proof.data(), proof.size()) != 0) {
+    log::warn("{}: a take-over from {} without the servers' secret refused (do the servers' "
+              "peer_secret, config.json's \"secret\", differ?)", options_.name, peer.remote_);
+    return refuse(status::unavailable, "no take-over without the servers' secret: relay the client");
+  }
   if (!s || s->moved() || !s->outbox_.can_resume_from(hello.received))
     return refuse(status::session_expired, "no session for that token");
   if (!draining_) return refuse(status::unavailable, "this server does not drain: relay the client");
