@@ -355,13 +355,14 @@ EMBER_ON_BOTH_DATABASES(expired_mail_disappears_unless_kept_and_expired_mail_to_
   asio::io_context io;
   mail_node n(e, io);
   ember::test::run(io, [&]() -> asio::awaitable<void> {
-    const auto short_lived = co_await n.mail.send_system(4, "Soon gone", "", gift(1), 1500);
-    const auto kept = co_await n.mail.send_system(4, "Kept", "", {}, 1500);
+    // 3 s: the five calls before the first list may take a while under ASan on a busy machine
+    const auto short_lived = co_await n.mail.send_system(4, "Soon gone", "", gift(1), 3000);
+    const auto kept = co_await n.mail.send_system(4, "Kept", "", {}, 3000);
     const auto forever = co_await n.mail.send_system(4, "Forever", "", {}, 0);
     co_await n.mail.keep(4, kept, true);
-    const auto all = co_await n.mail.send_all("Brief", "", gift(1), static_cast<std::int64_t>(ember::data::unix_ms()) + 1500);
+    const auto all = co_await n.mail.send_all("Brief", "", gift(1), static_cast<std::int64_t>(ember::data::unix_ms()) + 3000);
     BOOST_TEST((co_await n.mail.list(4, "", 0, false)).mails.size() == 4u);
-    co_await ember::test::sleep(2000ms);
+    co_await ember::test::sleep(3500ms);
     auto page = co_await n.mail.list(4, "", 0, false);
     BOOST_TEST_REQUIRE(page.mails.size() == 2u);
     BOOST_TEST(page.mails[0].id == forever);
