@@ -27,23 +27,14 @@
 #include <asio/steady_timer.hpp>
 
 #include "cluster/route_game.hpp"
-#include "ember/cluster/gateway.hpp"
-#include "ember/cluster/node.hpp"
+#include "cluster/route_gateway.hpp"
 #include "ember/log.hpp"
 #include "ember/spawn.hpp"
 
 namespace cl = ember::cluster;
 using namespace std::chrono_literals;
 
-
 namespace {
-
-// A client-facing server with its gateway and the root its game links to.
-struct net_side {
-  std::unique_ptr<cl::root> backends;
-  std::unique_ptr<ember::net::server> clients;
-  std::unique_ptr<cl::gateway> gateway;
-};
 
 std::uint16_t free_port(asio::io_context& io) {
   asio::ip::tcp::acceptor probe(io, {asio::ip::make_address("127.0.0.1"), 0});
@@ -53,25 +44,14 @@ std::uint16_t free_port(asio::io_context& io) {
 const std::string secret = "retry server secret";
 
 // `peer`: the other server of a pair (its name and ports), which it may move sessions to.
-void make_side(asio::io_context& io, net_side& s, const std::string& name, std::uint16_t port,
-               std::uint16_t websocket_port, const ember::net::resume_peer* peer,
-               std::chrono::milliseconds forward_deadline) {
-  cl::root_options ro;
-  ro.name = name;
-  ro.secret = secret;
-  s.backends = std::make_unique<cl::root>(io.get_executor(), ro);
+ember::test::route_gateway make_side(asio::io_context& io, const std::string& name, std::uint16_t port,
+                                     std::uint16_t websocket_port, const ember::net::resume_peer* peer,
+                                     std::chrono::milliseconds forward_deadline) {
   ember::net::server_options so{.name = name};
   so.port = port;
   so.websocket_port = websocket_port;
   if (peer) so.resume_peers.push_back(*peer);
-  so.peer_secret = secret;
-  s.clients = std::make_unique<ember::net::server>(io, so, ember::net::dispatch_table{});
-  s.gateway = std::make_unique<cl::gateway>(*s.clients, *s.backends, cl::gateway_options{name, forward_deadline});
-  ember::net::dispatch_table table;
-  s.gateway->add_routes(table, routetest::command_list, "net");
-  s.clients->set_table(std::move(table));
-  s.backends->start();
-  s.clients->start();
+  return ember::test::route_gateway(io, std::move(so), secret, forward_deadline);
 }
 
 }  // namespace
@@ -99,31 +79,22 @@ int main(int argc, char** argv) {
   asio::io_context io;
 
   // A pair knows each other's ports before either listens: picked free first.
-  net_side net1, net2;
+  ember::test::route_gateway net1, net2;
   if (pair) {
     const std::uint16_t tcp1 = free_port(io), ws1 = free_port(io), tcp2 = free_port(io), ws2 = free_port(io);
     const ember::net::resume_peer to2{.name = "net2", .host = "127.0.0.1", .port = tcp2, .websocket_port = ws2};
     const ember::net::resume_peer to1{.name = "net1", .host = "127.0.0.1", .port = tcp1, .websocket_port = ws1};
     // The move tests queue many ordered steps: a forwarded request waits its turn.
-    make_side(io, net1, "net1", tcp1, ws1, &to2, 10s);
-    make_side(io, net2, "net2", tcp2, ws2, &to1, 10s);
+    net1 = make_side(io, "net1", tcp1, ws1, &to2, 10s);
+    net2 = make_side(io, "net2", tcp2, ws2, &to1, 10s);
   } else {
-    make_side(io, net1, "net1", 0, 0, nullptr, 300ms);
+    net1 = make_side(io, "net1", 0, 0, nullptr, 300ms);
   }
 
   ember::test::route_game game(io.get_executor(), "game1");
   std::vector<std::unique_ptr<cl::node_connector>> links;
-  for (net_side* side : {&net1, &net2}) {
-    if (!side->backends) continue;
-    cl::node_options no;
-    no.name = "game1";
-    no.type = "game";
-    no.secret = secret;
-    no.root_port = side->backends->port();
-    no.root_name = side == &net1 ? "net1" : "net2";
-    links.push_back(std::make_unique<cl::node_connector>(io.get_executor(), no));
-    links.back()->on_connected([&game](const cl::node_connector::link_ptr& l) { game.backend().attach(l); });
-  }
+  for (auto* side : {&net1, &net2})
+    if (side->backends) links.push_back(ember::test::join_game(io, game, *side, secret, false));
   auto link_all = [&] {
     for (auto& l : links) l->start();
   };
@@ -167,11 +138,11 @@ int main(int argc, char** argv) {
     drain_signal.cancel();
     for (auto& l : links) l->stop();
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-      for (net_side* side : {&net1, &net2})
+      for (auto* side : {&net1, &net2})
         if (side->clients) co_await side->clients->stop(1s);
     }, [&](std::exception_ptr e) {
       ember::log_escaped("stop", e);
-      for (net_side* side : {&net1, &net2})
+      for (auto* side : {&net1, &net2})
         if (side->backends) side->backends->stop();
       io.stop();
     });

@@ -16,6 +16,7 @@
 #include "ember/cluster/rendezvous.hpp"
 #include "ember/net/client.hpp"
 #include "route_game.hpp"
+#include "route_gateway.hpp"
 
 using namespace std::chrono_literals;
 namespace cl = ember::cluster;
@@ -31,50 +32,26 @@ constexpr std::string_view secret = "gateway suite secret";
 
 struct fixture {
   asio::io_context io;
-  std::unique_ptr<cl::root> backends;
-  std::unique_ptr<ember::net::server> clients;
-  std::unique_ptr<cl::gateway> gateway;
+  ember::test::route_gateway net;
   std::vector<std::unique_ptr<route_game>> games;
   std::vector<std::unique_ptr<cl::node_connector>> links;
 
-  explicit fixture(std::chrono::milliseconds call_timeout = 10s) {
-    cl::root_options ro;
-    ro.name = "net1";
-    ro.secret = std::string(secret);
-    backends = std::make_unique<cl::root>(io.get_executor(), ro);
-    clients = std::make_unique<ember::net::server>(io, ember::net::server_options{},
-                                                   ember::net::dispatch_table{});
-    gateway = std::make_unique<cl::gateway>(*clients, *backends,
-                                            cl::gateway_options{"net1", call_timeout});
-    ember::net::dispatch_table table;
-    gateway->add_routes(table, routetest::command_list, "net");
-    clients->set_table(std::move(table));
-    backends->start();
-    clients->start();
-  }
+  explicit fixture(std::chrono::milliseconds call_timeout = 10s)
+      : net(io, ember::net::server_options{.name = "net1"}, secret, call_timeout) {}
 
   route_game& add_game(std::string name) {
     games.push_back(std::make_unique<route_game>(io.get_executor(), name));
-    auto& g = *games.back();
-    cl::node_options o;
-    o.name = name;
-    o.type = "game";
-    o.secret = std::string(secret);
-    o.root_port = backends->port();
-    o.root_name = "net1";
-    links.push_back(std::make_unique<cl::node_connector>(io.get_executor(), o));
-    links.back()->on_connected([&g](const cl::node_connector::link_ptr& l) { g.backend().attach(l); });
-    links.back()->start();
-    return g;
+    links.push_back(ember::test::join_game(io, *games.back(), net, secret));
+    return *games.back();
   }
 
   asio::awaitable<void> linked(std::size_t n) {
-    BOOST_REQUIRE(co_await wait_until([&] { return backends->of_type("game").size() == n; }, 10s));
+    BOOST_REQUIRE(co_await wait_until([&] { return net.backends->of_type("game").size() == n; }, 10s));
   }
 
   asio::awaitable<ember::net::client> connected() {
     ember::net::client c(io.get_executor());
-    BOOST_REQUIRE(!co_await c.connect("127.0.0.1", clients->port()));
+    BOOST_REQUIRE(!co_await c.connect("127.0.0.1", net.clients->port()));
     co_return c;
   }
 };
@@ -98,7 +75,7 @@ BOOST_AUTO_TEST_CASE(a_command_of_another_server_type_is_forwarded_and_its_reply
     auto me = co_await c.call<routetest::cmd::whoami>({});
     BOOST_REQUIRE(me);
     BOOST_TEST(me->user == 5u);  // the gateway's binding travels in the envelope
-    BOOST_TEST(gateway->forwarded() == 2u);
+    BOOST_TEST(net.gateway->forwarded() == 2u);
   }());
 }
 
@@ -120,8 +97,8 @@ BOOST_AUTO_TEST_CASE(without_a_backend_of_the_type_the_request_fails_with_unavai
     auto r = co_await c.call<routetest::cmd::whoami>({});
     BOOST_REQUIRE(!r);
     BOOST_TEST(r.error().status == std::uint16_t(status::unavailable));
-    BOOST_TEST(gateway->unavailable() == 1u);
-    BOOST_TEST(gateway->forwarded() == 0u);
+    BOOST_TEST(net.gateway->unavailable() == 1u);
+    BOOST_TEST(net.gateway->forwarded() == 0u);
   }());
 }
 
@@ -141,7 +118,7 @@ BOOST_AUTO_TEST_CASE(a_bound_session_stays_on_its_instance_until_it_is_gone_then
     }
     const std::size_t gone = home == "game1" ? 0 : 1;
     links[gone]->stop();
-    BOOST_REQUIRE(co_await wait_until([&] { return backends->of_type("game").size() == 1; }, 10s));
+    BOOST_REQUIRE(co_await wait_until([&] { return net.backends->of_type("game").size() == 1; }, 10s));
     // The first request after the loss is routed afresh: no failure, no new login.
     auto moved = co_await c.call<routetest::cmd::whoami>({});
     BOOST_REQUIRE(moved);
@@ -153,7 +130,7 @@ BOOST_AUTO_TEST_CASE(a_bound_session_stays_on_its_instance_until_it_is_gone_then
 // rendezvous hashing picks for the thing's owned key, whoever sends it and wherever its session
 // is bound; when that instance is gone, to the runner-up.
 BOOST_AUTO_TEST_CASE(a_command_routed_by_a_field_reaches_the_owner_of_what_it_names_from_every_session) {
-  gateway->route_by_field(routetest::cmd::join::id, "room", 1, "group");
+  net.gateway->route_by_field(routetest::cmd::join::id, "room", 1, "group");
   add_game("game1");
   add_game("game2");
   // (lists outside the coroutine: a braced list inside one trips g++ 12)
@@ -182,7 +159,7 @@ BOOST_AUTO_TEST_CASE(a_command_routed_by_a_field_reaches_the_owner_of_what_it_na
     // The owner of "red" goes: its requests reach the other instance at once.
     const std::size_t gone = owner_of("red") == "game1" ? 0 : 1;
     links[gone]->stop();
-    BOOST_REQUIRE(co_await wait_until([&] { return backends->of_type("game").size() == 1; }, 10s));
+    BOOST_REQUIRE(co_await wait_until([&] { return net.backends->of_type("game").size() == 1; }, 10s));
     BOOST_REQUIRE(co_await clients[gone == 0 ? 1 : 0].call<routetest::cmd::join>(routetest::join_request("red")));
     BOOST_TEST(games[1 - gone]->joined.back() == "red");
   }());
@@ -261,7 +238,7 @@ BOOST_AUTO_TEST_CASE(the_newer_login_of_a_user_replaces_the_older_session) {
     BOOST_REQUIRE(co_await second.call<routetest::cmd::login>({7, false}));
     BOOST_REQUIRE(co_await wait_until([&] { return bool(first_closed); }, 10s));
     BOOST_TEST((first_closed == errc::replaced));
-    BOOST_REQUIRE(clients->find_user(7));
+    BOOST_REQUIRE(net.clients->find_user(7));
     auto me = co_await second.call<routetest::cmd::whoami>({});
     BOOST_REQUIRE(me);
     BOOST_TEST(me->user == 7u);
@@ -371,7 +348,7 @@ BOOST_AUTO_TEST_CASE(a_retry_refused_as_not_run_does_not_hide_an_attempt_that_ma
     BOOST_TEST(r.error().status == std::uint16_t(status::outcome_unknown));
     BOOST_TEST(r.error().message.find("an earlier attempt may have run") != std::string::npos,
                r.error().message);
-    BOOST_TEST(gateway->unavailable() >= 1u);  // a later attempt was refused as not run
+    BOOST_TEST(net.gateway->unavailable() >= 1u);  // a later attempt was refused as not run
   }());
 }
 
@@ -403,11 +380,7 @@ namespace {
 
 struct two_gateways {
   asio::io_context io;
-  struct side {
-    std::unique_ptr<cl::root> backends;
-    std::unique_ptr<ember::net::server> clients;
-    std::unique_ptr<cl::gateway> gateway;
-  };
+  using side = ember::test::route_gateway;
   side net1, net2;
   std::unique_ptr<route_game> game;
   std::vector<std::unique_ptr<cl::node_connector>> links;
@@ -417,17 +390,7 @@ struct two_gateways {
     make(net1, "net1", port1, "net2", port2);
     make(net2, "net2", port2, "net1", port1);
     game = std::make_unique<route_game>(io.get_executor(), "game1");
-    for (auto* s : {&net1, &net2}) {
-      cl::node_options o;
-      o.name = "game1";
-      o.type = "game";
-      o.secret = std::string(secret);
-      o.root_port = s->backends->port();
-      o.root_name = s == &net1 ? "net1" : "net2";
-      links.push_back(std::make_unique<cl::node_connector>(io.get_executor(), o));
-      links.back()->on_connected([this](const cl::node_connector::link_ptr& l) { game->backend().attach(l); });
-      links.back()->start();
-    }
+    for (auto* s : {&net1, &net2}) links.push_back(ember::test::join_game(io, *game, *s, secret));
   }
 
   std::uint16_t free_port() {
@@ -436,23 +399,12 @@ struct two_gateways {
   }
 
   void make(side& s, const char* name, std::uint16_t port, const char* peer, std::uint16_t peer_port) {
-    cl::root_options ro;
-    ro.name = name;
-    ro.secret = std::string(secret);
-    s.backends = std::make_unique<cl::root>(io.get_executor(), ro);
     ember::net::server_options so;
     so.name = name;
     so.port = port;
     so.resume_grace = 5s;
     so.resume_peers.push_back({.name = peer, .host = "127.0.0.1", .port = peer_port});
-    so.peer_secret = std::string(secret);
-    s.clients = std::make_unique<ember::net::server>(io, so, ember::net::dispatch_table{});
-    s.gateway = std::make_unique<cl::gateway>(*s.clients, *s.backends, cl::gateway_options{name, 10s});
-    ember::net::dispatch_table table;
-    s.gateway->add_routes(table, routetest::command_list, "net");
-    s.clients->set_table(std::move(table));
-    s.backends->start();
-    s.clients->start();
+    s = side(io, std::move(so), secret, 10s);
   }
 };
 

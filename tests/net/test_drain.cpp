@@ -18,6 +18,7 @@
 #include "nettest_client.hpp"
 #include "nettest_server.hpp"
 #include "net_handler.hpp"
+#include "server_pair.hpp"
 #include "support/run.hpp"
 
 using namespace std::chrono_literals;
@@ -27,39 +28,13 @@ using ember::test::wait_until;
 
 namespace {
 
-/// Two servers, "a" and "b", on one io_context, each the other's resume peer.
-struct pair_fixture {
-  asio::io_context io;
-  ember::test::net_handler ha, hb;
-  std::unique_ptr<ember::net::server> a, b;
-  std::vector<std::uint64_t> ended_a, ended_b;  // sessions each ended for real
+/// The pair, and the sessions each ended for real.
+struct pair_fixture : ember::test::server_pair {
+  std::vector<std::uint64_t> ended_a, ended_b;
 
   pair_fixture() {
-    const std::uint16_t port_a = free_port(), port_b = free_port();
-    auto make = [&](const char* name, std::uint16_t port, const char* peer, std::uint16_t peer_port,
-                    ember::test::net_handler& h) {
-      ember::net::server_options o;
-      o.name = name;
-      o.port = port;
-      o.resume_grace = 5s;
-      o.resume_peers.push_back({.name = peer, .host = "127.0.0.1", .port = peer_port});
-      o.peer_secret = "the pair's secret";
-      ember::net::dispatch_table t;
-      nettest::register_commands(t, h);
-      auto s = std::make_unique<ember::net::server>(io, o, std::move(t));
-      s->start();
-      return s;
-    };
-    a = make("a", port_a, "b", port_b, ha);
-    b = make("b", port_b, "a", port_a, hb);
     a->on_session_closed([this](ember::net::session& s) { ended_a.push_back(s.id()); });
     b->on_session_closed([this](ember::net::session& s) { ended_b.push_back(s.id()); });
-  }
-
-  /// A port free now (each server's options name the other's before either listens).
-  std::uint16_t free_port() {
-    asio::ip::tcp::acceptor probe(io, {asio::ip::make_address("127.0.0.1"), 0});
-    return probe.local_endpoint().port();
   }
 
   asio::awaitable<ember::net::client> connected(std::uint16_t port) {
@@ -69,6 +44,23 @@ struct pair_fixture {
     co_return c;
   }
 };
+
+/// Sends `hello` on `s` and reads the one frame that answers it (header and body), as a client
+/// in another language would.
+asio::awaitable<std::pair<ember::wire::frame_header, std::vector<std::byte>>> hello_exchange(
+    asio::ip::tcp::socket& s, const ember::wire::client_hello& hello) {
+  namespace wire = ember::wire;
+  ember::buffer out;
+  (void)wire::append_frame(out, {.kind = wire::frame_kind::handshake},
+                           [&](ember::buffer& b) { hello.encode(b); });
+  co_await asio::async_write(s, asio::buffer(out.data(), out.size()), asio::use_awaitable);
+  std::array<std::byte, wire::native_header_size> head;
+  co_await asio::async_read(s, asio::buffer(head), asio::use_awaitable);
+  const auto h = wire::read_header(head.data());
+  std::vector<std::byte> body(h.length);
+  co_await asio::async_read(s, asio::buffer(body), asio::use_awaitable);
+  co_return std::pair{h, std::move(body)};
+}
 
 /// One player: its client, the notices it received, the replies of its calls in the order
 /// they completed.
@@ -208,17 +200,8 @@ BOOST_AUTO_TEST_CASE(a_take_over_of_a_server_that_does_not_drain_is_refused_and_
   pair_fixture f;
   using tcp = asio::ip::tcp;
   namespace wire = ember::wire;
-  // One frame out, one frame back, as a client in another language would.
   auto exchange = [](tcp::socket& s, wire::client_hello hello) -> asio::awaitable<std::optional<wire::server_hello>> {
-    ember::buffer out;
-    (void)wire::append_frame(out, {.kind = wire::frame_kind::handshake},
-                             [&](ember::buffer& b) { hello.encode(b); });
-    co_await asio::async_write(s, asio::buffer(out.data(), out.size()), asio::use_awaitable);
-    std::array<std::byte, 16> head;
-    co_await asio::async_read(s, asio::buffer(head), asio::use_awaitable);
-    auto h = wire::read_header(head.data());
-    std::vector<std::byte> body(h.length);
-    co_await asio::async_read(s, asio::buffer(body), asio::use_awaitable);
+    auto [h, body] = co_await hello_exchange(s, hello);
     if (h.kind != wire::frame_kind::handshake) co_return std::nullopt;
     co_return wire::server_hello::decode({body.data(), body.size()});
   };
@@ -257,23 +240,12 @@ BOOST_AUTO_TEST_CASE(a_take_over_without_the_servers_secret_is_refused_and_the_s
   namespace wire = ember::wire;
   std::optional<ember::net::drain_result> drained;
   run(f.io, [&]() -> asio::awaitable<void> {
-    auto send_hello = [](tcp::socket& s, const wire::client_hello& hello) -> asio::awaitable<wire::frame_header> {
-      ember::buffer out;
-      (void)wire::append_frame(out, {.kind = wire::frame_kind::handshake},
-                               [&](ember::buffer& b) { hello.encode(b); });
-      co_await asio::async_write(s, asio::buffer(out.data(), out.size()), asio::use_awaitable);
-      std::array<std::byte, 16> head;
-      co_await asio::async_read(s, asio::buffer(head), asio::use_awaitable);
-      co_return wire::read_header(head.data());
-    };
     tcp::socket first(f.io);
     co_await first.async_connect({asio::ip::make_address("127.0.0.1"), f.a->port()}, asio::use_awaitable);
     wire::client_hello hello;
     hello.resumable = true;
-    const auto h1 = co_await send_hello(first, hello);
+    const auto [h1, body] = co_await hello_exchange(first, hello);
     BOOST_REQUIRE(h1.kind == wire::frame_kind::handshake);
-    std::vector<std::byte> body(h1.length);
-    co_await asio::async_read(first, asio::buffer(body), asio::use_awaitable);
     const auto server_hello = wire::server_hello::decode({body.data(), body.size()});
     BOOST_REQUIRE(server_hello);
     first.close();
@@ -287,10 +259,8 @@ BOOST_AUTO_TEST_CASE(a_take_over_without_the_servers_secret_is_refused_and_the_s
     hello.take_over = true;
     hello.token = server_hello->token;  // its own token, and a proof made up
     hello.proof.fill(0x5a);
-    const auto answer = co_await send_hello(thief, hello);
+    const auto [answer, error] = co_await hello_exchange(thief, hello);
     BOOST_TEST((answer.kind == wire::frame_kind::error));
-    std::vector<std::byte> error(answer.length);
-    co_await asio::async_read(thief, asio::buffer(error), asio::use_awaitable);
     ember::codec::error_body e;
     ember::codec::binary_reader reader({error.data(), error.size()});
     (void)ember::codec::decode_binary(reader, e);

@@ -35,6 +35,7 @@
 #include "nettest_client.hpp"
 #include "nettest_server.hpp"
 #include "net_handler.hpp"
+#include "server_pair.hpp"
 #include "support/run.hpp"
 
 using namespace std::chrono_literals;
@@ -597,48 +598,24 @@ BOOST_AUTO_TEST_CASE(a_tls_client_resumes_through_the_other_server_and_misses_no
 // through TLS on the drained one's client port (its certificate checked with the peer's CA),
 // rather than relaying to it, so the drained server ends up with none.
 BOOST_AUTO_TEST_CASE(a_drained_tls_server_hands_its_sessions_over_through_tls) {
-  asio::io_context io;
-  ember::test::net_handler ha, hb;
-  auto free_port = [&] {
-    asio::ip::tcp::acceptor probe(io, {asio::ip::make_address("127.0.0.1"), 0});
-    return probe.local_endpoint().port();
-  };
-  const std::uint16_t port_a = free_port(), port_b = free_port();
-  auto make = [&](const char* name, std::uint16_t port, const char* peer, std::uint16_t peer_port,
-                  ember::test::net_handler& h) {
-    ember::net::server_options o;
-    o.name = name;
-    o.port = port;
-    o.resume_grace = 5s;
-    o.tls = server_tls();
-    o.resume_peers.push_back({.name = peer, .host = "127.0.0.1", .port = peer_port,
-                              .tls = ember::net::tls_client_options{.ca_file = certs().ca}});
-    o.peer_secret = "the pair's secret";
-    ember::net::dispatch_table t;
-    nettest::register_commands(t, h);
-    auto s = std::make_unique<ember::net::server>(io, o, std::move(t));
-    s->start();
-    return s;
-  };
-  auto a = make("a", port_a, "b", port_b, ha);
-  auto b = make("b", port_b, "a", port_a, hb);
+  ember::test::server_pair f(server_tls(), ember::net::tls_client_options{.ca_file = certs().ca});
   ember::net::drain_result drained;
-  run(io, [&]() -> asio::awaitable<void> {
-    ember::net::client c(io.get_executor(), tls_client());
+  run(f.io, [&]() -> asio::awaitable<void> {
+    ember::net::client c(f.io.get_executor(), tls_client());
     nettest::client_stub stub(c);
     std::vector<std::uint32_t> notices;
     stub.on_notice([&](const nettest::notice& n) { notices.push_back(n.n); });
-    BOOST_REQUIRE(!co_await c.connect("127.0.0.1", port_a));
+    BOOST_REQUIRE(!co_await c.connect("127.0.0.1", f.a->port()));
     BOOST_REQUIRE((co_await stub.join(nettest::join_request{"room"})).has_value());
     // a slow call in flight, and pushes made for it, while the server drains
     std::optional<std::string> slow;
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    asio::co_spawn(f.io, [&]() -> asio::awaitable<void> {
       auto r = co_await stub.echo_overlapping({9, "slow", 300});
       slow = r ? r->text : std::string("failed");
       co_await stub.push_me(nettest::push_me_request{3, 1});
     }, asio::detached);
     co_await ember::test::sleep(20ms);
-    drained = co_await a->drain(10s);
+    drained = co_await f.a->drain(10s);
     BOOST_REQUIRE(co_await wait_until([&] { return slow.has_value() && notices.size() >= 3; }, 10s));
     BOOST_TEST(*slow == "slow");
     BOOST_TEST(notices == (std::vector<std::uint32_t>{1, 2, 3}), boost::test_tools::per_element());
@@ -650,10 +627,10 @@ BOOST_AUTO_TEST_CASE(a_drained_tls_server_hands_its_sessions_over_through_tls) {
   }(), 30s);
   BOOST_TEST(drained.moved == 1u);
   BOOST_TEST(drained.left == 0u);
-  BOOST_TEST(a->stats().moved_out == 1u);
-  BOOST_TEST(b->stats().moved_in == 1u);
-  BOOST_TEST(a->session_count() == 0u);  // taken over, not relayed to
-  BOOST_TEST(ha.echoes + hb.echoes == 2);   // each request ran once
+  BOOST_TEST(f.a->stats().moved_out == 1u);
+  BOOST_TEST(f.b->stats().moved_in == 1u);
+  BOOST_TEST(f.a->session_count() == 0u);  // taken over, not relayed to
+  BOOST_TEST(f.ha.echoes + f.hb.echoes == 2);  // each request ran once
 }
 
 // config.json: a server whose client port speaks TLS is a resume peer when its `netport.tls`
