@@ -93,7 +93,7 @@ def main() -> int:
     print(f"clients_ts: the generated {schema.stem} client compiles with tsc --strict", flush=True)
 
     if args.part == "retry":
-        run([node, str(node_dir / "retry_test.mjs"), args.retry_server, str(out)], timeout=120)
+        run([node, str(node_dir / "retry_test.mjs"), args.retry_server, str(out)], timeout=200)
     elif args.part == "node":
         check_npm_package(args.codegen, root, node, npm, node_dir, work / "npm")
         run([node, str(node_dir / "node_test.mjs"), args.chat_server, str(out)], timeout=120)
