@@ -592,8 +592,8 @@ export class EmberClient<E extends Readonly<Record<string, { readonly code: numb
     this._token = body.slice(24, 56);
     this._graceMs = v.getUint32(56);
     this._resumable = this._opts.resume && this._graceMs > 0;
-    if (resumed) this._moved = false; // arrived where it was told to move
     if (resumed) {
+      this._moved = false; // arrived where it was told to move
       // Tells the server at once that the new token arrived (the old one is then spent), then
       // sends again, in order, the requests it never received.
       this._queue(frameBytes(kind.ack, 0, 0, 0, this._received, new Uint8Array(0)));
