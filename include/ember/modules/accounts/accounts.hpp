@@ -77,6 +77,11 @@ class handler final : public ember_accounts::accounts_handler {
 
 }  // namespace ember::modules::accounts
 
-#if !defined(EMBER_SEPARATE_COMPILATION)
+#if defined(EMBER_SEPARATE_COMPILATION)
+// Registering the module's commands compiles once, in its library (impl/src.hpp), not in
+// every file that registers them.
+extern template void ember_accounts::register_commands<0>(ember::net::dispatch_table&,
+    ember_accounts::accounts_handler&);
+#else
 #include "ember/modules/accounts/impl/accounts.hpp"
 #endif

@@ -176,6 +176,11 @@ class handler final : public ember_chat::chat_handler {
 
 }  // namespace ember::modules::chat
 
-#if !defined(EMBER_SEPARATE_COMPILATION)
+#if defined(EMBER_SEPARATE_COMPILATION)
+// Registering the module's commands compiles once, in its library (impl/src.hpp), not in
+// every file that registers them.
+extern template void ember_chat::register_commands<0>(ember::net::dispatch_table&,
+    ember_chat::chat_handler&);
+#else
 #include "ember/modules/chat/impl/chat.hpp"
 #endif

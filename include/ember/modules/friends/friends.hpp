@@ -195,6 +195,11 @@ class handler final : public ef::friends_handler {
 
 }  // namespace ember::modules::friends
 
-#if !defined(EMBER_SEPARATE_COMPILATION)
+#if defined(EMBER_SEPARATE_COMPILATION)
+// Registering the module's commands compiles once, in its library (impl/src.hpp), not in
+// every file that registers them.
+extern template void ember_friends::register_commands<0>(ember::net::dispatch_table&,
+    ember_friends::friends_handler&);
+#else
 #include "ember/modules/friends/impl/friends.hpp"
 #endif

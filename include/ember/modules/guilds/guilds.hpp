@@ -267,6 +267,11 @@ class handler final : public eg::guilds_handler {
 
 }  // namespace ember::modules::guilds
 
-#if !defined(EMBER_SEPARATE_COMPILATION)
+#if defined(EMBER_SEPARATE_COMPILATION)
+// Registering the module's commands compiles once, in its library (impl/src.hpp), not in
+// every file that registers them.
+extern template void ember_guilds::register_commands<0>(ember::net::dispatch_table&,
+    ember_guilds::guilds_handler&);
+#else
 #include "ember/modules/guilds/impl/guilds.hpp"
 #endif

@@ -196,6 +196,11 @@ class handler final : public ember_inventory::inventory_handler {
 
 }  // namespace ember::modules::inventory
 
-#if !defined(EMBER_SEPARATE_COMPILATION)
+#if defined(EMBER_SEPARATE_COMPILATION)
+// Registering the module's commands compiles once, in its library (impl/src.hpp), not in
+// every file that registers them.
+extern template void ember_inventory::register_commands<0>(ember::net::dispatch_table&,
+    ember_inventory::inventory_handler&);
+#else
 #include "ember/modules/inventory/impl/inventory.hpp"
 #endif

@@ -244,6 +244,11 @@ class handler final : public ember_leaderboard::leaderboard_handler {
 
 }  // namespace ember::modules::leaderboard
 
-#if !defined(EMBER_SEPARATE_COMPILATION)
+#if defined(EMBER_SEPARATE_COMPILATION)
+// Registering the module's commands compiles once, in its library (impl/src.hpp), not in
+// every file that registers them.
+extern template void ember_leaderboard::register_commands<0>(ember::net::dispatch_table&,
+    ember_leaderboard::leaderboard_handler&);
+#else
 #include "ember/modules/leaderboard/impl/leaderboard.hpp"
 #endif

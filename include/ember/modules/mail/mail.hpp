@@ -258,6 +258,11 @@ class handler final : public ember_mail::mail_handler {
 
 }  // namespace ember::modules::mail
 
-#if !defined(EMBER_SEPARATE_COMPILATION)
+#if defined(EMBER_SEPARATE_COMPILATION)
+// Registering the module's commands compiles once, in its library (impl/src.hpp), not in
+// every file that registers them.
+extern template void ember_mail::register_commands<0>(ember::net::dispatch_table&,
+    ember_mail::mail_handler&);
+#else
 #include "ember/modules/mail/impl/mail.hpp"
 #endif

@@ -230,6 +230,11 @@ class handler final : public ember_matchmaking::matchmaking_handler {
 
 }  // namespace ember::modules::matchmaking
 
-#if !defined(EMBER_SEPARATE_COMPILATION)
+#if defined(EMBER_SEPARATE_COMPILATION)
+// Registering the module's commands compiles once, in its library (impl/src.hpp), not in
+// every file that registers them.
+extern template void ember_matchmaking::register_commands<0>(ember::net::dispatch_table&,
+    ember_matchmaking::matchmaking_handler&);
+#else
 #include "ember/modules/matchmaking/impl/matchmaking.hpp"
 #endif

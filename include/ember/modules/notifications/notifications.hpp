@@ -152,6 +152,11 @@ class handler final : public en::notifications_handler {
 
 }  // namespace ember::modules::notifications
 
-#if !defined(EMBER_SEPARATE_COMPILATION)
+#if defined(EMBER_SEPARATE_COMPILATION)
+// Registering the module's commands compiles once, in its library (impl/src.hpp), not in
+// every file that registers them.
+extern template void ember_notifications::register_commands<0>(ember::net::dispatch_table&,
+    ember_notifications::notifications_handler&);
+#else
 #include "ember/modules/notifications/impl/notifications.hpp"
 #endif

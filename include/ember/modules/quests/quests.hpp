@@ -212,6 +212,11 @@ class handler final : public ember_quests::quests_handler {
 
 }  // namespace ember::modules::quests
 
-#if !defined(EMBER_SEPARATE_COMPILATION)
+#if defined(EMBER_SEPARATE_COMPILATION)
+// Registering the module's commands compiles once, in its library (impl/src.hpp), not in
+// every file that registers them.
+extern template void ember_quests::register_commands<0>(ember::net::dispatch_table&,
+    ember_quests::quests_handler&);
+#else
 #include "ember/modules/quests/impl/quests.hpp"
 #endif

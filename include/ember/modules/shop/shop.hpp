@@ -150,6 +150,11 @@ class handler final : public ember_shop::shop_handler {
 
 }  // namespace ember::modules::shop
 
-#if !defined(EMBER_SEPARATE_COMPILATION)
+#if defined(EMBER_SEPARATE_COMPILATION)
+// Registering the module's commands compiles once, in its library (impl/src.hpp), not in
+// every file that registers them.
+extern template void ember_shop::register_commands<0>(ember::net::dispatch_table&,
+    ember_shop::shop_handler&);
+#else
 #include "ember/modules/shop/impl/shop.hpp"
 #endif

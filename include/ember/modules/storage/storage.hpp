@@ -176,6 +176,11 @@ class handler final : public ember_storage::storage_handler {
 
 }  // namespace ember::modules::storage
 
-#if !defined(EMBER_SEPARATE_COMPILATION)
+#if defined(EMBER_SEPARATE_COMPILATION)
+// Registering the module's commands compiles once, in its library (impl/src.hpp), not in
+// every file that registers them.
+extern template void ember_storage::register_commands<0>(ember::net::dispatch_table&,
+    ember_storage::storage_handler&);
+#else
 #include "ember/modules/storage/impl/storage.hpp"
 #endif

@@ -214,6 +214,11 @@ class handler final : public ember_tournaments::tournaments_handler {
 
 }  // namespace ember::modules::tournaments
 
-#if !defined(EMBER_SEPARATE_COMPILATION)
+#if defined(EMBER_SEPARATE_COMPILATION)
+// Registering the module's commands compiles once, in its library (impl/src.hpp), not in
+// every file that registers them.
+extern template void ember_tournaments::register_commands<0>(ember::net::dispatch_table&,
+    ember_tournaments::tournaments_handler&);
+#else
 #include "ember/modules/tournaments/impl/tournaments.hpp"
 #endif

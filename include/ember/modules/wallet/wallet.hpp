@@ -122,6 +122,11 @@ class handler final : public ember_wallet::wallet_handler {
 
 }  // namespace ember::modules::wallet
 
-#if !defined(EMBER_SEPARATE_COMPILATION)
+#if defined(EMBER_SEPARATE_COMPILATION)
+// Registering the module's commands compiles once, in its library (impl/src.hpp), not in
+// every file that registers them.
+extern template void ember_wallet::register_commands<0>(ember::net::dispatch_table&,
+    ember_wallet::wallet_handler&);
+#else
 #include "ember/modules/wallet/impl/wallet.hpp"
 #endif

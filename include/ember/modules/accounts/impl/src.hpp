@@ -11,3 +11,7 @@
 #include "ember/modules/accounts/impl/options.hpp"
 #include "ember/modules/accounts/impl/password_hasher.hpp"
 #include "ember/modules/accounts/impl/service.hpp"
+
+// The registration of the module's commands that every program calls (extern in its header).
+template void ember_accounts::register_commands<0>(ember::net::dispatch_table&,
+                                              ember_accounts::accounts_handler&);

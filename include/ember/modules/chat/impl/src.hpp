@@ -9,3 +9,7 @@
 #include "ember/modules/chat/impl/channel_id.hpp"
 #include "ember/modules/chat/impl/chat.hpp"
 #include "ember/modules/chat/impl/word_filter.hpp"
+
+// The registration of the module's commands that every program calls (extern in its header).
+template void ember_chat::register_commands<0>(ember::net::dispatch_table&,
+                                              ember_chat::chat_handler&);

@@ -8,3 +8,7 @@
 
 #include "ember/modules/inventory/impl/bag_edit.hpp"
 #include "ember/modules/inventory/impl/inventory.hpp"
+
+// The registration of the module's commands that every program calls (extern in its header).
+template void ember_inventory::register_commands<0>(ember::net::dispatch_table&,
+                                              ember_inventory::inventory_handler&);

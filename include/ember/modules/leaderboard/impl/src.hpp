@@ -8,3 +8,7 @@
 #endif
 
 #include "ember/modules/leaderboard/impl/leaderboard.hpp"
+
+// The registration of the module's commands that every program calls (extern in its header).
+template void ember_leaderboard::register_commands<0>(ember::net::dispatch_table&,
+                                              ember_leaderboard::leaderboard_handler&);

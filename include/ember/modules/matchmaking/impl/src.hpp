@@ -8,3 +8,7 @@
 #endif
 
 #include "ember/modules/matchmaking/impl/matchmaking.hpp"
+
+// The registration of the module's commands that every program calls (extern in its header).
+template void ember_matchmaking::register_commands<0>(ember::net::dispatch_table&,
+                                              ember_matchmaking::matchmaking_handler&);

@@ -8,3 +8,7 @@
 #endif
 
 #include "ember/modules/notifications/impl/notifications.hpp"
+
+// The registration of the module's commands that every program calls (extern in its header).
+template void ember_notifications::register_commands<0>(ember::net::dispatch_table&,
+                                              ember_notifications::notifications_handler&);

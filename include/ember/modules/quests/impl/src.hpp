@@ -7,3 +7,7 @@
 #endif
 
 #include "ember/modules/quests/impl/quests.hpp"
+
+// The registration of the module's commands that every program calls (extern in its header).
+template void ember_quests::register_commands<0>(ember::net::dispatch_table&,
+                                              ember_quests::quests_handler&);

@@ -7,3 +7,7 @@
 #endif
 
 #include "ember/modules/shop/impl/shop.hpp"
+
+// The registration of the module's commands that every program calls (extern in its header).
+template void ember_shop::register_commands<0>(ember::net::dispatch_table&,
+                                              ember_shop::shop_handler&);

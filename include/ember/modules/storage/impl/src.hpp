@@ -7,3 +7,7 @@
 #endif
 
 #include "ember/modules/storage/impl/storage.hpp"
+
+// The registration of the module's commands that every program calls (extern in its header).
+template void ember_storage::register_commands<0>(ember::net::dispatch_table&,
+                                              ember_storage::storage_handler&);

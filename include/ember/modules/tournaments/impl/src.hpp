@@ -8,3 +8,7 @@
 #endif
 
 #include "ember/modules/tournaments/impl/tournaments.hpp"
+
+// The registration of the module's commands that every program calls (extern in its header).
+template void ember_tournaments::register_commands<0>(ember::net::dispatch_table&,
+                                              ember_tournaments::tournaments_handler&);

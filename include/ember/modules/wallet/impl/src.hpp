@@ -7,3 +7,7 @@
 #endif
 
 #include "ember/modules/wallet/impl/wallet.hpp"
+
+// The registration of the module's commands that every program calls (extern in its header).
+template void ember_wallet::register_commands<0>(ember::net::dispatch_table&,
+                                              ember_wallet::wallet_handler&);
