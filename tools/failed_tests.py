@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Prints each failed test of a Meson build: its name, result, time and the end of its output.
 
-Usage: failed_tests.py BUILD_DIR [LINES]   (LINES of output per test, default 30)
+Usage: failed_tests.py BUILD_DIR [LINES]   (LINES of output per test, default 30; half as many
+of its error output)
 CI prints this last, so that the failures are in the part of its log that is kept."""
 import json
 import pathlib
@@ -17,8 +18,11 @@ for line in log.read_text().splitlines():
     if test["result"] in ("OK", "EXPECTEDFAIL", "SKIP"):
         continue
     print(f"== FAILED {test['name']}: {test['result']} after {test['duration']:.0f} s "
-          f"(exit {test['returncode']}); the last {lines} lines of its output:")
-    # stdout last: Boost.Test's error lines are there, the servers' logs on stderr
-    output = ((test.get("stderr") or "") + "\n" + (test.get("stdout") or "")).splitlines()
-    for text in output[-lines:]:
-        print(f"   {text[:300]}")
+          f"(exit {test['returncode']}); the last lines of its error output and its output:")
+    # Both ends: a server's crash is on stderr, Boost.Test's error lines on stdout.
+    for stream, count in (("stderr", lines // 2), ("stdout", lines)):
+        text = (test.get(stream) or "").splitlines()
+        if text:
+            print(f"  -- {stream}:")
+        for line in text[-count:]:
+            print(f"   {line[:300]}")

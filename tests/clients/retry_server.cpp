@@ -12,6 +12,7 @@
 //   client-facing server, net2, serves too (the game links to both; each is the other's
 //   resume peer), its ports follow net1's in PATH ("TCP1 WS1 TCP2 WS2"), and SIGUSR1 drains
 //   net1: its sessions are told to move to net2 (`moved`), whose clients resume there.
+#include <array>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +20,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <sysexits.h>
+#include <system_error>
 #include <vector>
 
 #include <asio/co_spawn.hpp>
@@ -36,9 +39,15 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::uint16_t free_port(asio::io_context& io) {
-  asio::ip::tcp::acceptor probe(io, {asio::ip::make_address("127.0.0.1"), 0});
-  return probe.local_endpoint().port();
+// Four distinct free ports: every probe stays open until all are picked.
+std::array<std::uint16_t, 4> free_ports(asio::io_context& io) {
+  std::vector<asio::ip::tcp::acceptor> probes;
+  std::array<std::uint16_t, 4> ports{};
+  for (auto& port : ports) {
+    probes.emplace_back(io, asio::ip::tcp::endpoint{asio::ip::make_address("127.0.0.1"), 0});
+    port = probes.back().local_endpoint().port();
+  }
+  return ports;
 }
 
 const std::string secret = "retry server secret";
@@ -78,15 +87,23 @@ int main(int argc, char** argv) {
   ember::log::set_tag("retry_server");
   asio::io_context io;
 
-  // A pair knows each other's ports before either listens: picked free first.
+  // A pair knows each other's ports before either listens: picked free first. Another process
+  // may take a picked port before it is bound (tests run side by side): then this exits with
+  // EX_TEMPFAIL, and the test starts it again (tests/support/runner.py).
   ember::test::route_gateway net1, net2;
   if (pair) {
-    const std::uint16_t tcp1 = free_port(io), ws1 = free_port(io), tcp2 = free_port(io), ws2 = free_port(io);
-    const ember::net::resume_peer to2{.name = "net2", .host = "127.0.0.1", .port = tcp2, .websocket_port = ws2};
-    const ember::net::resume_peer to1{.name = "net1", .host = "127.0.0.1", .port = tcp1, .websocket_port = ws1};
-    // The move tests queue many ordered steps: a forwarded request waits its turn.
-    net1 = make_side(io, "net1", tcp1, ws1, &to2, 10s);
-    net2 = make_side(io, "net2", tcp2, ws2, &to1, 10s);
+    try {
+      const auto ports = free_ports(io);
+      const ember::net::resume_peer to2{.name = "net2", .host = "127.0.0.1", .port = ports[2], .websocket_port = ports[3]};
+      const ember::net::resume_peer to1{.name = "net1", .host = "127.0.0.1", .port = ports[0], .websocket_port = ports[1]};
+      // The move tests queue many ordered steps: a forwarded request waits its turn.
+      net1 = make_side(io, "net1", ports[0], ports[1], &to2, 10s);
+      net2 = make_side(io, "net2", ports[2], ports[3], &to1, 10s);
+    } catch (const std::system_error& e) {
+      if (e.code() != asio::error::address_in_use) throw;
+      ember::log::warn("a picked port was taken before it was bound ({}); start again", e.what());
+      return EX_TEMPFAIL;
+    }
   } else {
     net1 = make_side(io, "net1", 0, 0, nullptr, 300ms);
   }

@@ -33,21 +33,29 @@ def run(who: str, cmd: list, *, quiet: bool = False, **kw) -> subprocess.Complet
 
 def start(who: str, cmd: list, port_file: Path, seconds: float = 10) -> tuple[subprocess.Popen, list[int]]:
     """Starts a server that writes its listening ports (space-separated) to `port_file`;
-    returns the process and the ports once it has, or ends the test if it exits or is slow."""
+    returns the process and the ports once it has, or ends the test if it exits or is slow.
+    A server that exits with EX_TEMPFAIL (75: a port it picked was taken) is started again."""
     cmd = [str(c) for c in cmd]
-    port_file.unlink(missing_ok=True)
-    print("+", " ".join(cmd), flush=True)
-    proc = subprocess.Popen(cmd)
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and proc.poll() is None:
-        if port_file.exists() and port_file.read_text().strip():
-            return proc, [int(p) for p in port_file.read_text().split()]
-        time.sleep(0.05)
-    proc.kill()
-    proc.wait()
-    print(f"{who}: {Path(cmd[0]).name} did not start (no ports in {port_file} after {seconds:g} s)",
-          flush=True)
-    sys.exit(1)
+    for attempt in range(1, 4):
+        port_file.unlink(missing_ok=True)
+        print("+", " ".join(cmd), flush=True)
+        proc = subprocess.Popen(cmd)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and proc.poll() is None:
+            if port_file.exists() and port_file.read_text().strip():
+                return proc, [int(p) for p in port_file.read_text().split()]
+            time.sleep(0.05)
+        exited = proc.poll()
+        if exited == 75 and attempt < 3:
+            continue
+        if exited is None:
+            proc.kill()
+            proc.wait()
+            why = f"no ports in {port_file} after {seconds:g} s"
+        else:
+            why = f"it exited with status {exited} before writing {port_file}; its error is above"
+        print(f"{who}: {Path(cmd[0]).name} did not start ({why})", flush=True)
+        sys.exit(1)
 
 
 def stop(who: str, proc: subprocess.Popen, seconds: float = 20) -> None:

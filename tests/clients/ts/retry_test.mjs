@@ -18,14 +18,19 @@ const { Client } = await import(pathToFileURL(join(out, 'routetest.js')).href);
 const { CodecError } = await import(pathToFileURL(join(out, 'ember.js')).href);
 setTimeout(() => fail('the test took more than 150 s'), 150000).unref();
 
+// A retry_server that exits with EX_TEMPFAIL (75: a port it picked was taken) is started again.
 async function startRetryServer(...args) {
   const portFile = join(mkdtempSync(join(tmpdir(), 'ember-retry-')), 'ports');
-  const child = spawn(exe, ['--port-file', portFile, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
-  let exited = false;
-  child.on('exit', () => { exited = true; });
-  await until(() => exited || (existsSync(portFile) && readFileSync(portFile, 'utf8').endsWith('\n')),
-              'retry_server to write its ports');
-  if (exited) fail('retry_server exited at start');
+  let child, exited;
+  for (let attempt = 1; ; ++attempt) {
+    child = spawn(exe, ['--port-file', portFile, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+    exited = false;
+    child.on('exit', () => { exited = true; });
+    await until(() => exited || (existsSync(portFile) && readFileSync(portFile, 'utf8').endsWith('\n')),
+                'retry_server to write its ports');
+    if (!exited) break;
+    if (child.exitCode !== 75 || attempt === 3) fail(`retry_server exited at start (status ${child.exitCode})`);
+  }
   const [, ws, , ws2] = readFileSync(portFile, 'utf8').trim().split(' ').map(Number);
   process.on('exit', () => { if (!exited) child.kill('SIGKILL'); });
   return {
