@@ -246,7 +246,8 @@ class bot {
 
   asio::awaitable<void> sell() {
     const auto at = static_cast<std::size_t>(pick(0, static_cast<int>(bag_.size()) - 1));
-    const auto [item, kind] = bag_[at];
+    const auto item = bag_[at].first;  // not a structured binding: the lambda below uses it
+    const auto kind = bag_[at].second;
     bag_.erase(bag_.begin() + static_cast<std::ptrdiff_t>(at));
     const auto op = fmt::format("h{}-{}-{}", w_.run % 1000000, i_ + 1, ++op_no_);
     co_await operation("sell", op, fmt::format(R"(,"bag_item":{},"item":{})", item, kind),

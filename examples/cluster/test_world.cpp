@@ -20,6 +20,7 @@
 #include "support/memcached.hpp"
 #include "support/process.hpp"
 #include "support/run.hpp"
+#include "support/sanitizers.hpp"
 #include "support/tcp_proxy.hpp"
 #include "ember/app/admin.hpp"
 #include "ember/cluster/root.hpp"
@@ -1579,7 +1580,7 @@ BOOST_AUTO_TEST_CASE(a_hundred_reloads_under_load_fail_no_request_and_leave_one_
     const long rss_end = rss_kib(game1);
     BOOST_TEST_MESSAGE("game1 RSS after 10 reloads " << rss_after_10 << " KiB, after " << reloads
                                                      << ": " << rss_end << " KiB");
-#ifndef __SANITIZE_ADDRESS__  // AddressSanitizer holds freed memory back on purpose
+#if !EMBER_TEST_ASAN  // AddressSanitizer holds freed memory back on purpose
     BOOST_TEST(rss_end - rss_after_10 < 8 * 1024);  // flat: no module or frame left behind
 #endif
   }(), 240s);

@@ -132,7 +132,8 @@ int own(asio::io_context& io, ember::data::store& store, lb::service& boards, co
       }
       asio::co_spawn(io, [&]() -> asio::awaitable<void> {
         stop_writing = true;
-        for (asio::steady_timer wait(io); writing;) {
+        asio::steady_timer wait(io);
+        while (writing) {  // the writer coroutine clears it
           wait.expires_after(std::chrono::milliseconds(1));
           co_await wait.async_wait(asio::use_awaitable);
         }

@@ -43,7 +43,6 @@ std::uint16_t status_of(const ember::outcome<T>& r) {
 struct sign_in {
   static constexpr std::uint16_t id = 59998;
   static constexpr std::string_view name = "sign_in";
-  static constexpr std::string_view server = "test";
   static constexpr bool ordered = true;
   static constexpr bool internal = false;
   using request = ec::leave_request;  // a message with one string: the user id

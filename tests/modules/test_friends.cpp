@@ -201,8 +201,8 @@ EMBER_ON_BOTH_DATABASES(concurrent_invites_of_each_other_end_as_friends_on_both_
   world w(e, io);
   run(io, [&]() -> asio::awaitable<void> {
     int done = 0;
-    for (auto [a, b] : {std::pair{ann, bob}, std::pair{bob, ann}})
-      asio::co_spawn(io, [&, a, b]() -> asio::awaitable<void> {
+    for (auto who : {std::pair{ann, bob}, std::pair{bob, ann}})
+      asio::co_spawn(io, [&, a = who.first, b = who.second]() -> asio::awaitable<void> {
         co_await w.friends.add(a, b);
         ++done;
       }, asio::detached);

@@ -537,7 +537,6 @@ namespace {
 struct sign_in {
   static constexpr std::uint16_t id = 59998;
   static constexpr std::string_view name = "sign_in";
-  static constexpr std::string_view server = "test";
   static constexpr bool ordered = true;
   static constexpr bool internal = false;
   using request = eg::find_guild_request;  // a message with one string: the player id

@@ -364,7 +364,6 @@ namespace {
 struct sign_in {
   static constexpr std::uint16_t id = 59999;
   static constexpr std::string_view name = "sign_in";
-  static constexpr std::string_view server = "test";
   static constexpr bool ordered = true;
   static constexpr bool internal = false;
   using request = es::object_id;

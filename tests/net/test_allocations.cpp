@@ -15,17 +15,9 @@
 #include "nettest_client.hpp"
 #include "nettest_server.hpp"
 #include "support/run.hpp"
+#include "support/sanitizers.hpp"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define EMBER_COUNTS_MALLOC 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define EMBER_COUNTS_MALLOC 0
-#endif
-#endif
-#ifndef EMBER_COUNTS_MALLOC
-#define EMBER_COUNTS_MALLOC 1
-#endif
+#define EMBER_COUNTS_MALLOC (!EMBER_TEST_ASAN)
 
 namespace {
 std::atomic<std::size_t> allocations{0};

@@ -63,7 +63,7 @@ class worker_pool {
           auto guard = asio::make_work_guard(ex);
           // The handler is resumed on its own executor, never on the worker.
           auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-          submit([fn = std::move(fn), shared, guard = std::move(guard)](std::size_t worker) mutable {
+          this->submit([fn = std::move(fn), shared, guard = std::move(guard)](std::size_t worker) mutable {
             outcome o;
             try {
               if constexpr (std::is_void_v<result>) {

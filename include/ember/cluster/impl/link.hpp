@@ -86,6 +86,9 @@ EMBER_DECL void link::close(std::error_code why) {
   auto callbacks = std::move(on_close_);
   on_close_.clear();
   for (auto& f : callbacks) f(why);
+  // Nothing more is served here; the requests running keep the table they started with. A
+  // read loop's frame left pending at shutdown must not keep a module loaded after its host.
+  commands_ = nullptr;
 }
 
 EMBER_DECL asio::awaitable<outcome<buffer>> link::call(std::uint16_t command, net::body_writer body,

@@ -46,6 +46,10 @@ EMBER_DECL void node_connector::stop() {
   std::error_code ignored;
   s.socket.close(ignored);
   if (auto l = std::exchange(s.current, nullptr)) l->close(make_error_code(errc::shutting_down));
+  // The commands may keep a module loaded (its build's handlers): the run loop's frame must
+  // not keep them past the stop, in case the io_context is destroyed with that frame pending
+  // after the module's host is gone.
+  s.commands = nullptr;
 }
 
 EMBER_DECL void node_connector::set_commands(std::shared_ptr<const net::dispatch_table> commands) {

@@ -43,6 +43,7 @@ EMBER_DECL void root::stop() {
   s.children.clear();
   s.by_type.clear();
   for (auto& [name, l] : children) l->close(make_error_code(errc::shutting_down));
+  s.commands = nullptr;  // as node_connector::stop: a module must not outlive its host here
 }
 
 EMBER_DECL std::uint16_t root::port() const { return state_->acceptor.local_endpoint().port(); }

@@ -24,10 +24,12 @@ EMBER_DECL restart_fence::restart_fence(memcache& cache, database& db, std::stri
 
 EMBER_DECL asio::awaitable<void> restart_fence::check_no_eviction(bool allowed) {
   auto settings = co_await cache_.with_conn([](memcache_conn& c) { return c.stats("settings"); });
-  for (const auto& [server, s] : settings) {
-    const auto value = [&](const char* name) {
-      const auto it = s.find(name);
-      return it == s.end() ? std::string("?") : it->second;
+  for (const auto& entry : settings) {
+    const auto& server = entry.first;
+    // a reference of its own: clang before 16 cannot capture a structured binding
+    const auto value = [&stats = entry.second](const char* name) {
+      const auto it = stats.find(name);
+      return it == stats.end() ? std::string("?") : it->second;
     };
     if (value("evictions") == "off" && value("slab_automove") == "0") continue;
     const auto why = "memcached " + server + " may evict rows (evictions " + value("evictions") +
