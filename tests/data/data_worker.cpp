@@ -9,6 +9,9 @@
 //     insert COUNT                     COUNT players inserted; prints each generated key
 //     trade A B ITEM COUNT             COUNT trades of ITEM for 1 gold between players A and B,
 //                                      each one the other way round
+//     lock A B ITEM                    a trade of ITEM between players A and B that prints
+//                                      "locked" with every row locked, then waits there for
+//                                      ever (the test kills it: its locks stay in memcached)
 //     replay                           opens the store (replaying the journal) and flushes
 // Exits 0 after a clean stop (every dirty row written back), 1 on an error.
 #include <cstdio>
@@ -16,6 +19,8 @@
 #include <iostream>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
@@ -66,6 +71,20 @@ asio::awaitable<void> trade(worker& w, std::int64_t a, std::int64_t b, std::int6
   std::printf("traded %d\n", count);
 }
 
+asio::awaitable<void> lock_and_hang(worker& w, std::int64_t a, std::int64_t b, std::int64_t item) {
+  co_await ember::data::transact(
+      w.store,
+      [&](dt::player& pa, dt::player& pb, dt::item& it) {
+        pa.gold -= 1;
+        pb.gold += 1;
+        it.owner = pb.id;
+        std::printf("locked\n");
+        std::fflush(stdout);
+        for (;;) pause();  // the change never commits: the test kills this process here
+      },
+      ember::data::at(w.players, a), ember::data::at(w.players, b), ember::data::at(w.items, item));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -93,6 +112,8 @@ int main(int argc, char** argv) {
       co_await insert(w, std::stoi(args[4]));
     } else if (job == "trade") {
       co_await trade(w, std::stoll(args[4]), std::stoll(args[5]), std::stoll(args[6]), std::stoi(args[7]));
+    } else if (job == "lock") {
+      co_await lock_and_hang(w, std::stoll(args[4]), std::stoll(args[5]), std::stoll(args[6]));
     } else if (job != "replay") {
       throw std::invalid_argument("unknown job " + job);
     }

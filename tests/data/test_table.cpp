@@ -682,6 +682,53 @@ BOTH(updates_acknowledged_before_a_kill_9_reach_the_database_when_the_process_re
   BOOST_TEST(stored <= acked + 1);  // at most the one update in flight at the kill
 }
 
+BOTH(a_restarted_writer_settles_the_locks_its_killed_run_left_at_once_and_others_wait_for_the_lease) {
+  const auto ids = make_players(e, 2, 10);
+  std::int64_t sword = 0;
+  {
+    asio::io_context io;
+    env::node n(e, io, "setup2.journal");
+    ember::test::run(io, [&]() -> asio::awaitable<void> {
+      sword = (co_await n.items.insert(dt::item(0, ids[0], 1))).id;
+      co_await n.store.stop();
+    }());
+  }
+  const auto A = std::to_string(ids[0]), B = std::to_string(ids[1]), S = std::to_string(sword);
+  // The lease a killed transaction left on player `id`, read from memcached (0: not locked).
+  auto lease_of = [&](env::node& n, std::int64_t id) -> asio::awaitable<std::uint64_t> {
+    auto item = co_await n.cache.get(ember::data::cache_key("r", "player", {}, std::to_string(id)));
+    if (!item) co_return 0;
+    co_return ember::data::cache_entry::parse(item->value)->lease_until_ms;
+  };
+  for (const bool restart : {true, false}) {
+    const std::string journal = restart ? "locker1.journal" : "locker2.journal";
+    auto locker = worker(e, journal, {"lock", A, B, S});
+    BOOST_TEST_REQUIRE(ember::test::wait_for_text(locker.log(), "locked", 60s), ember::test::read_text(locker.log()));
+    locker.kill_now();  // mid-transaction: its three rows stay locked in memcached
+    if (restart) {
+      // Its next run (the same journal) settles them as it starts: it knows it was killed.
+      auto again = worker(e, journal, {"replay"});
+      BOOST_TEST_REQUIRE(again.wait_exit(60s) == 0, ember::test::read_text(again.log()));
+      BOOST_TEST(ember::test::read_text(again.log()).find("3 rows locked by 1 transactions") != std::string::npos,
+                 ember::test::read_text(again.log()));
+    }
+    asio::io_context io;
+    env::node n(e, io, "reader.journal");
+    ember::test::run(io, [&]() -> asio::awaitable<void> {
+      const auto lease = co_await lease_of(n, ids[0]);
+      BOOST_TEST((lease != 0) == !restart);  // settled by the restart, still locked without one
+      auto a = co_await n.players.get(ids[0]);
+      const auto read_at = ember::data::unix_ms();
+      // Without the restart the reader waits for the lease to pass (then settles the lock)
+      if (!restart) BOOST_TEST(read_at >= lease);
+      BOOST_TEST(a->gold == 10);  // the transaction never committed: nothing of it is kept
+      BOOST_TEST((co_await n.items.get(sword))->owner == ids[0]);
+      BOOST_TEST(co_await lease_of(n, ids[0]) == 0u);
+      co_await n.store.stop();
+    }(), 60s);
+  }
+}
+
 BOTH(trades_from_two_processes_at_once_conserve_gold_and_items) {
   const auto ids = make_players(e, 2, 1000);
   std::int64_t sword = 0;

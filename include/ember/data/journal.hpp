@@ -23,6 +23,14 @@ struct journal_record {
   std::string entry;  ///< the cache entry: version, deleted flag, row bytes
 };
 
+namespace detail {
+/// The rows of a lock record's entry (`store::journal_locks`: each row as [varint length]
+/// ["TABLE\0KEY"]), up to the first that is cut short.
+EMBER_DECL std::vector<std::string_view> lock_record_rows(std::string_view entry);
+/// The entry of a lock record of `rows`.
+EMBER_DECL std::string lock_record_entry(const std::vector<std::string_view>& rows);
+}  // namespace detail
+
 /// An append-only file of `journal_record`s, each framed as [u32 length][u32 checksum][body].
 ///
 /// Durability: every append is a `write(2)` to the file before the update that made it is

@@ -75,6 +75,10 @@ class table_base {
   /// Settles the changes whose store memcached may have made without answering: recorded as
   /// acknowledged if memcached holds them, forgotten if not (table_core::uncertain_).
   virtual asio::awaitable<void> resolve_uncertain() = 0;
+  /// Settles now the lock that a transaction of this process's previous run (killed before
+  /// it settled) holds on row `key` (as text) until `lease_until_ms`, as a reader would once
+  /// the lease passed: reloaded if the transaction committed, unlocked if not.
+  virtual asio::awaitable<void> resolve_lock(std::string_view key, std::uint64_t lease_until_ms) = 0;
 
  protected:
   /// The store was destroyed first (a module that outlives its host's data layer): the table
@@ -132,6 +136,16 @@ class store {
   /// Records an acknowledged change before its update returns.
   void journal_change(std::string_view table, std::string_view key, std::string_view entry);
 
+  /// Records, before a transaction locks them, the rows it locks (each "TABLE\0KEY") and its
+  /// lease: if this process dies before the transaction settles, its next run settles those
+  /// locks at start-up instead of leaving them to the lease. Returns the record's id for
+  /// `locks_settled`.
+  std::uint64_t journal_locks(std::uint64_t lease_until_ms, const std::vector<std::string_view>& rows);
+  /// The transaction of `journal_locks` settled (or never locked): a journal rewrite drops it.
+  void locks_settled(std::uint64_t id) { locking_.erase(id); }
+  /// The journal's name of lock records (never a table's: table names are SQL identifiers).
+  static constexpr std::string_view locks_record = "ember:locks";
+
   /// Opens every table (schema, migrations), then replays the journal a previous run of this
   /// process left: its rows become dirty again and the next write-back writes them.
   asio::awaitable<void> open();
@@ -186,6 +200,8 @@ class store {
   std::vector<held> snapshot() const;
 
   asio::awaitable<void> flush_loop(std::shared_ptr<bool> running);
+  /// Settles the locks of the previous run's unsettled transactions (`journal_locks`).
+  asio::awaitable<void> settle_locks(const std::vector<journal_record>& records);
 
   /// Publishes clean_before() to the other writers; a database that is down is retried later.
   asio::awaitable<void> publish_mark();
@@ -203,6 +219,8 @@ class store {
   worker_pool files_{1, "ember-journal"};
   std::vector<attached> tables_;
   std::vector<journal_record> orphans_;
+  std::map<std::uint64_t, journal_record> locking_;  // lock records of transactions not yet settled
+  std::uint64_t next_locking_ = 0;
   std::shared_ptr<bool> running_;
   bool compacting_ = false;
   store_counters counters_;

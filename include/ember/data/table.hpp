@@ -179,6 +179,7 @@ class table_core final : public table_base {
   void collect_dirty(std::vector<journal_record>& out) const override;
   asio::awaitable<void> open_schema() override;
   asio::awaitable<void> resolve_uncertain() override;
+  asio::awaitable<void> resolve_lock(std::string_view key, std::uint64_t lease_until_ms) override;
 
  private:
   struct dirty_row {
@@ -214,6 +215,9 @@ class table_core final : public table_base {
                                      std::optional<std::uint64_t> cas);
   asio::awaitable<std::string> load(const any_key& k);
   asio::awaitable<cache_item> current(const any_key& k);
+  /// Settles the lock of entry `e` (cached as `item`) whose transaction is over or gone:
+  /// the row is reloaded if the database has version + 1 (it committed), unlocked if not.
+  asio::awaitable<void> resolve(const any_key& k, const cache_entry& e, const cache_item& item);
   asio::awaitable<std::optional<std::pair<row_ptr, std::uint64_t>>> database_version(const any_key& k);
   asio::awaitable<void> settle(const any_key& k, const locked_row& l, const void* after);
   asio::awaitable<row_ptr> get_once(const any_key& k);

@@ -121,6 +121,17 @@ inline asio::awaitable<void> commit_rows(store& s, std::vector<tx_row*> order, c
   }
 
   const auto lease_until = unix_ms() + static_cast<std::uint64_t>(transaction_lease.count());
+  // Journalled first: if this process dies holding the locks, its next run settles them at
+  // start-up rather than leaving them to the lease (store::journal_locks).
+  struct journalled {
+    store& s;
+    std::uint64_t id;
+    ~journalled() { s.locks_settled(id); }
+  } journalled{s, s.journal_locks(lease_until, [&] {
+    std::vector<std::string_view> rows;
+    for (auto* r : order) rows.push_back(r->order());
+    return rows;
+  }())};
   std::exception_ptr failed;
   bool outcome_unknown = false;
   try {

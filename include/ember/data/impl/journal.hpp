@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "ember/data/cache_entry.hpp"  // its varints
+
 namespace ember::data {
 
 EMBER_DECL journal::journal(std::filesystem::path path) : path_(std::move(path)) {
@@ -53,6 +55,26 @@ EMBER_DECL void journal::finish_rewrite(const file& f, const std::filesystem::pa
     ::fsync(fd);
     ::close(fd);
   }
+}
+
+EMBER_DECL std::vector<std::string_view> detail::lock_record_rows(std::string_view entry) {
+  std::vector<std::string_view> rows;
+  for (std::size_t at = 0; at < entry.size();) {
+    std::uint64_t size = 0;
+    if (!cache_entry::get_varint(entry, at, size) || size > entry.size() - at) break;
+    rows.push_back(entry.substr(at, size));
+    at += size;
+  }
+  return rows;
+}
+
+EMBER_DECL std::string detail::lock_record_entry(const std::vector<std::string_view>& rows) {
+  std::string entry;
+  for (const auto row : rows) {
+    cache_entry::put_varint(entry, row.size());
+    entry.append(row);
+  }
+  return entry;
 }
 
 EMBER_DECL std::vector<journal_record> journal::read(const std::filesystem::path& path) {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <exception>
 #include <system_error>
 
@@ -59,14 +60,26 @@ EMBER_DECL void store::journal_change(std::string_view table, std::string_view k
   journal_.append(table, key, entry);
 }
 
+EMBER_DECL std::uint64_t store::journal_locks(std::uint64_t lease_until_ms, const std::vector<std::string_view>& rows) {
+  // The record: key = the lease as decimal; entry = the rows (detail::lock_record_entry).
+  journal_record r{std::string(locks_record), std::to_string(lease_until_ms), detail::lock_record_entry(rows)};
+  journal_.append(r.table, r.key, r.entry);
+  const auto id = ++next_locking_;
+  locking_.emplace(id, std::move(r));
+  return id;
+}
+
 EMBER_DECL asio::awaitable<void> store::open() {
   co_await fence_.check_no_eviction(options_.allow_eviction);
   co_await fence_.open();
   co_await fence_.epochs_changed();  // the epochs this process starts under
   for (const auto& a : snapshot()) co_await a.table->open_schema();
   std::size_t replayed = 0;
-  for (const auto& r : journal::read(options_.journal)) {
-    if (auto* t = find(r.table)) {
+  std::vector<journal_record> locks;  // of transactions the previous run did not settle
+  for (auto& r : journal::read(options_.journal)) {
+    if (r.table == locks_record) {
+      locks.push_back(std::move(r));
+    } else if (auto* t = find(r.table)) {
       t->replay(r);
       ++replayed;
     } else {
@@ -75,7 +88,29 @@ EMBER_DECL asio::awaitable<void> store::open() {
     }
   }
   if (replayed) log::info("journal {}: {} changes replayed; writing them back", options_.journal.string(), replayed);
+  co_await settle_locks(locks);
   co_await flush_all();
+}
+
+EMBER_DECL asio::awaitable<void> store::settle_locks(const std::vector<journal_record>& records) {
+  // This process's previous run is gone (its journal is being replayed): the locks its
+  // transactions still hold can be settled now rather than after their lease.
+  std::size_t rows = 0;
+  for (const auto& r : records) {
+    std::uint64_t lease = 0;
+    if (std::from_chars(r.key.data(), r.key.data() + r.key.size(), lease).ec != std::errc{}) continue;
+    for (const auto row : detail::lock_record_rows(r.entry)) {
+      const auto nul = row.find('\0');
+      if (nul == std::string_view::npos) continue;
+      if (auto* t = find(row.substr(0, nul))) {
+        co_await t->resolve_lock(row.substr(nul + 1), lease);
+        ++rows;
+      }
+    }
+  }
+  if (rows)
+    log::info("journal {}: {} rows locked by {} transactions of the previous run settled", options_.journal.string(),
+              rows, records.size());
 }
 
 EMBER_DECL void store::start(asio::any_io_executor ex) {
@@ -138,6 +173,7 @@ EMBER_DECL asio::awaitable<void> store::compact() {
   if (journal_.size() == 0 || (!empty && journal_.size() < options_.journal_rewrite_bytes)) co_return;
   compacting_ = true;
   std::vector<journal_record> live = orphans_;
+  for (const auto& [id, r] : locking_) live.push_back(r);
   for (const auto& a : tables_) a.table->collect_dirty(live);
   try {
     journal_.begin_rewrite(live);

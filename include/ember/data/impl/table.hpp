@@ -456,17 +456,32 @@ EMBER_DECL asio::awaitable<cache_item> table_core::current(const any_key& k) {
       co_await retry_backoff(std::min(attempt, 10));  // a commit takes milliseconds: poll at most ~1 ms apart
       continue;
     }
-    const auto stored = co_await database_version(k);
-    std::string next;
-    if (stored && stored->second > e.version) {
-      next = ops_.make_entry(stored->second, stored->first.get());
-      log::warn("{}: a transaction's lease passed after it committed; the row is reloaded", describe(k));
-    } else {
-      next = cache_entry::with_lease(e, 0);
-      log::warn("{}: a transaction's lease passed before it committed; its lock is dropped", describe(k));
-    }
-    co_await restoring(store_.cache().cas(mkey, next, item->cas));
+    co_await resolve(k, e, *item);
   }
+}
+
+EMBER_DECL asio::awaitable<void> table_core::resolve(const any_key& k, const cache_entry& e, const cache_item& item) {
+  const auto stored = co_await database_version(k);
+  std::string next;
+  if (stored && stored->second > e.version) {
+    next = ops_.make_entry(stored->second, stored->first.get());
+    log::warn("{}: a transaction that committed left its lock; the row is reloaded", describe(k));
+  } else {
+    next = cache_entry::with_lease(e, 0);
+    log::warn("{}: a transaction that did not commit left its lock; it is dropped", describe(k));
+  }
+  co_await restoring(store_.cache().cas(row_key(k), next, item.cas));
+}
+
+EMBER_DECL asio::awaitable<void> table_core::resolve_lock(std::string_view key, std::uint64_t lease_until_ms) {
+  const auto k = ops_.parse_key(key);
+  if (!k) co_return;
+  const auto item = co_await store_.cache().get(row_key(*k));
+  if (!item) co_return;  // memcached lost it: the next reader loads the database's version
+  const auto e = parse(item->value, *k);
+  // Another lock (a later transaction's), or none: the recorded one settled after all.
+  if (e.lease_until_ms != lease_until_ms) co_return;
+  co_await resolve(*k, e, *item);
 }
 
 EMBER_DECL asio::awaitable<std::optional<std::pair<row_ptr, std::uint64_t>>> table_core::database_version(
