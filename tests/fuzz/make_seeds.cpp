@@ -96,7 +96,7 @@ std::vector<std::string> cache_entries() {
 }
 
 /// A journal's bytes as `journal` writes them (in the file `scratch`, removed after): records
-/// of every table, the last one a deleted row.
+/// of every table, a transaction's lock record (store::journal_locks), and last a deleted row.
 std::optional<std::string> journal_bytes(const fs::path& scratch) {
   using data::cache_entry;
   const auto player = a_player();
@@ -109,6 +109,9 @@ std::optional<std::string> journal_bytes(const fs::path& scratch) {
     j.append("player", "42", cache_entry::make(3, &player));
     j.append("item", "9001", cache_entry::make(1, &item));
     j.append("account", "alice", cache_entry::make(300, &account));
+    using namespace std::string_view_literals;
+    j.append("ember:locks", "1767225600000",
+             data::detail::lock_record_entry({"player\0" "42"sv, "player\0" "43"sv, "item\0" "9001"sv}));
     j.append("player", "43", cache_entry::make<datatest::player>(4, nullptr));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "make_fuzz_seeds: %s\n", e.what());
