@@ -78,7 +78,8 @@ class table_base {
   /// Settles now the lock that a transaction of this process's previous run (killed before
   /// it settled) holds on row `key` (as text) until `lease_until_ms`, as a reader would once
   /// the lease passed: reloaded if the transaction committed, unlocked if not.
-  virtual asio::awaitable<void> resolve_lock(std::string_view key, std::uint64_t lease_until_ms) = 0;
+  /// True if the lock was still there (and is now settled).
+  virtual asio::awaitable<bool> resolve_lock(std::string_view key, std::uint64_t lease_until_ms) = 0;
 
  protected:
   /// The store was destroyed first (a module that outlives its host's data layer): the table

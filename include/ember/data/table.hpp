@@ -179,7 +179,7 @@ class table_core final : public table_base {
   void collect_dirty(std::vector<journal_record>& out) const override;
   asio::awaitable<void> open_schema() override;
   asio::awaitable<void> resolve_uncertain() override;
-  asio::awaitable<void> resolve_lock(std::string_view key, std::uint64_t lease_until_ms) override;
+  asio::awaitable<bool> resolve_lock(std::string_view key, std::uint64_t lease_until_ms) override;
 
  private:
   struct dirty_row {

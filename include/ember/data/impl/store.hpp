@@ -103,14 +103,14 @@ EMBER_DECL asio::awaitable<void> store::settle_locks(const std::vector<journal_r
       const auto nul = row.find('\0');
       if (nul == std::string_view::npos) continue;
       if (auto* t = find(row.substr(0, nul))) {
-        co_await t->resolve_lock(row.substr(nul + 1), lease);
-        ++rows;
+        const bool settled = co_await t->resolve_lock(row.substr(nul + 1), lease);
+        if (settled) ++rows;
       }
     }
   }
   if (rows)
-    log::info("journal {}: {} rows locked by {} transactions of the previous run settled", options_.journal.string(),
-              rows, records.size());
+    log::info("journal {}: {} rows that transactions of the previous run left locked are settled",
+              options_.journal.string(), rows);
 }
 
 EMBER_DECL void store::start(asio::any_io_executor ex) {

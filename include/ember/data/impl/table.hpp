@@ -473,15 +473,16 @@ EMBER_DECL asio::awaitable<void> table_core::resolve(const any_key& k, const cac
   co_await restoring(store_.cache().cas(row_key(k), next, item.cas));
 }
 
-EMBER_DECL asio::awaitable<void> table_core::resolve_lock(std::string_view key, std::uint64_t lease_until_ms) {
+EMBER_DECL asio::awaitable<bool> table_core::resolve_lock(std::string_view key, std::uint64_t lease_until_ms) {
   const auto k = ops_.parse_key(key);
-  if (!k) co_return;
+  if (!k) co_return false;
   const auto item = co_await store_.cache().get(row_key(*k));
-  if (!item) co_return;  // memcached lost it: the next reader loads the database's version
+  if (!item) co_return false;  // memcached lost it: the next reader loads the database's version
   const auto e = parse(item->value, *k);
   // Another lock (a later transaction's), or none: the recorded one settled after all.
-  if (e.lease_until_ms != lease_until_ms) co_return;
+  if (e.lease_until_ms != lease_until_ms) co_return false;
   co_await resolve(*k, e, *item);
+  co_return true;
 }
 
 EMBER_DECL asio::awaitable<std::optional<std::pair<row_ptr, std::uint64_t>>> table_core::database_version(
