@@ -635,6 +635,18 @@ std::vector<std::int64_t> make_players(env& e, int count, std::int64_t gold = 0)
   return ids;
 }
 
+/// An item owned by player `owner`, inserted and written back; its key.
+std::int64_t make_item(env& e, std::int64_t owner) {
+  asio::io_context io;
+  env::node n(e, io, "setup2.journal");
+  std::int64_t id = 0;
+  ember::test::run(io, [&]() -> asio::awaitable<void> {
+    id = (co_await n.items.insert(dt::item(0, owner, 1))).id;
+    co_await n.store.stop();
+  }());
+  return id;
+}
+
 }  // namespace
 
 BOTH(two_processes_incrementing_the_same_rows_reach_the_exact_sum) {
@@ -684,15 +696,7 @@ BOTH(updates_acknowledged_before_a_kill_9_reach_the_database_when_the_process_re
 
 BOTH(a_restarted_writer_settles_the_locks_its_killed_run_left_at_once_and_others_wait_for_the_lease) {
   const auto ids = make_players(e, 2, 10);
-  std::int64_t sword = 0;
-  {
-    asio::io_context io;
-    env::node n(e, io, "setup2.journal");
-    ember::test::run(io, [&]() -> asio::awaitable<void> {
-      sword = (co_await n.items.insert(dt::item(0, ids[0], 1))).id;
-      co_await n.store.stop();
-    }());
-  }
+  const auto sword = make_item(e, ids[0]);
   const auto A = std::to_string(ids[0]), B = std::to_string(ids[1]), S = std::to_string(sword);
   // The lease a killed transaction left on player `id`, read from memcached (0: not locked).
   auto lease_of = [&](env::node& n, std::int64_t id) -> asio::awaitable<std::uint64_t> {
@@ -731,15 +735,7 @@ BOTH(a_restarted_writer_settles_the_locks_its_killed_run_left_at_once_and_others
 
 BOTH(trades_from_two_processes_at_once_conserve_gold_and_items) {
   const auto ids = make_players(e, 2, 1000);
-  std::int64_t sword = 0;
-  {
-    asio::io_context io;
-    env::node n(e, io, "setup2.journal");
-    ember::test::run(io, [&]() -> asio::awaitable<void> {
-      sword = (co_await n.items.insert(dt::item(0, ids[0], 1))).id;
-      co_await n.store.stop();
-    }());
-  }
+  const auto sword = make_item(e, ids[0]);
   const auto A = std::to_string(ids[0]), B = std::to_string(ids[1]), S = std::to_string(sword);
   auto a = worker(e, "a.journal", {"trade", A, B, S, "1000"});
   auto b = worker(e, "b.journal", {"trade", B, A, S, "1000"});
